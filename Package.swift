@@ -1,0 +1,61 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Settings shared by every Swift target: Swift 6 language mode (strict concurrency is the default there).
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .unsafeFlags(["-warnings-as-errors"], .when(configuration: .debug)),
+]
+
+let package = Package(
+    name: "hookyard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hookyard", targets: ["hookyard"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries: module maps only.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "libcrypto",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // Sockets, Dispatch, the bounded HTTP/1.1 parser. Knows nothing of Stripe or Instantly.
+        .target(name: "HTTPServer",
+                dependencies: [.product(name: "Logging", package: "swift-log")],
+                swiftSettings: swiftSettings),
+        // The one SQLite wrapper: schema, migrations, events, jobs; group commit.
+        .target(name: "Store",
+                dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swiftSettings),
+        // Routes, signature verification, event normalisation and dedup keys.
+        .target(name: "Intake",
+                dependencies: ["HTTPServer", "Store", "COpenSSL",
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swiftSettings),
+        // libcurl client. Knows nothing of HTTP serving.
+        .target(name: "Outbound",
+                dependencies: ["CCurl"],
+                swiftSettings: swiftSettings),
+        // CLI, configuration, logging, wiring.
+        .executableTarget(name: "hookyard",
+                          dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Yams",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Logging", package: "swift-log")],
+                          swiftSettings: swiftSettings),
+
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], swiftSettings: swiftSettings),
+        .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
+        .testTarget(name: "IntakeTests", dependencies: ["Intake", "HTTPServer", "Store"],
+                    resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(name: "hookyardTests", dependencies: ["hookyard", "Intake", "Store"],
+                    swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,313 @@
+import Dispatch
+import Logging
+
+/// One accepted TCP connection: reads, parses, hands complete requests to the responder one at a time
+/// (pipelined requests are answered in order), writes responses, enforces deadlines and closes.
+///
+/// Confined to its event loop's queue. While a request is being answered the connection reads nothing more,
+/// so a client cannot make the server buffer more than one request plus one read.
+final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is touched only on `loop.queue`.
+    private enum Phase {
+        /// Waiting for, or receiving, a request.
+        case reading
+        /// A request is with the responder.
+        case processing
+        /// The response is written and our side is shut; unread input is drained before closing so the
+        /// client sees the response rather than a reset.
+        case lingering(discarded: Int)
+        case closed
+    }
+
+    private enum DeadlineKind { case header, body, idle, write, linger, none }
+
+    let descriptor: Int32
+    private unowned let loop: EventLoop
+    private let server: HTTPServer
+    private var parser: HTTPRequestParser
+    private var phase = Phase.reading
+    private var readSource: DispatchSourceRead?
+    private var readSuspended = false
+    private var writeSource: DispatchSourceWrite?
+    private var writeSuspended = true
+    private var output: [UInt8] = []
+    private var outputOffset = 0
+    private var closeWhenWritten = false
+    private var openSources = 0
+    /// Monotonic nanoseconds after which `deadlinePassed()` acts; read by the loop's sweep.
+    private(set) var deadline: UInt64 = .max
+    private var deadlineKind = DeadlineKind.none
+    private var requestStart: UInt64 = 0
+    private var requestsServed = 0
+
+    init(descriptor: Int32, loop: EventLoop, server: HTTPServer) {
+        self.descriptor = descriptor
+        self.loop = loop
+        self.server = server
+        self.parser = HTTPRequestParser(limits: server.configuration.limits)
+    }
+
+    private var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    private func setDeadline(_ kind: DeadlineKind) {
+        let configuration = server.configuration
+        deadlineKind = kind
+        switch kind {
+        case .header: deadline = now + configuration.headerTimeout.nanoseconds
+        case .body: deadline = now + configuration.bodyTimeout.nanoseconds
+        case .idle: deadline = now + configuration.idleTimeout.nanoseconds
+        case .write: deadline = now + configuration.idleTimeout.nanoseconds
+        case .linger: deadline = now + 2_000_000_000
+        case .none: deadline = .max
+        }
+    }
+
+    /// Registers with the loop and starts reading. Runs on the loop's queue.
+    func start() {
+        loop.add(self)
+        let source = DispatchSource.makeReadSource(fileDescriptor: descriptor, queue: loop.queue)
+        source.setEventHandler { [unowned self] in readable() }
+        source.setCancelHandler { [self] in sourceCancelled() }
+        readSource = source
+        openSources += 1
+        setDeadline(.header)
+        source.resume()
+    }
+
+    // MARK: Reading
+
+    private func readable() {
+        let result: IOResult<Int>
+        do {
+            result = try SystemCalls.read(descriptor, into: loop.readBuffer)
+        } catch {
+            close()
+            return
+        }
+        guard case .processed(let count) = result else { return }
+        if count == 0 {
+            close()
+            return
+        }
+        switch phase {
+        case .reading:
+            if !parser.hasPartialRequest { setDeadline(.header) }
+            parser.append(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<count]))
+            parseAndDispatch()
+        case .lingering(let discarded):
+            let total = discarded + count
+            if total > 1024 * 1024 { close() } else { phase = .lingering(discarded: total) }
+        case .processing, .closed:
+            break
+        }
+    }
+
+    /// Parses buffered bytes; hands the next complete request to the responder.
+    private func parseAndDispatch() {
+        while case .reading = phase {
+            let event: HTTPRequestParser.Event?
+            do {
+                event = try parser.next()
+            } catch {
+                reject(error)
+                return
+            }
+            switch event {
+            case nil:
+                if parser.hasPartialRequest, deadlineKind == .idle { setDeadline(.header) }
+                return
+            case .head(let expectsContinue)?:
+                setDeadline(.body)
+                if expectsContinue && parser.bufferedByteCount == 0 {
+                    enqueue(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+                }
+            case .request(let request)?:
+                dispatch(request)
+            }
+        }
+    }
+
+    private func dispatch(_ request: HTTPRequest) {
+        phase = .processing
+        setDeadline(.none)
+        suspendReading()
+        requestStart = now
+        server.responder.respond(to: request) { [self] response in
+            loop.queue.async { [self] in
+                finish(request, with: response)
+            }
+        }
+    }
+
+    private func finish(_ request: HTTPRequest, with response: HTTPResponse) {
+        guard case .processing = phase else { return }  // closed meanwhile (shutdown deadline)
+        requestsServed += 1
+        let keepAlive = request.keepAlive && !response.closeConnection && !server.isDraining
+        let bytes = response.serialized(date: server.date.now, keepAlive: keepAlive, headOnly: request.method == "HEAD")
+        server.logRequest(request, response: response,
+                          durationNanoseconds: now - requestStart)
+        enqueue(bytes)
+        if case .closed = phase { return }
+        if keepAlive {
+            phase = .reading
+            setDeadline(.idle)
+            resumeReading()
+            parseAndDispatch()
+        } else {
+            phase = .reading  // nothing more will be parsed: closeWhenWritten ends the connection
+            closeAfterWriting()
+        }
+    }
+
+    /// Answers a parse error and closes: the stream position is lost after any parse error.
+    private func reject(_ error: HTTPParseError) {
+        let response = HTTPResponse.error(status: error.status, reason: error.reason, message: error.message, closeConnection: true)
+        server.logRejection(response)
+        enqueue(response.serialized(date: server.date.now, keepAlive: false, headOnly: false))
+        closeAfterWriting()
+    }
+
+    /// Called by the loop's sweep once `deadline` has passed.
+    func deadlinePassed() {
+        switch deadlineKind {
+        case .header, .body:
+            guard case .reading = phase, output.isEmpty else { close(); return }
+            let which = deadlineKind == .header ? "headers" : "body"
+            let limit = deadlineKind == .header ? server.configuration.headerTimeout : server.configuration.bodyTimeout
+            let response = HTTPResponse.error(status: 408, reason: "\(which == "headers" ? "header" : "body")_timeout",
+                                              message: "request \(which) not received within \(limit)", closeConnection: true)
+            server.logRejection(response)
+            enqueue(response.serialized(date: server.date.now, keepAlive: false, headOnly: false))
+            closeAfterWriting()
+        case .idle, .write, .linger:
+            close()
+        case .none:
+            break
+        }
+    }
+
+    /// Asks the connection to end for a server shutdown: idle connections close now, busy ones after their response.
+    func drain() {
+        switch phase {
+        case .reading where !parser.hasPartialRequest && output.isEmpty:
+            close()
+        default:
+            break
+        }
+    }
+
+    // MARK: Writing
+
+    private func enqueue(_ bytes: [UInt8]) {
+        if output.isEmpty {
+            output = bytes
+            outputOffset = 0
+        } else {
+            output.append(contentsOf: bytes)
+        }
+        flush()
+    }
+
+    private func flush() {
+        while outputOffset < output.count {
+            let result: IOResult<Int>
+            do {
+                result = try output.withUnsafeBytes { bytes in
+                    try SystemCalls.write(descriptor, from: UnsafeRawBufferPointer(rebasing: bytes[outputOffset...]))
+                }
+            } catch {
+                close()
+                return
+            }
+            switch result {
+            case .processed(let written):
+                outputOffset += written
+            case .wouldBlock:
+                waitForWritable()
+                return
+            }
+        }
+        output.removeAll(keepingCapacity: output.capacity <= 64 * 1024)
+        outputOffset = 0
+        if deadlineKind == .write { setDeadline(.idle) }
+        if let source = writeSource, !writeSuspended {
+            source.suspend()
+            writeSuspended = true
+        }
+        if closeWhenWritten { beginLingeringClose() }
+    }
+
+    private func waitForWritable() {
+        if deadlineKind == .idle || deadlineKind == .none { setDeadline(.write) }
+        if writeSource == nil {
+            let source = DispatchSource.makeWriteSource(fileDescriptor: descriptor, queue: loop.queue)
+            source.setEventHandler { [unowned self] in flush() }
+            source.setCancelHandler { [self] in sourceCancelled() }
+            writeSource = source
+            openSources += 1
+        }
+        if writeSuspended {
+            writeSuspended = false
+            writeSource?.resume()
+        }
+    }
+
+    private func closeAfterWriting() {
+        if isClosed { return }
+        closeWhenWritten = true
+        suspendReading()
+        if output.isEmpty { beginLingeringClose() }
+    }
+
+    private func beginLingeringClose() {
+        guard case .reading = phase else { return }
+        SystemCalls.shutdownWrite(descriptor)
+        phase = .lingering(discarded: 0)
+        setDeadline(.linger)
+        resumeReading()
+    }
+
+    // MARK: Closing
+
+    private var isClosed: Bool {
+        if case .closed = phase { return true }
+        return false
+    }
+
+    private func suspendReading() {
+        guard !isClosed, let source = readSource, !readSuspended else { return }
+        source.suspend()
+        readSuspended = true
+    }
+
+    private func resumeReading() {
+        guard !isClosed, let source = readSource, readSuspended else { return }
+        readSuspended = false
+        source.resume()
+    }
+
+    /// Closes at once. The descriptor itself is closed once both Dispatch sources have been cancelled.
+    func close() {
+        if case .closed = phase { return }
+        phase = .closed
+        deadline = .max
+        loop.remove(self)
+        if let source = writeSource {
+            source.cancel()
+            if writeSuspended { writeSuspended = false; source.resume() }
+        }
+        if let source = readSource {
+            source.cancel()
+            if readSuspended { readSuspended = false; source.resume() }
+        }
+    }
+
+    private func sourceCancelled() {
+        openSources -= 1
+        if openSources == 0 {
+            SystemCalls.close(descriptor)
+            readSource = nil
+            writeSource = nil
+            server.connectionClosed()
+        }
+    }
+}

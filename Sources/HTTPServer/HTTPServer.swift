@@ -1,0 +1,187 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+@preconcurrency import Dispatch
+import Logging
+import Synchronization
+
+/// An HTTP/1.1 server on POSIX sockets and Dispatch.
+///
+/// Connections are spread over `eventLoopCount` serial queues and never block them: slow or idle clients cost
+/// a descriptor and a few hundred bytes, and are closed at their deadline. Thread-safe: `start()` once, then
+/// `shutdown(gracePeriod:)` once from any thread.
+public final class HTTPServer: Sendable {
+    public let configuration: HTTPServerConfiguration
+    let responder: any HTTPResponder
+    let logger: Logger
+    let date = HTTPDate()
+    private let loops: [EventLoop]
+    private let acceptQueue = DispatchQueue(label: "hookyard.http.accept", qos: .userInitiated)
+
+    private struct State {
+        var listener: Int32 = -1
+        var listenSource: DispatchSourceRead?
+        var address: SocketAddress?
+        var openConnections = 0
+        var nextLoop = 0
+        var draining = false
+        var stopped = false
+    }
+
+    /// Guards everything in `State`.
+    private let state = Mutex(State())
+
+    public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger) {
+        self.configuration = configuration
+        self.responder = responder
+        self.logger = logger
+        self.loops = (0..<configuration.eventLoopCount).map { EventLoop(index: $0) }
+    }
+
+    /// The address actually listened on (the real port when configured with port 0).
+    public var localAddress: SocketAddress? { state.withLock { $0.address } }
+
+    /// Connections currently open.
+    public var openConnections: Int { state.withLock { $0.openConnections } }
+
+    var isDraining: Bool { state.withLock { $0.draining } }
+
+    /// Binds (or adopts the inherited socket), listens and starts accepting.
+    /// - Throws: `SystemCallError` naming the failing call and address (e.g. "bind 127.0.0.1:8080: Address in use").
+    @discardableResult
+    public func start() throws(SystemCallError) -> SocketAddress {
+        let listener: Int32
+        if let inherited = configuration.inheritedListenerDescriptor {
+            listener = inherited
+            _ = fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) | O_NONBLOCK)
+        } else {
+            let address = configuration.address
+            listener = try SystemCalls.socket(domain: address.family, type: 0)
+            do {
+                try SystemCalls.setOption(listener, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1)
+                try address.withSockAddr { pointer, length throws(SystemCallError) in
+                    try SystemCalls.bind(listener, address: pointer, length: length, description: address.description)
+                }
+                try SystemCalls.listen(listener, backlog: 4096)
+            } catch {
+                SystemCalls.close(listener)
+                throw error
+            }
+        }
+        let bound = try SystemCalls.localAddress(listener)
+        for loop in loops { loop.start() }
+        let source = DispatchSource.makeReadSource(fileDescriptor: listener, queue: acceptQueue)
+        source.setEventHandler { [self] in acceptPending(listener: listener, source: source) }
+        source.setCancelHandler { SystemCalls.close(listener) }
+        state.withLock {
+            $0.listener = listener
+            $0.listenSource = source
+            $0.address = bound
+        }
+        source.resume()
+        return bound
+    }
+
+    private func acceptPending(listener: Int32, source: DispatchSourceRead) {
+        for _ in 0..<256 {
+            let client: Int32
+            do {
+                guard let accepted = try SystemCalls.accept(listener) else { return }
+                client = accepted
+            } catch {
+                if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
+                    // Out of descriptors: pause accepting briefly instead of spinning on a readable listener.
+                    logger.error("accept failed, pausing for 100 ms", metadata: ["error": "\(error)"])
+                    source.suspend()
+                    acceptQueue.asyncAfter(deadline: .now() + .milliseconds(100)) { [self] in
+                        state.withLock { $0.listenSource }?.resume()
+                    }
+                } else if error.errno != ECONNABORTED && error.errno != EPROTO {
+                    logger.error("accept failed", metadata: ["error": "\(error)"])
+                }
+                return
+            }
+            let loop: EventLoop? = state.withLock { state in
+                guard !state.stopped, state.openConnections < configuration.maxConnections else { return nil }
+                state.openConnections += 1
+                state.nextLoop = (state.nextLoop + 1) % loops.count
+                return loops[state.nextLoop]
+            }
+            guard let loop else {
+                refuse(client)
+                continue
+            }
+            try? SystemCalls.setOption(client, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
+            loop.queue.async { [self] in
+                HTTPConnection(descriptor: client, loop: loop, server: self).start()
+            }
+        }
+    }
+
+    /// Answers a connection over the cap with 503 and closes it, without reading from it.
+    private func refuse(_ client: Int32) {
+        let response = HTTPResponse.error(status: 503, reason: "too_many_connections",
+                                          message: "server has \(configuration.maxConnections) open connections; retry later",
+                                          closeConnection: true)
+        var bytes = response.serialized(date: date.now, keepAlive: false, headOnly: false)
+        bytes.withUnsafeMutableBytes { _ = try? SystemCalls.write(client, from: UnsafeRawBufferPointer($0)) }
+        SystemCalls.shutdownWrite(client)
+        SystemCalls.close(client)
+        logger.warning("connection refused: too many open connections",
+                       metadata: ["max_connections": "\(configuration.maxConnections)"])
+    }
+
+    func connectionClosed() {
+        state.withLock { $0.openConnections -= 1 }
+    }
+
+    /// Stops accepting, lets in-flight requests finish for up to `gracePeriod`, then closes every connection.
+    /// Blocks the caller until done. Idempotent.
+    public func shutdown(gracePeriod: Duration = .seconds(10)) {
+        let source: DispatchSourceRead? = state.withLock { state in
+            defer { state.listenSource = nil }
+            state.draining = true
+            state.stopped = true
+            return state.listenSource
+        }
+        if let source { acceptQueue.sync { source.cancel() } }
+        for loop in loops { loop.queue.sync { loop.forEachConnection { $0.drain() } } }
+        let deadline = DispatchTime.now().uptimeNanoseconds + gracePeriod.nanoseconds
+        while openConnections > 0 && DispatchTime.now().uptimeNanoseconds < deadline {
+            usleep(10_000)
+        }
+        for loop in loops {
+            loop.queue.sync {
+                loop.forEachConnection { $0.close() }
+                loop.stop()
+            }
+        }
+        // Let the cancellation handlers that close descriptors run.
+        for loop in loops { loop.queue.sync {} }
+    }
+
+    // MARK: Logging
+
+    func logRequest(_ request: HTTPRequest, response: HTTPResponse, durationNanoseconds: UInt64) {
+        var metadata: Logger.Metadata = [
+            "method": "\(request.method)",
+            "path": "\(response.logPath ?? String(request.path))",
+            "status": .stringConvertible(response.status),
+            "bytes": .stringConvertible(request.body.count),
+            "duration_ms": .stringConvertible(Double(durationNanoseconds / 1000) / 1000),
+        ]
+        for (key, value) in response.logMetadata {
+            metadata[key] = value == "true" || value == "false" ? .stringConvertible(value == "true") : .string(value)
+        }
+        let level: Logger.Level = response.status >= 500 ? .error : (response.status >= 400 ? .warning : .info)
+        logger.log(level: level, "request", metadata: metadata)
+    }
+
+    func logRejection(_ response: HTTPResponse) {
+        var metadata: Logger.Metadata = ["status": .stringConvertible(response.status)]
+        for (key, value) in response.logMetadata { metadata[key] = "\(value)" }
+        logger.warning("request rejected", metadata: metadata)
+    }
+}

@@ -1,0 +1,215 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import HTTPServer
+import Logging
+import Store
+
+/// The secrets and options intake needs. An empty secret list means that source is not configured.
+public struct IntakeConfiguration: Sendable {
+    public var stripeSecrets: [String]
+    public var stripeToleranceSeconds: Int64
+    public var instantlySecrets: [String]
+    public var instantlySecretHeader: String
+
+    public init(stripeSecrets: [String] = [], stripeToleranceSeconds: Int64 = 300,
+                instantlySecrets: [String] = [], instantlySecretHeader: String = "X-Webhook-Secret") {
+        self.stripeSecrets = stripeSecrets
+        self.stripeToleranceSeconds = stripeToleranceSeconds
+        self.instantlySecrets = instantlySecrets
+        self.instantlySecretHeader = instantlySecretHeader
+    }
+}
+
+/// Routes webhook deliveries and health checks.
+///
+/// | route | answer |
+/// |---|---|
+/// | `POST /webhooks/stripe` | verify `Stripe-Signature`, store, 200 after commit |
+/// | `POST /webhooks/instantly[/<secret>]` | check the shared secret, store, 200 after commit |
+/// | `GET /healthz` | 200 while the process runs |
+/// | `GET /readyz` | 200 if a probe write commits, else 503 |
+///
+/// A delivery is answered 2xx only after its batch committed; 503 if the store could not commit (the sender
+/// retries). Thread-safe.
+public final class IntakeRouter: HTTPResponder {
+    private let configuration: IntakeConfiguration
+    private let stripe: StripeSignatureVerifier?
+    private let instantly: InstantlySecretVerifier?
+    private let writer: EventWriter
+    private let logger: Logger
+    /// Current time in milliseconds since 1970.
+    private let clock: @Sendable () -> Int64
+
+    static let instantlyPrefix = "/webhooks/instantly/"
+
+    public init(configuration: IntakeConfiguration, writer: EventWriter, logger: Logger,
+                clock: @escaping @Sendable () -> Int64 = IntakeRouter.systemClock) {
+        self.configuration = configuration
+        self.stripe = configuration.stripeSecrets.isEmpty ? nil
+            : StripeSignatureVerifier(secrets: configuration.stripeSecrets, toleranceSeconds: configuration.stripeToleranceSeconds)
+        self.instantly = configuration.instantlySecrets.isEmpty ? nil
+            : InstantlySecretVerifier(secrets: configuration.instantlySecrets, headerName: configuration.instantlySecretHeader)
+        self.writer = writer
+        self.logger = logger
+        self.clock = clock
+    }
+
+    public static let systemClock: @Sendable () -> Int64 = {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
+
+    public func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
+        let path = request.path
+        switch path {
+        case "/webhooks/stripe":
+            guard request.method == "POST" else { return completion(Self.methodNotAllowed("POST")) }
+            receiveStripe(request, completion: completion)
+        case "/webhooks/instantly":
+            guard request.method == "POST" else { return completion(Self.methodNotAllowed("POST")) }
+            receiveInstantly(request, pathSecret: nil, completion: completion)
+        case _ where path.hasPrefix(Self.instantlyPrefix):
+            var response: HTTPResponse? = nil
+            let segment = path.dropFirst(Self.instantlyPrefix.count)
+            if request.method != "POST" {
+                response = Self.methodNotAllowed("POST")
+            } else if segment.isEmpty || segment.contains("/") {
+                response = .error(status: 404, reason: "not_found", message: "no route; use /webhooks/instantly or /webhooks/instantly/<secret>")
+            }
+            if var response {
+                response.logPath = "/webhooks/instantly/[redacted]"
+                return completion(response)
+            }
+            receiveInstantly(request, pathSecret: Self.percentDecoded(segment), completion: completion)
+        case "/healthz":
+            guard request.method == "GET" || request.method == "HEAD" else { return completion(Self.methodNotAllowed("GET, HEAD")) }
+            completion(.json(status: 200, "{\"status\":\"ok\"}"))
+        case "/readyz":
+            guard request.method == "GET" || request.method == "HEAD" else { return completion(Self.methodNotAllowed("GET, HEAD")) }
+            writer.probe { result in
+                switch result {
+                case .success:
+                    completion(.json(status: 200, "{\"status\":\"ready\"}"))
+                case .failure(let error):
+                    completion(.json(status: 503, "{\"status\":\"not_ready\",\"reason\":\"store_not_writable\",\"error\":\(JSONText.quote("\(error)"))}"))
+                }
+            }
+        default:
+            completion(.error(status: 404, reason: "not_found", message: "no route for \(path)"))
+        }
+    }
+
+    private static func methodNotAllowed(_ allow: String) -> HTTPResponse {
+        var response = HTTPResponse.error(status: 405, reason: "method_not_allowed", message: "method not allowed; use \(allow)")
+        response.headers.add(name: "Allow", value: allow)
+        return response
+    }
+
+    private static func notConfigured(_ source: String, variable: String) -> HTTPResponse {
+        var response = HTTPResponse.error(
+            status: 503, reason: "source_not_configured",
+            message: "\(source) webhooks are not configured: set \(variable) (or \(variable)_FILE, or the systemd credential \(variable))")
+        response.logMetadata.append(("source", source.lowercased()))
+        return response
+    }
+
+    private func receiveStripe(_ request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
+        guard let stripe else { return completion(Self.notConfigured("Stripe", variable: "STRIPE_WEBHOOK_SECRET")) }
+        let now = clock()
+        if case .failure(let failure) = stripe.verify(header: request.headers["Stripe-Signature"], body: request.body, now: now / 1000) {
+            var response = HTTPResponse.error(status: 400, reason: failure.reason, message: failure.message)
+            response.logMetadata.append(("source", "stripe"))
+            return completion(response)
+        }
+        let kept = Self.keptHeaders(request, names: ["Stripe-Signature", "Content-Type", "User-Agent"])
+        let event: IncomingEvent
+        do {
+            event = try StripeEvent.normalize(body: request.body, receivedAt: now, headers: kept)
+        } catch {
+            var response = HTTPResponse.error(status: 400, reason: error.reason, message: error.message)
+            response.logMetadata.append(("source", "stripe"))
+            return completion(response)
+        }
+        store(event, completion: completion)
+    }
+
+    private func receiveInstantly(_ request: HTTPRequest, pathSecret: String?, completion: @escaping @Sendable (HTTPResponse) -> Void) {
+        let logPath = pathSecret == nil ? nil : "/webhooks/instantly/[redacted]"
+        func answer(_ response: HTTPResponse) {
+            var response = response
+            response.logPath = logPath
+            response.logMetadata.append(("source", "instantly"))
+            completion(response)
+        }
+        guard let instantly else {
+            var response = Self.notConfigured("Instantly", variable: "INSTANTLY_WEBHOOK_SECRET")
+            response.logPath = logPath
+            return completion(response)
+        }
+        guard instantly.isAuthentic(authorization: request.headers["Authorization"],
+                                    secretHeader: request.headers[instantly.headerName], pathSecret: pathSecret) else {
+            let presented = request.headers["Authorization"] != nil || request.headers[instantly.headerName] != nil || pathSecret != nil
+            return answer(.error(status: 401, reason: presented ? "wrong_secret" : "missing_secret",
+                                 message: presented ? "webhook secret does not match INSTANTLY_WEBHOOK_SECRET"
+                                     : "no webhook secret: send 'Authorization: Bearer <secret>', '\(instantly.headerName): <secret>' or POST to /webhooks/instantly/<secret>"))
+        }
+        let event: IncomingEvent
+        do {
+            event = try InstantlyEvent.normalize(body: request.body, receivedAt: clock(),
+                                                 headers: Self.keptHeaders(request, names: ["Content-Type", "User-Agent"]))
+        } catch {
+            return answer(.error(status: 400, reason: error.reason, message: error.message))
+        }
+        if !InstantlyEvent.knownTypes.contains(event.type) {
+            logger.warning("unknown Instantly event type stored", metadata: ["source": "instantly", "type": "\(event.type)"])
+        }
+        store(event, logPath: logPath, completion: completion)
+    }
+
+    private func store(_ event: IncomingEvent, logPath: String? = nil, completion: @escaping @Sendable (HTTPResponse) -> Void) {
+        let reference = event.eventID ?? event.dedupKey
+        writer.append(event) { result in
+            var response: HTTPResponse
+            switch result {
+            case .success(let outcome):
+                let duplicate = outcome == .duplicate
+                response = .json(status: 200, "{\"received\":true,\"duplicate\":\(duplicate),\"event_id\":\(JSONText.quote(reference))}")
+                response.logMetadata.append(("duplicate", "\(duplicate)"))
+            case .failure:
+                response = .error(status: 503, reason: "store_unavailable",
+                                  message: "the event could not be stored durably; retry later")
+                response.headers.add(name: "Retry-After", value: "5")
+            }
+            response.logPath = logPath
+            response.logMetadata.append(("source", event.source.rawValue))
+            response.logMetadata.append(("event_id", reference))
+            response.logMetadata.append(("type", event.type))
+            completion(response)
+        }
+    }
+
+    /// The request headers worth keeping with the event; never the Instantly secret or `Authorization`.
+    private static func keptHeaders(_ request: HTTPRequest, names: [String]) -> [(name: String, value: String)] {
+        names.compactMap { name in request.headers[name].map { (name, $0) } }
+    }
+
+    static func percentDecoded(_ text: Substring) -> String {
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
+            let digits = [iterator.next(), iterator.next()].compactMap { $0 }
+            if digits.count == 2, let value = UInt8(String(decoding: digits, as: UTF8.self), radix: 16) {
+                bytes.append(value)
+            } else {
+                bytes.append(byte)
+                bytes.append(contentsOf: digits)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Store
+
+/// Why a verified body is not an acceptable event; answered with 400.
+public struct InvalidEvent: Error, Equatable, Sendable {
+    public let reason: String
+    public let message: String
+}
+
+/// Turns verified Stripe bodies into stored events: the dedup key is Stripe's event id (`evt_...`).
+public enum StripeEvent {
+    /// Extracts id and type. - Throws: `InvalidEvent` when the body is not a Stripe event object.
+    public static func normalize(body: [UInt8], receivedAt: Int64, headers: [(name: String, value: String)]) throws(InvalidEvent) -> IncomingEvent {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+            throw InvalidEvent(reason: "invalid_json", message: "body is not a JSON object")
+        }
+        guard let id = object["id"] as? String, !id.isEmpty else {
+            throw InvalidEvent(reason: "missing_field", message: "Stripe event has no 'id'")
+        }
+        guard let type = object["type"] as? String, !type.isEmpty else {
+            throw InvalidEvent(reason: "missing_field", message: "Stripe event has no 'type'")
+        }
+        return IncomingEvent(source: .stripe, dedupKey: id, eventID: id, type: type, receivedAt: receivedAt,
+                             body: body, headers: headers)
+    }
+}
+
+/// Turns authenticated Instantly bodies into stored events.
+///
+/// Instantly sends no event id, so the dedup key is the SHA-256 of the fields that identify a delivery:
+/// event type, workspace, campaign, lead email, timestamp, step, variant and email id. `link_clicked` (the
+/// spelling in Instantly's payload documentation) is stored as `email_link_clicked`, so both dedupe together.
+public enum InstantlyEvent {
+    /// The event types Instantly documents. Others (custom labels, new types) are stored too, and logged.
+    public static let knownTypes: Set<String> = [
+        "email_sent", "email_opened", "email_link_clicked", "reply_received", "auto_reply_received", "email_bounced",
+        "lead_unsubscribed", "campaign_completed", "account_error", "lead_neutral", "lead_interested",
+        "lead_not_interested", "lead_meeting_booked", "lead_meeting_completed", "lead_closed", "lead_out_of_office",
+        "lead_wrong_person", "lead_no_show", "supersearch_enrichment_completed",
+    ]
+
+    /// Fields, in order, that make up the dedup key.
+    static let identifyingFields = ["event_type", "workspace", "campaign_id", "lead_email", "timestamp", "step", "variant", "email_id"]
+
+    /// Validates and normalises. - Throws: `InvalidEvent` naming the first missing required field.
+    public static func normalize(body: [UInt8], receivedAt: Int64, headers: [(name: String, value: String)]) throws(InvalidEvent) -> IncomingEvent {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+            throw InvalidEvent(reason: "invalid_json", message: "body is not a JSON object")
+        }
+        for field in ["event_type", "timestamp", "workspace"] {
+            guard let value = object[field], !(value is NSNull) else {
+                throw InvalidEvent(reason: "missing_field", message: "Instantly event has no '\(field)'")
+            }
+            guard let text = value as? String, !text.isEmpty else {
+                throw InvalidEvent(reason: "invalid_field", message: "Instantly event field '\(field)' must be a non-empty string")
+            }
+        }
+        let type = canonicalType(object["event_type"] as! String)
+        var identity: [String] = []
+        for field in identifyingFields {
+            var text = field == "event_type" ? type : scalarText(object[field])
+            if field == "lead_email" { text = text.trimmingCharacters(in: .whitespaces).lowercased() }
+            identity.append(text)
+        }
+        let key = Crypto.hex(Crypto.sha256(Array(identity.joined(separator: "\u{1f}").utf8)))
+        return IncomingEvent(source: .instantly, dedupKey: key, eventID: nil, type: type, receivedAt: receivedAt,
+                             body: body, headers: headers)
+    }
+
+    /// The stored spelling of an event type.
+    public static func canonicalType(_ type: String) -> String {
+        type == "link_clicked" ? "email_link_clicked" : type
+    }
+
+    private static func scalarText(_ value: Any?) -> String {
+        switch value {
+        case let text as String: return text
+        case let number as NSNumber: return number.stringValue
+        default: return ""
+        }
+    }
+}

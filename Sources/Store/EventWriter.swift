@@ -1,0 +1,235 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+/// The single writer of webhook events: appends from any thread are batched into one transaction (group commit)
+/// on a dedicated thread, and each append's completion runs only after its batch's `COMMIT` returned, that is
+/// after SQLite fsynced the WAL (`synchronous=FULL`).
+///
+/// Crash guarantee: an append whose completion reported `.stored` or `.duplicate` is on disk; one that had not
+/// completed may or may not be, and the sender's retry is deduplicated. If a commit fails, every append in
+/// that batch completes with `StoreError.commitFailed` and `isHealthy` turns false until a commit succeeds.
+///
+/// Thread-safe. `close()` finishes the queued appends, stops the thread and closes the database.
+public final class EventWriter: Sendable {
+    private enum Operation {
+        case append(IncomingEvent, @Sendable (Result<AppendOutcome, StoreError>) -> Void)
+        case probe(@Sendable (Result<Void, StoreError>) -> Void)
+    }
+
+    private struct Queue {
+        var operations: [Operation] = []
+        var closed = false
+    }
+
+    public let path: String
+    private let logger: Logger
+    private let maxBatch: Int
+    /// Operations waiting for the writer thread.
+    private let queue = Mutex(Queue())
+    private let wakeUp = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let healthy = Atomic<Bool>(true)
+    private let committedBatches = Atomic<Int>(0)
+    private let connection: WriterConnection
+
+    /// Opens (creating if needed) and migrates the database, then starts the writer thread.
+    /// - Throws: `SQLiteError` or `StoreError` with SQLite's message when the file cannot be opened or migrated.
+    public init(path: String, logger: Logger, maxBatch: Int = 1024, busyTimeoutMilliseconds: Int32 = 5000) throws {
+        self.path = path
+        self.logger = logger
+        self.maxBatch = maxBatch
+        let database = try StoreConnection.open(path: path, create: true, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        try Schema.migrate(database)
+        connection = try WriterConnection(database: database)
+        let thread = Thread { [self] in run() }
+        thread.name = "hookyard.store.writer"
+        thread.start()
+    }
+
+    /// Whether the most recent commit succeeded.
+    public var isHealthy: Bool { healthy.load(ordering: .relaxed) }
+
+    /// Number of batches committed since start (progress signal for a watchdog).
+    public var commitCount: Int { committedBatches.load(ordering: .relaxed) }
+
+    /// Queues `event` for the next batch. `completion` runs on the writer thread once the batch committed
+    /// (or failed); it must not block.
+    public func append(_ event: IncomingEvent, completion: @escaping @Sendable (Result<AppendOutcome, StoreError>) -> Void) {
+        enqueue(.append(event, completion)) { completion(.failure(.closed)) }
+    }
+
+    /// Proves the store is writable by committing a one-row update in the next batch.
+    public func probe(completion: @escaping @Sendable (Result<Void, StoreError>) -> Void) {
+        enqueue(.probe(completion)) { completion(.failure(.closed)) }
+    }
+
+    private func enqueue(_ operation: Operation, ifClosed: () -> Void) {
+        let accepted = queue.withLock { queue in
+            guard !queue.closed else { return false }
+            queue.operations.append(operation)
+            return true
+        }
+        if accepted { wakeUp.signal() } else { ifClosed() }
+    }
+
+    /// Commits what is queued, stops the writer thread and closes the database. Idempotent.
+    public func close() {
+        let wasOpen = queue.withLock { queue in
+            defer { queue.closed = true }
+            return !queue.closed
+        }
+        guard wasOpen else { return }
+        wakeUp.signal()
+        finished.wait()
+    }
+
+    private func run() {
+        while true {
+            wakeUp.wait()
+            while true {
+                let (batch, closed) = queue.withLock { queue in
+                    let count = min(queue.operations.count, maxBatch)
+                    let batch = Array(queue.operations.prefix(count))
+                    queue.operations.removeFirst(count)
+                    return (batch, queue.closed && queue.operations.isEmpty)
+                }
+                if !batch.isEmpty { commit(batch) }
+                if closed {
+                    connection.close()
+                    finished.signal()
+                    return
+                }
+                if batch.isEmpty { break }
+            }
+        }
+    }
+
+    private func commit(_ batch: [Operation]) {
+        var outcomes: [AppendOutcome?] = []
+        outcomes.reserveCapacity(batch.count)
+        do {
+            try connection.begin()
+            for operation in batch {
+                switch operation {
+                case .append(let event, _):
+                    outcomes.append(try connection.insert(event))
+                case .probe:
+                    try connection.touchProbe()
+                    outcomes.append(nil)
+                }
+            }
+            try connection.commit()
+        } catch {
+            connection.rollback()
+            let message = "\(error)"
+            if healthy.exchange(false, ordering: .relaxed) {
+                logger.error("store commit failed; answering 503 until a commit succeeds",
+                             metadata: ["error": "\(message)", "batch": "\(batch.count)", "database": "\(path)"])
+            }
+            for operation in batch {
+                switch operation {
+                case .append(_, let completion): completion(.failure(.commitFailed(message)))
+                case .probe(let completion): completion(.failure(.commitFailed(message)))
+                }
+            }
+            return
+        }
+        if !healthy.exchange(true, ordering: .relaxed) {
+            logger.notice("store commits succeed again", metadata: ["database": "\(path)"])
+        }
+        committedBatches.add(1, ordering: .relaxed)
+        for (operation, outcome) in zip(batch, outcomes) {
+            switch operation {
+            case .append(_, let completion): completion(.success(outcome!))
+            case .probe(let completion): completion(.success(()))
+            }
+        }
+    }
+}
+
+/// The writer thread's connection and its prepared statements.
+private final class WriterConnection: @unchecked Sendable {  // Safe: used only by the writer thread after init.
+    private let database: SQLiteDatabase
+    private let begin_: SQLiteStatement
+    private let commit_: SQLiteStatement
+    private let insertEvent: SQLiteStatement
+    private let insertJob: SQLiteStatement
+    private let probe: SQLiteStatement
+
+    init(database: SQLiteDatabase) throws {
+        self.database = database
+        begin_ = try database.prepare("BEGIN IMMEDIATE")
+        commit_ = try database.prepare("COMMIT")
+        insertEvent = try database.prepare("""
+            INSERT INTO events (source, dedup_key, event_id, type, received_at, body, headers)
+            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, dedup_key) DO NOTHING
+            """)
+        insertJob = try database.prepare("""
+            INSERT INTO jobs (event_id, kind, next_run_at, idempotency_key, created_at, updated_at)
+            VALUES (?1, 'process_event', ?2, 'event:' || ?1, ?2, ?2)
+            """)
+        probe = try database.prepare("UPDATE store_probe SET checked_at = ? WHERE id = 1")
+    }
+
+    func begin() throws { try begin_.run() }
+    func commit() throws { try commit_.run() }
+
+    func rollback() {
+        try? database.execute("ROLLBACK")
+    }
+
+    func insert(_ event: IncomingEvent) throws -> AppendOutcome {
+        defer { insertEvent.reset() }
+        try insertEvent.bind(1, event.source.rawValue)
+        try insertEvent.bind(2, event.dedupKey)
+        try insertEvent.bind(3, event.eventID)
+        try insertEvent.bind(4, event.type)
+        try insertEvent.bind(5, event.receivedAt)
+        try insertEvent.bind(6, blob: event.body)
+        try insertEvent.bind(7, Self.headersJSON(event.headers))
+        _ = try insertEvent.step()
+        guard database.changes == 1 else { return .duplicate }
+        let id = database.lastInsertRowID
+        try insertJob.bind(1, id)
+        try insertJob.bind(2, event.receivedAt)
+        try insertJob.run()
+        return .stored(id: id)
+    }
+
+    func touchProbe() throws {
+        try probe.bind(1, Int64(Date().timeIntervalSince1970 * 1000))
+        try probe.run()
+    }
+
+    func close() { database.close() }
+
+    static func headersJSON(_ headers: [(name: String, value: String)]) -> String {
+        var text = "{"
+        for (index, header) in headers.enumerated() {
+            if index > 0 { text += "," }
+            text += jsonQuote(header.name.lowercased()) + ":" + jsonQuote(header.value)
+        }
+        return text + "}"
+    }
+}
+
+/// `value` as a JSON string literal.
+func jsonQuote(_ value: String) -> String {
+    var out = "\""
+    for scalar in value.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}

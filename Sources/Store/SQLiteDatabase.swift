@@ -1,0 +1,212 @@
+import CSQLite
+
+/// An error from SQLite, with its result code, SQLite's own message and the SQL that failed.
+public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+    /// The extended result code (`SQLITE_FULL`, `SQLITE_BUSY`, ...).
+    public let code: Int32
+    public let message: String
+    public let sql: String?
+
+    public var description: String {
+        let name = String(cString: sqlite3_errstr(code))
+        var text = "SQLite error \(code) (\(name)): \(message)"
+        if let sql { text += " [\(sql)]" }
+        return text
+    }
+
+    /// Whether the database was locked by another connection for longer than the busy timeout.
+    public var isBusy: Bool { code & 0xff == SQLITE_BUSY || code & 0xff == SQLITE_LOCKED }
+}
+
+/// One SQLite connection. Every `sqlite3_*` call in Hookyard goes through this file.
+///
+/// Not thread-safe: a connection is used by one thread at a time (the writer thread, or one CLI command).
+/// `close()` (or deinit) finalizes statements and closes the handle exactly once.
+public final class SQLiteDatabase {
+    private var handle: OpaquePointer?
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path`.
+    /// - Parameter readOnly: open without write access and without creating the file.
+    public init(path: String, readOnly: Bool = false) throws(SQLiteError) {
+        self.path = path
+        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+        var db: OpaquePointer?
+        let status = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, nil)
+        guard status == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(status))
+            sqlite3_close_v2(db)
+            throw SQLiteError(code: status, message: "cannot open database '\(path)': \(message)", sql: nil)
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+    }
+
+    deinit { close() }
+
+    /// Closes the connection; later calls throw. Safe to call twice.
+    public func close() {
+        guard let db = handle else { return }
+        handle = nil
+        sqlite3_close_v2(db)
+    }
+
+    private func checkedHandle(_ sql: String?) throws(SQLiteError) -> OpaquePointer {
+        guard let handle else { throw SQLiteError(code: SQLITE_MISUSE, message: "database is closed", sql: sql) }
+        return handle
+    }
+
+    func error(_ code: Int32, sql: String?) -> SQLiteError {
+        let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code))
+        return SQLiteError(code: code, message: message, sql: sql)
+    }
+
+    /// Runs one or more statements that return no rows.
+    public func execute(_ sql: String) throws(SQLiteError) {
+        let db = try checkedHandle(sql)
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        let status = sqlite3_exec(db, sql, nil, nil, &errorMessage)
+        if status != SQLITE_OK {
+            let message = errorMessage.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(db))
+            sqlite3_free(errorMessage)
+            throw SQLiteError(code: status, message: message, sql: sql)
+        }
+    }
+
+    /// Compiles `sql` into a reusable statement.
+    public func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        let db = try checkedHandle(sql)
+        var statement: OpaquePointer?
+        let status = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard status == SQLITE_OK, let statement else { throw error(status, sql: sql) }
+        return SQLiteStatement(statement: statement, database: self, sql: sql)
+    }
+
+    /// The integer a single-value query returns (e.g. a PRAGMA).
+    public func scalarInt(_ sql: String) throws(SQLiteError) -> Int64? {
+        let statement = try prepare(sql)
+        guard try statement.step() else { return nil }
+        return statement.isNull(0) ? nil : statement.int(0)
+    }
+
+    /// Rows changed by the most recent INSERT, UPDATE or DELETE.
+    public var changes: Int {
+        handle.map { Int(sqlite3_changes($0)) } ?? 0
+    }
+
+    public var lastInsertRowID: Int64 {
+        handle.map { sqlite3_last_insert_rowid($0) } ?? 0
+    }
+
+    /// Sets how long a statement waits for another connection's lock before failing with `SQLITE_BUSY`.
+    public func setBusyTimeout(milliseconds: Int32) throws(SQLiteError) {
+        let db = try checkedHandle(nil)
+        let status = sqlite3_busy_timeout(db, milliseconds)
+        if status != SQLITE_OK { throw error(status, sql: nil) }
+    }
+
+    /// Runs `body` in a transaction (`BEGIN IMMEDIATE`), committing if it returns, rolling back if it throws.
+    public func transaction<R>(_ body: () throws -> R) throws -> R {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Copies this database into `destination` page by page with SQLite's online backup API.
+    public func backup(to destination: SQLiteDatabase) throws(SQLiteError) {
+        let source = try checkedHandle(nil)
+        let target = try destination.checkedHandle(nil)
+        guard let backup = sqlite3_backup_init(target, "main", source, "main") else {
+            throw destination.error(sqlite3_errcode(target), sql: nil)
+        }
+        var status: Int32
+        repeat {
+            status = sqlite3_backup_step(backup, 256)
+            if status == SQLITE_BUSY || status == SQLITE_LOCKED { sqlite3_sleep(50) }
+        } while status == SQLITE_OK || status == SQLITE_BUSY || status == SQLITE_LOCKED
+        sqlite3_backup_finish(backup)
+        if status != SQLITE_DONE { throw destination.error(status, sql: nil) }
+    }
+}
+
+/// A prepared statement owned by one `SQLiteDatabase`; same thread rules as its database.
+/// Column and parameter indexes: parameters start at 1 (SQLite's convention), columns at 0.
+public final class SQLiteStatement {
+    private let statement: OpaquePointer
+    private let database: SQLiteDatabase
+    public let sql: String
+
+    init(statement: OpaquePointer, database: SQLiteDatabase, sql: String) {
+        self.statement = statement
+        self.database = database
+        self.sql = sql
+    }
+
+    deinit { sqlite3_finalize(statement) }
+
+    private func check(_ status: Int32) throws(SQLiteError) {
+        if status != SQLITE_OK { throw database.error(status, sql: sql) }
+    }
+
+    /// Resets the statement and clears its bindings, ready for new parameters.
+    public func reset() {
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
+    }
+
+    public func bind(_ index: Int32, _ value: Int64) throws(SQLiteError) {
+        try check(sqlite3_bind_int64(statement, index, value))
+    }
+
+    public func bind(_ index: Int32, _ value: String?) throws(SQLiteError) {
+        guard let value else { try check(sqlite3_bind_null(statement, index)); return }
+        try check(sqlite3_bind_text(statement, index, value, -1, csqlite_transient()))
+    }
+
+    public func bind(_ index: Int32, blob: [UInt8]) throws(SQLiteError) {
+        let status = blob.withUnsafeBytes { bytes in
+            // A zero-length blob still needs a non-null pointer, or SQLite stores NULL.
+            sqlite3_bind_blob(statement, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count),
+                              csqlite_transient())
+        }
+        try check(status)
+    }
+
+    /// Advances to the next row. - Returns: `true` when a row is available, `false` when done.
+    public func step() throws(SQLiteError) -> Bool {
+        let status = sqlite3_step(statement)
+        switch status {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default:
+            sqlite3_reset(statement)
+            throw database.error(status, sql: sql)
+        }
+    }
+
+    /// Runs a statement that returns no rows, then resets it.
+    public func run() throws(SQLiteError) {
+        defer { reset() }
+        while try step() {}
+    }
+
+    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+    public func int(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+
+    public func string(_ column: Int32) -> String? {
+        guard let text = sqlite3_column_text(statement, column) else { return nil }
+        return String(cString: text)
+    }
+
+    public func blob(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(statement, column))
+        guard count > 0, let pointer = sqlite3_column_blob(statement, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+}

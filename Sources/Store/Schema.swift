@@ -1,0 +1,65 @@
+/// The database schema as an ordered list of forward migrations, tracked with `PRAGMA user_version`.
+///
+/// Migration N brings the schema from version N-1 to N inside one transaction, so a crash mid-migration
+/// leaves the previous version intact. Never edit a shipped migration: append a new one.
+public enum Schema {
+    static let migrations: [String] = [
+        // 1: webhook events, the job queue, and the row the readiness probe writes.
+        """
+        CREATE TABLE events (
+            id           INTEGER PRIMARY KEY,
+            source       TEXT    NOT NULL CHECK (source IN ('stripe', 'instantly')),
+            dedup_key    TEXT    NOT NULL,
+            event_id     TEXT,
+            type         TEXT    NOT NULL,
+            received_at  INTEGER NOT NULL,
+            body         BLOB    NOT NULL,
+            headers      TEXT    NOT NULL,
+            UNIQUE (source, dedup_key)
+        ) STRICT;
+        CREATE INDEX events_by_received ON events (received_at);
+        CREATE TABLE jobs (
+            id               INTEGER PRIMARY KEY,
+            event_id         INTEGER NOT NULL REFERENCES events (id),
+            kind             TEXT    NOT NULL,
+            state            TEXT    NOT NULL DEFAULT 'queued'
+                             CHECK (state IN ('queued', 'running', 'succeeded', 'retrying', 'dead')),
+            attempts         INTEGER NOT NULL DEFAULT 0,
+            next_run_at      INTEGER NOT NULL,
+            lease_owner      TEXT,
+            lease_expires_at INTEGER,
+            last_error       TEXT,
+            idempotency_key  TEXT    NOT NULL UNIQUE,
+            input            TEXT,
+            output           TEXT,
+            created_at       INTEGER NOT NULL,
+            updated_at       INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX jobs_due ON jobs (state, next_run_at);
+        CREATE INDEX jobs_by_event ON jobs (event_id);
+        CREATE TABLE store_probe (
+            id         INTEGER PRIMARY KEY CHECK (id = 1),
+            checked_at INTEGER NOT NULL
+        ) STRICT;
+        INSERT INTO store_probe (id, checked_at) VALUES (1, 0);
+        """,
+    ]
+
+    /// The version a fully migrated database has.
+    public static var currentVersion: Int { migrations.count }
+
+    /// Applies every migration the database has not had yet.
+    /// - Throws: `SQLiteError`, or `StoreError.newerSchema` when the file was written by a newer Hookyard.
+    static func migrate(_ database: SQLiteDatabase) throws {
+        let version = Int(try database.scalarInt("PRAGMA user_version") ?? 0)
+        guard version <= migrations.count else {
+            throw StoreError.newerSchema(found: version, supported: migrations.count)
+        }
+        for index in version..<migrations.count {
+            try database.transaction {
+                try database.execute(migrations[index])
+                try database.execute("PRAGMA user_version = \(index + 1)")
+            }
+        }
+    }
+}

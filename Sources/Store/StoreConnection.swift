@@ -1,0 +1,26 @@
+/// Opening a database the way every Hookyard connection must see it.
+enum StoreConnection {
+    /// Opens `path` with WAL, `synchronous=FULL` (a commit survives power loss), a busy timeout and foreign keys.
+    static func open(path: String, create: Bool, busyTimeoutMilliseconds: Int32) throws -> SQLiteDatabase {
+        if !create, !fileExists(path) {
+            throw StoreError.notFound("database '\(path)' (start 'hookyard serve' once to create it, or pass --database)")
+        }
+        let database = try SQLiteDatabase(path: path)
+        try database.setBusyTimeout(milliseconds: busyTimeoutMilliseconds)
+        try database.execute("PRAGMA journal_mode = WAL")
+        try database.execute("PRAGMA synchronous = FULL")
+        try database.execute("PRAGMA foreign_keys = ON")
+        return database
+    }
+
+    private static func fileExists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,20 @@
+/// Errors the store raises itself (SQLite's own errors are `SQLiteError`).
+public enum StoreError: Error, CustomStringConvertible, Sendable {
+    /// The database was written by a newer Hookyard whose schema this build does not know.
+    case newerSchema(found: Int, supported: Int)
+    /// The store was closed; nothing more is accepted.
+    case closed
+    /// A commit failed; the events in its batch were not stored.
+    case commitFailed(String)
+    case notFound(String)
+
+    public var description: String {
+        switch self {
+        case .newerSchema(let found, let supported):
+            "database schema version \(found) is newer than this hookyard supports (\(supported)); upgrade hookyard"
+        case .closed: "store is closed"
+        case .commitFailed(let message): "commit failed: \(message)"
+        case .notFound(let what): "\(what) not found"
+        }
+    }
+}

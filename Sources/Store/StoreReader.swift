@@ -1,0 +1,78 @@
+/// Read-side queries for the CLI and health checks, on a connection of its own (WAL lets it read while the
+/// daemon writes). Not thread-safe: one reader per thread or command.
+public final class StoreReader {
+    private let database: SQLiteDatabase
+
+    /// Opens an existing database. - Throws: `StoreError.notFound` if there is no file at `path`.
+    public init(path: String) throws {
+        database = try StoreConnection.open(path: path, create: false, busyTimeoutMilliseconds: 5000)
+        let version = Int(try database.scalarInt("PRAGMA user_version") ?? 0)
+        guard version <= Schema.currentVersion else {
+            throw StoreError.newerSchema(found: version, supported: Schema.currentVersion)
+        }
+        if version < Schema.currentVersion { try Schema.migrate(database) }
+    }
+
+    public func statistics() throws -> StoreStatistics {
+        var events: [EventSource: Int] = [:]
+        for source in EventSource.allCases { events[source] = 0 }
+        let eventCounts = try database.prepare("SELECT source, count(*) FROM events GROUP BY source")
+        while try eventCounts.step() {
+            if let name = eventCounts.string(0), let source = EventSource(rawValue: name) {
+                events[source] = Int(eventCounts.int(1))
+            }
+        }
+        var jobs = ["queued": 0, "running": 0, "succeeded": 0, "retrying": 0, "dead": 0]
+        let jobCounts = try database.prepare("SELECT state, count(*) FROM jobs GROUP BY state")
+        while try jobCounts.step() {
+            if let state = jobCounts.string(0) { jobs[state] = Int(jobCounts.int(1)) }
+        }
+        let pages = try database.scalarInt("PRAGMA page_count") ?? 0
+        let pageSize = try database.scalarInt("PRAGMA page_size") ?? 0
+        return StoreStatistics(events: events, jobs: jobs, databaseBytes: pages * pageSize)
+    }
+
+    /// The most recent events first, optionally of one source.
+    public func events(source: EventSource?, limit: Int) throws -> [StoredEvent] {
+        let statement = try database.prepare("""
+            SELECT id, source, event_id, dedup_key, type, received_at, x'', headers FROM events
+            WHERE ?1 IS NULL OR source = ?1 ORDER BY id DESC LIMIT ?2
+            """)
+        try statement.bind(1, source?.rawValue)
+        try statement.bind(2, Int64(limit))
+        var result: [StoredEvent] = []
+        while try statement.step() { result.append(try row(statement)) }
+        return result
+    }
+
+    /// One event by row id, or by the provider's event id (`evt_...`) or dedup key.
+    public func event(_ reference: String) throws -> StoredEvent? {
+        let statement = try database.prepare("""
+            SELECT id, source, event_id, dedup_key, type, received_at, body, headers FROM events
+            WHERE id = CAST(?1 AS INTEGER) AND ?1 GLOB '[0-9]*' OR event_id = ?1 OR dedup_key = ?1
+            ORDER BY id LIMIT 1
+            """)
+        try statement.bind(1, reference)
+        guard try statement.step() else { return nil }
+        return try row(statement)
+    }
+
+    private func row(_ statement: SQLiteStatement) throws -> StoredEvent {
+        let id = statement.int(0)
+        let jobs = try database.prepare("SELECT state FROM jobs WHERE event_id = ? ORDER BY id")
+        try jobs.bind(1, id)
+        var states: [String] = []
+        while try jobs.step() { states.append(jobs.string(0) ?? "") }
+        return StoredEvent(id: id, source: EventSource(rawValue: statement.string(1) ?? "") ?? .stripe,
+                           eventID: statement.string(2), dedupKey: statement.string(3) ?? "",
+                           type: statement.string(4) ?? "", receivedAt: statement.int(5), body: statement.blob(6),
+                           headersJSON: statement.string(7) ?? "{}", jobStates: states)
+    }
+
+    /// Writes a consistent copy of the database to `destination` with SQLite's online backup API.
+    public func backup(to destination: String) throws {
+        let target = try SQLiteDatabase(path: destination)
+        defer { target.close() }
+        try database.backup(to: target)
+    }
+}

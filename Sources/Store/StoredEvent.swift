@@ -1,0 +1,60 @@
+/// Where a webhook came from.
+public enum EventSource: String, Sendable, CaseIterable, Codable {
+    case stripe
+    case instantly
+}
+
+/// A verified webhook to store: the raw body exactly as received and the headers needed to verify it again.
+public struct IncomingEvent: Sendable {
+    public var source: EventSource
+    /// Unique per source: Stripe's event id, or a digest of an Instantly event's identifying fields.
+    public var dedupKey: String
+    /// The provider's own event id, where it has one (`evt_...`).
+    public var eventID: String?
+    public var type: String
+    /// Unix time in milliseconds.
+    public var receivedAt: Int64
+    public var body: [UInt8]
+    /// Header fields kept for re-verification; never secrets.
+    public var headers: [(name: String, value: String)]
+
+    public init(source: EventSource, dedupKey: String, eventID: String?, type: String, receivedAt: Int64,
+                body: [UInt8], headers: [(name: String, value: String)]) {
+        self.source = source
+        self.dedupKey = dedupKey
+        self.eventID = eventID
+        self.type = type
+        self.receivedAt = receivedAt
+        self.body = body
+        self.headers = headers
+    }
+}
+
+/// What happened to an appended event.
+public enum AppendOutcome: Sendable, Equatable {
+    /// Committed as a new event with this row id, with its processing job queued.
+    case stored(id: Int64)
+    /// An event with the same source and dedup key was already stored; nothing was written.
+    case duplicate
+}
+
+/// A stored event as the CLI shows it.
+public struct StoredEvent: Sendable {
+    public var id: Int64
+    public var source: EventSource
+    public var eventID: String?
+    public var dedupKey: String
+    public var type: String
+    public var receivedAt: Int64
+    public var body: [UInt8]
+    public var headersJSON: String
+    /// The states of this event's jobs, e.g. `["queued"]`.
+    public var jobStates: [String]
+}
+
+/// Counts of stored events per source and of jobs per state.
+public struct StoreStatistics: Sendable, Equatable {
+    public var events: [EventSource: Int]
+    public var jobs: [String: Int]
+    public var databaseBytes: Int64
+}

@@ -1,0 +1,285 @@
+import Foundation
+import HTTPServer
+import Intake
+import Yams
+
+/// Everything `hookyard` can be configured with. Defaults are the ones `make run` uses.
+///
+/// Sources, later ones winning: built-in defaults, the YAML file, then the environment (`HOOKYARD_LISTEN`,
+/// `HOOKYARD_DATABASE`, `HOOKYARD_LOG_LEVEL`) and the secrets (`NAME`, `NAME_FILE`, `$CREDENTIALS_DIRECTORY/NAME`).
+struct HookyardConfiguration: Sendable {
+    var listen = "127.0.0.1:8080"
+    var database = "./hookyard.db"
+    var logLevel = "info"
+    var http = HTTPSettings()
+    var stripe = StripeSettings()
+    var instantly = InstantlySettings()
+    /// The file the configuration came from, `nil` for built-in defaults.
+    var file: String?
+
+    struct HTTPSettings: Sendable {
+        var maxRequestLineBytes = 8 * 1024
+        var maxHeaderBytes = 32 * 1024
+        var maxHeaderFields = 100
+        var maxBodyBytes = 1024 * 1024
+        var maxConnections = 1024
+        var headerTimeoutSeconds = 10
+        var bodyTimeoutSeconds = 30
+        var idleTimeoutSeconds = 60
+        var shutdownGraceSeconds = 10
+    }
+
+    struct StripeSettings: Sendable {
+        var webhookSecrets: [String] = []
+        var toleranceSeconds = 300
+    }
+
+    struct InstantlySettings: Sendable {
+        var webhookSecrets: [String] = []
+        var secretHeader = "X-Webhook-Secret"
+    }
+
+    static let defaultFile = "/etc/hookyard/hookyard.yaml"
+    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    var intake: IntakeConfiguration {
+        IntakeConfiguration(stripeSecrets: stripe.webhookSecrets, stripeToleranceSeconds: Int64(stripe.toleranceSeconds),
+                            instantlySecrets: instantly.webhookSecrets, instantlySecretHeader: instantly.secretHeader)
+    }
+
+    func serverConfiguration(address: SocketAddress) -> HTTPServerConfiguration {
+        HTTPServerConfiguration(
+            address: address,
+            limits: HTTPParserLimits(requestLineBytes: http.maxRequestLineBytes, headerBytes: http.maxHeaderBytes,
+                                     headerFields: http.maxHeaderFields, bodyBytes: http.maxBodyBytes),
+            headerTimeout: .seconds(http.headerTimeoutSeconds), bodyTimeout: .seconds(http.bodyTimeoutSeconds),
+            idleTimeout: .seconds(http.idleTimeoutSeconds), maxConnections: http.maxConnections,
+            eventLoopCount: max(1, ProcessInfo.processInfo.activeProcessorCount))
+    }
+}
+
+/// One problem in the configuration, located as precisely as possible.
+struct ConfigurationIssue: Error, CustomStringConvertible, Equatable {
+    /// The file, or the environment variable, the problem is in.
+    var origin: String
+    var line: Int?
+    /// The dotted key (`http.max_body_bytes`) or variable name.
+    var key: String
+    var message: String
+
+    var description: String {
+        let place = line.map { "\(origin):\($0)" } ?? origin
+        return key.isEmpty ? "\(place): \(message)" : "\(place): \(key): \(message)"
+    }
+}
+
+/// All problems found; loading reports every one, not just the first.
+struct ConfigurationErrors: Error, CustomStringConvertible {
+    var issues: [ConfigurationIssue]
+    var description: String { issues.map(\.description).joined(separator: "\n") }
+}
+
+/// Reads the YAML file, applies the environment and secrets, validates. Stateless.
+enum ConfigurationLoader {
+    /// - Parameters:
+    ///   - path: `--config`; when `nil`, `/etc/hookyard/hookyard.yaml` if it exists, else the defaults.
+    ///   - environment: the process environment (a parameter so tests can pass their own).
+    static func load(path: String?, environment: [String: String],
+                     defaultFile: String = HookyardConfiguration.defaultFile) throws(ConfigurationErrors) -> HookyardConfiguration {
+        var configuration = HookyardConfiguration()
+        var issues: [ConfigurationIssue] = []
+        let file = path ?? (FileManager.default.fileExists(atPath: defaultFile) ? defaultFile : nil)
+        if let file {
+            configuration.file = file
+            do {
+                let text = try String(contentsOfFile: file, encoding: .utf8)
+                var reader = YAMLReader(file: file)
+                reader.apply(text: text, to: &configuration)
+                issues += reader.issues
+            } catch {
+                issues.append(ConfigurationIssue(origin: file, line: nil, key: "", message: "cannot read configuration file: \(error.localizedDescription)"))
+            }
+        }
+        applyEnvironment(environment, to: &configuration, issues: &issues)
+        validate(configuration, issues: &issues)
+        if !issues.isEmpty { throw ConfigurationErrors(issues: issues) }
+        return configuration
+    }
+
+    private static func applyEnvironment(_ environment: [String: String], to configuration: inout HookyardConfiguration,
+                                         issues: inout [ConfigurationIssue]) {
+        if let listen = environment["HOOKYARD_LISTEN"], !listen.isEmpty { configuration.listen = listen }
+        if let database = environment["HOOKYARD_DATABASE"], !database.isEmpty { configuration.database = database }
+        if let level = environment["HOOKYARD_LOG_LEVEL"], !level.isEmpty { configuration.logLevel = level }
+        do {
+            if let secrets = try SecretResolver.resolve("STRIPE_WEBHOOK_SECRET", environment: environment) {
+                configuration.stripe.webhookSecrets = secrets
+            }
+        } catch { issues.append(error) }
+        do {
+            if let secrets = try SecretResolver.resolve("INSTANTLY_WEBHOOK_SECRET", environment: environment) {
+                configuration.instantly.webhookSecrets = secrets
+            }
+        } catch { issues.append(error) }
+    }
+
+    private static func validate(_ configuration: HookyardConfiguration, issues: inout [ConfigurationIssue]) {
+        let origin = configuration.file ?? "defaults"
+        do {
+            _ = try SocketAddress(parsing: configuration.listen)
+        } catch {
+            issues.append(ConfigurationIssue(origin: origin, line: nil, key: "listen", message: error.description))
+        }
+        if configuration.database.isEmpty {
+            issues.append(ConfigurationIssue(origin: origin, line: nil, key: "database", message: "must not be empty"))
+        }
+        if !HookyardConfiguration.logLevels.contains(configuration.logLevel) {
+            issues.append(ConfigurationIssue(origin: origin, line: nil, key: "log_level",
+                                             message: "'\(configuration.logLevel)' is not one of \(HookyardConfiguration.logLevels.joined(separator: ", "))"))
+        }
+    }
+}
+
+/// Reads secrets from the environment, a file named by `NAME_FILE`, or a systemd credential.
+enum SecretResolver {
+    /// The secret list for `name` (comma-separated values), or `nil` when none of the sources has it.
+    /// - Throws: `ConfigurationIssue` when `NAME` and `NAME_FILE` are both set, or a named file cannot be read.
+    static func resolve(_ name: String, environment: [String: String]) throws(ConfigurationIssue) -> [String]? {
+        let direct = environment[name].flatMap { $0.isEmpty ? nil : $0 }
+        let fileName = environment["\(name)_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        if direct != nil, fileName != nil {
+            throw ConfigurationIssue(origin: "environment", line: nil, key: name,
+                                     message: "both \(name) and \(name)_FILE are set; set only one")
+        }
+        var text = direct
+        if let fileName { text = try read(fileName, variable: "\(name)_FILE") }
+        if text == nil, let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
+            let path = (directory as NSString).appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: path) { text = try read(path, variable: "CREDENTIALS_DIRECTORY") }
+        }
+        guard let text else { return nil }
+        let secrets = split(text)
+        if secrets.isEmpty {
+            throw ConfigurationIssue(origin: "environment", line: nil, key: name, message: "secret is empty")
+        }
+        return secrets
+    }
+
+    /// Splits a comma-separated secret list, trimming whitespace and newlines.
+    static func split(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+    }
+
+    private static func read(_ path: String, variable: String) throws(ConfigurationIssue) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationIssue(origin: "environment", line: nil, key: variable,
+                                     message: "cannot read secret file '\(path)' (missing, or not readable by this user)")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Walks the YAML node tree, applying known keys and recording every unknown key or wrong type with its line.
+struct YAMLReader {
+    let file: String
+    var issues: [ConfigurationIssue] = []
+
+    init(file: String) { self.file = file }
+
+    private mutating func issue(_ node: Node?, _ key: String, _ message: String) {
+        issues.append(ConfigurationIssue(origin: file, line: node?.mark?.line, key: key, message: message))
+    }
+
+    mutating func apply(text: String, to configuration: inout HookyardConfiguration) {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            issues.append(ConfigurationIssue(origin: file, line: Self.line(of: error), key: "", message: "invalid YAML: \(error)"))
+            return
+        } catch {
+            issues.append(ConfigurationIssue(origin: file, line: nil, key: "", message: "invalid YAML: \(error)"))
+            return
+        }
+        guard let root else { return }  // an empty file means defaults
+        guard let mapping = root.mapping else { return issue(root, "", "top level must be a mapping of keys") }
+        for (keyNode, value) in mapping {
+            let key = keyNode.string ?? ""
+            switch key {
+            case "listen": string(value, key) { configuration.listen = $0 }
+            case "database": string(value, key) { configuration.database = $0 }
+            case "log_level": string(value, key) { configuration.logLevel = $0 }
+            case "http": section(value, key) { reader, name, node in
+                let path = "http.\(name)"
+                switch name {
+                case "max_request_line_bytes": reader.int(node, path, min: 256) { configuration.http.maxRequestLineBytes = $0 }
+                case "max_header_bytes": reader.int(node, path, min: 1024) { configuration.http.maxHeaderBytes = $0 }
+                case "max_header_fields": reader.int(node, path, min: 8) { configuration.http.maxHeaderFields = $0 }
+                case "max_body_bytes": reader.int(node, path, min: 1024) { configuration.http.maxBodyBytes = $0 }
+                case "max_connections": reader.int(node, path, min: 1) { configuration.http.maxConnections = $0 }
+                case "header_timeout_seconds": reader.int(node, path, min: 1) { configuration.http.headerTimeoutSeconds = $0 }
+                case "body_timeout_seconds": reader.int(node, path, min: 1) { configuration.http.bodyTimeoutSeconds = $0 }
+                case "idle_timeout_seconds": reader.int(node, path, min: 1) { configuration.http.idleTimeoutSeconds = $0 }
+                case "shutdown_grace_seconds": reader.int(node, path, min: 0) { configuration.http.shutdownGraceSeconds = $0 }
+                default: reader.unknown(node, path)
+                }
+            }
+            case "stripe": section(value, key) { reader, name, node in
+                let path = "stripe.\(name)"
+                switch name {
+                case "webhook_secret": reader.string(node, path) { configuration.stripe.webhookSecrets = SecretResolver.split($0) }
+                case "tolerance_seconds": reader.int(node, path, min: 0) { configuration.stripe.toleranceSeconds = $0 }
+                default: reader.unknown(node, path)
+                }
+            }
+            case "instantly": section(value, key) { reader, name, node in
+                let path = "instantly.\(name)"
+                switch name {
+                case "webhook_secret": reader.string(node, path) { configuration.instantly.webhookSecrets = SecretResolver.split($0) }
+                case "secret_header":
+                    var header: String?
+                    reader.string(node, path) { header = $0 }
+                    if let header {
+                        if header.isEmpty || header.contains(where: { !($0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_")) }) {
+                            reader.issue(node, path, "'\(header)' is not a valid header name")
+                        } else {
+                            configuration.instantly.secretHeader = header
+                        }
+                    }
+                default: reader.unknown(node, path)
+                }
+            }
+            default: unknown(keyNode, key)
+            }
+        }
+    }
+
+    private mutating func unknown(_ node: Node, _ key: String) {
+        issue(node, key, "unknown key")
+    }
+
+    private mutating func section(_ node: Node, _ key: String, _ body: (inout YAMLReader, String, Node) -> Void) {
+        guard let mapping = node.mapping else { return issue(node, key, "must be a mapping") }
+        for (name, value) in mapping {
+            body(&self, name.string ?? "", value)
+        }
+    }
+
+    private mutating func string(_ node: Node, _ key: String, _ set: (String) -> Void) {
+        guard let scalar = node.scalar else { return issue(node, key, "must be a string") }
+        set(scalar.string)
+    }
+
+    private mutating func int(_ node: Node, _ key: String, min: Int, _ set: (Int) -> Void) {
+        guard let value = node.int else { return issue(node, key, "must be a whole number") }
+        guard value >= min else { return issue(node, key, "must be at least \(min)") }
+        set(value)
+    }
+
+    private static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import Store
+
+/// `hookyard stats`: counts of events per source and jobs per state.
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show counts of stored events and queued jobs.")
+
+    @OptionGroup var options: ConfigurationOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let settings = try options.load()
+        let statistics = try openReader(settings.database).statistics()
+        if json {
+            let object: [String: Any] = [
+                "events": Dictionary(uniqueKeysWithValues: statistics.events.map { ($0.key.rawValue, $0.value) }),
+                "jobs": statistics.jobs,
+                "database": ["path": settings.database, "bytes": statistics.databaseBytes],
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+        } else {
+            let events = EventSource.allCases.map { "\($0.rawValue) \(statistics.events[$0] ?? 0)" }.joined(separator: "  ")
+            let jobs = ["queued", "running", "retrying", "succeeded", "dead"].map { "\($0) \(statistics.jobs[$0] ?? 0)" }
+                .joined(separator: "  ")
+            print("events    \(events)")
+            print("jobs      \(jobs)")
+            print("database  \(settings.database) (\(statistics.databaseBytes) bytes)")
+        }
+    }
+}
+
+/// `hookyard events list|show`.
+struct Events: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Inspect stored webhook events.",
+                                                    subcommands: [List.self, Show.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the most recent events.")
+        @OptionGroup var options: ConfigurationOptions
+        @Option(help: "Only events from this source (stripe or instantly).") var source: EventSource?
+        @Option(help: "How many events to show.") var limit = 20
+        @Flag(help: "Print JSON lines.") var json = false
+
+        func validate() throws {
+            guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+        }
+
+        func run() throws {
+            let settings = try options.load()
+            let events = try openReader(settings.database).events(source: source, limit: limit)
+            if json {
+                for event in events { print(try jsonText(summary(event))) }
+                return
+            }
+            print(pad("ID", 8) + pad("SOURCE", 10) + pad("RECEIVED", 25) + pad("TYPE", 36) + pad("JOB", 10) + "EVENT")
+            for event in events {
+                print(pad(String(event.id), 8) + pad(event.source.rawValue, 10) + pad(isoTime(event.receivedAt), 25)
+                      + pad(event.type, 36) + pad(event.jobStates.joined(separator: ","), 10) + (event.eventID ?? event.dedupKey))
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one event with its raw body.")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument(help: "Row id, Stripe event id (evt_...) or dedup key.") var id: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let settings = try options.load()
+            guard let event = try openReader(settings.database).event(id) else {
+                throw ValidationError("no event '\(id)' in \(settings.database)")
+            }
+            var object = summary(event)
+            object["headers"] = (try? JSONSerialization.jsonObject(with: Data(event.headersJSON.utf8))) ?? [:]
+            let body = String(decoding: event.body, as: UTF8.self)
+            if json {
+                object["body"] = (try? JSONSerialization.jsonObject(with: Data(event.body))) ?? body
+                print(try jsonText(object, pretty: true))
+            } else {
+                print(try jsonText(object, pretty: true))
+                print("body:")
+                print(body)
+            }
+        }
+    }
+}
+
+extension EventSource: ExpressibleByArgument {}
+
+private func openReader(_ path: String) throws -> StoreReader {
+    do {
+        return try StoreReader(path: path)
+    } catch {
+        throw ValidationError("\(error)")
+    }
+}
+
+private func summary(_ event: StoredEvent) -> [String: Any] {
+    var object: [String: Any] = [
+        "id": event.id, "source": event.source.rawValue, "type": event.type, "dedup_key": event.dedupKey,
+        "received_at": isoTime(event.receivedAt), "jobs": event.jobStates, "bytes": event.body.count,
+    ]
+    if let eventID = event.eventID { object["event_id"] = eventID }
+    return object
+}
+
+private func jsonText(_ object: [String: Any], pretty: Bool = false) throws -> String {
+    var options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
+    if pretty { options.insert(.prettyPrinted) }
+    return String(decoding: try JSONSerialization.data(withJSONObject: object, options: options), as: UTF8.self)
+}
+
+private func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+}
+
+func isoTime(_ milliseconds: Int64) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+}
