@@ -51,11 +51,13 @@ let package = Package(
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: swiftSettings),
 
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], swiftSettings: swiftSettings),
+        // Helpers shared by the tests: a raw-socket HTTP client and a runner for the real binary.
+        .target(name: "TestSupport", dependencies: ["HTTPServer", "Intake"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
-        .testTarget(name: "IntakeTests", dependencies: ["Intake", "HTTPServer", "Store"],
+        .testTarget(name: "IntakeTests", dependencies: ["Intake", "HTTPServer", "Store", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
-        .testTarget(name: "hookyardTests", dependencies: ["hookyard", "Intake", "Store"],
+        .testTarget(name: "hookyardTests", dependencies: ["hookyard", "Intake", "Store", "TestSupport"],
                     swiftSettings: swiftSettings),
     ]
 )

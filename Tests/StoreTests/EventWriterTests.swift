@@ -1,0 +1,181 @@
+import Foundation
+import Logging
+import XCTest
+@testable import Store
+
+final class EventWriterTests: XCTestCase {
+    var directory: URL!
+    var path: String { directory.appendingPathComponent("test.db").path }
+
+    override func setUp() {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func event(_ key: String, source: EventSource = .stripe) -> IncomingEvent {
+        Self.event(key, source: source)
+    }
+
+    private static func event(_ key: String, source: EventSource = .stripe) -> IncomingEvent {
+        IncomingEvent(source: source, dedupKey: key, eventID: source == .stripe ? key : nil, type: "invoice.paid",
+                      receivedAt: 1_732_500_000_000, body: Array("{\"id\":\"\(key)\"}".utf8),
+                      headers: [("Stripe-Signature", "t=1,v1=ab"), ("Content-Type", "application/json")])
+    }
+
+    /// Appends and waits for the outcome.
+    private func append(_ writer: EventWriter, _ event: IncomingEvent) -> Result<AppendOutcome, StoreError> {
+        let done = expectation(description: "append")
+        nonisolated(unsafe) var outcome: Result<AppendOutcome, StoreError>?
+        writer.append(event) { result in
+            outcome = result
+            done.fulfill()
+        }
+        wait(for: [done], timeout: 30)
+        return outcome!
+    }
+
+    func testMigrationSetsSchemaVersionAndPragmas() throws {
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        writer.close()
+        let database = try SQLiteDatabase(path: path)
+        XCTAssertEqual(try database.scalarInt("PRAGMA user_version"), Int64(Schema.currentVersion))
+        let mode = try database.prepare("PRAGMA journal_mode")
+        XCTAssertTrue(try mode.step())
+        XCTAssertEqual(mode.string(0), "wal")
+    }
+
+    func testNewerSchemaIsRefused() throws {
+        let database = try SQLiteDatabase(path: path)
+        try database.execute("PRAGMA user_version = 999")
+        database.close()
+        XCTAssertThrowsError(try EventWriter(path: path, logger: Logger(label: "test"))) { error in
+            XCTAssertTrue("\(error)".contains("newer"), "\(error)")
+        }
+    }
+
+    func testAppendStoresEventAndQueuesOneJob() throws {
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        guard case .success(.stored(let id)) = append(writer, event("evt_1")) else { return XCTFail("not stored") }
+        writer.close()
+        let reader = try StoreReader(path: path)
+        let stored = try XCTUnwrap(try reader.event("evt_1"))
+        XCTAssertEqual(stored.id, id)
+        XCTAssertEqual(stored.body, Array("{\"id\":\"evt_1\"}".utf8))
+        XCTAssertEqual(stored.jobStates, ["queued"])
+        XCTAssertTrue(stored.headersJSON.contains("\"stripe-signature\":\"t=1,v1=ab\""))
+        XCTAssertEqual(try reader.event(String(id))?.eventID, "evt_1")
+        let statistics = try reader.statistics()
+        XCTAssertEqual(statistics.events[.stripe], 1)
+        XCTAssertEqual(statistics.jobs["queued"], 1)
+    }
+
+    func testDuplicateCreatesNothing() throws {
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        XCTAssertEqual(try append(writer, event("evt_1")).get(), .stored(id: 1))
+        XCTAssertEqual(try append(writer, event("evt_1")).get(), .duplicate)
+        // Same key from the other source is a different event.
+        XCTAssertEqual(try append(writer, event("evt_1", source: .instantly)).get(), .stored(id: 2))
+        writer.close()
+        // Dedup is permanent: it survives a restart.
+        let reopened = try EventWriter(path: path, logger: Logger(label: "test"))
+        XCTAssertEqual(try append(reopened, event("evt_1")).get(), .duplicate)
+        reopened.close()
+        let statistics = try StoreReader(path: path).statistics()
+        XCTAssertEqual(statistics.events[.stripe], 1)
+        XCTAssertEqual(statistics.jobs["queued"], 2)
+    }
+
+    func testConcurrentAppendsAreGroupCommitted() throws {
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let count = 2000
+        let group = DispatchGroup()
+        let failures = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: count) { index in
+            group.enter()
+            writer.append(Self.event("evt_\(index % 1500)")) { result in
+                if case .failure = result { failures.withLock { $0 += 1 } }
+                group.leave()
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 60), .success)
+        XCTAssertEqual(failures.withLock { $0 }, 0)
+        XCTAssertLessThan(writer.commitCount, count, "appends should share commits")
+        writer.close()
+        XCTAssertEqual(try StoreReader(path: path).statistics().events[.stripe], 1500)
+    }
+
+    func testCommitFailureReportsAndRecovers() throws {
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"), busyTimeoutMilliseconds: 100)
+        // Another connection holds the write lock longer than the busy timeout.
+        let blocker = try SQLiteDatabase(path: path)
+        try blocker.execute("BEGIN IMMEDIATE")
+        guard case .failure(.commitFailed(let message)) = append(writer, event("evt_1")) else { return XCTFail("expected failure") }
+        XCTAssertTrue(message.contains("locked") || message.contains("busy"), message)
+        XCTAssertFalse(writer.isHealthy)
+        try blocker.execute("ROLLBACK")
+        XCTAssertEqual(try append(writer, event("evt_1")).get(), .stored(id: 1))
+        XCTAssertTrue(writer.isHealthy)
+        writer.close()
+    }
+
+    func testCloseCommitsQueuedAppendsAndRefusesNewOnes() throws {
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let group = DispatchGroup()
+        let stored = Mutex(0)
+        for index in 0..<200 {
+            group.enter()
+            writer.append(event("evt_\(index)")) { result in
+                if case .success = result { stored.withLock { $0 += 1 } }
+                group.leave()
+            }
+        }
+        writer.close()
+        XCTAssertEqual(group.wait(timeout: .now() + 30), .success)
+        XCTAssertEqual(stored.withLock { $0 }, 200)
+        guard case .failure(.closed) = append(writer, event("late")) else { return XCTFail("expected closed") }
+        XCTAssertEqual(try StoreReader(path: path).statistics().events[.stripe], 200)
+    }
+
+    func testProbeCommits() throws {
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let done = expectation(description: "probe")
+        writer.probe { result in
+            if case .success = result { done.fulfill() }
+        }
+        wait(for: [done], timeout: 10)
+        writer.close()
+    }
+
+    func testReaderListsNewestFirstAndFiltersBySource() throws {
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        _ = append(writer, event("evt_a"))
+        _ = append(writer, event("key_b", source: .instantly))
+        _ = append(writer, event("evt_c"))
+        writer.close()
+        let reader = try StoreReader(path: path)
+        XCTAssertEqual(try reader.events(source: nil, limit: 10).map(\.dedupKey), ["evt_c", "key_b", "evt_a"])
+        XCTAssertEqual(try reader.events(source: .stripe, limit: 1).map(\.dedupKey), ["evt_c"])
+        XCTAssertNil(try reader.event("nope"))
+    }
+
+    func testReaderOnMissingFileSaysWhatToDo() {
+        XCTAssertThrowsError(try StoreReader(path: path + ".missing")) { error in
+            XCTAssertTrue("\(error)".contains("hookyard serve"), "\(error)")
+        }
+    }
+
+    func testBackupWritesAConsistentCopy() throws {
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        _ = append(writer, event("evt_a"))
+        let copy = directory.appendingPathComponent("copy.db").path
+        try StoreReader(path: path).backup(to: copy)
+        writer.close()
+        XCTAssertEqual(try StoreReader(path: copy).statistics().events[.stripe], 1)
+    }
+}
+
+import Synchronization

@@ -1,0 +1,162 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Intake
+
+/// Runs the real `hookyard` binary for integration tests: a temporary directory with its database and config,
+/// stdout captured as JSON log lines, the listening port learnt from the `listening` line.
+public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guarded by `lock`; the rest is set in init.
+    public let directory: URL
+    public let databasePath: String
+    public private(set) var port: UInt16 = 0
+    public let process = Process()
+    private let lock = NSLock()
+    private var outputData = Data()
+    public static let stripeSecret = "whsec_integration_test_secret"
+    public static let instantlySecret = "instantly-integration-secret"
+
+    /// The `hookyard` executable next to the test bundle.
+    public static var binary: URL {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("hookyard").path), directory.path != "/" {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent("hookyard")
+    }
+
+    /// A fresh temporary directory for one test.
+    public static func makeDirectory() -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("hookyard-test-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Starts `hookyard serve` and waits until it listens.
+    /// - Parameters:
+    ///   - yaml: configuration file contents, if any.
+    ///   - environment: extra variables; secrets and listen address default to test values.
+    public init(directory: URL? = nil, yaml: String? = nil, listen: String = "127.0.0.1:0",
+                environment: [String: String] = [:], secrets: Bool = true) throws {
+        self.directory = directory ?? Self.makeDirectory()
+        databasePath = self.directory.appendingPathComponent("hookyard.db").path
+        var arguments = ["serve"]
+        if let yaml {
+            let file = self.directory.appendingPathComponent("hookyard.yaml")
+            try yaml.write(to: file, atomically: true, encoding: .utf8)
+            arguments += ["--config", file.path]
+        }
+        var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+                   "HOOKYARD_LISTEN": listen, "HOOKYARD_DATABASE": databasePath]
+        if secrets {
+            env["STRIPE_WEBHOOK_SECRET"] = Self.stripeSecret
+            env["INSTANTLY_WEBHOOK_SECRET"] = Self.instantlySecret
+        }
+        env.merge(environment) { _, new in new }
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self else { return }
+            lock.lock()
+            outputData.append(data)
+            lock.unlock()
+        }
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if let line = logLines().first(where: { $0["msg"] as? String == "listening" }),
+               let address = line["address"] as? String, let portText = address.split(separator: ":").last,
+               let port = UInt16(portText) {
+                self.port = port
+                return
+            }
+            if !process.isRunning { break }
+            usleep(20_000)
+        }
+        terminate()
+        throw TestClientError("hookyard did not start listening; output:\n\(output)")
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+    }
+
+    public var output: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: outputData, as: UTF8.self)
+    }
+
+    /// Every stdout line that parses as a JSON object.
+    public func logLines() -> [[String: Any]] {
+        output.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    public func client(timeoutSeconds: Int = 10) throws -> TestHTTPClient {
+        try TestHTTPClient(port: port, timeoutSeconds: timeoutSeconds)
+    }
+
+    /// SIGTERM and wait; returns the exit status.
+    @discardableResult
+    public func terminate() -> Int32 {
+        guard process.isRunning else { return process.terminationStatus }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// SIGKILL: a crash at an arbitrary instant.
+    public func crash() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Runs another `hookyard` command against this daemon's database; returns (exit status, stdout+stderr).
+    public func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
+        try Self.run(arguments, environment: ["HOOKYARD_DATABASE": databasePath].merging(environment) { _, new in new })
+    }
+
+    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Builds signed Stripe event requests.
+public enum StripeTestEvents {
+    public static func body(id: String, type: String = "checkout.session.completed") -> [UInt8] {
+        Array("""
+        {"id":"\(id)","object":"event","api_version":"2024-06-20","created":\(Int(Date().timeIntervalSince1970)),\
+        "type":"\(type)","livemode":false,"data":{"object":{"id":"cs_test_\(id)","object":"checkout.session",\
+        "customer_details":{"email":"lead@example.com"},"amount_total":4900,"currency":"usd"}}}
+        """.utf8)
+    }
+
+    /// A signed delivery. The signer is `StripeSignatureVerifier.header`, which IntakeTests check against a
+    /// vector signed by Stripe's own Python library.
+    public static func request(id: String, secret: String = DaemonProcess.stripeSecret,
+                               timestamp: Int64 = Int64(Date().timeIntervalSince1970), close: Bool = false) -> [UInt8] {
+        let body = body(id: id)
+        let header = StripeSignatureVerifier.header(for: body, secret: secret, timestamp: timestamp)
+        return TestHTTPClient.request("POST", "/webhooks/stripe", headers: [("Content-Type", "application/json"), ("Stripe-Signature", header)],
+                                      body: body, close: close)
+    }
+}
