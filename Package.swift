@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "hookyard", targets: ["hookyard"]),
+        .executable(name: "bench-requests", targets: ["BenchRequests"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -49,6 +50,10 @@ let package = Package(
                           dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Yams",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
+                          swiftSettings: swiftSettings),
+
+        // Generates signed deliveries for `make bench` (scripts/bench.sh).
+        .executableTarget(name: "BenchRequests", dependencies: ["Intake"], path: "Benchmarks/BenchRequests",
                           swiftSettings: swiftSettings),
 
         // Helpers shared by the tests: a raw-socket HTTP client and a runner for the real binary.

@@ -38,6 +38,10 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
     private var deadlineKind = DeadlineKind.none
     private var requestStart: UInt64 = 0
     private var requestsServed = 0
+    /// The client shut down its sending side; no further requests can come.
+    private var peerClosedInput = false
+    /// Bytes a connection may buffer while its current request is being answered (pipelining).
+    private static let maxBufferedWhileProcessing = 256 * 1024
 
     init(descriptor: Int32, loop: EventLoop, server: HTTPServer) {
         self.descriptor = descriptor
@@ -85,7 +89,13 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         }
         guard case .processed(let count) = result else { return }
         if count == 0 {
-            close()
+            if case .processing = phase {
+                // The client half-closed after its request: answer it, then close.
+                peerClosedInput = true
+                suspendReading()
+            } else {
+                close()
+            }
             return
         }
         switch phase {
@@ -93,10 +103,14 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
             if !parser.hasPartialRequest { setDeadline(.header) }
             parser.append(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<count]))
             parseAndDispatch()
+        case .processing:
+            // Pipelined bytes are buffered (and parsed after the response); past the cap, stop reading until then.
+            parser.append(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<count]))
+            if parser.bufferedByteCount > Self.maxBufferedWhileProcessing { suspendReading() }
         case .lingering(let discarded):
             let total = discarded + count
             if total > 1024 * 1024 { close() } else { phase = .lingering(discarded: total) }
-        case .processing, .closed:
+        case .closed:
             break
         }
     }
@@ -129,7 +143,6 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
     private func dispatch(_ request: HTTPRequest) {
         phase = .processing
         setDeadline(.none)
-        suspendReading()
         requestStart = now
         server.responder.respond(to: request) { [self] response in
             loop.queue.async { [self] in
@@ -141,7 +154,7 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
     private func finish(_ request: HTTPRequest, with response: HTTPResponse) {
         guard case .processing = phase else { return }  // closed meanwhile (shutdown deadline)
         requestsServed += 1
-        let keepAlive = request.keepAlive && !response.closeConnection && !server.isDraining
+        let keepAlive = request.keepAlive && !response.closeConnection && !server.isDraining && !peerClosedInput
         let bytes = response.serialized(date: server.date.now, keepAlive: keepAlive, headOnly: request.method == "HEAD")
         server.logRequest(request, response: response,
                           durationNanoseconds: now - requestStart)

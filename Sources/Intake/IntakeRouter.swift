@@ -99,7 +99,10 @@ public final class IntakeRouter: HTTPResponder {
                 }
             }
         default:
-            completion(.error(status: 404, reason: "not_found", message: "no route for \(path)"))
+            var response = HTTPResponse.error(status: 404, reason: "not_found", message: "no route for \(path)")
+            // A mistyped webhook URL may still end in a secret: keep it out of the log.
+            if path.lowercased().hasPrefix("/webhooks/") { response.logPath = "/webhooks/[redacted]" }
+            completion(response)
         }
     }
 

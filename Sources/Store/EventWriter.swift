@@ -26,6 +26,8 @@ public final class EventWriter: Sendable {
     private struct Queue {
         var operations: [Operation] = []
         var closed = false
+        /// The writer thread is blocked waiting for work (so the next enqueue must wake it).
+        var writerIdle = true
     }
 
     public let path: String
@@ -38,6 +40,7 @@ public final class EventWriter: Sendable {
     private let healthy = Atomic<Bool>(true)
     private let committedBatches = Atomic<Int>(0)
     private let connection: WriterConnection
+    private let checkpointer: Checkpointer
 
     /// Opens (creating if needed) and migrates the database, then starts the writer thread.
     /// - Throws: `SQLiteError` or `StoreError` with SQLite's message when the file cannot be opened or migrated.
@@ -47,7 +50,12 @@ public final class EventWriter: Sendable {
         self.maxBatch = maxBatch
         let database = try StoreConnection.open(path: path, create: true, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         try Schema.migrate(database)
+        // A background thread checkpoints continuously, so when the writer's own checkpoint comes due (every 4,000
+        // pages) it finds little left to copy, and the WAL starts over from its beginning afterwards.
+        try database.execute("PRAGMA wal_autocheckpoint = 4000")
+        try database.execute("PRAGMA journal_size_limit = 67108864")
         connection = try WriterConnection(database: database)
+        checkpointer = try Checkpointer(path: path, logger: logger)
         let thread = Thread { [self] in run() }
         thread.name = "hookyard.store.writer"
         thread.start()
@@ -71,12 +79,14 @@ public final class EventWriter: Sendable {
     }
 
     private func enqueue(_ operation: Operation, ifClosed: () -> Void) {
-        let accepted = queue.withLock { queue in
-            guard !queue.closed else { return false }
+        let (accepted, wake) = queue.withLock { queue in
+            guard !queue.closed else { return (false, false) }
             queue.operations.append(operation)
-            return true
+            defer { queue.writerIdle = false }
+            return (true, queue.writerIdle)
         }
-        if accepted { wakeUp.signal() } else { ifClosed() }
+        if wake { wakeUp.signal() }
+        if !accepted { ifClosed() }
     }
 
     /// Commits what is queued, stops the writer thread and closes the database. Idempotent.
@@ -98,10 +108,13 @@ public final class EventWriter: Sendable {
                     let count = min(queue.operations.count, maxBatch)
                     let batch = Array(queue.operations.prefix(count))
                     queue.operations.removeFirst(count)
+                    // Nothing to do: the next enqueue must signal.
+                    if count == 0 { queue.writerIdle = true }
                     return (batch, queue.closed && queue.operations.isEmpty)
                 }
                 if !batch.isEmpty { commit(batch) }
                 if closed {
+                    checkpointer.stop()
                     connection.close()
                     finished.signal()
                     return
@@ -232,4 +245,42 @@ func jsonQuote(_ value: String) -> String {
         }
     }
     return out + "\""
+}
+
+/// Copies the WAL back into the database file from a thread of its own (`PRAGMA wal_checkpoint(PASSIVE)` every
+/// 100 ms, never waiting for the writer), so the checkpoints the writer runs itself have little left to copy.
+private final class Checkpointer: @unchecked Sendable {  // Safe: `database` is used only by the checkpoint thread.
+    private let database: SQLiteDatabase
+    private let logger: Logger
+    private let stopped = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(path: String, logger: Logger) throws {
+        database = try StoreConnection.open(path: path, create: false, busyTimeoutMilliseconds: 5000)
+        try database.execute("PRAGMA wal_autocheckpoint = 0")
+        self.logger = logger
+        let thread = Thread { [self] in run() }
+        thread.name = "hookyard.checkpoint"
+        thread.start()
+    }
+
+    private func run() {
+        while !stopped.load(ordering: .relaxed) {
+            usleep(100_000)
+            do {
+                try database.checkpoint(mode: .passive)
+            } catch {
+                logger.warning("WAL checkpoint failed; will retry", metadata: ["error": "\(error)"])
+            }
+        }
+        _ = try? database.checkpoint(mode: .truncate)
+        database.close()
+        finished.signal()
+    }
+
+    /// Runs a last checkpoint and closes the connection; returns when done.
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+        finished.wait()
+    }
 }

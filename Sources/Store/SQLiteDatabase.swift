@@ -118,6 +118,32 @@ public final class SQLiteDatabase {
         }
     }
 
+    /// How `checkpoint(mode:)` treats concurrent writers (SQLite's `SQLITE_CHECKPOINT_*`).
+    public enum CheckpointMode {
+        /// Copy what can be copied without waiting for anyone.
+        case passive
+        /// Wait for the writer, copy everything, and make the next writer start the WAL from its beginning.
+        case restart
+        /// As `restart`, and truncate the WAL file to zero bytes.
+        case truncate
+    }
+
+    /// Checkpoints the WAL. - Returns: the number of frames in the WAL when it ran.
+    @discardableResult
+    public func checkpoint(mode: CheckpointMode) throws(SQLiteError) -> Int64 {
+        let db = try checkedHandle(nil)
+        let code: Int32 = switch mode {
+        case .passive: SQLITE_CHECKPOINT_PASSIVE
+        case .restart: SQLITE_CHECKPOINT_RESTART
+        case .truncate: SQLITE_CHECKPOINT_TRUNCATE
+        }
+        var logFrames: Int32 = 0
+        var copied: Int32 = 0
+        let status = sqlite3_wal_checkpoint_v2(db, nil, code, &logFrames, &copied)
+        if status != SQLITE_OK && status != SQLITE_BUSY { throw error(status, sql: "wal_checkpoint") }
+        return Int64(logFrames)
+    }
+
     /// Copies this database into `destination` page by page with SQLite's online backup API.
     public func backup(to destination: SQLiteDatabase) throws(SQLiteError) {
         let source = try checkedHandle(nil)

@@ -17,7 +17,6 @@ public enum Schema {
             headers      TEXT    NOT NULL,
             UNIQUE (source, dedup_key)
         ) STRICT;
-        CREATE INDEX events_by_received ON events (received_at);
         CREATE TABLE jobs (
             id               INTEGER PRIMARY KEY,
             event_id         INTEGER NOT NULL REFERENCES events (id),
@@ -36,7 +35,6 @@ public enum Schema {
             updated_at       INTEGER NOT NULL
         ) STRICT;
         CREATE INDEX jobs_due ON jobs (state, next_run_at);
-        CREATE INDEX jobs_by_event ON jobs (event_id);
         CREATE TABLE store_probe (
             id         INTEGER PRIMARY KEY CHECK (id = 1),
             checked_at INTEGER NOT NULL

@@ -3,7 +3,7 @@ enum StoreConnection {
     /// Opens `path` with WAL, `synchronous=FULL` (a commit survives power loss), a busy timeout and foreign keys.
     static func open(path: String, create: Bool, busyTimeoutMilliseconds: Int32) throws -> SQLiteDatabase {
         if !create, !fileExists(path) {
-            throw StoreError.notFound("database '\(path)' (start 'hookyard serve' once to create it, or pass --database)")
+            throw StoreError.missingDatabase(path)
         }
         let database = try SQLiteDatabase(path: path)
         try database.setBusyTimeout(milliseconds: busyTimeoutMilliseconds)

@@ -6,7 +6,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case closed
     /// A commit failed; the events in its batch were not stored.
     case commitFailed(String)
-    case notFound(String)
+    /// There is no database file at this path.
+    case missingDatabase(String)
 
     public var description: String {
         switch self {
@@ -14,7 +15,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
             "database schema version \(found) is newer than this hookyard supports (\(supported)); upgrade hookyard"
         case .closed: "store is closed"
         case .commitFailed(let message): "commit failed: \(message)"
-        case .notFound(let what): "\(what) not found"
+        case .missingDatabase(let path):
+            "no database at '\(path)': start 'hookyard serve' once to create it, or point --database or HOOKYARD_DATABASE at it"
         }
     }
 }

@@ -3,7 +3,7 @@
 public final class StoreReader {
     private let database: SQLiteDatabase
 
-    /// Opens an existing database. - Throws: `StoreError.notFound` if there is no file at `path`.
+    /// Opens an existing database. - Throws: `StoreError.missingDatabase` if there is no file at `path`.
     public init(path: String) throws {
         database = try StoreConnection.open(path: path, create: false, busyTimeoutMilliseconds: 5000)
         let version = Int(try database.scalarInt("PRAGMA user_version") ?? 0)
@@ -35,7 +35,7 @@ public final class StoreReader {
     /// The most recent events first, optionally of one source.
     public func events(source: EventSource?, limit: Int) throws -> [StoredEvent] {
         let statement = try database.prepare("""
-            SELECT id, source, event_id, dedup_key, type, received_at, x'', headers FROM events
+            SELECT id, source, event_id, dedup_key, type, received_at, x'', headers, length(body) FROM events
             WHERE ?1 IS NULL OR source = ?1 ORDER BY id DESC LIMIT ?2
             """)
         try statement.bind(1, source?.rawValue)
@@ -48,7 +48,7 @@ public final class StoreReader {
     /// One event by row id, or by the provider's event id (`evt_...`) or dedup key.
     public func event(_ reference: String) throws -> StoredEvent? {
         let statement = try database.prepare("""
-            SELECT id, source, event_id, dedup_key, type, received_at, body, headers FROM events
+            SELECT id, source, event_id, dedup_key, type, received_at, body, headers, length(body) FROM events
             WHERE id = CAST(?1 AS INTEGER) AND ?1 GLOB '[0-9]*' OR event_id = ?1 OR dedup_key = ?1
             ORDER BY id LIMIT 1
             """)
@@ -59,14 +59,14 @@ public final class StoreReader {
 
     private func row(_ statement: SQLiteStatement) throws -> StoredEvent {
         let id = statement.int(0)
-        let jobs = try database.prepare("SELECT state FROM jobs WHERE event_id = ? ORDER BY id")
+        let jobs = try database.prepare("SELECT state FROM jobs WHERE idempotency_key = 'event:' || ?")
         try jobs.bind(1, id)
         var states: [String] = []
         while try jobs.step() { states.append(jobs.string(0) ?? "") }
         return StoredEvent(id: id, source: EventSource(rawValue: statement.string(1) ?? "") ?? .stripe,
                            eventID: statement.string(2), dedupKey: statement.string(3) ?? "",
                            type: statement.string(4) ?? "", receivedAt: statement.int(5), body: statement.blob(6),
-                           headersJSON: statement.string(7) ?? "{}", jobStates: states)
+                           headersJSON: statement.string(7) ?? "{}", bodyBytes: Int(statement.int(8)), jobStates: states)
     }
 
     /// Writes a consistent copy of the database to `destination` with SQLite's online backup API.

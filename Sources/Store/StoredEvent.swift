@@ -46,8 +46,11 @@ public struct StoredEvent: Sendable {
     public var dedupKey: String
     public var type: String
     public var receivedAt: Int64
+    /// The raw body; empty in listings (`StoreReader.events`), complete from `StoreReader.event(_:)`.
     public var body: [UInt8]
     public var headersJSON: String
+    /// Size of the raw body (also when a listing leaves `body` empty).
+    public var bodyBytes: Int
     /// The states of this event's jobs, e.g. `["queued"]`.
     public var jobStates: [String]
 }

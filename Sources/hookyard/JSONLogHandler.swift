@@ -4,17 +4,17 @@ import Glibc
 import Darwin
 #endif
 import Logging
+import Dispatch
+import Foundation
 import Synchronization
 
 /// A swift-log handler that writes one JSON object per line to stdout: `ts` (UTC, milliseconds), `level`, `msg`,
 /// then the metadata. Numbers and booleans passed as `.stringConvertible` stay JSON numbers and booleans, so
-/// `jq 'select(.status >= 500)'` works. Each line is written with one `write(2)`, so lines never interleave.
+/// `jq 'select(.status >= 500)'` works. Lines go through `LogOutput`, so they never interleave.
 struct JSONLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level
     private let label: String
-
-    private static let outputLock = Mutex(())
 
     init(label: String, level: Logger.Level) {
         self.label = label
@@ -28,24 +28,13 @@ struct JSONLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         var line = "{\"ts\":\"\(Self.timestamp())\",\"level\":\"\(event.level)\",\"msg\":\(Self.quote("\(event.message)"))"
-        var merged = metadata
-        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        var merged = event.metadata ?? [:]
+        if !metadata.isEmpty { merged.merge(metadata) { event, _ in event } }
         for key in merged.keys.sorted() {
             line += ",\(Self.quote(key)):\(Self.encode(merged[key]!))"
         }
         line += "}\n"
-        var bytes = Array(line.utf8)
-        Self.outputLock.withLock { _ in
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes.withUnsafeMutableBytes { write(1, $0.baseAddress! + offset, $0.count - offset) }
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += written
-            }
-        }
+        LogOutput.standard.write(line)
     }
 
     private static func encode(_ value: Logger.Metadata.Value) -> String {
@@ -98,5 +87,75 @@ struct JSONLogHandler: LogHandler {
         }
         return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
             + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
+    }
+}
+
+/// Writes log lines to stdout from one thread, so request handlers never block on the terminal or the journal.
+///
+/// Lines are queued and the writer thread writes everything queued in one `write(2)`: under load many lines per
+/// call, when quiet each line at once. Whole lines only, in order. Lines still queued when the process is killed
+/// are lost (logs are not the durability guarantee; the database is). `flush()` waits until the queue is written.
+final class LogOutput: Sendable {
+    static let standard = LogOutput(descriptor: 1)
+
+    private struct Pending {
+        var bytes: [UInt8] = []
+        var writing = false
+    }
+
+    private let descriptor: Int32
+    private let pending = Mutex(Pending())
+    private let wakeUp = DispatchSemaphore(value: 0)
+    /// Most bytes kept waiting; past it a line is dropped rather than letting memory grow (a stalled stdout).
+    private static let maxPending = 16 * 1024 * 1024
+
+    private init(descriptor: Int32) {
+        self.descriptor = descriptor
+        let thread = Thread { [self] in run() }
+        thread.name = "hookyard.log"
+        thread.start()
+    }
+
+    func write(_ line: String) {
+        let wasIdle = pending.withLock { pending in
+            guard pending.bytes.count < Self.maxPending else { return false }
+            let idle = pending.bytes.isEmpty && !pending.writing
+            pending.bytes.append(contentsOf: line.utf8)
+            return idle
+        }
+        if wasIdle { wakeUp.signal() }
+    }
+
+    /// Blocks until every line queued so far is written.
+    func flush() {
+        let busy = pending.withLock { !$0.bytes.isEmpty || $0.writing }
+        guard busy else { return }
+        wakeUp.signal()
+        while pending.withLock({ !$0.bytes.isEmpty || $0.writing }) { usleep(1000) }
+    }
+
+    private func run() {
+        while true {
+            wakeUp.wait()
+            while true {
+                let bytes: [UInt8] = pending.withLock { pending in
+                    let taken = pending.bytes
+                    pending.bytes = []
+                    pending.writing = !taken.isEmpty
+                    return taken
+                }
+                if bytes.isEmpty { break }
+                var offset = 0
+                while offset < bytes.count {
+                    let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+                    if written < 0 {
+                        if errno == EINTR { continue }
+                        break  // stdout gone: nothing sensible to do with log lines
+                    }
+                    offset += written
+                }
+                pending.withLock { $0.writing = false }
+            }
+        }
     }
 }

@@ -38,6 +38,7 @@ struct Serve: ParsableCommand {
             writer = try EventWriter(path: settings.database, logger: logger)
         } catch {
             logger.critical("cannot open the database", metadata: ["database": "\(settings.database)", "error": "\(error)"])
+            LogOutput.standard.flush()
             throw ExitCode(1)
         }
         let router = IntakeRouter(configuration: settings.intake, writer: writer, logger: logger)
@@ -48,6 +49,7 @@ struct Serve: ParsableCommand {
         } catch {
             logger.critical("cannot listen", metadata: ["listen": "\(settings.listen)", "error": "\(error)"])
             writer.close()
+            LogOutput.standard.flush()
             throw ExitCode(1)
         }
         logger.info("listening", metadata: ["address": "\(bound)"])
@@ -66,6 +68,7 @@ struct Serve: ParsableCommand {
         writer.close()
         signals.forEach { $0.cancel() }
         logger.info("stopped")
+        LogOutput.standard.flush()
     }
 
     /// "set (n)" or "not set": never the value.

@@ -100,7 +100,7 @@ private func openReader(_ path: String) throws -> StoreReader {
 private func summary(_ event: StoredEvent) -> [String: Any] {
     var object: [String: Any] = [
         "id": event.id, "source": event.source.rawValue, "type": event.type, "dedup_key": event.dedupKey,
-        "received_at": isoTime(event.receivedAt), "jobs": event.jobStates, "bytes": event.body.count,
+        "received_at": isoTime(event.receivedAt), "jobs": event.jobStates, "bytes": event.bodyBytes,
     ]
     if let eventID = event.eventID { object["event_id"] = eventID }
     return object

@@ -1,0 +1,46 @@
+-- wrk script: replays unique, pre-signed Stripe deliveries from $BENCH_REQUESTS.
+-- Each wrk thread takes every Nth line so no two threads send the same event.
+-- Set BENCH_CLOSE=1 to ask for a new connection per request.
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("index", counter)
+  thread:set("count", tonumber(os.getenv("BENCH_THREADS") or "2"))
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  requests = {}
+  local close = os.getenv("BENCH_CLOSE") == "1"
+  local n = 0
+  for line in io.lines(os.getenv("BENCH_REQUESTS")) do
+    if n % count == index then
+      local tab = string.find(line, "\t", 1, true)
+      local headers = { ["Content-Type"] = "application/json", ["Stripe-Signature"] = string.sub(line, 1, tab - 1) }
+      if close then headers["Connection"] = "close" end
+      table.insert(requests, wrk.format("POST", "/webhooks/stripe", headers, string.sub(line, tab + 1)))
+    end
+    n = n + 1
+  end
+  position = 0
+  non2xx = 0
+end
+
+function request()
+  position = position + 1
+  if position > #requests then position = 1 end
+  return requests[position]
+end
+
+function response(status, headers, body)
+  if status ~= 200 then non2xx = non2xx + 1 end
+end
+
+function done(summary, latency, requests)
+  io.write(string.format("BENCH requests=%d rps=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f errors=%d\n",
+    summary.requests, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout))
+end

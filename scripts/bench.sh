@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# make bench: ingest throughput and latency of the release binary, measured with wrk on unique, validly signed
+# Stripe events (each verified, deduplicated and committed with fsync before its 200), in two modes:
+# keep-alive, and a new connection per request. Prints requests/s, p50/p99 latency and the daemon's peak RSS.
+# Tunables: BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_PORT (18089).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${BENCH_SECONDS:-10}
+connections=${BENCH_CONNECTIONS:-32}
+threads=${BENCH_THREADS:-2}
+port=${BENCH_PORT:-18089}
+work=.bench
+scripts/ensure-deps.sh wrk
+swift build -c release --product hookyard >/dev/null
+swift build -c release --product bench-requests >/dev/null
+bin=$(swift build -c release --show-bin-path)
+mkdir -p "$work"
+secret="whsec_bench_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# Enough unique events for the fastest plausible rate (60k/s) over the run.
+count=$(( seconds * 60000 ))
+
+run_mode() {
+  local mode=$1 close=$2
+  rm -f "$work"/bench.db*
+  "$bin/bench-requests" "$secret" "$count" "$work/requests.txt"
+  HOOKYARD_LISTEN=127.0.0.1:$port HOOKYARD_DATABASE=$work/bench.db STRIPE_WEBHOOK_SECRET=$secret \
+    "$bin/hookyard" serve > "$work/serve-$mode.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do grep -q '"listening"' "$work/serve-$mode.log" 2>/dev/null && break; sleep 0.1; done
+  local result
+  result=$(BENCH_REQUESTS=$work/requests.txt BENCH_THREADS=$threads BENCH_CLOSE=$close \
+    wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s scripts/bench-requests.lua "http://127.0.0.1:$port" \
+    | grep '^BENCH')
+  local rss
+  rss=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$pid/status")
+  kill -TERM "$pid"; wait "$pid" || true
+  local stored
+  stored=$(HOOKYARD_DATABASE=$work/bench.db "$bin/hookyard" stats --json | sed -E 's/.*"stripe":([0-9]+).*/\1/')
+  printf '%-16s %s stored=%s peak_rss_mb=%s\n' "$mode" "${result#BENCH }" "$stored" "$rss"
+}
+
+echo "hookyard ingest benchmark: ${seconds}s per mode, $connections connections, $threads wrk threads, $(nproc) cores"
+echo "(every request: parse, HMAC-SHA256 verify, JSON decode, dedup insert + job insert, group commit with fsync, then 200)"
+run_mode keep-alive 0
+run_mode new-connection 1
+rm -f "$work/requests.txt"
