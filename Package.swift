@@ -28,9 +28,11 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
 
-        // Sockets, Dispatch, the bounded HTTP/1.1 parser. Knows nothing of Stripe or Instantly.
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
+
+        // Sockets, epoll loops, Dispatch, the bounded HTTP/1.1 parser. Knows nothing of Stripe or Instantly.
         .target(name: "HTTPServer",
-                dependencies: [.product(name: "Logging", package: "swift-log")],
+                dependencies: ["CLinux", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The one SQLite wrapper: schema, migrations, events, jobs; group commit.
         .target(name: "Store",

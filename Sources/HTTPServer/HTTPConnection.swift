@@ -1,12 +1,15 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Dispatch
 import Logging
 
 /// One accepted TCP connection: reads, parses, hands complete requests to the responder one at a time
 /// (pipelined requests are answered in order), writes responses, enforces deadlines and closes.
 ///
-/// Confined to its event loop's queue. While a request is being answered the connection reads nothing more,
+/// Confined to its event loop's thread. While a request is being answered the connection reads nothing more,
 /// so a client cannot make the server buffer more than one request plus one read.
-final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is touched only on `loop.queue`.
+final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is touched only on the loop thread.
     private enum Phase {
         /// Waiting for, or receiving, a request.
         case reading
@@ -25,14 +28,11 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
     private let server: HTTPServer
     private var parser: HTTPRequestParser
     private var phase = Phase.reading
-    private var readSource: DispatchSourceRead?
     private var readSuspended = false
-    private var writeSource: DispatchSourceWrite?
-    private var writeSuspended = true
+    private var waitingForWritable = false
     private var output: [UInt8] = []
     private var outputOffset = 0
     private var closeWhenWritten = false
-    private var openSources = 0
     /// Monotonic nanoseconds after which `deadlinePassed()` acts; read by the loop's sweep.
     private(set) var deadline: UInt64 = .max
     private var deadlineKind = DeadlineKind.none
@@ -65,21 +65,20 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         }
     }
 
-    /// Registers with the loop and starts reading. Runs on the loop's queue.
+    /// Registers with the loop and starts reading. Runs on the loop thread.
     func start() {
         loop.add(self)
-        let source = DispatchSource.makeReadSource(fileDescriptor: descriptor, queue: loop.queue)
-        source.setEventHandler { [unowned self] in readable() }
-        source.setCancelHandler { [self] in sourceCancelled() }
-        readSource = source
-        openSources += 1
         setDeadline(.header)
-        source.resume()
+    }
+
+    private func updateInterest() {
+        loop.setInterest(self, read: !readSuspended, write: waitingForWritable)
     }
 
     // MARK: Reading
 
-    private func readable() {
+    /// The socket has bytes (or EOF) to read. Called by the loop.
+    func readable() {
         let result: IOResult<Int>
         do {
             result = try SystemCalls.read(descriptor, into: loop.readBuffer)
@@ -145,7 +144,7 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         setDeadline(.none)
         requestStart = now
         server.responder.respond(to: request) { [self] response in
-            loop.queue.async { [self] in
+            loop.execute { [self] in
                 finish(request, with: response)
             }
         }
@@ -242,25 +241,24 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         output.removeAll(keepingCapacity: output.capacity <= 64 * 1024)
         outputOffset = 0
         if deadlineKind == .write { setDeadline(.idle) }
-        if let source = writeSource, !writeSuspended {
-            source.suspend()
-            writeSuspended = true
+        if waitingForWritable {
+            waitingForWritable = false
+            updateInterest()
         }
         if closeWhenWritten { beginLingeringClose() }
     }
 
+    /// The socket accepts more output. Called by the loop.
+    func writable() {
+        guard !isClosed else { return }
+        flush()
+    }
+
     private func waitForWritable() {
         if deadlineKind == .idle || deadlineKind == .none { setDeadline(.write) }
-        if writeSource == nil {
-            let source = DispatchSource.makeWriteSource(fileDescriptor: descriptor, queue: loop.queue)
-            source.setEventHandler { [unowned self] in flush() }
-            source.setCancelHandler { [self] in sourceCancelled() }
-            writeSource = source
-            openSources += 1
-        }
-        if writeSuspended {
-            writeSuspended = false
-            writeSource?.resume()
+        if !waitingForWritable {
+            waitingForWritable = true
+            updateInterest()
         }
     }
 
@@ -287,40 +285,24 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
     }
 
     private func suspendReading() {
-        guard !isClosed, let source = readSource, !readSuspended else { return }
-        source.suspend()
+        guard !isClosed, !readSuspended else { return }
         readSuspended = true
+        updateInterest()
     }
 
     private func resumeReading() {
-        guard !isClosed, let source = readSource, readSuspended else { return }
+        guard !isClosed, readSuspended else { return }
         readSuspended = false
-        source.resume()
+        updateInterest()
     }
 
-    /// Closes at once. The descriptor itself is closed once both Dispatch sources have been cancelled.
+    /// Closes at once: unregisters from the loop, closes the descriptor, frees the connection slot.
     func close() {
         if case .closed = phase { return }
         phase = .closed
         deadline = .max
         loop.remove(self)
-        if let source = writeSource {
-            source.cancel()
-            if writeSuspended { writeSuspended = false; source.resume() }
-        }
-        if let source = readSource {
-            source.cancel()
-            if readSuspended { readSuspended = false; source.resume() }
-        }
-    }
-
-    private func sourceCancelled() {
-        openSources -= 1
-        if openSources == 0 {
-            SystemCalls.close(descriptor)
-            readSource = nil
-            writeSource = nil
-            server.connectionClosed()
-        }
+        SystemCalls.close(descriptor)
+        server.connectionClosed()
     }
 }

@@ -9,8 +9,8 @@ import Synchronization
 
 /// An HTTP/1.1 server on POSIX sockets and Dispatch.
 ///
-/// Connections are spread over `eventLoopCount` serial queues and never block them: slow or idle clients cost
-/// a descriptor and a few hundred bytes, and are closed at their deadline. Thread-safe: `start()` once, then
+/// A Dispatch source accepts connections and spreads them over `eventLoopCount` epoll threads, which never block:
+/// slow or idle clients cost a descriptor and a few hundred bytes, and are closed at their deadline. Thread-safe: `start()` once, then
 /// `shutdown(gracePeriod:)` once from any thread.
 public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
@@ -114,7 +114,7 @@ public final class HTTPServer: Sendable {
                 continue
             }
             try? SystemCalls.setOption(client, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
-            loop.queue.async { [self] in
+            loop.execute { [self] in
                 HTTPConnection(descriptor: client, loop: loop, server: self).start()
             }
         }
@@ -147,19 +147,14 @@ public final class HTTPServer: Sendable {
             return state.listenSource
         }
         if let source { acceptQueue.sync { source.cancel() } }
-        for loop in loops { loop.queue.sync { loop.forEachConnection { $0.drain() } } }
+        guard source != nil else { return }  // already shut down
+        for loop in loops { loop.executeAndWait { loop.forEachConnection { $0.drain() } } }
         let deadline = DispatchTime.now().uptimeNanoseconds + gracePeriod.nanoseconds
         while openConnections > 0 && DispatchTime.now().uptimeNanoseconds < deadline {
             usleep(10_000)
         }
-        for loop in loops {
-            loop.queue.sync {
-                loop.forEachConnection { $0.close() }
-                loop.stop()
-            }
-        }
-        // Let the cancellation handlers that close descriptors run.
-        for loop in loops { loop.queue.sync {} }
+        // Stopping a loop closes the connections it still has.
+        for loop in loops { loop.stop() }
     }
 
     // MARK: Logging

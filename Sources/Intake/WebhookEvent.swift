@@ -11,13 +11,13 @@ public struct InvalidEvent: Error, Equatable, Sendable {
 public enum StripeEvent {
     /// Extracts id and type. - Throws: `InvalidEvent` when the body is not a Stripe event object.
     public static func normalize(body: [UInt8], receivedAt: Int64, headers: [(name: String, value: String)]) throws(InvalidEvent) -> IncomingEvent {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+        guard let object = JSONObjectScanner.topLevelMembers(body) else {
             throw InvalidEvent(reason: "invalid_json", message: "body is not a JSON object")
         }
-        guard let id = object["id"] as? String, !id.isEmpty else {
+        guard case .string(let id)? = object["id"], !id.isEmpty else {
             throw InvalidEvent(reason: "missing_field", message: "Stripe event has no 'id'")
         }
-        guard let type = object["type"] as? String, !type.isEmpty else {
+        guard case .string(let type)? = object["type"], !type.isEmpty else {
             throw InvalidEvent(reason: "missing_field", message: "Stripe event has no 'type'")
         }
         return IncomingEvent(source: .stripe, dedupKey: id, eventID: id, type: type, receivedAt: receivedAt,
@@ -44,22 +44,24 @@ public enum InstantlyEvent {
 
     /// Validates and normalises. - Throws: `InvalidEvent` naming the first missing required field.
     public static func normalize(body: [UInt8], receivedAt: Int64, headers: [(name: String, value: String)]) throws(InvalidEvent) -> IncomingEvent {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+        guard let object = JSONObjectScanner.topLevelMembers(body) else {
             throw InvalidEvent(reason: "invalid_json", message: "body is not a JSON object")
         }
+        var rawType = ""
         for field in ["event_type", "timestamp", "workspace"] {
-            guard let value = object[field], !(value is NSNull) else {
+            guard let value = object[field], value != .null else {
                 throw InvalidEvent(reason: "missing_field", message: "Instantly event has no '\(field)'")
             }
-            guard let text = value as? String, !text.isEmpty else {
+            guard case .string(let text) = value, !text.isEmpty else {
                 throw InvalidEvent(reason: "invalid_field", message: "Instantly event field '\(field)' must be a non-empty string")
             }
+            if field == "event_type" { rawType = text }
         }
-        let type = canonicalType(object["event_type"] as! String)
+        let type = canonicalType(rawType)
         var identity: [String] = []
         for field in identifyingFields {
             var text = field == "event_type" ? type : scalarText(object[field])
-            if field == "lead_email" { text = text.trimmingCharacters(in: .whitespaces).lowercased() }
+            if field == "lead_email" { text = text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() }
             identity.append(text)
         }
         let key = Crypto.hex(Crypto.sha256(Array(identity.joined(separator: "\u{1f}").utf8)))
@@ -72,10 +74,11 @@ public enum InstantlyEvent {
         type == "link_clicked" ? "email_link_clicked" : type
     }
 
-    private static func scalarText(_ value: Any?) -> String {
+    /// Strings as they are, numbers as sent, `true`/`false`; null, absent or nested as "".
+    private static func scalarText(_ value: JSONObjectScanner.Value?) -> String {
         switch value {
-        case let text as String: return text
-        case let number as NSNumber: return number.stringValue
+        case .string(let text)?, .number(let text)?: return text
+        case .bool(let flag)?: return flag ? "true" : "false"
         default: return ""
         }
     }

@@ -56,6 +56,8 @@ struct JSONLogHandler: LogHandler {
     }
 
     static func quote(_ text: String) -> String {
+        // Fast path: nothing to escape (the common case for log fields).
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) { return "\"" + text + "\"" }
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
