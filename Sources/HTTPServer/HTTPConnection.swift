@@ -37,11 +37,12 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
     private(set) var deadline: UInt64 = .max
     private var deadlineKind = DeadlineKind.none
     private var requestStart: UInt64 = 0
-    private var requestsServed = 0
     /// The client shut down its sending side; no further requests can come.
     private var peerClosedInput = false
     /// Bytes a connection may buffer while its current request is being answered (pipelining).
     private static let maxBufferedWhileProcessing = 256 * 1024
+    /// Unsent response bytes past which no further pipelined request is taken up (a client that does not read).
+    private static let maxPendingOutput = 64 * 1024
 
     init(descriptor: Int32, loop: EventLoop, server: HTTPServer) {
         self.descriptor = descriptor
@@ -117,6 +118,12 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
     /// Parses buffered bytes; hands the next complete request to the responder.
     private func parseAndDispatch() {
         while case .reading = phase {
+            if output.count - outputOffset > Self.maxPendingOutput {
+                // The client is not reading its answers: take no more requests until they are written;
+                // `flush()` resumes once the output drained.
+                suspendReading()
+                return
+            }
             let event: HTTPRequestParser.Event?
             do {
                 event = try parser.next()
@@ -152,7 +159,6 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
 
     private func finish(_ request: HTTPRequest, with response: HTTPResponse) {
         guard case .processing = phase else { return }  // closed meanwhile (shutdown deadline)
-        requestsServed += 1
         let keepAlive = request.keepAlive && !response.closeConnection && !server.isDraining && !peerClosedInput
         let bytes = response.serialized(date: server.date.now, keepAlive: keepAlive, headOnly: request.method == "HEAD")
         server.logRequest(request, response: response,
@@ -245,7 +251,12 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
             waitingForWritable = false
             updateInterest()
         }
-        if closeWhenWritten { beginLingeringClose() }
+        if closeWhenWritten {
+            beginLingeringClose()
+        } else if case .reading = phase, readSuspended {
+            resumeReading()
+            parseAndDispatch()
+        }
     }
 
     /// The socket accepts more output. Called by the loop.

@@ -80,6 +80,8 @@ public struct HTTPResponse: Sendable {
 public enum JSONText {
     /// `value` as a JSON string literal, quotes included.
     public static func quote(_ value: String) -> String {
+        // Fast path: nothing to escape (the common case).
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) { return "\"" + value + "\"" }
         var out = "\""
         out.reserveCapacity(value.utf8.count + 2)
         for scalar in value.unicodeScalars {

@@ -1,4 +1,4 @@
-import Foundation
+import HTTPServer
 import Store
 
 /// Why a verified body is not an acceptable event; answered with 400.
@@ -21,7 +21,7 @@ public enum StripeEvent {
             throw InvalidEvent(reason: "missing_field", message: "Stripe event has no 'type'")
         }
         return IncomingEvent(source: .stripe, dedupKey: id, eventID: id, type: type, receivedAt: receivedAt,
-                             body: body, headers: headers)
+                             body: body, headersJSON: keptHeadersJSON(headers))
     }
 }
 
@@ -61,12 +61,12 @@ public enum InstantlyEvent {
         var identity: [String] = []
         for field in identifyingFields {
             var text = field == "event_type" ? type : scalarText(object[field])
-            if field == "lead_email" { text = text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() }
+            if field == "lead_email" { text = trimmed(text).lowercased() }
             identity.append(text)
         }
         let key = Crypto.hex(Crypto.sha256(Array(identity.joined(separator: "\u{1f}").utf8)))
         return IncomingEvent(source: .instantly, dedupKey: key, eventID: nil, type: type, receivedAt: receivedAt,
-                             body: body, headers: headers)
+                             body: body, headersJSON: keptHeadersJSON(headers))
     }
 
     /// The stored spelling of an event type.
@@ -82,4 +82,16 @@ public enum InstantlyEvent {
         default: return ""
         }
     }
+}
+
+/// The kept request headers as the JSON object stored with the event (names lower-cased).
+func keptHeadersJSON(_ headers: [(name: String, value: String)]) -> String {
+    "{" + headers.map { JSONText.quote($0.name.lowercased()) + ":" + JSONText.quote($0.value) }.joined(separator: ",") + "}"
+}
+
+/// `text` without leading and trailing whitespace (space, tab, CR, LF).
+private func trimmed(_ text: String) -> String {
+    let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }
+    guard let first = text.firstIndex(where: { !isSpace($0) }), let last = text.lastIndex(where: { !isSpace($0) }) else { return "" }
+    return String(text[first...last])
 }

@@ -207,7 +207,7 @@ private final class WriterConnection: @unchecked Sendable {  // Safe: used only 
         try insertEvent.bind(4, event.type)
         try insertEvent.bind(5, event.receivedAt)
         try insertEvent.bind(6, blob: event.body)
-        try insertEvent.bind(7, Self.headersJSON(event.headers))
+        try insertEvent.bind(7, event.headersJSON)
         _ = try insertEvent.step()
         guard database.changes == 1 else { return .duplicate }
         let id = database.lastInsertRowID
@@ -223,29 +223,6 @@ private final class WriterConnection: @unchecked Sendable {  // Safe: used only 
     }
 
     func close() { database.close() }
-
-    static func headersJSON(_ headers: [(name: String, value: String)]) -> String {
-        var text = "{"
-        for (index, header) in headers.enumerated() {
-            if index > 0 { text += "," }
-            text += jsonQuote(header.name.lowercased()) + ":" + jsonQuote(header.value)
-        }
-        return text + "}"
-    }
-}
-
-/// `value` as a JSON string literal.
-func jsonQuote(_ value: String) -> String {
-    var out = "\""
-    for scalar in value.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }
 
 /// Copies the WAL back into the database file from a thread of its own with `PRAGMA wal_checkpoint(PASSIVE)`,

@@ -15,18 +15,18 @@ public struct IncomingEvent: Sendable {
     /// Unix time in milliseconds.
     public var receivedAt: Int64
     public var body: [UInt8]
-    /// Header fields kept for re-verification; never secrets.
-    public var headers: [(name: String, value: String)]
+    /// A JSON object of the header fields kept for re-verification (lower-case names); never secrets.
+    public var headersJSON: String
 
     public init(source: EventSource, dedupKey: String, eventID: String?, type: String, receivedAt: Int64,
-                body: [UInt8], headers: [(name: String, value: String)]) {
+                body: [UInt8], headersJSON: String) {
         self.source = source
         self.dedupKey = dedupKey
         self.eventID = eventID
         self.type = type
         self.receivedAt = receivedAt
         self.body = body
-        self.headers = headers
+        self.headersJSON = headersJSON
     }
 }
 

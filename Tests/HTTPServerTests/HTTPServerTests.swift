@@ -12,11 +12,13 @@ final class EchoResponder: HTTPResponder {
 
     func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
         served.add(1, ordering: .relaxed)
-        let response = HTTPResponse.json(status: 200, "{\"path\":\(JSONText.quote(request.target)),\"bytes\":\(request.body.count)}")
+        var response = HTTPResponse.json(status: 200, "{\"path\":\(JSONText.quote(request.target)),\"bytes\":\(request.body.count)}")
+        if request.path.hasPrefix("/big") { response.body += [UInt8](repeating: 32, count: 32 * 1024) }  // 32 KiB answers
+        let answer = response
         if request.path == "/slow" {
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(300)) { completion(response) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(300)) { completion(answer) }
         } else {
-            completion(response)
+            completion(answer)
         }
     }
 }
@@ -54,6 +56,30 @@ final class HTTPServerTests: XCTestCase {
             for index in 0..<50 {
                 let response = try client.readResponse()
                 XCTAssertTrue(response.bodyText.contains(index % 7 == 0 ? "/slow?\(index)\"" : "/p\(index)\""), response.bodyText)
+            }
+        }
+    }
+
+    func testPipeliningClientThatReadsLateGetsEveryAnswerInOrder() throws {
+        try withServer { _, port, _ in
+            let client = try TestHTTPClient(port: port, timeoutSeconds: 20, receiveBufferBytes: 4096)
+            // About 13 MB of answers: more than the kernel buffers, so the server's own output cap must engage.
+            let count = 400
+            let bytes = (0..<count).flatMap { TestHTTPClient.request("GET", "/big\($0)") }
+            let descriptor = client.descriptor
+            let sender = Thread {
+                var offset = 0
+                while offset < bytes.count {
+                    let sent = bytes[offset...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    if sent <= 0 { return }
+                    offset += sent
+                }
+            }
+            sender.start()
+            usleep(300_000)  // the server's pending output passes its cap; it must pause, not buffer without bound
+            for index in 0..<count {
+                let response = try client.readResponse()
+                XCTAssertTrue(response.bodyText.hasPrefix("{\"path\":\"/big\(index)\""), String(response.bodyText.prefix(40)))
             }
         }
     }

@@ -23,7 +23,7 @@ final class EventWriterTests: XCTestCase {
     private static func event(_ key: String, source: EventSource = .stripe) -> IncomingEvent {
         IncomingEvent(source: source, dedupKey: key, eventID: source == .stripe ? key : nil, type: "invoice.paid",
                       receivedAt: 1_732_500_000_000, body: Array("{\"id\":\"\(key)\"}".utf8),
-                      headers: [("Stripe-Signature", "t=1,v1=ab"), ("Content-Type", "application/json")])
+                      headersJSON: #"{"stripe-signature":"t=1,v1=ab","content-type":"application/json"}"#)
     }
 
     /// Appends and waits for the outcome.

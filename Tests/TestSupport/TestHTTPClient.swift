@@ -23,9 +23,12 @@ public struct TestClientError: Error, CustomStringConvertible {
 public final class TestHTTPClient {
     public let descriptor: Int32
     private var buffer: [UInt8] = []
+    /// Where unread bytes start in `buffer` (consumed bytes are dropped in bulk, not per response).
+    private var start = 0
 
     /// Connects to `host:port` (IPv4 or IPv6 literal) with a receive timeout.
-    public init(host: String = "127.0.0.1", port: UInt16, timeoutSeconds: Int = 10) throws {
+    /// - Parameter receiveBufferBytes: a small `SO_RCVBUF` makes the server's output back up quickly.
+    public init(host: String = "127.0.0.1", port: UInt16, timeoutSeconds: Int = 10, receiveBufferBytes: Int32? = nil) throws {
         var hints = addrinfo()
         hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
         #if canImport(Glibc)
@@ -47,6 +50,9 @@ public final class TestHTTPClient {
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if var size = receiveBufferBytes {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         guard connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
             let message = String(cString: strerror(errno))
             close(fd)
@@ -91,7 +97,7 @@ public final class TestHTTPClient {
     public func readResponse() throws -> TestResponse {
         while true {
             if let end = find([13, 10, 13, 10]) {
-                let head = String(decoding: buffer[0..<end], as: UTF8.self)
+                let head = String(decoding: buffer[start..<end], as: UTF8.self)
                 var lines = head.components(separatedBy: "\r\n")
                 let statusLine = lines.removeFirst().split(separator: " ")
                 guard statusLine.count >= 2, let status = Int(statusLine[1]) else { throw TestClientError("bad status line: \(head)") }
@@ -101,7 +107,7 @@ public final class TestHTTPClient {
                     headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
                 }
                 if status == 100 {
-                    buffer.removeFirst(end + 4)
+                    consume(upTo: end + 4)
                     continue
                 }
                 let length = Int(headers["content-length"] ?? "0") ?? 0
@@ -109,10 +115,18 @@ public final class TestHTTPClient {
                     guard try fill() else { throw TestClientError("connection closed mid-body") }
                 }
                 let body = Array(buffer[(end + 4)..<(end + 4 + length)])
-                buffer.removeFirst(end + 4 + length)
+                consume(upTo: end + 4 + length)
                 return TestResponse(status: status, headers: headers, body: body)
             }
             guard try fill() else { throw TestClientError("connection closed before a response") }
+        }
+    }
+
+    private func consume(upTo index: Int) {
+        start = index
+        if start > 1 << 20 || start == buffer.count {
+            buffer.removeFirst(start)
+            start = 0
         }
     }
 
@@ -126,8 +140,8 @@ public final class TestHTTPClient {
     }
 
     private func find(_ pattern: [UInt8]) -> Int? {
-        guard buffer.count >= pattern.count else { return nil }
-        for index in 0...(buffer.count - pattern.count) where buffer[index] == pattern[0] {
+        guard buffer.count - start >= pattern.count else { return nil }
+        for index in start...(buffer.count - pattern.count) where buffer[index] == pattern[0] {
             if Array(buffer[index..<index + pattern.count]) == pattern { return index }
         }
         return nil
