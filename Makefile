@@ -29,7 +29,7 @@ run: build
 ## Run every test (unit and integration).
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-swift-testing
 
 ## Measure ingest throughput and latency with wrk (see docs/benchmarks.md).
 bench: deps

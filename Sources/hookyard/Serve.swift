@@ -26,6 +26,12 @@ struct Serve: ParsableCommand {
             "stripe_webhook_secret": "\(Self.describe(settings.stripe.webhookSecrets))",
             "instantly_webhook_secret": "\(Self.describe(settings.instantly.webhookSecrets))",
         ])
+        let descriptorLimit = Self.raiseOpenFileLimit()
+        if descriptorLimit < settings.http.maxConnections + 64 {
+            logger.warning("open-file limit is below http.max_connections + 64; raise LimitNOFILE or lower max_connections",
+                           metadata: ["limit": .stringConvertible(descriptorLimit),
+                                      "max_connections": .stringConvertible(settings.http.maxConnections)])
+        }
         if settings.stripe.webhookSecrets.isEmpty {
             logger.warning("STRIPE_WEBHOOK_SECRET is not set: Stripe webhooks will be answered 503")
         }
@@ -69,6 +75,19 @@ struct Serve: ParsableCommand {
         signals.forEach { $0.cancel() }
         logger.info("stopped")
         LogOutput.standard.flush()
+    }
+
+    /// Raises the soft open-file limit to the hard limit (the soft default of 1024 exists for select(), which
+    /// Hookyard does not use). - Returns: the limit now in force.
+    static func raiseOpenFileLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return limit.rlim_cur > UInt(Int.max) ? Int.max : Int(limit.rlim_cur)
     }
 
     /// "set (n)" or "not set": never the value.

@@ -152,16 +152,20 @@ final class DaemonIntegrationTests: XCTestCase {
     }
 
     func testIdleAndSlowClientsDoNotStopGenuineDeliveries() throws {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        limit.rlim_cur = limit.rlim_max
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)  // this test process holds a thousand sockets too
         let daemon = try DaemonProcess(yaml: "http:\n  header_timeout_seconds: 2\n")
         var held: [TestHTTPClient] = []
-        for index in 0..<600 {
+        for index in 0..<980 {
             let client = try daemon.client()
             if index % 2 == 0 { try client.send("POST /webhooks/stripe HTTP/1.1\r\nHo") }  // starts, never finishes
             held.append(client)
         }
         let stop = Atomic<Bool>(false)
         let slow = Thread {
-            // Byte-a-second clients.
+            // Byte-a-second clients (a byte every 200 ms): 980 + 20 = 1,000 slow or idle connections.
             let clients = (0..<20).compactMap { _ in try? daemon.client() }
             let request = Array("POST /webhooks/stripe HTTP/1.1\r\nHost: a\r\n".utf8)
             var offset = 0
