@@ -97,14 +97,6 @@ public struct HTTPRequestParser: Sendable {
         return true
     }
 
-    /// Whether the parser is inside a body (the body deadline applies rather than the header deadline).
-    public var isReadingBody: Bool {
-        switch state {
-        case .requestLine, .headerLines: false
-        default: true
-        }
-    }
-
     /// Parses as far as the buffered bytes allow.
     /// - Returns: the next event, or `nil` when more bytes are needed.
     /// - Throws: `HTTPParseError`; the parser must not be used afterwards.

@@ -35,7 +35,6 @@ public struct IntakeConfiguration: Sendable {
 /// A delivery is answered 2xx only after its batch committed; 503 if the store could not commit (the sender
 /// retries). Thread-safe.
 public final class IntakeRouter: HTTPResponder {
-    private let configuration: IntakeConfiguration
     private let stripe: StripeSignatureVerifier?
     private let instantly: InstantlySecretVerifier?
     private let writer: EventWriter
@@ -47,7 +46,6 @@ public final class IntakeRouter: HTTPResponder {
 
     public init(configuration: IntakeConfiguration, writer: EventWriter, logger: Logger,
                 clock: @escaping @Sendable () -> Int64 = IntakeRouter.systemClock) {
-        self.configuration = configuration
         self.stripe = configuration.stripeSecrets.isEmpty ? nil
             : StripeSignatureVerifier(secrets: configuration.stripeSecrets, toleranceSeconds: configuration.stripeToleranceSeconds)
         self.instantly = configuration.instantlySecrets.isEmpty ? nil
