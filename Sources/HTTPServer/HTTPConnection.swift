@@ -189,10 +189,11 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         switch deadlineKind {
         case .header, .body:
             guard case .reading = phase, output.isEmpty else { close(); return }
-            let which = deadlineKind == .header ? "headers" : "body"
-            let limit = deadlineKind == .header ? server.configuration.headerTimeout : server.configuration.bodyTimeout
-            let response = HTTPResponse.error(status: 408, reason: "\(which == "headers" ? "header" : "body")_timeout",
-                                              message: "request \(which) not received within \(limit)", closeConnection: true)
+            let headers = deadlineKind == .header
+            let limit = headers ? server.configuration.headerTimeout : server.configuration.bodyTimeout
+            let response = HTTPResponse.error(status: 408, reason: headers ? "header_timeout" : "body_timeout",
+                                              message: "request \(headers ? "headers" : "body") not received within \(limit)",
+                                              closeConnection: true)
             server.logRejection(response)
             enqueue(response.serialized(date: server.date.now, keepAlive: false, headOnly: false))
             closeAfterWriting()
