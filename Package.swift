@@ -47,9 +47,13 @@ let package = Package(
         .target(name: "Outbound",
                 dependencies: ["CCurl"],
                 swiftSettings: swiftSettings),
+        // Rules, actions, retry policy and the worker pool that runs jobs through Outbound.
+        .target(name: "Workflows",
+                dependencies: ["Store", "Outbound", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swiftSettings),
         // CLI, configuration, logging, wiring.
         .executableTarget(name: "hookyard",
-                          dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Yams",
+                          dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Workflows", "Yams",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: swiftSettings),
@@ -64,6 +68,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
         .testTarget(name: "IntakeTests", dependencies: ["Intake", "HTTPServer", "Store", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "hookyardTests", dependencies: ["hookyard", "Intake", "Store", "TestSupport"],
                     swiftSettings: swiftSettings),
     ]

@@ -41,6 +41,43 @@ public enum Schema {
         ) STRICT;
         INSERT INTO store_probe (id, checked_at) VALUES (1, 0);
         """,
+        // 2: a job can be discarded from the dead-letter queue (SQLite cannot alter a CHECK, so the table is
+        // rebuilt), and every attempt of a job is kept with its outcome.
+        """
+        CREATE TABLE jobs_v2 (
+            id               INTEGER PRIMARY KEY,
+            event_id         INTEGER NOT NULL REFERENCES events (id),
+            kind             TEXT    NOT NULL,
+            state            TEXT    NOT NULL DEFAULT 'queued'
+                             CHECK (state IN ('queued', 'running', 'succeeded', 'retrying', 'dead', 'discarded')),
+            attempts         INTEGER NOT NULL DEFAULT 0,
+            next_run_at      INTEGER NOT NULL,
+            lease_owner      TEXT,
+            lease_expires_at INTEGER,
+            last_error       TEXT,
+            idempotency_key  TEXT    NOT NULL UNIQUE,
+            input            TEXT,
+            output           TEXT,
+            created_at       INTEGER NOT NULL,
+            updated_at       INTEGER NOT NULL
+        ) STRICT;
+        INSERT INTO jobs_v2 SELECT * FROM jobs;
+        DROP TABLE jobs;
+        ALTER TABLE jobs_v2 RENAME TO jobs;
+        CREATE INDEX jobs_due ON jobs (state, next_run_at);
+        CREATE TABLE job_attempts (
+            id           INTEGER PRIMARY KEY,
+            job_id       INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+            attempt      INTEGER NOT NULL,
+            worker       TEXT    NOT NULL,
+            started_at   INTEGER NOT NULL,
+            finished_at  INTEGER,
+            outcome      TEXT    CHECK (outcome IN ('succeeded', 'retrying', 'dead', 'interrupted', 'lease_expired')),
+            status       INTEGER,
+            error        TEXT
+        ) STRICT;
+        CREATE INDEX job_attempts_by_job ON job_attempts (job_id, attempt);
+        """,
     ]
 
     /// The version a fully migrated database has.

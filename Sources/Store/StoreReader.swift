@@ -22,7 +22,7 @@ public final class StoreReader {
                 events[source] = Int(eventCounts.int(1))
             }
         }
-        var jobs = ["queued": 0, "running": 0, "succeeded": 0, "retrying": 0, "dead": 0]
+        var jobs = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
         let jobCounts = try database.prepare("SELECT state, count(*) FROM jobs GROUP BY state")
         while try jobCounts.step() {
             if let state = jobCounts.string(0) { jobs[state] = Int(jobCounts.int(1)) }

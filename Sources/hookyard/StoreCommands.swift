@@ -21,7 +21,7 @@ struct Stats: ParsableCommand {
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         } else {
             let events = EventSource.allCases.map { "\($0.rawValue) \(statistics.events[$0] ?? 0)" }.joined(separator: "  ")
-            let jobs = ["queued", "running", "retrying", "succeeded", "dead"].map { "\($0) \(statistics.jobs[$0] ?? 0)" }
+            let jobs = JobState.allCases.map { "\($0.rawValue) \(statistics.jobs[$0.rawValue] ?? 0)" }
                 .joined(separator: "  ")
             print("events    \(events)")
             print("jobs      \(jobs)")
@@ -50,13 +50,13 @@ struct Events: ParsableCommand {
             let settings = try options.load()
             let events = try openReader(settings.database).events(source: source, limit: limit)
             if json {
-                for event in events { print(try jsonText(summary(event))) }
+                for event in events { print(try jsonLine(summary(event))) }
                 return
             }
-            print(pad("ID", 8) + pad("SOURCE", 10) + pad("RECEIVED", 25) + pad("TYPE", 36) + pad("JOB", 10) + "EVENT")
+            print(column("ID", 8) + column("SOURCE", 10) + column("RECEIVED", 25) + column("TYPE", 36) + column("JOB", 10) + "EVENT")
             for event in events {
-                print(pad(String(event.id), 8) + pad(event.source.rawValue, 10) + pad(isoTime(event.receivedAt), 25)
-                      + pad(event.type, 36) + pad(event.jobStates.joined(separator: ","), 10) + (event.eventID ?? event.dedupKey))
+                print(column(String(event.id), 8) + column(event.source.rawValue, 10) + column(isoTime(event.receivedAt), 25)
+                      + column(event.type, 36) + column(event.jobStates.joined(separator: ","), 10) + (event.eventID ?? event.dedupKey))
             }
         }
     }
@@ -73,13 +73,18 @@ struct Events: ParsableCommand {
                 throw ValidationError("no event '\(id)' in \(settings.database)")
             }
             var object = summary(event)
+            object["jobs"] = try JobQueue(path: settings.database).jobs(forEvent: event.id).map { job -> [String: Any] in
+                var entry: [String: Any] = ["id": job.id, "kind": job.kind, "state": job.state.rawValue, "attempts": job.attempts]
+                if let error = job.lastError { entry["last_error"] = error }
+                return entry
+            }
             object["headers"] = (try? JSONSerialization.jsonObject(with: Data(event.headersJSON.utf8))) ?? [:]
             let body = String(decoding: event.body, as: UTF8.self)
             if json {
                 object["body"] = (try? JSONSerialization.jsonObject(with: Data(event.body))) ?? body
-                print(try jsonText(object, pretty: true))
+                print(try jsonLine(object, pretty: true))
             } else {
-                print(try jsonText(object, pretty: true))
+                print(try jsonLine(object, pretty: true))
                 print("body:")
                 print(body)
             }
@@ -106,13 +111,14 @@ private func summary(_ event: StoredEvent) -> [String: Any] {
     return object
 }
 
-private func jsonText(_ object: [String: Any], pretty: Bool = false) throws -> String {
+func jsonLine(_ object: [String: Any], pretty: Bool = false) throws -> String {
     var options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
     if pretty { options.insert(.prettyPrinted) }
     return String(decoding: try JSONSerialization.data(withJSONObject: object, options: options), as: UTF8.self)
 }
 
-private func pad(_ text: String, _ width: Int) -> String {
+/// `text` left-aligned in a column of `width` characters (at least one space after it).
+func column(_ text: String, _ width: Int) -> String {
     text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
 }
 

@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import Store
+
+/// `hookyard jobs list|show|retry|discard`: inspect the job queue and handle the dead-letter queue.
+struct Jobs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Inspect queued jobs and handle dead ones.",
+        subcommands: [List.self, Show.self, Retry.self, Discard.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List jobs, newest first.")
+        @OptionGroup var options: ConfigurationOptions
+        @Option(help: "Only jobs in this state (\(JobState.allCases.map(\.rawValue).joined(separator: ", "))).")
+        var state: JobState?
+        @Option(help: "How many jobs to show.") var limit = 50
+        @Flag(help: "Print JSON lines.") var json = false
+
+        func validate() throws {
+            guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+        }
+
+        func run() throws {
+            let jobs = try openQueue(options).list(state: state, limit: limit)
+            if json {
+                for job in jobs { print(try jsonLine(summary(job))) }
+                return
+            }
+            print(column("ID", 8) + column("STATE", 11) + column("KIND", 18) + column("ATTEMPTS", 10) + column("EVENT", 8)
+                  + column("NEXT RUN", 26) + "LAST ERROR")
+            for job in jobs {
+                print(column(String(job.id), 8) + column(job.state.rawValue, 11) + column(job.kind, 18)
+                      + column(String(job.attempts), 10) + column(String(job.eventID), 8) + column(isoTime(job.nextRunAt), 26)
+                      + (job.lastError.map { String($0.prefix(80)) } ?? ""))
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one job: its input, output and every attempt.")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument(help: "Job id.") var id: Int64
+
+        func run() throws {
+            guard let (job, attempts) = try openQueue(options).job(id) else {
+                throw ValidationError("no job \(id) in \(try options.load().database)")
+            }
+            var object = summary(job)
+            object["input"] = decoded(job.input)
+            object["output"] = decoded(job.output)
+            object["attempts_log"] = attempts.map { attempt -> [String: Any] in
+                var entry: [String: Any] = ["attempt": attempt.attempt, "worker": attempt.worker,
+                                            "started_at": isoTime(attempt.startedAt), "outcome": attempt.outcome ?? "running"]
+                if let finished = attempt.finishedAt { entry["finished_at"] = isoTime(finished) }
+                if let status = attempt.status { entry["status"] = status }
+                if let error = attempt.error { entry["error"] = error }
+                return entry
+            }
+            print(try jsonLine(object, pretty: true))
+        }
+    }
+
+    struct Retry: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Queue a dead job again (or every dead job). Provider calls keep their idempotency keys, so a side effect that already happened is not repeated.")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument(help: "Job id.") var id: Int64?
+        @Flag(help: "Retry every dead job.") var allDead = false
+
+        func validate() throws {
+            guard (id != nil) != allDead else { throw ValidationError("give a job id or --all-dead, not both") }
+        }
+
+        func run() throws {
+            let queue = try openQueue(options)
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            if allDead {
+                print("queued \(try queue.retryAllDead(now: now)) dead job(s) again")
+            } else if let id {
+                try change { try queue.retry(id, now: now) }
+                print("job \(id) queued again")
+            }
+        }
+    }
+
+    struct Discard: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take a dead job out of the dead-letter queue without running it.")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument(help: "Job id.") var id: Int64
+
+        func run() throws {
+            let queue = try openQueue(options)
+            try change { try queue.discard(id, now: Int64(Date().timeIntervalSince1970 * 1000)) }
+            print("job \(id) discarded (it stays listed as discarded; 'hookyard jobs retry \(id)' brings it back)")
+        }
+    }
+}
+
+extension JobState: ExpressibleByArgument {}
+
+private func openQueue(_ options: ConfigurationOptions) throws -> JobQueue {
+    let settings = try options.load()
+    do {
+        return try JobQueue(path: settings.database)
+    } catch {
+        throw ValidationError("\(error)")
+    }
+}
+
+/// Runs a dead-letter change, turning its refusal into a CLI error message.
+private func change(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as JobQueue.ChangeError {
+        throw ValidationError(error.description)
+    }
+}
+
+private func summary(_ job: Job) -> [String: Any] {
+    var object: [String: Any] = [
+        "id": job.id, "event": job.eventID, "kind": job.kind, "state": job.state.rawValue, "attempts": job.attempts,
+        "next_run_at": isoTime(job.nextRunAt), "idempotency_key": job.idempotencyKey,
+        "created_at": isoTime(job.createdAt), "updated_at": isoTime(job.updatedAt),
+    ]
+    if let error = job.lastError { object["last_error"] = error }
+    if let owner = job.leaseOwner { object["lease_owner"] = owner }
+    if let expires = job.leaseExpiresAt { object["lease_expires_at"] = isoTime(expires) }
+    return object
+}
+
+private func decoded(_ text: String?) -> Any {
+    guard let text else { return NSNull() }
+    return (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) ?? text
+}

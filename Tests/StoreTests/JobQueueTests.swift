@@ -1,0 +1,168 @@
+import Foundation
+import Logging
+import XCTest
+@testable import Store
+
+final class JobQueueTests: XCTestCase {
+    var directory: URL!
+    var path: String { directory.appendingPathComponent("jobs.db").path }
+
+    /// A database with `count` stored events, each with its queued `process_event` job (received at t=1000).
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("jobs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let group = DispatchGroup()
+        for index in 0..<3 {
+            group.enter()
+            writer.append(IncomingEvent(source: .stripe, dedupKey: "evt_\(index)", eventID: "evt_\(index)", type: "t",
+                                        receivedAt: 1000 + Int64(index), body: [], headersJSON: "{}")) { _ in group.leave() }
+        }
+        group.wait()
+        writer.close()
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
+
+    func testClaimLeasesTheMostOverdueJobOnce() throws {
+        let queue = try JobQueue(path: path)
+        let first = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
+        XCTAssertEqual(first.id, 1)
+        XCTAssertEqual(first.state, .running)
+        XCTAssertEqual(first.attempts, 1)
+        XCTAssertEqual(first.leaseOwner, "w1")
+        XCTAssertEqual(first.leaseExpiresAt, 35_000)
+        XCTAssertEqual(first.idempotencyKey, "event:1")
+        XCTAssertEqual(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 5000)?.id, 2)
+        XCTAssertEqual(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 5000)?.id, 3)
+        XCTAssertNil(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 5000))
+        // Nothing is due before its time.
+        XCTAssertNil(try JobQueue(path: path).claimNext(owner: "w3", leaseMilliseconds: 1, now: 999))
+    }
+
+    func testConcurrentWorkersNeverClaimTheSameJob() throws {
+        let claimed = Mutex<[Int64]>([])
+        let path = path
+        DispatchQueue.concurrentPerform(iterations: 4) { worker in
+            guard let queue = try? JobQueue(path: path) else { return }
+            while let job = try? queue.claimNext(owner: "w\(worker)", leaseMilliseconds: 60_000, now: 5000) {
+                claimed.withLock { $0.append(job.id) }
+            }
+        }
+        XCTAssertEqual(claimed.withLock { $0.sorted() }, [1, 2, 3])
+    }
+
+    func testSucceedStoresOutputAndCreatesFollowUpsOnce() throws {
+        let queue = try JobQueue(path: path)
+        let job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
+        let next = NewJob(kind: "step", idempotencyKey: "rule:r1:event:1:step:2", input: "{\"a\":1}", runAt: 6000)
+        XCTAssertTrue(try queue.succeed(jobID: job.id, owner: "w1", output: "{\"ok\":true}", followUps: [next, next], now: 5100))
+        let (stored, attempts) = try XCTUnwrap(try queue.job(job.id))
+        XCTAssertEqual(stored.state, .succeeded)
+        XCTAssertEqual(stored.output, "{\"ok\":true}")
+        XCTAssertNil(stored.leaseOwner)
+        XCTAssertEqual(attempts.map(\.outcome), ["succeeded"])
+        let children = try queue.jobs(forEvent: 1)
+        XCTAssertEqual(children.map(\.kind), ["process_event", "step"], "the follow-up is created once, for the same event")
+        XCTAssertEqual(children[1].nextRunAt, 6000)
+        // A second success report (e.g. a duplicate delivery of the result) changes nothing.
+        XCTAssertFalse(try queue.succeed(jobID: job.id, owner: "w1", output: "other", now: 5200))
+    }
+
+    func testFailSchedulesRetryOrDeadLetters() throws {
+        let queue = try JobQueue(path: path)
+        var job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
+        XCTAssertTrue(try queue.fail(jobID: job.id, owner: "w1", error: "HTTP 503 from Stripe", status: 503, retryAt: 9000, now: 5100))
+        XCTAssertEqual(try queue.job(job.id)?.job.state, .retrying)
+        // Before 9000 only the other two jobs are due.
+        for _ in 0..<2 {
+            let other = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 8999))
+            XCTAssertNotEqual(other.id, job.id)
+            XCTAssertTrue(try queue.succeed(jobID: other.id, owner: "w1", output: nil, now: 8999))
+        }
+        XCTAssertNil(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 8999))
+        job = try XCTUnwrap(try queue.list(state: .retrying, limit: 10).first)
+        let again = try XCTUnwrap(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 20_000))
+        XCTAssertEqual(again.id, job.id)
+        XCTAssertEqual(again.attempts, 2)
+        XCTAssertTrue(try queue.fail(jobID: again.id, owner: "w2", error: "invalid_request_error: No such price", status: 400,
+                                     retryAt: nil, now: 20_100))
+        let (dead, attempts) = try XCTUnwrap(try queue.job(again.id))
+        XCTAssertEqual(dead.state, .dead)
+        XCTAssertEqual(dead.lastError, "invalid_request_error: No such price")
+        XCTAssertEqual(attempts.map(\.outcome), ["retrying", "dead"])
+        XCTAssertEqual(attempts.map(\.status), [503, 400])
+        XCTAssertEqual(attempts.map(\.worker), ["w1", "w2"])
+    }
+
+    func testExpiredLeaseIsClaimedAgainAndTheOldOwnerCannotReport() throws {
+        let queue = try JobQueue(path: path)
+        let job = try XCTUnwrap(try queue.claimNext(owner: "dead-worker", leaseMilliseconds: 1000, now: 5000))
+        XCTAssertTrue(try queue.renewLease(jobID: job.id, owner: "dead-worker", leaseMilliseconds: 1000, now: 5500))
+        // Later jobs are due too, but the expired lease is the most overdue (ordered by next_run_at).
+        let taken = try XCTUnwrap(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 7000))
+        XCTAssertEqual(taken.id, job.id)
+        XCTAssertEqual(taken.attempts, 2)
+        XCTAssertFalse(try queue.succeed(jobID: job.id, owner: "dead-worker", output: "late", now: 7100))
+        XCTAssertFalse(try queue.renewLease(jobID: job.id, owner: "dead-worker", leaseMilliseconds: 1000, now: 7100))
+        XCTAssertTrue(try queue.succeed(jobID: job.id, owner: "w2", output: "ok", now: 7200))
+        XCTAssertEqual(try queue.job(job.id)?.attempts.map(\.outcome), ["lease_expired", "succeeded"])
+    }
+
+    func testReleaseLeasesOnShutdownDoesNotCountTheAttempt() throws {
+        let queue = try JobQueue(path: path)
+        let job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
+        XCTAssertEqual(try queue.releaseLeases(owner: "w1", now: 5100), 1)
+        let (released, attempts) = try XCTUnwrap(try queue.job(job.id))
+        XCTAssertEqual(released.state, .retrying)
+        XCTAssertEqual(released.attempts, 0)
+        XCTAssertEqual(released.nextRunAt, 5100)
+        XCTAssertEqual(attempts.map(\.outcome), ["interrupted"])
+        // It is due again (after the jobs that were due before it).
+        let claimed = try (0..<3).compactMap { _ in try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 5100)?.id }
+        XCTAssertEqual(Set(claimed), [1, 2, 3])
+        XCTAssertEqual(try queue.job(job.id)?.job.attempts, 1)
+    }
+
+    func testRetryAndDiscardDeadJobs() throws {
+        let queue = try JobQueue(path: path)
+        for _ in 0..<2 {
+            let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5000))
+            _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: nil, now: 5000)
+        }
+        XCTAssertEqual(try queue.list(state: .dead, limit: 10).map(\.id), [2, 1])
+        XCTAssertThrowsError(try queue.retry(3, now: 6000)) { error in
+            XCTAssertEqual(error as? JobQueue.ChangeError, .wrongState(3, .queued, expected: "dead or discarded"))
+        }
+        XCTAssertThrowsError(try queue.discard(99, now: 6000)) { XCTAssertEqual($0 as? JobQueue.ChangeError, .notFound(99)) }
+        try queue.discard(1, now: 6000)
+        XCTAssertEqual(try queue.job(1)?.job.state, .discarded)
+        try queue.retry(2, now: 6000)
+        let retried = try XCTUnwrap(try queue.job(2)?.job)
+        XCTAssertEqual(retried.state, .queued)
+        XCTAssertEqual(retried.attempts, 0)
+        XCTAssertEqual(retried.idempotencyKey, "event:2", "the key is kept, so providers replay rather than repeat")
+        try queue.retry(1, now: 6000)  // a discarded job can be brought back too
+        XCTAssertEqual(try queue.retryAllDead(now: 6000), 0)
+        XCTAssertEqual(try StoreReader(path: path).statistics().jobs["queued"], 3)
+    }
+
+    func testMigrationFromVersion1KeepsJobs() throws {
+        // A version-1 database (as issue 2 shipped it) gains the new state and the attempts table.
+        let old = directory.appendingPathComponent("v1.db").path
+        let database = try SQLiteDatabase(path: old)
+        try database.execute(Schema.migrations[0])
+        try database.execute("PRAGMA user_version = 1")
+        try database.execute("INSERT INTO events (source, dedup_key, type, received_at, body, headers) VALUES ('stripe','e','t',1,x'','{}')")
+        try database.execute("INSERT INTO jobs (event_id, kind, next_run_at, idempotency_key, created_at, updated_at) VALUES (1,'process_event',1,'event:1',1,1)")
+        database.close()
+        let queue = try JobQueue(path: old)
+        XCTAssertEqual(try queue.list(state: nil, limit: 10).map(\.idempotencyKey), ["event:1"])
+        let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 1000, now: 2))
+        _ = try queue.fail(jobID: job.id, owner: "w", error: "x", status: nil, retryAt: nil, now: 3)
+        try queue.discard(job.id, now: 4)
+        XCTAssertEqual(try queue.job(job.id)?.job.state, .discarded)
+    }
+}
+
+import Synchronization
