@@ -1,0 +1,211 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Foundation
+import Logging
+import Store
+import Synchronization
+
+/// What a job's run came to.
+public enum JobOutcome: Sendable, Equatable {
+    /// Done: store `output` and queue `followUps` (the next workflow steps) in the same transaction.
+    case succeeded(output: String?, followUps: [NewJob])
+    /// Failed. `retryable` failures (connection errors, timeouts, 5xx, 429, Stripe `lock_timeout`) run again
+    /// after the retry policy's delay, never sooner than `retryAfterMilliseconds`; others go dead at once.
+    case failed(error: String, status: Int?, retryable: Bool, retryAfterMilliseconds: Int64?)
+}
+
+/// Runs one job. Called on a worker thread; may block (it makes provider calls). Must be idempotent across
+/// attempts: it gets the same `Job.idempotencyKey` every time.
+public protocol JobHandler: Sendable {
+    func run(_ job: Job) -> JobOutcome
+}
+
+/// A fixed set of worker threads draining the job queue.
+///
+/// Each worker claims a due job with a lease, renews the lease while the handler runs, and records the outcome
+/// with the retry policy. A job whose worker died (even with the whole daemon, `kill -9`) is claimed again when
+/// its lease expires. `stop(gracePeriod:)` lets running jobs finish for up to the grace period, then gives back
+/// the leases still held so another start picks them up at once.
+///
+/// Thread-safe: `start()` once, `stop(gracePeriod:)` once.
+public final class WorkerPool: Sendable {
+    public struct Configuration: Sendable {
+        public var databasePath: String
+        public var workers: Int
+        public var leaseMilliseconds: Int64
+        /// How long an idle worker sleeps before looking for due jobs again (unless woken by `wake()`).
+        public var pollMilliseconds: Int64
+        public var retryPolicy: RetryPolicy
+
+        public init(databasePath: String, workers: Int = 4, leaseMilliseconds: Int64 = 60_000, pollMilliseconds: Int64 = 250,
+                    retryPolicy: RetryPolicy = RetryPolicy()) {
+            self.databasePath = databasePath
+            self.workers = max(1, workers)
+            self.leaseMilliseconds = max(100, leaseMilliseconds)
+            self.pollMilliseconds = max(1, pollMilliseconds)
+            self.retryPolicy = retryPolicy
+        }
+    }
+
+    public let configuration: Configuration
+    private let handler: any JobHandler
+    private let logger: Logger
+    private let clock: @Sendable () -> Int64
+    private let stopping = Atomic<Bool>(false)
+    private let wakeUp = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let running = Atomic<Int>(0)
+    /// Jobs finished since start (a progress signal for a watchdog).
+    private let completed = Atomic<Int>(0)
+    private let ownerPrefix: String
+
+    public init(configuration: Configuration, handler: any JobHandler, logger: Logger,
+                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+        self.configuration = configuration
+        self.handler = handler
+        self.logger = logger
+        self.clock = clock
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count)
+        let host = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        ownerPrefix = "\(host):\(getpid())"
+    }
+
+    /// Jobs finished (succeeded or failed) since start.
+    public var completedJobs: Int { completed.load(ordering: .relaxed) }
+
+    /// The lease owner name of worker `index`: host, process id and index, unique per run.
+    public func owner(_ index: Int) -> String { "\(ownerPrefix):w\(index)" }
+
+    /// Opens a queue connection per worker and starts the threads.
+    /// - Throws: the store's error if the database cannot be opened.
+    public func start() throws {
+        for index in 0..<configuration.workers {
+            let queue = try JobQueue(path: configuration.databasePath)
+            let renewals = try JobQueue(path: configuration.databasePath)
+            let worker = Worker(pool: self, owner: owner(index), queue: queue, renewals: renewals)
+            running.add(1, ordering: .relaxed)
+            let thread = Thread { worker.run() }
+            thread.name = "hookyard.worker\(index)"
+            thread.start()
+        }
+    }
+
+    /// Wakes idle workers now (for instance after new jobs were committed).
+    public func wake() {
+        for _ in 0..<configuration.workers { wakeUp.signal() }
+    }
+
+    /// Lets running jobs finish for up to `gracePeriod`, then releases the leases still held. Blocks until done.
+    public func stop(gracePeriod: Duration = .seconds(10)) {
+        guard !stopping.exchange(true, ordering: .relaxed) else { return }
+        let workers = running.load(ordering: .relaxed)
+        wake()
+        let (seconds, attoseconds) = gracePeriod.components
+        let deadline = DispatchTime.now() + .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
+        var stopped = 0
+        while stopped < workers, finished.wait(timeout: deadline) == .success { stopped += 1 }
+        guard stopped < workers else { return }
+        // Some handlers are still running: give their jobs back so a restart takes them at once.
+        do {
+            let queue = try JobQueue(path: configuration.databasePath)
+            defer { queue.close() }
+            for index in 0..<configuration.workers {
+                let released = try queue.releaseLeases(owner: owner(index), now: clock())
+                if released > 0 {
+                    logger.warning("job still running at shutdown; lease released", metadata: ["worker": "\(owner(index))"])
+                }
+            }
+        } catch {
+            logger.error("could not release leases at shutdown; they expire by themselves", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// One worker's loop. Its queue connections are used only by its own thread and its renewal queue.
+    private final class Worker: @unchecked Sendable {  // Safe: `queue` is used only on the worker thread, `renewals` only on `renewalQueue`.
+        let pool: WorkerPool
+        let owner: String
+        let queue: JobQueue
+        let renewals: JobQueue
+        let renewalQueue: DispatchQueue
+
+        init(pool: WorkerPool, owner: String, queue: JobQueue, renewals: JobQueue) {
+            self.pool = pool
+            self.owner = owner
+            self.queue = queue
+            self.renewals = renewals
+            renewalQueue = DispatchQueue(label: "hookyard.lease.\(owner)")
+        }
+
+        func run() {
+            defer {
+                renewalQueue.sync { renewals.close() }
+                queue.close()
+                pool.finished.signal()
+            }
+            let configuration = pool.configuration
+            while !pool.stopping.load(ordering: .relaxed) {
+                let job: Job?
+                do {
+                    job = try queue.claimNext(owner: owner, leaseMilliseconds: configuration.leaseMilliseconds, now: pool.clock())
+                } catch {
+                    pool.logger.error("claiming a job failed; retrying", metadata: ["worker": "\(owner)", "error": "\(error)"])
+                    _ = pool.wakeUp.wait(timeout: .now() + .milliseconds(1000))
+                    continue
+                }
+                guard let job else {
+                    _ = pool.wakeUp.wait(timeout: .now() + .milliseconds(Int(configuration.pollMilliseconds)))
+                    continue
+                }
+                execute(job)
+            }
+        }
+
+        private func execute(_ job: Job) {
+            let logger = pool.logger
+            let configuration = pool.configuration
+            var metadata: Logger.Metadata = ["job_id": .stringConvertible(job.id), "kind": "\(job.kind)",
+                                             "attempt": .stringConvertible(job.attempts), "event": .stringConvertible(job.eventID)]
+            // Renew the lease at a third of its length while the handler runs.
+            let renewal = DispatchSource.makeTimerSource(queue: renewalQueue)
+            let interval = DispatchTimeInterval.milliseconds(Int(configuration.leaseMilliseconds / 3))
+            renewal.schedule(deadline: .now() + interval, repeating: interval)
+            renewal.setEventHandler { [self] in
+                let held = (try? renewals.renewLease(jobID: job.id, owner: owner, leaseMilliseconds: configuration.leaseMilliseconds,
+                                                     now: pool.clock())) ?? false
+                if !held { logger.warning("lease lost while running", metadata: ["job_id": .stringConvertible(job.id)]) }
+            }
+            renewal.resume()
+            let outcome = pool.handler.run(job)
+            renewalQueue.sync { renewal.cancel() }
+
+            let now = pool.clock()
+            do {
+                switch outcome {
+                case .succeeded(let output, let followUps):
+                    let recorded = try queue.succeed(jobID: job.id, owner: owner, output: output, followUps: followUps, now: now)
+                    metadata["outcome"] = recorded ? "succeeded" : "lease_lost"
+                    logger.info("job finished", metadata: metadata)
+                    if !followUps.isEmpty { pool.wake() }
+                case .failed(let error, let status, let retryable, let retryAfter):
+                    let delay = retryable
+                        ? configuration.retryPolicy.delayMilliseconds(afterAttempt: job.attempts, retryAfterMilliseconds: retryAfter)
+                        : nil
+                    let recorded = try queue.fail(jobID: job.id, owner: owner, error: error, status: status,
+                                                  retryAt: delay.map { now + $0 }, now: now)
+                    metadata["outcome"] = .string(recorded ? (delay == nil ? "dead" : "retrying") : "lease_lost")
+                    metadata["error"] = "\(error)"
+                    if let status { metadata["status"] = .stringConvertible(status) }
+                    if let delay { metadata["retry_in_ms"] = .stringConvertible(delay) }
+                    if delay == nil { logger.error("job dead", metadata: metadata) } else { logger.warning("job failed; will retry", metadata: metadata) }
+                }
+            } catch {
+                // The outcome could not be stored: the lease expires and the job runs again (idempotently).
+                logger.error("recording a job outcome failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            }
+            pool.completed.add(1, ordering: .relaxed)
+        }
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import Logging
+import Store
+import Synchronization
+import XCTest
+@testable import Workflows
+
+/// A handler whose behaviour per job the test decides; it records every run.
+final class ScriptedHandler: JobHandler {
+    let runs = Mutex<[(id: Int64, kind: String, attempt: Int)]>([])
+    let script: @Sendable (Job) -> JobOutcome
+    let delay: Duration
+
+    init(delay: Duration = .zero, _ script: @escaping @Sendable (Job) -> JobOutcome) {
+        self.script = script
+        self.delay = delay
+    }
+
+    func run(_ job: Job) -> JobOutcome {
+        runs.withLock { $0.append((job.id, job.kind, job.attempts)) }
+        if delay > .zero { Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18) }
+        return script(job)
+    }
+
+    func runCount(_ id: Int64) -> Int { runs.withLock { $0.filter { $0.id == id }.count } }
+}
+
+final class WorkerPoolTests: XCTestCase {
+    var directory: URL!
+    var path: String { directory.appendingPathComponent("pool.db").path }
+    let fastRetries = RetryPolicy(baseMilliseconds: 10, capMilliseconds: 50, maxAttempts: 3)
+
+    /// A database with `count` events, each with its queued job.
+    private func makeEvents(_ count: Int) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pool-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let group = DispatchGroup()
+        for index in 0..<count {
+            group.enter()
+            writer.append(IncomingEvent(source: .stripe, dedupKey: "evt_\(index)", eventID: "evt_\(index)", type: "t",
+                                        receivedAt: 1000, body: [], headersJSON: "{}")) { _ in group.leave() }
+        }
+        group.wait()
+        writer.close()
+    }
+
+    override func tearDown() { if let directory { try? FileManager.default.removeItem(at: directory) } }
+
+    private func pool(_ handler: JobHandler, workers: Int = 3, lease: Int64 = 60_000, policy: RetryPolicy? = nil) -> WorkerPool {
+        WorkerPool(configuration: .init(databasePath: path, workers: workers, leaseMilliseconds: lease, pollMilliseconds: 20,
+                                        retryPolicy: policy ?? fastRetries),
+                   handler: handler, logger: Logger(label: "test"))
+    }
+
+    /// Waits until `condition` holds (polling the store), up to `seconds`.
+    private func waitFor(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(20_000)
+        }
+        return try condition()
+    }
+
+    private func count(_ state: JobState) throws -> Int { try StoreReader(path: path).statistics().jobs[state.rawValue] ?? 0 }
+
+    func testDrainsEveryJobExactlyOnce() throws {
+        try makeEvents(60)
+        let handler = ScriptedHandler { _ in .succeeded(output: "{\"ok\":true}", followUps: []) }
+        let workers = pool(handler, workers: 4)
+        try workers.start()
+        XCTAssertTrue(try waitFor { try count(.succeeded) == 60 })
+        workers.stop()
+        XCTAssertEqual(handler.runs.withLock { Set($0.map(\.id)).count }, 60)
+        XCTAssertEqual(handler.runs.withLock { $0.count }, 60, "no job ran twice")
+        XCTAssertEqual(workers.completedJobs, 60)
+    }
+
+    func testRetryableFailureRunsAgainThenSucceeds() throws {
+        try makeEvents(1)
+        let handler = ScriptedHandler { job in
+            job.attempts == 1 ? .failed(error: "HTTP 503 from api", status: 503, retryable: true, retryAfterMilliseconds: nil)
+                : .succeeded(output: nil, followUps: [])
+        }
+        let workers = pool(handler)
+        try workers.start()
+        XCTAssertTrue(try waitFor { try count(.succeeded) == 1 })
+        workers.stop()
+        let attempts = try XCTUnwrap(try JobQueue(path: path).job(1)).attempts
+        XCTAssertEqual(attempts.map(\.outcome), ["retrying", "succeeded"])
+        XCTAssertEqual(attempts.first?.status, 503)
+    }
+
+    func testNonRetryableFailureGoesDeadAtOnceAndRetryRecoversIt() throws {
+        try makeEvents(1)
+        let fixed = Atomic<Bool>(false)
+        let handler = ScriptedHandler { _ in
+            fixed.load(ordering: .relaxed) ? .succeeded(output: nil, followUps: [])
+                : .failed(error: "invalid_request_error: No such price: 'price_x'", status: 400, retryable: false, retryAfterMilliseconds: nil)
+        }
+        let workers = pool(handler)
+        try workers.start()
+        XCTAssertTrue(try waitFor { try count(.dead) == 1 })
+        let queue = try JobQueue(path: path)
+        XCTAssertEqual(try queue.job(1)?.job.lastError, "invalid_request_error: No such price: 'price_x'")
+        XCTAssertEqual(handler.runCount(1), 1)
+        fixed.store(true, ordering: .relaxed)
+        try queue.retry(1, now: Int64(Date().timeIntervalSince1970 * 1000))
+        workers.wake()
+        XCTAssertTrue(try waitFor { try count(.succeeded) == 1 })
+        workers.stop()
+    }
+
+    func testExhaustedAttemptsGoDead() throws {
+        try makeEvents(1)
+        let handler = ScriptedHandler { _ in .failed(error: "timeout", status: nil, retryable: true, retryAfterMilliseconds: nil) }
+        let workers = pool(handler)
+        try workers.start()
+        XCTAssertTrue(try waitFor { try count(.dead) == 1 })
+        workers.stop()
+        XCTAssertEqual(handler.runCount(1), 3)
+        XCTAssertEqual(try JobQueue(path: path).job(1)?.attempts.map(\.outcome), ["retrying", "retrying", "dead"])
+    }
+
+    func testRetryAfterIsHonoured() throws {
+        try makeEvents(1)
+        let handler = ScriptedHandler { job in
+            job.attempts == 1 ? .failed(error: "429", status: 429, retryable: true, retryAfterMilliseconds: 700)
+                : .succeeded(output: nil, followUps: [])
+        }
+        let workers = pool(handler)
+        try workers.start()
+        XCTAssertTrue(try waitFor { try count(.succeeded) == 1 })
+        workers.stop()
+        let attempts = try XCTUnwrap(try JobQueue(path: path).job(1)).attempts
+        XCTAssertGreaterThanOrEqual(attempts[1].startedAt - attempts[0].finishedAt!, 700)
+    }
+
+    func testFollowUpStepsRunAfterTheirJob() throws {
+        try makeEvents(2)
+        let handler = ScriptedHandler { job in
+            guard job.kind == "process_event" else { return .succeeded(output: "step done", followUps: []) }
+            return .succeeded(output: nil, followUps: [NewJob(kind: "step", idempotencyKey: "event:\(job.eventID):step:1",
+                                                              input: nil, runAt: 0)])
+        }
+        let workers = pool(handler)
+        try workers.start()
+        XCTAssertTrue(try waitFor { try count(.succeeded) == 4 })
+        workers.stop()
+        XCTAssertEqual(try JobQueue(path: path).jobs(forEvent: 1).map(\.kind), ["process_event", "step"])
+    }
+
+    func testJobOfADeadWorkerIsTakenOverWhenItsLeaseExpires() throws {
+        try makeEvents(1)
+        // A worker of a killed process claimed the job and vanished.
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        XCTAssertNotNil(try JobQueue(path: path).claimNext(owner: "killed:1:w0", leaseMilliseconds: 300, now: now))
+        let handler = ScriptedHandler { _ in .succeeded(output: nil, followUps: []) }
+        let workers = pool(handler)
+        try workers.start()
+        XCTAssertTrue(try waitFor { try count(.succeeded) == 1 })
+        workers.stop()
+        XCTAssertEqual(try JobQueue(path: path).job(1)?.attempts.map(\.outcome), ["lease_expired", "succeeded"])
+    }
+
+    func testLeaseIsRenewedWhileALongJobRuns() throws {
+        try makeEvents(1)
+        // Lease 300 ms, job 1.2 s: without renewal another worker would take it over and run it again.
+        let handler = ScriptedHandler(delay: .milliseconds(1200)) { _ in .succeeded(output: nil, followUps: []) }
+        let workers = pool(handler, workers: 3, lease: 300)
+        try workers.start()
+        XCTAssertTrue(try waitFor { try count(.succeeded) == 1 })
+        workers.stop()
+        XCTAssertEqual(handler.runCount(1), 1)
+    }
+
+    func testGracefulStopFinishesOrReleasesRunningJobs() throws {
+        try makeEvents(1)
+        let slow = ScriptedHandler(delay: .milliseconds(400)) { _ in .succeeded(output: nil, followUps: []) }
+        var workers = pool(slow, workers: 1)
+        try workers.start()
+        XCTAssertTrue(waitFor { slow.runCount(1) == 1 })
+        workers.stop(gracePeriod: .seconds(5))
+        XCTAssertEqual(try count(.succeeded), 1, "the running job finished within the grace period")
+
+        try makeEvents(1)
+        let stuck = ScriptedHandler(delay: .seconds(2)) { _ in .succeeded(output: nil, followUps: []) }
+        workers = pool(stuck, workers: 1)
+        try workers.start()
+        XCTAssertTrue(waitFor { stuck.runCount(1) == 1 })
+        workers.stop(gracePeriod: .milliseconds(200))
+        let (job, attempts) = try XCTUnwrap(try JobQueue(path: path).job(1))
+        XCTAssertEqual(job.state, .retrying, "released for the next start")
+        XCTAssertEqual(job.attempts, 0)
+        XCTAssertEqual(attempts.map(\.outcome), ["interrupted"])
+        Thread.sleep(forTimeInterval: 2)  // let the stuck handler return; its late report must be refused
+        XCTAssertEqual(try JobQueue(path: path).job(1)?.job.state, .retrying)
+    }
+}
