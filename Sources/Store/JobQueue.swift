@@ -67,12 +67,7 @@ public final class JobQueue {
 
     /// Opens an existing database (created by `EventWriter`) and migrates it if needed.
     public init(path: String) throws {
-        database = try StoreConnection.open(path: path, create: false, busyTimeoutMilliseconds: 5000)
-        let version = Int(try database.scalarInt("PRAGMA user_version") ?? 0)
-        guard version <= Schema.currentVersion else {
-            throw StoreError.newerSchema(found: version, supported: Schema.currentVersion)
-        }
-        if version < Schema.currentVersion { try Schema.migrate(database) }
+        database = try StoreConnection.openExisting(path: path)
     }
 
     public func close() { database.close() }

@@ -13,6 +13,18 @@ enum StoreConnection {
         return database
     }
 
+    /// Opens an existing database for a reader or a worker, migrating it if this build's schema is newer.
+    /// - Throws: `StoreError.missingDatabase`, `StoreError.newerSchema`, or SQLite's error.
+    static func openExisting(path: String) throws -> SQLiteDatabase {
+        let database = try open(path: path, create: false, busyTimeoutMilliseconds: 5000)
+        let version = Int(try database.scalarInt("PRAGMA user_version") ?? 0)
+        guard version <= Schema.currentVersion else {
+            throw StoreError.newerSchema(found: version, supported: Schema.currentVersion)
+        }
+        if version < Schema.currentVersion { try Schema.migrate(database) }
+        return database
+    }
+
     private static func fileExists(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0
