@@ -103,8 +103,7 @@ public final class WorkerPool: Sendable {
         guard !stopping.exchange(true, ordering: .relaxed) else { return }
         let workers = running.load(ordering: .relaxed)
         wake()
-        let (seconds, attoseconds) = gracePeriod.components
-        let deadline = DispatchTime.now() + .nanoseconds(Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
+        let deadline = DispatchTime.now() + .nanoseconds(Int(gracePeriod / .nanoseconds(1)))
         var stopped = 0
         while stopped < workers, finished.wait(timeout: deadline) == .success { stopped += 1 }
         guard stopped < workers else { return }

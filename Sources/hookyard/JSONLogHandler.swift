@@ -28,11 +28,11 @@ struct JSONLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var line = "{\"ts\":\"\(Self.timestamp())\",\"level\":\"\(event.level)\",\"msg\":\(Self.quote("\(event.message)"))"
+        var line = "{\"ts\":\"\(Self.timestamp())\",\"level\":\"\(event.level)\",\"msg\":\(JSONText.quote("\(event.message)"))"
         var merged = event.metadata ?? [:]
         if !metadata.isEmpty { merged.merge(metadata) { event, _ in event } }
         for key in merged.keys.sorted() {
-            line += ",\(Self.quote(key)):\(Self.encode(merged[key]!))"
+            line += ",\(JSONText.quote(key)):\(Self.encode(merged[key]!))"
         }
         line += "}\n"
         LogOutput.standard.write(line)
@@ -40,7 +40,7 @@ struct JSONLogHandler: LogHandler {
 
     private static func encode(_ value: Logger.Metadata.Value) -> String {
         switch value {
-        case .string(let text): return quote(text)
+        case .string(let text): return JSONText.quote(text)
         case .stringConvertible(let convertible):
             switch convertible {
             case let number as Int: return String(number)
@@ -48,15 +48,13 @@ struct JSONLogHandler: LogHandler {
             case let number as UInt64: return String(number)
             case let number as Double where number.isFinite: return String(number)
             case let flag as Bool: return flag ? "true" : "false"
-            default: return quote(convertible.description)
+            default: return JSONText.quote(convertible.description)
             }
         case .array(let values): return "[" + values.map(encode).joined(separator: ",") + "]"
         case .dictionary(let values):
-            return "{" + values.keys.sorted().map { "\(quote($0)):\(encode(values[$0]!))" }.joined(separator: ",") + "}"
+            return "{" + values.keys.sorted().map { "\(JSONText.quote($0)):\(encode(values[$0]!))" }.joined(separator: ",") + "}"
         }
     }
-
-    static func quote(_ text: String) -> String { JSONText.quote(text) }
 
     /// `2026-11-25T06:50:00.123Z`.
     static func timestamp() -> String {

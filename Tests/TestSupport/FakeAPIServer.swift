@@ -62,9 +62,7 @@ public final class FakeAPIServer: HTTPResponder, @unchecked Sendable {  // Safe:
             completion(response)
         case .delay(let duration)?:
             let response = route(request)
-            let (seconds, attoseconds) = duration.components
-            let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { completion(response) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(duration / .nanoseconds(1)))) { completion(response) }
         case nil:
             completion(route(request))
         }

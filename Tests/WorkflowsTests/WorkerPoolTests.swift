@@ -18,11 +18,16 @@ final class ScriptedHandler: JobHandler {
 
     func run(_ job: Job) -> JobOutcome {
         runs.withLock { $0.append((job.id, job.kind, job.attempts)) }
-        if delay > .zero { Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18) }
+        if delay > .zero { Thread.sleep(forTimeInterval: delay / .seconds(1)) }
         return script(job)
     }
 
     func runCount(_ id: Int64) -> Int { runs.withLock { $0.filter { $0.id == id }.count } }
+
+    /// Answers `failure` to every job's first attempt and succeeds on the next.
+    static func failingFirstAttempt(with failure: JobOutcome) -> ScriptedHandler {
+        ScriptedHandler { job in job.attempts == 1 ? failure : .succeeded(output: nil, followUps: []) }
+    }
 }
 
 final class WorkerPoolTests: XCTestCase {
@@ -79,10 +84,8 @@ final class WorkerPoolTests: XCTestCase {
 
     func testRetryableFailureRunsAgainThenSucceeds() throws {
         try makeEvents(1)
-        let handler = ScriptedHandler { job in
-            job.attempts == 1 ? .failed(error: "HTTP 503 from api", status: 503, retryable: true, retryAfterMilliseconds: nil)
-                : .succeeded(output: nil, followUps: [])
-        }
+        let handler = ScriptedHandler.failingFirstAttempt(
+            with: .failed(error: "HTTP 503 from api", status: 503, retryable: true, retryAfterMilliseconds: nil))
         let workers = pool(handler)
         try workers.start()
         XCTAssertTrue(try waitFor { try count(.succeeded) == 1 })
@@ -125,10 +128,8 @@ final class WorkerPoolTests: XCTestCase {
 
     func testRetryAfterIsHonoured() throws {
         try makeEvents(1)
-        let handler = ScriptedHandler { job in
-            job.attempts == 1 ? .failed(error: "429", status: 429, retryable: true, retryAfterMilliseconds: 700)
-                : .succeeded(output: nil, followUps: [])
-        }
+        let handler = ScriptedHandler.failingFirstAttempt(
+            with: .failed(error: "429", status: 429, retryable: true, retryAfterMilliseconds: 700))
         let workers = pool(handler)
         try workers.start()
         XCTAssertTrue(try waitFor { try count(.succeeded) == 1 })
