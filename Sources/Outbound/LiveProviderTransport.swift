@@ -1,0 +1,93 @@
+import Synchronization
+
+/// Sends provider requests over the network: `baseURL + path`, `Authorization: Bearer <key>`, the fixed extra headers
+/// (`Stripe-Version`), and `Content-Type` and `Idempotency-Key` when the request has them.
+///
+/// Before every request it takes a token from the provider's shared `RateLimiter`; when the provider answers 429 it
+/// pauses that limiter for `Retry-After` (1 s when absent) so every worker slows down, then throws the classified
+/// failure. Requests run on a pool of `HTTPClient`s: each in-flight request checks one out and returns it afterwards,
+/// so keep-alive connections are reused and the pool grows to the number of threads sending at once.
+///
+/// Thread-safe: share one instance per provider among all workers.
+public final class LiveProviderTransport: ProviderTransport {
+    public let provider: String
+    private let baseURL: String
+    private let apiKey: String
+    private let extraHeaders: [(String, String)]
+    private let limiter: RateLimiter
+    private let userAgent: String
+    private let connectTimeoutMilliseconds: Int
+    private let totalTimeoutMilliseconds: Int
+    /// Idle clients; a checked-out client is in no one's hands but its one caller's.
+    private let idle = Mutex<[PooledClient]>([])
+
+    /// - Parameters:
+    ///   - provider: `Stripe` or `Instantly`, for failure messages.
+    ///   - baseURL: scheme and host, e.g. `https://api.stripe.com` (a trailing `/` is dropped).
+    ///   - extraHeaders: sent with every request, e.g. `[("Stripe-Version", "2025-10-29.clover")]`.
+    ///   - limiter: shared by everything calling this provider (and paused on 429).
+    public init(provider: String, baseURL: String, apiKey: String, extraHeaders: [(String, String)] = [],
+                limiter: RateLimiter, userAgent: String, connectTimeoutMilliseconds: Int = 5_000,
+                totalTimeoutMilliseconds: Int = 30_000) {
+        self.provider = provider
+        var base = baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = base
+        self.apiKey = apiKey
+        self.extraHeaders = extraHeaders
+        self.limiter = limiter
+        self.userAgent = userAgent
+        self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
+        self.totalTimeoutMilliseconds = totalTimeoutMilliseconds
+    }
+
+    /// Blocks for a rate-limit token, then sends the request.
+    /// - Throws: `ProviderFailure.classify` for non-2xx answers (after pausing the limiter on 429),
+    ///   `ProviderFailure.transport` for refused, reset, timed-out or TLS-failed connections.
+    public func send(_ request: ProviderRequest) throws(ProviderFailure) -> HTTPClientResponse {
+        var headers: [(String, String)] = [("Authorization", "Bearer \(apiKey)")]
+        headers += extraHeaders
+        // Without a body, "Content-Type:" removes the form type libcurl would otherwise add to a bodiless POST.
+        headers.append(("Content-Type", request.body.isEmpty ? "" : request.contentType ?? ""))
+        if let key = request.idempotencyKey { headers.append(("Idempotency-Key", key)) }
+
+        limiter.acquire()
+        let response: HTTPClientResponse
+        do {
+            response = try withClient { client in
+                try client.send(method: request.method, url: baseURL + request.path, headers: headers, body: request.body)
+            }
+        } catch let error as HTTPClientError {
+            throw ProviderFailure.transport(error)
+        } catch {
+            throw ProviderFailure(message: "\(provider): \(error)", status: nil, retryable: true, retryAfterMilliseconds: nil)
+        }
+        guard (200..<300).contains(response.status) else {
+            let failure = ProviderFailure.classify(response, provider: provider)
+            if response.status == 429 { limiter.pause(forMilliseconds: Double(failure.retryAfterMilliseconds ?? 1000)) }
+            throw failure
+        }
+        return response
+    }
+
+    /// Lends the caller an idle client (or a new one) for one request and takes it back afterwards.
+    private func withClient<Result>(_ body: (HTTPClient) throws -> Result) rethrows -> Result {
+        let pooled = idle.withLock { $0.popLast() } ?? PooledClient(newClient())
+        defer { idle.withLock { $0.append(pooled) } }
+        return try body(pooled.client)
+    }
+
+    private func newClient() -> HTTPClient {
+        let client = HTTPClient(userAgent: userAgent)
+        client.connectTimeoutMilliseconds = connectTimeoutMilliseconds
+        client.totalTimeoutMilliseconds = totalTimeoutMilliseconds
+        return client
+    }
+}
+
+/// An `HTTPClient` kept in the pool. `@unchecked Sendable` is safe because the pool hands each client to one caller
+/// at a time: it is either idle inside the pool's lock or checked out by exactly one thread, never both.
+private final class PooledClient: @unchecked Sendable {
+    let client: HTTPClient
+    init(_ client: HTTPClient) { self.client = client }
+}
