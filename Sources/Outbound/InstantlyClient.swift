@@ -1,0 +1,102 @@
+/// The Instantly API v2 calls Hookyard makes, built on a `ProviderTransport` (live, dry-run or recording).
+///
+/// Bodies are JSON with sorted keys, so the same logical request is byte-for-byte the same. Instantly has no
+/// idempotency keys: callers check state before each write (find before create). A 2xx answer that is not the
+/// expected object throws a non-retryable `ProviderFailure` naming the endpoint. Thread-safe if its transport is
+/// (all are).
+public struct InstantlyClient: Sendable {
+    private let transport: any ProviderTransport
+
+    public init(transport: any ProviderTransport) {
+        self.transport = transport
+    }
+
+    /// `POST /api/v2/leads/list` with `{"campaign": campaign, "contacts": [email], "limit": 1}`: the first lead whose
+    /// email equals `email` case-insensitively, or `nil`.
+    /// - Parameter campaign: the campaign id, or `nil` for the whole workspace (the key is then omitted).
+    public func findLead(email: String, campaign: String?) throws(ProviderFailure) -> InstantlyLead? {
+        var query: [String: JSONValue] = ["contacts": .array([.string(email)]), "limit": .number(1)]
+        if let campaign { query["campaign"] = .string(campaign) }
+        let request = Self.json("POST", "/api/v2/leads/list", query)
+        let (response, json) = try send(request)
+        guard let items = json["items"] as? [Any] else {
+            throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "without an items list")
+        }
+        let wanted = email.lowercased()
+        for item in items {
+            guard let object = item as? [String: Any], let lead = InstantlyLead(json: object, fallbackEmail: "") else {
+                throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "with a lead without an id")
+            }
+            if lead.email.lowercased() == wanted { return lead }
+        }
+        return nil
+    }
+
+    /// `POST /api/v2/leads` with `campaign`, `email`, the names that are non-nil, `custom_variables` (if any) and
+    /// `skip_if_in_campaign: true`, so a lead already in the campaign is not added twice.
+    public func createLead(campaign: String, email: String, firstName: String?, lastName: String?, companyName: String?,
+                           variables: [String: InstantlyValue]) throws(ProviderFailure) -> InstantlyLead {
+        var lead: [String: JSONValue] = ["campaign": .string(campaign), "email": .string(email), "skip_if_in_campaign": .bool(true)]
+        if let firstName { lead["first_name"] = .string(firstName) }
+        if let lastName { lead["last_name"] = .string(lastName) }
+        if let companyName { lead["company_name"] = .string(companyName) }
+        if !variables.isEmpty { lead["custom_variables"] = .object(variables.mapValues(\.json)) }
+        return try self.lead(Self.json("POST", "/api/v2/leads", lead), fallbackEmail: email)
+    }
+
+    /// `PATCH /api/v2/leads/{id}` with `{"custom_variables": variables}`.
+    /// - Important: Instantly replaces the whole `custom_variables` object, so pass the complete set (read the lead,
+    ///   merge, write back), not only the changed keys.
+    public func replaceLeadVariables(id: String, variables: [String: InstantlyValue]) throws(ProviderFailure) -> InstantlyLead {
+        let request = Self.json("PATCH", "/api/v2/leads/\(FormEncoder.percentEncode(id))",
+                                ["custom_variables": .object(variables.mapValues(\.json))])
+        return try lead(request, fallbackEmail: "")
+    }
+
+    /// `POST /api/v2/leads/move` with `{"campaign": fromCampaign, "ids": [id], "to_campaign_id": toCampaign}` (selecting
+    /// by `ids` needs the source campaign). The move runs in the background: poll `backgroundJob(id:)`.
+    public func moveLead(id: String, fromCampaign: String, toCampaign: String) throws(ProviderFailure) -> InstantlyBackgroundJob {
+        try backgroundJob(Self.json("POST", "/api/v2/leads/move",
+                                    ["ids": .array([.string(id)]), "campaign": .string(fromCampaign), "to_campaign_id": .string(toCampaign)]))
+    }
+
+    /// `GET /api/v2/background-jobs/{id}`.
+    public func backgroundJob(id: String) throws(ProviderFailure) -> InstantlyBackgroundJob {
+        try backgroundJob(ProviderRequest(method: "GET", path: "/api/v2/background-jobs/\(FormEncoder.percentEncode(id))"))
+    }
+
+    /// `POST /api/v2/leads/update-interest-status` with `{"campaign_id", "interest_value", "lead_email"}`. Instantly
+    /// answers 202 and applies it in the background; a status other than the default stops the lead's sequence, and
+    /// the change may fire webhooks back at Hookyard.
+    /// - Parameter value: 1 interested, 2 meeting booked, 3 meeting completed, 4 won, 0 out of office,
+    ///   -1 not interested, -2 wrong person, -3 lost, -4 no show.
+    public func updateInterestStatus(email: String, campaign: String, value: Int) throws(ProviderFailure) {
+        _ = try transport.send(Self.json("POST", "/api/v2/leads/update-interest-status",
+                                         ["lead_email": .string(email), "interest_value": .number(Double(value)), "campaign_id": .string(campaign)]))
+    }
+
+    private func lead(_ request: ProviderRequest, fallbackEmail: String) throws(ProviderFailure) -> InstantlyLead {
+        let (response, json) = try send(request)
+        guard let lead = InstantlyLead(json: json, fallbackEmail: fallbackEmail) else {
+            throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "without a lead id")
+        }
+        return lead
+    }
+
+    private func backgroundJob(_ request: ProviderRequest) throws(ProviderFailure) -> InstantlyBackgroundJob {
+        let (response, json) = try send(request)
+        guard let job = InstantlyBackgroundJob(json: json) else {
+            throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "without a background job id and status")
+        }
+        return job
+    }
+
+    private func send(_ request: ProviderRequest) throws(ProviderFailure) -> (HTTPClientResponse, [String: Any]) {
+        let response = try transport.send(request)
+        return (response, try ProviderJSON.object(response, provider: transport.provider, request: request))
+    }
+
+    private static func json(_ method: String, _ path: String, _ body: [String: JSONValue]) -> ProviderRequest {
+        ProviderRequest(method: method, path: path, contentType: "application/json", body: JSONValue.object(body).bytes)
+    }
+}
