@@ -6,7 +6,7 @@ import Synchronization
 /// Requests are recorded when they start, so concurrent callers appear in the order they called `send`; the outcome
 /// is filled in when the answer arrives. Thread-safe.
 public final class RecordingProviderTransport: ProviderTransport {
-    /// One request and what came of it.
+    /// One request and what came of it. A value; thread-safe.
     public struct Exchange: Sendable, Equatable {
         public var request: ProviderRequest
         /// The HTTP status, once answered (also set for failures the provider answered, e.g. 429).
