@@ -41,11 +41,16 @@ public final class EventWriter: Sendable {
     private let committedBatches = Atomic<Int>(0)
     private let connection: WriterConnection
     private let checkpointer: Checkpointer
+    /// Called on the writer thread after each commit that stored events (to wake the workers).
+    private let onCommit: @Sendable () -> Void
 
     /// Opens (creating if needed) and migrates the database, then starts the writer thread.
+    /// - Parameter onCommit: runs on the writer thread after each commit that stored events; keep it short.
     /// - Throws: `SQLiteError` or `StoreError` with SQLite's message when the file cannot be opened or migrated.
-    public init(path: String, logger: Logger, maxBatch: Int = 1024, busyTimeoutMilliseconds: Int32 = 5000) throws {
+    public init(path: String, logger: Logger, maxBatch: Int = 1024, busyTimeoutMilliseconds: Int32 = 5000,
+                onCommit: @escaping @Sendable () -> Void = {}) throws {
         self.path = path
+        self.onCommit = onCommit
         self.logger = logger
         self.maxBatch = maxBatch
         let database = try StoreConnection.open(path: path, create: true, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
@@ -159,6 +164,7 @@ public final class EventWriter: Sendable {
         }
         committedBatches.add(1, ordering: .relaxed)
         checkpointer.committed()
+        if outcomes.contains(where: { if case .stored? = $0 { true } else { false } }) { onCommit() }
         for (operation, outcome) in zip(batch, outcomes) {
             switch operation {
             case .append(_, let completion): completion(.success(outcome!))

@@ -78,6 +78,23 @@ public enum Schema {
         ) STRICT;
         CREATE INDEX job_attempts_by_job ON job_attempts (job_id, attempt);
         """,
+        // 3: purchases recorded by workflows (`record_purchase`), one per provider reference (a Checkout Session id),
+        // for revenue reports; amounts in the currency's smallest unit, never converted.
+        """
+        CREATE TABLE purchases (
+            id           INTEGER PRIMARY KEY,
+            event_id     INTEGER NOT NULL REFERENCES events (id),
+            reference    TEXT    NOT NULL UNIQUE,
+            email        TEXT,
+            amount       INTEGER NOT NULL,
+            currency     TEXT    NOT NULL,
+            campaign_id  TEXT,
+            payment_link TEXT,
+            rule         TEXT    NOT NULL,
+            created_at   INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX purchases_by_campaign ON purchases (campaign_id, currency);
+        """,
     ]
 
     /// The version a fully migrated database has.

@@ -60,4 +60,12 @@ public struct StoreStatistics: Sendable, Equatable {
     public var events: [EventSource: Int]
     public var jobs: [String: Int]
     public var databaseBytes: Int64
+    /// Recorded purchases per currency: how many and their total (smallest currency unit).
+    public var purchases: [String: PurchaseTotal] = [:]
+}
+
+/// Purchases in one currency.
+public struct PurchaseTotal: Sendable, Equatable {
+    public var count: Int
+    public var amount: Int64
 }

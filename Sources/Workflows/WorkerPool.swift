@@ -17,9 +17,10 @@ public enum JobOutcome: Sendable, Equatable {
 }
 
 /// Runs one job. Called on a worker thread; may block (it makes provider calls). Must be idempotent across
-/// attempts: it gets the same `Job.idempotencyKey` every time.
+/// attempts: it gets the same `Job.idempotencyKey` every time. `store` is the worker's own connection, used only
+/// on this thread.
 public protocol JobHandler: Sendable {
-    func run(_ job: Job) -> JobOutcome
+    func run(_ job: Job, store: WorkflowStore) -> JobOutcome
 }
 
 /// A fixed set of worker threads draining the job queue.
@@ -85,7 +86,8 @@ public final class WorkerPool: Sendable {
         for index in 0..<configuration.workers {
             let queue = try JobQueue(path: configuration.databasePath)
             let renewals = try JobQueue(path: configuration.databasePath)
-            let worker = Worker(pool: self, owner: owner(index), queue: queue, renewals: renewals)
+            let store = try WorkflowStore(path: configuration.databasePath)
+            let worker = Worker(pool: self, owner: owner(index), queue: queue, renewals: renewals, store: store)
             running.add(1, ordering: .relaxed)
             let thread = Thread { worker.run() }
             thread.name = "hookyard.worker\(index)"
@@ -123,24 +125,27 @@ public final class WorkerPool: Sendable {
     }
 
     /// One worker's loop. Its queue connections are used only by its own thread and its renewal queue.
-    private final class Worker: @unchecked Sendable {  // Safe: `queue` is used only on the worker thread, `renewals` only on `renewalQueue`.
+    private final class Worker: @unchecked Sendable {  // Safe: `queue` and `store` are used only on the worker thread, `renewals` only on `renewalQueue`.
         let pool: WorkerPool
         let owner: String
         let queue: JobQueue
         let renewals: JobQueue
+        let store: WorkflowStore
         let renewalQueue: DispatchQueue
 
-        init(pool: WorkerPool, owner: String, queue: JobQueue, renewals: JobQueue) {
+        init(pool: WorkerPool, owner: String, queue: JobQueue, renewals: JobQueue, store: WorkflowStore) {
             self.pool = pool
             self.owner = owner
             self.queue = queue
             self.renewals = renewals
+            self.store = store
             renewalQueue = DispatchQueue(label: "hookyard.lease.\(owner)")
         }
 
         func run() {
             defer {
                 renewalQueue.sync { renewals.close() }
+                store.close()
                 queue.close()
                 pool.finished.signal()
             }
@@ -177,7 +182,7 @@ public final class WorkerPool: Sendable {
                 if !held { logger.warning("lease lost while running", metadata: ["job_id": .stringConvertible(job.id)]) }
             }
             renewal.resume()
-            let outcome = pool.handler.run(job)
+            let outcome = pool.handler.run(job, store: store)
             renewalQueue.sync { renewal.cancel() }
 
             let now = pool.clock()

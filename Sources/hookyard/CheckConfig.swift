@@ -22,5 +22,16 @@ struct CheckConfig: ParsableCommand {
         print("  log_level                 \(settings.logLevel)")
         print("  STRIPE_WEBHOOK_SECRET     \(Serve.describe(settings.stripe.webhookSecrets))")
         print("  INSTANTLY_WEBHOOK_SECRET  \(Serve.describe(settings.instantly.webhookSecrets))")
+        print("  STRIPE_API_KEY            \(settings.stripe.apiKey.isEmpty ? "not set: Stripe calls run in dry-run" : settings.stripe.isTestKey ? "set (test mode)" : "set (live mode)")")
+        print("  INSTANTLY_API_KEY         \(settings.instantly.apiKey.isEmpty ? "not set: Instantly calls run in dry-run" : "set")")
+        print("  stripe api                \(settings.stripe.apiBase), version \(settings.stripe.apiVersion), at most \(ConfigurationLoader.format(settings.stripe.effectiveRequestsPerSecond)) requests/s")
+        print("  instantly api             \(settings.instantly.apiBase), at most \(ConfigurationLoader.format(settings.instantly.maxRequestsPerSecond)) requests/s")
+        print("  workers                   \(settings.workers.count); retry base \(settings.workers.retryBaseMilliseconds) ms, cap \(settings.workers.retryCapMilliseconds) ms, \(settings.workers.maxAttempts) attempts")
+        print("  rules                     \(settings.rules.isEmpty ? "none (events are stored, no workflow runs)" : String(settings.rules.count))")
+        for rule in settings.rules {
+            let trigger = "\(rule.trigger.source.rawValue) \(rule.trigger.eventTypes.joined(separator: "|"))"
+            print("    \(rule.name): on \(trigger)\(rule.trigger.conditions.isEmpty ? "" : " where " + rule.trigger.conditions.map(\.description).joined(separator: " and "))")
+            for step in rule.steps { print("      \(step.name): \(step.action)") }
+        }
     }
 }

@@ -1,12 +1,16 @@
 import Foundation
 import HTTPServer
 import Intake
+import Outbound
+import Workflows
 import Yams
 
 /// Everything `hookyard` can be configured with. Defaults are the ones `make run` uses.
 ///
 /// Sources, later ones winning: built-in defaults, the YAML file, then the environment (`HOOKYARD_LISTEN`,
-/// `HOOKYARD_DATABASE`, `HOOKYARD_LOG_LEVEL`) and the secrets (`NAME`, `NAME_FILE`, `$CREDENTIALS_DIRECTORY/NAME`).
+/// `HOOKYARD_DATABASE`, `HOOKYARD_LOG_LEVEL`, `HOOKYARD_WORKERS`, `HOOKYARD_RETRY_*`, `HOOKYARD_MAX_ATTEMPTS`,
+/// `STRIPE_API_BASE`, `STRIPE_MAX_RPS`, `INSTANTLY_API_BASE`, `INSTANTLY_MAX_RPS`) and the secrets (`NAME`,
+/// `NAME_FILE`, `$CREDENTIALS_DIRECTORY/NAME`).
 struct HookyardConfiguration: Sendable {
     var listen = "127.0.0.1:8080"
     var database = "./hookyard.db"
@@ -14,6 +18,9 @@ struct HookyardConfiguration: Sendable {
     var http = HTTPSettings()
     var stripe = StripeSettings()
     var instantly = InstantlySettings()
+    var workers = WorkerSettings()
+    var outbound = OutboundSettings()
+    var rules: [Rule] = []
     /// The file the configuration came from, `nil` for built-in defaults.
     var file: String?
 
@@ -32,11 +39,41 @@ struct HookyardConfiguration: Sendable {
     struct StripeSettings: Sendable {
         var webhookSecrets: [String] = []
         var toleranceSeconds = 300
+        /// Empty: dry-run (no Stripe call is sent).
+        var apiKey = ""
+        var apiBase = "https://api.stripe.com"
+        var apiVersion = "2025-12-15.clover"
+        /// `nil`: 25/s with a test key, 80/s with a live key.
+        var maxRequestsPerSecond: Double?
+
+        var isTestKey: Bool { apiKey.hasPrefix("sk_test_") || apiKey.hasPrefix("rk_test_") }
+        var effectiveRequestsPerSecond: Double { maxRequestsPerSecond ?? (apiKey.isEmpty || isTestKey ? 25 : 80) }
     }
 
     struct InstantlySettings: Sendable {
         var webhookSecrets: [String] = []
         var secretHeader = "X-Webhook-Secret"
+        /// Empty: dry-run (no Instantly call is sent).
+        var apiKey = ""
+        var apiBase = "https://api.instantly.ai"
+        var maxRequestsPerSecond: Double = 5
+    }
+
+    struct WorkerSettings: Sendable {
+        var count = 4
+        var retryBaseMilliseconds: Int64 = 2_000
+        var retryCapMilliseconds: Int64 = 3_600_000
+        var maxAttempts = 10
+        var leaseSeconds = 60
+
+        var retryPolicy: RetryPolicy {
+            RetryPolicy(baseMilliseconds: retryBaseMilliseconds, capMilliseconds: retryCapMilliseconds, maxAttempts: maxAttempts)
+        }
+    }
+
+    struct OutboundSettings: Sendable {
+        var connectTimeoutMilliseconds = 5_000
+        var timeoutMilliseconds = 30_000
     }
 
     static let defaultFile = "/etc/hookyard/hookyard.yaml"
@@ -96,6 +133,11 @@ enum ConfigurationLoader {
                 var reader = YAMLReader(file: file)
                 reader.apply(text: text, to: &configuration)
                 issues += reader.issues
+                if let rules = reader.rules {
+                    var ruleReader = RuleReader(file: file, environment: environment)
+                    configuration.rules = ruleReader.read(rules)
+                    issues += ruleReader.issues
+                }
             } catch {
                 issues.append(ConfigurationIssue(origin: file, line: nil, key: "", message: "cannot read configuration file: \(error.localizedDescription)"))
             }
@@ -111,6 +153,36 @@ enum ConfigurationLoader {
         if let listen = environment["HOOKYARD_LISTEN"], !listen.isEmpty { configuration.listen = listen }
         if let database = environment["HOOKYARD_DATABASE"], !database.isEmpty { configuration.database = database }
         if let level = environment["HOOKYARD_LOG_LEVEL"], !level.isEmpty { configuration.logLevel = level }
+        func number(_ name: String, min: Double, _ set: (Double) -> Void) {
+            guard let text = environment[name], !text.isEmpty else { return }
+            guard let value = Double(text), value.isFinite, value >= min else {
+                return issues.append(ConfigurationIssue(origin: "environment", line: nil, key: name,
+                                                        message: "'\(text)' is not a number of at least \(Self.format(min))"))
+            }
+            set(value)
+        }
+        func whole(_ name: String, min: Int64, _ set: (Int64) -> Void) {
+            guard let text = environment[name], !text.isEmpty else { return }
+            guard let value = Int64(text), value >= min else {
+                return issues.append(ConfigurationIssue(origin: "environment", line: nil, key: name,
+                                                        message: "'\(text)' is not a whole number of at least \(min)"))
+            }
+            set(value)
+        }
+        whole("HOOKYARD_WORKERS", min: 1) { configuration.workers.count = Int($0) }
+        whole("HOOKYARD_RETRY_BASE_MS", min: 1) { configuration.workers.retryBaseMilliseconds = $0 }
+        whole("HOOKYARD_RETRY_CAP_MS", min: 1) { configuration.workers.retryCapMilliseconds = $0 }
+        whole("HOOKYARD_MAX_ATTEMPTS", min: 1) { configuration.workers.maxAttempts = Int($0) }
+        number("STRIPE_MAX_RPS", min: 0.01) { configuration.stripe.maxRequestsPerSecond = $0 }
+        number("INSTANTLY_MAX_RPS", min: 0.01) { configuration.instantly.maxRequestsPerSecond = $0 }
+        if let base = environment["STRIPE_API_BASE"], !base.isEmpty { configuration.stripe.apiBase = base }
+        if let base = environment["INSTANTLY_API_BASE"], !base.isEmpty { configuration.instantly.apiBase = base }
+        do {
+            if let keys = try SecretResolver.resolve("STRIPE_API_KEY", environment: environment) { configuration.stripe.apiKey = keys[0] }
+        } catch { issues.append(error) }
+        do {
+            if let keys = try SecretResolver.resolve("INSTANTLY_API_KEY", environment: environment) { configuration.instantly.apiKey = keys[0] }
+        } catch { issues.append(error) }
         do {
             if let secrets = try SecretResolver.resolve("STRIPE_WEBHOOK_SECRET", environment: environment) {
                 configuration.stripe.webhookSecrets = secrets
@@ -123,6 +195,10 @@ enum ConfigurationLoader {
         } catch { issues.append(error) }
     }
 
+    static func format(_ value: Double) -> String {
+        value.rounded() == value ? String(Int64(value)) : String(value)
+    }
+
     private static func validate(_ configuration: HookyardConfiguration, issues: inout [ConfigurationIssue]) {
         let origin = configuration.file ?? "defaults"
         do {
@@ -132,6 +208,17 @@ enum ConfigurationLoader {
         }
         if configuration.database.isEmpty {
             issues.append(ConfigurationIssue(origin: origin, line: nil, key: "database", message: "must not be empty"))
+        }
+        for (key, base) in [("stripe.api_base (STRIPE_API_BASE)", configuration.stripe.apiBase),
+                            ("instantly.api_base (INSTANTLY_API_BASE)", configuration.instantly.apiBase)] {
+            if !(base.hasPrefix("https://") || base.hasPrefix("http://")) || base.hasSuffix("/") {
+                issues.append(ConfigurationIssue(origin: origin, line: nil, key: key,
+                                                 message: "'\(base)' must be an http(s) URL without a trailing slash"))
+            }
+        }
+        if configuration.workers.retryCapMilliseconds < configuration.workers.retryBaseMilliseconds {
+            issues.append(ConfigurationIssue(origin: origin, line: nil, key: "workers.retry_cap_ms",
+                                             message: "must not be below workers.retry_base_ms"))
         }
         if !HookyardConfiguration.logLevels.contains(configuration.logLevel) {
             issues.append(ConfigurationIssue(origin: origin, line: nil, key: "log_level",
@@ -183,10 +270,12 @@ enum SecretResolver {
 struct YAMLReader {
     let file: String
     var issues: [ConfigurationIssue] = []
+    /// The `rules:` node, read by `RuleReader` once the environment is known (rules expand `${VAR}`).
+    var rules: Node?
 
     init(file: String) { self.file = file }
 
-    private mutating func issue(_ node: Node?, _ key: String, _ message: String) {
+    mutating func issue(_ node: Node?, _ key: String, _ message: String) {
         issues.append(ConfigurationIssue(origin: file, line: node?.mark?.line, key: key, message: message))
     }
 
@@ -229,6 +318,10 @@ struct YAMLReader {
                 switch name {
                 case "webhook_secret": reader.string(node, path) { configuration.stripe.webhookSecrets = SecretResolver.split($0) }
                 case "tolerance_seconds": reader.int(node, path, min: 0) { configuration.stripe.toleranceSeconds = $0 }
+                case "api_key": reader.string(node, path) { configuration.stripe.apiKey = $0 }
+                case "api_base": reader.string(node, path) { configuration.stripe.apiBase = $0 }
+                case "api_version": reader.string(node, path) { configuration.stripe.apiVersion = $0 }
+                case "max_rps": reader.number(node, path, min: 0.01) { configuration.stripe.maxRequestsPerSecond = $0 }
                 default: reader.unknown(node, path)
                 }
             }
@@ -246,15 +339,38 @@ struct YAMLReader {
                             configuration.instantly.secretHeader = header
                         }
                     }
+                case "api_key": reader.string(node, path) { configuration.instantly.apiKey = $0 }
+                case "api_base": reader.string(node, path) { configuration.instantly.apiBase = $0 }
+                case "max_rps": reader.number(node, path, min: 0.01) { configuration.instantly.maxRequestsPerSecond = $0 }
                 default: reader.unknown(node, path)
                 }
             }
+            case "workers": section(value, key) { reader, name, node in
+                let path = "workers.\(name)"
+                switch name {
+                case "count": reader.int(node, path, min: 1) { configuration.workers.count = $0 }
+                case "retry_base_ms": reader.int(node, path, min: 1) { configuration.workers.retryBaseMilliseconds = Int64($0) }
+                case "retry_cap_ms": reader.int(node, path, min: 1) { configuration.workers.retryCapMilliseconds = Int64($0) }
+                case "max_attempts": reader.int(node, path, min: 1) { configuration.workers.maxAttempts = $0 }
+                case "lease_seconds": reader.int(node, path, min: 5) { configuration.workers.leaseSeconds = $0 }
+                default: reader.unknown(node, path)
+                }
+            }
+            case "outbound": section(value, key) { reader, name, node in
+                let path = "outbound.\(name)"
+                switch name {
+                case "connect_timeout_ms": reader.int(node, path, min: 100) { configuration.outbound.connectTimeoutMilliseconds = $0 }
+                case "timeout_ms": reader.int(node, path, min: 100) { configuration.outbound.timeoutMilliseconds = $0 }
+                default: reader.unknown(node, path)
+                }
+            }
+            case "rules": rules = value
             default: unknown(keyNode, key)
             }
         }
     }
 
-    private mutating func unknown(_ node: Node, _ key: String) {
+    mutating func unknown(_ node: Node, _ key: String) {
         issue(node, key, "unknown key")
     }
 
@@ -273,6 +389,12 @@ struct YAMLReader {
     private mutating func int(_ node: Node, _ key: String, min: Int, _ set: (Int) -> Void) {
         guard let value = node.int else { return issue(node, key, "must be a whole number") }
         guard value >= min else { return issue(node, key, "must be at least \(min)") }
+        set(value)
+    }
+
+    private mutating func number(_ node: Node, _ key: String, min: Double, _ set: (Double) -> Void) {
+        guard let value = node.float ?? node.int.map(Double.init), value.isFinite else { return issue(node, key, "must be a number") }
+        guard value >= min else { return issue(node, key, "must be at least \(ConfigurationLoader.format(min))") }
         set(value)
     }
 

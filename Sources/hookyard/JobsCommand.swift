@@ -26,10 +26,10 @@ struct Jobs: ParsableCommand {
                 for job in jobs { print(try jsonLine(summary(job))) }
                 return
             }
-            print(column("ID", 8) + column("STATE", 11) + column("KIND", 18) + column("ATTEMPTS", 10) + column("EVENT", 8)
+            print(column("ID", 8) + column("STATE", 11) + column("KIND", 32) + column("STEP", 28) + column("ATTEMPTS", 10) + column("EVENT", 8)
                   + column("NEXT RUN", 26) + "LAST ERROR")
             for job in jobs {
-                print(column(String(job.id), 8) + column(job.state.rawValue, 11) + column(job.kind, 18)
+                print(column(String(job.id), 8) + column(job.state.rawValue, 11) + column(job.kind, 32) + column(stepName(job) ?? "-", 28)
                       + column(String(job.attempts), 10) + column(String(job.eventID), 8) + column(isoTime(job.nextRunAt), 26)
                       + (job.lastError.map { String($0.prefix(80)) } ?? ""))
             }
@@ -131,4 +131,11 @@ private func summary(_ job: Job) -> [String: Any] {
 private func decoded(_ text: String?) -> Any {
     guard let text else { return NSNull() }
     return (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) ?? text
+}
+
+/// `rule/step` for a workflow step job, from its input.
+func stepName(_ job: Job) -> String? {
+    guard let input = job.input, let object = try? JSONSerialization.jsonObject(with: Data(input.utf8)) as? [String: Any],
+          let rule = object["rule"] as? String, let step = object["step"] as? String else { return nil }
+    return "\(rule)/\(step)"
 }

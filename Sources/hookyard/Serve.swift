@@ -4,7 +4,10 @@ import Foundation
 import HTTPServer
 import Intake
 import Logging
+import Outbound
 import Store
+import Synchronization
+import Workflows
 
 /// `hookyard serve`: run the daemon until SIGTERM or SIGINT.
 struct Serve: ParsableCommand {
@@ -25,7 +28,16 @@ struct Serve: ParsableCommand {
             "config": "\(settings.file ?? "defaults")",
             "stripe_webhook_secret": "\(Self.describe(settings.stripe.webhookSecrets))",
             "instantly_webhook_secret": "\(Self.describe(settings.instantly.webhookSecrets))",
+            "rules": "\(settings.rules.map(\.name).joined(separator: ","))",
+            "workers": .stringConvertible(settings.workers.count),
+            "stripe_api": "\(settings.stripe.apiKey.isEmpty ? "dry-run" : "\(settings.stripe.apiBase) at \(ConfigurationLoader.format(settings.stripe.effectiveRequestsPerSecond))/s")",
+            "instantly_api": "\(settings.instantly.apiKey.isEmpty ? "dry-run" : "\(settings.instantly.apiBase) at \(ConfigurationLoader.format(settings.instantly.maxRequestsPerSecond))/s")",
         ])
+        if settings.stripe.apiKey.isEmpty || settings.instantly.apiKey.isEmpty {
+            let missing = [settings.stripe.apiKey.isEmpty ? "STRIPE_API_KEY" : nil, settings.instantly.apiKey.isEmpty ? "INSTANTLY_API_KEY" : nil]
+                .compactMap { $0 }.joined(separator: " and ")
+            logger.warning("dry-run: \(missing) not set; those calls are recorded in each job's output, not sent")
+        }
         let descriptorLimit = Self.raiseOpenFileLimit()
         if descriptorLimit < settings.http.maxConnections + 64 {
             logger.warning("open-file limit is below http.max_connections + 64; raise LimitNOFILE or lower max_connections",
@@ -39,14 +51,31 @@ struct Serve: ParsableCommand {
             logger.warning("INSTANTLY_WEBHOOK_SECRET is not set: Instantly webhooks will be answered 503")
         }
 
+        let poolBox = Mutex<WorkerPool?>(nil)
         let writer: EventWriter
         do {
-            writer = try EventWriter(path: settings.database, logger: logger)
+            writer = try EventWriter(path: settings.database, logger: logger,
+                                     onCommit: { poolBox.withLock { $0 }?.wake() })
         } catch {
             logger.critical("cannot open the database", metadata: ["database": "\(settings.database)", "error": "\(error)"])
             LogOutput.standard.flush()
             throw ExitCode(1)
         }
+        let engine = WorkflowEngine(rules: settings.rules, providers: Self.providers(settings), logger: logger)
+        let pool = WorkerPool(
+            configuration: WorkerPool.Configuration(databasePath: settings.database, workers: settings.workers.count,
+                                                    leaseMilliseconds: Int64(settings.workers.leaseSeconds) * 1000,
+                                                    retryPolicy: settings.workers.retryPolicy),
+            handler: engine, logger: logger)
+        do {
+            try pool.start()
+        } catch {
+            logger.critical("cannot start the workers", metadata: ["database": "\(settings.database)", "error": "\(error)"])
+            writer.close()
+            LogOutput.standard.flush()
+            throw ExitCode(1)
+        }
+        poolBox.withLock { $0 = pool }
         let router = IntakeRouter(configuration: settings.intake, writer: writer, logger: logger)
         let server = HTTPServer(configuration: settings.serverConfiguration(address: address), responder: router, logger: logger)
         let bound: SocketAddress
@@ -54,6 +83,7 @@ struct Serve: ParsableCommand {
             bound = try server.start()
         } catch {
             logger.critical("cannot listen", metadata: ["listen": "\(settings.listen)", "error": "\(error)"])
+            pool.stop(gracePeriod: .seconds(settings.http.shutdownGraceSeconds))
             writer.close()
             LogOutput.standard.flush()
             throw ExitCode(1)
@@ -71,10 +101,34 @@ struct Serve: ParsableCommand {
         stop.wait()
         logger.info("stopping", metadata: ["grace_seconds": .stringConvertible(settings.http.shutdownGraceSeconds)])
         server.shutdown(gracePeriod: .seconds(settings.http.shutdownGraceSeconds))
+        pool.stop(gracePeriod: .seconds(settings.http.shutdownGraceSeconds))
         writer.close()
         signals.forEach { $0.cancel() }
         logger.info("stopped")
         LogOutput.standard.flush()
+    }
+
+    /// Live transports for the providers whose API key is set, dry-run transports for the others. The rate
+    /// limiters are shared by every worker.
+    static func providers(_ settings: HookyardConfiguration) -> ProviderSet {
+        let userAgent = "hookyard/\(Hookyard.version)"
+        let stripe: any ProviderTransport = settings.stripe.apiKey.isEmpty
+            ? DryRunProviderTransport(provider: "Stripe")
+            : LiveProviderTransport(provider: "Stripe", baseURL: settings.stripe.apiBase, apiKey: settings.stripe.apiKey,
+                                    extraHeaders: [("Stripe-Version", settings.stripe.apiVersion)],
+                                    limiter: RateLimiter(requestsPerSecond: settings.stripe.effectiveRequestsPerSecond),
+                                    userAgent: userAgent,
+                                    connectTimeoutMilliseconds: settings.outbound.connectTimeoutMilliseconds,
+                                    totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds)
+        let instantly: any ProviderTransport = settings.instantly.apiKey.isEmpty
+            ? DryRunProviderTransport(provider: "Instantly")
+            : LiveProviderTransport(provider: "Instantly", baseURL: settings.instantly.apiBase, apiKey: settings.instantly.apiKey,
+                                    limiter: RateLimiter(requestsPerSecond: settings.instantly.maxRequestsPerSecond),
+                                    userAgent: userAgent,
+                                    connectTimeoutMilliseconds: settings.outbound.connectTimeoutMilliseconds,
+                                    totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds)
+        return ProviderSet(stripe: stripe, instantly: instantly, stripeDryRun: settings.stripe.apiKey.isEmpty,
+                           instantlyDryRun: settings.instantly.apiKey.isEmpty)
     }
 
     /// Raises the soft open-file limit to the hard limit (the soft default of 1024 exists for select(), which

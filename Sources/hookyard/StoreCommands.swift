@@ -16,15 +16,24 @@ struct Stats: ParsableCommand {
             let object: [String: Any] = [
                 "events": Dictionary(uniqueKeysWithValues: statistics.events.map { ($0.key.rawValue, $0.value) }),
                 "jobs": statistics.jobs,
+                "purchases": statistics.purchases.mapValues { ["count": $0.count, "amount": $0.amount] },
                 "database": ["path": settings.database, "bytes": statistics.databaseBytes],
+                "dry_run": ["stripe": settings.stripe.apiKey.isEmpty, "instantly": settings.instantly.apiKey.isEmpty],
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         } else {
             let events = EventSource.allCases.map { "\($0.rawValue) \(statistics.events[$0] ?? 0)" }.joined(separator: "  ")
             let jobs = JobState.allCases.map { "\($0.rawValue) \(statistics.jobs[$0.rawValue] ?? 0)" }
                 .joined(separator: "  ")
+            let purchases = statistics.purchases.keys.sorted().map { currency in
+                let total = statistics.purchases[currency]!
+                return "\(total.count) for \(formatAmount(total.amount, currency: currency))"
+            }
             print("events    \(events)")
             print("jobs      \(jobs)")
+            print("purchases \(purchases.isEmpty ? "none" : purchases.joined(separator: "  "))")
+            let dryRun = [settings.stripe.apiKey.isEmpty ? "Stripe" : nil, settings.instantly.apiKey.isEmpty ? "Instantly" : nil].compactMap { $0 }
+            print("mode      \(dryRun.isEmpty ? "live" : "dry-run for \(dryRun.joined(separator: " and ")) (no API key set: requests are recorded, not sent)")")
             print("database  \(settings.database) (\(statistics.databaseBytes) bytes)")
         }
     }
@@ -75,6 +84,7 @@ struct Events: ParsableCommand {
             var object = summary(event)
             object["jobs"] = try JobQueue(path: settings.database).jobs(forEvent: event.id).map { job -> [String: Any] in
                 var entry: [String: Any] = ["id": job.id, "kind": job.kind, "state": job.state.rawValue, "attempts": job.attempts]
+                if let step = stepName(job) { entry["step"] = step }
                 if let error = job.lastError { entry["last_error"] = error }
                 return entry
             }
@@ -126,4 +136,17 @@ func isoTime(_ milliseconds: Int64) -> String {
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+}
+
+/// Stripe's zero-decimal currencies: amounts are whole units, not hundredths.
+private let zeroDecimalCurrencies: Set<String> = ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx",
+                                                  "vnd", "vuv", "xaf", "xof", "xpf"]
+
+/// `USD 147.00` from Stripe's smallest-unit amount.
+func formatAmount(_ amount: Int64, currency: String) -> String {
+    let code = currency.uppercased()
+    if zeroDecimalCurrencies.contains(currency.lowercased()) { return "\(code) \(amount)" }
+    let sign = amount < 0 ? "-" : ""
+    let cents = abs(amount) % 100
+    return "\(code) \(sign)\(abs(amount) / 100).\(cents < 10 ? "0" : "")\(cents)"
 }

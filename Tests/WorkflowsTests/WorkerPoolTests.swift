@@ -16,7 +16,7 @@ final class ScriptedHandler: JobHandler {
         self.delay = delay
     }
 
-    func run(_ job: Job) -> JobOutcome {
+    func run(_ job: Job, store: WorkflowStore) -> JobOutcome {
         runs.withLock { $0.append((job.id, job.kind, job.attempts)) }
         if delay > .zero { Thread.sleep(forTimeInterval: delay / .seconds(1)) }
         return script(job)

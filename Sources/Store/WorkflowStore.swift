@@ -1,0 +1,90 @@
+/// A purchase a workflow records for reporting: one per provider reference (a Checkout Session id).
+public struct Purchase: Sendable, Equatable {
+    public var eventID: Int64
+    /// The provider's id for the payment (`cs_...`); recording the same reference twice keeps the first.
+    public var reference: String
+    public var email: String?
+    /// In the currency's smallest unit (cents), as Stripe reports it.
+    public var amount: Int64
+    /// Lower-case ISO code (`usd`), never converted.
+    public var currency: String
+    public var campaignID: String?
+    public var paymentLink: String?
+    public var rule: String
+
+    public init(eventID: Int64, reference: String, email: String?, amount: Int64, currency: String, campaignID: String?,
+                paymentLink: String?, rule: String) {
+        self.eventID = eventID
+        self.reference = reference
+        self.email = email
+        self.amount = amount
+        self.currency = currency
+        self.campaignID = campaignID
+        self.paymentLink = paymentLink
+        self.rule = rule
+    }
+}
+
+/// What workflow steps read and write in the database besides the queue: the event a job was caused by, and
+/// recorded purchases. Each call is one statement or transaction.
+///
+/// Not thread-safe: one per worker thread, like `JobQueue`.
+public final class WorkflowStore {
+    private let database: SQLiteDatabase
+
+    /// Opens an existing database and migrates it if needed.
+    public init(path: String) throws {
+        database = try StoreConnection.openExisting(path: path)
+    }
+
+    public func close() { database.close() }
+
+    /// The stored event with row id `id`: its source, type and body.
+    public func event(id: Int64) throws -> (source: EventSource, type: String, body: [UInt8])? {
+        let statement = try database.prepare("SELECT source, type, body FROM events WHERE id = ?")
+        try statement.bind(1, id)
+        guard try statement.step() else { return nil }
+        return (EventSource(rawValue: statement.string(0) ?? "") ?? .stripe, statement.string(1) ?? "", statement.blob(2))
+    }
+
+    /// Records a purchase unless one with the same reference exists.
+    /// - Returns: the purchase's row id and whether this call created it (`false`: it was already recorded).
+    public func recordPurchase(_ purchase: Purchase, now: Int64) throws -> (id: Int64, created: Bool) {
+        try database.transaction {
+            let insert = try database.prepare("""
+                INSERT INTO purchases (event_id, reference, email, amount, currency, campaign_id, payment_link, rule, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (reference) DO NOTHING
+                """)
+            try insert.bind(1, purchase.eventID)
+            try insert.bind(2, purchase.reference)
+            try insert.bind(3, purchase.email)
+            try insert.bind(4, purchase.amount)
+            try insert.bind(5, purchase.currency)
+            try insert.bind(6, purchase.campaignID)
+            try insert.bind(7, purchase.paymentLink)
+            try insert.bind(8, purchase.rule)
+            try insert.bind(9, now)
+            try insert.run()
+            let created = database.changes == 1
+            let lookup = try database.prepare("SELECT id FROM purchases WHERE reference = ?")
+            try lookup.bind(1, purchase.reference)
+            _ = try lookup.step()
+            return (lookup.int(0), created)
+        }
+    }
+
+    /// Every purchase, oldest first (for tests and reports).
+    public func purchases() throws -> [Purchase] {
+        let statement = try database.prepare("""
+            SELECT event_id, reference, email, amount, currency, campaign_id, payment_link, rule FROM purchases ORDER BY id
+            """)
+        var result: [Purchase] = []
+        while try statement.step() {
+            result.append(Purchase(eventID: statement.int(0), reference: statement.string(1) ?? "", email: statement.string(2),
+                                   amount: statement.int(3), currency: statement.string(4) ?? "",
+                                   campaignID: statement.string(5), paymentLink: statement.string(6),
+                                   rule: statement.string(7) ?? ""))
+        }
+        return result
+    }
+}

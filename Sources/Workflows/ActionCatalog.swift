@@ -1,0 +1,141 @@
+/// The actions a rule step can name, with the arguments each takes and the outputs later steps can read.
+///
+/// `hookyard check-config` validates rules against this catalog; `ActionRunner` executes them. Static and
+/// thread-safe.
+public enum ActionCatalog {
+    /// One action's contract.
+    public struct Spec: Sendable {
+        public enum Provider: String, Sendable { case stripe = "Stripe", instantly = "Instantly", local }
+
+        public var name: String
+        public var provider: Provider
+        public var required: [String]
+        public var optional: [String]
+        /// Top-level output fields (`steps.<step>.<field>`).
+        public var outputs: [String]
+        public var summary: String
+
+        public var parameters: [String] { required + optional }
+    }
+
+    public static let specs: [Spec] = [
+        Spec(name: "stripe.find_or_create_customer", provider: .stripe, required: ["email"], optional: ["name", "metadata"],
+             outputs: ["customer_id", "created", "metadata_updated"],
+             summary: "Finds the Stripe customer with this email (GET /v1/customers?email=, which reads its own writes) or creates one; adds missing metadata to an existing one."),
+        Spec(name: "stripe.create_payment_link", provider: .stripe, required: ["price"],
+             optional: ["quantity", "metadata", "prefilled_email"],
+             outputs: ["payment_link_id", "url", "stripe_url"],
+             summary: "Creates a payment link for a price with metadata; `url` carries ?prefilled_email= when given."),
+        Spec(name: "stripe.get_payment_link", provider: .stripe, required: ["id"], optional: [],
+             outputs: ["payment_link_id", "url", "active", "metadata"],
+             summary: "Retrieves a payment link (its metadata ties a payment back to the lead and campaign)."),
+        Spec(name: "stripe.get_checkout_session", provider: .stripe, required: ["id"], optional: [],
+             outputs: ["session_id", "status", "payment_status", "amount_total", "currency", "customer", "customer_email",
+                       "payment_link", "client_reference_id", "metadata"],
+             summary: "Retrieves a Checkout Session (fresh state, where a webhook's snapshot may be stale)."),
+        Spec(name: "stripe.get_price", provider: .stripe, required: ["id"], optional: [],
+             outputs: ["price_id", "active", "currency", "unit_amount", "product", "type", "recurring_interval"],
+             summary: "Retrieves a price."),
+        Spec(name: "instantly.add_lead", provider: .instantly, required: ["email", "campaign"],
+             optional: ["first_name", "last_name", "company_name", "variables"],
+             outputs: ["lead_id", "created"],
+             summary: "Adds a lead to a campaign unless it is already there."),
+        Spec(name: "instantly.set_lead_variables", provider: .instantly, required: ["email", "campaign", "variables"], optional: [],
+             outputs: ["lead_id", "changed"],
+             summary: "Sets custom variables on a lead: reads the lead, merges, writes the whole set back (Instantly replaces it); skips when already set."),
+        Spec(name: "instantly.move_lead", provider: .instantly, required: ["email", "from_campaign", "to_campaign"], optional: [],
+             outputs: ["lead_id", "moved"],
+             summary: "Moves a lead to another campaign and waits for Instantly's background job; skips when it is already there."),
+        Spec(name: "instantly.set_interest_status", provider: .instantly, required: ["email", "campaign", "status"], optional: [],
+             outputs: ["changed", "interest_value"],
+             summary: "Sets a lead's interest status (interested, meeting_booked, meeting_completed, won, out_of_office, not_interested, wrong_person, lost, no_show, or the number); skips when already set."),
+        Spec(name: "record_purchase", provider: .local, required: ["reference", "amount", "currency"],
+             optional: ["email", "campaign", "payment_link"],
+             outputs: ["purchase_id", "created"],
+             summary: "Records a purchase for revenue reports, once per reference (a Checkout Session id)."),
+    ]
+
+    private static let byName: [String: Spec] = Dictionary(uniqueKeysWithValues: specs.map { ($0.name, $0) })
+
+    public static func spec(_ name: String) -> Spec? { byName[name] }
+
+    /// Instantly's interest status values by name.
+    public static let interestStatuses: [String: Int] = [
+        "interested": 1, "meeting_booked": 2, "meeting_completed": 3, "won": 4, "closed": 4, "out_of_office": 0,
+        "not_interested": -1, "wrong_person": -2, "lost": -3, "no_show": -4,
+    ]
+}
+
+/// Checks rules against the catalog and each other. Stateless.
+public enum RuleValidator {
+    /// One problem, located by its key path inside the rule list (`rules[0].steps[2].with.price`).
+    public struct Problem: Sendable, Equatable, CustomStringConvertible {
+        public var key: String
+        public var message: String
+        public var description: String { "\(key): \(message)" }
+    }
+
+    /// Every problem in `rules`: duplicate rule or step names, unknown actions, unknown or missing arguments, and
+    /// templates naming a step that does not run before the one using it (or an output that step does not have).
+    public static func problems(in rules: [Rule]) -> [Problem] {
+        var problems: [Problem] = []
+        var ruleNames: Set<String> = []
+        for (ruleIndex, rule) in rules.enumerated() {
+            let ruleKey = "rules[\(ruleIndex)]"
+            if !ruleNames.insert(rule.name).inserted {
+                problems.append(Problem(key: "\(ruleKey).name", message: "another rule is already named '\(rule.name)'"))
+            }
+            if rule.trigger.eventTypes.isEmpty {
+                problems.append(Problem(key: "\(ruleKey).on.event", message: "names no event type"))
+            }
+            for condition in rule.trigger.conditions where condition.path.first != "event" {
+                problems.append(Problem(key: "\(ruleKey).on.where", message: "'\(condition.path.joined(separator: "."))' must start with event."))
+            }
+            if let oncePer = rule.oncePer, !oncePer.stepsReferenced.isEmpty {
+                problems.append(Problem(key: "\(ruleKey).once_per", message: "may only use event fields"))
+            }
+            if rule.steps.isEmpty {
+                problems.append(Problem(key: "\(ruleKey).steps", message: "a rule needs at least one step"))
+            }
+            var earlier: [String: ActionCatalog.Spec] = [:]
+            for (stepIndex, step) in rule.steps.enumerated() {
+                let stepKey = "\(ruleKey).steps[\(stepIndex)]"
+                if earlier[step.name] != nil || rule.steps[..<stepIndex].contains(where: { $0.name == step.name }) {
+                    problems.append(Problem(key: "\(stepKey).name", message: "another step of this rule is already named '\(step.name)'"))
+                }
+                guard let spec = ActionCatalog.spec(step.action) else {
+                    let known = ActionCatalog.specs.map(\.name).joined(separator: ", ")
+                    problems.append(Problem(key: "\(stepKey).action", message: "unknown action '\(step.action)' (known: \(known))"))
+                    continue
+                }
+                for name in step.arguments.keys.sorted() where !spec.parameters.contains(name) {
+                    problems.append(Problem(key: "\(stepKey).with.\(name)",
+                                            message: "\(spec.name) has no argument '\(name)' (it takes: \(spec.parameters.joined(separator: ", ")))"))
+                }
+                for name in spec.required where step.arguments[name] == nil {
+                    problems.append(Problem(key: "\(stepKey).with", message: "\(spec.name) needs argument '\(name)'"))
+                }
+                var paths: [(String, [String])] = []
+                for (name, argument) in step.arguments {
+                    for template in argument.templates { paths += template.paths.map { ("\(stepKey).with.\(name)", $0) } }
+                }
+                for condition in step.conditions { paths.append(("\(stepKey).if", condition.path)) }
+                for (key, path) in paths where path.first == "steps" {
+                    guard path.count >= 3, let source = earlier[path[1]] else {
+                        let name = path.count > 1 ? path[1] : ""
+                        problems.append(Problem(key: key, message: "'\(path.joined(separator: "."))' names step '\(name)', which does not run before this one"))
+                        continue
+                    }
+                    if !source.outputs.contains(path[2]) {
+                        problems.append(Problem(key: key, message: "step '\(path[1])' (\(source.name)) has no output '\(path[2])' (it has: \(source.outputs.joined(separator: ", ")))"))
+                    }
+                }
+                for (key, path) in paths where path.first != "steps" && path.first != "event" {
+                    problems.append(Problem(key: key, message: "'\(path.joined(separator: "."))' must start with event. or steps."))
+                }
+                earlier[step.name] = spec
+            }
+        }
+        return problems
+    }
+}

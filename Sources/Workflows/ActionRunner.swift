@@ -1,0 +1,294 @@
+import Foundation
+import Outbound
+import Store
+
+/// What an action needs to run once: provider clients (live or dry-run, wrapped to record their requests), the
+/// worker's store, and the job's stable idempotency key.
+struct ActionContext {
+    var stripe: StripeClient
+    var instantly: InstantlyClient
+    var store: WorkflowStore
+    var eventID: Int64
+    var rule: String
+    /// Stable across every attempt of the job: Stripe's `Idempotency-Key` is derived from it.
+    var idempotencyKey: String
+    var now: () -> Int64
+}
+
+/// Executes the catalog's actions. Every action is idempotent across attempts of the same job: Stripe writes carry
+/// an `Idempotency-Key` derived from the job, and Instantly writes (which have no keys) first read the current state
+/// and skip what is already done.
+///
+/// Thread-safe: the only shared state is the per-email lock that keeps two flows for the same person from creating
+/// two Stripe customers at once.
+public final class ActionRunner: Sendable {
+    /// How long `instantly.move_lead` waits for Instantly's background job before retrying later.
+    let moveWaitMilliseconds: Int
+    let movePollMilliseconds: Int
+    private let customerLocks = KeyedLocks()
+
+    public init(moveWaitMilliseconds: Int = 15_000, movePollMilliseconds: Int = 1_000) {
+        self.moveWaitMilliseconds = moveWaitMilliseconds
+        self.movePollMilliseconds = max(1, movePollMilliseconds)
+    }
+
+    /// Runs `action` with rendered `arguments`. - Returns: the output object later steps read.
+    /// - Throws: `ProviderFailure` (argument errors are non-retryable failures that name the argument).
+    func run(_ action: String, _ arguments: Arguments, in context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        switch action {
+        case "stripe.find_or_create_customer": return try findOrCreateCustomer(arguments, context)
+        case "stripe.create_payment_link": return try createPaymentLink(arguments, context)
+        case "stripe.get_payment_link":
+            let link = try context.stripe.retrievePaymentLink(id: try arguments.string("id"))
+            return .object(["payment_link_id": .string(link.id), "url": .string(link.url), "active": .bool(link.active),
+                            "metadata": Self.object(link.metadata)])
+        case "stripe.get_checkout_session":
+            let session = try context.stripe.retrieveCheckoutSession(id: try arguments.string("id"))
+            return .object(["session_id": .string(session.id), "status": Self.optional(session.status),
+                            "payment_status": Self.optional(session.paymentStatus),
+                            "amount_total": session.amountTotal.map { .integer(Int64($0)) } ?? .null,
+                            "currency": Self.optional(session.currency), "customer": Self.optional(session.customer),
+                            "customer_email": Self.optional(session.customerEmail), "payment_link": Self.optional(session.paymentLink),
+                            "client_reference_id": Self.optional(session.clientReferenceID), "metadata": Self.object(session.metadata)])
+        case "stripe.get_price":
+            let price = try context.stripe.retrievePrice(id: try arguments.string("id"))
+            return .object(["price_id": .string(price.id), "active": .bool(price.active), "currency": Self.optional(price.currency),
+                            "unit_amount": price.unitAmount.map { .integer(Int64($0)) } ?? .null,
+                            "product": Self.optional(price.product), "type": Self.optional(price.type),
+                            "recurring_interval": Self.optional(price.recurringInterval)])
+        case "instantly.add_lead": return try addLead(arguments, context)
+        case "instantly.set_lead_variables": return try setLeadVariables(arguments, context)
+        case "instantly.move_lead": return try moveLead(arguments, context)
+        case "instantly.set_interest_status": return try setInterestStatus(arguments, context)
+        case "record_purchase": return try recordPurchase(arguments, context)
+        default: throw Arguments.failure("unknown action '\(action)'")
+        }
+    }
+
+    // MARK: Stripe
+
+    private func findOrCreateCustomer(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        let email = try arguments.string("email").trimmingCharacters(in: .whitespacesAndNewlines)
+        let metadata = try arguments.stringPairs("metadata")
+        let name = try arguments.optionalString("name")
+        // Two flows for the same person must not both find nothing and both create.
+        return try customerLocks.withLock(email.lowercased()) { () throws(ProviderFailure) -> JSONValue in
+            if let customer = try context.stripe.findCustomer(email: email) {
+                let missing = metadata.filter { customer.metadata[$0.0] != $0.1 }
+                if !missing.isEmpty {
+                    _ = try context.stripe.updateCustomerMetadata(id: customer.id, metadata: missing,
+                                                                  idempotencyKey: context.idempotencyKey + "/metadata")
+                }
+                return .object(["customer_id": .string(customer.id), "created": .bool(false), "metadata_updated": .bool(!missing.isEmpty)])
+            }
+            let customer = try context.stripe.createCustomer(email: email, name: name, metadata: metadata,
+                                                             idempotencyKey: context.idempotencyKey)
+            return .object(["customer_id": .string(customer.id), "created": .bool(true), "metadata_updated": .bool(false)])
+        }
+    }
+
+    private func createPaymentLink(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        let quantity = try arguments.optionalInt("quantity") ?? 1
+        guard quantity >= 1 else { throw Arguments.failure("argument 'quantity' must be at least 1") }
+        let link = try context.stripe.createPaymentLink(price: try arguments.string("price"), quantity: quantity,
+                                                        metadata: try arguments.stringPairs("metadata"),
+                                                        idempotencyKey: context.idempotencyKey)
+        var url = link.url
+        if let email = try arguments.optionalString("prefilled_email"), !email.isEmpty {
+            url += (url.contains("?") ? "&" : "?") + "prefilled_email=" + FormEncoder.percentEncode(email)
+        }
+        return .object(["payment_link_id": .string(link.id), "url": .string(url), "stripe_url": .string(link.url)])
+    }
+
+    // MARK: Instantly
+
+    private func addLead(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        let email = try arguments.string("email")
+        let campaign = try arguments.string("campaign")
+        if let lead = try context.instantly.findLead(email: email, campaign: campaign) {
+            return .object(["lead_id": .string(lead.id), "created": .bool(false)])
+        }
+        let lead = try context.instantly.createLead(campaign: campaign, email: email,
+                                                    firstName: try arguments.optionalString("first_name"),
+                                                    lastName: try arguments.optionalString("last_name"),
+                                                    companyName: try arguments.optionalString("company_name"),
+                                                    variables: try arguments.scalarMap("variables"))
+        return .object(["lead_id": .string(lead.id), "created": .bool(true)])
+    }
+
+    private func setLeadVariables(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        let email = try arguments.string("email")
+        let campaign = try arguments.string("campaign")
+        let wanted = try arguments.scalarMap("variables")
+        guard let lead = try context.instantly.findLead(email: email, campaign: campaign) else {
+            throw Arguments.failure("Instantly has no lead \(email) in campaign \(campaign)")
+        }
+        // PATCH replaces custom_variables as a whole: merge into what the lead has, and skip if nothing changes.
+        let merged = lead.variables.merging(wanted) { _, new in new }
+        guard merged != lead.variables else { return .object(["lead_id": .string(lead.id), "changed": .bool(false)]) }
+        _ = try context.instantly.replaceLeadVariables(id: lead.id, variables: merged)
+        return .object(["lead_id": .string(lead.id), "changed": .bool(true)])
+    }
+
+    private func moveLead(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        let email = try arguments.string("email")
+        let from = try arguments.string("from_campaign")
+        let to = try arguments.string("to_campaign")
+        guard from != to else { throw Arguments.failure("from_campaign and to_campaign are the same campaign (\(from))") }
+        guard let lead = try context.instantly.findLead(email: email, campaign: from) else {
+            // Already moved (by an earlier attempt whose answer was lost, or by hand)?
+            if let moved = try context.instantly.findLead(email: email, campaign: to) {
+                return .object(["lead_id": .string(moved.id), "moved": .bool(false)])
+            }
+            throw Arguments.failure("Instantly has no lead \(email) in campaign \(from) or \(to)")
+        }
+        var job = try context.instantly.moveLead(id: lead.id, fromCampaign: from, toCampaign: to)
+        var waited = 0
+        while !job.isFinished, waited < moveWaitMilliseconds {
+            usleep(UInt32(movePollMilliseconds) * 1000)
+            waited += movePollMilliseconds
+            job = try context.instantly.backgroundJob(id: job.id)
+        }
+        guard job.isFinished else {
+            throw ProviderFailure(message: "Instantly is still moving lead \(email) (background job \(job.id), status \(job.status)); will check again",
+                                  status: nil, retryable: true, retryAfterMilliseconds: 5_000)
+        }
+        guard job.succeeded else {
+            throw ProviderFailure(message: "Instantly's background job \(job.id) moving lead \(email) ended with status \(job.status)",
+                                  status: nil, retryable: true, retryAfterMilliseconds: nil)
+        }
+        return .object(["lead_id": .string(lead.id), "moved": .bool(true)])
+    }
+
+    private func setInterestStatus(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        let email = try arguments.string("email")
+        let campaign = try arguments.string("campaign")
+        let status = try arguments.value("status")
+        let value: Int
+        if let number = status.int64Value {
+            value = Int(number)
+        } else if let named = ActionCatalog.interestStatuses[status.text.lowercased()] {
+            value = named
+        } else {
+            throw Arguments.failure("argument 'status': '\(status.text)' is not an interest status (\(ActionCatalog.interestStatuses.keys.sorted().joined(separator: ", ")), or a number)")
+        }
+        if let lead = try context.instantly.findLead(email: email, campaign: campaign), lead.interestStatus == value {
+            return .object(["changed": .bool(false), "interest_value": .integer(Int64(value))])
+        }
+        try context.instantly.updateInterestStatus(email: email, campaign: campaign, value: value)
+        return .object(["changed": .bool(true), "interest_value": .integer(Int64(value))])
+    }
+
+    // MARK: Local
+
+    private func recordPurchase(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        guard let amount = try arguments.value("amount").int64Value else {
+            throw Arguments.failure("argument 'amount' must be a whole number (the smallest currency unit, as Stripe sends it)")
+        }
+        let purchase = Purchase(eventID: context.eventID, reference: try arguments.string("reference"),
+                                email: try arguments.optionalString("email"), amount: amount,
+                                currency: try arguments.string("currency").lowercased(),
+                                campaignID: try arguments.optionalString("campaign"),
+                                paymentLink: try arguments.optionalString("payment_link"), rule: context.rule)
+        do {
+            let (id, created) = try context.store.recordPurchase(purchase, now: context.now())
+            return .object(["purchase_id": .integer(id), "created": .bool(created)])
+        } catch {
+            throw ProviderFailure(message: "recording the purchase failed: \(error)", status: nil, retryable: true, retryAfterMilliseconds: nil)
+        }
+    }
+
+    private static func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
+
+    private static func object(_ strings: [String: String]) -> JSONValue { .object(strings.mapValues(JSONValue.string)) }
+}
+
+/// A step's rendered arguments, with typed accessors whose errors name the argument.
+struct Arguments {
+    var values: [String: JSONValue]
+
+    static func failure(_ message: String) -> ProviderFailure {
+        ProviderFailure(message: message, status: nil, retryable: false, retryAfterMilliseconds: nil)
+    }
+
+    func value(_ name: String) throws(ProviderFailure) -> JSONValue {
+        guard let value = values[name], !value.isNull else { throw Self.failure("argument '\(name)' is missing") }
+        return value
+    }
+
+    func string(_ name: String) throws(ProviderFailure) -> String {
+        let value = try value(name)
+        switch value {
+        case .array, .object: throw Self.failure("argument '\(name)' must be text, not \(value.serialized())")
+        default:
+            let text = value.text
+            guard !text.isEmpty else { throw Self.failure("argument '\(name)' is empty") }
+            return text
+        }
+    }
+
+    func optionalString(_ name: String) throws(ProviderFailure) -> String? {
+        guard let value = values[name], !value.isNull else { return nil }
+        return try string(name)
+    }
+
+    func optionalInt(_ name: String) throws(ProviderFailure) -> Int? {
+        guard let value = values[name], !value.isNull else { return nil }
+        guard let number = value.int64Value else { throw Self.failure("argument '\(name)' must be a whole number, not \(value.serialized())") }
+        return Int(number)
+    }
+
+    /// A map of text values, sorted by key (so requests are byte-for-byte the same on every attempt).
+    func stringPairs(_ name: String) throws(ProviderFailure) -> [(String, String)] {
+        guard let value = values[name], !value.isNull else { return [] }
+        guard case .object(let members) = value else { throw Self.failure("argument '\(name)' must be a map") }
+        var pairs: [(String, String)] = []
+        for key in members.keys.sorted() {
+            let member = members[key]!
+            switch member {
+            case .array, .object: throw Self.failure("argument '\(name).\(key)' must be text")
+            default: pairs.append((key, member.text))
+            }
+        }
+        return pairs
+    }
+
+    /// A map of Instantly custom-variable values (text, numbers, booleans, null; no lists or maps).
+    func scalarMap(_ name: String) throws(ProviderFailure) -> [String: InstantlyValue] {
+        guard let value = values[name], !value.isNull else { return [:] }
+        guard case .object(let members) = value else { throw Self.failure("argument '\(name)' must be a map") }
+        var result: [String: InstantlyValue] = [:]
+        for (key, member) in members {
+            switch member {
+            case .null: result[key] = .null
+            case .bool(let flag): result[key] = .bool(flag)
+            case .integer(let number): result[key] = .number(Double(number))
+            case .number(let number): result[key] = .number(number)
+            case .string(let text): result[key] = .string(text)
+            case .array, .object: throw Self.failure("argument '\(name).\(key)': Instantly custom variables must be text, numbers or booleans")
+            }
+        }
+        return result
+    }
+}
+
+/// Mutual exclusion per key (for instance per email), for work that must not run twice at once for the same key.
+/// Thread-safe; keys are forgotten when no one holds them.
+final class KeyedLocks: @unchecked Sendable {  // Safe: `held` is only read or changed with `condition` locked.
+    private var held: Set<String> = []
+    private let condition = NSCondition()
+
+    func withLock<T, E: Error>(_ key: String, _ body: () throws(E) -> T) throws(E) -> T {
+        condition.lock()
+        while held.contains(key) { condition.wait() }
+        held.insert(key)
+        condition.unlock()
+        defer {
+            condition.lock()
+            held.remove(key)
+            condition.broadcast()
+            condition.unlock()
+        }
+        return try body()
+    }
+}

@@ -1,0 +1,352 @@
+import Foundation
+import Store
+import Workflows
+import Yams
+
+/// Reads the `rules:` list of the configuration into `Rule`s, expanding `${VAR}` from the environment, and reports
+/// every problem with file, line and key (`rules[0].steps[1].with.price`). Checks against the action catalog are
+/// `RuleValidator`'s; this type places its findings on the line they come from.
+///
+/// ```yaml
+/// rules:
+///   - name: lead-to-sale
+///     on:
+///       source: instantly
+///       event: lead_interested            # or a list
+///       where:                            # event fields; all must hold
+///         campaign_id: {in: "${INSTANTLY_OUTREACH_CAMPAIGN_IDS}"}
+///     once_per: "{{ event.lead_email }}"
+///     steps:
+///       - name: customer
+///         action: stripe.find_or_create_customer
+///         if: {steps.x.y: {exists: true}}   # optional; full paths
+///         with: {email: "{{ event.lead_email }}"}
+/// ```
+struct RuleReader {
+    let file: String
+    let environment: [String: String]
+    var issues: [ConfigurationIssue] = []
+    /// Line of each key path read, for placing `RuleValidator`'s problems.
+    private var lines: [String: Int] = [:]
+
+    init(file: String, environment: [String: String]) {
+        self.file = file
+        self.environment = environment
+    }
+
+    private mutating func issue(_ node: Node?, _ key: String, _ message: String) {
+        issues.append(ConfigurationIssue(origin: file, line: node?.mark?.line, key: key, message: message))
+    }
+
+    private mutating func note(_ key: String, _ node: Node) {
+        if let line = node.mark?.line { lines[key] = line }
+    }
+
+    mutating func read(_ node: Node) -> [Rule] {
+        guard let sequence = node.sequence else {
+            issue(node, "rules", "must be a list of rules")
+            return []
+        }
+        var rules: [Rule] = []
+        for (index, ruleNode) in sequence.enumerated() {
+            if let rule = readRule(ruleNode, key: "rules[\(index)]") { rules.append(rule) }
+        }
+        guard issues.isEmpty else { return rules }
+        for problem in RuleValidator.problems(in: rules) {
+            issues.append(ConfigurationIssue(origin: file, line: line(for: problem.key), key: problem.key, message: problem.message))
+        }
+        return rules
+    }
+
+    /// The line of `key`, or of its closest enclosing key that was read.
+    private func line(for key: String) -> Int? {
+        var candidate = key
+        while true {
+            if let line = lines[candidate] { return line }
+            guard let cut = candidate.lastIndex(where: { $0 == "." || $0 == "[" }) else { return nil }
+            candidate = String(candidate[..<cut])
+        }
+    }
+
+    private mutating func readRule(_ node: Node, key: String) -> Rule? {
+        note(key, node)
+        guard let mapping = node.mapping else {
+            issue(node, key, "must be a mapping with name, on and steps")
+            return nil
+        }
+        var name: String?
+        var trigger: Trigger?
+        var oncePer: Template?
+        var steps: [Step] = []
+        var sawSteps = false
+        for (keyNode, value) in mapping {
+            let field = keyNode.string ?? ""
+            let path = "\(key).\(field)"
+            note(path, keyNode)
+            switch field {
+            case "name": name = ruleName(value, path)
+            case "on": trigger = readTrigger(value, key: path)
+            case "once_per":
+                if let text = scalarText(value, path) { oncePer = template(text, value, path) }
+            case "steps":
+                sawSteps = true
+                guard let sequence = value.sequence else {
+                    issue(value, path, "must be a list of steps")
+                    continue
+                }
+                for (index, stepNode) in sequence.enumerated() {
+                    if let step = readStep(stepNode, key: "\(path)[\(index)]") { steps.append(step) }
+                }
+            default: issue(keyNode, path, "unknown key (a rule has name, on, once_per, steps)")
+            }
+        }
+        if name == nil { issue(node, "\(key).name", "every rule needs a name") }
+        if trigger == nil, !mapping.keys.contains(where: { $0.string == "on" }) { issue(node, "\(key).on", "every rule needs a trigger (on:)") }
+        if !sawSteps { issue(node, "\(key).steps", "every rule needs steps") }
+        guard let name, let trigger else { return nil }
+        return Rule(name: name, trigger: trigger, oncePer: oncePer, steps: steps)
+    }
+
+    private mutating func ruleName(_ node: Node, _ key: String) -> String? {
+        guard let text = scalarText(node, key) else { return nil }
+        guard !text.isEmpty, text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+            issue(node, key, "'\(text)' must be letters, digits, '-' or '_'")
+            return nil
+        }
+        return text
+    }
+
+    private mutating func readTrigger(_ node: Node, key: String) -> Trigger? {
+        guard let mapping = node.mapping else {
+            issue(node, key, "must be a mapping with source, event and optional where")
+            return nil
+        }
+        var source: EventSource?
+        var types: [String] = []
+        var conditions: [Condition] = []
+        for (keyNode, value) in mapping {
+            let field = keyNode.string ?? ""
+            let path = "\(key).\(field)"
+            note(path, keyNode)
+            switch field {
+            case "source":
+                guard let text = scalarText(value, path) else { continue }
+                guard let parsed = EventSource(rawValue: text) else {
+                    issue(value, path, "'\(text)' is not one of \(EventSource.allCases.map(\.rawValue).joined(separator: ", "))")
+                    continue
+                }
+                source = parsed
+            case "event":
+                let names = value.sequence.map { Array($0) } ?? [value]
+                for nameNode in names {
+                    guard let text = scalarText(nameNode, path) else { continue }
+                    for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+                        // Instantly's payload docs spell the click event link_clicked; intake stores email_link_clicked.
+                        types.append(name == "link_clicked" ? "email_link_clicked" : name)
+                    }
+                }
+                if types.isEmpty { issue(value, path, "names no event type") }
+            case "where":
+                conditions = readConditions(value, key: path, prefix: ["event"])
+            default: issue(keyNode, path, "unknown key (a trigger has source, event, where)")
+            }
+        }
+        guard let source else {
+            issue(node, "\(key).source", "needs a source: stripe or instantly")
+            return nil
+        }
+        return Trigger(source: source, eventTypes: types, conditions: conditions)
+    }
+
+    private mutating func readStep(_ node: Node, key: String) -> Step? {
+        note(key, node)
+        guard let mapping = node.mapping else {
+            issue(node, key, "must be a mapping with name, action and with")
+            return nil
+        }
+        var name: String?
+        var action: String?
+        var arguments: [String: Argument] = [:]
+        var conditions: [Condition] = []
+        for (keyNode, value) in mapping {
+            let field = keyNode.string ?? ""
+            let path = "\(key).\(field)"
+            note(path, keyNode)
+            switch field {
+            case "name": name = ruleName(value, path)
+            case "action": action = scalarText(value, path)
+            case "with":
+                guard let members = value.mapping else {
+                    issue(value, path, "must be a mapping of argument names to values")
+                    continue
+                }
+                for (argumentKey, argumentValue) in members {
+                    let argumentName = argumentKey.string ?? ""
+                    note("\(path).\(argumentName)", argumentKey)
+                    if let argument = readArgument(argumentValue, key: "\(path).\(argumentName)") { arguments[argumentName] = argument }
+                }
+            case "if":
+                conditions = readConditions(value, key: path, prefix: [])
+            default: issue(keyNode, path, "unknown key (a step has name, action, with, if)")
+            }
+        }
+        if name == nil { issue(node, "\(key).name", "every step needs a name") }
+        if action == nil { issue(node, "\(key).action", "every step needs an action") }
+        guard let name, let action else { return nil }
+        return Step(name: name, action: action, arguments: arguments, conditions: conditions)
+    }
+
+    private mutating func readArgument(_ node: Node, key: String) -> Argument? {
+        switch node {
+        case .scalar:
+            if node.null != nil, node.scalar?.style == .plain { return .value(.null) }
+            if node.scalar?.style == .plain, let value = plainValue(node) { return .value(value) }
+            guard let text = scalarText(node, key) else { return nil }
+            guard text.contains("{{") else { return .value(.string(text)) }
+            return template(text, node, key).map(Argument.template)
+        case .sequence(let sequence):
+            var items: [Argument] = []
+            for (index, item) in sequence.enumerated() {
+                if let argument = readArgument(item, key: "\(key)[\(index)]") { items.append(argument) }
+            }
+            return .list(items)
+        case .mapping(let mapping):
+            var members: [String: Argument] = [:]
+            for (memberKey, memberValue) in mapping {
+                let name = memberKey.string ?? ""
+                if let argument = readArgument(memberValue, key: "\(key).\(name)") { members[name] = argument }
+            }
+            return .map(members)
+        case .alias:
+            issue(node, key, "YAML aliases are not supported here")
+            return nil
+        }
+    }
+
+    /// Conditions from `{path: value}` or `{path: {op: value}}`; `prefix` is put before each path (`event` for `where`).
+    private mutating func readConditions(_ node: Node, key: String, prefix: [String]) -> [Condition] {
+        guard let mapping = node.mapping else {
+            issue(node, key, "must be a mapping of field paths to values or tests (equals, not, in, not_in, exists)")
+            return []
+        }
+        var conditions: [Condition] = []
+        for (pathNode, value) in mapping {
+            let pathText = pathNode.string ?? ""
+            let conditionKey = "\(key).\(pathText)"
+            note(conditionKey, pathNode)
+            let segments = pathText.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            guard !pathText.isEmpty, segments.allSatisfy({ !$0.isEmpty }) else {
+                issue(pathNode, conditionKey, "'\(pathText)' is not a field path")
+                continue
+            }
+            if prefix.isEmpty, segments.first != "event", segments.first != "steps" {
+                issue(pathNode, conditionKey, "'\(pathText)' must start with event. or steps.")
+                continue
+            }
+            let path = prefix + segments
+            if let mapping = value.mapping {
+                guard mapping.count == 1, let (operatorNode, operand) = mapping.first.map({ ($0.key, $0.value) }) else {
+                    issue(value, conditionKey, "a test has exactly one of equals, not, in, not_in, exists")
+                    continue
+                }
+                let name = operatorNode.string ?? ""
+                switch name {
+                case "equals": if let value = scalarValue(operand, conditionKey) { conditions.append(Condition(path: path, test: .equals(value))) }
+                case "not": if let value = scalarValue(operand, conditionKey) { conditions.append(Condition(path: path, test: .notEquals(value))) }
+                case "in": if let values = listValue(operand, conditionKey) { conditions.append(Condition(path: path, test: .oneOf(values))) }
+                case "not_in": if let values = listValue(operand, conditionKey) { conditions.append(Condition(path: path, test: .noneOf(values))) }
+                case "exists":
+                    guard let flag = operand.bool else {
+                        issue(operand, "\(conditionKey).exists", "must be true or false")
+                        continue
+                    }
+                    conditions.append(Condition(path: path, test: .exists(flag)))
+                default:
+                    issue(operatorNode, "\(conditionKey).\(name)", "unknown test '\(name)' (equals, not, in, not_in, exists)")
+                }
+            } else if value.sequence != nil {
+                if let values = listValue(value, conditionKey) { conditions.append(Condition(path: path, test: .oneOf(values))) }
+            } else if let scalar = scalarValue(value, conditionKey) {
+                conditions.append(Condition(path: path, test: .equals(scalar)))
+            }
+        }
+        return conditions
+    }
+
+    /// A list from a YAML list or a comma-separated string (as `${VAR}` gives).
+    private mutating func listValue(_ node: Node, _ key: String) -> [JSONValue]? {
+        if let sequence = node.sequence {
+            var values: [JSONValue] = []
+            for item in sequence { if let value = scalarValue(item, key) { values.append(value) } }
+            return values
+        }
+        guard let value = scalarValue(node, key) else { return nil }
+        if case .string(let text) = value {
+            return text.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }.filter { $0.text != "" }
+        }
+        return [value]
+    }
+
+    private mutating func scalarValue(_ node: Node, _ key: String) -> JSONValue? {
+        if node.scalar?.style == .plain, let value = plainValue(node) { return value }
+        return scalarText(node, key).map(JSONValue.string)
+    }
+
+    /// YAML's plain booleans, numbers and null as JSON values.
+    private func plainValue(_ node: Node) -> JSONValue? {
+        if node.null != nil { return .null }
+        if let flag = node.bool { return .bool(flag) }
+        if let number = node.int { return .integer(Int64(number)) }
+        if let number = node.float { return .number(number) }
+        return nil
+    }
+
+    /// A scalar's text with `${VAR}` expanded.
+    private mutating func scalarText(_ node: Node, _ key: String) -> String? {
+        guard let scalar = node.scalar else {
+            issue(node, key, "must be a single value")
+            return nil
+        }
+        return expand(scalar.string, node, key)
+    }
+
+    private mutating func template(_ text: String, _ node: Node, _ key: String) -> Template? {
+        do {
+            return try Template(parsing: text)
+        } catch {
+            issue(node, key, error.message)
+            return nil
+        }
+    }
+
+    /// Replaces `${NAME}` with the environment's value, `${NAME:-default}` with the default when it is unset or
+    /// empty; an unset or empty variable without a default is an error naming it.
+    private mutating func expand(_ text: String, _ node: Node, _ key: String) -> String? {
+        guard text.contains("${") else { return text }
+        var result = ""
+        var rest = Substring(text)
+        var ok = true
+        while let open = rest.range(of: "${") {
+            result += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].firstIndex(of: "}") else {
+                issue(node, key, "'${' without a closing '}'")
+                return nil
+            }
+            let reference = String(rest[open.upperBound..<close])
+            let parts = reference.components(separatedBy: ":-")
+            let name = parts[0]
+            let fallback = parts.count > 1 ? parts.dropFirst().joined(separator: ":-") : nil
+            if let value = environment[name], !value.isEmpty {
+                result += value
+            } else if let fallback {
+                result += fallback
+            } else {
+                issue(node, key, "environment variable \(name) is not set")
+                ok = false
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        result += rest
+        return ok ? result : nil
+    }
+}

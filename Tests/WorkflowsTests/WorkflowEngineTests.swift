@@ -1,0 +1,228 @@
+import Foundation
+import Logging
+import Outbound
+import Store
+import Synchronization
+import XCTest
+@testable import Workflows
+
+/// A provider that answers from a closure and records what it was sent.
+final class StubTransport: ProviderTransport {
+    let provider: String
+    let sent = Mutex<[ProviderRequest]>([])
+    let answer: @Sendable (ProviderRequest) throws(ProviderFailure) -> String
+
+    init(_ provider: String, answer: @escaping @Sendable (ProviderRequest) throws(ProviderFailure) -> String) {
+        self.provider = provider
+        self.answer = answer
+    }
+
+    func send(_ request: ProviderRequest) throws(ProviderFailure) -> HTTPClientResponse {
+        sent.withLock { $0.append(request) }
+        let body = try answer(request)
+        return HTTPClientResponse(status: 200, headers: [:], body: Array(body.utf8))
+    }
+
+    var requests: [ProviderRequest] { sent.withLock { $0 } }
+}
+
+/// Runs the queue synchronously, one job at a time, the way a worker does.
+struct QueueDriver {
+    let path: String
+    let engine: WorkflowEngine
+
+    /// Runs due jobs until none is left (or `limit` runs). - Returns: the outcomes in order.
+    @discardableResult
+    func drain(limit: Int = 100) throws -> [(Job, JobOutcome)] {
+        let queue = try JobQueue(path: path)
+        let store = try WorkflowStore(path: path)
+        defer { queue.close(); store.close() }
+        var results: [(Job, JobOutcome)] = []
+        while results.count < limit, let job = try queue.claimNext(owner: "test", leaseMilliseconds: 60_000, now: Self.now()) {
+            let outcome = engine.run(job, store: store)
+            switch outcome {
+            case .succeeded(let output, let followUps):
+                _ = try queue.succeed(jobID: job.id, owner: "test", output: output, followUps: followUps, now: Self.now())
+            case .failed(let error, let status, let retryable, _):
+                _ = try queue.fail(jobID: job.id, owner: "test", error: error, status: status,
+                                   retryAt: retryable ? Self.now() + 3_600_000 : nil, now: Self.now())
+            }
+            results.append((job, outcome))
+        }
+        return results
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+}
+
+final class WorkflowEngineTests: XCTestCase {
+    var directory: URL!
+    var path: String { directory.appendingPathComponent("engine.db").path }
+    var writer: EventWriter!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("engine-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        writer = try EventWriter(path: path, logger: Logger(label: "test"))
+    }
+
+    override func tearDown() {
+        writer.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func store(_ source: EventSource, type: String, body: String, key: String = UUID().uuidString) {
+        let done = DispatchSemaphore(value: 0)
+        writer.append(IncomingEvent(source: source, dedupKey: key, eventID: nil, type: type, receivedAt: 0,
+                                    body: Array(body.utf8), headersJSON: "{}")) { _ in done.signal() }
+        done.wait()
+    }
+
+    private func interested(_ email: String, campaign: String = "c-out") -> String {
+        #"{"event_type":"lead_interested","timestamp":"2026-11-25T10:00:00Z","workspace":"w","campaign_id":"\#(campaign)","lead_email":"\#(email)"}"#
+    }
+
+    private func template(_ text: String) -> Argument { .template(try! Template(parsing: text)) }
+
+    private var leadRule: Rule {
+        Rule(name: "lead", trigger: Trigger(source: .instantly, eventTypes: ["lead_interested"],
+                                            conditions: [Condition(path: ["event", "campaign_id"], test: .oneOf([.string("c-out")]))]),
+             oncePer: try! Template(parsing: "{{ event.lead_email }}"),
+             steps: [
+                Step(name: "customer", action: "stripe.find_or_create_customer",
+                     arguments: ["email": template("{{ event.lead_email }}"),
+                                 "metadata": .map(["hookyard_email": template("{{ event.lead_email }}")])]),
+                Step(name: "link", action: "stripe.create_payment_link",
+                     arguments: ["price": .value(.string("price_1")), "prefilled_email": template("{{ event.lead_email }}"),
+                                 "metadata": .map(["lead_email": template("{{ event.lead_email }}"),
+                                                   "customer": template("{{ steps.customer.customer_id }}")])]),
+                Step(name: "set", action: "instantly.set_lead_variables",
+                     arguments: ["email": template("{{ event.lead_email }}"), "campaign": template("{{ event.campaign_id }}"),
+                                 "variables": .map(["payment_link": template("{{ steps.link.url }}")])]),
+             ])
+    }
+
+    func testDryRunRunsTheWholeFlowAndRecordsTheRequests() throws {
+        let engine = WorkflowEngine(rules: [leadRule], providers: .dryRun, logger: Logger(label: "test"))
+        store(.instantly, type: "lead_interested", body: interested("Ann@Example.com"))
+        let results = try QueueDriver(path: path, engine: engine).drain()
+        XCTAssertEqual(results.map(\.0.kind), ["process_event", "stripe.find_or_create_customer", "stripe.create_payment_link",
+                                               "instantly.set_lead_variables"])
+        let queue = try JobQueue(path: path)
+        defer { queue.close() }
+        let jobs = try queue.jobs(forEvent: 1)
+        XCTAssertEqual(jobs.map(\.state), Array(repeating: .succeeded, count: 4))
+        XCTAssertEqual(jobs[1].idempotencyKey, "flow:lead:once:ann@example.com:customer")
+        let link = try JSONValue.parse(jobs[2].output ?? "")
+        XCTAssertEqual(link["dry_run"], .bool(true))
+        let requests = link["requests"]
+        XCTAssertEqual(requests?[path: ["0", "method"]], .string("POST"))
+        XCTAssertEqual(requests?[path: ["0", "path"]], .string("/v1/payment_links"))
+        XCTAssertTrue(requests?[path: ["0", "body"]]?.text.contains("line_items%5B0%5D%5Bprice%5D=price_1") ?? false)
+        XCTAssertEqual(requests?[path: ["0", "idempotency_key"]], .string("hookyard-flow%3Alead%3Aonce%3Aann%40example.com%3Alink"))
+        // The next step read the link's URL from this step's output.
+        let set = try JSONValue.parse(jobs[3].output ?? "")
+        let patch = set["requests"]?[path: ["1", "body"]]?.text ?? ""
+        XCTAssertTrue(patch.contains(link["url"]!.text.replacingOccurrences(of: "/", with: "\\/")) || patch.contains(link["url"]!.text), patch)
+    }
+
+    func testOncePerStartsOneFlowPerValueAndConditionsFilter() throws {
+        let engine = WorkflowEngine(rules: [leadRule], providers: .dryRun, logger: Logger(label: "test"))
+        store(.instantly, type: "lead_interested", body: interested("ann@example.com"))
+        store(.instantly, type: "lead_interested", body: interested(" ANN@example.com"))  // a second report of the same lead
+        store(.instantly, type: "lead_interested", body: interested("bob@example.com", campaign: "c-other"))
+        store(.instantly, type: "reply_received", body: interested("cy@example.com"))
+        try QueueDriver(path: path, engine: engine).drain()
+        let queue = try JobQueue(path: path)
+        defer { queue.close() }
+        let jobs = try queue.list(state: nil, limit: 100)
+        XCTAssertEqual(jobs.filter { $0.kind == "stripe.create_payment_link" }.count, 1)
+        XCTAssertEqual(jobs.filter { $0.kind == "process_event" }.count, 4)
+        XCTAssertEqual(jobs.count, 7)
+        let first = try JSONValue.parse(try queue.jobs(forEvent: 1)[0].output ?? "")
+        XCTAssertEqual(first, .object(["matched": .array([.object(["rule": .string("lead"), "flow": .string("once:ann@example.com")])])]))
+        let unmatched = try JSONValue.parse(try queue.jobs(forEvent: 3)[0].output ?? "")
+        XCTAssertEqual(unmatched, .object(["matched": .array([])]))
+    }
+
+    func testRetriesSendTheSameIdempotencyKeyAndFailuresAreClassified() throws {
+        let attempts = Mutex(0)
+        let stripe = StubTransport("Stripe") { request throws(ProviderFailure) -> String in
+            if request.path.hasPrefix("/v1/customers?") { return #"{"object":"list","data":[]}"# }
+            let attempt = attempts.withLock { $0 += 1; return $0 }
+            if attempt == 1 { throw ProviderFailure(message: "Stripe answered 500", status: 500, retryable: true, retryAfterMilliseconds: nil) }
+            return #"{"id":"cus_1","object":"customer","email":"ann@example.com","metadata":{}}"#
+        }
+        let instantly = StubTransport("Instantly") { _ throws(ProviderFailure) -> String in "{}" }
+        let providers = ProviderSet(stripe: stripe, instantly: instantly, stripeDryRun: false, instantlyDryRun: false)
+        var rule = leadRule
+        rule.steps = [rule.steps[0]]
+        let engine = WorkflowEngine(rules: [rule], providers: providers, logger: Logger(label: "test"))
+        store(.instantly, type: "lead_interested", body: interested("ann@example.com"))
+        let driver = QueueDriver(path: path, engine: engine)
+        let first = try driver.drain()
+        XCTAssertEqual(first.count, 2)
+        guard case .failed(let error, let status, true, _) = first[1].1 else { return XCTFail("\(first[1].1)") }
+        XCTAssertEqual(error, "Stripe answered 500")
+        XCTAssertEqual(status, 500)
+        // Make the retry due now and run it.
+        let queue = try JobQueue(path: path)
+        defer { queue.close() }
+        let job = try queue.list(state: .retrying, limit: 1)[0]
+        try forceDue(job.id)
+        try driver.drain()
+        let creates = stripe.requests.filter { $0.method == "POST" }
+        XCTAssertEqual(creates.count, 2)
+        XCTAssertEqual(Set(creates.map(\.idempotencyKey)).count, 1)
+        XCTAssertNotNil(creates[0].idempotencyKey)
+        XCTAssertEqual(try queue.job(job.id)?.job.state, .succeeded)
+        XCTAssertTrue(stripe.requests.allSatisfy { !$0.bodyText.contains("sk_") })
+    }
+
+    func testTemplateWithoutValueGoesDeadWithItsMessage() throws {
+        var rule = leadRule
+        rule.steps[0].arguments["name"] = template("{{ event.firstName }}")
+        let engine = WorkflowEngine(rules: [rule], providers: .dryRun, logger: Logger(label: "test"))
+        store(.instantly, type: "lead_interested", body: interested("ann@example.com"))
+        let results = try QueueDriver(path: path, engine: engine).drain()
+        guard case .failed(let error, nil, false, nil) = results[1].1 else { return XCTFail("\(results[1].1)") }
+        XCTAssertEqual(error, "step 'customer' argument 'name': {{ event.firstName }} has no value")
+    }
+
+    func testStepConditionEndsTheFlowAsSkipped() throws {
+        var rule = leadRule
+        rule.steps[1].conditions = [Condition(path: ["steps", "customer", "created"], test: .equals(.bool(false)))]
+        let engine = WorkflowEngine(rules: [rule], providers: .dryRun, logger: Logger(label: "test"))
+        store(.instantly, type: "lead_interested", body: interested("ann@example.com"))
+        let results = try QueueDriver(path: path, engine: engine).drain()
+        XCTAssertEqual(results.count, 3)
+        guard case .succeeded(let output?, let followUps) = results[2].1 else { return XCTFail() }
+        XCTAssertEqual(followUps, [])
+        XCTAssertEqual(try JSONValue.parse(output), .object(["skipped": .string("condition steps.customer.created = false does not hold")]))
+    }
+
+    func testRecordPurchaseIsOncePerReference() throws {
+        let rule = Rule(name: "paid", trigger: Trigger(source: .stripe, eventTypes: ["checkout.session.completed"]), steps: [
+            Step(name: "purchase", action: "record_purchase",
+                 arguments: ["reference": template("{{ event.data.object.id }}"), "amount": template("{{ event.data.object.amount_total }}"),
+                             "currency": template("{{ event.data.object.currency }}")]),
+        ])
+        let engine = WorkflowEngine(rules: [rule], providers: .dryRun, logger: Logger(label: "test"))
+        let body = #"{"id":"evt_X","type":"checkout.session.completed","data":{"object":{"id":"cs_1","amount_total":4900,"currency":"USD"}}}"#
+        store(.stripe, type: "checkout.session.completed", body: body, key: "evt_1")
+        store(.stripe, type: "checkout.session.completed", body: body, key: "evt_2")
+        try QueueDriver(path: path, engine: engine).drain()
+        let workflowStore = try WorkflowStore(path: path)
+        defer { workflowStore.close() }
+        let purchases = try workflowStore.purchases()
+        XCTAssertEqual(purchases.count, 1)
+        XCTAssertEqual(purchases.first?.amount, 4900)
+        XCTAssertEqual(purchases.first?.currency, "usd")
+    }
+
+    private func forceDue(_ id: Int64) throws {
+        let database = try SQLiteDatabase(path: path)
+        defer { database.close() }
+        try database.execute("UPDATE jobs SET next_run_at = 0 WHERE id = \(id)")
+    }
+}

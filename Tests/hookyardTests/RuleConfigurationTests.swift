@@ -1,0 +1,122 @@
+import Foundation
+import Workflows
+import XCTest
+@testable import hookyard
+
+final class RuleConfigurationTests: XCTestCase {
+    var directory: URL!
+
+    override func setUp() {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("rules-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
+
+    private func load(_ yaml: String, environment: [String: String] = [:]) throws(ConfigurationErrors) -> HookyardConfiguration {
+        let url = directory.appendingPathComponent("hookyard.yaml")
+        try! yaml.write(to: url, atomically: true, encoding: .utf8)
+        return try ConfigurationLoader.load(path: url.path, environment: environment, defaultFile: "/nonexistent")
+    }
+
+    static let exampleEnvironment = [
+        "HOOKYARD_PRICE_ID": "price_123", "INSTANTLY_OUTREACH_CAMPAIGN_IDS": "c-out-1, c-out-2",
+        "INSTANTLY_PAYMENT_CAMPAIGN_ID": "c-pay", "INSTANTLY_CUSTOMER_CAMPAIGN_ID": "c-customer",
+    ]
+
+    /// The shipped example loads with its variables set, and says which ones are missing otherwise.
+    func testShippedExample() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/examples/lead-to-sale.yaml").standardized.path
+        let configuration = try ConfigurationLoader.load(path: path, environment: Self.exampleEnvironment, defaultFile: "/nonexistent")
+        XCTAssertEqual(configuration.rules.map(\.name), ["lead-to-sale", "payment-to-customer"])
+        let lead = configuration.rules[0]
+        XCTAssertEqual(lead.trigger.eventTypes, ["lead_interested"])
+        XCTAssertEqual(lead.trigger.conditions.first, Condition(path: ["event", "campaign_id"], test: .oneOf([.string("c-out-1"), .string("c-out-2")])))
+        XCTAssertEqual(lead.steps.map(\.action), ["stripe.find_or_create_customer", "stripe.create_payment_link",
+                                                  "instantly.set_lead_variables", "instantly.move_lead"])
+        XCTAssertEqual(lead.steps[1].arguments["price"], .value(.string("price_123")))
+
+        var environment = Self.exampleEnvironment
+        environment["LEAD_TO_SALE_TRIGGERS"] = "lead_interested, link_clicked"
+        environment["HOOKYARD_PRICE_ID"] = nil
+        XCTAssertThrowsError(try ConfigurationLoader.load(path: path, environment: environment, defaultFile: "/nonexistent")) { error in
+            XCTAssertTrue("\(error)".contains("lead-to-sale.yaml:39: rules[0].steps[1].with.price: environment variable HOOKYARD_PRICE_ID is not set"), "\(error)")
+        }
+        environment["HOOKYARD_PRICE_ID"] = "price_9"
+        let triggers = try ConfigurationLoader.load(path: path, environment: environment, defaultFile: "/nonexistent")
+        XCTAssertEqual(triggers.rules[0].trigger.eventTypes, ["lead_interested", "email_link_clicked"])
+    }
+
+    func testProblemsCarryLineAndKey() {
+        let yaml = """
+            rules:
+              - name: r
+                on:
+                  source: instantly
+                  event: lead_interested
+                  where:
+                    campaign_id: {within: [a]}
+                steps:
+                  - name: one
+                    action: stripe.create_paymentlink
+                    with: {price: p}
+                  - name: two
+                    action: stripe.create_payment_link
+                    with:
+                      price: "{{ steps.nothing.url }}"
+                      colour: red
+              - name: s
+                on: {source: paypal, event: x}
+                steps: []
+            """
+        XCTAssertThrowsError(try load(yaml)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("hookyard.yaml:7: rules[0].on.where.campaign_id.within: unknown test 'within'"), text)
+            XCTAssertTrue(text.contains("hookyard.yaml:18: rules[1].on.source: 'paypal' is not one of stripe, instantly"), text)
+        }
+        let semantic = """
+            rules:
+              - name: r
+                on: {source: instantly, event: lead_interested}
+                steps:
+                  - name: one
+                    action: stripe.create_paymentlink
+                    with: {price: p}
+                  - name: two
+                    action: stripe.create_payment_link
+                    with:
+                      price: "{{ steps.nothing.url }}"
+                      colour: red
+            """
+        XCTAssertThrowsError(try load(semantic)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("hookyard.yaml:6: rules[0].steps[0].action: unknown action 'stripe.create_paymentlink'"), text)
+            XCTAssertTrue(text.contains("hookyard.yaml:11: rules[0].steps[1].with.price: 'steps.nothing.url' names step 'nothing', which does not run before this one"), text)
+            XCTAssertTrue(text.contains("hookyard.yaml:12: rules[0].steps[1].with.colour: stripe.create_payment_link has no argument 'colour'"), text)
+        }
+    }
+
+    func testWorkerAndProviderSettings() throws {
+        let configuration = try load("""
+            workers: {count: 2, retry_base_ms: 100, retry_cap_ms: 1000, max_attempts: 3}
+            stripe: {api_base: "http://127.0.0.1:1", max_rps: 7.5}
+            """, environment: ["HOOKYARD_MAX_ATTEMPTS": "5", "INSTANTLY_MAX_RPS": "2", "STRIPE_API_KEY": "sk_test_x",
+                               "INSTANTLY_API_BASE": "http://127.0.0.1:2"])
+        XCTAssertEqual(configuration.workers.count, 2)
+        XCTAssertEqual(configuration.workers.retryPolicy, RetryPolicy(baseMilliseconds: 100, capMilliseconds: 1000, maxAttempts: 5))
+        XCTAssertEqual(configuration.stripe.effectiveRequestsPerSecond, 7.5)
+        XCTAssertEqual(configuration.instantly.maxRequestsPerSecond, 2)
+        XCTAssertEqual(configuration.instantly.apiBase, "http://127.0.0.1:2")
+        XCTAssertTrue(configuration.stripe.isTestKey)
+
+        XCTAssertEqual(try load("").stripe.effectiveRequestsPerSecond, 25)
+        XCTAssertEqual(try load("", environment: ["STRIPE_API_KEY": "sk_live_x"]).stripe.effectiveRequestsPerSecond, 80)
+        XCTAssertEqual(try load("", environment: ["STRIPE_API_KEY": "rk_test_x"]).stripe.effectiveRequestsPerSecond, 25)
+        XCTAssertThrowsError(try load("", environment: ["STRIPE_MAX_RPS": "fast"])) { error in
+            XCTAssertTrue("\(error)".contains("environment: STRIPE_MAX_RPS: 'fast' is not a number of at least 0.01"), "\(error)")
+        }
+        XCTAssertThrowsError(try load("stripe: {api_base: \"https://api.stripe.com/\"}")) { error in
+            XCTAssertTrue("\(error)".contains("must be an http(s) URL without a trailing slash"), "\(error)")
+        }
+    }
+}
