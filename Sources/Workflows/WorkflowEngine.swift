@@ -171,7 +171,8 @@ public final class WorkflowEngine: JobHandler {
             stored["requests"] = .array(dryRunRequests.map(Self.describe))
             logger.info("dry run: step recorded the requests it would send", metadata: [
                 "job_id": .stringConvertible(job.id), "rule": "\(ruleName)", "step": "\(stepName)",
-                "requests": "\(dryRunRequests.map { "\($0.method) \($0.path)" }.joined(separator: "; "))"])
+                // Paths without their query: a query can carry an email address, which stays out of info logs.
+                "requests": "\(dryRunRequests.map { "\($0.method) \($0.path.split(separator: "?")[0])" }.joined(separator: "; "))"])
         }
         var followUps: [NewJob] = []
         if index + 1 < rule.steps.count {
