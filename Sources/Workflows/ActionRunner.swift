@@ -24,10 +24,11 @@ struct ActionContext {
 public final class ActionRunner: Sendable {
     /// How long `instantly.move_lead` waits for Instantly's background job before retrying later.
     let moveWaitMilliseconds: Int
+    /// The first wait before asking about the background job; it doubles up to 2 s.
     let movePollMilliseconds: Int
     private let customerLocks = KeyedLocks()
 
-    public init(moveWaitMilliseconds: Int = 15_000, movePollMilliseconds: Int = 1_000) {
+    public init(moveWaitMilliseconds: Int = 15_000, movePollMilliseconds: Int = 250) {
         self.moveWaitMilliseconds = moveWaitMilliseconds
         self.movePollMilliseconds = max(1, movePollMilliseconds)
     }
@@ -144,9 +145,11 @@ public final class ActionRunner: Sendable {
         }
         var job = try context.instantly.moveLead(id: lead.id, fromCampaign: from, toCampaign: to)
         var waited = 0
+        var pause = movePollMilliseconds
         while !job.isFinished, waited < moveWaitMilliseconds {
-            usleep(UInt32(movePollMilliseconds) * 1000)
-            waited += movePollMilliseconds
+            usleep(UInt32(pause) * 1000)
+            waited += pause
+            pause = min(pause * 2, 2_000)
             job = try context.instantly.backgroundJob(id: job.id)
         }
         guard job.isFinished else {

@@ -109,21 +109,22 @@ struct Serve: ParsableCommand {
     }
 
     /// Live transports for the providers whose API key is set, dry-run transports for the others. The rate
-    /// limiters are shared by every worker.
+    /// limiters are shared by every worker, with a burst of one: requests are spaced evenly, so no one-second
+    /// window ever holds more than the configured rate (a bucket of a second's worth would allow twice that).
     static func providers(_ settings: HookyardConfiguration) -> ProviderSet {
         let userAgent = "hookyard/\(Hookyard.version)"
         let stripe: any ProviderTransport = settings.stripe.apiKey.isEmpty
             ? DryRunProviderTransport(provider: "Stripe")
             : LiveProviderTransport(provider: "Stripe", baseURL: settings.stripe.apiBase, apiKey: settings.stripe.apiKey,
                                     extraHeaders: [("Stripe-Version", settings.stripe.apiVersion)],
-                                    limiter: RateLimiter(requestsPerSecond: settings.stripe.effectiveRequestsPerSecond),
+                                    limiter: RateLimiter(requestsPerSecond: settings.stripe.effectiveRequestsPerSecond, burst: 1),
                                     userAgent: userAgent,
                                     connectTimeoutMilliseconds: settings.outbound.connectTimeoutMilliseconds,
                                     totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds)
         let instantly: any ProviderTransport = settings.instantly.apiKey.isEmpty
             ? DryRunProviderTransport(provider: "Instantly")
             : LiveProviderTransport(provider: "Instantly", baseURL: settings.instantly.apiBase, apiKey: settings.instantly.apiKey,
-                                    limiter: RateLimiter(requestsPerSecond: settings.instantly.maxRequestsPerSecond),
+                                    limiter: RateLimiter(requestsPerSecond: settings.instantly.maxRequestsPerSecond, burst: 1),
                                     userAgent: userAgent,
                                     connectTimeoutMilliseconds: settings.outbound.connectTimeoutMilliseconds,
                                     totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds)
