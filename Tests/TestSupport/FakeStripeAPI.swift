@@ -48,6 +48,11 @@ public final class FakeStripeAPI: Sendable {
     public struct LineItem: Sendable, Equatable {
         public var priceID: String
         public var quantity: Int
+
+        public init(priceID: String, quantity: Int) {
+            self.priceID = priceID
+            self.quantity = quantity
+        }
     }
 
     /// A payment link as created through the API.
