@@ -23,13 +23,14 @@ final class FakeProvidersTests: XCTestCase {
     private func instantly(_ fake: FakeInstantlyAPI, _ method: String, _ path: String, _ json: String? = nil,
                            apiKey: String? = nil, client: HTTPClient? = nil) throws -> HTTPClientResponse {
         var headers: [(String, String)] = []
-        if let key = apiKey ?? Optional(fake.apiKey), !key.isEmpty { headers.append(("Authorization", "Bearer \(key)")) }
+        let key = apiKey ?? fake.apiKey
+        if !key.isEmpty { headers.append(("Authorization", "Bearer \(key)")) }
         if json != nil { headers.append(("Content-Type", "application/json")) }
         return try (client ?? HTTPClient(userAgent: "hookyard/test"))
             .send(method: method, url: fake.baseURL + path, headers: headers, body: Array((json ?? "").utf8))
     }
 
-    private func object(_ response: HTTPClientResponse) throws -> JSONValue { try JSONValue(parsing: response.body) }
+    private func object(_ response: HTTPClientResponse) throws -> TestJSON { try TestJSON(parsing: response.body) }
 
     // MARK: Stripe
 
@@ -164,7 +165,7 @@ final class FakeProvidersTests: XCTestCase {
         XCTAssertEqual(fetched["customer_details"]?["email"], "zoë@example.com")
         XCTAssertEqual(fetched["metadata"], ["lead_email": "zoë@example.com"])
         XCTAssertEqual(fetched["client_reference_id"], "lead-7")
-        let event = try JSONValue(parsing: Array(session.completedEvent().utf8))
+        let event = try TestJSON(parsing: Array(session.completedEvent().utf8))
         XCTAssertEqual(event["type"], "checkout.session.completed")
         XCTAssertEqual(event["data"]?["object"], session.object)
 

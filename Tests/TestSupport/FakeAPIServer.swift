@@ -25,6 +25,10 @@ public final class FakeAPIServer: HTTPResponder, @unchecked Sendable {
         /// Run the route now, answer after this long (to trip client timeouts).
         case delay(Duration)
         /// Reset the connection without running the route: the request had no effect.
+        ///
+        /// - Important: libcurl sends a request again, once, on a fresh connection when a *reused* (kept-alive)
+        ///   connection dies before any answer byte. A client reusing its connection therefore never sees a single
+        ///   drop (queue two to make it fail), and a single `.dropAfterProcessing` makes the route run twice.
         case drop
         /// Run the route (its state changes happen), then reset the connection instead of answering: the lost
         /// response, after which a client cannot know whether its request took effect.

@@ -49,7 +49,7 @@ public final class FakeInstantlyAPI: Sendable {
         public var plValueLead: String?
         public var assignedTo: String?
         /// The custom variables.
-        public var payload: [String: JSONValue]
+        public var payload: [String: TestJSON]
         /// 1 active (the only status the fake sets).
         public var status: Int
         /// `lt_interest_status`: nil until set (1 interested, -1 not interested, ...).
@@ -67,11 +67,11 @@ public final class FakeInstantlyAPI: Sendable {
         public var status: String
         public var entityID: String?
         public var entityType: String
-        public var data: [String: JSONValue]
+        public var data: [String: TestJSON]
         public var created: Date
         public var updated: Date
         /// The request body that created it.
-        public var request: [String: JSONValue]
+        public var request: [String: TestJSON]
         /// Monotonic nanoseconds after which it completes.
         var completesAt: UInt64
     }
@@ -131,7 +131,7 @@ public final class FakeInstantlyAPI: Sendable {
     /// Adds a lead directly, as if imported earlier, and returns its id.
     @discardableResult
     public func addLead(email: String, campaign: String?, firstName: String? = nil, lastName: String? = nil,
-                        companyName: String? = nil, variables: [String: JSONValue] = [:]) -> String {
+                        companyName: String? = nil, variables: [String: TestJSON] = [:]) -> String {
         backend.state.withLock { state in
             let now = Date()
             let lead = Lead(id: state.nextLeadID(), campaign: campaign, email: email, firstName: firstName, lastName: lastName,
@@ -162,7 +162,7 @@ public final class FakeInstantlyAPI: Sendable {
 /// `FakeInstantlyAPI` itself: that would keep it, and its server, alive forever).
 private final class Backend: Sendable {
     typealias Lead = FakeInstantlyAPI.Lead
-    typealias Object = [String: JSONValue]
+    typealias Object = [String: TestJSON]
 
     struct State {
         var leadSerial = 0
@@ -266,7 +266,7 @@ private final class Backend: Sendable {
             return Self.answer(415, ["statusCode": 415, "code": "FST_ERR_CTP_INVALID_MEDIA_TYPE", "error": "Unsupported Media Type",
                                      "message": .string("Unsupported Media Type: \(contentType ?? "")")])
         }
-        guard let value = try? JSONValue(parsing: request.body) else {
+        guard let value = try? TestJSON(parsing: request.body) else {
             return Self.answer(400, ["statusCode": 400, "code": "FST_ERR_CTP_INVALID_JSON_BODY", "error": "Bad Request",
                                      "message": "Body is not valid JSON but content-type is set to 'application/json'"])
         }
@@ -354,7 +354,7 @@ private final class Backend: Sendable {
         var remaining = matching.sorted { $0.id < $1.id }
         if let cursor = body["starting_after"]?.stringValue { remaining = remaining.filter { $0.id > cursor } }
         let page = Array(remaining.prefix(limit))
-        let next: JSONValue = remaining.count > limit ? JSONValue(page.last?.id) : .null
+        let next: TestJSON = remaining.count > limit ? TestJSON(page.last?.id) : .null
         return Self.answer(200, ["items": .array(page.map(Self.json)), "next_starting_after": next])
     }
 
@@ -445,9 +445,9 @@ private final class Backend: Sendable {
             }
             state.jobs[index].status = "success"
             state.jobs[index].updated = Date()
-            state.jobs[index].data = ["moved_leads": JSONValue(moved.count), "moved_lead_emails": .array(moved.map(JSONValue.string)),
-                                      "success_count": JSONValue(moved.count), "failed_count": 0,
-                                      "total_to_process": JSONValue(moved.count)]
+            state.jobs[index].data = ["moved_leads": TestJSON(moved.count), "moved_lead_emails": .array(moved.map(TestJSON.string)),
+                                      "success_count": TestJSON(moved.count), "failed_count": 0,
+                                      "total_to_process": TestJSON(moved.count)]
         }
     }
 
@@ -552,38 +552,38 @@ private final class Backend: Sendable {
 
     // MARK: Objects
 
-    static func error(_ status: Int, _ message: String) -> JSONValue {
-        ["statusCode": JSONValue(status), "error": .string(HTTPResponse.reasonPhrase(status)), "message": .string(message)]
+    static func error(_ status: Int, _ message: String) -> TestJSON {
+        ["statusCode": TestJSON(status), "error": .string(HTTPResponse.reasonPhrase(status)), "message": .string(message)]
     }
 
-    static func answer(_ status: Int, _ body: JSONValue) -> HTTPResponse { .json(status: status, body.text) }
+    static func answer(_ status: Int, _ body: TestJSON) -> HTTPResponse { .json(status: status, body.text) }
 
-    private static func timestamp(_ date: Date?) -> JSONValue {
-        JSONValue(date.map { $0.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) })
+    private static func timestamp(_ date: Date?) -> TestJSON {
+        TestJSON(date.map { $0.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) })
     }
 
-    static func json(_ lead: Lead) -> JSONValue {
-        var object: [String: JSONValue] = [
+    static func json(_ lead: Lead) -> TestJSON {
+        var object: [String: TestJSON] = [
             "id": .string(lead.id), "timestamp_created": timestamp(lead.created), "timestamp_updated": timestamp(lead.updated),
-            "organization": .string(FakeInstantlyAPI.workspaceID), "campaign": JSONValue(lead.campaign),
-            "list_id": JSONValue(lead.listID), "status": JSONValue(lead.status), "email": JSONValue(lead.email),
-            "first_name": JSONValue(lead.firstName), "last_name": JSONValue(lead.lastName),
-            "company_name": JSONValue(lead.companyName), "job_title": JSONValue(lead.jobTitle), "phone": JSONValue(lead.phone),
-            "website": JSONValue(lead.website), "personalization": JSONValue(lead.personalization),
-            "pl_value_lead": JSONValue(lead.plValueLead), "assigned_to": JSONValue(lead.assignedTo),
+            "organization": .string(FakeInstantlyAPI.workspaceID), "campaign": TestJSON(lead.campaign),
+            "list_id": TestJSON(lead.listID), "status": TestJSON(lead.status), "email": TestJSON(lead.email),
+            "first_name": TestJSON(lead.firstName), "last_name": TestJSON(lead.lastName),
+            "company_name": TestJSON(lead.companyName), "job_title": TestJSON(lead.jobTitle), "phone": TestJSON(lead.phone),
+            "website": TestJSON(lead.website), "personalization": TestJSON(lead.personalization),
+            "pl_value_lead": TestJSON(lead.plValueLead), "assigned_to": TestJSON(lead.assignedTo),
             "email_open_count": 0, "email_reply_count": 0, "email_click_count": 0,
             "company_domain": .string(lead.email.flatMap { $0.split(separator: "@").last.map(String.init) } ?? ""),
             "status_summary": [:], "payload": lead.payload.isEmpty ? .null : .object(lead.payload),
             "verification_status": 1, "enrichment_status": 1, "upload_method": "api",
             "timestamp_last_interest_change": timestamp(lead.interestChanged),
         ]
-        if let interest = lead.interestStatus { object["lt_interest_status"] = JSONValue(interest) }
+        if let interest = lead.interestStatus { object["lt_interest_status"] = TestJSON(interest) }
         return .object(object)
     }
 
-    static func json(_ job: FakeInstantlyAPI.BackgroundJob) -> JSONValue {
+    static func json(_ job: FakeInstantlyAPI.BackgroundJob) -> TestJSON {
         ["id": .string(job.id), "workspace_id": .string(FakeInstantlyAPI.workspaceID), "user_id": nil, "type": .string(job.type),
-         "entity_id": JSONValue(job.entityID), "entity_type": .string(job.entityType), "data": .object(job.data),
+         "entity_id": TestJSON(job.entityID), "entity_type": .string(job.entityType), "data": .object(job.data),
          "progress": job.status == "success" ? 100 : 0, "status": .string(job.status),
          "created_at": timestamp(job.created), "updated_at": timestamp(job.updated)]
     }

@@ -80,7 +80,7 @@ public final class FakeStripeAPI: Sendable {
         public var subscriptionID: String?
         public var metadata: [String: String]
         /// The `checkout.session` object as Stripe would send it.
-        public var object: JSONValue
+        public var object: TestJSON
 
         /// The object as JSON text.
         public var json: String { object.text }
@@ -88,9 +88,9 @@ public final class FakeStripeAPI: Sendable {
         /// A `checkout.session.completed` event carrying this session, as JSON text ready to be signed with
         /// `StripeSignatureVerifier.header(for:secret:timestamp:)` and delivered to the daemon.
         public func completedEvent(id: String? = nil, created: Int = Int(Date().timeIntervalSince1970)) -> String {
-            let event: JSONValue = [
+            let event: TestJSON = [
                 "id": .string(id ?? "evt_" + self.id.replacingOccurrences(of: "cs_", with: "")),
-                "object": "event", "api_version": "2024-06-20", "created": JSONValue(created),
+                "object": "event", "api_version": "2024-06-20", "created": TestJSON(created),
                 "data": ["object": object], "livemode": false, "pending_webhooks": 1,
                 "request": ["id": nil, "idempotency_key": nil], "type": "checkout.session.completed",
             ]
@@ -185,17 +185,17 @@ public final class FakeStripeAPI: Sendable {
             let subscription = recurring ? state.nextID("sub_") : nil
             let paymentIntent = recurring ? nil : state.nextID("pi_")
             let created = Int(Date().timeIntervalSince1970)
-            let object: JSONValue = [
-                "id": .string(id), "object": "checkout.session", "amount_subtotal": JSONValue(amount),
-                "amount_total": JSONValue(amount), "client_reference_id": JSONValue(clientReferenceID),
-                "created": JSONValue(created), "currency": .string(currency), "customer": JSONValue(customerID),
+            let object: TestJSON = [
+                "id": .string(id), "object": "checkout.session", "amount_subtotal": TestJSON(amount),
+                "amount_total": TestJSON(amount), "client_reference_id": TestJSON(clientReferenceID),
+                "created": TestJSON(created), "currency": .string(currency), "customer": TestJSON(customerID),
                 "customer_creation": recurring ? "always" : "if_required",
                 "customer_details": ["email": .string(email), "name": nil, "phone": nil, "address": nil,
                                      "tax_exempt": "none", "tax_ids": []],
-                "customer_email": nil, "expires_at": JSONValue(created + 86_400), "livemode": false,
+                "customer_email": nil, "expires_at": TestJSON(created + 86_400), "livemode": false,
                 "metadata": Backend.json(link.metadata), "mode": recurring ? "subscription" : "payment",
-                "payment_intent": JSONValue(paymentIntent), "payment_link": .string(link.id),
-                "payment_status": "paid", "status": "complete", "subscription": JSONValue(subscription),
+                "payment_intent": TestJSON(paymentIntent), "payment_link": .string(link.id),
+                "payment_status": "paid", "status": "complete", "subscription": TestJSON(subscription),
                 "success_url": nil, "url": nil,
             ]
             let session = CheckoutSession(id: id, paymentLinkID: link.id, mode: recurring ? "subscription" : "payment",
@@ -260,8 +260,8 @@ private final class Backend: Sendable {
     /// What an endpoint did: `executed` results are stored for idempotency, `rejected` ones (parameter validation)
     /// are not.
     enum Outcome {
-        case executed(Int, JSONValue)
-        case rejected(Int, JSONValue)
+        case executed(Int, TestJSON)
+        case rejected(Int, TestJSON)
     }
 
     let apiKey: String
@@ -382,7 +382,7 @@ private final class Backend: Sendable {
     }
 
     /// Serialises `body`, adding `request_log_url` to an error.
-    private func answer(_ status: Int, _ body: JSONValue, requestID: String) -> HTTPResponse {
+    private func answer(_ status: Int, _ body: TestJSON, requestID: String) -> HTTPResponse {
         var body = body
         if case .object(var members) = body, case .object(var error)? = members["error"] {
             error["request_log_url"] = .string("https://dashboard.stripe.com/test/logs/\(requestID)")
@@ -392,7 +392,7 @@ private final class Backend: Sendable {
         return .json(status: status, body.text)
     }
 
-    private func retrieve(_ noun: String, _ id: String, _ object: JSONValue?) -> Outcome {
+    private func retrieve(_ noun: String, _ id: String, _ object: TestJSON?) -> Outcome {
         if let object { return .executed(200, object) }
         return .executed(404, Self.error(type: "invalid_request_error", message: "No such \(noun): '\(id)'",
                                          code: "resource_missing", param: "id"))
@@ -556,50 +556,50 @@ private final class Backend: Sendable {
 
     // MARK: Objects
 
-    static func error(type: String, message: String, code: String? = nil, param: String? = nil) -> JSONValue {
-        var error: [String: JSONValue] = ["type": .string(type), "message": .string(message)]
+    static func error(type: String, message: String, code: String? = nil, param: String? = nil) -> TestJSON {
+        var error: [String: TestJSON] = ["type": .string(type), "message": .string(message)]
         if let code { error["code"] = .string(code) }
         if let param { error["param"] = .string(param) }
         return ["error": .object(error)]
     }
 
-    static func json(_ metadata: [String: String]) -> JSONValue { .object(metadata.mapValues(JSONValue.string)) }
+    static func json(_ metadata: [String: String]) -> TestJSON { .object(metadata.mapValues(TestJSON.string)) }
 
-    static func json(_ customer: FakeStripeAPI.Customer) -> JSONValue {
-        ["id": .string(customer.id), "object": "customer", "address": nil, "balance": 0, "created": JSONValue(customer.created),
-         "currency": nil, "default_source": nil, "delinquent": false, "description": nil, "email": JSONValue(customer.email),
-         "livemode": false, "metadata": json(customer.metadata), "name": JSONValue(customer.name), "phone": nil,
+    static func json(_ customer: FakeStripeAPI.Customer) -> TestJSON {
+        ["id": .string(customer.id), "object": "customer", "address": nil, "balance": 0, "created": TestJSON(customer.created),
+         "currency": nil, "default_source": nil, "delinquent": false, "description": nil, "email": TestJSON(customer.email),
+         "livemode": false, "metadata": json(customer.metadata), "name": TestJSON(customer.name), "phone": nil,
          "preferred_locales": [], "tax_exempt": "none"]
     }
 
-    static func json(_ price: FakeStripeAPI.Price) -> JSONValue {
+    static func json(_ price: FakeStripeAPI.Price) -> TestJSON {
         ["id": .string(price.id), "object": "price", "active": true, "billing_scheme": "per_unit", "currency": .string(price.currency),
          "livemode": false, "lookup_key": nil, "metadata": [:], "nickname": nil, "product": .string(price.product),
          "recurring": price.recurringInterval.map { ["interval": .string($0), "interval_count": 1, "usage_type": "licensed"] } ?? nil,
          "tax_behavior": "unspecified", "type": price.recurringInterval == nil ? "one_time" : "recurring",
-         "unit_amount": JSONValue(price.unitAmount), "unit_amount_decimal": .string(String(price.unitAmount))]
+         "unit_amount": TestJSON(price.unitAmount), "unit_amount_decimal": .string(String(price.unitAmount))]
     }
 
-    static func json(_ link: FakeStripeAPI.PaymentLink, prices: [String: FakeStripeAPI.Price]) -> JSONValue {
-        let items: [JSONValue] = link.lineItems.enumerated().map { index, item in
+    static func json(_ link: FakeStripeAPI.PaymentLink, prices: [String: FakeStripeAPI.Price]) -> TestJSON {
+        let items: [TestJSON] = link.lineItems.enumerated().map { index, item in
             let price = prices[item.priceID]
             let amount = (price?.unitAmount ?? 0) * item.quantity
             return ["id": .string("li_\(link.id.dropFirst("plink_".count))_\(index)"), "object": "item",
-                    "amount_subtotal": JSONValue(amount), "amount_total": JSONValue(amount),
-                    "currency": JSONValue(price?.currency), "price": price.map(json) ?? nil, "quantity": JSONValue(item.quantity)]
+                    "amount_subtotal": TestJSON(amount), "amount_total": TestJSON(amount),
+                    "currency": TestJSON(price?.currency), "price": price.map(json) ?? nil, "quantity": TestJSON(item.quantity)]
         }
-        let afterCompletion: JSONValue = link.parameters["after_completion[type]"] == "redirect"
-            ? ["type": "redirect", "redirect": ["url": JSONValue(link.parameters["after_completion[redirect][url]"])]]
+        let afterCompletion: TestJSON = link.parameters["after_completion[type]"] == "redirect"
+            ? ["type": "redirect", "redirect": ["url": TestJSON(link.parameters["after_completion[redirect][url]"])]]
             : ["type": "hosted_confirmation", "hosted_confirmation": ["custom_message": nil]]
-        let restrictions: JSONValue = link.parameters["restrictions[completed_sessions][limit]"].flatMap(Int.init)
-            .map { ["completed_sessions": ["count": 0, "limit": JSONValue($0)]] } ?? nil
+        let restrictions: TestJSON = link.parameters["restrictions[completed_sessions][limit]"].flatMap(Int.init)
+            .map { ["completed_sessions": ["count": 0, "limit": TestJSON($0)]] } ?? nil
         let recurring = link.lineItems.contains { prices[$0.priceID]?.recurringInterval != nil }
         var subscriptionMetadata: [String: String] = [:]
         for (key, value) in link.parameters where key.hasPrefix("subscription_data[metadata][") && key.hasSuffix("]") {
             subscriptionMetadata[String(key.dropFirst("subscription_data[metadata][".count).dropLast())] = value
         }
         return ["id": .string(link.id), "object": "payment_link", "active": .bool(link.active), "after_completion": afterCompletion,
-                "allow_promotion_codes": false, "currency": JSONValue(link.lineItems.first.flatMap { prices[$0.priceID]?.currency }),
+                "allow_promotion_codes": false, "currency": TestJSON(link.lineItems.first.flatMap { prices[$0.priceID]?.currency }),
                 "line_items": ["object": "list", "data": .array(items), "has_more": false, "url": .string("/v1/payment_links/\(link.id)/line_items")],
                 "livemode": false, "metadata": json(link.metadata), "restrictions": restrictions,
                 "subscription_data": recurring ? ["description": nil, "metadata": json(subscriptionMetadata), "trial_period_days": nil] : nil,

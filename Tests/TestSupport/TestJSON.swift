@@ -2,28 +2,29 @@ import Foundation
 import HTTPServer
 
 /// A JSON document as a value, for the fake provider APIs: parsed from request bodies, built into response bodies.
+/// (Named apart from Outbound's and Workflows' `JSONValue` so test files can import those modules too.)
 ///
 /// Numbers are `Double` (integral values are written without a fraction); objects are unordered and written with
 /// their keys sorted, so the same value always gives the same text. Literals build values:
 /// `["plan": "pro", "seats": 3, "trial": false, "coupon": nil]`.
-public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible,
+public enum TestJSON: Sendable, Equatable, Codable, CustomStringConvertible,
     ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
     ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
     case null
     case bool(Bool)
     case number(Double)
     case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
+    case array([TestJSON])
+    case object([String: TestJSON])
 
     /// Parses a complete JSON text.
     /// - Throws: `DecodingError` when `bytes` is not JSON.
     public init(parsing bytes: [UInt8]) throws {
-        self = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        self = try JSONDecoder().decode(TestJSON.self, from: Data(bytes))
     }
 
     /// `.string(value)`, or `.null` for `nil`.
-    public init(_ value: String?) { self = value.map(JSONValue.string) ?? .null }
+    public init(_ value: String?) { self = value.map(TestJSON.string) ?? .null }
 
     /// `.number(value)`, or `.null` for `nil`.
     public init(_ value: Int?) { self = value.map { .number(Double($0)) } ?? .null }
@@ -33,8 +34,8 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible,
     public init(integerLiteral value: Int) { self = .number(Double(value)) }
     public init(floatLiteral value: Double) { self = .number(value) }
     public init(stringLiteral value: String) { self = .string(value) }
-    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+    public init(arrayLiteral elements: TestJSON...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, TestJSON)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
 
@@ -48,10 +49,10 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible,
             self = .number(value)
         } else if let value = try? container.decode(String.self) {
             self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
+        } else if let value = try? container.decode([TestJSON].self) {
             self = .array(value)
         } else {
-            self = .object(try container.decode([String: JSONValue].self))
+            self = .object(try container.decode([String: TestJSON].self))
         }
     }
 
@@ -102,7 +103,7 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible,
     }
 
     /// The member `key` of an object; `nil` for a missing member or a value that is not an object.
-    public subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> TestJSON? {
         guard case .object(let members) = self else { return nil }
         return members[key]
     }
@@ -123,12 +124,12 @@ public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible,
         return nil
     }
 
-    public var arrayValue: [JSONValue]? {
+    public var arrayValue: [TestJSON]? {
         if case .array(let value) = self { return value }
         return nil
     }
 
-    public var objectValue: [String: JSONValue]? {
+    public var objectValue: [String: TestJSON]? {
         if case .object(let value) = self { return value }
         return nil
     }
