@@ -159,6 +159,11 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
 
     private func finish(_ request: HTTPRequest, with response: HTTPResponse) {
         guard case .processing = phase else { return }  // closed meanwhile (shutdown deadline)
+        if response.abortsConnection {
+            server.logRequest(request, response: response, durationNanoseconds: now - requestStart)
+            reset()
+            return
+        }
         let keepAlive = request.keepAlive && !response.closeConnection && !server.isDraining && !peerClosedInput
         let bytes = response.serialized(date: server.date.now, keepAlive: keepAlive, headOnly: request.method == "HEAD")
         server.logRequest(request, response: response,
@@ -306,6 +311,15 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         guard !isClosed, readSuspended else { return }
         readSuspended = false
         updateInterest()
+    }
+
+    /// Closes abortively: `SO_LINGER` with a zero timeout makes `close` discard unsent output and send `RST`
+    /// instead of `FIN`, so the client sees "connection reset" (a lost answer) rather than a clean end of stream.
+    private func reset() {
+        var option = linger(l_onoff: 1, l_linger: 0)
+        // Best effort: if this fails the peer sees FIN instead of RST, still without a response byte.
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+        close()
     }
 
     /// Closes at once: unregisters from the loop, closes the descriptor, frees the connection slot.

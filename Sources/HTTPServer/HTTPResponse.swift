@@ -9,6 +9,11 @@ public struct HTTPResponse: Sendable {
     public var logMetadata: [(String, String)]
     /// The path to log instead of the real one, for paths that carry a secret.
     public var logPath: String?
+    /// Send nothing at all: the connection is reset (closed with `SO_LINGER` 0, so the peer sees `RST`) instead of
+    /// answered; pipelined requests behind this one, and earlier answers not yet written, are discarded. `status`, `headers`, `body` and
+    /// `closeConnection` are ignored; the request is still logged (with `aborted: true`). For test servers that
+    /// simulate a lost connection; see `abortConnection()`.
+    public var abortsConnection: Bool
 
     public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], closeConnection: Bool = false) {
         self.status = status
@@ -17,6 +22,16 @@ public struct HTTPResponse: Sendable {
         self.closeConnection = closeConnection
         self.logMetadata = []
         self.logPath = nil
+        self.abortsConnection = false
+    }
+
+    /// No answer: the server resets the connection without writing a byte (see `abortsConnection`). Logged with
+    /// status 0 and `aborted: true`.
+    public static func abortConnection() -> HTTPResponse {
+        var response = HTTPResponse(status: 0, closeConnection: true)
+        response.abortsConnection = true
+        response.logMetadata.append(("aborted", "true"))
+        return response
     }
 
     /// A response with a JSON body (already encoded) and `Content-Type: application/json`.

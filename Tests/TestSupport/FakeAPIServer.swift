@@ -5,36 +5,94 @@ import Logging
 import Synchronization
 
 /// A fake provider API for tests: a real HTTP server on loopback (Hookyard's own `HTTPServer`) that records every
-/// request and answers from a script: queued faults first (429 with `Retry-After`, 500, slow answers), then the
-/// route handler. Thread-safe.
-public final class FakeAPIServer: HTTPResponder, @unchecked Sendable {  // Safe: mutable state is inside `state`.
-    /// A scripted answer for the next request.
+/// request and answers from a script, then from the route handler.
+///
+/// Each request is recorded, then answered by the first of these that applies:
+/// 1. the next queued fault (`inject`), in order;
+/// 2. a forced status whose path prefix matches (`forceStatus`), until cleared;
+/// 3. a random fault (`failRandomly`), drawn from a seeded generator;
+/// 4. the route handler.
+///
+/// Faults act before the route runs (the request has no effect), except `.delay` and `.dropAfterProcessing`, which
+/// run the route first. Thread-safe. The server stops when the instance is released.
+public final class FakeAPIServer: HTTPResponder, @unchecked Sendable {
+    // Safe: mutable state is inside `state`; `server` and `port` are set once in init, before any other thread sees self.
+
+    /// A scripted answer for one request.
     public enum Fault: Sendable {
+        /// Answer with this status, headers and (JSON) body without running the route.
         case status(Int, headers: [(String, String)], body: String)
-        /// Wait this long before answering normally (to trip client timeouts).
+        /// Run the route now, answer after this long (to trip client timeouts).
         case delay(Duration)
+        /// Reset the connection without running the route: the request had no effect.
+        ///
+        /// - Important: libcurl sends a request again, once, on a fresh connection when a *reused* (kept-alive)
+        ///   connection dies before any answer byte. A client reusing its connection therefore never sees a single
+        ///   drop (queue two to make it fail), and a single `.dropAfterProcessing` makes the route run twice.
+        case drop
+        /// Run the route (its state changes happen), then reset the connection instead of answering: the lost
+        /// response, after which a client cannot know whether its request took effect.
+        case dropAfterProcessing
     }
 
+    /// One request as received.
     public struct Recorded: Sendable {
         public var method: String
+        /// The request target as sent (`/path?query`).
         public var target: String
         public var headers: HTTPHeaders
         public var body: String
+        /// When the request was fully received, in monotonic milliseconds (`DispatchTime` uptime; only differences
+        /// are meaningful).
+        public var receivedAtMilliseconds: Double
+        /// The fault that answered this request (queued, forced or random), `nil` when the route answered normally.
+        public var fault: Fault?
+
+        /// The target without its query string.
+        public var path: String {
+            if let question = target.firstIndex(of: "?") { return String(target[..<question]) }
+            return target
+        }
+    }
+
+    private struct ForcedStatus {
+        var pathPrefix: String
+        var status: Int
+        var headers: [(String, String)]
+        var body: String
+    }
+
+    private struct RandomFaults {
+        var fraction: Double
+        var generator: SplitMix64
+        var faults: [Fault]
     }
 
     private struct State {
         var faults: [Fault] = []
+        var forced: [ForcedStatus] = []
+        var random: RandomFaults?
         var requests: [Recorded] = []
     }
 
+    /// Guards every mutable field; held only for bookkeeping, never while the route runs.
     private let state = Mutex(State())
     private let route: @Sendable (HTTPRequest) -> HTTPResponse
+    private let decorate: (@Sendable (HTTPRequest, inout HTTPResponse) -> Void)?
     private var server: HTTPServer!
     public private(set) var port: UInt16 = 0
 
     /// Starts on an ephemeral loopback port. `route` answers requests that no fault intercepts.
-    public init(route: @escaping @Sendable (HTTPRequest) -> HTTPResponse = { _ in .json(status: 200, "{}") }) throws {
+    public convenience init(route: @escaping @Sendable (HTTPRequest) -> HTTPResponse = { _ in .json(status: 200, "{}") }) throws {
+        try self.init(route: route, decorate: nil)
+    }
+
+    /// Starts on an ephemeral loopback port. `route` answers requests that no fault intercepts; `decorate` then
+    /// sees every response that is sent, fault answers included (e.g. to add a request id header), but not drops.
+    public init(route: @escaping @Sendable (HTTPRequest) -> HTTPResponse,
+                decorate: (@Sendable (HTTPRequest, inout HTTPResponse) -> Void)?) throws {
         self.route = route
+        self.decorate = decorate
         let configuration = HTTPServerConfiguration(address: try SocketAddress(parsing: "127.0.0.1:0"), eventLoopCount: 1)
         server = HTTPServer(configuration: configuration, responder: self, logger: Logger(label: "fake-api"))
         port = try server.start().port
@@ -47,24 +105,115 @@ public final class FakeAPIServer: HTTPResponder, @unchecked Sendable {  // Safe:
     /// Queues faults answered, in order, to the next requests.
     public func inject(_ faults: Fault...) { state.withLock { $0.faults += faults } }
 
+    /// Answers every request whose path starts with `pathPrefix` with `status` and `body` (JSON) until
+    /// `clearForcedStatus()`; the route does not run. The first matching prefix, in the order forced, wins.
+    public func forceStatus(pathPrefix: String, status: Int, body: String, headers: [(String, String)] = []) {
+        state.withLock { $0.forced.append(ForcedStatus(pathPrefix: pathPrefix, status: status, headers: headers, body: body)) }
+    }
+
+    /// Removes every forced status.
+    public func clearForcedStatus() { state.withLock { $0.forced.removeAll() } }
+
+    /// From now on each request that no queued fault or forced status answers gets, with probability `fraction`,
+    /// one of `faults` (chosen uniformly). The draws come from a generator seeded with `seed`, so a sequence of
+    /// requests sent one after another fails the same way on every run (concurrent requests draw in arrival order).
+    /// `fraction` 0 or an empty `faults` turns random faults off.
+    public func failRandomly(fraction: Double, seed: UInt64, faults: [Fault]) {
+        precondition((0...1).contains(fraction), "fraction must be within 0...1")
+        state.withLock {
+            $0.random = fraction > 0 && !faults.isEmpty
+                ? RandomFaults(fraction: fraction, generator: SplitMix64(seed: seed), faults: faults) : nil
+        }
+    }
+
+    /// Turns random faults off.
+    public func stopFailingRandomly() { state.withLock { $0.random = nil } }
+
+    /// Every request received so far, in arrival order.
     public var requests: [Recorded] { state.withLock { $0.requests } }
+
+    /// How many requests had exactly this path (query ignored), optionally only with this method.
+    public func requestCount(path: String, method: String? = nil) -> Int {
+        state.withLock { state in
+            state.requests.count { $0.path == path && (method == nil || $0.method == method) }
+        }
+    }
+
+    /// The most requests received within any window of `milliseconds` (a request at `t` and one at `t + milliseconds`
+    /// are not in the same window), so a test can assert a client never exceeded a rate limit.
+    /// - Complexity: O(n) in the number of recorded requests.
+    public func maxRequestsInAnyWindow(milliseconds: Double) -> Int {
+        let times = state.withLock { $0.requests.map(\.receivedAtMilliseconds) }  // ascending: recorded under the lock
+        var best = 0
+        var start = 0
+        for end in times.indices {
+            while times[end] - times[start] >= milliseconds { start += 1 }
+            best = max(best, end - start + 1)
+        }
+        return best
+    }
 
     public func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
         let fault: Fault? = state.withLock { state in
+            let fault = Self.nextFault(for: request, in: &state)
             state.requests.append(Recorded(method: request.method, target: request.target, headers: request.headers,
-                                           body: String(decoding: request.body, as: UTF8.self)))
-            return state.faults.isEmpty ? nil : state.faults.removeFirst()
+                                           body: String(decoding: request.body, as: UTF8.self),
+                                           receivedAtMilliseconds: Double(DispatchTime.now().uptimeNanoseconds) / 1_000_000,
+                                           fault: fault))
+            return fault
         }
         switch fault {
         case .status(let status, let headers, let body)?:
             var response = HTTPResponse.json(status: status, body)
             for (name, value) in headers { response.headers.add(name: name, value: value) }
-            completion(response)
+            completion(decorated(response, for: request))
         case .delay(let duration)?:
-            let response = route(request)
+            let response = decorated(route(request), for: request)
             DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(duration / .nanoseconds(1)))) { completion(response) }
+        case .drop?:
+            completion(.abortConnection())
+        case .dropAfterProcessing?:
+            _ = route(request)
+            completion(.abortConnection())
         case nil:
-            completion(route(request))
+            completion(decorated(route(request), for: request))
         }
     }
+
+    private func decorated(_ response: HTTPResponse, for request: HTTPRequest) -> HTTPResponse {
+        guard let decorate else { return response }
+        var response = response
+        decorate(request, &response)
+        return response
+    }
+
+    private static func nextFault(for request: HTTPRequest, in state: inout State) -> Fault? {
+        if !state.faults.isEmpty { return state.faults.removeFirst() }
+        if let forced = state.forced.first(where: { request.path.hasPrefix($0.pathPrefix) }) {
+            return .status(forced.status, headers: forced.headers, body: forced.body)
+        }
+        guard var random = state.random else { return nil }
+        defer { state.random = random }
+        guard random.generator.nextUnitInterval() < random.fraction else { return nil }
+        return random.faults[Int(random.generator.next() % UInt64(random.faults.count))]
+    }
+}
+
+/// SplitMix64 (Steele, Lea and Flood): a small, fast, seedable generator; the same seed gives the same sequence on
+/// every platform. Not cryptographic. A value type: share it only under a lock.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A uniform value in `0..<1` (53 random bits).
+    mutating func nextUnitInterval() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
