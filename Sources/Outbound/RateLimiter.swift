@@ -65,7 +65,7 @@ public final class RateLimiter: Sendable {
         while true {
             let wait = tryAcquire()
             if wait <= 0 { return }
-            usleep(UInt32(min(wait, 1000) * 1000))
+            usleep(UInt32(min(wait, 999) * 1000))  // usleep takes less than a second
         }
     }
 

@@ -21,7 +21,7 @@ public enum ActionCatalog {
     public static let specs: [Spec] = [
         Spec(name: "stripe.find_or_create_customer", provider: .stripe, required: ["email"], optional: ["name", "metadata"],
              outputs: ["customer_id", "created", "metadata_updated"],
-             summary: "Finds the Stripe customer with this email (GET /v1/customers?email=, which reads its own writes) or creates one; adds missing metadata to an existing one."),
+             summary: "Finds the Stripe customer with this email (GET /v1/customers?email=, which reads its own writes; as given, then lower-cased) or creates one; on an existing customer, sets the metadata keys that are missing or differ."),
         Spec(name: "stripe.create_payment_link", provider: .stripe, required: ["price"],
              optional: ["quantity", "metadata", "prefilled_email"],
              outputs: ["payment_link_id", "url", "stripe_url"],

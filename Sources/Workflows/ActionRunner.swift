@@ -74,7 +74,10 @@ public final class ActionRunner: Sendable {
         let name = try arguments.optionalString("name")
         // Two flows for the same person must not both find nothing and both create.
         return try customerLocks.withLock(email.lowercased()) { () throws(ProviderFailure) -> JSONValue in
-            if let customer = try context.stripe.findCustomer(email: email) {
+            // Stripe's email filter is case-sensitive: look for the address as given, then lower-cased.
+            var found = try context.stripe.findCustomer(email: email)
+            if found == nil, email.lowercased() != email { found = try context.stripe.findCustomer(email: email.lowercased()) }
+            if let customer = found {
                 let missing = metadata.filter { customer.metadata[$0.0] != $0.1 }
                 if !missing.isEmpty {
                     _ = try context.stripe.updateCustomerMetadata(id: customer.id, metadata: missing,
@@ -147,7 +150,7 @@ public final class ActionRunner: Sendable {
         var waited = 0
         var pause = movePollMilliseconds
         while !job.isFinished, waited < moveWaitMilliseconds {
-            usleep(UInt32(pause) * 1000)
+            Thread.sleep(forTimeInterval: Double(pause) / 1000)
             waited += pause
             pause = min(pause * 2, 2_000)
             job = try context.instantly.backgroundJob(id: job.id)

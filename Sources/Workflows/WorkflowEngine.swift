@@ -93,6 +93,9 @@ public final class WorkflowEngine: JobHandler {
     private func processEvent(_ job: Job, store: WorkflowStore) throws(ProviderFailure) -> JobOutcome {
         let (source, type, body) = try event(job, store: store)
         let now = clock()
+        // Dry-run flows have keys of their own: a lead walked through in dry-run still starts the real flow once
+        // the API keys are set.
+        let mode = providers.stripeDryRun || providers.instantlyDryRun ? "dry-run:" : ""
         var matched: [JSONValue] = []
         var followUps: [NewJob] = []
         for rule in currentRules where rule.trigger.source == source && rule.trigger.matches(type: type, event: body) {
@@ -104,9 +107,9 @@ public final class WorkflowEngine: JobHandler {
                     matched.append(.object(["rule": .string(rule.name), "skipped": .string("once_per \(oncePer) has no value in this event")]))
                     continue
                 }
-                flow = "once:\(key)"
+                flow = "\(mode)once:\(key)"
             } else {
-                flow = "event:\(job.eventID)"
+                flow = "\(mode)event:\(job.eventID)"
             }
             matched.append(.object(["rule": .string(rule.name), "flow": .string(flow)]))
             followUps.append(stepJob(rule: rule, step: first, flow: flow, outputs: [:], now: now))

@@ -121,8 +121,10 @@ enum ConfigurationLoader {
     /// - Parameters:
     ///   - path: `--config`; when `nil`, `/etc/hookyard/hookyard.yaml` if it exists, else the defaults.
     ///   - environment: the process environment (a parameter so tests can pass their own).
-    static func load(path: String?, environment: [String: String],
-                     defaultFile: String = HookyardConfiguration.defaultFile) throws(ConfigurationErrors) -> HookyardConfiguration {
+    ///   - readRules: `false` for commands that only read the database (`stats`, `events`, `jobs`): the rules are
+    ///     skipped, so those commands work in a shell that lacks the rules' `${VAR}`s.
+    static func load(path: String?, environment: [String: String], defaultFile: String = HookyardConfiguration.defaultFile,
+                     readRules: Bool = true) throws(ConfigurationErrors) -> HookyardConfiguration {
         var configuration = HookyardConfiguration()
         var issues: [ConfigurationIssue] = []
         let file = path ?? (FileManager.default.fileExists(atPath: defaultFile) ? defaultFile : nil)
@@ -133,7 +135,7 @@ enum ConfigurationLoader {
                 var reader = YAMLReader(file: file)
                 reader.apply(text: text, to: &configuration)
                 issues += reader.issues
-                if let rules = reader.rules {
+                if readRules, let rules = reader.rules {
                     var ruleReader = RuleReader(file: file, environment: environment)
                     configuration.rules = ruleReader.read(rules)
                     issues += ruleReader.issues

@@ -23,9 +23,10 @@ struct ConfigurationOptions: ParsableArguments {
     var database: String?
 
     /// The loaded configuration, or an error that prints every problem with file, line and key.
-    func load() throws -> HookyardConfiguration {
+    /// - Parameter rules: `false` for commands that only read the database (the rules are not read).
+    func load(rules: Bool = true) throws -> HookyardConfiguration {
         do {
-            var loaded = try ConfigurationLoader.load(path: config, environment: ProcessInfoEnvironment.current)
+            var loaded = try ConfigurationLoader.load(path: config, environment: ProcessInfoEnvironment.current, readRules: rules)
             if let database { loaded.database = database }
             return loaded
         } catch {

@@ -43,7 +43,7 @@ struct Jobs: ParsableCommand {
 
         func run() throws {
             guard let (job, attempts) = try openQueue(options).job(id) else {
-                throw ValidationError("no job \(id) in \(try options.load().database)")
+                throw ValidationError("no job \(id) in \(try options.load(rules: false).database)")
             }
             var object = summary(job)
             object["input"] = decoded(job.input)
@@ -99,7 +99,7 @@ struct Jobs: ParsableCommand {
 extension JobState: ExpressibleByArgument {}
 
 private func openQueue(_ options: ConfigurationOptions) throws -> JobQueue {
-    let settings = try options.load()
+    let settings = try options.load(rules: false)
     do {
         return try JobQueue(path: settings.database)
     } catch {

@@ -100,8 +100,14 @@ struct Serve: ParsableCommand {
         }
         stop.wait()
         logger.info("stopping", metadata: ["grace_seconds": .stringConvertible(settings.http.shutdownGraceSeconds)])
+        // Requests in flight and jobs in flight share one grace period: both drain at the same time.
+        let workersStopped = DispatchSemaphore(value: 0)
+        Thread {
+            pool.stop(gracePeriod: .seconds(settings.http.shutdownGraceSeconds))
+            workersStopped.signal()
+        }.start()
         server.shutdown(gracePeriod: .seconds(settings.http.shutdownGraceSeconds))
-        pool.stop(gracePeriod: .seconds(settings.http.shutdownGraceSeconds))
+        workersStopped.wait()
         writer.close()
         signals.forEach { $0.cancel() }
         logger.info("stopped")

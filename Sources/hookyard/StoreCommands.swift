@@ -10,7 +10,7 @@ struct Stats: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
-        let settings = try options.load()
+        let settings = try options.load(rules: false)
         let statistics = try openReader(settings.database).statistics()
         if json {
             let object: [String: Any] = [
@@ -33,7 +33,8 @@ struct Stats: ParsableCommand {
             print("jobs      \(jobs)")
             print("purchases \(purchases.isEmpty ? "none" : purchases.joined(separator: "  "))")
             let dryRun = [settings.stripe.apiKey.isEmpty ? "Stripe" : nil, settings.instantly.apiKey.isEmpty ? "Instantly" : nil].compactMap { $0 }
-            print("mode      \(dryRun.isEmpty ? "live" : "dry-run for \(dryRun.joined(separator: " and ")) (no API key set: requests are recorded, not sent)")")
+            // From this command's own configuration and environment, which may differ from the daemon's.
+            print("mode      \(dryRun.isEmpty ? "live" : "dry-run for \(dryRun.joined(separator: " and ")) (no API key in this command's environment: a daemon started like this records requests, sends none)")")
             print("database  \(settings.database) (\(statistics.databaseBytes) bytes)")
         }
     }
@@ -56,7 +57,7 @@ struct Events: ParsableCommand {
         }
 
         func run() throws {
-            let settings = try options.load()
+            let settings = try options.load(rules: false)
             let events = try openReader(settings.database).events(source: source, limit: limit)
             if json {
                 for event in events { print(try jsonLine(summary(event))) }
@@ -77,7 +78,7 @@ struct Events: ParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
-            let settings = try options.load()
+            let settings = try options.load(rules: false)
             guard let event = try openReader(settings.database).event(id) else {
                 throw ValidationError("no event '\(id)' in \(settings.database)")
             }

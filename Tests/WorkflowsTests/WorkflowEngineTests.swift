@@ -112,14 +112,14 @@ final class WorkflowEngineTests: XCTestCase {
         defer { queue.close() }
         let jobs = try queue.jobs(forEvent: 1)
         XCTAssertEqual(jobs.map(\.state), Array(repeating: .succeeded, count: 4))
-        XCTAssertEqual(jobs[1].idempotencyKey, "flow:lead:once:ann@example.com:customer")
+        XCTAssertEqual(jobs[1].idempotencyKey, "flow:lead:dry-run:once:ann@example.com:customer")
         let link = try JSONValue.parse(jobs[2].output ?? "")
         XCTAssertEqual(link["dry_run"], .bool(true))
         let requests = link["requests"]
         XCTAssertEqual(requests?[path: ["0", "method"]], .string("POST"))
         XCTAssertEqual(requests?[path: ["0", "path"]], .string("/v1/payment_links"))
         XCTAssertTrue(requests?[path: ["0", "body"]]?.text.contains("line_items%5B0%5D%5Bprice%5D=price_1") ?? false)
-        XCTAssertEqual(requests?[path: ["0", "idempotency_key"]], .string("hookyard-flow%3Alead%3Aonce%3Aann%40example.com%3Alink"))
+        XCTAssertEqual(requests?[path: ["0", "idempotency_key"]], .string("hookyard-flow%3Alead%3Adry-run%3Aonce%3Aann%40example.com%3Alink"))
         // The next step read the link's URL from this step's output.
         let set = try JSONValue.parse(jobs[3].output ?? "")
         let patch = set["requests"]?[path: ["1", "body"]]?.text ?? ""
@@ -140,7 +140,7 @@ final class WorkflowEngineTests: XCTestCase {
         XCTAssertEqual(jobs.filter { $0.kind == "process_event" }.count, 4)
         XCTAssertEqual(jobs.count, 7)
         let first = try JSONValue.parse(try queue.jobs(forEvent: 1)[0].output ?? "")
-        XCTAssertEqual(first, .object(["matched": .array([.object(["rule": .string("lead"), "flow": .string("once:ann@example.com")])])]))
+        XCTAssertEqual(first, .object(["matched": .array([.object(["rule": .string("lead"), "flow": .string("dry-run:once:ann@example.com")])])]))
         let unmatched = try JSONValue.parse(try queue.jobs(forEvent: 3)[0].output ?? "")
         XCTAssertEqual(unmatched, .object(["matched": .array([])]))
     }
