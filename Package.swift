@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "hookyard", targets: ["hookyard"]),
         .executable(name: "bench-requests", targets: ["BenchRequests"]),
+        .executable(name: "bench-drain", targets: ["BenchDrain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -49,7 +50,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Rules, actions, retry policy and the worker pool that runs jobs through Outbound.
         .target(name: "Workflows",
-                dependencies: ["Store", "Outbound", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["Store", "Outbound", "CLinux", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // CLI, configuration, logging, wiring.
         .executableTarget(name: "hookyard",
@@ -61,6 +62,11 @@ let package = Package(
         // Generates signed deliveries for `make bench` (scripts/bench.sh).
         .executableTarget(name: "BenchRequests", dependencies: ["Intake"], path: "Benchmarks/BenchRequests",
                           swiftSettings: swiftSettings),
+        // Drains a filled queue through the workers into the fake Stripe API, for `make bench`.
+        .executableTarget(name: "BenchDrain",
+                          dependencies: ["Workflows", "Store", "Outbound", "TestSupport",
+                                         .product(name: "Logging", package: "swift-log")],
+                          path: "Benchmarks/BenchDrain", swiftSettings: swiftSettings),
 
         // Helpers shared by the tests: a raw-socket HTTP client and a runner for the real binary.
         .target(name: "TestSupport", dependencies: ["HTTPServer", "Intake"], path: "Tests/TestSupport", swiftSettings: swiftSettings),

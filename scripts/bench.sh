@@ -2,6 +2,7 @@
 # make bench: ingest throughput and latency of the release binary, measured with wrk on unique, validly signed
 # Stripe events (each verified, deduplicated and committed with fsync before its 200), in two modes:
 # keep-alive, and a new connection per request. Prints requests/s, p50/p99 latency and the daemon's peak RSS.
+# Then the drain benchmark (Benchmarks/BenchDrain): jobs/s through the workers, and the rate kept under a limit.
 # Tunables: BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_PORT (18089).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,7 @@ work=.bench
 scripts/ensure-deps.sh wrk
 swift build -c release --product hookyard >/dev/null
 swift build -c release --product bench-requests >/dev/null
+swift build -c release --product bench-drain >/dev/null
 bin=$(swift build -c release --show-bin-path)
 mkdir -p "$work"
 secret="whsec_bench_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -36,7 +38,9 @@ run_mode() {
   kill -TERM "$pid"; wait "$pid" || true
   local stored
   stored=$(HOOKYARD_DATABASE=$work/bench.db "$bin/hookyard" stats --json | sed -E 's/.*"stripe":([0-9]+).*/\1/')
-  printf '%-16s %s stored=%s peak_rss_mb=%s\n' "$mode" "${result#BENCH }" "$stored" "$rss"
+  local drained
+  drained=$(HOOKYARD_DATABASE=$work/bench.db "$bin/hookyard" stats --json | sed -E 's/.*"succeeded":([0-9]+).*/\1/')
+  printf '%-16s %s stored=%s jobs_done=%s peak_rss_mb=%s\n' "$mode" "${result#BENCH }" "$stored" "$drained" "$rss"
 }
 
 echo "hookyard ingest benchmark: ${seconds}s per mode, $connections connections, $threads wrk threads, $(nproc) cores"
@@ -44,3 +48,7 @@ echo "(every request: parse, HMAC-SHA256 verify, JSON decode, dedup insert + job
 run_mode keep-alive 0
 run_mode new-connection 1
 rm -f "$work/requests.txt"
+echo
+# Drain: jobs/s through the workers against a local fake Stripe with no limit, then the rate kept under a limit.
+# Tunables: DRAIN_EVENTS (2000), DRAIN_WORKERS (4), DRAIN_LIMITED_EVENTS (150), DRAIN_LIMIT_RPS (50).
+"$bin/bench-drain" "${DRAIN_EVENTS:-2000}" "${DRAIN_WORKERS:-4}" "${DRAIN_LIMITED_EVENTS:-150}" "${DRAIN_LIMIT_RPS:-50}"

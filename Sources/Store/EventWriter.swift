@@ -132,20 +132,27 @@ public final class EventWriter: Sendable {
     private func commit(_ batch: [Operation]) {
         var outcomes: [AppendOutcome?] = []
         outcomes.reserveCapacity(batch.count)
-        do {
-            try connection.begin()
-            for operation in batch {
-                switch operation {
-                case .append(let event, _):
-                    outcomes.append(try connection.insert(event))
-                case .probe:
-                    try connection.touchProbe()
-                    outcomes.append(nil)
+        // In-process writers (the workers) queue behind this commit instead of meeting SQLite's busy sleeps.
+        let failure: (any Error)? = WriteLock.withLock(urgent: true) {
+            do {
+                try connection.begin()
+                for operation in batch {
+                    switch operation {
+                    case .append(let event, _):
+                        outcomes.append(try connection.insert(event))
+                    case .probe:
+                        try connection.touchProbe()
+                        outcomes.append(nil)
+                    }
                 }
+                try connection.commit()
+                return nil
+            } catch {
+                connection.rollback()
+                return error
             }
-            try connection.commit()
-        } catch {
-            connection.rollback()
+        }
+        if let error = failure {
             let message = "\(error)"
             if healthy.exchange(false, ordering: .relaxed) {
                 logger.error("store commit failed; answering 503 until a commit succeeds",

@@ -107,14 +107,16 @@ public final class SQLiteDatabase {
 
     /// Runs `body` in a transaction (`BEGIN IMMEDIATE`), committing if it returns, rolling back if it throws.
     public func transaction<R>(_ body: () throws -> R) throws -> R {
-        try execute("BEGIN IMMEDIATE")
-        do {
-            let result = try body()
-            try execute("COMMIT")
-            return result
-        } catch {
-            try? execute("ROLLBACK")
-            throw error
+        try WriteLock.withLock {
+            try execute("BEGIN IMMEDIATE")
+            do {
+                let result = try body()
+                try execute("COMMIT")
+                return result
+            } catch {
+                try? execute("ROLLBACK")
+                throw error
+            }
         }
     }
 

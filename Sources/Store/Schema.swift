@@ -95,6 +95,10 @@ public enum Schema {
         ) STRICT;
         CREATE INDEX purchases_by_campaign ON purchases (campaign_id, currency);
         """,
+        // 4: claiming a job whose worker died looks its lease up by index.
+        """
+        CREATE INDEX jobs_leases ON jobs (state, lease_expires_at);
+        """,
     ]
 
     /// The version a fully migrated database has.

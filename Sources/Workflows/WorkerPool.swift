@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux
 import Dispatch
 import Foundation
 import Logging
@@ -56,6 +57,8 @@ public final class WorkerPool: Sendable {
     private let clock: @Sendable () -> Int64
     private let stopping = Atomic<Bool>(false)
     private let wakeUp = DispatchSemaphore(value: 0)
+    /// Workers waiting for work (so `wake()` signals only those, not busy ones).
+    private let idle = Atomic<Int>(0)
     private let finished = DispatchSemaphore(value: 0)
     private let running = Atomic<Int>(0)
     /// Jobs finished since start (a progress signal for a watchdog).
@@ -84,8 +87,8 @@ public final class WorkerPool: Sendable {
     /// - Throws: the store's error if the database cannot be opened.
     public func start() throws {
         for index in 0..<configuration.workers {
-            let queue = try JobQueue(path: configuration.databasePath)
-            let renewals = try JobQueue(path: configuration.databasePath)
+            let queue = try JobQueue(path: configuration.databasePath, durableCommits: false)
+            let renewals = try JobQueue(path: configuration.databasePath, durableCommits: false)
             let store = try WorkflowStore(path: configuration.databasePath)
             let worker = Worker(pool: self, owner: owner(index), queue: queue, renewals: renewals, store: store)
             running.add(1, ordering: .relaxed)
@@ -97,7 +100,8 @@ public final class WorkerPool: Sendable {
 
     /// Wakes idle workers now (for instance after new jobs were committed).
     public func wake() {
-        for _ in 0..<configuration.workers { wakeUp.signal() }
+        let waiting = stopping.load(ordering: .relaxed) ? configuration.workers : idle.load(ordering: .relaxed)
+        for _ in 0..<waiting { wakeUp.signal() }
     }
 
     /// Lets running jobs finish for up to `gracePeriod`, then releases the leases still held. Blocks until done.
@@ -143,6 +147,9 @@ public final class WorkerPool: Sendable {
         }
 
         func run() {
+            // Webhooks come first: under load the workers get the CPU the intake leaves (their queue is durable,
+            // and provider calls are rate-limited anyway). Linux gives each thread its own nice value.
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(clinux_gettid()), 10)
             defer {
                 renewalQueue.sync { renewals.close() }
                 store.close()
@@ -160,7 +167,9 @@ public final class WorkerPool: Sendable {
                     continue
                 }
                 guard let job else {
+                    pool.idle.add(1, ordering: .relaxed)
                     _ = pool.wakeUp.wait(timeout: .now() + .milliseconds(Int(configuration.pollMilliseconds)))
+                    pool.idle.subtract(1, ordering: .relaxed)
                     continue
                 }
                 execute(job)

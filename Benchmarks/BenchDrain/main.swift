@@ -1,0 +1,94 @@
+// bench-drain: how fast the workers drain the queue into provider calls, and how closely they keep to a rate limit.
+//
+// Runs the real worker pool, workflow engine and libcurl transports (release build) against the fake Stripe API
+// from TestSupport: a real HTTP server on loopback that keeps customers and payment links and honours idempotency
+// keys. Each event starts a two-step flow: find or create the customer (GET, then POST), then create a payment link
+// (POST) — three jobs and three provider calls per event.
+//
+// Usage: bench-drain [events=2000] [workers=4] [limited-events=150] [limit-rps=50]
+import Foundation
+import Logging
+import Outbound
+import Store
+import TestSupport
+import Workflows
+
+let arguments = CommandLine.arguments.dropFirst().map { Int($0) }
+let events = arguments.count > 0 ? arguments[0] ?? 2000 : 2000
+let workers = arguments.count > 1 ? arguments[1] ?? 4 : 4
+let limitedEvents = arguments.count > 2 ? arguments[2] ?? 150 : 150
+let limit = arguments.count > 3 ? arguments[3] ?? 50 : 50
+
+LoggingSystem.bootstrap { label in
+    var handler = StreamLogHandler.standardError(label: label)
+    handler.logLevel = .critical
+    return handler
+}
+let logger = Logger(label: "bench-drain")
+
+func template(_ text: String) -> Argument { .template(try! Template(parsing: text)) }
+
+let rule = Rule(name: "bench", trigger: Trigger(source: .instantly, eventTypes: ["lead_interested"]),
+                oncePer: try! Template(parsing: "{{ event.lead_email }}"), steps: [
+    Step(name: "customer", action: "stripe.find_or_create_customer",
+         arguments: ["email": template("{{ event.lead_email }}"), "metadata": .map(["hookyard_email": template("{{ event.lead_email }}")])]),
+    Step(name: "link", action: "stripe.create_payment_link",
+         arguments: ["price": .value(.string("price_bench")), "metadata": .map(["lead_email": template("{{ event.lead_email }}")])]),
+])
+
+struct Result {
+    var seconds: Double
+    var jobs: Int
+    var calls: Int
+    var maxPerSecond: Int
+}
+
+func run(events count: Int, workers: Int, requestsPerSecond: Double) throws -> Result {
+    let stripe = try FakeStripeAPI()
+    stripe.addPrice(id: "price_bench", unitAmount: 4900)
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-drain-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let path = directory.appendingPathComponent("drain.db").path
+
+    // Fill the queue first, so the measurement is the drain alone.
+    let writer = try EventWriter(path: path, logger: logger)
+    let group = DispatchGroup()
+    for index in 0..<count {
+        group.enter()
+        let body = #"{"event_type":"lead_interested","timestamp":"2026-11-25T10:00:00Z","workspace":"w","campaign_id":"c","lead_email":"lead\#(index)@example.com"}"#
+        writer.append(IncomingEvent(source: .instantly, dedupKey: "bench-\(index)", eventID: nil, type: "lead_interested",
+                                    receivedAt: 0, body: Array(body.utf8), headersJSON: "{}")) { _ in group.leave() }
+    }
+    group.wait()
+    writer.close()
+
+    let transport = LiveProviderTransport(provider: "Stripe", baseURL: stripe.baseURL, apiKey: stripe.apiKey,
+                                          limiter: RateLimiter(requestsPerSecond: requestsPerSecond, burst: 1),
+                                          userAgent: "hookyard-bench")
+    let providers = ProviderSet(stripe: transport, instantly: DryRunProviderTransport(provider: "Instantly"),
+                                stripeDryRun: false, instantlyDryRun: true)
+    let engine = WorkflowEngine(rules: [rule], providers: providers, logger: logger)
+    let pool = WorkerPool(configuration: WorkerPool.Configuration(databasePath: path, workers: workers, pollMilliseconds: 5),
+                          handler: engine, logger: logger)
+    let expected = count * 3
+    let start = DispatchTime.now()
+    try pool.start()
+    while pool.completedJobs < expected { usleep(2_000) }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+    pool.stop()
+    guard stripe.paymentLinks.count == count, stripe.customers.count == count else {
+        throw TestClientError("expected \(count) customers and links, got \(stripe.customers.count) and \(stripe.paymentLinks.count)")
+    }
+    return Result(seconds: seconds, jobs: expected, calls: stripe.requests.count,
+                  maxPerSecond: stripe.maxRequestsInAnyWindow(milliseconds: 1000))
+}
+
+print("hookyard drain benchmark: \(ProcessInfo.processInfo.activeProcessorCount) cores; each event = 3 jobs, 3 Stripe calls (fake Stripe on loopback)")
+let free = try run(events: events, workers: workers, requestsPerSecond: 1_000_000)
+print(String(format: "unlimited       events=%d workers=%d jobs=%d calls=%d seconds=%.2f jobs_per_s=%.0f calls_per_s=%.0f",
+             events, workers, free.jobs, free.calls, free.seconds, Double(free.jobs) / free.seconds, Double(free.calls) / free.seconds))
+let limited = try run(events: limitedEvents, workers: max(workers, 8), requestsPerSecond: Double(limit))
+print(String(format: "limit %d/s      events=%d workers=%d calls=%d seconds=%.2f average_calls_per_s=%.2f max_calls_in_any_1s=%d (limit %d)",
+             limit, limitedEvents, max(workers, 8), limited.calls, limited.seconds, Double(limited.calls) / limited.seconds,
+             limited.maxPerSecond, limit))
