@@ -15,16 +15,20 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## Build and start the daemon on 127.0.0.1:8080 with ./hookyard.db and development secrets.
+## Build and start the daemon on 127.0.0.1:8080 with ./hookyard.db, development secrets and the lead-to-sale
+## rules in dry-run (no API keys: the requests each step would send are recorded in its output).
 run: build
 	@scripts/dev-env.sh $(DEV_ENV)
 	@echo
-	@echo "Hookyard is starting on http://127.0.0.1:8080 (database ./hookyard.db). Stop it with Ctrl-C."
-	@echo "Send it a correctly signed test webhook from another terminal in this directory:"
+	@echo "Hookyard is starting on http://127.0.0.1:8080 (database ./hookyard.db, rules deploy/examples/lead-to-sale.yaml,"
+	@echo "dry-run). Stop it with Ctrl-C. From another terminal in this directory, send an interested lead and watch the flow:"
 	@echo
-	@echo "    set -a && . ./$(DEV_ENV) && set +a && .build/debug/hookyard send-test-event stripe"
+	@echo "    set -a && . ./$(DEV_ENV) && set +a"
+	@echo "    .build/debug/hookyard send-test-event instantly"
+	@echo "    .build/debug/hookyard jobs list"
+	@echo "    .build/debug/hookyard jobs show 3"
 	@echo
-	@set -a && . ./$(DEV_ENV) && set +a && exec .build/debug/hookyard serve
+	@set -a && . ./$(DEV_ENV) && set +a && exec .build/debug/hookyard serve --config deploy/examples/lead-to-sale.yaml
 
 ## Run every test (unit and integration).
 test: deps

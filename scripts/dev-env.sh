@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# Creates .hookyard-dev.env with development webhook secrets, once; later runs reuse it.
-# These secrets are for local testing only: production secrets come from the environment or systemd credentials.
+# Creates .hookyard-dev.env for 'make run': development webhook secrets and the ids the lead-to-sale example
+# (deploy/examples/lead-to-sale.yaml) needs. Values already in the file are kept; missing ones are added.
+# No API keys: the daemon runs its workflows in dry-run, recording the requests it would send.
+# These values are for local testing only: production secrets come from the environment or systemd credentials.
 set -euo pipefail
 file=${1:-.hookyard-dev.env}
-[ -f "$file" ] && exit 0
 random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 umask 077
-cat > "$file" <<ENV
-# Development secrets for 'make run', generated $(date -u +%Y-%m-%dT%H:%M:%SZ). Not for production.
-STRIPE_WEBHOOK_SECRET=whsec_$(random_hex 24)
-INSTANTLY_WEBHOOK_SECRET=$(random_hex 24)
-ENV
-echo "Generated development secrets in $file"
+if [ ! -f "$file" ]; then
+  echo "# Development settings for 'make run', generated $(date -u +%Y-%m-%dT%H:%M:%SZ). Not for production." > "$file"
+  echo "Generated development settings in $file"
+fi
+add() {  # add NAME VALUE [comment], unless NAME is already set in the file
+  grep -q "^$1=" "$file" && return 0
+  [ -n "${3:-}" ] && echo "# $3" >> "$file"
+  echo "$1=$2" >> "$file"
+}
+add STRIPE_WEBHOOK_SECRET "whsec_$(random_hex 24)"
+add INSTANTLY_WEBHOOK_SECRET "$(random_hex 24)"
+add HOOKYARD_PRICE_ID price_dry_run_demo "Dry-run demo ids for deploy/examples/lead-to-sale.yaml; 'send-test-event instantly' uses the outreach id."
+add INSTANTLY_OUTREACH_CAMPAIGN_IDS 00000000-0000-4000-8000-000000000002
+add INSTANTLY_PAYMENT_CAMPAIGN_ID 00000000-0000-4000-8000-000000000003
+add INSTANTLY_CUSTOMER_CAMPAIGN_ID 00000000-0000-4000-8000-000000000004

@@ -26,10 +26,10 @@ struct Jobs: ParsableCommand {
                 for job in jobs { print(try jsonLine(summary(job))) }
                 return
             }
-            print(column("ID", 8) + column("STATE", 11) + column("KIND", 32) + column("STEP", 28) + column("ATTEMPTS", 10) + column("EVENT", 8)
+            print(column("ID", 8) + column("STATE", 11) + column("KIND", 32) + column("STEP", 36) + column("ATTEMPTS", 10) + column("EVENT", 8)
                   + column("NEXT RUN", 26) + "LAST ERROR")
             for job in jobs {
-                print(column(String(job.id), 8) + column(job.state.rawValue, 11) + column(job.kind, 32) + column(stepName(job) ?? "-", 28)
+                print(column(String(job.id), 8) + column(job.state.rawValue, 11) + column(job.kind, 32) + column(stepName(job) ?? "-", 36)
                       + column(String(job.attempts), 10) + column(String(job.eventID), 8) + column(isoTime(job.nextRunAt), 26)
                       + (job.lastError.map { String($0.prefix(80)) } ?? ""))
             }
