@@ -1,3 +1,4 @@
+import Outbound
 import Store
 
 /// A workflow rule from the configuration: a trigger and the ordered steps it starts.

@@ -1,3 +1,5 @@
+import Outbound
+
 /// A string with `{{ path }}` placeholders, filled from a workflow context when a step runs.
 ///
 /// A path starts at one of the context's roots: `event` (the webhook body as received: `event.lead_email`,

@@ -1,3 +1,4 @@
+import Outbound
 import Foundation
 import Store
 import Workflows
@@ -68,12 +69,18 @@ struct RuleReader {
         }
     }
 
-    private mutating func readRule(_ node: Node, key: String) -> Rule? {
+    /// The mapping at `key`, noted for line lookups, or `nil` with an issue naming what it should hold.
+    private mutating func mapping(_ node: Node, key: String, holding fields: String) -> Node.Mapping? {
         note(key, node)
         guard let mapping = node.mapping else {
-            issue(node, key, "must be a mapping with name, on and steps")
+            issue(node, key, "must be a mapping with \(fields)")
             return nil
         }
+        return mapping
+    }
+
+    private mutating func readRule(_ node: Node, key: String) -> Rule? {
+        guard let mapping = mapping(node, key: key, holding: "name, on and steps") else { return nil }
         var name: String?
         var trigger: Trigger?
         var oncePer: Template?
@@ -159,11 +166,7 @@ struct RuleReader {
     }
 
     private mutating func readStep(_ node: Node, key: String) -> Step? {
-        note(key, node)
-        guard let mapping = node.mapping else {
-            issue(node, key, "must be a mapping with name, action and with")
-            return nil
-        }
+        guard let mapping = mapping(node, key: key, holding: "name, action and with") else { return nil }
         var name: String?
         var action: String?
         var arguments: [String: Argument] = [:]

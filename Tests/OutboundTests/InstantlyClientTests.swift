@@ -169,12 +169,12 @@ final class InstantlyClientTests: XCTestCase {
     }
 
     func testValuesEncodeAsNaturalJSONScalars() {
-        XCTAssertEqual(JSONValue.format(3), "3")
-        XCTAssertEqual(JSONValue.format(-0.0), "0")
-        XCTAssertEqual(JSONValue.format(0.1), "0.1")
-        XCTAssertEqual(JSONValue.format(.nan), "null")
+        XCTAssertEqual(JSONValue.number(3).serialized(), "3")
+        XCTAssertEqual(JSONValue.number(-0.0).serialized(), "0")
+        XCTAssertEqual(JSONValue.number(0.1).serialized(), "0.1")
+        XCTAssertEqual(JSONValue.number(.nan).serialized(), "null")
         XCTAssertEqual(JSONValue.object(["b": InstantlyValue.bool(true).json, "a": InstantlyValue.number(2.5).json,
-                                         "c": InstantlyValue.string("\u{1}é").json]).text,
+                                         "c": InstantlyValue.string("\u{1}é").json]).serialized(),
                        #"{"a":2.5,"b":true,"c":"\u0001é"}"#)
     }
 }

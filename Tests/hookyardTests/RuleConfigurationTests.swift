@@ -57,14 +57,7 @@ final class RuleConfigurationTests: XCTestCase {
                   where:
                     campaign_id: {within: [a]}
                 steps:
-                  - name: one
-                    action: stripe.create_paymentlink
-                    with: {price: p}
-                  - name: two
-                    action: stripe.create_payment_link
-                    with:
-                      price: "{{ steps.nothing.url }}"
-                      colour: red
+                  - {name: one, action: record_purchase, with: {reference: r, amount: 1, currency: usd}}
               - name: s
                 on: {source: paypal, event: x}
                 steps: []
@@ -72,7 +65,7 @@ final class RuleConfigurationTests: XCTestCase {
         XCTAssertThrowsError(try load(yaml)) { error in
             let text = "\(error)"
             XCTAssertTrue(text.contains("hookyard.yaml:7: rules[0].on.where.campaign_id.within: unknown test 'within'"), text)
-            XCTAssertTrue(text.contains("hookyard.yaml:18: rules[1].on.source: 'paypal' is not one of stripe, instantly"), text)
+            XCTAssertTrue(text.contains("hookyard.yaml:11: rules[1].on.source: 'paypal' is not one of stripe, instantly"), text)
         }
         let semantic = """
             rules:
