@@ -48,7 +48,7 @@ public enum ActionCatalog {
              summary: "Moves a lead to another campaign and waits for Instantly's background job; skips when it is already there."),
         Spec(name: "instantly.set_interest_status", provider: .instantly, required: ["email", "campaign", "status"], optional: [],
              outputs: ["changed", "interest_value"],
-             summary: "Sets a lead's interest status (interested, meeting_booked, meeting_completed, won, out_of_office, not_interested, wrong_person, lost, no_show, or the number); skips when already set."),
+             summary: "Sets a lead's interest status (interested, meeting_booked, meeting_completed, won, out_of_office, not_interested, wrong_person, lost, no_show, or the number) and waits until the lead shows it; skips when already set."),
         Spec(name: "record_purchase", provider: .local, required: ["reference", "amount", "currency"],
              optional: ["email", "campaign", "payment_link"],
              outputs: ["purchase_id", "created"],

@@ -22,9 +22,10 @@ struct ActionContext {
 /// Thread-safe: the only shared state is the per-email lock that keeps two flows for the same person from creating
 /// two Stripe customers at once.
 public final class ActionRunner: Sendable {
-    /// How long `instantly.move_lead` waits for Instantly's background job before retrying later.
+    /// How long `instantly.move_lead` and `instantly.set_interest_status` wait for Instantly's background work
+    /// to show before retrying later.
     let moveWaitMilliseconds: Int
-    /// The first wait before asking about the background job; it doubles up to 2 s.
+    /// The first wait before looking again; it doubles up to 2 s.
     let movePollMilliseconds: Int
     private let customerLocks = KeyedLocks()
 
@@ -178,10 +179,29 @@ public final class ActionRunner: Sendable {
         } else {
             throw Arguments.failure("argument 'status': '\(status.text)' is not an interest status (\(ActionCatalog.interestStatuses.keys.sorted().joined(separator: ", ")), or a number)")
         }
-        if let lead = try context.instantly.findLead(email: email, campaign: campaign), lead.interestStatus == value {
+        let lead = try context.instantly.findLead(email: email, campaign: campaign)
+        if lead?.interestStatus == value {
             return .object(["changed": .bool(false), "interest_value": .integer(Int64(value))])
         }
         try context.instantly.updateInterestStatus(email: email, campaign: campaign, value: value)
+        // Instantly applies the status in the background (202). Wait until the lead shows it, so the next step
+        // (typically a move to another campaign) runs after it; if it does not show in time, check again later
+        // (the retry reads the state first and does not post twice once it shows).
+        if lead != nil {
+            var waited = 0
+            var pause = movePollMilliseconds
+            while true {
+                guard let current = try context.instantly.findLead(email: email, campaign: campaign) else { break }
+                if current.interestStatus == value { break }
+                guard waited < moveWaitMilliseconds else {
+                    throw ProviderFailure(message: "Instantly has not applied interest status \(value) to \(email) yet; will check again",
+                                          status: nil, retryable: true, retryAfterMilliseconds: 5_000)
+                }
+                Thread.sleep(forTimeInterval: Double(pause) / 1000)
+                waited += pause
+                pause = min(pause * 2, 2_000)
+            }
+        }
         return .object(["changed": .bool(true), "interest_value": .integer(Int64(value))])
     }
 

@@ -226,3 +226,38 @@ final class WorkflowEngineTests: XCTestCase {
         try database.execute("UPDATE jobs SET next_run_at = 0 WHERE id = \(id)")
     }
 }
+
+final class InterestStatusTests: XCTestCase {
+    /// Instantly applies interest statuses in the background: the step waits until the lead shows the new status,
+    /// and a retry that finds it already set posts nothing.
+    func testWaitsUntilTheStatusShowsAndSkipsWhenSet() throws {
+        let lookups = Mutex(0)
+        let applied = Mutex(false)
+        let instantly = StubTransport("Instantly") { request throws(ProviderFailure) -> String in
+            if request.path == "/api/v2/leads/update-interest-status" { return #"{"message":"submitted"}"# }
+            // The status shows on the third lookup after the update.
+            let status: String = applied.withLock { $0 } ? "4" : lookups.withLock { $0 += 1; return $0 } >= 3 ? "4" : "1"
+            if status == "4" { applied.withLock { $0 = true } }
+            return #"{"items":[{"id":"lead-1","email":"ann@example.com","campaign":"c","lt_interest_status":\#(status)}]}"#
+        }
+        let runner = ActionRunner(moveWaitMilliseconds: 5_000, movePollMilliseconds: 1)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("interest-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("db").path
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        writer.close()
+        let store = try WorkflowStore(path: path)
+        defer { store.close() }
+        let context = ActionContext(stripe: StripeClient(transport: DryRunProviderTransport(provider: "Stripe")),
+                                    instantly: InstantlyClient(transport: instantly), store: store, eventID: 1, rule: "r",
+                                    idempotencyKey: "k", now: { 0 })
+        let arguments = Arguments(values: ["email": .string("ann@example.com"), "campaign": .string("c"), "status": .string("won")])
+        XCTAssertEqual(try runner.run("instantly.set_interest_status", arguments, in: context)["changed"], .bool(true))
+        XCTAssertEqual(instantly.requests.filter { $0.path.hasSuffix("update-interest-status") }.count, 1)
+        XCTAssertGreaterThanOrEqual(instantly.requests.filter { $0.path == "/api/v2/leads/list" }.count, 3)
+        // Run again (a retry): already set, nothing posted.
+        XCTAssertEqual(try runner.run("instantly.set_interest_status", arguments, in: context)["changed"], .bool(false))
+        XCTAssertEqual(instantly.requests.filter { $0.path.hasSuffix("update-interest-status") }.count, 1)
+    }
+}
