@@ -271,6 +271,34 @@ final class LeadToSaleTests: XCTestCase {
         XCTAssertGreaterThan(try database.scalarInt("SELECT count(*) FROM job_attempts WHERE outcome = 'lease_expired'") ?? 0, 0)
     }
 
+    /// SIGTERM while steps are in flight: the daemon waits at most the grace period, gives the leases back and exits
+    /// 0; the next start takes the interrupted steps at once (no lease to wait out) and finishes every flow.
+    func testGracefulStopReleasesInFlightStepsForTheNextStart() throws {
+        let leads = emails(3)
+        addLeads(leads)
+        instantly.moveJobDuration = .seconds(20)  // moves outlast the grace period
+        let yaml = Self.exampleYAML + "\nhttp:\n  shutdown_grace_seconds: 1\nworkers:\n  lease_seconds: 300\n"
+        let first = try startDaemon(yaml: yaml)
+        for email in leads { try sendInterested(email, to: first) }
+        try waitUntil("the moves are in flight", daemon: first) { instantly.requestCount(path: "/api/v2/leads/move") >= 3 }
+        let stopping = Date()
+        XCTAssertEqual(first.terminate(), 0)
+        XCTAssertLessThan(Date().timeIntervalSince(stopping), 5, "bounded by the grace period")
+        XCTAssertTrue(first.output.contains("lease released"), first.output)
+
+        instantly.moveJobDuration = .zero
+        let second = try startDaemon(yaml: yaml)
+        // With 300 s leases, only released leases let this finish in time.
+        try waitUntil("every flow completed after the restart", timeout: 20, daemon: second) {
+            leads.allSatisfy { instantly.lead(email: $0, campaign: Self.payment) != nil }
+        }
+        XCTAssertEqual(second.terminate(), 0)
+        let database = try SQLiteDatabase(path: second.databasePath)
+        defer { database.close() }
+        XCTAssertEqual(try database.scalarInt("SELECT count(*) FROM job_attempts WHERE outcome = 'interrupted'"), 3)
+        XCTAssertEqual(stripe.paymentLinks.count, 3)
+    }
+
     /// Without API keys nothing is sent: each step records the exact requests as its output.
     func testDryRunSendsNothing() throws {
         var extra = environment()
