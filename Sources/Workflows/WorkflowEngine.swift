@@ -75,7 +75,7 @@ public final class WorkflowEngine: JobHandler {
 
     // MARK: Matching
 
-    private func event(_ job: Job, store: WorkflowStore) throws(ProviderFailure) -> (source: EventSource, type: String, body: JSONValue) {
+    private func storedEvent(_ job: Job, store: WorkflowStore) throws(ProviderFailure) -> (source: EventSource, type: String, body: [UInt8]) {
         let stored: (source: EventSource, type: String, body: [UInt8])?
         do {
             stored = try store.event(id: job.eventID)
@@ -83,22 +83,30 @@ public final class WorkflowEngine: JobHandler {
             throw ProviderFailure(message: "reading event \(job.eventID) failed: \(error)", status: nil, retryable: true, retryAfterMilliseconds: nil)
         }
         guard let stored else { throw Arguments.failure("event \(job.eventID) is not in the database") }
+        return stored
+    }
+
+    private func parse(_ body: [UInt8], of job: Job) throws(ProviderFailure) -> JSONValue {
         do {
-            return (stored.source, stored.type, try JSONValue.parse(stored.body))
+            return try JSONValue.parse(body)
         } catch {
             throw Arguments.failure("event \(job.eventID) is not JSON: \(error)")
         }
     }
 
     private func processEvent(_ job: Job, store: WorkflowStore) throws(ProviderFailure) -> JobOutcome {
-        let (source, type, body) = try event(job, store: store)
+        let (source, type, bytes) = try storedEvent(job, store: store)
+        // Most events (sends, opens) start no rule: decide that from the source and type before parsing the body.
+        let candidates = currentRules.filter { $0.trigger.source == source && $0.trigger.eventTypes.contains(type) }
+        guard !candidates.isEmpty else { return .succeeded(output: #"{"matched":[]}"#, followUps: []) }
+        let body = try parse(bytes, of: job)
         let now = clock()
         // Dry-run flows have keys of their own: a lead walked through in dry-run still starts the real flow once
         // the API keys are set.
         let mode = providers.stripeDryRun || providers.instantlyDryRun ? "dry-run:" : ""
         var matched: [JSONValue] = []
         var followUps: [NewJob] = []
-        for rule in currentRules where rule.trigger.source == source && rule.trigger.matches(type: type, event: body) {
+        for rule in candidates where rule.trigger.matches(type: type, event: body) {
             guard let first = rule.steps.first else { continue }
             let flow: String
             if let oncePer = rule.oncePer {
@@ -142,7 +150,7 @@ public final class WorkflowEngine: JobHandler {
         guard let (index, step) = rule.step(named: stepName).map({ ($0.index, $0.step) }), step.action == job.kind else {
             throw Arguments.failure("rule '\(ruleName)' no longer has a step '\(stepName)' running \(job.kind) (the configuration changed)")
         }
-        let (_, _, body) = try event(job, store: store)
+        let body = try parse(try storedEvent(job, store: store).body, of: job)
         let context = JSONValue.object(["event": body, "steps": .object(outputs)])
 
         if let failed = step.conditions.first(where: { !$0.holds(in: context) }) {
