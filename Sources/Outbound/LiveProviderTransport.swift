@@ -4,8 +4,8 @@ import Synchronization
 /// (`Stripe-Version`), and `Content-Type` and `Idempotency-Key` when the request has them.
 ///
 /// Before every request it takes a token from the provider's shared `RateLimiter`; when the provider answers 429 it
-/// pauses that limiter for `Retry-After` (1 s when absent) so every worker slows down, then throws the classified
-/// failure. Requests run on a pool of `HTTPClient`s: each in-flight request checks one out and returns it afterwards,
+/// pauses that limiter for `Retry-After` (1 s when absent, 60 s at most) so every worker slows down, then throws the
+/// classified failure. Requests run on a pool of `HTTPClient`s: each in-flight request checks one out and returns it afterwards,
 /// so keep-alive connections are reused and the pool grows to the number of threads sending at once.
 ///
 /// Thread-safe: share one instance per provider among all workers.
@@ -64,7 +64,9 @@ public final class LiveProviderTransport: ProviderTransport {
         }
         guard (200..<300).contains(response.status) else {
             let failure = ProviderFailure.classify(response, provider: provider)
-            if response.status == 429 { limiter.pause(forMilliseconds: Double(failure.retryAfterMilliseconds ?? 1000)) }
+            // The whole provider waits out the 429, at most a minute (a wild Retry-After must not stall every worker
+            // for hours; the job itself still waits the full Retry-After before its retry).
+            if response.status == 429 { limiter.pause(forMilliseconds: Double(min(failure.retryAfterMilliseconds ?? 1000, 60_000))) }
             throw failure
         }
         return response
