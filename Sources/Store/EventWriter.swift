@@ -39,6 +39,9 @@ public final class EventWriter: Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let healthy = Atomic<Bool>(true)
     private let committedBatches = Atomic<Int>(0)
+    /// Monotonic milliseconds of the last commit that carried several events at once (webhooks arriving faster
+    /// than one commit each).
+    private let lastFullCommit = Atomic<Int64>(Int64.min / 2)
     private let connection: WriterConnection
     private let checkpointer: Checkpointer
     /// Called on the writer thread after each commit that stored events (to wake the workers).
@@ -71,6 +74,14 @@ public final class EventWriter: Sendable {
 
     /// Number of batches committed since start (progress signal for a watchdog).
     public var commitCount: Int { committedBatches.load(ordering: .relaxed) }
+
+    /// Whether webhooks are arriving faster than one per commit (a commit of four or more events in the last
+    /// 100 ms): background writers (the workers) should hold back so acknowledgements stay fast.
+    public var isUnderLoad: Bool {
+        Self.monotonicMilliseconds() - lastFullCommit.load(ordering: .relaxed) < 100
+    }
+
+    private static func monotonicMilliseconds() -> Int64 { Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000) }
 
     /// Queues `event` for the next batch. `completion` runs on the writer thread once the batch committed
     /// (or failed); it must not block.
@@ -170,6 +181,7 @@ public final class EventWriter: Sendable {
             logger.notice("store commits succeed again", metadata: ["database": "\(path)"])
         }
         committedBatches.add(1, ordering: .relaxed)
+        if batch.count >= 4 { lastFullCommit.store(Self.monotonicMilliseconds(), ordering: .relaxed) }
         checkpointer.committed()
         if outcomes.contains(where: { if case .stored? = $0 { true } else { false } }) { onCommit() }
         for (operation, outcome) in zip(batch, outcomes) {

@@ -39,6 +39,14 @@ public final class WorkflowStore {
 
     public func close() { database.close() }
 
+    /// The source and type of the stored event with row id `id` (without reading its body).
+    public func eventHeader(id: Int64) throws -> (source: EventSource, type: String)? {
+        let statement = try database.prepare("SELECT source, type FROM events WHERE id = ?")
+        try statement.bind(1, id)
+        guard try statement.step() else { return nil }
+        return (EventSource(rawValue: statement.string(0) ?? "") ?? .stripe, statement.string(1) ?? "")
+    }
+
     /// The stored event with row id `id`: its source, type and body.
     public func event(id: Int64) throws -> (source: EventSource, type: String, body: [UInt8])? {
         let statement = try database.prepare("SELECT source, type, body FROM events WHERE id = ?")

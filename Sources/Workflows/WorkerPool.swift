@@ -40,14 +40,22 @@ public final class WorkerPool: Sendable {
         /// How long an idle worker sleeps before looking for due jobs again (unless woken by `wake()`).
         public var pollMilliseconds: Int64
         public var retryPolicy: RetryPolicy
+        /// Asked before each job: `true` while webhooks arrive faster than the store commits them one by one.
+        /// Each worker then pauses `yieldMilliseconds` between jobs, so the intake keeps the store's write lock
+        /// and the CPU; the queue is durable and drains at full speed once the burst is over.
+        public var intakeIsBusy: @Sendable () -> Bool
+        public var yieldMilliseconds: Int
 
         public init(databasePath: String, workers: Int = 4, leaseMilliseconds: Int64 = 60_000, pollMilliseconds: Int64 = 250,
-                    retryPolicy: RetryPolicy = RetryPolicy()) {
+                    retryPolicy: RetryPolicy = RetryPolicy(), intakeIsBusy: @escaping @Sendable () -> Bool = { false },
+                    yieldMilliseconds: Int = 20) {
             self.databasePath = databasePath
             self.workers = max(1, workers)
             self.leaseMilliseconds = max(100, leaseMilliseconds)
             self.pollMilliseconds = max(1, pollMilliseconds)
             self.retryPolicy = retryPolicy
+            self.intakeIsBusy = intakeIsBusy
+            self.yieldMilliseconds = max(1, yieldMilliseconds)
         }
     }
 
@@ -136,6 +144,8 @@ public final class WorkerPool: Sendable {
         let renewals: JobQueue
         let store: WorkflowStore
         let renewalQueue: DispatchQueue
+        /// The job running now, whose lease the renewal timer extends.
+        let current = Mutex<Int64?>(nil)
 
         init(pool: WorkerPool, owner: String, queue: JobQueue, renewals: JobQueue, store: WorkflowStore) {
             self.pool = pool
@@ -146,18 +156,43 @@ public final class WorkerPool: Sendable {
             renewalQueue = DispatchQueue(label: "hookyard.lease.\(owner)")
         }
 
+        /// One timer per worker renews the running job's lease at a third of its length (cheaper than a timer per
+        /// job, which most jobs would cancel within a millisecond).
+        private func startRenewals() -> DispatchSourceTimer {
+            let configuration = pool.configuration
+            let renewal = DispatchSource.makeTimerSource(queue: renewalQueue)
+            let interval = DispatchTimeInterval.milliseconds(Int(configuration.leaseMilliseconds / 3))
+            renewal.schedule(deadline: .now() + interval, repeating: interval)
+            renewal.setEventHandler { [self] in
+                guard let id = current.withLock({ $0 }) else { return }
+                let held = (try? renewals.renewLease(jobID: id, owner: owner, leaseMilliseconds: configuration.leaseMilliseconds,
+                                                     now: pool.clock())) ?? false
+                // Not held: either the job finished a moment ago, or its lease was taken over.
+                if !held, current.withLock({ $0 }) == id {
+                    pool.logger.warning("lease lost while running", metadata: ["job_id": .stringConvertible(id)])
+                }
+            }
+            renewal.resume()
+            return renewal
+        }
+
         func run() {
             // Webhooks come first: under load the workers get the CPU the intake leaves (their queue is durable,
             // and provider calls are rate-limited anyway). Linux gives each thread its own nice value.
             _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(clinux_gettid()), 10)
+            let renewal = startRenewals()
             defer {
-                renewalQueue.sync { renewals.close() }
+                renewalQueue.sync {
+                    renewal.cancel()
+                    renewals.close()
+                }
                 store.close()
                 queue.close()
                 pool.finished.signal()
             }
             let configuration = pool.configuration
             while !pool.stopping.load(ordering: .relaxed) {
+                if configuration.intakeIsBusy() { usleep(UInt32(configuration.yieldMilliseconds) * 1000) }
                 let job: Job?
                 do {
                     job = try queue.claimNext(owner: owner, leaseMilliseconds: configuration.leaseMilliseconds, now: pool.clock())
@@ -181,18 +216,9 @@ public final class WorkerPool: Sendable {
             let configuration = pool.configuration
             var metadata: Logger.Metadata = ["job_id": .stringConvertible(job.id), "kind": "\(job.kind)",
                                              "attempt": .stringConvertible(job.attempts), "event": .stringConvertible(job.eventID)]
-            // Renew the lease at a third of its length while the handler runs.
-            let renewal = DispatchSource.makeTimerSource(queue: renewalQueue)
-            let interval = DispatchTimeInterval.milliseconds(Int(configuration.leaseMilliseconds / 3))
-            renewal.schedule(deadline: .now() + interval, repeating: interval)
-            renewal.setEventHandler { [self] in
-                let held = (try? renewals.renewLease(jobID: job.id, owner: owner, leaseMilliseconds: configuration.leaseMilliseconds,
-                                                     now: pool.clock())) ?? false
-                if !held { logger.warning("lease lost while running", metadata: ["job_id": .stringConvertible(job.id)]) }
-            }
-            renewal.resume()
+            current.withLock { $0 = job.id }
             let outcome = pool.handler.run(job, store: store)
-            renewalQueue.sync { renewal.cancel() }
+            current.withLock { $0 = nil }
 
             let now = pool.clock()
             do {
@@ -200,7 +226,9 @@ public final class WorkerPool: Sendable {
                 case .succeeded(let output, let followUps):
                     let recorded = try queue.succeed(jobID: job.id, owner: owner, output: output, followUps: followUps, now: now)
                     metadata["outcome"] = recorded ? "succeeded" : "lease_lost"
-                    logger.info("job finished", metadata: metadata)
+                    // An event that started no rule is routine (the request log line already shows it): debug.
+                    let routine = recorded && followUps.isEmpty && job.kind == WorkflowEngine.processEventKind
+                    logger.log(level: routine ? .debug : .info, "job finished", metadata: metadata)
                     if !followUps.isEmpty { pool.wake() }
                 case .failed(let error, let status, let retryable, let retryAfter):
                     let delay = retryable

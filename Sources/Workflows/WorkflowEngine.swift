@@ -95,11 +95,19 @@ public final class WorkflowEngine: JobHandler {
     }
 
     private func processEvent(_ job: Job, store: WorkflowStore) throws(ProviderFailure) -> JobOutcome {
-        let (source, type, bytes) = try storedEvent(job, store: store)
-        // Most events (sends, opens) start no rule: decide that from the source and type before parsing the body.
+        // Most events (sends, opens) start no rule: decide that from the source and type before reading the body.
+        let header: (source: EventSource, type: String)?
+        do {
+            header = try store.eventHeader(id: job.eventID)
+        } catch {
+            throw ProviderFailure(message: "reading event \(job.eventID) failed: \(error)", status: nil, retryable: true, retryAfterMilliseconds: nil)
+        }
+        guard let (source, type) = header.map({ ($0.source, $0.type) }) else {
+            throw Arguments.failure("event \(job.eventID) is not in the database")
+        }
         let candidates = currentRules.filter { $0.trigger.source == source && $0.trigger.eventTypes.contains(type) }
         guard !candidates.isEmpty else { return .succeeded(output: #"{"matched":[]}"#, followUps: []) }
-        let body = try parse(bytes, of: job)
+        let body = try parse(try storedEvent(job, store: store).body, of: job)
         let now = clock()
         // Dry-run flows have keys of their own: a lead walked through in dry-run still starts the real flow once
         // the API keys are set.

@@ -65,7 +65,8 @@ struct Serve: ParsableCommand {
         let pool = WorkerPool(
             configuration: WorkerPool.Configuration(databasePath: settings.database, workers: settings.workers.count,
                                                     leaseMilliseconds: Int64(settings.workers.leaseSeconds) * 1000,
-                                                    retryPolicy: settings.workers.retryPolicy),
+                                                    retryPolicy: settings.workers.retryPolicy,
+                                                    intakeIsBusy: { writer.isUnderLoad }),
             handler: engine, logger: logger)
         do {
             try pool.start()

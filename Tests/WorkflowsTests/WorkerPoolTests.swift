@@ -82,6 +82,21 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(workers.completedJobs, 60)
     }
 
+    /// While the intake is busy, workers pause between jobs but keep draining: asked before every job, never starved.
+    func testBusyIntakeSlowsWorkersWithoutStoppingThem() throws {
+        try makeEvents(20)
+        let asked = Atomic<Int>(0)
+        let handler = ScriptedHandler { _ in .succeeded(output: nil, followUps: []) }
+        let workers = WorkerPool(configuration: .init(databasePath: path, workers: 2, pollMilliseconds: 20, retryPolicy: fastRetries,
+                                                      intakeIsBusy: { asked.add(1, ordering: .relaxed); return true },
+                                                      yieldMilliseconds: 2),
+                                 handler: handler, logger: Logger(label: "test"))
+        try workers.start()
+        defer { workers.stop() }
+        XCTAssertTrue(try waitFor { try count(.succeeded) == 20 })
+        XCTAssertGreaterThanOrEqual(asked.load(ordering: .relaxed), 20, "asked before each job")
+    }
+
     func testRetryableFailureRunsAgainThenSucceeds() throws {
         try makeEvents(1)
         let handler = ScriptedHandler.failingFirstAttempt(
