@@ -148,13 +148,11 @@ public final class ActionRunner: Sendable {
             throw Arguments.failure("Instantly has no lead \(email) in campaign \(from) or \(to)")
         }
         var job = try context.instantly.moveLead(id: lead.id, fromCampaign: from, toCampaign: to)
-        var waited = 0
-        var pause = movePollMilliseconds
-        while !job.isFinished, waited < moveWaitMilliseconds {
-            Thread.sleep(forTimeInterval: Double(pause) / 1000)
-            waited += pause
-            pause = min(pause * 2, 2_000)
-            job = try context.instantly.backgroundJob(id: job.id)
+        if !job.isFinished {
+            _ = try waitForInstantly { () throws(ProviderFailure) -> Bool in
+                job = try context.instantly.backgroundJob(id: job.id)
+                return job.isFinished
+            }
         }
         guard job.isFinished else {
             throw ProviderFailure(message: "Instantly is still moving lead \(email) (background job \(job.id), status \(job.status)); will check again",
@@ -188,21 +186,31 @@ public final class ActionRunner: Sendable {
         // (typically a move to another campaign) runs after it; if it does not show in time, check again later
         // (the retry reads the state first and does not post twice once it shows).
         if lead != nil {
-            var waited = 0
-            var pause = movePollMilliseconds
-            while true {
-                guard let current = try context.instantly.findLead(email: email, campaign: campaign) else { break }
-                if current.interestStatus == value { break }
-                guard waited < moveWaitMilliseconds else {
-                    throw ProviderFailure(message: "Instantly has not applied interest status \(value) to \(email) yet; will check again",
-                                          status: nil, retryable: true, retryAfterMilliseconds: 5_000)
-                }
-                Thread.sleep(forTimeInterval: Double(pause) / 1000)
-                waited += pause
-                pause = min(pause * 2, 2_000)
+            let shown = try waitForInstantly { () throws(ProviderFailure) -> Bool in
+                guard let current = try context.instantly.findLead(email: email, campaign: campaign) else { return true }
+                return current.interestStatus == value
+            }
+            guard shown else {
+                throw ProviderFailure(message: "Instantly has not applied interest status \(value) to \(email) yet; will check again",
+                                      status: nil, retryable: true, retryAfterMilliseconds: 5_000)
             }
         }
         return .object(["changed": .bool(true), "interest_value": .integer(Int64(value))])
+    }
+
+    /// Instantly does some writes in the background: asks `done` after a pause that starts at
+    /// `movePollMilliseconds` and doubles up to 2 s, until it says yes or `moveWaitMilliseconds` have passed.
+    /// - Returns: whether `done` said yes in time.
+    private func waitForInstantly(_ done: () throws(ProviderFailure) -> Bool) throws(ProviderFailure) -> Bool {
+        var waited = 0
+        var pause = movePollMilliseconds
+        while waited < moveWaitMilliseconds {
+            Thread.sleep(forTimeInterval: Double(pause) / 1000)
+            waited += pause
+            pause = min(pause * 2, 2_000)
+            if try done() { return true }
+        }
+        return false
     }
 
     // MARK: Local
