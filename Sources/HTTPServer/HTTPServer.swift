@@ -33,6 +33,9 @@ public final class HTTPServer: Sendable {
     /// Guards everything in `State`.
     private let state = Mutex(State())
 
+    /// The responsiveness check in progress: which round, and how many threads have answered it.
+    private let liveness = Mutex<(round: Int, answered: Int, sent: Bool)>((0, 0, false))
+
     public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger) {
         self.configuration = configuration
         self.responder = responder
@@ -47,6 +50,24 @@ public final class HTTPServer: Sendable {
     public var openConnections: Int { state.withLock { $0.openConnections } }
 
     var isDraining: Bool { state.withLock { $0.draining } }
+
+    /// Whether every event loop and the accept queue ran the no-op task sent at the previous call (the first call
+    /// answers `true`); then sends a new one. Call it periodically (the systemd watchdog does): a loop stuck in a
+    /// handler, or a wedged accept queue, makes the next call answer `false`. Thread-safe.
+    public func checkResponsive() -> Bool {
+        let expected = loops.count + 1
+        let (round, responsive) = liveness.withLock { probe -> (Int, Bool) in
+            let responsive = !probe.sent || probe.answered >= expected
+            probe = (probe.round + 1, 0, true)
+            return (probe.round, responsive)
+        }
+        let answer: @Sendable () -> Void = { [self] in
+            liveness.withLock { probe in if probe.round == round { probe.answered += 1 } }
+        }
+        for loop in loops { loop.execute(answer) }
+        acceptQueue.async(execute: answer)
+        return responsive
+    }
 
     /// Binds (or adopts the inherited socket), listens and starts accepting.
     /// - Throws: `SystemCallError` naming the failing call and address (e.g. "bind 127.0.0.1:8080: Address in use").

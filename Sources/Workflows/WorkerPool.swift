@@ -67,6 +67,8 @@ public final class WorkerPool: Sendable {
     private let wakeUp = DispatchSemaphore(value: 0)
     /// Workers waiting for work (so `wake()` signals only those, not busy ones).
     private let idle = Atomic<Int>(0)
+    /// Per worker: when its loop last went round, and when the job it runs started (monotonic ms).
+    private let beats = Mutex<[String: (beat: Int64, jobStarted: Int64?)]>([:])
     private let finished = DispatchSemaphore(value: 0)
     private let running = Atomic<Int>(0)
     /// Jobs finished since start (a progress signal for a watchdog).
@@ -105,6 +107,28 @@ public final class WorkerPool: Sendable {
             thread.start()
         }
     }
+
+    /// Whether every worker is making progress: each is either between jobs and went round its loop within
+    /// `idleWithin` milliseconds, or runs a job that started less than `jobWithin` ago. A worker stuck in a handler
+    /// (a hung call, a deadlock) makes this `false`; the systemd watchdog then stops being fed. Thread-safe.
+    public func isMakingProgress(idleWithin: Int64 = 30_000, jobWithin: Int64) -> Bool {
+        let now = Self.monotonicMilliseconds()
+        return beats.withLock { beats in
+            beats.values.allSatisfy { worker in
+                if let started = worker.jobStarted { return now - started < jobWithin }
+                return now - worker.beat < idleWithin
+            }
+        }
+    }
+
+    fileprivate func beat(_ owner: String, job: Bool) {
+        let now = Self.monotonicMilliseconds()
+        beats.withLock { $0[owner] = (now, job ? now : nil) }
+    }
+
+    fileprivate func forget(_ owner: String) { beats.withLock { _ = $0.removeValue(forKey: owner) } }
+
+    static func monotonicMilliseconds() -> Int64 { Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000) }
 
     /// Wakes idle workers now (for instance after new jobs were committed).
     public func wake() {
@@ -182,6 +206,7 @@ public final class WorkerPool: Sendable {
             _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(clinux_gettid()), 10)
             let renewal = startRenewals()
             defer {
+                pool.forget(owner)
                 renewalQueue.sync {
                     renewal.cancel()
                     renewals.close()
@@ -192,6 +217,7 @@ public final class WorkerPool: Sendable {
             }
             let configuration = pool.configuration
             while !pool.stopping.load(ordering: .relaxed) {
+                pool.beat(owner, job: false)
                 if configuration.intakeIsBusy() { usleep(UInt32(configuration.yieldMilliseconds) * 1000) }
                 let job: Job?
                 do {
@@ -217,7 +243,9 @@ public final class WorkerPool: Sendable {
             var metadata: Logger.Metadata = ["job_id": .stringConvertible(job.id), "kind": "\(job.kind)",
                                              "attempt": .stringConvertible(job.attempts), "event": .stringConvertible(job.eventID)]
             current.withLock { $0 = job.id }
+            pool.beat(owner, job: true)
             let outcome = pool.handler.run(job, store: store)
+            pool.beat(owner, job: false)
             current.withLock { $0 = nil }
 
             let now = pool.clock()

@@ -65,6 +65,8 @@ struct HookyardConfiguration: Sendable {
         var retryCapMilliseconds: Int64 = 3_600_000
         var maxAttempts = 10
         var leaseSeconds = 60
+        /// A job running longer counts as wedged: the systemd watchdog stops being fed.
+        var maxJobSeconds = 300
 
         var retryPolicy: RetryPolicy {
             RetryPolicy(baseMilliseconds: retryBaseMilliseconds, capMilliseconds: retryCapMilliseconds, maxAttempts: maxAttempts)
@@ -144,7 +146,13 @@ enum ConfigurationLoader {
                 issues.append(ConfigurationIssue(origin: file, line: nil, key: "", message: "cannot read configuration file: \(error.localizedDescription)"))
             }
         }
+        let databaseFromFile = configuration.database != HookyardConfiguration().database
         applyEnvironment(environment, to: &configuration, issues: &issues)
+        // Under systemd with StateDirectory=, the database lives there unless the file or HOOKYARD_DATABASE says otherwise.
+        if !databaseFromFile, environment["HOOKYARD_DATABASE"]?.isEmpty ?? true,
+           let state = environment["STATE_DIRECTORY"]?.split(separator: ":").first, !state.isEmpty {
+            configuration.database = (String(state) as NSString).appendingPathComponent("hookyard.db")
+        }
         validate(configuration, issues: &issues)
         if !issues.isEmpty { throw ConfigurationErrors(issues: issues) }
         return configuration
@@ -355,6 +363,7 @@ struct YAMLReader {
                 case "retry_cap_ms": reader.int(node, path, min: 1) { configuration.workers.retryCapMilliseconds = Int64($0) }
                 case "max_attempts": reader.int(node, path, min: 1) { configuration.workers.maxAttempts = $0 }
                 case "lease_seconds": reader.int(node, path, min: 5) { configuration.workers.leaseSeconds = $0 }
+                case "max_job_seconds": reader.int(node, path, min: 1) { configuration.workers.maxJobSeconds = $0 }
                 default: reader.unknown(node, path)
                 }
             }

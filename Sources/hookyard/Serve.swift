@@ -61,7 +61,8 @@ struct Serve: ParsableCommand {
             LogOutput.standard.flush()
             throw ExitCode(1)
         }
-        let engine = WorkflowEngine(rules: settings.rules, providers: Self.providers(settings), logger: logger)
+        let limiters = Limiters(settings)
+        let engine = WorkflowEngine(rules: settings.rules, providers: Self.providers(settings, limiters: limiters), logger: logger)
         let pool = WorkerPool(
             configuration: WorkerPool.Configuration(databasePath: settings.database, workers: settings.workers.count,
                                                     leaseMilliseconds: Int64(settings.workers.leaseSeconds) * 1000,
@@ -78,7 +79,10 @@ struct Serve: ParsableCommand {
         }
         poolBox.withLock { $0 = pool }
         let router = IntakeRouter(configuration: settings.intake, writer: writer, logger: logger)
-        let server = HTTPServer(configuration: settings.serverConfiguration(address: address), responder: router, logger: logger)
+        var serverConfiguration = settings.serverConfiguration(address: address)
+        // Socket activation: systemd holds the listening socket, so deliveries queue in it across restarts.
+        serverConfiguration.inheritedListenerDescriptor = SystemdNotifier.inheritedListener()
+        let server = HTTPServer(configuration: serverConfiguration, responder: router, logger: logger)
         let bound: SocketAddress
         do {
             bound = try server.start()
@@ -89,7 +93,38 @@ struct Serve: ParsableCommand {
             LogOutput.standard.flush()
             throw ExitCode(1)
         }
-        logger.info("listening", metadata: ["address": "\(bound)"])
+        logger.info("listening", metadata: ["address": "\(bound)",
+                                            "socket": "\(serverConfiguration.inheritedListenerDescriptor == nil ? "own" : "inherited from systemd")"])
+        let notifier = SystemdNotifier()
+        notifier.send("READY=1\nSTATUS=listening on \(bound)")
+        let monitor = ServiceMonitor(notifier: notifier, server: server, writer: writer, pool: pool, databasePath: settings.database,
+                                     watchdog: SystemdNotifier.watchdogInterval(),
+                                     maxJobMilliseconds: Int64(settings.workers.maxJobSeconds) * 1000, logger: logger)
+        monitor.start()
+
+        // SIGHUP: reload the rules and rate limits from the configuration; an invalid file changes nothing.
+        signal(SIGHUP, SIG_IGN)
+        let reload = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "hookyard.reload"))
+        reload.setEventHandler { [options] in
+            notifier.send("RELOADING=1\nMONOTONIC_USEC=\(DispatchTime.now().uptimeNanoseconds / 1000)")
+            defer { notifier.send("READY=1") }
+            let fresh: HookyardConfiguration
+            do {
+                fresh = try options.load()
+            } catch {
+                logger.error("configuration reload refused; the running configuration stays",
+                             metadata: ["error": "\((error as? ValidationError)?.message ?? "\(error)")"])
+                return
+            }
+            engine.update(rules: fresh.rules)
+            limiters.update(fresh)
+            logger.notice("configuration reloaded", metadata: [
+                "rules": "\(fresh.rules.map(\.name).joined(separator: ","))",
+                "stripe_max_rps": "\(ConfigurationLoader.format(fresh.stripe.effectiveRequestsPerSecond))",
+                "instantly_max_rps": "\(ConfigurationLoader.format(fresh.instantly.maxRequestsPerSecond))",
+                "note": "listen, database, http, workers, outbound and API keys apply at the next start"])
+        }
+        reload.resume()
 
         let stop = DispatchSemaphore(value: 0)
         let signals = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
@@ -100,6 +135,9 @@ struct Serve: ParsableCommand {
             return source
         }
         stop.wait()
+        notifier.send("STOPPING=1")
+        reload.cancel()
+        monitor.stop()
         logger.info("stopping", metadata: ["grace_seconds": .stringConvertible(settings.http.shutdownGraceSeconds)])
         // Requests in flight and jobs in flight share one grace period: both drain at the same time.
         let workersStopped = DispatchSemaphore(value: 0)
@@ -118,20 +156,20 @@ struct Serve: ParsableCommand {
     /// Live transports for the providers whose API key is set, dry-run transports for the others. The rate
     /// limiters are shared by every worker, with a burst of one: requests are spaced evenly, so no one-second
     /// window ever holds more than the configured rate (a bucket of a second's worth would allow twice that).
-    static func providers(_ settings: HookyardConfiguration) -> ProviderSet {
+    static func providers(_ settings: HookyardConfiguration, limiters: Limiters) -> ProviderSet {
         let userAgent = "hookyard/\(Hookyard.version)"
         let stripe: any ProviderTransport = settings.stripe.apiKey.isEmpty
             ? DryRunProviderTransport(provider: "Stripe")
             : LiveProviderTransport(provider: "Stripe", baseURL: settings.stripe.apiBase, apiKey: settings.stripe.apiKey,
                                     extraHeaders: [("Stripe-Version", settings.stripe.apiVersion)],
-                                    limiter: RateLimiter(requestsPerSecond: settings.stripe.effectiveRequestsPerSecond, burst: 1),
+                                    limiter: limiters.stripe,
                                     userAgent: userAgent,
                                     connectTimeoutMilliseconds: settings.outbound.connectTimeoutMilliseconds,
                                     totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds)
         let instantly: any ProviderTransport = settings.instantly.apiKey.isEmpty
             ? DryRunProviderTransport(provider: "Instantly")
             : LiveProviderTransport(provider: "Instantly", baseURL: settings.instantly.apiBase, apiKey: settings.instantly.apiKey,
-                                    limiter: RateLimiter(requestsPerSecond: settings.instantly.maxRequestsPerSecond, burst: 1),
+                                    limiter: limiters.instantly,
                                     userAgent: userAgent,
                                     connectTimeoutMilliseconds: settings.outbound.connectTimeoutMilliseconds,
                                     totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds)
@@ -159,6 +197,22 @@ struct Serve: ParsableCommand {
         case 1: "set"
         default: "set (\(secrets.count) secrets)"
         }
+    }
+}
+
+/// The two providers' rate limiters, kept so a reload can change their rates. Thread-safe.
+struct Limiters: Sendable {
+    let stripe: RateLimiter
+    let instantly: RateLimiter
+
+    init(_ settings: HookyardConfiguration) {
+        stripe = RateLimiter(requestsPerSecond: settings.stripe.effectiveRequestsPerSecond, burst: 1)
+        instantly = RateLimiter(requestsPerSecond: settings.instantly.maxRequestsPerSecond, burst: 1)
+    }
+
+    func update(_ settings: HookyardConfiguration) {
+        stripe.update(requestsPerSecond: settings.stripe.effectiveRequestsPerSecond, burst: 1)
+        instantly.update(requestsPerSecond: settings.instantly.maxRequestsPerSecond, burst: 1)
     }
 }
 

@@ -126,6 +126,14 @@ final class ConfigurationTests: XCTestCase {
         }
     }
 
+    /// Under systemd with StateDirectory=, the database goes there unless the file or HOOKYARD_DATABASE names one.
+    func testStateDirectoryHoldsTheDatabaseByDefault() throws {
+        XCTAssertEqual(try load(nil, environment: ["STATE_DIRECTORY": "/var/lib/hookyard"]).database, "/var/lib/hookyard/hookyard.db")
+        XCTAssertEqual(try load(nil, environment: ["STATE_DIRECTORY": "/var/lib/hookyard", "HOOKYARD_DATABASE": "/srv/h.db"]).database, "/srv/h.db")
+        XCTAssertEqual(try load("database: /data/h.db\n", environment: ["STATE_DIRECTORY": "/var/lib/hookyard"]).database, "/data/h.db")
+        XCTAssertEqual(try load(nil).database, "./hookyard.db")
+    }
+
     func testSecretsAreNeverDescribedByValue() {
         XCTAssertEqual(Serve.describe([]), "not set")
         XCTAssertEqual(Serve.describe(["whsec_x"]), "set")
