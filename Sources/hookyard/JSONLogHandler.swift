@@ -12,14 +12,33 @@ import Synchronization
 /// A swift-log handler that writes one JSON object per line to stdout: `ts` (UTC, milliseconds), `level`, `msg`,
 /// then the metadata. Numbers and booleans passed as `.stringConvertible` stay JSON numbers and booleans, so
 /// `jq 'select(.status >= 500)'` works. Lines go through `LogOutput`, so they never interleave.
+///
+/// Under systemd (stdout connected to the journal, which systemd signals with `$JOURNAL_STREAM`), each line starts
+/// with the syslog priority in angle brackets (`<4>` for warning). journald takes it as the entry's priority and
+/// strips it (`SyslogLevelPrefix=yes`, the default), so `journalctl -p warning` filters by level and
+/// `journalctl -o cat` still shows pure JSON.
 struct JSONLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level
     private let label: String
+    private let priorityPrefix: Bool
 
-    init(label: String, level: Logger.Level) {
+    init(label: String, level: Logger.Level, priorityPrefix: Bool = false) {
         self.label = label
         self.logLevel = level
+        self.priorityPrefix = priorityPrefix
+    }
+
+    /// The syslog priority journald files a line under.
+    static func syslogPriority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -28,7 +47,8 @@ struct JSONLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var line = "{\"ts\":\"\(Self.timestamp())\",\"level\":\"\(event.level)\",\"msg\":\(JSONText.quote("\(event.message)"))"
+        var line = priorityPrefix ? "<\(Self.syslogPriority(event.level))>" : ""
+        line += "{\"ts\":\"\(Self.timestamp())\",\"level\":\"\(event.level)\",\"msg\":\(JSONText.quote("\(event.message)"))"
         var merged = event.metadata ?? [:]
         if !metadata.isEmpty { merged.merge(metadata) { event, _ in event } }
         for key in merged.keys.sorted() {

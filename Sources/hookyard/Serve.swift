@@ -219,7 +219,9 @@ struct Limiters: Sendable {
 enum Logging {
     static func makeLogger(level: String) -> Logger {
         let logLevel = Logger.Level(rawValue: level) ?? .info
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: logLevel) }
+        // systemd sets JOURNAL_STREAM when stdout goes to the journal: then lines carry their syslog priority.
+        let journal = !(ProcessInfo.processInfo.environment["JOURNAL_STREAM"] ?? "").isEmpty
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: logLevel, priorityPrefix: journal) }
         return Logger(label: "hookyard")
     }
 }

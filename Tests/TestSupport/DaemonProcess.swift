@@ -92,10 +92,14 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
         return String(decoding: outputData, as: UTF8.self)
     }
 
-    /// Every stdout line that parses as a JSON object.
+    /// Every stdout line that parses as a JSON object (after the `<N>` priority prefix a journal-bound daemon adds).
     public func logLines() -> [[String: Any]] {
-        output.split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        output.split(separator: "\n").compactMap { line in
+            var text = line
+            if text.first == "<", let end = text.firstIndex(of: ">"), text.distance(from: text.startIndex, to: end) <= 2 {
+                text = text[text.index(after: end)...]
+            }
+            return try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
         }
     }
 

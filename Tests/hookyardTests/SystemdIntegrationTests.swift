@@ -185,6 +185,16 @@ final class SystemdIntegrationTests: XCTestCase {
         XCTAssertEqual(try deliver(to: port), 200)
     }
 
+    /// With stdout going to the journal, every line starts with its syslog priority (journald strips it).
+    func testJournalLinesCarryTheirPriority() throws {
+        let daemon = try DaemonProcess(environment: ["JOURNAL_STREAM": "8:12345"], secrets: false)
+        XCTAssertEqual(daemon.terminate(), 0)
+        let lines = daemon.output.split(separator: "\n")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("<6>{\"ts\":") && $0.contains("\"msg\":\"listening\"") }, daemon.output)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("<4>{\"ts\":") && $0.contains("STRIPE_WEBHOOK_SECRET is not set") }, daemon.output)
+        XCTAssertTrue(lines.allSatisfy { $0.hasPrefix("<") }, daemon.output)
+    }
+
     // MARK: Helpers
 
     /// Posts a signed Stripe `checkout.session.completed` event; returns the status.
