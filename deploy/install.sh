@@ -149,6 +149,10 @@ fi
 mkdir -p "$conf_dir/credentials"
 chmod 0700 "$conf_dir/credentials"
 
+# With the socket unit, systemd holds the listening socket across restarts; enable it with the service.
+start_units=hookyard
+[ -f "$unit_dir/hookyard.socket" ] && start_units="hookyard.socket hookyard.service"
+
 if systemd_running; then
     systemctl daemon-reload
     echo "Reloaded systemd"
@@ -172,7 +176,7 @@ Next steps:
      Without STRIPE_API_KEY or INSTANTLY_API_KEY, that provider's calls run in dry-run.
   2. Set the variables your rules use in $conf_dir/hookyard.env, and edit $conf_dir/hookyard.yaml.
   3. Check:  hookyard check-config   (with the rule variables: set -a && . $conf_dir/hookyard.env && set +a)
-  4. Start:  systemctl enable --now hookyard
+  4. Start:  systemctl enable --now $start_units
   5. Put the reverse proxy in front (deploy/Caddyfile or deploy/nginx.conf) and point Stripe and Instantly at it.
 Details: docs/deployment.md
 EOF

@@ -63,7 +63,7 @@ final class InstallScriptTests: XCTestCase {
         let (first, firstOutput) = try sandbox.install(["--root", sandbox.root.path, "--binary", binary])
         XCTAssertEqual(first, 0, firstOutput)
         XCTAssertTrue(firstOutput.contains("systemctl not called"), firstOutput)
-        XCTAssertTrue(firstOutput.contains("systemctl enable --now hookyard"), firstOutput)
+        XCTAssertTrue(firstOutput.contains("systemctl enable --now hookyard.socket hookyard.service"), firstOutput)
         XCTAssertTrue(firstOutput.contains("/etc/hookyard/credentials/"), firstOutput)
         XCTAssertEqual(try mode(sandbox.path("usr/local/bin/hookyard")), 0o755)
         XCTAssertTrue(files.contentsEqual(atPath: sandbox.path("usr/local/bin/hookyard"), andPath: binary))
@@ -111,6 +111,7 @@ final class InstallScriptTests: XCTestCase {
         let (status, output) = try sandbox.install(["--root", sandbox.root.path, "--binary", DaemonProcess.binary.path])
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("systemd/hookyard.service does not exist; not installed"), output)
+        XCTAssertTrue(output.contains("Start:  systemctl enable --now hookyard\n"), output)
         XCTAssertTrue(FileManager.default.fileExists(atPath: sandbox.path("usr/local/bin/hookyard")))
     }
 
