@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEV_ENV := .hookyard-dev.env
 
-.PHONY: all deps build release run test bench clean
+.PHONY: all deps build release run test bench check-systemd clean
 
 all: build
 
@@ -38,6 +38,24 @@ test: deps
 ## Measure ingest throughput and latency with wrk (see docs/benchmarks.md).
 bench: deps
 	@scripts/bench.sh
+
+## Check systemd/hookyard.service and hookyard.socket: `systemd-analyze verify` (on a copy whose ExecStart is
+## /bin/true, since /usr/local/bin/hookyard need not exist here) and `systemd-analyze security --offline=yes`,
+## which must rate the service 2.0 or lower. `make test` runs the same checks (SystemdUnitTests). See docs/systemd.md.
+check-systemd:
+	@command -v systemd-analyze >/dev/null || { echo "systemd-analyze not found (needs systemd 252 or newer)"; exit 1; }
+	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	sed 's|^ExecStart=/usr/local/bin/hookyard |ExecStart=/bin/true |' systemd/hookyard.service > "$$dir/hookyard.service" && \
+	cp systemd/hookyard.socket "$$dir/hookyard.socket" && \
+	echo "systemd-analyze verify systemd/hookyard.service systemd/hookyard.socket" && \
+	out=$$(systemd-analyze verify "$$dir/hookyard.service" "$$dir/hookyard.socket" 2>&1); status=$$?; \
+	if [ -n "$$out" ]; then echo "$$out"; fi; \
+	if [ $$status -ne 0 ] || echo "$$out" | grep -q hookyard; then echo "verify: FAILED"; exit 1; fi; \
+	echo "verify: OK" && \
+	out=$$(systemd-analyze security --offline=yes --threshold=20 --no-pager "$$dir/hookyard.service" 2>&1); status=$$?; \
+	echo "$$out" | tail -n 1; \
+	if [ $$status -ne 0 ]; then echo "$$out"; echo "security: FAILED (exposure above 2.0)"; exit 1; fi; \
+	echo "security: OK (exposure at most 2.0)"
 
 clean:
 	rm -rf .build .bench
