@@ -128,12 +128,17 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
     }
 
     public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
         var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
         env.merge(environment) { _, new in new }
-        process.environment = env
+        return try runProgram(binary, arguments, environment: env)
+    }
+
+    /// Runs any program to completion with exactly `environment`; returns (exit status, stdout+stderr).
+    public static func runProgram(_ executable: URL, _ arguments: [String], environment: [String: String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = environment
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -35,17 +35,9 @@ final class InstallScriptTests: XCTestCase {
 
         /// Runs the installer; returns (exit status, stdout+stderr).
         func install(_ arguments: [String]) throws -> (Int32, String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = [source.appendingPathComponent("deploy/install.sh").path] + arguments
-            process.environment = ["PATH": "\(directory.path)/bin:/usr/bin:/bin"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            try DaemonProcess.runProgram(URL(fileURLWithPath: "/bin/bash"),
+                                         [source.appendingPathComponent("deploy/install.sh").path] + arguments,
+                                         environment: ["PATH": "\(directory.path)/bin:/usr/bin:/bin"])
         }
 
         func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
