@@ -35,26 +35,28 @@ let package = Package(
         .target(name: "HTTPServer",
                 dependencies: ["CLinux", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
+        // Counters, gauges and histograms rendered in the Prometheus text format; Hookyard's named metrics.
+        .target(name: "Metrics", swiftSettings: swiftSettings),
         // The one SQLite wrapper: schema, migrations, events, jobs; group commit.
         .target(name: "Store",
                 dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // Routes, signature verification, event normalisation and dedup keys.
         .target(name: "Intake",
-                dependencies: ["HTTPServer", "Store", "COpenSSL",
+                dependencies: ["HTTPServer", "Store", "COpenSSL", "Metrics",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // libcurl client. Knows nothing of HTTP serving.
         .target(name: "Outbound",
-                dependencies: ["CCurl"],
+                dependencies: ["CCurl", "Metrics"],
                 swiftSettings: swiftSettings),
         // Rules, actions, retry policy and the worker pool that runs jobs through Outbound.
         .target(name: "Workflows",
-                dependencies: ["Store", "Outbound", "CLinux", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["Store", "Outbound", "CLinux", "Metrics", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // CLI, configuration, logging, wiring.
         .executableTarget(name: "hookyard",
-                          dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Workflows", "Yams",
+                          dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Workflows", "Metrics", "Yams",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: swiftSettings),
@@ -71,6 +73,7 @@ let package = Package(
         // Helpers shared by the tests: a raw-socket HTTP client and a runner for the real binary.
         .target(name: "TestSupport", dependencies: ["HTTPServer", "Intake"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
         .testTarget(name: "IntakeTests", dependencies: ["Intake", "HTTPServer", "Store", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import HTTPServer
 import Logging
+import Metrics
 import Store
 
 /// The secrets and options intake needs. An empty secret list means that source is not configured.
@@ -33,18 +34,21 @@ public struct IntakeConfiguration: Sendable {
 /// | `GET /readyz` | 200 if a probe write commits, else 503 |
 ///
 /// A delivery is answered 2xx only after its batch committed; 503 if the store could not commit (the sender
-/// retries). Thread-safe.
+/// retries). With `metrics`, every answer to a `/webhooks/` request is counted by source, type and status and timed
+/// (`hookyard_webhooks_received_total`, `hookyard_intake_duration_seconds`), as are signature failures and
+/// duplicates; requests that name no known source (an unknown path, a wrong method) are not counted. Thread-safe.
 public final class IntakeRouter: HTTPResponder {
     private let stripe: StripeSignatureVerifier?
     private let instantly: InstantlySecretVerifier?
     private let writer: EventWriter
     private let logger: Logger
+    private let metrics: HookyardMetrics?
     /// Current time in milliseconds since 1970.
     private let clock: @Sendable () -> Int64
 
     static let instantlyPrefix = "/webhooks/instantly/"
 
-    public init(configuration: IntakeConfiguration, writer: EventWriter, logger: Logger,
+    public init(configuration: IntakeConfiguration, writer: EventWriter, logger: Logger, metrics: HookyardMetrics? = nil,
                 clock: @escaping @Sendable () -> Int64 = IntakeRouter.systemClock) {
         self.stripe = configuration.stripeSecrets.isEmpty ? nil
             : StripeSignatureVerifier(secrets: configuration.stripeSecrets, toleranceSeconds: configuration.stripeToleranceSeconds)
@@ -52,6 +56,7 @@ public final class IntakeRouter: HTTPResponder {
             : InstantlySecretVerifier(secrets: configuration.instantlySecrets, headerName: configuration.instantlySecretHeader)
         self.writer = writer
         self.logger = logger
+        self.metrics = metrics
         self.clock = clock
     }
 
@@ -62,6 +67,58 @@ public final class IntakeRouter: HTTPResponder {
     }
 
     public func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
+        guard let metrics, request.path.hasPrefix("/webhooks/") else { return route(request, completion: completion) }
+        let started = Self.monotonicNanoseconds()
+        route(request) { response in
+            Self.record(response, started: started, metrics: metrics)
+            completion(response)
+        }
+    }
+
+    /// Counts and times one answer to a webhook delivery, from the context its log line carries.
+    private static func record(_ response: HTTPResponse, started: UInt64, metrics: HookyardMetrics) {
+        var source: String?
+        var type = "unknown"
+        for (key, value) in response.logMetadata {
+            if key == "source" { source = value } else if key == "type" { type = value }
+        }
+        guard let source else { return }
+        if type != "unknown", !(source == EventSource.instantly.rawValue ? InstantlyEvent.knownTypes.contains(type) : isEventTypeName(type)) {
+            type = "other"
+        }
+        metrics.webhooksReceived.increment(labels: [source, type, statusLabel(response.status)])
+        metrics.intakeDuration.observe(Double(monotonicNanoseconds() &- started) / 1e9, labels: [source])
+    }
+
+    /// Whether `type` looks like a provider event type (`checkout.session.completed`): keeps a forged or broken
+    /// type from adding label values.
+    private static func isEventTypeName(_ type: String) -> Bool {
+        type.utf8.count <= 64 && type.utf8.allSatisfy { byte in
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+        }
+    }
+
+    /// The status as a label value, without building a string for the common ones.
+    private static func statusLabel(_ status: Int) -> String {
+        switch status {
+        case 200: "200"
+        case 400: "400"
+        case 401: "401"
+        case 404: "404"
+        case 405: "405"
+        case 503: "503"
+        default: String(status)
+        }
+    }
+
+    private static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+    }
+
+    private func route(_ request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
         let path = request.path
         switch path {
         case "/webhooks/stripe":
@@ -122,6 +179,7 @@ public final class IntakeRouter: HTTPResponder {
         guard let stripe else { return completion(Self.notConfigured("Stripe", variable: "STRIPE_WEBHOOK_SECRET")) }
         let now = clock()
         if case .failure(let failure) = stripe.verify(header: request.headers["Stripe-Signature"], body: request.body, now: now / 1000) {
+            metrics?.signatureFailures.increment(labels: ["stripe", failure.reason])
             var response = HTTPResponse.error(status: 400, reason: failure.reason, message: failure.message)
             response.logMetadata.append(("source", "stripe"))
             return completion(response)
@@ -154,6 +212,7 @@ public final class IntakeRouter: HTTPResponder {
         guard instantly.isAuthentic(authorization: request.headers["Authorization"],
                                     secretHeader: request.headers[instantly.headerName], pathSecret: pathSecret) else {
             let presented = request.headers["Authorization"] != nil || request.headers[instantly.headerName] != nil || pathSecret != nil
+            metrics?.signatureFailures.increment(labels: ["instantly", presented ? "wrong_secret" : "missing_secret"])
             return answer(.error(status: 401, reason: presented ? "wrong_secret" : "missing_secret",
                                  message: presented ? "webhook secret does not match INSTANTLY_WEBHOOK_SECRET"
                                      : "no webhook secret: send 'Authorization: Bearer <secret>', '\(instantly.headerName): <secret>' or POST to /webhooks/instantly/<secret>"))
@@ -173,11 +232,12 @@ public final class IntakeRouter: HTTPResponder {
 
     private func store(_ event: IncomingEvent, logPath: String? = nil, completion: @escaping @Sendable (HTTPResponse) -> Void) {
         let reference = event.eventID ?? event.dedupKey
-        writer.append(event) { result in
+        writer.append(event) { [metrics] result in
             var response: HTTPResponse
             switch result {
             case .success(let outcome):
                 let duplicate = outcome == .duplicate
+                if duplicate { metrics?.webhookDuplicates.increment(labels: [event.source.rawValue]) }
                 response = .json(status: 200, "{\"received\":true,\"duplicate\":\(duplicate),\"event_id\":\(JSONText.quote(reference))}")
                 response.logMetadata.append(("duplicate", "\(duplicate)"))
             case .failure:

@@ -1,3 +1,5 @@
+import Dispatch
+import Metrics
 import Synchronization
 
 /// Sends provider requests over the network: `baseURL + path`, `Authorization: Bearer <key>`, the fixed extra headers
@@ -7,6 +9,10 @@ import Synchronization
 /// pauses that limiter for `Retry-After` (1 s when absent, 60 s at most) so every worker slows down, then throws the
 /// classified failure. Requests run on a pool of `HTTPClient`s: each in-flight request checks one out and returns it afterwards,
 /// so keep-alive connections are reused and the pool grows to the number of threads sending at once.
+///
+/// With `metrics`, each request is counted by status (`error` when no answer came) and timed, and the time spent
+/// waiting for a token is added to `hookyard_rate_limiter_wait_seconds_total`; the provider label is `provider`
+/// in lower case.
 ///
 /// Thread-safe: share one instance per provider among all workers.
 public final class LiveProviderTransport: ProviderTransport {
@@ -18,6 +24,9 @@ public final class LiveProviderTransport: ProviderTransport {
     private let userAgent: String
     private let connectTimeoutMilliseconds: Int
     private let totalTimeoutMilliseconds: Int
+    private let metrics: HookyardMetrics?
+    /// `provider` in lower case, the metrics' label value.
+    private let providerLabel: String
     /// Idle clients; a checked-out client is in no one's hands but its one caller's.
     private let idle = Mutex<[PooledClient]>([])
 
@@ -28,8 +37,10 @@ public final class LiveProviderTransport: ProviderTransport {
     ///   - limiter: shared by everything calling this provider (and paused on 429).
     public init(provider: String, baseURL: String, apiKey: String, extraHeaders: [(String, String)] = [],
                 limiter: RateLimiter, userAgent: String, connectTimeoutMilliseconds: Int = 5_000,
-                totalTimeoutMilliseconds: Int = 30_000) {
+                totalTimeoutMilliseconds: Int = 30_000, metrics: HookyardMetrics? = nil) {
         self.provider = provider
+        self.metrics = metrics
+        self.providerLabel = provider.lowercased()
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
@@ -51,17 +62,23 @@ public final class LiveProviderTransport: ProviderTransport {
         headers.append(("Content-Type", request.body.isEmpty ? "" : request.contentType ?? ""))
         if let key = request.idempotencyKey { headers.append(("Idempotency-Key", key)) }
 
+        let waitStarted = DispatchTime.now().uptimeNanoseconds
         limiter.acquire()
+        let sendStarted = DispatchTime.now().uptimeNanoseconds
+        metrics?.rateLimiterWait.increment(by: Double(sendStarted - waitStarted) / 1e9, labels: [providerLabel])
         let response: HTTPClientResponse
         do {
             response = try withClient { client in
                 try client.send(method: request.method, url: baseURL + request.path, headers: headers, body: request.body)
             }
         } catch let error as HTTPClientError {
+            record(status: "error", since: sendStarted)
             throw ProviderFailure.transport(error)
         } catch {
+            record(status: "error", since: sendStarted)
             throw ProviderFailure(message: "\(provider): \(error)", status: nil, retryable: true, retryAfterMilliseconds: nil)
         }
+        record(status: String(response.status), since: sendStarted)
         guard (200..<300).contains(response.status) else {
             let failure = ProviderFailure.classify(response, provider: provider)
             // The whole provider waits out the 429, at most a minute (a wild Retry-After must not stall every worker
@@ -70,6 +87,12 @@ public final class LiveProviderTransport: ProviderTransport {
             throw failure
         }
         return response
+    }
+
+    private func record(status: String, since started: UInt64) {
+        guard let metrics else { return }
+        metrics.outboundRequests.increment(labels: [providerLabel, status])
+        metrics.outboundDuration.observe(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, labels: [providerLabel])
     }
 
     /// Lends the caller an idle client (or a new one) for one request and takes it back afterwards.

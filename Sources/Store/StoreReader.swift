@@ -17,11 +17,7 @@ public final class StoreReader {
                 events[source] = Int(eventCounts.int(1))
             }
         }
-        var jobs = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
-        let jobCounts = try database.prepare("SELECT state, count(*) FROM jobs GROUP BY state")
-        while try jobCounts.step() {
-            if let state = jobCounts.string(0) { jobs[state] = Int(jobCounts.int(1)) }
-        }
+        let jobs = try jobCounts()
         let pages = try database.scalarInt("PRAGMA page_count") ?? 0
         let pageSize = try database.scalarInt("PRAGMA page_size") ?? 0
         var purchases: [String: PurchaseTotal] = [:]
@@ -30,6 +26,17 @@ public final class StoreReader {
             purchases[totals.string(0) ?? ""] = PurchaseTotal(count: Int(totals.int(1)), amount: totals.int(2))
         }
         return StoreStatistics(events: events, jobs: jobs, databaseBytes: pages * pageSize, purchases: purchases)
+    }
+
+    /// The number of jobs in each state, every `JobState` present (0 when none). Cheaper than `statistics()`:
+    /// it reads only the jobs index, not the events.
+    public func jobCounts() throws -> [String: Int] {
+        var jobs = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
+        let counts = try database.prepare("SELECT state, count(*) FROM jobs GROUP BY state")
+        while try counts.step() {
+            if let state = counts.string(0) { jobs[state] = Int(counts.int(1)) }
+        }
+        return jobs
     }
 
     /// The most recent events first, optionally of one source.

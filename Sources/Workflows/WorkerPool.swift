@@ -5,6 +5,7 @@ import CLinux
 import Dispatch
 import Foundation
 import Logging
+import Metrics
 import Store
 import Synchronization
 
@@ -30,6 +31,8 @@ public protocol JobHandler: Sendable {
 /// with the retry policy. A job whose worker died (even with the whole daemon, `kill -9`) is claimed again when
 /// its lease expires. `stop(gracePeriod:)` lets running jobs finish for up to the grace period, then gives back
 /// the leases still held so another start picks them up at once.
+///
+/// With `metrics`, every finished attempt is counted in `hookyard_job_attempts_total{action,outcome}`.
 ///
 /// Thread-safe: `start()` once, `stop(gracePeriod:)` once.
 public final class WorkerPool: Sendable {
@@ -62,6 +65,7 @@ public final class WorkerPool: Sendable {
     public let configuration: Configuration
     private let handler: any JobHandler
     private let logger: Logger
+    private let metrics: HookyardMetrics?
     private let clock: @Sendable () -> Int64
     private let stopping = Atomic<Bool>(false)
     private let wakeUp = DispatchSemaphore(value: 0)
@@ -75,11 +79,12 @@ public final class WorkerPool: Sendable {
     private let completed = Atomic<Int>(0)
     private let ownerPrefix: String
 
-    public init(configuration: Configuration, handler: any JobHandler, logger: Logger,
+    public init(configuration: Configuration, handler: any JobHandler, logger: Logger, metrics: HookyardMetrics? = nil,
                 clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
         self.configuration = configuration
         self.handler = handler
         self.logger = logger
+        self.metrics = metrics
         self.clock = clock
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, name.count)
@@ -254,6 +259,7 @@ public final class WorkerPool: Sendable {
                 case .succeeded(let output, let followUps):
                     let recorded = try queue.succeed(jobID: job.id, owner: owner, output: output, followUps: followUps, now: now)
                     metadata["outcome"] = recorded ? "succeeded" : "lease_lost"
+                    pool.metrics?.jobAttempts.increment(labels: [job.kind, recorded ? "succeeded" : "lease_lost"])
                     // An event that started no rule is routine (the request log line already shows it): debug.
                     let routine = recorded && followUps.isEmpty && job.kind == WorkflowEngine.processEventKind
                     logger.log(level: routine ? .debug : .info, "job finished", metadata: metadata)
@@ -264,7 +270,9 @@ public final class WorkerPool: Sendable {
                         : nil
                     let recorded = try queue.fail(jobID: job.id, owner: owner, error: error, status: status,
                                                   retryAt: delay.map { now + $0 }, now: now)
-                    metadata["outcome"] = .string(recorded ? (delay == nil ? "dead" : "retrying") : "lease_lost")
+                    let result = recorded ? (delay == nil ? "dead" : "retrying") : "lease_lost"
+                    metadata["outcome"] = .string(result)
+                    pool.metrics?.jobAttempts.increment(labels: [job.kind, result])
                     metadata["error"] = "\(error)"
                     if let status { metadata["status"] = .stringConvertible(status) }
                     if let delay { metadata["retry_in_ms"] = .stringConvertible(delay) }

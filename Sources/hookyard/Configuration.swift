@@ -8,11 +8,14 @@ import Yams
 /// Everything `hookyard` can be configured with. Defaults are the ones `make run` uses.
 ///
 /// Sources, later ones winning: built-in defaults, the YAML file, then the environment (`HOOKYARD_LISTEN`,
+/// `HOOKYARD_ADMIN_LISTEN`,
 /// `HOOKYARD_DATABASE`, `HOOKYARD_LOG_LEVEL`, `HOOKYARD_WORKERS`, `HOOKYARD_RETRY_*`, `HOOKYARD_MAX_ATTEMPTS`,
 /// `STRIPE_API_BASE`, `STRIPE_MAX_RPS`, `INSTANTLY_API_BASE`, `INSTANTLY_MAX_RPS`) and the secrets (`NAME`,
 /// `NAME_FILE`, `$CREDENTIALS_DIRECTORY/NAME`).
 struct HookyardConfiguration: Sendable {
     var listen = "127.0.0.1:8080"
+    /// Where `/metrics` is served, apart from the webhooks; empty or `off`: nowhere.
+    var adminListen = "127.0.0.1:9090"
     var database = "./hookyard.db"
     var logLevel = "info"
     var http = HTTPSettings()
@@ -77,6 +80,9 @@ struct HookyardConfiguration: Sendable {
         var connectTimeoutMilliseconds = 5_000
         var timeoutMilliseconds = 30_000
     }
+
+    /// `adminListen` unless the admin listener is turned off.
+    var adminAddress: String? { adminListen.isEmpty || adminListen == "off" ? nil : adminListen }
 
     static let defaultFile = "/etc/hookyard/hookyard.yaml"
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -161,6 +167,8 @@ enum ConfigurationLoader {
     private static func applyEnvironment(_ environment: [String: String], to configuration: inout HookyardConfiguration,
                                          issues: inout [ConfigurationIssue]) {
         if let listen = environment["HOOKYARD_LISTEN"], !listen.isEmpty { configuration.listen = listen }
+        // Set but empty turns the admin listener off, like `off`.
+        if let admin = environment["HOOKYARD_ADMIN_LISTEN"] { configuration.adminListen = admin }
         if let database = environment["HOOKYARD_DATABASE"], !database.isEmpty { configuration.database = database }
         if let level = environment["HOOKYARD_LOG_LEVEL"], !level.isEmpty { configuration.logLevel = level }
         func number(_ name: String, min: Double, _ set: (Double) -> Void) {
@@ -215,6 +223,13 @@ enum ConfigurationLoader {
             _ = try SocketAddress(parsing: configuration.listen)
         } catch {
             issues.append(ConfigurationIssue(origin: origin, line: nil, key: "listen", message: error.description))
+        }
+        if let admin = configuration.adminAddress {
+            do {
+                _ = try SocketAddress(parsing: admin)
+            } catch {
+                issues.append(ConfigurationIssue(origin: origin, line: nil, key: "admin_listen (HOOKYARD_ADMIN_LISTEN)", message: error.description))
+            }
         }
         if configuration.database.isEmpty {
             issues.append(ConfigurationIssue(origin: origin, line: nil, key: "database", message: "must not be empty"))
@@ -306,6 +321,7 @@ struct YAMLReader {
             let key = keyNode.string ?? ""
             switch key {
             case "listen": string(value, key) { configuration.listen = $0 }
+            case "admin_listen": string(value, key) { configuration.adminListen = $0 }
             case "database": string(value, key) { configuration.database = $0 }
             case "log_level": string(value, key) { configuration.logLevel = $0 }
             case "http": section(value, key) { reader, name, node in

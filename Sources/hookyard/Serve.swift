@@ -4,6 +4,7 @@ import Foundation
 import HTTPServer
 import Intake
 import Logging
+import Metrics
 import Outbound
 import Store
 import Synchronization
@@ -24,6 +25,7 @@ struct Serve: ParsableCommand {
         logger.info("starting", metadata: [
             "version": "\(Hookyard.version)",
             "listen": "\(settings.listen)",
+            "admin_listen": "\(settings.adminAddress ?? "off")",
             "database": "\(settings.database)",
             "config": "\(settings.file ?? "defaults")",
             "stripe_webhook_secret": "\(Self.describe(settings.stripe.webhookSecrets))",
@@ -61,14 +63,16 @@ struct Serve: ParsableCommand {
             LogOutput.standard.flush()
             throw ExitCode(1)
         }
+        let metrics = HookyardMetrics(version: Hookyard.version, jobCounts: Self.jobCounts(database: settings.database, logger: logger))
         let limiters = Limiters(settings)
-        let engine = WorkflowEngine(rules: settings.rules, providers: Self.providers(settings, limiters: limiters), logger: logger)
+        let engine = WorkflowEngine(rules: settings.rules, providers: Self.providers(settings, limiters: limiters, metrics: metrics),
+                                    logger: logger)
         let pool = WorkerPool(
             configuration: WorkerPool.Configuration(databasePath: settings.database, workers: settings.workers.count,
                                                     leaseMilliseconds: Int64(settings.workers.leaseSeconds) * 1000,
                                                     retryPolicy: settings.workers.retryPolicy,
                                                     intakeIsBusy: { writer.isUnderLoad }),
-            handler: engine, logger: logger)
+            handler: engine, logger: logger, metrics: metrics)
         do {
             try pool.start()
         } catch {
@@ -78,7 +82,7 @@ struct Serve: ParsableCommand {
             throw ExitCode(1)
         }
         poolBox.withLock { $0 = pool }
-        let router = IntakeRouter(configuration: settings.intake, writer: writer, logger: logger)
+        let router = IntakeRouter(configuration: settings.intake, writer: writer, logger: logger, metrics: metrics)
         var serverConfiguration = settings.serverConfiguration(address: address)
         // Socket activation: systemd holds the listening socket, so deliveries queue in it across restarts.
         serverConfiguration.inheritedListenerDescriptor = SystemdNotifier.inheritedListener()
@@ -95,6 +99,7 @@ struct Serve: ParsableCommand {
         }
         logger.info("listening", metadata: ["address": "\(bound)",
                                             "socket": "\(serverConfiguration.inheritedListenerDescriptor == nil ? "own" : "inherited from systemd")"])
+        let admin = Self.startAdmin(settings, metrics: metrics, logger: logger)
         let notifier = SystemdNotifier()
         notifier.send("READY=1\nSTATUS=listening on \(bound)")
         let monitor = ServiceMonitor(notifier: notifier, server: server, writer: writer, pool: pool, databasePath: settings.database,
@@ -147,16 +152,52 @@ struct Serve: ParsableCommand {
         }.start()
         server.shutdown(gracePeriod: .seconds(settings.http.shutdownGraceSeconds))
         workersStopped.wait()
+        admin?.shutdown(gracePeriod: .seconds(1))
         writer.close()
         signals.forEach { $0.cancel() }
         logger.info("stopped")
         LogOutput.standard.flush()
     }
 
+    /// Starts the admin listener (`/metrics`, `/healthz`) on `admin_listen`, and logs `admin listening` with its
+    /// address. - Returns: the server, or `nil` when it is turned off or cannot listen: a failure to bind is logged
+    /// as an error and the daemon runs on without metrics, since receiving webhooks matters more than observing it.
+    static func startAdmin(_ settings: HookyardConfiguration, metrics: HookyardMetrics, logger: Logger) -> HTTPServer? {
+        guard let listen = settings.adminAddress else {
+            logger.info("admin listener off; /metrics is not served", metadata: ["admin_listen": "\(settings.adminListen)"])
+            return nil
+        }
+        do {
+            let address = try SocketAddress(parsing: listen)
+            let configuration = HTTPServerConfiguration(address: address, headerTimeout: .seconds(5), bodyTimeout: .seconds(5),
+                                                        idleTimeout: .seconds(60), maxConnections: 64, eventLoopCount: 1)
+            let server = HTTPServer(configuration: configuration, responder: AdminResponder(metrics: metrics), logger: logger)
+            let bound = try server.start()
+            logger.info("admin listening", metadata: ["address": "\(bound)", "routes": "/metrics /healthz"])
+            return server
+        } catch {
+            logger.error("cannot listen on admin_listen; running without /metrics", metadata: ["admin_listen": "\(listen)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// `hookyard_jobs{state}` at each scrape, from a read connection of its own (opened per scrape: scrapes are
+    /// rare, and a `StoreReader` is not thread-safe). On error the family is left empty and the error logged.
+    static func jobCounts(database: String, logger: Logger) -> @Sendable () -> [(labels: [String], value: Double)] {
+        return {
+            do {
+                return try StoreReader(path: database).jobCounts().map { (labels: [$0.key], value: Double($0.value)) }
+            } catch {
+                logger.error("metrics: cannot read job counts", metadata: ["error": "\(error)"])
+                return []
+            }
+        }
+    }
+
     /// Live transports for the providers whose API key is set, dry-run transports for the others. The rate
     /// limiters are shared by every worker, with a burst of one: requests are spaced evenly, so no one-second
     /// window ever holds more than the configured rate (a bucket of a second's worth would allow twice that).
-    static func providers(_ settings: HookyardConfiguration, limiters: Limiters) -> ProviderSet {
+    static func providers(_ settings: HookyardConfiguration, limiters: Limiters, metrics: HookyardMetrics? = nil) -> ProviderSet {
         let userAgent = "hookyard/\(Hookyard.version)"
         let stripe: any ProviderTransport = settings.stripe.apiKey.isEmpty
             ? DryRunProviderTransport(provider: "Stripe")
@@ -165,14 +206,14 @@ struct Serve: ParsableCommand {
                                     limiter: limiters.stripe,
                                     userAgent: userAgent,
                                     connectTimeoutMilliseconds: settings.outbound.connectTimeoutMilliseconds,
-                                    totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds)
+                                    totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds, metrics: metrics)
         let instantly: any ProviderTransport = settings.instantly.apiKey.isEmpty
             ? DryRunProviderTransport(provider: "Instantly")
             : LiveProviderTransport(provider: "Instantly", baseURL: settings.instantly.apiBase, apiKey: settings.instantly.apiKey,
                                     limiter: limiters.instantly,
                                     userAgent: userAgent,
                                     connectTimeoutMilliseconds: settings.outbound.connectTimeoutMilliseconds,
-                                    totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds)
+                                    totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds, metrics: metrics)
         return ProviderSet(stripe: stripe, instantly: instantly, stripeDryRun: settings.stripe.apiKey.isEmpty,
                            instantlyDryRun: settings.instantly.apiKey.isEmpty)
     }

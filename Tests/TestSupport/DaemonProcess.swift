@@ -46,8 +46,9 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
             try yaml.write(to: file, atomically: true, encoding: .utf8)
             arguments += ["--config", file.path]
         }
+        // The admin listener gets an ephemeral port too, so parallel daemons never collide on its default 9090.
         var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
-                   "HOOKYARD_LISTEN": listen, "HOOKYARD_DATABASE": databasePath]
+                   "HOOKYARD_LISTEN": listen, "HOOKYARD_ADMIN_LISTEN": "127.0.0.1:0", "HOOKYARD_DATABASE": databasePath]
         if secrets {
             env["STRIPE_WEBHOOK_SECRET"] = Self.stripeSecret
             env["INSTANTLY_WEBHOOK_SECRET"] = Self.instantlySecret
@@ -101,6 +102,26 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
             }
             return try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
         }
+    }
+
+    /// The admin listener's port, from the `admin listening` line (logged just after `listening`).
+    /// - Throws: if no such line appears within 10 s (admin listener off, or it could not bind).
+    public func adminPort() throws -> UInt16 {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let line = logLines().first(where: { $0["msg"] as? String == "admin listening" }),
+               let address = line["address"] as? String, let portText = address.split(separator: ":").last,
+               let port = UInt16(portText) {
+                return port
+            }
+            usleep(20_000)
+        }
+        throw TestClientError("hookyard did not log 'admin listening'; output:\n\(output)")
+    }
+
+    /// A client connected to the admin listener.
+    public func adminClient(timeoutSeconds: Int = 10) throws -> TestHTTPClient {
+        try TestHTTPClient(port: adminPort(), timeoutSeconds: timeoutSeconds)
     }
 
     public func client(timeoutSeconds: Int = 10) throws -> TestHTTPClient {

@@ -23,6 +23,18 @@ final class ConfigurationTests: XCTestCase {
         return try ConfigurationLoader.load(path: path, environment: environment, defaultFile: directory.appendingPathComponent("absent.yaml").path)
     }
 
+    func testAdminListen() throws {
+        XCTAssertEqual(try load(nil).adminAddress, "127.0.0.1:9090")
+        XCTAssertEqual(try load("admin_listen: \"[::1]:9100\"\n").adminAddress, "[::1]:9100")
+        XCTAssertEqual(try load("admin_listen: \"[::1]:9100\"\n", environment: ["HOOKYARD_ADMIN_LISTEN": "127.0.0.1:9200"]).adminAddress,
+                       "127.0.0.1:9200")
+        XCTAssertNil(try load(nil, environment: ["HOOKYARD_ADMIN_LISTEN": ""]).adminAddress)
+        XCTAssertNil(try load("admin_listen: \"off\"\n").adminAddress)
+        XCTAssertThrowsError(try load(nil, environment: ["HOOKYARD_ADMIN_LISTEN": "127.0.0.1:99999"])) { error in
+            XCTAssertTrue("\(error)".contains("admin_listen"), "\(error)")
+        }
+    }
+
     func testDefaults() throws {
         let configuration = try load(nil)
         XCTAssertEqual(configuration.listen, "127.0.0.1:8080")

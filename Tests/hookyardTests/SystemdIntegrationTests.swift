@@ -165,7 +165,8 @@ final class SystemdIntegrationTests: XCTestCase {
         let script = "LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" serve"
         let arguments = ["/bin/sh", "-c", script, DaemonProcess.binary.path]
         let environment = ["PATH=/usr/bin:/bin", "HOOKYARD_DATABASE=\(directory.appendingPathComponent("hookyard.db").path)",
-                           "HOOKYARD_LISTEN=127.0.0.1:1", "STRIPE_WEBHOOK_SECRET=\(DaemonProcess.stripeSecret)"]
+                           "HOOKYARD_LISTEN=127.0.0.1:1", "HOOKYARD_ADMIN_LISTEN=127.0.0.1:0",
+                           "STRIPE_WEBHOOK_SECRET=\(DaemonProcess.stripeSecret)"]
         var pid: pid_t = 0
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]

@@ -1,0 +1,62 @@
+/// Hookyard's named metrics, registered in one registry. The modules that record take an optional instance
+/// (`nil`: record nothing), so tests and tools that do not scrape need not create one.
+///
+/// Thread-safe. See `docs/observability.md` for what each metric means.
+public final class HookyardMetrics: Sendable {
+    public let registry: MetricsRegistry
+    /// `source`, `type` (an event type the intake recognises, `other`, or `unknown` before it is known), `status`.
+    public let webhooksReceived: Counter
+    /// `source`, `reason`.
+    public let signatureFailures: Counter
+    /// `source`.
+    public let webhookDuplicates: Counter
+    /// `source`: seconds from the request reaching the router to its answer.
+    public let intakeDuration: Histogram
+    /// `action` (job kind), `outcome` (`succeeded`, `retrying`, `dead`, `lease_lost`).
+    public let jobAttempts: Counter
+    /// `provider`, `status` (HTTP status or `error`).
+    public let outboundRequests: Counter
+    /// `provider`.
+    public let outboundDuration: Histogram
+    /// `provider`.
+    public let rateLimiterWait: Counter
+    /// `version`, always 1.
+    public let buildInfo: Gauge
+
+    /// - Parameters:
+    ///   - jobCounts: called at each scrape for `hookyard_jobs{state}`; `nil` leaves that family empty.
+    public init(registry: MetricsRegistry = MetricsRegistry(), version: String,
+                jobCounts: (@Sendable () -> [(labels: [String], value: Double)])? = nil) {
+        self.registry = registry
+        webhooksReceived = registry.counter("hookyard_webhooks_received_total",
+                                            help: "Webhook deliveries answered, by source, event type and HTTP status.",
+                                            labelNames: ["source", "type", "status"])
+        signatureFailures = registry.counter("hookyard_signature_failures_total",
+                                             help: "Deliveries rejected because their signature or shared secret did not verify.",
+                                             labelNames: ["source", "reason"])
+        webhookDuplicates = registry.counter("hookyard_webhook_duplicates_total",
+                                             help: "Deliveries of events already stored (answered 200, nothing new stored).",
+                                             labelNames: ["source"])
+        intakeDuration = registry.histogram("hookyard_intake_duration_seconds",
+                                            help: "Time from a webhook request reaching the router to its answer.",
+                                            labelNames: ["source"])
+        _ = registry.gauge("hookyard_jobs", help: "Jobs in the queue by state, read from the database at scrape time.",
+                           labelNames: ["state"], collect: jobCounts)
+        jobAttempts = registry.counter("hookyard_job_attempts_total",
+                                       help: "Job attempts finished, by action (job kind) and outcome.",
+                                       labelNames: ["action", "outcome"])
+        outboundRequests = registry.counter("hookyard_outbound_requests_total",
+                                            help: "Provider API requests, by provider and HTTP status (error: no answer).",
+                                            labelNames: ["provider", "status"])
+        outboundDuration = registry.histogram("hookyard_outbound_request_duration_seconds",
+                                              help: "Provider API request latency, rate-limit wait excluded.",
+                                              labelNames: ["provider"],
+                                              buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
+        rateLimiterWait = registry.counter("hookyard_rate_limiter_wait_seconds_total",
+                                           help: "Time workers spent waiting for a provider rate-limit token.",
+                                           labelNames: ["provider"])
+        buildInfo = registry.gauge("hookyard_build_info", help: "Always 1; the version is in the label.",
+                                   labelNames: ["version"])
+        buildInfo.set(1, labels: [version])
+    }
+}

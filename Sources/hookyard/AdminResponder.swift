@@ -1,0 +1,42 @@
+import Dispatch
+import HTTPServer
+import Metrics
+
+/// Answers the admin listener, which is separate from the webhook listener so metrics are never served to the
+/// internet by accident (`admin_listen` defaults to loopback).
+///
+/// | route | answer |
+/// |---|---|
+/// | `GET /metrics` | every metric in the Prometheus text format 0.0.4 |
+/// | `GET /healthz` | 200 while the process runs |
+///
+/// Anything else is 404 (405 for another method on a known path). Thread-safe.
+struct AdminResponder: HTTPResponder {
+    let metrics: HookyardMetrics
+
+    static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+    func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
+        switch request.path {
+        case "/metrics":
+            guard request.method == "GET" || request.method == "HEAD" else { return completion(Self.methodNotAllowed()) }
+            // A scrape reads the job counts from the database: off the server's queue, which must not block.
+            DispatchQueue.global().async { [metrics] in
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Type", value: Self.contentType)
+                completion(HTTPResponse(status: 200, headers: headers, body: Array(metrics.registry.render().utf8)))
+            }
+        case "/healthz":
+            guard request.method == "GET" || request.method == "HEAD" else { return completion(Self.methodNotAllowed()) }
+            completion(.json(status: 200, "{\"status\":\"ok\"}"))
+        default:
+            completion(.error(status: 404, reason: "not_found", message: "no route for \(request.path); the admin listener serves /metrics and /healthz"))
+        }
+    }
+
+    private static func methodNotAllowed() -> HTTPResponse {
+        var response = HTTPResponse.error(status: 405, reason: "method_not_allowed", message: "method not allowed; use GET, HEAD")
+        response.headers.add(name: "Allow", value: "GET, HEAD")
+        return response
+    }
+}

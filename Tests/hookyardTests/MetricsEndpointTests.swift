@@ -1,0 +1,91 @@
+import Foundation
+import Intake
+import TestSupport
+import XCTest
+
+/// `/metrics` on the admin listener of the real daemon, parsed by the strict exposition parser.
+final class MetricsEndpointTests: XCTestCase {
+    private func unique() -> String { "evt_\(UUID().uuidString.replacingOccurrences(of: "-", with: ""))" }
+
+    private func scrape(_ daemon: DaemonProcess) throws -> ExpositionParser {
+        let response = try daemon.adminClient().roundTrip("GET", "/metrics")
+        XCTAssertEqual(response.status, 200, response.bodyText)
+        XCTAssertEqual(response.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8")
+        return try ExpositionParser(response.bodyText)
+    }
+
+    func testMetricsCountDeliveriesAndAreOnlyOnTheAdminListener() throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.terminate() }
+        let client = try daemon.client()
+        let id = unique()
+        XCTAssertEqual(try client.roundTripRaw(StripeTestEvents.request(id: id)).status, 200)
+        let duplicate = try client.roundTripRaw(StripeTestEvents.request(id: id, timestamp: Int64(Date().timeIntervalSince1970) - 5))
+        XCTAssertTrue(duplicate.bodyText.contains("\"duplicate\":true"), duplicate.bodyText)
+        XCTAssertEqual(try client.roundTripRaw(StripeTestEvents.request(id: unique(), secret: "whsec_wrong")).status, 400)
+        let instantly = Array(#"{"event_type":"reply_received","timestamp":"2026-11-25T06:00:00Z","workspace":"w","campaign_id":"c","lead_email":"a@b.c"}"#.utf8)
+        XCTAssertEqual(try client.roundTrip("POST", "/webhooks/instantly", headers: [("Authorization", "Bearer \(DaemonProcess.instantlySecret)")],
+                                            body: instantly).status, 200)
+        XCTAssertEqual(try client.roundTrip("POST", "/webhooks/instantly", headers: [("X-Webhook-Secret", "nope")], body: instantly).status, 401)
+
+        // The public listener never serves metrics.
+        XCTAssertEqual(try client.roundTrip("GET", "/metrics").status, 404)
+
+        // Both stored events run their process_event job; wait for the workers to record them.
+        var metrics = try scrape(daemon)
+        let deadline = Date().addingTimeInterval(10)
+        while metrics.value("hookyard_job_attempts_total", ["action": "process_event", "outcome": "succeeded"]) != 2, Date() < deadline {
+            usleep(100_000)
+            metrics = try scrape(daemon)
+        }
+        let type = "checkout.session.completed"
+        XCTAssertEqual(metrics.value("hookyard_webhooks_received_total", ["source": "stripe", "type": type, "status": "200"]), 2)
+        XCTAssertEqual(metrics.value("hookyard_webhooks_received_total", ["source": "stripe", "type": "unknown", "status": "400"]), 1)
+        XCTAssertEqual(metrics.value("hookyard_webhooks_received_total", ["source": "instantly", "type": "reply_received", "status": "200"]), 1)
+        XCTAssertEqual(metrics.value("hookyard_webhooks_received_total", ["source": "instantly", "type": "unknown", "status": "401"]), 1)
+        XCTAssertEqual(metrics.value("hookyard_signature_failures_total", ["source": "stripe", "reason": "no_matching_signature"]), 1)
+        XCTAssertEqual(metrics.value("hookyard_signature_failures_total", ["source": "instantly", "reason": "wrong_secret"]), 1)
+        XCTAssertEqual(metrics.value("hookyard_webhook_duplicates_total", ["source": "stripe"]), 1)
+        XCTAssertEqual(metrics.value("hookyard_intake_duration_seconds_count", ["source": "stripe"]), 3)
+        XCTAssertEqual(metrics.value("hookyard_intake_duration_seconds_count", ["source": "instantly"]), 2)
+        XCTAssertEqual(metrics.value("hookyard_job_attempts_total", ["action": "process_event", "outcome": "succeeded"]), 2)
+        XCTAssertEqual(metrics.value("hookyard_jobs", ["state": "succeeded"]), 2)
+        for state in ["queued", "running", "retrying", "dead"] {
+            XCTAssertNotNil(metrics.value("hookyard_jobs", ["state": state]), state)
+        }
+        XCTAssertEqual(metrics.value("hookyard_build_info", ["version": "0.1.0"]), 1)
+        for family in ["hookyard_outbound_requests_total", "hookyard_outbound_request_duration_seconds",
+                       "hookyard_rate_limiter_wait_seconds_total"] {
+            XCTAssertNotNil(metrics.families[family], family)  // empty in dry-run, but declared
+        }
+
+        let admin = try daemon.adminClient()
+        XCTAssertEqual(try admin.roundTrip("GET", "/healthz").status, 200)
+        XCTAssertEqual(try admin.roundTrip("GET", "/webhooks/stripe").status, 404)
+        XCTAssertEqual(try admin.roundTrip("POST", "/metrics").status, 405)
+        XCTAssertEqual(daemon.terminate(), 0)
+    }
+
+    func testAdminListenerThatCannotBindDoesNotStopTheDaemon() throws {
+        let first = try DaemonProcess()
+        defer { first.terminate() }
+        let taken = try first.adminPort()
+        let second = try DaemonProcess(environment: ["HOOKYARD_ADMIN_LISTEN": "127.0.0.1:\(taken)"])
+        defer { second.terminate() }
+        XCTAssertEqual(try second.client().roundTripRaw(StripeTestEvents.request(id: unique())).status, 200)
+        let deadline = Date().addingTimeInterval(5)
+        while !second.output.contains("cannot listen on admin_listen"), Date() < deadline { usleep(20_000) }
+        let line = second.logLines().first { $0["msg"] as? String == "cannot listen on admin_listen; running without /metrics" }
+        XCTAssertEqual(line?["level"] as? String, "error", second.output)
+        XCTAssertEqual(second.terminate(), 0)
+    }
+
+    func testAdminListenerOff() throws {
+        let daemon = try DaemonProcess(environment: ["HOOKYARD_ADMIN_LISTEN": "off"])
+        defer { daemon.terminate() }
+        XCTAssertEqual(try daemon.client().roundTrip("GET", "/metrics").status, 404)
+        XCTAssertTrue(daemon.logLines().contains { $0["msg"] as? String == "admin listener off; /metrics is not served" }, daemon.output)
+        XCTAssertFalse(daemon.logLines().contains { $0["msg"] as? String == "admin listening" })
+        XCTAssertEqual(daemon.terminate(), 0)
+    }
+}
