@@ -181,6 +181,7 @@ public final class HTTPServer: Sendable {
     // MARK: Logging
 
     func logRequest(_ request: HTTPRequest, response: HTTPResponse, durationNanoseconds: UInt64) {
+        responder.didRespond(to: request, with: response, durationNanoseconds: durationNanoseconds)
         var metadata: Logger.Metadata = [
             "method": "\(request.method)",
             "path": "\(response.logPath ?? String(request.path))",

@@ -39,6 +39,15 @@ public struct HTTPServerConfiguration: Sendable {
 /// exactly once. It must not block for long: slow work (a store commit) completes asynchronously.
 public protocol HTTPResponder: Sendable {
     func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void)
+
+    /// Called on the connection's event-loop thread once the response is queued for sending, with the time from
+    /// the complete request to then: the place for per-request accounting (metrics), off the thread that
+    /// produced the response. The default does nothing.
+    func didRespond(to request: HTTPRequest, with response: HTTPResponse, durationNanoseconds: UInt64)
+}
+
+extension HTTPResponder {
+    public func didRespond(to request: HTTPRequest, with response: HTTPResponse, durationNanoseconds: UInt64) {}
 }
 
 extension Duration {

@@ -67,16 +67,18 @@ public final class IntakeRouter: HTTPResponder {
     }
 
     public func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
-        guard let metrics, request.path.hasPrefix("/webhooks/") else { return route(request, completion: completion) }
-        let started = Self.monotonicNanoseconds()
-        route(request) { response in
-            Self.record(response, started: started, metrics: metrics)
-            completion(response)
-        }
+        route(request, completion: completion)
+    }
+
+    /// Counts and times each answer to a webhook delivery, on the connection's event loop (not on the store's
+    /// writer thread, which completes the requests and must stay free for the next commit).
+    public func didRespond(to request: HTTPRequest, with response: HTTPResponse, durationNanoseconds: UInt64) {
+        guard let metrics, request.path.hasPrefix("/webhooks/") else { return }
+        Self.record(response, seconds: Double(durationNanoseconds) / 1e9, metrics: metrics)
     }
 
     /// Counts and times one answer to a webhook delivery, from the context its log line carries.
-    private static func record(_ response: HTTPResponse, started: UInt64, metrics: HookyardMetrics) {
+    private static func record(_ response: HTTPResponse, seconds: Double, metrics: HookyardMetrics) {
         var source: String?
         var type = "unknown"
         for (key, value) in response.logMetadata {
@@ -87,7 +89,7 @@ public final class IntakeRouter: HTTPResponder {
             type = "other"
         }
         metrics.webhooksReceived.increment(labels: [source, type, statusLabel(response.status)])
-        metrics.intakeDuration.observe(Double(monotonicNanoseconds() &- started) / 1e9, labels: [source])
+        metrics.intakeDuration.observe(seconds, labels: [source])
     }
 
     /// Whether `type` looks like a provider event type (`checkout.session.completed`): keeps a forged or broken
@@ -110,12 +112,6 @@ public final class IntakeRouter: HTTPResponder {
         case 503: "503"
         default: String(status)
         }
-    }
-
-    private static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
     }
 
     private func route(_ request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
