@@ -13,6 +13,8 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
     public let process = Process()
     private let lock = NSLock()
     private var outputData = Data()
+    /// The read end of the daemon's stdout, watched until end of file.
+    private var outputHandle: FileHandle?
     public static let stripeSecret = "whsec_integration_test_secret"
     public static let instantlySecret = "instantly-integration-secret"
 
@@ -60,8 +62,12 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
+        outputHandle = pipe.fileHandleForReading
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
+            // At end of file, stop watching: a handler left on a finished pipe keeps a Dispatch source on a
+            // descriptor that is closed (and reused) later.
+            if data.isEmpty { handle.readabilityHandler = nil }
             guard let self else { return }
             lock.lock()
             outputData.append(data)
@@ -85,6 +91,7 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
 
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        outputHandle?.readabilityHandler = nil
     }
 
     public var output: String {
