@@ -56,6 +56,12 @@ final class JSONObjectScannerTests: XCTestCase {
         for _ in 0..<5000 {
             let text = "{" + (0..<Int.random(in: 0..<12, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined()
             let ours = members(text) != nil
+            // Foundation accepts a trailing comma (`{"k":null,}`), which RFC 8259 does not: there the scanner must
+            // reject, and Foundation is no oracle.
+            if text.range(of: #",\s*[}\]]"#, options: .regularExpression) != nil {
+                XCTAssertFalse(ours, text)
+                continue
+            }
             let foundation = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) is [String: Any]
             XCTAssertEqual(ours, foundation, text)
         }
