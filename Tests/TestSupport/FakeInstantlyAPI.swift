@@ -32,7 +32,7 @@ import Synchronization
 /// - A lead's `payload` is `null` while it has no custom variables; `lt_interest_status` is absent until set.
 ///
 /// Thread-safe. The server stops when the instance is released.
-public final class FakeInstantlyAPI: Sendable {
+public final class FakeInstantlyAPI: FakeProviderAPI {
     /// A lead as stored.
     public struct Lead: Sendable, Equatable {
         public var id: String
@@ -93,32 +93,14 @@ public final class FakeInstantlyAPI: Sendable {
         server = try FakeAPIServer(route: { backend.handle($0) }, decorate: nil)
     }
 
-    // MARK: Server passthrough
+    // MARK: Faults (the other passthroughs are in FakeProviderAPI)
 
-    /// `http://127.0.0.1:<port>`: the value for `INSTANTLY_API_BASE`.
-    public var baseURL: String { server.baseURL }
-    /// Every request received so far, in arrival order.
-    public var requests: [FakeAPIServer.Recorded] { server.requests }
-    /// See `FakeAPIServer.inject`.
-    public func inject(_ faults: FakeAPIServer.Fault...) { for fault in faults { server.inject(fault) } }
-    /// See `FakeAPIServer.failRandomly`.
-    public func failRandomly(fraction: Double, seed: UInt64, faults: [FakeAPIServer.Fault]) {
-        server.failRandomly(fraction: fraction, seed: seed, faults: faults)
-    }
-    /// See `FakeAPIServer.stopFailingRandomly`.
-    public func stopFailingRandomly() { server.stopFailingRandomly() }
     /// Answers every request under `pathPrefix` with `status` and `body` until `clearForcedStatus()`; nothing is
     /// processed. The default body has Instantly's error shape.
     public func forceStatus(pathPrefix: String, status: Int, body: String? = nil) {
         server.forceStatus(pathPrefix: pathPrefix, status: status,
                            body: body ?? Backend.error(status, "Forced failure (status \(status)) by the test").text)
     }
-    /// Removes every forced status.
-    public func clearForcedStatus() { server.clearForcedStatus() }
-    /// Requests received for exactly this path (query ignored), optionally only with this method.
-    public func requestCount(path: String, method: String? = nil) -> Int { server.requestCount(path: path, method: method) }
-    /// See `FakeAPIServer.maxRequestsInAnyWindow`.
-    public func maxRequestsInAnyWindow(milliseconds: Double) -> Int { server.maxRequestsInAnyWindow(milliseconds: milliseconds) }
 
     // MARK: State for tests
 

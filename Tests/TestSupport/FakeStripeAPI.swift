@@ -24,7 +24,7 @@ import Synchronization
 /// Payment links are answered with their `line_items` list included (Stripe needs `expand[]=line_items` for that).
 ///
 /// Thread-safe. The server stops when the instance is released.
-public final class FakeStripeAPI: Sendable {
+public final class FakeStripeAPI: FakeProviderAPI {
     /// A customer as stored.
     public struct Customer: Sendable, Equatable {
         public var id: String
@@ -113,20 +113,8 @@ public final class FakeStripeAPI: Sendable {
                                    decorate: { request, response in backend.addCommonHeaders(request, &response) })
     }
 
-    // MARK: Server passthrough
+    // MARK: Faults (the other passthroughs are in FakeProviderAPI)
 
-    /// `http://127.0.0.1:<port>`: the value for `STRIPE_API_BASE`.
-    public var baseURL: String { server.baseURL }
-    /// Every request received so far, in arrival order.
-    public var requests: [FakeAPIServer.Recorded] { server.requests }
-    /// See `FakeAPIServer.inject`.
-    public func inject(_ faults: FakeAPIServer.Fault...) { for fault in faults { server.inject(fault) } }
-    /// See `FakeAPIServer.failRandomly`.
-    public func failRandomly(fraction: Double, seed: UInt64, faults: [FakeAPIServer.Fault]) {
-        server.failRandomly(fraction: fraction, seed: seed, faults: faults)
-    }
-    /// See `FakeAPIServer.stopFailingRandomly`.
-    public func stopFailingRandomly() { server.stopFailingRandomly() }
     /// Answers every request under `pathPrefix` with `status` and `body` until `clearForcedStatus()`; nothing is
     /// processed or stored for idempotency. The default body is a Stripe `api_error`.
     public func forceStatus(pathPrefix: String, status: Int, body: String? = nil) {
@@ -134,12 +122,6 @@ public final class FakeStripeAPI: Sendable {
                                          message: "Forced failure (status \(status)) by the test.").text
         server.forceStatus(pathPrefix: pathPrefix, status: status, body: body)
     }
-    /// Removes every forced status.
-    public func clearForcedStatus() { server.clearForcedStatus() }
-    /// See `FakeAPIServer.requestCount`.
-    public func requestCount(path: String, method: String? = nil) -> Int { server.requestCount(path: path, method: method) }
-    /// See `FakeAPIServer.maxRequestsInAnyWindow`.
-    public func maxRequestsInAnyWindow(milliseconds: Double) -> Int { server.maxRequestsInAnyWindow(milliseconds: milliseconds) }
 
     // MARK: State for tests
 
