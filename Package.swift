@@ -41,6 +41,10 @@ let package = Package(
         .target(name: "Store",
                 dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
+        // Contacts: what each stored event says about a person, engagement, and segments compiled to SQL.
+        .target(name: "Contacts",
+                dependencies: ["Store", "Outbound"],
+                swiftSettings: swiftSettings),
         // Routes, signature verification, event normalisation and dedup keys.
         .target(name: "Intake",
                 dependencies: ["HTTPServer", "Store", "COpenSSL", "Metrics",
@@ -52,11 +56,11 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Rules, actions, retry policy and the worker pool that runs jobs through Outbound.
         .target(name: "Workflows",
-                dependencies: ["Store", "Outbound", "CLinux", "Metrics", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["Store", "Contacts", "Outbound", "CLinux", "Metrics", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // CLI, configuration, logging, wiring.
         .executableTarget(name: "hookyard",
-                          dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Workflows", "Metrics", "Yams",
+                          dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Metrics", "Yams",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: swiftSettings),
@@ -78,6 +82,8 @@ let package = Package(
         .testTarget(name: "IntakeTests", dependencies: ["Intake", "HTTPServer", "Store", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTPServer", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ContactsTests", dependencies: ["Contacts", "Store", "Outbound", "TestSupport"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Store", "Outbound"], swiftSettings: swiftSettings),
         .testTarget(name: "hookyardTests", dependencies: ["hookyard", "Intake", "Store", "TestSupport"],
                     swiftSettings: swiftSettings),

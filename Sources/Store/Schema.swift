@@ -99,6 +99,138 @@ public enum Schema {
         """
         CREATE INDEX jobs_leases ON jobs (state, lease_expires_at);
         """,
+        // 5: contacts (one per normalised email) and what is known of them; events record when their body was
+        // pruned (retention) or redacted (erasure). Rows that outlive an erased person (activity, payments) keep
+        // only anonymous aggregates: their contact_id becomes NULL.
+        """
+        ALTER TABLE events ADD COLUMN pruned_at INTEGER;
+        CREATE TABLE contacts (
+            id                       INTEGER PRIMARY KEY,
+            email                    TEXT    NOT NULL UNIQUE,
+            first_seen_at            INTEGER NOT NULL,
+            last_engagement_at       INTEGER,
+            sent                     INTEGER NOT NULL DEFAULT 0,
+            opened                   INTEGER NOT NULL DEFAULT 0,
+            clicked                  INTEGER NOT NULL DEFAULT 0,
+            replied                  INTEGER NOT NULL DEFAULT 0,
+            bounced                  INTEGER NOT NULL DEFAULT 0,
+            unsubscribed             INTEGER NOT NULL DEFAULT 0,
+            meeting_booked           INTEGER NOT NULL DEFAULT 0,
+            interest_status          TEXT,
+            interest_at              INTEGER,
+            payment_status           TEXT    NOT NULL DEFAULT 'prospect'
+                                     CHECK (payment_status IN ('prospect', 'customer', 'past_due', 'canceled')),
+            engagement               TEXT    NOT NULL DEFAULT 'low' CHECK (engagement IN ('low', 'medium', 'high')),
+            subscription_id          TEXT,
+            subscription_status      TEXT,
+            subscription_price       TEXT,
+            subscription_product     TEXT,
+            subscription_tier        TEXT,
+            subscription_period_end  INTEGER,
+            subscription_at          INTEGER,
+            tier                     TEXT,
+            product_interest         TEXT,
+            product_interest_at      INTEGER,
+            do_not_contact           TEXT,
+            first_campaign           TEXT,
+            first_campaign_at        INTEGER,
+            last_campaign            TEXT,
+            last_campaign_at         INTEGER,
+            updated_at               INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX contacts_by_status ON contacts (payment_status, engagement);
+        CREATE TABLE contact_leads (
+            contact_id   INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+            campaign_id  TEXT    NOT NULL,
+            lead_id      TEXT,
+            first_seen_at INTEGER NOT NULL,
+            PRIMARY KEY (contact_id, campaign_id)
+        ) STRICT;
+        CREATE INDEX contact_leads_by_campaign ON contact_leads (campaign_id);
+        CREATE TABLE contact_customers (
+            customer_id  TEXT    PRIMARY KEY,
+            contact_id   INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE
+        ) STRICT;
+        CREATE INDEX contact_customers_by_contact ON contact_customers (contact_id);
+        -- Every event applied to a contact, once: the idempotency record, and the contact's timeline.
+        CREATE TABLE contact_events (
+            event_id     INTEGER PRIMARY KEY REFERENCES events (id),
+            contact_id   INTEGER REFERENCES contacts (id) ON DELETE CASCADE,
+            applied_at   INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX contact_events_by_contact ON contact_events (contact_id);
+        -- Stripe events naming only a customer id not linked yet: applied when that customer is linked.
+        CREATE TABLE contact_pending (
+            event_id     INTEGER PRIMARY KEY REFERENCES events (id),
+            customer_id  TEXT    NOT NULL,
+            observation  TEXT    NOT NULL,
+            created_at   INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX contact_pending_by_customer ON contact_pending (customer_id);
+        -- One row per Instantly activity: engagement windows, and per-campaign reporting after an erase.
+        CREATE TABLE contact_activity (
+            id           INTEGER PRIMARY KEY,
+            contact_id   INTEGER REFERENCES contacts (id) ON DELETE SET NULL,
+            event_id     INTEGER UNIQUE,
+            kind         TEXT    NOT NULL,
+            campaign_id  TEXT,
+            occurred_at  INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX contact_activity_by_contact ON contact_activity (contact_id, occurred_at);
+        CREATE INDEX contact_activity_by_campaign ON contact_activity (campaign_id, kind);
+        CREATE TABLE contact_payments (
+            id             INTEGER PRIMARY KEY,
+            contact_id     INTEGER REFERENCES contacts (id) ON DELETE SET NULL,
+            event_id       INTEGER,
+            reference      TEXT    NOT NULL,
+            kind           TEXT    NOT NULL CHECK (kind IN ('payment', 'invoice', 'refund')),
+            amount         INTEGER NOT NULL,
+            currency       TEXT    NOT NULL,
+            occurred_at    INTEGER NOT NULL,
+            price_id       TEXT,
+            product_id     TEXT,
+            tier           TEXT,
+            first_campaign TEXT,
+            last_campaign  TEXT,
+            UNIQUE (kind, reference)
+        ) STRICT;
+        CREATE INDEX contact_payments_by_contact ON contact_payments (contact_id);
+        CREATE TABLE contact_segments (
+            contact_id   INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+            segment      TEXT    NOT NULL,
+            member       INTEGER NOT NULL,
+            entries      INTEGER NOT NULL,
+            changed_at   INTEGER NOT NULL,
+            PRIMARY KEY (contact_id, segment)
+        ) STRICT;
+        -- Entries and exits; those the clock caused (queued = 0) wait for the maintenance task to start their rules.
+        CREATE TABLE segment_transitions (
+            id           INTEGER PRIMARY KEY,
+            contact_id   INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+            segment      TEXT    NOT NULL,
+            entered      INTEGER NOT NULL,
+            entry        INTEGER NOT NULL,
+            event_id     INTEGER NOT NULL,
+            queued       INTEGER NOT NULL,
+            at           INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX segment_transitions_by_event ON segment_transitions (event_id);
+        CREATE INDEX segment_transitions_unqueued ON segment_transitions (queued) WHERE queued = 0;
+        -- Loop guard: Instantly writes Hookyard made, and flows each rule started, per contact.
+        CREATE TABLE own_writes (
+            contact_id   INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+            rule         TEXT    NOT NULL,
+            at           INTEGER NOT NULL,
+            PRIMARY KEY (contact_id, rule)
+        ) STRICT;
+        CREATE TABLE rule_runs (
+            flow         TEXT    PRIMARY KEY,
+            rule         TEXT    NOT NULL,
+            contact_id   INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+            at           INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX rule_runs_by_contact ON rule_runs (contact_id, rule, at);
+        """,
     ]
 
     /// The version a fully migrated database has.

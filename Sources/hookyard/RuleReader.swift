@@ -295,14 +295,7 @@ struct RuleReader {
         return scalarText(node, key).map(JSONValue.string)
     }
 
-    /// YAML's plain booleans, numbers and null as JSON values.
-    private func plainValue(_ node: Node) -> JSONValue? {
-        if node.null != nil { return .null }
-        if let flag = node.bool { return .bool(flag) }
-        if let number = node.int { return .integer(Int64(number)) }
-        if let number = node.float { return .number(number) }
-        return nil
-    }
+    private func plainValue(_ node: Node) -> JSONValue? { EnvironmentExpansion.plainValue(node) }
 
     /// A scalar's text with `${VAR}` expanded.
     private mutating func scalarText(_ node: Node, _ key: String) -> String? {
@@ -322,34 +315,10 @@ struct RuleReader {
         }
     }
 
-    /// Replaces `${NAME}` with the environment's value, `${NAME:-default}` with the default when it is unset or
-    /// empty; an unset or empty variable without a default is an error naming it.
+    /// A scalar's text with `${VAR}` expanded (`EnvironmentExpansion`), each problem reported at `key`.
     private mutating func expand(_ text: String, _ node: Node, _ key: String) -> String? {
-        guard text.contains("${") else { return text }
-        var result = ""
-        var rest = Substring(text)
-        var ok = true
-        while let open = rest.range(of: "${") {
-            result += rest[..<open.lowerBound]
-            guard let close = rest[open.upperBound...].firstIndex(of: "}") else {
-                issue(node, key, "'${' without a closing '}'")
-                return nil
-            }
-            let reference = String(rest[open.upperBound..<close])
-            let parts = reference.components(separatedBy: ":-")
-            let name = parts[0]
-            let fallback = parts.count > 1 ? parts.dropFirst().joined(separator: ":-") : nil
-            if let value = environment[name], !value.isEmpty {
-                result += value
-            } else if let fallback {
-                result += fallback
-            } else {
-                issue(node, key, "environment variable \(name) is not set")
-                ok = false
-            }
-            rest = rest[rest.index(after: close)...]
-        }
-        result += rest
-        return ok ? result : nil
+        let (expanded, problems) = EnvironmentExpansion.expand(text, environment: environment)
+        for problem in problems { issue(node, key, problem) }
+        return expanded
     }
 }

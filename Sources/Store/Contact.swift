@@ -1,0 +1,307 @@
+import Foundation
+
+/// Something a person did that Instantly reports, counted on their contact record and weighed for engagement.
+public enum ContactActivity: String, Sendable, CaseIterable, Codable {
+    case sent
+    case opened
+    case clicked
+    case replied
+    case bounced
+    case unsubscribed
+    case meetingBooked = "meeting_booked"
+}
+
+/// Where a contact stands with payments. Derived, never set by hand: the current subscription's status when the
+/// contact has one (`active`/`trialing` -> customer, `past_due`/`unpaid` -> past_due, `canceled` and
+/// `incomplete_expired` -> canceled), otherwise `customer` once they paid anything, otherwise `prospect`.
+public enum PaymentStatus: String, Sendable, CaseIterable, Codable {
+    case prospect
+    case customer
+    case pastDue = "past_due"
+    case canceled
+}
+
+/// How engaged a contact is over the rolling window of `EngagementPolicy`.
+public enum EngagementLevel: String, Sendable, CaseIterable, Codable, Comparable {
+    case low
+    case medium
+    case high
+
+    private var rank: Int { self == .low ? 0 : self == .medium ? 1 : 2 }
+    public static func < (a: EngagementLevel, b: EngagementLevel) -> Bool { a.rank < b.rank }
+}
+
+/// Weights and thresholds that turn a contact's activities within the last `windowDays` days into a level.
+///
+/// score = sum over activities in the window of weight(kind). `high` when score >= `high`, `medium` when
+/// score >= `medium`, else `low`. Unless `opensCanMakeHigh`, opens alone never reach `high`: when the score
+/// without opens is below `high`, the score is capped just below it (privacy proxies fetch tracking pixels, so an
+/// "open" is often a machine). A value type; thread-safe.
+public struct EngagementPolicy: Sendable, Equatable {
+    public var windowDays: Int
+    public var weights: [ContactActivity: Double]
+    public var high: Double
+    public var medium: Double
+    public var opensCanMakeHigh: Bool
+
+    public static let defaultWeights: [ContactActivity: Double] = [
+        .sent: 0, .opened: 1, .clicked: 3, .replied: 10, .meetingBooked: 10, .bounced: 0, .unsubscribed: 0,
+    ]
+
+    public init(windowDays: Int = 30, weights: [ContactActivity: Double] = EngagementPolicy.defaultWeights,
+                high: Double = 10, medium: Double = 3, opensCanMakeHigh: Bool = false) {
+        self.windowDays = windowDays
+        self.weights = weights
+        self.high = high
+        self.medium = medium
+        self.opensCanMakeHigh = opensCanMakeHigh
+    }
+
+    public var windowMilliseconds: Int64 { Int64(windowDays) * 86_400_000 }
+
+    /// The level for these counts of activities within the window.
+    public func level(counts: [ContactActivity: Int]) -> EngagementLevel {
+        var score = 0.0
+        var withoutOpens = 0.0
+        for (kind, count) in counts {
+            let part = (weights[kind] ?? 0) * Double(count)
+            score += part
+            if kind != .opened { withoutOpens += part }
+        }
+        if !opensCanMakeHigh, withoutOpens < high, score >= high { score = max(withoutOpens, medium) }
+        if score >= high { return .high }
+        if score >= medium, medium > 0 || score > 0 { return .medium }
+        return .low
+    }
+}
+
+/// A payment, invoice or refund a Stripe event reports.
+public struct ObservedPayment: Sendable, Equatable {
+    public enum Kind: String, Sendable, Codable {
+        /// A Checkout Session paid in `payment` mode (one-off).
+        case payment
+        /// A paid invoice (first subscription invoice or a renewal).
+        case invoice
+        /// A charge's refunds: `amount` is the charge's cumulative `amount_refunded` (positive); the latest wins.
+        case refund
+    }
+
+    /// `cs_...` for a payment, `in_...` for an invoice, the charge `ch_...` for a refund. Unique per kind.
+    public var reference: String
+    public var kind: Kind
+    /// In the currency's smallest unit, never converted.
+    public var amount: Int64
+    /// Lower-case ISO code.
+    public var currency: String
+    public var priceID: String?
+    public var productID: String?
+    /// The tier the configuration maps the price or product to.
+    public var tier: String?
+    /// The campaign named in payment-link or session metadata (`hookyard_campaign`), when present.
+    public var campaignID: String?
+
+    public init(reference: String, kind: Kind, amount: Int64, currency: String, priceID: String? = nil,
+                productID: String? = nil, tier: String? = nil, campaignID: String? = nil) {
+        self.reference = reference
+        self.kind = kind
+        self.amount = amount
+        self.currency = currency
+        self.priceID = priceID
+        self.productID = productID
+        self.tier = tier
+        self.campaignID = campaignID
+    }
+}
+
+/// A subscription's state as a Stripe event shows it. Fields that are `nil` leave the stored value as it is.
+public struct ObservedSubscription: Sendable, Equatable {
+    public var id: String
+    /// Stripe's status: trialing, active, past_due, unpaid, canceled, incomplete, incomplete_expired, paused.
+    public var status: String
+    public var priceID: String?
+    public var productID: String?
+    public var tier: String?
+    /// Unix milliseconds.
+    public var currentPeriodEnd: Int64?
+
+    public init(id: String, status: String, priceID: String? = nil, productID: String? = nil, tier: String? = nil,
+                currentPeriodEnd: Int64? = nil) {
+        self.id = id
+        self.status = status
+        self.priceID = priceID
+        self.productID = productID
+        self.tier = tier
+        self.currentPeriodEnd = currentPeriodEnd
+    }
+}
+
+/// What one stored event says about one person, extracted from its payload (see the `Contacts` module).
+/// Applying it to the contacts (`ContactStore.apply`) is idempotent per `eventID`.
+public struct ContactObservation: Sendable, Equatable {
+    /// The `events` row it comes from.
+    public var eventID: Int64
+    public var source: EventSource
+    /// The event's own time (Stripe's `created`, Instantly's `timestamp`), Unix milliseconds: what out-of-order
+    /// events are compared by.
+    public var occurredAt: Int64
+    /// Normalised (trimmed, lower-cased) address, when the event names one.
+    public var email: String?
+    public var stripeCustomerID: String?
+    public var campaignID: String?
+    public var leadID: String?
+    public var activity: ContactActivity?
+    /// Instantly's interest status by name (`interested`, `meeting_booked`, `not_interested`, ...).
+    public var interestStatus: String?
+    /// From the configuration's campaign or link map.
+    public var productInterest: String?
+    public var payment: ObservedPayment?
+    public var subscription: ObservedSubscription?
+
+    public init(eventID: Int64, source: EventSource, occurredAt: Int64, email: String? = nil, stripeCustomerID: String? = nil,
+                campaignID: String? = nil, leadID: String? = nil, activity: ContactActivity? = nil,
+                interestStatus: String? = nil, productInterest: String? = nil, payment: ObservedPayment? = nil,
+                subscription: ObservedSubscription? = nil) {
+        self.eventID = eventID
+        self.source = source
+        self.occurredAt = occurredAt
+        self.email = email
+        self.stripeCustomerID = stripeCustomerID
+        self.campaignID = campaignID
+        self.leadID = leadID
+        self.activity = activity
+        self.interestStatus = interestStatus
+        self.productInterest = productInterest
+        self.payment = payment
+        self.subscription = subscription
+    }
+
+    /// The form every contact is keyed by: trimmed and lower-cased, nothing else.
+    public static func normalise(email: String) -> String {
+        email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    }
+}
+
+/// A segment compiled to SQL: a boolean expression over the `contacts` table (aliased `c`), with `?` placeholders
+/// bound in order from `parameters`. Built by the `Contacts` module from the configuration; never from user input
+/// at run time, and values are always bound, never spliced.
+public struct SegmentQuery: Sendable, Equatable {
+    public enum Parameter: Sendable, Equatable {
+        case text(String)
+        case integer(Int64)
+        case real(Double)
+        /// The evaluation time, Unix milliseconds.
+        case now
+    }
+
+    public var name: String
+    public var sql: String
+    public var parameters: [Parameter]
+
+    public init(name: String, sql: String, parameters: [Parameter]) {
+        self.name = name
+        self.sql = sql
+        self.parameters = parameters
+    }
+}
+
+/// A contact entering or leaving a segment. `entry` counts entries (1 for the first), so a rule on
+/// `segment_entered` fires once per entry.
+public struct SegmentTransition: Sendable, Equatable {
+    public var contactID: Int64
+    public var email: String
+    public var segment: String
+    public var entered: Bool
+    public var entry: Int
+    /// The event that caused it (for a change the clock caused, the contact's latest event).
+    public var eventID: Int64
+
+    public init(contactID: Int64, email: String, segment: String, entered: Bool, entry: Int, eventID: Int64) {
+        self.contactID = contactID
+        self.email = email
+        self.segment = segment
+        self.entered = entered
+        self.entry = entry
+        self.eventID = eventID
+    }
+}
+
+/// What applying one observation did.
+public struct ContactChange: Sendable, Equatable {
+    /// The contact the event belongs to; `nil` when the event names no one yet (a Stripe event with only an unlinked
+    /// customer id: it is kept pending and applied when that customer is linked).
+    public var contactID: Int64?
+    public var email: String?
+    /// `true`: this event had been applied before; nothing changed, and `transitions` are the ones it caused then.
+    public var alreadyApplied: Bool
+    public var created: Bool
+    public var pending: Bool
+    /// Segment entries and exits this event caused (including those of pending events it resolved).
+    public var transitions: [SegmentTransition]
+
+    public init(contactID: Int64?, email: String?, alreadyApplied: Bool, created: Bool, pending: Bool,
+                transitions: [SegmentTransition]) {
+        self.contactID = contactID
+        self.email = email
+        self.alreadyApplied = alreadyApplied
+        self.created = created
+        self.pending = pending
+        self.transitions = transitions
+    }
+}
+
+/// The current subscription on a contact.
+public struct ContactSubscription: Sendable, Equatable {
+    public var id: String
+    public var status: String
+    public var priceID: String?
+    public var productID: String?
+    public var tier: String?
+    public var currentPeriodEnd: Int64?
+}
+
+/// One person as Hookyard knows them.
+public struct Contact: Sendable, Equatable {
+    public var id: Int64
+    public var email: String
+    public var firstSeenAt: Int64
+    public var lastEngagementAt: Int64?
+    /// Totals of every activity ever (not only the window).
+    public var counts: [ContactActivity: Int]
+    public var interestStatus: String?
+    public var paymentStatus: PaymentStatus
+    public var engagement: EngagementLevel
+    public var subscription: ContactSubscription?
+    /// The tier of the current subscription, or else of the latest payment.
+    public var tier: String?
+    public var productInterest: String?
+    /// `unsubscribed` or `bounced` once either happened; `nil` otherwise. Instantly actions skip such contacts.
+    public var doNotContact: String?
+    /// Lead id per campaign id.
+    public var leads: [String: String]
+    public var stripeCustomerIDs: [String]
+    /// Net revenue (payments and invoices minus refunds) per currency, smallest unit.
+    public var revenue: [String: Int64]
+    /// The campaign of their earliest activity.
+    public var firstCampaign: String?
+    /// The campaign of their latest activity.
+    public var lastCampaign: String?
+    /// Segments they are in now.
+    public var segments: [String]
+    public var updatedAt: Int64
+}
+
+/// A payment on a contact's record, with the campaigns credited for it.
+public struct ContactPayment: Sendable, Equatable {
+    public var reference: String
+    public var kind: ObservedPayment.Kind
+    /// Negative for refunds.
+    public var amount: Int64
+    public var currency: String
+    public var occurredAt: Int64
+    public var tier: String?
+    /// The campaign that first touched the contact.
+    public var firstCampaign: String?
+    /// The last campaign that touched them before this payment (or the one its metadata names).
+    public var lastCampaign: String?
+    public var eventID: Int64?
+}
