@@ -207,8 +207,10 @@ final class LeadToSaleTests: XCTestCase {
         try waitUntil("every lead has a link", timeout: 60, daemon: daemon) { stripe.paymentLinks.count == 12 }
         let calls = stripe.requests.count
         XCTAssertGreaterThanOrEqual(calls, 36)
-        // The limiter spaces requests 100 ms apart; 5 ms of the window allow for delivery jitter on loopback.
-        XCTAssertLessThanOrEqual(stripe.maxRequestsInAnyWindow(milliseconds: 995), 10,
+        // The limiter starts requests at least 100 ms apart, so 11 starts span at least 1,000 ms. Arrival times at
+        // the fake carry scheduling jitter on a busy CI machine (one arrival 6 ms late was seen), so the window
+        // measured is 950 ms: an unlimited client would put all 36 calls in a few milliseconds.
+        XCTAssertLessThanOrEqual(stripe.maxRequestsInAnyWindow(milliseconds: 950), 10,
                                  "\(calls) calls; at most 10 may start in any second")
         daemon.terminate()
     }
