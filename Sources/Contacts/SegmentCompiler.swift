@@ -71,31 +71,30 @@ public struct SegmentCompiler: Sendable {
     /// fit its field in the segment that contains it; a circular reference in each segment on the cycle. A segment
     /// that only refers to a broken one is not reported itself. Empty when `init(definitions:)` succeeds.
     public static func problems(in definitions: [SegmentDefinition]) -> [SegmentError] {
-        var problems: [SegmentError] = []
-        var seen: Set<String> = []
-        for definition in definitions {
-            if definition.name.isEmpty { problems.append(SegmentError(segment: "", message: "a segment needs a name")) }
-            if !seen.insert(definition.name).inserted {
-                problems.append(SegmentError(segment: definition.name, message: "is defined more than once"))
-            }
-        }
         let names = Set(definitions.map(\.name))
         var graph: [String: [String]] = [:]
-        for definition in definitions where graph[definition.name] == nil {
+        // Per definition, so problems come in definition order.
+        var found = Array(repeating: [SegmentError](), count: definitions.count)
+        for (index, definition) in definitions.enumerated() {
+            if definition.name.isEmpty { found[index].append(SegmentError(segment: "", message: "a segment needs a name")) }
+            guard graph[definition.name] == nil else {
+                found[index].append(SegmentError(segment: definition.name, message: "is defined more than once"))
+                continue
+            }
             var references: [String] = []
-            collect(definition.predicate, segment: definition.name, references: &references, problems: &problems)
+            collect(definition.predicate, segment: definition.name, references: &references, problems: &found[index])
             for reference in references where !names.contains(reference) {
-                problems.append(SegmentError(segment: definition.name, message: unknownReference(reference, known: names)))
+                found[index].append(SegmentError(segment: definition.name, message: unknownReference(reference, known: names)))
             }
             graph[definition.name] = references.filter(names.contains)
         }
-        for definition in definitions where seen.remove(definition.name) != nil {
+        var checked: Set<String> = []
+        for (index, definition) in definitions.enumerated() where checked.insert(definition.name).inserted {
             if let cycle = cycle(from: definition.name, graph: graph) {
-                problems.append(SegmentError(segment: definition.name,
-                                             message: "refers to itself: \(cycle.joined(separator: " -> "))"))
+                found[index].append(SegmentError(segment: definition.name, message: "refers to itself: \(cycle.joined(separator: " -> "))"))
             }
         }
-        return problems
+        return found.flatMap { $0 }
     }
 
     // MARK: Checking
