@@ -128,6 +128,40 @@ final class ContactConfigurationTests: XCTestCase {
         XCTAssertEqual(partial.contacts.engagement.high, 10)
     }
 
+    /// The shipped example states the defaults, and its commented examples load once uncommented.
+    func testShippedExample() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/hookyard.example.yaml").standardized
+        let example = try ConfigurationLoader.load(path: url.path, environment: [:], defaultFile: "/nonexistent")
+        let defaults = try load("")
+        XCTAssertEqual(example.contacts.engagement, defaults.contacts.engagement)
+        XCTAssertEqual(example.contacts.loopGuardSeconds, defaults.contacts.loopGuardSeconds)
+        XCTAssertEqual(example.contacts.maxRuleRunsPerDay, defaults.contacts.maxRuleRunsPerDay)
+        XCTAssertEqual(example.retentionPayloadDays, defaults.retentionPayloadDays)
+        XCTAssertEqual(example.segments, [])
+
+        // Uncomment the contacts and segments examples: lines "  # key:" / "#   ..." after "contacts:".
+        let text = try String(contentsOf: url, encoding: .utf8)
+        var lines: [String] = []
+        var inContacts = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if line == "contacts:" { inContacts = true }
+            if line.hasPrefix("# Workflow rules") { inContacts = false }
+            guard inContacts else { lines.append(line); continue }
+            if line.hasPrefix("  # tiers:") || line.hasPrefix("  # product_interest:") || line.hasPrefix("  #   ") && !line.hasPrefix("  #   #") {
+                lines.append("  " + line.dropFirst(4))
+            } else if line.hasPrefix("# segments:") || line.hasPrefix("#   ") {
+                lines.append(String(line.dropFirst(2)))
+            } else {
+                lines.append(line)
+            }
+        }
+        let uncommented = try load(lines.joined(separator: "\n"), environment: ["HOOKYARD_PRICE_ID": "price_env"])
+        XCTAssertEqual(uncommented.contacts.tiers, ["price_123": "pro", "prod_abc": "starter", "price_env": "pro"])
+        XCTAssertEqual(uncommented.contacts.campaignInterest, ["00000000-0000-0000-0000-000000000000": "course"])
+        XCTAssertEqual(uncommented.contacts.linkInterest, [LinkInterest(pattern: "*example.com/course*", product: "course")])
+        XCTAssertEqual(uncommented.segments.map(\.name), ["hot-prospects", "big-spenders", "lapsed"])
+    }
+
     func testUnknownFieldsAndTestsCarryLineAndKey() {
         let text = problems("""
             segments:
