@@ -1,3 +1,4 @@
+import Contacts
 import Foundation
 import HTTPServer
 import Intake
@@ -24,6 +25,17 @@ struct HookyardConfiguration: Sendable {
     var workers = WorkerSettings()
     var outbound = OutboundSettings()
     var rules: [Rule] = []
+    /// `contacts:`: extraction maps, engagement policy, loop guard and rule-run limits.
+    var contacts = ContactSettings()
+    /// `retention.payload_days`: raw event bodies older than this many days are pruned; 0 keeps them forever.
+    var retentionPayloadDays = 30
+    /// `segments:`, in configuration order.
+    var segments: [SegmentDefinition] = []
+    /// `segments` compiled; also compiles rules' contact conditions.
+    var segmentCompiler = SegmentCompiler()
+    /// Problems in `contacts:` or `segments:` that a read-only load (`readRules: false`) did not fail on; the
+    /// segments concerned are left out. Empty after a full load (problems fail it).
+    var ignoredIssues: [ConfigurationIssue] = []
     /// The file the configuration came from, `nil` for built-in defaults.
     var file: String?
 
@@ -130,7 +142,9 @@ enum ConfigurationLoader {
     ///   - path: `--config`; when `nil`, `/etc/hookyard/hookyard.yaml` if it exists, else the defaults.
     ///   - environment: the process environment (a parameter so tests can pass their own).
     ///   - readRules: `false` for commands that only read the database (`stats`, `events`, `jobs`): the rules are
-    ///     skipped, so those commands work in a shell that lacks the rules' `${VAR}`s.
+    ///     skipped, so those commands work in a shell that lacks the rules' `${VAR}`s. `contacts:` and `segments:`
+    ///     are still read (read-only commands select by segment), but their problems only land in `ignoredIssues`
+    ///     (see `readContacts`).
     static func load(path: String?, environment: [String: String], defaultFile: String = HookyardConfiguration.defaultFile,
                      readRules: Bool = true) throws(ConfigurationErrors) -> HookyardConfiguration {
         var configuration = HookyardConfiguration()
@@ -148,6 +162,8 @@ enum ConfigurationLoader {
                     configuration.rules = ruleReader.read(rules)
                     issues += ruleReader.issues
                 }
+                readContacts(contacts: reader.contacts, segments: reader.segments, file: file, environment: environment,
+                             strict: readRules, into: &configuration, issues: &issues)
             } catch {
                 issues.append(ConfigurationIssue(origin: file, line: nil, key: "", message: "cannot read configuration file: \(error.localizedDescription)"))
             }
@@ -297,6 +313,9 @@ struct YAMLReader {
     var issues: [ConfigurationIssue] = []
     /// The `rules:` node, read by `RuleReader` once the environment is known (rules expand `${VAR}`).
     var rules: Node?
+    /// The `contacts:` and `segments:` nodes, read by `ContactConfigurationReader` with the environment.
+    var contacts: Node?
+    var segments: Node?
 
     init(file: String) { self.file = file }
 
@@ -392,6 +411,15 @@ struct YAMLReader {
                 }
             }
             case "rules": rules = value
+            case "contacts": contacts = value
+            case "segments": segments = value
+            case "retention": section(value, key) { reader, name, node in
+                let path = "retention.\(name)"
+                switch name {
+                case "payload_days": reader.int(node, path, min: 0) { configuration.retentionPayloadDays = $0 }
+                default: reader.unknown(node, path)
+                }
+            }
             default: unknown(keyNode, key)
             }
         }

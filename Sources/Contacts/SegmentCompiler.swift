@@ -1,0 +1,447 @@
+import Outbound
+import Store
+
+/// Compiles the configuration's segments, and rules' contact conditions, into SQL over the contacts tables
+/// (schema migration 5): each to one boolean expression over `contacts` aliased `c`, to be used as
+/// `SELECT ... FROM contacts c WHERE <sql>`, with every value bound as a `?` parameter (`SegmentQuery.parameters`,
+/// in order), never spliced into the text.
+///
+/// Every expression it produces is two-valued: it is 0 or 1, never NULL, so `not:` is the exact complement. A NULL
+/// column equals nothing; `not` and `not_in` hold for it. `days_since_engagement` of a contact who never engaged is
+/// larger than any number (`gte: 30` holds, `lt: 7` does not); `exists` on it means "engaged at least once".
+/// `revenue` (net, smallest units, every currency or `revenue.<currency>`) is 0 without payments; `exists` on it
+/// means "has a payment row". Bounds that are not whole numbers are rounded in the direction that keeps their
+/// meaning for these whole-number fields (`gt: 2.5` is `> 2`, `gte: 2.5` is `>= 3`), so only integers are bound.
+///
+/// `segment: name` inlines that segment's expression (and its parameters). Construction rejects duplicate names,
+/// unknown references, circular references and tests that do not fit their field.
+///
+/// A value type; thread-safe.
+public struct SegmentCompiler: Sendable {
+    /// As given, in order.
+    public let definitions: [SegmentDefinition]
+    /// One per definition, in definition order.
+    public let queries: [SegmentQuery]
+    private let byName: [String: SegmentQuery]
+
+    /// A compiler without segments (`segment:` references are all unknown).
+    public init() {
+        definitions = []
+        queries = []
+        byName = [:]
+    }
+
+    /// Compiles every definition. - Throws: the first of `problems(in:)`.
+    public init(definitions: [SegmentDefinition]) throws(SegmentError) {
+        if let problem = Self.problems(in: definitions).first { throw problem }
+        var compiled: [String: Fragment] = [:]
+        let predicates = Dictionary(definitions.map { ($0.name, $0.predicate) }, uniquingKeysWith: { first, _ in first })
+        var queries: [SegmentQuery] = []
+        for definition in definitions {
+            let fragment = try Self.fragment(definition.predicate, segment: definition.name) { name throws(SegmentError) in
+                try Self.resolve(name, predicates: predicates, compiled: &compiled, from: definition.name)
+            }
+            compiled[definition.name] = fragment
+            queries.append(SegmentQuery(name: definition.name, sql: fragment.sql, parameters: fragment.parameters))
+        }
+        self.definitions = definitions
+        self.queries = queries
+        byName = Dictionary(queries.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The compiled segment named `name`, or `nil` when there is none.
+    public func query(segment name: String) -> SegmentQuery? { byName[name] }
+
+    /// Compiles a condition that is not a segment (a rule's `if:`); `segment:` references resolve to this
+    /// compiler's segments.
+    /// - Parameter name: names the result and the errors (`SegmentQuery.name`, `SegmentError.segment`).
+    /// - Throws: `SegmentError` for an unknown segment or a test that does not fit its field.
+    public func compile(_ predicate: ContactPredicate, name: String) throws(SegmentError) -> SegmentQuery {
+        let byName = self.byName
+        let fragment = try Self.fragment(predicate, segment: name) { reference throws(SegmentError) in
+            guard let query = byName[reference] else {
+                throw SegmentError(segment: name, message: Self.unknownReference(reference, known: byName.keys))
+            }
+            return Fragment(sql: query.sql, parameters: query.parameters)
+        }
+        return SegmentQuery(name: name, sql: fragment.sql, parameters: fragment.parameters)
+    }
+
+    /// Every problem in `definitions`, where it lies: a duplicate name, an unknown reference or a test that does not
+    /// fit its field in the segment that contains it; a circular reference in each segment on the cycle. A segment
+    /// that only refers to a broken one is not reported itself. Empty when `init(definitions:)` succeeds.
+    public static func problems(in definitions: [SegmentDefinition]) -> [SegmentError] {
+        let names = Set(definitions.map(\.name))
+        var graph: [String: [String]] = [:]
+        // Per definition, so problems come in definition order.
+        var found = Array(repeating: [SegmentError](), count: definitions.count)
+        for (index, definition) in definitions.enumerated() {
+            if definition.name.isEmpty { found[index].append(SegmentError(segment: "", message: "a segment needs a name")) }
+            guard graph[definition.name] == nil else {
+                found[index].append(SegmentError(segment: definition.name, message: "is defined more than once"))
+                continue
+            }
+            var references: [String] = []
+            collect(definition.predicate, segment: definition.name, references: &references, problems: &found[index])
+            for reference in references where !names.contains(reference) {
+                found[index].append(SegmentError(segment: definition.name, message: unknownReference(reference, known: names)))
+            }
+            graph[definition.name] = references.filter(names.contains)
+        }
+        var checked: Set<String> = []
+        for (index, definition) in definitions.enumerated() where checked.insert(definition.name).inserted {
+            if let cycle = cycle(from: definition.name, graph: graph) {
+                found[index].append(SegmentError(segment: definition.name, message: "refers to itself: \(cycle.joined(separator: " -> "))"))
+            }
+        }
+        return found.flatMap { $0 }
+    }
+
+    // MARK: Checking
+
+    /// References in order, and the leaves that do not compile.
+    private static func collect(_ predicate: ContactPredicate, segment: String, references: inout [String],
+                                problems: inout [SegmentError]) {
+        switch predicate {
+        case .all(let parts), .any(let parts):
+            for part in parts { collect(part, segment: segment, references: &references, problems: &problems) }
+        case .not(let inner):
+            collect(inner, segment: segment, references: &references, problems: &problems)
+        case .segment(let name):
+            references.append(name)
+        case .field(let field, let currency, let test):
+            do {
+                _ = try leaf(field, currency: currency, test)
+            } catch {
+                problems.append(SegmentError(segment: segment, message: error.message))
+            }
+        }
+    }
+
+    /// The shortest path from `start` back to itself, `start` first and last; `nil` when there is none.
+    private static func cycle(from start: String, graph: [String: [String]]) -> [String]? {
+        var previous: [String: String] = [:]
+        var queue = [start]
+        var visited: Set<String> = []
+        var head = 0
+        while head < queue.count {
+            let node = queue[head]
+            head += 1
+            for next in graph[node] ?? [] {
+                if next == start {
+                    var between: [String] = []
+                    var current = node
+                    while current != start {
+                        between.append(current)
+                        current = previous[current]!
+                    }
+                    return [start] + Array(between.reversed()) + [start]
+                }
+                if visited.insert(next).inserted {
+                    previous[next] = node
+                    queue.append(next)
+                }
+            }
+        }
+        return nil
+    }
+
+    private static func unknownReference(_ name: String, known: some Collection<String>) -> String {
+        let list = known.sorted().joined(separator: ", ")
+        return "refers to unknown segment '\(name)'" + (list.isEmpty ? " (no segments are defined)" : " (defined: \(list))")
+    }
+
+    /// The compiled fragment of a defined segment, compiling it first when needed. Only called on acyclic
+    /// definitions (`problems(in:)` ran), so the recursion ends.
+    private static func resolve(_ name: String, predicates: [String: ContactPredicate], compiled: inout [String: Fragment],
+                                from segment: String) throws(SegmentError) -> Fragment {
+        if let done = compiled[name] { return done }
+        guard let predicate = predicates[name] else {
+            throw SegmentError(segment: segment, message: unknownReference(name, known: predicates.keys))
+        }
+        let fragment = try fragment(predicate, segment: name) { reference throws(SegmentError) in
+            try resolve(reference, predicates: predicates, compiled: &compiled, from: name)
+        }
+        compiled[name] = fragment
+        return fragment
+    }
+
+    // MARK: SQL
+
+    /// SQL text and its parameters, in the order of their `?`s.
+    struct Fragment: Equatable {
+        var sql: String
+        var parameters: [SegmentQuery.Parameter] = []
+    }
+
+    /// A leaf that does not compile: the message names the field, the test and what it accepts.
+    struct LeafError: Error {
+        var message: String
+    }
+
+    private static func fragment(_ predicate: ContactPredicate, segment: String,
+                                 reference: (String) throws(SegmentError) -> Fragment) throws(SegmentError) -> Fragment {
+        switch predicate {
+        case .all(let parts):
+            return try join(parts, with: "AND", empty: "1", segment: segment, reference: reference)
+        case .any(let parts):
+            return try join(parts, with: "OR", empty: "0", segment: segment, reference: reference)
+        case .not(let inner):
+            let fragment = try fragment(inner, segment: segment, reference: reference)
+            return Fragment(sql: "NOT (\(fragment.sql))", parameters: fragment.parameters)
+        case .segment(let name):
+            let fragment = try reference(name)
+            return Fragment(sql: "(\(fragment.sql))", parameters: fragment.parameters)
+        case .field(let field, let currency, let test):
+            do {
+                return try leaf(field, currency: currency, test)
+            } catch {
+                throw SegmentError(segment: segment, message: error.message)
+            }
+        }
+    }
+
+    private static func join(_ parts: [ContactPredicate], with connective: String, empty: String, segment: String,
+                             reference: (String) throws(SegmentError) -> Fragment) throws(SegmentError) -> Fragment {
+        guard !parts.isEmpty else { return Fragment(sql: empty) }
+        var pieces: [String] = []
+        var parameters: [SegmentQuery.Parameter] = []
+        for part in parts {
+            let fragment = try fragment(part, segment: segment, reference: reference)
+            pieces.append(fragment.sql)
+            parameters += fragment.parameters
+        }
+        return Fragment(sql: "(" + pieces.joined(separator: " \(connective) ") + ")", parameters: parameters)
+    }
+
+    /// The column of each field that is one.
+    private static func column(_ field: ContactField) -> String? {
+        switch field {
+        case .email: "c.email"
+        case .paymentStatus: "c.payment_status"
+        case .engagement: "c.engagement"
+        case .tier: "c.tier"
+        case .productInterest: "c.product_interest"
+        case .interestStatus: "c.interest_status"
+        case .subscriptionStatus: "c.subscription_status"
+        case .firstCampaign: "c.first_campaign"
+        case .lastCampaign: "c.last_campaign"
+        case .campaign, .revenue, .daysSinceEngagement, .doNotContact: nil
+        }
+    }
+
+    static func leaf(_ field: ContactField, currency: String?, _ test: ContactPredicate.Test) throws(LeafError) -> Fragment {
+        let name = field.rawValue + (currency.map { ".\($0)" } ?? "")
+        if currency != nil, field != .revenue {
+            throw LeafError(message: "\(name): only revenue takes a currency (revenue.usd)")
+        }
+        if let column = column(field) { return try textColumn(column, field: field, test) }
+        switch field {
+        case .campaign: return try campaign(test)
+        case .revenue:
+            var filter = ""
+            var parameters: [SegmentQuery.Parameter] = []
+            if let currency {
+                guard !currency.isEmpty else { throw LeafError(message: "\(name): the currency is empty") }
+                filter = " AND p.currency = ?"
+                parameters.append(.text(currency.lowercased()))
+            }
+            let total = Fragment(sql: "(SELECT COALESCE(SUM(p.amount), 0) FROM contact_payments p WHERE p.contact_id = c.id\(filter))",
+                                 parameters: parameters)
+            let any = Fragment(sql: "EXISTS (SELECT 1 FROM contact_payments p WHERE p.contact_id = c.id\(filter))",
+                               parameters: parameters)
+            return try numeric(name: name, total, infiniteWhenNull: nil, exists: any, test)
+        case .daysSinceEngagement:
+            let days = Fragment(sql: "((? - c.last_engagement_at) / 86400000)", parameters: [.now])
+            return try numeric(name: name, days, infiniteWhenNull: "c.last_engagement_at",
+                               exists: Fragment(sql: "(c.last_engagement_at IS NOT NULL)"), test)
+        case .doNotContact:
+            return try doNotContact(test)
+        default:
+            preconditionFailure("\(field) has a column")
+        }
+    }
+
+    /// The tests a text field takes, for error messages.
+    private static let textTests = "equals, not, in, not_in, exists"
+
+    private static func textColumn(_ column: String, field: ContactField, _ test: ContactPredicate.Test) throws(LeafError) -> Fragment {
+        func value(_ json: JSONValue) throws(LeafError) -> SegmentQuery.Parameter? {
+            var text: String
+            switch json {
+            case .null: return nil
+            case .string(let string): text = string
+            case .bool, .integer, .number: text = json.text
+            case .array, .object: throw LeafError(message: "\(field.rawValue): '\(json)' is not a single value")
+            }
+            let allowed: [String]? = switch field {
+            case .paymentStatus: PaymentStatus.allCases.map(\.rawValue)
+            case .engagement: EngagementLevel.allCases.map(\.rawValue)
+            default: nil
+            }
+            if let allowed, !allowed.contains(text) {
+                throw LeafError(message: "\(field.rawValue): '\(text)' is not one of \(allowed.joined(separator: ", "))")
+            }
+            if field == .email { text = ContactObservation.normalise(email: text) }
+            return .text(text)
+        }
+        /// `column IS ?` (or `IS NULL`): 0 or 1, never NULL.
+        func compare(_ json: JSONValue, negated: Bool) throws(LeafError) -> Fragment {
+            let operation = negated ? "IS NOT" : "IS"
+            guard let parameter = try value(json) else { return Fragment(sql: "\(column) \(operation) NULL") }
+            return Fragment(sql: "\(column) \(operation) ?", parameters: [parameter])
+        }
+        func chain(_ values: [JSONValue], negated: Bool) throws(LeafError) -> Fragment {
+            guard !values.isEmpty else { return Fragment(sql: negated ? "1" : "0") }
+            var pieces: [String] = []
+            var parameters: [SegmentQuery.Parameter] = []
+            for json in values {
+                let fragment = try compare(json, negated: negated)
+                pieces.append(fragment.sql)
+                parameters += fragment.parameters
+            }
+            return Fragment(sql: "(" + pieces.joined(separator: negated ? " AND " : " OR ") + ")", parameters: parameters)
+        }
+        switch test {
+        case .equals(let json):
+            let fragment = try compare(json, negated: false)
+            return Fragment(sql: "(\(fragment.sql))", parameters: fragment.parameters)
+        case .notEquals(let json):
+            let fragment = try compare(json, negated: true)
+            return Fragment(sql: "(\(fragment.sql))", parameters: fragment.parameters)
+        case .oneOf(let values): return try chain(values, negated: false)
+        case .noneOf(let values): return try chain(values, negated: true)
+        case .exists(let flag): return Fragment(sql: "(\(column) IS \(flag ? "NOT " : "")NULL)")
+        case .greaterThan, .greaterThanOrEqual, .lessThan, .lessThanOrEqual:
+            throw LeafError(message: "\(field.rawValue): \(testName(test)) compares numbers, which only revenue and days_since_engagement are (\(field.rawValue) takes \(textTests))")
+        }
+    }
+
+    private static func campaign(_ test: ContactPredicate.Test) throws(LeafError) -> Fragment {
+        let membership = "SELECT 1 FROM contact_leads l WHERE l.contact_id = c.id"
+        func ids(_ values: [JSONValue]) throws(LeafError) -> [SegmentQuery.Parameter] {
+            var parameters: [SegmentQuery.Parameter] = []
+            for json in values {
+                switch json {
+                case .string, .integer: parameters.append(.text(json.text))
+                default: throw LeafError(message: "campaign: '\(json)' is not a campaign id")
+                }
+            }
+            return parameters
+        }
+        func member(of values: [JSONValue], negated: Bool) throws(LeafError) -> Fragment {
+            let parameters = try ids(values)
+            guard !parameters.isEmpty else { return Fragment(sql: negated ? "1" : "0") }
+            let list = parameters.count == 1 ? "= ?" : "IN (" + Array(repeating: "?", count: parameters.count).joined(separator: ", ") + ")"
+            return Fragment(sql: "\(negated ? "NOT " : "")EXISTS (\(membership) AND l.campaign_id \(list))", parameters: parameters)
+        }
+        switch test {
+        case .equals(.null), .exists(false): return Fragment(sql: "NOT EXISTS (\(membership))")
+        case .notEquals(.null), .exists(true): return Fragment(sql: "EXISTS (\(membership))")
+        case .equals(let json): return try member(of: [json], negated: false)
+        case .notEquals(let json): return try member(of: [json], negated: true)
+        case .oneOf(let values): return try member(of: values, negated: false)
+        case .noneOf(let values): return try member(of: values, negated: true)
+        case .greaterThan, .greaterThanOrEqual, .lessThan, .lessThanOrEqual:
+            throw LeafError(message: "campaign: \(testName(test)) compares numbers, which only revenue and days_since_engagement are (campaign takes \(textTests))")
+        }
+    }
+
+    /// A whole-number expression. `infiniteWhenNull`: a column whose NULL makes the value larger than any number.
+    private static func numeric(name: String, _ expression: Fragment, infiniteWhenNull: String?, exists: Fragment,
+                                _ test: ContactPredicate.Test) throws(LeafError) -> Fragment {
+        func number(_ json: JSONValue) throws(LeafError) -> Double {
+            let parsed: Double? = switch json {
+            case .integer(let value): Double(value)
+            case .number(let value): value
+            case .string(let text): Double(text)
+            default: nil
+            }
+            guard let parsed, parsed.isFinite else { throw LeafError(message: "\(name): '\(json)' is not a number") }
+            return parsed
+        }
+        func whole(_ value: Double) -> Int64? {
+            value.rounded() == value ? clamp(value) : nil
+        }
+        /// `expression op ?` guarded for NULL; `holdsWhenInfinite` says what the test gives for "larger than any".
+        func compare(_ operation: String, _ parameters: [SegmentQuery.Parameter], holdsWhenInfinite: Bool) -> Fragment {
+            let comparison = "\(expression.sql) \(operation)"
+            let all = expression.parameters + parameters
+            guard let nullable = infiniteWhenNull else { return Fragment(sql: "(\(comparison))", parameters: all) }
+            return holdsWhenInfinite
+                ? Fragment(sql: "(\(nullable) IS NULL OR \(comparison))", parameters: all)
+                : Fragment(sql: "(\(nullable) IS NOT NULL AND \(comparison))", parameters: all)
+        }
+        func list(_ values: [JSONValue], negated: Bool) throws(LeafError) -> Fragment {
+            var parameters: [SegmentQuery.Parameter] = []
+            for json in values {
+                if let value = whole(try number(json)) { parameters.append(.integer(value)) }
+            }
+            guard !parameters.isEmpty else { return Fragment(sql: negated ? "1" : "0") }
+            let marks = Array(repeating: "?", count: parameters.count).joined(separator: ", ")
+            return compare("\(negated ? "NOT IN" : "IN") (\(marks))", parameters, holdsWhenInfinite: negated)
+        }
+        switch test {
+        case .exists(let flag):
+            return flag ? exists : Fragment(sql: "NOT \(exists.sql)", parameters: exists.parameters)
+        case .equals(let json): return try list([json], negated: false)
+        case .notEquals(let json): return try list([json], negated: true)
+        case .oneOf(let values): return try list(values, negated: false)
+        case .noneOf(let values): return try list(values, negated: true)
+        case .greaterThan(let bound):
+            return compare("> ?", [.integer(clamp(try finite(bound, name).rounded(.down)))], holdsWhenInfinite: true)
+        case .greaterThanOrEqual(let bound):
+            return compare(">= ?", [.integer(clamp(try finite(bound, name).rounded(.up)))], holdsWhenInfinite: true)
+        case .lessThan(let bound):
+            return compare("< ?", [.integer(clamp(try finite(bound, name).rounded(.up)))], holdsWhenInfinite: false)
+        case .lessThanOrEqual(let bound):
+            return compare("<= ?", [.integer(clamp(try finite(bound, name).rounded(.down)))], holdsWhenInfinite: false)
+        }
+    }
+
+    private static func finite(_ value: Double, _ name: String) throws(LeafError) -> Double {
+        guard value.isFinite else { throw LeafError(message: "\(name): \(value) is not a finite number") }
+        return value
+    }
+
+    private static func clamp(_ value: Double) -> Int64 {
+        if value >= 9.2e18 { return Int64.max }
+        if value <= -9.2e18 { return Int64.min }
+        return Int64(value)
+    }
+
+    private static func doNotContact(_ test: ContactPredicate.Test) throws(LeafError) -> Fragment {
+        func flag(_ json: JSONValue) throws(LeafError) -> Bool {
+            switch json {
+            case .bool(let value): return value
+            case .string("true"): return true
+            case .string("false"): return false
+            default: throw LeafError(message: "do_not_contact: '\(json)' is not true or false")
+            }
+        }
+        func holds(_ value: Bool) -> Fragment {
+            Fragment(sql: "((c.do_not_contact IS NOT NULL) = ?)", parameters: [.integer(value ? 1 : 0)])
+        }
+        switch test {
+        case .equals(let json): return holds(try flag(json))
+        case .notEquals(let json): return holds(!(try flag(json)))
+        case .exists(let value): return holds(value)
+        case .oneOf, .noneOf, .greaterThan, .greaterThanOrEqual, .lessThan, .lessThanOrEqual:
+            throw LeafError(message: "do_not_contact: \(testName(test)) does not apply (do_not_contact takes true or false, with equals, not or exists)")
+        }
+    }
+
+    private static func testName(_ test: ContactPredicate.Test) -> String {
+        switch test {
+        case .equals: "equals"
+        case .notEquals: "not"
+        case .oneOf: "in"
+        case .noneOf: "not_in"
+        case .greaterThan: "gt"
+        case .greaterThanOrEqual: "gte"
+        case .lessThan: "lt"
+        case .lessThanOrEqual: "lte"
+        case .exists: "exists"
+        }
+    }
+}
