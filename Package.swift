@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTPServer", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ContactsTests", dependencies: ["Contacts", "Store", "Outbound", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Store", "Outbound"], swiftSettings: swiftSettings),
+        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Contacts", "Store", "Outbound"], swiftSettings: swiftSettings),
         .testTarget(name: "hookyardTests", dependencies: ["hookyard", "Intake", "Store", "TestSupport"],
                     swiftSettings: swiftSettings),
     ]

@@ -45,12 +45,15 @@ public struct NewJob: Sendable, Equatable {
     public var idempotencyKey: String
     public var input: String?
     public var runAt: Int64
+    /// The event the job belongs to; `nil`: the event of the job that creates it.
+    public var eventID: Int64?
 
-    public init(kind: String, idempotencyKey: String, input: String?, runAt: Int64) {
+    public init(kind: String, idempotencyKey: String, input: String?, runAt: Int64, eventID: Int64? = nil) {
         self.kind = kind
         self.idempotencyKey = idempotencyKey
         self.input = input
         self.runAt = runAt
+        self.eventID = eventID
     }
 }
 
@@ -183,7 +186,7 @@ public final class JobQueue {
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (idempotency_key) DO NOTHING
                 """)
             for next in followUps {
-                try insert.bind(1, eventID)
+                try insert.bind(1, next.eventID ?? eventID)
                 try insert.bind(2, next.kind)
                 try insert.bind(3, next.runAt)
                 try insert.bind(4, next.idempotencyKey)
@@ -192,6 +195,32 @@ public final class JobQueue {
                 try insert.run()
             }
             return true
+        }
+    }
+
+    /// Creates jobs not caused by a finishing one (segment changes the clock caused), in one transaction; a job
+    /// whose idempotency key exists already is skipped. Each job needs its `eventID`.
+    /// - Returns: how many were created.
+    @discardableResult
+    public func enqueue(_ jobs: [NewJob], now: Int64) throws -> Int {
+        try database.transaction {
+            let insert = try database.prepare("""
+                INSERT INTO jobs (event_id, kind, next_run_at, idempotency_key, input, created_at, updated_at)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (idempotency_key) DO NOTHING
+                """)
+            var created = 0
+            for job in jobs {
+                guard let eventID = job.eventID else { throw StoreError.invalidJob("job \(job.idempotencyKey) names no event") }
+                try insert.bind(1, eventID)
+                try insert.bind(2, job.kind)
+                try insert.bind(3, job.runAt)
+                try insert.bind(4, job.idempotencyKey)
+                try insert.bind(5, job.input)
+                try insert.bind(6, now)
+                try insert.run()
+                created += database.changes
+            }
+            return created
         }
     }
 

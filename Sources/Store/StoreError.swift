@@ -8,6 +8,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case commitFailed(String)
     /// There is no database file at this path.
     case missingDatabase(String)
+    /// A job could not be queued as asked.
+    case invalidJob(String)
 
     public var description: String {
         switch self {
@@ -17,6 +19,7 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
         case .commitFailed(let message): "commit failed: \(message)"
         case .missingDatabase(let path):
             "no database at '\(path)': start 'hookyard serve' once to create it, or point --database or HOOKYARD_DATABASE at it"
+        case .invalidJob(let message): "invalid job: \(message)"
         }
     }
 }

@@ -25,19 +25,26 @@ public struct Purchase: Sendable, Equatable {
     }
 }
 
-/// What workflow steps read and write in the database besides the queue: the event a job was caused by, and
-/// recorded purchases. Each call is one statement or transaction.
+/// What workflow steps read and write in the database besides the queue: the event a job was caused by,
+/// recorded purchases, and the contacts. Each call is one statement or transaction.
 ///
 /// Not thread-safe: one per worker thread, like `JobQueue`.
 public final class WorkflowStore {
     private let database: SQLiteDatabase
+    /// The contacts, on a connection of their own with `synchronous=NORMAL`: contact state is derived from events
+    /// that are stored durably, and a change rolled back by a power loss is applied again when its job reruns.
+    public let contacts: ContactStore
 
     /// Opens an existing database and migrates it if needed.
     public init(path: String) throws {
         database = try StoreConnection.openExisting(path: path)
+        contacts = try ContactStore(path: path, durableCommits: false)
     }
 
-    public func close() { database.close() }
+    public func close() {
+        contacts.close()
+        database.close()
+    }
 
     /// The source and type of the stored event with row id `id` (without reading its body).
     public func eventHeader(id: Int64) throws -> (source: EventSource, type: String)? {

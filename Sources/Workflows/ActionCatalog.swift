@@ -85,7 +85,7 @@ public enum RuleValidator {
             if !ruleNames.insert(rule.name).inserted {
                 problems.append(Problem(key: "\(ruleKey).name", message: "another rule is already named '\(rule.name)'"))
             }
-            if rule.trigger.eventTypes.isEmpty {
+            if rule.trigger.segmentChange == nil, rule.trigger.eventTypes.isEmpty {
                 problems.append(Problem(key: "\(ruleKey).on.event", message: "names no event type"))
             }
             for condition in rule.trigger.conditions where condition.path.first != "event" {
@@ -130,8 +130,8 @@ public enum RuleValidator {
                         problems.append(Problem(key: key, message: "step '\(path[1])' (\(source.name)) has no output '\(path[2])' (it has: \(source.outputs.joined(separator: ", ")))"))
                     }
                 }
-                for (key, path) in paths where path.first != "steps" && path.first != "event" {
-                    problems.append(Problem(key: key, message: "'\(path.joined(separator: "."))' must start with event. or steps."))
+                for (key, path) in paths where !["steps", "event", "contact"].contains(path.first ?? "") {
+                    problems.append(Problem(key: key, message: "'\(path.joined(separator: "."))' must start with event., contact. or steps."))
                 }
                 earlier[step.name] = spec
             }

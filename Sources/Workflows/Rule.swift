@@ -3,7 +3,8 @@ import Store
 
 /// A workflow rule from the configuration: a trigger and the ordered steps it starts.
 ///
-/// Each step runs as its own job; a step's output is stored, and the next step is queued in the same transaction
+/// A rule with a `contactFilter` (its `if:`) starts only for a contact that passes it, evaluated after the event
+/// has been applied to the contact. Each step runs as its own job; a step's output is stored, and the next step is queued in the same transaction
 /// that marks the step done (`JobQueue.succeed`), so a crash between steps resumes where it stopped. A rule with
 /// `oncePer` runs at most once per distinct value of that template (for instance once per lead email), however
 /// often its trigger fires. A value type; thread-safe.
@@ -12,12 +13,15 @@ public struct Rule: Sendable, Equatable {
     public var trigger: Trigger
     /// When set, the flow's identity: the same rendered value (trimmed, lower-cased) never starts a second flow.
     public var oncePer: Template?
+    /// The rule's `if:` compiled against the contacts tables; `nil`: no test of the contact.
+    public var contactFilter: SegmentQuery?
     public var steps: [Step]
 
-    public init(name: String, trigger: Trigger, oncePer: Template? = nil, steps: [Step]) {
+    public init(name: String, trigger: Trigger, oncePer: Template? = nil, contactFilter: SegmentQuery? = nil, steps: [Step]) {
         self.name = name
         self.trigger = trigger
         self.oncePer = oncePer
+        self.contactFilter = contactFilter
         self.steps = steps
     }
 
@@ -27,12 +31,16 @@ public struct Rule: Sendable, Equatable {
     }
 }
 
-/// What starts a rule: an event from `source` of one of `eventTypes` whose fields pass every condition.
+/// What starts a rule: an event from `source` of one of `eventTypes` whose fields pass every condition, or a
+/// contact entering or leaving a segment (`segmentChange`; once per entry).
 public struct Trigger: Sendable, Equatable {
     public var source: EventSource
     public var eventTypes: [String]
     /// Conditions over `event.` paths, all of which must hold.
     public var conditions: [Condition]
+    /// Set for `on: {segment_entered: name}` or `{segment_left: name}`; `source`, `eventTypes` and `conditions`
+    /// are then unused.
+    public var segmentChange: SegmentChange?
 
     public init(source: EventSource, eventTypes: [String], conditions: [Condition] = []) {
         self.source = source
@@ -40,12 +48,32 @@ public struct Trigger: Sendable, Equatable {
         self.conditions = conditions
     }
 
+    /// A trigger on a contact entering (`entered: true`) or leaving a segment.
+    public static func segment(_ name: String, entered: Bool) -> Trigger {
+        var trigger = Trigger(source: .instantly, eventTypes: [])
+        trigger.segmentChange = SegmentChange(segment: name, entered: entered)
+        return trigger
+    }
+
     /// Whether an event of `type` with body `event` starts the rule.
     public func matches(type: String, event: JSONValue) -> Bool {
-        guard eventTypes.contains(type) else { return false }
+        guard segmentChange == nil, eventTypes.contains(type) else { return false }
         let context = JSONValue.object(["event": event])
         return conditions.allSatisfy { $0.holds(in: context) }
     }
+}
+
+/// A contact entering or leaving a named segment.
+public struct SegmentChange: Sendable, Equatable, CustomStringConvertible {
+    public var segment: String
+    public var entered: Bool
+
+    public init(segment: String, entered: Bool) {
+        self.segment = segment
+        self.entered = entered
+    }
+
+    public var description: String { "\(entered ? "segment_entered" : "segment_left"): \(segment)" }
 }
 
 /// A test of one value in the workflow context (`event.campaign_id`, `steps.link.metadata.hookyard_rule`).

@@ -1,8 +1,32 @@
+import Contacts
 import Foundation
 import Logging
 import Outbound
 import Store
 import Synchronization
+
+/// How the engine keeps contacts (issue 5): what events say about people, how engagement is scored, the segments
+/// compiled to SQL, and the loop guard's limits. A value type; swapped as a whole on reload.
+public struct ContactPolicy: Sendable {
+    public var reader: ContactEventReader
+    public var engagement: EngagementPolicy
+    /// Every configured segment, in configuration order.
+    public var segments: [SegmentQuery]
+    /// An Instantly event about a lead within this long after Hookyard's own write to that lead (for a rule) does
+    /// not start that rule again.
+    public var loopGuardMilliseconds: Int64
+    /// A rule starts at most this many flows per contact in any 24 hours.
+    public var maxRuleRunsPerDay: Int
+
+    public init(reader: ContactEventReader = ContactEventReader(), engagement: EngagementPolicy = EngagementPolicy(),
+                segments: [SegmentQuery] = [], loopGuardMilliseconds: Int64 = 300_000, maxRuleRunsPerDay: Int = 3) {
+        self.reader = reader
+        self.engagement = engagement
+        self.segments = segments
+        self.loopGuardMilliseconds = loopGuardMilliseconds
+        self.maxRuleRunsPerDay = maxRuleRunsPerDay
+    }
+}
 
 /// The provider connections workflows use: live transports when API keys are configured, dry-run transports
 /// (which record the exact requests and send nothing) when they are not.
@@ -33,19 +57,30 @@ public struct ProviderSet: Sendable {
 /// self-contained: the next step is created in the transaction that records this one's output, and a crash at
 /// any point resumes at the step that was running. Step jobs are keyed `flow:<rule>:<flow>:<step>`, unique in
 /// the queue, so a flow never runs a step twice, and a rule with `once_per` never starts a second flow for the
-/// same value. Thread-safe; `update(rules:)` swaps the rules for jobs that start afterwards.
+/// same value.
+///
+/// Contacts: `process_event` first applies the event to its contact (one idempotent transaction,
+/// `ContactStore.apply`), then starts the rules the event triggers and those on the segments the contact entered
+/// or left. Before a flow starts, the rule's `if:` is tested on the contact, the loop guard holds back a rule that
+/// Hookyard's own recent write to the lead would restart, and `maxRuleRunsPerDay` caps flows per contact; each
+/// hold is logged and recorded in the job's output. Steps of Instantly actions skip contacts marked do-not-contact
+/// (unsubscribed or bounced), whatever the rule says.
+///
+/// Thread-safe; `update(rules:contacts:)` swaps the configuration for jobs that start afterwards.
 public final class WorkflowEngine: JobHandler {
     public static let processEventKind = "process_event"
 
     private let rules: Mutex<[Rule]>
+    private let contactPolicy: Mutex<ContactPolicy>
     private let providers: ProviderSet
     private let runner: ActionRunner
     private let logger: Logger
     private let clock: @Sendable () -> Int64
 
-    public init(rules: [Rule], providers: ProviderSet, runner: ActionRunner = ActionRunner(), logger: Logger,
-                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+    public init(rules: [Rule], contacts: ContactPolicy = ContactPolicy(), providers: ProviderSet, runner: ActionRunner = ActionRunner(),
+                logger: Logger, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
         self.rules = Mutex(rules)
+        self.contactPolicy = Mutex(contacts)
         self.providers = providers
         self.runner = runner
         self.logger = logger
@@ -54,11 +89,14 @@ public final class WorkflowEngine: JobHandler {
 
     /// Replaces the rules (configuration reload). Steps already queued keep running against the rule of the same
     /// name; one whose rule or step is gone fails with a message saying so.
-    public func update(rules newRules: [Rule]) {
+    public func update(rules newRules: [Rule], contacts: ContactPolicy? = nil) {
         rules.withLock { $0 = newRules }
+        if let contacts { contactPolicy.withLock { $0 = contacts } }
     }
 
     public var currentRules: [Rule] { rules.withLock { $0 } }
+
+    public var currentContactPolicy: ContactPolicy { contactPolicy.withLock { $0 } }
 
     public func run(_ job: Job, store: WorkflowStore) -> JobOutcome {
         do throws(ProviderFailure) {
@@ -94,54 +132,153 @@ public final class WorkflowEngine: JobHandler {
         }
     }
 
-    private func processEvent(_ job: Job, store: WorkflowStore) throws(ProviderFailure) -> JobOutcome {
-        // Most events (sends, opens) start no rule: decide that from the source and type before reading the body.
-        let header: (source: EventSource, type: String)?
-        do {
-            header = try store.eventHeader(id: job.eventID)
-        } catch {
-            throw ProviderFailure(message: "reading event \(job.eventID) failed: \(error)", status: nil, retryable: true, retryAfterMilliseconds: nil)
-        }
-        guard let (source, type) = header.map({ ($0.source, $0.type) }) else {
-            throw Arguments.failure("event \(job.eventID) is not in the database")
-        }
-        let candidates = currentRules.filter { $0.trigger.source == source && $0.trigger.eventTypes.contains(type) }
-        guard !candidates.isEmpty else { return .succeeded(output: #"{"matched":[]}"#, followUps: []) }
-        let body = try parse(try storedEvent(job, store: store).body, of: job)
-        let now = clock()
-        // Dry-run flows have keys of their own: a lead walked through in dry-run still starts the real flow once
-        // the API keys are set.
-        let mode = providers.stripeDryRun || providers.instantlyDryRun ? "dry-run:" : ""
-        var matched: [JSONValue] = []
-        var followUps: [NewJob] = []
-        for rule in candidates where rule.trigger.matches(type: type, event: body) {
-            guard let first = rule.steps.first else { continue }
-            let flow: String
-            if let oncePer = rule.oncePer {
-                guard let value = try? oncePer.render(in: .object(["event": body])),
-                      case let key = value.text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased(), !key.isEmpty else {
-                    matched.append(.object(["rule": .string(rule.name), "skipped": .string("once_per \(oncePer) has no value in this event")]))
-                    continue
-                }
-                flow = "\(mode)once:\(key)"
-            } else {
-                flow = "\(mode)event:\(job.eventID)"
-            }
-            matched.append(.object(["rule": .string(rule.name), "flow": .string(flow)]))
-            followUps.append(stepJob(rule: rule, step: first, flow: flow, outputs: [:], now: now))
-        }
-        if !matched.isEmpty {
-            logger.info("event matched rules", metadata: ["event": .stringConvertible(job.eventID), "type": "\(type)",
-                                                          "rules": "\(matched.compactMap { $0["rule"]?.text }.joined(separator: ","))"])
-        }
-        let output = JSONValue.object(["matched": .array(matched)])
-        return .succeeded(output: output.serialized(), followUps: followUps)
+    private static func storeFailure(_ what: String, _ error: any Error) -> ProviderFailure {
+        ProviderFailure(message: "\(what) failed: \(error)", status: nil, retryable: true, retryAfterMilliseconds: nil)
     }
 
-    private func stepJob(rule: Rule, step: Step, flow: String, outputs: [String: JSONValue], now: Int64) -> NewJob {
-        let input = JSONValue.object(["rule": .string(rule.name), "step": .string(step.name), "flow": .string(flow),
-                                      "steps": .object(outputs)])
-        return NewJob(kind: step.action, idempotencyKey: "flow:\(rule.name):\(flow):\(step.name)", input: input.serialized(), runAt: now)
+    private var flowMode: String {
+        // Dry-run flows have keys of their own: a lead walked through in dry-run still starts the real flow once
+        // the API keys are set.
+        providers.stripeDryRun || providers.instantlyDryRun ? "dry-run:" : ""
+    }
+
+    private func processEvent(_ job: Job, store: WorkflowStore) throws(ProviderFailure) -> JobOutcome {
+        let stored = try storedEvent(job, store: store)
+        let policy = currentContactPolicy
+        let rules = currentRules
+        // A pruned or redacted event has no body left: nothing to learn, nothing to match.
+        let body: JSONValue? = stored.body.isEmpty ? nil : try parse(stored.body, of: job)
+        let now = clock()
+
+        var change: ContactChange?
+        var observedAt: Int64?
+        if let body, let observation = policy.reader.observation(eventID: job.eventID, source: stored.source, type: stored.type,
+                                                                   body: body, receivedAt: job.createdAt) {
+            observedAt = observation.occurredAt
+            do {
+                change = try store.contacts.apply(observation, policy: policy.engagement, segments: policy.segments, now: now)
+            } catch {
+                throw Self.storeFailure("updating the contact for event \(job.eventID)", error)
+            }
+        }
+
+        var report: [JSONValue] = []
+        var followUps: [NewJob] = []
+        if let body {
+            let candidates = rules.filter { $0.trigger.segmentChange == nil && $0.trigger.source == stored.source }
+            for rule in candidates where rule.trigger.matches(type: stored.type, event: body) {
+                guard let first = rule.steps.first else { continue }
+                let flow: String
+                if let oncePer = rule.oncePer {
+                    guard let value = try? oncePer.render(in: .object(["event": body])),
+                          case let key = value.text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased(), !key.isEmpty else {
+                        report.append(.object(["rule": .string(rule.name), "skipped": .string("once_per \(oncePer) has no value in this event")]))
+                        continue
+                    }
+                    flow = "\(flowMode)once:\(key)"
+                } else {
+                    flow = "\(flowMode)event:\(job.eventID)"
+                }
+                let loopGuardFrom = stored.source == .instantly ? observedAt.map { $0 - policy.loopGuardMilliseconds } : nil
+                if let held = try hold(rule, flow: flow, contactID: change?.contactID, email: change?.email,
+                                       loopGuardFrom: loopGuardFrom, policy: policy, store: store, now: now) {
+                    report.append(.object(["rule": .string(rule.name), "held": .string(held)]))
+                    logger.info("rule held back", metadata: ["event": .stringConvertible(job.eventID), "rule": "\(rule.name)",
+                                                            "contact_id": "\(change?.contactID.map(String.init) ?? "-")", "reason": "\(held)"])
+                    continue
+                }
+                report.append(.object(["rule": .string(rule.name), "flow": .string(flow)]))
+                followUps.append(stepJob(rule: rule, step: first, flow: flow, outputs: [:], contact: change?.email, now: now))
+            }
+        }
+        let transitions = change?.transitions ?? []
+        let segmentStarts = try segmentJobs(for: transitions, rules: rules, policy: policy, store: store, now: now)
+        report += segmentStarts.report
+        followUps += segmentStarts.jobs
+
+        let started = report.compactMap { $0["flow"] != nil ? $0["rule"]?.text : nil }
+        if !started.isEmpty {
+            logger.info("event matched rules", metadata: ["event": .stringConvertible(job.eventID), "type": "\(stored.type)",
+                                                          "rules": "\(started.joined(separator: ","))"])
+        }
+        var output: [String: JSONValue] = ["matched": .array(report)]
+        if let change {
+            output["contact_id"] = change.contactID.map(JSONValue.integer) ?? .null
+            if change.pending { output["contact"] = .string("pending: the Stripe customer is not linked to an email yet") }
+            if !transitions.isEmpty {
+                output["segments"] = .array(transitions.map {
+                    .string("\($0.entered ? "entered" : "left") \($0.segment)\($0.entered ? " (#\($0.entry))" : "")")
+                })
+            }
+        }
+        return .succeeded(output: JSONValue.object(output).serialized(), followUps: followUps)
+    }
+
+    /// The first steps of the rules on the segments in `transitions`, each once per entry (or exit), and what was
+    /// held back. Used for changes an event caused and for those the clock caused (`ContactMaintenance`).
+    public func segmentJobs(for transitions: [SegmentTransition], store: WorkflowStore, now: Int64) throws(ProviderFailure)
+        -> (jobs: [NewJob], report: [JSONValue]) {
+        try segmentJobs(for: transitions, rules: currentRules, policy: currentContactPolicy, store: store, now: now)
+    }
+
+    private func segmentJobs(for transitions: [SegmentTransition], rules: [Rule], policy: ContactPolicy, store: WorkflowStore,
+                             now: Int64) throws(ProviderFailure) -> (jobs: [NewJob], report: [JSONValue]) {
+        var jobs: [NewJob] = []
+        var report: [JSONValue] = []
+        for transition in transitions {
+            let change = SegmentChange(segment: transition.segment, entered: transition.entered)
+            for rule in rules where rule.trigger.segmentChange == change {
+                guard let first = rule.steps.first else { continue }
+                let flow = "\(flowMode)segment:\(transition.segment):\(transition.entered ? "entered" : "left"):\(transition.contactID):\(transition.entry)"
+                if let held = try hold(rule, flow: flow, contactID: transition.contactID, email: transition.email, loopGuardFrom: nil,
+                                       policy: policy, store: store, now: now) {
+                    report.append(.object(["rule": .string(rule.name), "held": .string(held)]))
+                    logger.info("rule held back", metadata: ["event": .stringConvertible(transition.eventID), "rule": "\(rule.name)",
+                                                            "contact_id": .stringConvertible(transition.contactID), "reason": "\(held)"])
+                    continue
+                }
+                report.append(.object(["rule": .string(rule.name), "flow": .string(flow)]))
+                var job = stepJob(rule: rule, step: first, flow: flow, outputs: [:], contact: transition.email, now: now)
+                job.eventID = transition.eventID
+                jobs.append(job)
+            }
+        }
+        return (jobs, report)
+    }
+
+    /// Why `rule` must not start `flow` for this contact, or `nil` when it may: its `if:` on the contact, the loop
+    /// guard (Hookyard's own write to the lead for this rule at or after `loopGuardFrom`), and the daily cap. The
+    /// cap is checked last and records the run, so a flow that starts is counted once, however often its event is
+    /// processed again.
+    private func hold(_ rule: Rule, flow: String, contactID: Int64?, email: String?, loopGuardFrom: Int64?, policy: ContactPolicy,
+                      store: WorkflowStore, now: Int64) throws(ProviderFailure) -> String? {
+        do {
+            if let filter = rule.contactFilter {
+                guard let contactID else { return "its if: tests the contact, and this event names no contact" }
+                guard try store.contacts.evaluate(contactID: contactID, queries: [filter], now: now).first == true else {
+                    return "the contact does not pass its if:"
+                }
+            }
+            guard let email else { return nil }
+            if let loopGuardFrom, let wrote = try store.contacts.lastOwnWrite(email: email, rule: rule.name), wrote >= loopGuardFrom {
+                return "loop guard: this rule wrote to the lead at \(ContactJSON.isoTime(wrote)), shortly before this event"
+            }
+            guard try store.contacts.admitRuleRun(rule: rule.name, email: email, flow: "\(rule.name):\(flow)", now: now,
+                                                  maxPerDay: policy.maxRuleRunsPerDay) else {
+                return "max_rule_runs_per_day: the rule ran \(policy.maxRuleRunsPerDay) times for this contact in the last 24 hours"
+            }
+            return nil
+        } catch {
+            throw Self.storeFailure("checking rule \(rule.name) for the contact", error)
+        }
+    }
+
+    private func stepJob(rule: Rule, step: Step, flow: String, outputs: [String: JSONValue], contact: String?, now: Int64) -> NewJob {
+        var input: [String: JSONValue] = ["rule": .string(rule.name), "step": .string(step.name), "flow": .string(flow),
+                                          "steps": .object(outputs)]
+        if let contact { input["contact"] = .string(contact) }
+        return NewJob(kind: step.action, idempotencyKey: "flow:\(rule.name):\(flow):\(step.name)", input: JSONValue.object(input).serialized(),
+                      runAt: now)
     }
 
     // MARK: Steps
@@ -158,8 +295,26 @@ public final class WorkflowEngine: JobHandler {
         guard let (index, step) = rule.step(named: stepName).map({ ($0.index, $0.step) }), step.action == job.kind else {
             throw Arguments.failure("rule '\(ruleName)' no longer has a step '\(stepName)' running \(job.kind) (the configuration changed)")
         }
-        let body = try parse(try storedEvent(job, store: store).body, of: job)
-        let context = JSONValue.object(["event": body, "steps": .object(outputs)])
+        let stored = try storedEvent(job, store: store)
+        let body: JSONValue = stored.body.isEmpty ? .object([:]) : try parse(stored.body, of: job)
+        var contact: JSONValue = .null
+        let contactEmail = input["contact"]?.stringValue
+        if let contactEmail {
+            let found: Contact?
+            do {
+                found = try store.contacts.contact(email: contactEmail)
+            } catch {
+                throw Self.storeFailure("reading the contact of job \(job.id)", error)
+            }
+            guard let found else {
+                // Erased since the flow started: nothing more is done for them.
+                logger.info("step skipped; flow ends", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
+                                                                 "step": "\(stepName)", "reason": "contact erased"])
+                return .succeeded(output: JSONValue.object(["skipped": .string("the contact was erased")]).serialized(), followUps: [])
+            }
+            contact = ContactJSON.render(found)
+        }
+        let context = JSONValue.object(["event": body, "steps": .object(outputs), "contact": contact])
 
         if let failed = step.conditions.first(where: { !$0.holds(in: context) }) {
             logger.info("step skipped; flow ends", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
@@ -173,6 +328,26 @@ public final class WorkflowEngine: JobHandler {
                 rendered[name] = try argument.render(in: context)
             } catch {
                 throw Arguments.failure("step '\(stepName)' argument '\(name)': \(error)")
+            }
+        }
+
+        let spec = ActionCatalog.spec(step.action)
+        let leadEmail = rendered["email"].map { ContactObservation.normalise(email: $0.text) }
+        if spec?.provider == .instantly, let leadEmail, !leadEmail.isEmpty {
+            // Unsubscribed or bounced people get no more email from any rule; this is not configurable.
+            let reason: String?
+            do {
+                reason = try store.contacts.doNotContact(email: leadEmail)
+                // Recorded before the call: the webhook Instantly sends about this write must find it (loop guard).
+                if reason == nil { try store.contacts.recordOwnWrite(email: leadEmail, rule: ruleName, at: clock()) }
+            } catch {
+                throw Self.storeFailure("checking do-not-contact", error)
+            }
+            if let reason {
+                logger.info("step skipped; flow ends", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
+                                                                 "step": "\(stepName)", "reason": "do-not-contact (\(reason))"])
+                return .succeeded(output: JSONValue.object(["skipped": .string("do-not-contact: the contact \(reason)")]).serialized(),
+                                  followUps: [])
             }
         }
 
@@ -193,13 +368,44 @@ public final class WorkflowEngine: JobHandler {
                 // Paths without their query: a query can carry an email address, which stays out of info logs.
                 "requests": "\(dryRunRequests.map { "\($0.method) \($0.path.split(separator: "?")[0])" }.joined(separator: "; "))"])
         }
-        var followUps: [NewJob] = []
+        var followUps = try learn(from: result, of: step, arguments: rendered, job: job, store: store)
         if index + 1 < rule.steps.count {
             var next = outputs
             next[stepName] = result
-            followUps.append(stepJob(rule: rule, step: rule.steps[index + 1], flow: flow, outputs: next, now: clock()))
+            followUps.append(stepJob(rule: rule, step: rule.steps[index + 1], flow: flow, outputs: next, contact: contactEmail,
+                                     now: clock()))
         }
         return .succeeded(output: JSONValue.object(stored).serialized(), followUps: followUps)
+    }
+
+    /// Links what an action found or created to the contact: a Stripe customer id (which applies the Stripe events
+    /// that were waiting for it, and may move the contact between segments: their rules start with this step's
+    /// successors) or an Instantly lead id per campaign.
+    private func learn(from result: JSONValue, of step: Step, arguments: [String: JSONValue], job: Job,
+                       store: WorkflowStore) throws(ProviderFailure) -> [NewJob] {
+        guard let email = arguments["email"].map({ ContactObservation.normalise(email: $0.text) }), !email.isEmpty else { return [] }
+        let now = clock()
+        do {
+            switch step.action {
+            case "stripe.find_or_create_customer":
+                guard let customer = result["customer_id"]?.stringValue else { return [] }
+                let policy = currentContactPolicy
+                let change = try store.contacts.linkCustomer(email: email, customerID: customer, eventID: job.eventID,
+                                                             policy: policy.engagement, segments: policy.segments, now: now)
+                return try segmentJobs(for: change.transitions, store: store, now: now).jobs
+            case "instantly.add_lead", "instantly.set_lead_variables", "instantly.move_lead":
+                let campaign = arguments["to_campaign"] ?? arguments["campaign"]
+                guard let lead = result["lead_id"]?.stringValue, let campaign = campaign?.text, !campaign.isEmpty else { return [] }
+                try store.contacts.linkLead(email: email, campaignID: campaign, leadID: lead, now: now)
+                return []
+            default:
+                return []
+            }
+        } catch let failure as ProviderFailure {
+            throw failure
+        } catch {
+            throw Self.storeFailure("linking \(step.action)'s result to the contact", error)
+        }
     }
 
     /// Stripe's `Idempotency-Key` for a job: its queue key (stable across attempts, unique per rule, flow and

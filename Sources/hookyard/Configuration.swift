@@ -157,13 +157,14 @@ enum ConfigurationLoader {
                 var reader = YAMLReader(file: file)
                 reader.apply(text: text, to: &configuration)
                 issues += reader.issues
+                readContacts(contacts: reader.contacts, segments: reader.segments, file: file, environment: environment,
+                             strict: readRules, into: &configuration, issues: &issues)
                 if readRules, let rules = reader.rules {
-                    var ruleReader = RuleReader(file: file, environment: environment)
+                    // After the segments: triggers and `if:` may name them.
+                    var ruleReader = RuleReader(file: file, environment: environment, segments: configuration.segmentCompiler)
                     configuration.rules = ruleReader.read(rules)
                     issues += ruleReader.issues
                 }
-                readContacts(contacts: reader.contacts, segments: reader.segments, file: file, environment: environment,
-                             strict: readRules, into: &configuration, issues: &issues)
             } catch {
                 issues.append(ConfigurationIssue(origin: file, line: nil, key: "", message: "cannot read configuration file: \(error.localizedDescription)"))
             }

@@ -1,6 +1,7 @@
 import Contacts
 import Foundation
 import Store
+import Workflows
 import Yams
 
 extension HookyardConfiguration {
@@ -24,6 +25,19 @@ extension HookyardConfiguration {
         var eventReader: ContactEventReader {
             ContactEventReader(tiers: tiers, campaignInterest: campaignInterest, linkInterest: linkInterest)
         }
+    }
+}
+
+extension HookyardConfiguration {
+    /// What the workflow engine needs of these settings.
+    var contactPolicy: ContactPolicy {
+        ContactPolicy(reader: contacts.eventReader, engagement: contacts.engagement, segments: segmentCompiler.queries,
+                      loopGuardMilliseconds: Int64(contacts.loopGuardSeconds) * 1000, maxRuleRunsPerDay: contacts.maxRuleRunsPerDay)
+    }
+
+    /// `retention.payload_days` in milliseconds; `nil` when payloads are kept forever (0).
+    var retentionMilliseconds: Int64? {
+        retentionPayloadDays > 0 ? Int64(retentionPayloadDays) * 86_400_000 : nil
     }
 }
 

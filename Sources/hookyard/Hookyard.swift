@@ -9,7 +9,8 @@ struct Hookyard: ParsableCommand {
         commandName: "hookyard",
         abstract: "Receive, verify and durably queue Stripe and Instantly webhooks.",
         version: version,
-        subcommands: [Serve.self, Stats.self, Events.self, Jobs.self, Backup.self, CheckConfig.self, SendTestEvent.self],
+        subcommands: [Serve.self, Stats.self, Events.self, Jobs.self, ContactsCommand.self, SegmentsCommand.self, Maintain.self, Backup.self,
+                      CheckConfig.self, SendTestEvent.self],
         defaultSubcommand: nil
     )
 }

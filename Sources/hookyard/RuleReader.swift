@@ -1,5 +1,6 @@
-import Outbound
+import Contacts
 import Foundation
+import Outbound
 import Store
 import Workflows
 import Yams
@@ -26,13 +27,17 @@ import Yams
 struct RuleReader {
     let file: String
     let environment: [String: String]
+    /// The configured segments, which `segment_entered`/`segment_left` and `if:` may name.
+    let segments: SegmentCompiler
+    var knownSegments: Set<String> { Set(segments.definitions.map(\.name)) }
     var issues: [ConfigurationIssue] = []
     /// Line of each key path read, for placing `RuleValidator`'s problems.
     private var lines: [String: Int] = [:]
 
-    init(file: String, environment: [String: String]) {
+    init(file: String, environment: [String: String], segments: SegmentCompiler = SegmentCompiler()) {
         self.file = file
         self.environment = environment
+        self.segments = segments
     }
 
     private mutating func issue(_ node: Node?, _ key: String, _ message: String) {
@@ -84,6 +89,7 @@ struct RuleReader {
         var name: String?
         var trigger: Trigger?
         var oncePer: Template?
+        var contactFilter: SegmentQuery?
         var steps: [Step] = []
         var sawSteps = false
         for (keyNode, value) in mapping {
@@ -95,6 +101,16 @@ struct RuleReader {
             case "on": trigger = readTrigger(value, key: path)
             case "once_per":
                 if let text = scalarText(value, path) { oncePer = template(text, value, path) }
+            case "if":
+                var predicates = ContactPredicateReader(file: file, environment: environment)
+                let predicate = predicates.read(value, key: path)
+                issues += predicates.issues
+                guard let predicate else { continue }
+                do {
+                    contactFilter = try segments.compile(predicate, name: path)
+                } catch {
+                    issue(value, path, error.message)
+                }
             case "steps":
                 sawSteps = true
                 guard let sequence = value.sequence else {
@@ -104,14 +120,14 @@ struct RuleReader {
                 for (index, stepNode) in sequence.enumerated() {
                     if let step = readStep(stepNode, key: "\(path)[\(index)]") { steps.append(step) }
                 }
-            default: issue(keyNode, path, "unknown key (a rule has name, on, once_per, steps)")
+            default: issue(keyNode, path, "unknown key (a rule has name, on, if, once_per, steps)")
             }
         }
         if name == nil { issue(node, "\(key).name", "every rule needs a name") }
         if trigger == nil, !mapping.keys.contains(where: { $0.string == "on" }) { issue(node, "\(key).on", "every rule needs a trigger (on:)") }
         if !sawSteps { issue(node, "\(key).steps", "every rule needs steps") }
         guard let name, let trigger else { return nil }
-        return Rule(name: name, trigger: trigger, oncePer: oncePer, steps: steps)
+        return Rule(name: name, trigger: trigger, oncePer: oncePer, contactFilter: contactFilter, steps: steps)
     }
 
     private mutating func ruleName(_ node: Node, _ key: String) -> String? {
@@ -131,11 +147,19 @@ struct RuleReader {
         var source: EventSource?
         var types: [String] = []
         var conditions: [Condition] = []
+        var segmentChange: SegmentChange?
         for (keyNode, value) in mapping {
             let field = keyNode.string ?? ""
             let path = "\(key).\(field)"
             note(path, keyNode)
             switch field {
+            case "segment_entered", "segment_left":
+                guard let name = ruleName(value, path) else { continue }
+                if segmentChange != nil {
+                    issue(keyNode, path, "a trigger has one segment_entered or segment_left")
+                    continue
+                }
+                segmentChange = SegmentChange(segment: name, entered: field == "segment_entered")
             case "source":
                 guard let text = scalarText(value, path) else { continue }
                 guard let parsed = EventSource(rawValue: text) else {
@@ -155,8 +179,20 @@ struct RuleReader {
                 if types.isEmpty { issue(value, path, "names no event type") }
             case "where":
                 conditions = readConditions(value, key: path, prefix: ["event"])
-            default: issue(keyNode, path, "unknown key (a trigger has source, event, where)")
+            default: issue(keyNode, path, "unknown key (a trigger has source, event, where; or segment_entered or segment_left)")
             }
+        }
+        if let segmentChange {
+            if source != nil || !types.isEmpty || !conditions.isEmpty {
+                issue(node, key, "a segment trigger (\(segmentChange)) takes no source, event or where")
+            }
+            guard knownSegments.contains(segmentChange.segment) else {
+                issue(node, key, "no segment is named '\(segmentChange.segment)' (segments: \(knownSegments.sorted().joined(separator: ", ")))")
+                return nil
+            }
+            var trigger = Trigger.segment(segmentChange.segment, entered: segmentChange.entered)
+            trigger.segmentChange = segmentChange
+            return trigger
         }
         guard let source else {
             issue(node, "\(key).source", "needs a source: stripe or instantly")
@@ -242,8 +278,8 @@ struct RuleReader {
                 issue(pathNode, conditionKey, "'\(pathText)' is not a field path")
                 continue
             }
-            if prefix.isEmpty, segments.first != "event", segments.first != "steps" {
-                issue(pathNode, conditionKey, "'\(pathText)' must start with event. or steps.")
+            if prefix.isEmpty, !["event", "steps", "contact"].contains(segments.first ?? "") {
+                issue(pathNode, conditionKey, "'\(pathText)' must start with event., contact. or steps.")
                 continue
             }
             let path = prefix + segments

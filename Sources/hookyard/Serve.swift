@@ -31,6 +31,7 @@ struct Serve: ParsableCommand {
             "stripe_webhook_secret": "\(Self.describe(settings.stripe.webhookSecrets))",
             "instantly_webhook_secret": "\(Self.describe(settings.instantly.webhookSecrets))",
             "rules": "\(settings.rules.map(\.name).joined(separator: ","))",
+            "segments": "\(settings.segments.map(\.name).joined(separator: ","))",
             "workers": .stringConvertible(settings.workers.count),
             "stripe_api": "\(settings.stripe.apiKey.isEmpty ? "dry-run" : "\(settings.stripe.apiBase) at \(ConfigurationLoader.format(settings.stripe.effectiveRequestsPerSecond))/s")",
             "instantly_api": "\(settings.instantly.apiKey.isEmpty ? "dry-run" : "\(settings.instantly.apiBase) at \(ConfigurationLoader.format(settings.instantly.maxRequestsPerSecond))/s")",
@@ -65,8 +66,8 @@ struct Serve: ParsableCommand {
         }
         let metrics = HookyardMetrics(version: Hookyard.version, jobCounts: Self.jobCounts(database: settings.database, logger: logger))
         let limiters = Limiters(settings)
-        let engine = WorkflowEngine(rules: settings.rules, providers: Self.providers(settings, limiters: limiters, metrics: metrics),
-                                    logger: logger)
+        let engine = WorkflowEngine(rules: settings.rules, contacts: settings.contactPolicy,
+                                    providers: Self.providers(settings, limiters: limiters, metrics: metrics), logger: logger)
         let pool = WorkerPool(
             configuration: WorkerPool.Configuration(databasePath: settings.database, workers: settings.workers.count,
                                                     leaseMilliseconds: Int64(settings.workers.leaseSeconds) * 1000,
@@ -82,6 +83,10 @@ struct Serve: ParsableCommand {
             throw ExitCode(1)
         }
         poolBox.withLock { $0 = pool }
+        let maintenance = ContactMaintenance(
+            configuration: .init(databasePath: settings.database, retentionMilliseconds: settings.retentionMilliseconds),
+            engine: engine, logger: logger, onJobsQueued: { pool.wake() })
+        maintenance.start()
         let router = IntakeRouter(configuration: settings.intake, writer: writer, logger: logger, metrics: metrics)
         var serverConfiguration = settings.serverConfiguration(address: address)
         // Socket activation: systemd holds the listening socket, so deliveries queue in it across restarts.
@@ -107,7 +112,8 @@ struct Serve: ParsableCommand {
                                      maxJobMilliseconds: Int64(settings.workers.maxJobSeconds) * 1000, logger: logger)
         monitor.start()
 
-        // SIGHUP: reload the rules and rate limits from the configuration; an invalid file changes nothing.
+        // SIGHUP: reload the rules, segments, contact settings, retention and rate limits from the configuration; an
+        // invalid file changes nothing.
         signal(SIGHUP, SIG_IGN)
         let reload = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "hookyard.reload"))
         reload.setEventHandler { [options] in
@@ -121,10 +127,12 @@ struct Serve: ParsableCommand {
                              metadata: ["error": "\((error as? ValidationError)?.message ?? "\(error)")"])
                 return
             }
-            engine.update(rules: fresh.rules)
+            engine.update(rules: fresh.rules, contacts: fresh.contactPolicy)
+            maintenance.update(retentionMilliseconds: fresh.retentionMilliseconds)
             limiters.update(fresh)
             logger.notice("configuration reloaded", metadata: [
                 "rules": "\(fresh.rules.map(\.name).joined(separator: ","))",
+                "segments": "\(fresh.segments.map(\.name).joined(separator: ","))",
                 "stripe_max_rps": "\(ConfigurationLoader.format(fresh.stripe.effectiveRequestsPerSecond))",
                 "instantly_max_rps": "\(ConfigurationLoader.format(fresh.instantly.maxRequestsPerSecond))",
                 "note": "listen, database, http, workers, outbound and API keys apply at the next start"])
@@ -143,6 +151,7 @@ struct Serve: ParsableCommand {
         notifier.send("STOPPING=1")
         reload.cancel()
         monitor.stop()
+        maintenance.stop()
         logger.info("stopping", metadata: ["grace_seconds": .stringConvertible(settings.http.shutdownGraceSeconds)])
         // Requests in flight and jobs in flight share one grace period: both drain at the same time.
         let workersStopped = DispatchSemaphore(value: 0)

@@ -1,0 +1,134 @@
+import Dispatch
+import Foundation
+import Logging
+import Outbound
+import Store
+import Synchronization
+
+/// The contacts' periodic upkeep, on a queue of its own: prunes raw payloads past the retention window, re-scores
+/// engagement and re-evaluates segments as time passes (engagement decays, `days_since_engagement` grows), and
+/// starts the rules on the segment changes that causes.
+///
+/// Each pass is a series of small transactions, so intake and workers wait at most one batch for the write lock.
+/// A crash mid-pass loses nothing: a segment change the clock caused is recorded unqueued first, and the next pass
+/// starts its rules (their flow keys are unique, so a change is never started twice). Thread-safe: `start()` once,
+/// `stop()` once; `runOnce()` may be called directly (tests, CLI) while no timer runs.
+public final class ContactMaintenance: Sendable {
+    public struct Configuration: Sendable {
+        public var databasePath: String
+        /// Time between passes.
+        public var intervalMilliseconds: Int64
+        /// Raw bodies of events older than this are pruned; `nil`: kept forever.
+        public var retentionMilliseconds: Int64?
+        /// Rows per transaction.
+        public var batch: Int
+
+        public init(databasePath: String, intervalMilliseconds: Int64 = 600_000, retentionMilliseconds: Int64? = 30 * 86_400_000,
+                    batch: Int = 500) {
+            self.databasePath = databasePath
+            self.intervalMilliseconds = max(1_000, intervalMilliseconds)
+            self.retentionMilliseconds = retentionMilliseconds
+            self.batch = max(1, batch)
+        }
+    }
+
+    /// What one pass did.
+    public struct Report: Sendable, Equatable {
+        public var payloadsPruned = 0
+        public var transitions = 0
+        public var flowsStarted = 0
+    }
+
+    private let configuration: Mutex<Configuration>
+    private let engine: WorkflowEngine
+    private let logger: Logger
+    private let clock: @Sendable () -> Int64
+    private let onJobsQueued: @Sendable () -> Void
+    private let queue = DispatchQueue(label: "hookyard.contact-maintenance", qos: .utility)
+    private let timer: Mutex<DispatchSourceTimer?> = Mutex(nil)
+
+    /// - Parameter onJobsQueued: called after a pass queued rule jobs (wakes the workers).
+    public init(configuration: Configuration, engine: WorkflowEngine, logger: Logger,
+                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+                onJobsQueued: @escaping @Sendable () -> Void = {}) {
+        self.configuration = Mutex(configuration)
+        self.engine = engine
+        self.logger = logger
+        self.clock = clock
+        self.onJobsQueued = onJobsQueued
+    }
+
+    /// Changes the retention window (configuration reload).
+    public func update(retentionMilliseconds: Int64?) {
+        configuration.withLock { $0.retentionMilliseconds = retentionMilliseconds }
+    }
+
+    /// Runs a pass a minute after start, then every interval.
+    public func start() {
+        let interval = configuration.withLock { $0.intervalMilliseconds }
+        let source = DispatchSource.makeTimerSource(queue: queue)
+        source.schedule(deadline: .now() + .seconds(60), repeating: .milliseconds(Int(interval)), leeway: .seconds(5))
+        source.setEventHandler { [self] in
+            do {
+                let report = try runOnce()
+                if report != Report() {
+                    logger.info("contact maintenance", metadata: [
+                        "payloads_pruned": .stringConvertible(report.payloadsPruned),
+                        "segment_changes": .stringConvertible(report.transitions),
+                        "flows_started": .stringConvertible(report.flowsStarted)])
+                }
+            } catch {
+                logger.error("contact maintenance failed; next pass retries", metadata: ["error": "\(error)"])
+            }
+        }
+        source.resume()
+        timer.withLock { $0 = source }
+    }
+
+    /// Stops the timer and waits for a pass in progress to finish.
+    public func stop() {
+        timer.withLock { $0?.cancel(); $0 = nil }
+        queue.sync {}
+    }
+
+    /// One pass: prune, re-evaluate every contact, start the rules of unqueued segment changes.
+    public func runOnce() throws -> Report {
+        let settings = configuration.withLock { $0 }
+        var report = Report()
+        let store = try WorkflowStore(path: settings.databasePath)
+        defer { store.close() }
+        let jobs = try JobQueue(path: settings.databasePath)
+        defer { jobs.close() }
+
+        if let retention = settings.retentionMilliseconds {
+            let cutoff = clock() - retention
+            while true {
+                let pruned = try store.contacts.prunePayloads(olderThan: cutoff, limit: settings.batch, now: clock())
+                report.payloadsPruned += pruned
+                if pruned < settings.batch { break }
+            }
+        }
+
+        let policy = engine.currentContactPolicy
+        var after: Int64 = 0
+        while true {
+            let (transitions, last) = try store.contacts.reevaluate(after: after, limit: settings.batch, policy: policy.engagement,
+                                                                     segments: policy.segments, now: clock())
+            report.transitions += transitions.count
+            guard let last else { break }
+            after = last
+        }
+
+        while true {
+            let pending = try store.contacts.unqueuedTransitions(limit: settings.batch)
+            if pending.isEmpty { break }
+            let now = clock()
+            let started = try engine.segmentJobs(for: pending.map(\.transition), store: store, now: now).jobs
+            report.flowsStarted += try jobs.enqueue(started, now: now)
+            try store.contacts.markTransitionsQueued(pending.map(\.id))
+            if pending.count < settings.batch { break }
+        }
+        if report.flowsStarted > 0 { onJobsQueued() }
+        return report
+    }
+}

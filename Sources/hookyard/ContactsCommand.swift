@@ -1,0 +1,265 @@
+import ArgumentParser
+import Contacts
+import Foundation
+import Intake
+import Logging
+import Outbound
+import Store
+import Workflows
+
+/// `hookyard contacts list|show|export|erase`: look people up, and the privacy requests (access, erasure).
+struct ContactsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "contacts",
+        abstract: "Look up contacts; export or erase everything held about one person.",
+        subcommands: [List.self, Show.self, Export.self, Erase.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List contacts, most recently updated first.")
+        @OptionGroup var options: ConfigurationOptions
+        @Option(help: "Only members of this segment (from the configuration).") var segment: String?
+        @Option(help: "Only this payment status: prospect, customer, past_due or canceled.") var status: PaymentStatus?
+        @Option(help: "Only this engagement level: low, medium or high.") var engagement: EngagementLevel?
+        @Option(help: "How many contacts to show.") var limit = 50
+        @Flag(help: "Print JSON lines.") var json = false
+
+        func validate() throws {
+            guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+        }
+
+        func run() throws {
+            let settings = try options.load(rules: false)
+            let query: SegmentQuery?
+            if let segment {
+                guard let found = settings.segmentCompiler.query(segment: segment) else {
+                    let known = settings.segments.map(\.name)
+                    throw ValidationError("no segment '\(segment)' in the configuration (segments: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+                }
+                query = found
+            } else {
+                query = nil
+            }
+            let store = try openContacts(settings.database)
+            defer { store.close() }
+            let contacts = try store.contacts(matching: query, paymentStatus: status, engagement: engagement, limit: limit, now: now())
+            if json {
+                for contact in contacts { print(ContactJSON.render(contact).serialized()) }
+                return
+            }
+            print(column("EMAIL", 34) + column("STATUS", 10) + column("ENGAGEMENT", 11) + column("TIER", 10) + column("REVENUE", 16)
+                  + column("LAST ENGAGED", 25) + "SEGMENTS")
+            for contact in contacts {
+                let revenue = contact.revenue.keys.sorted().map { formatAmount(contact.revenue[$0]!, currency: $0) }.joined(separator: " ")
+                print(column(contact.email, 34) + column(contact.paymentStatus.rawValue, 10) + column(contact.engagement.rawValue, 11)
+                      + column(contact.tier ?? "-", 10) + column(revenue.isEmpty ? "-" : revenue, 16)
+                      + column(contact.lastEngagementAt.map(isoTime) ?? "-", 25) + contact.segments.joined(separator: ","))
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one contact and their timeline, newest first.")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument(help: "The contact's email address (any case).") var email: String
+        @Option(help: "How many timeline entries to show.") var limit = 50
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let settings = try options.load(rules: false)
+            let store = try openContacts(settings.database)
+            defer { store.close() }
+            guard let contact = try store.contact(email: ContactObservation.normalise(email: email)) else {
+                throw ValidationError("no contact '\(email)' in \(settings.database)")
+            }
+            let timeline = try store.timeline(contactID: contact.id, limit: limit)
+            if json {
+                var object = ContactJSON.render(contact).objectValue ?? [:]
+                object["timeline"] = .array(timeline.map { entry in
+                    .object(["at": ContactJSON.time(entry.at), "kind": .string(entry.kind), "reference": .string(entry.reference),
+                             "detail": .string(entry.detail)])
+                })
+                print(JSONValue.object(object).serialized())
+                return
+            }
+            print(describe(contact))
+            print("")
+            print("timeline (newest first)")
+            for entry in timeline {
+                print("  " + column(isoTime(entry.at), 25) + column(entry.kind, 9) + column(entry.reference, 22) + entry.detail)
+            }
+            if timeline.isEmpty { print("  (nothing)") }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print everything held about one person as JSON (a data subject access request).",
+            discussion: "The contact, every event applied to them with its raw payload, the jobs those events caused with every attempt, their payments and purchases, and their segment history.")
+        @OptionGroup var options: ConfigurationOptions
+        @Argument(help: "The contact's email address (any case).") var email: String
+
+        func run() throws {
+            let settings = try options.load(rules: false)
+            let store = try openContacts(settings.database)
+            defer { store.close() }
+            guard let export = try store.export(email: ContactObservation.normalise(email: email)) else {
+                throw ValidationError("no contact '\(email)' in \(settings.database)")
+            }
+            print(ContactExportJSON.render(export, exportedAt: now()).serialized())
+        }
+    }
+
+    struct Erase: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Erase one person: their contact, and every payload, job input and output that names them.",
+            discussion: """
+                Keeps only anonymous aggregates (amounts, currencies, campaigns, dates) so revenue reports stay right, \
+                then rewrites the database file (VACUUM) and truncates its WAL so the address is gone from the disk. \
+                The rewrite holds the write lock for as long as it takes; deliveries that arrive meanwhile wait (and \
+                are answered 503 if it takes longer than the store's busy timeout, so the sender retries).
+                """)
+        @OptionGroup var options: ConfigurationOptions
+        @Argument(help: "The contact's email address (any case).") var email: String
+        @Flag(help: "Do not ask for confirmation.") var yes = false
+
+        func run() throws {
+            let settings = try options.load(rules: false)
+            let address = ContactObservation.normalise(email: email)
+            if !yes {
+                guard isatty(STDIN_FILENO) == 1 else {
+                    throw ValidationError("erasing cannot be undone: pass --yes to confirm")
+                }
+                print("Erase everything held about \(address)? This cannot be undone. Type the address to confirm: ", terminator: "")
+                guard readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == address else {
+                    throw ValidationError("not confirmed; nothing was erased")
+                }
+            }
+            let store = try openContacts(settings.database)
+            defer { store.close() }
+            guard let erasure = try store.erase(email: address) else {
+                throw ValidationError("no contact '\(email)' in \(settings.database)")
+            }
+            // The audit line names a hash, never the address.
+            let logger = Logging.makeLogger(level: settings.logLevel)
+            logger.notice("contact erased", metadata: ["email_sha256": "\(Self.hash(address))",
+                                                      "events_redacted": .stringConvertible(erasure.eventsRedacted),
+                                                      "jobs_redacted": .stringConvertible(erasure.jobsRedacted)])
+            LogOutput.standard.flush()
+            print(erasure.summary)
+        }
+
+        /// The first 16 hex digits of the address's SHA-256: enough to match a later request, not to read it.
+        static func hash(_ address: String) -> String {
+            String(Crypto.hex(Crypto.sha256(Array(address.utf8))).prefix(16))
+        }
+    }
+}
+
+/// `hookyard segments list`: the configured segments with their member counts now.
+struct SegmentsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "segments", abstract: "Inspect the configured segments.", subcommands: [List.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the segments with how many contacts are in each now.")
+        @OptionGroup var options: ConfigurationOptions
+        @Flag(help: "Print JSON lines.") var json = false
+
+        func run() throws {
+            let settings = try options.load(rules: false)
+            let store = try openContacts(settings.database)
+            defer { store.close() }
+            let compiler = settings.segmentCompiler
+            let at = now()
+            var rows: [(name: String, members: Int)] = []
+            for definition in settings.segments {
+                guard let query = compiler.query(segment: definition.name) else { continue }
+                rows.append((definition.name, try store.count(matching: query, now: at)))
+            }
+            if json {
+                for row in rows { print(JSONValue.object(["segment": .string(row.name), "members": .integer(Int64(row.members))]).serialized()) }
+                return
+            }
+            if rows.isEmpty {
+                print("no segments are configured (see docs/segments.md)")
+                return
+            }
+            print(column("SEGMENT", 30) + "MEMBERS")
+            for row in rows { print(column(row.name, 30) + String(row.members)) }
+        }
+    }
+}
+
+extension PaymentStatus: ExpressibleByArgument {}
+extension EngagementLevel: ExpressibleByArgument {}
+
+private func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+private func openContacts(_ path: String) throws -> ContactStore {
+    do {
+        return try ContactStore(path: path)
+    } catch {
+        throw ValidationError("\(error)")
+    }
+}
+
+/// The human form of `contacts show`.
+private func describe(_ contact: Contact) -> String {
+    var lines: [String] = []
+    func line(_ name: String, _ value: String) { lines.append(column(name, 20) + value) }
+    line("email", contact.email)
+    line("payment status", contact.paymentStatus.rawValue)
+    line("engagement", contact.engagement.rawValue)
+    line("interest", contact.interestStatus ?? "-")
+    line("do not contact", contact.doNotContact ?? "no")
+    line("first seen", isoTime(contact.firstSeenAt))
+    line("last engaged", contact.lastEngagementAt.map(isoTime) ?? "never")
+    line("activity", ContactActivity.allCases.map { "\($0.rawValue) \(contact.counts[$0] ?? 0)" }.joined(separator: "  "))
+    let revenue = contact.revenue.keys.sorted().map { formatAmount(contact.revenue[$0]!, currency: $0) }
+    line("revenue", revenue.isEmpty ? "none" : revenue.joined(separator: "  "))
+    if let subscription = contact.subscription {
+        line("subscription", "\(subscription.id) \(subscription.status) tier \(subscription.tier ?? "-") price \(subscription.priceID ?? "-")"
+             + (subscription.currentPeriodEnd.map { " until \(isoTime($0))" } ?? ""))
+    } else {
+        line("subscription", "none")
+    }
+    line("tier", contact.tier ?? "-")
+    line("product interest", contact.productInterest ?? "-")
+    line("first campaign", contact.firstCampaign ?? "-")
+    line("last campaign", contact.lastCampaign ?? "-")
+    line("campaigns", contact.leads.keys.sorted().map { "\($0) (lead \(contact.leads[$0]!))" }.joined(separator: ", "))
+    line("stripe customers", contact.stripeCustomerIDs.joined(separator: ", "))
+    line("segments", contact.segments.isEmpty ? "none" : contact.segments.joined(separator: ", "))
+    return lines.joined(separator: "\n")
+}
+
+/// `hookyard maintain`: one pass of the upkeep `serve` runs every ten minutes, now.
+struct Maintain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one maintenance pass now: prune payloads past retention, re-score engagement, re-evaluate segments.",
+        discussion: """
+            `serve` runs this every ten minutes. Run it by hand after changing segments or retention, or to see what \
+            it does. Rules on segment changes it finds are queued for the daemon's workers; nothing is sent by this \
+            command itself.
+            """)
+    @OptionGroup var options: ConfigurationOptions
+
+    func run() throws {
+        let settings = try options.load()
+        let logger = Logging.makeLogger(level: settings.logLevel)
+        let engine = WorkflowEngine(rules: settings.rules, contacts: settings.contactPolicy,
+                                    providers: Serve.providers(settings, limiters: Limiters(settings)), logger: logger)
+        let maintenance = ContactMaintenance(
+            configuration: .init(databasePath: settings.database, retentionMilliseconds: settings.retentionMilliseconds),
+            engine: engine, logger: logger)
+        let report: ContactMaintenance.Report
+        do {
+            report = try maintenance.runOnce()
+        } catch {
+            throw ValidationError("maintenance failed: \(error)")
+        }
+        LogOutput.standard.flush()
+        print("payloads pruned  \(report.payloadsPruned)\(settings.retentionMilliseconds == nil ? " (retention.payload_days is 0: kept forever)" : "")")
+        print("segment changes  \(report.transitions)")
+        print("flows queued     \(report.flowsStarted)")
+    }
+}

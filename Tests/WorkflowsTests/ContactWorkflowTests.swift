@@ -1,0 +1,173 @@
+import Contacts
+import Foundation
+import Logging
+import Outbound
+import Store
+import XCTest
+@testable import Workflows
+
+/// Rules acting on contacts: do-not-contact, segment triggers once per entry, the rule's `if:` on the contact,
+/// the loop guard and the daily cap, and the periodic re-evaluation of segments.
+final class ContactWorkflowTests: XCTestCase {
+    var directory: URL!
+    var path: String { directory.appendingPathComponent("contacts.db").path }
+    var writer: EventWriter!
+    var minute = 0
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("contact-flows-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        writer = try EventWriter(path: path, logger: Logger(label: "test"))
+    }
+
+    override func tearDown() {
+        writer.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Stores an Instantly event of `type` for `email`, a minute after the previous one.
+    private func instantly(_ type: String, _ email: String, campaign: String = "11111111-1111-1111-1111-111111111111") {
+        minute += 1
+        let timestamp = String(format: "2026-11-25T10:%02d:00.000Z", minute)
+        let body = #"{"event_type":"\#(type)","timestamp":"\#(timestamp)","workspace":"w","campaign_id":"\#(campaign)","lead_email":"\#(email)"}"#
+        let done = DispatchSemaphore(value: 0)
+        writer.append(IncomingEvent(source: .instantly, dedupKey: UUID().uuidString, eventID: nil, type: type,
+                                    receivedAt: Int64(minute), body: Array(body.utf8), headersJSON: "{}")) { _ in done.signal() }
+        done.wait()
+    }
+
+    private func template(_ text: String) -> Argument { .template(try! Template(parsing: text)) }
+
+    private var addLeadStep: Step {
+        Step(name: "add", action: "instantly.add_lead",
+             arguments: ["email": template("{{ event.lead_email }}"), "campaign": .value(.string("22222222-2222-2222-2222-222222222222"))])
+    }
+
+    /// A rule on `type` with one Instantly step, a flow per event.
+    private func rule(_ name: String, on type: String, filter: SegmentQuery? = nil) -> Rule {
+        Rule(name: name, trigger: Trigger(source: .instantly, eventTypes: [type]), contactFilter: filter, steps: [addLeadStep])
+    }
+
+    private func engine(_ rules: [Rule], segments: [SegmentQuery] = [], maxPerDay: Int = 3,
+                        clock: @escaping @Sendable () -> Int64 = QueueDriver.now) -> WorkflowEngine {
+        WorkflowEngine(rules: rules, contacts: ContactPolicy(segments: segments, maxRuleRunsPerDay: maxPerDay),
+                       providers: .dryRun, logger: Logger(label: "test"), clock: clock)
+    }
+
+    private func jobs(_ kind: String? = nil) throws -> [Job] {
+        let queue = try JobQueue(path: path)
+        defer { queue.close() }
+        return try queue.list(state: nil, limit: 1000).filter { kind == nil || $0.kind == kind }.sorted { $0.id < $1.id }
+    }
+
+    private func output(_ job: Job) throws -> JSONValue { try JSONValue.parse(job.output ?? "null") }
+
+    func testUnsubscribedContactGetsNoInstantlyStepWhateverTheRuleSays() throws {
+        let engine = engine([rule("nurture", on: "lead_interested")])
+        instantly("lead_unsubscribed", "ann@example.com")
+        instantly("lead_interested", "Ann@Example.com ")
+        instantly("lead_interested", "bob@example.com")
+        try QueueDriver(path: path, engine: engine).drain()
+        let steps = try jobs("instantly.add_lead")
+        XCTAssertEqual(steps.count, 2)
+        let outputs = try steps.map(output)
+        let skipped = outputs.filter { $0["skipped"] != nil }
+        XCTAssertEqual(skipped.count, 1, "\(outputs)")
+        XCTAssertEqual(skipped.first?["skipped"]?.text, "do-not-contact: the contact unsubscribed")
+        // Bob's step ran (in dry-run it records the requests it would send); Ann's sent nothing.
+        XCTAssertEqual(outputs.filter { $0["dry_run"] == .bool(true) }.count, 1)
+    }
+
+    func testASegmentRuleStartsOncePerEntryNotOncePerEvent() throws {
+        let interested = SegmentQuery(name: "interested", sql: "c.interest_status = ?", parameters: [.text("interested")])
+        let onEntry = Rule(name: "welcome", trigger: .segment("interested", entered: true),
+                           steps: [Step(name: "add", action: "instantly.add_lead",
+                                        arguments: ["email": template("{{ contact.email }}"),
+                                                    "campaign": .value(.string("33333333-3333-3333-3333-333333333333"))])])
+        let onExit = Rule(name: "goodbye", trigger: .segment("interested", entered: false), steps: [onEntry.steps[0]])
+        let engine = engine([onEntry, onExit], segments: [interested], maxPerDay: 10)
+        instantly("lead_interested", "ann@example.com")      // enters (#1)
+        instantly("email_opened", "ann@example.com")         // stays: nothing new
+        instantly("lead_interested", "ann@example.com")      // reported again: still in, nothing new
+        instantly("lead_not_interested", "ann@example.com")  // leaves
+        instantly("lead_interested", "ann@example.com")      // enters again (#2)
+        try QueueDriver(path: path, engine: engine).drain()
+        let steps = try jobs("instantly.add_lead")
+        XCTAssertEqual(steps.map(\.idempotencyKey).filter { $0.hasPrefix("flow:welcome:") },
+                       ["flow:welcome:dry-run:segment:interested:entered:1:1:add",
+                        "flow:welcome:dry-run:segment:interested:entered:1:2:add"])
+        XCTAssertEqual(steps.filter { $0.idempotencyKey.hasPrefix("flow:goodbye:") }.count, 1)
+        // The step rendered the contact's email from `contact.`.
+        let sent = try output(steps[0])["requests"]?[path: ["0", "body"]]?.text ?? ""
+        XCTAssertTrue(sent.contains("ann@example.com"), sent)
+    }
+
+    func testTheRuleIfTestsTheContactAfterTheEventIsApplied() throws {
+        let customers = SegmentQuery(name: "rules[0].if", sql: "c.interest_status = ?", parameters: [.text("meeting_booked")])
+        let engine = engine([rule("after-meeting", on: "lead_meeting_booked", filter: customers),
+                             rule("only-customers", on: "lead_interested",
+                                  filter: SegmentQuery(name: "rules[1].if", sql: "c.payment_status = ?", parameters: [.text("customer")]))])
+        instantly("lead_meeting_booked", "ann@example.com")
+        instantly("lead_interested", "bob@example.com")
+        try QueueDriver(path: path, engine: engine).drain()
+        XCTAssertEqual(try jobs("instantly.add_lead").count, 1, "the meeting rule sees the status its own event set")
+        let bob = try jobs("process_event").last!
+        XCTAssertEqual(try output(bob)["matched"]?[path: ["0", "held"]]?.text, "the contact does not pass its if:")
+    }
+
+    func testTheLoopGuardHoldsARuleThatItsOwnWriteWouldRestart() throws {
+        // The step's clock is the events' clock: Hookyard writes to the lead at 10:01:30, Instantly reports at 10:02.
+        let engine = engine([rule("nurture", on: "lead_interested")], clock: { 1_795_600_000_000 })
+        instantly("lead_interested", "ann@example.com")
+        try QueueDriver(path: path, engine: engine).drain()
+        let contacts = try ContactStore(path: path)
+        defer { contacts.close() }
+        XCTAssertNotNil(try contacts.lastOwnWrite(email: "ann@example.com", rule: "nurture"))
+        let event = ISO8601DateFormatter().date(from: "2026-11-25T10:02:00Z")!
+        try contacts.recordOwnWrite(email: "ann@example.com", rule: "nurture", at: Int64(event.timeIntervalSince1970 * 1000) - 30_000)
+        instantly("lead_interested", "ann@example.com")
+        try QueueDriver(path: path, engine: engine).drain()
+        let second = try jobs("process_event").last!
+        let held = try output(second)["matched"]?[path: ["0", "held"]]?.text ?? ""
+        XCTAssertTrue(held.hasPrefix("loop guard"), held)
+        XCTAssertEqual(try jobs("instantly.add_lead").count, 1)
+    }
+
+    func testARuleRunsAtMostMaxTimesPerContactPerDay() throws {
+        let engine = engine([rule("on-open", on: "email_opened")], maxPerDay: 2)
+        for _ in 0..<4 { instantly("email_opened", "ann@example.com") }
+        instantly("email_opened", "bob@example.com")
+        try QueueDriver(path: path, engine: engine).drain()
+        XCTAssertEqual(try jobs("instantly.add_lead").count, 3, "two for Ann, one for Bob")
+        let held = try jobs("process_event").compactMap { try output($0)["matched"]?[path: ["0", "held"]]?.text }
+        XCTAssertEqual(held.count, 2)
+        XCTAssertTrue(held.allSatisfy { $0.hasPrefix("max_rule_runs_per_day") }, "\(held)")
+    }
+
+    func testMaintenanceStartsRulesForSegmentChangesTheClockCauses() throws {
+        // Quiet for 30 days: a change no event causes, only time.
+        let quiet = SegmentQuery(name: "quiet", sql: "c.last_engagement_at IS NOT NULL AND (? - c.last_engagement_at) / 86400000 >= 30",
+                                 parameters: [.now])
+        let winBack = Rule(name: "win-back", trigger: .segment("quiet", entered: true),
+                           steps: [Step(name: "add", action: "instantly.add_lead",
+                                        arguments: ["email": template("{{ contact.email }}"),
+                                                    "campaign": .value(.string("44444444-4444-4444-4444-444444444444"))])])
+        let eventTime = ISO8601DateFormatter().date(from: "2026-11-25T10:01:00Z")!.timeIntervalSince1970 * 1000
+        let later = Int64(eventTime) + 31 * 86_400_000
+        let engine = engine([winBack], segments: [quiet], clock: { later })
+        instantly("email_link_clicked", "ann@example.com")
+        let early = self.engine([winBack], segments: [quiet], clock: { Int64(eventTime) + 60_000 })
+        try QueueDriver(path: path, engine: early).drain()
+        XCTAssertEqual(try jobs("instantly.add_lead").count, 0, "engaged a minute ago: not quiet")
+
+        let maintenance = ContactMaintenance(configuration: .init(databasePath: path, retentionMilliseconds: nil), engine: engine,
+                                             logger: Logger(label: "test"), clock: { later })
+        let report = try maintenance.runOnce()
+        XCTAssertEqual(report.transitions, 1)
+        XCTAssertEqual(report.flowsStarted, 1)
+        XCTAssertEqual(try maintenance.runOnce().flowsStarted, 0, "a second pass starts nothing new")
+        let started = try jobs("instantly.add_lead")
+        XCTAssertEqual(started.count, 1)
+        XCTAssertEqual(started.first?.eventID, 1, "the job belongs to the contact's latest event")
+    }
+}
