@@ -17,6 +17,7 @@ extension ContactStore {
     /// (it returns `nil` once the contact is gone: run `VACUUM` by hand then).
     /// - Complexity: reads every event body and every job: O(database size); `VACUUM` needs free disk space of the
     ///   database's size and blocks other writers while it runs.
+    /// `pruned_at` of the redacted events is the current time.
     /// - Returns: what was changed, or `nil` when there is no contact with this email (nothing is changed).
     public func erase(email: String) throws -> ContactErasure? {
         guard let email = Self.normalisedEmail(email) else { return nil }

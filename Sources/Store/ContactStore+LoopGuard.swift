@@ -3,6 +3,7 @@
 extension ContactStore {
     /// Records that `rule` wrote to Instantly for `email` at `at` (the contact is created if missing, first seen
     /// `at`); the latest time per contact and rule is kept. One transaction.
+    /// - Throws: `ContactStoreError.emptyEmail` for a blank address, or `SQLiteError`.
     public func recordOwnWrite(email: String, rule: String, at: Int64) throws {
         try database.transaction {
             let contact = try findOrCreateContact(email: ContactObservation.normalise(email: email), firstSeenAt: at, now: at)
@@ -25,6 +26,7 @@ extension ContactStore {
     /// the rule started fewer than `maxPerDay` flows for this contact in the 24 hours before `now`. The contact is
     /// created if missing.
     /// - Returns: `true` when the flow may run.
+    /// - Throws: `ContactStoreError.emptyEmail` for a blank address (of a flow not admitted before), or `SQLiteError`.
     public func admitRuleRun(rule: String, email: String, flow: String, now: Int64, maxPerDay: Int) throws -> Bool {
         try database.transaction {
             if try firstRow("SELECT 1 FROM rule_runs WHERE flow = ?", flow, row: { _ in true }) == true { return true }

@@ -6,12 +6,15 @@ public enum ContactStoreError: Error, CustomStringConvertible, Sendable, Equatab
     case segmentQuery(name: String, message: String)
     /// A pending observation's stored JSON cannot be decoded (it was written by an incompatible build).
     case unreadablePendingObservation(eventID: Int64, message: String)
+    /// A contact was to be created for an address that is empty once trimmed.
+    case emptyEmail
 
     public var description: String {
         switch self {
         case .segmentQuery(let name, let message): "segment '\(name)' cannot be evaluated: \(message)"
         case .unreadablePendingObservation(let eventID, let message):
             "the pending observation of event \(eventID) cannot be read: \(message)"
+        case .emptyEmail: "a contact needs a non-empty email address"
         }
     }
 }
@@ -188,7 +191,7 @@ public final class ContactStore {
     /// Transitions caused by a pending observation carry its event id; others carry `eventID` (the event whose
     /// workflow made the link; it is not recorded as applied). Idempotent: linking again applies nothing new and
     /// returns `alreadyApplied: true`. A customer already linked to another contact stays with it.
-    /// - Throws: `SQLiteError` (nothing is written) or `ContactStoreError`.
+    /// - Throws: `SQLiteError` (nothing is written) or `ContactStoreError` (`emptyEmail` for a blank address).
     public func linkCustomer(email: String, customerID: String, eventID: Int64, policy: EngagementPolicy,
                              segments: [SegmentQuery], now: Int64) throws -> ContactChange {
         try database.transaction {
@@ -210,6 +213,7 @@ public final class ContactStore {
 
     /// Records that `email` is lead `leadID` in `campaignID` (creating the contact if missing, first seen `now`),
     /// replacing a lead id stored before. One transaction.
+    /// - Throws: `ContactStoreError.emptyEmail` for a blank address, or `SQLiteError`.
     public func linkLead(email: String, campaignID: String, leadID: String, now: Int64) throws {
         try database.transaction {
             let contact = try findOrCreateContact(email: ContactObservation.normalise(email: email), firstSeenAt: now,
@@ -244,7 +248,7 @@ public final class ContactStore {
                              pending: false, transitions: transitions)
     }
 
-    /// Maps `contact_id, email, segment, entered, entry, event_id` (from column `offset`).
+    /// Maps columns 0-5: `contact_id, email, segment, entered, entry, event_id` of a transition.
     static func transition(_ row: SQLiteStatement) -> SegmentTransition {
         SegmentTransition(contactID: row.int(0), email: row.string(1) ?? "", segment: row.string(2) ?? "",
                           entered: row.int(3) != 0, entry: Int(row.int(4)), eventID: row.int(5))
@@ -255,7 +259,9 @@ public final class ContactStore {
     }
 
     /// The contact with this (normalised) email, created with `firstSeenAt` when missing.
+    /// - Throws: `ContactStoreError.emptyEmail` for an empty address.
     func findOrCreateContact(email: String, firstSeenAt: Int64, now: Int64) throws -> (id: Int64, created: Bool) {
+        guard !email.isEmpty else { throw ContactStoreError.emptyEmail }
         if let id = try contactID(email: email) { return (id, false) }
         let id = try firstRow("""
             INSERT INTO contacts (email, first_seen_at, updated_at) VALUES (?, ?, ?) RETURNING id

@@ -444,6 +444,9 @@ final class ContactStoreTests: XCTestCase {
         XCTAssertTrue(try store.admitRuleRun(rule: "nurture", email: "ann@example.com", flow: "f3", now: t0 + Self.day + 1,
                                              maxPerDay: 2), "runs older than a day no longer count")
         XCTAssertEqual(try contact("ann@example.com").firstSeenAt, t0)
+        XCTAssertThrowsError(try store.admitRuleRun(rule: "nurture", email: "  ", flow: "f9", now: t0, maxPerDay: 2)) {
+            XCTAssertEqual($0 as? ContactStoreError, .emptyEmail)
+        }
     }
 
     func testOwnWritesKeepTheLatestTimePerRule() throws {
