@@ -76,7 +76,7 @@ public struct EngagementPolicy: Sendable, Equatable {
 }
 
 /// A payment, invoice or refund a Stripe event reports.
-public struct ObservedPayment: Sendable, Equatable {
+public struct ObservedPayment: Sendable, Equatable, Codable {
     public enum Kind: String, Sendable, Codable {
         /// A Checkout Session paid in `payment` mode (one-off).
         case payment
@@ -114,7 +114,7 @@ public struct ObservedPayment: Sendable, Equatable {
 }
 
 /// A subscription's state as a Stripe event shows it. Fields that are `nil` leave the stored value as it is.
-public struct ObservedSubscription: Sendable, Equatable {
+public struct ObservedSubscription: Sendable, Equatable, Codable {
     public var id: String
     /// Stripe's status: trialing, active, past_due, unpaid, canceled, incomplete, incomplete_expired, paused.
     public var status: String
@@ -136,8 +136,9 @@ public struct ObservedSubscription: Sendable, Equatable {
 }
 
 /// What one stored event says about one person, extracted from its payload (see the `Contacts` module).
-/// Applying it to the contacts (`ContactStore.apply`) is idempotent per `eventID`.
-public struct ContactObservation: Sendable, Equatable {
+/// Applying it to the contacts (`ContactStore.apply`) is idempotent per `eventID`. `Codable`: an observation that
+/// waits for its Stripe customer to be linked is kept as JSON (`contact_pending`).
+public struct ContactObservation: Sendable, Equatable, Codable {
     /// The `events` row it comes from.
     public var eventID: Int64
     public var source: EventSource
@@ -257,6 +258,16 @@ public struct ContactSubscription: Sendable, Equatable {
     public var productID: String?
     public var tier: String?
     public var currentPeriodEnd: Int64?
+
+    public init(id: String, status: String, priceID: String? = nil, productID: String? = nil, tier: String? = nil,
+                currentPeriodEnd: Int64? = nil) {
+        self.id = id
+        self.status = status
+        self.priceID = priceID
+        self.productID = productID
+        self.tier = tier
+        self.currentPeriodEnd = currentPeriodEnd
+    }
 }
 
 /// One person as Hookyard knows them.
@@ -288,6 +299,34 @@ public struct Contact: Sendable, Equatable {
     /// Segments they are in now.
     public var segments: [String]
     public var updatedAt: Int64
+
+    public init(id: Int64, email: String, firstSeenAt: Int64, lastEngagementAt: Int64? = nil,
+                counts: [ContactActivity: Int] = [:], interestStatus: String? = nil,
+                paymentStatus: PaymentStatus = .prospect, engagement: EngagementLevel = .low,
+                subscription: ContactSubscription? = nil, tier: String? = nil, productInterest: String? = nil,
+                doNotContact: String? = nil, leads: [String: String] = [:], stripeCustomerIDs: [String] = [],
+                revenue: [String: Int64] = [:], firstCampaign: String? = nil, lastCampaign: String? = nil,
+                segments: [String] = [], updatedAt: Int64) {
+        self.id = id
+        self.email = email
+        self.firstSeenAt = firstSeenAt
+        self.lastEngagementAt = lastEngagementAt
+        self.counts = counts
+        self.interestStatus = interestStatus
+        self.paymentStatus = paymentStatus
+        self.engagement = engagement
+        self.subscription = subscription
+        self.tier = tier
+        self.productInterest = productInterest
+        self.doNotContact = doNotContact
+        self.leads = leads
+        self.stripeCustomerIDs = stripeCustomerIDs
+        self.revenue = revenue
+        self.firstCampaign = firstCampaign
+        self.lastCampaign = lastCampaign
+        self.segments = segments
+        self.updatedAt = updatedAt
+    }
 }
 
 /// A payment on a contact's record, with the campaigns credited for it.
@@ -304,4 +343,168 @@ public struct ContactPayment: Sendable, Equatable {
     /// The last campaign that touched them before this payment (or the one its metadata names).
     public var lastCampaign: String?
     public var eventID: Int64?
+
+    public init(reference: String, kind: ObservedPayment.Kind, amount: Int64, currency: String, occurredAt: Int64,
+                tier: String? = nil, firstCampaign: String? = nil, lastCampaign: String? = nil, eventID: Int64? = nil) {
+        self.reference = reference
+        self.kind = kind
+        self.amount = amount
+        self.currency = currency
+        self.occurredAt = occurredAt
+        self.tier = tier
+        self.firstCampaign = firstCampaign
+        self.lastCampaign = lastCampaign
+        self.eventID = eventID
+    }
+}
+
+/// One line of a contact's history (`ContactStore.timeline`), newest first there.
+public struct ContactTimelineEntry: Sendable, Equatable {
+    public enum Kind: String, Sendable, Codable {
+        /// An event applied to the contact: `reference` is the event's row id, `detail` "<source> <type>".
+        case event
+        /// A job of such an event: `reference` is the job id, `detail` "<kind> <state>"; `at` is its last change.
+        case job
+        /// A payment, invoice or refund: `reference` is Stripe's id, `detail` "<kind> <amount> <currency>".
+        case payment
+        /// A purchase a workflow recorded for their email: `reference` is its provider reference,
+        /// `detail` "<amount> <currency> <rule>".
+        case purchase
+        /// A segment entry or exit: `reference` is the segment, `detail` "entered #<n>" or "left".
+        case segment
+    }
+
+    /// Unix milliseconds.
+    public var at: Int64
+    public var kind: Kind
+    public var reference: String
+    public var detail: String
+
+    public init(at: Int64, kind: Kind, reference: String, detail: String) {
+        self.at = at
+        self.kind = kind
+        self.reference = reference
+        self.detail = detail
+    }
+}
+
+/// Everything Hookyard holds about one person (`ContactStore.export`), for a data subject's access request.
+public struct ContactExport: Sendable {
+    /// A job of one of the contact's events, with every attempt (oldest first).
+    public struct JobRecord: Sendable, Equatable {
+        public var job: Job
+        public var attempts: [JobAttempt]
+
+        public init(job: Job, attempts: [JobAttempt]) {
+            self.job = job
+            self.attempts = attempts
+        }
+    }
+
+    /// A segment entry or exit with when it was recorded.
+    public struct RecordedTransition: Sendable, Equatable {
+        public var transition: SegmentTransition
+        /// Unix milliseconds.
+        public var at: Int64
+
+        public init(transition: SegmentTransition, at: Int64) {
+            self.transition = transition
+            self.at = at
+        }
+    }
+
+    /// One Instantly activity counted on the contact.
+    public struct Activity: Sendable, Equatable {
+        /// A `ContactActivity` raw value.
+        public var kind: String
+        public var campaignID: String?
+        public var occurredAt: Int64
+        public var eventID: Int64?
+
+        public init(kind: String, campaignID: String?, occurredAt: Int64, eventID: Int64?) {
+            self.kind = kind
+            self.campaignID = campaignID
+            self.occurredAt = occurredAt
+            self.eventID = eventID
+        }
+    }
+
+    /// A flow a rule started for the contact (the loop guard's record).
+    public struct RuleRun: Sendable, Equatable {
+        public var flow: String
+        public var rule: String
+        public var at: Int64
+
+        public init(flow: String, rule: String, at: Int64) {
+            self.flow = flow
+            self.rule = rule
+            self.at = at
+        }
+    }
+
+    public var contact: Contact
+    /// Every event applied to the contact, oldest first, with its full body.
+    public var events: [StoredEvent]
+    /// The jobs of those events, oldest first.
+    public var jobs: [JobRecord]
+    public var payments: [ContactPayment]
+    /// Purchases workflows recorded for their email.
+    public var purchases: [Purchase]
+    public var transitions: [RecordedTransition]
+    public var activity: [Activity]
+    public var ruleRuns: [RuleRun]
+    /// The latest Instantly write Hookyard made per rule (Unix milliseconds).
+    public var ownWrites: [String: Int64]
+
+    public init(contact: Contact, events: [StoredEvent], jobs: [JobRecord], payments: [ContactPayment],
+                purchases: [Purchase], transitions: [RecordedTransition], activity: [Activity], ruleRuns: [RuleRun],
+                ownWrites: [String: Int64]) {
+        self.contact = contact
+        self.events = events
+        self.jobs = jobs
+        self.payments = payments
+        self.purchases = purchases
+        self.transitions = transitions
+        self.activity = activity
+        self.ruleRuns = ruleRuns
+        self.ownWrites = ownWrites
+    }
+}
+
+/// What erasing one person (`ContactStore.erase`) changed.
+public struct ContactErasure: Sendable, Equatable {
+    /// The id the erased contact had.
+    public var contactID: Int64
+    /// Events whose body was emptied: the contact's own, those pending for their Stripe customers, and any other
+    /// whose body contained the address.
+    public var eventsRedacted: Int
+    /// Jobs whose input, output and error were cleared (those of the redacted events, and any naming the address).
+    public var jobsRedacted: Int
+    /// Job attempts whose error was replaced by `erased`.
+    public var attemptsRedacted: Int
+    /// Purchases whose email was removed (kept for revenue reports).
+    public var purchasesAnonymised: Int
+    /// Observations that waited for one of their Stripe customers, deleted.
+    public var pendingDeleted: Int
+    /// Activity rows kept as anonymous counts (contact and event removed).
+    public var activityAnonymised: Int
+    /// Payment rows kept as anonymous revenue (contact and event removed).
+    public var paymentsAnonymised: Int
+    /// `true` once the write-ahead log was checkpointed and truncated to zero bytes, so no earlier page version
+    /// survives in it; `false` when another connection's read kept the checkpoint from finishing (run it again).
+    public var walTruncated: Bool
+
+    public init(contactID: Int64, eventsRedacted: Int, jobsRedacted: Int, attemptsRedacted: Int,
+                purchasesAnonymised: Int, pendingDeleted: Int, activityAnonymised: Int, paymentsAnonymised: Int,
+                walTruncated: Bool) {
+        self.contactID = contactID
+        self.eventsRedacted = eventsRedacted
+        self.jobsRedacted = jobsRedacted
+        self.attemptsRedacted = attemptsRedacted
+        self.purchasesAnonymised = purchasesAnonymised
+        self.pendingDeleted = pendingDeleted
+        self.activityAnonymised = activityAnonymised
+        self.paymentsAnonymised = paymentsAnonymised
+        self.walTruncated = walTruncated
+    }
 }

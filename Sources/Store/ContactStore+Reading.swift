@@ -1,0 +1,226 @@
+/// Reading contacts for the CLI and the admin API: one contact, lists and counts by segment, a contact's timeline,
+/// and the export of everything held about a person. Reads run outside transactions (each statement sees one
+/// committed state of the database).
+extension ContactStore {
+    private static let contactColumns = """
+        c.id, c.email, c.first_seen_at, c.last_engagement_at, c.sent, c.opened, c.clicked, c.replied, c.bounced,
+        c.unsubscribed, c.meeting_booked, c.interest_status, c.payment_status, c.engagement, c.subscription_id,
+        c.subscription_status, c.subscription_price, c.subscription_product, c.subscription_tier,
+        c.subscription_period_end, c.tier, c.product_interest, c.do_not_contact, c.first_campaign, c.last_campaign,
+        c.updated_at
+        """
+
+    /// The contact with this email (normalised before the lookup), or `nil`.
+    public func contact(email: String) throws -> Contact? {
+        guard let email = Self.normalisedEmail(email), let id = try contactID(email: email) else { return nil }
+        return try contact(id: id)
+    }
+
+    /// The contact with this id, every field filled in, or `nil`.
+    public func contact(id: Int64) throws -> Contact? {
+        guard var contact = try firstRow("SELECT \(Self.contactColumns) FROM contacts c WHERE c.id = ?", id,
+                                         row: Self.contactRow) else { return nil }
+        try complete(&contact)
+        return contact
+    }
+
+    /// Contacts that match `query` (all when `nil`) and the given payment status and engagement, most recently
+    /// updated first, at most `limit`. Each contact is read completely (a few indexed queries per contact).
+    /// - Throws: `ContactStoreError.segmentQuery` or `SQLiteError`.
+    public func contacts(matching query: SegmentQuery?, paymentStatus: PaymentStatus?, engagement: EngagementLevel?,
+                         limit: Int, now: Int64) throws -> [Contact] {
+        var conditions: [String] = []
+        var arguments: [any SQLBindable] = []
+        if let query {
+            conditions.append("(\(try Self.boundSQL(query)))")
+            arguments += Self.arguments(query, now: now)
+        }
+        if let paymentStatus {
+            conditions.append("c.payment_status = ?")
+            arguments.append(paymentStatus.rawValue)
+        }
+        if let engagement {
+            conditions.append("c.engagement = ?")
+            arguments.append(engagement.rawValue)
+        }
+        arguments.append(limit)
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        var contacts = try segmentRows(query, """
+            SELECT \(Self.contactColumns) FROM contacts c \(filter) ORDER BY c.updated_at DESC, c.id DESC LIMIT ?
+            """, arguments: arguments, row: Self.contactRow)
+        for index in contacts.indices { try complete(&contacts[index]) }
+        return contacts
+    }
+
+    /// How many contacts match `query` at `now`.
+    /// - Throws: `ContactStoreError.segmentQuery` or `SQLiteError`.
+    public func count(matching query: SegmentQuery, now: Int64) throws -> Int {
+        let sql = "SELECT count(*) FROM contacts c WHERE (\(try Self.boundSQL(query)))"
+        return Int(try segmentRows(query, sql, arguments: Self.arguments(query, now: now)) { $0.int(0) }.first ?? 0)
+    }
+
+    /// Runs a statement built around `query`, naming the segment when its SQL does not compile.
+    private func segmentRows<R>(_ query: SegmentQuery?, _ sql: String, arguments: [any SQLBindable],
+                                row: (SQLiteStatement) throws -> R) throws -> [R] {
+        do {
+            return try rows(sql, arguments: arguments, row: row)
+        } catch let error as SQLiteError {
+            if let query, let message = compiles("SELECT (\(try Self.boundSQL(query))) FROM contacts c") {
+                throw ContactStoreError.segmentQuery(name: query.name, message: message)
+            }
+            throw error
+        }
+    }
+
+    /// The contact's history, newest first, at most `limit` entries: the events applied to them, those events' jobs
+    /// (at their last change), their payments, purchases recorded for their email, and their segment transitions.
+    /// Entries of the same time list segment changes first, then jobs, purchases, payments and events.
+    /// - Complexity: one pass over the jobs table (it has no index by event).
+    public func timeline(contactID: Int64, limit: Int) throws -> [ContactTimelineEntry] {
+        try rows("""
+            SELECT at, kind, reference, detail FROM (
+                SELECT e.received_at AS at, 'event' AS kind, CAST(e.id AS TEXT) AS reference,
+                    e.source || ' ' || e.type AS detail, 0 AS rank, e.id AS sequence
+                FROM contact_events ce JOIN events e ON e.id = ce.event_id WHERE ce.contact_id = ?1
+                UNION ALL
+                SELECT p.occurred_at, 'payment', p.reference, p.kind || ' ' || p.amount || ' ' || p.currency, 1, p.id
+                FROM contact_payments p WHERE p.contact_id = ?1
+                UNION ALL
+                SELECT p.created_at, 'purchase', p.reference, p.amount || ' ' || p.currency || ' ' || p.rule, 2, p.id
+                FROM purchases p WHERE lower(trim(p.email)) = (SELECT email FROM contacts WHERE id = ?1)
+                UNION ALL
+                SELECT j.updated_at, 'job', CAST(j.id AS TEXT), j.kind || ' ' || j.state, 3, j.id
+                FROM jobs j WHERE j.event_id IN (SELECT event_id FROM contact_events WHERE contact_id = ?1)
+                UNION ALL
+                SELECT t.at, 'segment', t.segment, CASE WHEN t.entered THEN 'entered #' || t.entry ELSE 'left' END, 4, t.id
+                FROM segment_transitions t WHERE t.contact_id = ?1
+            ) ORDER BY at DESC, rank DESC, sequence DESC LIMIT ?2
+            """, contactID, limit) { row in
+            ContactTimelineEntry(at: row.int(0), kind: ContactTimelineEntry.Kind(rawValue: row.string(1) ?? "") ?? .event,
+                                 reference: row.string(2) ?? "", detail: row.string(3) ?? "")
+        }
+    }
+
+    /// Everything held about the person with this email (normalised), or `nil` when there is no such contact: the
+    /// contact, every event applied to them with its full body, those events' jobs with every attempt, payments,
+    /// purchases recorded for the email, segment transitions, activity, rule runs and own writes.
+    public func export(email: String) throws -> ContactExport? {
+        guard let contact = try self.contact(email: email) else { return nil }
+        let id = contact.id
+        let events = try rows("""
+            SELECT e.id, e.source, e.event_id, e.dedup_key, e.type, e.received_at, e.body, e.headers, length(e.body),
+                (SELECT group_concat(state, ',') FROM jobs WHERE idempotency_key = 'event:' || e.id)
+            FROM contact_events ce JOIN events e ON e.id = ce.event_id WHERE ce.contact_id = ? ORDER BY e.id
+            """, id) { row in
+            StoredEvent(id: row.int(0), source: EventSource(rawValue: row.string(1) ?? "") ?? .stripe,
+                        eventID: row.string(2), dedupKey: row.string(3) ?? "", type: row.string(4) ?? "",
+                        receivedAt: row.int(5), body: row.blob(6), headersJSON: row.string(7) ?? "{}",
+                        bodyBytes: Int(row.int(8)),
+                        jobStates: row.string(9).map { $0.split(separator: ",").map(String.init) } ?? [])
+        }
+        var attempts: [Int64: [JobAttempt]] = [:]
+        _ = try rows("""
+            SELECT job_id, attempt, worker, started_at, finished_at, outcome, status, error FROM job_attempts
+            WHERE job_id IN (SELECT id FROM jobs WHERE event_id IN (SELECT event_id FROM contact_events WHERE contact_id = ?))
+            ORDER BY id
+            """, id) { row in
+            attempts[row.int(0), default: []].append(JobAttempt(
+                attempt: Int(row.int(1)), worker: row.string(2) ?? "", startedAt: row.int(3),
+                finishedAt: row.isNull(4) ? nil : row.int(4), outcome: row.string(5),
+                status: row.isNull(6) ? nil : Int(row.int(6)), error: row.string(7)))
+        }
+        let jobs = try rows("""
+            SELECT id, event_id, kind, state, attempts, next_run_at, lease_owner, lease_expires_at, last_error,
+                idempotency_key, input, output, created_at, updated_at
+            FROM jobs WHERE event_id IN (SELECT event_id FROM contact_events WHERE contact_id = ?) ORDER BY id
+            """, id) { row in
+            let job = Job(id: row.int(0), eventID: row.int(1), kind: row.string(2) ?? "",
+                          state: JobState(rawValue: row.string(3) ?? "") ?? .queued, attempts: Int(row.int(4)),
+                          nextRunAt: row.int(5), leaseOwner: row.string(6),
+                          leaseExpiresAt: row.isNull(7) ? nil : row.int(7), lastError: row.string(8),
+                          idempotencyKey: row.string(9) ?? "", input: row.string(10), output: row.string(11),
+                          createdAt: row.int(12), updatedAt: row.int(13))
+            return ContactExport.JobRecord(job: job, attempts: attempts[job.id] ?? [])
+        }
+        let payments = try rows("""
+            SELECT reference, kind, amount, currency, occurred_at, tier, first_campaign, last_campaign, event_id
+            FROM contact_payments WHERE contact_id = ? ORDER BY occurred_at, id
+            """, id) { row in
+            ContactPayment(reference: row.string(0) ?? "", kind: ObservedPayment.Kind(rawValue: row.string(1) ?? "") ?? .payment,
+                           amount: row.int(2), currency: row.string(3) ?? "", occurredAt: row.int(4), tier: row.string(5),
+                           firstCampaign: row.string(6), lastCampaign: row.string(7),
+                           eventID: row.isNull(8) ? nil : row.int(8))
+        }
+        let purchases = try rows("""
+            SELECT event_id, reference, email, amount, currency, campaign_id, payment_link, rule FROM purchases
+            WHERE lower(trim(email)) = ? ORDER BY id
+            """, contact.email) { row in
+            Purchase(eventID: row.int(0), reference: row.string(1) ?? "", email: row.string(2), amount: row.int(3),
+                     currency: row.string(4) ?? "", campaignID: row.string(5), paymentLink: row.string(6),
+                     rule: row.string(7) ?? "")
+        }
+        let transitions = try rows("""
+            SELECT t.contact_id, c.email, t.segment, t.entered, t.entry, t.event_id, t.at FROM segment_transitions t
+            JOIN contacts c ON c.id = t.contact_id WHERE t.contact_id = ? ORDER BY t.id
+            """, id) { row in
+            ContactExport.RecordedTransition(transition: Self.transition(row), at: row.int(6))
+        }
+        let activity = try rows("""
+            SELECT kind, campaign_id, occurred_at, event_id FROM contact_activity WHERE contact_id = ?
+            ORDER BY occurred_at, id
+            """, id) { row in
+            ContactExport.Activity(kind: row.string(0) ?? "", campaignID: row.string(1), occurredAt: row.int(2),
+                                   eventID: row.isNull(3) ? nil : row.int(3))
+        }
+        let ruleRuns = try rows("SELECT flow, rule, at FROM rule_runs WHERE contact_id = ? ORDER BY at, flow", id) { row in
+            ContactExport.RuleRun(flow: row.string(0) ?? "", rule: row.string(1) ?? "", at: row.int(2))
+        }
+        var ownWrites: [String: Int64] = [:]
+        _ = try rows("SELECT rule, at FROM own_writes WHERE contact_id = ?", id) { row in
+            ownWrites[row.string(0) ?? ""] = row.int(1)
+        }
+        return ContactExport(contact: contact, events: events, jobs: jobs, payments: payments, purchases: purchases,
+                             transitions: transitions, activity: activity, ruleRuns: ruleRuns, ownWrites: ownWrites)
+    }
+
+    // MARK: Row mapping
+
+    /// Maps `contactColumns`; leads, customers, revenue and segments are filled by `complete`.
+    private static func contactRow(_ row: SQLiteStatement) -> Contact {
+        func optionalInt(_ column: Int32) -> Int64? { row.isNull(column) ? nil : row.int(column) }
+        var counts: [ContactActivity: Int] = [:]
+        let countColumns: [(ContactActivity, Int32)] = [
+            (.sent, 4), (.opened, 5), (.clicked, 6), (.replied, 7), (.bounced, 8), (.unsubscribed, 9), (.meetingBooked, 10),
+        ]
+        for (activity, column) in countColumns { counts[activity] = Int(row.int(column)) }
+        let subscription = row.string(14).map { id in
+            ContactSubscription(id: id, status: row.string(15) ?? "", priceID: row.string(16), productID: row.string(17),
+                                tier: row.string(18), currentPeriodEnd: optionalInt(19))
+        }
+        return Contact(id: row.int(0), email: row.string(1) ?? "", firstSeenAt: row.int(2),
+                       lastEngagementAt: optionalInt(3), counts: counts, interestStatus: row.string(11),
+                       paymentStatus: PaymentStatus(rawValue: row.string(12) ?? "") ?? .prospect,
+                       engagement: EngagementLevel(rawValue: row.string(13) ?? "") ?? .low, subscription: subscription,
+                       tier: row.string(20), productInterest: row.string(21), doNotContact: row.string(22),
+                       firstCampaign: row.string(23), lastCampaign: row.string(24), updatedAt: row.int(25))
+    }
+
+    /// Fills in the contact's leads (those with a known lead id), customer ids (in link order), revenue per
+    /// currency and current segments.
+    private func complete(_ contact: inout Contact) throws {
+        var leads: [String: String] = [:]
+        _ = try rows("SELECT campaign_id, lead_id FROM contact_leads WHERE contact_id = ? AND lead_id IS NOT NULL",
+                     contact.id) { row in leads[row.string(0) ?? ""] = row.string(1) ?? "" }
+        contact.leads = leads
+        contact.stripeCustomerIDs = try rows(
+            "SELECT customer_id FROM contact_customers WHERE contact_id = ? ORDER BY rowid", contact.id) { $0.string(0) ?? "" }
+        var revenue: [String: Int64] = [:]
+        _ = try rows("SELECT currency, sum(amount) FROM contact_payments WHERE contact_id = ? GROUP BY currency",
+                     contact.id) { row in revenue[row.string(0) ?? ""] = row.int(1) }
+        contact.revenue = revenue
+        contact.segments = try rows(
+            "SELECT segment FROM contact_segments WHERE contact_id = ? AND member = 1 ORDER BY segment", contact.id) {
+            $0.string(0) ?? ""
+        }
+    }
+}
