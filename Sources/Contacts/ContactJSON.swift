@@ -65,3 +65,70 @@ public enum ContactJSON {
 
     private static func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
 }
+
+/// Everything held about one person as one JSON document (`hookyard contacts export`): raw payloads are included
+/// as the provider sent them (parsed when they are JSON, else as text). Stateless.
+public enum ContactExportJSON {
+    public static func render(_ export: ContactExport, exportedAt: Int64) -> JSONValue {
+        .object([
+            "exported_at": ContactJSON.time(exportedAt),
+            "contact": ContactJSON.render(export.contact),
+            "events": .array(export.events.map { event in
+                let body: JSONValue = event.body.isEmpty ? .null : ((try? JSONValue.parse(event.body)) ?? .string(String(decoding: event.body, as: UTF8.self)))
+                return .object([
+                    "id": .integer(event.id), "source": .string(event.source.rawValue), "type": .string(event.type),
+                    "provider_event_id": event.eventID.map(JSONValue.string) ?? .null,
+                    "received_at": ContactJSON.time(event.receivedAt),
+                    "payload": body,
+                ])
+            }),
+            "jobs": .array(export.jobs.map { record in
+                .object([
+                    "id": .integer(record.job.id), "event": .integer(record.job.eventID), "kind": .string(record.job.kind),
+                    "state": .string(record.job.state.rawValue), "key": .string(record.job.idempotencyKey),
+                    "input": record.job.input.map(parsedOrText) ?? .null,
+                    "output": record.job.output.map(parsedOrText) ?? .null,
+                    "last_error": record.job.lastError.map(JSONValue.string) ?? .null,
+                    "created_at": ContactJSON.time(record.job.createdAt),
+                    "attempts": .array(record.attempts.map { attempt in
+                        .object([
+                            "attempt": .integer(Int64(attempt.attempt)), "started_at": ContactJSON.time(attempt.startedAt),
+                            "outcome": attempt.outcome.map(JSONValue.string) ?? .null,
+                            "status": attempt.status.map { .integer(Int64($0)) } ?? .null,
+                            "error": attempt.error.map(JSONValue.string) ?? .null,
+                        ])
+                    }),
+                ])
+            }),
+            "payments": .array(export.payments.map(ContactJSON.render)),
+            "purchases": .array(export.purchases.map { purchase in
+                .object([
+                    "reference": .string(purchase.reference), "amount": .integer(purchase.amount),
+                    "currency": .string(purchase.currency), "campaign": purchase.campaignID.map(JSONValue.string) ?? .null,
+                    "payment_link": purchase.paymentLink.map(JSONValue.string) ?? .null, "rule": .string(purchase.rule),
+                    "event": .integer(purchase.eventID),
+                ])
+            }),
+            "segment_history": .array(export.transitions.map { recorded in
+                .object([
+                    "segment": .string(recorded.transition.segment), "entered": .bool(recorded.transition.entered),
+                    "entry": .integer(Int64(recorded.transition.entry)), "at": ContactJSON.time(recorded.at),
+                ])
+            }),
+            "activity": .array(export.activity.map { activity in
+                .object([
+                    "kind": .string(activity.kind), "campaign": activity.campaignID.map(JSONValue.string) ?? .null,
+                    "at": ContactJSON.time(activity.occurredAt),
+                ])
+            }),
+            "rule_runs": .array(export.ruleRuns.map { run in
+                .object(["rule": .string(run.rule), "flow": .string(run.flow), "at": ContactJSON.time(run.at)])
+            }),
+            "own_writes": .object(export.ownWrites.mapValues(ContactJSON.time)),
+        ])
+    }
+
+    private static func parsedOrText(_ text: String) -> JSONValue {
+        (try? JSONValue.parse(text)) ?? .string(text)
+    }
+}

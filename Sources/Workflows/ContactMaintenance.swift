@@ -45,7 +45,8 @@ public final class ContactMaintenance: Sendable {
     private let clock: @Sendable () -> Int64
     private let onJobsQueued: @Sendable () -> Void
     private let queue = DispatchQueue(label: "hookyard.contact-maintenance", qos: .utility)
-    private let timer: Mutex<DispatchSourceTimer?> = Mutex(nil)
+    /// Created by `start()`: a dispatch source must not be released while it was never resumed.
+    private let timer = Mutex<TimerHandle?>(nil)
 
     /// - Parameter onJobsQueued: called after a pass queued rule jobs (wakes the workers).
     public init(configuration: Configuration, engine: WorkflowEngine, logger: Logger,
@@ -82,12 +83,13 @@ public final class ContactMaintenance: Sendable {
             }
         }
         source.resume()
-        timer.withLock { $0 = source }
+        let handle = TimerHandle(source)
+        timer.withLock { $0 = handle }
     }
 
     /// Stops the timer and waits for a pass in progress to finish.
     public func stop() {
-        timer.withLock { $0?.cancel(); $0 = nil }
+        timer.withLock { $0 }?.source.cancel()
         queue.sync {}
     }
 
@@ -131,4 +133,10 @@ public final class ContactMaintenance: Sendable {
         if report.flowsStarted > 0 { onJobsQueued() }
         return report
     }
+}
+
+/// A dispatch timer shared between `start()` and `stop()`; DispatchSource's methods are thread-safe.
+private final class TimerHandle: @unchecked Sendable {
+    let source: DispatchSourceTimer
+    init(_ source: DispatchSourceTimer) { self.source = source }
 }

@@ -295,8 +295,8 @@ public final class WorkflowEngine: JobHandler {
         guard let (index, step) = rule.step(named: stepName).map({ ($0.index, $0.step) }), step.action == job.kind else {
             throw Arguments.failure("rule '\(ruleName)' no longer has a step '\(stepName)' running \(job.kind) (the configuration changed)")
         }
-        let stored = try storedEvent(job, store: store)
-        let body: JSONValue = stored.body.isEmpty ? .object([:]) : try parse(stored.body, of: job)
+        let event = try storedEvent(job, store: store)
+        let body: JSONValue = event.body.isEmpty ? .object([:]) : try parse(event.body, of: job)
         var contact: JSONValue = .null
         let contactEmail = input["contact"]?.stringValue
         if let contactEmail {

@@ -60,7 +60,7 @@ struct ContactsCommand: ParsableCommand {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one contact and their timeline, newest first.")
         @OptionGroup var options: ConfigurationOptions
-        @Argument(help: "The contact's email address (any case).") var email: String
+        @ArgumentParser.Argument(help: "The contact's email address (any case).") var email: String
         @Option(help: "How many timeline entries to show.") var limit = 50
         @Flag(help: "Print JSON.") var json = false
 
@@ -75,7 +75,7 @@ struct ContactsCommand: ParsableCommand {
             if json {
                 var object = ContactJSON.render(contact).objectValue ?? [:]
                 object["timeline"] = .array(timeline.map { entry in
-                    .object(["at": ContactJSON.time(entry.at), "kind": .string(entry.kind), "reference": .string(entry.reference),
+                    .object(["at": ContactJSON.time(entry.at), "kind": .string(entry.kind.rawValue), "reference": .string(entry.reference),
                              "detail": .string(entry.detail)])
                 })
                 print(JSONValue.object(object).serialized())
@@ -85,7 +85,7 @@ struct ContactsCommand: ParsableCommand {
             print("")
             print("timeline (newest first)")
             for entry in timeline {
-                print("  " + column(isoTime(entry.at), 25) + column(entry.kind, 9) + column(entry.reference, 22) + entry.detail)
+                print("  " + column(isoTime(entry.at), 25) + column(entry.kind.rawValue, 9) + column(entry.reference, 22) + entry.detail)
             }
             if timeline.isEmpty { print("  (nothing)") }
         }
@@ -96,7 +96,7 @@ struct ContactsCommand: ParsableCommand {
             abstract: "Print everything held about one person as JSON (a data subject access request).",
             discussion: "The contact, every event applied to them with its raw payload, the jobs those events caused with every attempt, their payments and purchases, and their segment history.")
         @OptionGroup var options: ConfigurationOptions
-        @Argument(help: "The contact's email address (any case).") var email: String
+        @ArgumentParser.Argument(help: "The contact's email address (any case).") var email: String
 
         func run() throws {
             let settings = try options.load(rules: false)
@@ -119,7 +119,7 @@ struct ContactsCommand: ParsableCommand {
                 are answered 503 if it takes longer than the store's busy timeout, so the sender retries).
                 """)
         @OptionGroup var options: ConfigurationOptions
-        @Argument(help: "The contact's email address (any case).") var email: String
+        @ArgumentParser.Argument(help: "The contact's email address (any case).") var email: String
         @Flag(help: "Do not ask for confirmation.") var yes = false
 
         func run() throws {
@@ -145,7 +145,19 @@ struct ContactsCommand: ParsableCommand {
                                                       "events_redacted": .stringConvertible(erasure.eventsRedacted),
                                                       "jobs_redacted": .stringConvertible(erasure.jobsRedacted)])
             LogOutput.standard.flush()
-            print(erasure.summary)
+            print("erased contact \(erasure.contactID)")
+            print("  events redacted       \(erasure.eventsRedacted)")
+            print("  jobs redacted         \(erasure.jobsRedacted)")
+            print("  attempts redacted     \(erasure.attemptsRedacted)")
+            print("  pending deleted       \(erasure.pendingDeleted)")
+            print("  purchases anonymised  \(erasure.purchasesAnonymised) (amount, currency, campaign and date kept)")
+            print("  payments anonymised   \(erasure.paymentsAnonymised)")
+            print("  activity anonymised   \(erasure.activityAnonymised)")
+            if erasure.walTruncated {
+                print("database rewritten and its write-ahead log truncated: no copy of the address is left on disk")
+            } else {
+                print("warning: another connection's read kept the write-ahead log from being truncated; old pages in it are overwritten as the daemon writes on (stop the daemon and erase again to be certain)")
+            }
         }
 
         /// The first 16 hex digits of the address's SHA-256: enough to match a later request, not to read it.

@@ -140,9 +140,10 @@ final class WorkflowEngineTests: XCTestCase {
         XCTAssertEqual(jobs.filter { $0.kind == "process_event" }.count, 4)
         XCTAssertEqual(jobs.count, 7)
         let first = try JSONValue.parse(try queue.jobs(forEvent: 1)[0].output ?? "")
-        XCTAssertEqual(first, .object(["matched": .array([.object(["rule": .string("lead"), "flow": .string("dry-run:once:ann@example.com")])])]))
+        XCTAssertEqual(first, .object(["contact_id": .integer(1),
+                                       "matched": .array([.object(["rule": .string("lead"), "flow": .string("dry-run:once:ann@example.com")])])]))
         let unmatched = try JSONValue.parse(try queue.jobs(forEvent: 3)[0].output ?? "")
-        XCTAssertEqual(unmatched, .object(["matched": .array([])]))
+        XCTAssertEqual(unmatched, .object(["contact_id": .integer(2), "matched": .array([])]))
     }
 
     func testRetriesSendTheSameIdempotencyKeyAndFailuresAreClassified() throws {
