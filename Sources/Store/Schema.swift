@@ -104,6 +104,8 @@ public enum Schema {
         // only anonymous aggregates: their contact_id becomes NULL.
         """
         ALTER TABLE events ADD COLUMN pruned_at INTEGER;
+        -- A contact's timeline, export and erase find the jobs of their events by index.
+        CREATE INDEX jobs_by_event ON jobs (event_id);
         CREATE TABLE contacts (
             id                       INTEGER PRIMARY KEY,
             email                    TEXT    NOT NULL UNIQUE,

@@ -30,9 +30,15 @@ struct CheckConfig: ParsableCommand {
         print("  workers                   \(settings.workers.count); retry base \(settings.workers.retryBaseMilliseconds) ms, cap \(settings.workers.retryCapMilliseconds) ms, \(settings.workers.maxAttempts) attempts")
         print("  rules                     \(settings.rules.isEmpty ? "none (events are stored, no workflow runs)" : String(settings.rules.count))")
         for rule in settings.rules {
-            let trigger = "\(rule.trigger.source.rawValue) \(rule.trigger.eventTypes.joined(separator: "|"))"
-            print("    \(rule.name): on \(trigger)\(rule.trigger.conditions.isEmpty ? "" : " where " + rule.trigger.conditions.map(\.description).joined(separator: " and "))")
+            let trigger = rule.trigger.segmentChange.map(\.description)
+                ?? "\(rule.trigger.source.rawValue) \(rule.trigger.eventTypes.joined(separator: "|"))"
+            print("    \(rule.name): on \(trigger)\(rule.trigger.conditions.isEmpty ? "" : " where " + rule.trigger.conditions.map(\.description).joined(separator: " and "))\(rule.contactFilter == nil ? "" : " if the contact passes its if:")")
             for step in rule.steps { print("      \(step.name): \(step.action)") }
         }
+        print("  segments                  \(settings.segments.isEmpty ? "none" : settings.segments.map(\.name).joined(separator: ", "))")
+        let engagement = settings.contacts.engagement
+        print("  engagement                high >= \(ConfigurationLoader.format(engagement.high)), medium >= \(ConfigurationLoader.format(engagement.medium)) over \(engagement.windowDays) days; opens alone \(engagement.opensCanMakeHigh ? "can" : "never") make high")
+        print("  loop guard                \(settings.contacts.loopGuardSeconds) s; at most \(settings.contacts.maxRuleRunsPerDay) runs of a rule per contact per day")
+        print("  payload retention         \(settings.retentionPayloadDays == 0 ? "forever" : "\(settings.retentionPayloadDays) days")")
     }
 }
