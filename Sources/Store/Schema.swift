@@ -106,8 +106,9 @@ public enum Schema {
         ALTER TABLE events ADD COLUMN pruned_at INTEGER;
         -- A contact's timeline, export and erase find the jobs of their events by index.
         CREATE INDEX jobs_by_event ON jobs (event_id);
+        -- AUTOINCREMENT: an erased person's id is never given to anyone else.
         CREATE TABLE contacts (
-            id                       INTEGER PRIMARY KEY,
+            id                       INTEGER PRIMARY KEY AUTOINCREMENT,
             email                    TEXT    NOT NULL UNIQUE,
             first_seen_at            INTEGER NOT NULL,
             last_engagement_at       INTEGER,

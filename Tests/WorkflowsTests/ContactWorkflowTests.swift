@@ -170,4 +170,28 @@ final class ContactWorkflowTests: XCTestCase {
         XCTAssertEqual(started.count, 1)
         XCTAssertEqual(started.first?.eventID, 1, "the job belongs to the contact's latest event")
     }
+
+    func testMaintenancePrunesOldPayloadsButKeepsTheContactAndUnfinishedWork() throws {
+        let engine = engine([rule("nurture", on: "lead_interested")])
+        instantly("email_opened", "ann@example.com")        // finished: pruned
+        try QueueDriver(path: path, engine: engine).drain()
+        instantly("lead_interested", "bob@example.com")     // its process_event job is still queued: kept
+        let farFuture: @Sendable () -> Int64 = { QueueDriver.now() + 40 * 86_400_000 }
+        let maintenance = ContactMaintenance(configuration: .init(databasePath: path, retentionMilliseconds: 30 * 86_400_000),
+                                             engine: engine, logger: Logger(label: "test"), clock: farFuture)
+        XCTAssertEqual(try maintenance.runOnce().payloadsPruned, 1)
+        let reader = try StoreReader(path: path)
+        XCTAssertEqual(try reader.event("1")?.bodyBytes, 0)
+        XCTAssertGreaterThan(try reader.event("2")?.bodyBytes ?? 0, 0)
+        let contacts = try ContactStore(path: path)
+        defer { contacts.close() }
+        XCTAssertEqual(try contacts.contact(email: "ann@example.com")?.counts[.opened], 1, "structured fields stay")
+        // Bob's event is processed normally afterwards, and pruned on a later pass.
+        try QueueDriver(path: path, engine: engine).drain()
+        XCTAssertEqual(try contacts.contact(email: "bob@example.com")?.interestStatus, "interested")
+        XCTAssertEqual(try maintenance.runOnce().payloadsPruned, 1)
+        let maintenanceWithoutRetention = ContactMaintenance(configuration: .init(databasePath: path, retentionMilliseconds: nil),
+                                                             engine: engine, logger: Logger(label: "test"), clock: farFuture)
+        XCTAssertEqual(try maintenanceWithoutRetention.runOnce().payloadsPruned, 0)
+    }
 }
