@@ -21,7 +21,7 @@ public enum ContactJSON {
             "tier": optional(contact.tier),
             "product_interest": optional(contact.productInterest),
             "do_not_contact": optional(contact.doNotContact),
-            "leads": .object(contact.leads.mapValues(JSONValue.string)),
+            "leads": .object(contact.leads.mapValues { $0.isEmpty ? .null : .string($0) }),
             "stripe_customer_ids": .array(contact.stripeCustomerIDs.map(JSONValue.string)),
             "revenue": .object(contact.revenue.mapValues(JSONValue.integer)),
             "first_campaign": optional(contact.firstCampaign),

@@ -287,7 +287,8 @@ public struct Contact: Sendable, Equatable {
     public var productInterest: String?
     /// `unsubscribed` or `bounced` once either happened; `nil` otherwise. Instantly actions skip such contacts.
     public var doNotContact: String?
-    /// Lead id per campaign id.
+    /// Every campaign they are a lead in, with the lead's id there; an empty id while Instantly has not told it
+    /// (webhooks carry no lead id; Hookyard learns it from its own lead lookups).
     public var leads: [String: String]
     public var stripeCustomerIDs: [String]
     /// Net revenue (payments and invoices minus refunds) per currency, smallest unit.

@@ -205,11 +205,11 @@ extension ContactStore {
                        firstCampaign: row.string(23), lastCampaign: row.string(24), updatedAt: row.int(25))
     }
 
-    /// Fills in the contact's leads (those with a known lead id), customer ids (in link order), revenue per
+    /// Fills in the contact's campaigns with their lead ids (empty while none was seen), customer ids (in link order), revenue per
     /// currency and current segments.
     private func complete(_ contact: inout Contact) throws {
         var leads: [String: String] = [:]
-        _ = try rows("SELECT campaign_id, lead_id FROM contact_leads WHERE contact_id = ? AND lead_id IS NOT NULL",
+        _ = try rows("SELECT campaign_id, lead_id FROM contact_leads WHERE contact_id = ?",
                      contact.id) { row in leads[row.string(0) ?? ""] = row.string(1) ?? "" }
         contact.leads = leads
         contact.stripeCustomerIDs = try rows(

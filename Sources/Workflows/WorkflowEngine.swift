@@ -312,7 +312,10 @@ public final class WorkflowEngine: JobHandler {
                                                                  "step": "\(stepName)", "reason": "contact erased"])
                 return .succeeded(output: JSONValue.object(["skipped": .string("the contact was erased")]).serialized(), followUps: [])
             }
-            contact = ContactJSON.render(found)
+            var current = found
+            let configured = Set(currentContactPolicy.segments.map(\.name))
+            current.segments = current.segments.filter(configured.contains)  // not those of segments since removed
+            contact = ContactJSON.render(current)
         }
         let context = JSONValue.object(["event": body, "steps": .object(outputs), "contact": contact])
 

@@ -42,6 +42,7 @@ struct ContactsCommand: ParsableCommand {
             let store = try openContacts(settings.database)
             defer { store.close() }
             let contacts = try store.contacts(matching: query, paymentStatus: status, engagement: engagement, limit: limit, now: now())
+                .map { settings.current($0) }
             if json {
                 for contact in contacts { print(ContactJSON.render(contact).serialized()) }
                 return
@@ -68,7 +69,7 @@ struct ContactsCommand: ParsableCommand {
             let settings = try options.load(rules: false)
             let store = try openContacts(settings.database)
             defer { store.close() }
-            guard let contact = try store.contact(email: ContactObservation.normalise(email: email)) else {
+            guard let contact = try store.contact(email: ContactObservation.normalise(email: email)).map(settings.current) else {
                 throw ValidationError("no contact '\(email)' in \(settings.database)")
             }
             let timeline = try store.timeline(contactID: contact.id, limit: limit)
@@ -206,6 +207,16 @@ extension EngagementLevel: ExpressibleByArgument {}
 
 private func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
+extension HookyardConfiguration {
+    /// `contact` with only the segments configured now (memberships of a segment since removed are left out).
+    func current(_ contact: Contact) -> Contact {
+        var contact = contact
+        let names = Set(segments.map(\.name))
+        contact.segments = contact.segments.filter(names.contains)
+        return contact
+    }
+}
+
 private func openContacts(_ path: String) throws -> ContactStore {
     do {
         return try ContactStore(path: path)
@@ -238,8 +249,10 @@ private func describe(_ contact: Contact) -> String {
     line("product interest", contact.productInterest ?? "-")
     line("first campaign", contact.firstCampaign ?? "-")
     line("last campaign", contact.lastCampaign ?? "-")
-    line("campaigns", contact.leads.keys.sorted().map { "\($0) (lead \(contact.leads[$0]!))" }.joined(separator: ", "))
-    line("stripe customers", contact.stripeCustomerIDs.joined(separator: ", "))
+    line("campaigns", contact.leads.isEmpty ? "none" : contact.leads.keys.sorted().map { campaign in
+        contact.leads[campaign]!.isEmpty ? campaign : "\(campaign) (lead \(contact.leads[campaign]!))"
+    }.joined(separator: ", "))
+    line("stripe customers", contact.stripeCustomerIDs.isEmpty ? "none" : contact.stripeCustomerIDs.joined(separator: ", "))
     line("segments", contact.segments.isEmpty ? "none" : contact.segments.joined(separator: ", "))
     return lines.joined(separator: "\n")
 }
