@@ -33,7 +33,11 @@ struct ContactsCommand: ParsableCommand {
             if let segment {
                 guard let found = settings.segmentCompiler.query(segment: segment) else {
                     let known = settings.segments.map(\.name)
-                    throw ValidationError("no segment '\(segment)' in the configuration (segments: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+                    var message = "no segment '\(segment)' in the configuration (segments: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
+                    if !settings.ignoredIssues.isEmpty {
+                        message += "\nsegments with problems were left out:\n" + settings.ignoredIssues.map(\.description).joined(separator: "\n")
+                    }
+                    throw ValidationError(message)
                 }
                 query = found
             } else {
