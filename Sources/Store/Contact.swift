@@ -250,25 +250,9 @@ public struct ContactChange: Sendable, Equatable {
     }
 }
 
-/// The current subscription on a contact.
-public struct ContactSubscription: Sendable, Equatable {
-    public var id: String
-    public var status: String
-    public var priceID: String?
-    public var productID: String?
-    public var tier: String?
-    public var currentPeriodEnd: Int64?
-
-    public init(id: String, status: String, priceID: String? = nil, productID: String? = nil, tier: String? = nil,
-                currentPeriodEnd: Int64? = nil) {
-        self.id = id
-        self.status = status
-        self.priceID = priceID
-        self.productID = productID
-        self.tier = tier
-        self.currentPeriodEnd = currentPeriodEnd
-    }
-}
+/// The current subscription on a contact: the latest state Stripe's events showed (see `ContactStore.apply` for
+/// how out-of-order events are resolved).
+public typealias ContactSubscription = ObservedSubscription
 
 /// One person as Hookyard knows them.
 public struct Contact: Sendable, Equatable {

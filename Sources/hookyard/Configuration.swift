@@ -309,7 +309,7 @@ enum SecretResolver {
 }
 
 /// Walks the YAML node tree, applying known keys and recording every unknown key or wrong type with its line.
-struct YAMLReader {
+struct YAMLReader: ConfigurationSectionReader {
     let file: String
     var issues: [ConfigurationIssue] = []
     /// The `rules:` node, read by `RuleReader` once the environment is known (rules expand `${VAR}`).
@@ -319,10 +319,6 @@ struct YAMLReader {
     var segments: Node?
 
     init(file: String) { self.file = file }
-
-    mutating func issue(_ node: Node?, _ key: String, _ message: String) {
-        issues.append(ConfigurationIssue(origin: file, line: node?.mark?.line, key: key, message: message))
-    }
 
     mutating func apply(text: String, to configuration: inout HookyardConfiguration) {
         let root: Node?
@@ -440,18 +436,6 @@ struct YAMLReader {
     private mutating func string(_ node: Node, _ key: String, _ set: (String) -> Void) {
         guard let scalar = node.scalar else { return issue(node, key, "must be a string") }
         set(scalar.string)
-    }
-
-    private mutating func int(_ node: Node, _ key: String, min: Int, _ set: (Int) -> Void) {
-        guard let value = node.int else { return issue(node, key, "must be a whole number") }
-        guard value >= min else { return issue(node, key, "must be at least \(min)") }
-        set(value)
-    }
-
-    private mutating func number(_ node: Node, _ key: String, min: Double, _ set: (Double) -> Void) {
-        guard let value = node.float ?? node.int.map(Double.init), value.isFinite else { return issue(node, key, "must be a number") }
-        guard value >= min else { return issue(node, key, "must be at least \(ConfigurationLoader.format(min))") }
-        set(value)
     }
 
     private static func line(of error: YamlError) -> Int? {

@@ -83,7 +83,7 @@ extension ConfigurationLoader {
 /// segments:
 ///   hot-prospects: {all: [{payment_status: prospect}, {engagement: high}]}
 /// ```
-struct ContactConfigurationReader {
+struct ContactConfigurationReader: EnvironmentExpandingReader {
     let file: String
     let environment: [String: String]
     var issues: [ConfigurationIssue] = []
@@ -91,10 +91,6 @@ struct ContactConfigurationReader {
     init(file: String, environment: [String: String]) {
         self.file = file
         self.environment = environment
-    }
-
-    private mutating func issue(_ node: Node?, _ key: String, _ message: String) {
-        issues.append(ConfigurationIssue(origin: file, line: node?.mark?.line, key: key, message: message))
     }
 
     // MARK: contacts
@@ -189,7 +185,7 @@ struct ContactConfigurationReader {
         for (keyNode, value) in mapping {
             let raw = keyNode.string ?? ""
             let path = "\(key).\(raw)"
-            guard let ids = text(keyNode, path), let name = text(value, path) else { continue }
+            guard let ids = scalarText(keyNode, path), let name = scalarText(value, path) else { continue }
             guard !name.isEmpty else {
                 issue(value, path, "names nothing")
                 continue
@@ -215,7 +211,7 @@ struct ContactConfigurationReader {
         for (keyNode, value) in mapping {
             let raw = keyNode.string ?? ""
             let path = "\(key).\(raw)"
-            guard let pattern = text(keyNode, path), let product = text(value, path) else { continue }
+            guard let pattern = scalarText(keyNode, path), let product = scalarText(value, path) else { continue }
             guard !pattern.isEmpty, !product.isEmpty else {
                 issue(keyNode, path, "needs a pattern and a product name")
                 continue
@@ -270,26 +266,4 @@ struct ContactConfigurationReader {
 
     // MARK: Values
 
-    /// A scalar's text with `${VAR}` expanded, each problem reported at `key`.
-    private mutating func text(_ node: Node, _ key: String) -> String? {
-        guard let scalar = node.scalar else {
-            issue(node, key, "must be a single value")
-            return nil
-        }
-        let (expanded, problems) = EnvironmentExpansion.expand(scalar.string, environment: environment)
-        for problem in problems { issue(node, key, problem) }
-        return expanded
-    }
-
-    private mutating func int(_ node: Node, _ key: String, min: Int, _ set: (Int) -> Void) {
-        guard let value = node.int else { return issue(node, key, "must be a whole number") }
-        guard value >= min else { return issue(node, key, "must be at least \(min)") }
-        set(value)
-    }
-
-    private mutating func number(_ node: Node, _ key: String, min: Double, _ set: (Double) -> Void) {
-        guard let value = node.float ?? node.int.map(Double.init), value.isFinite else { return issue(node, key, "must be a number") }
-        guard value >= min else { return issue(node, key, "must be at least \(ConfigurationLoader.format(min))") }
-        set(value)
-    }
 }

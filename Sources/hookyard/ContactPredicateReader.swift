@@ -21,7 +21,7 @@ import Yams
 /// `SegmentCompiler` will compile it (numbers only for revenue and days_since_engagement, the values of
 /// payment_status and engagement), so its problem is placed on its own line. Segment references are only checked
 /// for their spelling here: whether they exist is the compiler's finding.
-struct ContactPredicateReader {
+struct ContactPredicateReader: EnvironmentExpandingReader {
     let file: String
     let environment: [String: String]
     var issues: [ConfigurationIssue] = []
@@ -32,10 +32,6 @@ struct ContactPredicateReader {
     init(file: String, environment: [String: String]) {
         self.file = file
         self.environment = environment
-    }
-
-    private mutating func issue(_ node: Node?, _ key: String, _ message: String) {
-        issues.append(ConfigurationIssue(origin: file, line: node?.mark?.line, key: key, message: message))
     }
 
     /// Whether `name` can name a segment (or a rule): letters, digits, `-` and `_`.
@@ -228,14 +224,4 @@ struct ContactPredicateReader {
         return nil
     }
 
-    /// A scalar's text with `${VAR}` expanded (`EnvironmentExpansion`), each problem reported at `key`.
-    private mutating func scalarText(_ node: Node, _ key: String) -> String? {
-        guard let scalar = node.scalar else {
-            issue(node, key, "must be a single value")
-            return nil
-        }
-        let (expanded, problems) = EnvironmentExpansion.expand(scalar.string, environment: environment)
-        for problem in problems { issue(node, key, problem) }
-        return expanded
-    }
 }

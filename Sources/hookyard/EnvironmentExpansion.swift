@@ -43,3 +43,48 @@ enum EnvironmentExpansion {
         return nil
     }
 }
+
+/// A reader of one part of the configuration file: it collects every problem with file, line and key rather
+/// than stopping at the first. The shared scalar readers below report through `issues`.
+protocol ConfigurationSectionReader {
+    var file: String { get }
+    var issues: [ConfigurationIssue] { get set }
+}
+
+extension ConfigurationSectionReader {
+    mutating func issue(_ node: Node?, _ key: String, _ message: String) {
+        issues.append(ConfigurationIssue(origin: file, line: node?.mark?.line, key: key, message: message))
+    }
+
+    /// A whole number of at least `min`, handed to `set`; otherwise an issue at `key`.
+    mutating func int(_ node: Node, _ key: String, min: Int, _ set: (Int) -> Void) {
+        guard let value = node.int else { return issue(node, key, "must be a whole number") }
+        guard value >= min else { return issue(node, key, "must be at least \(min)") }
+        set(value)
+    }
+
+    /// A finite number of at least `min`, handed to `set`; otherwise an issue at `key`.
+    mutating func number(_ node: Node, _ key: String, min: Double, _ set: (Double) -> Void) {
+        guard let value = node.float ?? node.int.map(Double.init), value.isFinite else { return issue(node, key, "must be a number") }
+        guard value >= min else { return issue(node, key, "must be at least \(ConfigurationLoader.format(min))") }
+        set(value)
+    }
+}
+
+/// A section reader whose values may name environment variables (`${VAR}`): rules, contacts, segments.
+protocol EnvironmentExpandingReader: ConfigurationSectionReader {
+    var environment: [String: String] { get }
+}
+
+extension EnvironmentExpandingReader {
+    /// A scalar's text with `${VAR}` expanded (`EnvironmentExpansion`), each problem reported at `key`.
+    mutating func scalarText(_ node: Node, _ key: String) -> String? {
+        guard let scalar = node.scalar else {
+            issue(node, key, "must be a single value")
+            return nil
+        }
+        let (expanded, problems) = EnvironmentExpansion.expand(scalar.string, environment: environment)
+        for problem in problems { issue(node, key, problem) }
+        return expanded
+    }
+}

@@ -24,7 +24,7 @@ import Yams
 ///         if: {steps.x.y: {exists: true}}   # optional; full paths
 ///         with: {email: "{{ event.lead_email }}"}
 /// ```
-struct RuleReader {
+struct RuleReader: EnvironmentExpandingReader {
     let file: String
     let environment: [String: String]
     /// The configured segments, which `segment_entered`/`segment_left` and `if:` may name.
@@ -38,10 +38,6 @@ struct RuleReader {
         self.file = file
         self.environment = environment
         self.segments = segments
-    }
-
-    private mutating func issue(_ node: Node?, _ key: String, _ message: String) {
-        issues.append(ConfigurationIssue(origin: file, line: node?.mark?.line, key: key, message: message))
     }
 
     private mutating func note(_ key: String, _ node: Node) {
@@ -333,15 +329,6 @@ struct RuleReader {
 
     private func plainValue(_ node: Node) -> JSONValue? { EnvironmentExpansion.plainValue(node) }
 
-    /// A scalar's text with `${VAR}` expanded.
-    private mutating func scalarText(_ node: Node, _ key: String) -> String? {
-        guard let scalar = node.scalar else {
-            issue(node, key, "must be a single value")
-            return nil
-        }
-        return expand(scalar.string, node, key)
-    }
-
     private mutating func template(_ text: String, _ node: Node, _ key: String) -> Template? {
         do {
             return try Template(parsing: text)
@@ -351,10 +338,4 @@ struct RuleReader {
         }
     }
 
-    /// A scalar's text with `${VAR}` expanded (`EnvironmentExpansion`), each problem reported at `key`.
-    private mutating func expand(_ text: String, _ node: Node, _ key: String) -> String? {
-        let (expanded, problems) = EnvironmentExpansion.expand(text, environment: environment)
-        for problem in problems { issue(node, key, problem) }
-        return expanded
-    }
 }
