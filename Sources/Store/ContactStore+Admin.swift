@@ -30,37 +30,44 @@ extension ContactStore {
                 SELECT event_id FROM contact_pending
                 WHERE customer_id IN (SELECT customer_id FROM contact_customers WHERE contact_id = ?)
                 """, contactID) { $0.int(0) })
-            eventIDs.formUnion(try rows("SELECT id FROM events WHERE instr(lower(CAST(body AS TEXT)), ?) > 0", email) {
-                $0.int(0)
-            })
+            let address = AddressMatcher(email)
+            eventIDs.formUnion(try rows("SELECT id, CAST(body AS TEXT) FROM events WHERE \(address.prefilter("CAST(body AS TEXT)"))",
+                                        arguments: address.terms) { row in address.isNamed(in: row.string(1)) ? row.int(0) : nil }
+                .compactMap { $0 })
             let events = Self.jsonArray(eventIDs)
             let eventsRedacted = try run("""
                 UPDATE events SET body = x'', pruned_at = ?2 WHERE id IN (SELECT value FROM json_each(?1))
                 """, events, now)
-            let jobIDs = try rows("""
-                SELECT id FROM jobs WHERE event_id IN (SELECT value FROM json_each(?1))
-                    OR instr(lower(coalesce(input, '')), ?2) > 0 OR instr(lower(coalesce(output, '')), ?2) > 0
-                    OR instr(lower(coalesce(last_error, '')), ?2) > 0 OR instr(lower(idempotency_key), ?2) > 0
-                """, events, email) { $0.int(0) }
+            let jobText = "coalesce(input, '') || ' ' || coalesce(output, '') || ' ' || coalesce(last_error, '') || ' ' || idempotency_key"
+            var jobIDs = Set(try rows("SELECT id FROM jobs WHERE event_id IN (SELECT value FROM json_each(?1))", events) { $0.int(0) })
+            jobIDs.formUnion(try rows("SELECT id, \(jobText) FROM jobs WHERE \(address.prefilter(jobText))",
+                                      arguments: address.terms) { row in address.isNamed(in: row.string(1)) ? row.int(0) : nil }
+                .compactMap { $0 })
             let jobs = Self.jsonArray(jobIDs)
             // A key naming the address (a `once_per` flow) becomes unique to the job instead.
+            let keysNamingThem = Self.jsonArray(try rows("SELECT id, idempotency_key FROM jobs WHERE id IN (SELECT value FROM json_each(?1))",
+                                                         jobs) { row in address.isNamed(in: row.string(1)) ? row.int(0) : nil }.compactMap { $0 })
             let jobsRedacted = try run("""
                 UPDATE jobs SET input = NULL, output = '{"erased":true}',
                     last_error = CASE WHEN last_error IS NULL THEN NULL ELSE 'erased' END,
-                    idempotency_key = CASE WHEN instr(lower(idempotency_key), ?2) > 0 THEN 'erased:' || id
-                                      ELSE idempotency_key END
+                    idempotency_key = CASE WHEN id IN (SELECT value FROM json_each(?2)) THEN 'erased:' || id ELSE idempotency_key END
                 WHERE id IN (SELECT value FROM json_each(?1))
-                """, jobs, email)
+                """, jobs, keysNamingThem)
+            let attemptIDs = try rows("SELECT id, error FROM job_attempts WHERE error IS NOT NULL AND \(address.prefilter("error"))",
+                                      arguments: address.terms) { row in address.isNamed(in: row.string(1)) ? row.int(0) : nil }.compactMap { $0 }
             let attemptsRedacted = try run("""
                 UPDATE job_attempts SET error = 'erased'
-                WHERE error IS NOT NULL AND (job_id IN (SELECT value FROM json_each(?1)) OR instr(lower(error), ?2) > 0)
-                """, jobs, email)
-            let purchasesAnonymised = try run("UPDATE purchases SET email = NULL WHERE instr(lower(email), ?) > 0", email)
+                WHERE error IS NOT NULL AND (job_id IN (SELECT value FROM json_each(?1)) OR id IN (SELECT value FROM json_each(?2)))
+                """, jobs, Self.jsonArray(attemptIDs))
+            let purchasesAnonymised = try run("UPDATE purchases SET email = NULL WHERE lower(trim(email)) = ?", email)
             let pendingDeleted = try run("""
                 DELETE FROM contact_pending
                 WHERE customer_id IN (SELECT customer_id FROM contact_customers WHERE contact_id = ?)
                 """, contactID)
-            try run("DELETE FROM rule_runs WHERE instr(lower(flow), ?) > 0", email)
+            let runs = try rows("SELECT flow FROM rule_runs WHERE \(address.prefilter("flow"))", arguments: address.terms) { row in
+                address.isNamed(in: row.string(0)) ? row.string(0) : nil
+            }.compactMap { $0 }
+            for flow in runs { try run("DELETE FROM rule_runs WHERE flow = ?", flow) }
             let activityAnonymised = try run("UPDATE contact_activity SET event_id = NULL WHERE contact_id = ?", contactID)
             let paymentsAnonymised = try run("UPDATE contact_payments SET event_id = NULL WHERE contact_id = ?", contactID)
             // Cascades to leads, customers, applied events, segments, transitions, own writes and rule runs; activity
@@ -108,5 +115,72 @@ extension ContactStore {
         }
         pruneCursor = pruned.count < limit ? 0 : pruned.max() ?? 0
         return pruned.count
+    }
+}
+
+/// Finds an email address in stored text the way erasure needs: ignoring case, also percent-encoded (as in form
+/// bodies and URLs), and only where it stands as a whole address, so erasing `ann@example.com` leaves
+/// `joann@example.com` and `ann@example.com.au` alone. SQL's `instr` narrows the rows (`prefilter`); `isNamed`
+/// decides. (SQLite's `lower` folds ASCII only: an address written with non-ASCII capitals can escape the filter.)
+struct AddressMatcher {
+    /// The address lower-cased, and its percent-encoded form when that differs.
+    let terms: [String]
+
+    init(_ email: String) {
+        let lower = email.lowercased()
+        var encoded = ""
+        for byte in lower.utf8 {
+            if Self.isLetterOrDigit(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+                || byte == UInt8(ascii: "~") {
+                encoded.append(Character(UnicodeScalar(byte)))
+            } else {
+                encoded += String(format: "%%%02x", byte)
+            }
+        }
+        terms = encoded == lower ? [lower] : [lower, encoded]
+    }
+
+    /// A condition over `column` that holds for every row naming the address (and some that do not), with one
+    /// `?` per term.
+    func prefilter(_ column: String) -> String {
+        "(" + terms.map { _ in "instr(lower(\(column)), ?) > 0" }.joined(separator: " OR ") + ")"
+    }
+
+    func isNamed(in text: String?) -> Bool {
+        guard let text = text?.lowercased() else { return false }
+        let characters = Array(text.utf8)
+        for term in terms {
+            let needle = Array(term.utf8)
+            var start = 0
+            while start + needle.count <= characters.count {
+                if characters[start..<(start + needle.count)].elementsEqual(needle),
+                   !Self.continuesLocalPart(start > 0 ? characters[start - 1] : nil),
+                   !Self.continuesDomain(characters, after: start + needle.count) {
+                    return true
+                }
+                start += 1
+            }
+        }
+        return false
+    }
+
+    private static func isLetterOrDigit(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+
+    /// Whether `byte`, just before a match, makes the match the tail of a longer local part (`jo` + `ann@...`).
+    private static func continuesLocalPart(_ byte: UInt8?) -> Bool {
+        guard let byte else { return false }
+        return isLetterOrDigit(byte) || [UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "%"), UInt8(ascii: "+"),
+                                         UInt8(ascii: "-")].contains(byte)
+    }
+
+    /// Whether the text after a match makes it the head of a longer domain (`example.com` + `.au`, `-mail`).
+    private static func continuesDomain(_ characters: [UInt8], after end: Int) -> Bool {
+        guard end < characters.count else { return false }
+        let next = characters[end]
+        if isLetterOrDigit(next) || next == UInt8(ascii: "-") { return true }
+        // A full stop ends a sentence unless a label follows it.
+        return next == UInt8(ascii: ".") && end + 1 < characters.count && isLetterOrDigit(characters[end + 1])
     }
 }

@@ -91,8 +91,12 @@ public enum RuleValidator {
             for condition in rule.trigger.conditions where condition.path.first != "event" {
                 problems.append(Problem(key: "\(ruleKey).on.where", message: "'\(condition.path.joined(separator: "."))' must start with event."))
             }
-            if let oncePer = rule.oncePer, !oncePer.stepsReferenced.isEmpty {
-                problems.append(Problem(key: "\(ruleKey).once_per", message: "may only use event fields"))
+            if let oncePer = rule.oncePer {
+                if rule.trigger.segmentChange != nil {
+                    problems.append(Problem(key: "\(ruleKey).once_per", message: "a rule on a segment runs once per entry already; remove once_per"))
+                } else if oncePer.paths.contains(where: { $0.first != "event" }) {
+                    problems.append(Problem(key: "\(ruleKey).once_per", message: "may only use event fields ({{ event.… }})"))
+                }
             }
             if rule.steps.isEmpty {
                 problems.append(Problem(key: "\(ruleKey).steps", message: "a rule needs at least one step"))

@@ -15,13 +15,19 @@ public struct Rule: Sendable, Equatable {
     public var oncePer: Template?
     /// The rule's `if:` compiled against the contacts tables; `nil`: no test of the contact.
     public var contactFilter: SegmentQuery?
+    /// How many flows the rule may start per contact in any 24 hours (`max_runs_per_day`): `nil` for the
+    /// configuration-wide `contacts.max_rule_runs_per_day`, 0 for no limit (rules on payments, which must never
+    /// miss one).
+    public var maxRunsPerDay: Int?
     public var steps: [Step]
 
-    public init(name: String, trigger: Trigger, oncePer: Template? = nil, contactFilter: SegmentQuery? = nil, steps: [Step]) {
+    public init(name: String, trigger: Trigger, oncePer: Template? = nil, contactFilter: SegmentQuery? = nil,
+                maxRunsPerDay: Int? = nil, steps: [Step]) {
         self.name = name
         self.trigger = trigger
         self.oncePer = oncePer
         self.contactFilter = contactFilter
+        self.maxRunsPerDay = maxRunsPerDay
         self.steps = steps
     }
 

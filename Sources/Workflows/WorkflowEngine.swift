@@ -184,7 +184,7 @@ public final class WorkflowEngine: JobHandler {
                                        loopGuardFrom: loopGuardFrom, policy: policy, store: store, now: now) {
                     report.append(.object(["rule": .string(rule.name), "held": .string(held)]))
                     logger.info("rule held back", metadata: ["event": .stringConvertible(job.eventID), "rule": "\(rule.name)",
-                                                            "contact_id": "\(change?.contactID.map(String.init) ?? "-")", "reason": "\(held)"])
+                                                            "contact_id": change?.contactID.map { .stringConvertible($0) } ?? "-", "reason": "\(held)"])
                     continue
                 }
                 report.append(.object(["rule": .string(rule.name), "flow": .string(flow)]))
@@ -229,6 +229,13 @@ public final class WorkflowEngine: JobHandler {
             let change = SegmentChange(segment: transition.segment, entered: transition.entered)
             for rule in rules where rule.trigger.segmentChange == change {
                 guard let first = rule.steps.first else { continue }
+                // A contact known only from Hookyard's own writes has no event yet, and every job belongs to one.
+                guard transition.eventID > 0 else {
+                    report.append(.object(["rule": .string(rule.name), "held": .string("the contact has no event yet")]))
+                    logger.info("rule held back", metadata: ["rule": "\(rule.name)", "contact_id": .stringConvertible(transition.contactID),
+                                                            "reason": "the contact has no event yet"])
+                    continue
+                }
                 let flow = "\(flowMode)segment:\(transition.segment):\(transition.entered ? "entered" : "left"):\(transition.contactID):\(transition.entry)"
                 if let held = try hold(rule, flow: flow, contactID: transition.contactID, email: transition.email, loopGuardFrom: nil,
                                        policy: policy, store: store, now: now) {
@@ -263,9 +270,10 @@ public final class WorkflowEngine: JobHandler {
             if let loopGuardFrom, let wrote = try store.contacts.lastOwnWrite(email: email, rule: rule.name), wrote >= loopGuardFrom {
                 return "loop guard: this rule wrote to the lead at \(ContactJSON.isoTime(wrote)), shortly before this event"
             }
-            guard try store.contacts.admitRuleRun(rule: rule.name, email: email, flow: "\(rule.name):\(flow)", now: now,
-                                                  maxPerDay: policy.maxRuleRunsPerDay) else {
-                return "max_rule_runs_per_day: the rule ran \(policy.maxRuleRunsPerDay) times for this contact in the last 24 hours"
+            let cap = rule.maxRunsPerDay ?? policy.maxRuleRunsPerDay
+            guard cap > 0 else { return nil }
+            guard try store.contacts.admitRuleRun(rule: rule.name, email: email, flow: "\(rule.name):\(flow)", now: now, maxPerDay: cap) else {
+                return "\(rule.maxRunsPerDay == nil ? "max_rule_runs_per_day" : "max_runs_per_day"): the rule ran \(cap) times for this contact in the last 24 hours"
             }
             return nil
         } catch {

@@ -86,6 +86,7 @@ struct RuleReader: EnvironmentExpandingReader {
         var trigger: Trigger?
         var oncePer: Template?
         var contactFilter: SegmentQuery?
+        var maxRunsPerDay: Int?
         var steps: [Step] = []
         var sawSteps = false
         for (keyNode, value) in mapping {
@@ -97,6 +98,8 @@ struct RuleReader: EnvironmentExpandingReader {
             case "on": trigger = readTrigger(value, key: path)
             case "once_per":
                 if let text = scalarText(value, path) { oncePer = template(text, value, path) }
+            case "max_runs_per_day":
+                int(value, path, min: 0) { maxRunsPerDay = $0 }
             case "if":
                 var predicates = ContactPredicateReader(file: file, environment: environment)
                 let predicate = predicates.read(value, key: path)
@@ -116,14 +119,14 @@ struct RuleReader: EnvironmentExpandingReader {
                 for (index, stepNode) in sequence.enumerated() {
                     if let step = readStep(stepNode, key: "\(path)[\(index)]") { steps.append(step) }
                 }
-            default: issue(keyNode, path, "unknown key (a rule has name, on, if, once_per, steps)")
+            default: issue(keyNode, path, "unknown key (a rule has name, on, if, once_per, max_runs_per_day, steps)")
             }
         }
         if name == nil { issue(node, "\(key).name", "every rule needs a name") }
         if trigger == nil, !mapping.keys.contains(where: { $0.string == "on" }) { issue(node, "\(key).on", "every rule needs a trigger (on:)") }
         if !sawSteps { issue(node, "\(key).steps", "every rule needs steps") }
         guard let name, let trigger else { return nil }
-        return Rule(name: name, trigger: trigger, oncePer: oncePer, contactFilter: contactFilter, steps: steps)
+        return Rule(name: name, trigger: trigger, oncePer: oncePer, contactFilter: contactFilter, maxRunsPerDay: maxRunsPerDay, steps: steps)
     }
 
     private mutating func ruleName(_ node: Node, _ key: String) -> String? {

@@ -590,6 +590,25 @@ final class ContactStoreTests: XCTestCase {
         return lowered.range(of: Data(text.lowercased().utf8)) != nil
     }
 
+    func testEraseTouchesOnlyTheWholeAddressAlsoPercentEncoded() throws {
+        let t0: Int64 = 1_795_000_000_000
+        try apply(instantly(.opened, email: "ann@example.com", at: t0))
+        // Other people whose addresses contain hers, and a body naming her only percent-encoded (a form body).
+        try apply(instantly(.opened, email: "joann@example.com", at: t0 + 1, body: #"{"lead_email":"joann@example.com"}"#))
+        try apply(instantly(.opened, email: "ann@example.com.au", at: t0 + 2, body: #"{"lead_email":"ann@example.com.au"}"#))
+        let encoded = storeEvent(.stripe, type: "note", body: #"{"form":"email=ANN%40example.com&x=1"}"#, receivedAt: t0 + 3)
+        let sentence = storeEvent(.stripe, type: "note", body: #"{"text":"Write to ann@example.com."}"#, receivedAt: t0 + 4)
+        let erasure = try XCTUnwrap(try store.erase(email: "ann@example.com"))
+        XCTAssertEqual(erasure.eventsRedacted, 3, "her own event, the encoded one and the sentence")
+        let reader = try StoreReader(path: path)
+        XCTAssertEqual(try reader.event(String(encoded))?.bodyBytes, 0)
+        XCTAssertEqual(try reader.event(String(sentence))?.bodyBytes, 0)
+        XCTAssertGreaterThan(try reader.event("2")?.bodyBytes ?? 0, 0, "joann@example.com is someone else")
+        XCTAssertGreaterThan(try reader.event("3")?.bodyBytes ?? 0, 0, "ann@example.com.au is someone else")
+        XCTAssertNotNil(try store.contact(email: "joann@example.com"))
+        XCTAssertNotNil(try store.contact(email: "ann@example.com.au"))
+    }
+
     func testEraseLeavesNoByteOfTheEmailInTheDatabaseOrItsLog() throws {
         let email = "erin.erased@example.com"
         let mixed = "Erin.Erased@Example.COM"

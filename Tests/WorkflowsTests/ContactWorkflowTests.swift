@@ -144,6 +144,19 @@ final class ContactWorkflowTests: XCTestCase {
         XCTAssertTrue(held.allSatisfy { $0.hasPrefix("max_rule_runs_per_day") }, "\(held)")
     }
 
+    func testARuleWithoutADailyCapRunsForEveryEvent() throws {
+        var uncapped = rule("every-open", on: "email_opened")
+        uncapped.maxRunsPerDay = 0
+        var capped = rule("one-open", on: "email_opened")
+        capped.maxRunsPerDay = 1
+        let engine = engine([uncapped, capped], maxPerDay: 2)
+        for _ in 0..<5 { instantly("email_opened", "ann@example.com") }
+        try QueueDriver(path: path, engine: engine).drain()
+        let keys = try jobs("instantly.add_lead").map(\.idempotencyKey)
+        XCTAssertEqual(keys.filter { $0.hasPrefix("flow:every-open:") }.count, 5)
+        XCTAssertEqual(keys.filter { $0.hasPrefix("flow:one-open:") }.count, 1, "the rule's own cap wins over the global one")
+    }
+
     func testMaintenanceStartsRulesForSegmentChangesTheClockCauses() throws {
         // Quiet for 30 days: a change no event causes, only time.
         let quiet = SegmentQuery(name: "quiet", sql: "c.last_engagement_at IS NOT NULL AND (? - c.last_engagement_at) / 86400000 >= 30",
