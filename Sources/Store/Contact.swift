@@ -12,7 +12,7 @@ public enum ContactActivity: String, Sendable, CaseIterable, Codable {
 }
 
 /// Where a contact stands with payments. Derived, never set by hand: the current subscription's status when the
-/// contact has one (`active`/`trialing` -> customer, `past_due`/`unpaid` -> past_due, `canceled` and
+/// contact has one (`active`/`trialing`/`paused` -> customer, `past_due`/`unpaid` -> past_due, `canceled` and
 /// `incomplete_expired` -> canceled), otherwise `customer` once they paid anything, otherwise `prospect`.
 public enum PaymentStatus: String, Sendable, CaseIterable, Codable {
     case prospect

@@ -75,7 +75,7 @@ extension ContactStore {
     /// The contact's history, newest first, at most `limit` entries: the events applied to them, those events' jobs
     /// (at their last change), their payments, purchases recorded for their email, and their segment transitions.
     /// Entries of the same time list segment changes first, then jobs, purchases, payments and events.
-    /// - Complexity: one pass over the jobs table (it has no index by event).
+    /// - Complexity: index lookups of the jobs of each of their events.
     public func timeline(contactID: Int64, limit: Int) throws -> [ContactTimelineEntry] {
         try rows("""
             SELECT at, kind, reference, detail FROM (

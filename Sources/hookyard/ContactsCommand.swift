@@ -144,8 +144,8 @@ struct ContactsCommand: ParsableCommand {
             guard let erasure = try store.erase(email: address) else {
                 throw ValidationError("no contact '\(email)' in \(settings.database)")
             }
-            // The audit line names a hash, never the address.
-            let logger = Logging.makeLogger(level: settings.logLevel)
+            // The audit line names a hash, never the address; it is written whatever log_level says.
+            let logger = Logging.makeLogger(level: "info")
             logger.notice("contact erased", metadata: ["email_sha256": "\(Self.hash(address))",
                                                       "events_redacted": .stringConvertible(erasure.eventsRedacted),
                                                       "jobs_redacted": .stringConvertible(erasure.jobsRedacted)])
@@ -161,7 +161,7 @@ struct ContactsCommand: ParsableCommand {
             if erasure.walTruncated {
                 print("database rewritten and its write-ahead log truncated: no copy of the address is left on disk")
             } else {
-                print("warning: another connection's read kept the write-ahead log from being truncated; old pages in it are overwritten as the daemon writes on (stop the daemon and erase again to be certain)")
+                print("warning: another connection's read kept the write-ahead log from being truncated; its old pages are overwritten as the daemon writes on. To be certain now, stop the daemon cleanly (its shutdown checkpoints and removes the log) and check with grep -c.")
             }
         }
 
@@ -195,6 +195,9 @@ struct SegmentsCommand: ParsableCommand {
             if json {
                 for row in rows { print(JSONValue.object(["segment": .string(row.name), "members": .integer(Int64(row.members))]).serialized()) }
                 return
+            }
+            for issue in settings.ignoredIssues {
+                FileHandle.standardError.write(Data("left out: \(issue)\n".utf8))
             }
             if rows.isEmpty {
                 print("no segments are configured (see docs/segments.md)")

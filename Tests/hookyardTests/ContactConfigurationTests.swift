@@ -159,7 +159,7 @@ final class ContactConfigurationTests: XCTestCase {
         XCTAssertEqual(uncommented.contacts.tiers, ["price_123": "pro", "prod_abc": "starter", "price_env": "pro"])
         XCTAssertEqual(uncommented.contacts.campaignInterest, ["00000000-0000-0000-0000-000000000000": "course"])
         XCTAssertEqual(uncommented.contacts.linkInterest, [LinkInterest(pattern: "*example.com/course*", product: "course")])
-        XCTAssertEqual(uncommented.segments.map(\.name), ["hot-prospects", "big-spenders", "lapsed"])
+        XCTAssertEqual(uncommented.segments.map(\.name), ["hot-prospects", "big-spenders", "lapsed-customers"])
     }
 
     func testUnknownFieldsAndTestsCarryLineAndKey() {
