@@ -204,8 +204,9 @@ public final class ContactStore {
                                                 now: now)
             }
             let contactEmail = try updateDerived(contactID: found.id, policy: policy, now: now)
+            // Unqueued, as for pending observations: a rerun of the step that linked finds nothing new to return.
             transitions += try updateSegments(contactID: found.id, email: contactEmail, segments: segments, now: now,
-                                              queued: true, cause: { eventID })
+                                              queued: false, cause: { eventID })
             return ContactChange(contactID: found.id, email: contactEmail, alreadyApplied: linkedBefore == found.id,
                                  created: found.created, pending: false, transitions: transitions)
         }
@@ -316,8 +317,10 @@ public final class ContactStore {
             try recordApplied(eventID: observation.eventID, contactID: contactID, now: now)
             try applyEffects(of: observation, to: contactID)
             let email = try updateDerived(contactID: contactID, policy: policy, now: now)
+            // Unqueued: the caller starts their rules, and the maintenance pass does it again (harmlessly: flow keys
+            // are unique) should the caller crash before, since applying its own event again will not return these.
             transitions += try updateSegments(contactID: contactID, email: email, segments: segments, now: now,
-                                              queued: true, cause: { observation.eventID })
+                                              queued: false, cause: { observation.eventID })
         }
         return transitions
     }

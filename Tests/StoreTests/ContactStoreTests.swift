@@ -327,6 +327,8 @@ final class ContactStoreTests: XCTestCase {
                                            policy: policy, segments: [Self.customers], now: t0 + 2000)
         XCTAssertTrue(again.alreadyApplied)
         XCTAssertEqual(again.transitions, [])
+        // The rerun returns nothing, so the entry waits unqueued for the maintenance pass as a backstop.
+        XCTAssertEqual(try store.unqueuedTransitions(limit: 10).map(\.transition.segment), ["customers"])
         XCTAssertEqual(try self.contact("link@example.com").revenue, ["usd": 1500])
         let reapplied = try apply(pending)
         XCTAssertTrue(reapplied.alreadyApplied)
