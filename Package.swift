@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "hookyard", targets: ["hookyard"]),
         .executable(name: "bench-requests", targets: ["BenchRequests"]),
         .executable(name: "bench-drain", targets: ["BenchDrain"]),
+        .executable(name: "bench-contacts", targets: ["BenchContacts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -73,6 +74,11 @@ let package = Package(
                           dependencies: ["Workflows", "Store", "Outbound", "TestSupport",
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Benchmarks/BenchDrain", swiftSettings: swiftSettings),
+        // Applies events to 100,000 seeded contacts through the workers (the contact job), for `make bench`.
+        .executableTarget(name: "BenchContacts",
+                          dependencies: ["Workflows", "Contacts", "Store", "Outbound",
+                                         .product(name: "Logging", package: "swift-log")],
+                          path: "Benchmarks/BenchContacts", swiftSettings: swiftSettings),
 
         // Helpers shared by the tests: a raw-socket HTTP client and a runner for the real binary.
         .target(name: "TestSupport", dependencies: ["HTTPServer", "Intake"], path: "Tests/TestSupport", swiftSettings: swiftSettings),

@@ -3,6 +3,7 @@
 # Stripe events (each verified, deduplicated and committed with fsync before its 200), in two modes:
 # keep-alive, and a new connection per request. Prints requests/s, p50/p99 latency and the daemon's peak RSS.
 # Then the drain benchmark (Benchmarks/BenchDrain): jobs/s through the workers, and the rate kept under a limit.
+# Then the contacts benchmark (Benchmarks/BenchContacts): events/s through the contact job with 100,000 contacts.
 # Tunables: BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_PORT (18089).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ scripts/ensure-deps.sh wrk
 swift build -c release --product hookyard >/dev/null
 swift build -c release --product bench-requests >/dev/null
 swift build -c release --product bench-drain >/dev/null
+swift build -c release --product bench-contacts >/dev/null
 bin=$(swift build -c release --show-bin-path)
 mkdir -p "$work"
 secret="whsec_bench_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -52,3 +54,8 @@ echo
 # Drain: jobs/s through the workers against a local fake Stripe with no limit, then the rate kept under a limit.
 # Tunables: DRAIN_EVENTS (2000), DRAIN_WORKERS (4), DRAIN_LIMITED_EVENTS (150), DRAIN_LIMIT_RPS (50).
 "$bin/bench-drain" "${DRAIN_EVENTS:-2000}" "${DRAIN_WORKERS:-4}" "${DRAIN_LIMITED_EVENTS:-150}" "${DRAIN_LIMIT_RPS:-50}"
+echo
+# Contacts: events/s through process_event (each event applied to its contact, 5 segments, no rules) on a database
+# seeded with 100,000 contacts (seeding takes about 30 s and is not timed).
+# Tunables: CONTACTS_EVENTS (20000), CONTACTS_WORKERS (4), CONTACTS_SEED (100000).
+"$bin/bench-contacts" "${CONTACTS_EVENTS:-20000}" "${CONTACTS_WORKERS:-4}" "${CONTACTS_SEED:-100000}"
