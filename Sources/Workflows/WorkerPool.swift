@@ -44,14 +44,18 @@ public final class WorkerPool: Sendable {
         public var pollMilliseconds: Int64
         public var retryPolicy: RetryPolicy
         /// Asked before each job: `true` while webhooks arrive faster than the store commits them one by one.
-        /// Each worker then pauses `yieldMilliseconds` between jobs, so the intake keeps the store's write lock
-        /// and the CPU; the queue is durable and drains at full speed once the burst is over.
+        /// Each worker then waits for the burst to pass, asking again every `yieldMilliseconds`, for at most
+        /// `maxYieldMilliseconds` before its next job, so the intake keeps the store's write lock and the CPU
+        /// (every job is at least one write: the contact update, the outcome). Workers never stop: under a
+        /// sustained flood each still runs a job per `maxYieldMilliseconds`. The queue is durable and drains at full
+        /// speed once the burst is over.
         public var intakeIsBusy: @Sendable () -> Bool
         public var yieldMilliseconds: Int
+        public var maxYieldMilliseconds: Int
 
         public init(databasePath: String, workers: Int = 4, leaseMilliseconds: Int64 = 60_000, pollMilliseconds: Int64 = 250,
                     retryPolicy: RetryPolicy = RetryPolicy(), intakeIsBusy: @escaping @Sendable () -> Bool = { false },
-                    yieldMilliseconds: Int = 20) {
+                    yieldMilliseconds: Int = 20, maxYieldMilliseconds: Int = 250) {
             self.databasePath = databasePath
             self.workers = max(1, workers)
             self.leaseMilliseconds = max(100, leaseMilliseconds)
@@ -59,6 +63,7 @@ public final class WorkerPool: Sendable {
             self.retryPolicy = retryPolicy
             self.intakeIsBusy = intakeIsBusy
             self.yieldMilliseconds = max(1, yieldMilliseconds)
+            self.maxYieldMilliseconds = max(self.yieldMilliseconds, maxYieldMilliseconds)
         }
     }
 
@@ -223,7 +228,12 @@ public final class WorkerPool: Sendable {
             let configuration = pool.configuration
             while !pool.stopping.load(ordering: .relaxed) {
                 pool.beat(owner, job: false)
-                if configuration.intakeIsBusy() { usleep(UInt32(configuration.yieldMilliseconds) * 1000) }
+                var waited = 0
+                while waited < configuration.maxYieldMilliseconds, configuration.intakeIsBusy(),
+                      !pool.stopping.load(ordering: .relaxed) {
+                    usleep(UInt32(configuration.yieldMilliseconds) * 1000)
+                    waited += configuration.yieldMilliseconds
+                }
                 let job: Job?
                 do {
                     job = try queue.claimNext(owner: owner, leaseMilliseconds: configuration.leaseMilliseconds, now: pool.clock())
