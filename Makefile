@@ -27,6 +27,8 @@ run: build
 	@echo "    .build/debug/hookyard send-test-event instantly"
 	@echo "    .build/debug/hookyard jobs list"
 	@echo "    .build/debug/hookyard jobs show 3"
+	@echo "    .build/debug/hookyard contacts list"
+	@echo "    .build/debug/hookyard segments list --config deploy/examples/lead-to-sale.yaml"
 	@echo
 	@set -a && . ./$(DEV_ENV) && set +a && exec .build/debug/hookyard serve --config deploy/examples/lead-to-sale.yaml
 
