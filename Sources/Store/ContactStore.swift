@@ -213,9 +213,14 @@ public final class ContactStore {
     }
 
     /// Records that `email` is lead `leadID` in `campaignID` (creating the contact if missing, first seen `now`),
-    /// replacing a lead id stored before. One transaction.
+    /// replacing a lead id stored before, and re-evaluates the contact's segments (campaign membership may have
+    /// changed), in one transaction. Its segment changes carry `eventID` (the event whose workflow added or moved
+    /// the lead) and are left unqueued for the maintenance pass as well, like those of `linkCustomer`.
+    /// - Returns: the segment changes.
     /// - Throws: `ContactStoreError.emptyEmail` for a blank address, or `SQLiteError`.
-    public func linkLead(email: String, campaignID: String, leadID: String, now: Int64) throws {
+    @discardableResult
+    public func linkLead(email: String, campaignID: String, leadID: String, eventID: Int64, segments: [SegmentQuery],
+                         now: Int64) throws -> [SegmentTransition] {
         try database.transaction {
             let contact = try findOrCreateContact(email: ContactObservation.normalise(email: email), firstSeenAt: now,
                                                   now: now)
@@ -223,6 +228,9 @@ public final class ContactStore {
                 INSERT INTO contact_leads (contact_id, campaign_id, lead_id, first_seen_at) VALUES (?1, ?2, ?3, ?4)
                 ON CONFLICT (contact_id, campaign_id) DO UPDATE SET lead_id = excluded.lead_id
                 """, contact.id, campaignID, leadID, now)
+            let email = try firstRow("SELECT email FROM contacts WHERE id = ?", contact.id) { $0.string(0) ?? "" } ?? ""
+            return try updateSegments(contactID: contact.id, email: email, segments: segments, now: now, queued: false,
+                                      cause: { eventID })
         }
     }
 

@@ -407,8 +407,9 @@ public final class WorkflowEngine: JobHandler {
             case "instantly.add_lead", "instantly.set_lead_variables", "instantly.move_lead":
                 let campaign = arguments["to_campaign"] ?? arguments["campaign"]
                 guard let lead = result["lead_id"]?.stringValue, let campaign = campaign?.text, !campaign.isEmpty else { return [] }
-                try store.contacts.linkLead(email: email, campaignID: campaign, leadID: lead, now: now)
-                return []
+                let transitions = try store.contacts.linkLead(email: email, campaignID: campaign, leadID: lead, eventID: job.eventID,
+                                                              segments: currentContactPolicy.segments, now: now)
+                return try segmentJobs(for: transitions, store: store, now: now).jobs
             default:
                 return []
             }

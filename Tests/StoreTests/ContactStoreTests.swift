@@ -143,8 +143,8 @@ final class ContactStoreTests: XCTestCase {
         try apply(instantly(.opened, at: t0 + 3000, campaign: "camp-b"))
         try apply(instantly(.clicked, at: t0, campaign: "camp-a"))
         try apply(instantly(.sent, at: t0 + 500, campaign: "camp-a", lead: "lead-a"))
-        try store.linkLead(email: "ALICE@example.com", campaignID: "camp-b", leadID: "lead-b", now: t0 + 4000)
-        try store.linkLead(email: "new@example.com", campaignID: "camp-z", leadID: "lead-z", now: t0)
+        try store.linkLead(email: "ALICE@example.com", campaignID: "camp-b", leadID: "lead-b", eventID: 0, segments: [], now: t0 + 4000)
+        try store.linkLead(email: "new@example.com", campaignID: "camp-z", leadID: "lead-z", eventID: 0, segments: [], now: t0)
         // A payment between the touches credits the last campaign before it, or the one its metadata names.
         try apply(stripe(email: "alice@example.com", customer: nil, at: t0 + 2000,
                          payment: ObservedPayment(reference: "cs_1", kind: .payment, amount: 100, currency: "usd")))
@@ -627,7 +627,7 @@ final class ContactStoreTests: XCTestCase {
         try apply(opened, segments: [Self.openers])
         try apply(paid, segments: [Self.openers])
         try apply(bob, segments: [Self.openers])
-        try store.linkLead(email: email, campaignID: "camp-f", leadID: "lead-f", now: t0)
+        try store.linkLead(email: email, campaignID: "camp-f", leadID: "lead-f", eventID: 0, segments: [], now: t0)
         XCTAssertTrue(try store.admitRuleRun(rule: "r", email: email, flow: "once:\(email)", now: t0, maxPerDay: 5))
         try store.recordOwnWrite(email: email, rule: "tag", at: t0)
 

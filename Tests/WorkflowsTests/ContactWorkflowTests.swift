@@ -207,4 +207,33 @@ final class ContactWorkflowTests: XCTestCase {
                                                              engine: engine, logger: Logger(label: "test"), clock: farFuture)
         XCTAssertEqual(try maintenanceWithoutRetention.runOnce().payloadsPruned, 0)
     }
+
+    func testMovingALeadIntoASegmentsCampaignStartsItsRule() throws {
+        let payment = "55555555-5555-5555-5555-555555555555"
+        let paying = SegmentQuery(name: "waiting-to-pay",
+                                  sql: "EXISTS (SELECT 1 FROM contact_leads l WHERE l.contact_id = c.id AND l.campaign_id = ?)",
+                                  parameters: [.text(payment)])
+        let move = Rule(name: "to-payment", trigger: Trigger(source: .instantly, eventTypes: ["lead_interested"]), steps: [
+            Step(name: "move", action: "instantly.move_lead",
+                 arguments: ["email": template("{{ event.lead_email }}"), "from_campaign": template("{{ event.campaign_id }}"),
+                             "to_campaign": .value(.string(payment))]),
+        ])
+        let remind = Rule(name: "remind", trigger: .segment("waiting-to-pay", entered: true), steps: [addLeadStep.with(email: "{{ contact.email }}")])
+        let engine = engine([move, remind], segments: [paying])
+        instantly("lead_interested", "ann@example.com")
+        try QueueDriver(path: path, engine: engine).drain()
+        let reminders = try jobs("instantly.add_lead")
+        let outputs = try jobs().map(\.output)
+        XCTAssertEqual(reminders.map(\.idempotencyKey), ["flow:remind:dry-run:segment:waiting-to-pay:entered:1:1:add"],
+                       "the move put her in the payment campaign: \(outputs)")
+    }
+}
+
+private extension Step {
+    /// The same step with its `email` argument rendered from `template`.
+    func with(email template: String) -> Step {
+        var step = self
+        step.arguments["email"] = .template(try! Template(parsing: template))
+        return step
+    }
 }
