@@ -278,7 +278,8 @@ public final class ContactStore {
         return (id ?? database.lastInsertRowID, true)
     }
 
-    func contactID(email: String) throws -> Int64? {
+    /// The id of the contact with this (normalised) email, if there is one: one index lookup.
+    public func contactID(email: String) throws -> Int64? {
         try firstRow("SELECT id FROM contacts WHERE email = ?", email) { $0.int(0) }
     }
 

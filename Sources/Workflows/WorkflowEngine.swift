@@ -308,22 +308,29 @@ public final class WorkflowEngine: JobHandler {
         var contact: JSONValue = .null
         let contactEmail = input["contact"]?.stringValue
         if let contactEmail {
+            // The whole record only for a step that reads it (`contact.` in a template or condition); for the
+            // others, whether it still exists.
+            let readsContact = step.arguments.values.contains { $0.templates.contains { $0.paths.contains { $0.first == "contact" } } }
+                || step.conditions.contains { $0.path.first == "contact" }
             let found: Contact?
+            let exists: Bool
             do {
-                found = try store.contacts.contact(email: contactEmail)
+                found = readsContact ? try store.contacts.contact(email: contactEmail) : nil
+                exists = readsContact ? found != nil : try store.contacts.contactID(email: contactEmail) != nil
             } catch {
                 throw Self.storeFailure("reading the contact of job \(job.id)", error)
             }
-            guard let found else {
+            guard exists else {
                 // Erased since the flow started: nothing more is done for them.
                 logger.info("step skipped; flow ends", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
                                                                  "step": "\(stepName)", "reason": "contact erased"])
                 return .succeeded(output: JSONValue.object(["skipped": .string("the contact was erased")]).serialized(), followUps: [])
             }
-            var current = found
-            let configured = Set(currentContactPolicy.segments.map(\.name))
-            current.segments = current.segments.filter(configured.contains)  // not those of segments since removed
-            contact = ContactJSON.render(current)
+            if var current = found {
+                let configured = Set(currentContactPolicy.segments.map(\.name))
+                current.segments = current.segments.filter(configured.contains)  // not those of segments since removed
+                contact = ContactJSON.render(current)
+            }
         }
         let context = JSONValue.object(["event": body, "steps": .object(outputs), "contact": contact])
 

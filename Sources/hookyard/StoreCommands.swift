@@ -1,4 +1,5 @@
 import ArgumentParser
+import Contacts
 import Foundation
 import Store
 
@@ -133,11 +134,7 @@ func column(_ text: String, _ width: Int) -> String {
     text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
 }
 
-func isoTime(_ milliseconds: Int64) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
-}
+func isoTime(_ milliseconds: Int64) -> String { ContactJSON.isoTime(milliseconds) }
 
 /// Stripe's zero-decimal currencies: amounts are whole units, not hundredths.
 private let zeroDecimalCurrencies: Set<String> = ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx",

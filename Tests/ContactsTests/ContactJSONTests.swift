@@ -1,0 +1,33 @@
+import Contacts
+import Outbound
+import Store
+import XCTest
+
+final class ContactJSONTests: XCTestCase {
+    func testTimesAreISO8601InUTCWithMilliseconds() {
+        XCTAssertEqual(ContactJSON.isoTime(0), "1970-01-01T00:00:00.000Z")
+        XCTAssertEqual(ContactJSON.isoTime(1_795_607_532_045), "2026-11-25T11:52:12.045Z")
+        XCTAssertEqual(ContactJSON.isoTime(-1), "1969-12-31T23:59:59.999Z")
+        XCTAssertEqual(ContactJSON.isoTime(951_782_400_000), "2000-02-29T00:00:00.000Z")
+    }
+
+    func testAContactRendersEveryFieldTemplatesRead() throws {
+        let contact = Contact(id: 7, email: "ann@example.com", firstSeenAt: 0, lastEngagementAt: nil,
+                              counts: [.opened: 2], interestStatus: "interested", paymentStatus: .customer,
+                              engagement: .medium, subscription: nil, tier: "pro", productInterest: nil,
+                              doNotContact: nil, leads: ["c1": "", "c2": "lead-2"], stripeCustomerIDs: ["cus_1"],
+                              revenue: ["usd": 4900], firstCampaign: "c1", lastCampaign: "c2", segments: ["customers"],
+                              updatedAt: 1000)
+        let json = ContactJSON.render(contact)
+        XCTAssertEqual(json["email"], .string("ann@example.com"))
+        XCTAssertEqual(json["payment_status"], .string("customer"))
+        XCTAssertEqual(json[path: ["counts", "opened"]], .integer(2))
+        XCTAssertEqual(json[path: ["counts", "replied"]], .integer(0))
+        XCTAssertEqual(json[path: ["leads", "c1"]], .null, "lead id not seen yet")
+        XCTAssertEqual(json[path: ["leads", "c2"]], .string("lead-2"))
+        XCTAssertEqual(json[path: ["revenue", "usd"]], .integer(4900))
+        XCTAssertEqual(json["last_engagement_at"], .null)
+        XCTAssertEqual(json["updated_at"], .string("1970-01-01T00:00:01.000Z"))
+        XCTAssertEqual(json["subscription"], .null)
+    }
+}
