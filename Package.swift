@@ -76,7 +76,7 @@ let package = Package(
                           path: "Benchmarks/BenchDrain", swiftSettings: swiftSettings),
         // Applies events to 100,000 seeded contacts through the workers (the contact job), for `make bench`.
         .executableTarget(name: "BenchContacts",
-                          dependencies: ["Workflows", "Contacts", "Store", "Outbound",
+                          dependencies: ["Workflows", "Contacts", "Store", "Outbound", "TestSupport",
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Benchmarks/BenchContacts", swiftSettings: swiftSettings),
 

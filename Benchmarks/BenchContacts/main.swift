@@ -23,6 +23,7 @@ import Logging
 import Outbound
 import Store
 import Synchronization
+import TestSupport
 import Workflows
 
 let arguments = CommandLine.arguments.dropFirst().map { Int($0) }
@@ -80,17 +81,6 @@ let policy = ContactPolicy(reader: reader, engagement: EngagementPolicy(), segme
 
 // MARK: Events
 
-/// A small, fast, seeded generator, so every run builds the same database.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
@@ -228,7 +218,7 @@ let directory = FileManager.default.temporaryDirectory.appendingPathComponent("b
 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: directory) }
 let path = directory.appendingPathComponent("contacts.db").path
-var random = SplitMix64(state: 20_261_125)
+var random = SplitMix64(seed: 20_261_125)  // seeded: every run builds the same database
 var factory = EventFactory()
 let day: Int64 = 86_400_000
 
