@@ -26,16 +26,9 @@ import Synchronization
 import TestSupport
 import Workflows
 
-let arguments = CommandLine.arguments.dropFirst().map { Int($0) }
-let events = arguments.count > 0 ? arguments[0] ?? 20_000 : 20_000
-let workers = arguments.count > 1 ? arguments[1] ?? 4 : 4
-let seedContacts = arguments.count > 2 ? arguments[2] ?? 100_000 : 100_000
-
-LoggingSystem.bootstrap { label in
-    var handler = StreamLogHandler.standardError(label: label)
-    handler.logLevel = .critical
-    return handler
-}
+let arguments = BenchmarkSupport.arguments(defaults: [20_000, 4, 100_000])
+let (events, workers, seedContacts) = (arguments[0], arguments[1], arguments[2])
+BenchmarkSupport.silenceLogs()
 let logger = Logger(label: "bench-contacts")
 
 struct BenchError: Error, CustomStringConvertible {

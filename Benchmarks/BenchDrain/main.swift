@@ -13,17 +13,9 @@ import Store
 import TestSupport
 import Workflows
 
-let arguments = CommandLine.arguments.dropFirst().map { Int($0) }
-let events = arguments.count > 0 ? arguments[0] ?? 2000 : 2000
-let workers = arguments.count > 1 ? arguments[1] ?? 4 : 4
-let limitedEvents = arguments.count > 2 ? arguments[2] ?? 150 : 150
-let limit = arguments.count > 3 ? arguments[3] ?? 50 : 50
-
-LoggingSystem.bootstrap { label in
-    var handler = StreamLogHandler.standardError(label: label)
-    handler.logLevel = .critical
-    return handler
-}
+let arguments = BenchmarkSupport.arguments(defaults: [2000, 4, 150, 50])
+let (events, workers, limitedEvents, limit) = (arguments[0], arguments[1], arguments[2], arguments[3])
+BenchmarkSupport.silenceLogs()
 let logger = Logger(label: "bench-drain")
 
 func template(_ text: String) -> Argument { .template(try! Template(parsing: text)) }
