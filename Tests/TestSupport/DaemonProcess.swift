@@ -13,8 +13,10 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
     public let process = Process()
     private let lock = NSLock()
     private var outputData = Data()
-    /// The read end of the daemon's stdout, watched until end of file.
+    /// The read end of the daemon's stdout (kept open while the process runs).
     private var outputHandle: FileHandle?
+    /// Signalled once the reader thread has read the daemon's output to its end.
+    private let outputFinished = DispatchSemaphore(value: 0)
     public static let stripeSecret = "whsec_integration_test_secret"
     public static let instantlySecret = "instantly-integration-secret"
 
@@ -63,16 +65,25 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
         process.standardOutput = pipe
         process.standardError = pipe
         outputHandle = pipe.fileHandleForReading
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            // At end of file, stop watching: a handler left on a finished pipe keeps a Dispatch source on a
-            // descriptor that is closed (and reused) later.
-            if data.isEmpty { handle.readabilityHandler = nil }
-            guard let self else { return }
-            lock.lock()
-            outputData.append(data)
-            lock.unlock()
-        }
+        // A thread of its own reads the daemon's output until end of file, from a duplicate of the descriptor that
+        // only it closes. (FileHandle.readabilityHandler keeps a Dispatch source on the descriptor, and Dispatch
+        // crashed the test process when the descriptor was closed and reused before the source went away.)
+        let descriptor = dup(pipe.fileHandleForReading.fileDescriptor)
+        let finished = outputFinished
+        Thread { [weak self] in
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let count = read(descriptor, &buffer, buffer.count)
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else { break }
+                guard let self else { continue }
+                self.lock.lock()
+                self.outputData.append(contentsOf: buffer[0..<count])
+                self.lock.unlock()
+            }
+            close(descriptor)
+            finished.signal()
+        }.start()
         try process.run()
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
@@ -91,7 +102,11 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
 
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-        outputHandle?.readabilityHandler = nil
+    }
+
+    /// Waits (at most 5 s) until the daemon's output has been read to its end.
+    private func waitForOutputToEnd() {
+        if outputFinished.wait(timeout: .now() + .seconds(5)) == .success { outputFinished.signal() }
     }
 
     public var output: String {
@@ -141,6 +156,7 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
         guard process.isRunning else { return process.terminationStatus }
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
+        waitForOutputToEnd()
         return process.terminationStatus
     }
 
@@ -148,6 +164,7 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
     public func crash() {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+        waitForOutputToEnd()
     }
 
     /// Runs another `hookyard` command against this daemon's database; returns (exit status, stdout+stderr).
