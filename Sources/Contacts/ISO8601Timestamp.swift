@@ -1,10 +1,10 @@
 /// Parses the ISO 8601 timestamps Instantly sends (`2026-08-14T09:30:00.123Z`, `2026-08-14T11:30:00+02:00`) into
 /// Unix milliseconds, without Foundation's formatters (no locale, no shared state). Stateless.
-enum ISO8601Timestamp {
+public enum ISO8601Timestamp {
     /// `YYYY-MM-DDTHH:MM:SS`, optional fraction (`.` or `,`, any number of digits, truncated to milliseconds), then
     /// `Z`, `±HH:MM`, `±HHMM` or `±HH`. A missing zone is read as UTC. `nil` for anything else, including
     /// out-of-range fields.
-    static func milliseconds(_ text: String) -> Int64? {
+    public static func milliseconds(_ text: String) -> Int64? {
         let bytes = Array(text.utf8)
         var index = 0
 

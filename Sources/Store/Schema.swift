@@ -234,6 +234,21 @@ public enum Schema {
         ) STRICT;
         CREATE INDEX rule_runs_by_contact ON rule_runs (contact_id, rule, at);
         """,
+        // 6: staged rollout. Contacts a rule held back (outside its `rollout:` share, or over its `max_per_day`)
+        // are counted once per rule and reason, so reports can compare them with those it ran for; an erased
+        // contact's row stays, anonymous. A rule's runs in the last day are counted by index.
+        """
+        CREATE TABLE rule_holdbacks (
+            id           INTEGER PRIMARY KEY,
+            rule         TEXT    NOT NULL,
+            contact_id   INTEGER REFERENCES contacts (id) ON DELETE SET NULL,
+            reason       TEXT    NOT NULL CHECK (reason IN ('rollout', 'max_per_day')),
+            event_id     INTEGER,
+            at           INTEGER NOT NULL,
+            UNIQUE (rule, contact_id, reason)
+        ) STRICT;
+        CREATE INDEX rule_runs_by_rule ON rule_runs (rule, at);
+        """,
     ]
 
     /// The version a fully migrated database has.

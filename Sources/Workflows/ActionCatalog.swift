@@ -124,6 +124,16 @@ public enum RuleValidator {
                     for template in argument.templates { paths += template.paths.map { ("\(stepKey).with.\(name)", $0) } }
                 }
                 for condition in step.conditions { paths.append(("\(stepKey).if", condition.path)) }
+                if case .at(let template, _)? = step.schedule {
+                    // The time is worked out when the step is queued, from the event and the earlier steps.
+                    for path in template.paths where path.first == "contact" {
+                        problems.append(Problem(key: "\(stepKey).at", message: "'\(path.joined(separator: "."))': at: may use event. and steps., not contact."))
+                    }
+                    if stepIndex == 0, rule.trigger.segmentChange != nil {
+                        problems.append(Problem(key: "\(stepKey).at", message: "the first step of a rule on a segment has no event to read a time from; use after:"))
+                    }
+                    paths += template.paths.filter { $0.first != "contact" }.map { ("\(stepKey).at", $0) }
+                }
                 for (key, path) in paths where path.first == "steps" {
                     guard path.count >= 3, let source = earlier[path[1]] else {
                         let name = path.count > 1 ? path[1] : ""

@@ -1,3 +1,4 @@
+import Foundation
 import Outbound
 import Store
 
@@ -19,15 +20,22 @@ public struct Rule: Sendable, Equatable {
     /// configuration-wide `contacts.max_rule_runs_per_day`, 0 for no limit (rules on payments, which must never
     /// miss one).
     public var maxRunsPerDay: Int?
+    /// Staged rollout (`rollout: 10%`): the share of contacts, 0 to 100, the rule starts for; the same contacts
+    /// stay in (`Rollout.includes`). The others are held back and counted. `nil`: everyone.
+    public var rolloutPercent: Double?
+    /// At most this many flows a day for everyone (`max_per_day`); the contacts over it are held back and counted.
+    public var maxPerDay: Int?
     public var steps: [Step]
 
     public init(name: String, trigger: Trigger, oncePer: Template? = nil, contactFilter: SegmentQuery? = nil,
-                maxRunsPerDay: Int? = nil, steps: [Step]) {
+                maxRunsPerDay: Int? = nil, rolloutPercent: Double? = nil, maxPerDay: Int? = nil, steps: [Step]) {
         self.name = name
         self.trigger = trigger
         self.oncePer = oncePer
         self.contactFilter = contactFilter
         self.maxRunsPerDay = maxRunsPerDay
+        self.rolloutPercent = rolloutPercent
+        self.maxPerDay = maxPerDay
         self.steps = steps
     }
 
@@ -126,18 +134,106 @@ public struct Condition: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// One step of a rule: an action, its arguments (templates), and conditions that must hold for it to run
-/// (when they do not, the flow ends there, recorded as skipped).
+/// (when they do not, the flow ends there, recorded as skipped). A step may be scheduled (`after:`, `at:`): its job
+/// waits in the durable queue until then, and its `unless:` guard on the contact is checked when it runs.
 public struct Step: Sendable, Equatable {
     public var name: String
     public var action: String
     public var arguments: [String: Argument]
     public var conditions: [Condition]
+    /// When the step runs; `nil`: as soon as the step before it is done.
+    public var schedule: StepSchedule?
+    /// A test of the contact, checked when the step runs: when it holds, the step is skipped and the flow ends
+    /// (for someone who since paid, left a segment or unsubscribed).
+    public var unless: SegmentQuery?
 
-    public init(name: String, action: String, arguments: [String: Argument], conditions: [Condition] = []) {
+    public init(name: String, action: String, arguments: [String: Argument], conditions: [Condition] = [],
+                schedule: StepSchedule? = nil, unless: SegmentQuery? = nil) {
         self.name = name
         self.action = action
         self.arguments = arguments
         self.conditions = conditions
+        self.schedule = schedule
+        self.unless = unless
+    }
+}
+
+/// When a scheduled step runs: a wait after the step before it (`after: 3d`), or a time read from the flow
+/// (`at: "{{ event.data.object.trial_end }} - 2d"`) moved by an offset. A time already past runs at once.
+public enum StepSchedule: Sendable, Equatable, CustomStringConvertible {
+    case after(milliseconds: Int64)
+    /// The template renders a time: Unix seconds (as Stripe sends them), Unix milliseconds, or ISO 8601 text.
+    case at(Template, offsetMilliseconds: Int64)
+
+    public var description: String {
+        switch self {
+        case .after(let milliseconds): "after \(Self.format(milliseconds))"
+        case .at(let template, let offset):
+            offset == 0 ? "at \(template)" : "at \(template) \(offset < 0 ? "-" : "+") \(Self.format(abs(offset)))"
+        }
+    }
+
+    /// `3d`, `2h`, `90m`, `45s`, `1w`, or combinations (`1d12h`), as milliseconds; `nil` for anything else.
+    public static func duration(_ text: String) -> Int64? {
+        let units: [Character: Int64] = ["w": 604_800_000, "d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1_000]
+        var total: Int64 = 0
+        var number = ""
+        var sawUnit = false
+        for character in text.filter({ !$0.isWhitespace }) {
+            if character.isASCII, character.isNumber {
+                number.append(character)
+            } else if let unit = units[character], let value = Int64(number), value <= 1_000_000 {
+                total += value * unit
+                number = ""
+                sawUnit = true
+            } else {
+                return nil
+            }
+        }
+        return sawUnit && number.isEmpty ? total : nil
+    }
+
+    static func format(_ milliseconds: Int64) -> String {
+        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000)] where milliseconds % size == 0 {
+            return "\(milliseconds / size)\(unit)"
+        }
+        return "\(milliseconds / 1000)s"
+    }
+
+    /// A rendered `at:` value as Unix milliseconds: numbers below 10^11 are seconds, larger ones milliseconds;
+    /// text is ISO 8601 or a number. `nil` when it is no time.
+    public static func time(of value: JSONValue, iso8601: (String) -> Int64?) -> Int64? {
+        let number: Int64?
+        switch value {
+        case .integer(let integer): number = integer
+        case .number(let double) where double.isFinite: number = Int64(double)
+        case .string(let text):
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            if let integer = Int64(trimmed) { number = integer } else { return iso8601(trimmed) }
+        default: return nil
+        }
+        guard let number, number > 0 else { return nil }
+        return number < 100_000_000_000 ? number * 1000 : number
+    }
+}
+
+/// Staged rollout: whether a contact is in a rule's share. Deterministic (FNV-1a of the rule and the contact's
+/// address), so the same people stay in as the share grows from 10 % to 50 %. Stateless.
+public enum Rollout {
+    /// `10%`, `12.5%`.
+    public static func describe(_ percent: Double) -> String {
+        percent.rounded() == percent ? "\(Int(percent))%" : "\(percent)%"
+    }
+
+    public static func includes(_ identity: String, rule: String, percent: Double) -> Bool {
+        guard percent < 100 else { return true }
+        guard percent > 0 else { return false }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in (rule + "\u{0}" + identity).utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        return Double(hash % 10_000) < percent * 100
     }
 }
 

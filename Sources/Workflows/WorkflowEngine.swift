@@ -181,14 +181,16 @@ public final class WorkflowEngine: JobHandler {
                 }
                 let loopGuardFrom = stored.source == .instantly ? observedAt.map { $0 - policy.loopGuardMilliseconds } : nil
                 if let held = try hold(rule, flow: flow, contactID: change?.contactID, email: change?.email,
-                                       loopGuardFrom: loopGuardFrom, policy: policy, store: store, now: now) {
+                                       loopGuardFrom: loopGuardFrom, policy: policy, store: store, eventID: job.eventID, now: now) {
                     report.append(.object(["rule": .string(rule.name), "held": .string(held)]))
                     logger.info("rule held back", metadata: ["event": .stringConvertible(job.eventID), "rule": "\(rule.name)",
                                                             "contact_id": change?.contactID.map { .stringConvertible($0) } ?? "-", "reason": "\(held)"])
                     continue
                 }
-                report.append(.object(["rule": .string(rule.name), "flow": .string(flow)]))
-                followUps.append(stepJob(rule: rule, step: first, flow: flow, outputs: [:], contact: change?.email, now: now))
+                if let first = startFlow(rule, step: first, flow: flow, contact: change?.email, context: .object(["event": body]),
+                                         eventID: job.eventID, now: now, report: &report) {
+                    followUps.append(first)
+                }
             }
         }
         let transitions = change?.transitions ?? []
@@ -238,27 +240,29 @@ public final class WorkflowEngine: JobHandler {
                 }
                 let flow = "\(flowMode)segment:\(transition.segment):\(transition.entered ? "entered" : "left"):\(transition.contactID):\(transition.entry)"
                 if let held = try hold(rule, flow: flow, contactID: transition.contactID, email: transition.email, loopGuardFrom: nil,
-                                       policy: policy, store: store, now: now) {
+                                       policy: policy, store: store, eventID: transition.eventID, now: now) {
                     report.append(.object(["rule": .string(rule.name), "held": .string(held)]))
                     logger.info("rule held back", metadata: ["event": .stringConvertible(transition.eventID), "rule": "\(rule.name)",
                                                             "contact_id": .stringConvertible(transition.contactID), "reason": "\(held)"])
                     continue
                 }
-                report.append(.object(["rule": .string(rule.name), "flow": .string(flow)]))
-                var job = stepJob(rule: rule, step: first, flow: flow, outputs: [:], contact: transition.email, now: now)
-                job.eventID = transition.eventID
-                jobs.append(job)
+                if var job = startFlow(rule, step: first, flow: flow, contact: transition.email, context: .object([:]),
+                                       eventID: transition.eventID, now: now, report: &report) {
+                    job.eventID = transition.eventID
+                    jobs.append(job)
+                }
             }
         }
         return (jobs, report)
     }
 
     /// Why `rule` must not start `flow` for this contact, or `nil` when it may: its `if:` on the contact, the loop
-    /// guard (Hookyard's own write to the lead for this rule at or after `loopGuardFrom`), and the daily cap. The
-    /// cap is checked last and records the run, so a flow that starts is counted once, however often its event is
-    /// processed again.
+    /// guard (Hookyard's own write to the lead for this rule at or after `loopGuardFrom`), its staged rollout
+    /// (contacts outside the share are held back and counted), and the daily caps, per contact and for everyone
+    /// (`max_per_day`; held back and counted). The caps are checked last and record the run, so a flow that starts is
+    /// counted once, however often its event is processed again.
     private func hold(_ rule: Rule, flow: String, contactID: Int64?, email: String?, loopGuardFrom: Int64?, policy: ContactPolicy,
-                      store: WorkflowStore, now: Int64) throws(ProviderFailure) -> String? {
+                      store: WorkflowStore, eventID: Int64, now: Int64) throws(ProviderFailure) -> String? {
         do {
             if let filter = rule.contactFilter {
                 guard let contactID else { return "its if: tests the contact, and this event names no contact" }
@@ -266,27 +270,79 @@ public final class WorkflowEngine: JobHandler {
                     return "the contact does not pass its if:"
                 }
             }
-            guard let email else { return nil }
+            guard let email else {
+                // No contact to count: a rollout decides by the flow, and the caps cannot apply.
+                if let percent = rule.rolloutPercent, !Rollout.includes(flow, rule: rule.name, percent: percent) {
+                    return "rollout: outside the rule's \(Rollout.describe(percent)) share"
+                }
+                return nil
+            }
             if let loopGuardFrom, let wrote = try store.contacts.lastOwnWrite(email: email, rule: rule.name), wrote >= loopGuardFrom {
                 return "loop guard: this rule wrote to the lead at \(ContactJSON.isoTime(wrote)), shortly before this event"
             }
-            let cap = rule.maxRunsPerDay ?? policy.maxRuleRunsPerDay
-            guard cap > 0 else { return nil }
-            guard try store.contacts.admitRuleRun(rule: rule.name, email: email, flow: "\(rule.name):\(flow)", now: now, maxPerDay: cap) else {
-                return "\(rule.maxRunsPerDay == nil ? "max_rule_runs_per_day" : "max_runs_per_day"): the rule ran \(cap) times for this contact in the last 24 hours"
+            if let percent = rule.rolloutPercent, !Rollout.includes(email, rule: rule.name, percent: percent) {
+                try store.contacts.recordHoldback(rule: rule.name, email: email, reason: "rollout", eventID: eventID, at: now)
+                return "rollout: held back, outside the rule's \(Rollout.describe(percent)) share (counted for comparison)"
             }
-            return nil
+            let cap = rule.maxRunsPerDay ?? policy.maxRuleRunsPerDay
+            guard cap > 0 || rule.maxPerDay != nil else { return nil }
+            switch try store.contacts.admitRuleRun(rule: rule.name, email: email, flow: "\(rule.name):\(flow)", now: now, maxPerDay: cap,
+                                                   maxTotalPerDay: rule.maxPerDay, eventID: eventID) {
+            case .admitted: return nil
+            case .contactCap:
+                return "\(rule.maxRunsPerDay == nil ? "max_rule_runs_per_day" : "max_runs_per_day"): the rule ran \(cap) times for this contact in the last 24 hours"
+            case .ruleCap:
+                return "max_per_day: the rule started \(rule.maxPerDay ?? 0) flows in the last 24 hours (held back, counted for comparison)"
+            }
         } catch {
             throw Self.storeFailure("checking rule \(rule.name) for the contact", error)
         }
     }
 
-    private func stepJob(rule: Rule, step: Step, flow: String, outputs: [String: JSONValue], contact: String?, now: Int64) -> NewJob {
+    /// The first step's job of a flow that may start, noted in `report`; `nil` (noted as held, and logged as an
+    /// error) when its schedule cannot be worked out, so one misconfigured rule does not stop the others.
+    private func startFlow(_ rule: Rule, step: Step, flow: String, contact: String?, context: JSONValue, eventID: Int64, now: Int64,
+                           report: inout [JSONValue]) -> NewJob? {
+        do throws(ProviderFailure) {
+            let job = try stepJob(rule: rule, step: step, flow: flow, outputs: [:], contact: contact, context: context, now: now)
+            report.append(.object(["rule": .string(rule.name), "flow": .string(flow)]))
+            return job
+        } catch {
+            report.append(.object(["rule": .string(rule.name), "held": .string(error.message)]))
+            logger.error("rule not started", metadata: ["event": .stringConvertible(eventID), "rule": "\(rule.name)", "error": "\(error.message)"])
+            return nil
+        }
+    }
+
+    private func stepJob(rule: Rule, step: Step, flow: String, outputs: [String: JSONValue], contact: String?, context: JSONValue,
+                         now: Int64) throws(ProviderFailure) -> NewJob {
         var input: [String: JSONValue] = ["rule": .string(rule.name), "step": .string(step.name), "flow": .string(flow),
                                           "steps": .object(outputs)]
         if let contact { input["contact"] = .string(contact) }
+        let runAt = try scheduledTime(of: step, context: context, now: now)
+        if runAt > now { input["scheduled_for"] = ContactJSON.time(runAt) }
         return NewJob(kind: step.action, idempotencyKey: "flow:\(rule.name):\(flow):\(step.name)", input: JSONValue.object(input).serialized(),
-                      runAt: now)
+                      runAt: runAt)
+    }
+
+    /// When `step` is due, given the flow so far: now, a wait after now (`after:`), or the time its `at:` renders
+    /// to plus the offset (at once when that is past).
+    private func scheduledTime(of step: Step, context: JSONValue, now: Int64) throws(ProviderFailure) -> Int64 {
+        switch step.schedule {
+        case nil: return now
+        case .after(let milliseconds)?: return now + milliseconds
+        case .at(let template, let offset)?:
+            let value: JSONValue
+            do {
+                value = try template.render(in: context)
+            } catch {
+                throw Arguments.failure("step '\(step.name)' at: \(error)")
+            }
+            guard let time = StepSchedule.time(of: value, iso8601: ISO8601Timestamp.milliseconds) else {
+                throw Arguments.failure("step '\(step.name)' at: \(template) gave \(value.serialized()), which is not a time (Unix seconds or ISO 8601)")
+            }
+            return max(now, time + offset)
+        }
     }
 
     // MARK: Steps
@@ -333,6 +389,23 @@ public final class WorkflowEngine: JobHandler {
             }
         }
         let context = JSONValue.object(["event": body, "steps": .object(outputs), "contact": contact])
+
+        if let unless = step.unless, let contactEmail {
+            let holds: Bool
+            do {
+                holds = try store.contacts.contactID(email: contactEmail).map { id in
+                    try store.contacts.evaluate(contactID: id, queries: [unless], now: clock()).first == true
+                } ?? false
+            } catch {
+                throw Self.storeFailure("checking step \(stepName)'s unless:", error)
+            }
+            if holds {
+                logger.info("step skipped; flow ends", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
+                                                                 "step": "\(stepName)", "reason": "unless: holds"])
+                return .succeeded(output: JSONValue.object(["skipped": .string("unless: the contact now matches the step's guard")]).serialized(),
+                                  followUps: [])
+            }
+        }
 
         if let failed = step.conditions.first(where: { !$0.holds(in: context) }) {
             logger.info("step skipped; flow ends", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
@@ -390,8 +463,9 @@ public final class WorkflowEngine: JobHandler {
         if index + 1 < rule.steps.count {
             var next = outputs
             next[stepName] = result
-            followUps.append(stepJob(rule: rule, step: rule.steps[index + 1], flow: flow, outputs: next, contact: contactEmail,
-                                     now: clock()))
+            let nextContext = JSONValue.object(["event": body, "steps": .object(next), "contact": contact])
+            followUps.append(try stepJob(rule: rule, step: rule.steps[index + 1], flow: flow, outputs: next, contact: contactEmail,
+                                         context: nextContext, now: clock()))
         }
         return .succeeded(output: JSONValue.object(stored).serialized(), followUps: followUps)
     }

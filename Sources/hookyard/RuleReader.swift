@@ -87,6 +87,8 @@ struct RuleReader: EnvironmentExpandingReader {
         var oncePer: Template?
         var contactFilter: SegmentQuery?
         var maxRunsPerDay: Int?
+        var maxPerDay: Int?
+        var rolloutPercent: Double?
         var steps: [Step] = []
         var sawSteps = false
         for (keyNode, value) in mapping {
@@ -100,16 +102,18 @@ struct RuleReader: EnvironmentExpandingReader {
                 if let text = scalarText(value, path) { oncePer = template(text, value, path) }
             case "max_runs_per_day":
                 int(value, path, min: 0) { maxRunsPerDay = $0 }
-            case "if":
-                var predicates = ContactPredicateReader(file: file, environment: environment)
-                let predicate = predicates.read(value, key: path)
-                issues += predicates.issues
-                guard let predicate else { continue }
-                do {
-                    contactFilter = try segments.compile(predicate, name: path)
-                } catch {
-                    issue(value, path, error.message)
+            case "max_per_day":
+                int(value, path, min: 1) { maxPerDay = $0 }
+            case "rollout":
+                guard let text = scalarText(value, path) else { continue }
+                let number = text.hasSuffix("%") ? String(text.dropLast()).trimmingCharacters(in: .whitespaces) : text
+                guard let percent = Double(number), percent >= 0, percent <= 100 else {
+                    issue(value, path, "'\(text)' is not a share of contacts such as 10% (0% to 100%)")
+                    continue
                 }
+                rolloutPercent = percent
+            case "if":
+                contactFilter = contactTest(value, path)
             case "steps":
                 sawSteps = true
                 guard let sequence = value.sequence else {
@@ -119,14 +123,29 @@ struct RuleReader: EnvironmentExpandingReader {
                 for (index, stepNode) in sequence.enumerated() {
                     if let step = readStep(stepNode, key: "\(path)[\(index)]") { steps.append(step) }
                 }
-            default: issue(keyNode, path, "unknown key (a rule has name, on, if, once_per, max_runs_per_day, steps)")
+            default: issue(keyNode, path, "unknown key (a rule has name, on, if, once_per, max_runs_per_day, rollout, max_per_day, steps)")
             }
         }
         if name == nil { issue(node, "\(key).name", "every rule needs a name") }
         if trigger == nil, !mapping.keys.contains(where: { $0.string == "on" }) { issue(node, "\(key).on", "every rule needs a trigger (on:)") }
         if !sawSteps { issue(node, "\(key).steps", "every rule needs steps") }
         guard let name, let trigger else { return nil }
-        return Rule(name: name, trigger: trigger, oncePer: oncePer, contactFilter: contactFilter, maxRunsPerDay: maxRunsPerDay, steps: steps)
+        return Rule(name: name, trigger: trigger, oncePer: oncePer, contactFilter: contactFilter, maxRunsPerDay: maxRunsPerDay,
+                    rolloutPercent: rolloutPercent, maxPerDay: maxPerDay, steps: steps)
+    }
+
+    /// A test of the contact (a rule's `if:`, a step's `unless:`), compiled against the configured segments.
+    private mutating func contactTest(_ node: Node, _ key: String) -> SegmentQuery? {
+        var predicates = ContactPredicateReader(file: file, environment: environment)
+        let predicate = predicates.read(node, key: key)
+        issues += predicates.issues
+        guard let predicate else { return nil }
+        do {
+            return try segments.compile(predicate, name: key)
+        } catch {
+            issue(node, key, error.message)
+            return nil
+        }
     }
 
     private mutating func ruleName(_ node: Node, _ key: String) -> String? {
@@ -206,6 +225,9 @@ struct RuleReader: EnvironmentExpandingReader {
         var action: String?
         var arguments: [String: Argument] = [:]
         var conditions: [Condition] = []
+        var unless: SegmentQuery?
+        var schedule: StepSchedule?
+        var sawSchedule = 0
         for (keyNode, value) in mapping {
             let field = keyNode.string ?? ""
             let path = "\(key).\(field)"
@@ -225,13 +247,51 @@ struct RuleReader: EnvironmentExpandingReader {
                 }
             case "if":
                 conditions = readConditions(value, key: path, prefix: [])
-            default: issue(keyNode, path, "unknown key (a step has name, action, with, if)")
+            case "unless":
+                unless = contactTest(value, path)
+            case "after":
+                guard let text = scalarText(value, path) else { continue }
+                guard let milliseconds = StepSchedule.duration(text), milliseconds > 0 else {
+                    issue(value, path, "'\(text)' is not a wait such as 30m, 2h, 3d or 1w")
+                    continue
+                }
+                schedule = .after(milliseconds: milliseconds)
+                sawSchedule += 1
+            case "at":
+                guard let text = scalarText(value, path) else { continue }
+                if let parsed = scheduledTime(text, value, path) { schedule = parsed }
+                sawSchedule += 1
+            default: issue(keyNode, path, "unknown key (a step has name, action, with, if, unless, after, at)")
             }
         }
+        if sawSchedule > 1 { issue(node, key, "a step has after or at, not both") }
         if name == nil { issue(node, "\(key).name", "every step needs a name") }
         if action == nil { issue(node, "\(key).action", "every step needs an action") }
         guard let name, let action else { return nil }
-        return Step(name: name, action: action, arguments: arguments, conditions: conditions)
+        return Step(name: name, action: action, arguments: arguments, conditions: conditions, schedule: schedule, unless: unless)
+    }
+
+    /// `"{{ event.data.object.trial_end }} - 2d"`: a template giving a time, then an optional offset.
+    private mutating func scheduledTime(_ text: String, _ node: Node, _ key: String) -> StepSchedule? {
+        var templateText = text.trimmingCharacters(in: .whitespaces)
+        var offset: Int64 = 0
+        if let close = templateText.range(of: "}}", options: .backwards) {
+            let rest = templateText[close.upperBound...].trimmingCharacters(in: .whitespaces)
+            if !rest.isEmpty {
+                guard let sign = rest.first, sign == "+" || sign == "-",
+                      let duration = StepSchedule.duration(String(rest.dropFirst())) else {
+                    issue(node, key, "'\(rest)' after the time must be an offset such as - 2d or + 1h")
+                    return nil
+                }
+                offset = sign == "-" ? -duration : duration
+                templateText = String(templateText[..<close.upperBound])
+            }
+        }
+        guard templateText.contains("{{") else {
+            issue(node, key, "must name the time with a template, such as \"{{ event.data.object.trial_end }} - 2d\"")
+            return nil
+        }
+        return template(templateText, node, key).map { .at($0, offsetMilliseconds: offset) }
     }
 
     private mutating func readArgument(_ node: Node, key: String) -> Argument? {

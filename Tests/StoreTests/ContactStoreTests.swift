@@ -433,20 +433,36 @@ final class ContactStoreTests: XCTestCase {
 
     // MARK: Loop guard
 
+    func testARuleCapForEveryoneHoldsBackAndCountsTheRest() throws {
+        for (index, email) in ["a@example.com", "b@example.com", "c@example.com"].enumerated() {
+            let admission = try store.admitRuleRun(rule: "launch", email: email, flow: "f\(index)", now: t0 + Int64(index),
+                                                   maxPerDay: 0, maxTotalPerDay: 2)
+            XCTAssertEqual(admission, index < 2 ? .admitted : .ruleCap, email)
+        }
+        XCTAssertEqual(try store.admitRuleRun(rule: "launch", email: "c@example.com", flow: "f2", now: t0 + 10, maxPerDay: 0,
+                                              maxTotalPerDay: 2), .ruleCap, "held back again: still counted once")
+        try store.recordHoldback(rule: "launch", email: "d@example.com", reason: "rollout", eventID: nil, at: t0)
+        try store.recordHoldback(rule: "launch", email: "d@example.com", reason: "rollout", eventID: nil, at: t0 + 1)
+        let counts = try store.holdbackCounts().map { "\($0.rule) \($0.reason) \($0.contacts)" }
+        XCTAssertEqual(counts, ["launch max_per_day 1", "launch ran 2", "launch rollout 1"])
+        XCTAssertEqual(try store.admitRuleRun(rule: "launch", email: "c@example.com", flow: "f2", now: t0 + Self.day + 1,
+                                              maxPerDay: 0, maxTotalPerDay: 2), .admitted, "a day later there is room")
+    }
+
     func testAdmitRuleRunLimitsNewFlowsPerDayButAdmitsReRuns() throws {
-        XCTAssertTrue(try store.admitRuleRun(rule: "nurture", email: "Ann@example.com", flow: "f1", now: t0, maxPerDay: 2))
-        XCTAssertTrue(try store.admitRuleRun(rule: "nurture", email: "ann@example.com", flow: "f2", now: t0 + 1, maxPerDay: 2))
-        XCTAssertFalse(try store.admitRuleRun(rule: "nurture", email: "ann@example.com", flow: "f3", now: t0 + 2, maxPerDay: 2))
-        XCTAssertTrue(try store.admitRuleRun(rule: "nurture", email: "ann@example.com", flow: "f1", now: t0 + 3, maxPerDay: 2),
+        XCTAssertTrue(try store.admits(rule: "nurture", email: "Ann@example.com", flow: "f1", now: t0, maxPerDay: 2))
+        XCTAssertTrue(try store.admits(rule: "nurture", email: "ann@example.com", flow: "f2", now: t0 + 1, maxPerDay: 2))
+        XCTAssertFalse(try store.admits(rule: "nurture", email: "ann@example.com", flow: "f3", now: t0 + 2, maxPerDay: 2))
+        XCTAssertTrue(try store.admits(rule: "nurture", email: "ann@example.com", flow: "f1", now: t0 + 3, maxPerDay: 2),
                       "a re-run of an admitted flow is not a new run")
-        XCTAssertTrue(try store.admitRuleRun(rule: "other", email: "ann@example.com", flow: "f4", now: t0 + 4, maxPerDay: 2))
-        XCTAssertTrue(try store.admitRuleRun(rule: "nurture", email: "ben@example.com", flow: "f5", now: t0 + 5, maxPerDay: 2))
-        XCTAssertFalse(try store.admitRuleRun(rule: "nurture", email: "ann@example.com", flow: "f3", now: t0 + Self.day - 1,
+        XCTAssertTrue(try store.admits(rule: "other", email: "ann@example.com", flow: "f4", now: t0 + 4, maxPerDay: 2))
+        XCTAssertTrue(try store.admits(rule: "nurture", email: "ben@example.com", flow: "f5", now: t0 + 5, maxPerDay: 2))
+        XCTAssertFalse(try store.admits(rule: "nurture", email: "ann@example.com", flow: "f3", now: t0 + Self.day - 1,
                                               maxPerDay: 2))
-        XCTAssertTrue(try store.admitRuleRun(rule: "nurture", email: "ann@example.com", flow: "f3", now: t0 + Self.day + 1,
+        XCTAssertTrue(try store.admits(rule: "nurture", email: "ann@example.com", flow: "f3", now: t0 + Self.day + 1,
                                              maxPerDay: 2), "runs older than a day no longer count")
         XCTAssertEqual(try contact("ann@example.com").firstSeenAt, t0)
-        XCTAssertThrowsError(try store.admitRuleRun(rule: "nurture", email: "  ", flow: "f9", now: t0, maxPerDay: 2)) {
+        XCTAssertThrowsError(try store.admits(rule: "nurture", email: "  ", flow: "f9", now: t0, maxPerDay: 2)) {
             XCTAssertEqual($0 as? ContactStoreError, .emptyEmail)
         }
     }
@@ -557,7 +573,7 @@ final class ContactStoreTests: XCTestCase {
         _ = try workflows.recordPurchase(Purchase(eventID: paid.eventID, reference: "cs_e", email: "eve@example.com",
                                                   amount: 1200, currency: "usd", campaignID: nil, paymentLink: nil,
                                                   rule: "r"), now: t0 + 300)
-        XCTAssertTrue(try store.admitRuleRun(rule: "r", email: "eve@example.com", flow: "once:eve", now: t0, maxPerDay: 1))
+        XCTAssertTrue(try store.admits(rule: "r", email: "eve@example.com", flow: "once:eve", now: t0, maxPerDay: 1))
         try store.recordOwnWrite(email: "eve@example.com", rule: "tag", at: t0 + 400)
 
         let export = try XCTUnwrap(try store.export(email: "EVE@example.com"))
@@ -628,7 +644,7 @@ final class ContactStoreTests: XCTestCase {
         try apply(paid, segments: [Self.openers])
         try apply(bob, segments: [Self.openers])
         try store.linkLead(email: email, campaignID: "camp-f", leadID: "lead-f", eventID: 0, segments: [], now: t0)
-        XCTAssertTrue(try store.admitRuleRun(rule: "r", email: email, flow: "once:\(email)", now: t0, maxPerDay: 5))
+        XCTAssertTrue(try store.admits(rule: "r", email: email, flow: "once:\(email)", now: t0, maxPerDay: 5))
         try store.recordOwnWrite(email: email, rule: "tag", at: t0)
 
         let queue = try JobQueue(path: path)
@@ -751,5 +767,12 @@ final class ContactStoreTests: XCTestCase {
             XCTAssertNil(state[kept]?.prunedAt, "event \(kept)")
         }
         XCTAssertNil(state[empty]?.prunedAt, "an empty body is not pruned")
+    }
+}
+
+private extension ContactStore {
+    /// Whether `admitRuleRun` admits the flow, with no cap for everyone.
+    func admits(rule: String, email: String, flow: String, now: Int64, maxPerDay: Int) throws -> Bool {
+        try admitRuleRun(rule: rule, email: email, flow: flow, now: now, maxPerDay: maxPerDay) == .admitted
     }
 }

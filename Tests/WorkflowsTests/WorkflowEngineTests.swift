@@ -33,12 +33,12 @@ struct QueueDriver {
 
     /// Runs due jobs until none is left (or `limit` runs). - Returns: the outcomes in order.
     @discardableResult
-    func drain(limit: Int = 100) throws -> [(Job, JobOutcome)] {
+    func drain(limit: Int = 100, at now: Int64? = nil) throws -> [(Job, JobOutcome)] {
         let queue = try JobQueue(path: path)
         let store = try WorkflowStore(path: path)
         defer { queue.close(); store.close() }
         var results: [(Job, JobOutcome)] = []
-        while results.count < limit, let job = try queue.claimNext(owner: "test", leaseMilliseconds: 60_000, now: Self.now()) {
+        while results.count < limit, let job = try queue.claimNext(owner: "test", leaseMilliseconds: 60_000, now: now ?? Self.now()) {
             let outcome = engine.run(job, store: store)
             switch outcome {
             case .succeeded(let output, let followUps):

@@ -112,4 +112,73 @@ final class RuleConfigurationTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("must be an http(s) URL without a trailing slash"), "\(error)")
         }
     }
+
+    func testScheduledStepsRolloutAndCaps() throws {
+        let configuration = try load("""
+            segments:
+              paid: {payment_status: customer}
+            rules:
+              - name: webinar
+                on: {source: instantly, event: lead_interested}
+                rollout: 10%
+                max_per_day: 50
+                steps:
+                  - name: welcome
+                    action: instantly.add_lead
+                    with: {email: "{{ event.lead_email }}", campaign: c1}
+                  - name: nudge
+                    action: instantly.add_lead
+                    after: 3d
+                    unless: {segment: paid}
+                    with: {email: "{{ event.lead_email }}", campaign: c2}
+                  - name: reminder
+                    action: instantly.add_lead
+                    at: "{{ event.starts_at }} - 2h"
+                    with: {email: "{{ event.lead_email }}", campaign: c3}
+            """)
+        let rule = try XCTUnwrap(configuration.rules.first)
+        XCTAssertEqual(rule.rolloutPercent, 10)
+        XCTAssertEqual(rule.maxPerDay, 50)
+        XCTAssertEqual(rule.steps[1].schedule, .after(milliseconds: 3 * 86_400_000))
+        XCTAssertNotNil(rule.steps[1].unless)
+        XCTAssertEqual(rule.steps[2].schedule, .at(try Template(parsing: "{{ event.starts_at }}"), offsetMilliseconds: -7_200_000))
+    }
+
+    func testScheduleProblemsCarryLineAndKey() {
+        do {
+            _ = try load("""
+                rules:
+                  - name: bad
+                    on: {source: instantly, event: lead_interested}
+                    rollout: 120%
+                    steps:
+                      - name: a
+                        action: instantly.add_lead
+                        after: soon
+                        with: {email: x, campaign: c}
+                      - name: b
+                        action: instantly.add_lead
+                        after: 1d
+                        at: "{{ event.starts_at }}"
+                        with: {email: x, campaign: c}
+                      - name: c
+                        action: instantly.add_lead
+                        at: "{{ event.starts_at }} - tomorrow"
+                        with: {email: x, campaign: c}
+                      - name: d
+                        action: instantly.add_lead
+                        at: "{{ contact.first_seen_at }} + 1d"
+                        unless: {colour: blue}
+                        with: {email: x, campaign: c}
+                """)
+            XCTFail("accepted")
+        } catch {
+            let text = error.description
+            XCTAssertTrue(text.contains(":4: rules[0].rollout: '120%' is not a share of contacts"), text)
+            XCTAssertTrue(text.contains(":8: rules[0].steps[0].after: 'soon' is not a wait such as 30m, 2h, 3d or 1w"), text)
+            XCTAssertTrue(text.contains("rules[0].steps[1]: a step has after or at, not both"), text)
+            XCTAssertTrue(text.contains("rules[0].steps[2].at: '- tomorrow' after the time must be an offset"), text)
+            XCTAssertTrue(text.contains("rules[0].steps[3].unless.colour"), text)
+        }
+    }
 }
