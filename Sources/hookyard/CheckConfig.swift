@@ -1,4 +1,5 @@
 import ArgumentParser
+import Workflows
 
 /// `hookyard check-config`: validate the configuration and say what would be used.
 struct CheckConfig: ParsableCommand {
@@ -33,7 +34,14 @@ struct CheckConfig: ParsableCommand {
             let trigger = rule.trigger.segmentChange.map(\.description)
                 ?? "\(rule.trigger.source.rawValue) \(rule.trigger.eventTypes.joined(separator: "|"))"
             print("    \(rule.name): on \(trigger)\(rule.trigger.conditions.isEmpty ? "" : " where " + rule.trigger.conditions.map(\.description).joined(separator: " and "))\(rule.contactFilter == nil ? "" : " if the contact passes its if:")")
-            for step in rule.steps { print("      \(step.name): \(step.action)") }
+            var limits: [String] = []
+            if let percent = rule.rolloutPercent { limits.append("rollout \(Rollout.describe(percent))") }
+            if let cap = rule.maxPerDay { limits.append("at most \(cap) flows a day") }
+            if !limits.isEmpty { print("      (\(limits.joined(separator: ", ")))") }
+            for step in rule.steps {
+                let schedule = step.schedule.map { " \($0)" } ?? ""
+                print("      \(step.name): \(step.action)\(schedule)\(step.unless == nil ? "" : " unless the contact matches its guard")")
+            }
         }
         print("  segments                  \(settings.segments.isEmpty ? "none" : settings.segments.map(\.name).joined(separator: ", "))")
         let engagement = settings.contacts.engagement
