@@ -134,6 +134,9 @@ public enum ContactExportJSON {
                 .object(["rule": .string(run.rule), "flow": .string(run.flow), "at": ContactJSON.time(run.at)])
             }),
             "own_writes": .object(export.ownWrites.mapValues(ContactJSON.time)),
+            "held_back_by": .array(export.holdbacks.map { holdback in
+                .object(["rule": .string(holdback.rule), "reason": .string(holdback.reason), "at": ContactJSON.time(holdback.at)])
+            }),
         ])
     }
 

@@ -440,6 +440,8 @@ public struct ContactExport: Sendable {
     public var ruleRuns: [RuleRun]
     /// The latest Instantly write Hookyard made per rule (Unix milliseconds).
     public var ownWrites: [String: Int64]
+    /// Rules that held them back (staged rollout, `max_per_day`): rule, reason, when.
+    public var holdbacks: [(rule: String, reason: String, at: Int64)] = []
 
     public init(contact: Contact, events: [StoredEvent], jobs: [JobRecord], payments: [ContactPayment],
                 purchases: [Purchase], transitions: [RecordedTransition], activity: [Activity], ruleRuns: [RuleRun],

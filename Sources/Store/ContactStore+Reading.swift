@@ -179,8 +179,12 @@ extension ContactStore {
         _ = try rows("SELECT rule, at FROM own_writes WHERE contact_id = ?", id) { row in
             ownWrites[row.string(0) ?? ""] = row.int(1)
         }
-        return ContactExport(contact: contact, events: events, jobs: jobs, payments: payments, purchases: purchases,
-                             transitions: transitions, activity: activity, ruleRuns: ruleRuns, ownWrites: ownWrites)
+        var export = ContactExport(contact: contact, events: events, jobs: jobs, payments: payments, purchases: purchases,
+                                   transitions: transitions, activity: activity, ruleRuns: ruleRuns, ownWrites: ownWrites)
+        export.holdbacks = try rows("SELECT rule, reason, at FROM rule_holdbacks WHERE contact_id = ? ORDER BY at", id) { row in
+            (rule: row.string(0) ?? "", reason: row.string(1) ?? "", at: row.int(2))
+        }
+        return export
     }
 
     // MARK: Row mapping
