@@ -144,7 +144,7 @@ enum EventTemplates {
             "email":\(q(context.email)),"name":"Test Lead","phone":null,"tax_exempt":"none","tax_ids":[]},\
             "customer_email":\(q(context.email)),"expires_at":\(context.now + 86_280),"invoice":null,"livemode":false,"locale":"auto",\
             "metadata":\(metadata(context)),"mode":"payment","payment_intent":\(q(ids.paymentIntent)),\
-            "payment_link":\(q(randomID("plink_1", 24))),"payment_method_types":[\(asynchronous ? "\"us_bank_account\"" : "\"card\"")],\
+            "payment_link":null,"payment_method_types":[\(asynchronous ? "\"us_bank_account\"" : "\"card\"")],\
             "payment_status":"paid","status":"complete","submit_type":"auto","subscription":null,\
             "success_url":"https://example.com/thanks","total_details":{"amount_discount":0,"amount_shipping":0,"amount_tax":0},\
             "ui_mode":"hosted","url":null}
