@@ -1,0 +1,225 @@
+import ArgumentParser
+import Foundation
+import Intake
+import Outbound
+
+/// `hookyard trigger SOURCE EVENT_TYPE`: build a realistic event of that type, sign it as the provider would, and
+/// send it to a running daemon, so an administrator can walk any scenario by hand (like `stripe trigger`, for
+/// Instantly too).
+struct TriggerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trigger",
+        abstract: "Send a realistic, correctly signed Stripe or Instantly event to a running hookyard.",
+        discussion: """
+            Stripe types: \(EventTemplates.stripeTypes.joined(separator: ", ")).
+
+            Instantly types: \(EventTemplates.instantlyTypes.joined(separator: ", ")) (link_clicked is accepted too).
+
+            Events for the same --email share the Stripe customer and subscription ids. Stripe events are signed with \
+            the first STRIPE_WEBHOOK_SECRET; Instantly events carry INSTANTLY_WEBHOOK_SECRET in the configured \
+            instantly.secret_header. Exits 1 when the daemon does not answer 2xx.
+            """)
+
+    @OptionGroup var options: ConfigurationOptions
+    @Argument(help: "stripe or instantly.") var source: TriggerSource
+    @Argument(help: "The event type, e.g. checkout.session.completed or lead_interested.") var eventType: String
+    @Option(help: "The person the event is about (default: a new test-lead+…@example.com).") var email: String?
+    @Option(name: .customLong("set"), help: ArgumentHelp(
+        "Set a field by dotted path, e.g. data.object.amount_total=9900 or campaign_id=…; repeatable. The value is JSON when it parses as JSON, else text.",
+        valueName: "path=value"))
+    var assignments: [String] = []
+    @Option(help: "Base URL of the daemon (default: http://<listen address>).") var to: String?
+    @Flag(name: .customLong("print"), help: "Print the signed HTTP request instead of sending it.") var printOnly = false
+
+    func validate() throws {
+        _ = try TriggeredEvent(source: source, type: eventType, email: email, assignments: assignments)
+    }
+
+    func run() throws {
+        let event = try TriggeredEvent(source: source, type: eventType, email: email, assignments: assignments)
+        try event.deliver(settings: options.load(), to: to, printOnly: printOnly)
+    }
+}
+
+/// The providers `trigger` can impersonate.
+enum TriggerSource: String, CaseIterable, ExpressibleByArgument {
+    case stripe, instantly
+
+    var name: String { self == .stripe ? "Stripe" : "Instantly" }
+    var path: String { "/webhooks/\(rawValue)" }
+    var knownTypes: [String] { self == .stripe ? EventTemplates.stripeTypes : EventTemplates.instantlyTypes }
+}
+
+/// A command-line failure that is not a usage mistake: printed as `Error: <description>` without the usage.
+struct TriggerError: Error, CustomStringConvertible {
+    var description: String
+
+    static func unknownType(_ type: String, source: TriggerSource) -> TriggerError {
+        TriggerError(description: "unknown \(source.name) event type '\(type)'; known types: \(source.knownTypes.joined(separator: ", "))")
+    }
+
+    static func missingSecret(_ variable: String) -> TriggerError {
+        TriggerError(description: "\(variable) is not set (see .hookyard-dev.env after 'make run'); it must be the daemon's secret")
+    }
+}
+
+/// `--set path=value`: one field of the payload to replace or add.
+struct FieldAssignment: Equatable {
+    /// Object member names, or decimal array indexes.
+    var path: [String]
+    var value: JSONValue
+
+    /// Parses `path=value`. The value is JSON when it parses as JSON (`9900`, `true`, `null`, `"9900"`, `{"a":1}`),
+    /// otherwise the text itself. - Throws: `ValidationError` without `=` or with an empty path segment.
+    init(parsing text: String) throws {
+        guard let equals = text.firstIndex(of: "=") else {
+            throw ValidationError("--set '\(text)' has no '=': write --set path=value")
+        }
+        let path = text[..<equals].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard !path.contains(where: \.isEmpty) else {
+            throw ValidationError("--set '\(text)': the path '\(text[..<equals])' has an empty member name")
+        }
+        let raw = String(text[text.index(after: equals)...])
+        self.path = path
+        value = (try? JSONValue.parse(raw)) ?? .string(raw)
+    }
+
+    /// Sets the field in `payload`, creating missing objects on the way. An array element is addressed by its index;
+    /// the index one past the end appends. - Throws: `ValidationError` when the path runs into a value that is
+    /// neither an object nor an array, or past the end of an array.
+    func apply(to payload: inout JSONValue) throws {
+        payload = try Self.setting(value, at: path[...], in: payload, done: [])
+    }
+
+    private static func setting(_ value: JSONValue, at path: ArraySlice<String>, in node: JSONValue, done: [String]) throws -> JSONValue {
+        guard let key = path.first else { return value }
+        let rest = path.dropFirst()
+        let here = done + [key]
+        switch node {
+        case .object(var members):
+            members[key] = try setting(value, at: rest, in: members[key] ?? .object([:]), done: here)
+            return .object(members)
+        case .array(var items):
+            guard let index = Int(key), index >= 0, index <= items.count else {
+                throw ValidationError("--set \(here.joined(separator: ".")): \(done.joined(separator: ".")) is an array of \(items.count); use an index from 0 to \(items.count)")
+            }
+            if index == items.count { items.append(.object([:])) }
+            items[index] = try setting(value, at: rest, in: items[index], done: here)
+            return .array(items)
+        default:
+            // A missing member was created as an object above; this is a string, number, boolean or null.
+            throw ValidationError("--set \(here.joined(separator: ".")): \(done.joined(separator: ".")) is \(node.serialized()), not an object")
+        }
+    }
+}
+
+/// One event to trigger: its payload built from the templates, `--email` and `--set`; then signed and sent.
+struct TriggeredEvent {
+    let source: TriggerSource
+    let type: String
+    let email: String
+    let assignments: [FieldAssignment]
+
+    /// - Throws: `TriggerError.unknownType`, or `ValidationError` for a malformed `--email` or `--set`.
+    init(source: TriggerSource, type: String, email: String?, assignments: [String]) throws {
+        guard source.knownTypes.contains(type) || (source == .instantly && type == "link_clicked") else {
+            throw TriggerError.unknownType(type, source: source)
+        }
+        if let email, !email.contains("@") {
+            throw ValidationError("--email '\(email)' is not an email address")
+        }
+        self.source = source
+        self.type = type
+        self.email = email ?? "test-lead+\(Crypto.hex(Crypto.randomBytes(4)))@example.com"
+        self.assignments = try assignments.map(FieldAssignment.init(parsing:))
+    }
+
+    /// The payload at `nowMilliseconds`: the template for the type, then each `--set` in order.
+    func payload(nowMilliseconds: Int64, stripeAPIVersion: String) throws -> JSONValue {
+        let context = EventTemplates.Context(email: email, nowMilliseconds: nowMilliseconds, stripeAPIVersion: stripeAPIVersion)
+        let template = source == .stripe ? EventTemplates.stripe(type, context) : EventTemplates.instantly(type, context)
+        guard var payload = template else { throw TriggerError.unknownType(type, source: source) }
+        for assignment in assignments { try assignment.apply(to: &payload) }
+        return payload
+    }
+
+    /// The signed request to the daemon at `base`, with the secrets of `settings`.
+    /// - Throws: `TriggerError.missingSecret` when the source's secret is not configured.
+    func request(settings: HookyardConfiguration, base: String, nowMilliseconds: Int64) throws -> SignedRequest {
+        let payload = try payload(nowMilliseconds: nowMilliseconds, stripeAPIVersion: settings.stripe.apiVersion)
+        let body = payload.bytes
+        var headers = [("Content-Type", "application/json"), ("User-Agent", Self.userAgent)]
+        switch source {
+        case .stripe:
+            guard let secret = settings.stripe.webhookSecrets.first else { throw TriggerError.missingSecret("STRIPE_WEBHOOK_SECRET") }
+            let header = StripeSignatureVerifier.header(for: body, secret: secret, timestamp: nowMilliseconds / 1000)
+            headers.append(("Stripe-Signature", header))
+        case .instantly:
+            guard let secret = settings.instantly.webhookSecrets.first else { throw TriggerError.missingSecret("INSTANTLY_WEBHOOK_SECRET") }
+            headers.append((settings.instantly.secretHeader, secret))
+        }
+        return SignedRequest(url: base + source.path, headers: headers, body: body,
+                             eventID: source == .stripe ? payload["id"]?.stringValue : nil)
+    }
+
+    /// Builds, signs and sends (or with `printOnly`, prints) the event; prints the daemon's answer.
+    /// - Throws: `ExitCode(1)` when the daemon answers other than 2xx; `TriggerError` when it cannot be reached.
+    func deliver(settings: HookyardConfiguration, to: String?, printOnly: Bool) throws {
+        let base = Self.baseURL(to: to, listen: settings.listen)
+        let request = try request(settings: settings, base: base, nowMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+        if printOnly {
+            FileHandle.standardOutput.write(Data(request.httpMessage))
+            return
+        }
+        print("\(source.rawValue) \(type)\(request.eventID.map { " \($0)" } ?? "") for \(email)")
+        let response: HTTPClientResponse
+        do {
+            response = try HTTPClient(userAgent: Self.userAgent).send(method: "POST", url: request.url, headers: request.headers,
+                                                                        body: request.body)
+        } catch {
+            throw TriggerError(description: "could not reach hookyard: \(error) (is it running? pass its address with --to)")
+        }
+        print("POST \(request.url) -> \(response.status) \(response.bodyText)")
+        if !(200..<300).contains(response.status) { throw ExitCode(1) }
+    }
+
+    static let userAgent = "hookyard/\(Hookyard.version) (trigger)"
+
+    /// `to` without a trailing slash, else `http://<listen>` with a wildcard or empty host replaced by loopback.
+    static func baseURL(to: String?, listen: String) -> String {
+        if var to {
+            while to.hasSuffix("/") { to.removeLast() }
+            return to
+        }
+        guard let colon = listen.lastIndex(of: ":") else { return "http://\(listen)" }
+        let host = listen[..<colon]
+        let port = listen[listen.index(after: colon)...]
+        switch host {
+        case "", "0.0.0.0", "*": return "http://127.0.0.1:\(port)"
+        case "[::]", "::": return "http://[::1]:\(port)"
+        default: return "http://\(listen)"
+        }
+    }
+}
+
+/// A request ready to send: the exact bytes that were signed.
+struct SignedRequest {
+    var url: String
+    var headers: [(String, String)]
+    var body: [UInt8]
+    /// The Stripe event id (`evt_…`); Instantly events have none.
+    var eventID: String?
+
+    /// The request as an HTTP/1.1 message (CRLF line ends, `Content-Length`, `Connection: close`, the body as signed,
+    /// no trailing newline), so it can be read, saved, or piped to `nc HOST PORT`.
+    var httpMessage: [UInt8] {
+        let components = URLComponents(string: url)
+        let host = components.map { ($0.host.map { $0.contains(":") ? "[\($0)]" : $0 } ?? "") + ($0.port.map { ":\($0)" } ?? "") } ?? ""
+        var target = components?.percentEncodedPath ?? "/"
+        if target.isEmpty { target = "/" }
+        var text = "POST \(target) HTTP/1.1\r\nHost: \(host)\r\n"
+        for (name, value) in headers { text += "\(name): \(value)\r\n" }
+        text += "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        return Array(text.utf8) + body
+    }
+}
