@@ -144,8 +144,8 @@ public enum RuleValidator {
                         problems.append(Problem(key: key, message: "step '\(path[1])' (\(source.name)) has no output '\(path[2])' (it has: \(source.outputs.joined(separator: ", ")))"))
                     }
                 }
-                for (key, path) in paths where !["steps", "event", "contact"].contains(path.first ?? "") {
-                    problems.append(Problem(key: key, message: "'\(path.joined(separator: "."))' must start with event., contact. or steps."))
+                for (key, path) in paths where !["steps", "event", "contact", "catalog"].contains(path.first ?? "") {
+                    problems.append(Problem(key: key, message: "'\(path.joined(separator: "."))' must start with event., contact., steps. or catalog."))
                 }
                 earlier[step.name] = spec
             }

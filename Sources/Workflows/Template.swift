@@ -4,7 +4,8 @@ import Outbound
 ///
 /// A path starts at one of the context's roots: `event` (the webhook body as received: `event.lead_email`,
 /// `event.data.object.id`), `contact` (the contact the flow is for, as `ContactJSON` renders it, read when the
-/// step runs: `contact.tier`, `contact.email`), or `steps` (earlier steps' outputs: `steps.link.url`). A template that is exactly one
+/// step runs: `contact.tier`, `contact.email`), `steps` (earlier steps' outputs: `steps.link.url`), or `catalog`
+/// (the configured catalog: `catalog.webinar.starts_at`, `catalog.webinar.tiers.vip.amount`). A template that is exactly one
 /// placeholder keeps the value's JSON type (a number stays a number); otherwise the values' texts are joined into
 /// a string. `${VAR}` environment references are expanded when the configuration is loaded, not here.
 /// A value type; thread-safe.
@@ -25,7 +26,7 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The roots a path may start at.
-    public static let roots: Set<String> = ["event", "contact", "steps"]
+    public static let roots: Set<String> = ["event", "contact", "steps", "catalog"]
 
     /// Parses `text`. - Throws: `TemplateError` for an unclosed `{{`, an empty placeholder, a path with empty
     /// segments or characters other than letters, digits, `_` and `-`, or a path that does not start at a root.
@@ -45,7 +46,7 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
                 throw TemplateError(message: "'{{ \(expression) }}' is not a path like event.lead_email or steps.link.url")
             }
             guard Self.roots.contains(path[0]) else {
-                throw TemplateError(message: "'{{ \(expression) }}' must start with event., contact. or steps.")
+                throw TemplateError(message: "'{{ \(expression) }}' must start with event., contact., steps. or catalog.")
             }
             guard path.count >= 2, path[0] != "steps" || path.count >= 3 else {
                 throw TemplateError(message: "'{{ \(expression) }}' names no field (e.g. event.lead_email, steps.link.url)")

@@ -72,15 +72,19 @@ public final class WorkflowEngine: JobHandler {
 
     private let rules: Mutex<[Rule]>
     private let contactPolicy: Mutex<ContactPolicy>
+    /// The catalog and its JSON (`catalog.` in templates), swapped together.
+    private let catalogState: Mutex<(catalog: Catalog, json: JSONValue)>
     private let providers: ProviderSet
     private let runner: ActionRunner
     private let logger: Logger
     private let clock: @Sendable () -> Int64
 
-    public init(rules: [Rule], contacts: ContactPolicy = ContactPolicy(), providers: ProviderSet, runner: ActionRunner = ActionRunner(),
-                logger: Logger, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+    public init(rules: [Rule], contacts: ContactPolicy = ContactPolicy(), catalog: Catalog = Catalog(), providers: ProviderSet,
+                runner: ActionRunner = ActionRunner(), logger: Logger,
+                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
         self.rules = Mutex(rules)
         self.contactPolicy = Mutex(contacts)
+        self.catalogState = Mutex((catalog, catalog.json))
         self.providers = providers
         self.runner = runner
         self.logger = logger
@@ -89,10 +93,15 @@ public final class WorkflowEngine: JobHandler {
 
     /// Replaces the rules (configuration reload). Steps already queued keep running against the rule of the same
     /// name; one whose rule or step is gone fails with a message saying so.
-    public func update(rules newRules: [Rule], contacts: ContactPolicy? = nil) {
+    public func update(rules newRules: [Rule], contacts: ContactPolicy? = nil, catalog: Catalog? = nil) {
         rules.withLock { $0 = newRules }
         if let contacts { contactPolicy.withLock { $0 = contacts } }
+        if let catalog { catalogState.withLock { $0 = (catalog, catalog.json) } }
     }
+
+    public var currentCatalog: Catalog { catalogState.withLock { $0.catalog } }
+
+    private var catalogJSON: JSONValue { catalogState.withLock { $0.json } }
 
     public var currentRules: [Rule] { rules.withLock { $0 } }
 
@@ -187,7 +196,7 @@ public final class WorkflowEngine: JobHandler {
                                                             "contact_id": change?.contactID.map { .stringConvertible($0) } ?? "-", "reason": "\(held)"])
                     continue
                 }
-                if let first = startFlow(rule, step: first, flow: flow, contact: change?.email, context: .object(["event": body]),
+                if let first = startFlow(rule, step: first, flow: flow, contact: change?.email, context: .object(["event": body, "catalog": catalogJSON]),
                                          eventID: job.eventID, now: now, report: &report) {
                     followUps.append(first)
                 }
@@ -246,7 +255,7 @@ public final class WorkflowEngine: JobHandler {
                                                             "contact_id": .stringConvertible(transition.contactID), "reason": "\(held)"])
                     continue
                 }
-                if var job = startFlow(rule, step: first, flow: flow, contact: transition.email, context: .object([:]),
+                if var job = startFlow(rule, step: first, flow: flow, contact: transition.email, context: .object(["catalog": catalogJSON]),
                                        eventID: transition.eventID, now: now, report: &report) {
                     job.eventID = transition.eventID
                     jobs.append(job)
@@ -388,7 +397,8 @@ public final class WorkflowEngine: JobHandler {
                 contact = ContactJSON.render(current)
             }
         }
-        let context = JSONValue.object(["event": body, "steps": .object(outputs), "contact": contact])
+        let catalog = catalogJSON
+        let context = JSONValue.object(["event": body, "steps": .object(outputs), "contact": contact, "catalog": catalog])
 
         if let unless = step.unless, let contactEmail {
             let holds: Bool
@@ -463,7 +473,7 @@ public final class WorkflowEngine: JobHandler {
         if index + 1 < rule.steps.count {
             var next = outputs
             next[stepName] = result
-            let nextContext = JSONValue.object(["event": body, "steps": .object(next), "contact": contact])
+            let nextContext = JSONValue.object(["event": body, "steps": .object(next), "contact": contact, "catalog": catalog])
             followUps.append(try stepJob(rule: rule, step: rule.steps[index + 1], flow: flow, outputs: next, contact: contactEmail,
                                          context: nextContext, now: clock()))
         }

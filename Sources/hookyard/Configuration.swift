@@ -33,6 +33,8 @@ struct HookyardConfiguration: Sendable {
     var segments: [SegmentDefinition] = []
     /// `segments` compiled; also compiles rules' contact conditions.
     var segmentCompiler = SegmentCompiler()
+    /// `catalog:`: products and their pricing tiers (`hookyard catalog sync`).
+    var catalog = Catalog()
     /// Problems in `contacts:` or `segments:` that a read-only load (`readRules: false`) did not fail on; the
     /// segments concerned are left out. Empty after a full load (problems fail it).
     var ignoredIssues: [ConfigurationIssue] = []
@@ -159,6 +161,11 @@ enum ConfigurationLoader {
                 issues += reader.issues
                 readContacts(contacts: reader.contacts, segments: reader.segments, file: file, environment: environment,
                              strict: readRules, into: &configuration, issues: &issues)
+                if let node = reader.catalog {
+                    var catalogReader = CatalogReader(file: file, environment: environment)
+                    configuration.catalog = catalogReader.read(node)
+                    if readRules { issues += catalogReader.issues } else { configuration.ignoredIssues += catalogReader.issues }
+                }
                 if readRules, let rules = reader.rules {
                     // After the segments: triggers and `if:` may name them.
                     var ruleReader = RuleReader(file: file, environment: environment, segments: configuration.segmentCompiler)
@@ -317,6 +324,8 @@ struct YAMLReader: ConfigurationSectionReader {
     /// The `contacts:` and `segments:` nodes, read by `ContactConfigurationReader` with the environment.
     var contacts: Node?
     var segments: Node?
+    /// The `catalog:` node, read by `CatalogReader` with the environment.
+    var catalog: Node?
 
     init(file: String) { self.file = file }
 
@@ -410,6 +419,7 @@ struct YAMLReader: ConfigurationSectionReader {
             case "rules": rules = value
             case "contacts": contacts = value
             case "segments": segments = value
+            case "catalog": catalog = value
             case "retention": section(value, key) { reader, name, node in
                 let path = "retention.\(name)"
                 switch name {

@@ -278,7 +278,7 @@ struct Maintain: ParsableCommand {
     func run() throws {
         let settings = try options.load()
         let logger = Logging.makeLogger(level: settings.logLevel)
-        let engine = WorkflowEngine(rules: settings.rules, contacts: settings.contactPolicy,
+        let engine = WorkflowEngine(rules: settings.rules, contacts: settings.contactPolicy, catalog: settings.catalog,
                                     providers: Serve.providers(settings, limiters: Limiters(settings)), logger: logger)
         let maintenance = ContactMaintenance(
             configuration: .init(databasePath: settings.database, retentionMilliseconds: settings.retentionMilliseconds),

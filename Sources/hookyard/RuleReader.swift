@@ -337,8 +337,8 @@ struct RuleReader: EnvironmentExpandingReader {
                 issue(pathNode, conditionKey, "'\(pathText)' is not a field path")
                 continue
             }
-            if prefix.isEmpty, !["event", "steps", "contact"].contains(segments.first ?? "") {
-                issue(pathNode, conditionKey, "'\(pathText)' must start with event., contact. or steps.")
+            if prefix.isEmpty, !["event", "steps", "contact", "catalog"].contains(segments.first ?? "") {
+                issue(pathNode, conditionKey, "'\(pathText)' must start with event., contact., steps. or catalog.")
                 continue
             }
             let path = prefix + segments

@@ -66,7 +66,7 @@ struct Serve: ParsableCommand {
         }
         let metrics = HookyardMetrics(version: Hookyard.version, jobCounts: Self.jobCounts(database: settings.database, logger: logger))
         let limiters = Limiters(settings)
-        let engine = WorkflowEngine(rules: settings.rules, contacts: settings.contactPolicy,
+        let engine = WorkflowEngine(rules: settings.rules, contacts: settings.contactPolicy, catalog: settings.catalog,
                                     providers: Self.providers(settings, limiters: limiters, metrics: metrics), logger: logger)
         let pool = WorkerPool(
             configuration: WorkerPool.Configuration(databasePath: settings.database, workers: settings.workers.count,
@@ -127,7 +127,7 @@ struct Serve: ParsableCommand {
                              metadata: ["error": "\((error as? ValidationError)?.message ?? "\(error)")"])
                 return
             }
-            engine.update(rules: fresh.rules, contacts: fresh.contactPolicy)
+            engine.update(rules: fresh.rules, contacts: fresh.contactPolicy, catalog: fresh.catalog)
             maintenance.update(retentionMilliseconds: fresh.retentionMilliseconds)
             limiters.update(fresh)
             logger.notice("configuration reloaded", metadata: [

@@ -104,6 +104,21 @@ final class ScheduledStepTests: XCTestCase {
         XCTAssertTrue(held["matched"]?[path: ["0", "held"]]?.text.contains("is not a time") ?? false, "\(held)")
     }
 
+    func testAStepAtATimeFromTheCatalog() throws {
+        let startsAt: Int64 = 1_796_925_600_000
+        let catalog = Catalog(products: [CatalogProduct(key: "webinar", name: "Webinar", startsAt: startsAt,
+                                                        tiers: [CatalogTier(key: "regular", amount: 4900, currency: "usd", lookupKey: "w")])])
+        let rule = Rule(name: "prepare", trigger: Trigger(source: .instantly, eventTypes: ["lead_interested"]), steps: [
+            add("prepare", schedule: .at(try Template(parsing: "{{ catalog.webinar.starts_at }}"), offsetMilliseconds: -2 * Self.day)),
+        ])
+        let clock = self.clock
+        let engine = WorkflowEngine(rules: [rule], catalog: catalog, providers: .dryRun, logger: Logger(label: "test"),
+                                    clock: { clock.now })
+        instantly("lead_interested", "ann@example.com")
+        try QueueDriver(path: path, engine: engine).drain(at: clock.now)
+        XCTAssertEqual(try jobs().first { $0.kind == "instantly.add_lead" }?.nextRunAt, startsAt - 2 * Self.day)
+    }
+
     func testRolloutHoldsBackAStableShareAndCountsIt() throws {
         let rule = Rule(name: "launch", trigger: Trigger(source: .instantly, eventTypes: ["email_opened"]), rolloutPercent: 30,
                         steps: [add("offer")])

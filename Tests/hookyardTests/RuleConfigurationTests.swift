@@ -181,4 +181,51 @@ final class RuleConfigurationTests: XCTestCase {
             XCTAssertTrue(text.contains("rules[0].steps[3].unless.colour"), text)
         }
     }
+
+    func testCatalog() throws {
+        let configuration = try load("""
+            catalog:
+              webinar:
+                name: Growth webinar
+                starts_at: "2026-12-10T18:00:00Z"
+                seats: 100
+                tiers:
+                  early-bird: {amount: 4900, currency: USD, until: 1796000000}
+                  monthly: {amount: 2900, currency: usd, interval: month, lookup_key: webinar-monthly}
+            rules:
+              - name: remind
+                on: {source: instantly, event: lead_interested}
+                steps:
+                  - name: remind
+                    action: instantly.add_lead
+                    at: "{{ catalog.webinar.starts_at }} - 2d"
+                    with: {email: "{{ event.lead_email }}", campaign: c}
+            """)
+        let webinar = try XCTUnwrap(configuration.catalog.product("webinar"))
+        XCTAssertEqual(webinar.startsAt, 1_796_925_600_000)
+        XCTAssertEqual(webinar.seats, 100)
+        XCTAssertEqual(webinar.tiers.map(\.lookupKey), ["webinar-early-bird", "webinar-monthly"])
+        XCTAssertEqual(webinar.tiers[0].currency, "usd")
+        XCTAssertEqual(webinar.tiers[0].availableUntil, 1_796_000_000_000)
+        XCTAssertEqual(configuration.catalog.tier("webinar/monthly")?.tier.interval, "month")
+        XCTAssertEqual(configuration.catalog.json[path: ["webinar", "starts_at"]], .integer(1_796_925_600))
+
+        do {
+            _ = try load("""
+                catalog:
+                  webinar:
+                    tiers:
+                      vip: {amount: 4900, currency: dollars, interval: fortnight}
+                      basic: {currency: usd, lookup_key: same}
+                      other: {amount: 1, currency: usd, lookup_key: same}
+                """)
+            XCTFail("accepted")
+        } catch {
+            let text = error.description
+            XCTAssertTrue(text.contains(":4: catalog.webinar.tiers.vip.currency: 'dollars' is not a three-letter currency code"), text)
+            XCTAssertTrue(text.contains("catalog.webinar.tiers.vip.interval: 'fortnight' is not one of day, week, month, year"), text)
+            XCTAssertTrue(text.contains("catalog.webinar.tiers.basic.amount: every tier needs an amount"), text)
+            XCTAssertTrue(text.contains("catalog.webinar.name: every product needs a name"), text)
+        }
+    }
 }
