@@ -40,6 +40,7 @@ public final class ActionRunner: Sendable {
         switch action {
         case "stripe.find_or_create_customer": return try findOrCreateCustomer(arguments, context)
         case "stripe.create_payment_link": return try createPaymentLink(arguments, context)
+        case "stripe.deactivate_payment_link": return try deactivatePaymentLink(arguments, context)
         case "stripe.get_payment_link":
             let link = try context.stripe.retrievePaymentLink(id: try arguments.string("id"))
             return .object(["payment_link_id": .string(link.id), "url": .string(link.url), "active": .bool(link.active),
@@ -59,6 +60,9 @@ public final class ActionRunner: Sendable {
                             "product": Self.optional(price.product), "type": Self.optional(price.type),
                             "recurring_interval": Self.optional(price.recurringInterval)])
         case "instantly.add_lead": return try addLead(arguments, context)
+        case "instantly.remove_lead": return try removeLead(arguments, context)
+        case "instantly.pause_campaign": return try setCampaign(arguments, context, pause: true)
+        case "instantly.resume_campaign": return try setCampaign(arguments, context, pause: false)
         case "instantly.set_lead_variables": return try setLeadVariables(arguments, context)
         case "instantly.move_lead": return try moveLead(arguments, context)
         case "instantly.set_interest_status": return try setInterestStatus(arguments, context)
@@ -95,14 +99,28 @@ public final class ActionRunner: Sendable {
     private func createPaymentLink(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
         let quantity = try arguments.optionalInt("quantity") ?? 1
         guard quantity >= 1 else { throw Arguments.failure("argument 'quantity' must be at least 1") }
+        let seatLimit = try arguments.optionalInt("seat_limit")
+        if let seatLimit, seatLimit < 1 { throw Arguments.failure("argument 'seat_limit' must be at least 1") }
         let link = try context.stripe.createPaymentLink(price: try arguments.string("price"), quantity: quantity,
-                                                        metadata: try arguments.stringPairs("metadata"),
+                                                        metadata: try arguments.stringPairs("metadata"), seatLimit: seatLimit,
                                                         idempotencyKey: context.idempotencyKey)
         var url = link.url
         if let email = try arguments.optionalString("prefilled_email"), !email.isEmpty {
             url += (url.contains("?") ? "&" : "?") + "prefilled_email=" + FormEncoder.percentEncode(email)
         }
         return .object(["payment_link_id": .string(link.id), "url": .string(url), "stripe_url": .string(link.url)])
+    }
+
+    /// Reads the link first: an inactive one (deactivated by an earlier attempt whose answer was lost, by hand, or
+    /// by Stripe at its seat limit) is left alone, so a retry writes nothing.
+    private func deactivatePaymentLink(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        let id = try arguments.string("id")
+        let current = try context.stripe.retrievePaymentLink(id: id)
+        guard current.active else {
+            return .object(["payment_link_id": .string(current.id), "active": .bool(false), "changed": .bool(false)])
+        }
+        let link = try context.stripe.deactivatePaymentLink(id: id, idempotencyKey: context.idempotencyKey)
+        return .object(["payment_link_id": .string(link.id), "active": .bool(link.active), "changed": .bool(true)])
     }
 
     // MARK: Instantly
@@ -119,6 +137,32 @@ public final class ActionRunner: Sendable {
                                                     companyName: try arguments.optionalString("company_name"),
                                                     variables: try arguments.scalarMap("variables"))
         return .object(["lead_id": .string(lead.id), "created": .bool(true)])
+    }
+
+    /// Finds the lead in the campaign and deletes it; no lead (never added, removed by hand, or by an earlier
+    /// attempt whose answer was lost) is `removed: false` without a write.
+    private func removeLead(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        let email = try arguments.string("email")
+        let campaign = try arguments.string("campaign")
+        guard let lead = try context.instantly.findLead(email: email, campaign: campaign) else {
+            return .object(["lead_id": .null, "removed": .bool(false)])
+        }
+        _ = try context.instantly.deleteLead(id: lead.id)
+        return .object(["lead_id": .string(lead.id), "removed": .bool(true)])
+    }
+
+    /// Reads the campaign's status first and posts pause (unless paused) or activate (unless active or running
+    /// subsequences) only when needed, so a retry writes nothing once the first attempt took effect.
+    private func setCampaign(_ arguments: Arguments, _ context: ActionContext, pause: Bool) throws(ProviderFailure) -> JSONValue {
+        let id = try arguments.string("campaign")
+        let current = try context.instantly.campaign(id: id)
+        let done = pause ? current.status == InstantlyCampaign.paused
+            : [InstantlyCampaign.active, InstantlyCampaign.runningSubsequences].contains(current.status)
+        guard !done else {
+            return .object(["campaign": .string(current.id), "status": .string(current.statusName), "changed": .bool(false)])
+        }
+        let updated = pause ? try context.instantly.pauseCampaign(id: id) : try context.instantly.activateCampaign(id: id)
+        return .object(["campaign": .string(updated.id), "status": .string(updated.statusName), "changed": .bool(true)])
     }
 
     private func setLeadVariables(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
