@@ -5,7 +5,7 @@
 public enum ActionCatalog {
     /// One action's contract.
     public struct Spec: Sendable {
-        public enum Provider: String, Sendable { case stripe = "Stripe", instantly = "Instantly", local }
+        public enum Provider: String, Sendable { case stripe = "Stripe", instantly = "Instantly", http = "HTTP", local }
 
         public var name: String
         public var provider: Provider
@@ -61,6 +61,9 @@ public enum ActionCatalog {
         Spec(name: "instantly.set_interest_status", provider: .instantly, required: ["email", "campaign", "status"], optional: [],
              outputs: ["changed", "interest_value"],
              summary: "Sets a lead's interest status (interested, meeting_booked, meeting_completed, won, out_of_office, not_interested, wrong_person, lost, no_show, or the number) and waits until the lead shows it; skips when already set."),
+        Spec(name: "http.post", provider: .http, required: ["target", "body"], optional: [],
+             outputs: ["target", "status", "response"],
+             summary: "POSTs `body` as JSON (keys sorted) to an http_targets entry, signed in Hookyard-Signature (t=…,v1=HMAC-SHA256, as Stripe signs) with the job's Idempotency-Key; 408, 429 and 5xx retry."),
         Spec(name: "record_purchase", provider: .local, required: ["reference", "amount", "currency"],
              optional: ["email", "campaign", "payment_link"],
              outputs: ["purchase_id", "created"],
@@ -80,6 +83,30 @@ public enum ActionCatalog {
 
 /// Checks rules against the catalog and each other. Stateless.
 public enum RuleValidator {
+    /// The `http.post` steps whose `target` names no configured target. A target given by a template (`{{ … }}`) is
+    /// only known when the step runs, and is not checked here.
+    /// - Parameter httpTargets: the names under `http_targets:`.
+    public static func httpTargetProblems(in rules: [Rule], httpTargets: Set<String>) -> [Problem] {
+        var problems: [Problem] = []
+        for (ruleIndex, rule) in rules.enumerated() {
+            for (stepIndex, step) in rule.steps.enumerated() where step.action == "http.post" {
+                let name: String
+                switch step.arguments["target"] {
+                case .value(let value)?: name = value.text
+                case .template(let template)? where template.paths.isEmpty:
+                    guard let text = try? template.render(in: .object([:])).text else { continue }
+                    name = text
+                default: continue
+                }
+                guard !httpTargets.contains(name) else { continue }
+                let known = httpTargets.isEmpty ? "none is configured under http_targets" : "configured: \(httpTargets.sorted().joined(separator: ", "))"
+                problems.append(Problem(key: "rules[\(ruleIndex)].steps[\(stepIndex)].with.target",
+                                        message: "no http_targets entry named '\(name)' (\(known))"))
+            }
+        }
+        return problems
+    }
+
     /// One problem, located by its key path inside the rule list (`rules[0].steps[2].with.price`).
     public struct Problem: Sendable, Equatable, CustomStringConvertible {
         public var key: String

@@ -1,6 +1,7 @@
 import Foundation
 import Outbound
 import Store
+import Synchronization
 
 /// What an action needs to run once: provider clients (live or dry-run, wrapped to record their requests), the
 /// worker's store, and the job's stable idempotency key.
@@ -19,8 +20,10 @@ struct ActionContext {
 /// an `Idempotency-Key` derived from the job, and Instantly writes (which have no keys) first read the current state
 /// and skip what is already done.
 ///
-/// Thread-safe: the only shared state is the per-email lock that keeps two flows for the same person from creating
-/// two Stripe customers at once.
+/// `http.post` targets (`http_targets:`) are the runner's own: the engine's providers are Stripe and Instantly.
+///
+/// Thread-safe: the shared state is the per-email lock that keeps two flows for the same person from creating two
+/// Stripe customers at once, and the `http.post` targets (swapped whole by `update(httpTargets:)`).
 public final class ActionRunner: Sendable {
     /// How long `instantly.move_lead` and `instantly.set_interest_status` wait for Instantly's background work
     /// to show before retrying later.
@@ -28,10 +31,19 @@ public final class ActionRunner: Sendable {
     /// The first wait before looking again; it doubles up to 2 s.
     let movePollMilliseconds: Int
     private let customerLocks = KeyedLocks()
+    /// `http.post` targets by name.
+    private let httpTargets: Mutex<[String: HTTPTarget]>
 
-    public init(moveWaitMilliseconds: Int = 15_000, movePollMilliseconds: Int = 250) {
+    /// - Parameter httpTargets: the `http_targets:` entries `http.post` may name.
+    public init(moveWaitMilliseconds: Int = 15_000, movePollMilliseconds: Int = 250, httpTargets: [HTTPTarget] = []) {
         self.moveWaitMilliseconds = moveWaitMilliseconds
         self.movePollMilliseconds = max(1, movePollMilliseconds)
+        self.httpTargets = Mutex(Dictionary(httpTargets.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last }))
+    }
+
+    /// Replaces the `http.post` targets (configuration reload); jobs that start afterwards use the new ones.
+    public func update(httpTargets targets: [HTTPTarget]) {
+        httpTargets.withLock { $0 = Dictionary(targets.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last }) }
     }
 
     /// Runs `action` with rendered `arguments`. - Returns: the output object later steps read.
@@ -67,6 +79,7 @@ public final class ActionRunner: Sendable {
         case "instantly.move_lead": return try moveLead(arguments, context)
         case "instantly.set_interest_status": return try setInterestStatus(arguments, context)
         case "record_purchase": return try recordPurchase(arguments, context)
+        case "http.post": return try httpPost(arguments, context)
         default: throw Arguments.failure("unknown action '\(action)'")
         }
     }
@@ -255,6 +268,33 @@ public final class ActionRunner: Sendable {
             if try done() { return true }
         }
         return false
+    }
+
+    // MARK: HTTP
+
+    /// Posts the rendered `body` (compact JSON, keys sorted: the same bytes on every attempt) to the named target,
+    /// signed at this attempt's time, with the job's idempotency key. The receiver deduplicates on the key, so a
+    /// retry after a lost answer does no harm there.
+    private func httpPost(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        let name = try arguments.string("target")
+        let body = try arguments.value("body")
+        guard let target = httpTargets.withLock({ $0[name] }) else {
+            let known = httpTargets.withLock { $0.keys.sorted() }
+            throw Arguments.failure("http.post: no http_targets entry named '\(name)' (configured: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+        }
+        let bytes = body.bytes
+        let timestamp = context.now() / 1000
+        let response = try target.post(body: bytes, idempotencyKey: context.idempotencyKey, timestamp: timestamp)
+        let text = response.bodyText
+        let answer: JSONValue = (try? JSONValue.parse(response.body)) ?? .string(String(text.prefix(4096)))
+        var output: [String: JSONValue] = ["target": .string(name), "status": .integer(Int64(response.status)), "response": answer]
+        if target.isDryRun {
+            let request = target.request(body: bytes, idempotencyKey: context.idempotencyKey, timestamp: timestamp)
+            output["dry_run"] = .bool(true)
+            output["requests"] = .array([.object(["method": .string(request.method), "url": .string(target.url),
+                                                  "body": .string(request.bodyText), "idempotency_key": .string(context.idempotencyKey)])])
+        }
+        return .object(output)
     }
 
     // MARK: Local
