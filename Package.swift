@@ -36,6 +36,8 @@ let package = Package(
         .target(name: "HTTPServer",
                 dependencies: ["CLinux", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
+        // HMAC-SHA256, SHA-256 and the `t=…,v1=…` signature header, on libcrypto: the one place OpenSSL is called.
+        .target(name: "Cryptography", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         // Counters, gauges and histograms rendered in the Prometheus text format; Hookyard's named metrics.
         .target(name: "Metrics", swiftSettings: swiftSettings),
         // The one SQLite wrapper: schema, migrations, events, jobs; group commit.
@@ -48,12 +50,12 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Routes, signature verification, event normalisation and dedup keys.
         .target(name: "Intake",
-                dependencies: ["HTTPServer", "Store", "COpenSSL", "Metrics",
+                dependencies: ["HTTPServer", "Store", "Cryptography", "Metrics",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
-        // libcurl client. Knows nothing of HTTP serving.
+        // libcurl client, provider clients, signed outbound posts. Knows nothing of HTTP serving.
         .target(name: "Outbound",
-                dependencies: ["CCurl", "Metrics"],
+                dependencies: ["CCurl", "Cryptography", "Metrics"],
                 swiftSettings: swiftSettings),
         // Rules, actions, retry policy and the worker pool that runs jobs through Outbound.
         .target(name: "Workflows",
@@ -61,7 +63,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // CLI, configuration, logging, wiring.
         .executableTarget(name: "hookyard",
-                          dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Metrics", "Yams",
+                          dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Metrics", "Cryptography", "Yams",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: swiftSettings),
@@ -85,7 +87,7 @@ let package = Package(
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
-        .testTarget(name: "IntakeTests", dependencies: ["Intake", "HTTPServer", "Store", "TestSupport"],
+        .testTarget(name: "IntakeTests", dependencies: ["Intake", "Cryptography", "HTTPServer", "Store", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTPServer", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ContactsTests", dependencies: ["Contacts", "Store", "Outbound", "TestSupport"],

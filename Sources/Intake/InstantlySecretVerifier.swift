@@ -1,3 +1,5 @@
+import Cryptography
+
 /// Authenticates Instantly deliveries, which carry no signature: the shared secret configured as a static header
 /// on the Instantly webhook must come with each delivery.
 ///

@@ -1,3 +1,5 @@
+import Cryptography
+
 /// Verifies `Stripe-Signature` headers exactly as Stripe's official libraries do.
 ///
 /// The header is `t=<unix seconds>,v1=<hex>[,v1=<hex>...][,v0=...]`; the signed payload is `"<t>." + raw body`;
@@ -56,9 +58,7 @@ public struct StripeSignatureVerifier: Sendable {
         guard let timestamp else { return .failure(.unparsableHeader) }
         guard !signatures.isEmpty else { return .failure(.noV1Signature) }
 
-        var signedPayload = Array(timestampText.utf8)
-        signedPayload.append(UInt8(ascii: "."))
-        signedPayload.append(contentsOf: body)
+        let signedPayload = TimestampedSignature.signedPayload(body, timestamp: timestampText)
         var matched = false
         for secret in secrets {
             let expected = Array(Crypto.hex(Crypto.hmacSHA256(key: secret, message: signedPayload)).utf8)
@@ -75,9 +75,7 @@ public struct StripeSignatureVerifier: Sendable {
 
     /// A `Stripe-Signature` header for `body` at `timestamp`, as Stripe would send it (for tests and test events).
     public static func header(for body: [UInt8], secret: String, timestamp: Int64) -> String {
-        var payload = Array("\(timestamp).".utf8)
-        payload.append(contentsOf: body)
-        return "t=\(timestamp),v1=\(Crypto.hex(Crypto.hmacSHA256(key: Array(secret.utf8), message: payload)))"
+        TimestampedSignature.header(for: body, secret: secret, timestamp: timestamp)
     }
 }
 

@@ -9,9 +9,12 @@ import Synchronization
 ///   `status` 1, and id `dry-run-lead-<12 hex>` derived from email and campaign: the lead is assumed to exist.
 /// - `GET /api/v2/background-jobs/{id}`: `{"id":<id>,"status":"success","type":"move-leads"}`.
 /// - `POST /api/v2/leads/update-interest-status`: `{"message":"dry run"}`.
+/// - `GET /api/v2/campaigns/{id}`: `{"id":<id>,"name":"dry run","status":0}` (a draft: neither active nor paused, so
+///   both pausing and resuming go on to show the request they would send).
+/// - `POST /api/v2/campaigns/{id}/pause` and `/activate`: the campaign with status 2 (paused) or 1 (active).
 /// - Any other `POST` or `PATCH`: `{"id":"dry_run_<12 hex>","metadata":{...},"object":"dry_run","status":"pending",
 ///   "url":"https://dry-run.invalid/<id>"}`, the id derived from method, path and body, `metadata` copied from
-///   form fields `metadata[k]=v`. An update of a named object (any `PATCH`, or a `POST` to `/v1/<resource>/<id>`)
+///   form fields `metadata[k]=v`, and `active` from a form field `active=true|false`. An update of a named object (any `PATCH`, or a `POST` to `/v1/<resource>/<id>`)
 ///   answers with that object's id instead, as the real API would.
 /// - Any other `GET .../{id}`: `{"id":<last path component>,"metadata":{},"object":"dry_run","url":"https://dry-run.invalid/<id>"}`.
 ///
@@ -51,11 +54,21 @@ public final class DryRunProviderTransport: ProviderTransport {
             return .object(["id": .string(lastComponent), "status": .string("success"), "type": .string("move-leads")])
         case ("POST", "/api/v2/leads/update-interest-status"):
             return .object(["message": .string("dry run")])
+        case ("GET", _) where path.hasPrefix("/api/v2/campaigns/"):
+            return .object(["id": .string(lastComponent), "name": .string("dry run"), "status": .integer(0)])
+        case ("POST", _) where path.hasPrefix("/api/v2/campaigns/") && (lastComponent == "pause" || lastComponent == "activate"):
+            let components = path.split(separator: "/")
+            return .object(["id": .string(String(components[components.count - 2])), "name": .string("dry run"),
+                            "status": .integer(lastComponent == "pause" ? 2 : 1)])
         case ("POST", _), ("PATCH", _):
             let id = isUpdate(request.method, path) ? lastComponent
                 : "dry_run_" + fingerprint("\(request.method)\n\(request.path)\n\(request.bodyText)")
-            return .object(["id": .string(id), "object": .string("dry_run"), "url": .string("https://dry-run.invalid/\(id)"),
-                            "status": .string("pending"), "metadata": .object(formMetadata(request).mapValues(JSONValue.string))])
+            var object: [String: JSONValue] = [
+                "id": .string(id), "object": .string("dry_run"), "url": .string("https://dry-run.invalid/\(id)"),
+                "status": .string("pending"), "metadata": .object(formMetadata(request).mapValues(JSONValue.string)),
+            ]
+            if let active = formField("active", request) { object["active"] = .bool(active == "true") }
+            return .object(object)
         default:
             return .object(["id": .string(lastComponent), "object": .string("dry_run"), "metadata": .object([:]),
                             "url": .string("https://dry-run.invalid/\(lastComponent)")])
@@ -68,6 +81,16 @@ public final class DryRunProviderTransport: ProviderTransport {
         if method == "PATCH" { return true }
         let components = path.split(separator: "/")
         return components.count == 3 && components[0] == "v1" && components[2].contains("_")
+    }
+
+    /// The value of the top-level form field `name` (`active=false`), or `nil`.
+    private static func formField(_ name: String, _ request: ProviderRequest) -> String? {
+        guard request.contentType == "application/x-www-form-urlencoded" else { return nil }
+        for pair in request.bodyText.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if parts.count == 2, parts[0] == name { return String(parts[1]).removingPercentEncoding }
+        }
+        return nil
     }
 
     /// `metadata[k]=v` fields of a form-encoded body.

@@ -75,6 +75,35 @@ public struct InstantlyClient: Sendable {
                                          ["lead_email": .string(email), "interest_value": .number(Double(value)), "campaign_id": .string(campaign)]))
     }
 
+    /// `DELETE /api/v2/leads/{id}`, without a body (Instantly answers 400 to `Content-Type: application/json` with an
+    /// empty body). Answers the deleted lead; an unknown id is a 404 `ProviderFailure`.
+    public func deleteLead(id: String) throws(ProviderFailure) -> InstantlyLead {
+        try lead(ProviderRequest(method: "DELETE", path: "/api/v2/leads/\(FormEncoder.percentEncode(id))"), fallbackEmail: "")
+    }
+
+    /// `GET /api/v2/campaigns/{id}`.
+    public func campaign(id: String) throws(ProviderFailure) -> InstantlyCampaign {
+        try campaign(ProviderRequest(method: "GET", path: "/api/v2/campaigns/\(FormEncoder.percentEncode(id))"))
+    }
+
+    /// `POST /api/v2/campaigns/{id}/pause` (no body): the campaign stops sending. Answers the campaign.
+    public func pauseCampaign(id: String) throws(ProviderFailure) -> InstantlyCampaign {
+        try campaign(ProviderRequest(method: "POST", path: "/api/v2/campaigns/\(FormEncoder.percentEncode(id))/pause"))
+    }
+
+    /// `POST /api/v2/campaigns/{id}/activate` (no body): starts or resumes the campaign. Answers the campaign.
+    public func activateCampaign(id: String) throws(ProviderFailure) -> InstantlyCampaign {
+        try campaign(ProviderRequest(method: "POST", path: "/api/v2/campaigns/\(FormEncoder.percentEncode(id))/activate"))
+    }
+
+    private func campaign(_ request: ProviderRequest) throws(ProviderFailure) -> InstantlyCampaign {
+        let (response, json) = try send(request)
+        guard let campaign = InstantlyCampaign(json: json) else {
+            throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "without a campaign id and status")
+        }
+        return campaign
+    }
+
     private func lead(_ request: ProviderRequest, fallbackEmail: String) throws(ProviderFailure) -> InstantlyLead {
         let (response, json) = try send(request)
         guard let lead = InstantlyLead(json: json, fallbackEmail: fallbackEmail) else {

@@ -100,3 +100,35 @@ public struct InstantlyBackgroundJob: Sendable, Equatable {
         self.init(id: id, status: status)
     }
 }
+
+/// The parts of an Instantly campaign Hookyard uses. A value; thread-safe.
+public struct InstantlyCampaign: Sendable, Equatable {
+    public var id: String
+    public var name: String?
+    /// 0 draft, 1 active, 2 paused, 3 completed, 4 running subsequences, -1 accounts unhealthy, -2 bounce protect,
+    /// -99 account suspended.
+    public var status: Int
+
+    public init(id: String, name: String? = nil, status: Int) {
+        self.id = id
+        self.name = name
+        self.status = status
+    }
+
+    public static let draft = 0, active = 1, paused = 2, completed = 3, runningSubsequences = 4
+
+    /// The status by name (`draft`, `active`, `paused`, `completed`, `running_subsequences`, `accounts_unhealthy`,
+    /// `bounce_protect`, `account_suspended`), or its number as text when Instantly adds one.
+    public var statusName: String { Self.statusNames[status] ?? String(status) }
+
+    public static let statusNames: [Int: String] = [
+        0: "draft", 1: "active", 2: "paused", 3: "completed", 4: "running_subsequences", -1: "accounts_unhealthy",
+        -2: "bounce_protect", -99: "account_suspended",
+    ]
+
+    /// - Returns: `nil` without an `id` or a numeric `status`.
+    init?(json: [String: Any]) {
+        guard let id = ProviderJSON.string(json["id"]), let status = ProviderJSON.int(json["status"]) else { return nil }
+        self.init(id: id, name: json["name"] as? String, status: status)
+    }
+}

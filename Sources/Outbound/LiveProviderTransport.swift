@@ -2,8 +2,9 @@ import Dispatch
 import Metrics
 import Synchronization
 
-/// Sends provider requests over the network: `baseURL + path`, `Authorization: Bearer <key>`, the fixed extra headers
-/// (`Stripe-Version`), and `Content-Type` and `Idempotency-Key` when the request has them.
+/// Sends provider requests over the network: `baseURL + path`, `Authorization: Bearer <key>` (when there is a key),
+/// the fixed extra headers (`Stripe-Version`), `Content-Type` and `Idempotency-Key` when the request has them, and
+/// the request's own headers.
 ///
 /// Before every request it takes a token from the provider's shared `RateLimiter`; when the provider answers 429 it
 /// pauses that limiter for `Retry-After` (1 s when absent, 60 s at most) so every worker slows down, then throws the
@@ -18,7 +19,7 @@ import Synchronization
 public final class LiveProviderTransport: ProviderTransport {
     public let provider: String
     private let baseURL: String
-    private let apiKey: String
+    private let apiKey: String?
     private let extraHeaders: [(String, String)]
     private let limiter: RateLimiter
     private let userAgent: String
@@ -31,11 +32,12 @@ public final class LiveProviderTransport: ProviderTransport {
     private let idle = Mutex<[PooledClient]>([])
 
     /// - Parameters:
-    ///   - provider: `Stripe` or `Instantly`, for failure messages.
+    ///   - provider: `Stripe`, `Instantly` or `http:<target>`, for failure messages and the metrics' label.
     ///   - baseURL: scheme and host, e.g. `https://api.stripe.com` (a trailing `/` is dropped).
+    ///   - apiKey: sent as `Authorization: Bearer <apiKey>`; `nil` sends no `Authorization` (`http.post` targets).
     ///   - extraHeaders: sent with every request, e.g. `[("Stripe-Version", "2025-10-29.clover")]`.
     ///   - limiter: shared by everything calling this provider (and paused on 429).
-    public init(provider: String, baseURL: String, apiKey: String, extraHeaders: [(String, String)] = [],
+    public init(provider: String, baseURL: String, apiKey: String?, extraHeaders: [(String, String)] = [],
                 limiter: RateLimiter, userAgent: String, connectTimeoutMilliseconds: Int = 5_000,
                 totalTimeoutMilliseconds: Int = 30_000, metrics: HookyardMetrics? = nil) {
         self.provider = provider
@@ -56,11 +58,12 @@ public final class LiveProviderTransport: ProviderTransport {
     /// - Throws: `ProviderFailure.classify` for non-2xx answers (after pausing the limiter on 429),
     ///   `ProviderFailure.transport` for refused, reset, timed-out or TLS-failed connections.
     public func send(_ request: ProviderRequest) throws(ProviderFailure) -> HTTPClientResponse {
-        var headers: [(String, String)] = [("Authorization", "Bearer \(apiKey)")]
+        var headers: [(String, String)] = apiKey.map { [("Authorization", "Bearer \($0)")] } ?? []
         headers += extraHeaders
         // Without a body, "Content-Type:" removes the form type libcurl would otherwise add to a bodiless POST.
         headers.append(("Content-Type", request.body.isEmpty ? "" : request.contentType ?? ""))
         if let key = request.idempotencyKey { headers.append(("Idempotency-Key", key)) }
+        for name in request.headers.keys.sorted() { headers.append((name, request.headers[name]!)) }
 
         let waitStarted = DispatchTime.now().uptimeNanoseconds
         limiter.acquire()

@@ -9,15 +9,19 @@ public struct ProviderRequest: Sendable, Equatable {
     /// `application/x-www-form-urlencoded` (Stripe) or `application/json` (Instantly); `nil` without a body.
     public var contentType: String?
     public var body: [UInt8]
-    /// Sent as `Idempotency-Key` (Stripe only): the same logical call must send the same key on every retry.
+    /// Sent as `Idempotency-Key` (Stripe and `http.post`): the same logical call must send the same key on every retry.
     public var idempotencyKey: String?
+    /// Further headers of this request alone (`Hookyard-Signature`), sent in name order.
+    public var headers: [String: String]
 
-    public init(method: String, path: String, contentType: String? = nil, body: [UInt8] = [], idempotencyKey: String? = nil) {
+    public init(method: String, path: String, contentType: String? = nil, body: [UInt8] = [], idempotencyKey: String? = nil,
+                headers: [String: String] = [:]) {
         self.method = method
         self.path = path
         self.contentType = contentType
         self.body = body
         self.idempotencyKey = idempotencyKey
+        self.headers = headers
     }
 
     /// The body as UTF-8 text (invalid bytes replaced).

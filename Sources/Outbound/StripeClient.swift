@@ -49,12 +49,24 @@ public struct StripeClient: Sendable {
         return customer
     }
 
-    /// `POST /v1/payment_links` with `line_items[0][price]`, `line_items[0][quantity]` and `metadata[k]=v`.
-    public func createPaymentLink(price: String, quantity: Int, metadata: [(String, String)], idempotencyKey: String) throws(ProviderFailure) -> StripePaymentLink {
+    /// `POST /v1/payment_links` with `line_items[0][price]`, `line_items[0][quantity]`, `metadata[k]=v` and, with a
+    /// `seatLimit`, `restrictions[completed_sessions][limit]`: Stripe deactivates the link once that many Checkout
+    /// Sessions have completed on it.
+    public func createPaymentLink(price: String, quantity: Int, metadata: [(String, String)], seatLimit: Int? = nil,
+                                  idempotencyKey: String) throws(ProviderFailure) -> StripePaymentLink {
         let lineItem: FormValue = .object([("price", .string(price)), ("quantity", .string(String(quantity)))])
-        let request = Self.post("/v1/payment_links", [("line_items", .array([lineItem])), ("metadata", Self.form(metadata))],
-                                idempotencyKey: idempotencyKey)
-        return try paymentLink(request)
+        var fields: [(String, FormValue)] = [("line_items", .array([lineItem])), ("metadata", Self.form(metadata))]
+        if let seatLimit {
+            fields.append(("restrictions", .object([("completed_sessions", .object([("limit", .string(String(seatLimit)))]))])))
+        }
+        return try paymentLink(Self.post("/v1/payment_links", fields, idempotencyKey: idempotencyKey))
+    }
+
+    /// `POST /v1/payment_links/{id}` with `active=false`: the link stops accepting payments (its URL shows Stripe's
+    /// inactive page). Deactivating an inactive link changes nothing.
+    public func deactivatePaymentLink(id: String, idempotencyKey: String) throws(ProviderFailure) -> StripePaymentLink {
+        try paymentLink(Self.post("/v1/payment_links/\(FormEncoder.percentEncode(id))", [("active", .string("false"))],
+                                  idempotencyKey: idempotencyKey))
     }
 
     /// `GET /v1/payment_links/{id}`.

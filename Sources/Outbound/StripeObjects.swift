@@ -27,18 +27,24 @@ public struct StripePaymentLink: Sendable, Equatable {
     public var url: String
     public var active: Bool
     public var metadata: [String: String]
+    /// `restrictions.completed_sessions.limit`: how many Checkout Sessions may complete before Stripe deactivates
+    /// the link; `nil` without that restriction.
+    public var seatLimit: Int?
 
-    public init(id: String, url: String, active: Bool = true, metadata: [String: String] = [:]) {
+    public init(id: String, url: String, active: Bool = true, metadata: [String: String] = [:], seatLimit: Int? = nil) {
         self.id = id
         self.url = url
         self.active = active
         self.metadata = metadata
+        self.seatLimit = seatLimit
     }
 
     /// - Returns: `nil` without an `id` or a `url`. A missing `active` (Stripe always sends it) counts as active.
     init?(json: [String: Any]) {
         guard let id = ProviderJSON.string(json["id"]), let url = ProviderJSON.string(json["url"]) else { return nil }
-        self.init(id: id, url: url, active: ProviderJSON.bool(json["active"]) ?? true, metadata: ProviderJSON.stringMap(json["metadata"]))
+        let completedSessions = (json["restrictions"] as? [String: Any])?["completed_sessions"] as? [String: Any]
+        self.init(id: id, url: url, active: ProviderJSON.bool(json["active"]) ?? true, metadata: ProviderJSON.stringMap(json["metadata"]),
+                  seatLimit: ProviderJSON.int(completedSessions?["limit"]))
     }
 }
 

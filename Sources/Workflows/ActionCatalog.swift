@@ -5,7 +5,7 @@
 public enum ActionCatalog {
     /// One action's contract.
     public struct Spec: Sendable {
-        public enum Provider: String, Sendable { case stripe = "Stripe", instantly = "Instantly", local }
+        public enum Provider: String, Sendable { case stripe = "Stripe", instantly = "Instantly", http = "HTTP", local }
 
         public var name: String
         public var provider: Provider
@@ -23,9 +23,12 @@ public enum ActionCatalog {
              outputs: ["customer_id", "created", "metadata_updated"],
              summary: "Finds the Stripe customer with this email (GET /v1/customers?email=, which reads its own writes; as given, then lower-cased) or creates one; on an existing customer, sets the metadata keys that are missing or differ."),
         Spec(name: "stripe.create_payment_link", provider: .stripe, required: ["price"],
-             optional: ["quantity", "metadata", "prefilled_email"],
+             optional: ["quantity", "metadata", "prefilled_email", "seat_limit"],
              outputs: ["payment_link_id", "url", "stripe_url"],
-             summary: "Creates a payment link for a price with metadata; `url` carries ?prefilled_email= when given."),
+             summary: "Creates a payment link for a price with metadata; `url` carries ?prefilled_email= when given; with `seat_limit` (a whole number, at least 1) Stripe deactivates the link once that many payments completed (restrictions[completed_sessions][limit])."),
+        Spec(name: "stripe.deactivate_payment_link", provider: .stripe, required: ["id"], optional: [],
+             outputs: ["payment_link_id", "active", "changed"],
+             summary: "Deactivates a payment link (POST /v1/payment_links/{id} active=false) so it takes no more payments; skips when it is already inactive."),
         Spec(name: "stripe.get_payment_link", provider: .stripe, required: ["id"], optional: [],
              outputs: ["payment_link_id", "url", "active", "metadata"],
              summary: "Retrieves a payment link (its metadata ties a payment back to the lead and campaign)."),
@@ -40,6 +43,15 @@ public enum ActionCatalog {
              optional: ["first_name", "last_name", "company_name", "variables"],
              outputs: ["lead_id", "created"],
              summary: "Adds a lead to a campaign unless it is already there."),
+        Spec(name: "instantly.remove_lead", provider: .instantly, required: ["email", "campaign"], optional: [],
+             outputs: ["lead_id", "removed"],
+             summary: "Removes a lead from a campaign (finds it, then DELETE /api/v2/leads/{id}); no such lead is removed: false, without a write."),
+        Spec(name: "instantly.pause_campaign", provider: .instantly, required: ["campaign"], optional: [],
+             outputs: ["campaign", "status", "changed"],
+             summary: "Pauses a campaign (POST /api/v2/campaigns/{id}/pause) unless it is already paused."),
+        Spec(name: "instantly.resume_campaign", provider: .instantly, required: ["campaign"], optional: [],
+             outputs: ["campaign", "status", "changed"],
+             summary: "Activates or resumes a campaign (POST /api/v2/campaigns/{id}/activate) unless it is already active or running subsequences."),
         Spec(name: "instantly.set_lead_variables", provider: .instantly, required: ["email", "campaign", "variables"], optional: [],
              outputs: ["lead_id", "changed"],
              summary: "Sets custom variables on a lead: reads the lead, merges, writes the whole set back (Instantly replaces it); skips when already set."),
@@ -49,6 +61,9 @@ public enum ActionCatalog {
         Spec(name: "instantly.set_interest_status", provider: .instantly, required: ["email", "campaign", "status"], optional: [],
              outputs: ["changed", "interest_value"],
              summary: "Sets a lead's interest status (interested, meeting_booked, meeting_completed, won, out_of_office, not_interested, wrong_person, lost, no_show, or the number) and waits until the lead shows it; skips when already set."),
+        Spec(name: "http.post", provider: .http, required: ["target", "body"], optional: [],
+             outputs: ["target", "status", "response"],
+             summary: "POSTs `body` as JSON (keys sorted) to an http_targets entry, signed in Hookyard-Signature (t=…,v1=HMAC-SHA256, as Stripe signs) with the job's Idempotency-Key; 408, 429 and 5xx retry."),
         Spec(name: "record_purchase", provider: .local, required: ["reference", "amount", "currency"],
              optional: ["email", "campaign", "payment_link"],
              outputs: ["purchase_id", "created"],
@@ -68,6 +83,30 @@ public enum ActionCatalog {
 
 /// Checks rules against the catalog and each other. Stateless.
 public enum RuleValidator {
+    /// The `http.post` steps whose `target` names no configured target. A target given by a template (`{{ … }}`) is
+    /// only known when the step runs, and is not checked here.
+    /// - Parameter httpTargets: the names under `http_targets:`.
+    public static func httpTargetProblems(in rules: [Rule], httpTargets: Set<String>) -> [Problem] {
+        var problems: [Problem] = []
+        for (ruleIndex, rule) in rules.enumerated() {
+            for (stepIndex, step) in rule.steps.enumerated() where step.action == "http.post" {
+                let name: String
+                switch step.arguments["target"] {
+                case .value(let value)?: name = value.text
+                case .template(let template)? where template.paths.isEmpty:
+                    guard let text = try? template.render(in: .object([:])).text else { continue }
+                    name = text
+                default: continue
+                }
+                guard !httpTargets.contains(name) else { continue }
+                let known = httpTargets.isEmpty ? "none is configured under http_targets" : "configured: \(httpTargets.sorted().joined(separator: ", "))"
+                problems.append(Problem(key: "rules[\(ruleIndex)].steps[\(stepIndex)].with.target",
+                                        message: "no http_targets entry named '\(name)' (\(known))"))
+            }
+        }
+        return problems
+    }
+
     /// One problem, located by its key path inside the rule list (`rules[0].steps[2].with.price`).
     public struct Problem: Sendable, Equatable, CustomStringConvertible {
         public var key: String

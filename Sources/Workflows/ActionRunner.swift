@@ -1,6 +1,7 @@
 import Foundation
 import Outbound
 import Store
+import Synchronization
 
 /// What an action needs to run once: provider clients (live or dry-run, wrapped to record their requests), the
 /// worker's store, and the job's stable idempotency key.
@@ -19,8 +20,10 @@ struct ActionContext {
 /// an `Idempotency-Key` derived from the job, and Instantly writes (which have no keys) first read the current state
 /// and skip what is already done.
 ///
-/// Thread-safe: the only shared state is the per-email lock that keeps two flows for the same person from creating
-/// two Stripe customers at once.
+/// `http.post` targets (`http_targets:`) are the runner's own: the engine's providers are Stripe and Instantly.
+///
+/// Thread-safe: the shared state is the per-email lock that keeps two flows for the same person from creating two
+/// Stripe customers at once, and the `http.post` targets (swapped whole by `update(httpTargets:)`).
 public final class ActionRunner: Sendable {
     /// How long `instantly.move_lead` and `instantly.set_interest_status` wait for Instantly's background work
     /// to show before retrying later.
@@ -28,10 +31,19 @@ public final class ActionRunner: Sendable {
     /// The first wait before looking again; it doubles up to 2 s.
     let movePollMilliseconds: Int
     private let customerLocks = KeyedLocks()
+    /// `http.post` targets by name.
+    private let httpTargets: Mutex<[String: HTTPTarget]>
 
-    public init(moveWaitMilliseconds: Int = 15_000, movePollMilliseconds: Int = 250) {
+    /// - Parameter httpTargets: the `http_targets:` entries `http.post` may name.
+    public init(moveWaitMilliseconds: Int = 15_000, movePollMilliseconds: Int = 250, httpTargets: [HTTPTarget] = []) {
         self.moveWaitMilliseconds = moveWaitMilliseconds
         self.movePollMilliseconds = max(1, movePollMilliseconds)
+        self.httpTargets = Mutex(Dictionary(httpTargets.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last }))
+    }
+
+    /// Replaces the `http.post` targets (configuration reload); jobs that start afterwards use the new ones.
+    public func update(httpTargets targets: [HTTPTarget]) {
+        httpTargets.withLock { $0 = Dictionary(targets.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last }) }
     }
 
     /// Runs `action` with rendered `arguments`. - Returns: the output object later steps read.
@@ -40,6 +52,7 @@ public final class ActionRunner: Sendable {
         switch action {
         case "stripe.find_or_create_customer": return try findOrCreateCustomer(arguments, context)
         case "stripe.create_payment_link": return try createPaymentLink(arguments, context)
+        case "stripe.deactivate_payment_link": return try deactivatePaymentLink(arguments, context)
         case "stripe.get_payment_link":
             let link = try context.stripe.retrievePaymentLink(id: try arguments.string("id"))
             return .object(["payment_link_id": .string(link.id), "url": .string(link.url), "active": .bool(link.active),
@@ -59,10 +72,14 @@ public final class ActionRunner: Sendable {
                             "product": Self.optional(price.product), "type": Self.optional(price.type),
                             "recurring_interval": Self.optional(price.recurringInterval)])
         case "instantly.add_lead": return try addLead(arguments, context)
+        case "instantly.remove_lead": return try removeLead(arguments, context)
+        case "instantly.pause_campaign": return try setCampaign(arguments, context, pause: true)
+        case "instantly.resume_campaign": return try setCampaign(arguments, context, pause: false)
         case "instantly.set_lead_variables": return try setLeadVariables(arguments, context)
         case "instantly.move_lead": return try moveLead(arguments, context)
         case "instantly.set_interest_status": return try setInterestStatus(arguments, context)
         case "record_purchase": return try recordPurchase(arguments, context)
+        case "http.post": return try httpPost(arguments, context)
         default: throw Arguments.failure("unknown action '\(action)'")
         }
     }
@@ -95,14 +112,28 @@ public final class ActionRunner: Sendable {
     private func createPaymentLink(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
         let quantity = try arguments.optionalInt("quantity") ?? 1
         guard quantity >= 1 else { throw Arguments.failure("argument 'quantity' must be at least 1") }
+        let seatLimit = try arguments.optionalInt("seat_limit")
+        if let seatLimit, seatLimit < 1 { throw Arguments.failure("argument 'seat_limit' must be at least 1") }
         let link = try context.stripe.createPaymentLink(price: try arguments.string("price"), quantity: quantity,
-                                                        metadata: try arguments.stringPairs("metadata"),
+                                                        metadata: try arguments.stringPairs("metadata"), seatLimit: seatLimit,
                                                         idempotencyKey: context.idempotencyKey)
         var url = link.url
         if let email = try arguments.optionalString("prefilled_email"), !email.isEmpty {
             url += (url.contains("?") ? "&" : "?") + "prefilled_email=" + FormEncoder.percentEncode(email)
         }
         return .object(["payment_link_id": .string(link.id), "url": .string(url), "stripe_url": .string(link.url)])
+    }
+
+    /// Reads the link first: an inactive one (deactivated by an earlier attempt whose answer was lost, by hand, or
+    /// by Stripe at its seat limit) is left alone, so a retry writes nothing.
+    private func deactivatePaymentLink(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        let id = try arguments.string("id")
+        let current = try context.stripe.retrievePaymentLink(id: id)
+        guard current.active else {
+            return .object(["payment_link_id": .string(current.id), "active": .bool(false), "changed": .bool(false)])
+        }
+        let link = try context.stripe.deactivatePaymentLink(id: id, idempotencyKey: context.idempotencyKey)
+        return .object(["payment_link_id": .string(link.id), "active": .bool(link.active), "changed": .bool(true)])
     }
 
     // MARK: Instantly
@@ -119,6 +150,32 @@ public final class ActionRunner: Sendable {
                                                     companyName: try arguments.optionalString("company_name"),
                                                     variables: try arguments.scalarMap("variables"))
         return .object(["lead_id": .string(lead.id), "created": .bool(true)])
+    }
+
+    /// Finds the lead in the campaign and deletes it; no lead (never added, removed by hand, or by an earlier
+    /// attempt whose answer was lost) is `removed: false` without a write.
+    private func removeLead(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        let email = try arguments.string("email")
+        let campaign = try arguments.string("campaign")
+        guard let lead = try context.instantly.findLead(email: email, campaign: campaign) else {
+            return .object(["lead_id": .null, "removed": .bool(false)])
+        }
+        _ = try context.instantly.deleteLead(id: lead.id)
+        return .object(["lead_id": .string(lead.id), "removed": .bool(true)])
+    }
+
+    /// Reads the campaign's status first and posts pause (unless paused) or activate (unless active or running
+    /// subsequences) only when needed, so a retry writes nothing once the first attempt took effect.
+    private func setCampaign(_ arguments: Arguments, _ context: ActionContext, pause: Bool) throws(ProviderFailure) -> JSONValue {
+        let id = try arguments.string("campaign")
+        let current = try context.instantly.campaign(id: id)
+        let done = pause ? current.status == InstantlyCampaign.paused
+            : [InstantlyCampaign.active, InstantlyCampaign.runningSubsequences].contains(current.status)
+        guard !done else {
+            return .object(["campaign": .string(current.id), "status": .string(current.statusName), "changed": .bool(false)])
+        }
+        let updated = pause ? try context.instantly.pauseCampaign(id: id) : try context.instantly.activateCampaign(id: id)
+        return .object(["campaign": .string(updated.id), "status": .string(updated.statusName), "changed": .bool(true)])
     }
 
     private func setLeadVariables(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
@@ -211,6 +268,33 @@ public final class ActionRunner: Sendable {
             if try done() { return true }
         }
         return false
+    }
+
+    // MARK: HTTP
+
+    /// Posts the rendered `body` (compact JSON, keys sorted: the same bytes on every attempt) to the named target,
+    /// signed at this attempt's time, with the job's idempotency key. The receiver deduplicates on the key, so a
+    /// retry after a lost answer does no harm there.
+    private func httpPost(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        let name = try arguments.string("target")
+        let body = try arguments.value("body")
+        guard let target = httpTargets.withLock({ $0[name] }) else {
+            let known = httpTargets.withLock { $0.keys.sorted() }
+            throw Arguments.failure("http.post: no http_targets entry named '\(name)' (configured: \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+        }
+        let bytes = body.bytes
+        let timestamp = context.now() / 1000
+        let response = try target.post(body: bytes, idempotencyKey: context.idempotencyKey, timestamp: timestamp)
+        let text = response.bodyText
+        let answer: JSONValue = (try? JSONValue.parse(response.body)) ?? .string(String(text.prefix(4096)))
+        var output: [String: JSONValue] = ["target": .string(name), "status": .integer(Int64(response.status)), "response": answer]
+        if target.isDryRun {
+            let request = target.request(body: bytes, idempotencyKey: context.idempotencyKey, timestamp: timestamp)
+            output["dry_run"] = .bool(true)
+            output["requests"] = .array([.object(["method": .string(request.method), "url": .string(target.url),
+                                                  "body": .string(request.bodyText), "idempotency_key": .string(context.idempotencyKey)])])
+        }
+        return .object(output)
     }
 
     // MARK: Local

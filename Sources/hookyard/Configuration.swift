@@ -25,6 +25,8 @@ struct HookyardConfiguration: Sendable {
     var workers = WorkerSettings()
     var outbound = OutboundSettings()
     var rules: [Rule] = []
+    /// `http_targets:`, where `http.post` steps send (read with the rules).
+    var httpTargets: [HTTPTargetSettings] = []
     /// `contacts:`: extraction maps, engagement policy, loop guard and rule-run limits.
     var contacts = ContactSettings()
     /// `retention.payload_days`: raw event bodies older than this many days are pruned; 0 keeps them forever.
@@ -166,11 +168,21 @@ enum ConfigurationLoader {
                     configuration.catalog = catalogReader.read(node)
                     if readRules { issues += catalogReader.issues } else { configuration.ignoredIssues += catalogReader.issues }
                 }
+                if readRules, let targets = reader.httpTargets {
+                    var targetReader = HTTPTargetsReader(file: file, environment: environment)
+                    configuration.httpTargets = targetReader.read(targets)
+                    issues += targetReader.issues
+                }
                 if readRules, let rules = reader.rules {
                     // After the segments: triggers and `if:` may name them.
                     var ruleReader = RuleReader(file: file, environment: environment, segments: configuration.segmentCompiler)
                     configuration.rules = ruleReader.read(rules)
                     issues += ruleReader.issues
+                    // Rule indices match the file's only when every rule was read.
+                    if ruleReader.issues.isEmpty {
+                        issues += HTTPTargetsReader.ruleIssues(rules: configuration.rules, rulesNode: rules,
+                                                               targets: configuration.httpTargets, file: file)
+                    }
                 }
             } catch {
                 issues.append(ConfigurationIssue(origin: file, line: nil, key: "", message: "cannot read configuration file: \(error.localizedDescription)"))
@@ -326,6 +338,8 @@ struct YAMLReader: ConfigurationSectionReader {
     var segments: Node?
     /// The `catalog:` node, read by `CatalogReader` with the environment.
     var catalog: Node?
+    /// The `http_targets:` node, read by `HTTPTargetsReader` with the environment (secrets are `${VAR}`s).
+    var httpTargets: Node?
 
     init(file: String) { self.file = file }
 
@@ -420,6 +434,7 @@ struct YAMLReader: ConfigurationSectionReader {
             case "contacts": contacts = value
             case "segments": segments = value
             case "catalog": catalog = value
+            case "http_targets": httpTargets = value
             case "retention": section(value, key) { reader, name, node in
                 let path = "retention.\(name)"
                 switch name {

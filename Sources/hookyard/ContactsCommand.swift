@@ -1,5 +1,6 @@
 import ArgumentParser
 import Contacts
+import Cryptography
 import Foundation
 import Intake
 import Logging

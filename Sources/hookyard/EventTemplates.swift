@@ -1,4 +1,5 @@
 import Contacts
+import Cryptography
 import Foundation
 import Intake
 import Outbound

@@ -32,6 +32,7 @@ struct Serve: ParsableCommand {
             "instantly_webhook_secret": "\(Self.describe(settings.instantly.webhookSecrets))",
             "rules": "\(settings.rules.map(\.name).joined(separator: ","))",
             "segments": "\(settings.segments.map(\.name).joined(separator: ","))",
+            "http_targets": "\(settings.httpTargets.map(\.name).joined(separator: ","))",
             "workers": .stringConvertible(settings.workers.count),
             "stripe_api": "\(settings.stripe.apiKey.isEmpty ? "dry-run" : "\(settings.stripe.apiBase) at \(ConfigurationLoader.format(settings.stripe.effectiveRequestsPerSecond))/s")",
             "instantly_api": "\(settings.instantly.apiKey.isEmpty ? "dry-run" : "\(settings.instantly.apiBase) at \(ConfigurationLoader.format(settings.instantly.maxRequestsPerSecond))/s")",
@@ -66,8 +67,10 @@ struct Serve: ParsableCommand {
         }
         let metrics = HookyardMetrics(version: Hookyard.version, jobCounts: Self.jobCounts(database: settings.database, logger: logger))
         let limiters = Limiters(settings)
+        let runner = ActionRunner(httpTargets: Self.httpTargets(settings, metrics: metrics))
         let engine = WorkflowEngine(rules: settings.rules, contacts: settings.contactPolicy, catalog: settings.catalog,
-                                    providers: Self.providers(settings, limiters: limiters, metrics: metrics), logger: logger)
+                                    providers: Self.providers(settings, limiters: limiters, metrics: metrics), runner: runner,
+                                    logger: logger)
         let pool = WorkerPool(
             configuration: WorkerPool.Configuration(databasePath: settings.database, workers: settings.workers.count,
                                                     leaseMilliseconds: Int64(settings.workers.leaseSeconds) * 1000,
@@ -128,11 +131,13 @@ struct Serve: ParsableCommand {
                 return
             }
             engine.update(rules: fresh.rules, contacts: fresh.contactPolicy, catalog: fresh.catalog)
+            runner.update(httpTargets: Self.httpTargets(fresh, metrics: metrics))
             maintenance.update(retentionMilliseconds: fresh.retentionMilliseconds)
             limiters.update(fresh)
             logger.notice("configuration reloaded", metadata: [
                 "rules": "\(fresh.rules.map(\.name).joined(separator: ","))",
                 "segments": "\(fresh.segments.map(\.name).joined(separator: ","))",
+                "http_targets": "\(fresh.httpTargets.map(\.name).joined(separator: ","))",
                 "stripe_max_rps": "\(ConfigurationLoader.format(fresh.stripe.effectiveRequestsPerSecond))",
                 "instantly_max_rps": "\(ConfigurationLoader.format(fresh.instantly.maxRequestsPerSecond))",
                 "note": "listen, database, http, workers, outbound and API keys apply at the next start"])
@@ -225,6 +230,20 @@ struct Serve: ParsableCommand {
                                     totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds, metrics: metrics)
         return ProviderSet(stripe: stripe, instantly: instantly, stripeDryRun: settings.stripe.apiKey.isEmpty,
                            instantlyDryRun: settings.instantly.apiKey.isEmpty)
+    }
+
+    /// A live transport per `http_targets:` entry (its own rate limiter, no API key: requests are signed instead),
+    /// for `http.post`. Always live: a target is only configured with a URL to send to.
+    static func httpTargets(_ settings: HookyardConfiguration, metrics: HookyardMetrics? = nil) -> [HTTPTarget] {
+        settings.httpTargets.compactMap { target in
+            guard let base = HTTPTarget.split(url: target.url)?.base else { return nil }  // validated when read
+            let transport = LiveProviderTransport(provider: "http:\(target.name)", baseURL: base, apiKey: nil,
+                                                  limiter: RateLimiter(requestsPerSecond: target.maxRequestsPerSecond, burst: 1),
+                                                  userAgent: "hookyard/\(Hookyard.version)",
+                                                  connectTimeoutMilliseconds: settings.outbound.connectTimeoutMilliseconds,
+                                                  totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds, metrics: metrics)
+            return HTTPTarget(name: target.name, url: target.url, secret: target.secret, transport: transport)
+        }
     }
 
     /// Raises the soft open-file limit to the hard limit (the soft default of 1024 exists for select(), which

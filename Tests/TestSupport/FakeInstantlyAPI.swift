@@ -30,6 +30,11 @@ import Synchronization
 ///   email (in `campaign_id` when given); no `lead_email` is 400 `{"error":"Invalid lead email"}`. An unknown email
 ///   still gets 202 and changes nothing, as a background job would.
 /// - A lead's `payload` is `null` while it has no custom variables; `lt_interest_status` is absent until set.
+/// - `DELETE /api/v2/leads/{id}` removes the lead and answers it (404 when unknown).
+/// - Campaigns are added with `addCampaign`; `GET /api/v2/campaigns/{id}`, `POST /api/v2/campaigns/{id}/pause`
+///   (status 2) and `POST /api/v2/campaigns/{id}/activate` (status 1) answer the campaign; unknown id: 404.
+/// - A request without a body that carries `Content-Type: application/json` (a DELETE, pause or activate) is 400,
+///   as Fastify answers it.
 ///
 /// Thread-safe. The server stops when the instance is released.
 public final class FakeInstantlyAPI: FakeProviderAPI {
@@ -136,6 +141,22 @@ public final class FakeInstantlyAPI: FakeProviderAPI {
     /// The lead with this id.
     public func lead(id: String) -> Lead? { backend.withSettledState { $0.leads.first { $0.id == id } } }
 
+    /// A campaign as stored.
+    public struct Campaign: Sendable, Equatable {
+        public var id: String
+        public var name: String
+        /// 0 draft, 1 active, 2 paused, 3 completed, 4 running subsequences, -1, -2, -99 (see the extract).
+        public var status: Int
+    }
+
+    /// Adds a campaign (campaigns are not created through the API here). Replaces one with the same id.
+    public func addCampaign(id: String, name: String = "Campaign", status: Int = 1) {
+        backend.state.withLock { $0.campaigns[id] = Campaign(id: id, name: name, status: status) }
+    }
+
+    /// The campaign with this id.
+    public func campaign(id: String) -> Campaign? { backend.state.withLock { $0.campaigns[id] } }
+
     /// Every background job, in creation order (due ones completed first).
     public var backgroundJobs: [BackgroundJob] { backend.withSettledState { $0.jobs } }
 }
@@ -151,6 +172,7 @@ private final class Backend: Sendable {
         var jobSerial = 0
         var leads: [Lead] = []
         var jobs: [FakeInstantlyAPI.BackgroundJob] = []
+        var campaigns: [String: FakeInstantlyAPI.Campaign] = [:]
         var moveJobDuration: Duration
 
         /// UUID-formatted (version 7 layout), increasing with creation order like Instantly's newer lead ids.
@@ -216,6 +238,21 @@ private final class Backend: Sendable {
         case ("PATCH", 2) where route[0] == "leads":
             guard Self.isUUID(route[1]) else { return Self.answer(400, Self.error(400, "params/id must match format \"uuid\"")) }
             return withBody(request) { state, body in updateLead(route[1], &state, body) }
+        case ("DELETE", 2) where route[0] == "leads":
+            guard Self.isUUID(route[1]) else { return Self.answer(400, Self.error(400, "params/id must match format \"uuid\"")) }
+            if let rejection = Self.emptyJSONBody(request) { return rejection }
+            return withSettledState { state in
+                guard let index = state.leads.firstIndex(where: { $0.id == route[1] }) else {
+                    return Self.answer(404, Self.error(404, "Lead not found"))
+                }
+                return Self.answer(200, Self.json(state.leads.remove(at: index)))
+            }
+        case ("GET", 2) where route[0] == "campaigns":
+            return campaign(route[1], request) { _ in }
+        case ("POST", 3) where route[0] == "campaigns" && route[2] == "pause":
+            return campaign(route[1], request) { $0.status = 2 }
+        case ("POST", 3) where route[0] == "campaigns" && route[2] == "activate":
+            return campaign(route[1], request) { $0.status = 1 }
         case ("GET", 2) where route[0] == "background-jobs":
             return withSettledState { state in
                 guard let job = state.jobs.first(where: { $0.id == route[1] }) else {
@@ -231,6 +268,25 @@ private final class Backend: Sendable {
 
     private func notFound(_ request: HTTPRequest) -> HTTPResponse {
         Self.answer(404, Self.error(404, "Route \(request.method):\(request.path) not found"))
+    }
+
+    /// A bodiless campaign endpoint: validates the id, applies `change` and answers the campaign.
+    private func campaign(_ id: String, _ request: HTTPRequest, _ change: (inout FakeInstantlyAPI.Campaign) -> Void) -> HTTPResponse {
+        guard Self.isUUID(id) else { return Self.answer(400, Self.error(400, "params/id must match format \"uuid\"")) }
+        if let rejection = Self.emptyJSONBody(request) { return rejection }
+        return state.withLock { state in
+            guard var campaign = state.campaigns[id] else { return Self.answer(404, Self.error(404, "Campaign not found")) }
+            change(&campaign)
+            state.campaigns[id] = campaign
+            return Self.answer(200, Self.json(campaign))
+        }
+    }
+
+    /// Fastify's answer to `Content-Type: application/json` with an empty body, or `nil`.
+    private static func emptyJSONBody(_ request: HTTPRequest) -> HTTPResponse? {
+        guard request.body.isEmpty, request.headers["Content-Type"]?.lowercased().hasPrefix("application/json") ?? false else { return nil }
+        return answer(400, ["statusCode": 400, "code": "FST_ERR_CTP_EMPTY_JSON_BODY", "error": "Bad Request",
+                            "message": "Body cannot be empty when content-type is set to 'application/json'"])
     }
 
     /// Parses the JSON object body like Fastify, then runs `endpoint` under the lock with due jobs settled.
@@ -561,6 +617,12 @@ private final class Backend: Sendable {
         ]
         if let interest = lead.interestStatus { object["lt_interest_status"] = TestJSON(interest) }
         return .object(object)
+    }
+
+    static func json(_ campaign: FakeInstantlyAPI.Campaign) -> TestJSON {
+        ["id": .string(campaign.id), "name": .string(campaign.name), "status": TestJSON(campaign.status),
+         "organization": .string(FakeInstantlyAPI.workspaceID), "campaign_schedule": ["schedules": []],
+         "timestamp_created": "2026-11-01T09:00:00.000Z", "timestamp_updated": "2026-11-20T09:00:00.000Z"]
     }
 
     static func json(_ job: FakeInstantlyAPI.BackgroundJob) -> TestJSON {

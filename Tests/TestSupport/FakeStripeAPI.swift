@@ -20,8 +20,12 @@ import Synchronization
 ///   after them runs afresh.
 ///
 /// Endpoints: `GET/POST /v1/customers`, `GET/POST /v1/customers/{id}`, `POST /v1/payment_links`,
-/// `GET /v1/payment_links/{id}`, `GET /v1/checkout/sessions/{id}`, `GET /v1/prices/{id}`. Anything else is 404.
+/// `GET/POST /v1/payment_links/{id}`, `GET /v1/checkout/sessions/{id}`, `GET /v1/prices/{id}`. Anything else is 404.
 /// Payment links are answered with their `line_items` list included (Stripe needs `expand[]=line_items` for that).
+/// `POST /v1/payment_links/{id}` updates `active` (`true`/`false`), `metadata` (merged) and
+/// `restrictions[completed_sessions][limit]`. A link created with `restrictions[completed_sessions][limit]` (a whole
+/// number of at least 1) counts the sessions `addCheckoutSession` completes on it and, as Stripe does, turns inactive
+/// when the count reaches the limit; an inactive link takes no more sessions.
 ///
 /// Thread-safe. The server stops when the instance is released.
 public final class FakeStripeAPI: FakeProviderAPI {
@@ -64,6 +68,10 @@ public final class FakeStripeAPI: FakeProviderAPI {
         public var metadata: [String: String]
         /// Every form parameter of the creating request, decoded (`after_completion[type]` → `redirect`).
         public var parameters: [String: String]
+        /// `restrictions[completed_sessions][limit]`: the link turns inactive once this many sessions completed.
+        public var seatLimit: Int?
+        /// Checkout sessions completed on the link (`restrictions.completed_sessions.count`).
+        public var completedSessions: Int
     }
 
     /// A completed checkout session for a payment link (see `addCheckoutSession`).
@@ -150,15 +158,23 @@ public final class FakeStripeAPI: FakeProviderAPI {
     /// Records a paid, complete checkout session for a payment link, as if `email` had paid it, and returns it
     /// (its `object` is what `GET /v1/checkout/sessions/{id}` answers and `completedEvent()` embeds). Amount and
     /// currency come from the link's prices, `metadata` from the link (Stripe copies it), `mode` is `subscription`
-    /// when a price recurs (then `subscription` is set).
-    /// - Throws: `TestClientError` when no payment link has that id.
+    /// when a price recurs (then `subscription` is set). The session counts towards the link's seat limit, and the
+    /// link turns inactive when it reaches it.
+    /// - Throws: `TestClientError` when no payment link has that id, or when the link is inactive (deactivated, or
+    ///   its seat limit reached): Stripe would not let anyone pay it.
     @discardableResult
     public func addCheckoutSession(paymentLinkID: String, email: String, clientReferenceID: String? = nil,
                                    customerID: String? = nil) throws -> CheckoutSession {
         try backend.state.withLock { state in
-            guard let link = state.paymentLinks.first(where: { $0.id == paymentLinkID }) else {
+            guard let index = state.paymentLinks.firstIndex(where: { $0.id == paymentLinkID }) else {
                 throw TestClientError("no payment link \(paymentLinkID)")
             }
+            guard state.paymentLinks[index].active else { throw TestClientError("payment link \(paymentLinkID) is inactive") }
+            state.paymentLinks[index].completedSessions += 1
+            if let limit = state.paymentLinks[index].seatLimit, state.paymentLinks[index].completedSessions >= limit {
+                state.paymentLinks[index].active = false
+            }
+            let link = state.paymentLinks[index]
             let prices = link.lineItems.compactMap { state.prices[$0.priceID] }
             let recurring = prices.contains { $0.recurringInterval != nil }
             let amount = zip(link.lineItems, prices).reduce(0) { $0 + $1.0.quantity * $1.1.unitAmount }
@@ -319,6 +335,9 @@ private final class Backend: Sendable {
                 return post(request, requestID: requestID) { state, parameters in updateCustomer(id, &state, parameters) }
             }
             if matches(["v1", "payment_links"]) != nil { return post(request, requestID: requestID, createPaymentLink) }
+            if let id = matches(["v1", "payment_links", "*"])?.first {
+                return post(request, requestID: requestID) { state, parameters in updatePaymentLink(id, &state, parameters) }
+            }
         default:
             break
         }
@@ -482,12 +501,61 @@ private final class Backend: Sendable {
         }
         var metadata: [String: String] = [:]
         if let rejection = Self.applyMetadata(parameters, to: &metadata) { return rejection }
+        let seatLimit: Int?
+        switch Self.seatLimit(parameters) {
+        case .success(let limit): seatLimit = limit
+        case .failure(let rejection): return rejection.outcome
+        }
         let id = state.nextID("plink_")
         let link = FakeStripeAPI.PaymentLink(id: id, url: "https://buy.stripe.com/test_\(id.dropFirst("plink_".count))",
                                              active: true, lineItems: items, metadata: metadata,
-                                             parameters: Dictionary(parameters.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }))
+                                             parameters: Dictionary(parameters.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }),
+                                             seatLimit: seatLimit, completedSessions: 0)
         state.paymentLinks.append(link)
         return .executed(200, Self.json(link, prices: state.prices))
+    }
+
+    private func updatePaymentLink(_ id: String, _ state: inout State, _ parameters: [(key: String, value: String)]) -> Outcome {
+        if let unknown = Self.unknownParameter(parameters, allowed: Self.paymentLinkParameters.union(["active"]).subtracting(["currency", "on_behalf_of"])) {
+            return unknown
+        }
+        guard let index = state.paymentLinks.firstIndex(where: { $0.id == id }) else {
+            return .executed(404, Self.error(type: "invalid_request_error", message: "No such payment_link: '\(id)'",
+                                             code: "resource_missing", param: "id"))
+        }
+        var link = state.paymentLinks[index]
+        if let active = Self.value("active", parameters) {
+            guard active == "true" || active == "false" else {
+                return .rejected(400, Self.error(type: "invalid_request_error", message: "Invalid boolean: \(active)", param: "active"))
+            }
+            link.active = active == "true"
+        }
+        if let rejection = Self.applyMetadata(parameters, to: &link.metadata) { return rejection }
+        switch Self.seatLimit(parameters) {
+        case .success(let limit?): link.seatLimit = limit
+        case .success(nil): break
+        case .failure(let rejection): return rejection.outcome
+        }
+        state.paymentLinks[index] = link
+        return .executed(200, Self.json(link, prices: state.prices))
+    }
+
+    struct Rejection: Error {
+        var outcome: Outcome
+    }
+
+    /// `restrictions[completed_sessions][limit]`: `nil` when absent; rejected unless a whole number of at least 1.
+    private static func seatLimit(_ parameters: [(key: String, value: String)]) -> Result<Int?, Rejection> {
+        let name = "restrictions[completed_sessions][limit]"
+        guard let text = value(name, parameters) else { return .success(nil) }
+        guard let limit = Int(text) else {
+            return .failure(Rejection(outcome: .rejected(400, error(type: "invalid_request_error", message: "Invalid integer: \(text)", param: name))))
+        }
+        guard limit >= 1 else {
+            return .failure(Rejection(outcome: .rejected(400, error(type: "invalid_request_error", message:
+                "This value must be greater than or equal to 1.", param: name))))
+        }
+        return .success(limit)
     }
 
     // MARK: Parameters
@@ -573,8 +641,8 @@ private final class Backend: Sendable {
         let afterCompletion: TestJSON = link.parameters["after_completion[type]"] == "redirect"
             ? ["type": "redirect", "redirect": ["url": TestJSON(link.parameters["after_completion[redirect][url]"])]]
             : ["type": "hosted_confirmation", "hosted_confirmation": ["custom_message": nil]]
-        let restrictions: TestJSON = link.parameters["restrictions[completed_sessions][limit]"].flatMap(Int.init)
-            .map { ["completed_sessions": ["count": 0, "limit": TestJSON($0)]] } ?? nil
+        let restrictions: TestJSON = link.seatLimit
+            .map { ["completed_sessions": ["count": TestJSON(link.completedSessions), "limit": TestJSON($0)]] } ?? nil
         let recurring = link.lineItems.contains { prices[$0.priceID]?.recurringInterval != nil }
         var subscriptionMetadata: [String: String] = [:]
         for (key, value) in link.parameters where key.hasPrefix("subscription_data[metadata][") && key.hasSuffix("]") {

@@ -136,7 +136,7 @@ final class RuleValidatorTests: XCTestCase {
         ])
         let problems = RuleValidator.problems(in: [rule, rule]).map(\.description)
         XCTAssertTrue(problems.contains { $0.hasPrefix("rules[0].steps[0].action: unknown action 'stripe.create_paymentlink'") }, "\(problems)")
-        XCTAssertTrue(problems.contains("rules[0].steps[1].with.prize: stripe.create_payment_link has no argument 'prize' (it takes: price, quantity, metadata, prefilled_email)"), "\(problems)")
+        XCTAssertTrue(problems.contains("rules[0].steps[1].with.prize: stripe.create_payment_link has no argument 'prize' (it takes: price, quantity, metadata, prefilled_email, seat_limit)"), "\(problems)")
         XCTAssertTrue(problems.contains("rules[0].steps[1].with: stripe.create_payment_link needs argument 'price'"), "\(problems)")
         XCTAssertTrue(problems.contains("rules[0].steps[2].with.email: 'steps.later.x' names step 'later', which does not run before this one"), "\(problems)")
         XCTAssertTrue(problems.contains { $0.hasPrefix("rules[0].steps[2].with.from_campaign: step 'b' (stripe.create_payment_link) has no output 'link'") }, "\(problems)")

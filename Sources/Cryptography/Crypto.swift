@@ -55,3 +55,21 @@ public enum Crypto {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+/// The `t=<unix seconds>,v1=<hex>` signature header Stripe puts on its webhooks (`Stripe-Signature`) and Hookyard
+/// puts on its own outbound `http.post` requests (`Hookyard-Signature`): the MAC is HMAC-SHA256, keyed with the
+/// secret's UTF-8 bytes, of `"<t>."` followed by the raw body bytes. Stateless and thread-safe.
+public enum TimestampedSignature {
+    /// The header value for `body` signed with `secret` at `timestamp` (unix seconds).
+    public static func header(for body: [UInt8], secret: String, timestamp: Int64) -> String {
+        "t=\(timestamp),v1=\(Crypto.hex(Crypto.hmacSHA256(key: Array(secret.utf8), message: signedPayload(body, timestamp: "\(timestamp)"))))"
+    }
+
+    /// `"<timestamp>."` followed by `body`: the bytes the MAC covers.
+    public static func signedPayload(_ body: [UInt8], timestamp: some StringProtocol) -> [UInt8] {
+        var payload = Array(timestamp.utf8)
+        payload.append(UInt8(ascii: "."))
+        payload.append(contentsOf: body)
+        return payload
+    }
+}

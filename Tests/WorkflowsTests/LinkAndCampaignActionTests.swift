@@ -1,0 +1,175 @@
+import Foundation
+import Logging
+import Outbound
+import Store
+import Synchronization
+import XCTest
+@testable import Workflows
+
+/// `stripe.create_payment_link`'s seat limit, `stripe.deactivate_payment_link`, `instantly.remove_lead` and
+/// `instantly.pause_campaign`/`resume_campaign`: each is idempotent, so a second attempt of the same job (after a
+/// lost answer) writes nothing more.
+final class LinkAndCampaignActionTests: XCTestCase {
+    var directory: URL!
+    var store: WorkflowStore!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("actions-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("db").path
+        try EventWriter(path: path, logger: Logger(label: "test")).close()
+        store = try WorkflowStore(path: path)
+    }
+
+    override func tearDown() {
+        store.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func context(stripe: any ProviderTransport = DryRunProviderTransport(provider: "Stripe"),
+                         instantly: any ProviderTransport = DryRunProviderTransport(provider: "Instantly")) -> ActionContext {
+        ActionContext(stripe: StripeClient(transport: stripe), instantly: InstantlyClient(transport: instantly), store: store,
+                      eventID: 1, rule: "r", idempotencyKey: "hookyard-flow%3Ar%3Astep", now: { 1_764_000_000_000 })
+    }
+
+    private func run(_ action: String, _ values: [String: JSONValue], _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        try ActionRunner().run(action, Arguments(values: values), in: context)
+    }
+
+    /// A failure as the transport reports a lost answer: retryable, no status.
+    private static let lost = ProviderFailure(message: "connection reset", status: nil, retryable: true, retryAfterMilliseconds: nil)
+
+    func testSeatLimitIsValidatedAndSent() throws {
+        let stripe = StubTransport("Stripe") { _ throws(ProviderFailure) -> String in
+            #"{"id":"plink_1","url":"https://buy.stripe.com/x","active":true}"#
+        }
+        let context = context(stripe: stripe)
+        _ = try run("stripe.create_payment_link", ["price": .string("price_1"), "seat_limit": .integer(5)], context)
+        XCTAssertTrue(stripe.requests[0].bodyText.hasSuffix("restrictions%5Bcompleted_sessions%5D%5Blimit%5D=5"))
+        XCTAssertEqual(stripe.requests[0].idempotencyKey, "hookyard-flow%3Ar%3Astep")
+        for bad: JSONValue in [.integer(0), .string("two")] {
+            XCTAssertThrowsError(try run("stripe.create_payment_link", ["price": .string("price_1"), "seat_limit": bad], context)) { error in
+                XCTAssertEqual((error as? ProviderFailure)?.retryable, false)
+                XCTAssertTrue((error as? ProviderFailure)?.message.contains("seat_limit") ?? false, "\(error)")
+            }
+        }
+        XCTAssertEqual(stripe.requests.count, 1, "invalid seat limits send nothing")
+    }
+
+    func testDeactivateSkipsAnInactiveLinkOnRetry() throws {
+        let active = Mutex(true)
+        let answerLost = Mutex(true)
+        let stripe = StubTransport("Stripe") { request throws(ProviderFailure) -> String in
+            if request.method == "POST" {
+                active.withLock { $0 = false }
+                // The first write takes effect but its answer is lost.
+                if answerLost.withLock({ let lost = $0; $0 = false; return lost }) { throw Self.lost }
+            }
+            return #"{"id":"plink_1","url":"https://buy.stripe.com/x","active":\#(active.withLock { $0 })}"#
+        }
+        let context = context(stripe: stripe)
+        let arguments: [String: JSONValue] = ["id": .string("plink_1")]
+        XCTAssertThrowsError(try run("stripe.deactivate_payment_link", arguments, context))
+        let retry = try run("stripe.deactivate_payment_link", arguments, context)
+        XCTAssertEqual(retry, .object(["payment_link_id": .string("plink_1"), "active": .bool(false), "changed": .bool(false)]))
+        XCTAssertEqual(stripe.requests.map(\.method), ["GET", "POST", "GET"], "the retry reads and does not post again")
+        XCTAssertEqual(stripe.requests[1].bodyText, "active=false")
+        XCTAssertEqual(stripe.requests[1].idempotencyKey, "hookyard-flow%3Ar%3Astep")
+    }
+
+    func testDeactivateReportsTheChange() throws {
+        let stripe = StubTransport("Stripe") { request throws(ProviderFailure) -> String in
+            #"{"id":"plink_1","url":"https://buy.stripe.com/x","active":\#(request.method == "GET")}"#
+        }
+        let output = try run("stripe.deactivate_payment_link", ["id": .string("plink_1")], context(stripe: stripe))
+        XCTAssertEqual(output, .object(["payment_link_id": .string("plink_1"), "active": .bool(false), "changed": .bool(true)]))
+    }
+
+    func testRemoveLeadDeletesOnceAndRetriesFindNothing() throws {
+        let present = Mutex(true)
+        let answerLost = Mutex(true)
+        let instantly = StubTransport("Instantly") { request throws(ProviderFailure) -> String in
+            switch request.method {
+            case "DELETE":
+                present.withLock { $0 = false }
+                if answerLost.withLock({ let lost = $0; $0 = false; return lost }) { throw Self.lost }
+                return #"{"id":"lead-1","email":"ann@example.com"}"#
+            default:
+                let items = present.withLock { $0 } ? #"{"id":"lead-1","email":"Ann@example.com","campaign":"c"}"# : ""
+                return #"{"items":[\#(items)]}"#
+            }
+        }
+        let context = context(instantly: instantly)
+        let arguments: [String: JSONValue] = ["email": .string("ann@example.com"), "campaign": .string("c")]
+        XCTAssertThrowsError(try run("instantly.remove_lead", arguments, context))
+        XCTAssertEqual(try run("instantly.remove_lead", arguments, context), .object(["lead_id": .null, "removed": .bool(false)]))
+        XCTAssertEqual(instantly.requests.map { "\($0.method) \($0.path)" },
+                       ["POST /api/v2/leads/list", "DELETE /api/v2/leads/lead-1", "POST /api/v2/leads/list"])
+        XCTAssertEqual(instantly.requests[1].body, [])
+
+        present.withLock { $0 = true }
+        XCTAssertEqual(try run("instantly.remove_lead", arguments, context), .object(["lead_id": .string("lead-1"), "removed": .bool(true)]))
+    }
+
+    func testPauseAndResumeWriteOnlyWhenNeeded() throws {
+        let status = Mutex(1)
+        let instantly = StubTransport("Instantly") { request throws(ProviderFailure) -> String in
+            if request.path.hasSuffix("/pause") { status.withLock { $0 = 2 } }
+            if request.path.hasSuffix("/activate") { status.withLock { $0 = 1 } }
+            return #"{"id":"camp-1","name":"Outreach","status":\#(status.withLock { $0 })}"#
+        }
+        let context = context(instantly: instantly)
+        let arguments: [String: JSONValue] = ["campaign": .string("camp-1")]
+        XCTAssertEqual(try run("instantly.pause_campaign", arguments, context),
+                       .object(["campaign": .string("camp-1"), "status": .string("paused"), "changed": .bool(true)]))
+        XCTAssertEqual(try run("instantly.pause_campaign", arguments, context),
+                       .object(["campaign": .string("camp-1"), "status": .string("paused"), "changed": .bool(false)]))
+        XCTAssertEqual(instantly.requests.filter { $0.method == "POST" }.map(\.path), ["/api/v2/campaigns/camp-1/pause"])
+        XCTAssertEqual(try run("instantly.resume_campaign", arguments, context)["changed"], .bool(true))
+        XCTAssertEqual(try run("instantly.resume_campaign", arguments, context),
+                       .object(["campaign": .string("camp-1"), "status": .string("active"), "changed": .bool(false)]))
+        XCTAssertEqual(instantly.requests.filter { $0.method == "POST" }.map(\.path),
+                       ["/api/v2/campaigns/camp-1/pause", "/api/v2/campaigns/camp-1/activate"])
+        XCTAssertEqual(instantly.requests.filter { $0.method == "GET" }.count, 4, "every attempt reads the status first")
+
+        status.withLock { $0 = 4 }  // running subsequences counts as active
+        XCTAssertEqual(try run("instantly.resume_campaign", arguments, context)["changed"], .bool(false))
+    }
+
+    /// Through the engine and the queue: a retried pause job reads the status and does not post again.
+    func testRetriedPauseJobDoesNotPostAgain() throws {
+        let status = Mutex(1)
+        let answerLost = Mutex(true)
+        let instantly = StubTransport("Instantly") { request throws(ProviderFailure) -> String in
+            if request.path.hasSuffix("/pause") {
+                status.withLock { $0 = 2 }
+                if answerLost.withLock({ let lost = $0; $0 = false; return lost }) { throw Self.lost }
+            }
+            return #"{"id":"camp-1","status":\#(status.withLock { $0 })}"#
+        }
+        let providers = ProviderSet(stripe: DryRunProviderTransport(provider: "Stripe"), instantly: instantly,
+                                    stripeDryRun: false, instantlyDryRun: false)
+        let rule = Rule(name: "refunds", trigger: Trigger(source: .stripe, eventTypes: ["charge.refunded"]), steps: [
+            Step(name: "pause", action: "instantly.pause_campaign", arguments: ["campaign": .value(.string("camp-1"))]),
+        ])
+        let path = directory.appendingPathComponent("engine.db").path
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let done = DispatchSemaphore(value: 0)
+        writer.append(IncomingEvent(source: .stripe, dedupKey: "evt_1", eventID: nil, type: "charge.refunded", receivedAt: 0,
+                                    body: Array(#"{"id":"evt_1","type":"charge.refunded","data":{"object":{}}}"#.utf8),
+                                    headersJSON: "{}")) { _ in done.signal() }
+        done.wait()
+        writer.close()
+        let engine = WorkflowEngine(rules: [rule], providers: providers, logger: Logger(label: "test"))
+        let driver = QueueDriver(path: path, engine: engine)
+        let first = try driver.drain()
+        guard case .failed(_, _, true, _) = first.last?.1 else { return XCTFail("\(String(describing: first.last?.1))") }
+        let database = try SQLiteDatabase(path: path)
+        try database.execute("UPDATE jobs SET next_run_at = 0 WHERE state = 'retrying'")
+        database.close()
+        let second = try driver.drain()
+        guard case .succeeded(let output?, _) = second.last?.1 else { return XCTFail("\(String(describing: second.last?.1))") }
+        XCTAssertEqual(try JSONValue.parse(output)["changed"], .bool(false))
+        XCTAssertEqual(instantly.requests.filter { $0.method == "POST" }.count, 1)
+    }
+}
