@@ -20,10 +20,6 @@ struct CatalogReader: EnvironmentExpandingReader {
     let environment: [String: String]
     var issues: [ConfigurationIssue] = []
 
-    init(file: String, environment: [String: String]) {
-        self.file = file
-        self.environment = environment
-    }
 
     static let intervals = ["day", "week", "month", "year"]
 

@@ -88,10 +88,6 @@ struct ContactConfigurationReader: EnvironmentExpandingReader {
     let environment: [String: String]
     var issues: [ConfigurationIssue] = []
 
-    init(file: String, environment: [String: String]) {
-        self.file = file
-        self.environment = environment
-    }
 
     // MARK: contacts
 

@@ -29,10 +29,6 @@ struct ContactPredicateReader: EnvironmentExpandingReader {
     static let tests = ["equals", "not", "in", "not_in", "gt", "gte", "lt", "lte", "exists"]
     static let combinators = ["all", "any", "not", "segment"]
 
-    init(file: String, environment: [String: String]) {
-        self.file = file
-        self.environment = environment
-    }
 
     /// Whether `name` can name a segment (or a rule): letters, digits, `-` and `_`.
     static func isValidName(_ name: String) -> Bool {
