@@ -6,21 +6,8 @@ import XCTest
 import Yams
 @testable import hookyard
 
-final class ContactConfigurationTests: XCTestCase {
-    var directory: URL!
+final class ContactConfigurationTests: ConfigurationTestCase {
 
-    override func setUp() {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("contacts-config-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
-
-    private func load(_ yaml: String, environment: [String: String] = [:], readRules: Bool = true) throws(ConfigurationErrors) -> HookyardConfiguration {
-        let url = directory.appendingPathComponent("hookyard.yaml")
-        try! yaml.write(to: url, atomically: true, encoding: .utf8)
-        return try ConfigurationLoader.load(path: url.path, environment: environment, defaultFile: "/nonexistent", readRules: readRules)
-    }
 
     /// The error text of a load that must fail.
     private func problems(_ yaml: String, environment: [String: String] = [:], file: StaticString = #filePath, line: UInt = #line) -> String {

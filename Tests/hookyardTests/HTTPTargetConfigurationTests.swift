@@ -5,21 +5,8 @@ import XCTest
 @testable import hookyard
 
 /// `http_targets:` and the `http.post` steps that name them.
-final class HTTPTargetConfigurationTests: XCTestCase {
-    var directory: URL!
+final class HTTPTargetConfigurationTests: ConfigurationTestCase {
 
-    override func setUp() {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("targets-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
-
-    private func load(_ yaml: String, environment: [String: String] = [:]) throws(ConfigurationErrors) -> HookyardConfiguration {
-        let url = directory.appendingPathComponent("hookyard.yaml")
-        try! yaml.write(to: url, atomically: true, encoding: .utf8)
-        return try ConfigurationLoader.load(path: url.path, environment: environment, defaultFile: "/nonexistent")
-    }
 
     private static func rules(target: String) -> String {
         """

@@ -3,21 +3,8 @@ import Workflows
 import XCTest
 @testable import hookyard
 
-final class RuleConfigurationTests: XCTestCase {
-    var directory: URL!
+final class RuleConfigurationTests: ConfigurationTestCase {
 
-    override func setUp() {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("rules-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
-
-    private func load(_ yaml: String, environment: [String: String] = [:]) throws(ConfigurationErrors) -> HookyardConfiguration {
-        let url = directory.appendingPathComponent("hookyard.yaml")
-        try! yaml.write(to: url, atomically: true, encoding: .utf8)
-        return try ConfigurationLoader.load(path: url.path, environment: environment, defaultFile: "/nonexistent")
-    }
 
     static let exampleEnvironment = [
         "HOOKYARD_PRICE_ID": "price_123", "INSTANTLY_OUTREACH_CAMPAIGN_IDS": "c-out-1, c-out-2",
