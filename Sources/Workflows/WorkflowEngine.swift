@@ -371,6 +371,7 @@ public final class WorkflowEngine: JobHandler {
         let event = try storedEvent(job, store: store)
         let body: JSONValue = event.body.isEmpty ? .object([:]) : try parse(event.body, of: job)
         var contact: JSONValue = .null
+        var contactID: Int64?
         let contactEmail = input["contact"]?.stringValue
         if let contactEmail {
             // The whole record only for a step that reads it (`contact.` in a template or condition); for the
@@ -378,14 +379,13 @@ public final class WorkflowEngine: JobHandler {
             let readsContact = step.arguments.values.contains { $0.templates.contains { $0.paths.contains { $0.first == "contact" } } }
                 || step.conditions.contains { $0.path.first == "contact" }
             let found: Contact?
-            let exists: Bool
             do {
                 found = readsContact ? try store.contacts.contact(email: contactEmail) : nil
-                exists = readsContact ? found != nil : try store.contacts.contactID(email: contactEmail) != nil
+                contactID = readsContact ? found?.id : try store.contacts.contactID(email: contactEmail)
             } catch {
                 throw Self.storeFailure("reading the contact of job \(job.id)", error)
             }
-            guard exists else {
+            guard contactID != nil else {
                 // Erased since the flow started: nothing more is done for them.
                 logger.info("step skipped; flow ends", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
                                                                  "step": "\(stepName)", "reason": "contact erased"])
@@ -400,12 +400,10 @@ public final class WorkflowEngine: JobHandler {
         let catalog = catalogJSON
         let context = JSONValue.object(["event": body, "steps": .object(outputs), "contact": contact, "catalog": catalog])
 
-        if let unless = step.unless, let contactEmail {
+        if let unless = step.unless, let contactID {
             let holds: Bool
             do {
-                holds = try store.contacts.contactID(email: contactEmail).map { id in
-                    try store.contacts.evaluate(contactID: id, queries: [unless], now: clock()).first == true
-                } ?? false
+                holds = try store.contacts.evaluate(contactID: contactID, queries: [unless], now: clock()).first == true
             } catch {
                 throw Self.storeFailure("checking step \(stepName)'s unless:", error)
             }

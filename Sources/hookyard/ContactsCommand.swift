@@ -225,13 +225,7 @@ extension HookyardConfiguration {
     }
 }
 
-private func openContacts(_ path: String) throws -> ContactStore {
-    do {
-        return try ContactStore(path: path)
-    } catch {
-        throw ValidationError("\(error)")
-    }
-}
+private func openContacts(_ path: String) throws -> ContactStore { try openStore { try ContactStore(path: path) } }
 
 /// The human form of `contacts show`.
 private func describe(_ contact: Contact) -> String {

@@ -100,11 +100,7 @@ extension JobState: ExpressibleByArgument {}
 
 private func openQueue(_ options: ConfigurationOptions) throws -> JobQueue {
     let settings = try options.load(rules: false)
-    do {
-        return try JobQueue(path: settings.database)
-    } catch {
-        throw ValidationError("\(error)")
-    }
+    return try openStore { try JobQueue(path: settings.database) }
 }
 
 /// Runs a dead-letter change, turning its refusal into a CLI error message.

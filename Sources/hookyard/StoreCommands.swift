@@ -106,9 +106,13 @@ struct Events: ParsableCommand {
 
 extension EventSource: ExpressibleByArgument {}
 
-private func openReader(_ path: String) throws -> StoreReader {
+private func openReader(_ path: String) throws -> StoreReader { try openStore { try StoreReader(path: path) } }
+
+/// Opens one of the store's connections for a command; its failure (no database file, a newer schema) becomes the
+/// command's error message.
+func openStore<Connection>(_ open: () throws -> Connection) throws -> Connection {
     do {
-        return try StoreReader(path: path)
+        return try open()
     } catch {
         throw ValidationError("\(error)")
     }
