@@ -28,6 +28,14 @@ public struct StripeClient: Sendable {
         return customer
     }
 
+    /// `GET /v1/customers/{id}`: the customer (a subscription or invoice names only its customer's id).
+    public func retrieveCustomer(id: String) throws(ProviderFailure) -> StripeCustomer {
+        let request = ProviderRequest(method: "GET", path: "/v1/customers/\(FormEncoder.percentEncode(id))")
+        let (response, json) = try send(request)
+        guard let customer = StripeCustomer(json: json) else { throw withoutID(response, request) }
+        return customer
+    }
+
     /// `POST /v1/customers` with `email`, `name` (if non-nil) and `metadata[k]=v` in the given order.
     public func createCustomer(email: String, name: String?, metadata: [(String, String)], idempotencyKey: String) throws(ProviderFailure) -> StripeCustomer {
         var fields: [(String, FormValue)] = [("email", .string(email))]

@@ -53,6 +53,10 @@ public final class ActionRunner: Sendable {
         case "stripe.find_or_create_customer": return try findOrCreateCustomer(arguments, context)
         case "stripe.create_payment_link": return try createPaymentLink(arguments, context)
         case "stripe.deactivate_payment_link": return try deactivatePaymentLink(arguments, context)
+        case "stripe.get_customer":
+            let customer = try context.stripe.retrieveCustomer(id: try arguments.string("id"))
+            return .object(["customer_id": .string(customer.id), "email": Self.optional(customer.email), "name": Self.optional(customer.name),
+                            "metadata": Self.object(customer.metadata)])
         case "stripe.get_payment_link":
             let link = try context.stripe.retrievePaymentLink(id: try arguments.string("id"))
             return .object(["payment_link_id": .string(link.id), "url": .string(link.url), "active": .bool(link.active),

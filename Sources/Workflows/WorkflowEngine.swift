@@ -483,11 +483,13 @@ public final class WorkflowEngine: JobHandler {
     /// successors) or an Instantly lead id per campaign.
     private func learn(from result: JSONValue, of step: Step, arguments: [String: JSONValue], job: Job,
                        store: WorkflowStore) throws(ProviderFailure) -> [NewJob] {
-        guard let email = arguments["email"].map({ ContactObservation.normalise(email: $0.text) }), !email.isEmpty else { return [] }
+        // stripe.get_customer has no email argument: the customer's own address links it.
+        let address = step.action == "stripe.get_customer" ? result["email"] : arguments["email"]
+        guard let email = address.map({ ContactObservation.normalise(email: $0.text) }), !email.isEmpty else { return [] }
         let now = clock()
         do {
             switch step.action {
-            case "stripe.find_or_create_customer":
+            case "stripe.find_or_create_customer", "stripe.get_customer":
                 guard let customer = result["customer_id"]?.stringValue else { return [] }
                 let policy = currentContactPolicy
                 let change = try store.contacts.linkCustomer(email: email, customerID: customer, eventID: job.eventID,

@@ -39,6 +39,16 @@ final class LinkAndCampaignActionTests: XCTestCase {
     /// A failure as the transport reports a lost answer: retryable, no status.
     private static let lost = ProviderFailure(message: "connection reset", status: nil, retryable: true, retryAfterMilliseconds: nil)
 
+    func testGetCustomerReadsTheAddressBehindAnID() throws {
+        let stripe = StubTransport("Stripe") { _ throws(ProviderFailure) -> String in
+            #"{"id":"cus_1","email":"Ada@Example.com","name":"Ada","metadata":{"plan":"pro"}}"#
+        }
+        let output = try run("stripe.get_customer", ["id": .string("cus_1")], context(stripe: stripe))
+        XCTAssertEqual(output, .object(["customer_id": .string("cus_1"), "email": .string("Ada@Example.com"), "name": .string("Ada"),
+                                        "metadata": .object(["plan": .string("pro")])]))
+        XCTAssertEqual(stripe.requests.map { "\($0.method) \($0.path)" }, ["GET /v1/customers/cus_1"])
+    }
+
     func testSeatLimitIsValidatedAndSent() throws {
         let stripe = StubTransport("Stripe") { _ throws(ProviderFailure) -> String in
             #"{"id":"plink_1","url":"https://buy.stripe.com/x","active":true}"#
