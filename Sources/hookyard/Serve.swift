@@ -68,15 +68,16 @@ struct Serve: ParsableCommand {
         let metrics = HookyardMetrics(version: Hookyard.version, jobCounts: Self.jobCounts(database: settings.database, logger: logger))
         let limiters = Limiters(settings)
         let runner = ActionRunner(httpTargets: Self.httpTargets(settings, metrics: metrics))
+        let clock = DaemonClock.make(logger: logger)
         let engine = WorkflowEngine(rules: settings.rules, contacts: settings.contactPolicy, catalog: settings.catalog,
                                     providers: Self.providers(settings, limiters: limiters, metrics: metrics), runner: runner,
-                                    logger: logger)
+                                    logger: logger, clock: clock)
         let pool = WorkerPool(
             configuration: WorkerPool.Configuration(databasePath: settings.database, workers: settings.workers.count,
                                                     leaseMilliseconds: Int64(settings.workers.leaseSeconds) * 1000,
                                                     retryPolicy: settings.workers.retryPolicy,
                                                     intakeIsBusy: { writer.isUnderLoad }),
-            handler: engine, logger: logger, metrics: metrics)
+            handler: engine, logger: logger, metrics: metrics, clock: clock)
         do {
             try pool.start()
         } catch {
@@ -88,7 +89,7 @@ struct Serve: ParsableCommand {
         poolBox.withLock { $0 = pool }
         let maintenance = ContactMaintenance(
             configuration: .init(databasePath: settings.database, retentionMilliseconds: settings.retentionMilliseconds),
-            engine: engine, logger: logger, onJobsQueued: { pool.wake() })
+            engine: engine, logger: logger, clock: clock, onJobsQueued: { pool.wake() })
         maintenance.start()
         let router = IntakeRouter(configuration: settings.intake, writer: writer, logger: logger, metrics: metrics)
         var serverConfiguration = settings.serverConfiguration(address: address)

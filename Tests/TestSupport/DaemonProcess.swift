@@ -17,6 +17,16 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
     private var outputHandle: FileHandle?
     /// Signalled once the reader thread has read the daemon's output to its end.
     private let outputFinished = DispatchSemaphore(value: 0)
+    /// The file behind the daemon's `HOOKYARD_TEST_CLOCK_OFFSET_FILE`; see `moveClock(to:)`.
+    public var clockFile: URL { directory.appendingPathComponent("clock-offset-ms") }
+
+    /// Moves the daemon's workflow clock to `offsetMilliseconds` ahead of real time (it never goes back in a test:
+    /// pass the total offset, not a step). Scheduled steps then come due without sleeping; workers look for due
+    /// jobs every 250 ms. Also works between a stop and a restart, on the same directory.
+    public func moveClock(to offsetMilliseconds: Int64) throws {
+        try String(offsetMilliseconds).write(to: clockFile, atomically: true, encoding: .utf8)
+    }
+
     public static let stripeSecret = "whsec_integration_test_secret"
     public static let instantlySecret = "instantly-integration-secret"
 
@@ -57,6 +67,7 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
             env["STRIPE_WEBHOOK_SECRET"] = Self.stripeSecret
             env["INSTANTLY_WEBHOOK_SECRET"] = Self.instantlySecret
         }
+        env["HOOKYARD_TEST_CLOCK_OFFSET_FILE"] = self.directory.appendingPathComponent("clock-offset-ms").path
         env.merge(environment) { _, new in new }
         process.executableURL = Self.binary
         process.arguments = arguments
