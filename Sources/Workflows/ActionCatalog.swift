@@ -166,6 +166,7 @@ public enum RuleValidator {
                     for template in argument.templates { paths += template.paths.map { ("\(stepKey).with.\(name)", $0) } }
                 }
                 for condition in step.conditions { paths.append(("\(stepKey).if", condition.path)) }
+                for condition in step.skipConditions { paths.append(("\(stepKey).when", condition.path)) }
                 if case .at(let template, _)? = step.schedule {
                     // The time is worked out when the step is queued, from the event and the earlier steps.
                     for path in template.paths where path.first == "contact" {

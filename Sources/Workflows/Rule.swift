@@ -134,13 +134,17 @@ public struct Condition: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// One step of a rule: an action, its arguments (templates), and conditions that must hold for it to run
-/// (when they do not, the flow ends there, recorded as skipped). A step may be scheduled (`after:`, `at:`): its job
+/// (`if:`: when they do not, the flow ends there, recorded as skipped; `when:`: when they do not, this step alone
+/// is skipped, recorded, and the flow goes on with the next). A step may be scheduled (`after:`, `at:`): its job
 /// waits in the durable queue until then, and its `unless:` guard on the contact is checked when it runs.
 public struct Step: Sendable, Equatable {
     public var name: String
     public var action: String
     public var arguments: [String: Argument]
     public var conditions: [Condition]
+    /// `when:` conditions: when one does not hold, the step is skipped and the flow goes on (its output is
+    /// `{"skipped": …}`).
+    public var skipConditions: [Condition]
     /// When the step runs; `nil`: as soon as the step before it is done.
     public var schedule: StepSchedule?
     /// A test of the contact, checked when the step runs: when it holds, the step is skipped and the flow ends
@@ -148,11 +152,12 @@ public struct Step: Sendable, Equatable {
     public var unless: SegmentQuery?
 
     public init(name: String, action: String, arguments: [String: Argument], conditions: [Condition] = [],
-                schedule: StepSchedule? = nil, unless: SegmentQuery? = nil) {
+                skipConditions: [Condition] = [], schedule: StepSchedule? = nil, unless: SegmentQuery? = nil) {
         self.name = name
         self.action = action
         self.arguments = arguments
         self.conditions = conditions
+        self.skipConditions = skipConditions
         self.schedule = schedule
         self.unless = unless
     }

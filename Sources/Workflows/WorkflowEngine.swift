@@ -377,7 +377,7 @@ public final class WorkflowEngine: JobHandler {
             // The whole record only for a step that reads it (`contact.` in a template or condition); for the
             // others, whether it still exists.
             let readsContact = step.arguments.values.contains { $0.templates.contains { $0.paths.contains { $0.first == "contact" } } }
-                || step.conditions.contains { $0.path.first == "contact" }
+                || (step.conditions + step.skipConditions).contains { $0.path.first == "contact" }
             let found: Contact?
             do {
                 found = readsContact ? try store.contacts.contact(email: contactEmail) : nil
@@ -419,6 +419,15 @@ public final class WorkflowEngine: JobHandler {
             logger.info("step skipped; flow ends", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
                                                              "step": "\(stepName)", "condition": "\(failed)"])
             return .succeeded(output: JSONValue.object(["skipped": .string("condition \(failed) does not hold")]).serialized(), followUps: [])
+        }
+
+        if let failed = step.skipConditions.first(where: { !$0.holds(in: context) }) {
+            logger.info("step skipped; flow goes on", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
+                                                                "step": "\(stepName)", "condition": "\(failed)"])
+            let result = JSONValue.object(["skipped": .string("when: condition \(failed) does not hold")])
+            let next = try nextStepJob(after: index, of: rule, result: result, outputs: outputs, body: body, contact: contact,
+                                       contactEmail: contactEmail, catalog: catalog, flow: flow)
+            return .succeeded(output: result.serialized(), followUps: next.map { [$0] } ?? [])
         }
 
         var rendered: [String: JSONValue] = [:]
@@ -468,14 +477,22 @@ public final class WorkflowEngine: JobHandler {
                 "requests": "\(dryRunRequests.map { "\($0.method) \($0.path.split(separator: "?")[0])" }.joined(separator: "; "))"])
         }
         var followUps = try learn(from: result, of: step, arguments: rendered, job: job, store: store)
-        if index + 1 < rule.steps.count {
-            var next = outputs
-            next[stepName] = result
-            let nextContext = JSONValue.object(["event": body, "steps": .object(next), "contact": contact, "catalog": catalog])
-            followUps.append(try stepJob(rule: rule, step: rule.steps[index + 1], flow: flow, outputs: next, contact: contactEmail,
-                                         context: nextContext, now: clock()))
+        if let next = try nextStepJob(after: index, of: rule, result: result, outputs: outputs, body: body, contact: contact,
+                                      contactEmail: contactEmail, catalog: catalog, flow: flow) {
+            followUps.append(next)
         }
         return .succeeded(output: JSONValue.object(stored).serialized(), followUps: followUps)
+    }
+
+    /// The job of the step after `index`, which sees `result` as this step's output; `nil` after the last step.
+    private func nextStepJob(after index: Int, of rule: Rule, result: JSONValue, outputs: [String: JSONValue], body: JSONValue,
+                             contact: JSONValue, contactEmail: String?, catalog: JSONValue, flow: String) throws(ProviderFailure) -> NewJob? {
+        guard index + 1 < rule.steps.count else { return nil }
+        var next = outputs
+        next[rule.steps[index].name] = result
+        let nextContext = JSONValue.object(["event": body, "steps": .object(next), "contact": contact, "catalog": catalog])
+        return try stepJob(rule: rule, step: rule.steps[index + 1], flow: flow, outputs: next, contact: contactEmail,
+                           context: nextContext, now: clock())
     }
 
     /// Links what an action found or created to the contact: a Stripe customer id (which applies the Stripe events

@@ -40,7 +40,8 @@ struct CheckConfig: ParsableCommand {
             if !limits.isEmpty { print("      (\(limits.joined(separator: ", ")))") }
             for step in rule.steps {
                 let schedule = step.schedule.map { " \($0)" } ?? ""
-                print("      \(step.name): \(step.action)\(schedule)\(step.unless == nil ? "" : " unless the contact matches its guard")")
+                let when = step.skipConditions.isEmpty ? "" : " when " + step.skipConditions.map(\.description).joined(separator: " and ")
+                print("      \(step.name): \(step.action)\(schedule)\(when)\(step.unless == nil ? "" : " unless the contact matches its guard")")
             }
         }
         print("  segments                  \(settings.segments.isEmpty ? "none" : settings.segments.map(\.name).joined(separator: ", "))")

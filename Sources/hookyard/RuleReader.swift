@@ -225,6 +225,7 @@ struct RuleReader: EnvironmentExpandingReader {
         var action: String?
         var arguments: [String: Argument] = [:]
         var conditions: [Condition] = []
+        var skipConditions: [Condition] = []
         var unless: SegmentQuery?
         var schedule: StepSchedule?
         var sawSchedule = 0
@@ -247,6 +248,8 @@ struct RuleReader: EnvironmentExpandingReader {
                 }
             case "if":
                 conditions = readConditions(value, key: path, prefix: [])
+            case "when":
+                skipConditions = readConditions(value, key: path, prefix: [])
             case "unless":
                 unless = contactTest(value, path)
             case "after":
@@ -261,14 +264,15 @@ struct RuleReader: EnvironmentExpandingReader {
                 guard let text = scalarText(value, path) else { continue }
                 if let parsed = scheduledTime(text, value, path) { schedule = parsed }
                 sawSchedule += 1
-            default: issue(keyNode, path, "unknown key (a step has name, action, with, if, unless, after, at)")
+            default: issue(keyNode, path, "unknown key (a step has name, action, with, if, when, unless, after, at)")
             }
         }
         if sawSchedule > 1 { issue(node, key, "a step has after or at, not both") }
         if name == nil { issue(node, "\(key).name", "every step needs a name") }
         if action == nil { issue(node, "\(key).action", "every step needs an action") }
         guard let name, let action else { return nil }
-        return Step(name: name, action: action, arguments: arguments, conditions: conditions, schedule: schedule, unless: unless)
+        return Step(name: name, action: action, arguments: arguments, conditions: conditions, skipConditions: skipConditions,
+                    schedule: schedule, unless: unless)
     }
 
     /// `"{{ event.data.object.trial_end }} - 2d"`: a template giving a time, then an optional offset.

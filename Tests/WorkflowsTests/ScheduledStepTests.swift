@@ -84,6 +84,27 @@ final class ScheduledStepTests: XCTestCase {
         XCTAssertEqual(outputs.filter { $0["dry_run"] == .bool(true) }.count, 1)
     }
 
+    func testAStepWhoseWhenFailsIsSkippedAndTheFlowGoesOn() throws {
+        var optional = add("only-agencies", campaign: "33333333-3333-3333-3333-333333333333")
+        optional.skipConditions = [Condition(path: ["event", "industry"], test: .equals(.string("agency")))]
+        var ended = add("ends-here", campaign: "44444444-4444-4444-4444-444444444444")
+        ended.conditions = [Condition(path: ["event", "industry"], test: .equals(.string("agency")))]
+        let rule = Rule(name: "offer", trigger: Trigger(source: .instantly, eventTypes: ["lead_interested"]), steps: [
+            optional, add("everyone"), ended, add("after-the-end", campaign: "55555555-5555-5555-5555-555555555555"),
+        ])
+        let engine = engine([rule])
+        instantly("lead_interested", "ann@example.com", extra: #","industry":"saas""#)
+        try QueueDriver(path: path, engine: engine).drain(at: clock.now)
+        let steps = try jobs().filter { $0.idempotencyKey.hasPrefix("flow:offer:") }
+        XCTAssertEqual(steps.map { String($0.idempotencyKey.split(separator: ":").last!) }, ["only-agencies", "everyone", "ends-here"],
+                       "when: skips its step only; if: ends the flow")
+        XCTAssertEqual(try output(steps[0]), .object(["skipped": .string(#"when: condition event.industry = "agency" does not hold"#)]))
+        XCTAssertEqual(try output(steps[1])["lead_id"]?.stringValue?.hasPrefix("dry-run-lead-"), true, "the next step ran")
+        XCTAssertEqual(try output(steps[2])["skipped"]?.stringValue, #"condition event.industry = "agency" does not hold"#)
+        XCTAssertEqual(try JSONValue.parse(steps[1].input ?? "")["steps"]?["only-agencies"]?["skipped"]?.stringValue != nil, true,
+                       "later steps see the skip")
+    }
+
     func testAStepAtATimeFromTheEventWithAnOffset() throws {
         let rule = Rule(name: "reminder", trigger: Trigger(source: .instantly, eventTypes: ["lead_interested"]), steps: [
             add("remind", schedule: .at(try Template(parsing: "{{ event.starts_at }}"), offsetMilliseconds: -2 * Self.day)),

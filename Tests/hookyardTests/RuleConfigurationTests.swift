@@ -121,6 +121,7 @@ final class RuleConfigurationTests: ConfigurationTestCase {
                   - name: reminder
                     action: instantly.add_lead
                     at: "{{ event.starts_at }} - 2h"
+                    when: {event.industry: agency, steps.nudge.created: true}
                     with: {email: "{{ event.lead_email }}", campaign: c3}
             """)
         let rule = try XCTUnwrap(configuration.rules.first)
@@ -129,6 +130,8 @@ final class RuleConfigurationTests: ConfigurationTestCase {
         XCTAssertEqual(rule.steps[1].schedule, .after(milliseconds: 3 * 86_400_000))
         XCTAssertNotNil(rule.steps[1].unless)
         XCTAssertEqual(rule.steps[2].schedule, .at(try Template(parsing: "{{ event.starts_at }}"), offsetMilliseconds: -7_200_000))
+        XCTAssertEqual(rule.steps[2].skipConditions.map(\.description).sorted(), [#"event.industry = "agency""#, "steps.nudge.created = true"])
+        XCTAssertTrue(rule.steps[2].conditions.isEmpty)
     }
 
     func testScheduleProblemsCarryLineAndKey() {
@@ -166,6 +169,18 @@ final class RuleConfigurationTests: ConfigurationTestCase {
             XCTAssertTrue(text.contains("rules[0].steps[1]: a step has after or at, not both"), text)
             XCTAssertTrue(text.contains("rules[0].steps[2].at: '- tomorrow' after the time must be an offset"), text)
             XCTAssertTrue(text.contains("rules[0].steps[3].unless.colour"), text)
+        }
+        XCTAssertThrowsError(try load("""
+            rules:
+              - name: bad
+                on: {source: instantly, event: lead_interested}
+                steps:
+                  - name: a
+                    action: instantly.add_lead
+                    when: {steps.nowhere.x: 1}
+                    with: {email: x, campaign: c}
+            """)) { error in
+            XCTAssertTrue("\(error)".contains("rules[0].steps[0].when: 'steps.nowhere.x' names step 'nowhere', which does not run before this one"), "\(error)")
         }
     }
 
