@@ -4,7 +4,7 @@
 /// same `idempotencyKey` replays Stripe's stored answer instead of writing twice. A 2xx answer that is not the expected
 /// object throws a non-retryable `ProviderFailure` naming the endpoint. Thread-safe if its transport is (all are).
 public struct StripeClient: Sendable {
-    private let transport: any ProviderTransport
+    let transport: any ProviderTransport
 
     public init(transport: any ProviderTransport) {
         self.transport = transport

@@ -25,10 +25,10 @@ public enum ActionCatalog {
         Spec(name: "stripe.get_customer", provider: .stripe, required: ["id"], optional: [],
              outputs: ["customer_id", "email", "name", "metadata"],
              summary: "Retrieves a customer (GET /v1/customers/{id}): the email address behind a subscription or invoice event, which names only the customer's id."),
-        Spec(name: "stripe.create_payment_link", provider: .stripe, required: ["price"],
-             optional: ["quantity", "metadata", "prefilled_email", "seat_limit"],
-             outputs: ["payment_link_id", "url", "stripe_url"],
-             summary: "Creates a payment link for a price with metadata; `url` carries ?prefilled_email= when given; with `seat_limit` (a whole number, at least 1) Stripe deactivates the link once that many payments completed (restrictions[completed_sessions][limit])."),
+        Spec(name: "stripe.create_payment_link", provider: .stripe, required: [],
+             optional: ["price", "tier", "quantity", "metadata", "prefilled_email", "seat_limit"],
+             outputs: ["payment_link_id", "url", "stripe_url", "price_id", "tier", "tier_name", "amount", "currency"],
+             summary: "Creates a payment link for a price, or for a catalog tier (`tier: product/tier`, or a list: the first on sale when the job was due; its price found by lookup_key), with metadata; `url` carries ?prefilled_email= when given; with `seat_limit` (a whole number, at least 1) Stripe deactivates the link once that many payments completed (restrictions[completed_sessions][limit])."),
         Spec(name: "stripe.deactivate_payment_link", provider: .stripe, required: ["id"], optional: [],
              outputs: ["payment_link_id", "active", "changed"],
              summary: "Deactivates a payment link (POST /v1/payment_links/{id} active=false) so it takes no more payments; skips when it is already inactive."),
@@ -110,6 +110,38 @@ public enum RuleValidator {
         return problems
     }
 
+    /// The `tier` arguments of `stripe.create_payment_link` steps that name no tier of `catalog` (`product/tier`).
+    /// A tier given by a template is only known when the step runs, and is not checked here.
+    public static func catalogProblems(in rules: [Rule], catalog: Catalog) -> [Problem] {
+        var problems: [Problem] = []
+        for (ruleIndex, rule) in rules.enumerated() {
+            for (stepIndex, step) in rule.steps.enumerated() where step.action == "stripe.create_payment_link" {
+                let key = "rules[\(ruleIndex)].steps[\(stepIndex)].with.tier"
+                let references: [Argument]
+                switch step.arguments["tier"] {
+                case .list(let items)?: references = items
+                case let argument?: references = [argument]
+                case nil: continue
+                }
+                for reference in references {
+                    let name: String
+                    switch reference {
+                    case .value(let value): name = value.text
+                    case .template(let template) where template.paths.isEmpty:
+                        guard let text = try? template.render(in: .object([:])).text else { continue }
+                        name = text
+                    default: continue
+                    }
+                    if catalog.tier(name) == nil {
+                        let known = catalog.tierReferences
+                        problems.append(Problem(key: key, message: "'\(name)' is not a catalog tier (\(known.isEmpty ? "catalog: is empty" : "known: " + known.joined(separator: ", ")))"))
+                    }
+                }
+            }
+        }
+        return problems
+    }
+
     /// One problem, located by its key path inside the rule list (`rules[0].steps[2].with.price`).
     public struct Problem: Sendable, Equatable, CustomStringConvertible {
         public var key: String
@@ -160,6 +192,9 @@ public enum RuleValidator {
                 }
                 for name in spec.required where step.arguments[name] == nil {
                     problems.append(Problem(key: "\(stepKey).with", message: "\(spec.name) needs argument '\(name)'"))
+                }
+                if spec.name == "stripe.create_payment_link", (step.arguments["price"] == nil) == (step.arguments["tier"] == nil) {
+                    problems.append(Problem(key: "\(stepKey).with", message: "stripe.create_payment_link needs either price (a price id) or tier (product/tier from catalog:), not both"))
                 }
                 var paths: [(String, [String])] = []
                 for (name, argument) in step.arguments {

@@ -14,6 +14,12 @@ struct ActionContext {
     /// Stable across every attempt of the job: Stripe's `Idempotency-Key` is derived from it.
     var idempotencyKey: String
     var now: () -> Int64
+    /// The catalog `tier:` arguments name.
+    var catalog: Catalog = Catalog()
+    /// When the job was due (its scheduled time, else when it was queued): the same on every attempt, so a tier
+    /// chosen by date (`tier: [webinar/early-bird, webinar/regular]`) is the same on a retry after the deadline,
+    /// and so is the request under the job's idempotency key.
+    var dueAt: Int64 = 0
 }
 
 /// Executes the catalog's actions. Every action is idempotent across attempts of the same job: Stripe writes carry
@@ -118,14 +124,45 @@ public final class ActionRunner: Sendable {
         guard quantity >= 1 else { throw Arguments.failure("argument 'quantity' must be at least 1") }
         let seatLimit = try arguments.optionalInt("seat_limit")
         if let seatLimit, seatLimit < 1 { throw Arguments.failure("argument 'seat_limit' must be at least 1") }
-        let link = try context.stripe.createPaymentLink(price: try arguments.string("price"), quantity: quantity,
-                                                        metadata: try arguments.stringPairs("metadata"), seatLimit: seatLimit,
+        var metadata = try arguments.stringPairs("metadata")
+        var output: [String: JSONValue] = [:]
+        let price: String
+        if let tiers = try arguments.optionalStrings("tier") {
+            guard arguments.values["price"].map(\.isNull) ?? true else { throw Arguments.failure("give price or tier, not both") }
+            let chosen: (product: CatalogProduct, tier: CatalogTier)
+            do {
+                chosen = try context.catalog.tierOnSale(tiers, at: context.dueAt)
+            } catch {
+                throw Arguments.failure("argument 'tier': \(error.message)")
+            }
+            let reference = "\(chosen.product.key)/\(chosen.tier.key)"
+            let lookupKey = chosen.tier.lookupKey
+            guard let found = try context.stripe.prices(lookupKeys: [lookupKey]).first(where: \.active) else {
+                throw Arguments.failure("tier \(reference): Stripe has no active price with lookup_key '\(lookupKey)'; run `hookyard catalog sync`")
+            }
+            price = found.id
+            // What a payment on the link was for, unless the rule says otherwise.
+            for (key, value) in [("hookyard_product", chosen.product.key), ("hookyard_tier", chosen.tier.key)]
+            where !metadata.contains(where: { $0.0 == key }) {
+                metadata.append((key, value))
+            }
+            metadata.sort { $0.0 < $1.0 }
+            output = ["tier": .string(reference), "tier_name": .string(chosen.tier.key), "price_id": .string(price),
+                      "amount": .integer(chosen.tier.amount), "currency": .string(chosen.tier.currency)]
+        } else {
+            price = try arguments.string("price")
+            output["price_id"] = .string(price)
+        }
+        let link = try context.stripe.createPaymentLink(price: price, quantity: quantity, metadata: metadata, seatLimit: seatLimit,
                                                         idempotencyKey: context.idempotencyKey)
         var url = link.url
         if let email = try arguments.optionalString("prefilled_email"), !email.isEmpty {
             url += (url.contains("?") ? "&" : "?") + "prefilled_email=" + FormEncoder.percentEncode(email)
         }
-        return .object(["payment_link_id": .string(link.id), "url": .string(url), "stripe_url": .string(link.url)])
+        output["payment_link_id"] = .string(link.id)
+        output["url"] = .string(url)
+        output["stripe_url"] = .string(link.url)
+        return .object(output)
     }
 
     /// Reads the link first: an inactive one (deactivated by an earlier attempt whose answer was lost, by hand, or
@@ -352,6 +389,21 @@ struct Arguments {
     func optionalString(_ name: String) throws(ProviderFailure) -> String? {
         guard let value = values[name], !value.isNull else { return nil }
         return try string(name)
+    }
+
+    /// One text value or a list of them; `nil` when absent.
+    func optionalStrings(_ name: String) throws(ProviderFailure) -> [String]? {
+        guard let value = values[name], !value.isNull else { return nil }
+        guard case .array(let items) = value else { return [try string(name)] }
+        var texts: [String] = []
+        for item in items {
+            switch item {
+            case .array, .object, .null: throw Self.failure("argument '\(name)' must be text or a list of text")
+            default: texts.append(item.text)
+            }
+        }
+        guard !texts.isEmpty else { throw Self.failure("argument '\(name)' is an empty list") }
+        return texts
     }
 
     func optionalInt(_ name: String) throws(ProviderFailure) -> Int? {

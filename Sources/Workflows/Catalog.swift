@@ -21,6 +21,23 @@ public struct Catalog: Sendable, Equatable {
         return (product, tier)
     }
 
+    /// The first of `references` (`product/tier`, in order of preference) on sale at `time` (its `until` not yet
+    /// reached): `[webinar/early-bird, webinar/regular]` is the early-bird tier until its date, then the regular one.
+    /// - Throws: `CatalogError` naming an unknown reference, or saying that every tier's sale has ended.
+    public func tierOnSale(_ references: [String], at time: Int64) throws(CatalogError) -> (product: CatalogProduct, tier: CatalogTier) {
+        guard !references.isEmpty else { throw CatalogError(message: "names no tier") }
+        var resolved: [(product: CatalogProduct, tier: CatalogTier)] = []
+        for reference in references {
+            guard let found = tier(reference) else {
+                let known = tierReferences
+                throw CatalogError(message: "'\(reference)' is not a catalog tier (\(known.isEmpty ? "catalog: is empty" : "known: " + known.joined(separator: ", ")))")
+            }
+            resolved.append(found)
+        }
+        if let onSale = resolved.first(where: { ($0.tier.availableUntil ?? .max) > time }) { return onSale }
+        throw CatalogError(message: "every tier named has ended (\(references.joined(separator: ", "))); add a tier without until: after them")
+    }
+
     /// Every `product/tier` reference, for error messages.
     public var tierReferences: [String] { products.flatMap { product in product.tiers.map { "\(product.key)/\($0.key)" } } }
 
@@ -42,6 +59,12 @@ public struct Catalog: Sendable, Equatable {
             return (product.key, JSONValue.object(object))
         }))
     }
+}
+
+/// A tier reference that the catalog cannot satisfy, with what to do.
+public struct CatalogError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }
 
 /// One product of the catalog. Found in Stripe by its metadata `hookyard_product = key`.

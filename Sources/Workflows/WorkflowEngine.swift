@@ -463,7 +463,8 @@ public final class WorkflowEngine: JobHandler {
         let instantly = RecordingProviderTransport(providers.instantly)
         let actionContext = ActionContext(stripe: StripeClient(transport: stripe), instantly: InstantlyClient(transport: instantly),
                                           store: store, eventID: job.eventID, rule: ruleName,
-                                          idempotencyKey: Self.stripeIdempotencyKey(job), now: clock)
+                                          idempotencyKey: Self.stripeIdempotencyKey(job), now: clock, catalog: currentCatalog,
+                                          dueAt: input["scheduled_for"]?.stringValue.flatMap(ISO8601Timestamp.milliseconds) ?? job.createdAt)
         let result = try runner.run(step.action, Arguments(values: rendered), in: actionContext)
 
         var stored = result.objectValue ?? ["result": result]

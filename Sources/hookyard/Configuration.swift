@@ -181,7 +181,8 @@ enum ConfigurationLoader {
                     // Rule indices match the file's only when every rule was read.
                     if ruleReader.issues.isEmpty {
                         issues += HTTPTargetsReader.ruleIssues(rules: configuration.rules, rulesNode: rules,
-                                                               targets: configuration.httpTargets, file: file)
+                                                               targets: configuration.httpTargets, catalog: configuration.catalog,
+                                                               file: file)
                     }
                 }
             } catch {

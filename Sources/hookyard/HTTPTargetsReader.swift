@@ -109,9 +109,10 @@ struct HTTPTargetsReader: EnvironmentExpandingReader {
         return secret
     }
 
-    /// `RuleValidator.httpTargetProblems`, each on the line of the key it names inside `rules`.
-    static func ruleIssues(rules: [Rule], rulesNode: Node, targets: [HTTPTargetSettings], file: String) -> [ConfigurationIssue] {
-        RuleValidator.httpTargetProblems(in: rules, httpTargets: Set(targets.map(\.name))).map { problem in
+    /// `RuleValidator.httpTargetProblems` and `catalogProblems`, each on the line of the key it names inside `rules`.
+    static func ruleIssues(rules: [Rule], rulesNode: Node, targets: [HTTPTargetSettings], catalog: Catalog, file: String) -> [ConfigurationIssue] {
+        (RuleValidator.httpTargetProblems(in: rules, httpTargets: Set(targets.map(\.name)))
+            + RuleValidator.catalogProblems(in: rules, catalog: catalog)).map { problem in
             ConfigurationIssue(origin: file, line: line(of: problem.key, in: rulesNode), key: problem.key, message: problem.message)
         }
     }

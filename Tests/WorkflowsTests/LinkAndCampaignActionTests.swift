@@ -49,6 +49,63 @@ final class LinkAndCampaignActionTests: XCTestCase {
         XCTAssertEqual(stripe.requests.map { "\($0.method) \($0.path)" }, ["GET /v1/customers/cus_1"])
     }
 
+    static let catalog = Catalog(products: [
+        CatalogProduct(key: "webinar", name: "Growth webinar", seats: 50, tiers: [
+            CatalogTier(key: "early-bird", amount: 4900, currency: "usd", lookupKey: "webinar-early-bird", availableUntil: 1_764_000_000_000),
+            CatalogTier(key: "regular", amount: 6900, currency: "usd", lookupKey: "webinar-regular"),
+        ]),
+    ])
+
+    func testATierIsTheFirstOnSaleWhenTheJobWasDueAndItsPriceIsFoundByLookupKey() throws {
+        let stripe = StubTransport("Stripe") { request throws(ProviderFailure) -> String in
+            if request.method == "GET" {
+                let key = request.path.contains("webinar-early-bird") ? "early-bird" : "regular"
+                return #"{"object":"list","has_more":false,"data":[{"id":"price_old_\#(key)","active":false,"lookup_key":null},{"id":"price_\#(key)","active":true,"lookup_key":"webinar-\#(key)"}]}"#
+            }
+            return #"{"id":"plink_1","url":"https://buy.stripe.com/x","active":true}"#
+        }
+        let tiers: JSONValue = .array([.string("webinar/early-bird"), .string("webinar/regular")])
+        var early = context(stripe: stripe)
+        early.catalog = Self.catalog
+        early.dueAt = 1_764_000_000_000 - 1
+        let first = try run("stripe.create_payment_link", ["tier": tiers, "metadata": .object(["lead": .string("ann")])], early)
+        XCTAssertEqual(first["tier"], .string("webinar/early-bird"))
+        XCTAssertEqual(first["price_id"], .string("price_early-bird"))
+        XCTAssertEqual(first["amount"], .integer(4900))
+        XCTAssertTrue(stripe.requests[0].path.contains("webinar-early-bird"), stripe.requests[0].path)
+        XCTAssertEqual(stripe.requests[1].bodyText,
+                       "line_items%5B0%5D%5Bprice%5D=price_early-bird&line_items%5B0%5D%5Bquantity%5D=1&metadata%5Bhookyard_product%5D=webinar&metadata%5Bhookyard_tier%5D=early-bird&metadata%5Blead%5D=ann")
+
+        var late = early
+        late.dueAt = 1_764_000_000_000  // the early-bird sale has ended at its until
+        let second = try run("stripe.create_payment_link", ["tier": tiers], late)
+        XCTAssertEqual(second["tier"], .string("webinar/regular"))
+        XCTAssertEqual(second["price_id"], .string("price_regular"))
+
+        for (values, message) in [
+            (["tier": JSONValue.string("webinar/early-bird")], "every tier named has ended"),
+            (["tier": .string("webinar/vip")], "'webinar/vip' is not a catalog tier (known: webinar/early-bird, webinar/regular)"),
+            (["tier": .string("webinar/regular"), "price": .string("price_1")], "give price or tier, not both"),
+        ] {
+            XCTAssertThrowsError(try run("stripe.create_payment_link", values, late)) { error in
+                XCTAssertEqual((error as? ProviderFailure)?.retryable, false)
+                XCTAssertTrue("\(error)".contains(message), "\(error)")
+            }
+        }
+    }
+
+    func testATierWithoutAnActivePriceSaysToSyncTheCatalog() {
+        let stripe = StubTransport("Stripe") { _ throws(ProviderFailure) -> String in
+            #"{"object":"list","has_more":false,"data":[{"id":"price_old","active":false}]}"#
+        }
+        var context = context(stripe: stripe)
+        context.catalog = Self.catalog
+        XCTAssertThrowsError(try run("stripe.create_payment_link", ["tier": .string("webinar/regular")], context)) { error in
+            XCTAssertTrue("\(error)".contains("tier webinar/regular: Stripe has no active price with lookup_key 'webinar-regular'; run `hookyard catalog sync`"), "\(error)")
+        }
+        XCTAssertEqual(stripe.requests.count, 1, "no link without a price")
+    }
+
     func testSeatLimitIsValidatedAndSent() throws {
         let stripe = StubTransport("Stripe") { _ throws(ProviderFailure) -> String in
             #"{"id":"plink_1","url":"https://buy.stripe.com/x","active":true}"#

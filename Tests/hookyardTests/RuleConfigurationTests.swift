@@ -202,6 +202,9 @@ final class RuleConfigurationTests: ConfigurationTestCase {
                     action: instantly.add_lead
                     at: "{{ catalog.webinar.starts_at }} - 2d"
                     with: {email: "{{ event.lead_email }}", campaign: c}
+                  - name: link
+                    action: stripe.create_payment_link
+                    with: {tier: [webinar/early-bird, webinar/monthly], seat_limit: 1}
             """)
         let webinar = try XCTUnwrap(configuration.catalog.product("webinar"))
         XCTAssertEqual(webinar.startsAt, 1_796_925_600_000)
@@ -211,6 +214,32 @@ final class RuleConfigurationTests: ConfigurationTestCase {
         XCTAssertEqual(webinar.tiers[0].availableUntil, 1_796_000_000_000)
         XCTAssertEqual(configuration.catalog.tier("webinar/monthly")?.tier.interval, "month")
         XCTAssertEqual(configuration.catalog.json[path: ["webinar", "starts_at"]], .integer(1_796_925_600))
+        XCTAssertThrowsError(try load("""
+            catalog:
+              webinar:
+                name: Growth webinar
+                tiers: {regular: {amount: 4900, currency: usd}}
+            rules:
+              - name: offer
+                on: {source: instantly, event: lead_interested}
+                steps:
+                  - name: link
+                    action: stripe.create_payment_link
+                    with: {tier: [webinar/regular, webinar/vip]}
+            """)) { error in
+            XCTAssertTrue("\(error)".contains(":11: rules[0].steps[0].with.tier: 'webinar/vip' is not a catalog tier (known: webinar/regular)"), "\(error)")
+        }
+        XCTAssertThrowsError(try load("""
+            rules:
+              - name: offer
+                on: {source: instantly, event: lead_interested}
+                steps:
+                  - name: both
+                    action: stripe.create_payment_link
+                    with: {tier: webinar/regular, price: price_1}
+            """)) { error in
+            XCTAssertTrue("\(error)".contains("rules[0].steps[0].with: stripe.create_payment_link needs either price (a price id) or tier (product/tier from catalog:), not both"), "\(error)")
+        }
 
         do {
             _ = try load("""
