@@ -59,6 +59,7 @@ public final class ActionRunner: Sendable {
         case "stripe.find_or_create_customer": return try findOrCreateCustomer(arguments, context)
         case "stripe.create_payment_link": return try createPaymentLink(arguments, context)
         case "stripe.deactivate_payment_link": return try deactivatePaymentLink(arguments, context)
+        case "stripe.deactivate_payment_links": return try deactivatePaymentLinks(arguments, context)
         case "stripe.get_customer":
             let customer = try context.stripe.retrieveCustomer(id: try arguments.string("id"))
             return .object(["customer_id": .string(customer.id), "email": Self.optional(customer.email), "name": Self.optional(customer.name),
@@ -175,6 +176,23 @@ public final class ActionRunner: Sendable {
         }
         let link = try context.stripe.deactivatePaymentLink(id: id, idempotencyKey: context.idempotencyKey)
         return .object(["payment_link_id": .string(link.id), "active": .bool(link.active), "changed": .bool(true)])
+    }
+
+    /// Lists the active links, keeps those whose metadata has every pair asked for, and deactivates each under
+    /// its own idempotency key (the job's plus the link id). A retry lists again and sees only the links still
+    /// active, so it writes nothing twice.
+    private func deactivatePaymentLinks(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        let wanted = try arguments.stringPairs("metadata")
+        guard !wanted.isEmpty else {
+            throw Arguments.failure("argument 'metadata' must name at least one key, or every payment link of the account would be deactivated")
+        }
+        let matching = try context.stripe.activePaymentLinks().filter { link in wanted.allSatisfy { link.metadata[$0.0] == $0.1 } }
+        var deactivated: [JSONValue] = []
+        for link in matching {
+            _ = try context.stripe.deactivatePaymentLink(id: link.id, idempotencyKey: context.idempotencyKey + "/" + link.id)
+            deactivated.append(.string(link.id))
+        }
+        return .object(["deactivated": .integer(Int64(deactivated.count)), "payment_link_ids": .array(deactivated)])
     }
 
     // MARK: Instantly

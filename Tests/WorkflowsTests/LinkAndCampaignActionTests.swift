@@ -106,6 +106,39 @@ final class LinkAndCampaignActionTests: XCTestCase {
         XCTAssertEqual(stripe.requests.count, 1, "no link without a price")
     }
 
+    func testDeactivatingLinksByMetadataPagesThroughAndARetryWritesNothingTwice() throws {
+        let active = Mutex<Set<String>>(["plink_1", "plink_2", "plink_3", "plink_4"])
+        let failOnce = Mutex(true)
+        let stripe = StubTransport("Stripe") { request throws(ProviderFailure) -> String in
+            if request.method == "POST" {
+                let id = String(request.path.split(separator: "/").last!)
+                active.withLock { _ = $0.remove(id) }
+                if id == "plink_3", failOnce.withLock({ let fail = $0; $0 = false; return fail }) { throw Self.lost }
+                return #"{"id":"\#(id)","url":"https://buy.stripe.com/\#(id)","active":false}"#
+            }
+            // Two pages: 1 and 2, then 3 and 4; plink_2 belongs to another product.
+            let ids = active.withLock { $0 }
+            let page = request.path.contains("starting_after=plink_2") ? ["plink_3", "plink_4"] : ["plink_1", "plink_2"]
+            let items = page.filter(ids.contains).map { id in
+                #"{"id":"\#(id)","url":"https://buy.stripe.com/\#(id)","active":true,"metadata":{"hookyard_product":"\#(id == "plink_2" ? "course" : "webinar")"}}"#
+            }
+            let more = !request.path.contains("starting_after") && ids.contains("plink_2")
+            return #"{"object":"list","has_more":\#(more),"data":[\#(items.joined(separator: ","))]}"#
+        }
+        let context = context(stripe: stripe)
+        let arguments: [String: JSONValue] = ["metadata": .object(["hookyard_product": .string("webinar")])]
+        XCTAssertThrowsError(try run("stripe.deactivate_payment_links", arguments, context), "the answer for plink_3 is lost")
+        let retry = try run("stripe.deactivate_payment_links", arguments, context)
+        XCTAssertEqual(retry["payment_link_ids"], .array([.string("plink_4")]))
+        XCTAssertEqual(active.withLock { $0 }, ["plink_2"], "only the other product's link is still active")
+        let posts = stripe.requests.filter { $0.method == "POST" }
+        XCTAssertEqual(posts.map(\.path), ["/v1/payment_links/plink_1", "/v1/payment_links/plink_3", "/v1/payment_links/plink_4"])
+        XCTAssertEqual(posts.map(\.idempotencyKey), ["plink_1", "plink_3", "plink_4"].map { "hookyard-flow%3Ar%3Astep/\($0)" })
+        XCTAssertThrowsError(try run("stripe.deactivate_payment_links", ["metadata": .object([:])], context)) { error in
+            XCTAssertTrue("\(error)".contains("must name at least one key"), "\(error)")
+        }
+    }
+
     func testSeatLimitIsValidatedAndSent() throws {
         let stripe = StubTransport("Stripe") { _ throws(ProviderFailure) -> String in
             #"{"id":"plink_1","url":"https://buy.stripe.com/x","active":true}"#
