@@ -197,7 +197,9 @@ public enum RuleValidator {
                     problems.append(Problem(key: "\(stepKey).with", message: "\(spec.name) needs argument '\(name)'"))
                 }
                 if spec.name == "stripe.create_payment_link", (step.arguments["price"] == nil) == (step.arguments["tier"] == nil) {
-                    problems.append(Problem(key: "\(stepKey).with", message: "stripe.create_payment_link needs either price (a price id) or tier (product/tier from catalog:), not both"))
+                    let message = step.arguments["price"] == nil ? "stripe.create_payment_link needs price (a price id) or tier (product/tier from catalog:)"
+                        : "stripe.create_payment_link takes price or tier, not both"
+                    problems.append(Problem(key: "\(stepKey).with", message: message))
                 }
                 var paths: [(String, [String])] = []
                 for (name, argument) in step.arguments {

@@ -91,6 +91,8 @@ public struct SegmentChange: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A test of one value in the workflow context (`event.campaign_id`, `steps.link.metadata.hookyard_rule`).
+/// A list value (`contact.segments`, `contact.campaigns`) is tested by its items: `equals`/`in` hold when some item
+/// matches, `not`/`not_in` when none does.
 public struct Condition: Sendable, Equatable, CustomStringConvertible {
     public enum Test: Sendable, Equatable {
         /// Equal, loosely (`JSONValue.matches`): `1` = `"1"`, `true` = `"true"`.
@@ -112,6 +114,15 @@ public struct Condition: Sendable, Equatable, CustomStringConvertible {
 
     public func holds(in context: JSONValue) -> Bool {
         let value = context[path: path].flatMap { $0.isNull ? nil : $0 }
+        if case .array(let items)? = value, !Self.isExistence(test) {
+            switch test {
+            case .equals(let expected): return items.contains { $0.matches(expected) }
+            case .notEquals(let expected): return !items.contains { $0.matches(expected) }
+            case .oneOf(let options): return items.contains { item in options.contains { item.matches($0) } }
+            case .noneOf(let options): return !items.contains { item in options.contains { item.matches($0) } }
+            case .exists: break
+            }
+        }
         switch test {
         case .exists(let expected): return (value != nil) == expected
         case .equals(let expected): return value.map { $0.matches(expected) } ?? expected.isNull
@@ -119,6 +130,11 @@ public struct Condition: Sendable, Equatable, CustomStringConvertible {
         case .oneOf(let options): return value.map { value in options.contains { value.matches($0) } } ?? false
         case .noneOf(let options): return value.map { value in !options.contains { value.matches($0) } } ?? true
         }
+    }
+
+    private static func isExistence(_ test: Test) -> Bool {
+        if case .exists = test { return true }
+        return false
     }
 
     public var description: String {

@@ -7,12 +7,15 @@ import Outbound
 /// step runs: `contact.tier`, `contact.email`), `steps` (earlier steps' outputs: `steps.link.url`), or `catalog`
 /// (the configured catalog: `catalog.webinar.starts_at`, `catalog.webinar.tiers.vip.amount`). A template that is exactly one
 /// placeholder keeps the value's JSON type (a number stays a number); otherwise the values' texts are joined into
-/// a string. `${VAR}` environment references are expanded when the configuration is loaded, not here.
+/// a string. `{{ steps.team-link.url || steps.solo-link.url }}` takes the first of its paths that has a value
+/// (for a choice made by `when:` steps). `${VAR}` environment references are expanded when the configuration is loaded, not here.
 /// A value type; thread-safe.
 public struct Template: Sendable, Equatable, CustomStringConvertible {
     public enum Part: Sendable, Equatable {
         case literal(String)
         case placeholder([String])
+        /// `{{ a || b }}`: the first path with a (non-null) value.
+        case firstOf([[String]])
     }
 
     public let parts: [Part]
@@ -41,17 +44,22 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
             }
             let expression = rest[open.upperBound..<close.lowerBound].trimmingWhitespace()
             guard !expression.isEmpty else { throw TemplateError(message: "empty '{{ }}' in \"\(text)\"") }
-            let path = expression.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-            guard path.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } }) else {
-                throw TemplateError(message: "'{{ \(expression) }}' is not a path like event.lead_email or steps.link.url")
+            var alternatives: [[String]] = []
+            for alternative in expression.components(separatedBy: "||") {
+                let trimmed = Substring(alternative).trimmingWhitespace()
+                let path = trimmed.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+                guard path.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } }) else {
+                    throw TemplateError(message: "'{{ \(expression) }}': '\(trimmed)' is not a path like event.lead_email or steps.link.url")
+                }
+                guard Self.roots.contains(path[0]) else {
+                    throw TemplateError(message: "'{{ \(expression) }}' must start with event., contact., steps. or catalog.")
+                }
+                guard path.count >= 2, path[0] != "steps" || path.count >= 3 else {
+                    throw TemplateError(message: "'{{ \(expression) }}' names no field (e.g. event.lead_email, steps.link.url)")
+                }
+                alternatives.append(path)
             }
-            guard Self.roots.contains(path[0]) else {
-                throw TemplateError(message: "'{{ \(expression) }}' must start with event., contact., steps. or catalog.")
-            }
-            guard path.count >= 2, path[0] != "steps" || path.count >= 3 else {
-                throw TemplateError(message: "'{{ \(expression) }}' names no field (e.g. event.lead_email, steps.link.url)")
-            }
-            parts.append(.placeholder(path))
+            parts.append(alternatives.count == 1 ? .placeholder(alternatives[0]) : .firstOf(alternatives))
             rest = rest[close.upperBound...]
         }
         if !rest.isEmpty { parts.append(.literal(String(rest))) }
@@ -68,9 +76,12 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
 
     /// The placeholder paths, in order.
     public var paths: [[String]] {
-        parts.compactMap { part in
-            if case .placeholder(let path) = part { return path }
-            return nil
+        parts.flatMap { part -> [[String]] in
+            switch part {
+            case .literal: []
+            case .placeholder(let path): [path]
+            case .firstOf(let paths): paths
+            }
         }
     }
 
@@ -83,14 +94,23 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
     /// - Throws: `TemplateError` naming the first path that has no value (or is `null`).
     public func render(in context: JSONValue) throws(TemplateError) -> JSONValue {
         if parts.count == 1, case .placeholder(let path) = parts[0] { return try Self.lookup(path, in: context) }
+        if parts.count == 1, case .firstOf(let paths) = parts[0] { return try Self.first(paths, in: context) }
         var text = ""
         for part in parts {
             switch part {
             case .literal(let literal): text += literal
             case .placeholder(let path): text += try Self.lookup(path, in: context).text
+            case .firstOf(let paths): text += try Self.first(paths, in: context).text
             }
         }
         return .string(text)
+    }
+
+    private static func first(_ paths: [[String]], in context: JSONValue) throws(TemplateError) -> JSONValue {
+        for path in paths {
+            if let value = context[path: path], !value.isNull { return value }
+        }
+        throw TemplateError(message: "{{ \(paths.map { $0.joined(separator: ".") }.joined(separator: " || ")) }}: none has a value")
     }
 
     private static func lookup(_ path: [String], in context: JSONValue) throws(TemplateError) -> JSONValue {

@@ -72,8 +72,22 @@ final class TemplateTests: XCTestCase {
         }
     }
 
+    func testFirstOfTakesTheFirstPathWithAValue() throws {
+        let template = try Template(parsing: "{{ steps.team-link.url || steps.link.url }}")
+        XCTAssertEqual(template.paths, [["steps", "team-link", "url"], ["steps", "link", "url"]])
+        XCTAssertEqual(template.stepsReferenced, ["team-link", "link"])
+        XCTAssertEqual(try template.render(in: context), .string("https://buy.stripe.com/x"))
+        XCTAssertEqual(try Template(parsing: "{{ event.data.object.amount_total || event.step }}").render(in: context), .integer(4900),
+                       "the first keeps its type")
+        XCTAssertEqual(try Template(parsing: "at {{ event.nothing || event.step }}").render(in: context), .string("at 2"))
+        XCTAssertThrowsError(try Template(parsing: "{{ event.a || event.b }}").render(in: context)) { error in
+            XCTAssertEqual((error as? Template.TemplateError)?.message, "{{ event.a || event.b }}: none has a value")
+        }
+    }
+
     func testMalformedTemplatesAreRejected() {
-        for text in ["{{ event.x", "{{ }}", "{{ lead_email }}", "{{ event..x }}", "{{ steps.link }}", "{{ event.a b }}", "{{ env.X }}"] {
+        for text in ["{{ event.x", "{{ }}", "{{ lead_email }}", "{{ event..x }}", "{{ steps.link }}", "{{ event.a b }}", "{{ env.X }}",
+                     "{{ event.a || }}", "{{ event.a || env.b }}", "{{ event.a | event.b }}"] {
             XCTAssertThrowsError(try Template(parsing: text), text)
         }
     }
@@ -100,6 +114,22 @@ final class ConditionTests: XCTestCase {
         XCTAssertFalse(holds("event.unibox_url", .exists(true)))
         XCTAssertTrue(holds("event.unibox_url", .exists(false)))
         XCTAssertTrue(holds("event.campaign_id", .notEquals(.string("c2"))))
+    }
+
+    func testAListIsTestedByItsItems() {
+        let context = JSONValue.object(["contact": .object(["segments": .array([.string("hot"), .string("agencies")]), "campaigns": .array([])])])
+        func holds(_ path: String, _ test: Condition.Test) -> Bool {
+            Condition(path: path.split(separator: ".").map(String.init), test: test).holds(in: context)
+        }
+        XCTAssertTrue(holds("contact.segments", .equals(.string("agencies"))))
+        XCTAssertFalse(holds("contact.segments", .equals(.string("customers"))))
+        XCTAssertFalse(holds("contact.segments", .notEquals(.string("agencies"))))
+        XCTAssertTrue(holds("contact.segments", .notEquals(.string("customers"))))
+        XCTAssertTrue(holds("contact.segments", .oneOf([.string("x"), .string("hot")])))
+        XCTAssertFalse(holds("contact.segments", .noneOf([.string("x"), .string("hot")])))
+        XCTAssertFalse(holds("contact.campaigns", .equals(.string("c1"))), "an empty list has no item that matches")
+        XCTAssertTrue(holds("contact.campaigns", .noneOf([.string("c1")])))
+        XCTAssertTrue(holds("contact.campaigns", .exists(true)), "an empty list is still a value")
     }
 
     func testTriggerNeedsTypeAndEveryCondition() {
@@ -136,8 +166,8 @@ final class RuleValidatorTests: XCTestCase {
         ])
         let problems = RuleValidator.problems(in: [rule, rule]).map(\.description)
         XCTAssertTrue(problems.contains { $0.hasPrefix("rules[0].steps[0].action: unknown action 'stripe.create_paymentlink'") }, "\(problems)")
-        XCTAssertTrue(problems.contains("rules[0].steps[1].with.prize: stripe.create_payment_link has no argument 'prize' (it takes: price, quantity, metadata, prefilled_email, seat_limit)"), "\(problems)")
-        XCTAssertTrue(problems.contains("rules[0].steps[1].with: stripe.create_payment_link needs argument 'price'"), "\(problems)")
+        XCTAssertTrue(problems.contains("rules[0].steps[1].with.prize: stripe.create_payment_link has no argument 'prize' (it takes: price, tier, quantity, metadata, prefilled_email, seat_limit)"), "\(problems)")
+        XCTAssertTrue(problems.contains("rules[0].steps[1].with: stripe.create_payment_link needs price (a price id) or tier (product/tier from catalog:)"), "\(problems)")
         XCTAssertTrue(problems.contains("rules[0].steps[2].with.email: 'steps.later.x' names step 'later', which does not run before this one"), "\(problems)")
         XCTAssertTrue(problems.contains { $0.hasPrefix("rules[0].steps[2].with.from_campaign: step 'b' (stripe.create_payment_link) has no output 'link'") }, "\(problems)")
         XCTAssertTrue(problems.contains("rules[1].name: another rule is already named 'r'"), "\(problems)")
