@@ -91,7 +91,7 @@ public struct SegmentChange: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A test of one value in the workflow context (`event.campaign_id`, `steps.link.metadata.hookyard_rule`).
-/// A list value (`contact.segments`, `contact.campaigns`) is tested by its items: `equals`/`in` hold when some item
+/// A list value (`contact.segments`) is tested by its items: `equals`/`in` hold when some item
 /// matches, `not`/`not_in` when none does.
 public struct Condition: Sendable, Equatable, CustomStringConvertible {
     public enum Test: Sendable, Equatable {
