@@ -87,4 +87,19 @@ extension EnvironmentExpandingReader {
         for problem in problems { issue(node, key, problem) }
         return expanded
     }
+
+    /// A whole number of at least `min`, handed to `set`, also from `${VAR}` (`seats: ${EVENT_SEATS:-50}`).
+    mutating func int(_ node: Node, _ key: String, min: Int, _ set: (Int) -> Void) {
+        guard let scalar = node.scalar, scalar.string.contains("${") else {
+            guard let value = node.int else { return issue(node, key, "must be a whole number") }
+            guard value >= min else { return issue(node, key, "must be at least \(min)") }
+            return set(value)
+        }
+        guard let text = scalarText(node, key) else { return }
+        guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
+            return issue(node, key, "'\(text)' must be a whole number")
+        }
+        guard value >= min else { return issue(node, key, "must be at least \(min)") }
+        set(value)
+    }
 }

@@ -214,6 +214,21 @@ final class RuleConfigurationTests: ConfigurationTestCase {
         XCTAssertEqual(webinar.tiers[0].availableUntil, 1_796_000_000_000)
         XCTAssertEqual(configuration.catalog.tier("webinar/monthly")?.tier.interval, "month")
         XCTAssertEqual(configuration.catalog.json[path: ["webinar", "starts_at"]], .integer(1_796_925_600))
+        let fromEnvironment = try load("""
+            catalog:
+              webinar:
+                name: Growth webinar
+                seats: ${SEATS:-40}
+                tiers: {regular: {amount: "${REGULAR_AMOUNT}", currency: usd}}
+            """, environment: ["REGULAR_AMOUNT": "7900"])
+        XCTAssertEqual(fromEnvironment.catalog.product("webinar")?.seats, 40)
+        XCTAssertEqual(fromEnvironment.catalog.tier("webinar/regular")?.tier.amount, 7900)
+        XCTAssertThrowsError(try load("""
+            catalog:
+              webinar: {name: W, seats: "${SEATS}", tiers: {regular: {amount: 1, currency: usd}}}
+            """, environment: ["SEATS": "many"])) { error in
+            XCTAssertTrue("\(error)".contains("catalog.webinar.seats: 'many' must be a whole number"), "\(error)")
+        }
         XCTAssertThrowsError(try load("""
             catalog:
               webinar:
