@@ -15,22 +15,30 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## Build and start the daemon on 127.0.0.1:8080 with ./hookyard.db, development secrets and the lead-to-sale
-## rules in dry-run (no API keys: the requests each step would send are recorded in its output).
+## Build and start the daemon on 127.0.0.1:8080 with ./hookyard.db, development secrets and the rules of one
+## example in dry-run (no API keys: the requests each step would send are recorded in its output). The example is
+## lead-to-sale unless EXAMPLE names another file of deploy/examples: make run EXAMPLE=product-launch
+EXAMPLE ?= lead-to-sale
+EXAMPLE_CONFIG := deploy/examples/$(EXAMPLE).yaml
+
 run: build
+	@test -f $(EXAMPLE_CONFIG) || { echo "no example $(EXAMPLE_CONFIG); the examples are: $$(ls deploy/examples | sed 's/\.yaml$$//' | tr '\n' ' ')"; exit 2; }
 	@scripts/dev-env.sh $(DEV_ENV)
 	@echo
-	@echo "Hookyard is starting on http://127.0.0.1:8080 (database ./hookyard.db, rules deploy/examples/lead-to-sale.yaml,"
-	@echo "dry-run). Stop it with Ctrl-C. From another terminal in this directory, send an interested lead and watch the flow:"
+	@echo "Hookyard is starting on http://127.0.0.1:8080 (database ./hookyard.db, rules $(EXAMPLE_CONFIG),"
+	@echo "dry-run). Stop it with Ctrl-C. From another terminal in this directory, send events and watch the flows:"
 	@echo
 	@echo "    set -a && . ./$(DEV_ENV) && set +a"
-	@echo "    .build/debug/hookyard send-test-event instantly"
+	@if [ "$(EXAMPLE)" = lead-to-sale ]; then echo "    .build/debug/hookyard send-test-event instantly"; \
+	else echo "    .build/debug/hookyard trigger instantly lead_interested --email ada@example.com   (docs/workflows/$(EXAMPLE).md)"; fi
 	@echo "    .build/debug/hookyard jobs list"
 	@echo "    .build/debug/hookyard jobs show 3"
 	@echo "    .build/debug/hookyard contacts list"
-	@echo "    .build/debug/hookyard segments list --config deploy/examples/lead-to-sale.yaml"
+	@echo "    .build/debug/hookyard segments list --config $(EXAMPLE_CONFIG)"
 	@echo
-	@set -a && . ./$(DEV_ENV) && set +a && exec .build/debug/hookyard serve --config deploy/examples/lead-to-sale.yaml
+	@echo "The walk-through of this example, step by step: docs/workflows/$(EXAMPLE).md"
+	@echo
+	@set -a && . ./$(DEV_ENV) && set +a && exec .build/debug/hookyard serve --config $(EXAMPLE_CONFIG)
 
 ## Run every test (unit and integration).
 test: deps

@@ -235,9 +235,16 @@ struct Serve: ParsableCommand {
 
     /// A live transport per `http_targets:` entry (its own rate limiter, no API key: requests are signed instead),
     /// for `http.post`. Always live: a target is only configured with a URL to send to.
+    /// With neither API key (the daemon is wholly in dry-run, as `make run` starts it), `http.post` records its
+    /// requests too instead of sending them.
     static func httpTargets(_ settings: HookyardConfiguration, metrics: HookyardMetrics? = nil) -> [HTTPTarget] {
-        settings.httpTargets.compactMap { target in
+        let dryRun = settings.stripe.apiKey.isEmpty && settings.instantly.apiKey.isEmpty
+        return settings.httpTargets.compactMap { target in
             guard let base = HTTPTarget.split(url: target.url)?.base else { return nil }  // validated when read
+            if dryRun {
+                return HTTPTarget(name: target.name, url: target.url, secret: target.secret,
+                                  transport: DryRunProviderTransport(provider: "http:\(target.name)"))
+            }
             let transport = LiveProviderTransport(provider: "http:\(target.name)", baseURL: base, apiKey: nil,
                                                   limiter: RateLimiter(requestsPerSecond: target.maxRequestsPerSecond, burst: 1),
                                                   userAgent: "hookyard/\(Hookyard.version)",
