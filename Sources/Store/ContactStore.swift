@@ -283,6 +283,13 @@ public final class ContactStore {
         try firstRow("SELECT id FROM contacts WHERE email = ?", email) { $0.int(0) }
     }
 
+    /// The email of the contact a Stripe customer id is linked to, if any: one index lookup.
+    public func email(ofCustomer customerID: String) throws -> String? {
+        try firstRow("""
+            SELECT c.email FROM contact_customers k JOIN contacts c ON c.id = k.contact_id WHERE k.customer_id = ?
+            """, customerID) { $0.string(0) ?? "" }
+    }
+
     /// - Returns: `true` when the customer was not linked to any contact before.
     private func link(customerID: String, to contactID: Int64) throws -> Bool {
         try run("""

@@ -60,10 +60,7 @@ public final class ActionRunner: Sendable {
         case "stripe.create_payment_link": return try createPaymentLink(arguments, context)
         case "stripe.deactivate_payment_link": return try deactivatePaymentLink(arguments, context)
         case "stripe.deactivate_payment_links": return try deactivatePaymentLinks(arguments, context)
-        case "stripe.get_customer":
-            let customer = try context.stripe.retrieveCustomer(id: try arguments.string("id"))
-            return .object(["customer_id": .string(customer.id), "email": Self.optional(customer.email), "name": Self.optional(customer.name),
-                            "metadata": Self.object(customer.metadata)])
+        case "stripe.get_customer": return try getCustomer(arguments, context)
         case "stripe.get_payment_link":
             let link = try context.stripe.retrievePaymentLink(id: try arguments.string("id"))
             return .object(["payment_link_id": .string(link.id), "url": .string(link.url), "active": .bool(link.active),
@@ -118,6 +115,23 @@ public final class ActionRunner: Sendable {
                                                              idempotencyKey: context.idempotencyKey)
             return .object(["customer_id": .string(customer.id), "created": .bool(true), "metadata_updated": .bool(false)])
         }
+    }
+
+    /// The customer, its `email` Stripe's or, when Stripe has none (a customer created without one, or a dry run,
+    /// whose made-up answer has none), that of the contact this customer id is linked to.
+    private func getCustomer(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        let customer = try context.stripe.retrieveCustomer(id: try arguments.string("id"))
+        var email = customer.email.flatMap { $0.isEmpty ? nil : $0 }
+        if email == nil {
+            do {
+                email = try context.store.contacts.email(ofCustomer: customer.id)
+            } catch {
+                throw ProviderFailure(message: "reading the contact of customer \(customer.id) failed: \(error)", status: nil, retryable: true,
+                                      retryAfterMilliseconds: nil)
+            }
+        }
+        return .object(["customer_id": .string(customer.id), "email": Self.optional(email), "name": Self.optional(customer.name),
+                        "metadata": Self.object(customer.metadata)])
     }
 
     private func createPaymentLink(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {

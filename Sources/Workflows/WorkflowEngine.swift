@@ -478,8 +478,12 @@ public final class WorkflowEngine: JobHandler {
                 "requests": "\(dryRunRequests.map { "\($0.method) \($0.path.split(separator: "?")[0])" }.joined(separator: "; "))"])
         }
         var followUps = try learn(from: result, of: step, arguments: rendered, job: job, store: store)
+        // A flow that started without a known contact (a Stripe event whose customer was not linked yet) has one
+        // from the step that linked it: later steps read `contact.` and check `unless:` against it.
+        let flowContact = contactEmail
+            ?? (Self.contactLinkingActions.contains(step.action) ? Self.linkedEmail(of: step, arguments: rendered, result: result) : nil)
         if let next = try nextStepJob(after: index, of: rule, result: result, outputs: outputs, body: body, contact: contact,
-                                      contactEmail: contactEmail, catalog: catalog, flow: flow) {
+                                      contactEmail: flowContact, catalog: catalog, flow: flow) {
             followUps.append(next)
         }
         return .succeeded(output: JSONValue.object(stored).serialized(), followUps: followUps)
@@ -501,9 +505,7 @@ public final class WorkflowEngine: JobHandler {
     /// successors) or an Instantly lead id per campaign.
     private func learn(from result: JSONValue, of step: Step, arguments: [String: JSONValue], job: Job,
                        store: WorkflowStore) throws(ProviderFailure) -> [NewJob] {
-        // stripe.get_customer has no email argument: the customer's own address links it.
-        let address = step.action == "stripe.get_customer" ? result["email"] : arguments["email"]
-        guard let email = address.map({ ContactObservation.normalise(email: $0.text) }), !email.isEmpty else { return [] }
+        guard let email = Self.linkedEmail(of: step, arguments: arguments, result: result) else { return [] }
         let now = clock()
         do {
             switch step.action {
@@ -527,6 +529,18 @@ public final class WorkflowEngine: JobHandler {
         } catch {
             throw Self.storeFailure("linking \(step.action)'s result to the contact", error)
         }
+    }
+
+    /// The actions whose result `learn` links to a contact (creating it if need be).
+    static let contactLinkingActions: Set<String> = ["stripe.find_or_create_customer", "stripe.get_customer", "instantly.add_lead",
+                                                     "instantly.set_lead_variables", "instantly.move_lead"]
+
+    /// The normalised address a step ties its result to: its `email` argument, or for `stripe.get_customer` (which
+    /// has none) the customer's own address.
+    static func linkedEmail(of step: Step, arguments: [String: JSONValue], result: JSONValue) -> String? {
+        let address = step.action == "stripe.get_customer" ? result["email"] : arguments["email"]
+        guard let email = address.map({ ContactObservation.normalise(email: $0.text) }), !email.isEmpty else { return nil }
+        return email
     }
 
     /// Stripe's `Idempotency-Key` for a job: its queue key (stable across attempts, unique per rule, flow and

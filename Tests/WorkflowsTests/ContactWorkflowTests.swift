@@ -62,6 +62,38 @@ final class ContactWorkflowTests: XCTestCase {
 
     private func output(_ job: Job) throws -> JSONValue { try JSONValue.parse(job.output ?? "null") }
 
+    func testAFlowWithoutAContactGetsTheOneItsStepLinks() throws {
+        // A subscription event names only its customer, whom no contact is linked to yet.
+        let body = #"{"id":"evt_1","object":"event","type":"customer.subscription.created","created":1795600000,"data":{"object":{"id":"sub_1","object":"subscription","customer":"cus_9","status":"active"}}}"#
+        let done = DispatchSemaphore(value: 0)
+        writer.append(IncomingEvent(source: .stripe, dedupKey: "evt_1", eventID: "evt_1", type: "customer.subscription.created",
+                                    receivedAt: 1, body: Array(body.utf8), headersJSON: "{}")) { _ in done.signal() }
+        done.wait()
+        let stripe = StubTransport("Stripe") { _ throws(ProviderFailure) -> String in #"{"id":"cus_9","email":"Ada@Example.com"}"# }
+        let rule = Rule(name: "onboard", trigger: Trigger(source: .stripe, eventTypes: ["customer.subscription.created"]), steps: [
+            Step(name: "customer", action: "stripe.get_customer", arguments: ["id": template("{{ event.data.object.customer }}")]),
+            Step(name: "welcome", action: "instantly.add_lead",
+                 arguments: ["email": template("{{ contact.email }}"), "campaign": .value(.string("22222222-2222-2222-2222-222222222222")),
+                             "variables": .map(["payment_status": template("{{ contact.payment_status }}")])],
+                 unless: SegmentQuery(name: "unless", sql: "c.payment_status = ?", parameters: [.text("canceled")])),
+        ])
+        let engine = WorkflowEngine(rules: [rule], contacts: ContactPolicy(maxRuleRunsPerDay: 10),
+                                    providers: ProviderSet(stripe: stripe, instantly: DryRunProviderTransport(provider: "Instantly"),
+                                                           stripeDryRun: false, instantlyDryRun: true),
+                                    logger: Logger(label: "test"), clock: QueueDriver.now)
+        try QueueDriver(path: path, engine: engine).drain()
+        let welcome = try XCTUnwrap(try jobs("instantly.add_lead").first)
+        XCTAssertEqual(welcome.state, .succeeded, welcome.lastError ?? "")
+        XCTAssertEqual(try JSONValue.parse(welcome.input ?? "")["contact"], .string("ada@example.com"), "the linked contact carries on")
+        guard case .array(let requests)? = try output(welcome)["requests"] else { return XCTFail("no dry-run requests") }
+        let request = try XCTUnwrap(requests.last?["body"]?.stringValue)
+        XCTAssertTrue(request.contains(#""contacts":["ada@example.com"]"#), "the step read contact.email (and contact.payment_status, or it would have failed): \(request)")
+        let store = try WorkflowStore(path: path)
+        defer { store.close() }
+        XCTAssertEqual(try store.contacts.contact(email: "ada@example.com")?.paymentStatus, .customer,
+                       "the waiting subscription event was applied once its customer was linked")
+    }
+
     func testUnsubscribedContactGetsNoInstantlyStepWhateverTheRuleSays() throws {
         let engine = engine([rule("nurture", on: "lead_interested")])
         instantly("lead_unsubscribed", "ann@example.com")

@@ -139,6 +139,14 @@ final class LinkAndCampaignActionTests: XCTestCase {
         }
     }
 
+    func testGetCustomerWithoutAnEmailTakesTheLinkedContacts() throws {
+        _ = try store.contacts.linkCustomer(email: "grace@example.com", customerID: "cus_2", eventID: 1, policy: EngagementPolicy(),
+                                            segments: [], now: 1)
+        let dryRun = try run("stripe.get_customer", ["id": .string("cus_2")], context())
+        XCTAssertEqual(dryRun["email"], .string("grace@example.com"), "a dry run's made-up customer has no email")
+        XCTAssertEqual(try run("stripe.get_customer", ["id": .string("cus_3")], context())["email"], .null, "no linked contact either")
+    }
+
     func testSeatLimitIsValidatedAndSent() throws {
         let stripe = StubTransport("Stripe") { _ throws(ProviderFailure) -> String in
             #"{"id":"plink_1","url":"https://buy.stripe.com/x","active":true}"#
