@@ -8,14 +8,15 @@ import Outbound
 /// (the configured catalog: `catalog.webinar.starts_at`, `catalog.webinar.tiers.vip.amount`). A template that is exactly one
 /// placeholder keeps the value's JSON type (a number stays a number); otherwise the values' texts are joined into
 /// a string. `{{ steps.team-link.url || steps.solo-link.url }}` takes the first of its paths that has a value
-/// (for a choice made by `when:` steps). `${VAR}` environment references are expanded when the configuration is loaded, not here.
+/// (for a choice made by `when:` steps); a quoted text last is the value when none has one:
+/// `{{ event.data.object.trial_end || '' }}`. `${VAR}` environment references are expanded when the configuration is loaded, not here.
 /// A value type; thread-safe.
 public struct Template: Sendable, Equatable, CustomStringConvertible {
     public enum Part: Sendable, Equatable {
         case literal(String)
         case placeholder([String])
-        /// `{{ a || b }}`: the first path with a (non-null) value.
-        case firstOf([[String]])
+        /// `{{ a || b }}`: the first path with a (non-null) value; `{{ a || 'text' }}`: else the text.
+        case firstOf([[String]], fallback: String?)
     }
 
     public let parts: [Part]
@@ -45,8 +46,16 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
             let expression = rest[open.upperBound..<close.lowerBound].trimmingWhitespace()
             guard !expression.isEmpty else { throw TemplateError(message: "empty '{{ }}' in \"\(text)\"") }
             var alternatives: [[String]] = []
+            var fallback: String?
             for alternative in expression.components(separatedBy: "||") {
                 let trimmed = Substring(alternative).trimmingWhitespace()
+                guard fallback == nil else {
+                    throw TemplateError(message: "'{{ \(expression) }}': a quoted text can only be the last choice")
+                }
+                if let quote = trimmed.first, quote == "'" || quote == "\"", trimmed.count >= 2, trimmed.last == quote, !alternatives.isEmpty {
+                    fallback = String(trimmed.dropFirst().dropLast())
+                    continue
+                }
                 let path = trimmed.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
                 guard path.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" } }) else {
                     throw TemplateError(message: "'{{ \(expression) }}': '\(trimmed)' is not a path like event.lead_email or steps.link.url")
@@ -59,7 +68,7 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
                 }
                 alternatives.append(path)
             }
-            parts.append(alternatives.count == 1 ? .placeholder(alternatives[0]) : .firstOf(alternatives))
+            parts.append(alternatives.count == 1 && fallback == nil ? .placeholder(alternatives[0]) : .firstOf(alternatives, fallback: fallback))
             rest = rest[close.upperBound...]
         }
         if !rest.isEmpty { parts.append(.literal(String(rest))) }
@@ -80,7 +89,7 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
             switch part {
             case .literal: []
             case .placeholder(let path): [path]
-            case .firstOf(let paths): paths
+            case .firstOf(let paths, _): paths
             }
         }
     }
@@ -94,22 +103,23 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
     /// - Throws: `TemplateError` naming the first path that has no value (or is `null`).
     public func render(in context: JSONValue) throws(TemplateError) -> JSONValue {
         if parts.count == 1, case .placeholder(let path) = parts[0] { return try Self.lookup(path, in: context) }
-        if parts.count == 1, case .firstOf(let paths) = parts[0] { return try Self.first(paths, in: context) }
+        if parts.count == 1, case .firstOf(let paths, let fallback) = parts[0] { return try Self.first(paths, fallback, in: context) }
         var text = ""
         for part in parts {
             switch part {
             case .literal(let literal): text += literal
             case .placeholder(let path): text += try Self.lookup(path, in: context).text
-            case .firstOf(let paths): text += try Self.first(paths, in: context).text
+            case .firstOf(let paths, let fallback): text += try Self.first(paths, fallback, in: context).text
             }
         }
         return .string(text)
     }
 
-    private static func first(_ paths: [[String]], in context: JSONValue) throws(TemplateError) -> JSONValue {
+    private static func first(_ paths: [[String]], _ fallback: String?, in context: JSONValue) throws(TemplateError) -> JSONValue {
         for path in paths {
             if let value = context[path: path], !value.isNull { return value }
         }
+        if let fallback { return .string(fallback) }
         throw TemplateError(message: "{{ \(paths.map { $0.joined(separator: ".") }.joined(separator: " || ")) }}: none has a value")
     }
 

@@ -80,6 +80,11 @@ final class TemplateTests: XCTestCase {
         XCTAssertEqual(try Template(parsing: "{{ event.data.object.amount_total || event.step }}").render(in: context), .integer(4900),
                        "the first keeps its type")
         XCTAssertEqual(try Template(parsing: "at {{ event.nothing || event.step }}").render(in: context), .string("at 2"))
+        XCTAssertEqual(try Template(parsing: "{{ event.trial_end || '' }}").render(in: context), .string(""))
+        XCTAssertEqual(try Template(parsing: #"ends {{ event.a || event.step || "never" }}"#).render(in: context), .string("ends 2"))
+        XCTAssertEqual(try Template(parsing: "{{ event.a || 'none yet' }}").render(in: context), .string("none yet"))
+        XCTAssertThrowsError(try Template(parsing: "{{ event.a || 'x' || event.b }}"))
+        XCTAssertThrowsError(try Template(parsing: "{{ 'x' }}"), "a text alone is no placeholder")
         XCTAssertThrowsError(try Template(parsing: "{{ event.a || event.b }}").render(in: context)) { error in
             XCTAssertEqual((error as? Template.TemplateError)?.message, "{{ event.a || event.b }}: none has a value")
         }
