@@ -354,6 +354,50 @@ final class ContactConfigurationTests: ConfigurationTestCase {
         XCTAssertTrue(mapping.contains("hookyard.yaml:2: contacts.lead_fields: must be a list of Instantly lead field names, such as [industry, companyName]"), mapping)
     }
 
+    /// `contact.register` must name a product of `catalog:`; a template is checked when the step runs.
+    func testRegisterNamesACatalogProduct() throws {
+        let yaml = """
+            catalog:
+              webinar:
+                name: Growth webinar
+                seats: 100
+                tiers:
+                  regular: {amount: 4900, currency: usd}
+            rules:
+              - name: register
+                on: {source: stripe, event: checkout.session.completed}
+                steps:
+                  - name: register
+                    action: contact.register
+                    with:
+                      email: "{{ event.data.object.customer_details.email }}"
+                      product: webnar
+                      reference: "{{ event.data.object.id }}"
+                  - name: by-template
+                    action: contact.register
+                    with: {email: "{{ event.data.object.customer_email }}", product: "{{ event.data.object.metadata.product }}"}
+                  - name: fine
+                    action: contact.register
+                    with: {email: "{{ event.data.object.customer_email }}", product: webinar, seats: 50}
+            """
+        let text = problems(yaml)
+        XCTAssertTrue(text.contains("hookyard.yaml:15: rules[0].steps[0].with.product: no catalog product 'webnar' (catalog: webinar)"), text)
+        XCTAssertFalse(text.contains("steps[1]"), text)
+        XCTAssertFalse(text.contains("steps[2]"), text)
+        let withoutCatalog = problems("""
+            rules:
+              - name: register
+                on: {source: stripe, event: checkout.session.completed}
+                steps:
+                  - name: register
+                    action: contact.register
+                    with: {email: "{{ event.data.object.customer_email }}", product: webinar, tickets: 2}
+            """)
+        XCTAssertTrue(withoutCatalog.contains("rules[0].steps[0].with.tickets: contact.register has no argument 'tickets' (it takes: email, product, reference, seats)"), withoutCatalog)
+        let fixed = try load(yaml.replacingOccurrences(of: "product: webnar", with: "product: webinar"))
+        XCTAssertEqual(fixed.rules.first?.steps.map(\.action), ["contact.register", "contact.register", "contact.register"])
+    }
+
     /// Catalog lookup keys reach the event reader the workflow engine uses: tiers and products by lookup key.
     func testCatalogLookupKeysReachTheEventReader() throws {
         let configuration = try load("""
