@@ -9,6 +9,11 @@ import Store
 /// line's price under `pricing.price_details`, the period end on subscription items), so events stored before an
 /// API version upgrade replay the same way.
 ///
+/// Instantly payloads also carry the lead's own fields and custom variables as extra top-level keys; those named in
+/// `leadFields` are kept (text, numbers and booleans, as text). A Stripe price's tier comes from `tiers` (its id,
+/// else its product's id), else from `lookupKeyTiers` by the price's `lookup_key` (the catalog's tiers); a price
+/// whose lookup key belongs to a catalog product also sets the product interest to that product.
+///
 /// Pure: the result depends only on the arguments and the maps given at init. A value type; thread-safe.
 public struct ContactEventReader: Sendable {
     /// Stripe price id or product id -> tier name.
@@ -17,11 +22,21 @@ public struct ContactEventReader: Sendable {
     public let campaignInterest: [String: String]
     /// Checked in order; the first match wins.
     public let linkInterest: [LinkInterest]
+    /// Top-level Instantly payload keys kept as lead fields (`contacts.lead_fields`).
+    public let leadFields: [String]
+    /// Stripe price `lookup_key` -> tier name, for prices `tiers` does not name (the catalog's tiers).
+    public let lookupKeyTiers: [String: String]
+    /// Stripe price `lookup_key` -> product-interest name (the catalog's product keys).
+    public let lookupKeyProducts: [String: String]
 
-    public init(tiers: [String: String] = [:], campaignInterest: [String: String] = [:], linkInterest: [LinkInterest] = []) {
+    public init(tiers: [String: String] = [:], campaignInterest: [String: String] = [:], linkInterest: [LinkInterest] = [],
+                leadFields: [String] = [], lookupKeyTiers: [String: String] = [:], lookupKeyProducts: [String: String] = [:]) {
         self.tiers = tiers
         self.campaignInterest = campaignInterest
         self.linkInterest = linkInterest
+        self.leadFields = leadFields
+        self.lookupKeyTiers = lookupKeyTiers
+        self.lookupKeyProducts = lookupKeyProducts
     }
 
     /// The observation for one stored event, or `nil` when it says nothing about a person (an Instantly event
@@ -80,10 +95,20 @@ public struct ContactEventReader: Sendable {
             if let url { interest = linkInterest.first(where: { $0.matches(url) })?.product }
         }
         if interest == nil, let campaign { interest = campaignInterest[campaign] }
+        var fields: [String: String] = [:]
+        for name in leadFields {
+            // Text, numbers and booleans as text; an empty string, null, a list or a map is no value.
+            switch body[name] {
+            case .string(let text)? where !text.isEmpty: fields[name] = text
+            case let value? where value.isScalarNumberOrBool: fields[name] = value.text
+            default: break
+            }
+        }
         return ContactObservation(
             eventID: eventID, source: .instantly, occurredAt: occurredAt, email: email, campaignID: campaign,
             leadID: Self.text(body["lead_id"]) ?? Self.text(body["lead"]), activity: activity,
-            interestStatus: Self.instantlyInterest[type], productInterest: interest)
+            interestStatus: Self.instantlyInterest[type], productInterest: interest,
+            leadFields: fields.isEmpty ? nil : fields)
     }
 
     // MARK: Stripe
@@ -118,11 +143,14 @@ public struct ContactEventReader: Sendable {
             let price = Self.id(line?[path: ["pricing", "price_details", "price"]]) ?? Self.id(line?["price"])
             let product = Self.id(line?[path: ["pricing", "price_details", "product"]])
                 ?? Self.id(line?[path: ["price", "product"]])
+            // Only the expanded price (before basil) carries its lookup key.
+            let lookupKey = Self.text(line?[path: ["price", "lookup_key"]])
             if let reference = Self.text(object["id"]), let amount = object["amount_paid"]?.int64Value, amount != 0 {
                 observation.payment = ObservedPayment(
                     reference: reference, kind: .invoice, amount: amount, currency: Self.currency(object["currency"]),
-                    priceID: price, productID: product, tier: tier(price: price, product: product),
+                    priceID: price, productID: product, tier: tier(price: price, product: product, lookupKey: lookupKey),
                     campaignID: observation.campaignID)
+                observation.productInterest = lookupKey.flatMap { lookupKeyProducts[$0] }
             }
 
         case "invoice.payment_failed":
@@ -142,13 +170,15 @@ public struct ContactEventReader: Sendable {
             let item = object[path: ["items", "data", "0"]]
             let price = Self.id(item?["price"])
             let product = Self.id(item?[path: ["price", "product"]])
+            let lookupKey = Self.text(item?[path: ["price", "lookup_key"]])
             // Before 2025-03-31.basil on the subscription; since, on each item.
             let periodEnd = (object["current_period_end"]?.int64Value ?? item?["current_period_end"]?.int64Value).map { $0 * 1_000 }
             let status = type == "customer.subscription.deleted" ? "canceled" : Self.text(object["status"])
             if let status {
                 observation.subscription = ObservedSubscription(
-                    id: id, status: status, priceID: price, productID: product, tier: tier(price: price, product: product),
-                    currentPeriodEnd: periodEnd)
+                    id: id, status: status, priceID: price, productID: product,
+                    tier: tier(price: price, product: product, lookupKey: lookupKey), currentPeriodEnd: periodEnd)
+                observation.productInterest = lookupKey.flatMap { lookupKeyProducts[$0] }
             }
 
         case "charge.refunded":
@@ -184,9 +214,9 @@ public struct ContactEventReader: Sendable {
         id(invoice[path: ["parent", "subscription_details", "subscription"]]) ?? id(invoice["subscription"])
     }
 
-    /// The configured tier of the price, else of the product.
-    private func tier(price: String?, product: String?) -> String? {
-        price.flatMap { tiers[$0] } ?? product.flatMap { tiers[$0] }
+    /// The configured tier of the price, else of the product, else the catalog tier with the price's lookup key.
+    private func tier(price: String?, product: String?, lookupKey: String?) -> String? {
+        price.flatMap { tiers[$0] } ?? product.flatMap { tiers[$0] } ?? lookupKey.flatMap { lookupKeyTiers[$0] }
     }
 
     /// The campaign Hookyard's own rules write into metadata: `hookyard_campaign`, or `instantly_campaign_id`
@@ -216,5 +246,14 @@ public struct ContactEventReader: Sendable {
 
     private static func currency(_ value: JSONValue?) -> String {
         (text(value) ?? "").lowercased()
+    }
+}
+
+private extension JSONValue {
+    var isScalarNumberOrBool: Bool {
+        switch self {
+        case .bool, .integer, .number: true
+        default: false
+        }
     }
 }

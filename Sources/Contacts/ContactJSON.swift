@@ -9,7 +9,8 @@ import Store
 
 /// A contact as JSON: what `contacts show --json` and `contacts export` print, and what rule templates and
 /// conditions read as `contact.<field>` (`{{ contact.tier }}`, `if: {contact.payment_status: customer}`).
-/// Times are ISO 8601 (UTC), amounts in the currency's smallest unit. Stateless.
+/// Times are ISO 8601 (UTC), amounts in the currency's smallest unit. `registered_for` lists the catalog products
+/// they registered for (sorted), `lead` the kept Instantly lead fields (`{{ contact.lead.industry }}`). Stateless.
 public enum ContactJSON {
     public static func render(_ contact: Contact) -> JSONValue {
         var object: [String: JSONValue] = [
@@ -33,6 +34,8 @@ public enum ContactJSON {
             "last_campaign": optional(contact.lastCampaign),
             "segments": .array(contact.segments.map(JSONValue.string)),
             "updated_at": time(contact.updatedAt),
+            "registered_for": .array(contact.registeredFor.map(JSONValue.string)),
+            "lead": .object(contact.leadFields.mapValues(JSONValue.string)),
         ]
         if let subscription = contact.subscription {
             object["subscription"] = .object([
@@ -136,6 +139,10 @@ public enum ContactExportJSON {
             "own_writes": .object(export.ownWrites.mapValues(ContactJSON.time)),
             "held_back_by": .array(export.holdbacks.map { holdback in
                 .object(["rule": .string(holdback.rule), "reason": .string(holdback.reason), "at": ContactJSON.time(holdback.at)])
+            }),
+            "registrations": .array(export.registrations.map { registration in
+                .object(["product": .string(registration.product), "reference": .string(registration.reference),
+                         "at": ContactJSON.time(registration.registeredAt), "event": .integer(registration.eventID)])
             }),
         ])
     }

@@ -21,6 +21,8 @@ public enum ContactField: String, Sendable, CaseIterable {
     case doNotContact = "do_not_contact"
     case firstCampaign = "first_campaign"
     case lastCampaign = "last_campaign"
+    /// Membership: the contact registered for this catalog product (`contact.register`).
+    case registeredFor = "registered_for"
 }
 
 /// A test of a contact, as written under `segments:` or a rule's `if:`; combine with `all`, `any`, `not`, and
@@ -46,6 +48,9 @@ public indirect enum ContactPredicate: Sendable, Equatable {
     case segment(String)
     /// `currency` only for `.revenue` (lower-case ISO code).
     case field(ContactField, currency: String?, Test)
+    /// An Instantly lead field kept for the contact (`lead.<name>`, one of `contacts.lead_fields`), as text; a field
+    /// never seen for the contact has no value.
+    case leadField(String, Test)
 }
 
 /// A named segment from the configuration.

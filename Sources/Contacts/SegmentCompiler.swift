@@ -13,6 +13,9 @@ import Store
 /// means "has a payment row". Bounds that are not whole numbers are rounded in the direction that keeps their
 /// meaning for these whole-number fields (`gt: 2.5` is `> 2`, `gte: 2.5` is `>= 3`), so only integers are bound.
 ///
+/// `registered_for` is a membership test over `contact_registrations`, like `campaign` over `contact_leads`.
+/// `lead.<name>` reads `contact_lead_fields` as a text field; with `leadFields` given, a name outside it is rejected.
+///
 /// `segment: name` inlines that segment's expression (and its parameters). Construction rejects duplicate names,
 /// unknown references, circular references and tests that do not fit their field.
 ///
@@ -22,30 +25,37 @@ public struct SegmentCompiler: Sendable {
     public let definitions: [SegmentDefinition]
     /// One per definition, in definition order.
     public let queries: [SegmentQuery]
+    /// The lead fields `lead.<name>` may name (`contacts.lead_fields`); `nil`: any name (nothing is checked).
+    public let leadFields: Set<String>?
     private let byName: [String: SegmentQuery]
 
     /// A compiler without segments (`segment:` references are all unknown).
-    public init() {
+    /// - Parameter leadFields: the names `lead.<name>` may use; `nil` accepts any.
+    public init(leadFields: Set<String>? = nil) {
         definitions = []
         queries = []
+        self.leadFields = leadFields
         byName = [:]
     }
 
-    /// Compiles every definition. - Throws: the first of `problems(in:)`.
-    public init(definitions: [SegmentDefinition]) throws(SegmentError) {
-        if let problem = Self.problems(in: definitions).first { throw problem }
+    /// Compiles every definition. - Throws: the first of `problems(in:leadFields:)`.
+    /// - Parameter leadFields: the names `lead.<name>` may use (`contacts.lead_fields`); `nil` accepts any.
+    public init(definitions: [SegmentDefinition], leadFields: Set<String>? = nil) throws(SegmentError) {
+        if let problem = Self.problems(in: definitions, leadFields: leadFields).first { throw problem }
         var compiled: [String: Fragment] = [:]
         let predicates = Dictionary(definitions.map { ($0.name, $0.predicate) }, uniquingKeysWith: { first, _ in first })
         var queries: [SegmentQuery] = []
         for definition in definitions {
-            let fragment = try Self.fragment(definition.predicate, segment: definition.name) { name throws(SegmentError) in
-                try Self.resolve(name, predicates: predicates, compiled: &compiled, from: definition.name)
+            let fragment = try Self.fragment(definition.predicate, segment: definition.name,
+                                             leadFields: leadFields) { name throws(SegmentError) in
+                try Self.resolve(name, predicates: predicates, compiled: &compiled, from: definition.name, leadFields: leadFields)
             }
             compiled[definition.name] = fragment
             queries.append(SegmentQuery(name: definition.name, sql: fragment.sql, parameters: fragment.parameters))
         }
         self.definitions = definitions
         self.queries = queries
+        self.leadFields = leadFields
         byName = Dictionary(queries.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -58,7 +68,7 @@ public struct SegmentCompiler: Sendable {
     /// - Throws: `SegmentError` for an unknown segment or a test that does not fit its field.
     public func compile(_ predicate: ContactPredicate, name: String) throws(SegmentError) -> SegmentQuery {
         let byName = self.byName
-        let fragment = try Self.fragment(predicate, segment: name) { reference throws(SegmentError) in
+        let fragment = try Self.fragment(predicate, segment: name, leadFields: leadFields) { reference throws(SegmentError) in
             guard let query = byName[reference] else {
                 throw SegmentError(segment: name, message: Self.unknownReference(reference, known: byName.keys))
             }
@@ -69,8 +79,8 @@ public struct SegmentCompiler: Sendable {
 
     /// Every problem in `definitions`, where it lies: a duplicate name, an unknown reference or a test that does not
     /// fit its field in the segment that contains it; a circular reference in each segment on the cycle. A segment
-    /// that only refers to a broken one is not reported itself. Empty when `init(definitions:)` succeeds.
-    public static func problems(in definitions: [SegmentDefinition]) -> [SegmentError] {
+    /// that only refers to a broken one is not reported itself. Empty when `init(definitions:leadFields:)` succeeds.
+    public static func problems(in definitions: [SegmentDefinition], leadFields: Set<String>? = nil) -> [SegmentError] {
         let names = Set(definitions.map(\.name))
         var graph: [String: [String]] = [:]
         // Per definition, so problems come in definition order.
@@ -82,7 +92,8 @@ public struct SegmentCompiler: Sendable {
                 continue
             }
             var references: [String] = []
-            collect(definition.predicate, segment: definition.name, references: &references, problems: &found[index])
+            collect(definition.predicate, segment: definition.name, leadFields: leadFields, references: &references,
+                    problems: &found[index])
             for reference in references where !names.contains(reference) {
                 found[index].append(SegmentError(segment: definition.name, message: unknownReference(reference, known: names)))
             }
@@ -100,18 +111,26 @@ public struct SegmentCompiler: Sendable {
     // MARK: Checking
 
     /// References in order, and the leaves that do not compile.
-    private static func collect(_ predicate: ContactPredicate, segment: String, references: inout [String],
-                                problems: inout [SegmentError]) {
+    private static func collect(_ predicate: ContactPredicate, segment: String, leadFields: Set<String>?,
+                                references: inout [String], problems: inout [SegmentError]) {
         switch predicate {
         case .all(let parts), .any(let parts):
-            for part in parts { collect(part, segment: segment, references: &references, problems: &problems) }
+            for part in parts {
+                collect(part, segment: segment, leadFields: leadFields, references: &references, problems: &problems)
+            }
         case .not(let inner):
-            collect(inner, segment: segment, references: &references, problems: &problems)
+            collect(inner, segment: segment, leadFields: leadFields, references: &references, problems: &problems)
         case .segment(let name):
             references.append(name)
         case .field(let field, let currency, let test):
             do {
                 _ = try leaf(field, currency: currency, test)
+            } catch {
+                problems.append(SegmentError(segment: segment, message: error.message))
+            }
+        case .leadField(let name, let test):
+            do {
+                _ = try leadField(name, test, allowed: leadFields)
             } catch {
                 problems.append(SegmentError(segment: segment, message: error.message))
             }
@@ -154,13 +173,13 @@ public struct SegmentCompiler: Sendable {
     /// The compiled fragment of a defined segment, compiling it first when needed. Only called on acyclic
     /// definitions (`problems(in:)` ran), so the recursion ends.
     private static func resolve(_ name: String, predicates: [String: ContactPredicate], compiled: inout [String: Fragment],
-                                from segment: String) throws(SegmentError) -> Fragment {
+                                from segment: String, leadFields: Set<String>?) throws(SegmentError) -> Fragment {
         if let done = compiled[name] { return done }
         guard let predicate = predicates[name] else {
             throw SegmentError(segment: segment, message: unknownReference(name, known: predicates.keys))
         }
-        let fragment = try fragment(predicate, segment: name) { reference throws(SegmentError) in
-            try resolve(reference, predicates: predicates, compiled: &compiled, from: name)
+        let fragment = try fragment(predicate, segment: name, leadFields: leadFields) { reference throws(SegmentError) in
+            try resolve(reference, predicates: predicates, compiled: &compiled, from: name, leadFields: leadFields)
         }
         compiled[name] = fragment
         return fragment
@@ -179,15 +198,15 @@ public struct SegmentCompiler: Sendable {
         var message: String
     }
 
-    private static func fragment(_ predicate: ContactPredicate, segment: String,
+    private static func fragment(_ predicate: ContactPredicate, segment: String, leadFields: Set<String>?,
                                  reference: (String) throws(SegmentError) -> Fragment) throws(SegmentError) -> Fragment {
         switch predicate {
         case .all(let parts):
-            return try join(parts, with: "AND", empty: "1", segment: segment, reference: reference)
+            return try join(parts, with: "AND", empty: "1", segment: segment, leadFields: leadFields, reference: reference)
         case .any(let parts):
-            return try join(parts, with: "OR", empty: "0", segment: segment, reference: reference)
+            return try join(parts, with: "OR", empty: "0", segment: segment, leadFields: leadFields, reference: reference)
         case .not(let inner):
-            let fragment = try fragment(inner, segment: segment, reference: reference)
+            let fragment = try fragment(inner, segment: segment, leadFields: leadFields, reference: reference)
             return Fragment(sql: "NOT (\(fragment.sql))", parameters: fragment.parameters)
         case .segment(let name):
             let fragment = try reference(name)
@@ -198,16 +217,23 @@ public struct SegmentCompiler: Sendable {
             } catch {
                 throw SegmentError(segment: segment, message: error.message)
             }
+        case .leadField(let name, let test):
+            do {
+                return try leadField(name, test, allowed: leadFields)
+            } catch {
+                throw SegmentError(segment: segment, message: error.message)
+            }
         }
     }
 
     private static func join(_ parts: [ContactPredicate], with connective: String, empty: String, segment: String,
+                             leadFields: Set<String>?,
                              reference: (String) throws(SegmentError) -> Fragment) throws(SegmentError) -> Fragment {
         guard !parts.isEmpty else { return Fragment(sql: empty) }
         var pieces: [String] = []
         var parameters: [SegmentQuery.Parameter] = []
         for part in parts {
-            let fragment = try fragment(part, segment: segment, reference: reference)
+            let fragment = try fragment(part, segment: segment, leadFields: leadFields, reference: reference)
             pieces.append(fragment.sql)
             parameters += fragment.parameters
         }
@@ -226,7 +252,7 @@ public struct SegmentCompiler: Sendable {
         case .subscriptionStatus: "c.subscription_status"
         case .firstCampaign: "c.first_campaign"
         case .lastCampaign: "c.last_campaign"
-        case .campaign, .revenue, .daysSinceEngagement, .doNotContact: nil
+        case .campaign, .registeredFor, .revenue, .daysSinceEngagement, .doNotContact: nil
         }
     }
 
@@ -235,9 +261,15 @@ public struct SegmentCompiler: Sendable {
         if currency != nil, field != .revenue {
             throw LeafError(message: "\(name): only revenue takes a currency (revenue.usd)")
         }
-        if let column = column(field) { return try textColumn(column, field: field, test) }
+        if let column = column(field) { return try textColumn(Fragment(sql: column), name: field.rawValue, field: field, test) }
         switch field {
-        case .campaign: return try campaign(test)
+        case .campaign:
+            return try membership(test, name: "campaign", rows: "SELECT 1 FROM contact_leads l WHERE l.contact_id = c.id",
+                                  column: "l.campaign_id", noun: "a campaign id")
+        case .registeredFor:
+            return try membership(test, name: "registered_for",
+                                  rows: "SELECT 1 FROM contact_registrations r WHERE r.contact_id = c.id",
+                                  column: "r.product", noun: "a product key")
         case .revenue:
             var filter = ""
             var parameters: [SegmentQuery.Parameter] = []
@@ -262,17 +294,33 @@ public struct SegmentCompiler: Sendable {
         }
     }
 
+    /// `lead.<name>`: the lead field's latest value as text, NULL when never seen. A name outside `allowed`
+    /// (when given) is an error naming the configured ones.
+    static func leadField(_ name: String, _ test: ContactPredicate.Test, allowed: Set<String>?) throws(LeafError) -> Fragment {
+        guard !name.isEmpty else { throw LeafError(message: "lead.: names no lead field (lead.industry)") }
+        if let allowed, !allowed.contains(name) {
+            let configured = allowed.isEmpty ? "none are configured" : "configured: \(allowed.sorted().joined(separator: ", "))"
+            throw LeafError(message: "lead.\(name): '\(name)' is not one of contacts.lead_fields (\(configured))")
+        }
+        let column = Fragment(sql: "(SELECT f.value FROM contact_lead_fields f WHERE f.contact_id = c.id AND f.name = ?)",
+                              parameters: [.text(name)])
+        return try textColumn(column, name: "lead.\(name)", field: nil, test)
+    }
+
     /// The tests a text field takes, for error messages.
     private static let textTests = "equals, not, in, not_in, exists"
 
-    private static func textColumn(_ column: String, field: ContactField, _ test: ContactPredicate.Test) throws(LeafError) -> Fragment {
+    /// A text value: `column` is an expression (with its own parameters, repeated wherever it is used); `name` is
+    /// the field as written, for messages; `field` (when it is one) restricts values and normalises emails.
+    private static func textColumn(_ column: Fragment, name: String, field: ContactField?,
+                                   _ test: ContactPredicate.Test) throws(LeafError) -> Fragment {
         func value(_ json: JSONValue) throws(LeafError) -> SegmentQuery.Parameter? {
             var text: String
             switch json {
             case .null: return nil
             case .string(let string): text = string
             case .bool, .integer, .number: text = json.text
-            case .array, .object: throw LeafError(message: "\(field.rawValue): '\(json)' is not a single value")
+            case .array, .object: throw LeafError(message: "\(name): '\(json)' is not a single value")
             }
             let allowed: [String]? = switch field {
             case .paymentStatus: PaymentStatus.allCases.map(\.rawValue)
@@ -280,7 +328,7 @@ public struct SegmentCompiler: Sendable {
             default: nil
             }
             if let allowed, !allowed.contains(text) {
-                throw LeafError(message: "\(field.rawValue): '\(text)' is not one of \(allowed.joined(separator: ", "))")
+                throw LeafError(message: "\(name): '\(text)' is not one of \(allowed.joined(separator: ", "))")
             }
             if field == .email { text = ContactObservation.normalise(email: text) }
             return .text(text)
@@ -288,8 +336,10 @@ public struct SegmentCompiler: Sendable {
         /// `column IS ?` (or `IS NULL`): 0 or 1, never NULL.
         func compare(_ json: JSONValue, negated: Bool) throws(LeafError) -> Fragment {
             let operation = negated ? "IS NOT" : "IS"
-            guard let parameter = try value(json) else { return Fragment(sql: "\(column) \(operation) NULL") }
-            return Fragment(sql: "\(column) \(operation) ?", parameters: [parameter])
+            guard let parameter = try value(json) else {
+                return Fragment(sql: "\(column.sql) \(operation) NULL", parameters: column.parameters)
+            }
+            return Fragment(sql: "\(column.sql) \(operation) ?", parameters: column.parameters + [parameter])
         }
         func chain(_ values: [JSONValue], negated: Bool) throws(LeafError) -> Fragment {
             guard !values.isEmpty else { return Fragment(sql: negated ? "1" : "0") }
@@ -311,20 +361,23 @@ public struct SegmentCompiler: Sendable {
             return Fragment(sql: "(\(fragment.sql))", parameters: fragment.parameters)
         case .oneOf(let values): return try chain(values, negated: false)
         case .noneOf(let values): return try chain(values, negated: true)
-        case .exists(let flag): return Fragment(sql: "(\(column) IS \(flag ? "NOT " : "")NULL)")
+        case .exists(let flag):
+            return Fragment(sql: "(\(column.sql) IS \(flag ? "NOT " : "")NULL)", parameters: column.parameters)
         case .greaterThan, .greaterThanOrEqual, .lessThan, .lessThanOrEqual:
-            throw LeafError(message: "\(field.rawValue): \(testName(test)) compares numbers, which only revenue and days_since_engagement are (\(field.rawValue) takes \(textTests))")
+            throw LeafError(message: "\(name): \(testName(test)) compares numbers, which only revenue and days_since_engagement are (\(name) takes \(textTests))")
         }
     }
 
-    private static func campaign(_ test: ContactPredicate.Test) throws(LeafError) -> Fragment {
-        let membership = "SELECT 1 FROM contact_leads l WHERE l.contact_id = c.id"
+    /// A set-membership field: `rows` selects the contact's rows of a table (one per campaign, per product), and
+    /// `column` the value tested. `field: x` holds when x is one of them; `exists` when there is any.
+    private static func membership(_ test: ContactPredicate.Test, name: String, rows membership: String, column: String,
+                                   noun: String) throws(LeafError) -> Fragment {
         func ids(_ values: [JSONValue]) throws(LeafError) -> [SegmentQuery.Parameter] {
             var parameters: [SegmentQuery.Parameter] = []
             for json in values {
                 switch json {
                 case .string, .integer: parameters.append(.text(json.text))
-                default: throw LeafError(message: "campaign: '\(json)' is not a campaign id")
+                default: throw LeafError(message: "\(name): '\(json)' is not \(noun)")
                 }
             }
             return parameters
@@ -333,7 +386,7 @@ public struct SegmentCompiler: Sendable {
             let parameters = try ids(values)
             guard !parameters.isEmpty else { return Fragment(sql: negated ? "1" : "0") }
             let list = parameters.count == 1 ? "= ?" : "IN (" + Array(repeating: "?", count: parameters.count).joined(separator: ", ") + ")"
-            return Fragment(sql: "\(negated ? "NOT " : "")EXISTS (\(membership) AND l.campaign_id \(list))", parameters: parameters)
+            return Fragment(sql: "\(negated ? "NOT " : "")EXISTS (\(membership) AND \(column) \(list))", parameters: parameters)
         }
         switch test {
         case .equals(.null), .exists(false): return Fragment(sql: "NOT EXISTS (\(membership))")
@@ -343,7 +396,7 @@ public struct SegmentCompiler: Sendable {
         case .oneOf(let values): return try member(of: values, negated: false)
         case .noneOf(let values): return try member(of: values, negated: true)
         case .greaterThan, .greaterThanOrEqual, .lessThan, .lessThanOrEqual:
-            throw LeafError(message: "campaign: \(testName(test)) compares numbers, which only revenue and days_since_engagement are (campaign takes \(textTests))")
+            throw LeafError(message: "\(name): \(testName(test)) compares numbers, which only revenue and days_since_engagement are (\(name) takes \(textTests))")
         }
     }
 

@@ -157,11 +157,15 @@ public struct ContactObservation: Sendable, Equatable, Codable {
     public var productInterest: String?
     public var payment: ObservedPayment?
     public var subscription: ObservedSubscription?
+    /// The Instantly lead fields the configuration keeps (`contacts.lead_fields`), by name, each as text; `nil` or
+    /// empty when the event carries none of them. Stored per contact, the latest by `occurredAt` winning per name.
+    /// Optional so pending observations stored by earlier builds (without the key) still decode.
+    public var leadFields: [String: String]?
 
     public init(eventID: Int64, source: EventSource, occurredAt: Int64, email: String? = nil, stripeCustomerID: String? = nil,
                 campaignID: String? = nil, leadID: String? = nil, activity: ContactActivity? = nil,
                 interestStatus: String? = nil, productInterest: String? = nil, payment: ObservedPayment? = nil,
-                subscription: ObservedSubscription? = nil) {
+                subscription: ObservedSubscription? = nil, leadFields: [String: String]? = nil) {
         self.eventID = eventID
         self.source = source
         self.occurredAt = occurredAt
@@ -174,6 +178,7 @@ public struct ContactObservation: Sendable, Equatable, Codable {
         self.productInterest = productInterest
         self.payment = payment
         self.subscription = subscription
+        self.leadFields = leadFields
     }
 
     /// The form every contact is keyed by: trimmed and lower-cased, nothing else.
@@ -284,6 +289,10 @@ public struct Contact: Sendable, Equatable {
     /// Segments they are in now.
     public var segments: [String]
     public var updatedAt: Int64
+    /// The catalog products they registered for (`contact.register`), sorted.
+    public var registeredFor: [String] = []
+    /// The Instantly lead fields kept for them (`contacts.lead_fields`): name -> the latest value, as text.
+    public var leadFields: [String: String] = [:]
 
     public init(id: Int64, email: String, firstSeenAt: Int64, lastEngagementAt: Int64? = nil,
                 counts: [ContactActivity: Int] = [:], interestStatus: String? = nil,
@@ -357,6 +366,9 @@ public struct ContactTimelineEntry: Sendable, Equatable {
         case purchase
         /// A segment entry or exit: `reference` is the segment, `detail` "entered #<n>" or "left".
         case segment
+        /// A registration (`contact.register`): `reference` is its reference (a Checkout Session id), `detail`
+        /// "<product>".
+        case registration
     }
 
     /// Unix milliseconds.
@@ -442,6 +454,8 @@ public struct ContactExport: Sendable {
     public var ownWrites: [String: Int64]
     /// Rules that held them back (staged rollout, `max_per_day`): rule, reason, when.
     public var holdbacks: [(rule: String, reason: String, at: Int64)] = []
+    /// Their registrations, oldest first.
+    public var registrations: [ContactRegistration] = []
 
     public init(contact: Contact, events: [StoredEvent], jobs: [JobRecord], payments: [ContactPayment],
                 purchases: [Purchase], transitions: [RecordedTransition], activity: [Activity], ruleRuns: [RuleRun],
@@ -493,5 +507,58 @@ public struct ContactErasure: Sendable, Equatable {
         self.activityAnonymised = activityAnonymised
         self.paymentsAnonymised = paymentsAnonymised
         self.walTruncated = walTruncated
+    }
+}
+
+/// One registration of a contact for a catalog product (`contact.register`), as stored.
+public struct ContactRegistration: Sendable, Equatable {
+    /// The catalog product key (`webinar`).
+    public var product: String
+    /// What the registration came from, unique: a Checkout Session id, an order number.
+    public var reference: String
+    /// The event whose flow recorded it.
+    public var eventID: Int64
+    /// Unix milliseconds.
+    public var registeredAt: Int64
+
+    public init(product: String, reference: String, eventID: Int64, registeredAt: Int64) {
+        self.product = product
+        self.reference = reference
+        self.eventID = eventID
+        self.registeredAt = registeredAt
+    }
+}
+
+/// What `ContactStore.register` did: whether the registration is new, where the product stands against its seats,
+/// and the segment changes it caused.
+public struct RegistrationResult: Sendable, Equatable {
+    public var contactID: Int64
+    /// `false` when the reference, or this contact's registration for the product, was recorded before: nothing
+    /// new was stored, and the counts are those of the registration recorded first.
+    public var created: Bool
+    /// The product of the registration (for a reference recorded before, the product it was recorded for).
+    public var product: String
+    /// How many registrations the product had once this one was recorded: its own place in line (the 1st, the
+    /// 100th), so the same reference always reports the same count.
+    public var registrations: Int
+    /// The seats the call passed; `nil` without.
+    public var seats: Int?
+    /// `seats - registrations`, never below 0; `nil` without seats.
+    public var seatsLeft: Int?
+    /// `registrations >= seats`; `false` without seats.
+    public var soldOut: Bool
+    /// Segment entries and exits the registration caused (recorded unqueued, like those of `linkLead`).
+    public var transitions: [SegmentTransition]
+
+    public init(contactID: Int64, created: Bool, product: String, registrations: Int, seats: Int?,
+                transitions: [SegmentTransition]) {
+        self.contactID = contactID
+        self.created = created
+        self.product = product
+        self.registrations = registrations
+        self.seats = seats
+        self.seatsLeft = seats.map { max(0, $0 - registrations) }
+        self.soldOut = seats.map { registrations >= $0 } ?? false
+        self.transitions = transitions
     }
 }

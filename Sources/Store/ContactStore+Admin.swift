@@ -11,7 +11,8 @@ extension ContactStore {
     /// output and error (a flow still running for them stops at its next step); attempt errors of those jobs or naming
     /// the address become `erased`; purchases lose the email; observations pending for their customers and rule runs
     /// naming the address are deleted; their activity and payments stay as anonymous rows (no contact, no event) for
-    /// campaign and revenue reports; then the contact is deleted with everything that belongs to it. After the commit,
+    /// campaign and revenue reports; then the contact is deleted with everything that belongs to it (registrations and
+    /// lead fields included, so a product's registration count no longer counts them). After the commit,
     /// with `secure_delete` on for this connection, `VACUUM` rewrites the file and a truncating checkpoint empties
     /// the WAL. A crash before the commit erases nothing; after it, calling `erase` again finishes the job
     /// (it returns `nil` once the contact is gone: run `VACUUM` by hand then).
@@ -70,8 +71,8 @@ extension ContactStore {
             for flow in runs { try run("DELETE FROM rule_runs WHERE flow = ?", flow) }
             let activityAnonymised = try run("UPDATE contact_activity SET event_id = NULL WHERE contact_id = ?", contactID)
             let paymentsAnonymised = try run("UPDATE contact_payments SET event_id = NULL WHERE contact_id = ?", contactID)
-            // Cascades to leads, customers, applied events, segments, transitions, own writes and rule runs; activity
-            // and payments keep their rows with no contact.
+            // Cascades to leads, customers, applied events, segments, transitions, own writes, rule runs,
+            // registrations and lead fields; activity and payments keep their rows with no contact.
             try run("DELETE FROM contacts WHERE id = ?", contactID)
             return ContactErasure(contactID: contactID, eventsRedacted: eventsRedacted, jobsRedacted: jobsRedacted,
                                   attemptsRedacted: attemptsRedacted, purchasesAnonymised: purchasesAnonymised,

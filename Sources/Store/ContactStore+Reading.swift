@@ -73,8 +73,9 @@ extension ContactStore {
     }
 
     /// The contact's history, newest first, at most `limit` entries: the events applied to them, those events' jobs
-    /// (at their last change), their payments, purchases recorded for their email, and their segment transitions.
-    /// Entries of the same time list segment changes first, then jobs, purchases, payments and events.
+    /// (at their last change), their payments, purchases recorded for their email, their segment transitions and
+    /// their registrations. Entries of the same time list registrations first, then segment changes, jobs,
+    /// purchases, payments and events.
     /// - Complexity: index lookups of the jobs of each of their events.
     public func timeline(contactID: Int64, limit: Int) throws -> [ContactTimelineEntry] {
         try rows("""
@@ -94,6 +95,9 @@ extension ContactStore {
                 UNION ALL
                 SELECT t.at, 'segment', t.segment, CASE WHEN t.entered THEN 'entered #' || t.entry ELSE 'left' END, 4, t.id
                 FROM segment_transitions t WHERE t.contact_id = ?1
+                UNION ALL
+                SELECT r.registered_at, 'registration', r.reference, r.product, 5, r.id
+                FROM contact_registrations r WHERE r.contact_id = ?1
             ) ORDER BY at DESC, rank DESC, sequence DESC LIMIT ?2
             """, contactID, limit) { row in
             ContactTimelineEntry(at: row.int(0), kind: ContactTimelineEntry.Kind(rawValue: row.string(1) ?? "") ?? .event,
@@ -103,7 +107,7 @@ extension ContactStore {
 
     /// Everything held about the person with this email (normalised), or `nil` when there is no such contact: the
     /// contact, every event applied to them with its full body, those events' jobs with every attempt, payments,
-    /// purchases recorded for the email, segment transitions, activity, rule runs and own writes.
+    /// purchases recorded for the email, segment transitions, activity, rule runs, own writes and registrations.
     public func export(email: String) throws -> ContactExport? {
         guard let contact = try self.contact(email: email) else { return nil }
         let id = contact.id
@@ -184,6 +188,7 @@ extension ContactStore {
         export.holdbacks = try rows("SELECT rule, reason, at FROM rule_holdbacks WHERE contact_id = ? ORDER BY at", id) { row in
             (rule: row.string(0) ?? "", reason: row.string(1) ?? "", at: row.int(2))
         }
+        export.registrations = try registrations(contactID: id)
         return export
     }
 
@@ -210,7 +215,7 @@ extension ContactStore {
     }
 
     /// Fills in the contact's campaigns with their lead ids (empty while none was seen), customer ids (in link order), revenue per
-    /// currency and current segments.
+    /// currency, current segments, registrations and lead fields.
     private func complete(_ contact: inout Contact) throws {
         var leads: [String: String] = [:]
         _ = try rows("SELECT campaign_id, lead_id FROM contact_leads WHERE contact_id = ?",
@@ -226,5 +231,12 @@ extension ContactStore {
             "SELECT segment FROM contact_segments WHERE contact_id = ? AND member = 1 ORDER BY segment", contact.id) {
             $0.string(0) ?? ""
         }
+        contact.registeredFor = try rows(
+            "SELECT product FROM contact_registrations WHERE contact_id = ? ORDER BY product", contact.id) { $0.string(0) ?? "" }
+        var leadFields: [String: String] = [:]
+        _ = try rows("SELECT name, value FROM contact_lead_fields WHERE contact_id = ?", contact.id) { row in
+            leadFields[row.string(0) ?? ""] = row.string(1) ?? ""
+        }
+        contact.leadFields = leadFields
     }
 }

@@ -8,6 +8,8 @@ public enum ContactStoreError: Error, CustomStringConvertible, Sendable, Equatab
     case unreadablePendingObservation(eventID: Int64, message: String)
     /// A contact was to be created for an address that is empty once trimmed.
     case emptyEmail
+    /// A registration was to be recorded with an empty product or reference (the associated value names which).
+    case emptyRegistration(String)
 
     public var description: String {
         switch self {
@@ -15,6 +17,7 @@ public enum ContactStoreError: Error, CustomStringConvertible, Sendable, Equatab
         case .unreadablePendingObservation(let eventID, let message):
             "the pending observation of event \(eventID) cannot be read: \(message)"
         case .emptyEmail: "a contact needs a non-empty email address"
+        case .emptyRegistration(let what): "a registration needs a non-empty \(what)"
         }
     }
 }
@@ -346,8 +349,8 @@ public final class ContactStore {
     /// Interest statuses that are not the person engaging (an auto-reply, or someone else answering).
     private static let nonEngagingInterest: Set<String> = ["out_of_office", "wrong_person"]
 
-    /// Records the observation's lead, activity, interest, payment and subscription on the contact (not the derived
-    /// columns).
+    /// Records the observation's lead, activity, interest, lead fields, payment and subscription on the contact (not
+    /// the derived columns).
     private func applyEffects(of observation: ContactObservation, to contactID: Int64) throws {
         let at = observation.occurredAt
         if observation.source == .instantly, let campaign = observation.campaignID {
@@ -401,6 +404,15 @@ public final class ContactStore {
             WHERE id = ?8
             """, at, observation.activity?.rawValue, engaging, doNotContact, campaignTouch, observation.interestStatus,
             observation.productInterest, contactID)
+        for (name, value) in (observation.leadFields ?? [:]).sorted(by: { $0.key < $1.key }) {
+            // Latest wins per field, by the event's own time; an older event changes nothing.
+            try run("""
+                INSERT INTO contact_lead_fields (contact_id, name, value, at, event_id) VALUES (?1, ?2, ?3, ?4, ?5)
+                ON CONFLICT (contact_id, name) DO UPDATE SET value = excluded.value, at = excluded.at,
+                    event_id = excluded.event_id
+                WHERE excluded.at >= contact_lead_fields.at
+                """, contactID, name, value, at, observation.eventID)
+        }
         if let payment = observation.payment {
             try record(payment, eventID: observation.eventID, occurredAt: at, contactID: contactID)
         }

@@ -249,6 +249,29 @@ public enum Schema {
         ) STRICT;
         CREATE INDEX rule_runs_by_rule ON rule_runs (rule, at);
         """,
+        // 7: registrations (`contact.register`: one per contact and catalog product, and one per reference such as a
+        // Checkout Session id), and the Instantly lead fields kept per contact (`contacts.lead_fields`, the latest by
+        // event time wins). Both belong to the contact and are deleted with it.
+        """
+        CREATE TABLE contact_registrations (
+            id             INTEGER PRIMARY KEY,
+            contact_id     INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+            product        TEXT    NOT NULL,
+            reference      TEXT    NOT NULL UNIQUE,
+            event_id       INTEGER NOT NULL,
+            registered_at  INTEGER NOT NULL,
+            UNIQUE (contact_id, product)
+        ) STRICT;
+        CREATE INDEX contact_registrations_by_product ON contact_registrations (product, id);
+        CREATE TABLE contact_lead_fields (
+            contact_id   INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+            name         TEXT    NOT NULL,
+            value        TEXT    NOT NULL,
+            at           INTEGER NOT NULL,
+            event_id     INTEGER NOT NULL,
+            PRIMARY KEY (contact_id, name)
+        ) STRICT;
+        """,
     ]
 
     /// The version a fully migrated database has.

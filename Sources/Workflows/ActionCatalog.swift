@@ -74,6 +74,9 @@ public enum ActionCatalog {
              optional: ["email", "campaign", "payment_link"],
              outputs: ["purchase_id", "created"],
              summary: "Records a purchase for revenue reports, once per reference (a Checkout Session id)."),
+        Spec(name: "contact.register", provider: .local, required: ["email", "product"], optional: ["reference", "seats"],
+             outputs: ["registered", "registrations", "seats", "seats_left", "sold_out"],
+             summary: "Registers the contact for a catalog product, once per reference (a Checkout Session id; default: the step's own key) and per contact and product; counts the product's registrations against `seats` (default: the product's catalog seats) and says when they are sold out; re-evaluates the contact's segments (registered_for)."),
     ]
 
     private static let byName: [String: Spec] = Dictionary(uniqueKeysWithValues: specs.map { ($0.name, $0) })
@@ -113,12 +116,18 @@ public enum RuleValidator {
         return problems
     }
 
-    /// The `tier` arguments of `stripe.create_payment_link` steps that name no tier of `catalog` (`product/tier`).
-    /// A tier given by a template is only known when the step runs, and is not checked here.
+    /// The `tier` arguments of `stripe.create_payment_link` steps that name no tier of `catalog` (`product/tier`),
+    /// and the `product` arguments of `contact.register` steps that name no product of it. A tier or product given by
+    /// a template is only known when the step runs, and is not checked here.
     public static func catalogProblems(in rules: [Rule], catalog: Catalog) -> [Problem] {
         var problems: [Problem] = []
         for (ruleIndex, rule) in rules.enumerated() {
-            for (stepIndex, step) in rule.steps.enumerated() where step.action == "stripe.create_payment_link" {
+            for (stepIndex, step) in rule.steps.enumerated() {
+                if step.action == "contact.register", let name = literal(step.arguments["product"]), catalog.product(name) == nil {
+                    problems.append(Problem(key: "rules[\(ruleIndex)].steps[\(stepIndex)].with.product",
+                                            message: "no catalog product '\(name)' (\(catalog.productsDescription))"))
+                }
+                guard step.action == "stripe.create_payment_link" else { continue }
                 let key = "rules[\(ruleIndex)].steps[\(stepIndex)].with.tier"
                 let references: [Argument]
                 switch step.arguments["tier"] {
@@ -143,6 +152,15 @@ public enum RuleValidator {
             }
         }
         return problems
+    }
+
+    /// The text of an argument known before the step runs (a value, or a template without paths); else `nil`.
+    private static func literal(_ argument: Argument?) -> String? {
+        switch argument {
+        case .value(let value)?: return value.text
+        case .template(let template)? where template.paths.isEmpty: return try? template.render(in: .object([:])).text
+        default: return nil
+        }
     }
 
     /// One problem, located by its key path inside the rule list (`rules[0].steps[2].with.price`).

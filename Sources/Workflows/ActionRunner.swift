@@ -14,12 +14,22 @@ struct ActionContext {
     /// Stable across every attempt of the job: Stripe's `Idempotency-Key` is derived from it.
     var idempotencyKey: String
     var now: () -> Int64
-    /// The catalog `tier:` arguments name.
+    /// The catalog `tier:` arguments name, and `contact.register` checks its product against (and takes seats from).
     var catalog: Catalog = Catalog()
     /// When the job was due (its scheduled time, else when it was queued): the same on every attempt, so a tier
     /// chosen by date (`tier: [webinar/early-bird, webinar/regular]`) is the same on a retry after the deadline,
     /// and so is the request under the job's idempotency key.
     var dueAt: Int64 = 0
+    /// The configured segments, re-evaluated by local actions that change the contact.
+    var segments: [SegmentQuery] = []
+    /// Where local actions leave what the engine acts on after the step (segment changes to start rules for).
+    var effects: ActionEffects?
+}
+
+/// What a local action changed that the engine acts on once the step is done: the segment entries and exits it
+/// caused, whose rules start with the step's successors. One per step run, used on the worker's thread only.
+final class ActionEffects {
+    var transitions: [SegmentTransition] = []
 }
 
 /// Executes the catalog's actions. Every action is idempotent across attempts of the same job: Stripe writes carry
@@ -87,6 +97,7 @@ public final class ActionRunner: Sendable {
         case "instantly.move_lead": return try moveLead(arguments, context)
         case "instantly.set_interest_status": return try setInterestStatus(arguments, context)
         case "record_purchase": return try recordPurchase(arguments, context)
+        case "contact.register": return try register(arguments, context)
         case "http.post": return try httpPost(arguments, context)
         default: throw Arguments.failure("unknown action '\(action)'")
         }
@@ -387,6 +398,33 @@ public final class ActionRunner: Sendable {
         } catch {
             throw ProviderFailure(message: "recording the purchase failed: \(error)", status: nil, retryable: true, retryAfterMilliseconds: nil)
         }
+    }
+
+    /// Registers the contact for a catalog product (`ContactStore.register`): idempotent per reference, so an
+    /// attempt that runs again reports what the first reported. The segment changes go to `context.effects`.
+    private func register(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        let email = try arguments.string("email")
+        let key = try arguments.string("product")
+        guard let product = context.catalog.product(key) else {
+            throw Arguments.failure("argument 'product': no catalog product '\(key)' (\(context.catalog.productsDescription))")
+        }
+        let seats = try arguments.optionalInt("seats") ?? product.seats
+        if let seats, seats < 1 { throw Arguments.failure("argument 'seats' must be at least 1") }
+        let reference = try arguments.optionalString("reference") ?? context.idempotencyKey
+        let result: RegistrationResult
+        do {
+            result = try context.store.contacts.register(email: email, product: product.key, reference: reference, seats: seats,
+                                                         eventID: context.eventID, segments: context.segments, now: context.now())
+        } catch ContactStoreError.emptyEmail {
+            throw Arguments.failure("argument 'email' is not an address")
+        } catch {
+            throw ProviderFailure(message: "registering \(email) for \(product.key) failed: \(error)", status: nil, retryable: true,
+                                  retryAfterMilliseconds: nil)
+        }
+        context.effects?.transitions += result.transitions
+        return .object(["registered": .bool(result.created), "registrations": .integer(Int64(result.registrations)),
+                        "seats": result.seats.map { .integer(Int64($0)) } ?? .null,
+                        "seats_left": result.seatsLeft.map { .integer(Int64($0)) } ?? .null, "sold_out": .bool(result.soldOut)])
     }
 
     private static func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }

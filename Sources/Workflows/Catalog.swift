@@ -38,6 +38,11 @@ public struct Catalog: Sendable, Equatable {
         throw CatalogError(message: "every tier named has ended (\(references.joined(separator: ", "))); add a tier without until: after them")
     }
 
+    /// The product keys for error messages: `catalog: webinar, course`, or that there is no catalog.
+    public var productsDescription: String {
+        products.isEmpty ? "no catalog: is configured" : "catalog: " + products.map(\.key).joined(separator: ", ")
+    }
+
     /// Every `product/tier` reference, for error messages.
     public var tierReferences: [String] { products.flatMap { product in product.tiers.map { "\(product.key)/\($0.key)" } } }
 

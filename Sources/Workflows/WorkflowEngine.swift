@@ -461,10 +461,12 @@ public final class WorkflowEngine: JobHandler {
 
         let stripe = RecordingProviderTransport(providers.stripe)
         let instantly = RecordingProviderTransport(providers.instantly)
+        let effects = ActionEffects()
         let actionContext = ActionContext(stripe: StripeClient(transport: stripe), instantly: InstantlyClient(transport: instantly),
                                           store: store, eventID: job.eventID, rule: ruleName,
                                           idempotencyKey: Self.stripeIdempotencyKey(job), now: clock, catalog: currentCatalog,
-                                          dueAt: input["scheduled_for"]?.stringValue.flatMap(ISO8601Timestamp.milliseconds) ?? job.createdAt)
+                                          dueAt: input["scheduled_for"]?.stringValue.flatMap(ISO8601Timestamp.milliseconds) ?? job.createdAt,
+                                          segments: currentContactPolicy.segments, effects: effects)
         let result = try runner.run(step.action, Arguments(values: rendered), in: actionContext)
 
         var stored = result.objectValue ?? ["result": result]
@@ -477,7 +479,7 @@ public final class WorkflowEngine: JobHandler {
                 // Paths without their query: a query can carry an email address, which stays out of info logs.
                 "requests": "\(dryRunRequests.map { "\($0.method) \($0.path.split(separator: "?")[0])" }.joined(separator: "; "))"])
         }
-        var followUps = try learn(from: result, of: step, arguments: rendered, job: job, store: store)
+        var followUps = try learn(from: result, of: step, arguments: rendered, job: job, store: store, effects: effects)
         // A flow that started without a known contact (a Stripe event whose customer was not linked yet) has one
         // from the step that linked it: later steps read `contact.` and check `unless:` against it.
         let flowContact = contactEmail
@@ -502,9 +504,10 @@ public final class WorkflowEngine: JobHandler {
 
     /// Links what an action found or created to the contact: a Stripe customer id (which applies the Stripe events
     /// that were waiting for it, and may move the contact between segments: their rules start with this step's
-    /// successors) or an Instantly lead id per campaign.
+    /// successors) or an Instantly lead id per campaign; and the segment changes a local action such as
+    /// `contact.register` caused (`effects`).
     private func learn(from result: JSONValue, of step: Step, arguments: [String: JSONValue], job: Job,
-                       store: WorkflowStore) throws(ProviderFailure) -> [NewJob] {
+                       store: WorkflowStore, effects: ActionEffects) throws(ProviderFailure) -> [NewJob] {
         guard let email = Self.linkedEmail(of: step, arguments: arguments, result: result) else { return [] }
         let now = clock()
         do {
@@ -521,6 +524,9 @@ public final class WorkflowEngine: JobHandler {
                 let transitions = try store.contacts.linkLead(email: email, campaignID: campaign, leadID: lead, eventID: job.eventID,
                                                               segments: currentContactPolicy.segments, now: now)
                 return try segmentJobs(for: transitions, store: store, now: now).jobs
+            case "contact.register":
+                // Registered (and its segments re-evaluated) by the action itself, in one transaction.
+                return try segmentJobs(for: effects.transitions, store: store, now: now).jobs
             default:
                 return []
             }
@@ -533,7 +539,7 @@ public final class WorkflowEngine: JobHandler {
 
     /// The actions whose result `learn` links to a contact (creating it if need be).
     static let contactLinkingActions: Set<String> = ["stripe.find_or_create_customer", "stripe.get_customer", "instantly.add_lead",
-                                                     "instantly.set_lead_variables", "instantly.move_lead"]
+                                                     "instantly.set_lead_variables", "instantly.move_lead", "contact.register"]
 
     /// The normalised address a step ties its result to: its `email` argument, or for `stripe.get_customer` (which
     /// has none) the customer's own address.

@@ -20,10 +20,26 @@ extension HookyardConfiguration {
         var loopGuardSeconds = 300
         /// Most flows one rule starts for one contact per day.
         var maxRuleRunsPerDay = 3
+        /// The Instantly lead fields (top-level payload keys such as `industry`, `companyName`) kept per contact, in
+        /// configuration order; `lead.<name>` in segments may name only these.
+        var leadFields: [String] = []
 
-        /// The extractor these settings describe.
-        var eventReader: ContactEventReader {
-            ContactEventReader(tiers: tiers, campaignInterest: campaignInterest, linkInterest: linkInterest)
+        /// The extractor these settings describe, without a catalog.
+        var eventReader: ContactEventReader { eventReader(catalog: Catalog()) }
+
+        /// The extractor these settings describe. A price whose id and product `tiers` does not map gets the tier
+        /// of the catalog tier with its `lookup_key`, and its product sets the contact's product interest.
+        func eventReader(catalog: Catalog) -> ContactEventReader {
+            var lookupTiers: [String: String] = [:]
+            var lookupProducts: [String: String] = [:]
+            for product in catalog.products {
+                for tier in product.tiers {
+                    lookupTiers[tier.lookupKey] = tier.key
+                    lookupProducts[tier.lookupKey] = product.key
+                }
+            }
+            return ContactEventReader(tiers: tiers, campaignInterest: campaignInterest, linkInterest: linkInterest,
+                                      leadFields: leadFields, lookupKeyTiers: lookupTiers, lookupKeyProducts: lookupProducts)
         }
     }
 }
@@ -31,7 +47,7 @@ extension HookyardConfiguration {
 extension HookyardConfiguration {
     /// What the workflow engine needs of these settings.
     var contactPolicy: ContactPolicy {
-        ContactPolicy(reader: contacts.eventReader, engagement: contacts.engagement, segments: segmentCompiler.queries,
+        ContactPolicy(reader: contacts.eventReader(catalog: catalog), engagement: contacts.engagement, segments: segmentCompiler.queries,
                       loopGuardMilliseconds: Int64(contacts.loopGuardSeconds) * 1000, maxRuleRunsPerDay: contacts.maxRuleRunsPerDay)
     }
 
@@ -54,14 +70,15 @@ extension ConfigurationLoader {
                              into configuration: inout HookyardConfiguration, issues: inout [ConfigurationIssue]) {
         var reader = ContactConfigurationReader(file: file, environment: environment)
         if let contacts { configuration.contacts = reader.readContacts(contacts) }
-        if let segments { configuration.segments = reader.readSegments(segments) }
+        let leadFields = Set(configuration.contacts.leadFields)
+        if let segments { configuration.segments = reader.readSegments(segments, leadFields: leadFields) }
         if strict { issues += reader.issues } else { configuration.ignoredIssues += reader.issues }
         do {
-            configuration.segmentCompiler = try SegmentCompiler(definitions: configuration.segments)
+            configuration.segmentCompiler = try SegmentCompiler(definitions: configuration.segments, leadFields: leadFields)
         } catch {
             // readSegments returns only segments that compile together; keep the compiler consistent regardless.
             configuration.segments = []
-            configuration.segmentCompiler = SegmentCompiler()
+            configuration.segmentCompiler = SegmentCompiler(leadFields: leadFields)
             let issue = ConfigurationIssue(origin: file, line: nil, key: "segments.\(error.segment)", message: error.message)
             if strict { issues.append(issue) } else { configuration.ignoredIssues.append(issue) }
         }
@@ -80,6 +97,7 @@ extension ConfigurationLoader {
 ///     links: {"*example.com/course*": course}                    # in order; the first match wins
 ///   loop_guard_seconds: 300
 ///   max_rule_runs_per_day: 3
+///   lead_fields: [industry, companyName]                         # Instantly lead fields kept per contact
 /// segments:
 ///   hot-prospects: {all: [{payment_status: prospect}, {engagement: high}]}
 /// ```
@@ -118,8 +136,9 @@ struct ContactConfigurationReader: EnvironmentExpandingReader {
                 }
             case "loop_guard_seconds": int(value, path, min: 0) { settings.loopGuardSeconds = $0 }
             case "max_rule_runs_per_day": int(value, path, min: 1) { settings.maxRuleRunsPerDay = $0 }
+            case "lead_fields": settings.leadFields = readLeadFields(value, key: path)
             default:
-                issue(keyNode, path, "unknown key (contacts has engagement, tiers, product_interest, loop_guard_seconds, max_rule_runs_per_day)")
+                issue(keyNode, path, "unknown key (contacts has engagement, tiers, product_interest, loop_guard_seconds, max_rule_runs_per_day, lead_fields)")
             }
         }
         return settings
@@ -198,6 +217,37 @@ struct ContactConfigurationReader: EnvironmentExpandingReader {
         return result
     }
 
+    /// A list of names, or one comma-separated string (as a `${VAR}` gives); each at most once.
+    private mutating func readLeadFields(_ node: Node, key: String) -> [String] {
+        var names: [(name: String, node: Node)] = []
+        if node.mapping != nil {
+            issue(node, key, "must be a list of Instantly lead field names, such as [industry, companyName]")
+            return []
+        } else if let sequence = node.sequence {
+            for item in sequence {
+                guard let text = scalarText(item, key) else { continue }
+                names.append((text.trimmingCharacters(in: .whitespaces), item))
+            }
+        } else if let text = scalarText(node, key) {
+            names = text.split(separator: ",").map { (String($0).trimmingCharacters(in: .whitespaces), node) }
+        } else {
+            return []
+        }
+        var result: [String] = []
+        for (name, item) in names {
+            guard !name.isEmpty else {
+                issue(item, key, "names an empty lead field")
+                continue
+            }
+            guard !result.contains(name) else {
+                issue(item, key, "'\(name)' is listed more than once")
+                continue
+            }
+            result.append(name)
+        }
+        return result
+    }
+
     private mutating func readLinks(_ node: Node, key: String) -> [LinkInterest] {
         guard let mapping = node.mapping else {
             issue(node, key, "must be a mapping of URL patterns to product names")
@@ -222,7 +272,8 @@ struct ContactConfigurationReader: EnvironmentExpandingReader {
     /// The segments that compile, in configuration order. Each problem is an issue: a field or test at its own
     /// line, an unknown reference or a cycle at the segment's name. A segment with a problem is left out, as is
     /// every segment that refers to one left out (without an issue of its own).
-    mutating func readSegments(_ node: Node) -> [SegmentDefinition] {
+    /// - Parameter leadFields: `contacts.lead_fields`, the names `lead.<name>` may use.
+    mutating func readSegments(_ node: Node, leadFields: Set<String> = []) -> [SegmentDefinition] {
         guard let mapping = node.mapping else {
             issue(node, "segments", "must be a mapping of segment names to tests")
             return []
@@ -240,21 +291,21 @@ struct ContactConfigurationReader: EnvironmentExpandingReader {
                 issue(keyNode, path, "is defined more than once")
                 continue
             }
-            var predicateReader = ContactPredicateReader(file: file, environment: environment)
+            var predicateReader = ContactPredicateReader(file: file, environment: environment, leadFields: leadFields)
             let predicate = predicateReader.read(value, key: path)
             issues += predicateReader.issues
             // A segment that did not read stands in as "everyone" so references to it are not reported as unknown.
             read.append((SegmentDefinition(name: name, predicate: predicate ?? .all([])), keyNode, predicate != nil))
         }
         var broken = Set(read.filter { !$0.ok }.map(\.definition.name))
-        for problem in SegmentCompiler.problems(in: read.map(\.definition)) {
+        for problem in SegmentCompiler.problems(in: read.map(\.definition), leadFields: leadFields) {
             let keyNode = read.first(where: { $0.definition.name == problem.segment })?.keyNode
             issue(keyNode, "segments.\(problem.segment)", problem.message)
             broken.insert(problem.segment)
         }
         var definitions = read.map(\.definition).filter { !broken.contains($0.name) }
         while true {
-            let failing = Set(SegmentCompiler.problems(in: definitions).map(\.segment))
+            let failing = Set(SegmentCompiler.problems(in: definitions, leadFields: leadFields).map(\.segment))
             if failing.isEmpty { return definitions }
             definitions.removeAll { failing.contains($0.name) }
         }

@@ -17,7 +17,8 @@ import Yams
 /// ```
 ///
 /// Several keys in one mapping must all hold. Fields are `ContactField`'s names (`revenue.<currency>` for one
-/// currency); tests are equals, not, in, not_in, gt, gte, lt, lte, exists. Each field test is also checked the way
+/// currency) and `lead.<name>` for a kept Instantly lead field (checked against `leadFields` when given); tests are
+/// equals, not, in, not_in, gt, gte, lt, lte, exists. Each field test is also checked the way
 /// `SegmentCompiler` will compile it (numbers only for revenue and days_since_engagement, the values of
 /// payment_status and engagement), so its problem is placed on its own line. Segment references are only checked
 /// for their spelling here: whether they exist is the compiler's finding.
@@ -25,6 +26,9 @@ struct ContactPredicateReader: EnvironmentExpandingReader {
     let file: String
     let environment: [String: String]
     var issues: [ConfigurationIssue] = []
+    /// `contacts.lead_fields`: the names `lead.<name>` may use. `nil`: not checked here (a rule's `if:` is checked
+    /// when it is compiled, by a `SegmentCompiler` that knows them).
+    var leadFields: Set<String>? = nil
 
     static let tests = ["equals", "not", "in", "not_in", "gt", "gte", "lt", "lte", "exists"]
     static let combinators = ["all", "any", "not", "segment"]
@@ -88,9 +92,12 @@ struct ContactPredicateReader: EnvironmentExpandingReader {
     private mutating func readField(_ name: String, keyNode: Node, value: Node, path: String) -> ContactPredicate? {
         let dot = name.firstIndex(of: ".")
         let fieldName = dot.map { String(name[..<$0]) } ?? name
+        if fieldName == "lead", let dot {
+            return readLeadField(String(name[name.index(after: dot)...]), keyNode: keyNode, value: value, path: path)
+        }
         guard let field = ContactField(rawValue: fieldName) else {
-            issue(keyNode, path, "unknown field '\(name)' (fields: \(ContactField.allCases.map(\.rawValue).joined(separator: ", ")); "
-                + "or \(Self.combinators.joined(separator: ", ")))")
+            issue(keyNode, path, "unknown field '\(name)' (fields: \(ContactField.allCases.map(\.rawValue).joined(separator: ", ")), "
+                + "lead.<name>; or \(Self.combinators.joined(separator: ", ")))")
             return nil
         }
         var currency: String?
@@ -138,6 +145,56 @@ struct ContactPredicateReader: EnvironmentExpandingReader {
         }
         guard check(field, currency: currency, test, node: keyNode, key: path) else { return nil }
         return .field(field, currency: currency, test)
+    }
+
+    /// `lead.<name>: value`, `[values]` or `{tests}`, like a text field.
+    private mutating func readLeadField(_ leadName: String, keyNode: Node, value: Node, path: String) -> ContactPredicate? {
+        // The name first, once, at the key's line (the compiler would report it for each test).
+        do {
+            _ = try SegmentCompiler(leadFields: leadFields).compile(.leadField(leadName, .exists(true)), name: path)
+        } catch {
+            issue(keyNode, path, error.message.hasPrefix("lead.\(leadName): ") ? String(error.message.dropFirst("lead.\(leadName): ".count)) : error.message)
+            return nil
+        }
+        var tests: [(test: ContactPredicate.Test, node: Node, key: String)] = []
+        if let mapping = value.mapping {
+            guard !mapping.isEmpty else {
+                issue(value, path, "names no test (\(Self.tests.joined(separator: ", ")))")
+                return nil
+            }
+            var failed = false
+            for (operatorNode, operand) in mapping {
+                let operatorName = operatorNode.string ?? ""
+                let operatorPath = "\(path).\(operatorName)"
+                guard let test = readTest(operatorName, operatorNode: operatorNode, operand: operand, path: operatorPath) else {
+                    failed = true
+                    continue
+                }
+                tests.append((test, operatorNode, operatorPath))
+            }
+            guard !failed else { return nil }
+        } else if value.sequence != nil {
+            guard let values = listValue(value, path) else { return nil }
+            tests.append((.oneOf(values), keyNode, path))
+        } else {
+            guard let scalar = scalarValue(value, path) else { return nil }
+            tests.append((.equals(scalar), keyNode, path))
+        }
+        var parts: [ContactPredicate] = []
+        var failed = false
+        for (test, node, key) in tests {
+            do {
+                _ = try SegmentCompiler(leadFields: leadFields).compile(.leadField(leadName, test), name: key)
+                parts.append(.leadField(leadName, test))
+            } catch {
+                // The compiler's message starts with the field, which the key already names.
+                let prefix = "lead.\(leadName): "
+                issue(node, key, error.message.hasPrefix(prefix) ? String(error.message.dropFirst(prefix.count)) : error.message)
+                failed = true
+            }
+        }
+        guard !failed else { return nil }
+        return parts.count == 1 ? parts[0] : .all(parts)
     }
 
     private mutating func readTest(_ name: String, operatorNode: Node, operand: Node, path: String) -> ContactPredicate.Test? {

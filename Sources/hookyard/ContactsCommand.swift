@@ -255,6 +255,9 @@ private func describe(_ contact: Contact) -> String {
         contact.leads[campaign]!.isEmpty ? campaign : "\(campaign) (lead \(contact.leads[campaign]!))"
     }.joined(separator: ", "))
     line("stripe customers", contact.stripeCustomerIDs.isEmpty ? "none" : contact.stripeCustomerIDs.joined(separator: ", "))
+    line("registered for", contact.registeredFor.isEmpty ? "none" : contact.registeredFor.joined(separator: ", "))
+    line("lead fields", contact.leadFields.isEmpty ? "none" : contact.leadFields.keys.sorted().map { "\($0): \(contact.leadFields[$0]!)" }
+        .joined(separator: ", "))
     line("segments", contact.segments.isEmpty ? "none" : contact.segments.joined(separator: ", "))
     return lines.joined(separator: "\n")
 }

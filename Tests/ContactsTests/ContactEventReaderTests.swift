@@ -294,6 +294,57 @@ final class ContactEventReaderTests: XCTestCase {
         XCTAssertNil(deleted.subscription?.tier)
     }
 
+    func testInstantlyLeadFieldsAreKeptAsTextWhenConfigured() throws {
+        let reader = ContactEventReader(leadFields: ["industry", "companyName", "seats", "trial", "score", "empty", "nested",
+                                                     "missing", "nothing"])
+        let body = json("""
+            {"timestamp": "2026-08-14T09:30:00Z", "event_type": "email_sent", "workspace": "w", "campaign_id": "c-1",
+             "campaign_name": "n", "lead_email": "ann@example.com", "industry": "Retail", "companyName": "Acme Ltd",
+             "seats": 12, "trial": true, "score": 4.5, "empty": "", "nested": {"a": 1}, "nothing": null, "jobTitle": "CTO"}
+            """)
+        let observation = try XCTUnwrap(reader.observation(eventID: 1, source: .instantly, type: "email_sent", body: body,
+                                                           receivedAt: 0))
+        XCTAssertEqual(observation.leadFields, ["industry": "Retail", "companyName": "Acme Ltd", "seats": "12",
+                                                "trial": "true", "score": "4.5"],
+                       "only the configured keys; an empty string, a map and null are no value")
+        // Without lead_fields, nothing is kept.
+        XCTAssertNil(ContactEventReader().observation(eventID: 1, source: .instantly, type: "email_sent", body: body,
+                                                      receivedAt: 0)?.leadFields)
+    }
+
+    func testCatalogLookupKeysGiveTierAndProductInterestWhenTiersDoNotNameThePrice() throws {
+        let reader = ContactEventReader(tiers: ["price_mapped": "gold"],
+                                        lookupKeyTiers: ["coaching-pro": "pro", "webinar-regular": "regular"],
+                                        lookupKeyProducts: ["coaching-pro": "coaching", "webinar-regular": "webinar"])
+        func subscription(price: String, lookupKey: String) -> ContactObservation? {
+            let event = json("""
+                {"id": "evt_s", "created": 1786699800, "type": "customer.subscription.created",
+                 "data": {"object": {"id": "sub_9", "status": "active", "customer": "cus_9",
+                   "items": {"data": [{"id": "si_9", "current_period_end": 1789378200,
+                     "price": {"id": "\(price)", "object": "price", "product": "prod_9", "lookup_key": "\(lookupKey)"}}]}}}}
+                """)
+            return reader.observation(eventID: 1, source: .stripe, type: "customer.subscription.created", body: event,
+                                      receivedAt: 0)
+        }
+        let byLookupKey = try XCTUnwrap(subscription(price: "price_new", lookupKey: "coaching-pro"))
+        XCTAssertEqual(byLookupKey.subscription?.tier, "pro")
+        XCTAssertEqual(byLookupKey.productInterest, "coaching")
+        let explicit = try XCTUnwrap(subscription(price: "price_mapped", lookupKey: "coaching-pro"))
+        XCTAssertEqual(explicit.subscription?.tier, "gold", "contacts.tiers wins over the catalog")
+        let unknown = try XCTUnwrap(subscription(price: "price_new", lookupKey: "someone-elses"))
+        XCTAssertNil(unknown.subscription?.tier)
+        XCTAssertNil(unknown.productInterest)
+
+        let invoice = try XCTUnwrap(reader.observation(eventID: 2, source: .stripe, type: "invoice.paid", body: json("""
+            {"id": "evt_i", "created": 1786699800, "type": "invoice.paid",
+             "data": {"object": {"id": "in_9", "amount_paid": 6900, "currency": "usd", "customer": "cus_9",
+               "customer_email": "ann@example.com", "lines": {"data": [
+                 {"id": "il_9", "price": {"id": "price_w", "product": "prod_w", "lookup_key": "webinar-regular"}}]}}}}
+            """), receivedAt: 0))
+        XCTAssertEqual(invoice.payment?.tier, "regular")
+        XCTAssertEqual(invoice.productInterest, "webinar")
+    }
+
     func testRefundedCharge() throws {
         let observation = try XCTUnwrap(stripe("""
             {"id": "evt_16", "created": 1786699800, "type": "charge.refunded",

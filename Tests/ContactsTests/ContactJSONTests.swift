@@ -29,5 +29,27 @@ final class ContactJSONTests: XCTestCase {
         XCTAssertEqual(json["last_engagement_at"], .null)
         XCTAssertEqual(json["updated_at"], .string("1970-01-01T00:00:01.000Z"))
         XCTAssertEqual(json["subscription"], .null)
+        XCTAssertEqual(json["registered_for"], .array([]))
+        XCTAssertEqual(json["lead"], .object([:]))
+    }
+
+    func testRegistrationsAndLeadFieldsRenderForTemplates() throws {
+        var contact = Contact(id: 8, email: "bo@example.com", firstSeenAt: 0, updatedAt: 0)
+        contact.registeredFor = ["course", "webinar"]
+        contact.leadFields = ["industry": "Retail", "companyName": "Acme"]
+        let json = ContactJSON.render(contact)
+        XCTAssertEqual(json["registered_for"], .array([.string("course"), .string("webinar")]))
+        XCTAssertEqual(json[path: ["lead", "industry"]], .string("Retail"))
+        XCTAssertEqual(json[path: ["lead", "companyName"]], .string("Acme"))
+
+        var export = ContactExport(contact: contact, events: [], jobs: [], payments: [], purchases: [], transitions: [],
+                                   activity: [], ruleRuns: [], ownWrites: [:])
+        export.registrations = [ContactRegistration(product: "webinar", reference: "cs_1", eventID: 3, registeredAt: 1000)]
+        let document = ContactExportJSON.render(export, exportedAt: 0)
+        XCTAssertEqual(document[path: ["contact", "registered_for"]], .array([.string("course"), .string("webinar")]))
+        XCTAssertEqual(document["registrations"], .array([.object([
+            "product": .string("webinar"), "reference": .string("cs_1"), "at": .string("1970-01-01T00:00:01.000Z"),
+            "event": .integer(3),
+        ])]))
     }
 }

@@ -36,6 +36,12 @@ final class SegmentCompilerTests: XCTestCase {
               (2, 'in_1', 'invoice', 60000, 'usd', 0), (2, 'cs_1', 'payment', 1000, 'eur', 0),
               (4, 'cs_2', 'payment', 5000, 'usd', 0), (4, 'ch_2', 'refund', -5000, 'usd', 0),
               (NULL, 'cs_9', 'payment', 99999, 'usd', 0);
+            INSERT INTO contact_registrations (contact_id, product, reference, event_id, registered_at) VALUES
+              (1, 'webinar', 'cs_r1', 0, 0), (2, 'webinar', 'cs_r2', 0, 0), (2, 'course', 'cs_r3', 0, 0),
+              (4, 'course', 'cs_r4', 0, 0);
+            INSERT INTO contact_lead_fields (contact_id, name, value, at, event_id) VALUES
+              (1, 'industry', 'Retail', 0, 0), (2, 'industry', 'Finance', 0, 0), (2, 'companyName', 'Acme', 0, 0),
+              (3, 'industry', 'Retail', 0, 0);
             """)
     }
 
@@ -105,6 +111,51 @@ final class SegmentCompilerTests: XCTestCase {
         XCTAssertEqual(try select(field(.campaign, .noneOf([.string("c1"), .string("c2")]))), ["cat", "eve"])
         XCTAssertEqual(try select(field(.campaign, .exists(true))), ["ann", "bob", "dan"])
         XCTAssertEqual(try select(field(.campaign, .exists(false))), ["cat", "eve"])
+    }
+
+    func testRegisteredForMembership() throws {
+        XCTAssertEqual(try select(field(.registeredFor, .equals(.string("webinar")))), ["ann", "bob"])
+        XCTAssertEqual(try select(field(.registeredFor, .notEquals(.string("webinar")))), ["cat", "dan", "eve"])
+        XCTAssertEqual(try select(.not(field(.registeredFor, .equals(.string("webinar"))))), ["cat", "dan", "eve"])
+        XCTAssertEqual(try select(field(.registeredFor, .oneOf([.string("course"), .string("gala")]))), ["bob", "dan"])
+        XCTAssertEqual(try select(field(.registeredFor, .noneOf([.string("webinar"), .string("course")]))), ["cat", "eve"])
+        XCTAssertEqual(try select(field(.registeredFor, .oneOf([]))), [])
+        XCTAssertEqual(try select(field(.registeredFor, .exists(true))), ["ann", "bob", "dan"])
+        XCTAssertEqual(try select(field(.registeredFor, .exists(false))), ["cat", "eve"])
+        XCTAssertEqual(try select(field(.registeredFor, .equals(.null))), ["cat", "eve"])
+        let query = try SegmentCompiler().compile(field(.registeredFor, .equals(.string("webinar' OR 1=1 --"))), name: "t")
+        XCTAssertFalse(query.sql.contains("webinar"), query.sql)
+        XCTAssertEqual(try select(query), [])
+    }
+
+    func testLeadFieldsAreTextFields() throws {
+        func lead(_ name: String, _ test: ContactPredicate.Test) -> ContactPredicate { .leadField(name, test) }
+        XCTAssertEqual(try select(lead("industry", .equals(.string("Retail")))), ["ann", "cat"])
+        XCTAssertEqual(try select(lead("industry", .notEquals(.string("Retail")))), ["bob", "dan", "eve"], "not holds without a value")
+        XCTAssertEqual(try select(lead("industry", .oneOf([.string("Finance"), .string("Health")]))), ["bob"])
+        XCTAssertEqual(try select(lead("industry", .noneOf([.string("Retail"), .string("Finance")]))), ["dan", "eve"])
+        XCTAssertEqual(try select(lead("industry", .exists(true))), ["ann", "bob", "cat"])
+        XCTAssertEqual(try select(lead("companyName", .exists(false))), ["ann", "cat", "dan", "eve"])
+        XCTAssertEqual(try select(lead("companyName", .equals(.null))), ["ann", "cat", "dan", "eve"])
+        // The field's own parameter is bound wherever the value is read, in order.
+        XCTAssertEqual(try select(.all([lead("industry", .oneOf([.string("Retail"), .string("Finance")])),
+                                        lead("companyName", .equals(.string("Acme")))])), ["bob"])
+        let query = try SegmentCompiler().compile(lead("industry", .equals(.string("x' OR 1=1 --"))), name: "t")
+        XCTAssertFalse(query.sql.contains("industry"), query.sql)
+        XCTAssertEqual(query.parameters, [.text("industry"), .text("x' OR 1=1 --")])
+
+        // With lead_fields configured, other names are refused, naming the configured ones.
+        let compiler = SegmentCompiler(leadFields: ["industry", "companyName"])
+        XCTAssertEqual(try select(try compiler.compile(lead("industry", .equals(.string("Retail"))), name: "t")), ["ann", "cat"])
+        XCTAssertThrowsError(try compiler.compile(lead("title", .exists(true)), name: "rules[0].if")) { error in
+            XCTAssertEqual("\(error)", "segment 'rules[0].if': lead.title: 'title' is not one of contacts.lead_fields (configured: companyName, industry)")
+        }
+        XCTAssertEqual(SegmentCompiler.problems(in: [SegmentDefinition(name: "by-title", predicate: lead("title", .exists(true)))],
+                                                leadFields: []),
+                       [SegmentError(segment: "by-title", message: "lead.title: 'title' is not one of contacts.lead_fields (none are configured)")])
+        XCTAssertThrowsError(try SegmentCompiler(definitions: [SegmentDefinition(name: "s", predicate: lead("industry", .greaterThan(1)))])) { error in
+            XCTAssertEqual("\(error)", "segment 's': lead.industry: gt compares numbers, which only revenue and days_since_engagement are (lead.industry takes equals, not, in, not_in, exists)")
+        }
     }
 
     func testRevenue() throws {
@@ -223,6 +274,7 @@ final class SegmentCompilerTests: XCTestCase {
         XCTAssertEqual(message(field(.engagement, .oneOf([.string("high"), .string("hot")]))), "engagement: 'hot' is not one of low, medium, high")
         XCTAssertEqual(message(field(.tier, .greaterThan(3))),
                        "tier: gt compares numbers, which only revenue and days_since_engagement are (tier takes equals, not, in, not_in, exists)")
+        XCTAssertEqual(message(field(.registeredFor, .equals(.object([:])))), "registered_for: '{}' is not a product key")
         XCTAssertEqual(message(field(.campaign, .lessThan(3))),
                        "campaign: lt compares numbers, which only revenue and days_since_engagement are (campaign takes equals, not, in, not_in, exists)")
         XCTAssertEqual(message(field(.revenue, currency: "usd", .equals(.string("lots")))), "revenue.usd: '\"lots\"' is not a number")

@@ -598,6 +598,104 @@ final class ContactStoreTests: XCTestCase {
         XCTAssertNil(try store.export(email: "nobody@example.com"))
     }
 
+    // MARK: Registrations and lead fields
+
+    static let registrants = SegmentQuery(
+        name: "registrants",
+        sql: "EXISTS (SELECT 1 FROM contact_registrations r WHERE r.contact_id = c.id AND r.product = ?)",
+        parameters: [.text("webinar")])
+
+    func testRegisterCountsSeatsPerProductAndIsIdempotentPerReference() throws {
+        let event = storeEvent(.stripe, type: "checkout.session.completed", receivedAt: t0)
+        let first = try store.register(email: " Ann@Example.com", product: "webinar", reference: "cs_1", seats: 2,
+                                       eventID: event, segments: [Self.registrants], now: t0 + 10)
+        XCTAssertTrue(first.created)
+        XCTAssertEqual(first.product, "webinar")
+        XCTAssertEqual(first.registrations, 1)
+        XCTAssertEqual(first.seats, 2)
+        XCTAssertEqual(first.seatsLeft, 1)
+        XCTAssertFalse(first.soldOut)
+        XCTAssertEqual(first.transitions, [SegmentTransition(contactID: first.contactID, email: "ann@example.com",
+                                                             segment: "registrants", entered: true, entry: 1, eventID: event)])
+        let created = try contact("ann@example.com")
+        XCTAssertEqual(created.id, first.contactID)
+        XCTAssertEqual(created.firstSeenAt, t0 + 10, "a contact a registration creates is first seen then")
+        XCTAssertEqual(created.registeredFor, ["webinar"])
+
+        // Another product counts on its own.
+        let course = try store.register(email: "ann@example.com", product: "course", reference: "cs_c", seats: nil,
+                                        eventID: event, segments: [Self.registrants], now: t0 + 15)
+        XCTAssertEqual(course.registrations, 1)
+        XCTAssertNil(course.seats)
+        XCTAssertNil(course.seatsLeft)
+        XCTAssertFalse(course.soldOut)
+        XCTAssertEqual(course.transitions, [], "already a member")
+        XCTAssertEqual(try contact("ann@example.com").registeredFor, ["course", "webinar"])
+
+        let second = try store.register(email: "bob@example.com", product: "webinar", reference: "cs_2", seats: 2,
+                                        eventID: event, segments: [Self.registrants], now: t0 + 20)
+        XCTAssertEqual(second.registrations, 2)
+        XCTAssertEqual(second.seatsLeft, 0)
+        XCTAssertTrue(second.soldOut)
+        let third = try store.register(email: "cat@example.com", product: "webinar", reference: "cs_3", seats: 2,
+                                       eventID: event, segments: [], now: t0 + 30)
+        XCTAssertEqual(third.registrations, 3)
+        XCTAssertEqual(third.seatsLeft, 0, "never below 0")
+        XCTAssertTrue(third.soldOut)
+
+        // The same reference again: nothing new, and the counts of the first time (Ann was the 1st).
+        let replay = try store.register(email: "ann@example.com", product: "webinar", reference: "cs_1", seats: 2,
+                                        eventID: event, segments: [Self.registrants], now: t0 + 40)
+        XCTAssertFalse(replay.created)
+        XCTAssertEqual(replay.registrations, 1)
+        XCTAssertFalse(replay.soldOut)
+        XCTAssertEqual(replay.transitions, [])
+        // The same person for the same product under another reference is still one registration.
+        let twice = try store.register(email: "BOB@example.com", product: "webinar", reference: "cs_9", seats: 2,
+                                       eventID: event, segments: [], now: t0 + 50)
+        XCTAssertFalse(twice.created)
+        XCTAssertEqual(twice.registrations, 2)
+        XCTAssertEqual(try store.registrationCount(product: "webinar"), 3)
+        XCTAssertEqual(try store.registrationCount(product: "course"), 1)
+        XCTAssertEqual(try store.timeline(contactID: first.contactID, limit: 10).filter { $0.kind == .registration }, [
+            ContactTimelineEntry(at: t0 + 15, kind: .registration, reference: "cs_c", detail: "course"),
+            ContactTimelineEntry(at: t0 + 10, kind: .registration, reference: "cs_1", detail: "webinar"),
+        ])
+        XCTAssertEqual(try store.export(email: "ann@example.com")?.registrations, [
+            ContactRegistration(product: "webinar", reference: "cs_1", eventID: event, registeredAt: t0 + 10),
+            ContactRegistration(product: "course", reference: "cs_c", eventID: event, registeredAt: t0 + 15),
+        ])
+        XCTAssertThrowsError(try store.register(email: "ann@example.com", product: "", reference: "cs_x", seats: nil,
+                                                eventID: event, segments: [], now: t0)) { error in
+            XCTAssertEqual("\(error)", "a registration needs a non-empty product")
+        }
+        XCTAssertThrowsError(try store.register(email: " ", product: "webinar", reference: "cs_x", seats: nil,
+                                                eventID: event, segments: [], now: t0)) { error in
+            XCTAssertEqual(error as? ContactStoreError, .emptyEmail)
+        }
+    }
+
+    func testLeadFieldsKeepTheLatestValueByEventTime() throws {
+        var newer = instantly(.sent, email: "lea@example.com", at: t0 + 1000)
+        newer.leadFields = ["industry": "Retail", "companyName": "Acme"]
+        try apply(newer)
+        var older = instantly(.opened, email: "lea@example.com", at: t0)
+        older.leadFields = ["industry": "Finance", "seats": "12"]
+        try apply(older)
+        XCTAssertEqual(try contact("lea@example.com").leadFields,
+                       ["industry": "Retail", "companyName": "Acme", "seats": "12"],
+                       "an older event fills in a field never seen, and changes none seen later")
+        var latest = instantly(.clicked, email: "lea@example.com", at: t0 + 2000)
+        latest.leadFields = ["industry": "Health"]
+        try apply(latest)
+        XCTAssertEqual(try contact("lea@example.com").leadFields["industry"], "Health")
+        XCTAssertEqual(try contact("lea@example.com").leadFields["companyName"], "Acme")
+        // A pending observation stored without the key (an earlier build) still decodes.
+        let json = #"{"eventID":1,"source":"stripe","occurredAt":5}"#
+        let decoded = try JSONDecoder().decode(ContactObservation.self, from: Data(json.utf8))
+        XCTAssertNil(decoded.leadFields)
+    }
+
     // MARK: Erasure and retention
 
     /// Whether the file at `path` contains `text`, ignoring ASCII case (an absent file contains nothing).
@@ -630,8 +728,9 @@ final class ContactStoreTests: XCTestCase {
     func testEraseLeavesNoByteOfTheEmailInTheDatabaseOrItsLog() throws {
         let email = "erin.erased@example.com"
         let mixed = "Erin.Erased@Example.COM"
-        let opened = instantly(.opened, email: email, at: t0, campaign: "camp-e", lead: "lead-e",
+        var opened = instantly(.opened, email: email, at: t0, campaign: "camp-e", lead: "lead-e",
                                body: #"{"lead_email":"\#(mixed)","event_type":"email_opened"}"#)
+        opened.leadFields = ["industry": "Retail"]
         let paid = stripe(email: email, customer: "cus_erin", at: t0 + 100,
                           payment: ObservedPayment(reference: "cs_erin", kind: .payment, amount: 500, currency: "usd"),
                           subscription: ObservedSubscription(id: "sub_erin", status: "active"),
@@ -644,6 +743,8 @@ final class ContactStoreTests: XCTestCase {
         try apply(paid, segments: [Self.openers])
         try apply(bob, segments: [Self.openers])
         try store.linkLead(email: email, campaignID: "camp-f", leadID: "lead-f", eventID: 0, segments: [], now: t0)
+        _ = try store.register(email: email, product: "webinar", reference: "cs_reg_1", seats: 10, eventID: paid.eventID,
+                               segments: [], now: t0)
         XCTAssertTrue(try store.admits(rule: "r", email: email, flow: "once:\(email)", now: t0, maxPerDay: 5))
         try store.recordOwnWrite(email: email, rule: "tag", at: t0)
 
@@ -679,6 +780,8 @@ final class ContactStoreTests: XCTestCase {
         writer.close()
         writer = nil
 
+        XCTAssertEqual(try contact(email).registeredFor, ["webinar"])
+        XCTAssertEqual(try contact(email).leadFields, ["industry": "Retail"])
         let databaseFile = path
         let logFile = path + "-wal"
         XCTAssertTrue(try file(databaseFile, contains: email) || file(logFile, contains: email),
@@ -705,6 +808,8 @@ final class ContactStoreTests: XCTestCase {
         let raw = try SQLiteDatabase(path: path)
         XCTAssertEqual(try raw.scalarInt("SELECT count(*) FROM contact_payments WHERE contact_id IS NULL AND event_id IS NULL"), 1)
         XCTAssertEqual(try raw.scalarInt("SELECT count(*) FROM contact_activity WHERE contact_id IS NULL"), 1)
+        XCTAssertEqual(try raw.scalarInt("SELECT count(*) FROM contact_registrations"), 0, "her registration is deleted")
+        XCTAssertEqual(try raw.scalarInt("SELECT count(*) FROM contact_lead_fields"), 0, "her lead fields are deleted")
         XCTAssertEqual(try raw.scalarInt("SELECT count(*) FROM jobs WHERE idempotency_key LIKE 'erased:%'"), 1)
         raw.close()
         XCTAssertEqual(try contact("bob@example.com").counts[.opened], 1)
@@ -718,6 +823,9 @@ final class ContactStoreTests: XCTestCase {
         XCTAssertEqual(fresh.leads, ["camp-1": ""], "only the campaign of the new event")
         XCTAssertEqual(fresh.stripeCustomerIDs, [])
         XCTAssertEqual(fresh.revenue, [:])
+        XCTAssertEqual(fresh.registeredFor, [])
+        XCTAssertEqual(fresh.leadFields, [:])
+        XCTAssertEqual(try store.registrationCount(product: "webinar"), 0)
         XCTAssertNil(try store.lastOwnWrite(email: email, rule: "tag"))
         store.close()
         store = nil

@@ -259,6 +259,85 @@ final class ContactWorkflowTests: XCTestCase {
         XCTAssertEqual(reminders.map(\.idempotencyKey), ["flow:remind:dry-run:segment:waiting-to-pay:entered:1:1:add"],
                        "the move put her in the payment campaign: \(outputs)")
     }
+
+    // MARK: Registrations
+
+    private static let webinar = Catalog(products: [
+        CatalogProduct(key: "webinar", name: "Growth webinar", seats: 100,
+                       tiers: [CatalogTier(key: "regular", amount: 4900, currency: "usd", lookupKey: "webinar-regular")]),
+    ])
+
+    /// A rule registering the lead of each `lead_interested` for the webinar, with `arguments` added.
+    private func registerRule(_ arguments: [String: Argument]) -> Rule {
+        var with: [String: Argument] = ["email": template("{{ event.lead_email }}"), "product": .value(.string("webinar"))]
+        with.merge(arguments) { _, new in new }
+        return Rule(name: "register", trigger: Trigger(source: .instantly, eventTypes: ["lead_interested"]), maxRunsPerDay: 0,
+                    steps: [Step(name: "register", action: "contact.register", arguments: with)])
+    }
+
+    func testRegisteringCountsSeatsUntilSoldOutAndStartsTheRegisteredForSegmentsRule() throws {
+        let registrants = try SegmentCompiler(definitions: [
+            SegmentDefinition(name: "registrants", predicate: .field(.registeredFor, currency: nil, .equals(.string("webinar")))),
+        ]).queries
+        let welcome = Rule(name: "welcome", trigger: .segment("registrants", entered: true),
+                           steps: [addLeadStep.with(email: "{{ contact.email }}")])
+        let engine = WorkflowEngine(rules: [registerRule(["seats": .value(.integer(2))]), welcome],
+                                    contacts: ContactPolicy(segments: registrants), catalog: Self.webinar, providers: .dryRun,
+                                    logger: Logger(label: "test"))
+        instantly("lead_interested", "ann@example.com")
+        instantly("lead_interested", "bob@example.com")
+        instantly("lead_interested", "ann@example.com")   // again: not a second registration
+        instantly("lead_interested", "cat@example.com")
+        try QueueDriver(path: path, engine: engine).drain()
+
+        let outputs = try jobs("contact.register").map(output)
+        XCTAssertEqual(outputs, [
+            .object(["registered": .bool(true), "registrations": .integer(1), "seats": .integer(2), "seats_left": .integer(1),
+                     "sold_out": .bool(false)]),
+            .object(["registered": .bool(true), "registrations": .integer(2), "seats": .integer(2), "seats_left": .integer(0),
+                     "sold_out": .bool(true)]),
+            .object(["registered": .bool(false), "registrations": .integer(1), "seats": .integer(2), "seats_left": .integer(1),
+                     "sold_out": .bool(false)]),
+            .object(["registered": .bool(true), "registrations": .integer(3), "seats": .integer(2), "seats_left": .integer(0),
+                     "sold_out": .bool(true)]),
+        ], "the seats argument wins over the catalog's 100")
+        // The segment on registered_for started its rule once per registrant, from the registering step.
+        let welcomes = try jobs("instantly.add_lead")
+        XCTAssertEqual(welcomes.map(\.idempotencyKey), [
+            "flow:welcome:dry-run:segment:registrants:entered:1:1:add",
+            "flow:welcome:dry-run:segment:registrants:entered:2:1:add",
+            "flow:welcome:dry-run:segment:registrants:entered:3:1:add",
+        ])
+        XCTAssertEqual(welcomes.map(\.eventID), [1, 2, 4], "each belongs to the event whose flow registered them")
+        let contacts = try ContactStore(path: path)
+        defer { contacts.close() }
+        XCTAssertEqual(try contacts.contact(email: "ann@example.com")?.registeredFor, ["webinar"])
+        XCTAssertEqual(try contacts.contact(email: "ann@example.com")?.segments, ["registrants"])
+        XCTAssertEqual(try contacts.registrationCount(product: "webinar"), 3)
+    }
+
+    func testRegisteringTakesTheCatalogsSeatsAndRefusesAProductItDoesNotHave() throws {
+        let engine = WorkflowEngine(rules: [registerRule(["reference": template("{{ event.lead_email }}-ticket")])],
+                                    catalog: Self.webinar, providers: .dryRun, logger: Logger(label: "test"))
+        instantly("lead_interested", "ann@example.com")
+        try QueueDriver(path: path, engine: engine).drain()
+        XCTAssertEqual(try jobs("contact.register").map(output), [
+            .object(["registered": .bool(true), "registrations": .integer(1), "seats": .integer(100), "seats_left": .integer(99),
+                     "sold_out": .bool(false)]),
+        ])
+
+        let unknown = WorkflowEngine(rules: [registerRule(["product": template("{{ event.campaign_id }}")])],
+                                     catalog: Self.webinar, providers: .dryRun, logger: Logger(label: "test"))
+        instantly("lead_interested", "bob@example.com")
+        try QueueDriver(path: path, engine: unknown).drain()
+        let failed = try XCTUnwrap(try jobs("contact.register").last)
+        XCTAssertEqual(failed.state, .dead)
+        XCTAssertEqual(failed.lastError, "argument 'product': no catalog product '11111111-1111-1111-1111-111111111111' (catalog: webinar)")
+        let noCatalog = WorkflowEngine(rules: [registerRule([:])], providers: .dryRun, logger: Logger(label: "test"))
+        instantly("lead_interested", "cat@example.com")
+        try QueueDriver(path: path, engine: noCatalog).drain()
+        XCTAssertEqual(try jobs("contact.register").last?.lastError, "argument 'product': no catalog product 'webinar' (no catalog: is configured)")
+    }
 }
 
 private extension Step {

@@ -167,7 +167,7 @@ final class ContactConfigurationTests: ConfigurationTestCase {
               e: {}
             """)
         let fields = ContactField.allCases.map(\.rawValue).joined(separator: ", ")
-        XCTAssertTrue(text.contains("hookyard.yaml:5: segments.a.all[1].colour: unknown field 'colour' (fields: \(fields); or all, any, not, segment)"), text)
+        XCTAssertTrue(text.contains("hookyard.yaml:5: segments.a.all[1].colour: unknown field 'colour' (fields: \(fields), lead.<name>; or all, any, not, segment)"), text)
         XCTAssertTrue(text.contains("hookyard.yaml:7: segments.b.revenue.usd.within: unknown test 'within' (equals, not, in, not_in, gt, gte, lt, lte, exists)"), text)
         XCTAssertTrue(text.contains("hookyard.yaml:9: segments.c.tier.usd: only revenue takes a currency (revenue.usd)"), text)
         XCTAssertTrue(text.contains("hookyard.yaml:10: segments.bad name: 'bad name' must be letters, digits, '-' or '_'"), text)
@@ -281,6 +281,139 @@ final class ContactConfigurationTests: ConfigurationTestCase {
         let full = try load(yaml, environment: ["OUTREACH_IDS": "c-1,c-2", "PRO_PRICE": "price_p"])
         XCTAssertEqual(full.segments.map(\.name), ["outreach", "engaged-outreach", "customers"])
         XCTAssertEqual(full.contacts.tiers, ["price_p": "pro"])
+    }
+
+    func testLeadFieldsAndRegistrationsInSegments() throws {
+        let configuration = try load("""
+            contacts:
+              lead_fields: [industry, companyName]
+            segments:
+              retail:
+                lead.industry: [Retail, "E-commerce"]
+              named:
+                lead.companyName: {exists: true, not: Acme}
+              attendees:
+                registered_for: webinar
+              not-yet:
+                registered_for: {not_in: "${PRODUCTS}"}
+            """, environment: ["PRODUCTS": "webinar, course"])
+        XCTAssertEqual(configuration.contacts.leadFields, ["industry", "companyName"])
+        XCTAssertEqual(configuration.contacts.eventReader.leadFields, ["industry", "companyName"])
+        XCTAssertEqual(configuration.segments, [
+            SegmentDefinition(name: "retail", predicate: .leadField("industry", .oneOf([.string("Retail"), .string("E-commerce")]))),
+            SegmentDefinition(name: "named", predicate: .all([.leadField("companyName", .exists(true)),
+                                                              .leadField("companyName", .notEquals(.string("Acme")))])),
+            SegmentDefinition(name: "attendees", predicate: field(.registeredFor, .equals(.string("webinar")))),
+            SegmentDefinition(name: "not-yet", predicate: field(.registeredFor, .noneOf([.string("webinar"), .string("course")]))),
+        ])
+        XCTAssertEqual(configuration.segmentCompiler.leadFields, ["industry", "companyName"])
+        XCTAssertEqual(configuration.segmentCompiler.query(segment: "retail")?.parameters,
+                       [.text("industry"), .text("Retail"), .text("industry"), .text("E-commerce")])
+        // A comma-separated string (as ${VAR} gives) is a list too.
+        XCTAssertEqual(try load("contacts:\n  lead_fields: \"${FIELDS}\"\n", environment: ["FIELDS": "industry, jobTitle"])
+            .contacts.leadFields, ["industry", "jobTitle"])
+    }
+
+    func testLeadFieldsNotConfiguredAreRejectedWithFileAndLine() {
+        let text = problems("""
+            contacts:
+              lead_fields: [industry, companyName]
+            segments:
+              by-title:
+                all:
+                  - engagement: high
+                  - lead.jobTitle: CTO
+              by-industry:
+                lead.industry: {gt: 3}
+              by-product:
+                registered_for: {gte: 1}
+            rules:
+              - name: titled
+                on: {source: instantly, event: reply_received}
+                if:
+                  lead.seniority: senior
+                steps:
+                  - name: add
+                    action: instantly.add_lead
+                    with: {email: "{{ event.lead_email }}", campaign: c-1}
+            """)
+        XCTAssertTrue(text.contains("hookyard.yaml:7: segments.by-title.all[1].lead.jobTitle: 'jobTitle' is not one of contacts.lead_fields (configured: companyName, industry)"), text)
+        XCTAssertTrue(text.contains("hookyard.yaml:9: segments.by-industry.lead.industry.gt: gt compares numbers, which only revenue and days_since_engagement are (lead.industry takes equals, not, in, not_in, exists)"), text)
+        XCTAssertTrue(text.contains("hookyard.yaml:11: segments.by-product.registered_for.gte: gte compares numbers"), text)
+        XCTAssertTrue(text.contains("hookyard.yaml:16: rules[0].if: lead.seniority: 'seniority' is not one of contacts.lead_fields (configured: companyName, industry)"), text)
+
+        let none = problems("segments:\n  s:\n    lead.industry: Retail\n")
+        XCTAssertTrue(none.contains("hookyard.yaml:3: segments.s.lead.industry: 'industry' is not one of contacts.lead_fields (none are configured)"), none)
+        let listed = problems("""
+            contacts:
+              lead_fields: [industry, "", industry]
+            """)
+        XCTAssertTrue(listed.contains("hookyard.yaml:2: contacts.lead_fields: names an empty lead field"), listed)
+        XCTAssertTrue(listed.contains("hookyard.yaml:2: contacts.lead_fields: 'industry' is listed more than once"), listed)
+        let mapping = problems("contacts:\n  lead_fields: {industry: true}\n")
+        XCTAssertTrue(mapping.contains("hookyard.yaml:2: contacts.lead_fields: must be a list of Instantly lead field names, such as [industry, companyName]"), mapping)
+    }
+
+    /// `contact.register` must name a product of `catalog:`; a template is checked when the step runs.
+    func testRegisterNamesACatalogProduct() throws {
+        let yaml = """
+            catalog:
+              webinar:
+                name: Growth webinar
+                seats: 100
+                tiers:
+                  regular: {amount: 4900, currency: usd}
+            rules:
+              - name: register
+                on: {source: stripe, event: checkout.session.completed}
+                steps:
+                  - name: register
+                    action: contact.register
+                    with:
+                      email: "{{ event.data.object.customer_details.email }}"
+                      product: webnar
+                      reference: "{{ event.data.object.id }}"
+                  - name: by-template
+                    action: contact.register
+                    with: {email: "{{ event.data.object.customer_email }}", product: "{{ event.data.object.metadata.product }}"}
+                  - name: fine
+                    action: contact.register
+                    with: {email: "{{ event.data.object.customer_email }}", product: webinar, seats: 50}
+            """
+        let text = problems(yaml)
+        XCTAssertTrue(text.contains("hookyard.yaml:15: rules[0].steps[0].with.product: no catalog product 'webnar' (catalog: webinar)"), text)
+        XCTAssertFalse(text.contains("steps[1]"), text)
+        XCTAssertFalse(text.contains("steps[2]"), text)
+        let withoutCatalog = problems("""
+            rules:
+              - name: register
+                on: {source: stripe, event: checkout.session.completed}
+                steps:
+                  - name: register
+                    action: contact.register
+                    with: {email: "{{ event.data.object.customer_email }}", product: webinar, tickets: 2}
+            """)
+        XCTAssertTrue(withoutCatalog.contains("rules[0].steps[0].with.tickets: contact.register has no argument 'tickets' (it takes: email, product, reference, seats)"), withoutCatalog)
+        let fixed = try load(yaml.replacingOccurrences(of: "product: webnar", with: "product: webinar"))
+        XCTAssertEqual(fixed.rules.first?.steps.map(\.action), ["contact.register", "contact.register", "contact.register"])
+    }
+
+    /// Catalog lookup keys reach the event reader the workflow engine uses: tiers and products by lookup key.
+    func testCatalogLookupKeysReachTheEventReader() throws {
+        let configuration = try load("""
+            contacts:
+              tiers: {price_explicit: gold}
+            catalog:
+              coaching:
+                name: Coaching
+                tiers:
+                  pro: {amount: 9900, currency: usd, interval: month, lookup_key: coaching-pro}
+                  basic: {amount: 4900, currency: usd, interval: month}
+            """)
+        let reader = configuration.contactPolicy.reader
+        XCTAssertEqual(reader.tiers, ["price_explicit": "gold"])
+        XCTAssertEqual(reader.lookupKeyTiers, ["coaching-pro": "pro", "coaching-basic": "basic"])
+        XCTAssertEqual(reader.lookupKeyProducts, ["coaching-pro": "coaching", "coaching-basic": "coaching"])
     }
 
     /// The reader the rules use for `if:`: issues keyed under the rule, a predicate the compiler takes.

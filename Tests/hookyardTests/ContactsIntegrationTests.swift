@@ -22,6 +22,7 @@ final class ContactsIntegrationTests: XCTestCase {
     static let yaml = """
         contacts:
           tiers: {price_pro: pro}
+          lead_fields: [industry]
         segments:
           hot:
             all:
@@ -45,7 +46,7 @@ final class ContactsIntegrationTests: XCTestCase {
 
     private func sendInstantly(_ type: String, _ email: String, to daemon: DaemonProcess) throws {
         second += 1
-        let body = #"{"timestamp":"2026-11-25T10:00:\#(String(format: "%02d", second)).000Z","event_type":"\#(type)","workspace":"\#(FakeInstantlyAPI.workspaceID)","campaign_id":"\#(Self.campaign)","campaign_name":"Outreach","lead_email":"\#(email)","email_account":"sender@example.org"}"#
+        let body = #"{"timestamp":"2026-11-25T10:00:\#(String(format: "%02d", second)).000Z","event_type":"\#(type)","workspace":"\#(FakeInstantlyAPI.workspaceID)","campaign_id":"\#(Self.campaign)","campaign_name":"Outreach","lead_email":"\#(email)","email_account":"sender@example.org","industry":"Retail","companyName":"Acme"}"#
         let response = try daemon.client().roundTrip("POST", "/webhooks/instantly",
                                                      headers: [("Content-Type", "application/json"), ("X-Webhook-Secret", DaemonProcess.instantlySecret)],
                                                      body: Array(body.utf8))
@@ -129,6 +130,8 @@ final class ContactsIntegrationTests: XCTestCase {
         XCTAssertEqual((ann["counts"] as? [String: Int])?["opened"], 5)
         XCTAssertEqual((ann["counts"] as? [String: Int])?["replied"], 1)
         XCTAssertEqual(ann["first_campaign"] as? String, Self.campaign)
+        XCTAssertEqual(ann["lead"] as? [String: String], ["industry": "Retail"], "only the configured lead fields")
+        XCTAssertEqual(ann["registered_for"] as? [String], [])
         let timeline = try XCTUnwrap(ann["timeline"] as? [[String: Any]])
         XCTAssertEqual(timeline.filter { $0["kind"] as? String == "event" }.count, 9)
         XCTAssertTrue(timeline.contains { $0["kind"] as? String == "segment" && $0["reference"] as? String == "customers" }, "\(timeline)")
