@@ -4,7 +4,10 @@ import Synchronization
 /// A transport for dry runs: sends nothing, records every request, and answers 200 with a synthesized JSON body so
 /// the calling code runs its normal path:
 ///
-/// - `GET /v1/customers?...` (list): `{"data":[],"has_more":false,"object":"list"}`, so find-or-create goes on to create.
+/// - `GET /v1/customers?...`, `GET /v1/prices?...` and `GET /v1/products?...` (lists):
+///   `{"data":[],"has_more":false,"object":"list"}`: the account is taken to be empty, so find-or-create goes on to
+///   create, a price looked up by `lookup_key` is not found, and `hookyard catalog sync --dry-run` without an API key
+///   plans to create the whole catalog.
 /// - `POST /api/v2/leads/list`: one lead with the asked email (`contacts[0]`) in the asked campaign, `payload` `{}`,
 ///   `status` 1, and id `dry-run-lead-<12 hex>` derived from email and campaign: the lead is assumed to exist.
 /// - `GET /api/v2/background-jobs/{id}`: `{"id":<id>,"status":"success","type":"move-leads"}`.
@@ -40,7 +43,7 @@ public final class DryRunProviderTransport: ProviderTransport {
         let path = request.endpoint
         let lastComponent = String(path.split(separator: "/").last ?? "")
         switch (request.method, path) {
-        case ("GET", "/v1/customers"):
+        case ("GET", "/v1/customers"), ("GET", "/v1/prices"), ("GET", "/v1/products"):
             return .object(["object": .string("list"), "data": .array([]), "has_more": .bool(false)])
         case ("POST", "/api/v2/leads/list"):
             let query = ProviderJSON.jsonObject(request.body)
