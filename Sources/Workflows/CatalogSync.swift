@@ -92,6 +92,7 @@ public struct CatalogSync: Sendable {
     /// failure: what was done before it stays done, and the next run picks up from there.
     /// - Returns: every product and tier of the plan with its Stripe id, created or not.
     /// - Throws: `CatalogSyncError` naming the write that failed, with Stripe's message and what was completed.
+    @discardableResult
     public func apply(_ plan: CatalogPlan) throws(CatalogSyncError) -> CatalogSyncResult {
         var result = CatalogSyncResult(products: [])
         for planned in plan.products {
@@ -110,6 +111,7 @@ public struct CatalogSync: Sendable {
                     let name = rename ? product.name : nil
                     let active: Bool? = reactivate ? true : nil
                     let key = Self.idempotencyKey("product", [product.key], ["update", existing.id, existing.updated.map(String.init) ?? "",
+                                                                              existing.name, String(existing.active),
                                                                               name ?? "", active.map(String.init) ?? ""])
                     productID = try retrying { () throws(ProviderFailure) in
                         try stripe.updateProduct(id: existing.id, name: name, active: active, idempotencyKey: key)
