@@ -298,6 +298,7 @@ public struct CatalogPlan: Sendable, Equatable {
 /// `upToDate` change: nothing was sent). Also the completed part of a sync that stopped (`CatalogSyncError`). A
 /// value; thread-safe.
 public struct CatalogSyncResult: Sendable, Equatable {
+    /// A catalog product after the sync, with its tiers handled so far (all of them unless the sync stopped).
     public struct Product: Sendable, Equatable {
         public var key: String
         /// The `prod_...` id, new for a created product.
@@ -306,6 +307,7 @@ public struct CatalogSyncResult: Sendable, Equatable {
         public var tiers: [Tier]
     }
 
+    /// A tier after the sync: the price that serves it now.
     public struct Tier: Sendable, Equatable {
         public var key: String
         /// The `price_...` id that now holds the tier's lookup key, new for a created or replacing price.
