@@ -4,7 +4,12 @@ import Synchronization
 /// A transport for dry runs: sends nothing, records every request, and answers 200 with a synthesized JSON body so
 /// the calling code runs its normal path:
 ///
-/// - `GET /v1/customers?...` (list): `{"data":[],"has_more":false,"object":"list"}`, so find-or-create goes on to create.
+/// - `GET /v1/customers?...`, `GET /v1/prices?...`, `GET /v1/products?...` and `GET /v1/payment_links?...` (lists):
+///   `{"data":[],"has_more":false,"object":"list"}`: the account is taken to be empty, so find-or-create goes on to
+///   create, and `hookyard catalog sync --dry-run` without an API key plans to create the whole catalog.
+/// - Except, unless made with `catalogPrices: false`, `GET /v1/prices?lookup_keys[]=…`: one active price per lookup
+///   key asked for (`dry_run_price_<12 hex>`, with that `lookup_key`), as if `hookyard catalog sync` had run, so a
+///   payment link for a catalog tier (`tier:`) shows the request it would send.
 /// - `POST /api/v2/leads/list`: one lead with the asked email (`contacts[0]`) in the asked campaign, `payload` `{}`,
 ///   `status` 1, and id `dry-run-lead-<12 hex>` derived from email and campaign: the lead is assumed to exist.
 /// - `GET /api/v2/background-jobs/{id}`: `{"id":<id>,"status":"success","type":"move-leads"}`.
@@ -22,9 +27,12 @@ import Synchronization
 public final class DryRunProviderTransport: ProviderTransport {
     public let provider: String
     private let recorded = Mutex<[ProviderRequest]>([])
+    private let catalogPrices: Bool
 
-    public init(provider: String) {
+    /// - Parameter catalogPrices: whether prices asked for by lookup key exist (see above).
+    public init(provider: String, catalogPrices: Bool = true) {
         self.provider = provider
+        self.catalogPrices = catalogPrices
     }
 
     /// Every request sent so far, in the order `send` was called.
@@ -33,14 +41,31 @@ public final class DryRunProviderTransport: ProviderTransport {
     /// Records the request and answers it; never throws.
     public func send(_ request: ProviderRequest) throws(ProviderFailure) -> HTTPClientResponse {
         recorded.withLock { $0.append(request) }
-        return HTTPClientResponse(status: 200, headers: ["content-type": "application/json"], body: Self.answer(request).bytes)
+        let answer = catalogPrices ? Self.catalogPrices(request) ?? Self.answer(request) : Self.answer(request)
+        return HTTPClientResponse(status: 200, headers: ["content-type": "application/json"], body: answer.bytes)
+    }
+
+    /// The made-up prices for `GET /v1/prices?lookup_keys[]=…`, or `nil` for any other request.
+    static func catalogPrices(_ request: ProviderRequest) -> JSONValue? {
+        guard request.method == "GET", request.endpoint == "/v1/prices", let query = request.path.split(separator: "?", maxSplits: 1).last,
+              request.path.contains("?") else { return nil }
+        let keys = query.split(separator: "&").compactMap { pair -> String? in
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            return parts.count == 2 && parts[0] == "lookup_keys[]" ? parts[1] : nil
+        }
+        guard !keys.isEmpty else { return nil }
+        let prices = keys.map { key in
+            JSONValue.object(["id": .string("dry_run_price_" + fingerprint("price\n\(key)")), "object": .string("price"), "active": .bool(true),
+                              "lookup_key": .string(key), "metadata": .object([:])])
+        }
+        return .object(["object": .string("list"), "data": .array(prices), "has_more": .bool(false)])
     }
 
     static func answer(_ request: ProviderRequest) -> JSONValue {
         let path = request.endpoint
         let lastComponent = String(path.split(separator: "/").last ?? "")
         switch (request.method, path) {
-        case ("GET", "/v1/customers"):
+        case ("GET", "/v1/customers"), ("GET", "/v1/prices"), ("GET", "/v1/products"), ("GET", "/v1/payment_links"):
             return .object(["object": .string("list"), "data": .array([]), "has_more": .bool(false)])
         case ("POST", "/api/v2/leads/list"):
             let query = ProviderJSON.jsonObject(request.body)

@@ -98,6 +98,124 @@ public struct StripeClient: Sendable {
         return price
     }
 
+    /// The most lookup keys Stripe accepts in one `GET /v1/prices` request.
+    public static let lookupKeysPerRequest = 10
+
+    /// `GET /v1/prices?lookup_keys[]=a&lookup_keys[]=b&limit=100`: the prices holding these lookup keys, in batches of
+    /// `lookupKeysPerRequest` keys (Stripe's limit; the brackets are sent percent-encoded, `lookup_keys%5B%5D`, as
+    /// `FormEncoder` encodes them), in the order Stripe answers each batch. Duplicate keys are asked for once; no keys
+    /// sends nothing.
+    ///
+    /// Inactive (archived) prices are included on purpose (no `active=` filter): a lookup key belongs to at most one
+    /// price at a time, active or not, so the answer has at most one price per key, and a caller that needs a price
+    /// it can sell must check `active` itself. Catalog sync needs the inactive one too: it replaces it with a new
+    /// price that takes the key over (`transfer_lookup_key`).
+    /// - Throws: `ProviderFailure` for a failed request or an answer without a list of prices with ids.
+    public func prices(lookupKeys: [String]) throws(ProviderFailure) -> [StripePrice] {
+        var unique: [String] = []
+        for key in lookupKeys where !unique.contains(key) { unique.append(key) }
+        var prices: [StripePrice] = []
+        var start = 0
+        while start < unique.count {
+            let batch = unique[start..<min(start + Self.lookupKeysPerRequest, unique.count)]
+            start += batch.count
+            let query = batch.map { FormEncoder.percentEncode("lookup_keys[]") + "=" + FormEncoder.percentEncode($0) }
+            let request = ProviderRequest(method: "GET", path: "/v1/prices?" + query.joined(separator: "&") + "&limit=100")
+            let (response, objects, _) = try list(request, noun: "price")
+            for object in objects {
+                guard let price = StripePrice(json: object) else {
+                    throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "with a price without an id")
+                }
+                prices.append(price)
+            }
+        }
+        return prices
+    }
+
+    /// `GET /v1/products?limit=100[&starting_after=<last id>]`, page after page: every product, active or archived,
+    /// whose metadata has `metadataKey` (with any value), newest first as Stripe lists them.
+    ///
+    /// Uses the list endpoint and filters client-side on purpose: `/v1/products/search` (which can filter on
+    /// metadata) is eventually consistent, so a product created a moment ago, by a sync whose answer was lost, could
+    /// be missing from it and a second sync would create it again. The list reads its own writes. Archived products
+    /// are included so that catalog sync reactivates one rather than creating a duplicate.
+    /// - Complexity: one request per 100 products in the account.
+    /// - Throws: `ProviderFailure` for a failed request or an answer without a list of products with ids.
+    public func products(metadataKey: String) throws(ProviderFailure) -> [StripeProduct] {
+        var found: [StripeProduct] = []
+        var startingAfter: String?
+        while true {
+            var path = "/v1/products?limit=100"
+            if let startingAfter { path += "&starting_after=\(FormEncoder.percentEncode(startingAfter))" }
+            let request = ProviderRequest(method: "GET", path: path)
+            let (response, objects, hasMore) = try list(request, noun: "product")
+            var lastID: String?
+            for object in objects {
+                guard let product = StripeProduct(json: object) else {
+                    throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "with a product without an id")
+                }
+                lastID = product.id
+                if product.metadata[metadataKey] != nil { found.append(product) }
+            }
+            guard hasMore, let lastID else { return found }
+            startingAfter = lastID
+        }
+    }
+
+    /// `POST /v1/products` with `name` and `metadata[k]=v` in the given order.
+    public func createProduct(name: String, metadata: [(String, String)], idempotencyKey: String) throws(ProviderFailure) -> StripeProduct {
+        try product(Self.post("/v1/products", [("name", .string(name)), ("metadata", Self.form(metadata))], idempotencyKey: idempotencyKey))
+    }
+
+    /// `POST /v1/products/{id}` with `name` and `active` when given (`active=true` reactivates an archived product).
+    /// Fields left `nil` are not sent and stay as they are.
+    public func updateProduct(id: String, name: String? = nil, active: Bool? = nil, idempotencyKey: String) throws(ProviderFailure) -> StripeProduct {
+        var fields: [(String, FormValue)] = []
+        if let name { fields.append(("name", .string(name))) }
+        if let active { fields.append(("active", .string(active ? "true" : "false"))) }
+        return try product(Self.post("/v1/products/\(FormEncoder.percentEncode(id))", fields, idempotencyKey: idempotencyKey))
+    }
+
+    /// `POST /v1/prices` with `product`, `unit_amount`, `currency`, `recurring[interval]` (only for a recurring
+    /// price: `interval` `nil` makes a one-off price), `lookup_key`, `transfer_lookup_key=true` (when asked: the key
+    /// moves from the price holding it to the new one; without it Stripe refuses a key that is taken) and
+    /// `metadata[k]=v`, in that order.
+    public func createPrice(product: String, unitAmount: Int64, currency: String, interval: String?, lookupKey: String,
+                            transferLookupKey: Bool = true, metadata: [(String, String)], idempotencyKey: String) throws(ProviderFailure) -> StripePrice {
+        var fields: [(String, FormValue)] = [("product", .string(product)), ("unit_amount", .string(String(unitAmount))),
+                                             ("currency", .string(currency))]
+        if let interval { fields.append(("recurring", .object([("interval", .string(interval))]))) }
+        fields.append(("lookup_key", .string(lookupKey)))
+        if transferLookupKey { fields.append(("transfer_lookup_key", .string("true"))) }
+        fields.append(("metadata", Self.form(metadata)))
+        let request = Self.post("/v1/prices", fields, idempotencyKey: idempotencyKey)
+        let (response, json) = try send(request)
+        guard let price = StripePrice(json: json) else { throw withoutID(response, request) }
+        return price
+    }
+
+    private func product(_ request: ProviderRequest) throws(ProviderFailure) -> StripeProduct {
+        let (response, json) = try send(request)
+        guard let product = StripeProduct(json: json) else { throw withoutID(response, request) }
+        return product
+    }
+
+    /// The `data` objects of a list answer, and whether Stripe has more after them (`has_more`).
+    private func list(_ request: ProviderRequest, noun: String) throws(ProviderFailure) -> (HTTPClientResponse, [[String: Any]], hasMore: Bool) {
+        let (response, json) = try send(request)
+        guard let data = json["data"] as? [Any] else {
+            throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "without a data list")
+        }
+        var objects: [[String: Any]] = []
+        for item in data {
+            guard let object = item as? [String: Any] else {
+                throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "with a \(noun) that is not an object")
+            }
+            objects.append(object)
+        }
+        return (response, objects, ProviderJSON.bool(json["has_more"]) == true)
+    }
+
     private func paymentLink(_ request: ProviderRequest) throws(ProviderFailure) -> StripePaymentLink {
         let (response, json) = try send(request)
         guard let link = StripePaymentLink(json: json) else {

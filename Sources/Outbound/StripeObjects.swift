@@ -107,9 +107,13 @@ public struct StripePrice: Sendable, Equatable {
     public var type: String?
     /// `day`, `week`, `month` or `year` for recurring prices.
     public var recurringInterval: String?
+    /// The stable name the price is found by (`GET /v1/prices?lookup_keys[]=...`); at most one price holds a given
+    /// lookup key at a time. `nil` without one.
+    public var lookupKey: String?
+    public var metadata: [String: String]
 
     public init(id: String, active: Bool = true, currency: String? = nil, unitAmount: Int? = nil, product: String? = nil,
-                type: String? = nil, recurringInterval: String? = nil) {
+                type: String? = nil, recurringInterval: String? = nil, lookupKey: String? = nil, metadata: [String: String] = [:]) {
         self.id = id
         self.active = active
         self.currency = currency
@@ -117,6 +121,8 @@ public struct StripePrice: Sendable, Equatable {
         self.product = product
         self.type = type
         self.recurringInterval = recurringInterval
+        self.lookupKey = lookupKey
+        self.metadata = metadata
     }
 
     /// - Returns: `nil` without an `id`. A missing `active` (Stripe always sends it) counts as active.
@@ -124,6 +130,37 @@ public struct StripePrice: Sendable, Equatable {
         guard let id = ProviderJSON.string(json["id"]) else { return nil }
         self.init(id: id, active: ProviderJSON.bool(json["active"]) ?? true, currency: json["currency"] as? String,
                   unitAmount: ProviderJSON.int(json["unit_amount"]), product: ProviderJSON.idOrExpanded(json["product"]),
-                  type: json["type"] as? String, recurringInterval: (json["recurring"] as? [String: Any])?["interval"] as? String)
+                  type: json["type"] as? String, recurringInterval: (json["recurring"] as? [String: Any])?["interval"] as? String,
+                  lookupKey: ProviderJSON.string(json["lookup_key"]), metadata: ProviderJSON.stringMap(json["metadata"]))
+    }
+}
+
+/// The parts of a Stripe Product (`prod_...`) Hookyard uses: catalog sync finds its products by the metadata key
+/// `hookyard_product`. A value; thread-safe.
+public struct StripeProduct: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    /// `false` for an archived product: its prices cannot be used in new payment links or checkouts.
+    public var active: Bool
+    public var metadata: [String: String]
+    /// When the product last changed (Unix seconds), `nil` when Stripe did not say. Catalog sync puts it into an
+    /// update's idempotency key, so renaming back and forth within Stripe's 24 hours is never answered by an older,
+    /// replayed update.
+    public var updated: Int?
+
+    public init(id: String, name: String, active: Bool = true, metadata: [String: String] = [:], updated: Int? = nil) {
+        self.id = id
+        self.name = name
+        self.active = active
+        self.metadata = metadata
+        self.updated = updated
+    }
+
+    /// - Returns: `nil` without an `id`. A missing `name` reads as empty; a missing `active` (Stripe always sends it)
+    ///   counts as active.
+    init?(json: [String: Any]) {
+        guard let id = ProviderJSON.string(json["id"]) else { return nil }
+        self.init(id: id, name: json["name"] as? String ?? "", active: ProviderJSON.bool(json["active"]) ?? true,
+                  metadata: ProviderJSON.stringMap(json["metadata"]), updated: ProviderJSON.int(json["updated"]))
     }
 }

@@ -163,7 +163,7 @@ public final class ActionRunner: Sendable {
             }
             let reference = "\(chosen.product.key)/\(chosen.tier.key)"
             let lookupKey = chosen.tier.lookupKey
-            guard let found = try context.stripe.prices(lookupKeys: [lookupKey]).first(where: \.active) else {
+            guard let found = try context.stripe.prices(lookupKeys: [lookupKey]).first(where: { $0.active && $0.lookupKey == lookupKey }) else {
                 throw Arguments.failure("tier \(reference): Stripe has no active price with lookup_key '\(lookupKey)'; run `hookyard catalog sync`")
             }
             price = found.id

@@ -147,7 +147,7 @@ final class StripeClientTests: XCTestCase {
         let fake = try fakeStripe()
         let price = try stripe(fake).retrievePrice(id: "price_1Pq")
         XCTAssertEqual(price, StripePrice(id: "price_1Pq", active: false, currency: "eur", unitAmount: 1900, product: "prod_Q1",
-                                          type: "recurring", recurringInterval: "month"))
+                                          type: "recurring", recurringInterval: "month", lookupKey: "pro-monthly"))
         XCTAssertEqual(fake.requests.last?.target, "/v1/prices/price_1Pq")
     }
 

@@ -20,7 +20,18 @@ import Synchronization
 ///   after them runs afresh.
 ///
 /// Endpoints: `GET/POST /v1/customers`, `GET/POST /v1/customers/{id}`, `POST /v1/payment_links`,
-/// `GET/POST /v1/payment_links/{id}`, `GET /v1/checkout/sessions/{id}`, `GET /v1/prices/{id}`. Anything else is 404.
+/// `GET/POST /v1/payment_links/{id}`, `GET /v1/checkout/sessions/{id}`, `GET/POST /v1/products`,
+/// `GET/POST /v1/products/{id}`, `GET/POST /v1/prices`, `GET /v1/prices/{id}`. Anything else is 404.
+///
+/// Products and prices, as Stripe keeps them:
+/// - `GET /v1/products` lists newest first, active and archived unless `active=` is given, `limit` (1–100, default
+///   10) at a time, continuing after `starting_after`, with `has_more`. `POST /v1/products` needs `name`;
+///   `POST /v1/products/{id}` sets `name`, `active` and merges `metadata`.
+/// - `GET /v1/prices` filters by `lookup_keys[]` (at most 10), `active`, `product` and `limit`, newest first.
+///   `POST /v1/prices` needs `currency`, `product` (an existing one) and `unit_amount`; `recurring[interval]` is
+///   `day`, `week`, `month` or `year`. A `lookup_key` belongs to at most one price: while another price holds it, a
+///   create is refused (`A price (`price_1`) already uses that lookup key.`) unless `transfer_lookup_key=true`,
+///   which moves the key to the new price. A price is never changed otherwise.
 /// Payment links are answered with their `line_items` list included (Stripe needs `expand[]=line_items` for that).
 /// `POST /v1/payment_links/{id}` updates `active` (`true`/`false`), `metadata` (merged) and
 /// `restrictions[completed_sessions][limit]`. A link created with `restrictions[completed_sessions][limit]` (a whole
@@ -38,7 +49,7 @@ public final class FakeStripeAPI: FakeProviderAPI {
         public var created: Int
     }
 
-    /// A price the tests registered with `addPrice`.
+    /// A price, registered with `addPrice` or created through `POST /v1/prices`.
     public struct Price: Sendable, Equatable {
         public var id: String
         public var unitAmount: Int
@@ -46,6 +57,22 @@ public final class FakeStripeAPI: FakeProviderAPI {
         /// `day`, `week`, `month` or `year` for a recurring price; `nil` for a one-time price.
         public var recurringInterval: String?
         public var product: String
+        /// At most one price holds a lookup key; `transfer_lookup_key=true` on a create takes it from this one.
+        public var lookupKey: String?
+        public var active: Bool
+        public var metadata: [String: String]
+        /// Creation order (1, 2, ...): lists answer newest first.
+        public var sequence: Int
+    }
+
+    /// A product, registered with `addProduct` or created through `POST /v1/products`.
+    public struct Product: Sendable, Equatable {
+        public var id: String
+        public var name: String
+        public var active: Bool
+        public var metadata: [String: String]
+        public var created: Int
+        public var updated: Int
     }
 
     /// One line of a payment link.
@@ -133,14 +160,32 @@ public final class FakeStripeAPI: FakeProviderAPI {
 
     // MARK: State for tests
 
-    /// Registers a price (prices are not created through the API here). Replaces a price with the same id.
+    /// Registers a price, as if created earlier. Replaces a price with the same id. Without `product`, the price
+    /// names a fresh product id that no product has (enough for payment links). A `lookupKey` is taken from any
+    /// other price that holds it, as `transfer_lookup_key` would.
     @discardableResult
-    public func addPrice(id: String, unitAmount: Int, currency: String = "usd", recurringInterval: String? = nil) -> Price {
+    public func addPrice(id: String, unitAmount: Int, currency: String = "usd", recurringInterval: String? = nil,
+                         product: String? = nil, lookupKey: String? = nil, active: Bool = true, metadata: [String: String] = [:]) -> Price {
         backend.state.withLock { state in
+            if let lookupKey {
+                for (other, price) in state.prices where price.lookupKey == lookupKey { state.prices[other]?.lookupKey = nil }
+            }
             let price = Price(id: id, unitAmount: unitAmount, currency: currency, recurringInterval: recurringInterval,
-                              product: state.nextID("prod_"))
+                              product: product ?? state.nextID("prod_"), lookupKey: lookupKey, active: active, metadata: metadata,
+                              sequence: state.nextSequence())
             state.prices[id] = price
             return price
+        }
+    }
+
+    /// Registers a product, as if created earlier (by hand, or by an earlier sync).
+    @discardableResult
+    public func addProduct(name: String, active: Bool = true, metadata: [String: String] = [:]) -> Product {
+        backend.state.withLock { state in
+            let now = Int(Date().timeIntervalSince1970)
+            let product = Product(id: state.nextID("prod_"), name: name, active: active, metadata: metadata, created: now, updated: now)
+            state.products.append(product)
+            return product
         }
     }
 
@@ -209,8 +254,10 @@ public final class FakeStripeAPI: FakeProviderAPI {
     public var customers: [Customer] { backend.state.withLock { $0.customers } }
     /// Payment links, oldest first.
     public var paymentLinks: [PaymentLink] { backend.state.withLock { $0.paymentLinks } }
-    /// Registered prices by id.
+    /// Prices by id, registered or created.
     public var prices: [String: Price] { backend.state.withLock { $0.prices } }
+    /// Products, oldest first.
+    public var products: [Product] { backend.state.withLock { $0.products } }
     /// Checkout sessions added with `addCheckoutSession`, by id.
     public var checkoutSessions: [String: CheckoutSession] { backend.state.withLock { $0.sessions } }
 
@@ -242,6 +289,8 @@ private final class Backend: Sendable {
         var serials: [String: Int] = [:]
         var customers: [FakeStripeAPI.Customer] = []
         var prices: [String: FakeStripeAPI.Price] = [:]
+        var products: [FakeStripeAPI.Product] = []
+        var sequence = 0
         var paymentLinks: [FakeStripeAPI.PaymentLink] = []
         var sessions: [String: FakeStripeAPI.CheckoutSession] = [:]
         /// Idempotency keys → the first result.
@@ -252,6 +301,12 @@ private final class Backend: Sendable {
             let next = serials[prefix, default: 0] + 1
             serials[prefix] = next
             return prefix + String(next)
+        }
+
+        /// The next number in the order prices were created.
+        mutating func nextSequence() -> Int {
+            sequence += 1
+            return sequence
         }
     }
 
@@ -329,6 +384,12 @@ private final class Backend: Sendable {
             if let id = matches(["v1", "prices", "*"])?.first {
                 return answer(state.withLock { retrieve("price", id, $0.prices[id].map(Self.json)) }, requestID: requestID)
             }
+            if matches(["v1", "prices"]) != nil { return answer(listPrices(query), requestID: requestID) }
+            if matches(["v1", "products"]) != nil { return answer(listProducts(query), requestID: requestID) }
+            if let id = matches(["v1", "products", "*"])?.first {
+                return answer(state.withLock { retrieve("product", id, $0.products.first { $0.id == id }.map(Self.json)) },
+                              requestID: requestID)
+            }
         case "POST":
             if matches(["v1", "customers"]) != nil { return post(request, requestID: requestID, createCustomer) }
             if let id = matches(["v1", "customers", "*"])?.first {
@@ -338,6 +399,11 @@ private final class Backend: Sendable {
             if let id = matches(["v1", "payment_links", "*"])?.first {
                 return post(request, requestID: requestID) { state, parameters in updatePaymentLink(id, &state, parameters) }
             }
+            if matches(["v1", "products"]) != nil { return post(request, requestID: requestID, createProduct) }
+            if let id = matches(["v1", "products", "*"])?.first {
+                return post(request, requestID: requestID) { state, parameters in updateProduct(id, &state, parameters) }
+            }
+            if matches(["v1", "prices"]) != nil { return post(request, requestID: requestID, createPrice) }
         default:
             break
         }
@@ -420,16 +486,10 @@ private final class Backend: Sendable {
         if let unknown = Self.unknownParameter(query, allowed: ["email", "limit", "starting_after", "ending_before", "created", "test_clock", "expand"]) {
             return unknown
         }
-        var limit = 10
-        if let text = query.last(where: { $0.key == "limit" })?.value {
-            guard let value = Int(text) else {
-                return .rejected(400, Self.error(type: "invalid_request_error", message: "Invalid integer: \(text)", param: "limit"))
-            }
-            guard (1...100).contains(value) else {
-                return .rejected(400, Self.error(type: "invalid_request_error", message:
-                    "This value must be \(value < 1 ? "greater than or equal to 1" : "less than or equal to 100").", param: "limit"))
-            }
-            limit = value
+        let limit: Int
+        switch Self.limit(query) {
+        case .success(let value): limit = value
+        case .failure(let rejection): return rejection.outcome
         }
         let email = query.last(where: { $0.key == "email" })?.value
         let matching = state.withLock { state in
@@ -544,6 +604,194 @@ private final class Backend: Sendable {
         var outcome: Outcome
     }
 
+    /// A list's `limit`: 10 when absent; rejected unless a whole number from 1 to 100.
+    private static func limit(_ query: [(key: String, value: String)]) -> Result<Int, Rejection> {
+        guard let text = value("limit", query) else { return .success(10) }
+        guard let limit = Int(text) else {
+            return .failure(Rejection(outcome: .rejected(400, error(type: "invalid_request_error", message: "Invalid integer: \(text)", param: "limit"))))
+        }
+        guard (1...100).contains(limit) else {
+            return .failure(Rejection(outcome: .rejected(400, error(type: "invalid_request_error", message:
+                "This value must be \(limit < 1 ? "greater than or equal to 1" : "less than or equal to 100").", param: "limit"))))
+        }
+        return .success(limit)
+    }
+
+    /// An optional boolean parameter: `nil` when absent; rejected unless `true` or `false`.
+    private static func boolean(_ name: String, _ parameters: [(key: String, value: String)]) -> Result<Bool?, Rejection> {
+        guard let text = value(name, parameters) else { return .success(nil) }
+        guard text == "true" || text == "false" else {
+            return .failure(Rejection(outcome: .rejected(400, error(type: "invalid_request_error", message: "Invalid boolean: \(text)", param: name))))
+        }
+        return .success(text == "true")
+    }
+
+    // MARK: Products and prices
+
+    private static let productParameters: Set<String> = [
+        "id", "name", "active", "description", "metadata", "default_price_data", "images", "marketing_features",
+        "package_dimensions", "shippable", "statement_descriptor", "tax_code", "unit_label", "url", "expand",
+    ]
+
+    private static let priceParameters: Set<String> = [
+        "currency", "product", "unit_amount", "recurring", "lookup_key", "transfer_lookup_key", "metadata", "active",
+        "nickname", "product_data", "tax_behavior", "billing_scheme", "unit_amount_decimal", "tiers", "tiers_mode",
+        "transform_quantity", "custom_unit_amount", "currency_options", "expand",
+    ]
+
+    private func listProducts(_ query: [(key: String, value: String)]) -> Outcome {
+        if let unknown = Self.unknownParameter(query, allowed: ["active", "created", "ending_before", "expand", "ids", "limit",
+                                                                 "shippable", "starting_after", "url"]) {
+            return unknown
+        }
+        let limit: Int
+        let active: Bool?
+        switch (Self.limit(query), Self.boolean("active", query)) {
+        case (.failure(let rejection), _), (_, .failure(let rejection)): return rejection.outcome
+        case (.success(let value), .success(let flag)): (limit, active) = (value, flag)
+        }
+        return state.withLock { state in
+            var products = Array(state.products.reversed())  // newest first
+            if let after = Self.value("starting_after", query) {
+                guard let index = products.firstIndex(where: { $0.id == after }) else {
+                    return .rejected(400, Self.error(type: "invalid_request_error", message: "No such product: '\(after)'",
+                                                     code: "resource_missing", param: "starting_after"))
+                }
+                products = Array(products[(index + 1)...])
+            }
+            if let active { products = products.filter { $0.active == active } }
+            return .executed(200, ["object": "list", "data": .array(products.prefix(limit).map(Self.json)),
+                                   "has_more": .bool(products.count > limit), "url": "/v1/products"])
+        }
+    }
+
+    private func createProduct(_ state: inout State, _ parameters: [(key: String, value: String)]) -> Outcome {
+        if let unknown = Self.unknownParameter(parameters, allowed: Self.productParameters) { return unknown }
+        guard let name = Self.value("name", parameters), !name.isEmpty else {
+            return .rejected(400, Self.error(type: "invalid_request_error", message: "Missing required param: name.", param: "name"))
+        }
+        let active: Bool?
+        switch Self.boolean("active", parameters) {
+        case .success(let flag): active = flag
+        case .failure(let rejection): return rejection.outcome
+        }
+        var metadata: [String: String] = [:]
+        if let rejection = Self.applyMetadata(parameters, to: &metadata) { return rejection }
+        let now = Int(Date().timeIntervalSince1970)
+        let product = FakeStripeAPI.Product(id: state.nextID("prod_"), name: name, active: active ?? true, metadata: metadata,
+                                            created: now, updated: now)
+        state.products.append(product)
+        return .executed(200, Self.json(product))
+    }
+
+    private func updateProduct(_ id: String, _ state: inout State, _ parameters: [(key: String, value: String)]) -> Outcome {
+        if let unknown = Self.unknownParameter(parameters, allowed: Self.productParameters.subtracting(["id"]).union(["default_price"])) {
+            return unknown
+        }
+        guard let index = state.products.firstIndex(where: { $0.id == id }) else {
+            return .executed(404, Self.error(type: "invalid_request_error", message: "No such product: '\(id)'",
+                                             code: "resource_missing", param: "id"))
+        }
+        var product = state.products[index]
+        switch Self.boolean("active", parameters) {
+        case .success(let flag?): product.active = flag
+        case .success(nil): break
+        case .failure(let rejection): return rejection.outcome
+        }
+        if let name = Self.value("name", parameters) {
+            guard !name.isEmpty else {
+                return .rejected(400, Self.error(type: "invalid_request_error", message: "You passed an empty string for 'name'. "
+                    + "We assume empty values are an attempt to unset a parameter; however 'name' cannot be unset.", param: "name"))
+            }
+            product.name = name
+        }
+        if let rejection = Self.applyMetadata(parameters, to: &product.metadata) { return rejection }
+        product.updated = Int(Date().timeIntervalSince1970)
+        state.products[index] = product
+        return .executed(200, Self.json(product))
+    }
+
+    private func listPrices(_ query: [(key: String, value: String)]) -> Outcome {
+        if let unknown = Self.unknownParameter(query, allowed: ["active", "created", "currency", "ending_before", "expand", "limit",
+                                                                 "lookup_keys", "product", "recurring", "starting_after", "type"]) {
+            return unknown
+        }
+        let limit: Int
+        let active: Bool?
+        switch (Self.limit(query), Self.boolean("active", query)) {
+        case (.failure(let rejection), _), (_, .failure(let rejection)): return rejection.outcome
+        case (.success(let value), .success(let flag)): (limit, active) = (value, flag)
+        }
+        let lookupKeys = query.filter { $0.key.hasPrefix("lookup_keys[") }.map(\.value)
+        if lookupKeys.count > 10 {
+            return .rejected(400, Self.error(type: "invalid_request_error", message:
+                "Invalid array: lookup_keys can have at most 10 items, but you passed \(lookupKeys.count).", param: "lookup_keys"))
+        }
+        let product = Self.value("product", query)
+        return state.withLock { state in
+            let prices = state.prices.values.sorted { $0.sequence > $1.sequence }.filter { price in
+                (lookupKeys.isEmpty || price.lookupKey.map(lookupKeys.contains) == true)
+                    && (active == nil || price.active == active) && (product == nil || price.product == product)
+            }
+            return .executed(200, ["object": "list", "data": .array(prices.prefix(limit).map(Self.json)),
+                                   "has_more": .bool(prices.count > limit), "url": "/v1/prices"])
+        }
+    }
+
+    private func createPrice(_ state: inout State, _ parameters: [(key: String, value: String)]) -> Outcome {
+        if let unknown = Self.unknownParameter(parameters, allowed: Self.priceParameters) { return unknown }
+        guard let currency = Self.value("currency", parameters), !currency.isEmpty else {
+            return .rejected(400, Self.error(type: "invalid_request_error", message: "Missing required param: currency.", param: "currency"))
+        }
+        guard currency.count == 3, currency.allSatisfy({ $0.isASCII && $0.isLowercase }) else {
+            return .rejected(400, Self.error(type: "invalid_request_error", message: "Invalid currency: \(currency)", param: "currency"))
+        }
+        guard let productID = Self.value("product", parameters) else {
+            return .rejected(400, Self.error(type: "invalid_request_error", message: "Missing required param: product.", param: "product"))
+        }
+        guard let text = Self.value("unit_amount", parameters) else {
+            return .rejected(400, Self.error(type: "invalid_request_error", message: "Missing required param: unit_amount.", param: "unit_amount"))
+        }
+        guard let unitAmount = Int(text), unitAmount >= 0 else {
+            return .rejected(400, Self.error(type: "invalid_request_error", message: "Invalid non-negative integer", param: "unit_amount"))
+        }
+        var interval: String?
+        for (key, value) in parameters where key.hasPrefix("recurring") {
+            guard key == "recurring[interval]" else {
+                return .rejected(400, Self.error(type: "invalid_request_error", message: "Received unknown parameter: \(key)", param: key))
+            }
+            guard ["day", "week", "month", "year"].contains(value) else {
+                return .rejected(400, Self.error(type: "invalid_request_error", message:
+                    "Invalid recurring[interval]: must be one of day, month, week, or year", param: "recurring[interval]"))
+            }
+            interval = value
+        }
+        let transfer: Bool
+        switch Self.boolean("transfer_lookup_key", parameters) {
+        case .success(let flag): transfer = flag ?? false
+        case .failure(let rejection): return rejection.outcome
+        }
+        var metadata: [String: String] = [:]
+        if let rejection = Self.applyMetadata(parameters, to: &metadata) { return rejection }
+        guard state.products.contains(where: { $0.id == productID }) else {
+            return .executed(400, Self.error(type: "invalid_request_error", message: "No such product: '\(productID)'",
+                                             code: "resource_missing", param: "product"))
+        }
+        let lookupKey = Self.value("lookup_key", parameters).flatMap { $0.isEmpty ? nil : $0 }
+        if let lookupKey, let holder = state.prices.values.first(where: { $0.lookupKey == lookupKey }) {
+            guard transfer else {
+                return .executed(400, Self.error(type: "invalid_request_error", message:
+                    "A price (`\(holder.id)`) already uses that lookup key.", param: "lookup_key"))
+            }
+            state.prices[holder.id]?.lookupKey = nil
+        }
+        let price = FakeStripeAPI.Price(id: state.nextID("price_"), unitAmount: unitAmount, currency: currency,
+                                        recurringInterval: interval, product: productID, lookupKey: lookupKey, active: true,
+                                        metadata: metadata, sequence: state.nextSequence())
+        state.prices[price.id] = price
+        return .executed(200, Self.json(price))
+    }
+
     /// `restrictions[completed_sessions][limit]`: `nil` when absent; rejected unless a whole number of at least 1.
     private static func seatLimit(_ parameters: [(key: String, value: String)]) -> Result<Int?, Rejection> {
         let name = "restrictions[completed_sessions][limit]"
@@ -622,9 +870,18 @@ private final class Backend: Sendable {
          "preferred_locales": [], "tax_exempt": "none"]
     }
 
+    static func json(_ product: FakeStripeAPI.Product) -> TestJSON {
+        ["id": .string(product.id), "object": "product", "active": .bool(product.active), "created": TestJSON(product.created),
+         "default_price": nil, "description": nil, "images": [], "livemode": false, "marketing_features": [],
+         "metadata": json(product.metadata), "name": .string(product.name), "package_dimensions": nil, "shippable": nil,
+         "statement_descriptor": nil, "tax_code": nil, "type": "service", "unit_label": nil, "updated": TestJSON(product.updated),
+         "url": nil]
+    }
+
     static func json(_ price: FakeStripeAPI.Price) -> TestJSON {
-        ["id": .string(price.id), "object": "price", "active": true, "billing_scheme": "per_unit", "currency": .string(price.currency),
-         "livemode": false, "lookup_key": nil, "metadata": [:], "nickname": nil, "product": .string(price.product),
+        ["id": .string(price.id), "object": "price", "active": .bool(price.active), "billing_scheme": "per_unit",
+         "currency": .string(price.currency), "livemode": false, "lookup_key": TestJSON(price.lookupKey),
+         "metadata": json(price.metadata), "nickname": nil, "product": .string(price.product),
          "recurring": price.recurringInterval.map { ["interval": .string($0), "interval_count": 1, "usage_type": "licensed"] } ?? nil,
          "tax_behavior": "unspecified", "type": price.recurringInterval == nil ? "one_time" : "recurring",
          "unit_amount": TestJSON(price.unitAmount), "unit_amount_decimal": .string(String(price.unitAmount))]
