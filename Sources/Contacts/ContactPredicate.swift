@@ -23,6 +23,8 @@ public enum ContactField: String, Sendable, CaseIterable {
     case lastCampaign = "last_campaign"
     /// Membership: the contact registered for this catalog product (`contact.register`).
     case registeredFor = "registered_for"
+    /// How many opens, clicks and replies Instantly reported for the contact, in every campaign, ever.
+    case opens, clicks, replies
 }
 
 /// A test of a contact, as written under `segments:` or a rule's `if:`; combine with `all`, `any`, `not`, and

@@ -252,7 +252,7 @@ public struct SegmentCompiler: Sendable {
         case .subscriptionStatus: "c.subscription_status"
         case .firstCampaign: "c.first_campaign"
         case .lastCampaign: "c.last_campaign"
-        case .campaign, .registeredFor, .revenue, .daysSinceEngagement, .doNotContact: nil
+        case .campaign, .registeredFor, .revenue, .daysSinceEngagement, .doNotContact, .opens, .clicks, .replies: nil
         }
     }
 
@@ -289,6 +289,9 @@ public struct SegmentCompiler: Sendable {
                                exists: Fragment(sql: "(c.last_engagement_at IS NOT NULL)"), test)
         case .doNotContact:
             return try doNotContact(test)
+        case .opens, .clicks, .replies:
+            let column = ["opens": "c.opened", "clicks": "c.clicked", "replies": "c.replied"][field.rawValue]!
+            return try numeric(name: name, Fragment(sql: column), infiniteWhenNull: nil, exists: Fragment(sql: "1"), test)
         default:
             preconditionFailure("\(field) has a column")
         }
@@ -364,7 +367,7 @@ public struct SegmentCompiler: Sendable {
         case .exists(let flag):
             return Fragment(sql: "(\(column.sql) IS \(flag ? "NOT " : "")NULL)", parameters: column.parameters)
         case .greaterThan, .greaterThanOrEqual, .lessThan, .lessThanOrEqual:
-            throw LeafError(message: "\(name): \(testName(test)) compares numbers, which only revenue and days_since_engagement are (\(name) takes \(textTests))")
+            throw LeafError(message: "\(name): \(testName(test)) compares numbers, which only revenue, days_since_engagement, opens, clicks and replies are (\(name) takes \(textTests))")
         }
     }
 
@@ -396,7 +399,7 @@ public struct SegmentCompiler: Sendable {
         case .oneOf(let values): return try member(of: values, negated: false)
         case .noneOf(let values): return try member(of: values, negated: true)
         case .greaterThan, .greaterThanOrEqual, .lessThan, .lessThanOrEqual:
-            throw LeafError(message: "\(name): \(testName(test)) compares numbers, which only revenue and days_since_engagement are (\(name) takes \(textTests))")
+            throw LeafError(message: "\(name): \(testName(test)) compares numbers, which only revenue, days_since_engagement, opens, clicks and replies are (\(name) takes \(textTests))")
         }
     }
 

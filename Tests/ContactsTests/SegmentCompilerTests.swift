@@ -154,7 +154,7 @@ final class SegmentCompilerTests: XCTestCase {
                                                 leadFields: []),
                        [SegmentError(segment: "by-title", message: "lead.title: 'title' is not one of contacts.lead_fields (none are configured)")])
         XCTAssertThrowsError(try SegmentCompiler(definitions: [SegmentDefinition(name: "s", predicate: lead("industry", .greaterThan(1)))])) { error in
-            XCTAssertEqual("\(error)", "segment 's': lead.industry: gt compares numbers, which only revenue and days_since_engagement are (lead.industry takes equals, not, in, not_in, exists)")
+            XCTAssertEqual("\(error)", "segment 's': lead.industry: gt compares numbers, which only revenue, days_since_engagement, opens, clicks and replies are (lead.industry takes equals, not, in, not_in, exists)")
         }
     }
 
@@ -191,6 +191,15 @@ final class SegmentCompilerTests: XCTestCase {
         XCTAssertEqual(try select(field(.daysSinceEngagement, .exists(false))), ["cat"])
         let query = try SegmentCompiler().compile(field(.daysSinceEngagement, .greaterThanOrEqual(30)), name: "d")
         XCTAssertEqual(query.parameters, [.now, .integer(30)])
+    }
+
+    func testActivityCounts() throws {
+        try database.execute("UPDATE contacts SET clicked = 2, opened = 5 WHERE id = 1; UPDATE contacts SET clicked = 1, replied = 1 WHERE id = 4")
+        XCTAssertEqual(try select(field(.clicks, .greaterThanOrEqual(1))), ["ann", "dan"])
+        XCTAssertEqual(try select(field(.clicks, .greaterThan(1))), ["ann"])
+        XCTAssertEqual(try select(field(.clicks, .equals(.integer(0)))), ["bob", "cat", "eve"])
+        XCTAssertEqual(try select(field(.opens, .greaterThanOrEqual(3))), ["ann"])
+        XCTAssertEqual(try select(field(.replies, .greaterThanOrEqual(1))), ["dan"])
     }
 
     func testDoNotContact() throws {
@@ -273,10 +282,10 @@ final class SegmentCompilerTests: XCTestCase {
                        "payment_status: 'paying' is not one of prospect, customer, past_due, canceled")
         XCTAssertEqual(message(field(.engagement, .oneOf([.string("high"), .string("hot")]))), "engagement: 'hot' is not one of low, medium, high")
         XCTAssertEqual(message(field(.tier, .greaterThan(3))),
-                       "tier: gt compares numbers, which only revenue and days_since_engagement are (tier takes equals, not, in, not_in, exists)")
+                       "tier: gt compares numbers, which only revenue, days_since_engagement, opens, clicks and replies are (tier takes equals, not, in, not_in, exists)")
         XCTAssertEqual(message(field(.registeredFor, .equals(.object([:])))), "registered_for: '{}' is not a product key")
         XCTAssertEqual(message(field(.campaign, .lessThan(3))),
-                       "campaign: lt compares numbers, which only revenue and days_since_engagement are (campaign takes equals, not, in, not_in, exists)")
+                       "campaign: lt compares numbers, which only revenue, days_since_engagement, opens, clicks and replies are (campaign takes equals, not, in, not_in, exists)")
         XCTAssertEqual(message(field(.revenue, currency: "usd", .equals(.string("lots")))), "revenue.usd: '\"lots\"' is not a number")
         XCTAssertEqual(message(field(.tier, currency: "usd", .equals(.string("pro")))), "tier.usd: only revenue takes a currency (revenue.usd)")
         XCTAssertEqual(message(field(.doNotContact, .oneOf([.bool(true)]))),

@@ -190,7 +190,7 @@ final class ContactConfigurationTests: ConfigurationTestCase {
             """)
         XCTAssertTrue(text.contains("hookyard.yaml:3: segments.a.payment_status: 'paying' is not one of prospect, customer, past_due, canceled"), text)
         XCTAssertTrue(text.contains("hookyard.yaml:6: segments.b.any[0].engagement.in: 'hot' is not one of low, medium, high"), text)
-        XCTAssertTrue(text.contains("hookyard.yaml:7: segments.b.any[1].tier.gt: gt compares numbers, which only revenue and days_since_engagement are"), text)
+        XCTAssertTrue(text.contains("hookyard.yaml:7: segments.b.any[1].tier.gt: gt compares numbers, which only revenue, days_since_engagement, opens, clicks and replies are"), text)
         XCTAssertTrue(text.contains("hookyard.yaml:8: segments.b.any[2].days_since_engagement.gte: must be a number"), text)
         XCTAssertTrue(text.contains("hookyard.yaml:9: segments.b.any[3].do_not_contact.exists: must be true or false"), text)
     }
@@ -338,7 +338,7 @@ final class ContactConfigurationTests: ConfigurationTestCase {
                     with: {email: "{{ event.lead_email }}", campaign: c-1}
             """)
         XCTAssertTrue(text.contains("hookyard.yaml:7: segments.by-title.all[1].lead.jobTitle: 'jobTitle' is not one of contacts.lead_fields (configured: companyName, industry)"), text)
-        XCTAssertTrue(text.contains("hookyard.yaml:9: segments.by-industry.lead.industry.gt: gt compares numbers, which only revenue and days_since_engagement are (lead.industry takes equals, not, in, not_in, exists)"), text)
+        XCTAssertTrue(text.contains("hookyard.yaml:9: segments.by-industry.lead.industry.gt: gt compares numbers, which only revenue, days_since_engagement, opens, clicks and replies are (lead.industry takes equals, not, in, not_in, exists)"), text)
         XCTAssertTrue(text.contains("hookyard.yaml:11: segments.by-product.registered_for.gte: gte compares numbers"), text)
         XCTAssertTrue(text.contains("hookyard.yaml:16: rules[0].if: lead.seniority: 'seniority' is not one of contacts.lead_fields (configured: companyName, industry)"), text)
 
@@ -434,7 +434,7 @@ final class ContactConfigurationTests: ConfigurationTestCase {
 
         XCTAssertNil(reader.read(try XCTUnwrap(root["bad"]), key: "rules[1].if"))
         XCTAssertEqual(reader.issues.map(\.description), [
-            "rules.yaml:5: rules[1].if.engagement.gte: gte compares numbers, which only revenue and days_since_engagement are (engagement takes equals, not, in, not_in, exists)",
+            "rules.yaml:5: rules[1].if.engagement.gte: gte compares numbers, which only revenue, days_since_engagement, opens, clicks and replies are (engagement takes equals, not, in, not_in, exists)",
         ])
     }
 }
