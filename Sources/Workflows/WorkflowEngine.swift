@@ -397,7 +397,7 @@ public final class WorkflowEngine: JobHandler {
                 contact = ContactJSON.render(current)
             }
         }
-        let catalog = catalogJSON
+        let catalog = try liveCatalog(for: step, store: store)
         let context = JSONValue.object(["event": body, "steps": .object(outputs), "contact": contact, "catalog": catalog])
 
         if let unless = step.unless, let contactID {
@@ -489,6 +489,32 @@ public final class WorkflowEngine: JobHandler {
             followUps.append(next)
         }
         return .succeeded(output: JSONValue.object(stored).serialized(), followUps: followUps)
+    }
+
+    /// The catalog as `step` reads it: with `registrations`, `seats_left` and `sold_out` counted now for each product
+    /// whose live figures the step names (`catalog.event.sold_out`), so a waiting step sees the seats as they are
+    /// when it runs.
+    private func liveCatalog(for step: Step, store: WorkflowStore) throws(ProviderFailure) -> JSONValue {
+        var paths = step.arguments.values.flatMap { $0.templates.flatMap(\.paths) }
+        paths += (step.conditions + step.skipConditions).map(\.path)
+        let live: Set<String> = ["registrations", "seats_left", "sold_out"]
+        let products = Set(paths.filter { $0.count >= 3 && $0[0] == "catalog" && live.contains($0[2]) }.map { $0[1] })
+        let catalog = currentCatalog
+        guard !products.isEmpty, case .object(var members) = catalogJSON else { return catalogJSON }
+        for key in products {
+            guard let product = catalog.product(key), case .object(var object)? = members[key] else { continue }
+            let count: Int
+            do {
+                count = try store.contacts.registrationCount(product: key)
+            } catch {
+                throw Self.storeFailure("counting the registrations for \(key)", error)
+            }
+            object["registrations"] = .integer(Int64(count))
+            object["seats_left"] = product.seats.map { .integer(Int64(max(0, $0 - count))) } ?? .null
+            object["sold_out"] = .bool(product.seats.map { count >= $0 } ?? false)
+            members[key] = .object(object)
+        }
+        return .object(members)
     }
 
     /// The job of the step after `index`, which sees `result` as this step's output; `nil` after the last step.

@@ -140,6 +140,35 @@ final class ScheduledStepTests: XCTestCase {
         XCTAssertEqual(try jobs().first { $0.kind == "instantly.add_lead" }?.nextRunAt, startsAt - 2 * Self.day)
     }
 
+    func testAWaitingStepSeesTheSeatsLeftWhenItRuns() throws {
+        let catalog = Catalog(products: [CatalogProduct(key: "webinar", name: "Webinar", seats: 2,
+                                                        tiers: [CatalogTier(key: "regular", amount: 4900, currency: "usd", lookupKey: "w")])])
+        var remind = add("remind", schedule: .after(milliseconds: Self.day))
+        remind.skipConditions = [Condition(path: ["catalog", "webinar", "sold_out"], test: .equals(.bool(false)))]
+        var tag = add("tag", campaign: "33333333-3333-3333-3333-333333333333")
+        tag.arguments["variables"] = .map(["seats_left": .template(try Template(parsing: "{{ catalog.webinar.seats_left }}")),
+                                           "taken": .template(try Template(parsing: "{{ catalog.webinar.registrations }}"))])
+        let rule = Rule(name: "remind", trigger: Trigger(source: .instantly, eventTypes: ["lead_interested"]), steps: [tag, remind])
+        let clock = self.clock
+        let engine = WorkflowEngine(rules: [rule], contacts: ContactPolicy(maxRuleRunsPerDay: 100), catalog: catalog, providers: .dryRun,
+                                    logger: Logger(label: "test"), clock: { clock.now })
+        let start = clock.now
+        instantly("lead_interested", "ann@example.com")
+        let driver = QueueDriver(path: path, engine: engine)
+        try driver.drain(at: start)
+        let tagJob = try XCTUnwrap(try jobs().first { $0.idempotencyKey.hasSuffix(":tag") })
+        XCTAssertEqual(tagJob.state, .succeeded, "seats_left and registrations have values: \(tagJob.lastError ?? "")")
+        // Both seats go while the reminder waits.
+        let store = try WorkflowStore(path: path)
+        for (email, session) in [("bob@example.com", "cs_1"), ("cat@example.com", "cs_2")] {
+            _ = try store.contacts.register(email: email, product: "webinar", reference: session, seats: 2, eventID: 1, segments: [], now: start)
+        }
+        store.close()
+        try driver.drain(at: start + Self.day)
+        let reminder = try XCTUnwrap(try jobs().first { $0.idempotencyKey.hasSuffix(":remind") })
+        XCTAssertEqual(try output(reminder)["skipped"]?.stringValue, "when: condition catalog.webinar.sold_out = false does not hold")
+    }
+
     func testRolloutHoldsBackAStableShareAndCountsIt() throws {
         let rule = Rule(name: "launch", trigger: Trigger(source: .instantly, eventTypes: ["email_opened"]), rolloutPercent: 30,
                         steps: [add("offer")])
