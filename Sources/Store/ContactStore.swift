@@ -237,6 +237,20 @@ public final class ContactStore {
         }
     }
 
+    /// Forgets the contact's lead in `campaignID` (it was removed from that campaign) and re-evaluates segments.
+    /// Nothing happens for an unknown address or a campaign the contact has no lead in.
+    /// - Returns: the segment changes.
+    @discardableResult
+    public func unlinkLead(email: String, campaignID: String, eventID: Int64, segments: [SegmentQuery], now: Int64) throws -> [SegmentTransition] {
+        try database.transaction {
+            guard let contactID = try contactID(email: ContactObservation.normalise(email: email)) else { return [] }
+            guard try run("DELETE FROM contact_leads WHERE contact_id = ? AND campaign_id = ?", contactID, campaignID) > 0 else { return [] }
+            let email = try firstRow("SELECT email FROM contacts WHERE id = ?", contactID) { $0.string(0) ?? "" } ?? ""
+            return try updateSegments(contactID: contactID, email: email, segments: segments, now: now, queued: false,
+                                      cause: { eventID })
+        }
+    }
+
     // MARK: Steps of an update (inside a transaction)
 
     /// What an event already applied (or pending) did, or `nil` when it is new.

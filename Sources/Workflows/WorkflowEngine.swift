@@ -550,6 +550,11 @@ public final class WorkflowEngine: JobHandler {
                 let transitions = try store.contacts.linkLead(email: email, campaignID: campaign, leadID: lead, eventID: job.eventID,
                                                               segments: currentContactPolicy.segments, now: now)
                 return try segmentJobs(for: transitions, store: store, now: now).jobs
+            case "instantly.remove_lead":
+                guard result["removed"] == .bool(true), let campaign = arguments["campaign"]?.text, !campaign.isEmpty else { return [] }
+                let transitions = try store.contacts.unlinkLead(email: email, campaignID: campaign, eventID: job.eventID,
+                                                                segments: currentContactPolicy.segments, now: now)
+                return try segmentJobs(for: transitions, store: store, now: now).jobs
             case "contact.register":
                 // Registered (and its segments re-evaluated) by the action itself, in one transaction.
                 return try segmentJobs(for: effects.transitions, store: store, now: now).jobs

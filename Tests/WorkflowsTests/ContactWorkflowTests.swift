@@ -94,6 +94,27 @@ final class ContactWorkflowTests: XCTestCase {
                        "the waiting subscription event was applied once its customer was linked")
     }
 
+    func testRemovingALeadTakesTheCampaignOffTheContact() throws {
+        let campaign = "22222222-2222-2222-2222-222222222222"
+        let inCampaign = SegmentQuery(name: "in-campaign", sql: "EXISTS (SELECT 1 FROM contact_leads l WHERE l.contact_id = c.id AND l.campaign_id = ?)",
+                                      parameters: [.text(campaign)])
+        let remove = Step(name: "remove", action: "instantly.remove_lead",
+                          arguments: ["email": template("{{ event.lead_email }}"), "campaign": .value(.string(campaign))])
+        let rules = [rule("add", on: "lead_interested"),
+                     Rule(name: "remove", trigger: Trigger(source: .instantly, eventTypes: ["lead_not_interested"]), steps: [remove])]
+        let engine = engine(rules, segments: [inCampaign])
+        instantly("lead_interested", "ann@example.com")
+        try QueueDriver(path: path, engine: engine).drain()
+        let store = try WorkflowStore(path: path)
+        defer { store.close() }
+        XCTAssertEqual(try store.contacts.contact(email: "ann@example.com")?.segments, ["in-campaign"])
+        instantly("lead_not_interested", "ann@example.com")
+        try QueueDriver(path: path, engine: engine).drain()
+        let contact = try XCTUnwrap(try store.contacts.contact(email: "ann@example.com"))
+        XCTAssertNil(contact.leads[campaign], "removed from the campaign")
+        XCTAssertEqual(contact.segments, [], "and so out of the segment on it")
+    }
+
     func testUnsubscribedContactGetsNoInstantlyStepWhateverTheRuleSays() throws {
         let engine = engine([rule("nurture", on: "lead_interested")])
         instantly("lead_unsubscribed", "ann@example.com")
