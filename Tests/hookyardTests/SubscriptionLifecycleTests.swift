@@ -355,7 +355,7 @@ final class SubscriptionLifecycleTests: XCTestCase {
         let (status, output) = try DaemonProcess.run(["check-config", "--config", file],
                                                      environment: Self.environment.merging(secrets) { _, new in new })
         XCTAssertEqual(status, 0, output)
-        XCTAssertTrue(output.contains("rules                     12"), output)
+        XCTAssertTrue(output.contains("rules                     11"), output)
         XCTAssertTrue(output.contains("win-back: instantly.add_lead after 14d unless the contact matches its guard"), output)
 
         var missing = Self.environment
