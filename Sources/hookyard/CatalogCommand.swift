@@ -24,12 +24,7 @@ struct CatalogCommand: ParsableCommand {
         @Flag(help: "Show what would be created or changed; write nothing.") var dryRun = false
 
         func run() throws {
-            let settings = try options.load(rules: false)
-            let catalog = try validCatalog(settings)
-            guard !catalog.products.isEmpty else {
-                print("the catalog is empty (no products under catalog: in \(settings.file ?? "the configuration")): nothing to sync")
-                return
-            }
+            guard let (settings, catalog) = try configuredCatalog(options, whenEmpty: ": nothing to sync") else { return }
             let live = !settings.stripe.apiKey.isEmpty
             guard live || dryRun else { throw CatalogCommandError.noAPIKey }
             let mode = settings.stripe.isTestKey ? "test mode" : "live mode"
@@ -70,12 +65,7 @@ struct CatalogCommand: ParsableCommand {
         @OptionGroup var options: ConfigurationOptions
 
         func run() throws {
-            let settings = try options.load(rules: false)
-            let catalog = try validCatalog(settings)
-            guard !catalog.products.isEmpty else {
-                print("the catalog is empty (no products under catalog: in \(settings.file ?? "the configuration"))")
-                return
-            }
+            guard let (settings, catalog) = try configuredCatalog(options, whenEmpty: "") else { return }
             let tiers = catalog.products.reduce(0) { $0 + $1.tiers.count }
             print("catalog (\(settings.file ?? "built-in defaults")): \(catalog.products.count) product\(catalog.products.count == 1 ? "" : "s"), "
                   + "\(tiers) tier\(tiers == 1 ? "" : "s")")
@@ -98,12 +88,19 @@ struct CatalogCommand: ParsableCommand {
 
 /// The catalog of a configuration loaded without its rules, or an error listing the problems in `catalog:`
 /// (a read-only load keeps them aside in `ignoredIssues` instead of failing).
-private func validCatalog(_ settings: HookyardConfiguration) throws -> Catalog {
+/// The configuration (without its rules) and its catalog; `nil`, after saying so, when the catalog is empty.
+/// - Throws: `ValidationError` listing the catalog's problems.
+private func configuredCatalog(_ options: ConfigurationOptions, whenEmpty note: String) throws -> (HookyardConfiguration, Catalog)? {
+    let settings = try options.load(rules: false)
     let problems = settings.ignoredIssues.filter { $0.key == "catalog" || $0.key.hasPrefix("catalog.") }
     guard problems.isEmpty else {
         throw ValidationError("invalid catalog:\n" + problems.map(\.description).joined(separator: "\n"))
     }
-    return settings.catalog
+    guard !settings.catalog.products.isEmpty else {
+        print("the catalog is empty (no products under catalog: in \(settings.file ?? "the configuration"))\(note)")
+        return nil
+    }
+    return (settings, settings.catalog)
 }
 
 /// Why `catalog sync` refused to start. The description says what to do.
