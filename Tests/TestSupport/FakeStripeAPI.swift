@@ -19,7 +19,7 @@ import Synchronization
 ///   as `No such price`); authentication failures, parameter-validation errors and injected faults are not, so a retry
 ///   after them runs afresh.
 ///
-/// Endpoints: `GET/POST /v1/customers`, `GET/POST /v1/customers/{id}`, `POST /v1/payment_links`,
+/// Endpoints: `GET/POST /v1/customers`, `GET/POST /v1/customers/{id}`, `GET/POST /v1/payment_links`,
 /// `GET/POST /v1/payment_links/{id}`, `GET /v1/checkout/sessions/{id}`, `GET/POST /v1/products`,
 /// `GET/POST /v1/products/{id}`, `GET/POST /v1/prices`, `GET /v1/prices/{id}`. Anything else is 404.
 ///
@@ -33,6 +33,8 @@ import Synchronization
 ///   create is refused (`A price (`price_1`) already uses that lookup key.`) unless `transfer_lookup_key=true`,
 ///   which moves the key to the new price. A price is never changed otherwise.
 /// Payment links are answered with their `line_items` list included (Stripe needs `expand[]=line_items` for that).
+/// `GET /v1/payment_links` lists them newest first, filtered by `active=` when given, `limit` (1–100, default 10) at a
+/// time, continuing after `starting_after`, with `has_more`.
 /// `POST /v1/payment_links/{id}` updates `active` (`true`/`false`), `metadata` (merged) and
 /// `restrictions[completed_sessions][limit]`. A link created with `restrictions[completed_sessions][limit]` (a whole
 /// number of at least 1) counts the sessions `addCheckoutSession` completes on it and, as Stripe does, turns inactive
@@ -373,6 +375,7 @@ private final class Backend: Sendable {
                 return answer(state.withLock { retrieve("customer", id, $0.customers.first { $0.id == id }.map(Self.json)) },
                               requestID: requestID)
             }
+            if matches(["v1", "payment_links"]) != nil { return answer(listPaymentLinks(query), requestID: requestID) }
             if let id = matches(["v1", "payment_links", "*"])?.first {
                 return answer(state.withLock { state in
                     retrieve("payment_link", id, state.paymentLinks.first { $0.id == id }.map { Self.json($0, prices: state.prices) })
@@ -573,6 +576,31 @@ private final class Backend: Sendable {
                                              seatLimit: seatLimit, completedSessions: 0)
         state.paymentLinks.append(link)
         return .executed(200, Self.json(link, prices: state.prices))
+    }
+
+    private func listPaymentLinks(_ query: [(key: String, value: String)]) -> Outcome {
+        if let unknown = Self.unknownParameter(query, allowed: ["active", "ending_before", "expand", "limit", "starting_after"]) {
+            return unknown
+        }
+        let limit: Int
+        let active: Bool?
+        switch (Self.limit(query), Self.boolean("active", query)) {
+        case (.failure(let rejection), _), (_, .failure(let rejection)): return rejection.outcome
+        case (.success(let value), .success(let flag)): (limit, active) = (value, flag)
+        }
+        return state.withLock { state in
+            var links = Array(state.paymentLinks.reversed())  // newest first
+            if let after = Self.value("starting_after", query) {
+                guard let index = links.firstIndex(where: { $0.id == after }) else {
+                    return .rejected(400, Self.error(type: "invalid_request_error", message: "No such payment_link: '\(after)'",
+                                                     code: "resource_missing", param: "starting_after"))
+                }
+                links = Array(links[(index + 1)...])
+            }
+            if let active { links = links.filter { $0.active == active } }
+            return .executed(200, ["object": "list", "data": .array(links.prefix(limit).map { Self.json($0, prices: state.prices) }),
+                                   "has_more": .bool(links.count > limit), "url": "/v1/payment_links"])
+        }
     }
 
     private func updatePaymentLink(_ id: String, _ state: inout State, _ parameters: [(key: String, value: String)]) -> Outcome {
