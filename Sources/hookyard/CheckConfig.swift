@@ -40,8 +40,9 @@ struct CheckConfig: ParsableCommand {
             if !limits.isEmpty { print("      (\(limits.joined(separator: ", ")))") }
             for step in rule.steps {
                 let schedule = step.schedule.map { " \($0)" } ?? ""
+                let only = step.conditions.isEmpty ? "" : " if " + step.conditions.map(\.description).joined(separator: " and ")
                 let when = step.skipConditions.isEmpty ? "" : " when " + step.skipConditions.map(\.description).joined(separator: " and ")
-                print("      \(step.name): \(step.action)\(schedule)\(when)\(step.unless == nil ? "" : " unless the contact matches its guard")")
+                print("      \(step.name): \(step.action)\(schedule)\(only)\(when)\(step.unless == nil ? "" : " unless the contact matches its guard")")
             }
         }
         print("  segments                  \(settings.segments.isEmpty ? "none" : settings.segments.map(\.name).joined(separator: ", "))")

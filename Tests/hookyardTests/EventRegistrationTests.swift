@@ -341,7 +341,7 @@ final class EventRegistrationTests: XCTestCase {
         XCTAssertTrue(output.contains("rules                     2"), output)
         for line in [
             "early-bird-reminder: instantly.add_lead at {{ catalog.event.tiers.early-bird.available_until }} - 2d when steps.link.tier_name = \"early-bird\" and catalog.event.sold_out = false unless the contact matches its guard",
-            "last-call: instantly.add_lead at {{ catalog.event.starts_at }} - 2d unless the contact matches its guard",
+            "last-call: instantly.add_lead at {{ catalog.event.starts_at }} - 2d if catalog.event.sold_out = false unless the contact matches its guard",
             "sold-out-links: stripe.deactivate_payment_links when steps.register.sold_out = true",
             "preparation: instantly.add_lead at {{ catalog.event.starts_at }} - 1d",
             "follow-up: instantly.add_lead at {{ catalog.event.starts_at }} + 1d",
