@@ -195,6 +195,25 @@ public final class ScenarioHarness {
                                      environment: environment)
     }
 
+    /// `hookyard contacts show EMAIL --json`: the contact as a dictionary.
+    public func contact(_ email: String) throws -> [String: Any] {
+        let (status, output) = try cli(["contacts", "show", email, "--json"])
+        guard status == 0, let line = output.split(separator: "\n").first(where: { $0.hasPrefix("{") }),
+              let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+            throw HarnessError("contacts show \(email) exited \(status): \(output)")
+        }
+        return object
+    }
+
+    /// The custom variables a recorded `POST /api/v2/leads` or `PATCH /api/v2/leads/{id}` wrote.
+    public static func customVariables(_ request: FakeAPIServer.Recorded?) throws -> NSDictionary {
+        guard let body = request?.body, let object = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+              let variables = object["custom_variables"] as? [String: Any] else {
+            throw HarnessError("no custom_variables in \(request?.body ?? "no request")")
+        }
+        return variables as NSDictionary
+    }
+
     /// Unix milliseconds as ISO 8601 with milliseconds, UTC (as Instantly sends `timestamp`).
     public static func isoTime(_ milliseconds: Int64) -> String {
         let formatter = ISO8601DateFormatter()

@@ -98,20 +98,7 @@ final class EventRegistrationTests: XCTestCase {
         Dictionary(FakeStripeAPI.decodeForm(text).map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
     }
 
-    /// The custom variables a `POST /api/v2/leads` or `PATCH /api/v2/leads/{id}` wrote.
-    private func variables(_ request: FakeAPIServer.Recorded?) throws -> NSDictionary {
-        let body = try XCTUnwrap(request).body
-        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any], body)
-        return try XCTUnwrap(object["custom_variables"] as? [String: Any], body) as NSDictionary
-    }
 
-    /// `hookyard contacts show EMAIL --json`, as a dictionary.
-    private func contact(_ email: String) throws -> [String: Any] {
-        let (status, output) = try harness.cli(["contacts", "show", email, "--json"])
-        XCTAssertEqual(status, 0, output)
-        let line = try XCTUnwrap(output.split(separator: "\n").first(where: { $0.hasPrefix("{") }), output)
-        return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], output)
-    }
 
     /// The payment link the offer made for `email` with the given tier (the newest, if several).
     private func link(of email: String, tier: String) throws -> FakeStripeAPI.PaymentLink {
@@ -184,7 +171,7 @@ final class EventRegistrationTests: XCTestCase {
         XCTAssertEqual(create["metadata[instantly_campaign_id]"], announcement)
         XCTAssertEqual(create["metadata[stripe_customer_id]"], harness.stripe.customers.first?.id)
         XCTAssertEqual(harness.stripe.paymentLinks.count, 1, "the retry made no second link")
-        XCTAssertEqual(try variables(requests.instantly.last),
+        XCTAssertEqual(try ScenarioHarness.customVariables(requests.instantly.last),
                        ["payment_link": adaLink.url + "?prefilled_email=ada%40example.com", "tier": "early-bird"] as NSDictionary)
 
         // The same delivery again, and a click by her later: the offer is made once per lead.
@@ -209,14 +196,14 @@ final class EventRegistrationTests: XCTestCase {
             "POST /api/v2/leads/list reminder", "POST /api/v2/leads/list last-call",
             "POST /api/v2/leads/list pre-event", "POST /api/v2/leads pre-event",
         ])
-        XCTAssertEqual(try variables(requests.instantly.last), ["tier": "early-bird", "event_name": "Growth workshop"] as NSDictionary)
-        let state = try contact(ada)
+        XCTAssertEqual(try ScenarioHarness.customVariables(requests.instantly.last), ["tier": "early-bird", "event_name": "Growth workshop"] as NSDictionary)
+        let state = try harness.contact(ada)
         XCTAssertEqual(state["registered_for"] as? [String], ["event"])
         XCTAssertEqual(state["segments"] as? [String], ["registered"])
         XCTAssertEqual(state["revenue"] as? [String: Int], ["usd": 4900])
         try harness.deliver(stripe: adaPaid.body)
         try expect("ada's payment redelivered")
-        XCTAssertEqual(try contact(ada)["revenue"] as? [String: Int], ["usd": 4900], "the purchase is recorded once")
+        XCTAssertEqual(try harness.contact(ada)["revenue"] as? [String: Int], ["usd": 4900], "the purchase is recorded once")
 
         // 4. A restart while the steps wait (the offers' reminders, the registration's preparation): stopped, then
         // killed, then started again.
@@ -234,7 +221,7 @@ final class EventRegistrationTests: XCTestCase {
         try expect("an hour before the reminder")
         try moveClock(to: earlyBirdUntil - 2 * Self.day)
         requests = try expect("early-bird reminder", instantly: ["POST /api/v2/leads/list reminder", "POST /api/v2/leads reminder"])
-        XCTAssertEqual(try variables(requests.instantly.last),
+        XCTAssertEqual(try ScenarioHarness.customVariables(requests.instantly.last),
                        ["payment_link": bobEarlyLink.url + "?prefilled_email=bob%40example.com"] as NSDictionary)
 
         // 6. The early bird ends: Bob's link is switched off; Ada's (used) is left alone.
@@ -273,12 +260,12 @@ final class EventRegistrationTests: XCTestCase {
         XCTAssertEqual(harness.stripe.paymentLinks.filter(\.active).map(\.id), [])
         XCTAssertEqual(harness.instantly.campaign(id: Self.campaigns["reminder"]!)?.status, 2)
         XCTAssertEqual(harness.instantly.campaign(id: Self.campaigns["last-call"]!)?.status, 2)
-        XCTAssertEqual(try contact(carol)["registered_for"] as? [String], ["event"])
+        XCTAssertEqual(try harness.contact(carol)["registered_for"] as? [String], ["event"])
         try harness.deliver(stripe: carolPaid.body)
         eventSerial += 1
         try harness.sendStripe("checkout.session.async_payment_succeeded", id: "evt_event_\(eventSerial)", object: carolPaid.session.json)
         try expect("carol's payment redelivered, and the same session as another event")
-        XCTAssertEqual(try contact(carol)["revenue"] as? [String: Int], ["usd": 9900])
+        XCTAssertEqual(try harness.contact(carol)["revenue"] as? [String: Int], ["usd": 9900])
 
         // 9. Start - 3d: no regular link for Bob (sold out); Dave had a regular one. Start - 2d: no last call.
         try moveClock(to: startsAt - 3 * Self.day)

@@ -118,13 +118,6 @@ final class ProductLaunchTests: XCTestCase {
         Dictionary(FakeStripeAPI.decodeForm(try XCTUnwrap(request).body), uniquingKeysWith: { _, last in last })
     }
 
-    /// `hookyard contacts show EMAIL --json`, as a dictionary.
-    private func contact(_ email: String) throws -> [String: Any] {
-        let (status, output) = try harness.cli(["contacts", "show", email, "--json"])
-        XCTAssertEqual(status, 0, output)
-        let line = try XCTUnwrap(output.split(separator: "\n").first(where: { $0.hasPrefix("{") }), output)
-        return try object(String(line))
-    }
 
     private func purchases() throws -> [Purchase] {
         let store = try WorkflowStore(path: harness.directory.appendingPathComponent("hookyard.db").path)
@@ -216,7 +209,7 @@ final class ProductLaunchTests: XCTestCase {
         XCTAssertEqual(adaLead.payload["payment_link"], .string(adaURL))
         XCTAssertEqual(adaLead.payload["offer_tier"], "team")
         XCTAssertNil(harness.instantly.lead(email: ada, campaign: announcement))
-        let state = try contact(ada)
+        let state = try harness.contact(ada)
         XCTAssertEqual(state["lead"] as? [String: String], ["industry": "agency"])
         XCTAssertEqual(Set(state["segments"] as? [String] ?? []).intersection(["teams", "launch-ready"]), ["teams", "launch-ready"],
                        "\(state["segments"] ?? "")")
@@ -227,12 +220,12 @@ final class ProductLaunchTests: XCTestCase {
         try harness.deliver(instantly: click)
         try expect("duplicate Instantly delivery")
         XCTAssertEqual(try harness.steps(ofRule: "launch-offer").count, offerSteps)
-        XCTAssertEqual((try contact(ada)["counts"] as? [String: Any])?["clicked"] as? Int, 1)
+        XCTAssertEqual((try harness.contact(ada)["counts"] as? [String: Any])?["clicked"] as? Int, 1)
 
         // 2. Sol (retail) opens three times: medium engagement, since opens alone never make it high. No offer.
         for _ in 0..<3 { try harness.sendInstantly("email_opened", email: sol, campaign: announcement, fields: ["industry": "retail"]) }
         try expect("Sol opens")
-        XCTAssertEqual(try contact(sol)["engagement"] as? String, "medium")
+        XCTAssertEqual(try harness.contact(sol)["engagement"] as? String, "medium")
 
         // Sol replies: high engagement, the solo offer. Instantly answers 429 once: the read is retried, and the
         // variables are written and the lead moved once.
@@ -246,7 +239,7 @@ final class ProductLaunchTests: XCTestCase {
             "POST /api/v2/leads/list announcement (fault)", "POST /api/v2/leads/list announcement", "PATCH /api/v2/leads/{id}",
             "POST /api/v2/leads/list announcement", "POST /api/v2/leads/move announcement offer", "GET /api/v2/background-jobs/{id}",
         ])
-        let solState = try contact(sol)
+        let solState = try harness.contact(sol)
         XCTAssertEqual(solState["engagement"] as? String, "high")
         XCTAssertEqual(solState["lead"] as? [String: String], ["industry": "retail"])
         XCTAssertEqual(Set(solState["segments"] as? [String] ?? []).intersection(["teams", "launch-ready"]), ["launch-ready"])
@@ -281,7 +274,7 @@ final class ProductLaunchTests: XCTestCase {
         XCTAssertEqual(requests.fulfilment[1].headers["Idempotency-Key"], key)
         XCTAssertEqual(try purchases().map { "\($0.reference) \($0.amount) \($0.currency) \($0.email ?? "")" },
                        ["\(adaSession.id) 29900 usd \(ada)"])
-        XCTAssertEqual(try contact(ada)["payment_status"] as? String, "customer")
+        XCTAssertEqual(try harness.contact(ada)["payment_status"] as? String, "customer")
         XCTAssertEqual(try object(requests.instantly[1].body) as NSDictionary,
                        ["lead_email": ada, "campaign_id": offer, "interest_value": 4] as NSDictionary, "won")
         XCTAssertEqual(harness.instantly.lead(email: ada, campaign: offer)?.interestStatus, 4)
@@ -298,7 +291,7 @@ final class ProductLaunchTests: XCTestCase {
         let solSession = try session(link: solLink.id, email: sol, paymentStatus: "unpaid")
         try send("checkout.session.completed", solSession.json)
         try expect("Sol's session completed unpaid")
-        XCTAssertEqual(try contact(sol)["payment_status"] as? String, "prospect")
+        XCTAssertEqual(try harness.contact(sol)["payment_status"] as? String, "prospect")
         try send("checkout.session.async_payment_succeeded", solSession.json.replacingOccurrences(of: #""payment_status":"unpaid""#,
                                                                                               with: #""payment_status":"paid""#))
         requests = try expect("Sol's payment succeeds", stripe: ["GET /v1/payment_links/\(solLink.id)"],
@@ -310,7 +303,7 @@ final class ProductLaunchTests: XCTestCase {
                         "currency": "usd"] as NSDictionary)
         XCTAssertNotEqual(requests.fulfilment[0].headers["Idempotency-Key"], key)
         XCTAssertEqual(try purchases().map(\.reference).sorted(), [adaSession.id, solSession.id].sorted())
-        XCTAssertEqual(try contact(sol)["payment_status"] as? String, "customer")
+        XCTAssertEqual(try harness.contact(sol)["payment_status"] as? String, "customer")
 
         // 5. Both upsell moves wait on the clock. The daemon crashes and comes back; two days pass, it stops and
         // starts again; a day short of an hour later still nothing.

@@ -140,20 +140,7 @@ final class SubscriptionLifecycleTests: XCTestCase {
         return requests
     }
 
-    /// The custom variables a `POST /api/v2/leads` or `PATCH /api/v2/leads/{id}` wrote.
-    private func variables(_ request: FakeAPIServer.Recorded?) throws -> NSDictionary {
-        let body = try XCTUnwrap(request).body
-        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any], body)
-        return try XCTUnwrap(object["custom_variables"] as? [String: Any], body) as NSDictionary
-    }
 
-    /// `hookyard contacts show EMAIL --json`, as a dictionary.
-    private func contact(_ email: String) throws -> [String: Any] {
-        let (status, output) = try harness.cli(["contacts", "show", email, "--json"])
-        XCTAssertEqual(status, 0, output)
-        let line = try XCTUnwrap(output.split(separator: "\n").first(where: { $0.hasPrefix("{") }), output)
-        return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], output)
-    }
 
     private func subscriptionState(_ contact: [String: Any]) -> [String: String] {
         let subscription = contact["subscription"] as? [String: Any] ?? [:]
@@ -184,10 +171,10 @@ final class SubscriptionLifecycleTests: XCTestCase {
         var requests = try expect("subscription created", stripe: ["GET /v1/customers/\(adaCustomer) (fault)", "GET /v1/customers/\(adaCustomer)"],
                                   instantly: ["POST /api/v2/leads/list onboarding (fault)", "POST /api/v2/leads/list onboarding",
                                               "POST /api/v2/leads onboarding"])
-        XCTAssertEqual(try variables(requests.instantly.last),
+        XCTAssertEqual(try ScenarioHarness.customVariables(requests.instantly.last),
                        ["tier": "starter", "plan": "starter_monthly", "trial_end": trialEnd] as NSDictionary)
         XCTAssertEqual(harness.instantly.lead(email: ada, campaign: Self.campaigns["onboarding"])?.payload["plan"], "starter_monthly")
-        var state = try contact(ada)
+        var state = try harness.contact(ada)
         XCTAssertEqual(state["payment_status"] as? String, "customer")
         XCTAssertEqual(state["tier"] as? String, "starter")
         XCTAssertEqual(state["stripe_customer_ids"] as? [String], [adaCustomer], "get_customer linked the customer")
@@ -200,13 +187,13 @@ final class SubscriptionLifecycleTests: XCTestCase {
         // 2. Three days before the trial ends: the renewal campaign.
         try send("customer.subscription.trial_will_end", try sub("trialing", Self.starterMonthly, trial: true), created: base + 10)
         requests = try expect("trial will end", instantly: ["POST /api/v2/leads/list renewal", "POST /api/v2/leads renewal"])
-        XCTAssertEqual(try variables(requests.instantly.last),
+        XCTAssertEqual(try ScenarioHarness.customVariables(requests.instantly.last),
                        ["renewal_reason": "trial_ending", "renews_at": trialEnd, "plan": "starter_monthly"] as NSDictionary)
 
         // 3. The trial converts: no rule, but the contact follows.
         try send("customer.subscription.updated", try sub("active", Self.starterMonthly), previous: ["status": "trialing"], created: base + 20)
         _ = try expect("trial converted")
-        XCTAssertEqual(subscriptionState(try contact(ada))["status"], "active")
+        XCTAssertEqual(subscriptionState(try harness.contact(ada))["status"], "active")
 
         // 4. The upcoming renewal: they are in the renewal campaign already, so Instantly is only read.
         try send("invoice.upcoming", try invoice(nil, customer: adaCustomer, email: ada, subscription: "sub_ada", status: "draft", attempt: 0,
@@ -225,10 +212,10 @@ final class SubscriptionLifecycleTests: XCTestCase {
         let dunningLead = try XCTUnwrap(harness.instantly.lead(email: ada, campaign: Self.campaigns["dunning"])).id
         XCTAssertEqual(requests.instantly[5].path, "/api/v2/leads/\(dunningLead)")
         let hosted = "https://invoice.stripe.com/i/acct_test/in_ada_2"
-        XCTAssertEqual(try variables(requests.instantly[2]), ["hosted_invoice_url": hosted, "attempt_count": 1] as NSDictionary)
-        XCTAssertEqual(try variables(requests.instantly[5]),
+        XCTAssertEqual(try ScenarioHarness.customVariables(requests.instantly[2]), ["hosted_invoice_url": hosted, "attempt_count": 1] as NSDictionary)
+        XCTAssertEqual(try ScenarioHarness.customVariables(requests.instantly[5]),
                        ["hosted_invoice_url": hosted, "attempt_count": 1, "next_payment_attempt": base + 3 * Self.day] as NSDictionary)
-        XCTAssertEqual(try contact(ada)["payment_status"] as? String, "past_due")
+        XCTAssertEqual(try harness.contact(ada)["payment_status"] as? String, "past_due")
 
         // The second attempt fails too: the lead is there, its variables are brought up to date.
         try send("invoice.payment_failed", try invoice("in_ada_2", customer: adaCustomer, email: ada, subscription: "sub_ada", status: "open",
@@ -238,7 +225,7 @@ final class SubscriptionLifecycleTests: XCTestCase {
             "POST /api/v2/leads/list dunning", "PATCH /api/v2/leads/{id}",
         ])
         XCTAssertEqual(Set(requests.instantly.filter { $0.method == "PATCH" }.map(\.path)), ["/api/v2/leads/\(dunningLead)"])
-        XCTAssertEqual(try variables(requests.instantly[4]),
+        XCTAssertEqual(try ScenarioHarness.customVariables(requests.instantly[4]),
                        ["hosted_invoice_url": hosted, "attempt_count": 2, "next_payment_attempt": base + 5 * Self.day] as NSDictionary)
 
         // 6. Paid: out of dunning at once. A late redelivery of the first failure changes nothing.
@@ -253,13 +240,13 @@ final class SubscriptionLifecycleTests: XCTestCase {
         // 7. Stripe reports the subscription active again: dunning is read once more, nothing to remove.
         try send("customer.subscription.updated", try sub("active", Self.starterMonthly), previous: ["status": "past_due"], created: base + 55)
         _ = try expect("recovered", instantly: ["POST /api/v2/leads/list dunning"])
-        XCTAssertEqual(try contact(ada)["payment_status"] as? String, "customer")
+        XCTAssertEqual(try harness.contact(ada)["payment_status"] as? String, "customer")
 
         // 8. Upgrade to pro: the tier follows; pro is not an upsell tier, so nothing is sent.
         let previousStarter: [String: Any] = ["items": ["data": [["price": Self.starterMonthly.json]]]]
         try send("customer.subscription.updated", try sub("active", Self.proMonthly), previous: previousStarter, created: base + 60)
         _ = try expect("upgrade to pro")
-        state = try contact(ada)
+        state = try harness.contact(ada)
         XCTAssertEqual(state["tier"] as? String, "pro")
         XCTAssertEqual(subscriptionState(state)["price"], "price_pro_monthly")
 
@@ -267,8 +254,8 @@ final class SubscriptionLifecycleTests: XCTestCase {
         let previousPro: [String: Any] = ["items": ["data": [["price": Self.proMonthly.json]]]]
         try send("customer.subscription.updated", try sub("active", Self.starterYearly), previous: previousPro, created: base + 70)
         requests = try expect("downgrade to starter", instantly: ["POST /api/v2/leads/list upsell", "POST /api/v2/leads upsell"])
-        XCTAssertEqual(try variables(requests.instantly.last), ["tier": "starter", "plan": "starter_yearly"] as NSDictionary)
-        XCTAssertEqual(try contact(ada)["tier"] as? String, "starter")
+        XCTAssertEqual(try ScenarioHarness.customVariables(requests.instantly.last), ["tier": "starter", "plan": "starter_yearly"] as NSDictionary)
+        XCTAssertEqual(try harness.contact(ada)["tier"] as? String, "starter")
 
         // 10. A cancellation is scheduled, and the daemon restarts as the event comes in: nothing is lost.
         try send("customer.subscription.updated", try sub("active", Self.starterYearly, cancel: true),
@@ -276,7 +263,7 @@ final class SubscriptionLifecycleTests: XCTestCase {
         XCTAssertEqual(harness.stop(), 0)
         try harness.start()
         requests = try expect("cancellation scheduled", instantly: ["POST /api/v2/leads/list cancellation", "POST /api/v2/leads cancellation"])
-        XCTAssertEqual(try variables(requests.instantly.last),
+        XCTAssertEqual(try ScenarioHarness.customVariables(requests.instantly.last),
                        ["tier": "starter", "plan": "starter_yearly", "cancels_at": periodEnd] as NSDictionary)
 
         // 11. Withdrawn: out again. Scheduled again: back in.
@@ -297,14 +284,14 @@ final class SubscriptionLifecycleTests: XCTestCase {
                                                                   "POST /api/v2/leads/list dunning"])
         XCTAssertEqual(requests.instantly[1].path, "/api/v2/leads/\(cancellationID)")
         XCTAssertEqual(try harness.steps(ofRule: "win-back").map(\.state), [.queued])
-        state = try contact(ada)
+        state = try harness.contact(ada)
         XCTAssertEqual(state["payment_status"] as? String, "canceled")
 
         // 13. A stale update (older than the deletion) arrives late: a change to a starter price, which would start
         // the upsell for a live subscription. The subscription stays ended and the upsell is held back.
         try send("customer.subscription.updated", try sub("active", Self.starterMonthly), previous: previousPro, created: base + 150)
         _ = try expect("stale update after deletion")
-        state = try contact(ada)
+        state = try harness.contact(ada)
         XCTAssertEqual(state["payment_status"] as? String, "canceled")
         XCTAssertEqual(subscriptionState(state), ["id": "sub_ada", "status": "canceled", "price": "price_starter_yearly", "tier": "starter"])
         let lastProcess = try XCTUnwrap(try harness.jobs().first { $0.kind == "process_event" })
@@ -319,12 +306,12 @@ final class SubscriptionLifecycleTests: XCTestCase {
         try send("customer.subscription.created", try bobSub("sub_bob1", "active"), created: base + 300)
         requests = try expect("bob subscribed", stripe: ["GET /v1/customers/\(bobCustomer)"],
                               instantly: ["POST /api/v2/leads/list onboarding", "POST /api/v2/leads onboarding"])
-        XCTAssertEqual(try variables(requests.instantly.last), ["tier": "pro", "plan": "pro_monthly", "trial_end": ""] as NSDictionary)
+        XCTAssertEqual(try ScenarioHarness.customVariables(requests.instantly.last), ["tier": "pro", "plan": "pro_monthly", "trial_end": ""] as NSDictionary)
         try send("customer.subscription.deleted", try bobSub("sub_bob1", "canceled"), created: base + 310)
         _ = try expect("bob ended", instantly: ["POST /api/v2/leads/list cancellation", "POST /api/v2/leads/list dunning"])
         try send("customer.subscription.created", try bobSub("sub_bob2", "active"), created: base + 320)
         _ = try expect("bob subscribed again", stripe: ["GET /v1/customers/\(bobCustomer)"], instantly: ["POST /api/v2/leads/list onboarding"])
-        XCTAssertEqual(try contact(bob)["payment_status"] as? String, "customer")
+        XCTAssertEqual(try harness.contact(bob)["payment_status"] as? String, "customer")
 
         // 15. A day short of the delay, nothing; at the delay, Ada gets the win-back and Bob's is skipped.
         try harness.advanceClock(by: (14 * Self.day - 3_600) * 1000)
@@ -332,7 +319,7 @@ final class SubscriptionLifecycleTests: XCTestCase {
         XCTAssertEqual(try harness.steps(ofRule: "win-back").map(\.state), [.queued, .queued])
         try harness.advanceClock(by: 3_601 * 1000)
         requests = try expect("14 days later", instantly: ["POST /api/v2/leads/list winback", "POST /api/v2/leads winback"])
-        XCTAssertEqual(try variables(requests.instantly.last), ["tier": "starter", "plan": "starter_yearly"] as NSDictionary)
+        XCTAssertEqual(try ScenarioHarness.customVariables(requests.instantly.last), ["tier": "starter", "plan": "starter_yearly"] as NSDictionary)
         XCTAssertEqual(harness.instantly.leads.filter { $0.campaign == Self.campaigns["winback"] }.map(\.email), [ada])
         let winBacks = try harness.steps(ofRule: "win-back")
         XCTAssertEqual(winBacks.map(\.state), [.succeeded, .succeeded])
