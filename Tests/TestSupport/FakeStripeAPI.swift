@@ -579,27 +579,9 @@ private final class Backend: Sendable {
     }
 
     private func listPaymentLinks(_ query: [(key: String, value: String)]) -> Outcome {
-        if let unknown = Self.unknownParameter(query, allowed: ["active", "ending_before", "expand", "limit", "starting_after"]) {
-            return unknown
-        }
-        let limit: Int
-        let active: Bool?
-        switch (Self.limit(query), Self.boolean("active", query)) {
-        case (.failure(let rejection), _), (_, .failure(let rejection)): return rejection.outcome
-        case (.success(let value), .success(let flag)): (limit, active) = (value, flag)
-        }
-        return state.withLock { state in
-            var links = Array(state.paymentLinks.reversed())  // newest first
-            if let after = Self.value("starting_after", query) {
-                guard let index = links.firstIndex(where: { $0.id == after }) else {
-                    return .rejected(400, Self.error(type: "invalid_request_error", message: "No such payment_link: '\(after)'",
-                                                     code: "resource_missing", param: "starting_after"))
-                }
-                links = Array(links[(index + 1)...])
-            }
-            if let active { links = links.filter { $0.active == active } }
-            return .executed(200, ["object": "list", "data": .array(links.prefix(limit).map { Self.json($0, prices: state.prices) }),
-                                   "has_more": .bool(links.count > limit), "url": "/v1/payment_links"])
+        listPage(query, allowed: ["active", "ending_before", "expand", "limit", "starting_after"], noun: "payment_link",
+                 url: "/v1/payment_links", items: { $0.paymentLinks }, id: \.id, active: \.active) { link, state in
+            Self.json(link, prices: state.prices)
         }
     }
 
@@ -668,28 +650,34 @@ private final class Backend: Sendable {
     ]
 
     private func listProducts(_ query: [(key: String, value: String)]) -> Outcome {
-        if let unknown = Self.unknownParameter(query, allowed: ["active", "created", "ending_before", "expand", "ids", "limit",
-                                                                 "shippable", "starting_after", "url"]) {
-            return unknown
-        }
+        listPage(query, allowed: ["active", "created", "ending_before", "expand", "ids", "limit", "shippable", "starting_after", "url"],
+                 noun: "product", url: "/v1/products", items: { $0.products }, id: \.id, active: \.active) { product, _ in Self.json(product) }
+    }
+
+    /// One page of a list endpoint, newest first, as Stripe pages them: unknown parameters and a bad `limit`,
+    /// `active` or `starting_after` are rejected; `has_more` says whether another page follows.
+    private func listPage<Item>(_ query: [(key: String, value: String)], allowed: Set<String>, noun: String, url: String,
+                                items: (State) -> [Item], id: KeyPath<Item, String>, active: KeyPath<Item, Bool>,
+                                json: (Item, State) -> TestJSON) -> Outcome {
+        if let unknown = Self.unknownParameter(query, allowed: allowed) { return unknown }
         let limit: Int
-        let active: Bool?
+        let wanted: Bool?
         switch (Self.limit(query), Self.boolean("active", query)) {
         case (.failure(let rejection), _), (_, .failure(let rejection)): return rejection.outcome
-        case (.success(let value), .success(let flag)): (limit, active) = (value, flag)
+        case (.success(let value), .success(let flag)): (limit, wanted) = (value, flag)
         }
         return state.withLock { state in
-            var products = Array(state.products.reversed())  // newest first
+            var page = Array(items(state).reversed())  // newest first
             if let after = Self.value("starting_after", query) {
-                guard let index = products.firstIndex(where: { $0.id == after }) else {
-                    return .rejected(400, Self.error(type: "invalid_request_error", message: "No such product: '\(after)'",
+                guard let index = page.firstIndex(where: { $0[keyPath: id] == after }) else {
+                    return .rejected(400, Self.error(type: "invalid_request_error", message: "No such \(noun): '\(after)'",
                                                      code: "resource_missing", param: "starting_after"))
                 }
-                products = Array(products[(index + 1)...])
+                page = Array(page[(index + 1)...])
             }
-            if let active { products = products.filter { $0.active == active } }
-            return .executed(200, ["object": "list", "data": .array(products.prefix(limit).map(Self.json)),
-                                   "has_more": .bool(products.count > limit), "url": "/v1/products"])
+            if let wanted { page = page.filter { $0[keyPath: active] == wanted } }
+            return .executed(200, ["object": "list", "data": .array(page.prefix(limit).map { json($0, state) }),
+                                   "has_more": .bool(page.count > limit), "url": .string(url)])
         }
     }
 
