@@ -99,15 +99,7 @@ public enum RuleValidator {
         var problems: [Problem] = []
         for (ruleIndex, rule) in rules.enumerated() {
             for (stepIndex, step) in rule.steps.enumerated() where step.action == "http.post" {
-                let name: String
-                switch step.arguments["target"] {
-                case .value(let value)?: name = value.text
-                case .template(let template)? where template.paths.isEmpty:
-                    guard let text = try? template.render(in: .object([:])).text else { continue }
-                    name = text
-                default: continue
-                }
-                guard !httpTargets.contains(name) else { continue }
+                guard let name = literal(step.arguments["target"]), !httpTargets.contains(name) else { continue }
                 let known = httpTargets.isEmpty ? "none is configured under http_targets" : "configured: \(httpTargets.sorted().joined(separator: ", "))"
                 problems.append(Problem(key: "rules[\(ruleIndex)].steps[\(stepIndex)].with.target",
                                         message: "no http_targets entry named '\(name)' (\(known))"))
@@ -136,17 +128,8 @@ public enum RuleValidator {
                 case nil: continue
                 }
                 for reference in references {
-                    let name: String
-                    switch reference {
-                    case .value(let value): name = value.text
-                    case .template(let template) where template.paths.isEmpty:
-                        guard let text = try? template.render(in: .object([:])).text else { continue }
-                        name = text
-                    default: continue
-                    }
-                    if catalog.tier(name) == nil {
-                        let known = catalog.tierReferences
-                        problems.append(Problem(key: key, message: "'\(name)' is not a catalog tier (\(known.isEmpty ? "catalog: is empty" : "known: " + known.joined(separator: ", ")))"))
+                    if let name = literal(reference), catalog.tier(name) == nil {
+                        problems.append(Problem(key: key, message: catalog.unknownTier(name)))
                     }
                 }
             }

@@ -28,10 +28,7 @@ public struct Catalog: Sendable, Equatable {
         guard !references.isEmpty else { throw CatalogError(message: "names no tier") }
         var resolved: [(product: CatalogProduct, tier: CatalogTier)] = []
         for reference in references {
-            guard let found = tier(reference) else {
-                let known = tierReferences
-                throw CatalogError(message: "'\(reference)' is not a catalog tier (\(known.isEmpty ? "catalog: is empty" : "known: " + known.joined(separator: ", ")))")
-            }
+            guard let found = tier(reference) else { throw CatalogError(message: unknownTier(reference)) }
             resolved.append(found)
         }
         if let onSale = resolved.first(where: { ($0.tier.availableUntil ?? .max) > time }) { return onSale }
@@ -41,6 +38,12 @@ public struct Catalog: Sendable, Equatable {
     /// The product keys for error messages: `catalog: webinar, course`, or that there is no catalog.
     public var productsDescription: String {
         products.isEmpty ? "no catalog: is configured" : "catalog: " + products.map(\.key).joined(separator: ", ")
+    }
+
+    /// The message for a tier reference the catalog does not have, naming those it has.
+    public func unknownTier(_ reference: String) -> String {
+        let known = tierReferences
+        return "'\(reference)' is not a catalog tier (\(known.isEmpty ? "catalog: is empty" : "known: " + known.joined(separator: ", ")))"
     }
 
     /// Every `product/tier` reference, for error messages.
