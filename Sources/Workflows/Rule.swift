@@ -167,6 +167,12 @@ public struct Step: Sendable, Equatable {
     /// (for someone who since paid, left a segment or unsubscribed).
     public var unless: SegmentQuery?
 
+    /// Every path the step reads when it runs: its arguments' templates and its `if:` and `when:` conditions
+    /// (not `at:`, which is read when the step is queued).
+    public var pathsRead: [[String]] {
+        arguments.values.flatMap { $0.templates.flatMap(\.paths) } + (conditions + skipConditions).map(\.path)
+    }
+
     public init(name: String, action: String, arguments: [String: Argument], conditions: [Condition] = [],
                 skipConditions: [Condition] = [], schedule: StepSchedule? = nil, unless: SegmentQuery? = nil) {
         self.name = name

@@ -376,8 +376,7 @@ public final class WorkflowEngine: JobHandler {
         if let contactEmail {
             // The whole record only for a step that reads it (`contact.` in a template or condition); for the
             // others, whether it still exists.
-            let readsContact = step.arguments.values.contains { $0.templates.contains { $0.paths.contains { $0.first == "contact" } } }
-                || (step.conditions + step.skipConditions).contains { $0.path.first == "contact" }
+            let readsContact = step.pathsRead.contains { $0.first == "contact" }
             let found: Contact?
             do {
                 found = readsContact ? try store.contacts.contact(email: contactEmail) : nil
@@ -495,10 +494,8 @@ public final class WorkflowEngine: JobHandler {
     /// whose live figures the step names (`catalog.event.sold_out`), so a waiting step sees the seats as they are
     /// when it runs.
     private func liveCatalog(for step: Step, store: WorkflowStore) throws(ProviderFailure) -> JSONValue {
-        var paths = step.arguments.values.flatMap { $0.templates.flatMap(\.paths) }
-        paths += (step.conditions + step.skipConditions).map(\.path)
         let live: Set<String> = ["registrations", "seats_left", "sold_out"]
-        let products = Set(paths.filter { $0.count >= 3 && $0[0] == "catalog" && live.contains($0[2]) }.map { $0[1] })
+        let products = Set(step.pathsRead.filter { $0.count >= 3 && $0[0] == "catalog" && live.contains($0[2]) }.map { $0[1] })
         let catalog = currentCatalog
         guard !products.isEmpty, case .object(var members) = catalogJSON else { return catalogJSON }
         for key in products {
