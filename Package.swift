@@ -40,6 +40,8 @@ let package = Package(
         .target(name: "Cryptography", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
         // Counters, gauges and histograms rendered in the Prometheus text format; Hookyard's named metrics.
         .target(name: "Metrics", swiftSettings: swiftSettings),
+        // Conditions an admin is told about (dead jobs, deliverability, Instantly's webhook), raised and cleared.
+        .target(name: "Alerts", swiftSettings: swiftSettings),
         // The one SQLite wrapper: schema, migrations, events, jobs; group commit.
         .target(name: "Store",
                 dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")],
@@ -59,7 +61,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Rules, actions, retry policy and the worker pool that runs jobs through Outbound.
         .target(name: "Workflows",
-                dependencies: ["Store", "Contacts", "Outbound", "CLinux", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["Store", "Contacts", "Outbound", "Alerts", "CLinux", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // CLI, configuration, logging, wiring.
         .executableTarget(name: "hookyard",
