@@ -148,6 +148,14 @@ EOF
 fi
 mkdir -p "$conf_dir/credentials"
 chmod 0700 "$conf_dir/credentials"
+# The unit's LoadCredential= lines fail the start when a file is missing, so each secret not given yet gets an empty
+# file (0600): Hookyard reads an empty credential as unset (an API key left empty runs that provider in dry-run).
+for name in STRIPE_WEBHOOK_SECRET INSTANTLY_WEBHOOK_SECRET STRIPE_API_KEY INSTANTLY_API_KEY; do
+    if [ ! -e "$conf_dir/credentials/$name" ]; then
+        (umask 077 && : > "$conf_dir/credentials/$name")
+        echo "Created $conf_dir/credentials/$name (empty: unset until you fill it)"
+    fi
+done
 
 # With the socket unit, systemd holds the listening socket across restarts; enable it with the service.
 start_units=hookyard
@@ -166,7 +174,7 @@ cat <<EOF
 
 Next steps:
   1. Put each secret in its own file $conf_dir/credentials/NAME, mode 0600 (systemd hands it to the service);
-     this asks for all four and skips the ones you leave empty:
+     this asks for all four and leaves the ones you answer with Enter empty (unset):
        for name in STRIPE_WEBHOOK_SECRET INSTANTLY_WEBHOOK_SECRET STRIPE_API_KEY INSTANTLY_API_KEY; do
            read -rsp "\$name: " value; echo
            [ -n "\$value" ] && (umask 077 && printf '%s\n' "\$value" > $conf_dir/credentials/\$name)

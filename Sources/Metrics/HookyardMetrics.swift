@@ -43,8 +43,8 @@ public final class HookyardMetrics: Sendable {
         _ = registry.gauge("hookyard_jobs", help: "Jobs in the queue by state, read from the database at scrape time.",
                            labelNames: ["state"], collect: jobCounts)
         jobAttempts = registry.counter("hookyard_job_attempts_total",
-                                       help: "Job attempts finished, by action (job kind) and outcome.",
-                                       labelNames: ["action", "outcome"])
+                                       help: "Job attempts finished, by provider, action (job kind) and outcome.",
+                                       labelNames: ["provider", "action", "outcome"])
         outboundRequests = registry.counter("hookyard_outbound_requests_total",
                                             help: "Provider API requests, by provider and HTTP status (error: no answer).",
                                             labelNames: ["provider", "status"])
@@ -58,5 +58,13 @@ public final class HookyardMetrics: Sendable {
         buildInfo = registry.gauge("hookyard_build_info", help: "Always 1; the version is in the label.",
                                    labelNames: ["version"])
         buildInfo.set(1, labels: [version])
+    }
+
+    /// The provider a job kind calls, for the `provider` label: `stripe`, `instantly` or `http` for their actions
+    /// (`stripe.create_payment_link`, `http.post`), `local` for the rest (`process_event`, `record_purchase`, ...).
+    public static func provider(ofJobKind kind: String) -> String {
+        guard let dot = kind.firstIndex(of: ".") else { return "local" }
+        let prefix = String(kind[..<dot])
+        return ["stripe", "instantly", "http"].contains(prefix) ? prefix : "local"
     }
 }

@@ -26,12 +26,17 @@ import Synchronization
 /// Deterministic: no randomness and no clock, so re-running a dry-run job gives identical output. Thread-safe.
 public final class DryRunProviderTransport: ProviderTransport {
     public let provider: String
+    /// Where the requests would have gone (the configured API base), for the job's record of them.
+    public let baseURL: String
     private let recorded = Mutex<[ProviderRequest]>([])
     private let catalogPrices: Bool
 
-    /// - Parameter catalogPrices: whether prices asked for by lookup key exist (see above).
-    public init(provider: String, catalogPrices: Bool = true) {
+    /// - Parameters:
+    ///   - baseURL: the API base a live transport would use (`https://api.stripe.com`), recorded with each request.
+    ///   - catalogPrices: whether prices asked for by lookup key exist (see above).
+    public init(provider: String, baseURL: String = "", catalogPrices: Bool = true) {
         self.provider = provider
+        self.baseURL = baseURL
         self.catalogPrices = catalogPrices
     }
 

@@ -18,7 +18,7 @@ import Synchronization
 /// Thread-safe: share one instance per provider among all workers.
 public final class LiveProviderTransport: ProviderTransport {
     public let provider: String
-    private let baseURL: String
+    public let baseURL: String
     private let apiKey: String?
     private let extraHeaders: [(String, String)]
     private let limiter: RateLimiter

@@ -29,6 +29,7 @@ public final class RecordingProviderTransport: ProviderTransport {
     }
 
     public var provider: String { inner.provider }
+    public var baseURL: String { inner.baseURL }
 
     /// Every request sent so far, in the order `send` was called.
     public var requests: [ProviderRequest] { recorded.withLock { $0.map(\.request) } }

@@ -272,6 +272,19 @@ public enum Schema {
             PRIMARY KEY (contact_id, name)
         ) STRICT;
         """,
+        // 8: what the daemon says of itself when it starts and stops (one row), so `hookyard stats`, run from a shell
+        // without the service's credentials, reports the daemon's mode (live or dry-run per provider), not its own.
+        """
+        CREATE TABLE daemon_status (
+            id              INTEGER PRIMARY KEY CHECK (id = 1),
+            pid             INTEGER NOT NULL,
+            version         TEXT    NOT NULL,
+            started_at      INTEGER NOT NULL,
+            stopped_at      INTEGER,
+            stripe_live     INTEGER NOT NULL,
+            instantly_live  INTEGER NOT NULL
+        ) STRICT;
+        """,
     ]
 
     /// The version a fully migrated database has.

@@ -1,7 +1,7 @@
 /// Read-side queries for the CLI and health checks, on a connection of its own (WAL lets it read while the
 /// daemon writes). Not thread-safe: one reader per thread or command.
 public final class StoreReader {
-    private let database: SQLiteDatabase
+    let database: SQLiteDatabase
 
     /// Opens an existing database. - Throws: `StoreError.missingDatabase` if there is no file at `path`.
     public init(path: String) throws {

@@ -269,7 +269,7 @@ public final class WorkerPool: Sendable {
                 case .succeeded(let output, let followUps):
                     let recorded = try queue.succeed(jobID: job.id, owner: owner, output: output, followUps: followUps, now: now)
                     metadata["outcome"] = recorded ? "succeeded" : "lease_lost"
-                    pool.metrics?.jobAttempts.increment(labels: [job.kind, recorded ? "succeeded" : "lease_lost"])
+                    pool.metrics?.jobAttempts.increment(labels: [HookyardMetrics.provider(ofJobKind: job.kind), job.kind, recorded ? "succeeded" : "lease_lost"])
                     // An event that started no rule is routine (the request log line already shows it): debug.
                     let routine = recorded && followUps.isEmpty && job.kind == WorkflowEngine.processEventKind
                     logger.log(level: routine ? .debug : .info, "job finished", metadata: metadata)
@@ -282,7 +282,7 @@ public final class WorkerPool: Sendable {
                                                   retryAt: delay.map { now + $0 }, now: now)
                     let result = recorded ? (delay == nil ? "dead" : "retrying") : "lease_lost"
                     metadata["outcome"] = .string(result)
-                    pool.metrics?.jobAttempts.increment(labels: [job.kind, result])
+                    pool.metrics?.jobAttempts.increment(labels: [HookyardMetrics.provider(ofJobKind: job.kind), job.kind, result])
                     metadata["error"] = "\(error)"
                     if let status { metadata["status"] = .stringConvertible(status) }
                     if let delay { metadata["retry_in_ms"] = .stringConvertible(delay) }

@@ -472,7 +472,8 @@ public final class WorkflowEngine: JobHandler {
         let dryRunRequests = (providers.stripeDryRun ? stripe.requests : []) + (providers.instantlyDryRun ? instantly.requests : [])
         if !dryRunRequests.isEmpty {
             stored["dry_run"] = .bool(true)
-            stored["requests"] = .array(dryRunRequests.map(Self.describe))
+            stored["requests"] = .array((providers.stripeDryRun ? stripe.requests.map { Self.describe($0, baseURL: stripe.baseURL) } : [])
+                + (providers.instantlyDryRun ? instantly.requests.map { Self.describe($0, baseURL: instantly.baseURL) } : []))
             logger.info("dry run: step recorded the requests it would send", metadata: [
                 "job_id": .stringConvertible(job.id), "rule": "\(ruleName)", "step": "\(stepName)",
                 // Paths without their query: a query can carry an email address, which stays out of info logs.
@@ -586,8 +587,9 @@ public final class WorkflowEngine: JobHandler {
     }
 
     /// A request as a dry-run output shows it: method, path, body; never a key.
-    static func describe(_ request: ProviderRequest) -> JSONValue {
+    static func describe(_ request: ProviderRequest, baseURL: String) -> JSONValue {
         var object: [String: JSONValue] = ["method": .string(request.method), "path": .string(request.path)]
+        if !baseURL.isEmpty { object["url"] = .string(baseURL + request.path) }
         if !request.body.isEmpty { object["body"] = .string(request.bodyText) }
         if let key = request.idempotencyKey { object["idempotency_key"] = .string(key) }
         return .object(object)

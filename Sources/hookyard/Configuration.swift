@@ -291,7 +291,8 @@ enum ConfigurationLoader {
 
 /// Reads secrets from the environment, a file named by `NAME_FILE`, or a systemd credential.
 enum SecretResolver {
-    /// The secret list for `name` (comma-separated values), or `nil` when none of the sources has it.
+    /// The secret list for `name` (comma-separated values), or `nil` when none of the sources has it (an empty
+    /// systemd credential counts as none).
     /// - Throws: `ConfigurationIssue` when `NAME` and `NAME_FILE` are both set, or a named file cannot be read.
     static func resolve(_ name: String, environment: [String: String]) throws(ConfigurationIssue) -> [String]? {
         let direct = environment[name].flatMap { $0.isEmpty ? nil : $0 }
@@ -304,7 +305,14 @@ enum SecretResolver {
         if let fileName { text = try read(fileName, variable: "\(name)_FILE") }
         if text == nil, let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
             let path = (directory as NSString).appendingPathComponent(name)
-            if FileManager.default.fileExists(atPath: path) { text = try read(path, variable: "CREDENTIALS_DIRECTORY") }
+            if FileManager.default.fileExists(atPath: path) {
+                // An empty credential is one the admin left unset: `LoadCredential=` fails the start when its file is
+                // missing, so install.sh creates an empty file for each secret not given (an API key left out runs
+                // that provider in dry-run).
+                let credential = try read(path, variable: "CREDENTIALS_DIRECTORY")
+                if split(credential).isEmpty { return nil }
+                text = credential
+            }
         }
         guard let text else { return nil }
         let secrets = split(text)

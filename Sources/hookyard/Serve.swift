@@ -109,6 +109,16 @@ struct Serve: ParsableCommand {
         logger.info("listening", metadata: ["address": "\(bound)",
                                             "socket": "\(serverConfiguration.inheritedListenerDescriptor == nil ? "own" : "inherited from systemd")"])
         let admin = Self.startAdmin(settings, metrics: metrics, logger: logger)
+        let wallClock = { Int64(Date().timeIntervalSince1970 * 1000) }
+        do {
+            try DaemonStatus.recordStart(DaemonStatus(pid: getpid(), version: Hookyard.version, startedAt: wallClock(),
+                                                      stripeLive: !settings.stripe.apiKey.isEmpty,
+                                                      instantlyLive: !settings.instantly.apiKey.isEmpty),
+                                         databasePath: settings.database)
+        } catch {
+            // Only `hookyard stats` reads it: worth a warning, not a refusal to serve.
+            logger.warning("cannot record the daemon's status for `hookyard stats`", metadata: ["error": "\(error)"])
+        }
         let notifier = SystemdNotifier()
         notifier.send("READY=1\nSTATUS=listening on \(bound)")
         let monitor = ServiceMonitor(notifier: notifier, server: server, writer: writer, pool: pool, databasePath: settings.database,
@@ -169,6 +179,7 @@ struct Serve: ParsableCommand {
         workersStopped.wait()
         admin?.shutdown(gracePeriod: .seconds(1))
         writer.close()
+        try? DaemonStatus.recordStop(pid: getpid(), at: wallClock(), databasePath: settings.database)
         signals.forEach { $0.cancel() }
         logger.info("stopped")
         LogOutput.standard.flush()
@@ -215,7 +226,7 @@ struct Serve: ParsableCommand {
     static func providers(_ settings: HookyardConfiguration, limiters: Limiters, metrics: HookyardMetrics? = nil) -> ProviderSet {
         let userAgent = "hookyard/\(Hookyard.version)"
         let stripe: any ProviderTransport = settings.stripe.apiKey.isEmpty
-            ? DryRunProviderTransport(provider: "Stripe")
+            ? DryRunProviderTransport(provider: "Stripe", baseURL: settings.stripe.apiBase)
             : LiveProviderTransport(provider: "Stripe", baseURL: settings.stripe.apiBase, apiKey: settings.stripe.apiKey,
                                     extraHeaders: [("Stripe-Version", settings.stripe.apiVersion)],
                                     limiter: limiters.stripe,
@@ -223,7 +234,7 @@ struct Serve: ParsableCommand {
                                     connectTimeoutMilliseconds: settings.outbound.connectTimeoutMilliseconds,
                                     totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds, metrics: metrics)
         let instantly: any ProviderTransport = settings.instantly.apiKey.isEmpty
-            ? DryRunProviderTransport(provider: "Instantly")
+            ? DryRunProviderTransport(provider: "Instantly", baseURL: settings.instantly.apiBase)
             : LiveProviderTransport(provider: "Instantly", baseURL: settings.instantly.apiBase, apiKey: settings.instantly.apiKey,
                                     limiter: limiters.instantly,
                                     userAgent: userAgent,
@@ -243,7 +254,7 @@ struct Serve: ParsableCommand {
             guard let base = HTTPTarget.split(url: target.url)?.base else { return nil }  // validated when read
             if dryRun {
                 return HTTPTarget(name: target.name, url: target.url, secret: target.secret,
-                                  transport: DryRunProviderTransport(provider: "http:\(target.name)"))
+                                  transport: DryRunProviderTransport(provider: "http:\(target.name)", baseURL: base))
             }
             let transport = LiveProviderTransport(provider: "http:\(target.name)", baseURL: base, apiKey: nil,
                                                   limiter: RateLimiter(requestsPerSecond: target.maxRequestsPerSecond, burst: 1),

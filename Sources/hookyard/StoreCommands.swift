@@ -12,14 +12,24 @@ struct Stats: ParsableCommand {
 
     func run() throws {
         let settings = try options.load(rules: false)
-        let statistics = try openReader(settings.database).statistics()
+        let reader = try openReader(settings.database)
+        let statistics = try reader.statistics()
+        let daemon = try reader.daemonStatus()
+        // The daemon's own record wins: this command's environment may lack the service's credentials.
+        let stripeLive = daemon?.stripeLive ?? !settings.stripe.apiKey.isEmpty
+        let instantlyLive = daemon?.instantlyLive ?? !settings.instantly.apiKey.isEmpty
         if json {
             let object: [String: Any] = [
                 "events": Dictionary(uniqueKeysWithValues: statistics.events.map { ($0.key.rawValue, $0.value) }),
                 "jobs": statistics.jobs,
                 "purchases": statistics.purchases.mapValues { ["count": $0.count, "amount": $0.amount] },
                 "database": ["path": settings.database, "bytes": statistics.databaseBytes],
-                "dry_run": ["stripe": settings.stripe.apiKey.isEmpty, "instantly": settings.instantly.apiKey.isEmpty],
+                "dry_run": ["stripe": !stripeLive, "instantly": !instantlyLive],
+                "mode_from": daemon == nil ? "environment" : "daemon",
+                "daemon": daemon.map { status -> [String: Any] in
+                    ["pid": Int(status.pid), "version": status.version, "started_at": status.startedAt,
+                     "stopped_at": status.stoppedAt.map { $0 as Any } ?? NSNull(), "running": Self.isRunning(status)]
+                } ?? NSNull(),
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         } else {
@@ -33,11 +43,26 @@ struct Stats: ParsableCommand {
             print("events    \(events)")
             print("jobs      \(jobs)")
             print("purchases \(purchases.isEmpty ? "none" : purchases.joined(separator: "  "))")
-            let dryRun = [settings.stripe.apiKey.isEmpty ? "Stripe" : nil, settings.instantly.apiKey.isEmpty ? "Instantly" : nil].compactMap { $0 }
-            // From this command's own configuration and environment, which may differ from the daemon's.
-            print("mode      \(dryRun.isEmpty ? "live" : "dry-run for \(dryRun.joined(separator: " and ")) (no API key in this command's environment: a daemon started like this records requests, sends none)")")
+            let dryRun = [stripeLive ? nil : "Stripe", instantlyLive ? nil : "Instantly"].compactMap { $0 }
+            let mode = dryRun.isEmpty ? "live" : "dry-run for \(dryRun.joined(separator: " and ")) (requests are recorded, none sent)"
+            if let daemon {
+                let state = Self.isRunning(daemon) ? "running"
+                    : daemon.stoppedAt == nil ? "gone without a clean stop" : "stopped \(isoTime(daemon.stoppedAt!))"
+                print("mode      \(mode), as the daemon recorded it")
+                print("daemon    pid \(daemon.pid), version \(daemon.version), started \(isoTime(daemon.startedAt)), \(state)")
+            } else {
+                // No daemon has run on this database yet: all there is to go on is this command's own environment.
+                print("mode      \(mode), judged from this command's environment (no daemon has run on this database yet)")
+            }
             print("database  \(settings.database) (\(statistics.databaseBytes) bytes)")
         }
+    }
+}
+
+extension Stats {
+    /// Whether the daemon that recorded `status` is still running: it has not recorded a stop and its process exists.
+    static func isRunning(_ status: DaemonStatus) -> Bool {
+        status.stoppedAt == nil && status.processExists
     }
 }
 

@@ -147,6 +147,27 @@ final class JobQueueTests: XCTestCase {
         XCTAssertEqual(try StoreReader(path: path).statistics().jobs["queued"], 3)
     }
 
+    /// `jobs retry --all-dead`: every dead job, and only those, is queued again with its attempts reset and its key kept.
+    func testRetryAllDeadRequeuesEveryDeadJobOnly() throws {
+        let queue = try JobQueue(path: path)
+        for _ in 0..<2 {
+            let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5000))
+            _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: nil, now: 5000)
+        }
+        try queue.discard(2, now: 5500)
+        let running = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5600))
+        XCTAssertEqual(running.id, 3)
+        XCTAssertEqual(try queue.retryAllDead(now: 6000), 1, "job 1 is dead; 2 was discarded and 3 is running")
+        let retried = try XCTUnwrap(try queue.job(1)?.job)
+        XCTAssertEqual(retried.state, .queued)
+        XCTAssertEqual(retried.attempts, 0)
+        XCTAssertEqual(retried.nextRunAt, 6000)
+        XCTAssertEqual(retried.idempotencyKey, "event:1")
+        XCTAssertEqual(try queue.job(2)?.job.state, .discarded)
+        XCTAssertEqual(try queue.job(3)?.job.state, .running)
+        XCTAssertEqual(try queue.retryAllDead(now: 7000), 0, "nothing is dead any more")
+    }
+
     func testMigrationFromVersion1KeepsJobs() throws {
         // A version-1 database (as issue 2 shipped it) gains the new state and the attempts table.
         let old = directory.appendingPathComponent("v1.db").path

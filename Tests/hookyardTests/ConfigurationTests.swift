@@ -118,6 +118,11 @@ final class ConfigurationTests: XCTestCase {
         // The environment wins over the credential.
         configuration = try load(nil, environment: ["CREDENTIALS_DIRECTORY": credentials.path, "INSTANTLY_WEBHOOK_SECRET": "env"])
         XCTAssertEqual(configuration.instantly.webhookSecrets, ["env"])
+        // An empty credential file (install.sh creates one per secret not given) is unset: no key, so dry-run.
+        try "\n".write(to: credentials.appendingPathComponent("STRIPE_API_KEY"), atomically: true, encoding: .utf8)
+        configuration = try load(nil, environment: ["CREDENTIALS_DIRECTORY": credentials.path])
+        XCTAssertEqual(configuration.stripe.apiKey, "")
+        XCTAssertEqual(configuration.instantly.webhookSecrets, ["instantly-cred"])
     }
 
     func testSecretConflictsAndUnreadableFiles() {

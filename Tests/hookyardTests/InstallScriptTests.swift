@@ -68,6 +68,11 @@ final class InstallScriptTests: XCTestCase {
         XCTAssertEqual(try mode(sandbox.path("etc/hookyard/hookyard.yaml")), 0o644)
         XCTAssertEqual(try mode(sandbox.path("etc/hookyard/hookyard.env")), 0o600)
         XCTAssertEqual(try mode(sandbox.path("etc/hookyard/credentials")), 0o700)
+        // LoadCredential= fails the start on a missing file: every secret starts as an empty (unset) one.
+        for name in ["STRIPE_WEBHOOK_SECRET", "INSTANTLY_WEBHOOK_SECRET", "STRIPE_API_KEY", "INSTANTLY_API_KEY"] {
+            XCTAssertEqual(try String(contentsOfFile: sandbox.path("etc/hookyard/credentials/\(name)"), encoding: .utf8), "", name)
+            XCTAssertEqual(try mode(sandbox.path("etc/hookyard/credentials/\(name)")), 0o600, name)
+        }
 
         // Edited configuration and a secret survive a second run (an upgrade); a loosened directory is fixed.
         try "listen: 127.0.0.1:9090\n".write(toFile: sandbox.path("etc/hookyard/hookyard.yaml"), atomically: true, encoding: .utf8)
@@ -83,6 +88,9 @@ final class InstallScriptTests: XCTestCase {
         XCTAssertEqual(try mode(sandbox.path("etc/hookyard/credentials")), 0o700)
         XCTAssertEqual(try mode(sandbox.path("usr/local/bin/hookyard")), 0o755)
 
+        // The database the service wrote (StateDirectory=hookyard, under DynamicUser's private directory).
+        try files.createDirectory(atPath: sandbox.path("var/lib/private/hookyard"), withIntermediateDirectories: true)
+        try "database".write(toFile: sandbox.path("var/lib/private/hookyard/hookyard.db"), atomically: true, encoding: .utf8)
         let (removed, removal) = try sandbox.install(["--uninstall", "--root", sandbox.root.path])
         XCTAssertEqual(removed, 0, removal)
         XCTAssertTrue(removal.contains("Kept, on purpose"), removal)
@@ -91,6 +99,7 @@ final class InstallScriptTests: XCTestCase {
         XCTAssertFalse(files.fileExists(atPath: sandbox.path("etc/systemd/system/hookyard.socket")))
         XCTAssertEqual(try String(contentsOfFile: sandbox.path("etc/hookyard/hookyard.yaml"), encoding: .utf8), "listen: 127.0.0.1:9090\n")
         XCTAssertTrue(files.fileExists(atPath: sandbox.path("etc/hookyard/credentials/STRIPE_WEBHOOK_SECRET")))
+        XCTAssertEqual(try String(contentsOfFile: sandbox.path("var/lib/private/hookyard/hookyard.db"), encoding: .utf8), "database")
         let (again, againOutput) = try sandbox.install(["--uninstall", "--root", sandbox.root.path])
         XCTAssertEqual(again, 0, againOutput)
 

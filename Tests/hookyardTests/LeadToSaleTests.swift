@@ -146,9 +146,12 @@ final class LeadToSaleTests: XCTestCase {
         // 5 events; each Instantly one caused 1 + 4 jobs, each Stripe one 1 + 4.
         XCTAssertEqual(counts["succeeded"], 5 * 5)
 
-        let (_, stats) = try daemon.run(["stats"], environment: ["STRIPE_API_KEY": stripe.apiKey, "INSTANTLY_API_KEY": instantly.apiKey])
+        // Run from a shell without the service's API keys, `stats` still reports the daemon's mode: the daemon recorded it.
+        let (_, stats) = try daemon.run(["stats"])
         XCTAssertTrue(stats.contains("purchases 2 for USD 98.00"), stats)
-        XCTAssertTrue(stats.contains("mode      live"), stats)
+        XCTAssertTrue(stats.contains("mode      live, as the daemon recorded it"), stats)
+        XCTAssertTrue(stats.contains("daemon    pid \(daemon.process.processIdentifier), version"), stats)
+        XCTAssertTrue(stats.contains(", running"), stats)
         // The trace: an event lists the jobs it caused, step by step.
         let (_, shown) = try daemon.run(["events", "show", "4", "--json"])
         for step in ["payment-to-customer/link", "payment-to-customer/purchase", "payment-to-customer/won", "payment-to-customer/to-customer-campaign"] {
@@ -312,11 +315,15 @@ final class LeadToSaleTests: XCTestCase {
         XCTAssertEqual(instantly.requests.count, 0)
         let (_, job) = try daemon.run(["jobs", "show", "3"])
         XCTAssertTrue(job.contains("\"dry_run\" : true"), job)
-        XCTAssertTrue(job.contains("/v1/payment_links"), job)
+        XCTAssertTrue(job.contains("\"url\" : \"\(stripe.baseURL)/v1/payment_links\""), job)
         XCTAssertTrue(job.contains("line_items%5B0%5D%5Bprice%5D=price_hookyard_test"), job)
         let (_, stats) = try daemon.run(["stats"])
         XCTAssertTrue(stats.contains("dry-run for Stripe and Instantly"), stats)
         XCTAssertTrue(daemon.output.contains("dry-run: STRIPE_API_KEY and INSTANTLY_API_KEY not set"), daemon.output)
-        daemon.terminate()
+        XCTAssertEqual(daemon.terminate(), 0)
+        // The clean stop is recorded; with keys in this command's environment, the daemon's recorded mode still wins.
+        let (_, after) = try daemon.run(["stats"], environment: ["STRIPE_API_KEY": stripe.apiKey])
+        XCTAssertTrue(after.contains("mode      dry-run for Stripe and Instantly (requests are recorded, none sent), as the daemon recorded it"), after)
+        XCTAssertTrue(after.contains(", stopped 20"), after)
     }
 }

@@ -34,7 +34,7 @@ final class MetricsEndpointTests: XCTestCase {
         // Both stored events run their process_event job; wait for the workers to record them.
         var metrics = try scrape(daemon)
         let deadline = Date().addingTimeInterval(10)
-        while metrics.value("hookyard_job_attempts_total", ["action": "process_event", "outcome": "succeeded"]) != 2, Date() < deadline {
+        while metrics.value("hookyard_job_attempts_total", ["provider": "local", "action": "process_event", "outcome": "succeeded"]) != 2, Date() < deadline {
             usleep(100_000)
             metrics = try scrape(daemon)
         }
@@ -48,7 +48,7 @@ final class MetricsEndpointTests: XCTestCase {
         XCTAssertEqual(metrics.value("hookyard_webhook_duplicates_total", ["source": "stripe"]), 1)
         XCTAssertEqual(metrics.value("hookyard_intake_duration_seconds_count", ["source": "stripe"]), 3)
         XCTAssertEqual(metrics.value("hookyard_intake_duration_seconds_count", ["source": "instantly"]), 2)
-        XCTAssertEqual(metrics.value("hookyard_job_attempts_total", ["action": "process_event", "outcome": "succeeded"]), 2)
+        XCTAssertEqual(metrics.value("hookyard_job_attempts_total", ["provider": "local", "action": "process_event", "outcome": "succeeded"]), 2)
         XCTAssertEqual(metrics.value("hookyard_jobs", ["state": "succeeded"]), 2)
         for state in ["queued", "running", "retrying", "dead"] {
             XCTAssertNotNil(metrics.value("hookyard_jobs", ["state": state]), state)
@@ -87,5 +87,34 @@ final class MetricsEndpointTests: XCTestCase {
         XCTAssertTrue(daemon.logLines().contains { $0["msg"] as? String == "admin listener off; /metrics is not served" }, daemon.output)
         XCTAssertFalse(daemon.logLines().contains { $0["msg"] as? String == "admin listening" })
         XCTAssertEqual(daemon.terminate(), 0)
+    }
+
+    /// Live calls (to the fake Stripe API) are counted by provider and status, timed, and the time spent waiting for
+    /// the rate limiter is summed: six requests at 2 per second must wait.
+    func testOutboundRequestsAreCountedTimedAndRateLimitWaitsSummed() throws {
+        let harness = try ScenarioHarness(yaml: """
+            rules:
+              - name: customer
+                on: {source: instantly, event: lead_interested}
+                steps:
+                  - name: customer
+                    action: stripe.find_or_create_customer
+                    with: {email: "{{ event.lead_email }}"}
+            """, environment: ["STRIPE_MAX_RPS": "2"])
+        let daemon = try harness.start()
+        for index in 0..<3 {
+            _ = try harness.sendInstantly("lead_interested", email: "lead\(index)@example.com", campaign: "c")
+        }
+        try harness.settle()
+        // find_or_create_customer lists by email, then creates: two requests per lead.
+        XCTAssertEqual(harness.stripe.requests.count, 6)
+        let metrics = try scrape(daemon)
+        XCTAssertEqual(metrics.value("hookyard_outbound_requests_total", ["provider": "stripe", "status": "200"]), 6)
+        XCTAssertEqual(metrics.value("hookyard_outbound_request_duration_seconds_count", ["provider": "stripe"]), 6)
+        XCTAssertGreaterThan(metrics.value("hookyard_outbound_request_duration_seconds_sum", ["provider": "stripe"]) ?? 0, 0)
+        // A bucket of 2 tokens refilled at 2 per second: the last of six requests waits about two seconds.
+        XCTAssertGreaterThan(metrics.value("hookyard_rate_limiter_wait_seconds_total", ["provider": "stripe"]) ?? 0, 1)
+        XCTAssertEqual(metrics.value("hookyard_job_attempts_total",
+                                     ["provider": "stripe", "action": "stripe.find_or_create_customer", "outcome": "succeeded"]), 3)
     }
 }

@@ -89,6 +89,21 @@ final class RuleConfigurationTests: ConfigurationTestCase {
         XCTAssertEqual(configuration.instantly.apiBase, "http://127.0.0.1:2")
         XCTAssertTrue(configuration.stripe.isTestKey)
 
+        // The documented defaults: 4 workers, retries from 2 s up to 1 h over 10 attempts, Instantly at 5 requests/s,
+        // outbound connect timeout 5 s and total 30 s, the providers' real API bases.
+        let defaults = try load("")
+        XCTAssertEqual(defaults.workers.count, 4)
+        XCTAssertEqual(defaults.workers.retryPolicy, RetryPolicy(baseMilliseconds: 2_000, capMilliseconds: 3_600_000, maxAttempts: 10))
+        XCTAssertEqual(defaults.instantly.maxRequestsPerSecond, 5)
+        XCTAssertEqual(defaults.outbound.connectTimeoutMilliseconds, 5_000)
+        XCTAssertEqual(defaults.outbound.timeoutMilliseconds, 30_000)
+        XCTAssertEqual(defaults.stripe.apiBase, "https://api.stripe.com")
+        XCTAssertEqual(defaults.instantly.apiBase, "https://api.instantly.ai")
+        // The retry environment variables win over the file.
+        XCTAssertEqual(try load("workers: {retry_base_ms: 100, retry_cap_ms: 1000}",
+                                environment: ["HOOKYARD_RETRY_BASE_MS": "250", "HOOKYARD_RETRY_CAP_MS": "9000"]).workers.retryPolicy,
+                       RetryPolicy(baseMilliseconds: 250, capMilliseconds: 9_000, maxAttempts: 10))
+
         XCTAssertEqual(try load("").stripe.effectiveRequestsPerSecond, 25)
         XCTAssertEqual(try load("", environment: ["STRIPE_API_KEY": "sk_live_x"]).stripe.effectiveRequestsPerSecond, 80)
         XCTAssertEqual(try load("", environment: ["STRIPE_API_KEY": "rk_test_x"]).stripe.effectiveRequestsPerSecond, 25)
