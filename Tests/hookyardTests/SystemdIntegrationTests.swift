@@ -107,6 +107,9 @@ final class SystemdIntegrationTests: XCTestCase {
         let notify = try NotifySocket(directory: directory)
         let daemon = try DaemonProcess(directory: directory, yaml: "log_level: info\n", environment: ["NOTIFY_SOCKET": notify.name])
         _ = notify.receive(for: 5) { $0.contains { $0.contains("READY=1") } }
+        // A sender's kept-alive connection, opened before the reload, must still serve after it.
+        let kept = try TestHTTPClient(port: daemon.port)
+        XCTAssertEqual(try deliver("evt_before", to: daemon.port, on: kept), 200)
         let file = directory.appendingPathComponent("hookyard.yaml")
         try """
             stripe: {max_rps: 7}
@@ -121,8 +124,8 @@ final class SystemdIntegrationTests: XCTestCase {
         XCTAssertTrue(reloading.contains { $0.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") }, "\(reloading)")
         XCTAssertTrue(waitForLog(daemon) { $0["msg"] as? String == "configuration reloaded" && $0["rules"] as? String == "record"
             && $0["stripe_max_rps"] as? String == "7" })
-        // The new rule runs: the next event records a purchase.
-        XCTAssertEqual(try deliver(to: daemon.port), 200)
+        // The new rule runs: the next event, on the connection opened before the reload, records a purchase.
+        XCTAssertEqual(try deliver(to: daemon.port, on: kept), 200)
         XCTAssertTrue(try waitFor { try daemon.run(["stats"]).1.contains("purchases 1 for USD 49.00") })
 
         try "rules: [oops".write(to: file, atomically: true, encoding: .utf8)
@@ -199,12 +202,13 @@ final class SystemdIntegrationTests: XCTestCase {
     // MARK: Helpers
 
     /// Posts a signed Stripe `checkout.session.completed` event; returns the status.
-    private func deliver(_ id: String = "evt_first", to port: UInt16) throws -> Int {
+    /// Delivers a signed Stripe event on a new connection, or on `connection` (kept alive across calls).
+    private func deliver(_ id: String = "evt_first", to port: UInt16, on connection: TestHTTPClient? = nil) throws -> Int {
         let body = StripeTestEvents.body(id: id)
         let headers = [("Content-Type", "application/json"),
                        ("Stripe-Signature", StripeSignatureVerifier.header(for: body, secret: DaemonProcess.stripeSecret,
                                                                            timestamp: Int64(Date().timeIntervalSince1970)))]
-        return try TestHTTPClient(port: port).roundTrip("POST", "/webhooks/stripe", headers: headers, body: body).status
+        return try (connection ?? TestHTTPClient(port: port)).roundTrip("POST", "/webhooks/stripe", headers: headers, body: body).status
     }
 
     private func waitFor(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
