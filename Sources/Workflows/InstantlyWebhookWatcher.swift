@@ -202,8 +202,11 @@ public final class InstantlyWebhookWatcher: Sendable {
         do {
             read = try client.webhookDeliveries(query, maxPages: configuration.maxLogPages)
         } catch {
-            return FailureSummary(text: "Instantly's delivery log could not be read (\(error.message))",
-                                  context: ["log_error": error.message], count: 0)
+            // A transport error names the URL with its query, which holds the target: never a secret in its path.
+            let redacted = configuration.ownership.redacted(webhook.targetURL)
+            let message = error.message.replacingOccurrences(of: FormEncoder.percentEncode(webhook.targetURL), with: FormEncoder.percentEncode(redacted))
+                .replacingOccurrences(of: webhook.targetURL, with: redacted)
+            return FailureSummary(text: "Instantly's delivery log could not be read (\(message))", context: ["log_error": message], count: 0)
         }
         let failures = read.deliveries.compactMap { delivery -> (time: Int64, delivery: InstantlyWebhookDelivery)? in
             guard !delivery.success, InstantlyWebhookOwnership.sameURL(delivery.webhookURL, webhook.targetURL),

@@ -1,3 +1,4 @@
+import Alerts
 import ArgumentParser
 import Dispatch
 import Foundation
@@ -69,8 +70,9 @@ struct Serve: ParsableCommand {
         let limiters = Limiters(settings)
         let runner = ActionRunner(httpTargets: Self.httpTargets(settings, metrics: metrics))
         let clock = DaemonClock.make(logger: logger)
+        let providers = Self.providers(settings, limiters: limiters, metrics: metrics)
         let engine = WorkflowEngine(rules: settings.rules, contacts: settings.contactPolicy, catalog: settings.catalog,
-                                    providers: Self.providers(settings, limiters: limiters, metrics: metrics), runner: runner,
+                                    providers: providers, runner: runner,
                                     logger: logger, clock: clock)
         let pool = WorkerPool(
             configuration: WorkerPool.Configuration(databasePath: settings.database, workers: settings.workers.count,
@@ -91,6 +93,9 @@ struct Serve: ParsableCommand {
             configuration: .init(databasePath: settings.database, retentionMilliseconds: settings.retentionMilliseconds),
             engine: engine, logger: logger, clock: clock, onJobsQueued: { pool.wake() })
         maintenance.start()
+        // LoggingAlertSink is the fallback while no alert center is configured.
+        let alerts: any AlertRaising = LoggingAlertSink(logger: logger)
+        let webhookWatcher = Self.startInstantlyWebhookWatcher(settings, transport: providers.instantly, alerts: alerts, logger: logger)
         let router = IntakeRouter(configuration: settings.intake, writer: writer, logger: logger, metrics: metrics)
         var serverConfiguration = settings.serverConfiguration(address: address)
         // Socket activation: systemd holds the listening socket, so deliveries queue in it across restarts.
@@ -158,6 +163,7 @@ struct Serve: ParsableCommand {
         reload.cancel()
         monitor.stop()
         maintenance.stop()
+        webhookWatcher?.stop()
         logger.info("stopping", metadata: ["grace_seconds": .stringConvertible(settings.http.shutdownGraceSeconds)])
         // Requests in flight and jobs in flight share one grace period: both drain at the same time.
         let workersStopped = DispatchSemaphore(value: 0)

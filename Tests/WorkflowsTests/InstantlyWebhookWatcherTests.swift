@@ -175,6 +175,44 @@ final class InstantlyWebhookWatcherTests: XCTestCase {
         XCTAssertEqual(context["log_error"], "Instantly answered 403: Missing scope webhook_events:read")
     }
 
+    /// Sends through `live`, except that the delivery log fails as curl reports it: with the URL and its query.
+    final class UnreachableLogTransport: ProviderTransport {
+        let live: any ProviderTransport
+        init(_ live: any ProviderTransport) { self.live = live }
+        var provider: String { live.provider }
+        func send(_ request: ProviderRequest) throws(ProviderFailure) -> HTTPClientResponse {
+            guard request.path.hasPrefix("/api/v2/webhook-events") else { return try live.send(request) }
+            throw ProviderFailure(message: "http://127.0.0.1:9\(request.path): Couldn't connect to server (curl error 7)", status: nil,
+                                  retryable: true, retryAfterMilliseconds: nil)
+        }
+    }
+
+    func testASecretInTheWebhooksPathNeverReachesTheAlert() throws {
+        let fake = try FakeInstantlyAPI()
+        let url = "https://hooks.example.com/webhooks/instantly/\(secret)"
+        let own = fake.addWebhook(targetURL: url)
+        fake.disableWebhook(id: own, at: at("2026-11-24T11:30:00Z"))
+        let alerts = RecordingAlerts()
+        let live = LiveProviderTransport(provider: "Instantly", baseURL: fake.baseURL, apiKey: fake.apiKey,
+                                         limiter: RateLimiter(requestsPerSecond: 1000), userAgent: "hookyard/test")
+        let watcher = InstantlyWebhookWatcher(
+            configuration: .init(intervalMilliseconds: 600_000,
+                                 ownership: InstantlyWebhookOwnership(publicURL: nil, secretHeader: "X-Webhook-Secret", secrets: [secret])),
+            client: InstantlyClient(transport: UnreachableLogTransport(live)), alerts: alerts, logger: Logger(label: "test"),
+            clock: ManualClock(noon).read)
+
+        XCTAssertEqual(try watcher.checkOnce().resumed, [own])
+
+        guard case .raise(_, let message, let context) = alerts.calls.first else { return XCTFail("not raised") }
+        XCTAssertEqual(message, "Instantly disabled Hookyard's webhook \(own) (https://hooks.example.com/webhooks/instantly/[redacted]) at "
+                       + "2026-11-24T11:30:00.000Z after failed deliveries: Instantly's delivery log could not be read (http://127.0.0.1:9"
+                       + "/api/v2/webhook-events?from=2026-11-23&limit=100&search=https%3A%2F%2Fhooks.example.com%2Fwebhooks%2Finstantly%2F"
+                       + "%5Bredacted%5D&success=false: Couldn't connect to server (curl error 7)). Hookyard resumed it. "
+                       + "Check that Hookyard was reachable at that URL.")
+        XCTAssertFalse(context.values.contains { $0.contains(secret) || $0.contains(FormEncoder.percentEncode(secret)) }, "\(context)")
+        XCTAssertEqual(context["target"], "https://hooks.example.com/webhooks/instantly/[redacted]")
+    }
+
     func testAFailedListIsThrownWithInstantlysMessageAndNothingIsDone() throws {
         let fake = try FakeInstantlyAPI(apiKey: "right-key")
         let own = fake.addWebhook(targetURL: target, headers: ["X-Webhook-Secret": secret])
