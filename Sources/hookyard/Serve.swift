@@ -93,9 +93,6 @@ struct Serve: ParsableCommand {
             configuration: .init(databasePath: settings.database, retentionMilliseconds: settings.retentionMilliseconds),
             engine: engine, logger: logger, clock: clock, onJobsQueued: { pool.wake() })
         maintenance.start()
-        // LoggingAlertSink is the fallback while no alert center is configured.
-        let alerts: any AlertRaising = LoggingAlertSink(logger: logger)
-        let webhookWatcher = Self.startInstantlyWebhookWatcher(settings, transport: providers.instantly, alerts: alerts, logger: logger)
         let router = IntakeRouter(configuration: settings.intake, writer: writer, logger: logger, metrics: metrics)
         var serverConfiguration = settings.serverConfiguration(address: address)
         // Socket activation: systemd holds the listening socket, so deliveries queue in it across restarts.
@@ -120,6 +117,9 @@ struct Serve: ParsableCommand {
                                      watchdog: SystemdNotifier.watchdogInterval(),
                                      maxJobMilliseconds: Int64(settings.workers.maxJobSeconds) * 1000, logger: logger)
         monitor.start()
+        // LoggingAlertSink is the fallback while no alert center is configured.
+        let alerts: any AlertRaising = LoggingAlertSink(logger: logger)
+        let webhookWatcher = Self.startInstantlyWebhookWatcher(settings, transport: providers.instantly, alerts: alerts, logger: logger)
 
         // SIGHUP: reload the rules, segments, contact settings, retention and rate limits from the configuration; an
         // invalid file changes nothing.
