@@ -41,7 +41,7 @@ let package = Package(
         // Counters, gauges and histograms rendered in the Prometheus text format; Hookyard's named metrics.
         .target(name: "Metrics", swiftSettings: swiftSettings),
         // Conditions an admin is told about (dead jobs, deliverability, Instantly's webhook), raised and cleared.
-        .target(name: "Alerts", swiftSettings: swiftSettings),
+        .target(name: "Alerts", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         // The one SQLite wrapper: schema, migrations, events, jobs; group commit.
         .target(name: "Store",
                 dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")],
@@ -65,7 +65,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // CLI, configuration, logging, wiring.
         .executableTarget(name: "hookyard",
-                          dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Metrics", "Cryptography", "Yams",
+                          dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "Yams",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: swiftSettings),
@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTPServer", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ContactsTests", dependencies: ["Contacts", "Store", "Outbound", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Contacts", "Store", "Outbound", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Contacts", "Store", "Outbound", "Alerts", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "hookyardTests", dependencies: ["hookyard", "Intake", "Store", "TestSupport"],
                     swiftSettings: swiftSettings),
     ]

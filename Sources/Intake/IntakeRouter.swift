@@ -46,7 +46,9 @@ public final class IntakeRouter: HTTPResponder {
     /// Current time in milliseconds since 1970.
     private let clock: @Sendable () -> Int64
 
-    static let instantlyPrefix = "/webhooks/instantly/"
+    /// Where Instantly deliveries with the secret in a header go (`hookyard instantly register` appends it to a bare origin).
+    public static let instantlyPath = "/webhooks/instantly"
+    static let instantlyPrefix = instantlyPath + "/"
 
     public init(configuration: IntakeConfiguration, writer: EventWriter, logger: Logger, metrics: HookyardMetrics? = nil,
                 clock: @escaping @Sendable () -> Int64 = IntakeRouter.systemClock) {

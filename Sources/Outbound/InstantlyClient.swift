@@ -96,6 +96,107 @@ public struct InstantlyClient: Sendable {
         try campaign(ProviderRequest(method: "POST", path: "/api/v2/campaigns/\(FormEncoder.percentEncode(id))/activate"))
     }
 
+    // MARK: Webhooks
+
+    /// `GET /api/v2/webhooks?limit=&starting_after=`: one page of the workspace's webhooks.
+    /// - Parameter limit: 1...100 (the API's bounds).
+    public func webhooksPage(limit: Int = 100, startingAfter: String? = nil) throws(ProviderFailure) -> InstantlyPage<InstantlyWebhook> {
+        let request = ProviderRequest(method: "GET", path: "/api/v2/webhooks" + Self.query(["limit": String(limit), "starting_after": startingAfter]))
+        return try page(request, what: "webhook without an id or target_hook_url", InstantlyWebhook.init(json:))
+    }
+
+    /// Every webhook of the workspace, page after page (100 a page, at most 100 pages).
+    public func webhooks() throws(ProviderFailure) -> [InstantlyWebhook] {
+        try Self.collect(maxPages: 100) { (cursor: String?) throws(ProviderFailure) in try webhooksPage(startingAfter: cursor) }.items
+    }
+
+    /// `POST /api/v2/webhooks` with the fields that are set (`campaign` `nil`: every campaign of the workspace,
+    /// sent as `null`). Instantly checks nothing for duplicates: list first. Webhooks need a paid plan (402 otherwise).
+    public func createWebhook(_ fields: InstantlyWebhookFields) throws(ProviderFailure) -> InstantlyWebhook {
+        var body = fields.json()
+        if body["campaign"] == nil { body["campaign"] = .null }
+        return try webhook(Self.json("POST", "/api/v2/webhooks", body))
+    }
+
+    /// `PATCH /api/v2/webhooks/{id}` with the fields that are set (at least one: the API requires it).
+    public func updateWebhook(id: String, _ fields: InstantlyWebhookFields) throws(ProviderFailure) -> InstantlyWebhook {
+        try webhook(Self.json("PATCH", "/api/v2/webhooks/\(FormEncoder.percentEncode(id))", fields.json()))
+    }
+
+    /// `POST /api/v2/webhooks/{id}/resume` (no body): turns on a webhook Instantly disabled after failed deliveries.
+    /// Answers the webhook.
+    public func resumeWebhook(id: String) throws(ProviderFailure) -> InstantlyWebhook {
+        try webhook(ProviderRequest(method: "POST", path: "/api/v2/webhooks/\(FormEncoder.percentEncode(id))/resume"))
+    }
+
+    /// `GET /api/v2/webhook-events` with `query`'s filters: one page of Instantly's delivery log.
+    /// - Parameter limit: 1...100 (the API's bounds).
+    public func webhookDeliveriesPage(_ query: InstantlyDeliveryQuery, limit: Int = 100,
+                                      startingAfter: String? = nil) throws(ProviderFailure) -> InstantlyPage<InstantlyWebhookDelivery> {
+        let parameters: [String: String?] = ["limit": String(limit), "starting_after": startingAfter, "search": query.search,
+                                             "success": query.success.map { $0 ? "true" : "false" }, "from": query.from, "to": query.to]
+        let request = ProviderRequest(method: "GET", path: "/api/v2/webhook-events" + Self.query(parameters))
+        return try page(request, what: "webhook event without an id, timestamp_created or success", InstantlyWebhookDelivery.init(json:))
+    }
+
+    /// The delivery log matching `query`, page after page, up to `maxPages` pages of 100.
+    /// - Returns: the deliveries in the API's order, and whether they are all (`false` when `maxPages` ran out first).
+    public func webhookDeliveries(_ query: InstantlyDeliveryQuery,
+                                  maxPages: Int) throws(ProviderFailure) -> (deliveries: [InstantlyWebhookDelivery], complete: Bool) {
+        let collected = try Self.collect(maxPages: maxPages) { (cursor: String?) throws(ProviderFailure) in
+            try webhookDeliveriesPage(query, startingAfter: cursor)
+        }
+        return (collected.items, collected.complete)
+    }
+
+    private func webhook(_ request: ProviderRequest) throws(ProviderFailure) -> InstantlyWebhook {
+        let (response, json) = try send(request)
+        guard let webhook = InstantlyWebhook(json: json) else {
+            throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "without a webhook id and target_hook_url")
+        }
+        return webhook
+    }
+
+    /// Reads `{"items": [...], "next_starting_after": ...}`.
+    private func page<Item>(_ request: ProviderRequest, what: String,
+                            _ parse: ([String: Any]) -> Item?) throws(ProviderFailure) -> InstantlyPage<Item> {
+        let (response, json) = try send(request)
+        guard let items = json["items"] as? [Any] else {
+            throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "without an items list")
+        }
+        var parsed: [Item] = []
+        for item in items {
+            guard let object = item as? [String: Any], let value = parse(object) else {
+                throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "with a \(what)")
+            }
+            parsed.append(value)
+        }
+        return InstantlyPage(items: parsed, nextStartingAfter: ProviderJSON.string(json["next_starting_after"]))
+    }
+
+    /// Follows `next_starting_after` until a page has no cursor or no items, the cursor repeats, or `maxPages` pages
+    /// were read. - Returns: the items, and whether the list ended (`false`: `maxPages` ran out first).
+    private static func collect<Item>(maxPages: Int, _ fetch: (String?) throws(ProviderFailure) -> InstantlyPage<Item>)
+        throws(ProviderFailure) -> (items: [Item], complete: Bool) {
+        var items: [Item] = []
+        var cursor: String?
+        for _ in 0..<max(1, maxPages) {
+            let page = try fetch(cursor)
+            items += page.items
+            guard let next = page.nextStartingAfter, !page.items.isEmpty, next != cursor else { return (items, true) }
+            cursor = next
+        }
+        return (items, false)
+    }
+
+    /// `?name=value&...` of the non-`nil` parameters in name order, percent-encoded; empty without any.
+    private static func query(_ parameters: [String: String?]) -> String {
+        let pairs = parameters.keys.sorted().compactMap { name in
+            parameters[name].flatMap { $0 }.map { "\(name)=\(FormEncoder.percentEncode($0))" }
+        }
+        return pairs.isEmpty ? "" : "?" + pairs.joined(separator: "&")
+    }
+
     private func campaign(_ request: ProviderRequest) throws(ProviderFailure) -> InstantlyCampaign {
         let (response, json) = try send(request)
         guard let campaign = InstantlyCampaign(json: json) else {

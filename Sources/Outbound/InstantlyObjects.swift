@@ -132,3 +132,180 @@ public struct InstantlyCampaign: Sendable, Equatable {
         self.init(id: id, name: json["name"] as? String, status: status)
     }
 }
+
+/// An Instantly webhook subscription (`Webhook` in the API): where Instantly posts which events, with which static
+/// headers, and whether it still does. A value; thread-safe.
+public struct InstantlyWebhook: Sendable, Equatable {
+    public var id: String
+    public var name: String?
+    /// `target_hook_url`.
+    public var targetURL: String
+    /// One event type, `all_events`, or `nil` for a custom-label webhook.
+    public var eventType: String?
+    /// The campaign id; `nil`: every campaign of the workspace.
+    public var campaign: String?
+    /// The static headers Instantly adds to every delivery (the only way to authenticate them). Secrets: never log.
+    public var headers: [String: String]
+    /// 1 active, -1 disabled by Instantly after repeated delivery failures; `nil` when Instantly sends none.
+    public var status: Int?
+    /// `timestamp_created` (ISO 8601), as sent.
+    public var created: String?
+    /// `timestamp_error` (ISO 8601): when Instantly disabled it; `nil` while active.
+    public var disabledAt: String?
+
+    public static let active = 1, disabled = -1
+
+    public init(id: String, name: String? = nil, targetURL: String, eventType: String? = nil, campaign: String? = nil,
+                headers: [String: String] = [:], status: Int? = InstantlyWebhook.active, created: String? = nil,
+                disabledAt: String? = nil) {
+        self.id = id
+        self.name = name
+        self.targetURL = targetURL
+        self.eventType = eventType
+        self.campaign = campaign
+        self.headers = headers
+        self.status = status
+        self.created = created
+        self.disabledAt = disabledAt
+    }
+
+    /// Whether Instantly disabled it after failed deliveries (`status` -1): `resumeWebhook(id:)` turns it on again.
+    public var isDisabled: Bool { status == Self.disabled }
+
+    /// `active`, `disabled` or the status number as text (`unknown` without one).
+    public var statusName: String {
+        switch status {
+        case Self.active?: "active"
+        case Self.disabled?: "disabled"
+        case let other?: String(other)
+        case nil: "unknown"
+        }
+    }
+
+    /// The `event_type` values `POST /api/v2/webhooks` accepts (the API v2 extract's enum). One per webhook;
+    /// `all_events` covers every type, custom labels included.
+    public static let subscribableEventTypes: [String] = [
+        "all_events", "email_sent", "email_opened", "email_link_clicked", "reply_received", "email_bounced", "lead_unsubscribed",
+        "campaign_completed", "account_error", "lead_neutral", "lead_interested", "lead_not_interested", "lead_meeting_booked",
+        "lead_meeting_completed", "lead_closed", "lead_out_of_office", "lead_wrong_person", "lead_no_show",
+        "supersearch_enrichment_completed",
+    ]
+
+    /// - Returns: `nil` without an `id` or a `target_hook_url`.
+    init?(json: [String: Any]) {
+        guard let id = ProviderJSON.string(json["id"]), let target = ProviderJSON.string(json["target_hook_url"]) else { return nil }
+        self.init(id: id, name: json["name"] as? String, targetURL: target, eventType: json["event_type"] as? String,
+                  campaign: json["campaign"] as? String, headers: ProviderJSON.stringMap(json["headers"]),
+                  status: ProviderJSON.int(json["status"]), created: json["timestamp_created"] as? String,
+                  disabledAt: json["timestamp_error"] as? String)
+    }
+}
+
+/// What `POST /api/v2/webhooks` creates, and what `PATCH /api/v2/webhooks/{id}` sets: each non-`nil` member is sent.
+/// For `campaign`, `.some(nil)` sends `null` (every campaign of the workspace), `nil` leaves it out. A value;
+/// thread-safe. Holds the secret header's value: never log it.
+public struct InstantlyWebhookFields: Sendable, Equatable {
+    public var targetURL: String?
+    public var name: String?
+    public var eventType: String?
+    public var campaign: String??
+    public var headers: [String: String]?
+
+    public init(targetURL: String? = nil, name: String? = nil, eventType: String? = nil, campaign: String?? = nil,
+                headers: [String: String]? = nil) {
+        self.targetURL = targetURL
+        self.name = name
+        self.eventType = eventType
+        self.campaign = campaign
+        self.headers = headers
+    }
+
+    /// Whether nothing would be sent.
+    public var isEmpty: Bool { self == InstantlyWebhookFields() }
+
+    /// The API's names of the members that are set, in name order (`campaign`, `event_type`, `headers`, `name`,
+    /// `target_hook_url`): what a change can be reported as without showing a value.
+    public var names: [String] { json(maskingHeaders: true).keys.sorted() }
+
+    /// The body members; with `maskingHeaders`, every header value is `********`.
+    public func json(maskingHeaders: Bool = false) -> [String: JSONValue] {
+        var body: [String: JSONValue] = [:]
+        if let targetURL { body["target_hook_url"] = .string(targetURL) }
+        if let name { body["name"] = .string(name) }
+        if let eventType { body["event_type"] = .string(eventType) }
+        if let campaign { body["campaign"] = campaign.map(JSONValue.string) ?? .null }
+        if let headers { body["headers"] = .object(headers.mapValues { .string(maskingHeaders ? "********" : $0) }) }
+        return body
+    }
+}
+
+/// One delivery attempt in Instantly's webhook log (`WebhookEvent` in the API). A value; thread-safe.
+public struct InstantlyWebhookDelivery: Sendable, Equatable {
+    public var id: String
+    /// `timestamp_created` (ISO 8601), as sent.
+    public var created: String
+    public var success: Bool
+    /// `webhook_url`: where it was sent.
+    public var webhookURL: String
+    /// The HTTP status the target answered; `nil` when none came (connection refused, timeout).
+    public var statusCode: Int?
+    /// Instantly's description of the failure (`Connection timeout`), if any.
+    public var errorMessage: String?
+    public var retryCount: Int
+    public var willRetry: Bool
+    public var leadEmail: String?
+
+    public init(id: String, created: String, success: Bool, webhookURL: String, statusCode: Int? = nil, errorMessage: String? = nil,
+                retryCount: Int = 0, willRetry: Bool = false, leadEmail: String? = nil) {
+        self.id = id
+        self.created = created
+        self.success = success
+        self.webhookURL = webhookURL
+        self.statusCode = statusCode
+        self.errorMessage = errorMessage
+        self.retryCount = retryCount
+        self.willRetry = willRetry
+        self.leadEmail = leadEmail
+    }
+
+    /// - Returns: `nil` without an `id`, a `timestamp_created` or a boolean `success`.
+    init?(json: [String: Any]) {
+        guard let id = ProviderJSON.string(json["id"]), let created = ProviderJSON.string(json["timestamp_created"]),
+              let success = ProviderJSON.bool(json["success"]) else { return nil }
+        self.init(id: id, created: created, success: success, webhookURL: json["webhook_url"] as? String ?? "",
+                  statusCode: ProviderJSON.int(json["status_code"]), errorMessage: json["error_message"] as? String,
+                  retryCount: ProviderJSON.int(json["retry_count"]) ?? 0, willRetry: ProviderJSON.bool(json["will_retry"]) ?? false,
+                  leadEmail: json["lead_email"] as? String)
+    }
+}
+
+/// The filters of `GET /api/v2/webhook-events` (all optional; the API has no filter by webhook id, so one webhook's
+/// log is asked for by its URL through `search`). A value; thread-safe.
+public struct InstantlyDeliveryQuery: Sendable, Equatable {
+    /// `search`: an exact webhook URL (or a lead email).
+    public var search: String?
+    /// `success`: only successful (`true`) or failed (`false`) deliveries.
+    public var success: Bool?
+    /// `from` and `to`: inclusive UTC days, `YYYY-MM-DD`.
+    public var from: String?
+    public var to: String?
+
+    public init(search: String? = nil, success: Bool? = nil, from: String? = nil, to: String? = nil) {
+        self.search = search
+        self.success = success
+        self.from = from
+        self.to = to
+    }
+}
+
+/// One page of an Instantly list (`items`, `next_starting_after`). A value; thread-safe if `Item` is.
+public struct InstantlyPage<Item: Sendable & Equatable>: Sendable, Equatable {
+    public var items: [Item]
+    /// The cursor for the next page (`starting_after`); `nil` on the last page.
+    public var nextStartingAfter: String?
+
+    public init(items: [Item], nextStartingAfter: String?) {
+        self.items = items
+        self.nextStartingAfter = nextStartingAfter
+    }
+}

@@ -136,7 +136,7 @@ public final class ContactMaintenance: Sendable {
 }
 
 /// A dispatch timer shared between `start()` and `stop()`; DispatchSource's methods are thread-safe.
-private final class TimerHandle: @unchecked Sendable {
+final class TimerHandle: @unchecked Sendable {
     let source: DispatchSourceTimer
     init(_ source: DispatchSourceTimer) { self.source = source }
 }

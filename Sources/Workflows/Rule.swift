@@ -220,7 +220,7 @@ public enum StepSchedule: Sendable, Equatable, CustomStringConvertible {
         return sawUnit && number.isEmpty ? total : nil
     }
 
-    static func format(_ milliseconds: Int64) -> String {
+    public static func format(_ milliseconds: Int64) -> String {
         for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000)] where milliseconds % size == 0 {
             return "\(milliseconds / size)\(unit)"
         }

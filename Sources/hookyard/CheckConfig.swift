@@ -28,6 +28,7 @@ struct CheckConfig: ParsableCommand {
         print("  INSTANTLY_API_KEY         \(settings.instantly.apiKey.isEmpty ? "not set: Instantly calls run in dry-run" : "set")")
         print("  stripe api                \(settings.stripe.apiBase), version \(settings.stripe.apiVersion), at most \(ConfigurationLoader.format(settings.stripe.effectiveRequestsPerSecond)) requests/s")
         print("  instantly api             \(settings.instantly.apiBase), at most \(ConfigurationLoader.format(settings.instantly.maxRequestsPerSecond)) requests/s")
+        print("  instantly webhook watch   \(settings.instantly.watchDescription)")
         print("  workers                   \(settings.workers.count); retry base \(settings.workers.retryBaseMilliseconds) ms, cap \(settings.workers.retryCapMilliseconds) ms, \(settings.workers.maxAttempts) attempts")
         print("  rules                     \(settings.rules.isEmpty ? "none (events are stored, no workflow runs)" : String(settings.rules.count))")
         for rule in settings.rules {

@@ -76,6 +76,10 @@ struct HookyardConfiguration: Sendable {
         var apiKey = ""
         var apiBase = "https://api.instantly.ai"
         var maxRequestsPerSecond: Double = 5
+        /// `instantly.public_url`: the URL Instantly delivers to (a bare origin gets `/webhooks/instantly`); `nil`: not set.
+        var publicURL: String?
+        /// `instantly.webhook_watch_interval`, in milliseconds; 0: Hookyard's webhooks are not watched.
+        var webhookWatchIntervalMilliseconds: Int64 = 600_000
     }
 
     struct WorkerSettings: Sendable {
@@ -416,6 +420,26 @@ struct YAMLReader: ConfigurationSectionReader {
                 case "api_key": reader.string(node, path) { configuration.instantly.apiKey = $0 }
                 case "api_base": reader.string(node, path) { configuration.instantly.apiBase = $0 }
                 case "max_rps": reader.number(node, path, min: 0.01) { configuration.instantly.maxRequestsPerSecond = $0 }
+                case "public_url":
+                    var text: String?
+                    reader.string(node, path) { text = $0 }
+                    if let text {
+                        do throws(InstantlyIntakeURL.Problem) {
+                            configuration.instantly.publicURL = try InstantlyIntakeURL.resolve(text)
+                        } catch {
+                            reader.issue(node, path, error.description)
+                        }
+                    }
+                case "webhook_watch_interval":
+                    var text: String?
+                    reader.string(node, path) { text = $0 }
+                    if let text {
+                        if let milliseconds = InstantlyIntakeURL.watchInterval(text) {
+                            configuration.instantly.webhookWatchIntervalMilliseconds = milliseconds
+                        } else {
+                            reader.issue(node, path, "'\(text)' is not an interval such as 30s, 10m or 1h (at least 1s; 0 turns the watcher off)")
+                        }
+                    }
                 default: reader.unknown(node, path)
                 }
             }

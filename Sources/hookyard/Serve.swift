@@ -1,3 +1,4 @@
+import Alerts
 import ArgumentParser
 import Dispatch
 import Foundation
@@ -69,8 +70,9 @@ struct Serve: ParsableCommand {
         let limiters = Limiters(settings)
         let runner = ActionRunner(httpTargets: Self.httpTargets(settings, metrics: metrics))
         let clock = DaemonClock.make(logger: logger)
+        let providers = Self.providers(settings, limiters: limiters, metrics: metrics)
         let engine = WorkflowEngine(rules: settings.rules, contacts: settings.contactPolicy, catalog: settings.catalog,
-                                    providers: Self.providers(settings, limiters: limiters, metrics: metrics), runner: runner,
+                                    providers: providers, runner: runner,
                                     logger: logger, clock: clock)
         let pool = WorkerPool(
             configuration: WorkerPool.Configuration(databasePath: settings.database, workers: settings.workers.count,
@@ -125,6 +127,9 @@ struct Serve: ParsableCommand {
                                      watchdog: SystemdNotifier.watchdogInterval(),
                                      maxJobMilliseconds: Int64(settings.workers.maxJobSeconds) * 1000, logger: logger)
         monitor.start()
+        // LoggingAlertSink is the fallback while no alert center is configured.
+        let alerts: any AlertRaising = LoggingAlertSink(logger: logger)
+        let webhookWatcher = Self.startInstantlyWebhookWatcher(settings, transport: providers.instantly, alerts: alerts, logger: logger)
 
         // SIGHUP: reload the rules, segments, contact settings, retention and rate limits from the configuration; an
         // invalid file changes nothing.
@@ -168,6 +173,7 @@ struct Serve: ParsableCommand {
         reload.cancel()
         monitor.stop()
         maintenance.stop()
+        webhookWatcher?.stop()
         logger.info("stopping", metadata: ["grace_seconds": .stringConvertible(settings.http.shutdownGraceSeconds)])
         // Requests in flight and jobs in flight share one grace period: both drain at the same time.
         let workersStopped = DispatchSemaphore(value: 0)

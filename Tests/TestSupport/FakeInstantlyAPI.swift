@@ -88,11 +88,11 @@ public final class FakeInstantlyAPI: FakeProviderAPI {
     public let apiKey: String
     /// The HTTP server underneath: its request log and fault injection (also passed through below).
     public let server: FakeAPIServer
-    private let backend: Backend
+    let backend: FakeInstantlyBackend
 
     /// Starts on an ephemeral loopback port with no leads. `moveJobDuration` is how long a move job stays pending.
     public init(apiKey: String = "instantly-test-key", moveJobDuration: Duration = .zero) throws {
-        let backend = Backend(apiKey: apiKey, moveJobDuration: moveJobDuration)
+        let backend = FakeInstantlyBackend(apiKey: apiKey, moveJobDuration: moveJobDuration)
         self.apiKey = apiKey
         self.backend = backend
         server = try FakeAPIServer(route: { backend.handle($0) }, decorate: nil)
@@ -104,7 +104,7 @@ public final class FakeInstantlyAPI: FakeProviderAPI {
     /// processed. The default body has Instantly's error shape.
     public func forceStatus(pathPrefix: String, status: Int, body: String? = nil) {
         server.forceStatus(pathPrefix: pathPrefix, status: status,
-                           body: body ?? Backend.error(status, "Forced failure (status \(status)) by the test").text)
+                           body: body ?? FakeInstantlyBackend.error(status, "Forced failure (status \(status)) by the test").text)
     }
 
     // MARK: State for tests
@@ -163,7 +163,7 @@ public final class FakeInstantlyAPI: FakeProviderAPI {
 
 /// The fake's state and request handling, shared by the server's route closure (which must not capture the
 /// `FakeInstantlyAPI` itself: that would keep it, and its server, alive forever).
-private final class Backend: Sendable {
+final class FakeInstantlyBackend: Sendable {
     typealias Lead = FakeInstantlyAPI.Lead
     typealias Object = [String: TestJSON]
 
@@ -174,17 +174,21 @@ private final class Backend: Sendable {
         var jobs: [FakeInstantlyAPI.BackgroundJob] = []
         var campaigns: [String: FakeInstantlyAPI.Campaign] = [:]
         var moveJobDuration: Duration
+        /// Webhooks and their delivery log (FakeInstantlyAPI+Webhooks.swift).
+        var webhookSerial = 0
+        var webhooks: [FakeInstantlyAPI.Webhook] = []
+        var deliveries: [FakeInstantlyAPI.Delivery] = []
 
         /// UUID-formatted (version 7 layout), increasing with creation order like Instantly's newer lead ids.
         mutating func nextLeadID() -> String {
             leadSerial += 1
-            return "0198f3a2-5c1e-7000-8000-" + Backend.hex(leadSerial, width: 12)
+            return "0198f3a2-5c1e-7000-8000-" + FakeInstantlyBackend.hex(leadSerial, width: 12)
         }
 
         /// 24 hex digits, like Instantly's background job ids.
         mutating func nextJobID() -> String {
             jobSerial += 1
-            return "68a4c2e1" + Backend.hex(jobSerial, width: 16)
+            return "68a4c2e1" + FakeInstantlyBackend.hex(jobSerial, width: 16)
         }
     }
 
@@ -220,6 +224,7 @@ private final class Backend: Sendable {
         let path = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         guard path.count >= 3, path[0] == "api", path[1] == "v2" else { return notFound(request) }
         let route = Array(path.dropFirst(2))
+        if route[0] == "webhooks" || route[0] == "webhook-events" { return handleWebhooks(request, route: route) }
         switch (request.method, route.count) {
         case ("POST", 1) where route[0] == "leads":
             return withBody(request) { state, body in createLead(&state, body) }
@@ -266,7 +271,7 @@ private final class Backend: Sendable {
         return notFound(request)
     }
 
-    private func notFound(_ request: HTTPRequest) -> HTTPResponse {
+    func notFound(_ request: HTTPRequest) -> HTTPResponse {
         Self.answer(404, Self.error(404, "Route \(request.method):\(request.path) not found"))
     }
 
@@ -283,14 +288,14 @@ private final class Backend: Sendable {
     }
 
     /// Fastify's answer to `Content-Type: application/json` with an empty body, or `nil`.
-    private static func emptyJSONBody(_ request: HTTPRequest) -> HTTPResponse? {
+    static func emptyJSONBody(_ request: HTTPRequest) -> HTTPResponse? {
         guard request.body.isEmpty, request.headers["Content-Type"]?.lowercased().hasPrefix("application/json") ?? false else { return nil }
         return answer(400, ["statusCode": 400, "code": "FST_ERR_CTP_EMPTY_JSON_BODY", "error": "Bad Request",
                             "message": "Body cannot be empty when content-type is set to 'application/json'"])
     }
 
     /// Parses the JSON object body like Fastify, then runs `endpoint` under the lock with due jobs settled.
-    private func withBody(_ request: HTTPRequest, _ endpoint: (inout State, Object) -> HTTPResponse) -> HTTPResponse {
+    func withBody(_ request: HTTPRequest, _ endpoint: (inout State, Object) -> HTTPResponse) -> HTTPResponse {
         let contentType = request.headers["Content-Type"]?.lowercased()
         let isJSON = contentType?.hasPrefix("application/json") ?? false
         if request.body.isEmpty {
@@ -596,7 +601,7 @@ private final class Backend: Sendable {
 
     static func answer(_ status: Int, _ body: TestJSON) -> HTTPResponse { .json(status: status, body.text) }
 
-    private static func timestamp(_ date: Date?) -> TestJSON {
+    static func timestamp(_ date: Date?) -> TestJSON {
         TestJSON(date.map { $0.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)) })
     }
 

@@ -1,0 +1,119 @@
+import Foundation
+import TestSupport
+import XCTest
+@testable import hookyard
+
+/// `instantly.public_url` and `instantly.webhook_watch_interval`, and the watcher inside the real daemon.
+final class InstantlyWebhookWatchTests: ConfigurationTestCase {
+    private let target = "https://hooks.example.com/webhooks/instantly"
+
+    func testPublicURLAndWatchIntervalAreRead() throws {
+        let defaults = try load("")
+        XCTAssertNil(defaults.instantly.publicURL)
+        XCTAssertEqual(defaults.instantly.webhookWatchIntervalMilliseconds, 600_000)
+
+        let bare = try load("instantly:\n  public_url: https://hooks.example.com\n  webhook_watch_interval: 30s\n")
+        XCTAssertEqual(bare.instantly.publicURL, target)
+        XCTAssertEqual(bare.instantly.webhookWatchIntervalMilliseconds, 30_000)
+        XCTAssertEqual(try load("instantly:\n  public_url: https://h.example.com/\n").instantly.publicURL, "https://h.example.com/webhooks/instantly")
+        XCTAssertEqual(try load("instantly:\n  public_url: http://h.example.com:8443/hy/webhooks/instantly\n").instantly.publicURL,
+                       "http://h.example.com:8443/hy/webhooks/instantly")
+        XCTAssertEqual(try load("instantly:\n  webhook_watch_interval: 0\n").instantly.webhookWatchIntervalMilliseconds, 0)
+        XCTAssertEqual(try load("instantly:\n  webhook_watch_interval: 1h30m\n").instantly.webhookWatchIntervalMilliseconds, 5_400_000)
+    }
+
+    func testBadValuesAreReportedWithFileLineAndKey() {
+        let yaml = """
+            instantly:
+              max_rps: 5
+              public_url: hooks.example.com
+              webhook_watch_interval: 600
+            """
+        XCTAssertThrowsError(try load(yaml)) { error in
+            let file = directory.appendingPathComponent("hookyard.yaml").path
+            XCTAssertEqual((error as? ConfigurationErrors)?.issues.map(\.description), [
+                "\(file):3: instantly.public_url: 'hooks.example.com' must be an http:// or https:// URL (Instantly accepts no other)",
+                "\(file):4: instantly.webhook_watch_interval: '600' is not an interval such as 30s, 10m or 1h (at least 1s; 0 turns the watcher off)",
+            ])
+        }
+        for bad in ["500ms", "-1m", "0s", "https://"] {
+            XCTAssertThrowsError(try load("instantly:\n  webhook_watch_interval: \"\(bad)\"\n  public_url: \"https://\"\n"), bad) { error in
+                XCTAssertEqual((error as? ConfigurationErrors)?.issues.count, 2, "\(error)")
+            }
+        }
+    }
+
+    func testCheckConfigSaysWhetherAndHowTheWatcherRuns() throws {
+        let yaml = "instantly:\n  public_url: https://hooks.example.com\n"
+        XCTAssertEqual(try load(yaml).instantly.watchDescription, "off: INSTANTLY_API_KEY is not set (dry-run)")
+        XCTAssertEqual(try load(yaml, environment: ["INSTANTLY_API_KEY": "k", "INSTANTLY_WEBHOOK_SECRET": "s"]).instantly.watchDescription,
+                       "every 10m; Hookyard's webhooks are those pointing at \(target) or carrying INSTANTLY_WEBHOOK_SECRET")
+        XCTAssertEqual(try load("instantly:\n  webhook_watch_interval: 0\n", environment: ["INSTANTLY_API_KEY": "k"]).instantly.watchDescription,
+                       "off: instantly.webhook_watch_interval is 0")
+        XCTAssertEqual(try load("", environment: ["INSTANTLY_API_KEY": "k"]).instantly.watchDescription,
+                       "off: neither instantly.public_url nor INSTANTLY_WEBHOOK_SECRET is set, so no webhook can be told to be Hookyard's")
+    }
+
+    /// The daemon, with a one-second interval, resumes its disabled webhook through the fake, logs the alert with the
+    /// failure summary, clears it when the webhook is active again, leaves another tool's webhook alone, and stops on SIGTERM.
+    func testTheDaemonResumesItsDisabledWebhookAndAlerts() throws {
+        let fake = try FakeInstantlyAPI()
+        let own = fake.addWebhook(targetURL: target, name: "hookyard", headers: ["X-Webhook-Secret": DaemonProcess.instantlySecret])
+        let theirs = fake.addWebhook(targetURL: "https://zapier.example.com/hooks/abc", name: "zapier")
+        fake.disableWebhook(id: own)
+        fake.disableWebhook(id: theirs)
+        let failedAt = Date().addingTimeInterval(-600)
+        fake.addDelivery(webhookURL: target, success: false, statusCode: 503, errorMessage: "Service Unavailable", at: failedAt)
+        let daemon = try DaemonProcess(directory: directory, yaml: """
+            instantly:
+              public_url: https://hooks.example.com
+              webhook_watch_interval: 1s
+            """, environment: ["INSTANTLY_API_KEY": fake.apiKey, "INSTANTLY_API_BASE": fake.baseURL])
+        defer { daemon.terminate() }
+
+        let deadline = Date().addingTimeInterval(15)
+        func line(_ message: String) -> [String: Any]? { daemon.logLines().first { $0["msg"] as? String == message } }
+        while line("alert cleared") == nil, Date() < deadline { usleep(50_000) }
+
+        let raised = try XCTUnwrap(line("alert raised"), daemon.output)
+        XCTAssertEqual(raised["level"] as? String, "error")
+        XCTAssertEqual(raised["alert"] as? String, "instantly_webhook_disabled")
+        XCTAssertEqual(raised["subject"] as? String, own)
+        XCTAssertEqual(raised["resumed"] as? String, "true")
+        XCTAssertEqual(raised["failures"] as? String, "1")
+        XCTAssertEqual(raised["last_status"] as? String, "503")
+        let detail = try XCTUnwrap(raised["detail"] as? String)
+        XCTAssertTrue(detail.contains("1 failed delivery since "), detail)
+        XCTAssertTrue(detail.contains(": HTTP 503, \"Service Unavailable\"). Hookyard resumed it. Hookyard or its proxy answered 503"), detail)
+        let cleared = try XCTUnwrap(line("alert cleared"), daemon.output)
+        XCTAssertEqual(cleared["level"] as? String, "info")
+        XCTAssertEqual(cleared["subject"] as? String, own)
+        XCTAssertEqual(fake.requests.filter { $0.path.hasSuffix("/resume") }.map(\.path), ["/api/v2/webhooks/\(own)/resume"])
+        XCTAssertEqual(fake.webhook(id: own)?.status, 1)
+        XCTAssertEqual(fake.webhook(id: theirs)?.status, -1)
+        XCTAssertNotNil(daemon.logLines().first { $0["msg"] as? String == "watching Instantly webhooks" && $0["every"] as? String == "1s" })
+        XCTAssertFalse(daemon.output.contains(DaemonProcess.instantlySecret))
+
+        XCTAssertEqual(daemon.terminate(), 0)
+        let checks = fake.requestCount(path: "/api/v2/webhooks", method: "GET")
+        usleep(1_500_000)
+        XCTAssertEqual(fake.requestCount(path: "/api/v2/webhooks", method: "GET"), checks, "no check after SIGTERM")
+    }
+
+    func testTheDaemonLogsAFailedCheckAtWarningAndCarriesOn() throws {
+        let fake = try FakeInstantlyAPI()
+        fake.forceStatus(pathPrefix: "/api/v2/webhooks", status: 401, body: #"{"statusCode":401,"error":"Unauthorized","message":"Invalid API key"}"#)
+        let daemon = try DaemonProcess(directory: directory, yaml: "instantly:\n  webhook_watch_interval: 1s\n",
+                                       environment: ["INSTANTLY_API_KEY": fake.apiKey, "INSTANTLY_API_BASE": fake.baseURL])
+        defer { daemon.terminate() }
+        let deadline = Date().addingTimeInterval(15)
+        func failures() -> [[String: Any]] { daemon.logLines().filter { $0["msg"] as? String == "checking Instantly's webhooks failed; the next check retries" } }
+        while failures().count < 2, Date() < deadline { usleep(50_000) }
+
+        XCTAssertGreaterThanOrEqual(failures().count, 2, daemon.output)
+        XCTAssertEqual(failures().first?["level"] as? String, "warning")
+        XCTAssertEqual(failures().first?["error"] as? String, "Instantly answered 401: Invalid API key")
+        let client = try daemon.client()
+        XCTAssertEqual(try client.roundTrip("GET", "/healthz").status, 200, "intake is unaffected")
+    }
+}
