@@ -376,8 +376,8 @@ public final class ContactStore {
         }
         if let activity = observation.activity {
             try run("""
-                INSERT INTO contact_activity (contact_id, event_id, kind, campaign_id, occurred_at) VALUES (?, ?, ?, ?, ?)
-                """, contactID, observation.eventID, activity.rawValue, observation.campaignID, at)
+                INSERT INTO contact_activity (contact_id, event_id, kind, campaign_id, occurred_at, account) VALUES (?, ?, ?, ?, ?, ?)
+                """, contactID, observation.eventID, activity.rawValue, observation.campaignID, at, observation.account)
         }
         let engaging = observation.activity.map { Self.engagingActivities.contains($0) } == true
             || observation.interestStatus.map { !Self.nonEngagingInterest.contains($0) } == true
