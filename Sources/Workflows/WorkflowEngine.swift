@@ -376,10 +376,12 @@ public final class WorkflowEngine: JobHandler {
 
     // MARK: Alerts
 
-    /// Posts an `alert.notify` job's text to the alert webhook.
+    /// Posts an `alert.notify` job's text to the alert webhook. Without one (the job was queued by a CLI command,
+    /// which cannot know whether the daemon has the URL) there is nothing to post: the job succeeds as skipped.
     private func postAlert(_ job: Job) throws(ProviderFailure) -> JobOutcome {
         guard let alertWebhook else {
-            throw Arguments.failure("no alert webhook is configured (HOOKYARD_ALERT_WEBHOOK_URL): set it and retry this job, or discard it")
+            return .succeeded(output: JSONValue.object(["skipped": .string("no alert webhook is configured (HOOKYARD_ALERT_WEBHOOK_URL)")]).serialized(),
+                              followUps: [])
         }
         return .succeeded(output: try alertWebhook.deliver(job), followUps: [])
     }

@@ -120,7 +120,9 @@ struct AlertComponents: Sendable {
     let deliverability: DeliverabilityWatch
     let deadJobs: DeadJobAlerts
 
-    /// - Parameter daemon: `serve` commits alert state with `synchronous=NORMAL`; the CLI durably.
+    /// - Parameter daemon: `serve` commits alert state with `synchronous=NORMAL`, and queues notification jobs only when
+    ///   it has the webhook URL. The CLI commits durably and always queues them: it cannot know whether the daemon has
+    ///   the URL (a systemd credential belongs to the service alone); a daemon without one records them as skipped.
     init(_ settings: HookyardConfiguration, logger: Logger, metrics: HookyardMetrics? = nil, daemon: Bool = false,
          clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
         webhook = settings.alerts.webhookURL.isEmpty ? nil
@@ -129,7 +131,7 @@ struct AlertComponents: Sendable {
                                 totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds, metrics: metrics)
         center = AlertCenter(configuration: .init(databasePath: settings.database,
                                                   repeatIntervalMilliseconds: settings.alerts.repeatIntervalMilliseconds,
-                                                  postsToWebhook: webhook != nil, durableCommits: !daemon),
+                                                  postsToWebhook: !daemon || webhook != nil, durableCommits: !daemon),
                              logger: logger, metrics: metrics, clock: clock)
         deliverability = DeliverabilityWatch(alerts: center, policy: settings.deliverability, logger: logger, clock: clock)
         deadJobs = DeadJobAlerts(alerts: center, logger: logger)
