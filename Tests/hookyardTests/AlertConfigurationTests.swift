@@ -19,6 +19,14 @@ final class AlertConfigurationTests: ConfigurationTestCase {
         XCTAssertFalse(deliverability.pauseCampaigns)
     }
 
+    func testTheShippedExampleStatesTheDefaults() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../deploy/hookyard.example.yaml").standardized
+        let example = try ConfigurationLoader.load(path: url.path, environment: [:], defaultFile: "/nonexistent")
+        let defaults = try load("")
+        XCTAssertEqual(example.alerts.repeatIntervalMilliseconds, defaults.alerts.repeatIntervalMilliseconds)
+        XCTAssertEqual(example.deliverability, defaults.deliverability)
+    }
+
     func testFileValues() throws {
         let configuration = try load("""
             alerts:
