@@ -57,8 +57,7 @@ public final class AlertStore {
     /// - Parameter durableCommits: `false` (the daemon) commits with `synchronous=NORMAL`: a power loss may roll back
     ///   the last alert changes, which at worst notifies a condition once more.
     public init(path: String, durableCommits: Bool = true) throws {
-        database = try StoreConnection.openExisting(path: path)
-        if !durableCommits { try database.execute("PRAGMA synchronous = NORMAL") }
+        database = try StoreConnection.openExisting(path: path, durableCommits: durableCommits)
     }
 
     public func close() { database.close() }

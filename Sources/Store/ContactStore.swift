@@ -53,8 +53,7 @@ public final class ContactStore {
     ///   job's own completion is rolled back with it).
     /// - Throws: `StoreError.missingDatabase`, `StoreError.newerSchema`, or SQLite's error.
     public init(path: String, durableCommits: Bool = true) throws {
-        database = try StoreConnection.openExisting(path: path)
-        if !durableCommits { try database.execute("PRAGMA synchronous = NORMAL") }
+        database = try StoreConnection.openExisting(path: path, durableCommits: durableCommits)
     }
 
     /// Closes the connection; later calls throw. Safe to call twice.

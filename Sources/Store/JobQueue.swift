@@ -77,8 +77,7 @@ public final class JobQueue {
     ///   (every step is idempotent). The events themselves are always committed durably by `EventWriter`, whose
     ///   fsync also covers every earlier worker commit.
     public init(path: String, durableCommits: Bool = true) throws {
-        database = try StoreConnection.openExisting(path: path)
-        if !durableCommits { try database.execute("PRAGMA synchronous = NORMAL") }
+        database = try StoreConnection.openExisting(path: path, durableCommits: durableCommits)
     }
 
     public func close() { database.close() }
