@@ -63,6 +63,12 @@ final class AlertsIntegrationTests: XCTestCase {
         XCTAssertEqual(Set(alerts.compactMap { $0["subject"] as? String }),
                        ["account:\(account):bounce_rate", "campaign:\(campaign):bounce_rate"])
         XCTAssertEqual(Set(alerts.compactMap { $0["state"] as? String }), ["raised"])
+        XCTAssertEqual(Set(alerts.compactMap { $0["times_notified"] as? Int }), [1])
+        let (_, table) = try daemon.run(["alerts", "--database", daemon.databasePath])
+        let rows = table.split(separator: "\n")
+        XCTAssertTrue(rows.first?.hasPrefix("STATE    KIND                        SUBJECT") == true, table)
+        XCTAssertEqual(rows.count, 3, table)
+        XCTAssertTrue(rows.dropFirst().allSatisfy { $0.hasPrefix("raised   deliverability") }, table)
 
         let metrics = try ExpositionParser(try daemon.adminClient().roundTrip("GET", "/metrics").bodyText)
         XCTAssertEqual(metrics.value("hookyard_deliverability_bounce_rate", ["scope": "campaign", "key": campaign]), 0.1)
