@@ -88,6 +88,9 @@ public final class DeliverabilityWatch: Sendable {
     /// - Returns: the campaign pauses to queue (with the event's job, so a retry does not lose them).
     public func observe(type: String, account: String?, campaign: String?, eventID: Int64, occurredAt: Int64,
                         reader: DeliverabilityReader) -> [NewJob] {
+        if type == "account_error", account == nil {
+            logger.warning("Instantly account_error event names no email_account; not alerted", metadata: ["event": .stringConvertible(eventID)])
+        }
         if let account {
             if type == "account_error" {
                 var context = ["account": account, "event_id": String(eventID)]

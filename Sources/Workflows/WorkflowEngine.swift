@@ -67,6 +67,10 @@ public struct ProviderSet: Sendable {
 /// hold is logged and recorded in the job's output. Steps of Instantly actions skip contacts marked do-not-contact
 /// (unsubscribed or bounced), whatever the rule says.
 ///
+/// Alerts: with a `DeliverabilityWatch`, each Instantly event is also judged for account errors and deliverability
+/// (campaign pauses join the event's follow-ups); `alert.notify` jobs post to the `AlertWebhook`, and
+/// `deliverability.pause_campaign` jobs pause a campaign as `instantly.pause_campaign` does.
+///
 /// Thread-safe; `update(rules:contacts:)` swaps the configuration for jobs that start afterwards.
 public final class WorkflowEngine: JobHandler {
     public static let processEventKind = "process_event"

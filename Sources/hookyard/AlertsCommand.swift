@@ -55,8 +55,11 @@ struct AlertsCommand: ParsableCommand {
 /// After `jobs retry` or `jobs discard`: clears the dead-job alerts no dead job is left for, and says which.
 func clearResolvedDeadJobAlerts(_ options: ConfigurationOptions, queue: JobQueue) throws {
     let settings = try options.load(rules: false)
-    // The clear is recorded (and its notification queued for the daemon's workers); this command prints it.
-    let alerts = AlertComponents(settings, logger: Logger(label: "hookyard.cli", factory: { _ in SwiftLogNoOpLogHandler() }))
+    // The clear is recorded (and its notification queued for the daemon's workers); this command prints it, and only
+    // problems (warnings and errors) are logged, on standard error.
+    var logger = Logger(label: "hookyard.cli", factory: { StreamLogHandler.standardError(label: $0) })
+    logger.logLevel = .warning
+    let alerts = AlertComponents(settings, logger: logger)
     defer { alerts.center.close() }
     for subject in alerts.deadJobs.clearResolved(queue: queue) {
         print("alert job_dead (\(subject)) cleared: no dead job of it remains")
