@@ -41,7 +41,9 @@ let package = Package(
         // Counters, gauges and histograms rendered in the Prometheus text format; Hookyard's named metrics.
         .target(name: "Metrics", swiftSettings: swiftSettings),
         // Conditions an admin is told about (dead jobs, deliverability, Instantly's webhook), raised and cleared.
-        .target(name: "Alerts", dependencies: [.product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .target(name: "Alerts",
+                dependencies: ["Store", "Contacts", "Outbound", "Metrics", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swiftSettings),
         // The one SQLite wrapper: schema, migrations, events, jobs; group commit.
         .target(name: "Store",
                 dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")],
@@ -95,6 +97,8 @@ let package = Package(
         .testTarget(name: "ContactsTests", dependencies: ["Contacts", "Store", "Outbound", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Contacts", "Store", "Outbound", "Alerts", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "hookyardTests", dependencies: ["hookyard", "Intake", "Store", "TestSupport"],
                     swiftSettings: swiftSettings),
     ]

@@ -108,7 +108,13 @@ public struct ContactEventReader: Sendable {
             eventID: eventID, source: .instantly, occurredAt: occurredAt, email: email, campaignID: campaign,
             leadID: Self.text(body["lead_id"]) ?? Self.text(body["lead"]), activity: activity,
             interestStatus: Self.instantlyInterest[type], productInterest: interest,
-            leadFields: fields.isEmpty ? nil : fields)
+            leadFields: fields.isEmpty ? nil : fields, account: Self.sendingAccount(in: body))
+    }
+
+    /// The Instantly sending account an event names (`email_account`), normalised like a contact's address; `nil`
+    /// when it names none. Read for every Instantly event, `account_error` included (which names no lead).
+    public static func sendingAccount(in body: JSONValue) -> String? {
+        email(body["email_account"])
     }
 
     // MARK: Stripe

@@ -1,3 +1,6 @@
+import Dispatch
+import Synchronization
+
 /// Hookyard's named metrics, registered in one registry. The modules that record take an optional instance
 /// (`nil`: record nothing), so tests and tools that do not scrape need not create one.
 ///
@@ -22,11 +25,18 @@ public final class HookyardMetrics: Sendable {
     public let rateLimiterWait: Counter
     /// `version`, always 1.
     public let buildInfo: Gauge
+    /// `kind`: alert notifications of a raised condition (the first of each episode and each repeat).
+    public let alertsRaised: Counter
 
     /// - Parameters:
     ///   - jobCounts: called at each scrape for `hookyard_jobs{state}`; `nil` leaves that family empty.
+    ///   - activeAlerts: called at each scrape for `hookyard_alerts_active{kind}`.
+    ///   - deliverability: called at most once per scrape (the three rate families share its answer) for
+    ///     `hookyard_deliverability_{bounce,unsubscribe,reply}_rate{scope,key}`.
     public init(registry: MetricsRegistry = MetricsRegistry(), version: String,
-                jobCounts: (@Sendable () -> [(labels: [String], value: Double)])? = nil) {
+                jobCounts: (@Sendable () -> [(labels: [String], value: Double)])? = nil,
+                activeAlerts: (@Sendable () -> [(labels: [String], value: Double)])? = nil,
+                deliverability: (@Sendable () -> [DeliverabilitySample])? = nil) {
         self.registry = registry
         webhooksReceived = registry.counter("hookyard_webhooks_received_total",
                                             help: "Webhook deliveries answered, by source, event type and HTTP status.",
@@ -58,11 +68,76 @@ public final class HookyardMetrics: Sendable {
         buildInfo = registry.gauge("hookyard_build_info", help: "Always 1; the version is in the label.",
                                    labelNames: ["version"])
         buildInfo.set(1, labels: [version])
+        alertsRaised = registry.counter("hookyard_alerts_raised_total",
+                                        help: "Alert notifications of raised conditions (first and repeats), by alert kind.",
+                                        labelNames: ["kind"])
+        _ = registry.gauge("hookyard_alerts_active", help: "Alert conditions raised now, by kind, read from the database at scrape time.",
+                           labelNames: ["kind"], collect: activeAlerts)
+        let samples = deliverability.map { ScrapeCache(read: $0) }
+        registerRate("bounce", "bounced", samples) { $0.bounceRate }
+        registerRate("unsubscribe", "unsubscribed", samples) { $0.unsubscribeRate }
+        registerRate("reply", "replied", samples) { $0.replyRate }
     }
 
+    private func registerRate(_ name: String, _ what: String, _ samples: ScrapeCache<[DeliverabilitySample]>?,
+                              rate: @escaping @Sendable (DeliverabilitySample) -> Double) {
+        var collect: (@Sendable () -> [(labels: [String], value: Double)])?
+        if let samples {
+            collect = {
+                samples.value().map { sample -> (labels: [String], value: Double) in ([sample.scope, sample.key], rate(sample)) }
+            }
+        }
+        _ = registry.gauge("hookyard_deliverability_\(name)_rate",
+                           help: "Emails \(what) / emails sent over the deliverability window, per sending account or campaign with at least the minimum sample.",
+                           labelNames: ["scope", "key"], collect: collect)
+    }
+}
+
+/// One sending account's or campaign's rates for the deliverability gauges.
+public struct DeliverabilitySample: Sendable, Equatable {
+    /// `account` or `campaign`.
+    public var scope: String
+    public var key: String
+    public var bounceRate: Double
+    public var unsubscribeRate: Double
+    public var replyRate: Double
+
+    public init(scope: String, key: String, bounceRate: Double, unsubscribeRate: Double, replyRate: Double) {
+        self.scope = scope
+        self.key = key
+        self.bounceRate = bounceRate
+        self.unsubscribeRate = unsubscribeRate
+        self.replyRate = replyRate
+    }
+}
+
+/// A value read at most once per second, so metric families rendered in one scrape share one read. Thread-safe.
+final class ScrapeCache<Value: Sendable>: Sendable {
+    private let read: @Sendable () -> Value
+    private let cached = Mutex<(value: Value, at: UInt64)?>(nil)
+
+    init(read: @escaping @Sendable () -> Value) { self.read = read }
+
+    func value() -> Value {
+        let now = DispatchTime.now().uptimeNanoseconds
+        if let hit = cached.withLock({ $0 }), now - hit.at < 1_000_000_000 { return hit.value }
+        let value = read()
+        cached.withLock { $0 = (value, now) }
+        return value
+    }
+
+}
+
+extension HookyardMetrics {
     /// The provider a job kind calls, for the `provider` label: `stripe`, `instantly` or `http` for their actions
-    /// (`stripe.create_payment_link`, `http.post`), `local` for the rest (`process_event`, `record_purchase`, ...).
+    /// (`stripe.create_payment_link`, `http.post`; `deliverability.pause_campaign` calls Instantly), `alert` for the
+    /// alert webhook's posts (`alert.notify`), `local` for the rest (`process_event`, `record_purchase`, ...).
     public static func provider(ofJobKind kind: String) -> String {
+        switch kind {
+        case "deliverability.pause_campaign": return "instantly"
+        case "alert.notify": return "alert"
+        default: break
+        }
         guard let dot = kind.firstIndex(of: ".") else { return "local" }
         let prefix = String(kind[..<dot])
         return ["stripe", "instantly", "http"].contains(prefix) ? prefix : "local"

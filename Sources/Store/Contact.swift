@@ -161,11 +161,14 @@ public struct ContactObservation: Sendable, Equatable, Codable {
     /// empty when the event carries none of them. Stored per contact, the latest by `occurredAt` winning per name.
     /// Optional so pending observations stored by earlier builds (without the key) still decode.
     public var leadFields: [String: String]?
+    /// The Instantly sending account (`email_account`, lower case) the activity came from, for deliverability per
+    /// account. Optional so pending observations stored by earlier builds still decode.
+    public var account: String?
 
     public init(eventID: Int64, source: EventSource, occurredAt: Int64, email: String? = nil, stripeCustomerID: String? = nil,
                 campaignID: String? = nil, leadID: String? = nil, activity: ContactActivity? = nil,
                 interestStatus: String? = nil, productInterest: String? = nil, payment: ObservedPayment? = nil,
-                subscription: ObservedSubscription? = nil, leadFields: [String: String]? = nil) {
+                subscription: ObservedSubscription? = nil, leadFields: [String: String]? = nil, account: String? = nil) {
         self.eventID = eventID
         self.source = source
         self.occurredAt = occurredAt
@@ -179,6 +182,7 @@ public struct ContactObservation: Sendable, Equatable, Codable {
         self.payment = payment
         self.subscription = subscription
         self.leadFields = leadFields
+        self.account = account
     }
 
     /// The form every contact is keyed by: trimmed and lower-cased, nothing else.

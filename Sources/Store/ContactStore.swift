@@ -53,8 +53,7 @@ public final class ContactStore {
     ///   job's own completion is rolled back with it).
     /// - Throws: `StoreError.missingDatabase`, `StoreError.newerSchema`, or SQLite's error.
     public init(path: String, durableCommits: Bool = true) throws {
-        database = try StoreConnection.openExisting(path: path)
-        if !durableCommits { try database.execute("PRAGMA synchronous = NORMAL") }
+        database = try StoreConnection.openExisting(path: path, durableCommits: durableCommits)
     }
 
     /// Closes the connection; later calls throw. Safe to call twice.
@@ -376,8 +375,8 @@ public final class ContactStore {
         }
         if let activity = observation.activity {
             try run("""
-                INSERT INTO contact_activity (contact_id, event_id, kind, campaign_id, occurred_at) VALUES (?, ?, ?, ?, ?)
-                """, contactID, observation.eventID, activity.rawValue, observation.campaignID, at)
+                INSERT INTO contact_activity (contact_id, event_id, kind, campaign_id, occurred_at, account) VALUES (?, ?, ?, ?, ?, ?)
+                """, contactID, observation.eventID, activity.rawValue, observation.campaignID, at, observation.account)
         }
         let engaging = observation.activity.map { Self.engagingActivities.contains($0) } == true
             || observation.interestStatus.map { !Self.nonEngagingInterest.contains($0) } == true

@@ -46,14 +46,24 @@ public final class EventWriter: Sendable {
     private let checkpointer: Checkpointer
     /// Called on the writer thread after each commit that stored events (to wake the workers).
     private let onCommit: @Sendable () -> Void
+    /// Called on the writer thread after each failed commit (with the error), and after the first commit that
+    /// succeeds again (to raise and clear the store alert).
+    private let onCommitFailure: @Sendable (String) -> Void
+    private let onRecovery: @Sendable () -> Void
 
     /// Opens (creating if needed) and migrates the database, then starts the writer thread.
-    /// - Parameter onCommit: runs on the writer thread after each commit that stored events; keep it short.
+    /// - Parameters:
+    ///   - onCommit: runs on the writer thread after each commit that stored events; keep it short.
+    ///   - onCommitFailure: runs on the writer thread after each commit that failed, with the error; `onRecovery`
+    ///     after the first commit that succeeds after a failure. Both must return at once (hand work to a queue).
     /// - Throws: `SQLiteError` or `StoreError` with SQLite's message when the file cannot be opened or migrated.
     public init(path: String, logger: Logger, maxBatch: Int = 1024, busyTimeoutMilliseconds: Int32 = 5000,
-                onCommit: @escaping @Sendable () -> Void = {}) throws {
+                onCommit: @escaping @Sendable () -> Void = {}, onCommitFailure: @escaping @Sendable (String) -> Void = { _ in },
+                onRecovery: @escaping @Sendable () -> Void = {}) throws {
         self.path = path
         self.onCommit = onCommit
+        self.onCommitFailure = onCommitFailure
+        self.onRecovery = onRecovery
         self.logger = logger
         self.maxBatch = maxBatch
         let database = try StoreConnection.open(path: path, create: true, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
@@ -169,6 +179,7 @@ public final class EventWriter: Sendable {
                 logger.error("store commit failed; answering 503 until a commit succeeds",
                              metadata: ["error": "\(message)", "batch": "\(batch.count)", "database": "\(path)"])
             }
+            onCommitFailure(message)
             for operation in batch {
                 switch operation {
                 case .append(_, let completion): completion(.failure(.commitFailed(message)))
@@ -179,6 +190,7 @@ public final class EventWriter: Sendable {
         }
         if !healthy.exchange(true, ordering: .relaxed) {
             logger.notice("store commits succeed again", metadata: ["database": "\(path)"])
+            onRecovery()
         }
         committedBatches.add(1, ordering: .relaxed)
         if batch.count >= 4 { lastFullCommit.store(Self.monotonicMilliseconds(), ordering: .relaxed) }

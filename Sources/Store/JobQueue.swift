@@ -1,3 +1,5 @@
+import Foundation
+
 /// A job as stored.
 public struct Job: Sendable, Equatable {
     public var id: Int64
@@ -75,8 +77,7 @@ public final class JobQueue {
     ///   (every step is idempotent). The events themselves are always committed durably by `EventWriter`, whose
     ///   fsync also covers every earlier worker commit.
     public init(path: String, durableCommits: Bool = true) throws {
-        database = try StoreConnection.openExisting(path: path)
-        if !durableCommits { try database.execute("PRAGMA synchronous = NORMAL") }
+        database = try StoreConnection.openExisting(path: path, durableCommits: durableCommits)
     }
 
     public func close() { database.close() }
@@ -181,21 +182,35 @@ public final class JobQueue {
             let eventID = update.int(0)
             update.reset()
             try finishAttempt(jobID: jobID, outcome: "succeeded", status: nil, error: nil, now: now)
-            let insert = try database.prepare("""
-                INSERT INTO jobs (event_id, kind, next_run_at, idempotency_key, input, created_at, updated_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (idempotency_key) DO NOTHING
-                """)
-            for next in followUps {
-                try insert.bind(1, next.eventID ?? eventID)
-                try insert.bind(2, next.kind)
-                try insert.bind(3, next.runAt)
-                try insert.bind(4, next.idempotencyKey)
-                try insert.bind(5, next.input)
-                try insert.bind(6, now)
-                try insert.run()
-            }
+            _ = try Self.insert(followUps, defaultEventID: eventID, now: now, into: database)
             return true
         }
+    }
+
+    /// Inserts `jobs` inside the caller's transaction, skipping those whose idempotency key exists already; a job
+    /// without an event gets `defaultEventID`. - Returns: the row ids of the jobs created.
+    /// - Throws: `StoreError.invalidJob` for a job with neither.
+    static func insert(_ jobs: [NewJob], defaultEventID: Int64?, now: Int64, into database: SQLiteDatabase) throws -> [Int64] {
+        guard !jobs.isEmpty else { return [] }
+        let insert = try database.prepare("""
+            INSERT INTO jobs (event_id, kind, next_run_at, idempotency_key, input, created_at, updated_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (idempotency_key) DO NOTHING
+            """)
+        var created: [Int64] = []
+        for job in jobs {
+            guard let eventID = job.eventID ?? defaultEventID else {
+                throw StoreError.invalidJob("job \(job.idempotencyKey) names no event")
+            }
+            try insert.bind(1, eventID)
+            try insert.bind(2, job.kind)
+            try insert.bind(3, job.runAt)
+            try insert.bind(4, job.idempotencyKey)
+            try insert.bind(5, job.input)
+            try insert.bind(6, now)
+            try insert.run()
+            if database.changes == 1 { created.append(database.lastInsertRowID) }
+        }
+        return created
     }
 
     /// Creates jobs not caused by a finishing one (segment changes the clock caused), in one transaction; a job
@@ -203,25 +218,7 @@ public final class JobQueue {
     /// - Returns: how many were created.
     @discardableResult
     public func enqueue(_ jobs: [NewJob], now: Int64) throws -> Int {
-        try database.transaction {
-            let insert = try database.prepare("""
-                INSERT INTO jobs (event_id, kind, next_run_at, idempotency_key, input, created_at, updated_at)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (idempotency_key) DO NOTHING
-                """)
-            var created = 0
-            for job in jobs {
-                guard let eventID = job.eventID else { throw StoreError.invalidJob("job \(job.idempotencyKey) names no event") }
-                try insert.bind(1, eventID)
-                try insert.bind(2, job.kind)
-                try insert.bind(3, job.runAt)
-                try insert.bind(4, job.idempotencyKey)
-                try insert.bind(5, job.input)
-                try insert.bind(6, now)
-                try insert.run()
-                created += database.changes
-            }
-            return created
-        }
+        try database.transaction { try Self.insert(jobs, defaultEventID: nil, now: now, into: database).count }
     }
 
     /// Records a failed attempt: `retryAt` schedules another attempt, `nil` sends the job to the dead-letter queue.
@@ -365,6 +362,34 @@ public final class JobQueue {
             try statement.bind(2, "discarded")
             try statement.bind(3, now)
         }
+    }
+
+    // MARK: Dead-job alerts
+
+    /// What an alert about a dead job names: `rule/step` for a workflow step (its input names both), otherwise the
+    /// job's kind (`process_event`, `deliverability.pause_campaign`). One failing step alerts once, however many of
+    /// its jobs die. `deadJobs(subject:)` computes the same in SQL.
+    public static func alertSubject(of job: Job) -> String {
+        guard let input = job.input, let object = try? JSONSerialization.jsonObject(with: Data(input.utf8)) as? [String: Any],
+              let rule = object["rule"] as? String, let step = object["step"] as? String else { return job.kind }
+        return "\(rule)/\(step)"
+    }
+
+    /// `alertSubject(of:)` as an SQL expression over a `jobs` row.
+    private static let alertSubjectSQL = """
+        CASE WHEN json_valid(input) AND json_type(input, '$.rule') = 'text' AND json_type(input, '$.step') = 'text'
+             THEN json_extract(input, '$.rule') || '/' || json_extract(input, '$.step') ELSE kind END
+        """
+
+    /// The dead jobs whose `alertSubject(of:)` is `subject`: how many, and the newest one's id.
+    /// - Complexity: a scan of the dead jobs (by index on state).
+    public func deadJobs(subject: String) throws -> (count: Int, newestID: Int64?) {
+        let statement = try database.prepare("""
+            SELECT count(*), max(id) FROM jobs WHERE state = 'dead' AND (\(Self.alertSubjectSQL)) = ?1
+            """)
+        try statement.bind(1, subject)
+        _ = try statement.step()
+        return (Int(statement.int(0)), statement.isNull(1) ? nil : statement.int(1))
     }
 
     private func change(_ id: Int64, from states: Set<String>, expected: String, bind: (SQLiteStatement) throws -> Void) throws {

@@ -285,6 +285,30 @@ public enum Schema {
             instantly_live  INTEGER NOT NULL
         ) STRICT;
         """,
+        // 9: alerts (one row per condition: kind and subject, raised or cleared, when it was notified and how often),
+        // and the sending account of each Instantly activity (`email_account`), so deliverability rates are counted
+        // per account and per campaign over a time window by index.
+        """
+        CREATE TABLE alerts (
+            id               INTEGER PRIMARY KEY,
+            kind             TEXT    NOT NULL,
+            subject          TEXT    NOT NULL,
+            state            TEXT    NOT NULL CHECK (state IN ('raised', 'cleared')),
+            first_raised_at  INTEGER NOT NULL,
+            last_raised_at   INTEGER NOT NULL,
+            last_notified_at INTEGER,
+            times_notified   INTEGER NOT NULL DEFAULT 0,
+            last_message     TEXT    NOT NULL,
+            context          TEXT    NOT NULL DEFAULT '{}',
+            cleared_at       INTEGER,
+            event_id         INTEGER,
+            UNIQUE (kind, subject)
+        ) STRICT;
+        CREATE INDEX alerts_by_state ON alerts (state, kind);
+        ALTER TABLE contact_activity ADD COLUMN account TEXT;
+        CREATE INDEX contact_activity_by_account ON contact_activity (account, kind, occurred_at) WHERE account IS NOT NULL;
+        CREATE INDEX contact_activity_by_campaign_time ON contact_activity (campaign_id, kind, occurred_at);
+        """,
     ]
 
     /// The version a fully migrated database has.

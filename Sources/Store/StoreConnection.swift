@@ -25,6 +25,15 @@ enum StoreConnection {
         return database
     }
 
+    /// `openExisting(path:)`, with `synchronous=NORMAL` unless `durableCommits`: a commit then survives a crash of the
+    /// process but a power loss may roll back the last few, which callers accept when what they write is re-derived
+    /// or repeated harmlessly (job transitions, contact state, alert state).
+    static func openExisting(path: String, durableCommits: Bool) throws -> SQLiteDatabase {
+        let database = try openExisting(path: path)
+        if !durableCommits { try database.execute("PRAGMA synchronous = NORMAL") }
+        return database
+    }
+
     private static func fileExists(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0

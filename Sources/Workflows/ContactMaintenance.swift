@@ -1,3 +1,4 @@
+import Alerts
 import Dispatch
 import Foundation
 import Logging
@@ -37,6 +38,10 @@ public final class ContactMaintenance: Sendable {
         public var payloadsPruned = 0
         public var transitions = 0
         public var flowsStarted = 0
+        /// Deliverability pauses queued (campaigns whose rates crossed a threshold, `deliverability.pause_campaigns`).
+        public var campaignPausesQueued = 0
+        /// Dead-job alerts cleared (no dead job of their step remains).
+        public var alertsCleared = 0
     }
 
     private let configuration: Mutex<Configuration>
@@ -44,14 +49,22 @@ public final class ContactMaintenance: Sendable {
     private let logger: Logger
     private let clock: @Sendable () -> Int64
     private let onJobsQueued: @Sendable () -> Void
+    private let deliverability: DeliverabilityWatch?
+    private let deadJobs: DeadJobAlerts?
     private let queue = DispatchQueue(label: "hookyard.contact-maintenance", qos: .utility)
     /// Created by `start()`: a dispatch source must not be released while it was never resumed.
     private let timer = Mutex<TimerHandle?>(nil)
 
-    /// - Parameter onJobsQueued: called after a pass queued rule jobs (wakes the workers).
+    /// - Parameters:
+    ///   - onJobsQueued: called after a pass queued rule jobs (wakes the workers).
+    ///   - deliverability: each pass judges every sending account and campaign, and clears what no longer holds.
+    ///   - deadJobs: each pass clears the dead-job alerts whose dead jobs are all gone.
     public init(configuration: Configuration, engine: WorkflowEngine, logger: Logger,
                 clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
-                onJobsQueued: @escaping @Sendable () -> Void = {}) {
+                onJobsQueued: @escaping @Sendable () -> Void = {}, deliverability: DeliverabilityWatch? = nil,
+                deadJobs: DeadJobAlerts? = nil) {
+        self.deliverability = deliverability
+        self.deadJobs = deadJobs
         self.configuration = Mutex(configuration)
         self.engine = engine
         self.logger = logger
@@ -76,7 +89,9 @@ public final class ContactMaintenance: Sendable {
                     logger.info("contact maintenance", metadata: [
                         "payloads_pruned": .stringConvertible(report.payloadsPruned),
                         "segment_changes": .stringConvertible(report.transitions),
-                        "flows_started": .stringConvertible(report.flowsStarted)])
+                        "flows_started": .stringConvertible(report.flowsStarted),
+                        "campaign_pauses_queued": .stringConvertible(report.campaignPausesQueued),
+                        "alerts_cleared": .stringConvertible(report.alertsCleared)])
                 }
             } catch {
                 logger.error("contact maintenance failed; next pass retries", metadata: ["error": "\(error)"])
@@ -93,7 +108,8 @@ public final class ContactMaintenance: Sendable {
         queue.sync {}
     }
 
-    /// One pass: prune, re-evaluate every contact, start the rules of unqueued segment changes.
+    /// One pass: prune, re-evaluate every contact, start the rules of unqueued segment changes; then clear the dead-job
+    /// alerts that no longer hold and judge deliverability (queueing campaign pauses).
     public func runOnce() throws -> Report {
         let settings = configuration.withLock { $0 }
         var report = Report()
@@ -130,7 +146,11 @@ public final class ContactMaintenance: Sendable {
             try store.contacts.markTransitionsQueued(pending.map(\.id))
             if pending.count < settings.batch { break }
         }
-        if report.flowsStarted > 0 { onJobsQueued() }
+        if let deadJobs { report.alertsCleared = deadJobs.clearResolved(queue: jobs).count }
+        if let deliverability {
+            report.campaignPausesQueued = try jobs.enqueue(deliverability.evaluateAll(reader: store.contacts.deliverabilityReader()), now: clock())
+        }
+        if report.flowsStarted > 0 || report.campaignPausesQueued > 0 { onJobsQueued() }
         return report
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Alerts
 import CLinux
 import Dispatch
 import Foundation
@@ -72,6 +73,8 @@ public final class WorkerPool: Sendable {
     private let logger: Logger
     private let metrics: HookyardMetrics?
     private let clock: @Sendable () -> Int64
+    /// Told about each job that goes dead (raises the dead-job alert); `nil`: only logged.
+    private let deadJobs: DeadJobAlerts?
     private let stopping = Atomic<Bool>(false)
     private let wakeUp = DispatchSemaphore(value: 0)
     /// Workers waiting for work (so `wake()` signals only those, not busy ones).
@@ -84,9 +87,12 @@ public final class WorkerPool: Sendable {
     private let completed = Atomic<Int>(0)
     private let ownerPrefix: String
 
+    /// - Parameter deadJobs: raises an alert for each job that goes dead (one per failing step and interval).
     public init(configuration: Configuration, handler: any JobHandler, logger: Logger, metrics: HookyardMetrics? = nil,
-                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+                deadJobs: DeadJobAlerts? = nil) {
         self.configuration = configuration
+        self.deadJobs = deadJobs
         self.handler = handler
         self.logger = logger
         self.metrics = metrics
@@ -287,6 +293,7 @@ public final class WorkerPool: Sendable {
                     if let status { metadata["status"] = .stringConvertible(status) }
                     if let delay { metadata["retry_in_ms"] = .stringConvertible(delay) }
                     if delay == nil { logger.error("job dead", metadata: metadata) } else { logger.warning("job failed; will retry", metadata: metadata) }
+                    if recorded, delay == nil { pool.deadJobs?.jobDied(job, error: error, status: status, queue: queue) }
                 }
             } catch {
                 // The outcome could not be stored: the lease expires and the job runs again (idempotently).

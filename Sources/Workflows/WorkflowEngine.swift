@@ -1,3 +1,4 @@
+import Alerts
 import Contacts
 import Foundation
 import Logging
@@ -66,6 +67,10 @@ public struct ProviderSet: Sendable {
 /// hold is logged and recorded in the job's output. Steps of Instantly actions skip contacts marked do-not-contact
 /// (unsubscribed or bounced), whatever the rule says.
 ///
+/// Alerts: with a `DeliverabilityWatch`, each Instantly event is also judged for account errors and deliverability
+/// (campaign pauses join the event's follow-ups); `alert.notify` jobs post to the `AlertWebhook`, and
+/// `deliverability.pause_campaign` jobs pause a campaign as `instantly.pause_campaign` does.
+///
 /// Thread-safe; `update(rules:contacts:)` swaps the configuration for jobs that start afterwards.
 public final class WorkflowEngine: JobHandler {
     public static let processEventKind = "process_event"
@@ -78,10 +83,19 @@ public final class WorkflowEngine: JobHandler {
     private let runner: ActionRunner
     private let logger: Logger
     private let clock: @Sendable () -> Int64
+    /// Judges Instantly events for account errors and deliverability; `nil`: no alerts.
+    private let deliverability: DeliverabilityWatch?
+    /// Where `alert.notify` jobs post; `nil`: such a job fails (no webhook is configured).
+    private let alertWebhook: AlertWebhook?
 
+    /// - Parameters:
+    ///   - deliverability: when given, Instantly events raise and clear account-error and deliverability alerts, and
+    ///     campaign pauses are queued with the event's job.
+    ///   - alertWebhook: runs the `alert.notify` jobs.
     public init(rules: [Rule], contacts: ContactPolicy = ContactPolicy(), catalog: Catalog = Catalog(), providers: ProviderSet,
                 runner: ActionRunner = ActionRunner(), logger: Logger,
-                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+                deliverability: DeliverabilityWatch? = nil, alertWebhook: AlertWebhook? = nil) {
         self.rules = Mutex(rules)
         self.contactPolicy = Mutex(contacts)
         self.catalogState = Mutex((catalog, catalog.json))
@@ -89,6 +103,8 @@ public final class WorkflowEngine: JobHandler {
         self.runner = runner
         self.logger = logger
         self.clock = clock
+        self.deliverability = deliverability
+        self.alertWebhook = alertWebhook
     }
 
     /// Replaces the rules (configuration reload). Steps already queued keep running against the rule of the same
@@ -110,6 +126,8 @@ public final class WorkflowEngine: JobHandler {
     public func run(_ job: Job, store: WorkflowStore) -> JobOutcome {
         do throws(ProviderFailure) {
             if job.kind == Self.processEventKind { return try processEvent(job, store: store) }
+            if job.kind == AlertCenter.notificationKind { return try postAlert(job) }
+            if job.kind == DeliverabilityWatch.pauseJobKind { return try pauseCampaign(job, store: store) }
             guard ActionCatalog.spec(job.kind) != nil else {
                 throw Arguments.failure("no handler for job kind '\(job.kind)'")
             }
@@ -201,6 +219,12 @@ public final class WorkflowEngine: JobHandler {
                     followUps.append(first)
                 }
             }
+        }
+        if stored.source == .instantly, let body, let deliverability {
+            followUps += deliverability.observe(type: stored.type, account: ContactEventReader.sendingAccount(in: body),
+                                                campaign: body["campaign_id"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 },
+                                                eventID: job.eventID, occurredAt: observedAt ?? job.createdAt,
+                                                reader: store.contacts.deliverabilityReader())
         }
         let transitions = change?.transitions ?? []
         let segmentStarts = try segmentJobs(for: transitions, rules: rules, policy: policy, store: store, now: now)
@@ -352,6 +376,40 @@ public final class WorkflowEngine: JobHandler {
             }
             return max(now, time + offset)
         }
+    }
+
+    // MARK: Alerts
+
+    /// Posts an `alert.notify` job's text to the alert webhook. Without one (the job was queued by a CLI command,
+    /// which cannot know whether the daemon has the URL) there is nothing to post: the job succeeds as skipped.
+    private func postAlert(_ job: Job) throws(ProviderFailure) -> JobOutcome {
+        guard let alertWebhook else {
+            return .succeeded(output: JSONValue.object(["skipped": .string("no alert webhook is configured (HOOKYARD_ALERT_WEBHOOK_URL)")]).serialized(),
+                              followUps: [])
+        }
+        return .succeeded(output: try alertWebhook.deliver(job), followUps: [])
+    }
+
+    /// Pauses the campaign a deliverability alert names, through the same idempotent action as
+    /// `instantly.pause_campaign` (it reads the status first, so a retry writes nothing once paused).
+    private func pauseCampaign(_ job: Job, store: WorkflowStore) throws(ProviderFailure) -> JobOutcome {
+        guard let input = try? JSONValue.parse(job.input ?? ""), let campaign = input["campaign"]?.stringValue else {
+            throw Arguments.failure("job \(job.id) names no campaign to pause")
+        }
+        let instantly = RecordingProviderTransport(providers.instantly)
+        let context = ActionContext(stripe: StripeClient(transport: providers.stripe), instantly: InstantlyClient(transport: instantly),
+                                    store: store, eventID: job.eventID, rule: "deliverability", idempotencyKey: Self.stripeIdempotencyKey(job),
+                                    now: clock)
+        var output = try runner.run("instantly.pause_campaign", Arguments(values: ["campaign": .string(campaign)]), in: context).objectValue ?? [:]
+        output["alert"] = input["alert"] ?? .null
+        if providers.instantlyDryRun {
+            output["dry_run"] = .bool(true)
+            output["requests"] = .array(instantly.requests.map { Self.describe($0, baseURL: instantly.baseURL) })
+        }
+        logger.notice("deliverability: campaign paused", metadata: ["job_id": .stringConvertible(job.id), "campaign": "\(campaign)",
+                                                                    "changed": "\(output["changed"]?.text ?? "-")",
+                                                                    "dry_run": "\(providers.instantlyDryRun)"])
+        return .succeeded(output: JSONValue.object(output).serialized(), followUps: [])
     }
 
     // MARK: Steps

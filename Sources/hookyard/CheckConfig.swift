@@ -1,3 +1,4 @@
+import Alerts
 import ArgumentParser
 import Workflows
 
@@ -51,5 +52,10 @@ struct CheckConfig: ParsableCommand {
         print("  engagement                high >= \(ConfigurationLoader.format(engagement.high)), medium >= \(ConfigurationLoader.format(engagement.medium)) over \(engagement.windowDays) days; opens alone \(engagement.opensCanMakeHigh ? "can" : "never") make high")
         print("  loop guard                \(settings.contacts.loopGuardSeconds) s; at most \(settings.contacts.maxRuleRunsPerDay) runs of a rule per contact per day")
         print("  payload retention         \(settings.retentionPayloadDays == 0 ? "forever" : "\(settings.retentionPayloadDays) days")")
+        print("  alerts                    repeated every \(AlertText.duration(settings.alerts.repeatIntervalMilliseconds)) while they hold; \(alertWebhookVariable) \(AlertComponents.describeWebhook(settings))")
+        let watch = settings.deliverability
+        let thresholds = [watch.maxBounceRate.map { "bounces > \(DeliverabilityWatch.percent($0))" }, watch.maxUnsubscribeRate.map { "unsubscribes > \(DeliverabilityWatch.percent($0))" },
+                          watch.minReplyRate.map { "replies < \(DeliverabilityWatch.percent($0))" }].compactMap { $0 }
+        print("  deliverability            \(thresholds.isEmpty ? "no threshold" : thresholds.joined(separator: ", ")) over \(AlertText.duration(watch.windowMilliseconds)), at least \(watch.minimumSent) sent; campaigns \(watch.pauseCampaigns ? "paused" : "not paused") when they cross")
     }
 }

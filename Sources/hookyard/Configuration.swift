@@ -1,3 +1,4 @@
+import Alerts
 import Contacts
 import Foundation
 import HTTPServer
@@ -37,6 +38,10 @@ struct HookyardConfiguration: Sendable {
     var segmentCompiler = SegmentCompiler()
     /// `catalog:`: products and their pricing tiers (`hookyard catalog sync`).
     var catalog = Catalog()
+    /// `alerts:` and `HOOKYARD_ALERT_WEBHOOK_URL`.
+    var alerts = AlertSettings()
+    /// `deliverability:`: the thresholds the deliverability watch alerts on.
+    var deliverability = DeliverabilityPolicy()
     /// Problems in `contacts:` or `segments:` that a read-only load (`readRules: false`) did not fail on; the
     /// segments concerned are left out. Empty after a full load (problems fail it).
     var ignoredIssues: [ConfigurationIssue] = []
@@ -252,6 +257,7 @@ enum ConfigurationLoader {
                 configuration.instantly.webhookSecrets = secrets
             }
         } catch { issues.append(error) }
+        applyAlertWebhook(environment, to: &configuration, issues: &issues)
     }
 
     static func format(_ value: Double) -> String {
@@ -468,6 +474,8 @@ struct YAMLReader: ConfigurationSectionReader {
             case "segments": segments = value
             case "catalog": catalog = value
             case "http_targets": httpTargets = value
+            case "alerts": readAlerts(value, into: &configuration)
+            case "deliverability": readDeliverability(value, into: &configuration)
             case "retention": section(value, key) { reader, name, node in
                 let path = "retention.\(name)"
                 switch name {

@@ -278,9 +278,11 @@ struct Maintain: ParsableCommand {
         let logger = Logging.makeLogger(level: settings.logLevel)
         let engine = WorkflowEngine(rules: settings.rules, contacts: settings.contactPolicy, catalog: settings.catalog,
                                     providers: Serve.providers(settings, limiters: Limiters(settings)), logger: logger)
+        let alerts = AlertComponents(settings, logger: logger)
+        defer { alerts.center.close() }
         let maintenance = ContactMaintenance(
             configuration: .init(databasePath: settings.database, retentionMilliseconds: settings.retentionMilliseconds),
-            engine: engine, logger: logger)
+            engine: engine, logger: logger, deliverability: alerts.deliverability, deadJobs: alerts.deadJobs)
         let report: ContactMaintenance.Report
         do {
             report = try maintenance.runOnce()
@@ -291,5 +293,7 @@ struct Maintain: ParsableCommand {
         print("payloads pruned  \(report.payloadsPruned)\(settings.retentionMilliseconds == nil ? " (retention.payload_days is 0: kept forever)" : "")")
         print("segment changes  \(report.transitions)")
         print("flows queued     \(report.flowsStarted)")
+        print("campaign pauses  \(report.campaignPausesQueued)\(settings.deliverability.pauseCampaigns ? "" : " (deliverability.pause_campaigns is off)")")
+        print("alerts cleared   \(report.alertsCleared)")
     }
 }

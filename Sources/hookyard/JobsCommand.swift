@@ -80,6 +80,7 @@ struct Jobs: ParsableCommand {
                 try change { try queue.retry(id, now: now) }
                 print("job \(id) queued again")
             }
+            try clearResolvedDeadJobAlerts(options, queue: queue)
         }
     }
 
@@ -92,6 +93,7 @@ struct Jobs: ParsableCommand {
             let queue = try openQueue(options)
             try change { try queue.discard(id, now: Int64(Date().timeIntervalSince1970 * 1000)) }
             print("job \(id) discarded (it stays listed as discarded; 'hookyard jobs retry \(id)' brings it back)")
+            try clearResolvedDeadJobAlerts(options, queue: queue)
         }
     }
 }

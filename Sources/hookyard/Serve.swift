@@ -37,6 +37,7 @@ struct Serve: ParsableCommand {
             "workers": .stringConvertible(settings.workers.count),
             "stripe_api": "\(settings.stripe.apiKey.isEmpty ? "dry-run" : "\(settings.stripe.apiBase) at \(ConfigurationLoader.format(settings.stripe.effectiveRequestsPerSecond))/s")",
             "instantly_api": "\(settings.instantly.apiKey.isEmpty ? "dry-run" : "\(settings.instantly.apiBase) at \(ConfigurationLoader.format(settings.instantly.maxRequestsPerSecond))/s")",
+            "alert_webhook": "\(AlertComponents.describeWebhook(settings))",
         ])
         if settings.stripe.apiKey.isEmpty || settings.instantly.apiKey.isEmpty {
             let missing = [settings.stripe.apiKey.isEmpty ? "STRIPE_API_KEY" : nil, settings.instantly.apiKey.isEmpty ? "INSTANTLY_API_KEY" : nil]
@@ -57,29 +58,36 @@ struct Serve: ParsableCommand {
         }
 
         let poolBox = Mutex<WorkerPool?>(nil)
+        let clock = DaemonClock.make(logger: logger)
+        let alertsBox = Mutex<AlertComponents?>(nil)
+        let metrics = HookyardMetrics(version: Hookyard.version, jobCounts: Self.jobCounts(database: settings.database, logger: logger),
+                                      activeAlerts: { alertsBox.withLock { $0 }?.center.activeCounts() ?? [] },
+                                      deliverability: { alertsBox.withLock { $0 }?.metricsSamples(databasePath: settings.database) ?? [] })
+        let alerts = AlertComponents(settings, logger: logger, metrics: metrics, daemon: true, clock: clock)
+        alertsBox.withLock { $0 = alerts }
+        let storeAlerts = StoreCommitAlerts(alerts: alerts.center, databasePath: settings.database)
         let writer: EventWriter
         do {
             writer = try EventWriter(path: settings.database, logger: logger,
-                                     onCommit: { poolBox.withLock { $0 }?.wake() })
+                                     onCommit: { poolBox.withLock { $0 }?.wake() },
+                                     onCommitFailure: { storeAlerts.commitFailed(error: $0) }, onRecovery: { storeAlerts.commitSucceeded() })
         } catch {
             logger.critical("cannot open the database", metadata: ["database": "\(settings.database)", "error": "\(error)"])
             LogOutput.standard.flush()
             throw ExitCode(1)
         }
-        let metrics = HookyardMetrics(version: Hookyard.version, jobCounts: Self.jobCounts(database: settings.database, logger: logger))
         let limiters = Limiters(settings)
         let runner = ActionRunner(httpTargets: Self.httpTargets(settings, metrics: metrics))
-        let clock = DaemonClock.make(logger: logger)
         let providers = Self.providers(settings, limiters: limiters, metrics: metrics)
         let engine = WorkflowEngine(rules: settings.rules, contacts: settings.contactPolicy, catalog: settings.catalog,
                                     providers: providers, runner: runner,
-                                    logger: logger, clock: clock)
+                                    logger: logger, clock: clock, deliverability: alerts.deliverability, alertWebhook: alerts.webhook)
         let pool = WorkerPool(
             configuration: WorkerPool.Configuration(databasePath: settings.database, workers: settings.workers.count,
                                                     leaseMilliseconds: Int64(settings.workers.leaseSeconds) * 1000,
                                                     retryPolicy: settings.workers.retryPolicy,
                                                     intakeIsBusy: { writer.isUnderLoad }),
-            handler: engine, logger: logger, metrics: metrics, clock: clock)
+            handler: engine, logger: logger, metrics: metrics, clock: clock, deadJobs: alerts.deadJobs)
         do {
             try pool.start()
         } catch {
@@ -91,7 +99,8 @@ struct Serve: ParsableCommand {
         poolBox.withLock { $0 = pool }
         let maintenance = ContactMaintenance(
             configuration: .init(databasePath: settings.database, retentionMilliseconds: settings.retentionMilliseconds),
-            engine: engine, logger: logger, clock: clock, onJobsQueued: { pool.wake() })
+            engine: engine, logger: logger, clock: clock, onJobsQueued: { pool.wake() },
+            deliverability: alerts.deliverability, deadJobs: alerts.deadJobs)
         maintenance.start()
         let router = IntakeRouter(configuration: settings.intake, writer: writer, logger: logger, metrics: metrics)
         var serverConfiguration = settings.serverConfiguration(address: address)
@@ -127,9 +136,8 @@ struct Serve: ParsableCommand {
                                      watchdog: SystemdNotifier.watchdogInterval(),
                                      maxJobMilliseconds: Int64(settings.workers.maxJobSeconds) * 1000, logger: logger)
         monitor.start()
-        // LoggingAlertSink is the fallback while no alert center is configured.
-        let alerts: any AlertRaising = LoggingAlertSink(logger: logger)
-        let webhookWatcher = Self.startInstantlyWebhookWatcher(settings, transport: providers.instantly, alerts: alerts, logger: logger)
+        let webhookWatcher = Self.startInstantlyWebhookWatcher(settings, transport: providers.instantly, alerts: alerts.center,
+                                                               logger: logger)
 
         // SIGHUP: reload the rules, segments, contact settings, retention and rate limits from the configuration; an
         // invalid file changes nothing.
@@ -150,13 +158,14 @@ struct Serve: ParsableCommand {
             runner.update(httpTargets: Self.httpTargets(fresh, metrics: metrics))
             maintenance.update(retentionMilliseconds: fresh.retentionMilliseconds)
             limiters.update(fresh)
+            alerts.update(fresh)
             logger.notice("configuration reloaded", metadata: [
                 "rules": "\(fresh.rules.map(\.name).joined(separator: ","))",
                 "segments": "\(fresh.segments.map(\.name).joined(separator: ","))",
                 "http_targets": "\(fresh.httpTargets.map(\.name).joined(separator: ","))",
                 "stripe_max_rps": "\(ConfigurationLoader.format(fresh.stripe.effectiveRequestsPerSecond))",
                 "instantly_max_rps": "\(ConfigurationLoader.format(fresh.instantly.maxRequestsPerSecond))",
-                "note": "listen, database, http, workers, outbound and API keys apply at the next start"])
+                "note": "listen, database, http, workers, outbound, API keys and the alert webhook apply at the next start"])
         }
         reload.resume()
 
@@ -185,6 +194,8 @@ struct Serve: ParsableCommand {
         workersStopped.wait()
         admin?.shutdown(gracePeriod: .seconds(1))
         writer.close()
+        storeAlerts.drain()
+        alerts.center.close()
         try? DaemonStatus.recordStop(pid: getpid(), at: wallClock(), databasePath: settings.database)
         signals.forEach { $0.cancel() }
         logger.info("stopped")

@@ -36,7 +36,8 @@ final class ContactEventReaderTests: XCTestCase {
             """))
         XCTAssertEqual(observation, ContactObservation(
             eventID: 7, source: .instantly, occurredAt: 1_786_699_800_123, email: "ann.lee@example.com",
-            campaignID: "7c1e5a8e-2b4f-4d8a-9f3e-1a2b3c4d5e6f", activity: .opened, productInterest: "course"))
+            campaignID: "7c1e5a8e-2b4f-4d8a-9f3e-1a2b3c4d5e6f", activity: .opened, productInterest: "course",
+            account: "sales@ours.example"))
     }
 
     func testInstantlyActivitiesAndInterestStatuses() throws {

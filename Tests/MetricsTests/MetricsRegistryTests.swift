@@ -116,7 +116,12 @@ final class MetricsRegistryTests: XCTestCase {
         let parsed = try ExpositionParser(metrics.registry.render())
         XCTAssertEqual(parsed.value("hookyard_build_info", ["version": "0.1.0"]), 1)
         XCTAssertEqual(parsed.families["hookyard_jobs"]?.type, "gauge")
-        XCTAssertEqual(parsed.families.count, 10)
+        // 10 families, then the alerts (raised, active) and the three deliverability rates.
+        XCTAssertEqual(parsed.families.count, 15)
+        for family in ["hookyard_alerts_raised_total", "hookyard_alerts_active", "hookyard_deliverability_bounce_rate",
+                       "hookyard_deliverability_unsubscribe_rate", "hookyard_deliverability_reply_rate"] {
+            XCTAssertEqual(parsed.families[family]?.samples.count, 0, family)
+        }
     }
 }
 

@@ -1,0 +1,126 @@
+/// How one sending account or campaign fared over a time window: the Instantly activities counted by kind, and the
+/// rates the deliverability watch judges (each = that kind's count / emails sent; `nil` when nothing was sent).
+public struct DeliverabilityRates: Sendable, Equatable {
+    /// What the counts are grouped by: Instantly's `email_account` (the mailbox that sent) or `campaign_id`.
+    public enum Scope: String, Sendable, CaseIterable {
+        case account, campaign
+
+        /// The `contact_activity` column the scope groups by.
+        var column: String { self == .account ? "account" : "campaign_id" }
+    }
+
+    public var scope: Scope
+    /// The account's address (lower case) or the campaign id.
+    public var key: String
+    /// `email_sent` events in the window.
+    public var sent: Int
+    /// `email_bounced` events in the window.
+    public var bounced: Int
+    /// `lead_unsubscribed` events in the window.
+    public var unsubscribed: Int
+    /// `reply_received` events in the window.
+    public var replied: Int
+
+    public init(scope: Scope, key: String, sent: Int, bounced: Int, unsubscribed: Int, replied: Int) {
+        self.scope = scope
+        self.key = key
+        self.sent = sent
+        self.bounced = bounced
+        self.unsubscribed = unsubscribed
+        self.replied = replied
+    }
+
+    public var bounceRate: Double? { rate(bounced) }
+    public var unsubscribeRate: Double? { rate(unsubscribed) }
+    public var replyRate: Double? { rate(replied) }
+
+    private func rate(_ count: Int) -> Double? { sent > 0 ? Double(count) / Double(sent) : nil }
+}
+
+/// Reads deliverability rates from the contacts' Instantly activity (`contact_activity`, which keeps every
+/// activity's time, campaign and sending account; an erased person's rows stay, anonymous, so rates do not change
+/// when someone is erased). Events count by their own time (Instantly's `timestamp`) in the window
+/// `(now - window, now]`. Used by the deliverability watch (per event and in the maintenance pass), `/metrics`, and
+/// the report.
+///
+/// Not thread-safe: one reader per thread. A reader made by `ContactStore.deliverabilityReader()` shares that store's
+/// connection and lives no longer than it.
+public final class DeliverabilityReader {
+    private let database: SQLiteDatabase
+    private let ownsConnection: Bool
+
+    /// Opens a connection of its own to an existing database (migrating it if needed); `close()` closes it.
+    public init(path: String) throws {
+        database = try StoreConnection.openExisting(path: path)
+        ownsConnection = true
+    }
+
+    init(database: SQLiteDatabase) {
+        self.database = database
+        ownsConnection = false
+    }
+
+    /// Closes the reader's own connection (a shared one is left open).
+    public func close() {
+        if ownsConnection { database.close() }
+    }
+
+    private static let kinds = "('sent', 'bounced', 'unsubscribed', 'replied')"
+
+    /// Every account and every campaign with at least `minimumSent` emails sent in the window, accounts first, each
+    /// scope sorted by key.
+    /// - Parameters:
+    ///   - windowMilliseconds: how far back from `now` activity counts (the deliverability window, 7 days by default).
+    ///   - now: the window's end, Unix milliseconds.
+    /// - Complexity: one pass over the window's activity rows per scope (covering indexes).
+    public func rates(windowMilliseconds: Int64, now: Int64, minimumSent: Int = 0) throws -> [DeliverabilityRates] {
+        var result: [DeliverabilityRates] = []
+        for scope in DeliverabilityRates.Scope.allCases {
+            let column = scope.column
+            let statement = try database.prepare("""
+                SELECT \(column), sum(kind = 'sent'), sum(kind = 'bounced'), sum(kind = 'unsubscribed'), sum(kind = 'replied')
+                FROM contact_activity
+                WHERE \(column) IS NOT NULL AND kind IN \(Self.kinds) AND occurred_at > ?1 AND occurred_at <= ?2
+                GROUP BY \(column) HAVING sum(kind = 'sent') >= ?3 ORDER BY \(column)
+                """)
+            try statement.bind(1, now - windowMilliseconds)
+            try statement.bind(2, now)
+            try statement.bind(3, Int64(minimumSent))
+            while try statement.step() {
+                result.append(DeliverabilityRates(scope: scope, key: statement.string(0) ?? "", sent: Int(statement.int(1)),
+                                                  bounced: Int(statement.int(2)), unsubscribed: Int(statement.int(3)),
+                                                  replied: Int(statement.int(4))))
+            }
+        }
+        return result
+    }
+
+    /// One account's or campaign's counts in the window (zeros when it has none).
+    /// - Complexity: an index range per activity kind: cheap enough to run after every event.
+    public func rates(scope: DeliverabilityRates.Scope, key: String, windowMilliseconds: Int64, now: Int64) throws -> DeliverabilityRates {
+        let statement = try database.prepare("""
+            SELECT kind, count(*) FROM contact_activity
+            WHERE \(scope.column) = ?1 AND kind IN \(Self.kinds) AND occurred_at > ?2 AND occurred_at <= ?3 GROUP BY kind
+            """)
+        try statement.bind(1, key)
+        try statement.bind(2, now - windowMilliseconds)
+        try statement.bind(3, now)
+        var rates = DeliverabilityRates(scope: scope, key: key, sent: 0, bounced: 0, unsubscribed: 0, replied: 0)
+        while try statement.step() {
+            let count = Int(statement.int(1))
+            switch statement.string(0) {
+            case "sent": rates.sent = count
+            case "bounced": rates.bounced = count
+            case "unsubscribed": rates.unsubscribed = count
+            case "replied": rates.replied = count
+            default: break
+            }
+        }
+        return rates
+    }
+}
+
+extension ContactStore {
+    /// A deliverability reader on this store's connection (for the worker that just applied an event).
+    public func deliverabilityReader() -> DeliverabilityReader { DeliverabilityReader(database: database) }
+}

@@ -1,0 +1,163 @@
+import Alerts
+import Foundation
+import Logging
+import Metrics
+import Outbound
+import Store
+import Workflows
+import Yams
+
+extension HookyardConfiguration {
+    /// `alerts:` and the alert webhook secret.
+    struct AlertSettings: Sendable {
+        /// `alerts.repeat_interval`: a condition that holds is notified again after this long.
+        var repeatIntervalMilliseconds: Int64 = 3_600_000
+        /// `HOOKYARD_ALERT_WEBHOOK_URL` (a secret: never logged); empty: alerts are log lines only.
+        var webhookURL = ""
+    }
+}
+
+/// The secret naming where alert notifications are posted.
+let alertWebhookVariable = "HOOKYARD_ALERT_WEBHOOK_URL"
+
+extension YAMLReader {
+    /// `alerts: {repeat_interval: 1h}`.
+    mutating func readAlerts(_ node: Node, into configuration: inout HookyardConfiguration) {
+        forEachKey(node, "alerts") { reader, name, value, path in
+            switch name {
+            case "repeat_interval":
+                if let milliseconds = reader.duration(value, path, minimum: 60_000) { configuration.alerts.repeatIntervalMilliseconds = milliseconds }
+            default: reader.issue(value, path, "unknown key (alerts has repeat_interval; the webhook URL is the secret \(alertWebhookVariable))")
+            }
+        }
+    }
+
+    /// `deliverability: {window: 7d, min_sent: 50, max_bounce_rate: 2%, max_unsubscribe_rate: 0.3%, min_reply_rate: off,
+    /// pause_campaigns: false}`.
+    mutating func readDeliverability(_ node: Node, into configuration: inout HookyardConfiguration) {
+        forEachKey(node, "deliverability") { reader, name, value, path in
+            switch name {
+            case "window":
+                if let milliseconds = reader.duration(value, path, minimum: 3_600_000) { configuration.deliverability.windowMilliseconds = milliseconds }
+            case "min_sent": reader.int(value, path, min: 1) { configuration.deliverability.minimumSent = $0 }
+            case "max_bounce_rate": reader.rate(value, path) { configuration.deliverability.maxBounceRate = $0 }
+            case "max_unsubscribe_rate": reader.rate(value, path) { configuration.deliverability.maxUnsubscribeRate = $0 }
+            case "min_reply_rate": reader.rate(value, path) { configuration.deliverability.minReplyRate = $0 }
+            case "pause_campaigns":
+                guard let flag = value.bool else { return reader.issue(value, path, "must be true or false") }
+                configuration.deliverability.pauseCampaigns = flag
+            default:
+                reader.issue(value, path, "unknown key (deliverability has window, min_sent, max_bounce_rate, max_unsubscribe_rate, min_reply_rate, pause_campaigns)")
+            }
+        }
+    }
+
+    private mutating func forEachKey(_ node: Node, _ section: String, _ body: (inout YAMLReader, String, Node, String) -> Void) {
+        guard let mapping = node.mapping else { return issue(node, section, "must be a mapping") }
+        for (key, value) in mapping {
+            let name = key.string ?? ""
+            body(&self, name, value, "\(section).\(name)")
+        }
+    }
+
+    /// A duration such as `30m`, `1h`, `7d` of at least `minimum` milliseconds.
+    private mutating func duration(_ node: Node, _ key: String, minimum: Int64) -> Int64? {
+        guard let text = node.scalar?.string, let milliseconds = StepSchedule.duration(text) else {
+            issue(node, key, "must be a duration such as 30m, 1h, 7d")
+            return nil
+        }
+        guard milliseconds >= minimum else {
+            issue(node, key, "must be at least \(AlertText.duration(minimum))")
+            return nil
+        }
+        return milliseconds
+    }
+
+    /// A rate as a fraction (`0.02`) or a percentage (`2%`), within 0...1; `off` turns the check off (`nil`).
+    private mutating func rate(_ node: Node, _ key: String, _ set: (Double?) -> Void) {
+        guard let text = node.scalar?.string.trimmingCharacters(in: .whitespaces) else {
+            return issue(node, key, "must be a fraction (0.02), a percentage ('2%') or off")
+        }
+        if ["off", "false", "no", "none", "null", "~", ""].contains(text.lowercased()) { return set(nil) }
+        let percent = text.hasSuffix("%")
+        guard let number = Double(percent ? String(text.dropLast()).trimmingCharacters(in: .whitespaces) : text), number.isFinite else {
+            return issue(node, key, "'\(text)' must be a fraction (0.02), a percentage ('2%') or off")
+        }
+        let fraction = percent ? number / 100 : number
+        guard (0...1).contains(fraction) else {
+            return issue(node, key, "'\(text)' must be between 0 and 1 as a fraction (0.02), or between 0% and 100% (write '2%' for two percent)")
+        }
+        set(fraction)
+    }
+}
+
+extension ConfigurationLoader {
+    /// Reads `HOOKYARD_ALERT_WEBHOOK_URL` like the other secrets (`NAME`, `NAME_FILE`, `$CREDENTIALS_DIRECTORY/NAME`).
+    /// Problems never show the value: the URL is the credential.
+    static func applyAlertWebhook(_ environment: [String: String], to configuration: inout HookyardConfiguration,
+                                  issues: inout [ConfigurationIssue]) {
+        let values: [String]?
+        do {
+            values = try SecretResolver.resolve(alertWebhookVariable, environment: environment)
+        } catch {
+            return issues.append(error)
+        }
+        guard let values else { return }
+        guard values.count == 1, HTTPTarget.split(url: values[0]) != nil else {
+            return issues.append(ConfigurationIssue(origin: "environment", line: nil, key: alertWebhookVariable,
+                                                    message: "must be one http:// or https:// URL with a host (the value is not shown: it is a secret)"))
+        }
+        configuration.alerts.webhookURL = values[0]
+    }
+}
+
+/// The alert center and what reports to it, built from the configuration for `serve` and the CLI commands that
+/// change alert state (`jobs retry`, `jobs discard`, `maintain`).
+struct AlertComponents: Sendable {
+    let center: AlertCenter
+    /// `nil` when `HOOKYARD_ALERT_WEBHOOK_URL` is not set.
+    let webhook: AlertWebhook?
+    let deliverability: DeliverabilityWatch
+    let deadJobs: DeadJobAlerts
+
+    /// - Parameter daemon: `serve` commits alert state with `synchronous=NORMAL`, and queues notification jobs only when
+    ///   it has the webhook URL. The CLI commits durably and always queues them: it cannot know whether the daemon has
+    ///   the URL (a systemd credential belongs to the service alone); a daemon without one records them as skipped.
+    init(_ settings: HookyardConfiguration, logger: Logger, metrics: HookyardMetrics? = nil, daemon: Bool = false,
+         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+        webhook = settings.alerts.webhookURL.isEmpty ? nil
+            : AlertWebhook.live(url: settings.alerts.webhookURL, userAgent: "hookyard/\(Hookyard.version)",
+                                connectTimeoutMilliseconds: settings.outbound.connectTimeoutMilliseconds,
+                                totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds, metrics: metrics)
+        center = AlertCenter(configuration: .init(databasePath: settings.database,
+                                                  repeatIntervalMilliseconds: settings.alerts.repeatIntervalMilliseconds,
+                                                  postsToWebhook: !daemon || webhook != nil, durableCommits: !daemon),
+                             logger: logger, metrics: metrics, clock: clock)
+        deliverability = DeliverabilityWatch(alerts: center, policy: settings.deliverability, logger: logger, clock: clock)
+        deadJobs = DeadJobAlerts(alerts: center, logger: logger)
+    }
+
+    /// Applies a reloaded configuration (the webhook URL applies at the next start).
+    func update(_ settings: HookyardConfiguration) {
+        center.update(repeatIntervalMilliseconds: settings.alerts.repeatIntervalMilliseconds)
+        deliverability.update(policy: settings.deliverability)
+    }
+
+    /// The `/metrics` deliverability samples, from a connection opened per scrape (scrapes are rare, and a reader is
+    /// not thread-safe); empty on error.
+    func metricsSamples(databasePath: String) -> [DeliverabilitySample] {
+        do {
+            let reader = try DeliverabilityReader(path: databasePath)
+            defer { reader.close() }
+            return deliverability.samples(reader: reader)
+        } catch {
+            return []
+        }
+    }
+
+    /// How `check-config` and the start line describe the alert webhook: its host, never the URL.
+    static func describeWebhook(_ settings: HookyardConfiguration) -> String {
+        guard let host = HTTPTarget.split(url: settings.alerts.webhookURL)?.base else { return "not set: alerts are log lines only" }
+        return "set (posts to \(host))"
+    }
+}
