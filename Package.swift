@@ -105,7 +105,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Contacts", "Store", "Outbound", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "DemoData", "Store"], swiftSettings: swiftSettings),
-        .testTarget(name: "hookyardTests", dependencies: ["hookyard", "Intake", "Store", "TestSupport"],
+        .testTarget(name: "hookyardTests", dependencies: ["hookyard", "Intake", "Store", "TestSupport", "Reports", "DemoData"],
                     swiftSettings: swiftSettings),
     ]
 )
