@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "bench-requests", targets: ["BenchRequests"]),
         .executable(name: "bench-drain", targets: ["BenchDrain"]),
         .executable(name: "bench-contacts", targets: ["BenchContacts"]),
+        .executable(name: "bench-report", targets: ["BenchReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -65,9 +66,14 @@ let package = Package(
         .target(name: "Workflows",
                 dependencies: ["Store", "Contacts", "Outbound", "Alerts", "CLinux", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
+        // The success-metrics report (attribution, funnel, revenue, churn) computed from the store by SQL aggregates.
+        .target(name: "Reports", dependencies: ["Store", "Contacts"], swiftSettings: swiftSettings),
+        // Generated report data (the demo dataset, the report benchmark's database) written straight into the store.
+        .target(name: "DemoData", dependencies: ["Store", "Contacts"], swiftSettings: swiftSettings),
         // CLI, configuration, logging, wiring.
         .executableTarget(name: "hookyard",
                           dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "Yams",
+                                         "Reports", "DemoData",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: swiftSettings),
@@ -85,6 +91,9 @@ let package = Package(
                           dependencies: ["Workflows", "Contacts", "Store", "Outbound", "TestSupport",
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Benchmarks/BenchContacts", swiftSettings: swiftSettings),
+        // Times the report (ReportBuilder) on 1,000,000 events and 100,000 contacts of demo data, for `make bench`.
+        .executableTarget(name: "BenchReport", dependencies: ["Reports", "DemoData", "Store", "TestSupport"],
+                          path: "Benchmarks/BenchReport", swiftSettings: swiftSettings),
 
         // Helpers shared by the tests: a raw-socket HTTP client and a runner for the real binary.
         .target(name: "TestSupport", dependencies: ["HTTPServer", "Intake", "Store", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
@@ -97,9 +106,10 @@ let package = Package(
         .testTarget(name: "ContactsTests", dependencies: ["Contacts", "Store", "Outbound", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Contacts", "Store", "Outbound", "Alerts", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "DemoData", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "hookyardTests", dependencies: ["hookyard", "Intake", "Store", "TestSupport"],
+        .testTarget(name: "hookyardTests", dependencies: ["hookyard", "Intake", "Store", "TestSupport", "Reports", "DemoData"],
                     swiftSettings: swiftSettings),
     ]
 )

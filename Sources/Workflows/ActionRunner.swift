@@ -150,6 +150,8 @@ public final class ActionRunner: Sendable {
         guard quantity >= 1 else { throw Arguments.failure("argument 'quantity' must be at least 1") }
         let seatLimit = try arguments.optionalInt("seat_limit")
         if let seatLimit, seatLimit < 1 { throw Arguments.failure("argument 'seat_limit' must be at least 1") }
+        // The report learns which rule made a link from `payment_links_sent`, not from added metadata: a body that
+        // changed under the same Idempotency-Key (a job retried across an upgrade) would be refused by Stripe.
         var metadata = try arguments.stringPairs("metadata")
         var output: [String: JSONValue] = [:]
         let price: String

@@ -1,5 +1,6 @@
 import Alerts
 import ArgumentParser
+import Reports
 import Workflows
 
 /// `hookyard check-config`: validate the configuration and say what would be used.
@@ -57,5 +58,6 @@ struct CheckConfig: ParsableCommand {
         let thresholds = [watch.maxBounceRate.map { "bounces > \(DeliverabilityWatch.percent($0))" }, watch.maxUnsubscribeRate.map { "unsubscribes > \(DeliverabilityWatch.percent($0))" },
                           watch.minReplyRate.map { "replies < \(DeliverabilityWatch.percent($0))" }].compactMap { $0 }
         print("  deliverability            \(thresholds.isEmpty ? "no threshold" : thresholds.joined(separator: ", ")) over \(AlertText.duration(watch.windowMilliseconds)), at least \(watch.minimumSent) sent; campaigns \(watch.pauseCampaigns ? "paused" : "not paused") when they cross")
+        print("  report lookback           \(ReportTime.lookback(settings.reportLookbackMilliseconds)) (last touch)")
     }
 }

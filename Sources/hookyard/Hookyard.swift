@@ -11,7 +11,7 @@ struct Hookyard: ParsableCommand {
         version: version,
         subcommands: [Serve.self, Stats.self, Events.self, Jobs.self, ContactsCommand.self, SegmentsCommand.self, Maintain.self, Backup.self,
                       CatalogCommand.self, CheckConfig.self, TriggerCommand.self, SendTestEvent.self, InstantlyCommand.self,
-                      AlertsCommand.self],
+                      AlertsCommand.self, ReportCommand.self, DemoCommand.self],
         defaultSubcommand: nil
     )
 }
