@@ -186,9 +186,12 @@ struct Serve: ParsableCommand {
             let address = try SocketAddress(parsing: listen)
             let configuration = HTTPServerConfiguration(address: address, headerTimeout: .seconds(5), bodyTimeout: .seconds(5),
                                                         idleTimeout: .seconds(60), maxConnections: 64, eventLoopCount: 1)
-            let server = HTTPServer(configuration: configuration, responder: AdminResponder(metrics: metrics), logger: logger)
+            let access = AdminAccess(tokens: settings.adminTokens)
+            let server = HTTPServer(configuration: configuration, responder: AdminResponder(metrics: metrics, access: access),
+                                    logger: logger)
             let bound = try server.start()
-            logger.info("admin listening", metadata: ["address": "\(bound)", "routes": "/metrics /healthz"])
+            logger.info("admin listening", metadata: ["address": "\(bound)", "routes": "/metrics /healthz",
+                                                      "admin_token": "\(access.requiresToken ? "required" : "not set")"])
             return server
         } catch {
             logger.error("cannot listen on admin_listen; running without /metrics", metadata: ["admin_listen": "\(listen)", "error": "\(error)"])
