@@ -63,9 +63,12 @@ let package = Package(
         .target(name: "Workflows",
                 dependencies: ["Store", "Contacts", "Outbound", "Alerts", "CLinux", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
+        // The success-metrics report (attribution, funnel, revenue, churn) computed from the store by SQL aggregates.
+        .target(name: "Reports", dependencies: ["Store", "Contacts"], swiftSettings: swiftSettings),
         // CLI, configuration, logging, wiring.
         .executableTarget(name: "hookyard",
                           dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Metrics", "Cryptography", "Yams",
+                                         "Reports",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: swiftSettings),
@@ -95,6 +98,7 @@ let package = Package(
         .testTarget(name: "ContactsTests", dependencies: ["Contacts", "Store", "Outbound", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Contacts", "Store", "Outbound", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "hookyardTests", dependencies: ["hookyard", "Intake", "Store", "TestSupport"],
                     swiftSettings: swiftSettings),
     ]
