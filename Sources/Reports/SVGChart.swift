@@ -120,16 +120,17 @@ public enum SVGChart {
     /// with gridlines.
     public static func histogram(_ bars: [ChartBar], title: String, xAxisLabel: String, yAxisLabel: String) -> String {
         groupedBars(bars.map { ChartGroup(label: $0.label, bars: [$0]) }, series: [], title: title,
-                    xAxisLabel: xAxisLabel, yAxisLabel: yAxisLabel)
+                    xAxisLabel: xAxisLabel, yAxisLabel: yAxisLabel, wholeNumbers: true)
     }
 
     /// Vertical bars in groups: one group per `groups` entry, one bar per series inside it (colours from
     /// `palette`), values printed on top of each bar, a legend naming `series` when there are two or more.
     /// - Parameters:
     ///   - maximum: the top of the y axis; `nil` fits the largest value (use 1 for shares, so 100% is the top).
+    ///   - wholeNumbers: the values are counts: ticks are whole numbers.
     ///   - tickLabel: formats a y tick value.
     public static func groupedBars(_ groups: [ChartGroup], series: [String], title: String, xAxisLabel: String,
-                                   yAxisLabel: String, maximum: Double? = nil,
+                                   yAxisLabel: String, maximum: Double? = nil, wholeNumbers: Bool = false,
                                    tickLabel: (Double) -> String = { number($0) }) -> String {
         guard !groups.isEmpty, groups.contains(where: { !$0.bars.isEmpty }) else { return empty(title: title) }
         let barsPerGroup = max(1, groups.map(\.bars.count).max() ?? 1)
@@ -138,7 +139,7 @@ public enum SVGChart {
         let plotHeight = 220.0
         let bottom = top + plotHeight
         let height = bottom + 62
-        let scale = Axis(maximum: maximum ?? groups.flatMap(\.bars).map(\.value).max() ?? 0)
+        let scale = Axis(maximum: maximum ?? groups.flatMap(\.bars).map(\.value).max() ?? 0, wholeNumbers: wholeNumbers)
         var svg = SVGWriter(width: width, height: height, title: title)
         if series.count > 1 {
             var x = left
@@ -238,24 +239,30 @@ public enum SVGChart {
 }
 
 /// A linear axis from 0 to a round maximum (1, 2, 2.5 or 5 times a power of ten) at or above the largest value,
-/// with four or five ticks.
+/// with four to six ticks. A whole-number axis (counts) has whole ticks only.
 struct Axis {
     let maximum: Double
     let step: Double
 
-    init(maximum value: Double) {
+    init(maximum value: Double, wholeNumbers: Bool = false) {
         guard value > 0, value.isFinite else {
-            maximum = 1
-            step = 0.25
+            maximum = wholeNumbers ? 4 : 1
+            step = wholeNumbers ? 1 : 0.25
+            return
+        }
+        if wholeNumbers, value <= 5 {
+            maximum = max(1, value.rounded(.up))
+            step = 1
             return
         }
         var magnitude = 1.0
         while magnitude * 10 <= value { magnitude *= 10 }
         while magnitude > value { magnitude /= 10 }
-        let top = [1.0, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= value } ?? 10 * magnitude
+        let multiples: [Double] = wholeNumbers ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10]
+        let top = multiples.map { $0 * magnitude }.first { $0 >= value } ?? 10 * magnitude
         maximum = top
         let divisions = top / magnitude
-        step = top / (divisions == 1 || divisions == 10 || divisions == 2 ? 4 : 5)
+        step = wholeNumbers ? top / 5 : top / (divisions == 1 || divisions == 10 || divisions == 2 ? 4 : 5)
     }
 
     /// Where `value` falls on the axis, 0...1 (negative values clamp to 0).

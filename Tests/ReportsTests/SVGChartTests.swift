@@ -125,6 +125,12 @@ final class SVGChartTests: XCTestCase {
         XCTAssertEqual(Axis(maximum: 0.37).maximum, 0.5, accuracy: 1e-12)
         XCTAssertEqual(Axis(maximum: 0).maximum, 1)
         XCTAssertEqual(Axis(maximum: 1).ticks, [0, 0.25, 0.5, 0.75, 1])
+        // Counts: whole ticks only.
+        XCTAssertEqual(Axis(maximum: 7, wholeNumbers: true).ticks, [0, 2, 4, 6, 8, 10])
+        XCTAssertEqual(Axis(maximum: 3, wholeNumbers: true).ticks, [0, 1, 2, 3])
+        XCTAssertEqual(Axis(maximum: 0, wholeNumbers: true).ticks, [0, 1, 2, 3, 4])
+        XCTAssertEqual(Axis(maximum: 230, wholeNumbers: true).ticks, [0, 100, 200, 300, 400, 500])
+        XCTAssertEqual(Axis(maximum: 18, wholeNumbers: true).ticks, [0, 4, 8, 12, 16, 20])
     }
 
     func testNumberFormatting() {
