@@ -108,7 +108,7 @@ public struct ContactEventReader: Sendable {
             eventID: eventID, source: .instantly, occurredAt: occurredAt, email: email, campaignID: campaign,
             leadID: Self.text(body["lead_id"]) ?? Self.text(body["lead"]), activity: activity,
             interestStatus: Self.instantlyInterest[type], productInterest: interest,
-            leadFields: fields.isEmpty ? nil : fields)
+            leadFields: fields.isEmpty ? nil : fields, campaignName: Self.text(body["campaign_name"]))
     }
 
     // MARK: Stripe
@@ -128,12 +128,13 @@ public struct ContactEventReader: Sendable {
             observation.stripeCustomerID = Self.id(object["customer"])
             observation.email = Self.email(metadata?["hookyard_email"]) ?? Self.email(metadata?["lead_email"])
                 ?? Self.email(object[path: ["customer_details", "email"]]) ?? Self.email(object["customer_email"])
-            observation.campaignID = Self.campaign(in: metadata)
+            observation.campaignID = Self.campaign(in: metadata) ?? Self.campaignUUID(Self.text(object["client_reference_id"]))
             if Self.text(object["payment_status"]) == "paid", Self.text(object["mode"]) == "payment",
                let reference = Self.text(object["id"]), let amount = object["amount_total"]?.int64Value {
                 observation.payment = ObservedPayment(
                     reference: reference, kind: .payment, amount: amount, currency: Self.currency(object["currency"]),
-                    tier: Self.text(metadata?["hookyard_tier"]), campaignID: observation.campaignID)
+                    tier: Self.text(metadata?["hookyard_tier"]), campaignID: observation.campaignID,
+                    paymentLink: Self.id(object["payment_link"]), rule: Self.text(metadata?["hookyard_rule"]))
             }
 
         case "invoice.paid", "invoice.payment_succeeded":
@@ -149,7 +150,7 @@ public struct ContactEventReader: Sendable {
                 observation.payment = ObservedPayment(
                     reference: reference, kind: .invoice, amount: amount, currency: Self.currency(object["currency"]),
                     priceID: price, productID: product, tier: tier(price: price, product: product, lookupKey: lookupKey),
-                    campaignID: observation.campaignID)
+                    campaignID: observation.campaignID, rule: Self.invoiceRule(object))
                 observation.productInterest = lookupKey.flatMap { lookupKeyProducts[$0] }
             }
 
@@ -206,6 +207,22 @@ public struct ContactEventReader: Sendable {
         observation.campaignID = Self.campaign(in: invoice["metadata"])
             ?? Self.campaign(in: invoice[path: ["parent", "subscription_details", "metadata"]])
             ?? Self.campaign(in: invoice["subscription_details"]?["metadata"])
+    }
+
+    /// The rule named in the invoice's or its subscription's metadata (`hookyard_rule`).
+    private static func invoiceRule(_ invoice: JSONValue) -> String? {
+        text(invoice[path: ["metadata", "hookyard_rule"]])
+            ?? text(invoice[path: ["parent", "subscription_details", "metadata", "hookyard_rule"]])
+            ?? text(invoice[path: ["subscription_details", "metadata", "hookyard_rule"]])
+    }
+
+    /// An Instantly campaign id given as a Checkout Session's `client_reference_id` (a payment link opened with
+    /// `?client_reference_id=<campaign id>`): a UUID (8-4-4-4-12 hex digits), else `nil`.
+    static func campaignUUID(_ text: String?) -> String? {
+        guard let text else { return nil }
+        let groups = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard groups.map(\.count) == [8, 4, 4, 4, 12], groups.allSatisfy({ $0.allSatisfy(\.isHexDigit) }) else { return nil }
+        return text
     }
 
     /// The invoice's subscription: `parent.subscription_details.subscription` since 2025-03-31.basil, `subscription`

@@ -21,7 +21,8 @@ public struct Report: Codable, Sendable, Equatable {
     public var headline: ReportHeadline
     /// Sent → opened → clicked → replied → link sent → link clicked → paid, in that order (see `FunnelStage`).
     public var funnel: [FunnelStage]
-    /// One row per group of `query.grouping` (campaign, rule, source or tier), largest net revenue first.
+    /// One row per group of `query.grouping` (campaign, rule, source or tier): most orders first, then most emails
+    /// sent, then by key.
     public var groups: [ReportGroup]
     /// Time from first touch to first purchase of the period's new customers, as histogram buckets
     /// (<1d, 1–3d, 3–7d, 7–14d, 14–30d, 30–60d, ≥60d), in that order, empty buckets included.
@@ -162,8 +163,8 @@ public struct ReportFigures: Codable, Sendable, Equatable {
     public var linkClickThrough: Double?
     /// linksPaid / linksSent.
     public var linkToPaid: Double?
-    /// Distinct contacts with a payment or invoice in the period attributed to the group (erased contacts count once
-    /// per payment row, as they can no longer be told apart).
+    /// Distinct contacts with a payment or invoice in the period attributed to the group. Erased contacts cannot be
+    /// told apart and are not counted (their money still is).
     public var customers: Int
     /// Customers whose first-ever payment or invoice is in the period, attributed (by that first payment) to the group.
     public var newCustomers: Int

@@ -97,11 +97,18 @@ public struct ObservedPayment: Sendable, Equatable, Codable {
     public var productID: String?
     /// The tier the configuration maps the price or product to.
     public var tier: String?
-    /// The campaign named in payment-link or session metadata (`hookyard_campaign`), when present.
+    /// The campaign named in payment-link or session metadata (`hookyard_campaign`, `instantly_campaign_id`), or by
+    /// the session's `client_reference_id` when that is an Instantly campaign id (a UUID), when present. Stored as the
+    /// payment's `link_campaign`: the definitive last touch for reports.
     public var campaignID: String?
+    /// The Payment Link the Checkout Session came from (`plink_...`), when it did.
+    public var paymentLink: String?
+    /// The rule that created the payment link (its metadata `hookyard_rule`), when present.
+    public var rule: String?
 
     public init(reference: String, kind: Kind, amount: Int64, currency: String, priceID: String? = nil,
-                productID: String? = nil, tier: String? = nil, campaignID: String? = nil) {
+                productID: String? = nil, tier: String? = nil, campaignID: String? = nil, paymentLink: String? = nil,
+                rule: String? = nil) {
         self.reference = reference
         self.kind = kind
         self.amount = amount
@@ -110,6 +117,8 @@ public struct ObservedPayment: Sendable, Equatable, Codable {
         self.productID = productID
         self.tier = tier
         self.campaignID = campaignID
+        self.paymentLink = paymentLink
+        self.rule = rule
     }
 }
 
@@ -149,6 +158,9 @@ public struct ContactObservation: Sendable, Equatable, Codable {
     public var email: String?
     public var stripeCustomerID: String?
     public var campaignID: String?
+    /// The campaign's name as Instantly's event gives it (`campaign_name`); the latest by event time is kept per
+    /// campaign id for reports. Optional in JSON, as observations stored by earlier builds lack it.
+    public var campaignName: String?
     public var leadID: String?
     public var activity: ContactActivity?
     /// Instantly's interest status by name (`interested`, `meeting_booked`, `not_interested`, ...).
@@ -165,8 +177,9 @@ public struct ContactObservation: Sendable, Equatable, Codable {
     public init(eventID: Int64, source: EventSource, occurredAt: Int64, email: String? = nil, stripeCustomerID: String? = nil,
                 campaignID: String? = nil, leadID: String? = nil, activity: ContactActivity? = nil,
                 interestStatus: String? = nil, productInterest: String? = nil, payment: ObservedPayment? = nil,
-                subscription: ObservedSubscription? = nil, leadFields: [String: String]? = nil) {
+                subscription: ObservedSubscription? = nil, leadFields: [String: String]? = nil, campaignName: String? = nil) {
         self.eventID = eventID
+        self.campaignName = campaignName
         self.source = source
         self.occurredAt = occurredAt
         self.email = email

@@ -374,6 +374,14 @@ public final class ContactStore {
                     first_seen_at = min(first_seen_at, excluded.first_seen_at)
                 """, contactID, campaign, observation.leadID, at)
         }
+        if observation.source == .instantly, let campaign = observation.campaignID, let name = observation.campaignName {
+            // The latest name by event time, for reports.
+            try run("""
+                INSERT INTO campaigns (id, name, updated_at) VALUES (?1, ?2, ?3)
+                ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at
+                WHERE excluded.updated_at >= campaigns.updated_at
+                """, campaign, name, at)
+        }
         if let activity = observation.activity {
             try run("""
                 INSERT INTO contact_activity (contact_id, event_id, kind, campaign_id, occurred_at) VALUES (?, ?, ?, ?, ?)
@@ -441,10 +449,10 @@ public final class ContactStore {
     private func record(_ payment: ObservedPayment, eventID: Int64, occurredAt: Int64, contactID: Int64) throws {
         let insert = """
             INSERT INTO contact_payments (contact_id, event_id, reference, kind, amount, currency, occurred_at, price_id,
-                product_id, tier, first_campaign, last_campaign)
+                product_id, tier, first_campaign, last_campaign, link_campaign, payment_link, link_rule)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, (SELECT first_campaign FROM contacts WHERE id = ?1),
                 coalesce(?11, (SELECT campaign_id FROM contact_activity WHERE contact_id = ?1 AND occurred_at <= ?7
-                               AND campaign_id IS NOT NULL ORDER BY occurred_at DESC, id DESC LIMIT 1)))
+                               AND campaign_id IS NOT NULL ORDER BY occurred_at DESC, id DESC LIMIT 1)), ?11, ?12, ?13)
             """
         let onConflict = payment.kind == .refund ? """
             ON CONFLICT (kind, reference) DO UPDATE SET
@@ -454,7 +462,7 @@ public final class ContactStore {
             """ : "ON CONFLICT (kind, reference) DO NOTHING"
         try run(insert + "\n" + onConflict, contactID, eventID, payment.reference, payment.kind.rawValue,
                 payment.kind == .refund ? -payment.amount : payment.amount, payment.currency, occurredAt,
-                payment.priceID, payment.productID, payment.tier, payment.campaignID)
+                payment.priceID, payment.productID, payment.tier, payment.campaignID, payment.paymentLink, payment.rule)
     }
 
     /// Stripe subscription statuses by precedence when two events carry the same time.

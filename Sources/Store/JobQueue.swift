@@ -340,42 +340,65 @@ public final class JobQueue {
     }
 
     /// Queues a dead (or discarded) job again, due now, with a fresh attempt budget. Its idempotency key is kept,
-    /// so a provider call that already succeeded is replayed by the provider, not repeated.
+    /// so a provider call that already succeeded is replayed by the provider, not repeated. Recorded as a manual
+    /// intervention (`admin_actions`, action `retry`) in the same transaction.
     public func retry(_ id: Int64, now: Int64) throws {
-        try change(id, from: ["dead", "discarded"], expected: "dead or discarded") { statement in
+        try change(id, from: ["dead", "discarded"], expected: "dead or discarded", action: "retry") { statement in
             try statement.bind(2, "queued")
             try statement.bind(3, now)
         }
     }
 
-    /// Queues every dead job again. - Returns: how many.
+    /// Queues every dead job again, and records how many as one manual intervention (`retry_all`) in the same
+    /// transaction (none when there were none). - Returns: how many.
     @discardableResult
     public func retryAllDead(now: Int64) throws -> Int {
-        let statement = try database.prepare("""
-            UPDATE jobs SET state = 'queued', attempts = 0, next_run_at = ?1, updated_at = ?1 WHERE state = 'dead'
-            """)
-        try statement.bind(1, now)
-        try statement.run()
-        return database.changes
+        try database.transaction {
+            let statement = try database.prepare("""
+                UPDATE jobs SET state = 'queued', attempts = 0, next_run_at = ?1, updated_at = ?1 WHERE state = 'dead'
+                """)
+            try statement.bind(1, now)
+            try statement.run()
+            let count = database.changes
+            if count > 0 { try recordAdminAction("retry_all", jobID: nil, count: count, now: now) }
+            return count
+        }
     }
 
-    /// Takes a dead job out of the dead-letter queue without running it; it stays visible as `discarded`.
+    /// Takes a dead job out of the dead-letter queue without running it; it stays visible as `discarded`. Recorded
+    /// as a manual intervention (`discard`) in the same transaction.
     public func discard(_ id: Int64, now: Int64) throws {
-        try change(id, from: ["dead"], expected: "dead") { statement in
+        try change(id, from: ["dead"], expected: "dead", action: "discard") { statement in
             try statement.bind(2, "discarded")
             try statement.bind(3, now)
         }
     }
 
-    private func change(_ id: Int64, from states: Set<String>, expected: String, bind: (SQLiteStatement) throws -> Void) throws {
-        guard let current = try job(id)?.job else { throw ChangeError.notFound(id) }
-        guard states.contains(current.state.rawValue) else { throw ChangeError.wrongState(id, current.state, expected: expected) }
-        let statement = try database.prepare("""
-            UPDATE jobs SET state = ?2, attempts = CASE WHEN ?2 = 'queued' THEN 0 ELSE attempts END,
-                next_run_at = CASE WHEN ?2 = 'queued' THEN ?3 ELSE next_run_at END, updated_at = ?3 WHERE id = ?1
-            """)
-        try statement.bind(1, id)
-        try bind(statement)
-        try statement.run()
+    private func recordAdminAction(_ action: String, jobID: Int64?, count: Int, now: Int64) throws {
+        let insert = try database.prepare("INSERT INTO admin_actions (action, job_id, count, at) VALUES (?, ?, ?, ?)")
+        try insert.bind(1, action)
+        if let jobID { try insert.bind(2, jobID) } else { try insert.bind(2, nil as String?) }
+        try insert.bind(3, Int64(count))
+        try insert.bind(4, now)
+        try insert.run()
+    }
+
+    private func change(_ id: Int64, from states: Set<String>, expected: String, action: String,
+                        bind: (SQLiteStatement) throws -> Void) throws {
+        try database.transaction {
+            guard let current = try job(id)?.job else { throw ChangeError.notFound(id) }
+            guard states.contains(current.state.rawValue) else { throw ChangeError.wrongState(id, current.state, expected: expected) }
+            let statement = try database.prepare("""
+                UPDATE jobs SET state = ?2, attempts = CASE WHEN ?2 = 'queued' THEN 0 ELSE attempts END,
+                    next_run_at = CASE WHEN ?2 = 'queued' THEN ?3 ELSE next_run_at END, updated_at = ?3 WHERE id = ?1
+                RETURNING updated_at
+                """)
+            try statement.bind(1, id)
+            try bind(statement)
+            guard try statement.step() else { throw ChangeError.notFound(id) }
+            let now = statement.int(0)
+            statement.reset()
+            try recordAdminAction(action, jobID: id, count: 1, now: now)
+        }
     }
 }

@@ -272,6 +272,57 @@ public enum Schema {
             PRIMARY KEY (contact_id, name)
         ) STRICT;
         """,
+        // 8: what the success-metrics report reads besides activity and payments: the payment link and the campaign
+        // and rule its metadata names on each payment; Instantly's campaign names; the payment links Hookyard created
+        // (the link URL without its query, which may prefill the email); the admin's retries and discards of jobs;
+        // and indexes for reading a period by time. Links created before this migration are copied from their
+        // succeeded jobs (rule and contact from the job's input, campaign from its Instantly event), best effort.
+        """
+        ALTER TABLE contact_payments ADD COLUMN link_campaign TEXT;
+        ALTER TABLE contact_payments ADD COLUMN payment_link TEXT;
+        ALTER TABLE contact_payments ADD COLUMN link_rule TEXT;
+        CREATE INDEX contact_payments_by_time ON contact_payments (occurred_at);
+        CREATE INDEX contact_payments_by_link ON contact_payments (payment_link) WHERE payment_link IS NOT NULL;
+        CREATE INDEX contact_activity_by_time ON contact_activity (occurred_at, campaign_id, contact_id, kind);
+        CREATE TABLE campaigns (
+            id           TEXT    PRIMARY KEY,
+            name         TEXT    NOT NULL,
+            updated_at   INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE payment_links_sent (
+            link_id      TEXT    PRIMARY KEY,
+            url          TEXT    NOT NULL,
+            contact_id   INTEGER REFERENCES contacts (id) ON DELETE SET NULL,
+            campaign_id  TEXT,
+            rule         TEXT    NOT NULL,
+            job_id       INTEGER,
+            created_at   INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX payment_links_sent_by_time ON payment_links_sent (created_at);
+        CREATE INDEX payment_links_sent_by_contact ON payment_links_sent (contact_id);
+        CREATE TABLE admin_actions (
+            id           INTEGER PRIMARY KEY,
+            action       TEXT    NOT NULL CHECK (action IN ('retry', 'discard', 'retry_all')),
+            job_id       INTEGER,
+            count        INTEGER NOT NULL,
+            at           INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX admin_actions_by_time ON admin_actions (at);
+        INSERT INTO payment_links_sent (link_id, url, contact_id, campaign_id, rule, job_id, created_at)
+        SELECT json_extract(j.output, '$.payment_link_id'),
+               CASE WHEN instr(json_extract(j.output, '$.url'), '?') > 0
+                    THEN substr(json_extract(j.output, '$.url'), 1, instr(json_extract(j.output, '$.url'), '?') - 1)
+                    ELSE json_extract(j.output, '$.url') END,
+               (SELECT c.id FROM contacts c WHERE c.email = json_extract(j.input, '$.contact')),
+               (SELECT json_extract(CAST(e.body AS TEXT), '$.campaign_id') FROM events e
+                WHERE e.id = j.event_id AND e.source = 'instantly' AND json_valid(CAST(e.body AS TEXT))),
+               json_extract(j.input, '$.rule'), j.id, j.updated_at
+        FROM jobs j
+        WHERE j.kind = 'stripe.create_payment_link' AND j.state = 'succeeded' AND json_valid(j.output) AND json_valid(j.input)
+          AND json_type(j.output, '$.payment_link_id') = 'text' AND json_type(j.output, '$.url') = 'text'
+          AND json_type(j.input, '$.rule') = 'text' AND json_extract(j.output, '$.dry_run') IS NULL
+        ON CONFLICT (link_id) DO NOTHING;
+        """,
     ]
 
     /// The version a fully migrated database has.

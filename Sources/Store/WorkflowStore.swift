@@ -88,6 +88,31 @@ public final class WorkflowStore {
         }
     }
 
+    /// Records a payment link a `stripe.create_payment_link` step created, once per link id (a retried step gets
+    /// the same link back from Stripe and changes nothing). `url` is stored without its query (which may prefill the
+    /// email); the contact is the one with `email` (normalised), if any; `campaignID` is the campaign the link's
+    /// metadata names.
+    /// - Returns: `true` when this call recorded it.
+    @discardableResult
+    public func recordPaymentLinkSent(linkID: String, url: String, email: String?, campaignID: String?, rule: String,
+                                      jobID: Int64, now: Int64) throws -> Bool {
+        try database.transaction {
+            let insert = try database.prepare("""
+                INSERT INTO payment_links_sent (link_id, url, contact_id, campaign_id, rule, job_id, created_at)
+                VALUES (?1, ?2, (SELECT id FROM contacts WHERE email = ?3), ?4, ?5, ?6, ?7) ON CONFLICT (link_id) DO NOTHING
+                """)
+            try insert.bind(1, linkID)
+            try insert.bind(2, String(url.prefix { $0 != "?" }))
+            try insert.bind(3, email)
+            try insert.bind(4, campaignID)
+            try insert.bind(5, rule)
+            try insert.bind(6, jobID)
+            try insert.bind(7, now)
+            try insert.run()
+            return database.changes == 1
+        }
+    }
+
     /// Every purchase, oldest first (for tests and reports).
     public func purchases() throws -> [Purchase] {
         let statement = try database.prepare("""

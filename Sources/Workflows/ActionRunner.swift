@@ -151,6 +151,8 @@ public final class ActionRunner: Sendable {
         let seatLimit = try arguments.optionalInt("seat_limit")
         if let seatLimit, seatLimit < 1 { throw Arguments.failure("argument 'seat_limit' must be at least 1") }
         var metadata = try arguments.stringPairs("metadata")
+        // Which rule made the link, for the revenue report (`--by rule`), unless the rule says otherwise.
+        if !metadata.contains(where: { $0.0 == "hookyard_rule" }) { metadata.append(("hookyard_rule", context.rule)) }
         var output: [String: JSONValue] = [:]
         let price: String
         if let tiers = try arguments.optionalStrings("tier") {

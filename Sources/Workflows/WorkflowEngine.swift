@@ -478,6 +478,9 @@ public final class WorkflowEngine: JobHandler {
                 // Paths without their query: a query can carry an email address, which stays out of info logs.
                 "requests": "\(dryRunRequests.map { "\($0.method) \($0.path.split(separator: "?")[0])" }.joined(separator: "; "))"])
         }
+        if step.action == "stripe.create_payment_link", !providers.stripeDryRun {
+            try recordLinkSent(result, arguments: rendered, contactEmail: contactEmail, rule: ruleName, job: job, store: store)
+        }
         var followUps = try learn(from: result, of: step, arguments: rendered, job: job, store: store, effects: effects)
         // A flow that started without a known contact (a Stripe event whose customer was not linked yet) has one
         // from the step that linked it: later steps read `contact.` and check `unless:` against it.
@@ -562,6 +565,24 @@ public final class WorkflowEngine: JobHandler {
             throw failure
         } catch {
             throw Self.storeFailure("linking \(step.action)'s result to the contact", error)
+        }
+    }
+
+    /// Notes a payment link the step created (`payment_links_sent`, once per link id) for the report's link
+    /// figures: for the flow's contact, else the one its `prefilled_email` names; with the campaign its metadata
+    /// names (`hookyard_campaign`, else `instantly_campaign_id`).
+    private func recordLinkSent(_ result: JSONValue, arguments: [String: JSONValue], contactEmail: String?, rule: String,
+                                job: Job, store: WorkflowStore) throws(ProviderFailure) {
+        guard let linkID = result["payment_link_id"]?.stringValue, let url = result["url"]?.stringValue else { return }
+        let email = contactEmail ?? arguments["prefilled_email"].map { ContactObservation.normalise(email: $0.text) }
+        let metadata = arguments["metadata"]
+        let campaign = [metadata?["hookyard_campaign"], metadata?["instantly_campaign_id"]].lazy
+            .compactMap { $0?.text }.first { !$0.isEmpty }
+        do {
+            try store.recordPaymentLinkSent(linkID: linkID, url: url, email: email, campaignID: campaign, rule: rule,
+                                            jobID: job.id, now: clock())
+        } catch {
+            throw Self.storeFailure("recording payment link \(linkID)", error)
         }
     }
 

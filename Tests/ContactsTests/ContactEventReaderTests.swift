@@ -36,7 +36,8 @@ final class ContactEventReaderTests: XCTestCase {
             """))
         XCTAssertEqual(observation, ContactObservation(
             eventID: 7, source: .instantly, occurredAt: 1_786_699_800_123, email: "ann.lee@example.com",
-            campaignID: "7c1e5a8e-2b4f-4d8a-9f3e-1a2b3c4d5e6f", activity: .opened, productInterest: "course"))
+            campaignID: "7c1e5a8e-2b4f-4d8a-9f3e-1a2b3c4d5e6f", activity: .opened, productInterest: "course",
+            campaignName: "Outreach Q3"))
     }
 
     func testInstantlyActivitiesAndInterestStatuses() throws {
@@ -150,8 +151,31 @@ final class ContactEventReaderTests: XCTestCase {
         XCTAssertEqual(observation.stripeCustomerID, "cus_Ann")
         XCTAssertEqual(observation.campaignID, "camp-1")
         XCTAssertEqual(observation.payment, ObservedPayment(reference: "cs_test_a1", kind: .payment, amount: 4900, currency: "usd",
-                                                            tier: "course", campaignID: "camp-1"))
+                                                            tier: "course", campaignID: "camp-1", paymentLink: "plink_1"))
         XCTAssertNil(observation.subscription)
+    }
+
+    func testPaymentLinkMetadataNamesTheRuleAndAClientReferenceUUIDNamesTheCampaign() throws {
+        func session(metadata: String, clientReference: String) throws -> ObservedPayment? {
+            try XCTUnwrap(stripe("""
+                {"id": "evt_4", "object": "event", "created": 1786699800, "type": "checkout.session.completed",
+                 "data": {"object": {"id": "cs_test_b2", "object": "checkout.session", "mode": "payment", "payment_status": "paid",
+                   "amount_total": 900, "currency": "eur", "customer": "cus_B", "payment_link": "plink_9",
+                   "client_reference_id": \(clientReference), "metadata": \(metadata)}}}
+                """)).payment
+        }
+        let uuid = "7c1e5a8e-2b4f-4d8a-9f3e-1a2b3c4d5e6f"
+        // No campaign in the metadata: the client_reference_id, an Instantly campaign id, names it.
+        XCTAssertEqual(try session(metadata: #"{"hookyard_rule": "send-offer", "hookyard_email": "b@example.com"}"#,
+                                   clientReference: "\"\(uuid)\""),
+                       ObservedPayment(reference: "cs_test_b2", kind: .payment, amount: 900, currency: "eur", campaignID: uuid,
+                                       paymentLink: "plink_9", rule: "send-offer"))
+        // Metadata wins over the client_reference_id; a reference that is no UUID names no campaign.
+        XCTAssertEqual(try session(metadata: #"{"hookyard_campaign": "camp-2", "hookyard_email": "b@example.com"}"#,
+                                   clientReference: "\"\(uuid)\"")?.campaignID, "camp-2")
+        XCTAssertNil(try session(metadata: #"{"hookyard_email": "b@example.com"}"#, clientReference: #""order-17""#)?.campaignID)
+        XCTAssertNil(try session(metadata: #"{"hookyard_email": "b@example.com"}"#,
+                                 clientReference: #""7c1e5a8e-2b4f-4d8a-9f3e-1a2b3c4d5e6""#)?.campaignID)
     }
 
     func testCheckoutSessionFallbacksAndNoPaymentUnlessPaidOneOff() throws {

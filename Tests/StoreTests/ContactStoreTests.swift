@@ -163,6 +163,32 @@ final class ContactStoreTests: XCTestCase {
         XCTAssertEqual(payments.map(\.lastCampaign), ["camp-c", "camp-m"])
     }
 
+    func testPaymentsKeepTheirLinkCampaignLinkAndRuleAndCampaignsTheirLatestName() throws {
+        var sent = instantly(.sent, at: t0 + 2000, campaign: "camp-a")
+        sent.campaignName = "Spring launch"
+        try apply(sent)
+        var older = instantly(.opened, at: t0 + 1000, campaign: "camp-a")
+        older.campaignName = "Spring (draft)"
+        try apply(older)
+        try apply(stripe(email: "alice@example.com", customer: nil, at: t0 + 3000,
+                         payment: ObservedPayment(reference: "cs_1", kind: .payment, amount: 100, currency: "usd",
+                                                  campaignID: "camp-m", paymentLink: "plink_1", rule: "offer")))
+        try apply(stripe(email: "alice@example.com", customer: nil, at: t0 + 4000,
+                         payment: ObservedPayment(reference: "in_1", kind: .invoice, amount: 900, currency: "eur")))
+        let database = try SQLiteDatabase(path: path, readOnly: true)
+        let rows = try database.prepare("""
+            SELECT reference, coalesce(link_campaign, '-'), coalesce(payment_link, '-'), coalesce(link_rule, '-'), last_campaign
+            FROM contact_payments ORDER BY id
+            """)
+        var payments: [[String?]] = []
+        while try rows.step() { payments.append((0..<5).map { rows.string(Int32($0)) }) }
+        XCTAssertEqual(payments, [["cs_1", "camp-m", "plink_1", "offer", "camp-m"], ["in_1", "-", "-", "-", "camp-a"]])
+        let names = try database.prepare("SELECT id, name, updated_at FROM campaigns")
+        XCTAssertTrue(try names.step())
+        XCTAssertEqual([names.string(0), names.string(1)], ["camp-a", "Spring launch"], "an older event's name does not replace it")
+        XCTAssertEqual(names.int(2), t0 + 2000)
+    }
+
     func testInterestAndProductInterestKeepTheLatest() throws {
         try apply(instantly(nil, at: t0 + 2000, interest: "interested"))
         try apply(instantly(nil, at: t0 + 1000, interest: "not_interested"))

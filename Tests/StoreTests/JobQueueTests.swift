@@ -147,6 +147,55 @@ final class JobQueueTests: XCTestCase {
         XCTAssertEqual(try StoreReader(path: path).statistics().jobs["queued"], 3)
     }
 
+    func testRetriesAndDiscardsAreRecordedAsManualInterventions() throws {
+        let queue = try JobQueue(path: path)
+        for _ in 0..<3 {
+            let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5000))
+            _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: nil, now: 5000)
+        }
+        try queue.discard(1, now: 6000)
+        try queue.retry(1, now: 7000)
+        XCTAssertThrowsError(try queue.discard(1, now: 7500), "job 1 is queued again: refused, and not recorded")
+        XCTAssertEqual(try queue.retryAllDead(now: 8000), 2)
+        XCTAssertEqual(try queue.retryAllDead(now: 9000), 0, "nothing was dead: nothing recorded")
+        let database = try SQLiteDatabase(path: path, readOnly: true)
+        let rows = try database.prepare("SELECT action, job_id, count, at FROM admin_actions ORDER BY id")
+        var actions: [String] = []
+        while try rows.step() {
+            actions.append("\(rows.string(0) ?? "") \(rows.isNull(1) ? "-" : String(rows.int(1))) \(rows.int(2)) \(rows.int(3))")
+        }
+        XCTAssertEqual(actions, ["discard 1 1 6000", "retry 1 1 7000", "retry_all - 2 8000"])
+    }
+
+    func testMigrationCopiesPaymentLinksFromSucceededJobs() throws {
+        // A database from before the report migration, with two succeeded link steps (one a dry run) and a contact.
+        let old = directory.appendingPathComponent("before-report.db").path
+        let database = try SQLiteDatabase(path: old)
+        let reportMigration = try XCTUnwrap(Schema.migrations.firstIndex { $0.contains("CREATE TABLE payment_links_sent") })
+        for index in 0..<reportMigration { try database.execute(Schema.migrations[index]) }
+        try database.execute("PRAGMA user_version = \(reportMigration)")
+        try database.execute("""
+            INSERT INTO events (source, dedup_key, type, received_at, body, headers)
+            VALUES ('instantly', 'e1', 'email_link_clicked', 1, CAST('{"campaign_id":"camp-7","lead_email":"ann@example.com"}' AS BLOB), '{}');
+            INSERT INTO contacts (email, first_seen_at, updated_at) VALUES ('ann@example.com', 1, 1);
+            INSERT INTO jobs (event_id, kind, state, next_run_at, idempotency_key, input, output, created_at, updated_at)
+            VALUES (1, 'stripe.create_payment_link', 'succeeded', 1, 'flow:a',
+                    '{"rule":"offer","contact":"ann@example.com"}',
+                    '{"payment_link_id":"plink_1","url":"https://buy.stripe.com/x?prefilled_email=ann%40example.com"}', 1, 500),
+                   (1, 'stripe.create_payment_link', 'succeeded', 1, 'flow:b', '{"rule":"offer"}',
+                    '{"payment_link_id":"plink_dry","url":"https://buy.stripe.com/dry","dry_run":true}', 1, 600);
+            """)
+        database.close()
+        _ = try JobQueue(path: old)
+        let migrated = try SQLiteDatabase(path: old, readOnly: true)
+        let rows = try migrated.prepare("SELECT link_id, url, contact_id, campaign_id, rule, job_id, created_at FROM payment_links_sent")
+        XCTAssertTrue(try rows.step())
+        XCTAssertEqual([rows.string(0), rows.string(1), rows.string(3), rows.string(4)],
+                       ["plink_1", "https://buy.stripe.com/x", "camp-7", "offer"], "the URL loses its query (the email)")
+        XCTAssertEqual([rows.int(2), rows.int(5), rows.int(6)], [1, 1, 500])
+        XCTAssertFalse(try rows.step(), "a dry run's link is not copied")
+    }
+
     func testMigrationFromVersion1KeepsJobs() throws {
         // A version-1 database (as issue 2 shipped it) gains the new state and the attempts table.
         let old = directory.appendingPathComponent("v1.db").path

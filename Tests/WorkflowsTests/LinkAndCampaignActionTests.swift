@@ -74,7 +74,7 @@ final class LinkAndCampaignActionTests: XCTestCase {
         XCTAssertEqual(first["amount"], .integer(4900))
         XCTAssertTrue(stripe.requests[0].path.contains("webinar-early-bird"), stripe.requests[0].path)
         XCTAssertEqual(stripe.requests[1].bodyText,
-                       "line_items%5B0%5D%5Bprice%5D=price_early-bird&line_items%5B0%5D%5Bquantity%5D=1&metadata%5Bhookyard_product%5D=webinar&metadata%5Bhookyard_tier%5D=early-bird&metadata%5Blead%5D=ann")
+                       "line_items%5B0%5D%5Bprice%5D=price_early-bird&line_items%5B0%5D%5Bquantity%5D=1&metadata%5Bhookyard_product%5D=webinar&metadata%5Bhookyard_rule%5D=r&metadata%5Bhookyard_tier%5D=early-bird&metadata%5Blead%5D=ann")
 
         var late = early
         late.dueAt = 1_764_000_000_000  // the early-bird sale has ended at its until

@@ -221,6 +221,41 @@ final class WorkflowEngineTests: XCTestCase {
         XCTAssertEqual(purchases.first?.currency, "usd")
     }
 
+    func testACreatedPaymentLinkIsRecordedOnceForTheReportAndADryRunOneIsNot() throws {
+        let stripe = StubTransport("Stripe") { _ throws(ProviderFailure) -> String in
+            #"{"id":"plink_1","object":"payment_link","url":"https://buy.stripe.com/x","active":true,"metadata":{}}"#
+        }
+        let providers = ProviderSet(stripe: stripe, instantly: StubTransport("Instantly") { _ throws(ProviderFailure) -> String in "{}" },
+                                    stripeDryRun: false, instantlyDryRun: false)
+        var rule = leadRule
+        rule.steps = [Step(name: "link", action: "stripe.create_payment_link",
+                           arguments: ["price": .value(.string("price_1")), "prefilled_email": template("{{ event.lead_email }}"),
+                                       "metadata": .map(["hookyard_campaign": template("{{ event.campaign_id }}")])])]
+        store(.instantly, type: "lead_interested", body: interested("Ann@Example.com"))
+        try QueueDriver(path: path, engine: WorkflowEngine(rules: [rule], providers: providers, logger: Logger(label: "test"))).drain()
+        XCTAssertTrue(stripe.requests[0].bodyText.contains("metadata%5Bhookyard_rule%5D=lead"), stripe.requests[0].bodyText)
+
+        let database = try SQLiteDatabase(path: path, readOnly: true)
+        let rows = try database.prepare("""
+            SELECT link_id, url, c.email, campaign_id, rule, job_id FROM payment_links_sent l LEFT JOIN contacts c ON c.id = l.contact_id
+            """)
+        XCTAssertTrue(try rows.step())
+        XCTAssertEqual((0..<5).map { rows.string(Int32($0)) },
+                       ["plink_1", "https://buy.stripe.com/x", "ann@example.com", "c-out", "lead"], "the URL without ?prefilled_email")
+        XCTAssertEqual(rows.int(5), 2, "the step's job")
+        XCTAssertFalse(try rows.step())
+        // A retried step gets the same link back from Stripe: recorded once.
+        let workflowStore = try WorkflowStore(path: path)
+        defer { workflowStore.close() }
+        XCTAssertFalse(try workflowStore.recordPaymentLinkSent(linkID: "plink_1", url: "https://buy.stripe.com/x", email: nil,
+                                                               campaignID: nil, rule: "lead", jobID: 2, now: 0))
+
+        // In dry run the link is made up: not recorded.
+        store(.instantly, type: "lead_interested", body: interested("bob@example.com"))
+        try QueueDriver(path: path, engine: WorkflowEngine(rules: [rule], providers: .dryRun, logger: Logger(label: "test"))).drain()
+        XCTAssertEqual(try database.scalarInt("SELECT count(*) FROM payment_links_sent"), 1)
+    }
+
     private func forceDue(_ id: Int64) throws {
         let database = try SQLiteDatabase(path: path)
         defer { database.close() }

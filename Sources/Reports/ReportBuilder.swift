@@ -1,0 +1,504 @@
+import Store
+
+/// Computes the `Report` for a `ReportQuery` from the store with a handful of SQL aggregates (see docs/metrics.md for
+/// every formula). It only reads: the connection is `query_only`, and as a WAL reader it never blocks the daemon.
+///
+/// Not thread-safe: one builder (one SQLite connection) per thread or request; `close()` (or deinit) closes it.
+public final class ReportBuilder {
+    /// Rows for `Report.deliverability`, computed elsewhere (per sending account and campaign); `nil`: none.
+    public typealias DeliverabilityProvider = (ReportQuery) throws -> [DeliverabilityRow]
+
+    private let database: SQLiteDatabase
+    private let ownsDatabase: Bool
+    private let deliverability: DeliverabilityProvider?
+
+    /// Opens the database at `path` for reading.
+    /// - Throws: `StoreError.missingDatabase` when there is none, `StoreError.newerSchema`, or SQLite's error.
+    public convenience init(path: String, deliverability: DeliverabilityProvider? = nil) throws {
+        self.init(database: try ReadingConnection.open(path: path), ownsDatabase: true, deliverability: deliverability)
+    }
+
+    /// Reads through an open connection the caller owns (and keeps open while the builder is used).
+    public convenience init(database: SQLiteDatabase, deliverability: DeliverabilityProvider? = nil) {
+        self.init(database: database, ownsDatabase: false, deliverability: deliverability)
+    }
+
+    private init(database: SQLiteDatabase, ownsDatabase: Bool, deliverability: DeliverabilityProvider?) {
+        self.database = database
+        self.ownsDatabase = ownsDatabase
+        self.deliverability = deliverability
+        // Sorting and grouping a period's activity in memory, with room for the pages it reads.
+        try? database.execute("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536")
+    }
+
+    deinit { close() }
+
+    /// Closes the connection when the builder opened it. Safe to call twice.
+    public func close() {
+        if ownsDatabase { database.close() }
+    }
+
+    /// Computes the report. `now` is `generatedAt` (the dead-job count is always the current one).
+    /// - Throws: SQLite's error, or the deliverability provider's.
+    public func build(_ query: ReportQuery, now: Int64) throws -> Report {
+        let names = try campaignNames()
+        let activity = try activityFigures(query)
+        let payments = try attributedPayments(query)
+        let links = try linksSent(query)
+        let keyOf: (AttributedPayment) -> String = { payment in
+            switch query.grouping {
+            case .campaign: payment.campaign(query.model) ?? Self.direct
+            case .source: payment.viaLink ? "payment_link" : payment.campaign(query.model) == nil ? Self.direct : "outreach"
+            case .tier: payment.tier ?? Self.none
+            case .rule: payment.rule ?? Self.none
+            }
+        }
+        let linkKey: ((LinkSent) -> String)? = switch query.grouping {
+        case .campaign: { $0.campaign ?? Self.direct }
+        case .rule: { $0.rule }
+        case .source: { _ in "payment_link" }
+        case .tier: nil
+        }
+
+        var headline = Self.paymentFigures(payments)
+        headline.apply(activity.total)
+        headline.apply(LinkFigures(links))
+        headline.conversion = Self.rate(headline.newCustomers, activity.total.contacted)
+        headline.revenuePerEmail = Self.perEmail(headline.revenue, emails: activity.total.emailsSent)
+
+        var keys = Set(payments.map(keyOf))
+        if let linkKey { keys.formUnion(links.map(linkKey)) }
+        if query.grouping == .campaign { keys.formUnion(activity.byCampaign.keys) }
+        let paymentsByKey = Dictionary(grouping: payments, by: keyOf)
+        let linksByKey = linkKey.map { Dictionary(grouping: links, by: $0) } ?? [:]
+        var groups: [ReportGroup] = keys.map { key in
+            var figures = Self.paymentFigures(paymentsByKey[key] ?? [])
+            if linkKey != nil { figures.apply(LinkFigures(linksByKey[key] ?? [])) }
+            if query.grouping == .campaign {
+                let campaign = activity.byCampaign[key] ?? ActivityFigures()
+                figures.apply(campaign)
+                figures.conversion = Self.rate(figures.newCustomers, campaign.touched)
+                figures.revenuePerEmail = Self.perEmail(figures.revenue, emails: campaign.emailsSent)
+            }
+            let name = query.grouping == .campaign || query.grouping == .source ? names[key] ?? key : key
+            return ReportGroup(key: key, name: name, figures: figures)
+        }
+        groups.sort {
+            ($1.figures.orders, $1.figures.emailsSent ?? 0, $0.key) < ($0.figures.orders, $0.figures.emailsSent ?? 0, $1.key)
+        }
+
+        let funnel: [FunnelStage] = [
+            FunnelStage(stage: .sent, count: activity.total.contacted),
+            FunnelStage(stage: .opened, count: activity.total.opened),
+            FunnelStage(stage: .clicked, count: activity.total.clicked),
+            FunnelStage(stage: .replied, count: activity.total.replied),
+            FunnelStage(stage: .linkSent, count: Set(links.compactMap(\.contactID)).count),
+            FunnelStage(stage: .linkClicked, count: Set(links.filter(\.clicked).compactMap(\.contactID)).count),
+            FunnelStage(stage: .paid, count: headline.customers),
+        ]
+        let interventions = try manualInterventions(query)
+        return Report(
+            query: query, generatedAt: now, synthetic: try isSynthetic(), headline: ReportHeadline(
+                figures: headline, manualInterventions: interventions.retried + interventions.discarded,
+                jobsRetried: interventions.retried, jobsDiscarded: interventions.discarded, deadJobsNow: try deadJobs()),
+            funnel: funnel, groups: groups, timeToPurchase: Self.histogram(payments.compactMap(\.timeToFirstPurchase)),
+            churn: try churn(query, names: names), lifetimeValue: try lifetimeValue(query, names: names),
+            controlGroups: try controlGroups(query), deliverability: try deliverability?(query) ?? [])
+    }
+
+    /// The group of purchases attributed to no campaign.
+    static let direct = "direct"
+    /// The group of purchases with no tier or rule.
+    static let none = "(none)"
+
+    // MARK: Activity
+
+    /// Email counts of one campaign, or of everything (where `touched` is not used).
+    struct ActivityFigures {
+        var emailsSent = 0
+        var contacted = 0
+        var opened = 0
+        var clicked = 0
+        var replied = 0
+        /// Distinct contacts with any activity of the campaign in the period (the conversion denominator).
+        var touched = 0
+    }
+
+    /// One pass over the period's activity, grouped by campaign and contact, then summed per campaign and per contact.
+    private func activityFigures(_ query: ReportQuery) throws -> (total: ActivityFigures, byCampaign: [String: ActivityFigures]) {
+        var total = ActivityFigures()
+        var byCampaign: [String: ActivityFigures] = [:]
+        try rows("""
+            WITH per AS MATERIALIZED (
+                SELECT campaign_id AS campaign, contact_id AS contact, sum(kind = 'sent') AS sent,
+                       max(kind = 'opened') AS opened, max(kind = 'clicked') AS clicked, max(kind = 'replied') AS replied
+                FROM contact_activity WHERE occurred_at >= ?1 AND occurred_at < ?2
+                GROUP BY campaign_id, contact_id)
+            SELECT 1, campaign, sum(sent), count(contact) FILTER (WHERE sent > 0),
+                   count(contact) FILTER (WHERE sent > 0 AND opened), count(contact) FILTER (WHERE sent > 0 AND clicked),
+                   count(contact) FILTER (WHERE sent > 0 AND replied), count(contact)
+            FROM per WHERE campaign IS NOT NULL GROUP BY campaign
+            UNION ALL
+            SELECT 0, NULL, (SELECT coalesce(sum(sent), 0) FROM per), count(*) FILTER (WHERE sent), count(*) FILTER (WHERE sent AND opened),
+                   count(*) FILTER (WHERE sent AND clicked), count(*) FILTER (WHERE sent AND replied), count(*)
+            FROM (SELECT max(sent > 0) AS sent, max(opened) AS opened, max(clicked) AS clicked, max(replied) AS replied
+                  FROM per WHERE contact IS NOT NULL GROUP BY contact)
+            """, [query.since, query.until]) { row in
+            let figures = ActivityFigures(emailsSent: Int(row.int(2)), contacted: Int(row.int(3)), opened: Int(row.int(4)),
+                                          clicked: Int(row.int(5)), replied: Int(row.int(6)), touched: Int(row.int(7)))
+            if row.int(0) == 0 { total = figures } else { byCampaign[row.string(1) ?? ""] = figures }
+        }
+        return (total, byCampaign)
+    }
+
+    // MARK: Payments
+
+    /// One payment, invoice or refund row of the period with what attribution needs.
+    struct AttributedPayment {
+        var contactID: Int64?
+        var kind: String
+        var amount: Int64
+        var currency: String
+        var occurredAt: Int64
+        /// Per the models (a refund: those of the sale it reduces).
+        var firstTouch: String?
+        var lastTouch: String?
+        var tier: String?
+        var rule: String?
+        /// Paid through a payment link (its id, its metadata campaign, or a recorded purchase with a link).
+        var viaLink: Bool
+        /// The contact's first-ever payment or invoice.
+        var firstPurchase: Bool
+        /// For a first purchase after a touch: purchase time − first touch time.
+        var timeToFirstPurchase: Int64?
+
+        func campaign(_ model: AttributionModel) -> String? { model == .first ? firstTouch : lastTouch }
+        var isOrder: Bool { kind != "refund" }
+    }
+
+    /// The period's payment rows, each attributed: a refund to the contact's latest sale in its currency at or before
+    /// it; last touch = the link's campaign, else the latest touch within the lookback; first touch = the earliest
+    /// touch at or before, else the link's campaign; an erased contact's row keeps the campaigns stored with it.
+    private func attributedPayments(_ query: ReportQuery) throws -> [AttributedPayment] {
+        let rule = query.grouping == .rule ? """
+            coalesce(a.link_rule, (SELECT l.rule FROM payment_links_sent l WHERE l.link_id = a.payment_link),
+                     (SELECT r.rule FROM rule_runs r WHERE r.contact_id = a.contact_id AND r.at <= a.at AND r.at >= a.at - ?3
+                      ORDER BY r.at DESC LIMIT 1))
+            """ : "NULL"
+        var result: [AttributedPayment] = []
+        try rows("""
+            WITH p AS (
+                SELECT p.*, CASE WHEN p.kind = 'refund' AND p.contact_id IS NOT NULL THEN
+                    (SELECT q.id FROM contact_payments q WHERE q.contact_id = p.contact_id AND q.kind <> 'refund'
+                     AND q.currency = p.currency AND q.occurred_at <= p.occurred_at ORDER BY q.occurred_at DESC, q.id DESC LIMIT 1)
+                    END AS sale
+                FROM contact_payments p WHERE p.occurred_at >= ?1 AND p.occurred_at < ?2),
+            a AS (
+                SELECT p.id, p.contact_id, p.kind, p.amount, p.currency, p.occurred_at, p.first_campaign, p.last_campaign,
+                       coalesce(s.occurred_at, p.occurred_at) AS at, coalesce(s.id, p.id) AS sale_id,
+                       CASE WHEN s.id IS NULL THEN p.link_campaign ELSE s.link_campaign END AS link_campaign,
+                       CASE WHEN s.id IS NULL THEN p.payment_link ELSE s.payment_link END AS payment_link,
+                       CASE WHEN s.id IS NULL THEN p.link_rule ELSE s.link_rule END AS link_rule,
+                       CASE WHEN s.id IS NULL THEN p.tier ELSE s.tier END AS tier,
+                       CASE WHEN s.id IS NULL THEN p.reference ELSE s.reference END AS reference
+                FROM p LEFT JOIN contact_payments s ON s.id = p.sale)
+            SELECT a.contact_id, a.kind, a.amount, a.currency, a.occurred_at, a.tier,
+                   CASE WHEN a.contact_id IS NULL THEN a.first_campaign
+                        ELSE coalesce(CASE WHEN c.first_campaign_at <= a.at THEN c.first_campaign END, a.link_campaign) END,
+                   CASE WHEN a.contact_id IS NULL THEN a.last_campaign
+                        ELSE coalesce(a.link_campaign,
+                             (SELECT t.campaign_id FROM contact_activity t WHERE t.contact_id = a.contact_id AND t.occurred_at <= a.at
+                              AND t.occurred_at >= a.at - ?3 AND t.campaign_id IS NOT NULL ORDER BY t.occurred_at DESC, t.id DESC LIMIT 1)) END,
+                   a.payment_link IS NOT NULL OR a.link_campaign IS NOT NULL
+                       OR EXISTS (SELECT 1 FROM purchases u WHERE u.reference = a.reference AND u.payment_link IS NOT NULL),
+                   a.kind <> 'refund' AND a.contact_id IS NOT NULL AND NOT EXISTS (
+                       SELECT 1 FROM contact_payments q WHERE q.contact_id = a.contact_id AND q.kind <> 'refund'
+                       AND (q.occurred_at < a.occurred_at OR (q.occurred_at = a.occurred_at AND q.id < a.id))),
+                   CASE WHEN c.first_campaign_at <= a.at THEN c.first_campaign_at END,
+                   \(rule)
+            FROM a LEFT JOIN contacts c ON c.id = a.contact_id
+            """, [query.since, query.until, query.lookbackMilliseconds]) { row in
+            let firstPurchase = row.int(9) != 0
+            let occurredAt = row.int(4)
+            result.append(AttributedPayment(
+                contactID: row.isNull(0) ? nil : row.int(0), kind: row.string(1) ?? "", amount: row.int(2),
+                currency: row.string(3) ?? "", occurredAt: occurredAt, firstTouch: row.string(6), lastTouch: row.string(7),
+                tier: row.string(5), rule: row.string(11), viaLink: row.int(8) != 0, firstPurchase: firstPurchase,
+                timeToFirstPurchase: firstPurchase && !row.isNull(10) ? occurredAt - row.int(10) : nil))
+        }
+        return result
+    }
+
+    /// Money, orders, customers and time to first purchase of a set of attributed payments.
+    static func paymentFigures(_ payments: [AttributedPayment]) -> ReportFigures {
+        var net: [String: Int64] = [:]
+        var gross: [String: Int64] = [:]
+        var refunds: [String: Int64] = [:]
+        var orders: [String: Int] = [:]
+        var customers = Set<Int64>()
+        var newCustomers = Set<Int64>()
+        var durations: [Int64] = []
+        for payment in payments {
+            net[payment.currency, default: 0] += payment.amount
+            if payment.isOrder {
+                gross[payment.currency, default: 0] += payment.amount
+                orders[payment.currency, default: 0] += 1
+                if let contact = payment.contactID { customers.insert(contact) }
+            } else {
+                refunds[payment.currency, default: 0] += payment.amount
+            }
+            if payment.firstPurchase, let contact = payment.contactID { newCustomers.insert(contact) }
+            if let duration = payment.timeToFirstPurchase { durations.append(duration) }
+        }
+        durations.sort()
+        var figures = ReportFigures(
+            customers: customers.count, newCustomers: newCustomers.count, revenue: money(net), grossRevenue: money(gross),
+            refunds: money(refunds), orders: orders.values.reduce(0, +),
+            ordersByCurrency: orders.keys.sorted().map { CurrencyCount(currency: $0, count: orders[$0]!) },
+            averageOrderValue: orders.keys.sorted().map { Money(currency: $0, amount: divide(net[$0] ?? 0, by: orders[$0]!)) })
+        figures.timeToFirstPurchaseCount = durations.count
+        figures.medianTimeToFirstPurchaseMs = nearestRank(durations, 0.5)
+        figures.p90TimeToFirstPurchaseMs = nearestRank(durations, 0.9)
+        return figures
+    }
+
+    // MARK: Payment links
+
+    /// A payment link created in the period, and whether it was (approximately) clicked and paid.
+    struct LinkSent {
+        var contactID: Int64?
+        var campaign: String?
+        var rule: String
+        var clicked: Bool
+        var paid: Bool
+    }
+
+    struct LinkFigures {
+        var sent = 0
+        var clicked = 0
+        var paid = 0
+
+        init(_ links: [LinkSent]) {
+            sent = links.count
+            clicked = links.count(where: \.clicked)
+            paid = links.count(where: \.paid)
+        }
+    }
+
+    /// Clicked: the link's contact has a `clicked` activity in the link's campaign (any campaign for a link without
+    /// one) at or after its creation and before `until`. Paid: a payment or invoice before `until` carries the
+    /// link's id, or the contact paid at or after its creation within the lookback (and before `until`).
+    private func linksSent(_ query: ReportQuery) throws -> [LinkSent] {
+        var links: [LinkSent] = []
+        try rows("""
+            SELECT l.contact_id, l.campaign_id, l.rule,
+                   EXISTS (SELECT 1 FROM contact_activity t WHERE t.contact_id = l.contact_id AND t.occurred_at >= l.created_at
+                           AND t.occurred_at < ?2 AND t.kind = 'clicked' AND (l.campaign_id IS NULL OR t.campaign_id = l.campaign_id)),
+                   EXISTS (SELECT 1 FROM contact_payments q WHERE q.payment_link = l.link_id AND q.kind <> 'refund' AND q.occurred_at < ?2)
+                   OR EXISTS (SELECT 1 FROM contact_payments q WHERE q.contact_id = l.contact_id AND q.kind <> 'refund'
+                              AND q.occurred_at >= l.created_at AND q.occurred_at < min(?2, l.created_at + ?3))
+            FROM payment_links_sent l WHERE l.created_at >= ?1 AND l.created_at < ?2
+            """, [query.since, query.until, query.lookbackMilliseconds]) { row in
+            links.append(LinkSent(contactID: row.isNull(0) ? nil : row.int(0), campaign: row.string(1), rule: row.string(2) ?? "",
+                                  clicked: row.int(3) != 0, paid: row.int(4) != 0))
+        }
+        return links
+    }
+
+    // MARK: Lifetime value, churn, control groups
+
+    /// Per acquisition source (the first-touch campaign of the customer's first payment or invoice before `until`,
+    /// else its link campaign, else direct): customers, their net revenue before `until`, and the value per customer
+    /// in each currency. Erased contacts' rows cannot be told apart by person and are left out.
+    private func lifetimeValue(_ query: ReportQuery, names: [String: String]) throws -> [LifetimeValueRow] {
+        var customers: [String: Int] = [:]
+        var revenue: [String: [String: Int64]] = [:]
+        var payers: [String: [String: Int]] = [:]
+        try rows("""
+            WITH firsts AS (
+                SELECT contact_id, min(occurred_at) AS t FROM contact_payments
+                WHERE kind <> 'refund' AND contact_id IS NOT NULL AND occurred_at < ?1 GROUP BY contact_id),
+            source AS MATERIALIZED (
+                SELECT f.contact_id, coalesce(CASE WHEN c.first_campaign_at <= f.t THEN c.first_campaign END,
+                    (SELECT q.link_campaign FROM contact_payments q WHERE q.contact_id = f.contact_id AND q.kind <> 'refund'
+                     AND q.occurred_at = f.t ORDER BY q.id LIMIT 1), 'direct') AS source
+                FROM firsts f JOIN contacts c ON c.id = f.contact_id)
+            SELECT s.source, NULL, count(*), 0 FROM source s GROUP BY s.source
+            UNION ALL
+            SELECT s.source, p.currency, count(DISTINCT p.contact_id), sum(p.amount)
+            FROM source s JOIN contact_payments p ON p.contact_id = s.contact_id AND p.occurred_at < ?1 GROUP BY s.source, p.currency
+            """, [query.until]) { row in
+            let source = row.string(0) ?? Self.direct
+            if let currency = row.string(1) {
+                revenue[source, default: [:]][currency] = row.int(3)
+                payers[source, default: [:]][currency] = Int(row.int(2))
+            } else {
+                customers[source] = Int(row.int(2))
+            }
+        }
+        return customers.keys.sorted { (customers[$1]!, $0) < (customers[$0]!, $1) }.map { source in
+            let amounts = revenue[source] ?? [:]
+            let counts = payers[source] ?? [:]
+            return LifetimeValueRow(
+                source: source, name: names[source] ?? source, customers: customers[source]!, revenue: Self.money(amounts),
+                customersByCurrency: counts.keys.sorted().map { CurrencyCount(currency: $0, count: counts[$0]!) },
+                lifetimeValue: counts.keys.sorted().map { Money(currency: $0, amount: Self.divide(amounts[$0] ?? 0, by: counts[$0]!)) })
+        }
+    }
+
+    /// Subscribers (a paid invoice before `until`) by onboarding sequence (the campaign of their first `sent` at or
+    /// after their first invoice and before `until`, else none): the base (not ended before `since`) and those whose
+    /// subscription ended (canceled, incomplete_expired) in the period.
+    private func churn(_ query: ReportQuery, names: [String: String]) throws -> [ChurnRow] {
+        var result: [ChurnRow] = []
+        try rows("""
+            WITH subscribers AS (
+                SELECT contact_id, min(occurred_at) AS first_invoice FROM contact_payments
+                WHERE kind = 'invoice' AND contact_id IS NOT NULL AND occurred_at < ?2 GROUP BY contact_id),
+            onboarded AS (
+                SELECT coalesce((SELECT t.campaign_id FROM contact_activity t WHERE t.contact_id = s.contact_id
+                                 AND t.occurred_at >= s.first_invoice AND t.occurred_at < ?2 AND t.kind = 'sent'
+                                 AND t.campaign_id IS NOT NULL ORDER BY t.occurred_at, t.id LIMIT 1), 'none') AS sequence,
+                       c.subscription_status IN ('canceled', 'incomplete_expired') AS ended, c.subscription_at AS ended_at
+                FROM subscribers s JOIN contacts c ON c.id = s.contact_id)
+            SELECT sequence, count(*) FILTER (WHERE NOT (ended AND ended_at < ?1)),
+                   count(*) FILTER (WHERE ended AND ended_at >= ?1 AND ended_at < ?2)
+            FROM onboarded GROUP BY sequence
+            """, [query.since, query.until]) { row in
+            let sequence = row.string(0) ?? "none"
+            let base = Int(row.int(1))
+            let churned = Int(row.int(2))
+            guard base > 0 else { return }
+            result.append(ChurnRow(sequence: sequence, name: names[sequence] ?? sequence, subscribers: base, churned: churned,
+                                   rate: Double(churned) / Double(base)))
+        }
+        return result.sorted { ($1.subscribers, $0.sequence) < ($0.subscribers, $1.sequence) }
+    }
+
+    /// Per rule that held anyone back by its rollout in the period: the contacts it ran for (treated) and those it held
+    /// back (control) in the period, and of each, those with a payment or invoice after their first run or holdback
+    /// and before `until`. Erased contacts are left out of both.
+    private func controlGroups(_ query: ReportQuery) throws -> [ControlGroupRow] {
+        var counts: [String: (treated: Int, treatedConverted: Int, control: Int, controlConverted: Int)] = [:]
+        try rows("""
+            WITH held AS (
+                SELECT rule, contact_id, min(at) AS at FROM rule_holdbacks
+                WHERE reason = 'rollout' AND contact_id IS NOT NULL AND at >= ?1 AND at < ?2 GROUP BY rule, contact_id),
+            ran AS (
+                SELECT rule, contact_id, min(at) AS at FROM rule_runs
+                WHERE at >= ?1 AND at < ?2 AND rule IN (SELECT rule FROM held) GROUP BY rule, contact_id),
+            groups AS (SELECT 0 AS control, * FROM ran UNION ALL SELECT 1, * FROM held)
+            SELECT rule, control, count(*), sum(EXISTS (SELECT 1 FROM contact_payments q WHERE q.contact_id = g.contact_id
+                                                        AND q.kind <> 'refund' AND q.occurred_at > g.at AND q.occurred_at < ?2))
+            FROM groups g GROUP BY rule, control
+            """, [query.since, query.until]) { row in
+            let rule = row.string(0) ?? ""
+            let (size, converted) = (Int(row.int(2)), Int(row.int(3)))
+            var entry = counts[rule] ?? (0, 0, 0, 0)
+            if row.int(1) == 1 { (entry.control, entry.controlConverted) = (size, converted) } else {
+                (entry.treated, entry.treatedConverted) = (size, converted)
+            }
+            counts[rule] = entry
+        }
+        return counts.keys.sorted().map { rule in
+            let entry = counts[rule]!
+            let treatedRate = Self.rate(entry.treatedConverted, entry.treated)
+            let controlRate = Self.rate(entry.controlConverted, entry.control)
+            return ControlGroupRow(rule: rule, treated: entry.treated, treatedConverted: entry.treatedConverted,
+                                   treatedRate: treatedRate, control: entry.control, controlConverted: entry.controlConverted,
+                                   controlRate: controlRate,
+                                   differencePoints: treatedRate.flatMap { treated in controlRate.map { (treated - $0) * 100 } })
+        }
+    }
+
+    // MARK: Small reads
+
+    private func manualInterventions(_ query: ReportQuery) throws -> (retried: Int, discarded: Int) {
+        var result = (retried: 0, discarded: 0)
+        try rows("""
+            SELECT coalesce(sum(count) FILTER (WHERE action <> 'discard'), 0), coalesce(sum(count) FILTER (WHERE action = 'discard'), 0)
+            FROM admin_actions WHERE at >= ?1 AND at < ?2
+            """, [query.since, query.until]) { result = (Int($0.int(0)), Int($0.int(1))) }
+        return result
+    }
+
+    private func deadJobs() throws -> Int { Int(try database.scalarInt("SELECT count(*) FROM jobs WHERE state = 'dead'") ?? 0) }
+
+    /// Filled by `hookyard demo seed` (its `demo_data` table).
+    private func isSynthetic() throws -> Bool {
+        try database.scalarInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'demo_data'") ?? 0 > 0
+    }
+
+    private func campaignNames() throws -> [String: String] {
+        var names: [String: String] = [:]
+        try rows("SELECT id, name FROM campaigns", []) { names[$0.string(0) ?? ""] = $0.string(1) }
+        return names
+    }
+
+    private func rows(_ sql: String, _ parameters: [Int64], _ body: (SQLiteStatement) throws -> Void) throws {
+        let statement = try database.prepare(sql)
+        for (index, value) in parameters.enumerated() { try statement.bind(Int32(index + 1), value) }
+        while try statement.step() { try body(statement) }
+    }
+
+    // MARK: Arithmetic
+
+    static func rate(_ part: Int, _ whole: Int) -> Double? { whole > 0 ? Double(part) / Double(whole) : nil }
+
+    /// `amount / count` rounded half away from zero.
+    static func divide(_ amount: Int64, by count: Int) -> Int64 {
+        let count = Int64(count)
+        let half = count / 2
+        return amount >= 0 ? (amount + half) / count : -((-amount + half) / count)
+    }
+
+    static func money(_ amounts: [String: Int64]) -> [Money] {
+        amounts.keys.sorted().map { Money(currency: $0, amount: amounts[$0]!) }
+    }
+
+    static func perEmail(_ revenue: [Money], emails: Int) -> [MoneyRate] {
+        emails > 0 ? revenue.map { MoneyRate(currency: $0.currency, amount: Double($0.amount) / Double(emails)) } : []
+    }
+
+    /// The nearest-rank percentile of sorted values: the value at rank ⌈p·n⌉.
+    static func nearestRank(_ sorted: [Int64], _ percentile: Double) -> Int64? {
+        guard !sorted.isEmpty else { return nil }
+        let rank = Int((percentile * Double(sorted.count)).rounded(.up))
+        return sorted[min(max(rank, 1), sorted.count) - 1]
+    }
+
+    /// Histogram bucket bounds in days: <1, 1–3, 3–7, 7–14, 14–30, 30–60, ≥60.
+    static let bucketDays: [Int64] = [0, 1, 3, 7, 14, 30, 60]
+
+    static func histogram(_ durations: [Int64]) -> [DurationBucket] {
+        let day: Int64 = 86_400_000
+        return bucketDays.indices.map { index in
+            let lower = bucketDays[index] * day
+            let upper = index + 1 < bucketDays.count ? bucketDays[index + 1] * day : nil
+            let label = index == 0 ? "<1d" : upper == nil ? ">=\(bucketDays[index])d" : "\(bucketDays[index])-\(bucketDays[index + 1])d"
+            return DurationBucket(label: label, lowerMs: lower, upperMs: upper,
+                                  count: durations.count { $0 >= lower && (upper == nil || $0 < upper!) })
+        }
+    }
+}
+
+private extension ReportFigures {
+    mutating func apply(_ activity: ReportBuilder.ActivityFigures) {
+        emailsSent = activity.emailsSent
+        contacted = activity.contacted
+        opened = activity.opened
+        clicked = activity.clicked
+        replied = activity.replied
+        openRate = ReportBuilder.rate(activity.opened, activity.contacted)
+        clickRate = ReportBuilder.rate(activity.clicked, activity.contacted)
+        replyRate = ReportBuilder.rate(activity.replied, activity.contacted)
+    }
+
+    mutating func apply(_ links: ReportBuilder.LinkFigures) {
+        linksSent = links.sent
+        linksClicked = links.clicked
+        linksPaid = links.paid
+        linkClickThrough = ReportBuilder.rate(links.clicked, links.sent)
+        linkToPaid = ReportBuilder.rate(links.paid, links.sent)
+    }
+}
