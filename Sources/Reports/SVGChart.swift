@@ -100,8 +100,9 @@ public enum SVGChart {
             svg.open("g", ["class": "stage"])
             var tip = "\(stage.label): \(number(Double(stage.count)))"
             if let conversion {
-                tip += " (\(conversion) of \(stages[index - 1].label.lowercased()), "
-                    + "\(conversionText(stage.count, of: stages[0].count)) of \(stages[0].label.lowercased()))"
+                tip += " (\(conversion) of \(stages[index - 1].label.lowercased())"
+                if index > 1 { tip += ", \(conversionText(stage.count, of: stages[0].count)) of \(stages[0].label.lowercased())" }
+                tip += ")"
             }
             svg.element("title", text: tip)
             svg.text(shortened(stage.label, to: 26), x: left - 10, y: y + 22, anchor: "end", weight: "600")
