@@ -25,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$hookyard" demo seed --db "$work/hookyard.db"
+"$hookyard" demo seed --database "$work/hookyard.db" >/dev/null
 
 # Ephemeral loopback ports; no secrets needed (webhooks are not used), no rules.
 HOOKYARD_DATABASE="$work/hookyard.db" HOOKYARD_LISTEN=127.0.0.1:0 HOOKYARD_ADMIN_LISTEN=127.0.0.1:0 \
