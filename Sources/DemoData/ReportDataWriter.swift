@@ -217,6 +217,22 @@ public final class ReportDataWriter {
             """)
     }
 
+    /// Erases contacts the way `ContactStore.erase` leaves them for reports: their events' bodies emptied (pruned at
+    /// `at`), their activity and payments kept without contact or event, the contact deleted with what belongs to it.
+    public func erase(contacts ids: [Int64], at: Int64) throws {
+        for id in ids {
+            try execute("""
+                UPDATE events SET body = x'', pruned_at = ?2 WHERE id IN (
+                    SELECT event_id FROM contact_activity WHERE contact_id = ?1
+                    UNION ALL SELECT event_id FROM contact_payments WHERE contact_id = ?1)
+                """, [.integer(id), .integer(at)])
+            try execute("UPDATE contact_activity SET event_id = NULL WHERE contact_id = ?1", [.integer(id)])
+            try execute("UPDATE contact_payments SET event_id = NULL WHERE contact_id = ?1", [.integer(id)])
+            try execute("DELETE FROM contacts WHERE id = ?1", [.integer(id)])
+            emails[id] = nil
+        }
+    }
+
     // MARK: Helpers
 
     /// Instantly's event type per activity kind.

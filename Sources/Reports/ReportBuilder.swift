@@ -124,30 +124,55 @@ public final class ReportBuilder {
         var touched = 0
     }
 
-    /// One pass over the period's activity, grouped by campaign and contact, then summed per campaign and per contact.
+    /// One pass over the period's activity, grouped by contact and campaign in the order of the index
+    /// `contact_activity_by_contact_campaign` (so SQLite streams it without sorting); summed here per campaign and,
+    /// over each contact's campaigns, for the headline.
     private func activityFigures(_ query: ReportQuery) throws -> (total: ActivityFigures, byCampaign: [String: ActivityFigures]) {
         var total = ActivityFigures()
         var byCampaign: [String: ActivityFigures] = [:]
-        try rows("""
-            WITH per AS MATERIALIZED (
-                SELECT campaign_id AS campaign, contact_id AS contact, sum(kind = 'sent') AS sent,
-                       max(kind = 'opened') AS opened, max(kind = 'clicked') AS clicked, max(kind = 'replied') AS replied
-                FROM contact_activity WHERE occurred_at >= ?1 AND occurred_at < ?2
-                GROUP BY campaign_id, contact_id)
-            SELECT 1, campaign, sum(sent), count(contact) FILTER (WHERE sent > 0),
-                   count(contact) FILTER (WHERE sent > 0 AND opened), count(contact) FILTER (WHERE sent > 0 AND clicked),
-                   count(contact) FILTER (WHERE sent > 0 AND replied), count(contact)
-            FROM per WHERE campaign IS NOT NULL GROUP BY campaign
-            UNION ALL
-            SELECT 0, NULL, (SELECT coalesce(sum(sent), 0) FROM per), count(*) FILTER (WHERE sent), count(*) FILTER (WHERE sent AND opened),
-                   count(*) FILTER (WHERE sent AND clicked), count(*) FILTER (WHERE sent AND replied), count(*)
-            FROM (SELECT max(sent > 0) AS sent, max(opened) AS opened, max(clicked) AS clicked, max(replied) AS replied
-                  FROM per WHERE contact IS NOT NULL GROUP BY contact)
-            """, [query.since, query.until]) { row in
-            let figures = ActivityFigures(emailsSent: Int(row.int(2)), contacted: Int(row.int(3)), opened: Int(row.int(4)),
-                                          clicked: Int(row.int(5)), replied: Int(row.int(6)), touched: Int(row.int(7)))
-            if row.int(0) == 0 { total = figures } else { byCampaign[row.string(1) ?? ""] = figures }
+        var contact: Int64?
+        var flags = (sent: false, opened: false, clicked: false, replied: false)
+        func countContact() {
+            guard contact != nil else { return }
+            total.touched += 1
+            if flags.sent {
+                total.contacted += 1
+                if flags.opened { total.opened += 1 }
+                if flags.clicked { total.clicked += 1 }
+                if flags.replied { total.replied += 1 }
+            }
         }
+        try rows("""
+            SELECT contact_id, campaign_id, sum(kind = 'sent'), max(kind = 'opened'), max(kind = 'clicked'), max(kind = 'replied')
+            FROM contact_activity INDEXED BY contact_activity_by_contact_campaign
+            WHERE occurred_at >= ?1 AND occurred_at < ?2
+            GROUP BY contact_id, campaign_id ORDER BY contact_id, campaign_id
+            """, [query.since, query.until]) { row in
+            let rowContact: Int64? = row.isNull(0) ? nil : row.int(0)
+            let sent = Int(row.int(2))
+            let (opened, clicked, replied) = (row.int(3) != 0, row.int(4) != 0, row.int(5) != 0)
+            total.emailsSent += sent
+            if rowContact != contact || rowContact == nil {
+                countContact()
+                contact = rowContact
+                flags = (false, false, false, false)
+            }
+            flags = (flags.sent || sent > 0, flags.opened || opened, flags.clicked || clicked, flags.replied || replied)
+            guard let campaign = row.string(1) else { return }
+            var figures = byCampaign[campaign] ?? ActivityFigures()
+            figures.emailsSent += sent
+            if rowContact != nil {
+                figures.touched += 1
+                if sent > 0 {
+                    figures.contacted += 1
+                    if opened { figures.opened += 1 }
+                    if clicked { figures.clicked += 1 }
+                    if replied { figures.replied += 1 }
+                }
+            }
+            byCampaign[campaign] = figures
+        }
+        countContact()
         return (total, byCampaign)
     }
 

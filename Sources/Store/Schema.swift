@@ -275,7 +275,7 @@ public enum Schema {
         // 8: what the success-metrics report reads besides activity and payments: the payment link and the campaign
         // and rule its metadata names on each payment; Instantly's campaign names; the payment links Hookyard created
         // (the link URL without its query, which may prefill the email); the admin's retries and discards of jobs;
-        // and indexes for reading a period by time. Links created before this migration are copied from their
+        // and indexes for the report's reads. Links created before this migration are copied from their
         // succeeded jobs (rule and contact from the job's input, campaign from its Instantly event), best effort.
         """
         ALTER TABLE contact_payments ADD COLUMN link_campaign TEXT;
@@ -283,7 +283,8 @@ public enum Schema {
         ALTER TABLE contact_payments ADD COLUMN link_rule TEXT;
         CREATE INDEX contact_payments_by_time ON contact_payments (occurred_at);
         CREATE INDEX contact_payments_by_link ON contact_payments (payment_link) WHERE payment_link IS NOT NULL;
-        CREATE INDEX contact_activity_by_time ON contact_activity (occurred_at, campaign_id, contact_id, kind);
+        -- The report's activity figures stream from this index in contact and campaign order, without sorting.
+        CREATE INDEX contact_activity_by_contact_campaign ON contact_activity (contact_id, campaign_id, occurred_at, kind);
         CREATE TABLE campaigns (
             id           TEXT    PRIMARY KEY,
             name         TEXT    NOT NULL,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Reports
 import Workflows
 
 /// `hookyard check-config`: validate the configuration and say what would be used.
@@ -51,5 +52,6 @@ struct CheckConfig: ParsableCommand {
         print("  engagement                high >= \(ConfigurationLoader.format(engagement.high)), medium >= \(ConfigurationLoader.format(engagement.medium)) over \(engagement.windowDays) days; opens alone \(engagement.opensCanMakeHigh ? "can" : "never") make high")
         print("  loop guard                \(settings.contacts.loopGuardSeconds) s; at most \(settings.contacts.maxRuleRunsPerDay) runs of a rule per contact per day")
         print("  payload retention         \(settings.retentionPayloadDays == 0 ? "forever" : "\(settings.retentionPayloadDays) days")")
+        print("  report lookback           \(ReportTime.lookback(settings.reportLookbackMilliseconds)) (last touch)")
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import HTTPServer
 import Intake
 import Outbound
+import Reports
 import Workflows
 import Yams
 
@@ -33,6 +34,8 @@ struct HookyardConfiguration: Sendable {
     var contacts = ContactSettings()
     /// `retention.payload_days`: raw event bodies older than this many days are pruned; 0 keeps them forever.
     var retentionPayloadDays = 30
+    /// `reports.lookback`: how far before a purchase a touch still counts as its last touch (`hookyard report`).
+    var reportLookbackMilliseconds = ReportQuery.defaultLookbackMilliseconds
     /// `segments:`, in configuration order.
     var segments: [SegmentDefinition] = []
     /// `segments` compiled; also compiles rules' contact conditions.
@@ -451,6 +454,21 @@ struct YAMLReader: ConfigurationSectionReader {
                 let path = "retention.\(name)"
                 switch name {
                 case "payload_days": reader.int(node, path, min: 0) { configuration.retentionPayloadDays = $0 }
+                default: reader.unknown(node, path)
+                }
+            }
+            case "reports": section(value, key) { reader, name, node in
+                let path = "reports.\(name)"
+                switch name {
+                case "lookback":
+                    var text: String?
+                    reader.string(node, path) { text = $0 }
+                    guard let text else { break }
+                    if let milliseconds = try? ReportQuery.lookbackMilliseconds(text, field: path) {
+                        configuration.reportLookbackMilliseconds = milliseconds
+                    } else {
+                        reader.issue(node, path, "'\(text)' is not a duration: use whole weeks, days or hours such as 30d, 2w or 12h")
+                    }
                 default: reader.unknown(node, path)
                 }
             }

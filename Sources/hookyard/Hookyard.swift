@@ -10,7 +10,8 @@ struct Hookyard: ParsableCommand {
         abstract: "Receive, verify and durably queue Stripe and Instantly webhooks.",
         version: version,
         subcommands: [Serve.self, Stats.self, Events.self, Jobs.self, ContactsCommand.self, SegmentsCommand.self, Maintain.self, Backup.self,
-                      CatalogCommand.self, CheckConfig.self, TriggerCommand.self, SendTestEvent.self],
+                      CatalogCommand.self, CheckConfig.self, TriggerCommand.self, SendTestEvent.self,
+                      ReportCommand.self, DemoCommand.self],
         defaultSubcommand: nil
     )
 }

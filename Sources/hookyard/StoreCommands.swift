@@ -1,6 +1,7 @@
 import ArgumentParser
 import Contacts
 import Foundation
+import Reports
 import Store
 
 /// `hookyard stats`: counts of events per source and jobs per state.
@@ -140,15 +141,5 @@ func column(_ text: String, _ width: Int) -> String {
 
 func isoTime(_ milliseconds: Int64) -> String { ContactJSON.isoTime(milliseconds) }
 
-/// Stripe's zero-decimal currencies: amounts are whole units, not hundredths.
-private let zeroDecimalCurrencies: Set<String> = ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx",
-                                                  "vnd", "vuv", "xaf", "xof", "xpf"]
-
-/// `USD 147.00` from Stripe's smallest-unit amount.
-func formatAmount(_ amount: Int64, currency: String) -> String {
-    let code = currency.uppercased()
-    if zeroDecimalCurrencies.contains(currency.lowercased()) { return "\(code) \(amount)" }
-    let sign = amount < 0 ? "-" : ""
-    let cents = abs(amount) % 100
-    return "\(code) \(sign)\(abs(amount) / 100).\(cents < 10 ? "0" : "")\(cents)"
-}
+/// `USD 147.00` from Stripe's smallest-unit amount (`JPY 500` for a zero-decimal currency).
+func formatAmount(_ amount: Int64, currency: String) -> String { ReportFormat.amount(amount, currency: currency) }

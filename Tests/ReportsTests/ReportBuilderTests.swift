@@ -1,6 +1,6 @@
 import DemoData
 import Foundation
-import Reports
+@testable import Reports
 import Store
 import XCTest
 
@@ -298,5 +298,31 @@ final class ReportBuilderTests: XCTestCase {
         }
         defer { builder.close() }
         XCTAssertEqual(try builder.build(ReportQuery(since: Self.t, until: at(30)), now: at(31)).deliverability, [row])
+    }
+}
+
+/// The arithmetic the figures share, by hand.
+final class ReportArithmeticTests: XCTestCase {
+    func testNearestRankPercentiles() {
+        let values: [Int64] = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+        XCTAssertEqual(ReportBuilder.nearestRank(values, 0.5), 50, "rank ceil(0.5 * 10) = 5")
+        XCTAssertEqual(ReportBuilder.nearestRank(values, 0.9), 90, "rank 9")
+        XCTAssertEqual(ReportBuilder.nearestRank([7, 8, 9], 0.5), 8, "rank ceil(1.5) = 2")
+        XCTAssertEqual(ReportBuilder.nearestRank([7], 0.9), 7)
+        XCTAssertNil(ReportBuilder.nearestRank([], 0.5))
+    }
+
+    func testDivisionRoundsHalfAwayFromZero() {
+        XCTAssertEqual(ReportBuilder.divide(5, by: 2), 3)
+        XCTAssertEqual(ReportBuilder.divide(-5, by: 2), -3)
+        XCTAssertEqual(ReportBuilder.divide(7_000, by: 3), 2_333)
+        XCTAssertEqual(ReportBuilder.divide(6_500, by: 3), 2_167)
+    }
+
+    func testHistogramBucketsIncludeTheirLowerBound() {
+        let day: Int64 = 86_400_000
+        let buckets = ReportBuilder.histogram([0, day - 1, day, 3 * day, 59 * day, 60 * day])
+        XCTAssertEqual(buckets.map(\.count), [2, 1, 1, 0, 0, 1, 1])
+        XCTAssertNil(buckets.last?.upperMs)
     }
 }

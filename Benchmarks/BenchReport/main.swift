@@ -1,0 +1,59 @@
+// bench-report: how long the success-metrics report takes on a large database.
+//
+// Setup (not timed, about 20 s): a fresh database in a temporary directory filled by `DemoDataset` (the generator of
+// `hookyard demo seed`) with `contacts` leads over 90 days: 100,000 contacts give about 1,000,000 events, each with
+// its contact_activity or contact_payments row, as the daemon leaves them. Then `ReportBuilder` computes the report
+// for each attribution model and grouping, `runs` times each, on one connection, for two periods: the default (the
+// last 30 days) and the whole 90 days. Prints the median and the largest time per combination, in milliseconds.
+//
+// Usage: bench-report [contacts=100000] [runs=5]
+import DemoData
+import Foundation
+import Reports
+import Store
+import TestSupport
+
+let arguments = BenchmarkSupport.arguments(defaults: [100_000, 5])
+let (contacts, runs) = (arguments[0], max(1, arguments[1]))
+let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-report-\(UUID().uuidString)")
+try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: directory) }
+let path = directory.appendingPathComponent("report.db").path
+
+func milliseconds(since start: DispatchTime) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6 }
+
+let now = Int64(Date().timeIntervalSince1970 * 1000)
+let seeding = DispatchTime.now()
+let summary = try DemoDataset(contacts: contacts, seed: 7, now: now).create(path: path, force: false)
+let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+print("""
+    report benchmark: \(summary.events) events, \(summary.contacts) contacts, \(summary.payments) payments, \
+    \(summary.links) payment links; database \(bytes / 1_048_576) MB, seeded in \(String(format: "%.1f", milliseconds(since: seeding) / 1000)) s \
+    (not timed); \(runs) runs per line, \(ProcessInfo.processInfo.activeProcessorCount) cores
+    """)
+
+let builder = try ReportBuilder(path: path)
+defer { builder.close() }
+var worst = 0.0
+for (label, days) in [("last 30 days", Int64(30)), ("all 90 days", Int64(90))] {
+    for model in AttributionModel.allCases {
+        for grouping in ReportGrouping.allCases {
+            let query = ReportQuery(since: now - days * 86_400_000, until: now, model: model, grouping: grouping)
+            var times: [Double] = []
+            var report: Report?
+            for _ in 0..<runs {
+                let start = DispatchTime.now()
+                report = try builder.build(query, now: now)
+                times.append(milliseconds(since: start))
+            }
+            times.sort()
+            worst = max(worst, times.last!)
+            let orders = report?.headline.figures.orders ?? 0
+            let name = "\(label)  \(model.rawValue) touch by \(grouping.rawValue)"
+            print(name.padding(toLength: 38, withPad: " ", startingAt: 0)
+                  + String(format: "median %6.1f ms  max %6.1f ms  (%d groups, %d orders)", times[times.count / 2], times.last!,
+                           report?.groups.count ?? 0, orders))
+        }
+    }
+}
+print(String(format: "slowest report: %.1f ms (target: under 1000 ms)", worst))
