@@ -1,17 +1,15 @@
 /// Money as people read it: Stripe's smallest-unit amounts in major units with the currency's own number of
 /// decimals (`USD 1,234.50`, `JPY 12,000`, `KWD 1.250`), never converted. Locale-independent (comma thousands,
-/// point decimals) so output is the same on every machine. Stateless and thread-safe.
+/// point decimals) so output is the same on every machine; zero-decimal currencies are `ReportFormat`'s list.
+/// Stateless and thread-safe.
 public enum CurrencyFormat {
-    /// Stripe's zero-decimal currencies: the amount is already in whole units.
-    static let zeroDecimal: Set<String> = ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx",
-                                           "vnd", "vuv", "xaf", "xof", "xpf"]
     /// Stripe's three-decimal currencies (amounts in thousandths).
     static let threeDecimal: Set<String> = ["bhd", "jod", "kwd", "omr", "tnd"]
 
     /// How many decimals the currency's major unit has: 0, 2 or 3.
     public static func decimals(_ currency: String) -> Int {
         let code = currency.lowercased()
-        return zeroDecimal.contains(code) ? 0 : threeDecimal.contains(code) ? 3 : 2
+        return ReportFormat.zeroDecimalCurrencies.contains(code) ? 0 : threeDecimal.contains(code) ? 3 : 2
     }
 
     /// `amount` (smallest unit) in major units: 1234 `usd` is 12.34.

@@ -46,7 +46,7 @@ public enum SVGChart {
     static let width = 720.0
 
     /// Horizontal bars, one per row, longest value spanning the plot; labels on the left (shortened with "…" past
-    /// 28 characters, the full text in the tooltip), the value printed after each bar, an x axis with ticks.
+    /// 34 characters, the full text in the tooltip), the value printed after each bar, an x axis with ticks.
     /// - Parameters:
     ///   - title: what the chart shows, for screen readers and the tooltip of the whole chart.
     ///   - axisLabel: the caption under the x axis (e.g. "Net revenue, USD").
@@ -54,8 +54,8 @@ public enum SVGChart {
     public static func horizontalBars(_ bars: [ChartBar], title: String, axisLabel: String,
                                       tickLabel: (Double) -> String = { number($0) }) -> String {
         guard !bars.isEmpty else { return empty(title: title) }
-        let labels = bars.map { shortened($0.label, to: 28) }
-        let labelWidth = min(220, max(60, Double(labels.map(\.count).max() ?? 0) * 7.2 + 12))
+        let labels = bars.map { shortened($0.label, to: 34) }
+        let labelWidth = min(260, max(60, Double(labels.map(\.count).max() ?? 0) * 7.2 + 12))
         let valueWidth = min(160, max(50, Double(bars.map(\.valueLabel.count).max() ?? 0) * 7.2 + 12))
         let left = labelWidth, right = width - valueWidth
         let rowHeight = 30.0, top = 10.0
@@ -82,12 +82,12 @@ public enum SVGChart {
     }
 
     /// A funnel: one centred bar per stage, its width proportional to the stage's count (the largest is full
-    /// width), the count printed on the right with the stage's share of the previous stage below it ("42.0% of
-    /// previous"; "n/a" after a stage of 0); the tooltip adds the share of the first stage.
+    /// width), the count printed on the right with, below it, the stage's share of the previous stage and of the
+    /// first ("42.0% of previous · 3.1% of sent"; "n/a" after a stage of 0).
     public static func funnel(_ stages: [FunnelStage], title: String) -> String {
         guard !stages.isEmpty else { return empty(title: title) }
         let labelWidth = min(200, max(80, Double(stages.map(\.label.count).max() ?? 0) * 7.2 + 16))
-        let left = labelWidth, right = width - 150
+        let left = labelWidth, right = width - 230
         let rowHeight = 44.0, top = 8.0
         let height = top + Double(stages.count) * rowHeight + 4
         let largest = Double(stages.map(\.count).max() ?? 0)
@@ -110,7 +110,10 @@ public enum SVGChart {
                      fill: palette[0], opacity: 1 - 0.12 * Double(min(index, 5)))
             svg.text(number(Double(stage.count)), x: right + 10, y: y + 22, anchor: "start", weight: "600")
             if let conversion {
-                svg.text("\(conversion) of previous", x: right + 10, y: y + 36, anchor: "start", fill: mutedColor, size: 11)
+                let first = stages[0].label.lowercased()
+                let shares = index == 1 ? "\(conversion) of \(first)"
+                    : "\(conversion) of previous · \(conversionText(stage.count, of: stages[0].count)) of \(first)"
+                svg.text(shares, x: right + 10, y: y + 36, anchor: "start", fill: mutedColor, size: 11)
             }
             svg.close("g")
         }
@@ -226,9 +229,12 @@ public enum SVGChart {
         return value < 0 ? "-" + out : out
     }
 
-    /// `text` cut to `limit` characters, ending in "…" when cut.
+    /// `text` cut to `limit` characters, ending in "…" (after no space) when cut.
     static func shortened(_ text: String, to limit: Int) -> String {
-        text.count <= limit ? text : String(text.prefix(max(1, limit - 1))) + "…"
+        guard text.count > limit else { return text }
+        var kept = text.prefix(max(1, limit - 1))
+        while kept.count > 1, kept.last?.isWhitespace == true { kept.removeLast() }
+        return kept + "…"
     }
 
     /// An SVG coordinate: at most one decimal, no exponent, "-0" never printed.
@@ -239,8 +245,9 @@ public enum SVGChart {
     }
 }
 
-/// A linear axis from 0 to a round maximum (1, 2, 2.5 or 5 times a power of ten) at or above the largest value,
-/// with four to six ticks. A whole-number axis (counts) has whole ticks only.
+/// A linear axis from 0 in round steps (1, 2, 2.5 or 5 times a power of ten; 1, 2 or 5 for whole numbers, never
+/// below 1): the smallest step that reaches the largest value in at most six intervals, so bars use most of the
+/// plot and there are two to seven ticks.
 struct Axis {
     let maximum: Double
     let step: Double
@@ -251,32 +258,28 @@ struct Axis {
             step = wholeNumbers ? 1 : 0.25
             return
         }
-        if wholeNumbers, value <= 5 {
-            maximum = max(1, value.rounded(.up))
-            step = 1
-            return
+        // A power of ten at or below a sixth of the value: the first candidate steps are its multiples.
+        var power = 1.0
+        while power * 10 <= value / 6 { power *= 10 }
+        while power > value / 6 { power /= 10 }
+        if wholeNumbers { power = max(1, power) }
+        let multiples: [Double] = wholeNumbers ? [1, 2, 5] : [1, 2, 2.5, 5]
+        var chosen = 10 * power
+        search: for scale in [power, 10 * power, 100 * power] {
+            for multiple in multiples where (value / (multiple * scale)).rounded(.up) <= 6 {
+                chosen = multiple * scale
+                break search
+            }
         }
-        var magnitude = 1.0
-        while magnitude * 10 <= value { magnitude *= 10 }
-        while magnitude > value { magnitude /= 10 }
-        let multiples: [Double] = wholeNumbers ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10]
-        let top = multiples.map { $0 * magnitude }.first { $0 >= value } ?? 10 * magnitude
-        maximum = top
-        let divisions = top / magnitude
-        step = wholeNumbers ? top / 5 : top / (divisions == 1 || divisions == 10 || divisions == 2 ? 4 : 5)
+        step = chosen
+        maximum = (value / chosen).rounded(.up) * chosen
     }
 
     /// Where `value` falls on the axis, 0...1 (negative values clamp to 0).
     func fraction(_ value: Double) -> Double { value > 0 ? min(1, value / maximum) : 0 }
 
     var ticks: [Double] {
-        var values: [Double] = []
-        var tick = 0.0
-        while tick <= maximum * 1.000001 {
-            values.append(tick)
-            tick += step
-        }
-        return values
+        (0...Int((maximum / step).rounded())).map { Double($0) * step }
     }
 }
 

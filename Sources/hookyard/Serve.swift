@@ -212,7 +212,7 @@ struct Serve: ParsableCommand {
                 defer { builder.close() }
                 return try builder.build(query, now: clock())
             },
-            defaultLookbackMilliseconds: ReportQuery.defaultLookbackMilliseconds, now: clock, logger: logger)
+            defaultLookbackMilliseconds: settings.reportLookbackMilliseconds, now: clock, logger: logger)
     }
 
     /// `hookyard_jobs{state}` at each scrape, from a read connection of its own (opened per scrape: scrapes are

@@ -105,7 +105,7 @@ final class ReportPageTests: XCTestCase {
                       "Conversion of contacts held back by a rollout (control) against those the rule ran for (treated)"] {
             XCTAssertTrue(html.contains("aria-label=\"\(label)\""), label)
         }
-        XCTAssertTrue(html.contains(">51.7% of previous</text>"))  // paid 31 of 60 who clicked a link
+        XCTAssertTrue(html.contains(">51.7% of previous · 0.8% of sent</text>"))  // paid: 31 of 60 who clicked a link, of 4,100
         XCTAssertTrue(html.contains(">7.5%</text>"))  // welcome sequence churn
         XCTAssertTrue(html.contains("+10.0 pp"))
         XCTAssertTrue(html.contains("nudge-after-click <span class=\"flag\">small sample</span>"))  // control of 20

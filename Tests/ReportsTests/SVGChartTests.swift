@@ -53,17 +53,17 @@ final class SVGChartTests: XCTestCase {
     }
 
     func testHorizontalBarsScaleToTheRoundedAxis() {
-        // Largest value 80 -> axis 0...100 in four steps of 25.
+        // Largest value 80 -> axis 0...80 in four steps of 20.
         let svg = SVGChart.horizontalBars([ChartBar(label: "alpha", value: 80, valueLabel: "80"),
                                            ChartBar(label: "beta", value: 20, valueLabel: "20", tooltip: "beta: 20 orders")],
                                           title: "Orders", axisLabel: "Orders")
         // Label column: max(60, 5 chars * 7.2 + 12) = 60; value column max(50, 2 * 7.2 + 12) = 50: the plot runs
         // from 60 to 670 (610 px); rows of 30 px from y 10, bars inset 6 px.
-        XCTAssertTrue(svg.contains("<rect x=\"60\" y=\"16\" width=\"488\" height=\"18\""), svg)  // 80/100 of 610
-        XCTAssertTrue(svg.contains("<rect x=\"60\" y=\"46\" width=\"122\" height=\"18\""), svg)  // 20/100 of 610
+        XCTAssertTrue(svg.contains("<rect x=\"60\" y=\"16\" width=\"610\" height=\"18\""), svg)  // 80/80 of 610
+        XCTAssertTrue(svg.contains("<rect x=\"60\" y=\"46\" width=\"152.5\" height=\"18\""), svg)  // 20/80 of 610
         XCTAssertTrue(svg.contains("<title>alpha: 80</title>"), svg)
         XCTAssertTrue(svg.contains("<title>beta: 20 orders</title>"), svg)
-        for tick in ["0", "25", "50", "75", "100"] { XCTAssertTrue(svg.contains(">\(tick)</text>"), "\(tick) in \(svg)") }
+        for tick in ["0", "20", "40", "60", "80"] { XCTAssertTrue(svg.contains(">\(tick)</text>"), "\(tick) in \(svg)") }
     }
 
     func testNegativeAndZeroValuesDrawNoBarButKeepTheirLabel() {
@@ -79,10 +79,10 @@ final class SVGChartTests: XCTestCase {
         let svg = SVGChart.funnel([stage("Emails sent", 12_400), stage("Clicked", 310), stage("Paid", 31),
                                    stage("Renewed", 0), stage("After", 0)], title: "Funnel")
         XCTAssertTrue(svg.contains(">12,400</text>"), svg)
-        XCTAssertTrue(svg.contains(">2.5% of previous</text>"), svg)  // 310 / 12,400
-        XCTAssertTrue(svg.contains(">10.0% of previous</text>"), svg)  // 31 / 310
-        XCTAssertTrue(svg.contains(">0.0% of previous</text>"), svg)
-        XCTAssertTrue(svg.contains(">n/a of previous</text>"), svg)  // after a stage of 0
+        XCTAssertTrue(svg.contains(">2.5% of emails sent</text>"), svg)  // 310 / 12,400
+        XCTAssertTrue(svg.contains(">10.0% of previous · 0.3% of emails sent</text>"), svg)  // 31 / 310, 31 / 12,400
+        XCTAssertTrue(svg.contains(">0.0% of previous · 0.0% of emails sent</text>"), svg)
+        XCTAssertTrue(svg.contains(">n/a of previous · 0.0% of emails sent</text>"), svg)  // after a stage of 0
         XCTAssertTrue(svg.contains("<title>Paid: 31 (10.0% of clicked, 0.3% of emails sent)</title>"), svg)
     }
 
@@ -108,29 +108,29 @@ final class SVGChartTests: XCTestCase {
     }
 
     func testLongLabelsAreShortenedWithTheFullTextInTheTooltip() {
-        let long = "An extraordinarily long campaign name that goes on"
+        let long = "An extraordinarily long campaign name that goes on and on"
         let svg = SVGChart.horizontalBars([ChartBar(label: long, value: 1, valueLabel: "1")], title: "t", axisLabel: "a")
-        XCTAssertTrue(svg.contains(">An extraordinarily long cam…</text>"), svg)
+        XCTAssertTrue(svg.contains(">An extraordinarily long campaign…</text>"), svg)
         XCTAssertTrue(svg.contains("<title>\(long): 1</title>"), svg)
     }
 
     func testAxisRounding() {
-        XCTAssertEqual(Axis(maximum: 80).maximum, 100)
-        XCTAssertEqual(Axis(maximum: 80).ticks, [0, 25, 50, 75, 100])
-        XCTAssertEqual(Axis(maximum: 7).maximum, 10)
-        XCTAssertEqual(Axis(maximum: 130).maximum, 200)
-        XCTAssertEqual(Axis(maximum: 130).ticks, [0, 50, 100, 150, 200])
-        XCTAssertEqual(Axis(maximum: 230).maximum, 250)
-        XCTAssertEqual(Axis(maximum: 230).ticks, [0, 50, 100, 150, 200, 250])
-        XCTAssertEqual(Axis(maximum: 0.37).maximum, 0.5, accuracy: 1e-12)
+        func ticks(_ value: Double, whole: Bool = false) -> [Double] { Axis(maximum: value, wholeNumbers: whole).ticks }
+        XCTAssertEqual(ticks(80), [0, 20, 40, 60, 80])
+        XCTAssertEqual(ticks(557), [0, 100, 200, 300, 400, 500, 600])
+        XCTAssertEqual(ticks(1_480), [0, 250, 500, 750, 1_000, 1_250, 1_500])
+        XCTAssertEqual(ticks(130), [0, 25, 50, 75, 100, 125, 150])
+        XCTAssertEqual(ticks(230), [0, 50, 100, 150, 200, 250])
+        XCTAssertEqual(ticks(1), [0, 0.2, 0.4, 0.6000000000000001, 0.8, 1])
+        XCTAssertEqual(Axis(maximum: 0.37).maximum, 0.4, accuracy: 1e-12)
         XCTAssertEqual(Axis(maximum: 0).maximum, 1)
-        XCTAssertEqual(Axis(maximum: 1).ticks, [0, 0.25, 0.5, 0.75, 1])
         // Counts: whole ticks only.
-        XCTAssertEqual(Axis(maximum: 7, wholeNumbers: true).ticks, [0, 2, 4, 6, 8, 10])
-        XCTAssertEqual(Axis(maximum: 3, wholeNumbers: true).ticks, [0, 1, 2, 3])
-        XCTAssertEqual(Axis(maximum: 0, wholeNumbers: true).ticks, [0, 1, 2, 3, 4])
-        XCTAssertEqual(Axis(maximum: 230, wholeNumbers: true).ticks, [0, 100, 200, 300, 400, 500])
-        XCTAssertEqual(Axis(maximum: 18, wholeNumbers: true).ticks, [0, 4, 8, 12, 16, 20])
+        XCTAssertEqual(ticks(7, whole: true), [0, 2, 4, 6, 8])
+        XCTAssertEqual(ticks(3, whole: true), [0, 1, 2, 3])
+        XCTAssertEqual(ticks(0, whole: true), [0, 1, 2, 3, 4])
+        XCTAssertEqual(ticks(44, whole: true), [0, 10, 20, 30, 40, 50])
+        XCTAssertEqual(ticks(18, whole: true), [0, 5, 10, 15, 20])
+        XCTAssertEqual(ticks(0.5, whole: true), [0, 1])
     }
 
     func testNumberFormatting() {
