@@ -1,4 +1,6 @@
 import Foundation
+import Reports
+import Store
 import TestSupport
 import XCTest
 
@@ -86,6 +88,37 @@ final class ReportPageBrowserTests: XCTestCase {
         XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         XCTAssertGreaterThan(png.count, 40_000, "a blank 1280x2400 page compresses far below this")
         XCTAssertEqual(harness.stop(), 0)
+    }
+
+    func testDemoDatabaseShowsTheBannerAndTheStoredRevenue() throws {
+        let chromium = try HeadlessChromium.located()
+        let directory = DaemonProcess.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = directory.appendingPathComponent("hookyard.db").path
+        let (status, output) = try DaemonProcess.run(["demo", "seed", "--database", database, "--contacts", "300"])
+        XCTAssertEqual(status, 0, output)
+        // The expected figures, read straight from the tables: net revenue per currency and emails sent, all time.
+        let store = try SQLiteDatabase(path: database, readOnly: true)
+        var revenue: [Money] = []
+        let sums = try store.prepare("SELECT currency, sum(amount) FROM contact_payments GROUP BY currency ORDER BY currency")
+        while try sums.step() { revenue.append(Money(currency: sums.string(0) ?? "", amount: sums.int(1))) }
+        let sent = try XCTUnwrap(try store.scalarInt("SELECT count(*) FROM contact_activity WHERE kind = 'sent'"))
+        store.close()
+        XCTAssertFalse(revenue.isEmpty)
+
+        let daemon = try DaemonProcess(directory: directory)
+        defer { daemon.terminate() }
+        let rendered = try chromium.dumpDOM("http://127.0.0.1:\(try daemon.adminPort())/report?since=2000-01-01&until=2100-01-01")
+        XCTAssertEqual(rendered.consoleMessages, [])
+        let dom = rendered.dom
+        XCTAssertTrue(dom.contains("<strong>Synthetic demo data.</strong>"), dom)
+        let money = revenue.map(CurrencyFormat.text).joined(separator: "<br>")
+        XCTAssertTrue(dom.contains("<div class=\"label\">Net revenue</div><div class=\"value\">\(money)</div>"), "\(money) in \(dom)")
+        XCTAssertTrue(dom.contains("<div class=\"label\">Emails sent</div><div class=\"value\">\(SVGChart.grouped(sent))</div>"), dom)
+        for currency in revenue.map({ $0.currency.uppercased() }) {
+            XCTAssertTrue(dom.contains("aria-label=\"Net revenue in \(currency) by campaign\""), currency)
+        }
+        XCTAssertEqual(daemon.terminate(), 0)
     }
 
     func testBadParametersAreAnswered400InTheBrowserToo() throws {
