@@ -4,6 +4,7 @@
 # keep-alive, and a new connection per request. Prints requests/s, p50/p99 latency and the daemon's peak RSS.
 # Then the drain benchmark (Benchmarks/BenchDrain): jobs/s through the workers, and the rate kept under a limit.
 # Then the contacts benchmark (Benchmarks/BenchContacts): events/s through the contact job with 100,000 contacts.
+# Then the report benchmark (Benchmarks/BenchReport): hookyard report's computation on 1,000,000 events.
 # Tunables: BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_PORT (18089).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ swift build -c release --product hookyard >/dev/null
 swift build -c release --product bench-requests >/dev/null
 swift build -c release --product bench-drain >/dev/null
 swift build -c release --product bench-contacts >/dev/null
+swift build -c release --product bench-report >/dev/null
 bin=$(swift build -c release --show-bin-path)
 mkdir -p "$work"
 secret="whsec_bench_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -59,3 +61,8 @@ echo
 # seeded with 100,000 contacts (seeding takes about 30 s and is not timed).
 # Tunables: CONTACTS_EVENTS (20000), CONTACTS_WORKERS (4), CONTACTS_SEED (100000).
 "$bin/bench-contacts" "${CONTACTS_EVENTS:-20000}" "${CONTACTS_WORKERS:-4}" "${CONTACTS_SEED:-100000}"
+echo
+# Report: ReportBuilder (what `hookyard report` and GET /report compute) per attribution model and grouping, on demo
+# data of about 1,000,000 events and 100,000 contacts (seeding takes about 20 s and is not timed).
+# Tunables: REPORT_CONTACTS (100000), REPORT_RUNS (5).
+"$bin/bench-report" "${REPORT_CONTACTS:-100000}" "${REPORT_RUNS:-5}"

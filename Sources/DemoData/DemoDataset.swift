@@ -18,7 +18,7 @@ public struct DemoDataset: Sendable {
     /// The end of the dataset (Unix milliseconds); activity spans the 90 days before it.
     public var now: Int64
 
-    public init(contacts: Int = 2_000, seed: UInt64 = 1, now: Int64) {
+    public init(contacts: Int = 5_000, seed: UInt64 = 1, now: Int64) {
         self.contacts = contacts
         self.seed = seed
         self.now = now
@@ -152,8 +152,8 @@ public struct DemoDataset: Sendable {
     }
 
     static let onboarding: [Onboarding] = [
-        Onboarding(id: "de000000-0000-4000-8000-000000000011", name: "Demo: Onboarding - 5-day email course", emails: 5, churn: 0.07),
-        Onboarding(id: "de000000-0000-4000-8000-000000000012", name: "Demo: Onboarding - single welcome email", emails: 1, churn: 0.20),
+        Onboarding(id: "de000000-0000-4000-8000-000000000011", name: "Demo: Onboarding - 5-day email course", emails: 5, churn: 0.05),
+        Onboarding(id: "de000000-0000-4000-8000-000000000012", name: "Demo: Onboarding - single welcome email", emails: 1, churn: 0.30),
     ]
 
     static let linkRule = "demo-send-payment-link"
@@ -168,7 +168,7 @@ public struct DemoDataset: Sendable {
         let currency = random.chance(0.25) ? "eur" : "usd"
         var buyer = Buyer(contact: contact, currency: currency)
 
-        if random.chance(0.03) {
+        if random.chance(0.015) {
             // Found the offer on their own: a direct customer, no email.
             try purchase(&buyer, at: firstSeen, campaign: nil, chance: 1, writer: writer, random: &random, summary: &summary)
             return contact

@@ -1,5 +1,5 @@
 /// The report as plain text for a terminal (`hookyard report --format table`): the headline block, the per-group table
-/// with aligned columns, then the funnel, time to purchase, churn, lifetime value, control groups and
+/// with aligned columns (groups by name; ids are in the JSON and CSV), then the funnel, time to purchase, churn, lifetime value, control groups and
 /// deliverability. Stateless.
 public enum ReportText {
     public static func render(_ report: Report) -> String {
@@ -42,18 +42,18 @@ public enum ReportText {
         if report.groups.isEmpty {
             lines.append("  (no activity or payment in the period)")
         } else {
-            let header = ["KEY", "NAME", "SENT", "CONTACTED", "OPEN", "CLICK", "REPLY", "LINKS", "CLICKED", "PAID", "NEW",
+            let header = [query.grouping.rawValue.uppercased(), "SENT", "CONTACTED", "OPEN", "CLICK", "REPLY", "LINKS", "CLICKED", "PAID", "NEW",
                           "CUSTOMERS", "CONVERSION", "ORDERS", "REVENUE", "AOV", "PER EMAIL", "MEDIAN TTP"]
             let rows = report.groups.map { group -> [String] in
                 let f = group.figures
-                return [group.key, shorten(group.name, 32), ReportFormat.count(f.emailsSent), ReportFormat.count(f.contacted),
+                return [shorten(group.name, 40), ReportFormat.count(f.emailsSent), ReportFormat.count(f.contacted),
                         ReportFormat.percent(f.openRate), ReportFormat.percent(f.clickRate), ReportFormat.percent(f.replyRate),
                         ReportFormat.count(f.linksSent), ReportFormat.count(f.linksClicked), ReportFormat.count(f.linksPaid),
                         String(f.newCustomers), String(f.customers), ReportFormat.percent(f.conversion), String(f.orders),
                         ReportFormat.money(f.revenue), ReportFormat.money(f.averageOrderValue), ReportFormat.money(f.revenuePerEmail),
                         ReportFormat.duration(f.medianTimeToFirstPurchaseMs)]
             }
-            lines += table([header] + rows, numeric: Set(2...13))
+            lines += table([header] + rows, numeric: Set(1...12))
         }
 
         lines.append("")
@@ -69,15 +69,15 @@ public enum ReportText {
 
         lines.append("")
         lines.append("Subscription churn by onboarding sequence")
-        lines += section(report.churn.isEmpty, ["SEQUENCE", "NAME", "SUBSCRIBERS", "CHURNED", "RATE"], report.churn.map {
-            [$0.sequence, shorten($0.name, 32), String($0.subscribers), String($0.churned), ReportFormat.percent($0.rate)]
-        }, numeric: [2, 3, 4])
+        lines += section(report.churn.isEmpty, ["SEQUENCE", "SUBSCRIBERS", "CHURNED", "RATE"], report.churn.map {
+            [shorten($0.name, 40), String($0.subscribers), String($0.churned), ReportFormat.percent($0.rate)]
+        }, numeric: [1, 2, 3])
 
         lines.append("")
         lines.append("Customer lifetime value by acquisition source (net revenue before until / customers)")
-        lines += section(report.lifetimeValue.isEmpty, ["SOURCE", "NAME", "CUSTOMERS", "REVENUE", "LIFETIME VALUE"], report.lifetimeValue.map {
-            [$0.source, shorten($0.name, 32), String($0.customers), ReportFormat.money($0.revenue), ReportFormat.money($0.lifetimeValue)]
-        }, numeric: [2])
+        lines += section(report.lifetimeValue.isEmpty, ["SOURCE", "CUSTOMERS", "REVENUE", "LIFETIME VALUE"], report.lifetimeValue.map {
+            [shorten($0.name, 40), String($0.customers), ReportFormat.money($0.revenue), ReportFormat.money($0.lifetimeValue)]
+        }, numeric: [1])
 
         lines.append("")
         lines.append("Rollout control groups (treated vs held back; small groups are noisy)")

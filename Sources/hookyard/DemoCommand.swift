@@ -19,7 +19,7 @@ struct DemoCommand: ParsableCommand {
                 """)
 
         @Option(help: "The database file to create.") var database = "./hookyard-demo.db"
-        @Option(help: "How many leads.") var contacts = 2_000
+        @Option(help: "How many leads.") var contacts = 5_000
         @Option(help: "Seed of the generator: the same seed gives the same data (relative to now).") var seed: UInt64 = 1
         @Flag(help: "Replace an existing demo database.") var force = false
 

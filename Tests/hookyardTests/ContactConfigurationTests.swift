@@ -124,6 +124,7 @@ final class ContactConfigurationTests: ConfigurationTestCase {
         XCTAssertEqual(example.contacts.loopGuardSeconds, defaults.contacts.loopGuardSeconds)
         XCTAssertEqual(example.contacts.maxRuleRunsPerDay, defaults.contacts.maxRuleRunsPerDay)
         XCTAssertEqual(example.retentionPayloadDays, defaults.retentionPayloadDays)
+        XCTAssertEqual(example.reportLookbackMilliseconds, defaults.reportLookbackMilliseconds)
         XCTAssertEqual(example.segments, [])
 
         // Uncomment the contacts and segments examples: lines "  # key:" / "#   ..." after "contacts:".
