@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEV_ENV := .hookyard-dev.env
 
-.PHONY: all deps build release run test bench check-systemd clean
+.PHONY: all deps build release run test bench check-systemd report-screenshot clean
 
 all: build
 
@@ -48,6 +48,11 @@ test: deps
 ## Measure ingest throughput and latency with wrk (see docs/benchmarks.md).
 bench: deps
 	@scripts/bench.sh
+
+## Write docs/images/report.png: /report of a `hookyard demo seed` database, drawn by headless Chromium (installed
+## with apt when missing). See docs/report-page.md.
+report-screenshot: deps
+	@SWIFT="$(SWIFT)" scripts/report-screenshot.sh
 
 ## Check systemd/hookyard.service and hookyard.socket: `systemd-analyze verify` (on a copy whose ExecStart is
 ## /bin/true, since /usr/local/bin/hookyard need not exist here) and `systemd-analyze security --offline=yes`,

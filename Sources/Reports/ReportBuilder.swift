@@ -6,7 +6,7 @@ import Store
 /// Not thread-safe: one builder (one SQLite connection) per thread or request; `close()` (or deinit) closes it.
 public final class ReportBuilder {
     /// Rows for `Report.deliverability`, computed elsewhere (per sending account and campaign); `nil`: none.
-    public typealias DeliverabilityProvider = (ReportQuery) throws -> [DeliverabilityRow]
+    public typealias DeliverabilityProvider = @Sendable (ReportQuery) throws -> [DeliverabilityRow]
 
     private let database: SQLiteDatabase
     private let ownsDatabase: Bool

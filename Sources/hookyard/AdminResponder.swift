@@ -9,14 +9,19 @@ import Metrics
 /// |---|---|
 /// | `GET /metrics` | every metric in the Prometheus text format 0.0.4 |
 /// | `GET /healthz` | 200 while the process runs |
+/// | `GET /report` | the success-metrics report as an HTML page (`ReportPageRoute`) |
 ///
-/// Anything else is 404 (405 for another method on a known path). Thread-safe.
+/// Anything else is 404 (405 for another method on a known path). With `HOOKYARD_ADMIN_TOKEN` set, every route but
+/// `/healthz` first requires the token (`AdminAccess`; 401 otherwise). Thread-safe.
 struct AdminResponder: HTTPResponder {
     let metrics: HookyardMetrics
+    let access: AdminAccess
+    let reportPage: ReportPageRoute
 
     static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
     func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
+        if let refusal = access.refusal(for: request) { return completion(refusal) }
         switch request.path {
         case "/metrics":
             guard request.method == "GET" || request.method == "HEAD" else { return completion(Self.methodNotAllowed()) }
@@ -29,8 +34,12 @@ struct AdminResponder: HTTPResponder {
         case "/healthz":
             guard request.method == "GET" || request.method == "HEAD" else { return completion(Self.methodNotAllowed()) }
             completion(.json(status: 200, "{\"status\":\"ok\"}"))
+        case "/report":
+            guard request.method == "GET" || request.method == "HEAD" else { return completion(Self.methodNotAllowed()) }
+            reportPage.respond(to: request, completion: completion)
         default:
-            completion(.error(status: 404, reason: "not_found", message: "no route for \(request.path); the admin listener serves /metrics and /healthz"))
+            completion(.error(status: 404, reason: "not_found",
+                              message: "no route for \(request.path); the admin listener serves /metrics, /healthz and /report"))
         }
     }
 

@@ -24,6 +24,7 @@ struct CheckConfig: ParsableCommand {
         print("  database                  \(settings.database)")
         print("  log_level                 \(settings.logLevel)")
         print("  admin_listen              \(settings.adminAddress ?? "off")")
+        print("  HOOKYARD_ADMIN_TOKEN      \(settings.adminTokens.isEmpty ? "not set: whoever reaches admin_listen can read /metrics and /report" : Serve.describe(settings.adminTokens))")
         print("  STRIPE_WEBHOOK_SECRET     \(Serve.describe(settings.stripe.webhookSecrets))")
         print("  INSTANTLY_WEBHOOK_SECRET  \(Serve.describe(settings.instantly.webhookSecrets))")
         print("  STRIPE_API_KEY            \(settings.stripe.apiKey.isEmpty ? "not set: Stripe calls run in dry-run" : settings.stripe.isTestKey ? "set (test mode)" : "set (live mode)")")

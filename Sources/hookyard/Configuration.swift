@@ -19,6 +19,8 @@ struct HookyardConfiguration: Sendable {
     var listen = "127.0.0.1:8080"
     /// Where `/metrics` is served, apart from the webhooks; empty or `off`: nowhere.
     var adminListen = "127.0.0.1:9090"
+    /// `HOOKYARD_ADMIN_TOKEN` (a secret): when set, every admin route but `/healthz` requires it (`AdminAccess`).
+    var adminTokens: [String] = []
     var database = "./hookyard.db"
     var logLevel = "info"
     var http = HTTPSettings()
@@ -261,6 +263,15 @@ enum ConfigurationLoader {
             }
         } catch { issues.append(error) }
         applyAlertWebhook(environment, to: &configuration, issues: &issues)
+        do {
+            if let tokens = try SecretResolver.resolve("HOOKYARD_ADMIN_TOKEN", environment: environment) {
+                configuration.adminTokens = tokens
+                if tokens.contains(where: { $0.count < 16 }) {
+                    issues.append(ConfigurationIssue(origin: "environment", line: nil, key: "HOOKYARD_ADMIN_TOKEN",
+                                                     message: "a token must be at least 16 characters (e.g. openssl rand -hex 32)"))
+                }
+            }
+        } catch { issues.append(error) }
     }
 
     static func format(_ value: Double) -> String {

@@ -7,6 +7,7 @@ import Intake
 import Logging
 import Metrics
 import Outbound
+import Reports
 import Store
 import Synchronization
 import Workflows
@@ -119,7 +120,8 @@ struct Serve: ParsableCommand {
         }
         logger.info("listening", metadata: ["address": "\(bound)",
                                             "socket": "\(serverConfiguration.inheritedListenerDescriptor == nil ? "own" : "inherited from systemd")"])
-        let admin = Self.startAdmin(settings, metrics: metrics, logger: logger)
+        let admin = Self.startAdmin(settings, metrics: metrics, reportPage: Self.reportPage(settings, clock: clock, logger: logger),
+                                    logger: logger)
         let wallClock = { Int64(Date().timeIntervalSince1970 * 1000) }
         do {
             try DaemonStatus.recordStart(DaemonStatus(pid: getpid(), version: Hookyard.version, startedAt: wallClock(),
@@ -205,7 +207,8 @@ struct Serve: ParsableCommand {
     /// Starts the admin listener (`/metrics`, `/healthz`) on `admin_listen`, and logs `admin listening` with its
     /// address. - Returns: the server, or `nil` when it is turned off or cannot listen: a failure to bind is logged
     /// as an error and the daemon runs on without metrics, since receiving webhooks matters more than observing it.
-    static func startAdmin(_ settings: HookyardConfiguration, metrics: HookyardMetrics, logger: Logger) -> HTTPServer? {
+    static func startAdmin(_ settings: HookyardConfiguration, metrics: HookyardMetrics, reportPage: ReportPageRoute,
+                           logger: Logger) -> HTTPServer? {
         guard let listen = settings.adminAddress else {
             logger.info("admin listener off; /metrics is not served", metadata: ["admin_listen": "\(settings.adminListen)"])
             return nil
@@ -214,14 +217,31 @@ struct Serve: ParsableCommand {
             let address = try SocketAddress(parsing: listen)
             let configuration = HTTPServerConfiguration(address: address, headerTimeout: .seconds(5), bodyTimeout: .seconds(5),
                                                         idleTimeout: .seconds(60), maxConnections: 64, eventLoopCount: 1)
-            let server = HTTPServer(configuration: configuration, responder: AdminResponder(metrics: metrics), logger: logger)
+            let access = AdminAccess(tokens: settings.adminTokens)
+            let server = HTTPServer(configuration: configuration,
+                                    responder: AdminResponder(metrics: metrics, access: access, reportPage: reportPage), logger: logger)
             let bound = try server.start()
-            logger.info("admin listening", metadata: ["address": "\(bound)", "routes": "/metrics /healthz"])
+            logger.info("admin listening", metadata: ["address": "\(bound)", "routes": "/metrics /healthz /report",
+                                                      "admin_token": "\(access.requiresToken ? "required" : "not set")"])
             return server
         } catch {
             logger.error("cannot listen on admin_listen; running without /metrics", metadata: ["admin_listen": "\(listen)", "error": "\(error)"])
             return nil
         }
+    }
+
+    /// `GET /report`: each request builds the report on a read-only connection of its own (opened per request, like
+    /// a scrape's: a `ReportBuilder` is not thread-safe), with the daemon's clock as "now".
+    static func reportPage(_ settings: HookyardConfiguration, clock: @escaping @Sendable () -> Int64, logger: Logger) -> ReportPageRoute {
+        let database = settings.database
+        let deliverability = settings.reportDeliverability()
+        return ReportPageRoute(
+            makeReport: { query in
+                let builder = try ReportBuilder(path: database, deliverability: deliverability)
+                defer { builder.close() }
+                return try builder.build(query, now: clock())
+            },
+            defaultLookbackMilliseconds: settings.reportLookbackMilliseconds, now: clock, logger: logger)
     }
 
     /// `hookyard_jobs{state}` at each scrape, from a read connection of its own (opened per scrape: scrapes are
