@@ -7,28 +7,20 @@ public enum ReportFormat {
     static let zeroDecimalCurrencies: Set<String> = ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx",
                                                      "vnd", "vuv", "xaf", "xof", "xpf"]
 
-    /// `USD 147.00` (`JPY 500`) from Stripe's smallest-unit amount.
+    /// `USD 1,147.00` (`JPY 500`, `KWD 1.250`) from Stripe's smallest-unit amount: `CurrencyFormat`, the one money
+    /// format of the table, the page and `stats`.
     public static func amount(_ amount: Int64, currency: String) -> String {
-        let code = currency.uppercased()
-        if zeroDecimalCurrencies.contains(currency.lowercased()) { return "\(code) \(amount)" }
-        let sign = amount < 0 ? "-" : ""
-        let cents = abs(amount) % 100
-        return "\(code) \(sign)\(abs(amount) / 100).\(cents < 10 ? "0" : "")\(cents)"
+        CurrencyFormat.text(Money(currency: currency, amount: amount))
     }
 
     /// Each currency's amount, joined by two spaces; `-` for none.
     public static func money(_ amounts: [Money]) -> String {
-        amounts.isEmpty ? "-" : amounts.map { amount($0.amount, currency: $0.currency) }.joined(separator: "  ")
+        amounts.isEmpty ? "-" : amounts.map(CurrencyFormat.text).joined(separator: "  ")
     }
 
     /// A fractional amount of minor units with one more decimal than the currency has: `USD 0.045`.
     public static func money(_ rates: [MoneyRate]) -> String {
-        guard !rates.isEmpty else { return "-" }
-        return rates.map { rate in
-            let zeroDecimal = zeroDecimalCurrencies.contains(rate.currency.lowercased())
-            let value = zeroDecimal ? rate.amount : rate.amount / 100
-            return "\(rate.currency.uppercased()) " + String(format: zeroDecimal ? "%.1f" : "%.3f", value)
-        }.joined(separator: "  ")
+        rates.isEmpty ? "-" : rates.map(CurrencyFormat.text).joined(separator: "  ")
     }
 
     /// `41.2%`; `-` when the rate is undefined.

@@ -195,6 +195,11 @@ final class ReportPageTests: XCTestCase {
         XCTAssertEqual(CurrencyFormat.text(Money(currency: "eur", amount: 0)), "EUR 0.00")
         XCTAssertEqual(CurrencyFormat.text(MoneyRate(currency: "usd", amount: 4.5)), "USD 0.045")
         XCTAssertEqual(CurrencyFormat.text(MoneyRate(currency: "jpy", amount: 4.5)), "JPY 4.5")
+        // The table, the CSV-less CLI figures and `stats` use the same format as the page.
+        XCTAssertEqual(ReportFormat.amount(1_250, currency: "kwd"), "KWD 1.250")
+        XCTAssertEqual(ReportFormat.money([Money(currency: "usd", amount: 123_456), Money(currency: "jpy", amount: 1_500)]),
+                       "USD 1,234.56  JPY 1,500")
+        XCTAssertEqual(ReportFormat.money([MoneyRate(currency: "usd", amount: 4.5)]), "USD 0.045")
     }
 
     /// The `<svg>` element whose `aria-label` is `label`.
