@@ -150,7 +150,8 @@ mkdir -p "$conf_dir/credentials"
 chmod 0700 "$conf_dir/credentials"
 # The unit's LoadCredential= lines fail the start when a file is missing, so each secret not given yet gets an empty
 # file (0600): Hookyard reads an empty credential as unset (an API key left empty runs that provider in dry-run).
-for name in STRIPE_WEBHOOK_SECRET INSTANTLY_WEBHOOK_SECRET STRIPE_API_KEY INSTANTLY_API_KEY; do
+for name in STRIPE_WEBHOOK_SECRET INSTANTLY_WEBHOOK_SECRET STRIPE_API_KEY INSTANTLY_API_KEY \
+            HOOKYARD_ALERT_WEBHOOK_URL HOOKYARD_ADMIN_TOKEN; do
     if [ ! -e "$conf_dir/credentials/$name" ]; then
         (umask 077 && : > "$conf_dir/credentials/$name")
         echo "Created $conf_dir/credentials/$name (empty: unset until you fill it)"
@@ -174,8 +175,10 @@ cat <<EOF
 
 Next steps:
   1. Put each secret in its own file $conf_dir/credentials/NAME, mode 0600 (systemd hands it to the service);
-     this asks for all four and leaves the ones you answer with Enter empty (unset):
-       for name in STRIPE_WEBHOOK_SECRET INSTANTLY_WEBHOOK_SECRET STRIPE_API_KEY INSTANTLY_API_KEY; do
+     this asks for all six and leaves the ones you answer with Enter empty (unset; the last two are optional:
+     where alerts are posted, and the token /metrics and /report require):
+       for name in STRIPE_WEBHOOK_SECRET INSTANTLY_WEBHOOK_SECRET STRIPE_API_KEY INSTANTLY_API_KEY \
+                   HOOKYARD_ALERT_WEBHOOK_URL HOOKYARD_ADMIN_TOKEN; do
            read -rsp "\$name: " value; echo
            [ -n "\$value" ] && (umask 077 && printf '%s\n' "\$value" > $conf_dir/credentials/\$name)
        done

@@ -69,7 +69,8 @@ final class InstallScriptTests: XCTestCase {
         XCTAssertEqual(try mode(sandbox.path("etc/hookyard/hookyard.env")), 0o600)
         XCTAssertEqual(try mode(sandbox.path("etc/hookyard/credentials")), 0o700)
         // LoadCredential= fails the start on a missing file: every secret starts as an empty (unset) one.
-        for name in ["STRIPE_WEBHOOK_SECRET", "INSTANTLY_WEBHOOK_SECRET", "STRIPE_API_KEY", "INSTANTLY_API_KEY"] {
+        for name in ["STRIPE_WEBHOOK_SECRET", "INSTANTLY_WEBHOOK_SECRET", "STRIPE_API_KEY", "INSTANTLY_API_KEY",
+                     "HOOKYARD_ALERT_WEBHOOK_URL", "HOOKYARD_ADMIN_TOKEN"] {
             XCTAssertEqual(try String(contentsOfFile: sandbox.path("etc/hookyard/credentials/\(name)"), encoding: .utf8), "", name)
             XCTAssertEqual(try mode(sandbox.path("etc/hookyard/credentials/\(name)")), 0o600, name)
         }

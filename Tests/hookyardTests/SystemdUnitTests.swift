@@ -35,7 +35,8 @@ final class SystemdUnitTests: XCTestCase {
     func testServiceLoadsEverySecretTheDaemonReadsAsACredential() throws {
         let credentials = try values("LoadCredential", in: Self.service)
         let names = credentials.compactMap { $0.split(separator: ":", maxSplits: 1).first.map(String.init) }
-        let secrets = ["STRIPE_WEBHOOK_SECRET", "INSTANTLY_WEBHOOK_SECRET", "STRIPE_API_KEY", "INSTANTLY_API_KEY"]
+        let secrets = ["STRIPE_WEBHOOK_SECRET", "INSTANTLY_WEBHOOK_SECRET", "STRIPE_API_KEY", "INSTANTLY_API_KEY",
+                       "HOOKYARD_ALERT_WEBHOOK_URL", "HOOKYARD_ADMIN_TOKEN"]
         XCTAssertEqual(Set(names), Set(secrets))
         for secret in secrets {
             // The daemon finds each one as $CREDENTIALS_DIRECTORY/NAME.
