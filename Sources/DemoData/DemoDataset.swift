@@ -113,6 +113,9 @@ public struct DemoDataset: Sendable {
 
     // MARK: The model
 
+    /// The demo's sending mailboxes (Instantly's `email_account`), all on a reserved example domain.
+    static let sendingAccounts = ["ana@mail.demo.example.org", "ben@mail.demo.example.org", "cy@mail.demo.example.org",
+                                  "dee@outreach.demo.example.org"]
     static let day: Int64 = 86_400_000
     static let hour: Int64 = 3_600_000
 
@@ -198,6 +201,9 @@ public struct DemoDataset: Sendable {
     private func sequence(_ campaign: Campaign, from start: Int64, buyer: inout Buyer, writer: ReportDataWriter,
                           random: inout SplitMix64, summary: inout Summary) throws {
         let steps = 5 + random.int(0..<3)
+        // The mailbox that writes to this lead; the last one bounces more, so the deliverability table has a story.
+        let accountIndex = Int(buyer.contact % Int64(Self.sendingAccounts.count))
+        let account = Self.sendingAccounts[accountIndex]
         let opener = random.chance(campaign.open)
         var at = start
         var engaged = false
@@ -205,16 +211,16 @@ public struct DemoDataset: Sendable {
         for step in 0..<steps {
             if step > 0 { at += random.int((2 * Self.day)..<(5 * Self.day)) }
             guard at < now else { return }
-            try writer.activity(contact: buyer.contact, kind: "sent", campaign: campaign.id, at: at)
+            try writer.activity(contact: buyer.contact, kind: "sent", campaign: campaign.id, at: at, account: account)
             lastTouch = at
-            if step == 0 && random.chance(0.015) {
-                try writer.activity(contact: buyer.contact, kind: "bounced", campaign: campaign.id, at: at + 60_000)
+            if step == 0 && random.chance(accountIndex == Self.sendingAccounts.count - 1 ? 0.05 : 0.012) {
+                try writer.activity(contact: buyer.contact, kind: "bounced", campaign: campaign.id, at: at + 60_000, account: account)
                 return
             }
             if opener && random.chance(0.7) {
                 var opened = at + random.int((5 * 60_000)..<(30 * Self.hour))
                 for _ in 0..<(random.chance(0.3) ? 2 : 1) where opened < now {
-                    try writer.activity(contact: buyer.contact, kind: "opened", campaign: campaign.id, at: opened)
+                    try writer.activity(contact: buyer.contact, kind: "opened", campaign: campaign.id, at: opened, account: account)
                     lastTouch = max(lastTouch, opened)
                     opened += random.int(Self.hour..<(48 * Self.hour))
                 }
@@ -222,20 +228,20 @@ public struct DemoDataset: Sendable {
             }
             let clickAt = at + random.int(Self.hour..<(40 * Self.hour))
             if random.chance(campaign.click / Double(steps) * 1.6), clickAt < now {
-                try writer.activity(contact: buyer.contact, kind: "clicked", campaign: campaign.id, at: clickAt)
+                try writer.activity(contact: buyer.contact, kind: "clicked", campaign: campaign.id, at: clickAt, account: account)
                 lastTouch = max(lastTouch, clickAt)
                 engaged = true
                 try sendLink(&buyer, campaign: campaign, at: clickAt + 10 * 60_000, writer: writer, random: &random, summary: &summary)
             }
             let replyAt = at + random.int((2 * Self.hour)..<(72 * Self.hour))
             if random.chance(campaign.reply / Double(steps) * 1.6), replyAt < now {
-                try writer.activity(contact: buyer.contact, kind: "replied", campaign: campaign.id, at: replyAt)
+                try writer.activity(contact: buyer.contact, kind: "replied", campaign: campaign.id, at: replyAt, account: account)
                 lastTouch = max(lastTouch, replyAt)
                 try sendLink(&buyer, campaign: campaign, at: replyAt + 30 * 60_000, writer: writer, random: &random, summary: &summary)
                 break
             }
             if random.chance(0.004) {
-                try writer.activity(contact: buyer.contact, kind: "unsubscribed", campaign: campaign.id, at: at + Self.hour)
+                try writer.activity(contact: buyer.contact, kind: "unsubscribed", campaign: campaign.id, at: at + Self.hour, account: account)
                 return
             }
         }

@@ -41,7 +41,8 @@ public final class ReportDataWriter {
             """)
         insertContact = try database.prepare("INSERT INTO contacts (email, first_seen_at, updated_at) VALUES (?1, ?2, ?2)")
         insertActivity = try database.prepare("""
-            INSERT INTO contact_activity (contact_id, event_id, kind, campaign_id, occurred_at) VALUES (?1, ?2, ?3, ?4, ?5)
+            INSERT INTO contact_activity (contact_id, event_id, kind, campaign_id, occurred_at, account)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
             """)
         insertPayment = try database.prepare("""
             INSERT INTO contact_payments (contact_id, event_id, reference, kind, amount, currency, occurred_at, tier,
@@ -81,10 +82,12 @@ public final class ReportDataWriter {
 
     /// An Instantly activity (`sent`, `opened`, `clicked`, `replied`, `bounced`, `unsubscribed`, ...) of a contact
     /// (`nil`: an erased one) in a campaign, with its event.
-    public func activity(contact: Int64?, kind: String, campaign: String?, at: Int64) throws {
+    /// `account`: the sending mailbox (`email_account`), for the deliverability figures.
+    public func activity(contact: Int64?, kind: String, campaign: String?, at: Int64, account: String? = nil) throws {
         let type = Self.instantlyTypes[kind] ?? kind
         var body = #"{"event_type":"\#(type)","timestamp":"\#(ContactJSON.isoTime(at))""#
         if let campaign { body += #","campaign_id":"\#(campaign)""# }
+        if let account { body += #","email_account":"\#(account)""# }
         if let email = contact.flatMap({ emails[$0] }) { body += #","lead_email":"\#(email)""# }
         let event = try event(source: "instantly", type: type, at: at, body: body + "}")
         try Self.bind(insertActivity, 1, contact)
@@ -92,6 +95,7 @@ public final class ReportDataWriter {
         try insertActivity.bind(3, kind)
         try insertActivity.bind(4, campaign)
         try insertActivity.bind(5, at)
+        try insertActivity.bind(6, account)
         try insertActivity.run()
     }
 
