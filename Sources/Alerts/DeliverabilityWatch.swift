@@ -106,14 +106,13 @@ public final class DeliverabilityWatch: Sendable {
         }
         let policy = currentPolicy
         let scopes = [(DeliverabilityRates.Scope.account, account), (.campaign, campaign)].compactMap { scope, key in key.map { (scope, $0) } }
-        guard !scopes.isEmpty, Self.judgedTypes.contains(type) || type == "email_sent" && shouldJudgeSend(scopes, policy: policy) else {
-            return []
-        }
+        guard !scopes.isEmpty, Self.judgedTypes.contains(type) || type == "email_sent" else { return [] }
         var pauses: [NewJob] = []
         for (scope, key) in scopes {
             do {
                 let rates = try reader.rates(scope: scope, key: key, windowMilliseconds: policy.windowMilliseconds,
                                              now: max(clock(), occurredAt))
+                if type == "email_sent", !sendNeedsJudging(rates, policy: policy) { continue }
                 pauses += judge(rates, policy: policy, eventID: eventID).pauses
             } catch {
                 logger.error("deliverability: cannot read rates; the maintenance pass checks again",
@@ -123,10 +122,19 @@ public final class DeliverabilityWatch: Sendable {
         return pauses
     }
 
-    /// A send only lowers the rates: judge it when a reply-rate floor is set, or to clear a raised alert.
-    private func shouldJudgeSend(_ scopes: [(DeliverabilityRates.Scope, String)], policy: DeliverabilityPolicy) -> Bool {
+    /// Whether a send changes what `judge` would decide for these rates. A send lowers the rates, but it can also
+    /// bring the window up to `min_sent`, from which the bounces and unsubscribes already counted are judged (with
+    /// several workers, the bounce can be applied before the sends that complete the sample). So: judge when a
+    /// reply-rate floor is set, when a threshold is crossed now, or to clear a raised alert.
+    private func sendNeedsJudging(_ rates: DeliverabilityRates, policy: DeliverabilityPolicy) -> Bool {
         guard policy.minReplyRate == nil else { return true }
-        let subjects = scopes.flatMap { scope, key in Metric.allCases.map { Self.subject(scope, key, $0) } }
+        let crossed = rates.sent >= policy.minimumSent && [Metric.bounce, .unsubscribe].contains { metric in
+            guard let threshold = Self.threshold(metric, policy: policy, rates: rates).threshold,
+                  let rate = Self.rate(metric, rates) else { return false }
+            return rate > threshold
+        }
+        if crossed { return true }
+        let subjects = Metric.allCases.map { Self.subject(rates.scope, rates.key, $0) }
         return (try? alerts.anyRaised(.deliverability, subjects: subjects)) ?? false
     }
 

@@ -107,6 +107,21 @@ final class DeliverabilityWatchTests: AlertTestCase {
         XCTAssertEqual(watch.samples(reader: reader), [], "nor is it a /metrics series")
     }
 
+    /// Workers apply events in any order: when the bounces are applied before the sends that complete the sample,
+    /// the send that reaches `min_sent` is the one that crosses the threshold.
+    func testTheSendThatCompletesTheSampleJudgesBouncesAppliedBeforeIt() throws {
+        let watch = watch()
+        let engine = engine(watch)
+        events("email_sent", 49)
+        events("email_bounced", 3, minutesAgo: 30)
+        try drain(engine)
+        XCTAssertEqual(raised(), [], "3 of 49: below the sample")
+        events("email_sent", 1, minutesAgo: 10)
+        try drain(engine)
+        XCTAssertEqual(raised().map { $0.fields["subject"] }, ["account:\(account):bounce_rate", "campaign:\(campaign):bounce_rate"])
+        XCTAssertEqual(raised().map { $0.fields["rate"] }, ["6%", "6%"], "3 of 50")
+    }
+
     func testOnlyTheWindowCountsAndTheMaintenancePassClearsWhatItNoLongerHolds() throws {
         let watch = watch(DeliverabilityPolicy(windowMilliseconds: 24 * hour))
         events("email_sent", 60, minutesAgo: 26 * 60)  // older than the day the window spans
