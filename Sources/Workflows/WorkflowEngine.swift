@@ -404,7 +404,7 @@ public final class WorkflowEngine: JobHandler {
         output["alert"] = input["alert"] ?? .null
         if providers.instantlyDryRun {
             output["dry_run"] = .bool(true)
-            output["requests"] = .array(instantly.requests.map { Self.describe($0, baseURL: instantly.baseURL) })
+            output["requests"] = .array(Self.describeRequests(of: instantly))
         }
         logger.notice("deliverability: campaign paused", metadata: ["job_id": .stringConvertible(job.id), "campaign": "\(campaign)",
                                                                     "changed": "\(output["changed"]?.text ?? "-")",
@@ -527,11 +527,11 @@ public final class WorkflowEngine: JobHandler {
         let result = try runner.run(step.action, Arguments(values: rendered), in: actionContext)
 
         var stored = result.objectValue ?? ["result": result]
-        let dryRunRequests = (providers.stripeDryRun ? stripe.requests : []) + (providers.instantlyDryRun ? instantly.requests : [])
+        let dryRunTransports = (providers.stripeDryRun ? [stripe] : []) + (providers.instantlyDryRun ? [instantly] : [])
+        let dryRunRequests = dryRunTransports.flatMap(\.requests)
         if !dryRunRequests.isEmpty {
             stored["dry_run"] = .bool(true)
-            stored["requests"] = .array((providers.stripeDryRun ? stripe.requests.map { Self.describe($0, baseURL: stripe.baseURL) } : [])
-                + (providers.instantlyDryRun ? instantly.requests.map { Self.describe($0, baseURL: instantly.baseURL) } : []))
+            stored["requests"] = .array(dryRunTransports.flatMap(Self.describeRequests))
             logger.info("dry run: step recorded the requests it would send", metadata: [
                 "job_id": .stringConvertible(job.id), "rule": "\(ruleName)", "step": "\(stepName)",
                 // Paths without their query: a query can carry an email address, which stays out of info logs.
@@ -665,7 +665,12 @@ public final class WorkflowEngine: JobHandler {
         return String(key.prefix(200)) + "-job\(job.id)"
     }
 
-    /// A request as a dry-run output shows it: method, path, body; never a key.
+    /// Every request a dry-run transport recorded, as a job's output shows them.
+    static func describeRequests(of transport: RecordingProviderTransport) -> [JSONValue] {
+        transport.requests.map { describe($0, baseURL: transport.baseURL) }
+    }
+
+    /// A request as a dry-run output shows it: method, URL and path, body; never a key.
     static func describe(_ request: ProviderRequest, baseURL: String) -> JSONValue {
         var object: [String: JSONValue] = ["method": .string(request.method), "path": .string(request.path)]
         if !baseURL.isEmpty { object["url"] = .string(baseURL + request.path) }

@@ -79,10 +79,8 @@ final class SystemdUnitTests: XCTestCase {
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
             .map { URL(fileURLWithPath: String($0)).appendingPathComponent("systemd-analyze") } + [URL(fileURLWithPath: "/usr/bin/systemd-analyze")]
         guard let found = path.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            // CI installs it (.ci/run) and sets HOOKYARD_REQUIRE_TOOLS, so there a missing tool fails instead of skipping.
-            let message = "systemd-analyze is not installed (Linux with systemd only): the unit files were not verified or scored"
-            if ProcessInfo.processInfo.environment["HOOKYARD_REQUIRE_TOOLS"] == "1" { throw TestToolMissing(message) }
-            throw XCTSkip(message)
+            throw TestToolMissing.skipUnlessRequired(
+                "systemd-analyze is not installed (Linux with systemd only): the unit files were not verified or scored")
         }
         return found
     }
@@ -152,4 +150,10 @@ final class SystemdUnitTests: XCTestCase {
 struct TestToolMissing: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+
+    /// What a test throws when a tool it needs is not installed: a skip, except where CI installed the tools
+    /// (.ci/run) and set HOOKYARD_REQUIRE_TOOLS=1, where a missing tool fails the test.
+    static func skipUnlessRequired(_ message: String) -> any Error {
+        ProcessInfo.processInfo.environment["HOOKYARD_REQUIRE_TOOLS"] == "1" ? TestToolMissing(message) : XCTSkip(message)
+    }
 }
