@@ -20,6 +20,18 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
+        // Stop signals are taken over before anything starts, so a SIGTERM at any instant (even before READY=1)
+        // ends in the graceful stop below rather than the default action: one that arrives while starting is
+        // acted on as soon as the daemon is up. SIGHUP is ignored until the reload handler exists.
+        let stop = DispatchSemaphore(value: 0)
+        let signals = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stop.signal() }
+            source.resume()
+            return source
+        }
+        signal(SIGHUP, SIG_IGN)
         let settings = try options.load()
         let logger = Logging.makeLogger(level: settings.logLevel)
         let address = try SocketAddress(parsing: settings.listen)
@@ -142,8 +154,7 @@ struct Serve: ParsableCommand {
                                                                logger: logger)
 
         // SIGHUP: reload the rules, segments, contact settings, retention and rate limits from the configuration; an
-        // invalid file changes nothing.
-        signal(SIGHUP, SIG_IGN)
+        // invalid file changes nothing. (Ignored since the start, so a SIGHUP while starting never kills.)
         let reload = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "hookyard.reload"))
         reload.setEventHandler { [options] in
             notifier.send("RELOADING=1\nMONOTONIC_USEC=\(DispatchTime.now().uptimeNanoseconds / 1000)")
@@ -171,14 +182,6 @@ struct Serve: ParsableCommand {
         }
         reload.resume()
 
-        let stop = DispatchSemaphore(value: 0)
-        let signals = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            return source
-        }
         stop.wait()
         notifier.send("STOPPING=1")
         reload.cancel()

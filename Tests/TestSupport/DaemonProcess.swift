@@ -5,12 +5,18 @@ import Foundation
 import Intake
 
 /// Runs the real `hookyard` binary for integration tests: a temporary directory with its database and config,
-/// stdout captured as JSON log lines, the listening port learnt from the `listening` line.
+/// stdout captured as JSON log lines. Readiness is awaited as systemd awaits it: the daemon gets a notify socket
+/// (`$NOTIFY_SOCKET`) and the init returns once `READY=1` arrived; the listening port is read from the `listening`
+/// line.
 public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guarded by `lock`; the rest is set in init.
     public let directory: URL
     public let databasePath: String
     public private(set) var port: UInt16 = 0
     public let process = Process()
+    /// The daemon's `$NOTIFY_SOCKET`: read `notify.receive(for:until:)` for what it sent after `READY=1`.
+    public let notify: NotifySocket
+    /// What the daemon sent on its notify socket up to and including `READY=1`.
+    public private(set) var startupNotifications: [String] = []
     private let lock = NSLock()
     private var outputData = Data()
     /// The read end of the daemon's stdout (kept open while the process runs).
@@ -46,13 +52,15 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
         return url
     }
 
-    /// Starts `hookyard serve` and waits until it listens.
+    /// Starts `hookyard serve` and waits until it sent `READY=1`, as systemd would.
     /// - Parameters:
     ///   - yaml: configuration file contents, if any.
     ///   - environment: extra variables; secrets and listen address default to test values.
+    ///   - abstractNotifySocket: bind the notify socket in the abstract namespace (`@name`).
     public init(directory: URL? = nil, yaml: String? = nil, listen: String = "127.0.0.1:0",
-                environment: [String: String] = [:], secrets: Bool = true) throws {
+                environment: [String: String] = [:], secrets: Bool = true, abstractNotifySocket: Bool = false) throws {
         self.directory = directory ?? Self.makeDirectory()
+        notify = try NotifySocket(directory: self.directory, abstract: abstractNotifySocket)
         databasePath = self.directory.appendingPathComponent("hookyard.db").path
         var arguments = ["serve"]
         if let yaml {
@@ -68,6 +76,7 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
             env["INSTANTLY_WEBHOOK_SECRET"] = Self.instantlySecret
         }
         env["HOOKYARD_TEST_CLOCK_OFFSET_FILE"] = self.directory.appendingPathComponent("clock-offset-ms").path
+        env["NOTIFY_SOCKET"] = notify.name
         env.merge(environment) { _, new in new }
         process.executableURL = Self.binary
         process.arguments = arguments
@@ -97,18 +106,25 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
         }.start()
         try process.run()
         let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
+        var ready = false
+        while Date() < deadline, !ready {
+            startupNotifications += notify.receive(for: 0.1) { $0.contains { $0.hasPrefix("READY=1") } }
+            ready = startupNotifications.contains { $0.hasPrefix("READY=1") }
+            if !ready, !process.isRunning { break }
+        }
+        // `listening` is logged before READY=1; give the output reader a moment to catch up with it.
+        while ready, Date() < deadline {
             if let line = logLines().first(where: { $0["msg"] as? String == "listening" }),
                let address = line["address"] as? String, let portText = address.split(separator: ":").last,
                let port = UInt16(portText) {
                 self.port = port
                 return
             }
-            if !process.isRunning { break }
-            usleep(20_000)
+            usleep(5_000)
         }
         terminate()
-        throw TestClientError("hookyard did not start listening; output:\n\(output)")
+        throw TestClientError("hookyard did not become ready (READY=1 and a `listening` line); "
+            + "notifications \(startupNotifications); output:\n\(output)")
     }
 
     deinit {

@@ -6,55 +6,56 @@ import Intake
 import TestSupport
 import XCTest
 
-/// A datagram socket standing in for systemd's notify socket: records what the daemon sends.
-final class NotifySocket {
-    let descriptor: Int32
-    /// The value for `$NOTIFY_SOCKET`.
-    let name: String
-
-    /// - Parameter abstract: bind in the abstract namespace (`@name`) instead of the file system.
-    init(directory: URL, abstract: Bool = false) throws {
-        let descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        self.descriptor = descriptor
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let path = abstract ? "hookyard-test-\(UUID().uuidString.prefix(8))" : directory.appendingPathComponent("notify.sock").path
-        var bytes = Array(path.utf8)
-        if abstract { bytes.insert(0, at: 0) }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in for (index, byte) in bytes.enumerated() { raw[index] = byte } }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (abstract ? 0 : 1))
-        let bound = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
-        }
-        guard bound == 0 else { throw TestClientError("bind notify socket: \(String(cString: strerror(errno)))") }
-        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        name = abstract ? "@" + path : path
-    }
-
-    deinit { close(descriptor) }
-
-    /// Messages received within `seconds`, until `stop` says enough.
-    func receive(for seconds: Double, until stop: ([String]) -> Bool = { _ in false }) -> [String] {
-        var messages: [String] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline, !stop(messages) {
-            let count = recv(descriptor, &buffer, buffer.count, 0)
-            if count > 0 { messages.append(String(decoding: buffer[..<count], as: UTF8.self)) }
-        }
-        return messages
-    }
-}
-
 final class SystemdIntegrationTests: XCTestCase {
+    /// A stop at any instant of the start (here: as soon as `starting` is logged, and as soon as READY=1 arrives)
+    /// ends in the graceful stop, exit status 0, never death by the signal's default action.
+    func testSigtermWhileStartingStopsGracefully() throws {
+        for trigger in ["starting", "READY=1"] {
+            let directory = DaemonProcess.makeDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let notify = try NotifySocket(directory: directory)
+            let process = Process()
+            process.executableURL = DaemonProcess.binary
+            process.arguments = ["serve"]
+            process.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+                                   "HOOKYARD_LISTEN": "127.0.0.1:0", "HOOKYARD_ADMIN_LISTEN": "127.0.0.1:0",
+                                   "HOOKYARD_DATABASE": directory.appendingPathComponent("hookyard.db").path,
+                                   "STRIPE_WEBHOOK_SECRET": DaemonProcess.stripeSecret, "NOTIFY_SOCKET": notify.name]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            var output = Data()
+            let reader = pipe.fileHandleForReading
+            if trigger == "starting" {
+                // Blocking reads: the signal goes out within microseconds of the line, long before READY=1.
+                while !String(decoding: output, as: UTF8.self).contains("\"msg\":\"starting\"") {
+                    let chunk = reader.availableData
+                    guard !chunk.isEmpty else { break }
+                    output.append(chunk)
+                }
+            } else {
+                _ = notify.receive(for: 20) { $0.contains { $0.hasPrefix("READY=1") } }
+            }
+            kill(process.processIdentifier, SIGTERM)
+            output.append(reader.readDataToEndOfFile())
+            process.waitUntilExit()
+            let text = String(decoding: output, as: UTF8.self)
+            XCTAssertEqual(process.terminationReason, .exit, "killed at \(trigger) by signal \(process.terminationStatus): \(text)")
+            XCTAssertEqual(process.terminationStatus, 0, "at \(trigger): \(text)")
+            XCTAssertTrue(text.contains("\"msg\":\"stopped\""), "at \(trigger): \(text)")
+            XCTAssertTrue(notify.all.contains("STOPPING=1"), "at \(trigger): \(notify.all)")
+        }
+    }
+
     func testNotifyProtocolReadyWatchdogStatusStopping() throws {
         for abstract in [false, true] {
             let directory = DaemonProcess.makeDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
-            let notify = try NotifySocket(directory: directory, abstract: abstract)
-            let daemon = try DaemonProcess(directory: directory, environment: ["NOTIFY_SOCKET": notify.name, "WATCHDOG_USEC": "400000"])
-            let started = notify.receive(for: 5) { $0.contains { $0.contains("READY=1") } }
+            let daemon = try DaemonProcess(directory: directory, environment: ["WATCHDOG_USEC": "400000"], abstractNotifySocket: abstract)
+            let notify = daemon.notify
+            XCTAssertTrue(notify.name.hasPrefix("@") == abstract, notify.name)
+            let started = daemon.startupNotifications
             XCTAssertTrue(started.first?.hasPrefix("READY=1\nSTATUS=listening on 127.0.0.1:") ?? false, "\(started)")
             // Half of 400 ms: a watchdog ping with a status line every 200 ms.
             let pings = notify.receive(for: 1.1).filter { $0.contains("WATCHDOG=1") }
@@ -75,7 +76,6 @@ final class SystemdIntegrationTests: XCTestCase {
         stripe.inject(.delay(.milliseconds(2500)))
         let directory = DaemonProcess.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let notify = try NotifySocket(directory: directory)
         let daemon = try DaemonProcess(directory: directory, yaml: """
             workers: {max_job_seconds: 1}
             rules:
@@ -83,11 +83,10 @@ final class SystemdIntegrationTests: XCTestCase {
                 on: {source: stripe, event: checkout.session.completed}
                 steps:
                   - {name: price, action: stripe.get_price, with: {id: price_slow}}
-            """, environment: ["NOTIFY_SOCKET": notify.name, "WATCHDOG_USEC": "400000",
+            """, environment: ["WATCHDOG_USEC": "400000",
                                "STRIPE_API_KEY": stripe.apiKey, "STRIPE_API_BASE": stripe.baseURL])
-        _ = notify.receive(for: 5) { $0.contains { $0.contains("READY=1") } }
         XCTAssertEqual(try deliver(to: daemon.port), 200)
-        let messages = notify.receive(for: 4)
+        let messages = daemon.notify.receive(for: 4)
         let watchdog = messages.map { $0.contains("WATCHDOG=1") }
         // Fed, then a gap of at least a second while the call hangs, then fed again.
         let firstMissed = try XCTUnwrap(watchdog.firstIndex(of: false), "\(messages)")
@@ -104,9 +103,8 @@ final class SystemdIntegrationTests: XCTestCase {
     func testSighupReloadsRulesAndRefusesAnInvalidFile() throws {
         let directory = DaemonProcess.makeDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let notify = try NotifySocket(directory: directory)
-        let daemon = try DaemonProcess(directory: directory, yaml: "log_level: info\n", environment: ["NOTIFY_SOCKET": notify.name])
-        _ = notify.receive(for: 5) { $0.contains { $0.contains("READY=1") } }
+        let daemon = try DaemonProcess(directory: directory, yaml: "log_level: info\n")
+        let notify = daemon.notify
         // A sender's kept-alive connection, opened before the reload, must still serve after it.
         let kept = try TestHTTPClient(port: daemon.port)
         XCTAssertEqual(try deliver("evt_before", to: daemon.port, on: kept), 200)
