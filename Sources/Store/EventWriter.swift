@@ -16,11 +16,43 @@ import Synchronization
 /// completed may or may not be, and the sender's retry is deduplicated. If a commit fails, every append in
 /// that batch completes with `StoreError.commitFailed` and `isHealthy` turns false until a commit succeeds.
 ///
+/// Answer-time bound: every append completes within `answerTimeoutMilliseconds` of its `append` call plus one
+/// commit's fsync, whatever holds the database (another process's lock, this process's other writers): its
+/// batch waits for locks only as long as its oldest append has left, and an append whose time ran out while
+/// queued fails without being tried.
+///
+/// Health follows intake: `isHealthy`, the `onCommitFailure`/`onRecovery` callbacks and `probe` report the outcome
+/// of the latest batch of appends. Only while intake is idle (no append for `intakeIdleMilliseconds`) does a
+/// probe write a row of its own to find out, so a tiny probe write that squeezes through a full disk never
+/// reports the store healthy while deliveries fail.
+///
 /// Thread-safe. `close()` finishes the queued appends, stops the thread and closes the database.
 public final class EventWriter: Sendable {
     private enum Operation {
-        case append(IncomingEvent, @Sendable (Result<AppendOutcome, StoreError>) -> Void)
-        case probe(@Sendable (Result<Void, StoreError>) -> Void)
+        case append(IncomingEvent, enqueuedAt: Int64, @Sendable (Result<AppendOutcome, StoreError>) -> Void)
+        case probe(enqueuedAt: Int64, @Sendable (Result<Void, StoreError>) -> Void)
+
+        var enqueuedAt: Int64 {
+            switch self {
+            case .append(_, let enqueuedAt, _), .probe(let enqueuedAt, _): enqueuedAt
+            }
+        }
+
+        var isAppend: Bool { if case .append = self { true } else { false } }
+
+        func fail(_ error: StoreError) {
+            switch self {
+            case .append(_, _, let completion): completion(.failure(error))
+            case .probe(_, let completion): completion(.failure(error))
+            }
+        }
+    }
+
+    /// The outcome of the latest batch that counts for health (one with appends, or a probe while intake idled).
+    private struct Health {
+        var failure: String?
+        /// Monotonic milliseconds of the latest batch with appends.
+        var lastAppendBatch = Int64.min / 2
     }
 
     private struct Queue {
@@ -38,6 +70,10 @@ public final class EventWriter: Sendable {
     private let wakeUp = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let healthy = Atomic<Bool>(true)
+    /// Touched only by the writer thread.
+    private let health = Mutex(Health())
+    private let answerTimeoutMilliseconds: Int64
+    private let intakeIdleMilliseconds: Int64
     private let committedBatches = Atomic<Int>(0)
     /// Monotonic milliseconds of the last commit that carried several events at once (webhooks arriving faster
     /// than one commit each).
@@ -53,12 +89,16 @@ public final class EventWriter: Sendable {
 
     /// Opens (creating if needed) and migrates the database, then starts the writer thread.
     /// - Parameters:
+    ///   - answerTimeoutMilliseconds: the longest an append waits for the database before it completes with
+    ///     `commitFailed` (so the sender gets its 503 and retries); also the busy timeout of the first open.
+    ///   - intakeIdleMilliseconds: how long after the latest batch of appends a probe writes a row of its own
+    ///     instead of reporting that batch's outcome.
     ///   - onCommit: runs on the writer thread after each commit that stored events; keep it short.
     ///   - onCommitFailure: runs on the writer thread after each commit that failed, with the error; `onRecovery`
     ///     after the first commit that succeeds after a failure. Both must return at once (hand work to a queue).
     /// - Throws: `SQLiteError` or `StoreError` with SQLite's message when the file cannot be opened or migrated.
-    public init(path: String, logger: Logger, maxBatch: Int = 1024, busyTimeoutMilliseconds: Int32 = 5000,
-                onCommit: @escaping @Sendable () -> Void = {}, onCommitFailure: @escaping @Sendable (String) -> Void = { _ in },
+    public init(path: String, logger: Logger, maxBatch: Int = 1024, answerTimeoutMilliseconds: Int32 = 5000,
+                intakeIdleMilliseconds: Int64 = 5000, onCommit: @escaping @Sendable () -> Void = {}, onCommitFailure: @escaping @Sendable (String) -> Void = { _ in },
                 onRecovery: @escaping @Sendable () -> Void = {}) throws {
         self.path = path
         self.onCommit = onCommit
@@ -66,7 +106,9 @@ public final class EventWriter: Sendable {
         self.onRecovery = onRecovery
         self.logger = logger
         self.maxBatch = maxBatch
-        let database = try StoreConnection.open(path: path, create: true, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        self.answerTimeoutMilliseconds = Int64(max(1, answerTimeoutMilliseconds))
+        self.intakeIdleMilliseconds = intakeIdleMilliseconds
+        let database = try StoreConnection.open(path: path, create: true, busyTimeoutMilliseconds: answerTimeoutMilliseconds)
         try Schema.migrate(database)
         // A background thread checkpoints continuously, so when the writer's own checkpoint comes due (every 16,000
         // pages) it finds little left to copy, and the WAL starts over from its beginning afterwards.
@@ -79,7 +121,7 @@ public final class EventWriter: Sendable {
         thread.start()
     }
 
-    /// Whether the most recent commit succeeded.
+    /// Whether the most recent batch of appends committed (or, while intake is idle, the most recent probe).
     public var isHealthy: Bool { healthy.load(ordering: .relaxed) }
 
     /// Number of batches committed since start (progress signal for a watchdog).
@@ -96,12 +138,14 @@ public final class EventWriter: Sendable {
     /// Queues `event` for the next batch. `completion` runs on the writer thread once the batch committed
     /// (or failed); it must not block.
     public func append(_ event: IncomingEvent, completion: @escaping @Sendable (Result<AppendOutcome, StoreError>) -> Void) {
-        enqueue(.append(event, completion)) { completion(.failure(.closed)) }
+        enqueue(.append(event, enqueuedAt: Self.monotonicMilliseconds(), completion)) { completion(.failure(.closed)) }
     }
 
-    /// Proves the store is writable by committing a one-row update in the next batch.
+    /// Whether the store takes events: the outcome of the latest batch of appends while intake is busy; while it
+    /// is idle (no append for `intakeIdleMilliseconds`), a one-row update committed in the next batch.
+    /// `completion` runs on the writer thread, so an answer also proves the writer thread is not stuck.
     public func probe(completion: @escaping @Sendable (Result<Void, StoreError>) -> Void) {
-        enqueue(.probe(completion)) { completion(.failure(.closed)) }
+        enqueue(.probe(enqueuedAt: Self.monotonicMilliseconds(), completion)) { completion(.failure(.closed)) }
     }
 
     private func enqueue(_ operation: Operation, ifClosed: () -> Void) {
@@ -151,56 +195,102 @@ public final class EventWriter: Sendable {
     }
 
     private func commit(_ batch: [Operation]) {
-        var outcomes: [AppendOutcome?] = []
-        outcomes.reserveCapacity(batch.count)
-        // In-process writers (the workers) queue behind this commit instead of meeting SQLite's busy sleeps.
-        let failure: (any Error)? = WriteLock.withLock(urgent: true) {
-            do {
-                try connection.begin()
-                for operation in batch {
-                    switch operation {
-                    case .append(let event, _):
-                        outcomes.append(try connection.insert(event))
-                    case .probe:
-                        try connection.touchProbe()
-                        outcomes.append(nil)
-                    }
-                }
-                try connection.commit()
-                return nil
-            } catch {
-                connection.rollback()
-                return error
+        let now = Self.monotonicMilliseconds()
+        // Appends whose time ran out while queued (behind a batch that waited for a lock) are answered at once.
+        var live: [Operation] = []
+        var expired: [Operation] = []
+        for operation in batch {
+            if operation.isAppend, now - operation.enqueuedAt >= answerTimeoutMilliseconds {
+                expired.append(operation)
+            } else {
+                live.append(operation)
             }
+        }
+        if !expired.isEmpty {
+            let message = "the database stayed locked for \(answerTimeoutMilliseconds) ms while the event waited to be written"
+            recordOutcome(failure: message, appends: true, count: expired.count)
+            expired.forEach { $0.fail(.commitFailed(message)) }
+        }
+        guard !live.isEmpty else { return }
+        let hasAppends = live.contains { $0.isAppend }
+        if !hasAppends {
+            // Probes only: while intake is busy, they report its latest outcome rather than a write of their own.
+            let (busy, failure) = health.withLock { ($0.lastAppendBatch + intakeIdleMilliseconds > now, $0.failure) }
+            if busy {
+                for operation in live {
+                    guard case .probe(_, let completion) = operation else { continue }
+                    completion(failure.map { .failure(.commitFailed($0)) } ?? .success(()))
+                }
+                return
+            }
+        }
+        // The batch waits for locks no longer than its oldest operation has left.
+        let oldest = live.map(\.enqueuedAt).min() ?? now
+        let remaining = max(1, answerTimeoutMilliseconds - (now - oldest))
+        var outcomes: [AppendOutcome?] = []
+        outcomes.reserveCapacity(live.count)
+        let failure: (any Error)?
+        do {
+            // In-process writers (the workers) queue behind this commit instead of meeting SQLite's busy sleeps.
+            failure = try WriteLock.withLock(urgent: true, waitingAtMost: remaining) { () -> (any Error)? in
+                do {
+                    let left = max(1, answerTimeoutMilliseconds - (Self.monotonicMilliseconds() - oldest))
+                    try connection.setBusyTimeout(milliseconds: Int32(clamping: left))
+                    try connection.begin()
+                    for operation in live {
+                        switch operation {
+                        case .append(let event, _, _):
+                            outcomes.append(try connection.insert(event))
+                        case .probe:
+                            try connection.touchProbe()
+                            outcomes.append(nil)
+                        }
+                    }
+                    try connection.commit()
+                    return nil
+                } catch {
+                    connection.rollback()
+                    return error
+                }
+            }
+        } catch {
+            failure = error
         }
         if let error = failure {
             let message = "\(error)"
-            if healthy.exchange(false, ordering: .relaxed) {
-                logger.error("store commit failed; answering 503 until a commit succeeds",
-                             metadata: ["error": "\(message)", "batch": "\(batch.count)", "database": "\(path)"])
-            }
-            onCommitFailure(message)
-            for operation in batch {
-                switch operation {
-                case .append(_, let completion): completion(.failure(.commitFailed(message)))
-                case .probe(let completion): completion(.failure(.commitFailed(message)))
-                }
-            }
+            recordOutcome(failure: message, appends: hasAppends, count: live.count)
+            live.forEach { $0.fail(.commitFailed(message)) }
             return
         }
-        if !healthy.exchange(true, ordering: .relaxed) {
-            logger.notice("store commits succeed again", metadata: ["database": "\(path)"])
-            onRecovery()
-        }
+        recordOutcome(failure: nil, appends: hasAppends, count: live.count)
         committedBatches.add(1, ordering: .relaxed)
-        if batch.count >= 4 { lastFullCommit.store(Self.monotonicMilliseconds(), ordering: .relaxed) }
+        if live.count >= 4 { lastFullCommit.store(Self.monotonicMilliseconds(), ordering: .relaxed) }
         checkpointer.committed()
         if outcomes.contains(where: { if case .stored? = $0 { true } else { false } }) { onCommit() }
-        for (operation, outcome) in zip(batch, outcomes) {
+        for (operation, outcome) in zip(live, outcomes) {
             switch operation {
-            case .append(_, let completion): completion(.success(outcome!))
-            case .probe(let completion): completion(.success(()))
+            case .append(_, _, let completion): completion(.success(outcome!))
+            case .probe(_, let completion): completion(.success(()))
             }
+        }
+    }
+
+    /// Turns a batch's outcome into health: the log lines, the callbacks and `isHealthy` change on a batch with
+    /// appends, or on a probe of its own (written only while intake is idle).
+    private func recordOutcome(failure: String?, appends: Bool, count: Int) {
+        health.withLock { health in
+            health.failure = failure
+            if appends { health.lastAppendBatch = Self.monotonicMilliseconds() }
+        }
+        if let failure {
+            if healthy.exchange(false, ordering: .relaxed) {
+                logger.error("store commit failed; answering 503 until a commit succeeds",
+                             metadata: ["error": "\(failure)", "batch": "\(count)", "database": "\(path)"])
+            }
+            onCommitFailure(failure)
+        } else if !healthy.exchange(true, ordering: .relaxed) {
+            logger.notice("store commits succeed again", metadata: ["database": "\(path)"])
+            onRecovery()
         }
     }
 }
@@ -230,6 +320,7 @@ private final class WriterConnection: @unchecked Sendable {  // Safe: used only 
     }
 
     func begin() throws { try begin_.run() }
+    func setBusyTimeout(milliseconds: Int32) throws { try database.setBusyTimeout(milliseconds: milliseconds) }
     func commit() throws { try commit_.run() }
 
     func rollback() {

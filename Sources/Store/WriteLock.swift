@@ -21,26 +21,55 @@ public enum WriteLock {
     private nonisolated(unsafe) static var state = State()  // Guarded by `condition`.
     private static let condition = NSCondition()
 
+    /// The lock was not free within the time a caller could wait.
+    public struct Timeout: Error, CustomStringConvertible {
+        public let waitedMilliseconds: Int64
+        public var description: String {
+            "another write transaction of this process held the database for more than \(waitedMilliseconds) ms"
+        }
+    }
+
     /// Runs `body` holding the lock. - Parameter urgent: served before every non-urgent waiter.
     public static func withLock<R>(urgent: Bool = false, _ body: () throws -> R) rethrows -> R {
-        acquire(urgent: urgent)
+        _ = acquire(urgent: urgent, until: nil)
         defer { release() }
         return try body()
     }
 
-    private static func acquire(urgent: Bool) {
+    /// Runs `body` holding the lock, waiting for it at most `milliseconds`.
+    /// - Throws: `Timeout` when the lock was not free in time (then `body` did not run), or what `body` throws.
+    public static func withLock<R>(urgent: Bool = false, waitingAtMost milliseconds: Int64, _ body: () throws -> R) throws -> R {
+        let deadline = Date(timeIntervalSinceNow: Double(max(0, milliseconds)) / 1000)
+        guard acquire(urgent: urgent, until: deadline) else { throw Timeout(waitedMilliseconds: milliseconds) }
+        defer { release() }
+        return try body()
+    }
+
+    /// - Returns: whether the lock is now held (false only when `deadline` passed first).
+    private static func acquire(urgent: Bool, until deadline: Date?) -> Bool {
         let me = pthread_self()
         condition.lock()
         defer { condition.unlock() }
         if let owner = state.owner, pthread_equal(owner, me) != 0 {
             state.depth += 1
-            return
+            return true
         }
         if urgent { state.urgentWaiting += 1 }
-        while state.owner != nil || (!urgent && state.urgentWaiting > 0) { condition.wait() }
-        if urgent { state.urgentWaiting -= 1 }
+        defer { if urgent { state.urgentWaiting -= 1 } }
+        while state.owner != nil || (!urgent && state.urgentWaiting > 0) {
+            if let deadline {
+                if !condition.wait(until: deadline), state.owner != nil || (!urgent && state.urgentWaiting > 0) {
+                    // Waiters behind an urgent caller that gave up may go now.
+                    if urgent { condition.broadcast() }
+                    return false
+                }
+            } else {
+                condition.wait()
+            }
+        }
         state.owner = me
         state.depth = 1
+        return true
     }
 
     private static func release() {

@@ -109,7 +109,7 @@ final class EventWriterTests: XCTestCase {
     }
 
     func testCommitFailureReportsAndRecovers() throws {
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"), busyTimeoutMilliseconds: 100)
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"), answerTimeoutMilliseconds: 100)
         // Another connection holds the write lock longer than the busy timeout.
         let blocker = try SQLiteDatabase(path: path)
         try blocker.execute("BEGIN IMMEDIATE")
@@ -119,6 +119,99 @@ final class EventWriterTests: XCTestCase {
         try blocker.execute("ROLLBACK")
         XCTAssertEqual(try append(writer, event("evt_1")).get(), .stored(id: 1))
         XCTAssertTrue(writer.isHealthy)
+        writer.close()
+    }
+
+    /// Probes and waits for the outcome.
+    private func probe(_ writer: EventWriter) -> Result<Void, StoreError> {
+        let done = expectation(description: "probe")
+        nonisolated(unsafe) var outcome: Result<Void, StoreError>?
+        writer.probe { result in
+            outcome = result
+            done.fulfill()
+        }
+        wait(for: [done], timeout: 30)
+        return outcome!
+    }
+
+    /// A full disk can refuse the events yet let a one-row probe through. While deliveries fail, the probe (so
+    /// `/readyz`) and the store alert follow the deliveries; only once intake is idle does a probe write.
+    func testProbeFollowsIntakeCommitsWhileIntakeIsBusy() throws {
+        let failures = Mutex(0)
+        let recoveries = Mutex(0)
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"), intakeIdleMilliseconds: 1500,
+                                     onCommitFailure: { _ in failures.withLock { $0 += 1 } },
+                                     onRecovery: { recoveries.withLock { $0 += 1 } })
+        // Inserting events fails; the probe's own update still commits (as a nearly full disk behaves).
+        let other = try SQLiteDatabase(path: path)
+        try other.execute("CREATE TRIGGER refuse_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+        guard case .failure(.commitFailed(let message)) = append(writer, event("evt_1")) else { return XCTFail("expected failure") }
+        XCTAssertTrue(message.contains("disk is full"), message)
+        for _ in 0..<3 {
+            guard case .failure(.commitFailed(let probeMessage)) = probe(writer) else { return XCTFail("the probe must follow intake") }
+            XCTAssertTrue(probeMessage.contains("disk is full"), probeMessage)
+        }
+        XCTAssertFalse(writer.isHealthy)
+        XCTAssertEqual(recoveries.withLock { $0 }, 0, "no recovery while deliveries fail")
+        XCTAssertEqual(failures.withLock { $0 }, 1)
+        // Intake idle for longer than intakeIdleMilliseconds: the probe writes, and its success counts.
+        usleep(1_700_000)
+        XCTAssertNoThrow(try probe(writer).get())
+        XCTAssertTrue(writer.isHealthy)
+        XCTAssertEqual(recoveries.withLock { $0 }, 1)
+        try other.execute("DROP TRIGGER refuse_events")
+        XCTAssertEqual(try append(writer, event("evt_1")).get(), .stored(id: 1))
+        other.close()
+        writer.close()
+    }
+
+    /// Appends that arrive while another process holds the write lock are each answered within the bound (not
+    /// after the batch ahead of them waited out its own busy timeout, then theirs).
+    func testAppendsAreAnsweredWithinTheBoundWhileAnotherProcessHoldsTheLock() throws {
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"), answerTimeoutMilliseconds: 2000)
+        let blocker = try SQLiteDatabase(path: path)
+        try blocker.execute("BEGIN IMMEDIATE")
+        let latencies = Mutex<[Double]>([])
+        let group = DispatchGroup()
+        for index in 0..<3 {
+            group.enter()
+            let started = Date()
+            writer.append(event("evt_\(index)")) { result in
+                if case .success = result { XCTFail("stored while the lock is held") }
+                latencies.withLock { $0.append(Date().timeIntervalSince(started)) }
+                group.leave()
+            }
+            usleep(200_000)
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 30), .success)
+        // Before the bound, the second and third waited for the first batch (2 s) and then for their own (2 s).
+        XCTAssertLessThan(latencies.withLock { $0.max() ?? 0 }, 3.0, "\(latencies.withLock { $0 })")
+        try blocker.execute("ROLLBACK")
+        XCTAssertEqual(try append(writer, event("evt_ok")).get(), .stored(id: 1))
+        blocker.close()
+        writer.close()
+    }
+
+    /// The same bound holds when this process's own writer (a worker stuck behind an external lock) holds
+    /// `WriteLock`: the append is answered 503-worthy in time instead of waiting for it.
+    func testAppendsAreAnsweredWithinTheBoundWhileAWorkerHoldsTheWriteLock() throws {
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"), answerTimeoutMilliseconds: 1000)
+        let holding = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        Thread {
+            WriteLock.withLock {
+                holding.signal()
+                release.wait()
+            }
+        }.start()
+        holding.wait()
+        let started = Date()
+        guard case .failure(.commitFailed(let message)) = append(writer, event("evt_1")) else { return XCTFail("expected failure") }
+        let waited = Date().timeIntervalSince(started)
+        release.signal()
+        XCTAssertLessThan(waited, 2.5, message)
+        XCTAssertTrue(message.contains("held the database"), message)
+        XCTAssertEqual(try append(writer, event("evt_1")).get(), .stored(id: 1))
         writer.close()
     }
 

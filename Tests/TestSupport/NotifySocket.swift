@@ -19,7 +19,9 @@ public final class NotifySocket: Sendable {
         guard descriptor >= 0 else { throw TestClientError("notify socket: \(String(cString: strerror(errno)))") }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
-        let path = abstract ? "hookyard-test-\(UUID().uuidString.prefix(8))" : directory.appendingPathComponent("notify.sock").path
+        // A name of its own each time: a restarted daemon in the same directory gets a fresh socket.
+        let unique = UUID().uuidString.prefix(8)
+        let path = abstract ? "hookyard-test-\(unique)" : directory.appendingPathComponent("notify-\(unique).sock").path
         var bytes = Array(path.utf8)
         if abstract { bytes.insert(0, at: 0) }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in for (index, byte) in bytes.enumerated() { raw[index] = byte } }
