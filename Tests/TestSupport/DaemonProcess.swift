@@ -56,9 +56,10 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
     /// - Parameters:
     ///   - yaml: configuration file contents, if any.
     ///   - environment: extra variables; secrets and listen address default to test values.
-    ///   - abstractNotifySocket: bind the notify socket in the abstract namespace (`@name`).
+    ///   - abstractNotifySocket: bind the notify socket in the abstract namespace (`@name`, the default: no file
+    ///     in `directory`), or as a file in `directory`.
     public init(directory: URL? = nil, yaml: String? = nil, listen: String = "127.0.0.1:0",
-                environment: [String: String] = [:], secrets: Bool = true, abstractNotifySocket: Bool = false) throws {
+                environment: [String: String] = [:], secrets: Bool = true, abstractNotifySocket: Bool = true) throws {
         self.directory = directory ?? Self.makeDirectory()
         notify = try NotifySocket(directory: self.directory, abstract: abstractNotifySocket)
         databasePath = self.directory.appendingPathComponent("hookyard.db").path

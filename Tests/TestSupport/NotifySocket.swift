@@ -37,7 +37,7 @@ public final class NotifySocket: Sendable {
         var timeout = timeval(tv_sec: 0, tv_usec: 50_000)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         name = abstract ? "@" + path : path
-        inbox = Inbox(descriptor: descriptor)
+        inbox = Inbox(descriptor: descriptor, file: abstract ? nil : path)
         let inbox = inbox
         Thread { inbox.readUntilStopped() }.start()
     }
@@ -63,7 +63,13 @@ private final class Inbox: @unchecked Sendable {  // Safe: every field but `desc
     private var stopped = false
     private let finished = DispatchSemaphore(value: 0)
 
-    init(descriptor: Int32) { self.descriptor = descriptor }
+    /// The socket's file, removed when it closes (nil in the abstract namespace).
+    private let file: String?
+
+    init(descriptor: Int32, file: String?) {
+        self.descriptor = descriptor
+        self.file = file
+    }
 
     func readUntilStopped() {
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -89,6 +95,7 @@ private final class Inbox: @unchecked Sendable {  // Safe: every field but `desc
         condition.unlock()
         finished.wait()
         close(descriptor)
+        if let file { unlink(file) }
     }
 
     func receive(for seconds: Double, until stop: ([String]) -> Bool) -> [String] {
