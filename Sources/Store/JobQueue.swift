@@ -139,12 +139,15 @@ public final class JobQueue {
             guard try claim.step() else { return nil }
             let job = job(from: claim)
             claim.reset()
-            let attempt = try database.prepare(
-                "INSERT INTO job_attempts (job_id, attempt, worker, started_at) VALUES (?, ?, ?, ?)")
+            // Numbered across the job's whole history: after `jobs retry` resets the budget (`jobs.attempts`),
+            // the next attempt follows the last one logged instead of being numbered 1 again.
+            let attempt = try database.prepare("""
+                INSERT INTO job_attempts (job_id, attempt, worker, started_at)
+                VALUES (?1, (SELECT coalesce(max(attempt), 0) + 1 FROM job_attempts WHERE job_id = ?1), ?2, ?3)
+                """)
             try attempt.bind(1, job.id)
-            try attempt.bind(2, Int64(job.attempts))
-            try attempt.bind(3, owner)
-            try attempt.bind(4, now)
+            try attempt.bind(2, owner)
+            try attempt.bind(3, now)
             try attempt.run()
             return job
         }

@@ -68,7 +68,8 @@ struct Jobs: ParsableCommand {
         @Flag(help: "Retry every dead job.") var allDead = false
 
         func validate() throws {
-            guard (id != nil) != allDead else { throw ValidationError("give a job id or --all-dead, not both") }
+            if id != nil, allDead { throw ValidationError("give a job id or --all-dead, not both") }
+            if id == nil, !allDead { throw ValidationError("give the id of the job to retry (see `hookyard jobs list --state dead`), or --all-dead") }
         }
 
         func run() throws {

@@ -124,7 +124,8 @@ struct Serve: ParsableCommand {
         do {
             bound = try server.start()
         } catch {
-            logger.critical("cannot listen", metadata: ["listen": "\(settings.listen)", "error": "\(error)"])
+            logger.critical("cannot listen", metadata: ["listen": "\(settings.listen)", "error": "\(error)",
+                                                        "hint": "\(Self.listenHint(error, setting: "HOOKYARD_LISTEN (or listen: in the configuration)"))"])
             pool.stop(gracePeriod: .seconds(settings.http.shutdownGraceSeconds))
             writer.close()
             LogOutput.standard.flush()
@@ -228,7 +229,9 @@ struct Serve: ParsableCommand {
                                                       "admin_token": "\(access.requiresToken ? "required" : "not set")"])
             return server
         } catch {
-            logger.error("cannot listen on admin_listen; running without /metrics", metadata: ["admin_listen": "\(listen)", "error": "\(error)"])
+            logger.error("cannot listen on admin_listen; running without /metrics",
+                         metadata: ["admin_listen": "\(listen)", "error": "\(error)",
+                                    "hint": "\(listenHint(error, setting: "HOOKYARD_ADMIN_LISTEN (or admin_listen: in the configuration; off turns it off)"))"])
             return nil
         }
     }
@@ -316,6 +319,16 @@ struct Serve: ParsableCommand {
             if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
         }
         return limit.rlim_cur > UInt(Int.max) ? Int.max : Int(limit.rlim_cur)
+    }
+
+    /// What to do about a listener that could not be opened, naming the setting that moves it.
+    static func listenHint(_ error: any Error, setting: String) -> String {
+        switch (error as? SystemCallError)?.errno {
+        case EADDRINUSE: "another process listens on this address (find it with `ss -ltnp`); stop it, or choose another address with \(setting)"
+        case EACCES: "ports below 1024 need privileges; choose a port of 1024 or above with \(setting), or start under systemd"
+        case EADDRNOTAVAIL: "this machine has no such address; choose one of its addresses (or 127.0.0.1) with \(setting)"
+        default: "check the address given by \(setting)"
+        }
     }
 
     /// "set (n)" or "not set": never the value.

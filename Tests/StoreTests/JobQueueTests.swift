@@ -147,6 +147,22 @@ final class JobQueueTests: XCTestCase {
         XCTAssertEqual(try StoreReader(path: path).statistics().jobs["queued"], 3)
     }
 
+    /// After `jobs retry` resets the attempt budget, the attempt log keeps counting: 1, 2, then 3.
+    func testAttemptsAreNumberedAcrossARetry() throws {
+        let queue = try JobQueue(path: path)
+        for (round, now) in [Int64(5000), 6000].enumerated() {
+            let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: now))
+            XCTAssertEqual(job.id, 1, "round \(round)")
+            _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: round == 0 ? 500 : nil, now: now)  // 500: still the most overdue
+        }
+        try queue.retry(1, now: 7000)
+        var claimed: [Job] = []  // jobs 2 and 3 are more overdue
+        while let next = try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 7000) { claimed.append(next) }
+        let job = try XCTUnwrap(claimed.first { $0.id == 1 })
+        XCTAssertEqual(job.attempts, 1, "the budget starts over")
+        XCTAssertEqual(try queue.job(1)?.attempts.map(\.attempt), [1, 2, 3])
+    }
+
     /// `jobs retry --all-dead`: every dead job, and only those, is queued again with its attempts reset and its key kept.
     func testRetryAllDeadRequeuesEveryDeadJobOnly() throws {
         let queue = try JobQueue(path: path)

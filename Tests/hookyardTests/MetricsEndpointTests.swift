@@ -77,7 +77,23 @@ final class MetricsEndpointTests: XCTestCase {
         while !second.output.contains("cannot listen on admin_listen"), Date() < deadline { usleep(20_000) }
         let line = second.logLines().first { $0["msg"] as? String == "cannot listen on admin_listen; running without /metrics" }
         XCTAssertEqual(line?["level"] as? String, "error", second.output)
+        XCTAssertTrue((line?["hint"] as? String)?.contains("choose another address with HOOKYARD_ADMIN_LISTEN") ?? false, second.output)
         XCTAssertEqual(second.terminate(), 0)
+    }
+
+    /// A public address in use stops the start with a hint naming the setting that moves it.
+    func testListenAddressInUseNamesTheSetting() throws {
+        let first = try DaemonProcess()
+        defer { first.terminate() }
+        let directory = DaemonProcess.makeDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (status, output) = try DaemonProcess.run(["serve"], environment: [
+            "HOOKYARD_LISTEN": "127.0.0.1:\(first.port)", "HOOKYARD_ADMIN_LISTEN": "off",
+            "HOOKYARD_DATABASE": directory.appendingPathComponent("hookyard.db").path])
+        XCTAssertEqual(status, 1, output)
+        XCTAssertTrue(output.contains("\"msg\":\"cannot listen\""), output)
+        XCTAssertTrue(output.contains("Address already in use"), output)
+        XCTAssertTrue(output.contains("choose another address with HOOKYARD_LISTEN"), output)
     }
 
     func testAdminListenerOff() throws {
