@@ -23,7 +23,8 @@ struct InstantlyCommand: ParsableCommand {
                 INSTANTLY_WEBHOOK_SECRET. Instantly takes one event type per webhook: all_events (the default) is one \
                 webhook for every type; --events email_sent,reply_received makes one per type. Hookyard's existing \
                 webhook is found by its URL, else by --name, and updated where it differs (and resumed if Instantly \
-                disabled it); running it again changes nothing. Needs INSTANTLY_API_KEY; --dry-run only reads.
+                disabled it); running it again changes nothing. Needs INSTANTLY_API_KEY; --dry-run only reads, and without \
+                the key plans offline against a workspace with no webhooks.
                 """)
         @OptionGroup var options: ConfigurationOptions
         @Option(help: ArgumentHelp("The public URL Instantly delivers to (default: instantly.public_url).", valueName: "public-url"))
@@ -55,7 +56,10 @@ struct InstantlyCommand: ParsableCommand {
 
         func run() throws {
             let settings = try options.load(rules: false)
-            let client = try instantlyClient(settings, command: "instantly register")
+            // Without a key, --dry-run plans offline against a workspace with no webhooks, as `catalog sync --dry-run`
+            // plans against an empty account; a real registration needs the key.
+            let offline = dryRun && settings.instantly.apiKey.isEmpty
+            let client = offline ? nil : try instantlyClient(settings, command: "instantly register")
             guard let secret = settings.instantly.webhookSecrets.first else {
                 throw ValidationError("INSTANTLY_WEBHOOK_SECRET is not set: the webhook must carry it in the \(settings.instantly.secretHeader) "
                                       + "header. Set it (or INSTANTLY_WEBHOOK_SECRET_FILE, or the systemd credential) as the daemon has it.")
@@ -77,12 +81,16 @@ struct InstantlyCommand: ParsableCommand {
             }
             let registration = InstantlyWebhookRegistration(targetURL: target, name: name, eventTypes: eventTypes, campaign: campaign,
                                                             secretHeader: settings.instantly.secretHeader, secret: secret)
-            let plan = registration.plan(existing: try client.webhooks())
+            let plan = registration.plan(existing: try client?.webhooks() ?? [])
             let describe = { (webhook: InstantlyWebhook) in InstantlyWebhookText.describe(webhook, ownership: ownership) }
-            if dryRun {
+            if offline {
+                print("INSTANTLY_API_KEY is not set: planning against a workspace with no webhooks (nothing is read or written); "
+                      + "with the key, the plan shows what your workspace lacks")
+                for line in Self.dryRunLines(plan) { print(line) }
+            } else if dryRun {
                 print("dry run: reading only, nothing is written")
                 for line in Self.dryRunLines(plan) { print(line) }
-            } else {
+            } else if let client {
                 _ = try registration.apply(plan, client: client) { outcome in
                     switch outcome {
                     case .created(let webhook):

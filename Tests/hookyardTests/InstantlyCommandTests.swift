@@ -177,12 +177,22 @@ final class InstantlyCommandTests: XCTestCase {
     }
 
     func testWithoutTheAPIKeyBothCommandsSayWhichVariableIsMissing() throws {
-        for arguments in [["instantly", "register", "--url", target], ["instantly", "webhooks"], ["instantly", "register", "--url", target, "--dry-run"]] {
+        for arguments in [["instantly", "register", "--url", target], ["instantly", "webhooks"]] {
             let result = try run(arguments, ["INSTANTLY_WEBHOOK_SECRET": secret])
             XCTAssertEqual(result.status, 1, result.output)
             XCTAssertTrue(result.output.contains("INSTANTLY_API_KEY is not set, and `hookyard \(arguments[0]) \(arguments[1])` needs it"),
                           result.output)
         }
+    }
+
+    /// Like `catalog sync --dry-run`, `register --dry-run` plans offline without a key, and says so.
+    func testDryRunWithoutTheAPIKeyPlansOffline() throws {
+        let result = try run(["instantly", "register", "--url", target, "--dry-run"], ["INSTANTLY_WEBHOOK_SECRET": secret])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("INSTANTLY_API_KEY is not set: planning against a workspace with no webhooks"), result.output)
+        XCTAssertTrue(result.output.contains("would send: POST /api/v2/webhooks"), result.output)
+        XCTAssertTrue(result.output.contains("\"target_hook_url\":\"\(target)\""), result.output)
+        XCTAssertFalse(result.output.contains(secret), result.output)
     }
 
     func testRegisterRefusesWhatCannotWork() throws {
