@@ -171,8 +171,9 @@ final class CatalogCommandTests: XCTestCase {
         let broken = Self.yaml.replacingOccurrences(of: "currency: usd, interval: month", with: "currency: usd, interval: fortnight")
         for command in [["catalog", "show"], ["catalog", "sync", "--dry-run"]] {
             let result = try run(command, yaml: broken, environment: [:])
-            XCTAssertEqual(result.status, 64, "\(command): \(result.output)")
+            XCTAssertEqual(result.status, 1, "\(command): \(result.output)")
             XCTAssertTrue(result.output.contains("invalid catalog:"), result.output)
+            XCTAssertFalse(result.output.contains("Usage:"), "an invalid file is no usage error: \(result.output)")
             XCTAssertTrue(result.output.contains("catalog.webinar.tiers.monthly.interval: 'fortnight' is not one of day, week, month, year"),
                           result.output)
         }

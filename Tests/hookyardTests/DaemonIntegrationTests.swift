@@ -349,6 +349,36 @@ final class DaemonIntegrationTests: XCTestCase {
         XCTAssertFalse(version.isEmpty)
     }
 
+    /// What fails while a command runs exits 1 with its message alone; only a wrong command line exits 64 with the
+    /// usage.
+    func testRuntimeErrorsExitOneWithoutUsageAndUsageErrorsExit64() throws {
+        let daemon = try DaemonProcess()
+        defer { daemon.terminate() }
+        let missing = DaemonProcess.makeDirectory().appendingPathComponent("none.db").path
+        let runtime: [([String], [String: String], String)] = [
+            (["jobs", "show", "999"], [:], "no job 999"),
+            (["jobs", "retry", "999"], [:], "999"),
+            (["contacts", "show", "nobody@example.com"], [:], "nobody@example.com"),
+            (["stats"], ["HOOKYARD_DATABASE": missing], "no database at"),
+            (["contacts", "erase", "nobody@example.com"], [:], "--yes"),
+        ]
+        for (arguments, environment, expected) in runtime {
+            let (status, output) = try daemon.run(arguments, environment: environment)
+            XCTAssertEqual(status, 1, "\(arguments): \(output)")
+            XCTAssertTrue(output.hasPrefix("Error: "), "\(arguments): \(output)")
+            XCTAssertTrue(output.contains(expected), "\(arguments): \(output)")
+            XCTAssertFalse(output.contains("Usage:"), "\(arguments): \(output)")
+        }
+        for arguments in [["jobs", "show"], ["jobs", "show", "three"], ["nonsense"], ["jobs", "list", "--state", "sleeping"]] {
+            let (status, output) = try daemon.run(arguments)
+            XCTAssertEqual(status, 64, "\(arguments): \(output)")
+            XCTAssertTrue(output.contains("Usage:") || output.contains("USAGE:"), "\(arguments): \(output)")
+        }
+        let (help, text) = try daemon.run(["--help"])
+        XCTAssertEqual(help, 0)
+        XCTAssertTrue(text.contains("Exit status: 0 on success; 1 when a command could not do its work"), text)
+    }
+
     func testCheckConfigNamesFileLineAndKey() throws {
         let directory = DaemonProcess.makeDirectory()
         let file = directory.appendingPathComponent("bad.yaml").path
