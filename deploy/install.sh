@@ -186,8 +186,8 @@ Next steps:
        systemd-creds encrypt --name=STRIPE_WEBHOOK_SECRET - $conf_dir/credentials/STRIPE_WEBHOOK_SECRET.cred
      Without STRIPE_API_KEY or INSTANTLY_API_KEY, that provider's calls run in dry-run.
   2. Set the variables your rules use in $conf_dir/hookyard.env, and edit $conf_dir/hookyard.yaml.
-  3. Check:  hookyard check-config   (with the rule variables: set -a && . $conf_dir/hookyard.env && set +a)
-  4. Start:  systemctl enable --now $start_units
+  3. Check: hookyard check-config (with the rule variables: set -a && . $conf_dir/hookyard.env && set +a)
+  4. Start: systemctl enable --now $start_units
   5. Put the reverse proxy in front (deploy/Caddyfile or deploy/nginx.conf) and point Stripe and Instantly at it.
 Details: docs/deployment.md
 EOF

@@ -113,7 +113,11 @@ final class InstallScriptTests: XCTestCase {
         let (status, output) = try sandbox.install(["--root", sandbox.root.path, "--binary", DaemonProcess.binary.path])
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("systemd/hookyard.service does not exist; not installed"), output)
-        XCTAssertTrue(output.contains("Start:  systemctl enable --now hookyard\n"), output)
+        XCTAssertTrue(output.contains("Start: systemctl enable --now hookyard\n"), output)
+        // The numbered "Next steps" read as sentences: no run of spaces inside them.
+        let steps = output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.first?.isNumber == true && $0.contains(". ") }
+        XCTAssertEqual(steps.count, 5, output)
+        XCTAssertFalse(steps.contains { $0.contains("  ") }, "\(steps)")
         XCTAssertTrue(FileManager.default.fileExists(atPath: sandbox.path("usr/local/bin/hookyard")))
     }
 
