@@ -62,3 +62,49 @@ public enum FormEncoder {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+/// Reads an `application/x-www-form-urlencoded` body back into its pairs, in order (`+` is a space), to show what a
+/// recorded Stripe request carried. Stateless and thread-safe.
+public enum FormDecoder {
+    /// The body's `(key, value)` pairs, percent-decoded; nil when it is not a form (an empty pair, a pair without
+    /// `=`, a malformed `%` escape, or bytes that are not UTF-8 once decoded).
+    public static func decode(_ body: String) -> [(key: String, value: String)]? {
+        guard !body.isEmpty else { return [] }
+        var pairs: [(key: String, value: String)] = []
+        for pair in body.split(separator: "&", omittingEmptySubsequences: false) {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex,
+                  let key = percentDecode(pair[..<equals]), let value = percentDecode(pair[pair.index(after: equals)...]) else { return nil }
+            pairs.append((key, value))
+        }
+        return pairs
+    }
+
+    private static func percentDecode(_ text: Substring) -> String? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = text.utf8.makeIterator()
+        while let byte = iterator.next() {
+            switch byte {
+            case UInt8(ascii: "+"):
+                bytes.append(UInt8(ascii: " "))
+            case UInt8(ascii: "%"):
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+                bytes.append(high << 4 | low)
+            case UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t"):
+                return nil  // not form text (a form encodes these)
+            default:
+                bytes.append(byte)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

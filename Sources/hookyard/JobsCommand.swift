@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Outbound
 import Store
 
 /// `hookyard jobs list|show|retry|discard`: inspect the job queue and handle the dead-letter queue.
@@ -40,6 +41,7 @@ struct Jobs: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one job: its input, output and every attempt.")
         @OptionGroup var options: ConfigurationOptions
         @Argument(help: "Job id.") var id: Int64
+        @Flag(help: "Show recorded request bodies exactly as sent (Stripe's as form strings), not decoded.") var raw = false
 
         func run() throws {
             guard let (job, attempts) = try openQueue(options).job(id) else {
@@ -47,7 +49,7 @@ struct Jobs: ParsableCommand {
             }
             var object = summary(job)
             object["input"] = decoded(job.input)
-            object["output"] = decoded(job.output)
+            object["output"] = raw ? decoded(job.output) : readableRequests(decoded(job.output))
             object["attempts_log"] = attempts.map { attempt -> [String: Any] in
                 var entry: [String: Any] = ["attempt": attempt.attempt, "worker": attempt.worker,
                                             "started_at": isoTime(attempt.startedAt), "outcome": attempt.outcome ?? "running"]
@@ -130,6 +132,32 @@ private func summary(_ job: Job) -> [String: Any] {
 private func decoded(_ text: String?) -> Any {
     guard let text else { return NSNull() }
     return (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) ?? text
+}
+
+/// The output with each recorded request's `body` shown decoded: a JSON body (Instantly's, `http.post`'s) as JSON, a
+/// form body (Stripe's) as its keys and values, with the form as sent kept in `body_form`. Anything else is unchanged.
+func readableRequests(_ output: Any) -> Any {
+    guard var object = output as? [String: Any], let requests = object["requests"] as? [[String: Any]] else { return output }
+    object["requests"] = requests.map { request -> [String: Any] in
+        guard let body = request["body"] as? String, !body.isEmpty else { return request }
+        var readable = request
+        if let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)), json is [String: Any] || json is [Any] {
+            readable["body"] = json
+        } else if let pairs = FormDecoder.decode(body) {
+            var fields: [String: Any] = [:]
+            for (key, value) in pairs {
+                switch fields[key] {
+                case nil: fields[key] = value
+                case let values as [String]: fields[key] = values + [value]
+                case let first?: fields[key] = ["\(first)", value]
+                }
+            }
+            readable["body"] = fields
+            readable["body_form"] = body
+        }
+        return readable
+    }
+    return object
 }
 
 /// `rule/step` for a workflow step job, from its input.

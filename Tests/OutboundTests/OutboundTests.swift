@@ -3,6 +3,20 @@ import XCTest
 @testable import Outbound
 
 final class FormEncoderTests: XCTestCase {
+    /// What the encoder writes, the decoder reads back pair by pair; what is not a form is refused.
+    func testDecoderReadsTheEncodersFormsBack() throws {
+        let fields: [(String, FormValue)] = [("metadata", ["lead_email": "zoë+1@example.com", "note": "a&b=c d"]),
+                                             ("line_items", [["price": "price_1", "quantity": 1]])]
+        let pairs = try XCTUnwrap(FormDecoder.decode(FormEncoder.encode(fields)))
+        XCTAssertEqual(pairs.map(\.key), ["metadata[lead_email]", "metadata[note]", "line_items[0][price]", "line_items[0][quantity]"])
+        XCTAssertEqual(pairs.map(\.value), ["zoë+1@example.com", "a&b=c d", "price_1", "1"])
+        XCTAssertEqual(FormDecoder.decode("a=1+2")?.first?.value, "1 2")
+        for notAForm in ["{\"a\":1}", "a", "=1", "a=%zz", "a=%C3", "a=1&&b=2", "a=x y"] {
+            XCTAssertNil(FormDecoder.decode(notAForm), notAForm)
+        }
+        XCTAssertEqual(FormDecoder.decode("")?.count, 0)
+    }
+
     func testNestedKeysAsStripeExpects() {
         let body = FormEncoder.encode([
             ("email", "ann+lead@example.com"),
