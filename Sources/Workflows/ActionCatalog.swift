@@ -29,7 +29,7 @@ public enum ActionCatalog {
              summary: "Retrieves a customer (GET /v1/customers/{id}): the email address behind a subscription or invoice event, which names only the customer's id."),
         Spec(name: "stripe.create_payment_link", provider: .stripe, required: [],
              optional: ["price", "tier", "quantity", "metadata", "prefilled_email", "seat_limit"],
-             outputs: ["payment_link_id", "url", "stripe_url", "price_id", "tier", "tier_name", "amount", "currency"],
+             outputs: ["payment_link_id", "url", "stripe_url", "price_id", "tier", "tier_name", "amount", "currency", "metadata"],
              summary: "Creates a payment link for a price, or for a catalog tier (`tier: product/tier`, or a list: the first on sale when the job was due; its price found by lookup_key), with metadata; `url` carries ?prefilled_email= when given; with `seat_limit` (a whole number, at least 1) Stripe deactivates the link once that many payments completed (restrictions[completed_sessions][limit])."),
         Spec(name: "stripe.deactivate_payment_link", provider: .stripe, required: ["id"], optional: [],
              outputs: ["payment_link_id", "active", "changed"],

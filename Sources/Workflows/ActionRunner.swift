@@ -192,6 +192,8 @@ public final class ActionRunner: Sendable {
         output["payment_link_id"] = .string(link.id)
         output["url"] = .string(url)
         output["stripe_url"] = .string(link.url)
+        // What Stripe copies onto each Checkout Session of the link (`hookyard trigger` walk-throughs read it back).
+        output["metadata"] = .object(Dictionary(metadata.map { ($0.0, JSONValue.string($0.1)) }, uniquingKeysWith: { _, last in last }))
         return .object(output)
     }
 
