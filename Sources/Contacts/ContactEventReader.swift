@@ -6,8 +6,9 @@ import Store
 /// Instantly payloads are flat objects (`lead_email`, `campaign_id`, `timestamp`, ...); Stripe payloads are events
 /// (`{"id", "type", "created", "data": {"object": {...}}}`). Both the shapes of Stripe API versions before
 /// `2025-03-31.basil` and those after are read (the invoice's subscription under `parent.subscription_details`, its
-/// line's price under `pricing.price_details`, the period end on subscription items), so events stored before an
-/// API version upgrade replay the same way.
+/// line's price under `pricing.price_details`, the period end on subscription items; `StripeObjectReading` knows
+/// where), so events stored before an API version upgrade, or sent to an endpoint on an older version, read the
+/// same way.
 ///
 /// Instantly payloads also carry the lead's own fields and custom variables as extra top-level keys; those named in
 /// `leadFields` are kept (text, numbers and booleans, as text). A Stripe price's tier comes from `tiers` (its id,
@@ -136,7 +137,8 @@ public struct ContactEventReader: Sendable {
             observation.email = Self.email(metadata?["hookyard_email"]) ?? Self.email(metadata?["lead_email"])
                 ?? Self.email(object[path: ["customer_details", "email"]]) ?? Self.email(object["customer_email"])
             observation.campaignID = Self.campaign(in: metadata) ?? Self.campaignUUID(Self.text(object["client_reference_id"]))
-            if Self.text(object["payment_status"]) == "paid", Self.text(object["mode"]) == "payment",
+            // `paid`, or `no_payment_required` for a session that cost nothing (amount 0): a purchase either way.
+            if StripeObjectReading.isSettled(checkoutSession: object), Self.text(object["mode"]) == "payment",
                let reference = Self.text(object["id"]), let amount = object["amount_total"]?.int64Value {
                 observation.payment = ObservedPayment(
                     reference: reference, kind: .payment, amount: amount, currency: Self.currency(object["currency"]),
@@ -146,13 +148,7 @@ public struct ContactEventReader: Sendable {
 
         case "invoice.paid", "invoice.payment_succeeded":
             invoiceIdentity(object, into: &observation)
-            let line = object[path: ["lines", "data", "0"]]
-            // Before 2025-03-31.basil: `price` is the expanded price; since: `pricing.price_details`.
-            let price = Self.id(line?[path: ["pricing", "price_details", "price"]]) ?? Self.id(line?["price"])
-            let product = Self.id(line?[path: ["pricing", "price_details", "product"]])
-                ?? Self.id(line?[path: ["price", "product"]])
-            // Only the expanded price (before basil) carries its lookup key.
-            let lookupKey = Self.text(line?[path: ["price", "lookup_key"]])
+            let (price, product, lookupKey) = StripeObjectReading.price(ofInvoice: object)
             if let reference = Self.text(object["id"]), let amount = object["amount_paid"]?.int64Value, amount != 0 {
                 observation.payment = ObservedPayment(
                     reference: reference, kind: .invoice, amount: amount, currency: Self.currency(object["currency"]),
@@ -163,7 +159,7 @@ public struct ContactEventReader: Sendable {
 
         case "invoice.payment_failed":
             invoiceIdentity(object, into: &observation)
-            if let subscription = Self.invoiceSubscription(object) {
+            if let subscription = StripeObjectReading.subscription(ofInvoice: object) {
                 // A failed first invoice leaves the subscription `incomplete`, not `past_due`.
                 let first = Self.text(object["billing_reason"]) == "subscription_create"
                 observation.subscription = ObservedSubscription(id: subscription, status: first ? "incomplete" : "past_due")
@@ -230,12 +226,6 @@ public struct ContactEventReader: Sendable {
         let groups = text.split(separator: "-", omittingEmptySubsequences: false)
         guard groups.map(\.count) == [8, 4, 4, 4, 12], groups.allSatisfy({ $0.allSatisfy(\.isHexDigit) }) else { return nil }
         return text
-    }
-
-    /// The invoice's subscription: `parent.subscription_details.subscription` since 2025-03-31.basil, `subscription`
-    /// before.
-    private static func invoiceSubscription(_ invoice: JSONValue) -> String? {
-        id(invoice[path: ["parent", "subscription_details", "subscription"]]) ?? id(invoice["subscription"])
     }
 
     /// The configured tier of the price, else of the product, else the catalog tier with the price's lookup key.

@@ -1,3 +1,5 @@
+import Outbound
+
 /// The actions a rule step can name, with the arguments each takes and the outputs later steps can read.
 ///
 /// `hookyard check-config` validates rules against this catalog; `ActionRunner` executes them. Static and
@@ -27,7 +29,7 @@ public enum ActionCatalog {
              summary: "Retrieves a customer (GET /v1/customers/{id}): the email address behind a subscription or invoice event, which names only the customer's id."),
         Spec(name: "stripe.create_payment_link", provider: .stripe, required: [],
              optional: ["price", "tier", "quantity", "metadata", "prefilled_email", "seat_limit"],
-             outputs: ["payment_link_id", "url", "stripe_url", "price_id", "tier", "tier_name", "amount", "currency"],
+             outputs: ["payment_link_id", "url", "stripe_url", "price_id", "tier", "tier_name", "amount", "currency", "metadata"],
              summary: "Creates a payment link for a price, or for a catalog tier (`tier: product/tier`, or a list: the first on sale when the job was due; its price found by lookup_key), with metadata; `url` carries ?prefilled_email= when given; with `seat_limit` (a whole number, at least 1) Stripe deactivates the link once that many payments completed (restrictions[completed_sessions][limit])."),
         Spec(name: "stripe.deactivate_payment_link", provider: .stripe, required: ["id"], optional: [],
              outputs: ["payment_link_id", "active", "changed"],
@@ -137,6 +139,46 @@ public enum RuleValidator {
         return problems
     }
 
+    /// The `metadata` arguments of the steps that send metadata to Stripe (`stripe.find_or_create_customer`,
+    /// `stripe.create_payment_link`) that Stripe would refuse (`StripeMetadataLimits`): a key over 40 characters or
+    /// with `[` or `]`, more than 50 keys (counting the `hookyard_product` and `hookyard_tier` a tier link adds), a
+    /// value over 500 characters (a literal, or a template whose literal text alone is longer). Keys are located as
+    /// `…with.metadata.<key>`.
+    public static func metadataProblems(in rules: [Rule]) -> [Problem] {
+        var problems: [Problem] = []
+        for (ruleIndex, rule) in rules.enumerated() {
+            for (stepIndex, step) in rule.steps.enumerated()
+            where ["stripe.find_or_create_customer", "stripe.create_payment_link"].contains(step.action) {
+                guard case .map(let members)? = step.arguments["metadata"] else { continue }
+                let key = "rules[\(ruleIndex)].steps[\(stepIndex)].with.metadata"
+                for (name, argument) in members.sorted(by: { $0.key < $1.key }) {
+                    if let problem = StripeMetadataLimits.keyProblem(name) {
+                        problems.append(Problem(key: "\(key).\(name)", message: problem))
+                    }
+                    if let text = literal(argument), let problem = StripeMetadataLimits.valueProblem(text) {
+                        problems.append(Problem(key: "\(key).\(name)", message: problem))
+                    } else if case .template(let template) = argument, !template.paths.isEmpty {
+                        let fixed = template.parts.reduce(0) { total, part in
+                            if case .literal(let text) = part { return total + text.count }
+                            return total
+                        }
+                        if fixed > StripeMetadataLimits.maxValueLength {
+                            problems.append(Problem(key: "\(key).\(name)", message: "Stripe refuses metadata values over \(StripeMetadataLimits.maxValueLength) characters (this one has \(fixed) before its placeholders are filled)"))
+                        }
+                    }
+                }
+                let added = step.action == "stripe.create_payment_link" && step.arguments["tier"] != nil
+                    ? ["hookyard_product", "hookyard_tier"].filter { members[$0] == nil } : []
+                if members.count + added.count > StripeMetadataLimits.maxKeys {
+                    let detail = added.isEmpty ? "this has \(members.count)"
+                        : "this link would have \(members.count + added.count): the \(members.count) given, plus \(added.joined(separator: " and ")) for its tier"
+                    problems.append(Problem(key: key, message: "Stripe refuses more than \(StripeMetadataLimits.maxKeys) metadata keys (\(detail))"))
+                }
+            }
+        }
+        return problems
+    }
+
     /// The text of an argument known before the step runs (a value, or a template without paths); else `nil`.
     private static func literal(_ argument: Argument?) -> String? {
         switch argument {
@@ -234,6 +276,6 @@ public enum RuleValidator {
                 earlier[step.name] = spec
             }
         }
-        return problems
+        return problems + metadataProblems(in: rules)
     }
 }

@@ -181,6 +181,8 @@ public final class ActionRunner: Sendable {
             price = try arguments.string("price")
             output["price_id"] = .string(price)
         }
+        // Rendered values (a lead's field, say) can exceed what Stripe accepts: say so instead of sending a request it refuses.
+        if let problem = StripeMetadataLimits.problem(metadata) { throw Arguments.failure("argument 'metadata': \(problem)") }
         let link = try context.stripe.createPaymentLink(price: price, quantity: quantity, metadata: metadata, seatLimit: seatLimit,
                                                         idempotencyKey: context.idempotencyKey)
         var url = link.url
@@ -190,6 +192,8 @@ public final class ActionRunner: Sendable {
         output["payment_link_id"] = .string(link.id)
         output["url"] = .string(url)
         output["stripe_url"] = .string(link.url)
+        // What Stripe copies onto each Checkout Session of the link (`hookyard trigger` walk-throughs read it back).
+        output["metadata"] = .object(Dictionary(metadata.map { ($0.0, JSONValue.string($0.1)) }, uniquingKeysWith: { _, last in last }))
         return .object(output)
     }
 

@@ -87,15 +87,19 @@ public final class WorkflowEngine: JobHandler {
     private let deliverability: DeliverabilityWatch?
     /// Where `alert.notify` jobs post; `nil`: such a job fails (no webhook is configured).
     private let alertWebhook: AlertWebhook?
+    /// Stripe events in an API version other than `stripe.api_version` are logged once per version.
+    private let stripeAPIVersions: StripeAPIVersionWatch
 
     /// - Parameters:
     ///   - deliverability: when given, Instantly events raise and clear account-error and deliverability alerts, and
     ///     campaign pauses are queued with the event's job.
     ///   - alertWebhook: runs the `alert.notify` jobs.
+    ///   - stripeAPIVersion: `stripe.api_version`; a Stripe event in another version is logged as a warning, once
+    ///     per version. `nil`: not checked.
     public init(rules: [Rule], contacts: ContactPolicy = ContactPolicy(), catalog: Catalog = Catalog(), providers: ProviderSet,
                 runner: ActionRunner = ActionRunner(), logger: Logger,
                 clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
-                deliverability: DeliverabilityWatch? = nil, alertWebhook: AlertWebhook? = nil) {
+                deliverability: DeliverabilityWatch? = nil, alertWebhook: AlertWebhook? = nil, stripeAPIVersion: String? = nil) {
         self.rules = Mutex(rules)
         self.contactPolicy = Mutex(contacts)
         self.catalogState = Mutex((catalog, catalog.json))
@@ -105,12 +109,14 @@ public final class WorkflowEngine: JobHandler {
         self.clock = clock
         self.deliverability = deliverability
         self.alertWebhook = alertWebhook
+        self.stripeAPIVersions = StripeAPIVersionWatch(configured: stripeAPIVersion)
     }
 
     /// Replaces the rules (configuration reload). Steps already queued keep running against the rule of the same
     /// name; one whose rule or step is gone fails with a message saying so.
-    public func update(rules newRules: [Rule], contacts: ContactPolicy? = nil, catalog: Catalog? = nil) {
+    public func update(rules newRules: [Rule], contacts: ContactPolicy? = nil, catalog: Catalog? = nil, stripeAPIVersion: String? = nil) {
         rules.withLock { $0 = newRules }
+        if let stripeAPIVersion { stripeAPIVersions.update(configured: stripeAPIVersion) }
         if let contacts { contactPolicy.withLock { $0 = contacts } }
         if let catalog { catalogState.withLock { $0 = (catalog, catalog.json) } }
     }
@@ -189,9 +195,11 @@ public final class WorkflowEngine: JobHandler {
             }
         }
 
+        if stored.source == .stripe, let body { noteAPIVersion(of: body, eventID: job.eventID, type: stored.type) }
+
         var report: [JSONValue] = []
         var followUps: [NewJob] = []
-        if let body {
+        if let body = body.map({ Self.ruleView(source: stored.source, type: stored.type, body: $0) }) {
             let candidates = rules.filter { $0.trigger.segmentChange == nil && $0.trigger.source == stored.source }
             for rule in candidates where rule.trigger.matches(type: stored.type, event: body) {
                 guard let first = rule.steps.first else { continue }
@@ -378,6 +386,23 @@ public final class WorkflowEngine: JobHandler {
         }
     }
 
+    /// The event as rules read it: a Stripe event gains `hookyard` (`StripeObjectReading.ruleFields`: the facts
+    /// rules test, read from whichever API version's shape the event has); an Instantly event is as received.
+    static func ruleView(source: EventSource, type: String, body: JSONValue) -> JSONValue {
+        source == .stripe ? StripeObjectReading.ruleView(type: type, event: body) : body
+    }
+
+    /// Logs, once per version, a Stripe event whose `api_version` is not `stripe.api_version`.
+    private func noteAPIVersion(of body: JSONValue, eventID: Int64, type: String) {
+        let version = body["api_version"]?.stringValue
+        guard stripeAPIVersions.firstDifferent(version), let version else { return }
+        logger.warning("Stripe event API version differs from stripe.api_version", metadata: [
+            "api_version": "\(version)", "configured": "\(stripeAPIVersions.configured ?? "")",
+            "event": .stringConvertible(eventID), "type": "\(type)",
+            "hint": "the webhook endpoint sends this version's payload shapes; set the endpoint's API version in Stripe to stripe.api_version (docs/operations.md); logged once per version",
+        ])
+    }
+
     // MARK: Alerts
 
     /// Posts an `alert.notify` job's text to the alert webhook. Without one (the job was queued by a CLI command,
@@ -427,7 +452,8 @@ public final class WorkflowEngine: JobHandler {
             throw Arguments.failure("rule '\(ruleName)' no longer has a step '\(stepName)' running \(job.kind) (the configuration changed)")
         }
         let event = try storedEvent(job, store: store)
-        let body: JSONValue = event.body.isEmpty ? .object([:]) : try parse(event.body, of: job)
+        let body: JSONValue = event.body.isEmpty ? .object([:])
+            : Self.ruleView(source: event.source, type: event.type, body: try parse(event.body, of: job))
         var contact: JSONValue = .null
         var contactID: Int64?
         let contactEmail = input["contact"]?.stringValue

@@ -1,6 +1,8 @@
 import Alerts
 import ArgumentParser
+import Foundation
 import Reports
+import Store
 import Workflows
 
 /// `hookyard check-config`: validate the configuration and say what would be used.
@@ -30,6 +32,7 @@ struct CheckConfig: ParsableCommand {
         print("  STRIPE_API_KEY            \(settings.stripe.apiKey.isEmpty ? "not set: Stripe calls run in dry-run" : settings.stripe.isTestKey ? "set (test mode)" : "set (live mode)")")
         print("  INSTANTLY_API_KEY         \(settings.instantly.apiKey.isEmpty ? "not set: Instantly calls run in dry-run" : "set")")
         print("  stripe api                \(settings.stripe.apiBase), version \(settings.stripe.apiVersion), at most \(ConfigurationLoader.format(settings.stripe.effectiveRequestsPerSecond)) requests/s")
+        printStripeAPIVersionsSeen(settings)
         print("  instantly api             \(settings.instantly.apiBase), at most \(ConfigurationLoader.format(settings.instantly.maxRequestsPerSecond)) requests/s")
         print("  instantly webhook watch   \(settings.instantly.watchDescription)")
         print("  workers                   \(settings.workers.count); retry base \(settings.workers.retryBaseMilliseconds) ms, cap \(settings.workers.retryCapMilliseconds) ms, \(settings.workers.maxAttempts) attempts")
@@ -60,5 +63,23 @@ struct CheckConfig: ParsableCommand {
                           watch.minReplyRate.map { "replies < \(DeliverabilityWatch.percent($0))" }].compactMap { $0 }
         print("  deliverability            \(thresholds.isEmpty ? "no threshold" : thresholds.joined(separator: ", ")) over \(AlertText.duration(watch.windowMilliseconds)), at least \(watch.minimumSent) sent; campaigns \(watch.pauseCampaigns ? "paused" : "not paused") when they cross")
         print("  report lookback           \(ReportTime.lookback(settings.reportLookbackMilliseconds)) (last touch)")
+    }
+
+    /// The API versions of the Stripe events stored in the configured database, against `stripe.api_version`; a
+    /// line saying why when there is no database to read (yet).
+    private func printStripeAPIVersionsSeen(_ settings: HookyardConfiguration) {
+        let label = "  stripe events"
+        guard FileManager.default.fileExists(atPath: settings.database) else {
+            print(column(label, 28) + "no database at \(settings.database) yet: API versions seen are shown once events are stored")
+            return
+        }
+        do {
+            let reader = try StoreReader(path: settings.database)
+            for line in StripeAPIVersionsText.labelled(label, width: 28, try reader.stripeAPIVersions(), configured: settings.stripe.apiVersion) {
+                print(line)
+            }
+        } catch {
+            print(column(label, 28) + "cannot read \(settings.database): \(error)")
+        }
     }
 }

@@ -316,6 +316,7 @@ struct RuleReader: EnvironmentExpandingReader {
             var members: [String: Argument] = [:]
             for (memberKey, memberValue) in mapping {
                 let name = memberKey.string ?? ""
+                note("\(key).\(name)", memberKey)
                 if let argument = readArgument(memberValue, key: "\(key).\(name)") { members[name] = argument }
             }
             return .map(members)

@@ -94,7 +94,8 @@ struct Serve: ParsableCommand {
         let providers = Self.providers(settings, limiters: limiters, metrics: metrics)
         let engine = WorkflowEngine(rules: settings.rules, contacts: settings.contactPolicy, catalog: settings.catalog,
                                     providers: providers, runner: runner,
-                                    logger: logger, clock: clock, deliverability: alerts.deliverability, alertWebhook: alerts.webhook)
+                                    logger: logger, clock: clock, deliverability: alerts.deliverability, alertWebhook: alerts.webhook,
+                                    stripeAPIVersion: settings.stripe.apiVersion)
         let pool = WorkerPool(
             configuration: WorkerPool.Configuration(databasePath: settings.database, workers: settings.workers.count,
                                                     leaseMilliseconds: Int64(settings.workers.leaseSeconds) * 1000,
@@ -168,7 +169,7 @@ struct Serve: ParsableCommand {
                              metadata: ["error": "\((error as? ValidationError)?.message ?? "\(error)")"])
                 return
             }
-            engine.update(rules: fresh.rules, contacts: fresh.contactPolicy, catalog: fresh.catalog)
+            engine.update(rules: fresh.rules, contacts: fresh.contactPolicy, catalog: fresh.catalog, stripeAPIVersion: fresh.stripe.apiVersion)
             runner.update(httpTargets: Self.httpTargets(fresh, metrics: metrics))
             maintenance.update(retentionMilliseconds: fresh.retentionMilliseconds)
             limiters.update(fresh)

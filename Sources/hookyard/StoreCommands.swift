@@ -4,7 +4,8 @@ import Foundation
 import Reports
 import Store
 
-/// `hookyard stats`: counts of events per source and jobs per state.
+/// `hookyard stats`: counts of events per source and jobs per state, purchases, the mode, and the Stripe API versions
+/// of the stored events.
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show counts of stored events and queued jobs.")
 
@@ -16,6 +17,7 @@ struct Stats: ParsableCommand {
         let reader = try openReader(settings.database)
         let statistics = try reader.statistics()
         let daemon = try reader.daemonStatus()
+        let apiVersions = try reader.stripeAPIVersions()
         // The daemon's own record wins: this command's environment may lack the service's credentials.
         let stripeLive = daemon?.stripeLive ?? !settings.stripe.apiKey.isEmpty
         let instantlyLive = daemon?.instantlyLive ?? !settings.instantly.apiKey.isEmpty
@@ -27,6 +29,8 @@ struct Stats: ParsableCommand {
                 "database": ["path": settings.database, "bytes": statistics.databaseBytes],
                 "dry_run": ["stripe": !stripeLive, "instantly": !instantlyLive],
                 "mode_from": daemon == nil ? "environment" : "daemon",
+                "stripe_api_version": settings.stripe.apiVersion,
+                "stripe_api_versions": StripeAPIVersionsText.json(apiVersions, configured: settings.stripe.apiVersion),
                 "daemon": daemon.map { status -> [String: Any] in
                     ["pid": Int(status.pid), "version": status.version, "started_at": status.startedAt,
                      "stopped_at": status.stoppedAt.map { $0 as Any } ?? NSNull(), "running": Self.isRunning(status)]
@@ -56,6 +60,9 @@ struct Stats: ParsableCommand {
                 print("mode      \(mode), judged from this command's environment (no daemon has run on this database yet)")
             }
             print("database  \(settings.database) (\(statistics.databaseBytes) bytes)")
+            for line in StripeAPIVersionsText.labelled("stripe api", width: 11, apiVersions, configured: settings.stripe.apiVersion) {
+                print(line)
+            }
         }
     }
 }

@@ -3,6 +3,7 @@ import Cryptography
 import Foundation
 import Intake
 import Outbound
+import Store
 
 /// `hookyard trigger SOURCE EVENT_TYPE`: build a realistic event of that type, sign it as the provider would, and
 /// send it to a running daemon, so an administrator can walk any scenario by hand (like `stripe trigger`, for
@@ -16,7 +17,10 @@ struct TriggerCommand: ParsableCommand {
 
             Instantly types: \(EventTemplates.instantlyTypes.joined(separator: ", ")) (link_clicked is accepted too).
 
-            Events for the same --email share the Stripe customer and subscription ids. Stripe events are signed with \
+            Events for the same --email share the Stripe customer and subscription ids. A Checkout Session whose \
+            data.object.payment_link (--set) is a link Hookyard created (found in the database) carries that link's \
+            metadata, as Stripe copies it, its tier's amount and currency, and by default its lead's email. \
+            Stripe events are signed with \
             the first STRIPE_WEBHOOK_SECRET; Instantly events carry INSTANTLY_WEBHOOK_SECRET in the configured \
             instantly.secret_header. Exits 1 when the daemon does not answer 2xx.
             """)
@@ -70,6 +74,11 @@ struct FieldAssignment: Equatable {
     var path: [String]
     var value: JSONValue
 
+    init(path: [String], value: JSONValue) {
+        self.path = path
+        self.value = value
+    }
+
     /// Parses `path=value`. The value is JSON when it parses as JSON (`9900`, `true`, `null`, `"9900"`, `{"a":1}`),
     /// otherwise the text itself. - Throws: `ValidationError` without `=` or with an empty path segment.
     init(parsing text: String) throws {
@@ -118,8 +127,12 @@ struct FieldAssignment: Equatable {
 struct TriggeredEvent {
     let source: TriggerSource
     let type: String
-    let email: String
+    private(set) var email: String
+    /// Whether `--email` was given (else a made-up address, or the lead of the payment link).
+    let emailGiven: Bool
     let assignments: [FieldAssignment]
+    /// The payment link the session is on, when Hookyard created it (`withLink`).
+    private(set) var link: CreatedPaymentLink?
 
     /// - Throws: `TriggerError.unknownType`, or `ValidationError` for a malformed `--email` or `--set`.
     init(source: TriggerSource, type: String, email: String?, assignments: [String]) throws {
@@ -132,7 +145,45 @@ struct TriggeredEvent {
         self.source = source
         self.type = type
         self.email = email ?? "test-lead+\(Crypto.hex(Crypto.randomBytes(4)))@example.com"
+        emailGiven = email != nil
         self.assignments = try assignments.map(FieldAssignment.init(parsing:))
+    }
+
+    /// The payment link a Checkout Session event is set on (`--set data.object.payment_link=…`), or `nil`.
+    var paymentLinkID: String? {
+        guard source == .stripe, type.hasPrefix("checkout.session.") else { return nil }
+        return assignments.last { $0.path == ["data", "object", "payment_link"] }?.value.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The event on `link`, a link Hookyard created: its session carries the link's metadata (as Stripe copies a
+    /// payment link's metadata onto the Checkout Sessions it creates), its tier's amount and currency, and, unless
+    /// `--email` was given, is paid by the lead the link was made for. `--set` still wins.
+    func withLink(_ link: CreatedPaymentLink) -> TriggeredEvent {
+        var event = self
+        event.link = link
+        if !emailGiven, let lead = link.email { event.email = lead }
+        return event
+    }
+
+    /// The link Hookyard created that this event's session is on, from the database at `path`; and a line saying
+    /// what the session will carry (or why it carries nothing of the link).
+    func resolvingLink(database path: String) -> (event: TriggeredEvent, note: String?) {
+        guard let id = paymentLinkID else { return (self, nil) }
+        guard FileManager.default.fileExists(atPath: path) else {
+            return (self, "payment link \(id) is not one Hookyard created (no database at \(path)): the session carries no link metadata")
+        }
+        do {
+            guard let link = try StoreReader(path: path).createdPaymentLink(id: id) else {
+                return (self, "payment link \(id) is not one Hookyard created (not in \(path)): the session carries no link metadata")
+            }
+            let keys = link.metadata.keys.sorted().joined(separator: ", ")
+            let note = link.metadata.isEmpty
+                ? "payment link \(id) was created by rule \(link.rule ?? "?"), but its metadata was not recorded (a link made before this version): the session carries none"
+                : "payment link \(id): the session carries its metadata (\(keys)), as Stripe copies it; created by rule \(link.rule ?? "?")\(link.dryRun ? " in dry-run" : "")"
+            return (withLink(link), note)
+        } catch {
+            return (self, "payment link \(id): cannot read \(path) (\(error)): the session carries no link metadata")
+        }
     }
 
     /// The payload at `nowMilliseconds`: the template for the type, then each `--set` in order.
@@ -141,6 +192,20 @@ struct TriggeredEvent {
         let template = source == .stripe ? EventTemplates.stripe(type, context) : EventTemplates.instantly(type, context)
         guard var payload = template else { throw TriggerError.unknownType(type, source: source) }
         for assignment in assignments { try assignment.apply(to: &payload) }
+        if let link {
+            try FieldAssignment(path: ["data", "object", "metadata"],
+                                value: .object(link.metadata.mapValues(JSONValue.string))).apply(to: &payload)
+            if let amount = link.amount {
+                for field in ["amount_subtotal", "amount_total"] {
+                    try FieldAssignment(path: ["data", "object", field], value: .integer(amount)).apply(to: &payload)
+                }
+            }
+            if let currency = link.currency {
+                try FieldAssignment(path: ["data", "object", "currency"], value: .string(currency)).apply(to: &payload)
+            }
+            // What was set explicitly wins over the link's values.
+            for assignment in assignments { try assignment.apply(to: &payload) }
+        }
         return payload
     }
 
@@ -163,9 +228,19 @@ struct TriggeredEvent {
                              eventID: source == .stripe ? payload["id"]?.stringValue : nil)
     }
 
-    /// Builds, signs and sends (or with `printOnly`, prints) the event; prints the daemon's answer.
+    /// Builds, signs and sends (or with `printOnly`, prints) the event, on the payment link Hookyard created when it
+    /// names one (`resolvingLink`); prints the daemon's answer.
     /// - Throws: `ExitCode(1)` when the daemon answers other than 2xx; `TriggerError` when it cannot be reached.
     func deliver(settings: HookyardConfiguration, to: String?, printOnly: Bool) throws {
+        let (event, note) = resolvingLink(database: settings.database)
+        if let note {
+            // Printed to stderr with --print, whose stdout is the request.
+            if printOnly { FileHandle.standardError.write(Data((note + "\n").utf8)) } else { print(note) }
+        }
+        try event.send(settings: settings, to: to, printOnly: printOnly)
+    }
+
+    private func send(settings: HookyardConfiguration, to: String?, printOnly: Bool) throws {
         let base = Self.baseURL(to: to, listen: settings.listen)
         let request = try request(settings: settings, base: base, nowMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
         if printOnly {

@@ -208,6 +208,26 @@ final class ContactEventReaderTests: XCTestCase {
         XCTAssertEqual(async.payment, ObservedPayment(reference: "cs_test_c3", kind: .payment, amount: 100, currency: "eur"))
     }
 
+    /// A session that costs nothing (a 100 % coupon, a free tier) completes with `no_payment_required` and amount 0:
+    /// it is done and nothing is owed, so it is a purchase like a paid one (issue 13, item 13).
+    func testNoCostCheckoutSessionIsAPurchaseOfZero() throws {
+        for type in ["checkout.session.completed", "checkout.session.async_payment_succeeded"] {
+            let observation = try XCTUnwrap(stripe("""
+                {"id": "evt_7", "object": "event", "created": 1786699800, "type": "\(type)",
+                 "data": {"object": {"id": "cs_test_free", "object": "checkout.session", "mode": "payment",
+                   "payment_status": "no_payment_required", "status": "complete", "amount_subtotal": 4900, "amount_total": 0,
+                   "total_details": {"amount_discount": 4900, "amount_shipping": 0, "amount_tax": 0},
+                   "currency": "usd", "customer": "cus_Free", "customer_details": {"email": "Free@Example.com"},
+                   "payment_link": "plink_free", "metadata": {"lead_email": "free@example.com", "instantly_campaign_id": "camp-9",
+                   "hookyard_tier": "early-bird", "hookyard_rule": "registration-offer"}}}}
+                """), type)
+            XCTAssertEqual(observation.email, "free@example.com", type)
+            XCTAssertEqual(observation.payment, ObservedPayment(reference: "cs_test_free", kind: .payment, amount: 0, currency: "usd",
+                                                                tier: "early-bird", campaignID: "camp-9", paymentLink: "plink_free",
+                                                                rule: "registration-offer"), type)
+        }
+    }
+
     /// An invoice as API versions since 2025-03-31.basil shape it (the pinned 2025-12-15.clover among them).
     func testPaidInvoiceCurrentShape() throws {
         let observation = try XCTUnwrap(stripe("""

@@ -240,7 +240,8 @@ public final class FakeStripeAPI: FakeProviderAPI {
                 "customer_email": nil, "expires_at": TestJSON(created + 86_400), "livemode": false,
                 "metadata": Backend.json(link.metadata), "mode": recurring ? "subscription" : "payment",
                 "payment_intent": TestJSON(paymentIntent), "payment_link": .string(link.id),
-                "payment_status": "paid", "status": "complete", "subscription": TestJSON(subscription),
+                // A session that costs nothing (a free tier, a 100 % coupon) completes without a payment.
+                "payment_status": amount == 0 ? "no_payment_required" : "paid", "status": "complete", "subscription": TestJSON(subscription),
                 "success_url": nil, "url": nil,
             ]
             let session = CheckoutSession(id: id, paymentLinkID: link.id, mode: recurring ? "subscription" : "payment",

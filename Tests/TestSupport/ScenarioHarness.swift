@@ -116,13 +116,15 @@ public final class ScenarioHarness {
     ///   - object: `data.object` as JSON text.
     ///   - previousAttributes: `data.previous_attributes` as JSON text, for `*.updated` events.
     ///   - created: the event's `created` (Unix seconds); defaults to the workflow clock's now.
+    ///   - apiVersion: the event's `api_version`, the version its payload is rendered in (an endpoint on an older
+    ///     version gets older shapes).
     /// - Returns: the signed body, to redeliver with `deliver(stripe:)` (a duplicate: same event id).
     @discardableResult
     public func sendStripe(_ type: String, id: String, object: String, previousAttributes: String? = nil,
-                           created: Int64? = nil) throws -> [UInt8] {
+                           created: Int64? = nil, apiVersion: String = "2025-12-15.clover") throws -> [UInt8] {
         let createdAt = created ?? (Int64(Date().timeIntervalSince1970 * 1000) + clockOffset) / 1000
         let previous = previousAttributes.map { #","previous_attributes":\#($0)"# } ?? ""
-        let body = Array(#"{"id":"\#(id)","object":"event","api_version":"2025-12-15.clover","created":\#(createdAt),"type":"\#(type)","livemode":false,"pending_webhooks":1,"request":{"id":null,"idempotency_key":null},"data":{"object":\#(object)\#(previous)}}"#.utf8)
+        let body = Array(#"{"id":"\#(id)","object":"event","api_version":"\#(apiVersion)","created":\#(createdAt),"type":"\#(type)","livemode":false,"pending_webhooks":1,"request":{"id":null,"idempotency_key":null},"data":{"object":\#(object)\#(previous)}}"#.utf8)
         try deliver(stripe: body)
         return body
     }

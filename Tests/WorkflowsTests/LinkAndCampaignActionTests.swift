@@ -164,6 +164,28 @@ final class LinkAndCampaignActionTests: XCTestCase {
         XCTAssertEqual(stripe.requests.count, 1, "invalid seat limits send nothing")
     }
 
+    /// Metadata filled in when the step runs (a lead's field, say) that Stripe would refuse fails the step at once,
+    /// naming the key, without a request; metadata within the limits is sent and recorded in the output, as Stripe
+    /// copies it onto the link's Checkout Sessions (issue 13, items 17 and 18).
+    func testPaymentLinkMetadataIsCheckedAgainstStripesLimitsAndRecorded() throws {
+        let stripe = StubTransport("Stripe") { _ throws(ProviderFailure) -> String in
+            #"{"id":"plink_1","url":"https://buy.stripe.com/x","active":true}"#
+        }
+        let context = context(stripe: stripe)
+        let output = try run("stripe.create_payment_link", ["price": .string("price_1"),
+                                                            "metadata": .object(["lead_email": .string("ann@example.com")])], context)
+        XCTAssertEqual(output["metadata"], .object(["lead_email": .string("ann@example.com")]))
+        let tooLong = String(repeating: "x", count: 501)
+        for metadata: [String: JSONValue] in [["note": .string(tooLong)], ["a[b]": .string("x")],
+                                              Dictionary(uniqueKeysWithValues: (1...51).map { ("k\($0)", JSONValue.string("v")) })] {
+            XCTAssertThrowsError(try run("stripe.create_payment_link", ["price": .string("price_1"), "metadata": .object(metadata)], context)) { error in
+                XCTAssertEqual((error as? ProviderFailure)?.retryable, false)
+                XCTAssertTrue((error as? ProviderFailure)?.message.contains("Stripe refuses") ?? false, "\(error)")
+            }
+        }
+        XCTAssertEqual(stripe.requests.count, 1, "metadata Stripe would refuse sends nothing")
+    }
+
     func testDeactivateSkipsAnInactiveLinkOnRetry() throws {
         let active = Mutex(true)
         let answerLost = Mutex(true)

@@ -133,6 +133,42 @@ final class EventRegistrationTests: XCTestCase {
         return (session, body)
     }
 
+    /// A free tier (amount 0, as the catalog allows): Stripe completes the session with `payment_status:
+    /// no_payment_required` and `amount_total: 0`. It registers the buyer like a paid one: the registration rule
+    /// runs, the purchase of 0 is recorded, and the contact is a customer (issue 13, item 13).
+    func testFreeTierRegistersLikeAPaidOne() throws {
+        harness.stop()
+        harness = try ScenarioHarness(example: "event-registration", environment: environment.merging(["EVENT_EARLY_BIRD_AMOUNT": "0"]) { _, new in new })
+        for (name, id) in Self.campaigns { harness.instantly.addCampaign(id: id, name: name) }
+        let ada = "ada@example.com", announcement = Self.campaigns["announcement"]!
+        harness.instantly.addLead(email: ada, campaign: announcement)
+        try harness.start()
+        let (synced, report) = try harness.cli(["catalog", "sync"])
+        XCTAssertEqual(synced, 0, report)
+        _ = phase()
+
+        try harness.sendInstantly("lead_interested", email: ada, campaign: announcement)
+        try expect("ada interested", stripe: ["GET /v1/customers", "POST /v1/customers", "GET /v1/prices", "POST /v1/payment_links"],
+                   instantly: ["POST /api/v2/leads/list announcement", "PATCH /api/v2/leads/{id}"])
+        let adaLink = try link(of: ada, tier: "early-bird")
+        let paid = try pay(adaLink, email: ada)
+        XCTAssertEqual(paid.session.object["payment_status"], "no_payment_required")
+        XCTAssertEqual(paid.session.amountTotal, 0)
+        try expect("ada registered for free", stripe: ["GET /v1/payment_links/\(adaLink.id)"], instantly: [
+            "POST /api/v2/leads/list reminder", "POST /api/v2/leads/list last-call",
+            "POST /api/v2/leads/list pre-event", "POST /api/v2/leads pre-event",
+        ])
+        let state = try harness.contact(ada)
+        XCTAssertEqual(state["registered_for"] as? [String], ["event"])
+        XCTAssertEqual(state["payment_status"] as? String, "customer")
+        XCTAssertEqual(state["tier"] as? String, "early-bird")
+        let (status, stats) = try harness.cli(["stats", "--json"])
+        XCTAssertEqual(status, 0, stats)
+        let purchases = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [String: Any])?["purchases"] as? [String: Any], stats)
+        XCTAssertEqual(purchases["usd"] as? NSDictionary, ["count": 1, "amount": 0] as NSDictionary, stats)
+        XCTAssertEqual(try harness.jobs().filter { $0.state == .dead }.map(\.kind), [])
+    }
+
     // MARK: The scenario
 
     func testEventRegistrationEndToEnd() throws {

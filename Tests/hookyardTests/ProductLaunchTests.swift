@@ -143,6 +143,42 @@ final class ProductLaunchTests: XCTestCase {
         return try object(request.body)
     }
 
+    /// A session on a launch link that cost nothing (a 100 % coupon): Stripe completes it with `payment_status:
+    /// no_payment_required` and `amount_total: 0`. It is fulfilled like a paid one, its purchase recorded as 0, and
+    /// the buyer is a customer (issue 13, item 13).
+    func testFullyDiscountedSessionIsFulfilled() throws {
+        let sol = "sol@solo.example", announcement = Self.campaigns["announcement"]!, offer = Self.campaigns["offer"]!
+        harness.instantly.addLead(email: sol, campaign: announcement, firstName: "Sol")
+        try harness.yaml.write(to: harness.directory.appendingPathComponent("hookyard.yaml"), atomically: true, encoding: .utf8)
+        let sync = try harness.cli(["catalog", "sync"])
+        XCTAssertEqual(sync.status, 0, sync.output)
+        _ = phase()
+        try harness.start()
+        try harness.sendInstantly("reply_received", email: sol, campaign: announcement, fields: ["industry": "retail"])
+        try expect("Sol replies", stripe: [
+            "GET /v1/customers?email=sol@solo.example&limit=1", "POST /v1/customers",
+            "GET /v1/prices?lookup_keys[]=launch-solo&limit=100", "POST /v1/payment_links",
+        ], instantly: [
+            "POST /api/v2/leads/list announcement", "PATCH /api/v2/leads/{id}",
+            "POST /api/v2/leads/list announcement", "POST /api/v2/leads/move announcement offer", "GET /api/v2/background-jobs/{id}",
+        ])
+        let solLink = try XCTUnwrap(harness.stripe.paymentLinks.last)
+        let free = try session(link: solLink.id, email: sol, paymentStatus: "no_payment_required")
+        var object = try object(free.json)
+        object["amount_total"] = 0
+        object["total_details"] = ["amount_discount": 9900, "amount_shipping": 0, "amount_tax": 0]
+        try send("checkout.session.completed", try json(object))
+        let requests = try expect("Sol's order is free", stripe: ["GET /v1/payment_links/\(solLink.id)"],
+                                  instantly: ["POST /api/v2/leads/list offer", "POST /api/v2/leads/update-interest-status",
+                                              "POST /api/v2/leads/list offer"],
+                                  fulfilment: ["POST /hooks/fulfil"])
+        XCTAssertEqual(try verifiedFulfilment(try XCTUnwrap(requests.fulfilment.first, "no fulfilment")) as NSDictionary,
+                       ["checkout_session": free.id, "email": sol, "product": "launch", "tier": "solo", "amount": 0, "currency": "usd"] as NSDictionary)
+        XCTAssertEqual(try purchases().map { "\($0.reference) \($0.amount) \($0.currency) \($0.email ?? "")" }, ["\(free.id) 0 usd \(sol)"])
+        XCTAssertEqual(try harness.contact(sol)["payment_status"] as? String, "customer")
+        XCTAssertEqual(harness.instantly.lead(email: sol, campaign: offer)?.interestStatus, 4, "won")
+    }
+
     // MARK: The scenario
 
     func testProductLaunchEndToEnd() throws {

@@ -76,6 +76,75 @@ final class RuleConfigurationTests: ConfigurationTestCase {
         }
     }
 
+    /// Metadata Stripe would refuse at run time is refused by the configuration check, with file, line and key:
+    /// keys over 40 characters or with square brackets, more than 50 keys (a tier link adds hookyard_product and
+    /// hookyard_tier), literal values over 500 characters (issue 13, item 17).
+    func testStripeMetadataOverStripesLimitsIsRefusedWithLineAndKey() throws {
+        let longKey = String(repeating: "k", count: 41)
+        let longValue = String(repeating: "v", count: 501)
+        let yaml = """
+            rules:
+              - name: r
+                on: {source: instantly, event: lead_interested}
+                steps:
+                  - name: customer
+                    action: stripe.find_or_create_customer
+                    with:
+                      email: "{{ event.lead_email }}"
+                      metadata:
+                        \(longKey): x
+                        "lead[email]": "{{ event.lead_email }}"
+                  - name: link
+                    action: stripe.create_payment_link
+                    with:
+                      price: price_1
+                      metadata:
+                        note: \(longValue)
+                        rendered: "{{ event.lead_email }}"
+                        long_before_rendering: "{{ event.lead_email }}\(longValue)"
+            """
+        XCTAssertThrowsError(try load(yaml)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("hookyard.yaml:10: rules[0].steps[0].with.metadata.\(longKey): Stripe refuses metadata keys over 40 characters (this one has 41)"), text)
+            XCTAssertTrue(text.contains("hookyard.yaml:11: rules[0].steps[0].with.metadata.lead[email]: Stripe refuses metadata keys containing '[' or ']'"), text)
+            XCTAssertTrue(text.contains("hookyard.yaml:17: rules[0].steps[1].with.metadata.note: Stripe refuses metadata values over 500 characters (this one has 501)"), text)
+            XCTAssertTrue(text.contains("hookyard.yaml:19: rules[0].steps[1].with.metadata.long_before_rendering: Stripe refuses metadata values over 500 characters (this one has 501 before its placeholders are filled)"), text)
+            XCTAssertFalse(text.contains("with.metadata.rendered"), "a template's value is only known when the step runs: \(text)")
+        }
+
+        func keys(_ count: Int) -> String { (1...count).map { "            key_\($0): v" }.joined(separator: "\n") }
+        func configuration(linkKeys: Int) -> String { """
+            catalog:
+              launch:
+                name: Launch
+                tiers:
+                  solo: {amount: 100, currency: usd}
+            rules:
+              - name: r
+                on: {source: instantly, event: lead_interested}
+                steps:
+                  - name: customer
+                    action: stripe.find_or_create_customer
+                    with:
+                      email: "{{ event.lead_email }}"
+                      metadata:
+            \(keys(50))
+                  - name: link
+                    action: stripe.create_payment_link
+                    with:
+                      tier: launch/solo
+                      metadata:
+            \(keys(linkKeys))
+            """
+        }
+        XCTAssertThrowsError(try load(configuration(linkKeys: 49))) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("rules[0].steps[1].with.metadata: Stripe refuses more than 50 metadata keys (this link would have 51: the 49 given, plus hookyard_product and hookyard_tier for its tier)"), text)
+            XCTAssertFalse(text.contains("steps[0]"), "50 keys are allowed: \(text)")
+        }
+        XCTAssertNoThrow(try load(configuration(linkKeys: 48)))
+    }
+
     func testWorkerAndProviderSettings() throws {
         let configuration = try load("""
             workers: {count: 2, retry_base_ms: 100, retry_cap_ms: 1000, max_attempts: 3}

@@ -335,6 +335,122 @@ final class SubscriptionLifecycleTests: XCTestCase {
         print("subscription lifecycle: \(harness.stripe.requests.count) Stripe and \(harness.instantly.requests.count) Instantly requests in \(figures) s")
     }
 
+    /// A subscription before 2025-03-31.basil: the period end on the subscription itself, not on its items.
+    private func preBasilSubscription(_ id: String, customer: String, price: Price, periodEnd: Int64, cancelAtPeriodEnd: Bool) throws -> String {
+        try json(["id": id, "object": "subscription", "customer": customer, "status": "active", "metadata": [String: String](),
+                  "cancel_at_period_end": cancelAtPeriodEnd, "cancel_at": cancelAtPeriodEnd ? periodEnd as Any : NSNull(),
+                  "current_period_start": periodEnd - 30 * Self.day, "current_period_end": periodEnd,
+                  "plan": ["id": price.id, "object": "plan", "product": price.product],
+                  "items": ["object": "list", "data": [["id": "si_\(id)", "object": "subscription_item", "price": price.json]]]])
+    }
+
+    /// An invoice before 2025-03-31.basil: its subscription at the top (`subscription`), its line's price expanded.
+    private func preBasilInvoice(_ id: String, customer: String, email: String, subscription: String, status: String, attempt: Int,
+                                 nextAttempt: Int64?, amountPaid: Int = 0) throws -> String {
+        try json(["id": id, "object": "invoice", "customer": customer, "customer_email": email, "status": status, "currency": "usd",
+                  "amount_due": 2900, "amount_paid": amountPaid, "attempt_count": attempt, "billing_reason": "subscription_cycle",
+                  "next_payment_attempt": nextAttempt.map { $0 as Any } ?? NSNull(), "subscription": subscription,
+                  "hosted_invoice_url": "https://invoice.stripe.com/i/acct_test/\(id)", "subscription_details": ["metadata": [String: String]()],
+                  "lines": ["object": "list", "data": [["object": "line_item", "amount": 2900, "price": Self.starterMonthly.json]]]])
+    }
+
+    /// Scheduled cancellations by date (`cancel_at`, which `cancel_at: min_period_end|max_period_end` also resolve to)
+    /// start and end cancellation prevention like `cancel_at_period_end` does (issue 13, item 15); an endpoint on an
+    /// API version before 2025-03-31.basil drives dunning and cancellation prevention with its older shapes, and the
+    /// daemon warns once about the version, which `stats` and `check-config` show (item 16).
+    func testCancellationByDateAndEventsOfAnOlderAPIVersion() throws {
+        let ada = "ada@example.com"
+        let adaCustomer = harness.stripe.addCustomer(email: ada, name: "Ada").id
+        try harness.start()
+        let base = harness.now / 1000
+        let periodEnd = base + 30 * Self.day
+        let cancelAt = base + 10 * Self.day
+        try send("customer.subscription.created", try subscription("sub_ada", customer: adaCustomer, status: "active",
+                                                                    price: Self.starterMonthly, periodEnd: periodEnd), created: base)
+        _ = try expect("subscribed", stripe: ["GET /v1/customers/\(adaCustomer)"],
+                       instantly: ["POST /api/v2/leads/list onboarding", "POST /api/v2/leads onboarding"])
+
+        // 1. A cancellation at a date (cancel_at set, cancel_at_period_end false): cancellation prevention, cancels_at
+        // is that date.
+        var object = subscriptionObject("sub_ada", customer: adaCustomer, status: "active", price: Self.starterMonthly, periodEnd: periodEnd)
+        object["cancel_at"] = cancelAt
+        try send("customer.subscription.updated", try json(object), previous: ["cancel_at": NSNull()], created: base + 10)
+        var requests = try expect("cancellation at a date", instantly: ["POST /api/v2/leads/list cancellation", "POST /api/v2/leads cancellation"])
+        XCTAssertEqual(try ScenarioHarness.customVariables(requests.instantly.last),
+                       ["tier": "starter", "plan": "starter_monthly", "cancels_at": cancelAt] as NSDictionary)
+
+        // 2. The date is cleared: out again.
+        object["cancel_at"] = NSNull()
+        try send("customer.subscription.updated", try json(object), previous: ["cancel_at": cancelAt], created: base + 20)
+        _ = try expect("cancellation at a date withdrawn", instantly: ["POST /api/v2/leads/list cancellation", "DELETE /api/v2/leads/{id}"])
+        XCTAssertNil(harness.instantly.lead(email: ada, campaign: Self.campaigns["cancellation"]))
+
+        // 3. The endpoint is on an older version: a renewal fails (the invoice names its subscription at the top).
+        let old = "2024-06-20"
+        eventSerial += 1
+        try harness.sendStripe("invoice.payment_failed", id: "evt_test_\(eventSerial)",
+                               object: try preBasilInvoice("in_ada_old", customer: adaCustomer, email: ada, subscription: "sub_ada",
+                                                           status: "open", attempt: 1, nextAttempt: base + 3 * Self.day),
+                               created: base + 30, apiVersion: old)
+        requests = try expect("older version: payment failed", instantly: [
+            "POST /api/v2/leads/list dunning", "POST /api/v2/leads dunning",
+            "POST /api/v2/leads/list dunning", "POST /api/v2/leads/list dunning", "PATCH /api/v2/leads/{id}",
+        ])
+        XCTAssertEqual(try ScenarioHarness.customVariables(requests.instantly.count == 5 ? requests.instantly[4] : nil),
+                       ["hosted_invoice_url": "https://invoice.stripe.com/i/acct_test/in_ada_old", "attempt_count": 1,
+                        "next_payment_attempt": base + 3 * Self.day] as NSDictionary)
+        XCTAssertEqual(try harness.contact(ada)["payment_status"] as? String, "past_due")
+
+        // 4. Paid: out of dunning.
+        eventSerial += 1
+        try harness.sendStripe("invoice.paid", id: "evt_test_\(eventSerial)",
+                               object: try preBasilInvoice("in_ada_old", customer: adaCustomer, email: ada, subscription: "sub_ada",
+                                                           status: "paid", attempt: 1, nextAttempt: nil, amountPaid: 2900),
+                               created: base + 40, apiVersion: old)
+        _ = try expect("older version: invoice paid", instantly: ["POST /api/v2/leads/list dunning", "DELETE /api/v2/leads/{id}"])
+        XCTAssertNil(harness.instantly.lead(email: ada, campaign: Self.campaigns["dunning"]))
+
+        // 5. A cancellation at the period end, the period end on the subscription: no template error, cancels_at is it.
+        eventSerial += 1
+        try harness.sendStripe("customer.subscription.updated", id: "evt_test_\(eventSerial)",
+                               object: try preBasilSubscription("sub_ada", customer: adaCustomer, price: Self.starterMonthly,
+                                                                periodEnd: periodEnd, cancelAtPeriodEnd: true),
+                               previousAttributes: try json(["cancel_at_period_end": false, "cancel_at": NSNull()]),
+                               created: base + 50, apiVersion: old)
+        requests = try expect("older version: cancellation scheduled",
+                              instantly: ["POST /api/v2/leads/list cancellation", "POST /api/v2/leads cancellation"])
+        XCTAssertEqual(try ScenarioHarness.customVariables(requests.instantly.last),
+                       ["tier": "starter", "plan": "starter_monthly", "cancels_at": periodEnd] as NSDictionary)
+        XCTAssertEqual(try harness.jobs().filter { $0.state == .dead }.map(\.kind), [])
+
+        // The version that differs from stripe.api_version is logged once, however many events carry it.
+        let output = try XCTUnwrap(harness.daemon).output
+        let warnings = output.split(separator: "\n").filter { $0.contains("Stripe event API version differs from stripe.api_version") }
+        XCTAssertEqual(warnings.count, 1, output)
+        XCTAssertTrue(warnings.first?.contains("\"api_version\":\"2024-06-20\"") ?? false, "\(warnings)")
+        XCTAssertTrue(warnings.first?.contains("\"configured\":\"2025-12-15.clover\"") ?? false, "\(warnings)")
+
+        // stats and check-config show the versions seen, with counts.
+        let (status, stats) = try harness.cli(["stats"])
+        XCTAssertEqual(status, 0, stats)
+        let lines = stats.split(separator: "\n").filter { $0.contains(" events, last ") }
+        XCTAssertEqual(lines.count, 2, stats)
+        XCTAssertTrue(lines.first?.hasPrefix("stripe api 2024-06-20: 3 events, last 20") ?? false, stats)
+        XCTAssertTrue(lines.first?.hasSuffix("differs from stripe.api_version 2025-12-15.clover: rules may not read its shapes (docs/operations.md)") ?? false, stats)
+        XCTAssertTrue(lines.last?.hasPrefix("           2025-12-15.clover: 3 events, last 20") ?? false, stats)
+        XCTAssertFalse(lines.last?.contains("differs") ?? true, stats)
+        let (jsonStatus, statsJSON) = try harness.cli(["stats", "--json"])
+        XCTAssertEqual(jsonStatus, 0, statsJSON)
+        let versions = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(statsJSON.utf8)) as? [String: Any])?["stripe_api_versions"] as? [[String: Any]],
+                                     statsJSON)
+        XCTAssertEqual(versions.map { $0["version"] as? String }, [old, "2025-12-15.clover"])
+        XCTAssertEqual(versions.map { $0["differs"] as? Bool }, [true, false])
+        XCTAssertEqual(versions.map { $0["events"] as? Int }, [3, 3])
+        let (checked, check) = try harness.cli(["check-config"])
+        XCTAssertEqual(checked, 0, check)
+        XCTAssertTrue(check.contains("  stripe events             2024-06-20: 3 events, last "), check)
+    }
+
     /// `hookyard check-config` accepts the example with its variables set, and names a missing one.
     func testCheckConfigPassesWithTheVariablesSet() throws {
         let file = ScenarioHarnessPaths.example("subscription-lifecycle")

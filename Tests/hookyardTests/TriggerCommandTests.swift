@@ -314,6 +314,77 @@ final class TriggerCommandTests: XCTestCase {
         XCTAssertEqual(subscription["price"] as? String, EventTemplates.price)
     }
 
+    /// A walk-through of a payment on a link Hookyard created (here in dry-run): the triggered session carries the
+    /// link's metadata, as Stripe copies it onto the sessions a link creates, its amount and currency, and the lead
+    /// it was made for; so the purchase is credited to that lead, campaign and tier (issue 13, item 18).
+    func testSessionOnALinkHookyardCreatedCarriesTheLinksMetadata() throws {
+        let campaign = "0a1b2c3d-0001-4a5b-8c7d-000000000001"
+        let yaml = """
+            catalog:
+              course:
+                name: Course
+                tiers:
+                  pro: {amount: 19900, currency: eur}
+            rules:
+              - name: offer
+                on: {source: instantly, event: lead_interested}
+                steps:
+                  - name: link
+                    action: stripe.create_payment_link
+                    with:
+                      tier: course/pro
+                      prefilled_email: "{{ event.lead_email }}"
+                      metadata:
+                        hookyard_rule: offer
+                        lead_email: "{{ event.lead_email }}"
+                        instantly_campaign_id: "{{ event.campaign_id }}"
+            """
+        let daemon = try DaemonProcess(yaml: yaml)
+        let (interested, interestedOutput) = try trigger(daemon, ["instantly", "lead_interested", "--email", "walker@example.com",
+                                                                  "--set", "campaign_id=\(campaign)"])
+        XCTAssertEqual(interested, 0, interestedOutput)
+        var linkID: String?
+        let deadline = Date().addingTimeInterval(30)
+        while linkID == nil, Date() < deadline {
+            let queue = try JobQueue(path: daemon.databasePath)
+            let job = try queue.list(state: .succeeded, limit: 100).first { $0.kind == "stripe.create_payment_link" }
+            queue.close()
+            linkID = try job.flatMap { try json($0.output ?? "{}")["payment_link_id"] as? String }
+            if linkID == nil { usleep(50_000) }
+        }
+        let link = try XCTUnwrap(linkID, daemon.output)
+
+        let (status, output) = try trigger(daemon, ["stripe", "checkout.session.completed", "--set", "data.object.payment_link=\(link)"])
+        XCTAssertEqual(status, 0, output)
+        XCTAssertTrue(output.contains("for walker@example.com"), output)
+        XCTAssertTrue(output.contains("payment link \(link): the session carries its metadata"), output)
+        let body = try storedBody(daemon, try XCTUnwrap(eventID(output), output))
+        let object = try XCTUnwrap((body["data"] as? [String: Any])?["object"] as? [String: Any])
+        XCTAssertEqual(object["payment_link"] as? String, link)
+        XCTAssertEqual(object["metadata"] as? NSDictionary, ["hookyard_rule": "offer", "lead_email": "walker@example.com",
+                                                              "instantly_campaign_id": campaign, "hookyard_product": "course",
+                                                              "hookyard_tier": "pro"] as NSDictionary)
+        XCTAssertEqual(object["amount_total"] as? Int, 19900)
+        XCTAssertEqual(object["currency"] as? String, "eur")
+        XCTAssertEqual((object["customer_details"] as? [String: Any])?["email"] as? String, "walker@example.com")
+
+        let walker = try contact(daemon, "walker@example.com") { ($0["revenue"] as? [String: Int])?["eur"] != nil }
+        XCTAssertEqual((walker["revenue"] as? [String: Int])?["eur"], 19900)
+        XCTAssertEqual(walker["tier"] as? String, "pro")
+        let (reported, report) = try daemon.run(["report", "--by", "campaign", "--format", "csv"])
+        XCTAssertEqual(reported, 0, report)
+        XCTAssertTrue(report.contains("\n\(campaign),"), report)
+        XCTAssertFalse(report.contains("\ndirect,"), report)
+        let (byTier, tiers) = try daemon.run(["report", "--by", "tier", "--format", "csv"])
+        XCTAssertEqual(byTier, 0, tiers)
+        XCTAssertTrue(tiers.contains("\npro,"), tiers)
+
+        // A link Hookyard did not create: the session is sent as built, and the command says so.
+        let (other, otherOutput) = try trigger(daemon, ["stripe", "checkout.session.completed", "--set", "data.object.payment_link=plink_elsewhere"])
+        XCTAssertEqual(other, 0, otherOutput)
+        XCTAssertTrue(otherOutput.contains("payment link plink_elsewhere is not one Hookyard created"), otherOutput)
+    }
+
     func testUnknownTypeFailsWithTheKnownOnes() throws {
         let (status, output) = try DaemonProcess.run(["trigger", "instantly", "lead_bored", "--to", "http://127.0.0.1:9"],
                                                      environment: ["INSTANTLY_WEBHOOK_SECRET": "x"])

@@ -1,0 +1,67 @@
+import Foundation
+
+/// A payment link a workflow step (`stripe.create_payment_link`) created, as the store remembers it: what a
+/// Checkout Session on it carries (Stripe copies a link's metadata onto the sessions it creates), for
+/// `hookyard trigger` walk-throughs.
+public struct CreatedPaymentLink: Sendable, Equatable {
+    public var id: String
+    /// The metadata the link was created with; empty when the step's output predates recording it and it was not a
+    /// dry run (whose recorded request has it).
+    public var metadata: [String: String]
+    /// The contact the link was made for (`payment_links_sent`, live links), else its `lead_email` or
+    /// `hookyard_email` metadata.
+    public var email: String?
+    /// A catalog tier link's price amount and currency; `nil` for a link to a price given by id.
+    public var amount: Int64?
+    public var currency: String?
+    /// The rule whose step created it.
+    public var rule: String?
+    public var dryRun: Bool
+}
+
+extension StoreReader {
+    /// The payment link `id` as the `stripe.create_payment_link` step that created it recorded it, or `nil` when no
+    /// succeeded step of this database created it.
+    public func createdPaymentLink(id: String) throws -> CreatedPaymentLink? {
+        let statement = try database.prepare("""
+            SELECT j.output, j.input FROM jobs j
+            WHERE j.kind = 'stripe.create_payment_link' AND j.state = 'succeeded' AND json_valid(j.output)
+              AND json_extract(j.output, '$.payment_link_id') = ?1
+            ORDER BY j.id DESC LIMIT 1
+            """)
+        try statement.bind(1, id)
+        guard try statement.step(), let outputText = statement.string(0),
+              let output = try? JSONSerialization.jsonObject(with: Data(outputText.utf8)) as? [String: Any] else { return nil }
+        let input = statement.string(1).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let dryRun = output["dry_run"] as? Bool ?? false
+        var metadata = (output["metadata"] as? [String: Any])?.compactMapValues { $0 as? String } ?? [:]
+        if metadata.isEmpty, let requests = output["requests"] as? [[String: Any]] {
+            // A dry run before the output recorded the metadata: the request it would have sent has it.
+            let create = requests.first { $0["method"] as? String == "POST" && ($0["path"] as? String)?.hasPrefix("/v1/payment_links") == true }
+            metadata = Self.formMetadata(create?["body"] as? String ?? "")
+        }
+        let sentTo = try database.prepare("""
+            SELECT c.email FROM payment_links_sent p JOIN contacts c ON c.id = p.contact_id WHERE p.link_id = ?1
+            """)
+        try sentTo.bind(1, id)
+        let contactEmail = try sentTo.step() ? sentTo.string(0) : nil
+        let email = [contactEmail, metadata["lead_email"], metadata["hookyard_email"], input?["contact"] as? String]
+            .lazy.compactMap { $0 }.first { !$0.isEmpty }
+        return CreatedPaymentLink(id: id, metadata: metadata, email: email, amount: (output["amount"] as? NSNumber)?.int64Value,
+                                  currency: output["currency"] as? String, rule: input?["rule"] as? String, dryRun: dryRun)
+    }
+
+    /// `metadata[k]=v` pairs of a form-encoded body.
+    static func formMetadata(_ body: String) -> [String: String] {
+        var metadata: [String: String] = [:]
+        for pair in body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let decode = { (text: Substring) in String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+            guard let key = decode(parts[0]), key.hasPrefix("metadata["), key.hasSuffix("]") else { continue }
+            let name = String(key.dropFirst("metadata[".count).dropLast())
+            guard !name.contains("[") else { continue }
+            metadata[name] = parts.count > 1 ? decode(parts[1]) ?? "" : ""
+        }
+        return metadata
+    }
+}
