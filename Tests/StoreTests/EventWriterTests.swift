@@ -215,6 +215,22 @@ final class EventWriterTests: XCTestCase {
         writer.close()
     }
 
+    /// `stats` reads the API versions of the newest Stripe events only, so it stays fast on a large store.
+    func testStripeAPIVersionsReadTheNewestEventsOnly() throws {
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        for (index, version) in ["2024-06-20", "2024-06-20", "2025-03-31.basil", "2025-12-15.clover"].enumerated() {
+            let body = Array("{\"id\":\"evt_\(index)\",\"api_version\":\"\(version)\"}".utf8)
+            let event = IncomingEvent(source: .stripe, dedupKey: "evt_\(index)", eventID: "evt_\(index)", type: "invoice.paid",
+                                      receivedAt: 1000 + Int64(index), body: body, headersJSON: "{}")
+            XCTAssertNoThrow(try append(writer, event).get())
+        }
+        writer.close()
+        let reader = try StoreReader(path: path)
+        XCTAssertEqual(try reader.stripeAPIVersions().map(\.version), ["2025-12-15.clover", "2025-03-31.basil", "2024-06-20"])
+        XCTAssertEqual(try reader.stripeAPIVersions().last?.events, 2)
+        XCTAssertEqual(try reader.stripeAPIVersions(newest: 2).map(\.version), ["2025-12-15.clover", "2025-03-31.basil"])
+    }
+
     func testCloseCommitsQueuedAppendsAndRefusesNewOnes() throws {
         let writer = try EventWriter(path: path, logger: Logger(label: "test"))
         let group = DispatchGroup()
