@@ -253,10 +253,10 @@ public struct ContactEventReader: Sendable {
     // MARK: Values
 
     /// A non-empty string member.
-    /// Stripe's Unix seconds as milliseconds; `nil` (no usable time) when the product does not fit 64 bits.
+    /// Stripe's Unix seconds as milliseconds; `nil` (no usable time) beyond year 9999 either way, so that the
+    /// milliseconds, and any time computed from them with a configured delay, fit 64 bits.
     static func milliseconds(seconds: Int64) -> Int64? {
-        let (milliseconds, overflow) = seconds.multipliedReportingOverflow(by: 1_000)
-        return overflow ? nil : milliseconds
+        seconds.magnitude <= 253_402_300_799 ? seconds * 1_000 : nil
     }
 
     private static func text(_ value: JSONValue?) -> String? {
