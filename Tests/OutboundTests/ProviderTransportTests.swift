@@ -116,7 +116,7 @@ final class LiveProviderTransportTests: XCTestCase {
 
     func testLimiterThrottlesRequests() throws {
         let fake = try FakeAPIServer()
-        let transport = liveTransport(fake, limiter: RateLimiter(requestsPerSecond: 5, burst: 1))
+        let transport = liveTransport(fake, limiter: RateLimiter(requestsPerSecond: 5))
         let start = Date()
         for index in 0..<11 { _ = try transport.send(ProviderRequest(method: "GET", path: "/v1/prices/p\(index)")) }
         let elapsed = Date().timeIntervalSince(start)
