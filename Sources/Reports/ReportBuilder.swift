@@ -264,7 +264,7 @@ public final class ReportBuilder {
         return result
     }
 
-    /// The most notes of each kind a report lists; the rest are counted in one more note.
+    /// The most left-out rows the notes name one by one; the rest are counted in one more note.
     static let maximumNotes = 20
 
     /// The payments whose amounts can be counted, in their order, and a note for each one left out: an amount beyond
