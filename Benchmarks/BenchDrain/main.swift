@@ -56,7 +56,7 @@ func run(events count: Int, workers: Int, requestsPerSecond: Double) throws -> R
     writer.close()
 
     let transport = LiveProviderTransport(provider: "Stripe", baseURL: stripe.baseURL, apiKey: stripe.apiKey,
-                                          limiter: RateLimiter(requestsPerSecond: requestsPerSecond, burst: 1),
+                                          limiter: RateLimiter(requestsPerSecond: requestsPerSecond),
                                           userAgent: "hookyard-bench")
     let providers = ProviderSet(stripe: transport, instantly: DryRunProviderTransport(provider: "Instantly"),
                                 stripeDryRun: false, instantlyDryRun: true)

@@ -31,13 +31,13 @@ public final class AlertWebhook: Sendable {
         self.transport = transport
     }
 
-    /// The webhook over the network, rate-limited by a token bucket of its own (`requestsPerSecond`, burst 1), so an
+    /// The webhook over the network, rate-limited by a limiter of its own (posts `1 / requestsPerSecond` apart), so an
     /// alert storm is spread out instead of being refused by the chat tool.
     public static func live(url: String, userAgent: String, requestsPerSecond: Double = 1, connectTimeoutMilliseconds: Int = 5_000,
                             totalTimeoutMilliseconds: Int = 30_000, metrics: HookyardMetrics? = nil) -> AlertWebhook? {
         guard let base = HTTPTarget.split(url: url)?.base else { return nil }
         let transport = LiveProviderTransport(provider: "alert_webhook", baseURL: base, apiKey: nil,
-                                              limiter: RateLimiter(requestsPerSecond: requestsPerSecond, burst: 1), userAgent: userAgent,
+                                              limiter: RateLimiter(requestsPerSecond: requestsPerSecond), userAgent: userAgent,
                                               connectTimeoutMilliseconds: connectTimeoutMilliseconds,
                                               totalTimeoutMilliseconds: totalTimeoutMilliseconds, metrics: metrics)
         return AlertWebhook(url: url, transport: transport)

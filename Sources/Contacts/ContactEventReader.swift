@@ -125,7 +125,7 @@ public struct ContactEventReader: Sendable {
         guard let object = body[path: ["data", "object"]], object.objectValue != nil else { return nil }
         let created = body["created"]?.int64Value
         var observation = ContactObservation(eventID: eventID, source: .stripe,
-                                             occurredAt: created.map { $0 * 1_000 } ?? receivedAt)
+                                             occurredAt: created.flatMap(Self.milliseconds(seconds:)) ?? receivedAt)
         let metadata = object["metadata"]
         switch type {
         case "customer.created", "customer.updated":
@@ -176,7 +176,8 @@ public struct ContactEventReader: Sendable {
             let product = Self.id(item?[path: ["price", "product"]])
             let lookupKey = Self.text(item?[path: ["price", "lookup_key"]])
             // Before 2025-03-31.basil on the subscription; since, on each item.
-            let periodEnd = (object["current_period_end"]?.int64Value ?? item?["current_period_end"]?.int64Value).map { $0 * 1_000 }
+            let periodEnd = (object["current_period_end"]?.int64Value ?? item?["current_period_end"]?.int64Value)
+                .flatMap(Self.milliseconds(seconds:))
             let status = type == "customer.subscription.deleted" ? "canceled" : Self.text(object["status"])
             if let status {
                 observation.subscription = ObservedSubscription(
@@ -242,6 +243,12 @@ public struct ContactEventReader: Sendable {
     // MARK: Values
 
     /// A non-empty string member.
+    /// Stripe's Unix seconds as milliseconds; `nil` (no usable time) beyond year 9999 either way, so that the
+    /// milliseconds, and any time computed from them with a configured delay, fit 64 bits.
+    static func milliseconds(seconds: Int64) -> Int64? {
+        seconds.magnitude <= 253_402_300_799 ? seconds * 1_000 : nil
+    }
+
     private static func text(_ value: JSONValue?) -> String? {
         guard let string = value?.stringValue, !string.isEmpty else { return nil }
         return string

@@ -30,6 +30,8 @@ public enum ContactJSON {
             "leads": .object(contact.leads.mapValues { $0.isEmpty ? .null : .string($0) }),
             "stripe_customer_ids": .array(contact.stripeCustomerIDs.map(JSONValue.string)),
             "revenue": .object(contact.revenue.mapValues(JSONValue.integer)),
+            // Currencies whose net revenue does not fit 64 bits (not in `revenue`).
+            "revenue_overflowed": .array(contact.revenueOverflowed.map(JSONValue.string)),
             "first_campaign": optional(contact.firstCampaign),
             "last_campaign": optional(contact.lastCampaign),
             "segments": .array(contact.segments.map(JSONValue.string)),
@@ -67,10 +69,11 @@ public enum ContactJSON {
 
     /// `2026-11-25T10:00:00.000Z`. Cheap and thread-safe (`gmtime_r`): it runs for every step that reads a contact.
     public static func isoTime(_ milliseconds: Int64) -> String {
+        // Floor division without an intermediate that could overflow (times are stored as received).
         let millisecond = ((milliseconds % 1000) + 1000) % 1000
-        var seconds = time_t((milliseconds - millisecond) / 1000)
+        var seconds = time_t(milliseconds / 1000 - (milliseconds % 1000 < 0 ? 1 : 0))
         var parts = tm()
-        gmtime_r(&seconds, &parts)
+        guard gmtime_r(&seconds, &parts) != nil else { return "(time out of range: \(milliseconds) ms)" }
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
                       Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(millisecond))
     }

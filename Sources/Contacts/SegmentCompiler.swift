@@ -278,7 +278,7 @@ public struct SegmentCompiler: Sendable {
                 filter = " AND p.currency = ?"
                 parameters.append(.text(currency.lowercased()))
             }
-            let total = Fragment(sql: "(SELECT COALESCE(SUM(p.amount), 0) FROM contact_payments p WHERE p.contact_id = c.id\(filter))",
+            let total = Fragment(sql: "(SELECT TOTAL(p.amount) FROM contact_payments p WHERE p.contact_id = c.id\(filter))",
                                  parameters: parameters)
             let any = Fragment(sql: "EXISTS (SELECT 1 FROM contact_payments p WHERE p.contact_id = c.id\(filter))",
                                parameters: parameters)

@@ -211,7 +211,7 @@ public final class ReportDataWriter {
                     WHEN subscription_status IN ('past_due', 'unpaid') THEN 'past_due'
                     WHEN subscription_status IN ('canceled', 'incomplete_expired') THEN 'canceled'
                     WHEN EXISTS (SELECT 1 FROM contact_payments p WHERE p.contact_id = contacts.id AND p.kind = 'payment')
-                        OR (SELECT coalesce(sum(amount), 0) FROM contact_payments p
+                        OR (SELECT total(amount) FROM contact_payments p
                             WHERE p.contact_id = contacts.id AND p.kind IN ('payment', 'invoice')) > 0 THEN 'customer'
                     ELSE 'prospect' END,
                 tier = coalesce(subscription_tier, (SELECT tier FROM contact_payments p

@@ -46,16 +46,26 @@ public struct ProviderFailure: Error, Equatable, Sendable, CustomStringConvertib
                                retryAfterMilliseconds: retryAfter(response.headers["retry-after"], now: now))
     }
 
-    /// `Retry-After` as delay-seconds or an HTTP date, in milliseconds (never negative).
+    /// The longest `Retry-After` taken as given: a day. A provider's header is outside data; a larger (or infinite)
+    /// value is clamped to it rather than converted blindly.
+    public static let maximumRetryAfterMilliseconds: Int64 = 86_400_000
+
+    /// `Retry-After` as delay-seconds or an HTTP date, in milliseconds (never negative, at most
+    /// `maximumRetryAfterMilliseconds`; NaN is no value).
     public static func retryAfter(_ value: String?, now: Date = Date()) -> Int64? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        if let seconds = Double(value) { return Int64(max(0, seconds) * 1000) }
+        func clamped(_ seconds: Double) -> Int64? {
+            guard !seconds.isNaN else { return nil }
+            let milliseconds = min(max(0, seconds * 1000), Double(maximumRetryAfterMilliseconds))
+            return Int64(milliseconds)
+        }
+        if let seconds = Double(value) { return clamped(seconds) }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         guard let date = formatter.date(from: value) else { return nil }
-        return Int64(max(0, date.timeIntervalSince(now)) * 1000)
+        return clamped(date.timeIntervalSince(now))
     }
 
     /// Instantly's `{"statusCode", "error", "message"}` or `{"error": "..."}`.

@@ -19,9 +19,23 @@ public enum CurrencyFormat {
         return value
     }
 
-    /// `USD 1,234.50`; negative amounts (refunds) as `USD -3.00`.
+    /// `USD 1,234.50`; negative amounts (refunds) as `USD -3.00`. Exact for every `Int64` (integer arithmetic, no
+    /// Double): `USD 92,233,720,368,547,758.07` for the largest.
     public static func text(_ money: Money) -> String {
-        "\(money.currency.uppercased()) \(SVGChart.fixed(major(Double(money.amount), currency: money.currency), decimals: decimals(money.currency)))"
+        "\(money.currency.uppercased()) \(majorText(money.amount, decimals: decimals(money.currency)))"
+    }
+
+    /// `amount` smallest units as major units with `decimals` decimals and comma thousands ("-1,234.50").
+    static func majorText(_ amount: Int64, decimals: Int) -> String {
+        var divisor: UInt64 = 1
+        for _ in 0..<decimals { divisor *= 10 }
+        let (whole, fraction) = amount.magnitude.quotientAndRemainder(dividingBy: divisor)
+        var text = (amount < 0 ? "-" : "") + SVGChart.grouped(whole)
+        if decimals > 0 {
+            let digits = String(fraction)
+            text += "." + String(repeating: "0", count: decimals - digits.count) + digits
+        }
+        return text
     }
 
     /// A rate such as revenue per email, one decimal finer than the currency (`USD 0.045`, `JPY 4.5`).

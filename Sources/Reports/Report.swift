@@ -36,10 +36,14 @@ public struct Report: Codable, Sendable, Equatable {
     /// Bounce, unsubscribe and reply rates per sending account and per campaign. Not computed by `ReportBuilder`:
     /// filled by the deliverability provider the caller passes (empty when none).
     public var deliverability: [DeliverabilityRow]
+    /// What the figures leave out and why, one sentence each: payment rows whose amount is beyond
+    /// `MoneySum.plausibleLimit` or would overflow their currency's 64-bit total (named by kind, reference, amount
+    /// and time), and lifetime values that could not be summed. Empty when every stored row was counted.
+    public var notes: [String]
 
     public init(query: ReportQuery, generatedAt: Int64, synthetic: Bool, headline: ReportHeadline, funnel: [FunnelStage],
                 groups: [ReportGroup], timeToPurchase: [DurationBucket], churn: [ChurnRow], lifetimeValue: [LifetimeValueRow],
-                controlGroups: [ControlGroupRow], deliverability: [DeliverabilityRow]) {
+                controlGroups: [ControlGroupRow], deliverability: [DeliverabilityRow], notes: [String] = []) {
         self.query = query
         self.generatedAt = generatedAt
         self.synthetic = synthetic
@@ -51,10 +55,11 @@ public struct Report: Codable, Sendable, Equatable {
         self.lifetimeValue = lifetimeValue
         self.controlGroups = controlGroups
         self.deliverability = deliverability
+        self.notes = notes
     }
 
     enum CodingKeys: String, CodingKey {
-        case query, synthetic, headline, funnel, groups, churn, deliverability
+        case query, synthetic, headline, funnel, groups, churn, deliverability, notes
         case generatedAt = "generated_at"
         case timeToPurchase = "time_to_purchase"
         case lifetimeValue = "lifetime_value"
@@ -74,6 +79,7 @@ public struct Report: Codable, Sendable, Equatable {
         lifetimeValue = try container.decode([LifetimeValueRow].self, forKey: .lifetimeValue)
         controlGroups = try container.decode([ControlGroupRow].self, forKey: .controlGroups)
         deliverability = try container.decode([DeliverabilityRow].self, forKey: .deliverability)
+        notes = try container.decodeIfPresent([String].self, forKey: .notes) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -89,6 +95,7 @@ public struct Report: Codable, Sendable, Equatable {
         try container.encode(lifetimeValue, forKey: .lifetimeValue)
         try container.encode(controlGroups, forKey: .controlGroups)
         try container.encode(deliverability, forKey: .deliverability)
+        try container.encode(notes, forKey: .notes)
     }
 }
 

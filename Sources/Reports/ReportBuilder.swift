@@ -43,7 +43,9 @@ public final class ReportBuilder {
     public func build(_ query: ReportQuery, now: Int64) throws -> Report {
         let names = try campaignNames()
         let activity = try activityFigures(query)
-        let payments = try attributedPayments(query)
+        // Rows whose amount cannot be counted (implausible, or overflowing their currency's total) are left out of
+        // every figure below and named in the report's notes.
+        let (payments, paymentNotes) = Self.countable(try attributedPayments(query))
         let links = try linksSent(query)
         let keyOf: (AttributedPayment) -> String = { payment in
             switch query.grouping {
@@ -97,13 +99,15 @@ public final class ReportBuilder {
             FunnelStage(stage: .paid, count: headline.customers),
         ]
         let interventions = try manualInterventions(query)
+        var notes = paymentNotes
+        let lifetimeValue = try lifetimeValue(query, names: names, notes: &notes)
         return Report(
             query: query, generatedAt: now, synthetic: try isSynthetic(), headline: ReportHeadline(
                 figures: headline, manualInterventions: interventions.retried + interventions.discarded,
                 jobsRetried: interventions.retried, jobsDiscarded: interventions.discarded, deadJobsNow: try deadJobs()),
             funnel: funnel, groups: groups, timeToPurchase: Self.histogram(payments.compactMap(\.timeToFirstPurchase)),
-            churn: try churn(query, names: names), lifetimeValue: try lifetimeValue(query, names: names),
-            controlGroups: try controlGroups(query), deliverability: try deliverability?(query) ?? [])
+            churn: try churn(query, names: names), lifetimeValue: lifetimeValue,
+            controlGroups: try controlGroups(query), deliverability: try deliverability?(query) ?? [], notes: notes)
     }
 
     /// The group of purchases attributed to no campaign.
@@ -181,6 +185,8 @@ public final class ReportBuilder {
     /// One payment, invoice or refund row of the period with what attribution needs.
     struct AttributedPayment {
         var contactID: Int64?
+        /// The row's own reference (Checkout Session, invoice or charge id), for notes.
+        var reference: String = ""
         var kind: String
         var amount: Int64
         var currency: String
@@ -225,7 +231,8 @@ public final class ReportBuilder {
                        CASE WHEN s.id IS NULL THEN p.payment_link ELSE s.payment_link END AS payment_link,
                        CASE WHEN s.id IS NULL THEN p.link_rule ELSE s.link_rule END AS link_rule,
                        CASE WHEN s.id IS NULL THEN p.tier ELSE s.tier END AS tier,
-                       CASE WHEN s.id IS NULL THEN p.reference ELSE s.reference END AS reference
+                       CASE WHEN s.id IS NULL THEN p.reference ELSE s.reference END AS reference,
+                       p.reference AS own_reference
                 FROM p LEFT JOIN contact_payments s ON s.id = p.sale)
             SELECT a.contact_id, a.kind, a.amount, a.currency, a.occurred_at, a.tier,
                    CASE WHEN a.contact_id IS NULL THEN a.first_campaign
@@ -240,47 +247,92 @@ public final class ReportBuilder {
                        SELECT 1 FROM contact_payments q WHERE q.contact_id = a.contact_id AND q.kind <> 'refund'
                        AND (q.occurred_at < a.occurred_at OR (q.occurred_at = a.occurred_at AND q.id < a.id))),
                    CASE WHEN c.first_campaign_at <= a.at THEN c.first_campaign_at END,
-                   \(rule)
+                   \(rule), a.own_reference
             FROM a LEFT JOIN contacts c ON c.id = a.contact_id
             """, [query.since, query.until, query.lookbackMilliseconds]) { row in
             let firstPurchase = row.int(9) != 0
             let occurredAt = row.int(4)
+            // Both times are stored as received: a difference that does not fit is no duration.
+            let sinceTouch = row.isNull(10) ? nil : occurredAt.subtractingReportingOverflow(row.int(10))
             result.append(AttributedPayment(
-                contactID: row.isNull(0) ? nil : row.int(0), kind: row.string(1) ?? "", amount: row.int(2),
-                currency: row.string(3) ?? "", occurredAt: occurredAt, firstTouch: row.string(6), lastTouch: row.string(7),
-                tier: row.string(5), rule: row.string(11), viaLink: row.int(8) != 0, firstPurchase: firstPurchase,
-                timeToFirstPurchase: firstPurchase && !row.isNull(10) ? occurredAt - row.int(10) : nil))
+                contactID: row.isNull(0) ? nil : row.int(0), reference: row.string(12) ?? "", kind: row.string(1) ?? "",
+                amount: row.int(2), currency: row.string(3) ?? "", occurredAt: occurredAt, firstTouch: row.string(6),
+                lastTouch: row.string(7), tier: row.string(5), rule: row.string(11), viaLink: row.int(8) != 0,
+                firstPurchase: firstPurchase,
+                timeToFirstPurchase: firstPurchase && sinceTouch?.overflow == false ? sinceTouch?.partialValue : nil))
         }
         return result
     }
 
-    /// Money, orders, customers and time to first purchase of a set of attributed payments.
+    /// The most left-out rows the notes name one by one; the rest are counted in one more note.
+    static let maximumNotes = 20
+
+    /// The payments whose amounts can be counted, in their order, and a note for each one left out: an amount beyond
+    /// `MoneySum.plausibleLimit`, or one that would overflow its currency's total. Amounts are added smallest
+    /// magnitude first, so when a total would overflow the largest rows are the ones left out. Every subset of the
+    /// rows kept (a group, gross, refunds) then sums without overflow too.
+    static func countable(_ payments: [AttributedPayment]) -> (kept: [AttributedPayment], notes: [String]) {
+        var sums: [String: MoneySum] = [:]
+        var excluded: [(index: Int, reason: MoneySum.Exclusion)] = []
+        let order = payments.indices.sorted {
+            (payments[$0].amount.magnitude, $0) < (payments[$1].amount.magnitude, $1)
+        }
+        for index in order {
+            let payment = payments[index]
+            if let reason = sums[payment.currency, default: MoneySum()].add(payment.amount) {
+                excluded.append((index, reason))
+            }
+        }
+        guard !excluded.isEmpty else { return (payments, []) }
+        excluded.sort { $0.index < $1.index }
+        let left = Set(excluded.map(\.index))
+        var notes: [String] = []
+        for (count, entry) in excluded.enumerated() {
+            guard count < maximumNotes else {
+                notes.append("\(excluded.count - maximumNotes) more payment rows left out of every figure for the same reasons.")
+                break
+            }
+            let payment = payments[entry.index]
+            let why = switch entry.reason {
+            case .implausible: "its magnitude exceeds \(SVGChart.grouped(MoneySum.plausibleLimit)), more than Stripe can charge"
+            case .overflow: "adding it would overflow the 64-bit \(payment.currency.uppercased()) total"
+            }
+            notes.append("Left out of every figure: \(payment.kind) \(payment.reference.isEmpty ? "(no reference)" : payment.reference) "
+                         + "of \(payment.amount) \(payment.currency) smallest units at \(ReportTime.iso8601(payment.occurredAt)): \(why).")
+        }
+        return (payments.indices.filter { !left.contains($0) }.map { payments[$0] }, notes)
+    }
+
+    /// Money, orders, customers and time to first purchase of a set of attributed payments (rows `countable` kept:
+    /// a row it would leave out is skipped here too rather than overflow).
     static func paymentFigures(_ payments: [AttributedPayment]) -> ReportFigures {
-        var net: [String: Int64] = [:]
-        var gross: [String: Int64] = [:]
-        var refunds: [String: Int64] = [:]
+        var net: [String: MoneySum] = [:]
+        var gross: [String: MoneySum] = [:]
+        var refunds: [String: MoneySum] = [:]
         var orders: [String: Int] = [:]
         var customers = Set<Int64>()
         var newCustomers = Set<Int64>()
         var durations: [Int64] = []
         for payment in payments {
-            net[payment.currency, default: 0] += payment.amount
+            guard net[payment.currency, default: MoneySum()].add(payment.amount) == nil else { continue }
             if payment.isOrder {
-                gross[payment.currency, default: 0] += payment.amount
+                gross[payment.currency, default: MoneySum()].add(payment.amount)
                 orders[payment.currency, default: 0] += 1
                 if let contact = payment.contactID { customers.insert(contact) }
             } else {
-                refunds[payment.currency, default: 0] += payment.amount
+                refunds[payment.currency, default: MoneySum()].add(payment.amount)
             }
             if payment.firstPurchase, let contact = payment.contactID { newCustomers.insert(contact) }
             if let duration = payment.timeToFirstPurchase { durations.append(duration) }
         }
         durations.sort()
+        let netTotals = net.mapValues(\.total)
         var figures = ReportFigures(
-            customers: customers.count, newCustomers: newCustomers.count, revenue: money(net), grossRevenue: money(gross),
-            refunds: money(refunds), orders: orders.values.reduce(0, +),
+            customers: customers.count, newCustomers: newCustomers.count, revenue: money(netTotals),
+            grossRevenue: money(gross.mapValues(\.total)), refunds: money(refunds.mapValues(\.total)),
+            orders: orders.values.reduce(0, +),
             ordersByCurrency: orders.keys.sorted().map { CurrencyCount(currency: $0, count: orders[$0]!) },
-            averageOrderValue: orders.keys.sorted().map { Money(currency: $0, amount: divide(net[$0] ?? 0, by: orders[$0]!)) })
+            averageOrderValue: orders.keys.sorted().map { Money(currency: $0, amount: divide(netTotals[$0] ?? 0, by: orders[$0]!)) })
         figures.timeToFirstPurchaseCount = durations.count
         figures.medianTimeToFirstPurchaseMs = nearestRank(durations, 0.5)
         figures.p90TimeToFirstPurchaseMs = nearestRank(durations, 0.9)
@@ -334,11 +386,14 @@ public final class ReportBuilder {
 
     /// Per acquisition source (the first-touch campaign of the customer's first payment or invoice before `until`,
     /// else its link campaign, else direct): customers, their net revenue before `until`, and the value per customer
-    /// in each currency. Erased contacts' rows cannot be told apart by person and are left out.
-    private func lifetimeValue(_ query: ReportQuery, names: [String: String]) throws -> [LifetimeValueRow] {
+    /// in each currency. Erased contacts' rows cannot be told apart by person and are left out. Amounts beyond
+    /// `MoneySum.plausibleLimit` are left out of the revenue, and a source's revenue in a currency whose total does
+    /// not fit 64 bits is left out whole; each adds a note.
+    private func lifetimeValue(_ query: ReportQuery, names: [String: String], notes: inout [String]) throws -> [LifetimeValueRow] {
         var customers: [String: Int] = [:]
         var revenue: [String: [String: Int64]] = [:]
         var payers: [String: [String: Int]] = [:]
+        var implausible = 0
         try rows("""
             WITH firsts AS (
                 SELECT contact_id, min(occurred_at) AS t FROM contact_payments
@@ -348,18 +403,31 @@ public final class ReportBuilder {
                     (SELECT q.link_campaign FROM contact_payments q WHERE q.contact_id = f.contact_id AND q.kind <> 'refund'
                      AND q.occurred_at = f.t ORDER BY q.id LIMIT 1), 'direct') AS source
                 FROM firsts f JOIN contacts c ON c.id = f.contact_id)
-            SELECT s.source, NULL, count(*), 0 FROM source s GROUP BY s.source
+            SELECT s.source, NULL, count(*), 0, 0, 0 FROM source s GROUP BY s.source
             UNION ALL
-            SELECT s.source, p.currency, count(DISTINCT p.contact_id), sum(p.amount)
+            SELECT s.source, p.currency, count(DISTINCT p.contact_id),
+                   \(MoneySum.sqlParts(of: "CASE WHEN \(MoneySum.sqlPlausible("p.amount")) THEN p.amount ELSE 0 END")),
+                   sum(NOT \(MoneySum.sqlPlausible("p.amount")))
             FROM source s JOIN contact_payments p ON p.contact_id = s.contact_id AND p.occurred_at < ?1 GROUP BY s.source, p.currency
             """, [query.until]) { row in
             let source = row.string(0) ?? Self.direct
             if let currency = row.string(1) {
-                revenue[source, default: [:]][currency] = row.int(3)
+                implausible += Int(row.int(5))
                 payers[source, default: [:]][currency] = Int(row.int(2))
+                if let total = MoneySum.combine(high: row.int(3), low: row.int(4)) {
+                    revenue[source, default: [:]][currency] = total
+                } else {
+                    notes.append("Lifetime value of \(names[source] ?? source) leaves out its \(currency.uppercased()) revenue: "
+                                 + "the total does not fit a 64-bit integer.")
+                    payers[source]?[currency] = nil
+                }
             } else {
                 customers[source] = Int(row.int(2))
             }
+        }
+        if implausible > 0 {
+            notes.append("Lifetime value leaves out \(implausible) payment rows whose magnitude exceeds "
+                         + "\(SVGChart.grouped(MoneySum.plausibleLimit)) smallest units.")
         }
         return customers.keys.sorted { (customers[$1]!, $0) < (customers[$0]!, $1) }.map { source in
             let amounts = revenue[source] ?? [:]
@@ -470,11 +538,14 @@ public final class ReportBuilder {
 
     static func rate(_ part: Int, _ whole: Int) -> Double? { whole > 0 ? Double(part) / Double(whole) : nil }
 
-    /// `amount / count` rounded half away from zero.
+    /// `amount / count` rounded half away from zero, for any `amount` (no intermediate sum that could overflow).
     static func divide(_ amount: Int64, by count: Int) -> Int64 {
+        guard count > 0 else { return 0 }
         let count = Int64(count)
-        let half = count / 2
-        return amount >= 0 ? (amount + half) / count : -((-amount + half) / count)
+        let (quotient, remainder) = amount.quotientAndRemainder(dividingBy: count)
+        // |remainder| < count: round away from zero when the remainder is at least half the divisor.
+        guard remainder.magnitude >= count.magnitude - remainder.magnitude else { return quotient }
+        return remainder > 0 ? quotient + 1 : quotient - 1
     }
 
     static func money(_ amounts: [String: Int64]) -> [Money] {

@@ -21,6 +21,7 @@ public enum ReportPage {
     public static func render(_ report: Report) -> String {
         let query = report.query
         var body = header(report)
+        body += notes(report)
         body += headline(report)
         body += funnel(report)
         body += revenue(report)
@@ -50,6 +51,13 @@ public enum ReportPage {
     }
 
     // MARK: - Sections
+
+    /// What the figures leave out (payment rows with amounts that cannot be counted), before the figures.
+    static func notes(_ report: Report) -> String {
+        guard !report.notes.isEmpty else { return "" }
+        return "<section id=\"notes\" class=\"banner\" role=\"note\"><h2>Left out of the figures</h2><ul>"
+            + report.notes.map { "<li>\(e($0))</li>" }.joined() + "</ul></section>"
+    }
 
     static func header(_ report: Report) -> String {
         let query = report.query

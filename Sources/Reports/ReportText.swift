@@ -12,6 +12,11 @@ public enum ReportText {
         if report.synthetic {
             lines.append("SYNTHETIC DEMO DATA: this database was filled by `hookyard demo seed`; no figure is real.")
         }
+        if !report.notes.isEmpty {
+            lines.append("")
+            lines.append("Notes (rows left out of the figures below)")
+            lines += report.notes.map { "  - " + $0 }
+        }
 
         lines.append("")
         lines.append("Headline")

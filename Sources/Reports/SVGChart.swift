@@ -1,3 +1,5 @@
+import Foundation
+
 /// One bar of a chart: what it is called, how long it is, the text printed beside it and its tooltip.
 ///
 /// `value` only sets the bar's length (negative values draw no bar); `valueLabel` is what a reader sees, already
@@ -201,16 +203,22 @@ public enum SVGChart {
     }
 
     /// A count or axis value: thousands separated by commas, up to one decimal when not whole ("12,345", "2.5").
+    /// Any Double is accepted: values beyond 64 bits are printed from the Double's own digits, never converted.
     public static func number(_ value: Double) -> String {
         let tenths = (value * 10).rounded()
-        return tenths.truncatingRemainder(dividingBy: 10) == 0 ? grouped(Int64(tenths / 10)) : fixed(value, decimals: 1)
+        guard tenths.truncatingRemainder(dividingBy: 10) == 0 else { return fixed(value, decimals: 1) }
+        guard let whole = Int64(exactly: tenths / 10) else { return fixed(value, decimals: 0) }
+        return grouped(whole)
     }
 
-    /// `value` with exactly `decimals` decimals and comma-separated thousands, independent of the locale.
+    /// `value` with exactly `decimals` decimals and comma-separated thousands, independent of the locale. Any Double
+    /// is accepted: one too large for 64-bit arithmetic is printed whole from its own digits (its fraction is below
+    /// a Double's precision there), infinity as "∞" and NaN as "n/a"; nothing traps.
     public static func fixed(_ value: Double, decimals: Int) -> String {
+        guard value.isFinite else { return value.isNaN ? "n/a" : value < 0 ? "-∞" : "∞" }
         var factor = 1.0
         for _ in 0..<decimals { factor *= 10 }
-        let scaled = Int64((abs(value) * factor).rounded())
+        guard let scaled = Int64(exactly: (abs(value) * factor).rounded()) else { return hugeWhole(value) }
         let whole = grouped(scaled / Int64(factor))
         let negative = value < 0 && scaled != 0
         guard decimals > 0 else { return (negative ? "-" : "") + whole }
@@ -218,15 +226,32 @@ public enum SVGChart {
         return (negative ? "-" : "") + whole + "." + String(repeating: "0", count: decimals - fraction.count) + fraction
     }
 
-    /// `value` with commas between thousands ("-1,234,567").
-    public static func grouped(_ value: Int64) -> String {
-        let digits = String(value.magnitude)
+    /// A finite Double beyond `Int64` as its whole digits with commas ("92,233,720,368,547,758,080"): `%.0f` of
+    /// the POSIX printf, which prints every integer digit of a Double exactly.
+    static func hugeWhole(_ value: Double) -> String {
+        let digits = String(format: "%.0f", value.magnitude)
         var out = ""
         for (index, digit) in digits.enumerated() {
             if index > 0, (digits.count - index) % 3 == 0 { out.append(",") }
             out.append(digit)
         }
         return value < 0 ? "-" + out : out
+    }
+
+    /// `value` with commas between thousands ("-1,234,567").
+    public static func grouped(_ value: Int64) -> String {
+        value < 0 ? "-" + grouped(value.magnitude) : grouped(value.magnitude)
+    }
+
+    /// A magnitude with commas between thousands ("1,234,567").
+    static func grouped(_ value: UInt64) -> String {
+        let digits = String(value)
+        var out = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0, (digits.count - index) % 3 == 0 { out.append(",") }
+            out.append(digit)
+        }
+        return out
     }
 
     /// `text` cut to `limit` characters, ending in "…" (after no space) when cut.
@@ -239,7 +264,8 @@ public enum SVGChart {
 
     /// An SVG coordinate: at most one decimal, no exponent, "-0" never printed.
     static func number(coordinate value: Double) -> String {
-        let tenths = Int64((value * 10).rounded())
+        // Coordinates are bounded by the layout; a value that is not (NaN, beyond 64 bits) is drawn at 0, not trapped on.
+        let tenths = Int64(exactly: (value * 10).rounded()) ?? 0
         if tenths % 10 == 0 { return String(tenths / 10) }
         return (tenths < 0 ? "-" : "") + "\(abs(tenths) / 10).\(abs(tenths) % 10)"
     }
@@ -271,8 +297,11 @@ struct Axis {
                 break search
             }
         }
-        step = chosen
-        maximum = (value / chosen).rounded(.up) * chosen
+        let top = (value / chosen).rounded(.up) * chosen
+        // Near the top of Double's range a round step overflows to infinity: then a plain axis in four steps.
+        let finite = top.isFinite && chosen.isFinite
+        step = finite ? chosen : value / 4
+        maximum = finite ? top : value
     }
 
     /// Where `value` falls on the axis, 0...1 (negative values clamp to 0).

@@ -298,8 +298,11 @@ public struct Contact: Sendable, Equatable {
     /// (webhooks carry no lead id; Hookyard learns it from its own lead lookups).
     public var leads: [String: String]
     public var stripeCustomerIDs: [String]
-    /// Net revenue (payments and invoices minus refunds) per currency, smallest unit.
+    /// Net revenue (payments and invoices minus refunds) per currency, smallest unit. A currency whose total does
+    /// not fit 64 bits (stored amounts are as Stripe sent them) is not here but in `revenueOverflowed`.
     public var revenue: [String: Int64]
+    /// Currencies, sorted, whose net revenue overflowed `Int64` (see `MoneySum`): shown as overflowed, never summed.
+    public var revenueOverflowed: [String] = []
     /// The campaign of their earliest activity.
     public var firstCampaign: String?
     /// The campaign of their latest activity.

@@ -224,9 +224,15 @@ extension ContactStore {
         contact.stripeCustomerIDs = try rows(
             "SELECT customer_id FROM contact_customers WHERE contact_id = ? ORDER BY rowid", contact.id) { $0.string(0) ?? "" }
         var revenue: [String: Int64] = [:]
-        _ = try rows("SELECT currency, sum(amount) FROM contact_payments WHERE contact_id = ? GROUP BY currency",
-                     contact.id) { row in revenue[row.string(0) ?? ""] = row.int(1) }
+        var overflowed: [String] = []
+        // Amounts are stored as received: summed in two halves (SQLite's sum() fails on overflow), combined checked.
+        _ = try rows("SELECT currency, \(MoneySum.sqlParts(of: "amount")) FROM contact_payments WHERE contact_id = ? GROUP BY currency",
+                     contact.id) { row in
+            let currency = row.string(0) ?? ""
+            if let total = MoneySum.combine(high: row.int(1), low: row.int(2)) { revenue[currency] = total } else { overflowed.append(currency) }
+        }
         contact.revenue = revenue
+        contact.revenueOverflowed = overflowed.sorted()
         contact.segments = try rows(
             "SELECT segment FROM contact_segments WHERE contact_id = ? AND member = 1 ORDER BY segment", contact.id) {
             $0.string(0) ?? ""

@@ -460,8 +460,16 @@ public final class ContactStore {
                 amount = min(amount, excluded.amount)
             """ : "ON CONFLICT (kind, reference) DO NOTHING"
         try run(insert + "\n" + onConflict, contactID, eventID, payment.reference, payment.kind.rawValue,
-                payment.kind == .refund ? -payment.amount : payment.amount, payment.currency, occurredAt,
+                payment.kind == .refund ? Self.negated(payment.amount) : payment.amount, payment.currency, occurredAt,
                 payment.priceID, payment.productID, payment.tier, payment.campaignID, payment.paymentLink, payment.rule)
+    }
+
+    /// A refund's amount as the negative row it is stored as; the one `Int64` without a negation (a refund of
+    /// -9223372036854775808, nonsense from outside) clamps to `Int64.max` rather than trap, and the report's
+    /// plausibility check (`MoneySum`) then leaves it out with a note.
+    static func negated(_ amount: Int64) -> Int64 {
+        let (negative, overflow) = Int64(0).subtractingReportingOverflow(amount)
+        return overflow ? .max : negative
     }
 
     /// Stripe subscription statuses by precedence when two events carry the same time.
@@ -516,7 +524,7 @@ public final class ContactStore {
                     WHEN subscription_status IN ('past_due', 'unpaid') THEN 'past_due'
                     WHEN subscription_status IN ('canceled', 'incomplete_expired') THEN 'canceled'
                     WHEN EXISTS (SELECT 1 FROM contact_payments WHERE contact_id = ?1 AND kind = 'payment')
-                        OR (SELECT coalesce(sum(amount), 0) FROM contact_payments
+                        OR (SELECT total(amount) FROM contact_payments
                             WHERE contact_id = ?1 AND kind IN ('payment', 'invoice')) > 0 THEN 'customer'
                     ELSE 'prospect' END,
                 tier = coalesce(subscription_tier, (SELECT tier FROM contact_payments

@@ -21,9 +21,10 @@ public final class StoreReader {
         let pages = try database.scalarInt("PRAGMA page_count") ?? 0
         let pageSize = try database.scalarInt("PRAGMA page_size") ?? 0
         var purchases: [String: PurchaseTotal] = [:]
-        let totals = try database.prepare("SELECT currency, count(*), sum(amount) FROM purchases GROUP BY currency")
+        let totals = try database.prepare("SELECT currency, count(*), \(MoneySum.sqlParts(of: "amount")) FROM purchases GROUP BY currency")
         while try totals.step() {
-            purchases[totals.string(0) ?? ""] = PurchaseTotal(count: Int(totals.int(1)), amount: totals.int(2))
+            purchases[totals.string(0) ?? ""] = PurchaseTotal(count: Int(totals.int(1)),
+                                                              amount: MoneySum.combine(high: totals.int(2), low: totals.int(3)))
         }
         return StoreStatistics(events: events, jobs: jobs, databaseBytes: pages * pageSize, purchases: purchases)
     }

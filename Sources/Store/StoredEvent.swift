@@ -67,5 +67,6 @@ public struct StoreStatistics: Sendable, Equatable {
 /// Purchases in one currency.
 public struct PurchaseTotal: Sendable, Equatable {
     public var count: Int
-    public var amount: Int64
+    /// The sum of the purchases' amounts; `nil` when it does not fit 64 bits (amounts are stored as received).
+    public var amount: Int64?
 }

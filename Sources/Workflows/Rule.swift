@@ -210,7 +210,10 @@ public enum StepSchedule: Sendable, Equatable, CustomStringConvertible {
             if character.isASCII, character.isNumber {
                 number.append(character)
             } else if let unit = units[character], let value = Int64(number), value <= 1_000_000 {
-                total += value * unit
+                // Each term is at most 10^6 weeks; a sum of many is checked and capped at that too.
+                let (sum, overflow) = total.addingReportingOverflow(value * unit)
+                guard !overflow, sum <= maximumDuration else { return nil }
+                total = sum
                 number = ""
                 sawUnit = true
             } else {
@@ -220,6 +223,12 @@ public enum StepSchedule: Sendable, Equatable, CustomStringConvertible {
         return sawUnit && number.isEmpty ? total : nil
     }
 
+    /// The longest duration `duration` reads: 10^6 weeks (about 19,000 years), so a time plus it always fits.
+    public static let maximumDuration: Int64 = 1_000_000 * 604_800_000
+
+    /// The latest time an `at:` value may name: 9999-12-31T23:59:59.999Z (what ISO 8601 text can say).
+    public static let latestTime: Int64 = 253_402_300_799_999
+
     public static func format(_ milliseconds: Int64) -> String {
         for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000)] where milliseconds % size == 0 {
             return "\(milliseconds / size)\(unit)"
@@ -228,19 +237,21 @@ public enum StepSchedule: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// A rendered `at:` value as Unix milliseconds: numbers below 10^11 are seconds, larger ones milliseconds;
-    /// text is ISO 8601 or a number. `nil` when it is no time.
+    /// text is ISO 8601 or a number. `nil` when it is no time, including one after `latestTime` (event data is
+    /// outside data: 1e300 or Int64.max is refused, not converted).
     public static func time(of value: JSONValue, iso8601: (String) -> Int64?) -> Int64? {
         let number: Int64?
         switch value {
         case .integer(let integer): number = integer
-        case .number(let double) where double.isFinite: number = Int64(double)
+        case .number(let double) where double.isFinite: number = Int64(exactly: double.rounded(.towardZero))
         case .string(let text):
             let trimmed = text.trimmingCharacters(in: .whitespaces)
             if let integer = Int64(trimmed) { number = integer } else { return iso8601(trimmed) }
         default: return nil
         }
         guard let number, number > 0 else { return nil }
-        return number < 100_000_000_000 ? number * 1000 : number
+        let milliseconds = number < 100_000_000_000 ? number * 1000 : number
+        return milliseconds <= latestTime ? milliseconds : nil
     }
 }
 

@@ -106,7 +106,8 @@ struct CatalogReader: EnvironmentExpandingReader {
             let field = fieldNode.string ?? ""
             let fieldPath = "\(path).\(field)"
             switch field {
-            case "amount": int(value, fieldPath, min: 0) { amount = Int64($0) }
+            // Stripe's largest amount has twelve digits (IDR); anything longer it refuses.
+            case "amount": int(value, fieldPath, min: 0, max: 999_999_999_999) { amount = Int64($0) }
             case "currency":
                 guard let text = scalarText(value, fieldPath) else { continue }
                 guard text.count == 3, text.allSatisfy({ $0.isASCII && $0.isLetter }) else {
@@ -145,7 +146,14 @@ struct CatalogReader: EnvironmentExpandingReader {
 
     /// ISO 8601 text or Unix seconds, as Unix milliseconds.
     private mutating func time(_ node: Node, _ key: String) -> Int64? {
-        if let seconds = node.int, node.scalar?.style == .plain { return Int64(seconds) * 1000 }
+        if let seconds = node.int, node.scalar?.style == .plain {
+            // Up to the end of year 9999, as ISO 8601 text can say: milliseconds of it always fit.
+            guard (0...253_402_300_799).contains(seconds) else {
+                issue(node, key, "\(seconds) is not a time (Unix seconds from 0 to 253402300799, or ISO 8601)")
+                return nil
+            }
+            return Int64(seconds) * 1000
+        }
         guard let text = scalarText(node, key) else { return nil }
         guard let milliseconds = ISO8601Timestamp.milliseconds(text) else {
             issue(node, key, "'\(text)' is not a time (ISO 8601 such as 2026-12-10T18:00:00Z, or Unix seconds)")

@@ -232,9 +232,9 @@ enum ConfigurationLoader {
         }
         func whole(_ name: String, min: Int64, _ set: (Int64) -> Void) {
             guard let text = environment[name], !text.isEmpty else { return }
-            guard let value = Int64(text), value >= min else {
+            guard let value = Int64(text), value >= min, value <= Int64(wholeNumberLimit) else {
                 return issues.append(ConfigurationIssue(origin: "environment", line: nil, key: name,
-                                                        message: "'\(text)' is not a whole number of at least \(min)"))
+                                                        message: "'\(text)' is not a whole number from \(min) to \(wholeNumberLimit)"))
             }
             set(value)
         }

@@ -55,7 +55,7 @@ struct ContactsCommand: ParsableCommand {
             print(column("EMAIL", 34) + column("STATUS", 10) + column("ENGAGEMENT", 11) + column("TIER", 10) + column("REVENUE", 16)
                   + column("LAST ENGAGED", 25) + "SEGMENTS")
             for contact in contacts {
-                let revenue = contact.revenue.keys.sorted().map { formatAmount(contact.revenue[$0]!, currency: $0) }.joined(separator: " ")
+                let revenue = revenueTexts(contact).joined(separator: " ")
                 print(column(contact.email, 34) + column(contact.paymentStatus.rawValue, 10) + column(contact.engagement.rawValue, 11)
                       + column(contact.tier ?? "-", 10) + column(revenue.isEmpty ? "-" : revenue, 16)
                       + column(contact.lastEngagementAt.map(isoTime) ?? "-", 25) + contact.segments.joined(separator: ","))
@@ -227,6 +227,13 @@ extension HookyardConfiguration {
 
 private func openContacts(_ path: String) throws -> ContactStore { try openStore { try ContactStore(path: path) } }
 
+/// A contact's net revenue per currency, sorted; a currency whose total overflowed says so.
+private func revenueTexts(_ contact: Contact) -> [String] {
+    (Set(contact.revenue.keys).union(contact.revenueOverflowed)).sorted().map { currency in
+        contact.revenue[currency].map { formatAmount($0, currency: currency) } ?? overflowedAmount(currency)
+    }
+}
+
 /// The human form of `contacts show`.
 private func describe(_ contact: Contact) -> String {
     var lines: [String] = []
@@ -239,7 +246,7 @@ private func describe(_ contact: Contact) -> String {
     line("first seen", isoTime(contact.firstSeenAt))
     line("last engaged", contact.lastEngagementAt.map(isoTime) ?? "never")
     line("activity", ContactActivity.allCases.map { "\($0.rawValue) \(contact.counts[$0] ?? 0)" }.joined(separator: "  "))
-    let revenue = contact.revenue.keys.sorted().map { formatAmount(contact.revenue[$0]!, currency: $0) }
+    let revenue = revenueTexts(contact)
     line("revenue", revenue.isEmpty ? "none" : revenue.joined(separator: "  "))
     if let subscription = contact.subscription {
         line("subscription", "\(subscription.id) \(subscription.status) tier \(subscription.tier ?? "-") price \(subscription.priceID ?? "-")"

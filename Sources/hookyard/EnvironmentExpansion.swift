@@ -57,9 +57,12 @@ extension ConfigurationSectionReader {
     }
 
     /// A whole number of at least `min`, handed to `set`; otherwise an issue at `key`.
-    mutating func int(_ node: Node, _ key: String, min: Int, _ set: (Int) -> Void) {
+    /// Every whole number is at most `max` (default `wholeNumberLimit`), so no duration, size or product computed
+    /// from it can overflow.
+    mutating func int(_ node: Node, _ key: String, min: Int, max: Int = wholeNumberLimit, _ set: (Int) -> Void) {
         guard let value = node.int else { return issue(node, key, "must be a whole number") }
         guard value >= min else { return issue(node, key, "must be at least \(min)") }
+        guard value <= max else { return issue(node, key, "must be at most \(max)") }
         set(value)
     }
 
@@ -89,10 +92,11 @@ extension EnvironmentExpandingReader {
     }
 
     /// A whole number of at least `min`, handed to `set`, also from `${VAR}` (`seats: ${EVENT_SEATS:-50}`).
-    mutating func int(_ node: Node, _ key: String, min: Int, _ set: (Int) -> Void) {
+    mutating func int(_ node: Node, _ key: String, min: Int, max: Int = wholeNumberLimit, _ set: (Int) -> Void) {
         guard let scalar = node.scalar, scalar.string.contains("${") else {
             guard let value = node.int else { return issue(node, key, "must be a whole number") }
             guard value >= min else { return issue(node, key, "must be at least \(min)") }
+            guard value <= max else { return issue(node, key, "must be at most \(max)") }
             return set(value)
         }
         guard let text = scalarText(node, key) else { return }
@@ -100,6 +104,11 @@ extension EnvironmentExpandingReader {
             return issue(node, key, "'\(text)' must be a whole number")
         }
         guard value >= min else { return issue(node, key, "must be at least \(min)") }
+        guard value <= max else { return issue(node, key, "must be at most \(max)") }
         set(value)
     }
 }
+
+/// The largest whole number the configuration accepts unless a key says otherwise (2,147,483,647): seconds, days
+/// and milliseconds up to it still fit 64 bits once converted to milliseconds and added to a time.
+let wholeNumberLimit = Int(Int32.max)

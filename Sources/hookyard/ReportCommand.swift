@@ -42,7 +42,10 @@ struct ReportCommand: ParsableCommand {
             let report = try builder.build(query, now: now)
             switch format {
             case .table: print(ReportText.render(report), terminator: "")
-            case .csv: print(ReportCSV.render(report), terminator: "")
+            case .csv:
+                print(ReportCSV.render(report), terminator: "")
+                // The CSV holds the groups only: what they leave out goes to standard error.
+                for note in report.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
             case .json:
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

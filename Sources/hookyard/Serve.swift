@@ -265,8 +265,8 @@ struct Serve: ParsableCommand {
     }
 
     /// Live transports for the providers whose API key is set, dry-run transports for the others. The rate
-    /// limiters are shared by every worker, with a burst of one: requests are spaced evenly, so no one-second
-    /// window ever holds more than the configured rate (a bucket of a second's worth would allow twice that).
+    /// limiters are shared by every worker and space requests 1/max_rps apart from an empty start (`RateLimiter`), so
+    /// no one-second window ever holds more than the configured rate, right after a restart or an idle spell too.
     static func providers(_ settings: HookyardConfiguration, limiters: Limiters, metrics: HookyardMetrics? = nil) -> ProviderSet {
         let userAgent = "hookyard/\(Hookyard.version)"
         let stripe: any ProviderTransport = settings.stripe.apiKey.isEmpty
@@ -301,7 +301,7 @@ struct Serve: ParsableCommand {
                                   transport: DryRunProviderTransport(provider: "http:\(target.name)", baseURL: base))
             }
             let transport = LiveProviderTransport(provider: "http:\(target.name)", baseURL: base, apiKey: nil,
-                                                  limiter: RateLimiter(requestsPerSecond: target.maxRequestsPerSecond, burst: 1),
+                                                  limiter: RateLimiter(requestsPerSecond: target.maxRequestsPerSecond),
                                                   userAgent: "hookyard/\(Hookyard.version)",
                                                   connectTimeoutMilliseconds: settings.outbound.connectTimeoutMilliseconds,
                                                   totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds, metrics: metrics)
@@ -348,13 +348,13 @@ struct Limiters: Sendable {
     let instantly: RateLimiter
 
     init(_ settings: HookyardConfiguration) {
-        stripe = RateLimiter(requestsPerSecond: settings.stripe.effectiveRequestsPerSecond, burst: 1)
-        instantly = RateLimiter(requestsPerSecond: settings.instantly.maxRequestsPerSecond, burst: 1)
+        stripe = RateLimiter(requestsPerSecond: settings.stripe.effectiveRequestsPerSecond)
+        instantly = RateLimiter(requestsPerSecond: settings.instantly.maxRequestsPerSecond)
     }
 
     func update(_ settings: HookyardConfiguration) {
-        stripe.update(requestsPerSecond: settings.stripe.effectiveRequestsPerSecond, burst: 1)
-        instantly.update(requestsPerSecond: settings.instantly.maxRequestsPerSecond, burst: 1)
+        stripe.update(requestsPerSecond: settings.stripe.effectiveRequestsPerSecond)
+        instantly.update(requestsPerSecond: settings.instantly.maxRequestsPerSecond)
     }
 }
 

@@ -25,7 +25,7 @@ struct Stats: ParsableCommand {
             let object: [String: Any] = [
                 "events": Dictionary(uniqueKeysWithValues: statistics.events.map { ($0.key.rawValue, $0.value) }),
                 "jobs": statistics.jobs,
-                "purchases": statistics.purchases.mapValues { ["count": $0.count, "amount": $0.amount] },
+                "purchases": statistics.purchases.mapValues { ["count": $0.count, "amount": $0.amount.map { $0 as Any } ?? "overflow"] },
                 "database": ["path": settings.database, "bytes": statistics.databaseBytes],
                 "dry_run": ["stripe": !stripeLive, "instantly": !instantlyLive],
                 "mode_from": daemon == nil ? "environment" : "daemon",
@@ -43,7 +43,7 @@ struct Stats: ParsableCommand {
                 .joined(separator: "  ")
             let purchases = statistics.purchases.keys.sorted().map { currency in
                 let total = statistics.purchases[currency]!
-                return "\(total.count) for \(formatAmount(total.amount, currency: currency))"
+                return "\(total.count) for \(total.amount.map { formatAmount($0, currency: currency) } ?? overflowedAmount(currency))"
             }
             print("events    \(events)")
             print("jobs      \(jobs)")
@@ -175,3 +175,6 @@ func isoTime(_ milliseconds: Int64) -> String { ContactJSON.isoTime(milliseconds
 
 /// `USD 147.00` from Stripe's smallest-unit amount (`JPY 500` for a zero-decimal currency).
 func formatAmount(_ amount: Int64, currency: String) -> String { ReportFormat.amount(amount, currency: currency) }
+
+/// A total that does not fit 64 bits (amounts are stored as received), said as such rather than summed.
+func overflowedAmount(_ currency: String) -> String { "\(currency.uppercased()) overflowed (total beyond ±9.2e18 smallest units)" }

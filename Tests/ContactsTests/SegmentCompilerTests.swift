@@ -158,6 +158,17 @@ final class SegmentCompilerTests: XCTestCase {
         }
     }
 
+    func testRevenueOfAmountsWhoseSumOverflowsStillCompares() throws {
+        // Two payments of 5e18 (stored as received): SQLite's sum() would fail the whole segment query.
+        try database.execute("""
+            INSERT INTO contact_payments (contact_id, reference, kind, amount, currency, occurred_at)
+            SELECT id, 'cs_huge_' || n, 'payment', 5000000000000000000, 'eur', 0 FROM contacts, (SELECT 1 AS n UNION SELECT 2)
+            WHERE email LIKE 'cat@%'
+            """)
+        XCTAssertEqual(try select(field(.revenue, currency: "eur", .greaterThan(1_000_000))), ["cat"])
+        XCTAssertEqual(try select(field(.revenue, .greaterThanOrEqual(50000))), ["bob", "cat"])
+    }
+
     func testRevenue() throws {
         XCTAssertEqual(try select(field(.revenue, currency: "usd", .greaterThanOrEqual(50000))), ["bob"])
         XCTAssertEqual(try select(field(.revenue, currency: "usd", .greaterThanOrEqual(60001))), [])

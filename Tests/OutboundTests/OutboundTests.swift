@@ -38,66 +38,113 @@ final class FormEncoderTests: XCTestCase {
     }
 }
 
-/// A clock the test moves by hand.
-final class ManualClock: Sendable {
-    let now = Mutex<Double>(0)
-    func advance(_ milliseconds: Double) { now.withLock { $0 += milliseconds } }
-    var function: @Sendable () -> Double { { [self] in now.withLock { $0 } } }
+/// A clock the test moves by hand; a caller that sleeps on it moves it forward by the time it sleeps (as if that
+/// time had passed), so blocking `acquire()` runs in simulated time, from any number of threads.
+final class ManualClock: RateLimiterClock {
+    let now = Mutex<UInt64>(1_000_000_000_000)
+    func advance(milliseconds: Double) { now.withLock { $0 += UInt64(milliseconds * 1_000_000) } }
+    func nanoseconds() -> UInt64 { now.withLock { $0 } }
+    func sleep(nanoseconds: UInt64) { now.withLock { $0 += max(nanoseconds, 1) } }
 }
 
 final class RateLimiterTests: XCTestCase {
-    func testBurstThenSteadyRate() {
+    /// The most grants in any half-open one-second window `[t, t + 1 s)` among `times` (nanoseconds).
+    static func busiestSecond(_ times: [UInt64]) -> Int {
+        let sorted = times.sorted()
+        var busiest = 0
+        var first = 0
+        for (index, time) in sorted.enumerated() {
+            while sorted[first] + 1_000_000_000 <= time { first += 1 }
+            busiest = max(busiest, index - first + 1)
+        }
+        return busiest
+    }
+
+    func testStartsEmptyThenSpacesRequestsEvenly() {
         let clock = ManualClock()
-        let limiter = RateLimiter(requestsPerSecond: 5, clock: clock.function)
-        for _ in 0..<5 { XCTAssertEqual(limiter.tryAcquire(), 0) }  // a burst of one second's worth
+        let limiter = RateLimiter(requestsPerSecond: 5, clock: clock)
+        // A fresh limiter (a restart) owes the previous process's last second: nothing before one interval.
         XCTAssertEqual(limiter.tryAcquire(), 200, accuracy: 0.001)
-        clock.advance(200)
+        clock.advance(milliseconds: 200)
         XCTAssertEqual(limiter.tryAcquire(), 0)
-        XCTAssertGreaterThan(limiter.tryAcquire(), 0)
+        XCTAssertEqual(limiter.tryAcquire(), 200, accuracy: 0.001)
+        clock.advance(milliseconds: 150)
+        XCTAssertEqual(limiter.tryAcquire(), 50, accuracy: 0.001)
     }
 
-    func testPauseHoldsEveryCallerBackAndDropsSavedTokens() {
+    /// Issue 13, item 19: fresh start (with the previous process's last second before it), after idling 60 s, and
+    /// with concurrent acquirers: no sliding one-second window holds more than max_rps grants.
+    func testNoSlidingSecondHoldsMoreThanTheRate() {
+        for rate in [20.0, 5, 7.5, 1, 0.5] {
+            let clock = ManualClock()
+            // The previous process granted at its full rate up to the instant it was killed.
+            let interval = UInt64((1e9 / rate).rounded(.up))
+            let killedAt = clock.nanoseconds()
+            var grants = (0..<Int(rate.rounded(.up))).map { killedAt - UInt64($0) * interval }
+            let limiter = RateLimiter(requestsPerSecond: rate, clock: clock)
+            for _ in 0..<40 { grants.append(limiter.acquire()) }
+            clock.advance(milliseconds: 60_000)  // idle a minute: nothing is saved up
+            for _ in 0..<40 { grants.append(limiter.acquire()) }
+            // Eight threads at once, each asking for 25 grants.
+            let concurrent = Mutex<[UInt64]>([])
+            DispatchQueue.concurrentPerform(iterations: 8) { _ in
+                for _ in 0..<25 {
+                    let granted = limiter.acquire()
+                    concurrent.withLock { $0.append(granted) }
+                }
+            }
+            grants += concurrent.withLock { $0 }
+            XCTAssertEqual(grants.count, Int(rate.rounded(.up)) + 280)
+            XCTAssertLessThanOrEqual(Self.busiestSecond(grants), Int(rate.rounded(.up)), "rate \(rate)")
+            // And it is no slower than it must be: after the idle minute, the first grant is immediate and the next
+            // 39 follow one interval apart.
+            let afterIdle = Array(grants[(Int(rate.rounded(.up)) + 40)..<(Int(rate.rounded(.up)) + 80)])
+            XCTAssertEqual(afterIdle.last! - afterIdle.first!, 39 * interval, "rate \(rate): full speed")
+        }
+    }
+
+    func testPauseHoldsEveryCallerBackAndSavesNothingUp() {
         let clock = ManualClock()
-        let limiter = RateLimiter(requestsPerSecond: 10, clock: clock.function)
+        let limiter = RateLimiter(requestsPerSecond: 10, clock: clock)
+        clock.advance(milliseconds: 5_000)
         limiter.pause(forMilliseconds: 3000)
-        XCTAssertEqual(limiter.tryAcquire(), 3000, accuracy: 0.001)
-        clock.advance(2999)
+        XCTAssertEqual(limiter.tryAcquire(), 3100, accuracy: 0.001)
+        clock.advance(milliseconds: 3000)
+        // No burst right after the pause: the rate restarts from zero.
         XCTAssertGreaterThan(limiter.tryAcquire(), 0)
-        clock.advance(1)
-        // No burst of saved-up tokens right after the pause: the rate restarts from zero.
-        XCTAssertGreaterThan(limiter.tryAcquire(), 0)
-        clock.advance(100)
+        clock.advance(milliseconds: 100)
         XCTAssertEqual(limiter.tryAcquire(), 0)
         XCTAssertGreaterThan(limiter.tryAcquire(), 0)
+        limiter.pause(forMilliseconds: .infinity)  // a wild Retry-After: a day at most, never a trap
+        XCTAssertEqual(limiter.tryAcquire(), 86_400_100, accuracy: 0.001)
+        limiter.pause(forMilliseconds: .nan)
     }
 
-    func testSharedByThreadsNeverExceedsTheRate() {
+    func testSharedByThreadsOnTheRealClockNeverExceedsTheRate() {
         // Real clock: 8 threads competing for a 50/s limiter for about a second.
-        let limiter = RateLimiter(requestsPerSecond: 50, burst: 1)
-        let starts = Mutex<[Double]>([])
+        let limiter = RateLimiter(requestsPerSecond: 50)
+        let starts = Mutex<[UInt64]>([])
         DispatchQueue.concurrentPerform(iterations: 8) { _ in
             for _ in 0..<6 {
-                limiter.acquire()
-                let now = RateLimiter.monotonicMilliseconds()
-                starts.withLock { $0.append(now) }
+                let granted = limiter.acquire()
+                starts.withLock { $0.append(granted) }
             }
         }
-        let times = starts.withLock { $0.sorted() }
+        let times = starts.withLock { $0 }
         XCTAssertEqual(times.count, 48)
-        // Any window of 1 s holds at most rate + burst starts.
-        for (index, start) in times.enumerated() {
-            let inWindow = times[index...].prefix { $0 < start + 1000 }.count
-            XCTAssertLessThanOrEqual(inWindow, 51)
-        }
-        XCTAssertGreaterThanOrEqual(times.last! - times.first!, 47 * 20 * 0.9, "48 starts at 50/s take about 0.94 s")
+        XCTAssertLessThanOrEqual(Self.busiestSecond(times), 50)
+        XCTAssertGreaterThanOrEqual(times.max()! - times.min()!, 47 * 20_000_000, "48 starts at 50/s are 20 ms apart")
     }
 
     func testUpdateChangesTheRate() {
         let clock = ManualClock()
-        let limiter = RateLimiter(requestsPerSecond: 1, clock: clock.function)
+        let limiter = RateLimiter(requestsPerSecond: 1, clock: clock)
+        clock.advance(milliseconds: 1000)
         XCTAssertEqual(limiter.tryAcquire(), 0)
         limiter.update(requestsPerSecond: 100)
-        clock.advance(10)
+        clock.advance(milliseconds: 10)
         XCTAssertEqual(limiter.tryAcquire(), 0)
+        limiter.update(requestsPerSecond: 2)
+        XCTAssertEqual(limiter.tryAcquire(), 500, accuracy: 0.001)
     }
 }
