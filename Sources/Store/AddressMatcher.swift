@@ -52,9 +52,8 @@ struct AddressMatcher {
         let plain = text.utf8.allSatisfy { $0 < 0x80 && $0 != UInt8(ascii: "\\") && $0 != UInt8(ascii: "%") }
         if plain {
             guard let asciiTerm else { return [] }
-            let lowered = text.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }
-            let units = lowered.enumerated().map { Unit(scalar: Unicode.Scalar($0.element), start: $0.offset, end: $0.offset + 1) }
-            return merged(search(units, for: [asciiTerm.map { Unicode.Scalar($0) }], firstOnly: firstOnly))
+            var text = text
+            return text.withUTF8 { Self.asciiRanges(in: $0, of: asciiTerm, firstOnly: firstOnly) }
         }
         var stream = Array(text.unicodeScalars).enumerated().map { Unit(scalar: $0.element, start: $0.offset, end: $0.offset + 1) }
         var found: [Range<Int>] = []
@@ -67,6 +66,46 @@ struct AddressMatcher {
             if firstOnly, !found.isEmpty { return found }
         }
         return merged(found)
+    }
+
+    /// The byte-level path for plain ASCII text (no `\\`, no `%`): byte offsets are scalar offsets.
+    private static func asciiRanges(in bytes: UnsafeBufferPointer<UInt8>, of term: [UInt8], firstOnly: Bool) -> [Range<Int>] {
+        @inline(__always) func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte }
+        @inline(__always) func isAlnum(_ byte: UInt8) -> Bool {
+            let lowered = lower(byte)
+            return (0x61...0x7A).contains(lowered) || (0x30...0x39).contains(lowered)
+        }
+        let count = bytes.count
+        let length = term.count
+        guard length > 0, length <= count else { return [] }
+        var found: [Range<Int>] = []
+        var start = 0
+        while start + length <= count {
+            if lower(bytes[start]) == term[0] {
+                var matched = 1
+                while matched < length, lower(bytes[start + matched]) == term[matched] { matched += 1 }
+                let end = start + length
+                if matched == length {
+                    let before = start > 0 ? bytes[start - 1] : 0x20
+                    let continuesLocalPart = isAlnum(before) || [UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "%"),
+                                                                 UInt8(ascii: "+"), UInt8(ascii: "-")].contains(before)
+                    var continuesDomain = false
+                    if end < count {
+                        let next = bytes[end]
+                        continuesDomain = isAlnum(next) || next == UInt8(ascii: "-")
+                            || (next == UInt8(ascii: ".") && end + 1 < count && isAlnum(bytes[end + 1]))
+                    }
+                    if !continuesLocalPart, !continuesDomain {
+                        found.append(start..<end)
+                        if firstOnly { return found }
+                        start = end
+                        continue
+                    }
+                }
+            }
+            start += 1
+        }
+        return found
     }
 
     /// One scalar of a (decoded, folded) reading of the text, with the span of the original text it comes from.

@@ -894,9 +894,10 @@ final class ContactStoreTests: XCTestCase {
         let ann = AddressMatcher("Ann@Example.com")
         for text in ["ANN@EXAMPLE.COM", #"{"e":"ann\u0040example.com"}"#, "email=ann%40example.com&x=1", "email=ANN%2540example.com",
                      #"{"e":"\u0041nn@example.com"}"#, #"{"text":"Hi\nann@example.com"}"#, "Write to ann@example.com.",
-                     #"\\u0061nn@example.com"#, "ann@example.\u{212A}om".replacingOccurrences(of: "\u{212A}", with: "c")] {
+                     #"\\u0061nn@example.com"#] {
             XCTAssertTrue(ann.isNamed(in: text), text)
         }
+        XCTAssertTrue(AddressMatcher("kim@example.com").isNamed(in: "\u{212A}IM@example.com"), "KELVIN SIGN folds to k")
         for text in ["joann@example.com", "ann@example.com.au", "ann@example.community", "ann@example.co", "ännn@example.com"] {
             XCTAssertFalse(ann.isNamed(in: text), text)
         }
