@@ -82,6 +82,20 @@ final class CustomerLookupTests: XCTestCase {
         ])
     }
 
+    func testSearchDoesNotSeeACustomerUntilItIsIndexedAsAtStripe() throws {
+        // Created through the API (as Hookyard creates them), with a spelling no later list lookup matches.
+        let transport = LiveProviderTransport(provider: "Stripe", baseURL: fake.baseURL, apiKey: fake.apiKey,
+                                              limiter: RateLimiter(requestsPerSecond: 1000), userAgent: "hookyard/test")
+        let client = StripeClient(transport: transport)
+        let created = try client.createCustomer(email: "Mo@Example.com", name: nil, metadata: [("hookyard_email", "mo@example.com")],
+                                                idempotencyKey: "k1")
+        XCTAssertNil(try client.searchCustomer(metadataKey: "hookyard_email", value: "mo@example.com"), "not indexed yet")
+        fake.indexCustomersForSearch()
+        XCTAssertEqual(try client.searchCustomer(metadataKey: "hookyard_email", value: "mo@example.com")?.id, created.id)
+        XCTAssertNil(try client.findCustomer(email: "mo@example.com"), "the list filter is case-sensitive")
+        XCTAssertEqual(try client.findCustomer(email: "Mo@Example.com")?.id, created.id)
+    }
+
     func testTheSearchQueryEscapesQuotesAndBackslashes() throws {
         let made = fake.addCustomer(email: nil, metadata: ["hookyard_email": #"o'ne\il@example.com"#])
         fake.addCustomer(email: nil, metadata: ["hookyard_email": "oneil@example.com"])
