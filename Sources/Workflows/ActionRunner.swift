@@ -112,7 +112,8 @@ public final class ActionRunner: Sendable {
     /// spelling), both through the list endpoint, which reads its own writes; then through the Search API by
     /// `metadata['hookyard_email']` (finds a customer Hookyard created with an address whose spelling no list lookup
     /// matches, e.g. an email edited in the Dashboard; eventually consistent, so it only comes last). A new customer
-    /// gets the normalised address and `metadata[hookyard_email]` (unless the rule sets that key), with an idempotency
+    /// gets the normalised address and `metadata[hookyard_email]` (the rule's value for that key, normalised, if it
+    /// sets one), with an idempotency
     /// key derived from the normalised address and the request's fields, so a retry, or another flow for the same
     /// person sending the same fields, replays Stripe's answer instead of creating a second customer. A customer
     /// found without `hookyard_email` gets it with the rule's missing metadata.
@@ -120,7 +121,11 @@ public final class ActionRunner: Sendable {
         let received = try arguments.string("email").trimmingCharacters(in: .whitespacesAndNewlines)
         let email = EmailAddress.normalized(received)
         guard !email.isEmpty else { throw Arguments.failure("argument 'email' is empty") }
-        var metadata = try arguments.stringPairs("metadata")
+        // hookyard_email always holds a normalised address (a rule's `{{ event.lead_email }}` may arrive in any case),
+        // so the search below finds what an earlier step wrote.
+        var metadata = try arguments.stringPairs("metadata").map { pair in
+            pair.0 == Self.customerEmailKey ? (pair.0, EmailAddress.normalized(pair.1)) : pair
+        }
         if !metadata.contains(where: { $0.0 == Self.customerEmailKey }) { metadata.append((Self.customerEmailKey, email)) }
         let name = try arguments.optionalString("name")
         // Two flows for the same person must not both find nothing and both create.
