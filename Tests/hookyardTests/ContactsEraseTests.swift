@@ -112,4 +112,31 @@ final class ContactsEraseTests: XCTestCase {
             XCTAssertNil(data.range(of: Data(email.utf8)), "\(file) still holds the address")
         }
     }
+
+    func testACopyLeftAfterErasingIsNamedAndTheCommandFails() throws {
+        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let lead = try store(writer, .instantly, type: "email_opened", body: #"{"lead_email":"dee@example.com"}"#, at: t0)
+        writer.close()
+        let contacts = try ContactStore(path: path)
+        _ = try contacts.apply(ContactObservation(eventID: lead, source: .instantly, occurredAt: t0, email: "dee@example.com",
+                                                  campaignID: "camp-1", activity: .opened),
+                               policy: EngagementPolicy(), segments: [], now: t0)
+        contacts.close()
+        // Something outside Hookyard's knowledge writes the address back while erase redacts another table: a trigger
+        // on campaigns (searched after alerts) copies it into alerts.
+        let database = try SQLiteDatabase(path: path)
+        try database.execute("""
+            INSERT INTO campaigns (id, name, updated_at) VALUES ('camp-1', 'Dee (dee@example.com) follow-up', 1);
+            CREATE TRIGGER leak AFTER UPDATE OF name ON campaigns BEGIN
+                INSERT INTO alerts (kind, subject, state, first_raised_at, last_raised_at, last_message)
+                VALUES ('leak', 'copy', 'raised', 1, 1, 'written back: DEE@example.com');
+            END;
+            """)
+        database.close()
+        let (status, output) = try DaemonProcess.run(["contacts", "erase", "dee@example.com", "--yes", "--database", path])
+        XCTAssertNotEqual(status, 0, output)
+        XCTAssertTrue(output.contains("error: after erasing, the address is still in alerts.last_message (1 row)"), output)
+        XCTAssertFalse(output.contains("no copy of the address is left"), output)
+        XCTAssertFalse(output.contains("checked:"), output)
+    }
 }
