@@ -121,6 +121,8 @@ struct ContactsCommand: ParsableCommand {
             discussion: """
                 Keeps only anonymous aggregates (amounts, currencies, campaigns, dates) so revenue reports stay right, \
                 then rewrites the database file (VACUUM) and truncates its WAL so the address is gone from the disk. \
+                Before saying so it searches every text column of every table for the address (any case, \
+                JSON-escaped or percent-encoded); if a copy remains, it says where and exits with status 1. \
                 The rewrite holds the write lock for as long as it takes; deliveries that arrive meanwhile wait (and \
                 are answered 503 if it takes longer than the store's busy timeout, so the sender retries).
                 """)
@@ -167,7 +169,8 @@ struct ContactsCommand: ParsableCommand {
             print("  other values redacted \(erasure.otherRedacted.isEmpty ? "none" : erasure.otherRedacted.map(\.description).joined(separator: ", "))")
             guard erasure.remaining.isEmpty else {
                 print("error: after erasing, the address is still in \(erasure.remaining.map(\.description).joined(separator: ", ")); "
-                      + "nothing else was changed by this check. Report this as a bug; run the command again once fixed.")
+                      + "nothing else was changed by this check. Run the command again to erase what is left (a step that ran meanwhile "
+                      + "may have written it); if it stays, report it as a bug.")
                 throw ExitCode.failure
             }
             print("checked: after the rewrite, no text column of any table holds the address (any case, JSON-escaped or percent-encoded)")
