@@ -13,7 +13,8 @@
 // real `WorkerPool` and `WorkflowEngine` (no rules; 5 segments compiled by `SegmentCompiler`, the default
 // `EngagementPolicy`; providers in dry-run) drain them, timed from start to empty queue. Also prints the handler
 // time per event (contact update and rule matching, without the queue's claim and commit), the contact count,
-// segment sizes and the database size afterwards.
+// segment sizes and the database size afterwards. Then erases one seeded contact (`ContactStore.erase`: every text
+// column searched, VACUUM, the final search) and times the whole-database search for another address alone.
 //
 // Usage: bench-contacts [events=20000] [workers=4] [contacts=100000]
 import Contacts
@@ -323,6 +324,18 @@ reading.close()
 let pageBytes = (try database.scalarInt("PRAGMA page_count") ?? 0) * (try database.scalarInt("PRAGMA page_size") ?? 0)
 let walBytes = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
 database.close()
+
+// 5. Erasure on this database: one seeded contact (`contacts erase`), and its final check alone.
+let eraser = try ContactStore(path: path)
+let eraseStart = DispatchTime.now()
+guard let erasure = try eraser.erase(email: email(7)), erasure.remaining.isEmpty else {
+    throw BenchError("erasing \(email(7)) did not complete")
+}
+let eraseSeconds = seconds(since: eraseStart)
+let checkStart = DispatchTime.now()
+let remaining = try eraser.occurrences(ofEmail: email(8))
+let checkSeconds = seconds(since: checkStart)
+eraser.close()
 let durations = handler.nanoseconds.withLock { $0 }.sorted()
 
 print("seeded          \(grouped(seedContacts)) contacts from \(grouped(seedEvents)) events "
@@ -334,3 +347,6 @@ print("handler time per event: p50 \(fixed(percentile(durations, 0.50), 2)) ms, 
       + "(contact update + rule matching; \(workers) worker\(workers == 1 ? "" : "s") on \(ProcessInfo.processInfo.activeProcessorCount) cores)")
 print("after           contacts=\(grouped(contactCount)) (\(grouped(newLeads)) new) segments: \(sizes.joined(separator: " ")) "
       + "database_mb=\(fixed(Double(pageBytes) / 1_048_576, 1)) wal_mb=\(fixed(Double(walBytes) / 1_048_576, 1))")
+print("erase           one contact in \(fixed(eraseSeconds, 2)) s (\(erasure.eventsRedacted) events, \(erasure.jobsRedacted) jobs; "
+      + "every text column searched twice, VACUUM, checkpoint); the whole-database search alone \(fixed(checkSeconds, 2)) s "
+      + "(found the next contact in \(remaining.map(\.description).joined(separator: ", ")))")

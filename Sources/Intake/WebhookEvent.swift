@@ -62,7 +62,7 @@ public enum InstantlyEvent {
         var identity: [String] = []
         for field in identifyingFields {
             var text = field == "event_type" ? type : scalarText(object[field])
-            if field == "lead_email" { text = trimmed(text).lowercased() }
+            if field == "lead_email" { text = EmailAddress.normalized(text) }
             identity.append(text)
         }
         let key = Crypto.hex(Crypto.sha256(Array(identity.joined(separator: "\u{1f}").utf8)))
@@ -88,11 +88,4 @@ public enum InstantlyEvent {
 /// The kept request headers as the JSON object stored with the event (names lower-cased).
 func keptHeadersJSON(_ headers: [(name: String, value: String)]) -> String {
     "{" + headers.map { JSONText.quote($0.name.lowercased()) + ":" + JSONText.quote($0.value) }.joined(separator: ",") + "}"
-}
-
-/// `text` without leading and trailing whitespace (space, tab, CR, LF).
-private func trimmed(_ text: String) -> String {
-    let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }
-    guard let first = text.firstIndex(where: { !isSpace($0) }), let last = text.lastIndex(where: { !isSpace($0) }) else { return "" }
-    return String(text[first...last])
 }

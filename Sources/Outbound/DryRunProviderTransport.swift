@@ -7,6 +7,7 @@ import Synchronization
 /// - `GET /v1/customers?...`, `GET /v1/prices?...`, `GET /v1/products?...` and `GET /v1/payment_links?...` (lists):
 ///   `{"data":[],"has_more":false,"object":"list"}`: the account is taken to be empty, so find-or-create goes on to
 ///   create, and `hookyard catalog sync --dry-run` without an API key plans to create the whole catalog.
+/// - `GET /v1/customers/search?...`: an empty `search_result`, likewise.
 /// - Except, unless made with `catalogPrices: false`, `GET /v1/prices?lookup_keys[]=…`: one active price per lookup
 ///   key asked for (`dry_run_price_<12 hex>`, with that `lookup_key`), as if `hookyard catalog sync` had run, so a
 ///   payment link for a catalog tier (`tier:`) shows the request it would send.
@@ -72,6 +73,8 @@ public final class DryRunProviderTransport: ProviderTransport {
         switch (request.method, path) {
         case ("GET", "/v1/customers"), ("GET", "/v1/prices"), ("GET", "/v1/products"), ("GET", "/v1/payment_links"):
             return .object(["object": .string("list"), "data": .array([]), "has_more": .bool(false)])
+        case ("GET", "/v1/customers/search"):
+            return .object(["object": .string("search_result"), "data": .array([]), "has_more": .bool(false), "next_page": .null])
         case ("POST", "/api/v2/leads/list"):
             let query = ProviderJSON.jsonObject(request.body)
             let email = (query?["contacts"] as? [Any])?.first as? String ?? ""

@@ -28,6 +28,31 @@ public struct StripeClient: Sendable {
         return customer
     }
 
+    /// `GET /v1/customers/search?query=metadata['<key>']:'<value>'&limit=1`: the first customer whose metadata `key`
+    /// is exactly `value`, or `nil`.
+    ///
+    /// Stripe's Search API is eventually consistent (a customer created or changed in the last minute or so may be
+    /// missing), so this is a fallback after `findCustomer`, never a replacement. Quotes and backslashes in the value
+    /// are escaped as the search query language requires.
+    public func searchCustomer(metadataKey key: String, value: String) throws(ProviderFailure) -> StripeCustomer? {
+        let query = "metadata['\(Self.searchEscaped(key))']:'\(Self.searchEscaped(value))'"
+        let request = ProviderRequest(method: "GET", path: "/v1/customers/search?query=\(FormEncoder.percentEncode(query))&limit=1")
+        let (response, json) = try send(request)
+        guard let data = json["data"] as? [Any] else {
+            throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "without a data list")
+        }
+        guard let first = data.first else { return nil }
+        guard let object = first as? [String: Any], let customer = StripeCustomer(json: object) else {
+            throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "with a customer without an id")
+        }
+        return customer
+    }
+
+    /// `text` for a single-quoted string of Stripe's search query language (`\` and `'` escaped with a backslash).
+    static func searchEscaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
+    }
+
     /// `GET /v1/customers/{id}`: the customer (a subscription or invoice names only its customer's id).
     public func retrieveCustomer(id: String) throws(ProviderFailure) -> StripeCustomer {
         let request = ProviderRequest(method: "GET", path: "/v1/customers/\(FormEncoder.percentEncode(id))")

@@ -154,7 +154,7 @@ public struct ContactObservation: Sendable, Equatable, Codable {
     /// The event's own time (Stripe's `created`, Instantly's `timestamp`), Unix milliseconds: what out-of-order
     /// events are compared by.
     public var occurredAt: Int64
-    /// Normalised (trimmed, lower-cased) address, when the event names one.
+    /// Normalised (`EmailAddress.normalized`) address, when the event names one.
     public var email: String?
     public var stripeCustomerID: String?
     public var campaignID: String?
@@ -199,9 +199,9 @@ public struct ContactObservation: Sendable, Equatable, Codable {
         self.account = account
     }
 
-    /// The form every contact is keyed by: trimmed and lower-cased, nothing else.
+    /// The form every contact is keyed by: `EmailAddress.normalized` (trimmed, NFC, Unicode lower case).
     public static func normalise(email: String) -> String {
-        email.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        EmailAddress.normalized(email)
     }
 }
 
@@ -495,8 +495,8 @@ public struct ContactExport: Sendable {
 
 /// What erasing one person (`ContactStore.erase`) changed.
 public struct ContactErasure: Sendable, Equatable {
-    /// The id the erased contact had.
-    public var contactID: Int64
+    /// The id the erased contact had; `nil` when there was no contact record, only other copies of the address.
+    public var contactID: Int64?
     /// Events whose body was emptied: the contact's own, those pending for their Stripe customers, and any other
     /// whose body contained the address.
     public var eventsRedacted: Int
@@ -515,10 +515,17 @@ public struct ContactErasure: Sendable, Equatable {
     /// `true` once the write-ahead log was checkpointed and truncated to zero bytes, so no earlier page version
     /// survives in it; `false` when another connection's read kept the checkpoint from finishing (run it again).
     public var walTruncated: Bool
+    /// Other columns where values named the address and had it replaced (alerts, headers, holdbacks, ...), with rows.
+    public var otherRedacted: [AddressOccurrence]
+    /// What still names the address after the erasure, searched in every text column of every table once the
+    /// database was rewritten: empty when the erasure is complete.
+    public var remaining: [AddressOccurrence]
 
-    public init(contactID: Int64, eventsRedacted: Int, jobsRedacted: Int, attemptsRedacted: Int,
+    public init(contactID: Int64?, eventsRedacted: Int, jobsRedacted: Int, attemptsRedacted: Int,
                 purchasesAnonymised: Int, pendingDeleted: Int, activityAnonymised: Int, paymentsAnonymised: Int,
-                walTruncated: Bool) {
+                walTruncated: Bool, otherRedacted: [AddressOccurrence] = [], remaining: [AddressOccurrence] = []) {
+        self.otherRedacted = otherRedacted
+        self.remaining = remaining
         self.contactID = contactID
         self.eventsRedacted = eventsRedacted
         self.jobsRedacted = jobsRedacted

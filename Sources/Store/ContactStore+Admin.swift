@@ -2,82 +2,99 @@ import Foundation
 
 /// Erasure (a data subject's request) and payload retention.
 extension ContactStore {
-    /// Erases the person with this email (normalised): afterwards no byte of the address remains in the database
-    /// file or its write-ahead log, and a later event naming the address starts a new contact.
+    /// Erases the person with this email (normalised with `EmailAddress.normalized`): afterwards no copy of the
+    /// address remains in any table, the database file or its write-ahead log, and a later event naming the address
+    /// starts a new contact.
     ///
-    /// In one transaction: the bodies of their events (those applied to them, those pending for their Stripe
-    /// customers, and any whose body contains the address, ignoring ASCII case) are emptied (`pruned_at` set);
-    /// jobs of those events, and any job whose input, output, error or key names the address, lose their input,
-    /// output and error (a flow still running for them stops at its next step); attempt errors of those jobs or naming
-    /// the address become `erased`; purchases lose the email; observations pending for their customers and rule runs
-    /// naming the address are deleted; their activity and payments stay as anonymous rows (no contact, no event) for
-    /// campaign and revenue reports; then the contact is deleted with everything that belongs to it (registrations and
-    /// lead fields included, so a product's registration count no longer counts them). After the commit,
-    /// with `secure_delete` on for this connection, `VACUUM` rewrites the file and a truncating checkpoint empties
-    /// the WAL. A crash before the commit erases nothing; after it, calling `erase` again finishes the job
-    /// (it returns `nil` once the contact is gone: run `VACUUM` by hand then).
-    /// - Complexity: reads every event body and every job: O(database size); `VACUUM` needs free disk space of the
-    ///   database's size and blocks other writers while it runs.
+    /// "Names the address" means what `AddressMatcher` finds: the whole address in any letter case (Unicode), NFC or
+    /// NFD, also JSON-escaped (`\u0040`) or percent-encoded (`%40`). In one transaction: the bodies of their events
+    /// (those applied to them, those pending for their Stripe customers, and any whose body names the address) are
+    /// emptied (`pruned_at` set); jobs of those events, and any job whose input, output, error or key names the
+    /// address, lose their input, output and error (a flow still running for them stops at its next step); attempt
+    /// errors of those jobs or naming the address become `erased`; purchases lose the email; observations pending for
+    /// their customers and rule runs naming the address are deleted; their activity and payments stay as anonymous
+    /// rows (no contact, no event) for campaign and revenue reports; the contact is deleted with everything that
+    /// belongs to it (registrations and lead fields included). Then every other text column of every table (read from
+    /// the schema: alerts' messages and context, event headers, holdbacks, link URLs, campaign names, anything a later
+    /// migration adds) is searched, and each value naming the address has the address replaced by `[erased]` (a value
+    /// under a unique index, or a blob, is replaced whole) (`otherRedacted`). After the commit, with `secure_delete`
+    /// on for this connection, `VACUUM` rewrites the file and a truncating checkpoint empties the WAL; then the whole
+    /// database is searched again and what still names the address is returned in `remaining` (empty when erasure
+    /// is complete). A crash before the commit erases nothing; after it, calling `erase` again finishes the job.
+    /// - Complexity: reads every text value of every table twice: O(database size); `VACUUM` needs free disk space
+    ///   of the database's size and blocks other writers while it runs.
     /// `pruned_at` of the redacted events is the current time.
-    /// - Returns: what was changed, or `nil` when there is no contact with this email (nothing is changed).
+    /// - Returns: what was changed, or `nil` when there is no contact with this email and nothing in the database
+    ///   names it (nothing is changed).
     public func erase(email: String) throws -> ContactErasure? {
         guard let email = Self.normalisedEmail(email) else { return nil }
         try database.execute("PRAGMA secure_delete = ON")
         let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let address = AddressMatcher(email)
+        func column(_ table: String, _ name: String, blob: Bool = false) -> TextColumn {
+            TextColumn(table: table, name: name, isBlob: blob, isUnique: false)
+        }
         let erased: ContactErasure? = try database.transaction {
-            guard let contactID = try contactID(email: email) else { return nil }
-            var eventIDs = Set(try rows("SELECT event_id FROM contact_events WHERE contact_id = ?", contactID) { $0.int(0) })
+            // The contact keyed by the address, and any whose stored spelling of it predates normalisation.
+            let contactIDs = try rows(naming: address, in: column("contacts", "email")).map(\.rowID)
+            if contactIDs.isEmpty, try occurrences(ofEmail: email).isEmpty { return nil }
+            let contacts = Self.jsonArray(contactIDs)
+            var eventIDs = Set(try rows("""
+                SELECT event_id FROM contact_events WHERE contact_id IN (SELECT value FROM json_each(?1))
+                """, contacts) { $0.int(0) })
             eventIDs.formUnion(try rows("""
                 SELECT event_id FROM contact_pending
-                WHERE customer_id IN (SELECT customer_id FROM contact_customers WHERE contact_id = ?)
-                """, contactID) { $0.int(0) })
-            let address = AddressMatcher(email)
-            eventIDs.formUnion(try rows("SELECT id, CAST(body AS TEXT) FROM events WHERE \(address.prefilter("CAST(body AS TEXT)"))",
-                                        arguments: address.terms) { row in address.isNamed(in: row.string(1)) ? row.int(0) : nil }
-                .compactMap { $0 })
+                WHERE customer_id IN (SELECT customer_id FROM contact_customers WHERE contact_id IN (SELECT value FROM json_each(?1)))
+                """, contacts) { $0.int(0) })
+            eventIDs.formUnion(try rows(naming: address, in: column("events", "body", blob: true)).map(\.rowID))
             let events = Self.jsonArray(eventIDs)
             let eventsRedacted = try run("""
                 UPDATE events SET body = x'', pruned_at = ?2 WHERE id IN (SELECT value FROM json_each(?1))
                 """, events, now)
-            let jobText = "coalesce(input, '') || ' ' || coalesce(output, '') || ' ' || coalesce(last_error, '') || ' ' || idempotency_key"
             var jobIDs = Set(try rows("SELECT id FROM jobs WHERE event_id IN (SELECT value FROM json_each(?1))", events) { $0.int(0) })
-            jobIDs.formUnion(try rows("SELECT id, \(jobText) FROM jobs WHERE \(address.prefilter(jobText))",
-                                      arguments: address.terms) { row in address.isNamed(in: row.string(1)) ? row.int(0) : nil }
-                .compactMap { $0 })
-            let jobs = Self.jsonArray(jobIDs)
+            for name in ["input", "output", "last_error"] {
+                jobIDs.formUnion(try rows(naming: address, in: column("jobs", name)).map(\.rowID))
+            }
             // A key naming the address (a `once_per` flow) becomes unique to the job instead.
-            let keysNamingThem = Self.jsonArray(try rows("SELECT id, idempotency_key FROM jobs WHERE id IN (SELECT value FROM json_each(?1))",
-                                                         jobs) { row in address.isNamed(in: row.string(1)) ? row.int(0) : nil }.compactMap { $0 })
+            let keysNamingThem = try rows(naming: address, in: column("jobs", "idempotency_key")).map(\.rowID)
+            jobIDs.formUnion(keysNamingThem)
+            let jobs = Self.jsonArray(jobIDs)
             let jobsRedacted = try run("""
                 UPDATE jobs SET input = NULL, output = '{"erased":true}',
                     last_error = CASE WHEN last_error IS NULL THEN NULL ELSE 'erased' END,
                     idempotency_key = CASE WHEN id IN (SELECT value FROM json_each(?2)) THEN 'erased:' || id ELSE idempotency_key END
                 WHERE id IN (SELECT value FROM json_each(?1))
-                """, jobs, keysNamingThem)
-            let attemptIDs = try rows("SELECT id, error FROM job_attempts WHERE error IS NOT NULL AND \(address.prefilter("error"))",
-                                      arguments: address.terms) { row in address.isNamed(in: row.string(1)) ? row.int(0) : nil }.compactMap { $0 }
+                """, jobs, Self.jsonArray(keysNamingThem))
+            let attemptIDs = try rows(naming: address, in: column("job_attempts", "error")).map(\.rowID)
             let attemptsRedacted = try run("""
                 UPDATE job_attempts SET error = 'erased'
                 WHERE error IS NOT NULL AND (job_id IN (SELECT value FROM json_each(?1)) OR id IN (SELECT value FROM json_each(?2)))
                 """, jobs, Self.jsonArray(attemptIDs))
-            let purchasesAnonymised = try run("UPDATE purchases SET email = NULL WHERE lower(trim(email)) = ?", email)
+            let purchaseIDs = try rows(naming: address, in: column("purchases", "email")).map(\.rowID)
+            let purchasesAnonymised = try run("""
+                UPDATE purchases SET email = NULL WHERE email = ?1 OR id IN (SELECT value FROM json_each(?2))
+                """, email, Self.jsonArray(purchaseIDs))
             let pendingDeleted = try run("""
                 DELETE FROM contact_pending
-                WHERE customer_id IN (SELECT customer_id FROM contact_customers WHERE contact_id = ?)
-                """, contactID)
-            let runs = try rows("SELECT flow FROM rule_runs WHERE \(address.prefilter("flow"))", arguments: address.terms) { row in
-                address.isNamed(in: row.string(0)) ? row.string(0) : nil
-            }.compactMap { $0 }
-            for flow in runs { try run("DELETE FROM rule_runs WHERE flow = ?", flow) }
-            let activityAnonymised = try run("UPDATE contact_activity SET event_id = NULL WHERE contact_id = ?", contactID)
-            let paymentsAnonymised = try run("UPDATE contact_payments SET event_id = NULL WHERE contact_id = ?", contactID)
+                WHERE customer_id IN (SELECT customer_id FROM contact_customers WHERE contact_id IN (SELECT value FROM json_each(?1)))
+                """, contacts)
+            let runs = try rows(naming: address, in: column("rule_runs", "flow")).map(\.rowID)
+            try run("DELETE FROM rule_runs WHERE rowid IN (SELECT value FROM json_each(?1))", Self.jsonArray(runs))
+            let activityAnonymised = try run("""
+                UPDATE contact_activity SET event_id = NULL WHERE contact_id IN (SELECT value FROM json_each(?1))
+                """, contacts)
+            let paymentsAnonymised = try run("""
+                UPDATE contact_payments SET event_id = NULL WHERE contact_id IN (SELECT value FROM json_each(?1))
+                """, contacts)
             // Cascades to leads, customers, applied events, segments, transitions, own writes, rule runs,
-            // registrations and lead fields; activity and payments keep their rows with no contact.
-            try run("DELETE FROM contacts WHERE id = ?", contactID)
-            return ContactErasure(contactID: contactID, eventsRedacted: eventsRedacted, jobsRedacted: jobsRedacted,
+            // registrations and lead fields; activity, payments, holdbacks and links keep their rows with no contact.
+            try run("DELETE FROM contacts WHERE id IN (SELECT value FROM json_each(?1))", contacts)
+            // Everything else: alerts, headers, holdbacks, campaign names, link URLs, admin actions, later tables.
+            let otherRedacted = try redactRemaining(address, skipping: ["events.body"])
+            return ContactErasure(contactID: contactIDs.first, eventsRedacted: eventsRedacted, jobsRedacted: jobsRedacted,
                                   attemptsRedacted: attemptsRedacted, purchasesAnonymised: purchasesAnonymised,
                                   pendingDeleted: pendingDeleted, activityAnonymised: activityAnonymised,
-                                  paymentsAnonymised: paymentsAnonymised, walTruncated: false)
+                                  paymentsAnonymised: paymentsAnonymised, walTruncated: false, otherRedacted: otherRedacted)
         }
         guard var erasure = erased else { return nil }
         try WriteLock.withLock {
@@ -85,6 +102,8 @@ extension ContactStore {
             try database.checkpoint(mode: .truncate)
         }
         erasure.walTruncated = walIsEmpty()
+        // The claim is checked, not assumed: search every text column of every table once more.
+        erasure.remaining = try occurrences(ofEmail: email)
         return erasure
     }
 
@@ -118,72 +137,5 @@ extension ContactStore {
         }
         pruneCursor = pruned.count < limit ? 0 : pruned.max() ?? 0
         return pruned.count
-    }
-}
-
-/// Finds an email address in stored text the way erasure needs: ignoring case, also percent-encoded (as in form
-/// bodies and URLs), and only where it stands as a whole address, so erasing `ann@example.com` leaves
-/// `joann@example.com` and `ann@example.com.au` alone. SQL's `instr` narrows the rows (`prefilter`); `isNamed`
-/// decides. (SQLite's `lower` folds ASCII only: an address written with non-ASCII capitals can escape the filter.)
-struct AddressMatcher {
-    /// The address lower-cased, and its percent-encoded form when that differs.
-    let terms: [String]
-
-    init(_ email: String) {
-        let lower = email.lowercased()
-        var encoded = ""
-        for byte in lower.utf8 {
-            if Self.isLetterOrDigit(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
-                || byte == UInt8(ascii: "~") {
-                encoded.append(Character(UnicodeScalar(byte)))
-            } else {
-                encoded += String(format: "%%%02x", byte)
-            }
-        }
-        terms = encoded == lower ? [lower] : [lower, encoded]
-    }
-
-    /// A condition over `column` that holds for every row naming the address (and some that do not), with one
-    /// `?` per term.
-    func prefilter(_ column: String) -> String {
-        "(" + terms.map { _ in "instr(lower(\(column)), ?) > 0" }.joined(separator: " OR ") + ")"
-    }
-
-    func isNamed(in text: String?) -> Bool {
-        guard let text = text?.lowercased() else { return false }
-        let characters = Array(text.utf8)
-        for term in terms {
-            let needle = Array(term.utf8)
-            var start = 0
-            while start + needle.count <= characters.count {
-                if characters[start..<(start + needle.count)].elementsEqual(needle),
-                   !Self.continuesLocalPart(start > 0 ? characters[start - 1] : nil),
-                   !Self.continuesDomain(characters, after: start + needle.count) {
-                    return true
-                }
-                start += 1
-            }
-        }
-        return false
-    }
-
-    private static func isLetterOrDigit(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-    }
-
-    /// Whether `byte`, just before a match, makes the match the tail of a longer local part (`jo` + `ann@...`).
-    private static func continuesLocalPart(_ byte: UInt8?) -> Bool {
-        guard let byte else { return false }
-        return isLetterOrDigit(byte) || [UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "%"), UInt8(ascii: "+"),
-                                         UInt8(ascii: "-")].contains(byte)
-    }
-
-    /// Whether the text after a match makes it the head of a longer domain (`example.com` + `.au`, `-mail`).
-    private static func continuesDomain(_ characters: [UInt8], after end: Int) -> Bool {
-        guard end < characters.count else { return false }
-        let next = characters[end]
-        if isLetterOrDigit(next) || next == UInt8(ascii: "-") { return true }
-        // A full stop ends a sentence unless a label follows it.
-        return next == UInt8(ascii: ".") && end + 1 < characters.count && isLetterOrDigit(characters[end + 1])
     }
 }

@@ -88,7 +88,7 @@ extension ContactStore {
                 FROM contact_payments p WHERE p.contact_id = ?1
                 UNION ALL
                 SELECT p.created_at, 'purchase', p.reference, p.amount || ' ' || p.currency || ' ' || p.rule, 2, p.id
-                FROM purchases p WHERE lower(trim(p.email)) = (SELECT email FROM contacts WHERE id = ?1)
+                FROM purchases p WHERE p.email = (SELECT email FROM contacts WHERE id = ?1)
                 UNION ALL
                 SELECT j.updated_at, 'job', CAST(j.id AS TEXT), j.kind || ' ' || j.state, 3, j.id
                 FROM jobs j WHERE j.event_id IN (SELECT event_id FROM contact_events WHERE contact_id = ?1)
@@ -157,7 +157,7 @@ extension ContactStore {
         }
         let purchases = try rows("""
             SELECT event_id, reference, email, amount, currency, campaign_id, payment_link, rule FROM purchases
-            WHERE lower(trim(email)) = ? ORDER BY id
+            WHERE email = ? ORDER BY id
             """, contact.email) { row in
             Purchase(eventID: row.int(0), reference: row.string(1) ?? "", email: row.string(2), amount: row.int(3),
                      currency: row.string(4) ?? "", campaignID: row.string(5), paymentLink: row.string(6),

@@ -128,9 +128,7 @@ public final class ContactStore {
     }
 
     static func normalisedEmail(_ email: String?) -> String? {
-        guard let email else { return nil }
-        let normalised = ContactObservation.normalise(email: email)
-        return normalised.isEmpty ? nil : normalised
+        EmailAddress.normalizedOrNil(email)
     }
 
     // MARK: Updating

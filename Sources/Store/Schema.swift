@@ -361,7 +361,53 @@ public enum Schema {
           AND json_type(j.input, '$.rule') = 'text' AND json_extract(j.output, '$.dry_run') IS NULL
         ON CONFLICT (link_id) DO NOTHING;
         """,
+        // 11: addresses are compared by plain equality in their `EmailAddress.normalized` form (Unicode lower case,
+        // NFC), never with SQLite's ASCII-only lower(). Purchases kept the address as the rule passed it, and contacts
+        // were keyed without NFC: `normaliseStoredAddresses` (run after this SQL, in the same transaction) rewrites
+        // both. A person's purchases are looked up by address, by index.
+        """
+        CREATE INDEX purchases_by_email ON purchases (email) WHERE email IS NOT NULL;
+        """,
     ]
+
+    /// Steps in Swift that run after the SQL of the migration to the version they are keyed by, in its transaction
+    /// (for what SQL cannot do, such as Unicode case folding).
+    static let migrationSteps: [Int: @Sendable (SQLiteDatabase) throws -> Void] = [
+        11: normaliseStoredAddresses,
+    ]
+
+    /// Rewrites `purchases.email` and `contacts.email` in `EmailAddress.normalized` form. A contact whose normalised
+    /// address another contact already holds (the same person stored twice under two spellings) keeps its spelling:
+    /// nothing is merged here, and `ContactStore.erase` finds such a record by matching, not by equality.
+    /// Values are read with their length (as blobs), so nothing is cut at a NUL.
+    static func normaliseStoredAddresses(_ database: SQLiteDatabase) throws {
+        func rewrite(_ table: String, unique: Bool) throws {
+            let select = try database.prepare("SELECT id, CAST(email AS BLOB) FROM \(table) WHERE email IS NOT NULL")
+            var changes: [(Int64, String)] = []
+            while try select.step() {
+                let stored = String(decoding: select.blob(1), as: UTF8.self)
+                let normalised = EmailAddress.normalized(stored)
+                // Bytes, not `String` equality, which holds between NFD and NFC spellings.
+                if !normalised.utf8.elementsEqual(stored.utf8) { changes.append((select.int(0), normalised)) }
+            }
+            let taken = try database.prepare("SELECT 1 FROM \(table) WHERE email = ? AND id <> ?")
+            let update = try database.prepare("UPDATE \(table) SET email = ? WHERE id = ?")
+            for (id, normalised) in changes {
+                if unique {
+                    taken.reset()
+                    try taken.bind(1, normalised)
+                    try taken.bind(2, id)
+                    if try taken.step() { continue }
+                }
+                update.reset()
+                try update.bind(1, normalised.isEmpty && !unique ? nil : normalised)
+                try update.bind(2, id)
+                try update.run()
+            }
+        }
+        try rewrite("purchases", unique: false)
+        try rewrite("contacts", unique: true)
+    }
 
     /// The version a fully migrated database has.
     public static var currentVersion: Int { migrations.count }
@@ -376,6 +422,7 @@ public enum Schema {
         for index in version..<migrations.count {
             try database.transaction {
                 try database.execute(migrations[index])
+                try migrationSteps[index + 1]?(database)
                 try database.execute("PRAGMA user_version = \(index + 1)")
             }
         }

@@ -72,7 +72,8 @@ public final class WorkflowStore {
                 """)
             try insert.bind(1, purchase.eventID)
             try insert.bind(2, purchase.reference)
-            try insert.bind(3, purchase.email)
+            // Stored normalised, so a person's purchases are found (and erased) by plain equality.
+            try insert.bind(3, EmailAddress.normalizedOrNil(purchase.email))
             try insert.bind(4, purchase.amount)
             try insert.bind(5, purchase.currency)
             try insert.bind(6, purchase.campaignID)

@@ -74,7 +74,7 @@ struct ContactsCommand: ParsableCommand {
             let settings = try options.load(rules: false)
             let store = try openContacts(settings.database)
             defer { store.close() }
-            guard let contact = try store.contact(email: ContactObservation.normalise(email: email)).map(settings.current) else {
+            guard let contact = try store.contact(email: EmailAddress.normalized(email)).map(settings.current) else {
                 throw ValidationError("no contact '\(email)' in \(settings.database)")
             }
             let timeline = try store.timeline(contactID: contact.id, limit: limit)
@@ -108,7 +108,7 @@ struct ContactsCommand: ParsableCommand {
             let settings = try options.load(rules: false)
             let store = try openContacts(settings.database)
             defer { store.close() }
-            guard let export = try store.export(email: ContactObservation.normalise(email: email)) else {
+            guard let export = try store.export(email: EmailAddress.normalized(email)) else {
                 throw ValidationError("no contact '\(email)' in \(settings.database)")
             }
             print(ContactExportJSON.render(export, exportedAt: now()).serialized())
@@ -121,6 +121,8 @@ struct ContactsCommand: ParsableCommand {
             discussion: """
                 Keeps only anonymous aggregates (amounts, currencies, campaigns, dates) so revenue reports stay right, \
                 then rewrites the database file (VACUUM) and truncates its WAL so the address is gone from the disk. \
+                Before saying so it searches every text column of every table for the address (any case, \
+                JSON-escaped or percent-encoded); if a copy remains, it says where and exits with status 1. \
                 The rewrite holds the write lock for as long as it takes; deliveries that arrive meanwhile wait (and \
                 are answered 503 if it takes longer than the store's busy timeout, so the sender retries).
                 """)
@@ -130,28 +132,33 @@ struct ContactsCommand: ParsableCommand {
 
         func run() throws {
             let settings = try options.load(rules: false)
-            let address = ContactObservation.normalise(email: email)
+            let address = EmailAddress.normalized(email)
             if !yes {
                 guard isatty(STDIN_FILENO) == 1 else {
                     throw ValidationError("erasing cannot be undone: pass --yes to confirm")
                 }
                 print("Erase everything held about \(address)? This cannot be undone. Type the address to confirm: ", terminator: "")
-                guard readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == address else {
+                guard readLine().map(EmailAddress.normalized) == address else {
                     throw ValidationError("not confirmed; nothing was erased")
                 }
             }
             let store = try openContacts(settings.database)
             defer { store.close() }
             guard let erasure = try store.erase(email: address) else {
-                throw ValidationError("no contact '\(email)' in \(settings.database)")
+                throw ValidationError("no contact '\(email)' in \(settings.database), and no table names the address")
             }
             // The audit line names a hash, never the address; it is written whatever log_level says.
             let logger = Logging.makeLogger(level: "info")
             logger.notice("contact erased", metadata: ["email_sha256": "\(Self.hash(address))",
                                                       "events_redacted": .stringConvertible(erasure.eventsRedacted),
-                                                      "jobs_redacted": .stringConvertible(erasure.jobsRedacted)])
+                                                      "jobs_redacted": .stringConvertible(erasure.jobsRedacted),
+                                                      "copies_remaining": .stringConvertible(erasure.remaining.count)])
             LogOutput.standard.flush()
-            print("erased contact \(erasure.contactID)")
+            if let contactID = erasure.contactID {
+                print("erased contact \(contactID)")
+            } else {
+                print("no contact record for the address; erased the copies other tables held")
+            }
             print("  events redacted       \(erasure.eventsRedacted)")
             print("  jobs redacted         \(erasure.jobsRedacted)")
             print("  attempts redacted     \(erasure.attemptsRedacted)")
@@ -159,6 +166,14 @@ struct ContactsCommand: ParsableCommand {
             print("  purchases anonymised  \(erasure.purchasesAnonymised) (amount, currency, campaign and date kept)")
             print("  payments anonymised   \(erasure.paymentsAnonymised)")
             print("  activity anonymised   \(erasure.activityAnonymised)")
+            print("  other values redacted \(erasure.otherRedacted.isEmpty ? "none" : erasure.otherRedacted.map(\.description).joined(separator: ", "))")
+            guard erasure.remaining.isEmpty else {
+                print("error: after erasing, the address is still in \(erasure.remaining.map(\.description).joined(separator: ", ")); "
+                      + "nothing else was changed by this check. Run the command again to erase what is left (a step that ran meanwhile "
+                      + "may have written it); if it stays, report it as a bug.")
+                throw ExitCode.failure
+            }
+            print("checked: after the rewrite, no text column of any table holds the address (any case, JSON-escaped or percent-encoded)")
             if erasure.walTruncated {
                 print("database rewritten and its write-ahead log truncated: no copy of the address is left on disk")
             } else {

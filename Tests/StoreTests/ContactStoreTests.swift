@@ -859,6 +859,93 @@ final class ContactStoreTests: XCTestCase {
                       "the search finds the address once it is stored again")
     }
 
+    func testEraseFindsAnAddressWrittenWithNonASCIICapitalsInPurchasesAndOtherEvents() throws {
+        let stored = "zoë.ängström@example.com"
+        let shouted = "ZOË.ÄNGSTRÖM@EXAMPLE.COM"
+        // The same capitals in canonically decomposed form (E + U+0308 ...), as some mail clients send them.
+        let decomposed = shouted.decomposedStringWithCanonicalMapping
+        try apply(instantly(.opened, email: stored, at: t0, body: #"{"lead_email":"\#(stored)"}"#))
+        let paid = stripe(email: shouted, customer: "cus_zoe", at: t0 + 1,
+                          payment: ObservedPayment(reference: "cs_zoe", kind: .payment, amount: 900, currency: "eur"),
+                          body: #"{"customer_details":{"email":"\#(shouted)"}}"#)
+        try apply(paid)
+        XCTAssertEqual(try contact(decomposed).id, try contact(stored).id, "one contact, however the address is written")
+        // Events that name her but were never applied to her.
+        let updated = storeEvent(.stripe, type: "customer.updated", body: #"{"email":"\#(shouted)"}"#, receivedAt: t0 + 2)
+        let reply = storeEvent(.instantly, type: "reply_received", body: #"{"reply_text":"cc \#(decomposed)"}"#, receivedAt: t0 + 3)
+        let workflows = try WorkflowStore(path: path)
+        _ = try workflows.recordPurchase(Purchase(eventID: paid.eventID, reference: "cs_zoe", email: shouted, amount: 900,
+                                                  currency: "eur", campaignID: nil, paymentLink: nil, rule: "sale"), now: t0 + 4)
+        workflows.close()
+
+        let erasure = try XCTUnwrap(try store.erase(email: shouted))
+        XCTAssertEqual(erasure.purchasesAnonymised, 1, "her purchase row loses the address")
+        XCTAssertEqual(erasure.eventsRedacted, 4, "her two events, and the two others naming her")
+        let raw = try SQLiteDatabase(path: path, readOnly: true)
+        defer { raw.close() }
+        XCTAssertEqual(try raw.scalarInt("SELECT count(*) FROM purchases WHERE email IS NOT NULL"), 0)
+        XCTAssertEqual(try raw.scalarInt("SELECT count(*) FROM purchases WHERE reference = 'cs_zoe' AND amount = 900"), 1)
+        XCTAssertEqual(try raw.scalarInt("SELECT length(body) FROM events WHERE id = \(updated)"), 0)
+        XCTAssertEqual(try raw.scalarInt("SELECT length(body) FROM events WHERE id = \(reply)"), 0)
+        XCTAssertNil(try store.contact(email: stored))
+    }
+
+    func testAddressMatchingIsUnicodeCaseInsensitiveAndSeesEscapedForms() {
+        let ann = AddressMatcher("Ann@Example.com")
+        for text in ["ANN@EXAMPLE.COM", #"{"e":"ann\u0040example.com"}"#, "email=ann%40example.com&x=1", "email=ANN%2540example.com",
+                     #"{"e":"\u0041nn@example.com"}"#, #"{"text":"Hi\nann@example.com"}"#, "Write to ann@example.com.",
+                     #"\\u0061nn@example.com"#] {
+            XCTAssertTrue(ann.isNamed(in: text), text)
+        }
+        XCTAssertTrue(AddressMatcher("kim@example.com").isNamed(in: "\u{212A}IM@example.com"), "KELVIN SIGN folds to k")
+        for text in ["joann@example.com", "ann@example.com.au", "ann@example.community", "ann@example.co", "ännn@example.com"] {
+            XCTAssertFalse(ann.isNamed(in: text), text)
+        }
+        XCTAssertEqual(ann.redacting(#"{"e":"ANN\u0040example.com","f":"ann%40example.com, not joann@example.com"}"#),
+                       #"{"e":"[erased]","f":"[erased], not joann@example.com"}"#, "spans are replaced whole; JSON stays valid")
+        let zoe = AddressMatcher("ZOË.ÄNGSTRÖM@EXAMPLE.COM")
+        XCTAssertEqual(zoe.address, "zoë.ängström@example.com")
+        for text in ["ZOË.ÄNGSTRÖM@EXAMPLE.COM", "ZOË.ÄNGSTRÖM@EXAMPLE.COM".decomposedStringWithCanonicalMapping,
+                     #"zo\u00cb.\u00c4ngstr\u00f6m@example.com"#, "zo%C3%AB.%C3%A4ngstr%C3%B6m%40example.com"] {
+            XCTAssertTrue(zoe.isNamed(in: text), text)
+        }
+        XCTAssertFalse(zoe.isNamed(in: "zoe.angstrom@example.com"))
+    }
+
+    func testEraseRedactsEveryOtherTableAndReportsWhatRemains() throws {
+        let email = "cy@example.com"
+        let event = instantly(.opened, email: email, at: t0, body: #"{"lead_email":"\#(email)"}"#)
+        try apply(event)
+        let raw = try SQLiteDatabase(path: path)
+        try raw.execute("""
+            INSERT INTO alerts (kind, subject, state, first_raised_at, last_raised_at, last_message, context)
+            VALUES ('job_dead', 'cy@example.com', 'raised', 1, 1, 'Instantly has no lead CY@example.com in campaign c',
+                    '{"last_error":"Instantly has no lead cy\\u0040example.com in campaign c"}');
+            INSERT INTO campaigns (id, name, updated_at) VALUES ('c', 'Follow-up for Cy%40Example.com', 1);
+            UPDATE events SET headers = '{"x-forwarded-for-user":"cy@example.com"}';
+            """)
+        raw.close()
+        XCTAssertEqual(Set(try store.occurrences(ofEmail: "CY@EXAMPLE.COM").map(\.description)), [
+            "alerts.subject (1 row)", "alerts.last_message (1 row)", "alerts.context (1 row)", "campaigns.name (1 row)",
+            "contacts.email (1 row)", "events.body (1 row)", "events.headers (1 row)",
+        ])
+        let erasure = try XCTUnwrap(try store.erase(email: email))
+        XCTAssertEqual(erasure.remaining, [])
+        XCTAssertEqual(Set(erasure.otherRedacted.map(\.description)), [
+            "alerts.subject (1 row)", "alerts.last_message (1 row)", "alerts.context (1 row)", "campaigns.name (1 row)",
+            "events.headers (1 row)",
+        ])
+        XCTAssertEqual(try store.occurrences(ofEmail: email), [])
+        let check = try SQLiteDatabase(path: path, readOnly: true)
+        defer { check.close() }
+        let row = try check.prepare("SELECT subject, last_message, context FROM alerts")
+        XCTAssertTrue(try row.step())
+        XCTAssertEqual(row.string(0), "erased:alerts:1", "a value under a unique index is replaced whole")
+        XCTAssertEqual(row.string(1), "Instantly has no lead [erased] in campaign c")
+        XCTAssertEqual(row.string(2), #"{"last_error":"Instantly has no lead [erased] in campaign c"}"#)
+        XCTAssertNil(try store.erase(email: email), "nothing names the address any more")
+    }
+
     func testPrunePayloadsSkipsEventsWithUnfinishedJobs() throws {
         let succeeded = storeEvent(.stripe, type: "t", body: "{\"a\":1}", receivedAt: 1000)
         let dead = storeEvent(.stripe, type: "t", body: "{\"a\":2}", receivedAt: 2000)

@@ -233,6 +233,40 @@ final class JobQueueTests: XCTestCase {
         XCTAssertFalse(try rows.step(), "a dry run's link is not copied")
     }
 
+    func testMigrationNormalisesStoredAddressesSoOnePersonIsOneContact() throws {
+        // A database of version 10: a contact keyed by a decomposed spelling, purchases with the address as passed.
+        let old = directory.appendingPathComponent("v10.db").path
+        let database = try SQLiteDatabase(path: old)
+        for index in 0..<10 { try database.execute(Schema.migrations[index]) }
+        try database.execute("PRAGMA user_version = 10")
+        let decomposed = "zoë.ängström@example.com".decomposedStringWithCanonicalMapping
+        let insertContact = try database.prepare("INSERT INTO contacts (email, first_seen_at, updated_at) VALUES (?, 1, 1)")
+        try insertContact.bind(1, decomposed)
+        try insertContact.run()
+        try database.execute("""
+            INSERT INTO events (source, dedup_key, type, received_at, body, headers) VALUES ('stripe', 'e1', 't', 1, x'', '{}');
+            INSERT INTO purchases (event_id, reference, email, amount, currency, rule, created_at)
+            VALUES (1, 'cs_1', ' ZOË.ÄNGSTRÖM@EXAMPLE.COM ', 900, 'eur', 'sale', 1),
+                   (1, 'cs_2', 'Bob@Example.com', 100, 'eur', 'sale', 1),
+                   (1, 'cs_3', NULL, 100, 'eur', 'sale', 1);
+            """)
+        database.close()
+        let contacts = try ContactStore(path: old)
+        defer { contacts.close() }
+        let migrated = try SQLiteDatabase(path: old, readOnly: true)
+        defer { migrated.close() }
+        XCTAssertEqual(try migrated.scalarInt("PRAGMA user_version"), Int64(Schema.currentVersion))
+        let rows = try migrated.prepare("SELECT reference, email FROM purchases ORDER BY reference")
+        var emails: [String: String] = [:]
+        while try rows.step() { emails[rows.string(0) ?? ""] = rows.string(1) ?? "NULL" }
+        XCTAssertEqual(emails, ["cs_1": "zoë.ängström@example.com", "cs_2": "bob@example.com", "cs_3": "NULL"])
+        let contactEmail = try migrated.prepare("SELECT email FROM contacts")
+        XCTAssertTrue(try contactEmail.step())
+        XCTAssertEqual(Array((contactEmail.string(0) ?? "").utf8), Array("zoë.ängström@example.com".utf8), "stored in NFC")
+        let zoe = try XCTUnwrap(try contacts.contact(email: "ZOË.ÄNGSTRÖM@EXAMPLE.COM"))
+        XCTAssertEqual(try contacts.export(email: zoe.email)?.purchases.map(\.reference), ["cs_1"])
+    }
+
     func testMigrationFromVersion1KeepsJobs() throws {
         // A version-1 database (as issue 2 shipped it) gains the new state and the attempts table.
         let old = directory.appendingPathComponent("v1.db").path

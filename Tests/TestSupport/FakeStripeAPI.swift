@@ -19,7 +19,16 @@ import Synchronization
 ///   as `No such price`); authentication failures, parameter-validation errors and injected faults are not, so a retry
 ///   after them runs afresh.
 ///
-/// Endpoints: `GET/POST /v1/customers`, `GET/POST /v1/customers/{id}`, `GET/POST /v1/payment_links`,
+/// Customers, as Stripe keeps them:
+/// - `GET /v1/customers?email=` matches the email exactly, case-sensitively (Stripe's API reference: "A case-sensitive
+///   filter on the list based on the customer's email field"), and reads its own writes.
+/// - `GET /v1/customers/search?query=` takes clauses `metadata['key']:'value'` (single or double quotes, `\'`
+///   escaped), joined by ` OR ` or ` AND ` (not both), and answers a `search_result`. Other fields are refused (400):
+///   the fake does not model them. Like Stripe's, the search index lags: it sees customers as they were when last
+///   indexed. A customer created or changed through the API is not seen (or seen as before) until
+///   `indexCustomersForSearch()`; one added with `addCustomer` is indexed at once unless `searchable: false`.
+///
+/// Endpoints: `GET/POST /v1/customers`, `GET /v1/customers/search`, `GET/POST /v1/customers/{id}`, `GET/POST /v1/payment_links`,
 /// `GET/POST /v1/payment_links/{id}`, `GET /v1/checkout/sessions/{id}`, `GET/POST /v1/products`,
 /// `GET/POST /v1/products/{id}`, `GET/POST /v1/prices`, `GET /v1/prices/{id}`. Anything else is 404.
 ///
@@ -191,14 +200,23 @@ public final class FakeStripeAPI: FakeProviderAPI {
         }
     }
 
-    /// Adds a customer directly, as if created earlier (e.g. by another system).
+    /// Adds a customer directly, as if created earlier (e.g. by another system); the search index sees it at once
+    /// unless `searchable` is `false`.
     @discardableResult
-    public func addCustomer(email: String?, name: String? = nil, metadata: [String: String] = [:]) -> Customer {
+    public func addCustomer(email: String?, name: String? = nil, metadata: [String: String] = [:], searchable: Bool = true) -> Customer {
         backend.state.withLock { state in
             let customer = Customer(id: state.nextID("cus_"), email: email, name: name, metadata: metadata,
                                     created: Int(Date().timeIntervalSince1970))
             state.customers.append(customer)
+            if searchable { state.searchIndex[customer.id] = customer }
             return customer
+        }
+    }
+
+    /// Brings the search index up to date with every customer as it is now (what Stripe does within about a minute).
+    public func indexCustomersForSearch() {
+        backend.state.withLock { state in
+            for customer in state.customers { state.searchIndex[customer.id] = customer }
         }
     }
 
@@ -298,6 +316,8 @@ private final class Backend: Sendable {
         var sessions: [String: FakeStripeAPI.CheckoutSession] = [:]
         /// Idempotency keys → the first result.
         var idempotent: [String: StoredResult] = [:]
+        /// What customer search sees: each customer as it was when last indexed, by id.
+        var searchIndex: [String: FakeStripeAPI.Customer] = [:]
 
         /// `prefix` followed by the next number for that prefix (`cus_1`, `cus_2`, ...).
         mutating func nextID(_ prefix: String) -> String {
@@ -372,6 +392,7 @@ private final class Backend: Sendable {
         switch request.method {
         case "GET":
             if matches(["v1", "customers"]) != nil { return answer(listCustomers(query), requestID: requestID) }
+            if matches(["v1", "customers", "search"]) != nil { return answer(searchCustomers(query), requestID: requestID) }
             if let id = matches(["v1", "customers", "*"])?.first {
                 return answer(state.withLock { retrieve("customer", id, $0.customers.first { $0.id == id }.map(Self.json)) },
                               requestID: requestID)
@@ -501,6 +522,64 @@ private final class Backend: Sendable {
         }
         return .executed(200, ["object": "list", "data": .array(matching.prefix(limit).map(Self.json)),
                                "has_more": .bool(matching.count > limit), "url": "/v1/customers"])
+    }
+
+    private func searchCustomers(_ query: [(key: String, value: String)]) -> Outcome {
+        if let unknown = Self.unknownParameter(query, allowed: ["query", "limit", "page", "expand"]) { return unknown }
+        let limit: Int
+        switch Self.limit(query) {
+        case .success(let value): limit = value
+        case .failure(let rejection): return rejection.outcome
+        }
+        guard let text = query.last(where: { $0.key == "query" })?.value, !text.isEmpty else {
+            return .rejected(400, Self.error(type: "invalid_request_error", message: "Missing required param: query.", param: "query"))
+        }
+        guard let search = Self.parseSearch(text) else {
+            return .rejected(400, Self.error(type: "invalid_request_error", message:
+                "The fake Stripe API only searches customers by metadata['key']:'value' clauses; could not read '\(text)'.",
+                param: "query"))
+        }
+        let matching = state.withLock { state in
+            state.customers.reversed().compactMap { state.searchIndex[$0.id] }.filter { customer in
+                let results = search.clauses.map { customer.metadata[$0.key] == $0.value }
+                return search.all ? results.allSatisfy { $0 } : results.contains(true)
+            }
+        }
+        return .executed(200, ["object": "search_result", "data": .array(matching.prefix(limit).map(Self.json)),
+                               "has_more": .bool(matching.count > limit), "next_page": nil, "url": "/v1/customers/search"])
+    }
+
+    /// `metadata['k']:'v'` clauses joined by ` OR ` or ` AND `; `nil` for anything else.
+    static func parseSearch(_ text: String) -> (clauses: [(key: String, value: String)], all: Bool)? {
+        var clauses: [(key: String, value: String)] = []
+        var joiner: String?
+        var rest = Substring(text)
+        func quoted(_ input: inout Substring) -> String? {
+            guard let quote = input.first, quote == "'" || quote == "\"" else { return nil }
+            input = input.dropFirst()
+            var value = ""
+            while let character = input.first {
+                input = input.dropFirst()
+                if character == "\\", let next = input.first { value.append(next); input = input.dropFirst(); continue }
+                if character == quote { return value }
+                value.append(character)
+            }
+            return nil
+        }
+        while true {
+            guard rest.hasPrefix("metadata[") else { return nil }
+            rest = rest.dropFirst("metadata[".count)
+            guard let key = quoted(&rest), rest.hasPrefix("]:") else { return nil }
+            rest = rest.dropFirst(2)
+            guard let value = quoted(&rest) else { return nil }
+            clauses.append((key, value))
+            if rest.isEmpty { break }
+            let next = rest.hasPrefix(" OR ") ? "OR" : rest.hasPrefix(" AND ") ? "AND" : nil
+            guard let next, joiner == nil || joiner == next, clauses.count < 10 else { return nil }
+            joiner = next
+            rest = rest.dropFirst(next.count + 2)
+        }
+        return (clauses, joiner == "AND")
     }
 
     private func createCustomer(_ state: inout State, _ parameters: [(key: String, value: String)]) -> Outcome {

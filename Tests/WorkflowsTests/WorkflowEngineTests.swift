@@ -149,7 +149,9 @@ final class WorkflowEngineTests: XCTestCase {
     func testRetriesSendTheSameIdempotencyKeyAndFailuresAreClassified() throws {
         let attempts = Mutex(0)
         let stripe = StubTransport("Stripe") { request throws(ProviderFailure) -> String in
-            if request.path.hasPrefix("/v1/customers?") { return #"{"object":"list","data":[]}"# }
+            if request.path.hasPrefix("/v1/customers?") || request.path.hasPrefix("/v1/customers/search?") {
+                return #"{"object":"list","data":[]}"#
+            }
             let attempt = attempts.withLock { $0 += 1; return $0 }
             if attempt == 1 { throw ProviderFailure(message: "Stripe answered 500", status: 500, retryable: true, retryAfterMilliseconds: nil) }
             return #"{"id":"cus_1","object":"customer","email":"ann@example.com","metadata":{}}"#

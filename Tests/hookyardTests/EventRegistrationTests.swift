@@ -189,11 +189,11 @@ final class EventRegistrationTests: XCTestCase {
 
         // 1. Ada is interested before the deadline: a customer, an early-bird link for one seat, on her lead. Stripe
         // answers the link create with a 500 once: retried, one link.
-        harness.stripe.inject(.delay(.zero), .delay(.zero), .delay(.zero),
+        harness.stripe.inject(.delay(.zero), .delay(.zero), .delay(.zero), .delay(.zero),
                               .status(500, headers: [], body: #"{"error":{"type":"api_error","message":"injected"}}"#))
         let adaInterested = try harness.sendInstantly("lead_interested", email: ada, campaign: announcement)
         var requests = try expect("ada interested", stripe: [
-            "GET /v1/customers", "POST /v1/customers", "GET /v1/prices", "POST /v1/payment_links (fault)",
+            "GET /v1/customers", "GET /v1/customers/search", "POST /v1/customers", "GET /v1/prices", "POST /v1/payment_links (fault)",
             "GET /v1/prices", "POST /v1/payment_links",
         ], instantly: ["POST /api/v2/leads/list announcement", "PATCH /api/v2/leads/{id}"])
         let adaLink = try link(of: ada, tier: "early-bird")
@@ -219,7 +219,7 @@ final class EventRegistrationTests: XCTestCase {
         harness.instantly.inject(.status(429, headers: [("Retry-After", "0")],
                                          body: #"{"statusCode":429,"error":"Too Many Requests","message":"injected"}"#))
         try harness.sendInstantly("email_link_clicked", email: bob, campaign: announcement)
-        try expect("bob clicked", stripe: ["GET /v1/customers", "POST /v1/customers", "GET /v1/prices", "POST /v1/payment_links"],
+        try expect("bob clicked", stripe: ["GET /v1/customers", "GET /v1/customers/search", "POST /v1/customers", "GET /v1/prices", "POST /v1/payment_links"],
                    instantly: ["POST /api/v2/leads/list announcement (fault)", "POST /api/v2/leads/list announcement",
                                "PATCH /api/v2/leads/{id}"])
         let bobEarlyLink = try link(of: bob, tier: "early-bird")
@@ -271,7 +271,7 @@ final class EventRegistrationTests: XCTestCase {
         for (lead, type) in [(carol, "lead_interested"), (dave, "email_link_clicked")] {
             try harness.sendInstantly(type, email: lead, campaign: announcement)
             requests = try expect("\(lead) after the deadline",
-                                  stripe: ["GET /v1/customers", "POST /v1/customers", "GET /v1/prices", "POST /v1/payment_links"],
+                                  stripe: ["GET /v1/customers", "GET /v1/customers/search", "POST /v1/customers", "GET /v1/prices", "POST /v1/payment_links"],
                                   instantly: ["POST /api/v2/leads/list announcement", "PATCH /api/v2/leads/{id}"])
             regularCreates += requests.stripe.suffix(1)
         }

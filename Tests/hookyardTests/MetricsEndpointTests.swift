@@ -122,13 +122,13 @@ final class MetricsEndpointTests: XCTestCase {
             _ = try harness.sendInstantly("lead_interested", email: "lead\(index)@example.com", campaign: "c")
         }
         try harness.settle()
-        // find_or_create_customer lists by email, then creates: two requests per lead.
-        XCTAssertEqual(harness.stripe.requests.count, 6)
+        // find_or_create_customer lists by email, searches by metadata, then creates: three requests per lead.
+        XCTAssertEqual(harness.stripe.requests.count, 9)
         let metrics = try scrape(daemon)
-        XCTAssertEqual(metrics.value("hookyard_outbound_requests_total", ["provider": "stripe", "status": "200"]), 6)
-        XCTAssertEqual(metrics.value("hookyard_outbound_request_duration_seconds_count", ["provider": "stripe"]), 6)
+        XCTAssertEqual(metrics.value("hookyard_outbound_requests_total", ["provider": "stripe", "status": "200"]), 9)
+        XCTAssertEqual(metrics.value("hookyard_outbound_request_duration_seconds_count", ["provider": "stripe"]), 9)
         XCTAssertGreaterThan(metrics.value("hookyard_outbound_request_duration_seconds_sum", ["provider": "stripe"]) ?? 0, 0)
-        // A bucket of 2 tokens refilled at 2 per second: the last of six requests waits about two seconds.
+        // A bucket of 2 tokens refilled at 2 per second: the last of nine requests waits about three seconds.
         XCTAssertGreaterThan(metrics.value("hookyard_rate_limiter_wait_seconds_total", ["provider": "stripe"]) ?? 0, 1)
         XCTAssertEqual(metrics.value("hookyard_job_attempts_total",
                                      ["provider": "stripe", "action": "stripe.find_or_create_customer", "outcome": "succeeded"]), 3)

@@ -218,7 +218,8 @@ final class ProductLaunchTests: XCTestCase {
         // offer: a customer, a link at the team price found by its lookup key, the link on her lead, and the move.
         let click = try harness.sendInstantly("email_link_clicked", email: ada, campaign: announcement, fields: ["industry": "agency"])
         var requests = try expect("Ada clicks", stripe: [
-            "GET /v1/customers?email=ada@agency.example&limit=1", "POST /v1/customers",
+            "GET /v1/customers?email=ada@agency.example&limit=1", "GET /v1/customers/search?query=metadata['hookyard_email']:'ada@agency.example'&limit=1",
+            "POST /v1/customers",
             "GET /v1/prices?lookup_keys[]=launch-team&limit=100", "POST /v1/payment_links",
         ], instantly: [
             "POST /api/v2/leads/list announcement", "PATCH /api/v2/leads/{id}",
@@ -226,14 +227,14 @@ final class ProductLaunchTests: XCTestCase {
         ])
         let adaCustomer = try XCTUnwrap(harness.stripe.customers.first { $0.email == ada })
         XCTAssertEqual(adaCustomer.metadata, ["hookyard_email": ada])
-        var link = try form(requests.stripe[3])
+        var link = try form(requests.stripe[4])
         XCTAssertEqual(link["line_items[0][price]"], teamPrice)
         XCTAssertEqual(link["line_items[0][quantity]"], "1")
         XCTAssertEqual(link.filter { $0.key.hasPrefix("metadata[") }, [
             "metadata[hookyard_product]": "launch", "metadata[hookyard_tier]": "team", "metadata[hookyard_rule]": "launch-offer",
             "metadata[lead_email]": ada, "metadata[instantly_campaign_id]": announcement, "metadata[stripe_customer_id]": adaCustomer.id,
         ])
-        XCTAssertNotNil(requests.stripe[3].headers["Idempotency-Key"])
+        XCTAssertNotNil(requests.stripe[4].headers["Idempotency-Key"])
         let adaLink = try XCTUnwrap(harness.stripe.paymentLinks.first)
         XCTAssertEqual(adaLink.lineItems, [FakeStripeAPI.LineItem(priceID: teamPrice, quantity: 1)])
         let adaURL = adaLink.url + "?prefilled_email=ada%40agency.example"
@@ -269,7 +270,8 @@ final class ProductLaunchTests: XCTestCase {
                                          body: #"{"statusCode":429,"error":"Too Many Requests","message":"injected"}"#))
         try harness.sendInstantly("reply_received", email: sol, campaign: announcement, fields: ["industry": "retail"])
         requests = try expect("Sol replies", stripe: [
-            "GET /v1/customers?email=sol@solo.example&limit=1", "POST /v1/customers",
+            "GET /v1/customers?email=sol@solo.example&limit=1", "GET /v1/customers/search?query=metadata['hookyard_email']:'sol@solo.example'&limit=1",
+            "POST /v1/customers",
             "GET /v1/prices?lookup_keys[]=launch-solo&limit=100", "POST /v1/payment_links",
         ], instantly: [
             "POST /api/v2/leads/list announcement (fault)", "POST /api/v2/leads/list announcement", "PATCH /api/v2/leads/{id}",
@@ -279,7 +281,7 @@ final class ProductLaunchTests: XCTestCase {
         XCTAssertEqual(solState["engagement"] as? String, "high")
         XCTAssertEqual(solState["lead"] as? [String: String], ["industry": "retail"])
         XCTAssertEqual(Set(solState["segments"] as? [String] ?? []).intersection(["teams", "launch-ready"]), ["launch-ready"])
-        link = try form(requests.stripe[3])
+        link = try form(requests.stripe[4])
         XCTAssertEqual(link["line_items[0][price]"], soloPrice)
         XCTAssertEqual(link["metadata[hookyard_tier]"], "solo")
         XCTAssertEqual(link["metadata[lead_email]"], sol)
