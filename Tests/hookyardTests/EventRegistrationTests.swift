@@ -148,7 +148,7 @@ final class EventRegistrationTests: XCTestCase {
         _ = phase()
 
         try harness.sendInstantly("lead_interested", email: ada, campaign: announcement)
-        try expect("ada interested", stripe: ["GET /v1/customers", "POST /v1/customers", "GET /v1/prices", "POST /v1/payment_links"],
+        try expect("ada interested", stripe: ["GET /v1/customers", "GET /v1/customers/search", "POST /v1/customers", "GET /v1/prices", "POST /v1/payment_links"],
                    instantly: ["POST /api/v2/leads/list announcement", "PATCH /api/v2/leads/{id}"])
         let adaLink = try link(of: ada, tier: "early-bird")
         let paid = try pay(adaLink, email: ada)

@@ -156,7 +156,8 @@ final class ProductLaunchTests: XCTestCase {
         try harness.start()
         try harness.sendInstantly("reply_received", email: sol, campaign: announcement, fields: ["industry": "retail"])
         try expect("Sol replies", stripe: [
-            "GET /v1/customers?email=sol@solo.example&limit=1", "POST /v1/customers",
+            "GET /v1/customers?email=sol@solo.example&limit=1", "GET /v1/customers/search?query=metadata['hookyard_email']:'sol@solo.example'&limit=1",
+            "POST /v1/customers",
             "GET /v1/prices?lookup_keys[]=launch-solo&limit=100", "POST /v1/payment_links",
         ], instantly: [
             "POST /api/v2/leads/list announcement", "PATCH /api/v2/leads/{id}",
