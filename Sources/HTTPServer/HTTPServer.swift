@@ -167,48 +167,68 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    /// Closes the connection that has been idle between requests, or receiving an incomplete request, the longest
-    /// (over all loops): never one whose request is with the responder or whose answer is being written.
-    /// Runs on the accept queue; waits for the loops (which never block). - Returns: whether a slot was freed.
+    /// How many connections one eviction round closes when the table is full: 1/64 of the table (at least one),
+    /// so a flood of new connections costs one survey of the loops per that many accepts, not one per accept.
+    private var evictionBatch: Int { max(1, configuration.maxConnections / 64) }
+
+    /// Closes the connections that have been idle between requests, or receiving an incomplete request, the
+    /// longest (over all loops; `evictionBatch` of them at most): never one whose request is with the responder or
+    /// whose answer is being written. Runs on the accept queue; waits for the loops (which never block).
+    /// - Returns: whether a slot was freed.
     private func evictLongestWaiting() -> Bool {
         guard !state.withLock({ $0.stopped }) else { return false }
+        let batch = evictionBatch
+        let group = DispatchGroup()
         // A candidate may start a request between the survey and the eviction; then survey again.
         for _ in 0..<3 {
-            let oldest = Mutex<(since: UInt64, connection: HTTPConnection, loop: EventLoop)?>(nil)
-            for loop in loops {
-                loop.executeAndWait {
-                    var best: (UInt64, HTTPConnection)?
+            // Each loop's `batch` oldest candidates, surveyed in parallel.
+            let candidates = Mutex<[(since: UInt64, connection: HTTPConnection, loop: Int)]>([])
+            for (index, loop) in loops.enumerated() {
+                group.enter()
+                loop.execute {
+                    var waiting: [(since: UInt64, connection: HTTPConnection)] = []
                     loop.forEachConnection { connection in
-                        if let since = connection.evictableSince, since < (best?.0 ?? .max) { best = (since, connection) }
+                        if let since = connection.evictableSince { waiting.append((since, connection)) }
                     }
-                    guard let best else { return }
-                    oldest.withLock { oldest in
-                        if best.0 < (oldest?.since ?? .max) { oldest = (best.0, best.1, loop) }
+                    waiting.sort { $0.since < $1.since }
+                    let oldest = waiting.prefix(batch).map { (since: $0.since, connection: $0.connection, loop: index) }
+                    candidates.withLock { $0 += oldest }
+                    group.leave()
+                }
+            }
+            group.wait()
+            let chosen = candidates.withLock { $0 }.sorted { $0.since < $1.since }.prefix(batch)
+            guard !chosen.isEmpty else { return false }
+            // Each loop closes its chosen ones, if they are still waiting since the same moment.
+            let closed = Atomic<Int>(0)
+            for (index, loop) in loops.enumerated() {
+                let mine = chosen.filter { $0.loop == index }
+                guard !mine.isEmpty else { continue }
+                group.enter()
+                loop.execute {
+                    for candidate in mine where candidate.connection.evictableSince == candidate.since {
+                        candidate.connection.close()
+                        closed.add(1, ordering: .relaxed)
                     }
+                    group.leave()
                 }
             }
-            guard let (_, connection, loop) = oldest.withLock({ $0 }) else { return false }
-            let closed = Mutex(false)
-            loop.executeAndWait {
-                guard connection.evictableSince != nil else { return }
-                connection.close()
-                closed.withLock { $0 = true }
+            group.wait()
+            let count = closed.load(ordering: .relaxed)
+            guard count > 0 else { continue }
+            for _ in 0..<count { responder.connectionEvicted() }
+            let report = state.withLock { state in
+                state.evicted += count
+                state.evictedSinceWarning += count
+                return takeSlotWarning(&state)
             }
-            if closed.withLock({ $0 }) {
-                responder.connectionEvicted()
-                let report = state.withLock { state in
-                    state.evicted += 1
-                    state.evictedSinceWarning += 1
-                    return takeSlotWarning(&state)
-                }
-                if let report {
-                    logger.warning("connection table full: evicted the connection idle or incomplete the longest",
-                                   metadata: ["max_connections": "\(configuration.maxConnections)",
-                                              "evicted_since_last_warning": "\(report.evicted)",
-                                              "refused_since_last_warning": "\(report.refused)"])
-                }
-                return true
+            if let report {
+                logger.warning("connection table full: evicted the connections idle or incomplete the longest",
+                               metadata: ["max_connections": "\(configuration.maxConnections)",
+                                          "evicted_since_last_warning": "\(report.evicted)",
+                                          "refused_since_last_warning": "\(report.refused)"])
             }
+            return true
         }
         return false
     }
