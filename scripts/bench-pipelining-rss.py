@@ -20,7 +20,7 @@ import time
 
 bin_dir, work, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 clients = int(sys.argv[4]) if len(sys.argv) > 4 else 1000
-requests = int(sys.argv[5]) if len(sys.argv) > 5 else 5000
+requests = int(sys.argv[5]) if len(sys.argv) > 5 else 20000
 settle = float(sys.argv[6]) if len(sys.argv) > 6 else 5
 
 # One descriptor per client; the daemon raises its own limit.

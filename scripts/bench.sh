@@ -74,10 +74,10 @@ echo
 # heads; reopened as soon as the daemon closes them) hold slots: 1,000 of them, then 2,000 (more than the table).
 # Then 1,000 clients that pipeline GET /healthz and never read: the daemon's VmRSS before, during, after.
 # Tunables: FLOOD_HOSTILE ("1000 2000"), FLOOD_GENUINE (200), FLOOD_CONCURRENCY (10), PIPELINE_CLIENTS (1000),
-# PIPELINE_REQUESTS (5000 per client).
+# PIPELINE_REQUESTS (20000 per client).
 command -v python3 >/dev/null 2>&1 || scripts/ensure-deps.sh python3
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 for hostile in ${FLOOD_HOSTILE:-1000 2000}; do
   python3 scripts/bench-slot-flood.py "$bin" "$work" "$port" "$hostile" "${FLOOD_GENUINE:-200}" "${FLOOD_CONCURRENCY:-10}"
 done
-python3 scripts/bench-pipelining-rss.py "$bin" "$work" "$port" "${PIPELINE_CLIENTS:-1000}" "${PIPELINE_REQUESTS:-5000}"
+python3 scripts/bench-pipelining-rss.py "$bin" "$work" "$port" "${PIPELINE_CLIENTS:-1000}" "${PIPELINE_REQUESTS:-20000}"
