@@ -10,8 +10,10 @@ import Synchronization
 /// An HTTP/1.1 server on POSIX sockets and Dispatch.
 ///
 /// A Dispatch source accepts connections and spreads them over `eventLoopCount` epoll threads, which never block:
-/// slow or idle clients cost a descriptor and a few hundred bytes, and are closed at their deadline. Thread-safe: `start()` once, then
-/// `shutdown(gracePeriod:)` once from any thread.
+/// slow or idle clients cost a descriptor and a few hundred bytes, and are closed at their deadline; when the table
+/// (`maxConnections`) is full, the connections idle or incomplete the longest make room for new ones; a client that
+/// does not read its answers holds one answer and at most 16 KiB of input (docs/security.md, "Connection limits").
+/// Thread-safe: `start()` once, then `shutdown(gracePeriod:)` once from any thread.
 public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     let responder: any HTTPResponder
