@@ -5,6 +5,8 @@
 # Then the drain benchmark (Benchmarks/BenchDrain): jobs/s through the workers, and the rate kept under a limit.
 # Then the contacts benchmark (Benchmarks/BenchContacts): events/s through the contact job with 100,000 contacts.
 # Then the report benchmark (Benchmarks/BenchReport): hookyard report's computation on 1,000,000 events.
+# Then the connection-limit measurements (scripts/bench-slot-flood.py, scripts/bench-pipelining-rss.py): genuine
+# deliveries under a slot flood, and the daemon's RSS with 1,000 pipelining clients that never read.
 # Tunables: BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_PORT (18089).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,3 +68,16 @@ echo
 # data of about 1,000,000 events and 100,000 contacts (seeding takes about 20 s and is not timed).
 # Tunables: REPORT_CONTACTS (100000), REPORT_RUNS (5).
 "$bin/bench-report" "${REPORT_CONTACTS:-100000}" "${REPORT_RUNS:-5}"
+echo
+# Connection limits (docs/security.md, "Connection limits"), with the default http.max_connections (1024):
+# genuine signed deliveries, each on a new connection, while hostile sockets (idle, blank-line tricklers, partial
+# heads; reopened as soon as the daemon closes them) hold slots: 1,000 of them, then 2,000 (more than the table).
+# Then 1,000 clients that pipeline GET /healthz and never read: the daemon's VmRSS before, during, after.
+# Tunables: FLOOD_HOSTILE ("1000 2000"), FLOOD_GENUINE (200), FLOOD_CONCURRENCY (10), PIPELINE_CLIENTS (1000),
+# PIPELINE_REQUESTS (20000 per client).
+command -v python3 >/dev/null 2>&1 || scripts/ensure-deps.sh python3
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+for hostile in ${FLOOD_HOSTILE:-1000 2000}; do
+  python3 scripts/bench-slot-flood.py "$bin" "$work" "$port" "$hostile" "${FLOOD_GENUINE:-200}" "${FLOOD_CONCURRENCY:-10}"
+done
+python3 scripts/bench-pipelining-rss.py "$bin" "$work" "$port" "${PIPELINE_CLIENTS:-1000}" "${PIPELINE_REQUESTS:-20000}"

@@ -27,6 +27,12 @@ final class EventLoop: @unchecked Sendable {  // Safe: `connections`, `readBuffe
     private let name: String
     private var lastSweep: UInt64 = 0
     private static let sweepInterval: UInt64 = 500_000_000
+    /// The most connections this loop held since it last gave freed memory back (loop thread only).
+    private var connectionPeak = 0
+    /// After this many of its connections closed, a loop calls `malloc_trim`: glibc keeps the freed buffers of
+    /// closed connections in the loop thread's arena otherwise (1,000 pipelining clients: 17 MB over the baseline
+    /// after they closed, 0.6 MB with the trim; docs/benchmarks.md).
+    private static let closedConnectionsBeforeTrim = 256
 
     init(index: Int) {
         name = "hookyard.loop\(index)"
@@ -83,6 +89,7 @@ final class EventLoop: @unchecked Sendable {  // Safe: `connections`, `readBuffe
 
     func add(_ connection: HTTPConnection) {
         connections[connection.descriptor] = connection
+        connectionPeak = max(connectionPeak, connections.count)
         var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: connection.descriptor))
         epoll_ctl(epoll, EPOLL_CTL_ADD, connection.descriptor, &event)
     }
@@ -139,6 +146,10 @@ final class EventLoop: @unchecked Sendable {  // Safe: `connections`, `readBuffe
                 lastSweep = now
                 for connection in Array(connections.values) where connection.deadline <= now {
                     connection.deadlinePassed()
+                }
+                if connectionPeak - connections.count >= Self.closedConnectionsBeforeTrim {
+                    connectionPeak = connections.count
+                    _ = malloc_trim(0)
                 }
             }
         }

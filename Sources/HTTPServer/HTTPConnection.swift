@@ -7,8 +7,12 @@ import Logging
 /// One accepted TCP connection: reads, parses, hands complete requests to the responder one at a time
 /// (pipelined requests are answered in order), writes responses, enforces deadlines and closes.
 ///
-/// Confined to its event loop's thread. While a request is being answered the connection reads nothing more,
-/// so a client cannot make the server buffer more than one request plus one read.
+/// Confined to its event loop's thread. Limits a client cannot get around (docs/security.md, "Connection limits"):
+/// - the request head must be complete within `headerTimeout` of its first byte after the previous request (or of
+///   the connection's start); blank lines before a request line count toward it;
+/// - while a request is being answered, or an answer waits unsent, no further pipelined request is taken and at
+///   most `maxBufferedInput` bytes are read, so a client that does not read its answers holds one answer and one
+///   read of input; buffers are released when they drain and when the connection closes.
 final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is touched only on the loop thread.
     private enum Phase {
         /// Waiting for, or receiving, a request.
@@ -37,15 +41,24 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
     private(set) var deadline: UInt64 = .max
     private var deadlineKind = DeadlineKind.none
     private var requestStart: UInt64 = 0
+    /// Bytes of the next request (blank lines included) have arrived, or the connection just started: the header
+    /// deadline runs and is not restarted by further bytes until the request is complete.
+    private var headStarted = true
+    /// Since when the connection has been idle between requests or receiving an incomplete one (monotonic ns).
+    private var waitingSince: UInt64 = 0
     /// The client shut down its sending side; no further requests can come.
     private var peerClosedInput = false
-    /// Bytes a connection may buffer while its current request is being answered (pipelining).
-    private static let maxBufferedWhileProcessing = 256 * 1024
-    /// Unsent response bytes past which no further pipelined request is taken up (a client that does not read).
-    private static let maxPendingOutput = 64 * 1024
+    /// Input bytes past which the connection stops reading while a request is being answered or an answer waits
+    /// unsent (pipelining); also the largest single read.
+    static let maxBufferedInput = 16 * 1024
+    /// Buffers with more spare capacity than this are released once they are empty.
+    static let keptBufferCapacity = 4 * 1024
 
-    init(descriptor: Int32, loop: EventLoop, server: HTTPServer) {
+    /// - Parameter acceptedAt: when the connection was accepted (monotonic ns): its header deadline and its place
+    ///   in the eviction order start there, not when its loop gets round to `start()`.
+    init(descriptor: Int32, loop: EventLoop, server: HTTPServer, acceptedAt: UInt64) {
         self.descriptor = descriptor
+        self.waitingSince = acceptedAt
         self.loop = loop
         self.server = server
         self.parser = HTTPRequestParser(limits: server.configuration.limits)
@@ -70,6 +83,18 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
     func start() {
         loop.add(self)
         setDeadline(.header)
+        deadline = waitingSince &+ server.configuration.headerTimeout.nanoseconds
+    }
+
+    /// When the connection may be closed to make room for a new one (the table is full): since when it has been
+    /// idle between requests or receiving an incomplete request; `0` for one already ending (lingering); `nil` while
+    /// a request is with the responder or an answer is being written, which eviction never interrupts.
+    var evictableSince: UInt64? {
+        switch phase {
+        case .reading: return output.isEmpty && !closeWhenWritten ? waitingSince : nil
+        case .lingering: return 0
+        case .processing, .closed: return nil
+        }
     }
 
     private func updateInterest() {
@@ -80,9 +105,12 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
 
     /// The socket has bytes (or EOF) to read. Called by the loop.
     func readable() {
+        // At most `maxBufferedInput` per read; while a request is being answered, only up to that many in all.
+        var limit = min(loop.readBuffer.count, Self.maxBufferedInput)
+        if case .processing = phase { limit = max(1, limit - parser.bufferedByteCount) }
         let result: IOResult<Int>
         do {
-            result = try SystemCalls.read(descriptor, into: loop.readBuffer)
+            result = try SystemCalls.read(descriptor, into: UnsafeMutableRawBufferPointer(rebasing: loop.readBuffer[0..<limit]))
         } catch {
             close()
             return
@@ -100,13 +128,19 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         }
         switch phase {
         case .reading:
-            if !parser.hasPartialRequest { setDeadline(.header) }
+            // The first byte after the previous request starts the header deadline; later bytes (blank lines
+            // included) do not move it.
+            if !headStarted {
+                headStarted = true
+                setDeadline(.header)
+            }
             parser.append(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<count]))
             parseAndDispatch()
         case .processing:
             // Pipelined bytes are buffered (and parsed after the response); past the cap, stop reading until then.
+            headStarted = true
             parser.append(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<count]))
-            if parser.bufferedByteCount > Self.maxBufferedWhileProcessing { suspendReading() }
+            if parser.bufferedByteCount >= Self.maxBufferedInput { suspendReading() }
         case .lingering(let discarded):
             let total = discarded + count
             if total > 1024 * 1024 { close() } else { phase = .lingering(discarded: total) }
@@ -115,13 +149,16 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         }
     }
 
-    /// Parses buffered bytes; hands the next complete request to the responder.
+    /// Parses buffered bytes; hands the next complete request to the responder. Then reads only if more input is
+    /// wanted (`updateReading()`).
     private func parseAndDispatch() {
+        defer { updateReading() }
         while case .reading = phase {
-            if output.count - outputOffset > Self.maxPendingOutput {
-                // The client is not reading its answers: take no more requests until they are written;
-                // `flush()` resumes once the output drained.
-                suspendReading()
+            if !output.isEmpty {
+                // An answer waits unsent (the client is not reading fast enough): take no further request and read
+                // nothing until it is written; `flush()` resumes. Meanwhile the write deadline applies.
+                if deadlineKind == .header || deadlineKind == .idle { setDeadline(.write) }
+                parser.releaseSpareCapacity()
                 return
             }
             let event: HTTPRequestParser.Event?
@@ -133,7 +170,6 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
             }
             switch event {
             case nil:
-                if parser.hasPartialRequest, deadlineKind == .idle { setDeadline(.header) }
                 return
             case .head(let expectsContinue)?:
                 setDeadline(.body)
@@ -148,6 +184,7 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
 
     private func dispatch(_ request: HTTPRequest) {
         phase = .processing
+        headStarted = false
         setDeadline(.none)
         requestStart = now
         server.responder.respond(to: request) { [self] response in
@@ -172,8 +209,11 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         if case .closed = phase { return }
         if keepAlive {
             phase = .reading
-            setDeadline(.idle)
-            resumeReading()
+            waitingSince = now
+            // Bytes already buffered (or read while answering) belong to the next request: its header deadline
+            // runs from now.
+            if parser.bufferedByteCount > 0 { headStarted = true }
+            setDeadline(headStarted ? .header : .idle)
             parseAndDispatch()
         } else {
             phase = .reading  // nothing more will be parsed: closeWhenWritten ends the connection
@@ -219,6 +259,9 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         }
     }
 
+    /// Heap bytes this connection holds for buffered input, the body being received and unsent output.
+    var heldByteCount: Int { parser.heldByteCount + output.capacity }
+
     // MARK: Writing
 
     private func enqueue(_ bytes: [UInt8]) {
@@ -250,9 +293,9 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
                 return
             }
         }
-        output.removeAll(keepingCapacity: output.capacity <= 64 * 1024)
+        output.removeAll(keepingCapacity: output.capacity <= Self.keptBufferCapacity)
         outputOffset = 0
-        if deadlineKind == .write { setDeadline(.idle) }
+        if deadlineKind == .write { setDeadline(headStarted ? .header : .idle) }
         if waitingForWritable {
             waitingForWritable = false
             updateInterest()
@@ -260,7 +303,6 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         if closeWhenWritten {
             beginLingeringClose()
         } else if case .reading = phase, readSuspended {
-            resumeReading()
             parseAndDispatch()
         }
     }
@@ -313,6 +355,26 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         updateInterest()
     }
 
+    /// Reads only while more input is wanted: between requests when no answer waits unsent; while a request is
+    /// being answered, until `maxBufferedInput` bytes of the next ones are buffered (never more, however often
+    /// answers complete, so a pipelining client cannot grow the buffer).
+    private func updateReading() {
+        switch phase {
+        case .reading:
+            if output.isEmpty && !closeWhenWritten { resumeReading() } else { suspendReading() }
+        case .processing:
+            if output.isEmpty && !peerClosedInput && parser.bufferedByteCount < Self.maxBufferedInput {
+                resumeReading()
+            } else {
+                suspendReading()
+            }
+        case .lingering:
+            resumeReading()
+        case .closed:
+            break
+        }
+    }
+
     /// Closes abortively: `SO_LINGER` with a zero timeout makes `close` discard unsent output and send `RST`
     /// instead of `FIN`, so the client sees "connection reset" (a lost answer) rather than a clean end of stream.
     private func reset() {
@@ -329,6 +391,10 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         deadline = .max
         loop.remove(self)
         SystemCalls.close(descriptor)
+        // The object may live on until an in-flight answer arrives; its buffers need not.
+        output = []
+        outputOffset = 0
+        parser = HTTPRequestParser(limits: server.configuration.limits)
         server.connectionClosed()
     }
 }

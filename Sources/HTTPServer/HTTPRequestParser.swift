@@ -91,6 +91,9 @@ public struct HTTPRequestParser: Sendable {
     /// Bytes received but not yet consumed.
     public var bufferedByteCount: Int { buffer.count - readIndex }
 
+    /// Heap bytes the parser holds (its input buffer's and the current body's capacity), for accounting.
+    public var heldByteCount: Int { buffer.capacity + body.capacity }
+
     /// Whether part of a request has been received (so a header or body deadline applies).
     public var hasPartialRequest: Bool {
         if case .requestLine = state { return readIndex < buffer.count }
@@ -387,8 +390,27 @@ public struct HTTPRequestParser: Sendable {
         headerFieldCount = 0
         state = .requestLine
         // Drop consumed bytes so the buffer never holds more than the current request and what follows it.
-        compact()
+        releaseSpareCapacity()
         return request
+    }
+
+    /// Capacity a buffer keeps when it is (nearly) empty; more is released.
+    private static let keptCapacity = 4 * 1024
+
+    /// Drops consumed bytes and gives back spare memory: an empty buffer keeps at most 4 KiB of capacity, and one
+    /// whose capacity is over twice what it holds is reallocated to fit. So a connection that once received a burst
+    /// (pipelined requests, a large body) does not hold its peak for the rest of its life. Cheap when nothing is spare.
+    public mutating func releaseSpareCapacity() {
+        compact()
+        if buffer.isEmpty {
+            if buffer.capacity > Self.keptCapacity { buffer = [] }
+        } else if buffer.capacity > max(Self.keptCapacity, 2 * buffer.count) {
+            var fitted: [UInt8] = []
+            fitted.reserveCapacity(buffer.count)
+            fitted.append(contentsOf: buffer)
+            buffer = fitted
+        }
+        if body.isEmpty && body.capacity > Self.keptCapacity { body = [] }
     }
 
     private mutating func compact() {

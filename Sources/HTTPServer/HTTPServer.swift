@@ -10,8 +10,10 @@ import Synchronization
 /// An HTTP/1.1 server on POSIX sockets and Dispatch.
 ///
 /// A Dispatch source accepts connections and spreads them over `eventLoopCount` epoll threads, which never block:
-/// slow or idle clients cost a descriptor and a few hundred bytes, and are closed at their deadline. Thread-safe: `start()` once, then
-/// `shutdown(gracePeriod:)` once from any thread.
+/// slow or idle clients cost a descriptor and a few hundred bytes, and are closed at their deadline; when the table
+/// (`maxConnections`) is full, the connections idle or incomplete the longest make room for new ones; a client that
+/// does not read its answers holds one answer and at most 16 KiB of input (docs/security.md, "Connection limits").
+/// Thread-safe: `start()` once, then `shutdown(gracePeriod:)` once from any thread.
 public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     let responder: any HTTPResponder
@@ -28,7 +30,16 @@ public final class HTTPServer: Sendable {
         var nextLoop = 0
         var draining = false
         var stopped = false
+        /// Connections closed to make room for new ones since the start.
+        var evicted = 0
+        /// Warnings are rate-limited: the last one's time and what happened since (evictions, refusals).
+        var lastSlotWarning: UInt64 = 0
+        var evictedSinceWarning = 0
+        var refusedSinceWarning = 0
     }
+
+    /// At most one slot warning (eviction or refusal) per this many nanoseconds; the next one counts what it skipped.
+    private static let slotWarningInterval: UInt64 = 10_000_000_000
 
     /// Guards everything in `State`.
     private let state = Mutex(State())
@@ -50,6 +61,19 @@ public final class HTTPServer: Sendable {
     public var openConnections: Int { state.withLock { $0.openConnections } }
 
     var isDraining: Bool { state.withLock { $0.draining } }
+
+    /// Connections closed to make room for a new one since the server started (the table was full). Thread-safe.
+    public var evictedConnections: Int { state.withLock { $0.evicted } }
+
+    /// The heap bytes each open connection holds for its buffers (input, body, unsent output). Asks every loop and
+    /// waits for their answers; for tests and diagnostics.
+    func heldBytesPerConnection() -> [Int] {
+        let held = Mutex<[Int]>([])
+        for loop in loops {
+            loop.executeAndWait { loop.forEachConnection { connection in held.withLock { $0.append(connection.heldByteCount) } } }
+        }
+        return held.withLock { $0 }
+    }
 
     /// Whether every event loop and the accept queue ran the no-op task sent at the previous call (the first call
     /// answers `true`); then sends a new one. Call it periodically (the systemd watchdog does): a loop stuck in a
@@ -124,21 +148,104 @@ public final class HTTPServer: Sendable {
                 }
                 return
             }
-            let loop: EventLoop? = state.withLock { state in
-                guard !state.stopped, state.openConnections < configuration.maxConnections else { return nil }
-                state.openConnections += 1
-                state.nextLoop = (state.nextLoop + 1) % loops.count
-                return loops[state.nextLoop]
+            let takeSlot = { [self] () -> EventLoop? in
+                state.withLock { state in
+                    guard !state.stopped, state.openConnections < configuration.maxConnections else { return nil }
+                    state.openConnections += 1
+                    state.nextLoop = (state.nextLoop + 1) % loops.count
+                    return loops[state.nextLoop]
+                }
             }
-            guard let loop else {
+            // A full table makes room by closing the connection idle or incomplete the longest, if there is one.
+            guard let loop = takeSlot() ?? (evictLongestWaiting() ? takeSlot() : nil) else {
                 refuse(client)
                 continue
             }
             try? SystemCalls.setOption(client, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
+            let acceptedAt = DispatchTime.now().uptimeNanoseconds
             loop.execute { [self] in
-                HTTPConnection(descriptor: client, loop: loop, server: self).start()
+                HTTPConnection(descriptor: client, loop: loop, server: self, acceptedAt: acceptedAt).start()
             }
         }
+    }
+
+    /// How many connections one eviction round closes when the table is full: 1/64 of the table (at least one),
+    /// so a flood of new connections costs one survey of the loops per that many accepts, not one per accept.
+    private var evictionBatch: Int { max(1, configuration.maxConnections / 64) }
+
+    /// Closes the connections that have been idle between requests, or receiving an incomplete request, the
+    /// longest (over all loops; `evictionBatch` of them at most): never one whose request is with the responder or
+    /// whose answer is being written. Runs on the accept queue; waits for the loops (which never block).
+    /// - Returns: whether a slot was freed.
+    private func evictLongestWaiting() -> Bool {
+        guard !state.withLock({ $0.stopped }) else { return false }
+        let batch = evictionBatch
+        let group = DispatchGroup()
+        // A candidate may start a request between the survey and the eviction; then survey again.
+        for _ in 0..<3 {
+            // Each loop's `batch` oldest candidates, surveyed in parallel.
+            let candidates = Mutex<[(since: UInt64, connection: HTTPConnection, loop: Int)]>([])
+            for (index, loop) in loops.enumerated() {
+                group.enter()
+                loop.execute {
+                    var waiting: [(since: UInt64, connection: HTTPConnection)] = []
+                    loop.forEachConnection { connection in
+                        if let since = connection.evictableSince { waiting.append((since, connection)) }
+                    }
+                    waiting.sort { $0.since < $1.since }
+                    let oldest = waiting.prefix(batch).map { (since: $0.since, connection: $0.connection, loop: index) }
+                    candidates.withLock { $0 += oldest }
+                    group.leave()
+                }
+            }
+            group.wait()
+            let chosen = candidates.withLock { $0 }.sorted { $0.since < $1.since }.prefix(batch)
+            guard !chosen.isEmpty else { return false }
+            // Each loop closes its chosen ones, if they are still waiting since the same moment.
+            let closed = Atomic<Int>(0)
+            for (index, loop) in loops.enumerated() {
+                let mine = chosen.filter { $0.loop == index }
+                guard !mine.isEmpty else { continue }
+                group.enter()
+                loop.execute {
+                    for candidate in mine where candidate.connection.evictableSince == candidate.since {
+                        candidate.connection.close()
+                        closed.add(1, ordering: .relaxed)
+                    }
+                    group.leave()
+                }
+            }
+            group.wait()
+            let count = closed.load(ordering: .relaxed)
+            guard count > 0 else { continue }
+            for _ in 0..<count { responder.connectionEvicted() }
+            let report = state.withLock { state in
+                state.evicted += count
+                state.evictedSinceWarning += count
+                return takeSlotWarning(&state)
+            }
+            if let report {
+                logger.warning("connection table full: evicted the connections idle or incomplete the longest",
+                               metadata: ["max_connections": "\(configuration.maxConnections)",
+                                          "evicted_since_last_warning": "\(report.evicted)",
+                                          "refused_since_last_warning": "\(report.refused)"])
+            }
+            return true
+        }
+        return false
+    }
+
+    /// Whether a slot warning may be logged now; if so, the evictions and refusals it reports (those since the
+    /// last one, this one included), and the counts restart. Call under the state lock.
+    private func takeSlotWarning(_ state: inout State) -> (evicted: Int, refused: Int)? {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard state.lastSlotWarning == 0 || now - state.lastSlotWarning >= Self.slotWarningInterval else { return nil }
+        state.lastSlotWarning = now
+        defer {
+            state.evictedSinceWarning = 0
+            state.refusedSinceWarning = 0
+        }
+        return (state.evictedSinceWarning, state.refusedSinceWarning)
     }
 
     /// Answers a connection over the cap with 503 and closes it, without reading from it.
@@ -150,8 +257,16 @@ public final class HTTPServer: Sendable {
         bytes.withUnsafeMutableBytes { _ = try? SystemCalls.write(client, from: UnsafeRawBufferPointer($0)) }
         SystemCalls.shutdownWrite(client)
         SystemCalls.close(client)
-        logger.warning("connection refused: too many open connections",
-                       metadata: ["max_connections": "\(configuration.maxConnections)"])
+        let report = state.withLock { state in
+            state.refusedSinceWarning += 1
+            return takeSlotWarning(&state)
+        }
+        if let report {
+            logger.warning("connection refused: too many open connections, none idle or incomplete to evict",
+                           metadata: ["max_connections": "\(configuration.maxConnections)",
+                                      "evicted_since_last_warning": "\(report.evicted)",
+                                      "refused_since_last_warning": "\(report.refused)"])
+        }
     }
 
     func connectionClosed() {

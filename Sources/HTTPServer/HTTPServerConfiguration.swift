@@ -11,7 +11,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var bodyTimeout: Duration
     /// An idle keep-alive connection is closed after this long.
     public var idleTimeout: Duration
-    /// Open connections past this number get `503` and are closed at once.
+    /// The connection table's size. When it is full, a new connection closes the one idle between requests, or
+    /// receiving an incomplete request, the longest; if every connection has a request being answered, the new one
+    /// gets `503` and is closed at once.
     public var maxConnections: Int
     /// Number of serial Dispatch queues that connections are spread over.
     public var eventLoopCount: Int
@@ -44,10 +46,16 @@ public protocol HTTPResponder: Sendable {
     /// the complete request to then: the place for per-request accounting (metrics), off the thread that
     /// produced the response. The default does nothing.
     func didRespond(to request: HTTPRequest, with response: HTTPResponse, durationNanoseconds: UInt64)
+
+    /// Called on the server's accept queue each time a connection is closed to make room for a new one (the
+    /// connection table was full): the place to count evictions. The default does nothing.
+    func connectionEvicted()
 }
 
 extension HTTPResponder {
     public func didRespond(to request: HTTPRequest, with response: HTTPResponse, durationNanoseconds: UInt64) {}
+
+    public func connectionEvicted() {}
 }
 
 extension Duration {

@@ -79,6 +79,11 @@ public final class IntakeRouter: HTTPResponder {
         Self.record(response, seconds: Double(durationNanoseconds) / 1e9, metrics: metrics)
     }
 
+    /// Counts connections the public listener closed to make room for new ones.
+    public func connectionEvicted() {
+        metrics?.connectionsEvicted.increment(labels: ["public"])
+    }
+
     /// Counts and times one answer to a webhook delivery, from the context its log line carries.
     private static func record(_ response: HTTPResponse, seconds: Double, metrics: HookyardMetrics) {
         var source: String?

@@ -27,6 +27,8 @@ public final class HookyardMetrics: Sendable {
     public let buildInfo: Gauge
     /// `kind`: alert notifications of a raised condition (the first of each episode and each repeat).
     public let alertsRaised: Counter
+    /// `listener` (`public`, `admin`): connections closed to make room for a new one (the connection table was full).
+    public let connectionsEvicted: Counter
 
     /// - Parameters:
     ///   - jobCounts: called at each scrape for `hookyard_jobs{state}`; `nil` leaves that family empty.
@@ -71,6 +73,9 @@ public final class HookyardMetrics: Sendable {
         alertsRaised = registry.counter("hookyard_alerts_raised_total",
                                         help: "Alert notifications of raised conditions (first and repeats), by alert kind.",
                                         labelNames: ["kind"])
+        connectionsEvicted = registry.counter("hookyard_http_connections_evicted_total",
+                                              help: "Idle or incomplete connections closed to make room for a new one (connection table full), by listener.",
+                                              labelNames: ["listener"])
         _ = registry.gauge("hookyard_alerts_active", help: "Alert conditions raised now, by kind, read from the database at scrape time.",
                            labelNames: ["kind"], collect: activeAlerts)
         let samples = deliverability.map { ScrapeCache(read: $0) }

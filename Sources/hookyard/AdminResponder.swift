@@ -20,6 +20,11 @@ struct AdminResponder: HTTPResponder {
 
     static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
+    /// Counts connections the admin listener closed to make room for new ones.
+    func connectionEvicted() {
+        metrics.connectionsEvicted.increment(labels: ["admin"])
+    }
+
     func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
         if let refusal = access.refusal(for: request) { return completion(refusal) }
         switch request.path {
