@@ -63,6 +63,38 @@ struct CheckConfig: ParsableCommand {
                           watch.minReplyRate.map { "replies < \(DeliverabilityWatch.percent($0))" }].compactMap { $0 }
         print("  deliverability            \(thresholds.isEmpty ? "no threshold" : thresholds.joined(separator: ", ")) over \(AlertText.duration(watch.windowMilliseconds)), at least \(watch.minimumSent) sent; campaigns \(watch.pauseCampaigns ? "paused" : "not paused") when they cross")
         print("  report lookback           \(ReportTime.lookback(settings.reportLookbackMilliseconds)) (last touch)")
+        let warnings = Self.warnings(settings)
+        if !warnings.isEmpty {
+            print("\(warnings.count) warning\(warnings.count == 1 ? "" : "s") (the daemon starts, but):")
+            for warning in warnings { print("  warning: \(warning)") }
+        }
+    }
+
+    /// What is valid but will not work as an installed daemon should: a webhook route that will answer 503, a
+    /// configuration file with no rule.
+    static func warnings(_ settings: HookyardConfiguration) -> [String] {
+        var warnings: [String] = []
+        if settings.stripe.webhookSecrets.isEmpty {
+            warnings.append("STRIPE_WEBHOOK_SECRET is not set: POST /webhooks/stripe will answer 503 source_not_configured and "
+                            + "Stripe's deliveries will not be stored. Set it (or STRIPE_WEBHOOK_SECRET_FILE, or the systemd "
+                            + "credential) to the endpoint's signing secret (whsec_…).")
+        }
+        if settings.instantly.webhookSecrets.isEmpty {
+            warnings.append("INSTANTLY_WEBHOOK_SECRET is not set: POST /webhooks/instantly will answer 503 source_not_configured "
+                            + "and Instantly's deliveries will not be stored. Set it (or INSTANTLY_WEBHOOK_SECRET_FILE, or the "
+                            + "systemd credential), then run `hookyard instantly register`.")
+        }
+        if let file = settings.file, settings.rules.isEmpty {
+            warnings.append("\(file) has no rules: events are stored, but no workflow runs. Add rules: (see deploy/examples/ "
+                            + "and docs/workflows.md).")
+        }
+        if !warnings.isEmpty, ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] == nil,
+           settings.stripe.webhookSecrets.isEmpty || settings.instantly.webhookSecrets.isEmpty {
+            warnings.append("this shell has no CREDENTIALS_DIRECTORY: a secret the service gets as a systemd credential is not "
+                            + "seen here. Check as the service sees it with: sudo CREDENTIALS_DIRECTORY=/etc/hookyard/credentials "
+                            + "hookyard check-config")
+        }
+        return warnings
     }
 
     /// The API versions of the Stripe events stored in the configured database, against `stripe.api_version`; a

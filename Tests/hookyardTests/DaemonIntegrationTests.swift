@@ -394,6 +394,22 @@ final class DaemonIntegrationTests: XCTestCase {
         XCTAssertEqual(okStatus, 0, ok)
         XCTAssertTrue(ok.contains("STRIPE_WEBHOOK_SECRET     set"), ok)
         XCTAssertFalse(ok.contains("whsec_x"))
+        // Valid, but the Instantly route will answer 503: a warning names it, and the exit status stays 0.
+        XCTAssertTrue(ok.contains("2 warnings (the daemon starts, but):"), ok)
+        XCTAssertTrue(ok.contains("warning: this shell has no CREDENTIALS_DIRECTORY"), ok)
+        XCTAssertTrue(ok.contains("warning: INSTANTLY_WEBHOOK_SECRET is not set: POST /webhooks/instantly will answer 503"), ok)
+        XCTAssertFalse(ok.contains("warning: STRIPE_WEBHOOK_SECRET"), ok)
+        let empty = directory.appendingPathComponent("empty.yaml").path
+        try "listen: 127.0.0.1:8080\n".write(toFile: empty, atomically: true, encoding: .utf8)
+        let (bareStatus, bare) = try DaemonProcess.run(["check-config", "--config", empty])
+        XCTAssertEqual(bareStatus, 0, bare)
+        XCTAssertTrue(bare.contains("4 warnings (the daemon starts, but):"), bare)
+        XCTAssertTrue(bare.contains("warning: STRIPE_WEBHOOK_SECRET is not set: POST /webhooks/stripe will answer 503"), bare)
+        XCTAssertTrue(bare.contains("warning: \(empty) has no rules: events are stored, but no workflow runs"), bare)
+        let (quietStatus, quiet) = try DaemonProcess.run(["check-config"], environment: ["STRIPE_WEBHOOK_SECRET": "whsec_x",
+                                                                                       "INSTANTLY_WEBHOOK_SECRET": "instantly-secret-1"])
+        XCTAssertEqual(quietStatus, 0, quiet)
+        XCTAssertFalse(quiet.contains("warning"), "no file, both secrets: nothing to warn about: \(quiet)")
         let (serveStatus, serve) = try DaemonProcess.run(["serve", "--config", file])
         XCTAssertNotEqual(serveStatus, 0)
         XCTAssertTrue(serve.contains("unknown key"), serve)
