@@ -214,11 +214,11 @@ public func fuzzHTTPRequestParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> 
     let pieces = input[1..<1 + cutCount].map { $0 == 0 ? 256 : Int($0) }
     let stream = Array(input[(1 + cutCount)...])
 
-    // 2. Cutting the stream anywhere changes nothing; nor does feeding it one byte at a time.
+    // 2. Cutting the stream anywhere changes nothing; nor does feeding a short one (128 bytes) one byte at a time.
     let whole = parse(stream, pieces: [])
     let cut = parse(stream, pieces: pieces)
     check(whole == cut, "the cut stream parsed differently: \(whole) vs \(cut)")
-    if stream.count <= 512 {
+    if stream.count <= 128 {
         let bytewise = parse(stream, pieces: Array(repeating: 1, count: stream.count))
         check(whole == bytewise, "the stream fed byte by byte parsed differently: \(whole) vs \(bytewise)")
     }
