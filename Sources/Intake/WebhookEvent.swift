@@ -41,9 +41,6 @@ public enum InstantlyEvent {
         "lead_wrong_person", "lead_no_show", "supersearch_enrichment_completed",
     ]
 
-    /// The fields that name things (the type, ids, the workspace): refused with a control character in them.
-    static let identifierFields = ["event_type", "workspace", "campaign_id", "email_id"]
-
     /// Fields, in order, that make up the dedup key.
     static let identifyingFields = ["event_type", "workspace", "campaign_id", "lead_email", "timestamp", "step", "variant", "email_id"]
 
@@ -60,7 +57,9 @@ public enum InstantlyEvent {
             }
             if field == "event_type" { rawType = text }
         }
-        for field in identifierFields {
+        // The fields that identify a delivery (type, ids, and the rest of the dedup key, whose parts are joined with
+        // U+001F): a control character in one is refused, so no two deliveries can share a key by shifting text.
+        for field in identifyingFields {
             if case .string(let text)? = object[field] { try refuseControlCharacters(in: text, field: field, source: "Instantly") }
         }
         let type = canonicalType(rawType)

@@ -136,6 +136,11 @@ final class ControlCharacterTests: XCTestCase {
         }
         let campaign = #"{"event_type":"email_sent","timestamp":"t","workspace":"w","campaign_id":"c\nx","lead_email":"a@b.c"}"#
         XCTAssertThrowsError(try InstantlyEvent.normalize(body: Array(campaign.utf8), receivedAt: 1, headers: []))
+        // The dedup key joins its fields with U+001F: a field holding one could make two deliveries share a key.
+        let shifted = #"{"event_type":"email_sent","timestamp":"t","workspace":"w","campaign_id":"c","lead_email":"a@b.c\u001fx"}"#
+        XCTAssertThrowsError(try InstantlyEvent.normalize(body: Array(shifted.utf8), receivedAt: 1, headers: [])) { error in
+            XCTAssertTrue((error as? InvalidEvent)?.message.contains("'lead_email'") ?? false)
+        }
         let snippet = #"{"event_type":"reply_received","timestamp":"t","workspace":"w","reply_text":"line\nline\u0000 \ud83d"}"#
         XCTAssertNoThrow(try InstantlyEvent.normalize(body: Array(snippet.utf8), receivedAt: 1, headers: []))
     }
