@@ -1,3 +1,4 @@
+import Foundation
 import StrictJSON
 import XCTest
 
@@ -95,6 +96,20 @@ final class SharedGrammarTests: XCTestCase {
             #"{"a":{"b":{"c":[true,false,null,"x",1.5e3]}}}"#, "\u{FEFF}{}", "{\"a\":\"zoë 日本 😀\"}",
         ]
         for text in cases { agree(Array(text.utf8)) }
+    }
+
+    /// The fuzzer's committed seeds (Fuzz/corpus/json-differential: Stripe and Instantly payloads, issue 13's cases)
+    /// agree here too, so `swift test` replays them without `make fuzz`.
+    func testFuzzSeedCorpusAgrees() throws {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Fuzz/corpus/json-differential").standardized
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        XCTAssertGreaterThanOrEqual(files.count, 10)
+        for file in files {
+            agree(Array(try Data(contentsOf: directory.appendingPathComponent(file))))
+        }
+        let snippet = try Data(contentsOf: directory.appendingPathComponent("instantly-reply-lone-surrogate.json"))
+        XCTAssertEqual(try JSONObjectScanner.scan(Array(snippet))["reply_text_snippet"], .string("Sounds great, let's talk \u{FFFD}"))
     }
 
     func testRandomDocumentsAgree() {
