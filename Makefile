@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEV_ENV := .hookyard-dev.env
 
-.PHONY: all deps build release run test bench check-systemd report-screenshot clean
+.PHONY: all deps build release run test bench check-systemd report-screenshot clean fuzz
 
 all: build
 
@@ -73,4 +73,9 @@ check-systemd:
 	echo "security: OK (exposure at most 2.0)"
 
 clean:
-	rm -rf .build .bench
+	rm -rf .build .bench .build-fuzz
+
+## Fuzz the two parsers that take outside bytes (HTTP requests, JSON bodies) with libFuzzer, each for FUZZ_SECONDS
+## (default 60) or FUZZ_RUNS executions; builds into .build-fuzz. See docs/security.md, "Fuzzing".
+fuzz:
+	@scripts/fuzz.sh

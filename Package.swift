@@ -53,14 +53,16 @@ let package = Package(
         .target(name: "Contacts",
                 dependencies: ["Store", "Outbound"],
                 swiftSettings: swiftSettings),
+        // The one JSON grammar (strict RFC 8259, UTF-8): intake's scanner and the workers' `JSONValue` share it.
+        .target(name: "StrictJSON", swiftSettings: swiftSettings),
         // Routes, signature verification, event normalisation and dedup keys.
         .target(name: "Intake",
-                dependencies: ["HTTPServer", "Store", "Cryptography", "Metrics",
+                dependencies: ["HTTPServer", "Store", "Cryptography", "Metrics", "StrictJSON",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // libcurl client, provider clients, signed outbound posts. Knows nothing of HTTP serving.
         .target(name: "Outbound",
-                dependencies: ["CCurl", "Cryptography", "Metrics"],
+                dependencies: ["CCurl", "Cryptography", "Metrics", "StrictJSON"],
                 swiftSettings: swiftSettings),
         // Rules, actions, retry policy and the worker pool that runs jobs through Outbound.
         .target(name: "Workflows",
@@ -100,6 +102,7 @@ let package = Package(
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
+        .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "IntakeTests", dependencies: ["Intake", "Cryptography", "HTTPServer", "Store", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTPServer", "TestSupport"], swiftSettings: swiftSettings),

@@ -18,6 +18,8 @@ public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     let responder: any HTTPResponder
     let logger: Logger
+    /// Keeps the configured secrets out of logged paths (`HTTPServerConfiguration.secretsToRedact`).
+    let pathRedactor: PathRedactor
     let date = HTTPDate()
     private let loops: [EventLoop]
     private let acceptQueue = DispatchQueue(label: "hookyard.http.accept", qos: .userInitiated)
@@ -51,6 +53,7 @@ public final class HTTPServer: Sendable {
         self.configuration = configuration
         self.responder = responder
         self.logger = logger
+        self.pathRedactor = PathRedactor(secrets: configuration.secretsToRedact)
         self.loops = (0..<configuration.eventLoopCount).map { EventLoop(index: $0) }
     }
 
@@ -299,7 +302,8 @@ public final class HTTPServer: Sendable {
         responder.didRespond(to: request, with: response, durationNanoseconds: durationNanoseconds)
         var metadata: Logger.Metadata = [
             "method": "\(request.method)",
-            "path": "\(response.logPath ?? String(request.path))",
+            // The one place a request's path is logged: redacted by value, whatever the route set.
+            "path": "\(pathRedactor.redact(response.logPath ?? String(request.path)))",
             "status": .stringConvertible(response.status),
             "bytes": .stringConvertible(request.body.count),
             "duration_ms": .stringConvertible(Double(durationNanoseconds / 1000) / 1000),

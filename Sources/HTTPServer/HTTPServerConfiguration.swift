@@ -17,6 +17,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxConnections: Int
     /// Number of serial Dispatch queues that connections are spread over.
     public var eventLoopCount: Int
+    /// Secret values (webhook secrets, API keys, tokens) that must never appear in a logged request path: any path
+    /// piece holding one, as sent or percent-decoded, is logged as `[redacted]` (see `PathRedactor`).
+    public var secretsToRedact: [String] = []
 
     public init(address: SocketAddress,
                 inheritedListenerDescriptor: Int32? = nil,

@@ -1,6 +1,7 @@
 import Cryptography
 import HTTPServer
 import Store
+import StrictJSON
 
 /// Why a verified body is not an acceptable event; answered with 400.
 public struct InvalidEvent: Error, Equatable, Sendable {
@@ -12,15 +13,15 @@ public struct InvalidEvent: Error, Equatable, Sendable {
 public enum StripeEvent {
     /// Extracts id and type. - Throws: `InvalidEvent` when the body is not a Stripe event object.
     public static func normalize(body: [UInt8], receivedAt: Int64, headers: [(name: String, value: String)]) throws(InvalidEvent) -> IncomingEvent {
-        guard let object = JSONObjectScanner.topLevelMembers(body) else {
-            throw InvalidEvent(reason: "invalid_json", message: "body is not a JSON object")
-        }
+        let object = try members(of: body)
         guard case .string(let id)? = object["id"], !id.isEmpty else {
             throw InvalidEvent(reason: "missing_field", message: "Stripe event has no 'id'")
         }
         guard case .string(let type)? = object["type"], !type.isEmpty else {
             throw InvalidEvent(reason: "missing_field", message: "Stripe event has no 'type'")
         }
+        try refuseControlCharacters(in: id, field: "id", source: "Stripe")
+        try refuseControlCharacters(in: type, field: "type", source: "Stripe")
         return IncomingEvent(source: .stripe, dedupKey: id, eventID: id, type: type, receivedAt: receivedAt,
                              body: body, headersJSON: keptHeadersJSON(headers))
     }
@@ -45,9 +46,7 @@ public enum InstantlyEvent {
 
     /// Validates and normalises. - Throws: `InvalidEvent` naming the first missing required field.
     public static func normalize(body: [UInt8], receivedAt: Int64, headers: [(name: String, value: String)]) throws(InvalidEvent) -> IncomingEvent {
-        guard let object = JSONObjectScanner.topLevelMembers(body) else {
-            throw InvalidEvent(reason: "invalid_json", message: "body is not a JSON object")
-        }
+        let object = try members(of: body)
         var rawType = ""
         for field in ["event_type", "timestamp", "workspace"] {
             guard let value = object[field], value != .null else {
@@ -57,6 +56,11 @@ public enum InstantlyEvent {
                 throw InvalidEvent(reason: "invalid_field", message: "Instantly event field '\(field)' must be a non-empty string")
             }
             if field == "event_type" { rawType = text }
+        }
+        // The fields that identify a delivery (type, ids, and the rest of the dedup key, whose parts are joined with
+        // U+001F): a control character in one is refused, so no two deliveries can share a key by shifting text.
+        for field in identifyingFields {
+            if case .string(let text)? = object[field] { try refuseControlCharacters(in: text, field: field, source: "Instantly") }
         }
         let type = canonicalType(rawType)
         var identity: [String] = []
@@ -82,6 +86,28 @@ public enum InstantlyEvent {
         case .bool(let flag)?: return flag ? "true" : "false"
         default: return ""
         }
+    }
+}
+
+/// The top-level members of a webhook body. - Throws: `InvalidEvent` (`invalid_json`) with the parser's reason and
+/// byte offset: the grammar is the one the workers parse stored events with (`StrictJSON`), so what intake accepts
+/// the workers can process.
+func members(of body: [UInt8]) throws(InvalidEvent) -> [String: JSONObjectScanner.Value] {
+    do {
+        return try JSONObjectScanner.scan(body)
+    } catch {
+        throw InvalidEvent(reason: "invalid_json", message: "body is not a valid JSON object: \(error)")
+    }
+}
+
+/// Refuses an id or type with a control character (U+0000–U+001F, U+007F): such a value would not survive every
+/// log line, label and comparison intact, and no provider sends one. - Throws: `InvalidEvent` (`invalid_field`)
+/// naming the field, the character and its position.
+func refuseControlCharacters(in text: String, field: String, source: String) throws(InvalidEvent) {
+    for (position, scalar) in text.unicodeScalars.enumerated() where scalar.value < 0x20 || scalar.value == 0x7F {
+        let code = String(scalar.value, radix: 16, uppercase: true)
+        throw InvalidEvent(reason: "invalid_field",
+                           message: "\(source) event field '\(field)' contains the control character U+\(String(repeating: "0", count: 4 - code.count) + code) at character \(position + 1); ids and types must not contain control characters")
     }
 }
 

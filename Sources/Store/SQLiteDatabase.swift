@@ -192,9 +192,16 @@ public final class SQLiteStatement {
         try check(sqlite3_bind_int64(statement, index, value))
     }
 
+    /// Binds text by its UTF-8 bytes and their count, never as a C string: a NUL inside the text is stored too.
     public func bind(_ index: Int32, _ value: String?) throws(SQLiteError) {
-        guard let value else { try check(sqlite3_bind_null(statement, index)); return }
-        try check(sqlite3_bind_text(statement, index, value, -1, csqlite_transient()))
+        guard var value else { try check(sqlite3_bind_null(statement, index)); return }
+        let status = value.withUTF8 { utf8 in
+            // An empty text still needs a non-null pointer, or SQLite stores NULL.
+            let start = utf8.baseAddress.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(bitPattern: 1)!
+            return sqlite3_bind_text64(statement, index, start.assumingMemoryBound(to: CChar.self), sqlite3_uint64(utf8.count),
+                                       csqlite_transient(), UInt8(SQLITE_UTF8))
+        }
+        try check(status)
     }
 
     public func bind(_ index: Int32, blob: [UInt8]) throws(SQLiteError) {
@@ -227,9 +234,11 @@ public final class SQLiteStatement {
     public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
     public func int(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
 
+    /// The column as text, read by its byte count (`sqlite3_column_bytes`), so a NUL inside it is kept.
     public func string(_ column: Int32) -> String? {
         guard let text = sqlite3_column_text(statement, column) else { return nil }
-        return String(cString: text)
+        let count = Int(sqlite3_column_bytes(statement, column))
+        return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
     }
 
     public func blob(_ column: Int32) -> [UInt8] {

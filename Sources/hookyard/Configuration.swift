@@ -122,14 +122,23 @@ struct HookyardConfiguration: Sendable {
                             instantlySecrets: instantly.webhookSecrets, instantlySecretHeader: instantly.secretHeader)
     }
 
+    /// Every secret value configured: webhook secrets, API keys, admin tokens, the HTTP targets' signing secrets.
+    /// The servers redact them from logged request paths (`PathRedactor`).
+    var secretValues: [String] {
+        stripe.webhookSecrets + instantly.webhookSecrets + [stripe.apiKey, instantly.apiKey] + adminTokens
+            + httpTargets.map(\.secret)
+    }
+
     func serverConfiguration(address: SocketAddress) -> HTTPServerConfiguration {
-        HTTPServerConfiguration(
+        var configuration = HTTPServerConfiguration(
             address: address,
             limits: HTTPParserLimits(requestLineBytes: http.maxRequestLineBytes, headerBytes: http.maxHeaderBytes,
                                      headerFields: http.maxHeaderFields, bodyBytes: http.maxBodyBytes),
             headerTimeout: .seconds(http.headerTimeoutSeconds), bodyTimeout: .seconds(http.bodyTimeoutSeconds),
             idleTimeout: .seconds(http.idleTimeoutSeconds), maxConnections: http.maxConnections,
             eventLoopCount: max(1, ProcessInfo.processInfo.activeProcessorCount))
+        configuration.secretsToRedact = secretValues
+        return configuration
     }
 }
 

@@ -220,8 +220,9 @@ struct Serve: ParsableCommand {
         }
         do {
             let address = try SocketAddress(parsing: listen)
-            let configuration = HTTPServerConfiguration(address: address, headerTimeout: .seconds(5), bodyTimeout: .seconds(5),
+            var configuration = HTTPServerConfiguration(address: address, headerTimeout: .seconds(5), bodyTimeout: .seconds(5),
                                                         idleTimeout: .seconds(60), maxConnections: 64, eventLoopCount: 1)
+            configuration.secretsToRedact = settings.secretValues
             let access = AdminAccess(tokens: settings.adminTokens)
             let server = HTTPServer(configuration: configuration,
                                     responder: AdminResponder(metrics: metrics, access: access, reportPage: reportPage), logger: logger)

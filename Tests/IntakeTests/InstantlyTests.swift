@@ -112,3 +112,42 @@ final class WebhookEventTests: XCTestCase {
         XCTAssertEqual(IntakeRouter.percentDecoded("a%2Bb%zz%4"), "a+b%zz%4")
     }
 }
+
+/// Ids and types with control characters are refused, naming the field (issue 13, item 7).
+final class ControlCharacterTests: XCTestCase {
+    func testStripeIdsAndTypesWithControlCharactersAreRefused() {
+        for (body, field) in [(#"{"id":"evt_1\u0000a","type":"invoice.paid"}"#, "id"), (#"{"id":"evt_1\u0000b","type":"invoice.paid"}"#, "id"),
+                              (#"{"id":"evt_1","type":"invoice.paid\u001f"}"#, "type"), (#"{"id":"evt\u007f","type":"invoice.paid"}"#, "id")] {
+            XCTAssertThrowsError(try StripeEvent.normalize(body: Array(body.utf8), receivedAt: 1, headers: []), body) { error in
+                let invalid = error as? InvalidEvent
+                XCTAssertEqual(invalid?.reason, "invalid_field")
+                XCTAssertTrue(invalid?.message.contains("'\(field)'") ?? false, invalid?.message ?? "")
+            }
+        }
+        XCTAssertNoThrow(try StripeEvent.normalize(body: Array(#"{"id":"evt_\u00e9","type":"invoice.paid","x":"\u0000"}"#.utf8), receivedAt: 1, headers: []),
+                         "a control character elsewhere in the body is data")
+    }
+
+    func testInstantlyTypeWithNULIsRefused() {
+        let body = #"{"event_type":"lead_interested\u0000x","timestamp":"t","workspace":"w","campaign_id":"c","lead_email":"a@b.c"}"#
+        XCTAssertThrowsError(try InstantlyEvent.normalize(body: Array(body.utf8), receivedAt: 1, headers: [])) { error in
+            XCTAssertEqual((error as? InvalidEvent)?.message,
+                           "Instantly event field 'event_type' contains the control character U+0000 at character 16; ids and types must not contain control characters")
+        }
+        let campaign = #"{"event_type":"email_sent","timestamp":"t","workspace":"w","campaign_id":"c\nx","lead_email":"a@b.c"}"#
+        XCTAssertThrowsError(try InstantlyEvent.normalize(body: Array(campaign.utf8), receivedAt: 1, headers: []))
+        // The dedup key joins its fields with U+001F: a field holding one could make two deliveries share a key.
+        let shifted = #"{"event_type":"email_sent","timestamp":"t","workspace":"w","campaign_id":"c","lead_email":"a@b.c\u001fx"}"#
+        XCTAssertThrowsError(try InstantlyEvent.normalize(body: Array(shifted.utf8), receivedAt: 1, headers: [])) { error in
+            XCTAssertTrue((error as? InvalidEvent)?.message.contains("'lead_email'") ?? false)
+        }
+        let snippet = #"{"event_type":"reply_received","timestamp":"t","workspace":"w","reply_text":"line\nline\u0000 \ud83d"}"#
+        XCTAssertNoThrow(try InstantlyEvent.normalize(body: Array(snippet.utf8), receivedAt: 1, headers: []))
+    }
+
+    func testInvalidJSONNamesTheProblemAndOffset() {
+        XCTAssertThrowsError(try InstantlyEvent.normalize(body: Array(#"{"event_type":"x",}"#.utf8), receivedAt: 1, headers: [])) { error in
+            XCTAssertEqual((error as? InvalidEvent)?.message, "body is not a valid JSON object: invalid JSON at byte 18: expected a member name")
+        }
+    }
+}

@@ -16,9 +16,16 @@ final class JSONValueTests: XCTestCase {
     }
 
     func testRejectsWhatRFC8259Rejects() {
-        for text in ["", "{", "[1,]", "{\"a\":1,}", "01", "1.", "tru", "\"\\x\"", "\"a", "{} {}", "\"\u{01}\"", "\"\\ud800\""] {
+        for text in ["", "{", "[1,]", "{\"a\":1,}", "01", "1.", "tru", "\"\\x\"", "\"a", "{} {}", "\"\u{01}\"", "1e400"] {
             XCTAssertThrowsError(try JSONValue.parse(text), text)
         }
+        XCTAssertThrowsError(try JSONValue.parse([0x22, 0xFF, 0x22]), "invalid UTF-8")
+    }
+
+    /// A lone surrogate escape is not an error: it reads as U+FFFD, as intake reads it (StrictJSON's grammar).
+    func testLoneSurrogateReadsAsReplacementCharacter() throws {
+        XCTAssertEqual(try JSONValue.parse("\"\\ud800\""), .string("\u{FFFD}"))
+        XCTAssertEqual(try JSONValue.parse("\"a\\udc00b\""), .string("a\u{FFFD}b"))
     }
 
     /// Random documents round-trip through Foundation's parser to the same value.
