@@ -31,8 +31,10 @@ final class ContactEventReaderNumberTests: XCTestCase {
         XCTAssertEqual(try stripe(session(amount: "9223372036854775807"))?.payment?.amount, .max)
         XCTAssertEqual(try stripe(session(amount: "-9223372036854775808"))?.payment?.amount, .min)
         // One past Int64.max is parsed as a Double; neither it nor 1e300 nor a fraction is an amount.
-        for amount in ["9223372036854775808", "1e300", "12.5", "1e400"] {
+        for amount in ["9223372036854775808", "1e300", "12.5"] {
             XCTAssertNil(try stripe(session(amount: amount))?.payment, amount)
         }
+        // Beyond a Double, the shared JSON grammar refuses the body (intake answers 400 to it, so none is stored).
+        XCTAssertThrowsError(try stripe(session(amount: "1e400")))
     }
 }
