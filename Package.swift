@@ -35,7 +35,7 @@ let package = Package(
 
         // Sockets, epoll loops, Dispatch, the bounded HTTP/1.1 parser. Knows nothing of Stripe or Instantly.
         .target(name: "HTTPServer",
-                dependencies: ["CLinux", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["CLinux", "StrictJSON", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // HMAC-SHA256, SHA-256 and the `t=…,v1=…` signature header, on libcrypto: the one place OpenSSL is called.
         .target(name: "Cryptography", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
@@ -74,7 +74,7 @@ let package = Package(
         .target(name: "DemoData", dependencies: ["Store", "Contacts"], swiftSettings: swiftSettings),
         // CLI, configuration, logging, wiring.
         .executableTarget(name: "hookyard",
-                          dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "Yams",
+                          dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "Yams", "StrictJSON",
                                          "Reports", "DemoData",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
@@ -98,14 +98,14 @@ let package = Package(
                           path: "Benchmarks/BenchReport", swiftSettings: swiftSettings),
 
         // Helpers shared by the tests: a raw-socket HTTP client and a runner for the real binary.
-        .target(name: "TestSupport", dependencies: ["HTTPServer", "Intake", "Store", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"], swiftSettings: swiftSettings),
+        .target(name: "TestSupport", dependencies: ["HTTPServer", "Intake", "Store", "StrictJSON", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["Store"], swiftSettings: swiftSettings),
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "IntakeTests", dependencies: ["Intake", "Cryptography", "HTTPServer", "Store", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
-        .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTPServer", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTPServer", "StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ContactsTests", dependencies: ["Contacts", "Store", "Outbound", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Contacts", "Store", "Outbound", "Alerts", "TestSupport"], swiftSettings: swiftSettings),

@@ -7,6 +7,7 @@ import HTTPServer
 import Logging
 import Metrics
 import Store
+import StrictJSON
 
 /// The secrets and options intake needs. An empty secret list means that source is not configured.
 public struct IntakeConfiguration: Sendable {

@@ -8,6 +8,7 @@ import Dispatch
 import Foundation
 import HTTPServer
 import Synchronization
+import StrictJSON
 
 /// A swift-log handler that writes one JSON object per line to stdout: `ts` (UTC, milliseconds), `level`, `msg`,
 /// then the metadata. Numbers and booleans passed as `.stringConvertible` stay JSON numbers and booleans, so

@@ -6,6 +6,7 @@ import Logging
 import TestSupport
 import XCTest
 @testable import HTTPServer
+import StrictJSON
 
 /// Answers `/abort` with `HTTPResponse.abortConnection()` and everything else with 200.
 private final class AbortingResponder: HTTPResponder {

@@ -5,6 +5,7 @@ import Synchronization
 import TestSupport
 import XCTest
 @testable import HTTPServer
+import StrictJSON
 
 /// Echoes the path; `/big…` answers carry 32 KiB more; `/hold` is answered only when the test calls `releaseHeld()`;
 /// counts requests.

@@ -5,6 +5,7 @@ import Synchronization
 import TestSupport
 import XCTest
 @testable import HTTPServer
+import StrictJSON
 
 /// Echoes the request; `/slow` answers after 300 ms; counts requests.
 final class EchoResponder: HTTPResponder {

@@ -3,6 +3,7 @@ import HTTPServer
 import TestSupport
 import XCTest
 @testable import Outbound
+import StrictJSON
 
 final class HTTPClientTests: XCTestCase {
     func testSendsRequestAndCapturesStatusHeadersAndBody() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import StrictJSON
 
 /// A JSON document as a value, for the fake provider APIs: parsed from request bodies, built into response bodies.
 /// (Named apart from Outbound's and Workflows' `JSONValue` so test files can import those modules too.)
