@@ -16,7 +16,11 @@ public struct StripeClient: Sendable {
     /// Uses the list endpoint on purpose: it reads its own writes, so a customer created a moment ago is found.
     /// `/v1/customers/search` is eventually consistent and could miss it, making find-or-create create a duplicate.
     public func findCustomer(email: String) throws(ProviderFailure) -> StripeCustomer? {
-        let request = ProviderRequest(method: "GET", path: "/v1/customers?email=\(FormEncoder.percentEncode(email))&limit=1")
+        try firstCustomer(ProviderRequest(method: "GET", path: "/v1/customers?email=\(FormEncoder.percentEncode(email))&limit=1"))
+    }
+
+    /// The first customer of a list or search answer (`{"data": [customer, …]}`), or `nil` when it is empty.
+    private func firstCustomer(_ request: ProviderRequest) throws(ProviderFailure) -> StripeCustomer? {
         let (response, json) = try send(request)
         guard let data = json["data"] as? [Any] else {
             throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "without a data list")
@@ -36,16 +40,7 @@ public struct StripeClient: Sendable {
     /// are escaped as the search query language requires.
     public func searchCustomer(metadataKey key: String, value: String) throws(ProviderFailure) -> StripeCustomer? {
         let query = "metadata['\(Self.searchEscaped(key))']:'\(Self.searchEscaped(value))'"
-        let request = ProviderRequest(method: "GET", path: "/v1/customers/search?query=\(FormEncoder.percentEncode(query))&limit=1")
-        let (response, json) = try send(request)
-        guard let data = json["data"] as? [Any] else {
-            throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "without a data list")
-        }
-        guard let first = data.first else { return nil }
-        guard let object = first as? [String: Any], let customer = StripeCustomer(json: object) else {
-            throw ProviderJSON.unexpected(response, provider: transport.provider, request: request, "with a customer without an id")
-        }
-        return customer
+        return try firstCustomer(ProviderRequest(method: "GET", path: "/v1/customers/search?query=\(FormEncoder.percentEncode(query))&limit=1"))
     }
 
     /// `text` for a single-quoted string of Stripe's search query language (`\` and `'` escaped with a backslash).
