@@ -20,18 +20,10 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
-        // Stop signals are taken over before anything starts, so a SIGTERM at any instant (even before READY=1)
-        // ends in the graceful stop below rather than the default action: one that arrives while starting is
-        // acted on as soon as the daemon is up. SIGHUP is ignored until the reload handler exists.
-        let stop = DispatchSemaphore(value: 0)
-        let signals = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            return source
-        }
-        signal(SIGHUP, SIG_IGN)
+        // Stop signals are caught before anything starts, so a SIGTERM at any instant (even before READY=1) ends in
+        // the graceful stop below rather than the default action: one that arrives while starting is acted on as
+        // soon as the daemon is up. A SIGHUP while starting is reloaded once the reload handler runs.
+        let signals = StopSignals.install()
         let settings = try options.load()
         let logger = Logging.makeLogger(level: settings.logLevel)
         let address = try SocketAddress(parsing: settings.listen)
@@ -156,9 +148,9 @@ struct Serve: ParsableCommand {
                                                                logger: logger)
 
         // SIGHUP: reload the rules, segments, contact settings, retention and rate limits from the configuration; an
-        // invalid file changes nothing. (Ignored since the start, so a SIGHUP while starting never kills.)
-        let reload = DispatchSource.makeSignalSource(signal: SIGHUP, queue: DispatchQueue(label: "hookyard.reload"))
-        reload.setEventHandler { [options] in
+        // invalid file changes nothing. (Caught since the start, so a SIGHUP while starting never kills.)
+        let stopping = Atomic<Bool>(false)
+        let reload: @Sendable () -> Void = { [options] in
             notifier.send("RELOADING=1\nMONOTONIC_USEC=\(DispatchTime.now().uptimeNanoseconds / 1000)")
             defer { notifier.send("READY=1") }
             let fresh: HookyardConfiguration
@@ -182,11 +174,19 @@ struct Serve: ParsableCommand {
                 "instantly_max_rps": "\(ConfigurationLoader.format(fresh.instantly.maxRequestsPerSecond))",
                 "note": "listen, database, http, workers, outbound, API keys and the alert webhook apply at the next start"])
         }
-        reload.resume()
+        let reloader = Thread {
+            while true {
+                signals.waitForReload()
+                if stopping.load(ordering: .relaxed) { return }
+                reload()
+            }
+        }
+        reloader.name = "hookyard.reload"
+        reloader.start()
 
-        stop.wait()
+        signals.waitForStop()
+        stopping.store(true, ordering: .relaxed)
         notifier.send("STOPPING=1")
-        reload.cancel()
         monitor.stop()
         maintenance.stop()
         webhookWatcher?.stop()
@@ -204,7 +204,6 @@ struct Serve: ParsableCommand {
         storeAlerts.drain()
         alerts.center.close()
         try? DaemonStatus.recordStop(pid: getpid(), at: wallClock(), databasePath: settings.database)
-        signals.forEach { $0.cancel() }
         logger.info("stopped")
         LogOutput.standard.flush()
     }

@@ -38,6 +38,13 @@ final class SystemdIntegrationTests: XCTestCase {
                 _ = notify.receive(for: 20) { $0.contains { $0.hasPrefix("READY=1") } }
             }
             kill(process.processIdentifier, SIGTERM)
+            // A signal lost while starting would leave the daemon running: fail (and kill it) instead of hanging.
+            let deadline = Date().addingTimeInterval(20)
+            while process.isRunning, Date() < deadline { usleep(20_000) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                XCTFail("the SIGTERM sent at \(trigger) was lost: the daemon was still running 20 s later")
+            }
             output.append(reader.readDataToEndOfFile())
             process.waitUntilExit()
             let text = String(decoding: output, as: UTF8.self)
