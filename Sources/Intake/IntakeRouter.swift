@@ -15,13 +15,18 @@ public struct IntakeConfiguration: Sendable {
     public var stripeToleranceSeconds: Int64
     public var instantlySecrets: [String]
     public var instantlySecretHeader: String
+    /// Where the admin routes (`/metrics`, `/report`) are served (`host:port`), or nil when the admin listener is
+    /// off: a request for one of them here is told where to go.
+    public var adminListener: String?
 
     public init(stripeSecrets: [String] = [], stripeToleranceSeconds: Int64 = 300,
-                instantlySecrets: [String] = [], instantlySecretHeader: String = "X-Webhook-Secret") {
+                instantlySecrets: [String] = [], instantlySecretHeader: String = "X-Webhook-Secret",
+                adminListener: String? = nil) {
         self.stripeSecrets = stripeSecrets
         self.stripeToleranceSeconds = stripeToleranceSeconds
         self.instantlySecrets = instantlySecrets
         self.instantlySecretHeader = instantlySecretHeader
+        self.adminListener = adminListener
     }
 }
 
@@ -32,7 +37,8 @@ public struct IntakeConfiguration: Sendable {
 /// | `POST /webhooks/stripe` | verify `Stripe-Signature`, store, 200 after commit |
 /// | `POST /webhooks/instantly[/<secret>]` | check the shared secret, store, 200 after commit |
 /// | `GET /healthz` | 200 while the process runs |
-/// | `GET /readyz` | 200 if a probe write commits, else 503 |
+/// | `GET /readyz` | 200 if the store takes events, else 503 |
+/// | `/metrics`, `/report` | 404 naming the admin listener they are served on |
 ///
 /// A delivery is answered 2xx only after its batch committed; 503 if the store could not commit (the sender
 /// retries). With `metrics`, every answer to a `/webhooks/` request is counted by source, type and status and timed
@@ -44,6 +50,8 @@ public final class IntakeRouter: HTTPResponder {
     private let writer: EventWriter
     private let logger: Logger
     private let metrics: HookyardMetrics?
+    /// Where `/metrics` and `/report` are served instead, for the 404 that says so.
+    private let adminListener: String?
     /// Current time in milliseconds since 1970.
     private let clock: @Sendable () -> Int64
 
@@ -60,6 +68,7 @@ public final class IntakeRouter: HTTPResponder {
         self.writer = writer
         self.logger = logger
         self.metrics = metrics
+        self.adminListener = configuration.adminListener
         self.clock = clock
     }
 
@@ -157,6 +166,11 @@ public final class IntakeRouter: HTTPResponder {
                     completion(.json(status: 503, "{\"status\":\"not_ready\",\"reason\":\"store_not_writable\",\"error\":\(JSONText.quote("\(error)"))}"))
                 }
             }
+        case "/metrics", "/report":
+            let message = adminListener.map {
+                "\(path) is served on the admin listener, not on this one: http://\($0)\(path) (set by admin_listen or HOOKYARD_ADMIN_LISTEN)"
+            } ?? "\(path) is served on the admin listener, which is off (admin_listen: off); set admin_listen or HOOKYARD_ADMIN_LISTEN (default 127.0.0.1:9090) to serve it"
+            completion(.error(status: 404, reason: "admin_route", message: message))
         default:
             var response = HTTPResponse.error(status: 404, reason: "not_found", message: "no route for \(path)")
             // A mistyped webhook URL may still end in a secret: keep it out of the log.

@@ -119,7 +119,8 @@ struct HookyardConfiguration: Sendable {
 
     var intake: IntakeConfiguration {
         IntakeConfiguration(stripeSecrets: stripe.webhookSecrets, stripeToleranceSeconds: Int64(stripe.toleranceSeconds),
-                            instantlySecrets: instantly.webhookSecrets, instantlySecretHeader: instantly.secretHeader)
+                            instantlySecrets: instantly.webhookSecrets, instantlySecretHeader: instantly.secretHeader,
+                            adminListener: adminAddress)
     }
 
     /// Every secret value configured: webhook secrets, API keys, admin tokens, the HTTP targets' signing secrets.

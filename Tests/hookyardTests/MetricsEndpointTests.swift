@@ -96,10 +96,26 @@ final class MetricsEndpointTests: XCTestCase {
         XCTAssertTrue(output.contains("choose another address with HOOKYARD_LISTEN"), output)
     }
 
+    /// The admin routes asked of the public listener: a 404 that says where they are served.
+    func testAdminRoutesOnThePublicListenerNameTheAdminListener() throws {
+        let daemon = try DaemonProcess(environment: ["HOOKYARD_ADMIN_LISTEN": "127.0.0.1:0"])
+        defer { daemon.terminate() }
+        for path in ["/metrics", "/report"] {
+            let answer = try daemon.client().roundTrip("GET", path)
+            XCTAssertEqual(answer.status, 404)
+            XCTAssertTrue(answer.bodyText.contains("\"reason\":\"admin_route\""), answer.bodyText)
+            XCTAssertTrue(answer.bodyText.contains("\(path) is served on the admin listener, not on this one: http://127.0.0.1:0\(path)"), answer.bodyText)
+            XCTAssertTrue(answer.bodyText.contains("HOOKYARD_ADMIN_LISTEN"), answer.bodyText)
+        }
+        XCTAssertTrue(try daemon.client().roundTrip("GET", "/nothing").bodyText.contains("no route for /nothing"))
+    }
+
     func testAdminListenerOff() throws {
         let daemon = try DaemonProcess(environment: ["HOOKYARD_ADMIN_LISTEN": "off"])
         defer { daemon.terminate() }
-        XCTAssertEqual(try daemon.client().roundTrip("GET", "/metrics").status, 404)
+        let off = try daemon.client().roundTrip("GET", "/metrics")
+        XCTAssertEqual(off.status, 404)
+        XCTAssertTrue(off.bodyText.contains("the admin listener, which is off"), off.bodyText)
         XCTAssertTrue(daemon.logLines().contains { $0["msg"] as? String == "admin listener off; /metrics is not served" }, daemon.output)
         XCTAssertFalse(daemon.logLines().contains { $0["msg"] as? String == "admin listening" })
         XCTAssertEqual(daemon.terminate(), 0)
