@@ -149,7 +149,7 @@ final class AlertCenterTests: AlertTestCase {
         XCTAssertEqual(log.entries("alert raised").count, 1, "logged once per interval from memory too")
 
         // The store answers again (created here, with the event whose commit succeeded).
-        writer = try EventWriter(path: missing, logger: Logger(label: "test"))
+        writer = try EventWriter(path: missing, logger: TestLog.logger())
         let done = DispatchSemaphore(value: 0)
         writer.append(IncomingEvent(source: .instantly, dedupKey: "k", eventID: nil, type: "email_sent", receivedAt: 0,
                                     body: Array("{}".utf8), headersJSON: "{}")) { _ in done.signal() }

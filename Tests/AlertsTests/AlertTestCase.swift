@@ -29,7 +29,7 @@ class AlertTestCase: XCTestCase {
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("alerts-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        writer = try EventWriter(path: path, logger: TestLog.logger())
         log = LogRecorder()
     }
 

@@ -4,6 +4,7 @@ import Logging
 import Outbound
 import Store
 import XCTest
+import TestSupport
 
 /// Every compiled expression is run against a real database with the contacts schema (migration 5), and judged by
 /// the contacts it selects.
@@ -17,7 +18,7 @@ final class SegmentCompilerTests: XCTestCase {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("segments-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("hookyard.db").path
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))  // creates and migrates the schema
+        let writer = try EventWriter(path: path, logger: TestLog.logger())  // creates and migrates the schema
         writer.close()
         database = try SQLiteDatabase(path: path)
         let now = Self.now, day = Self.day

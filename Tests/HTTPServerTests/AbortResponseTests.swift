@@ -24,7 +24,7 @@ private final class AbortingResponder: HTTPResponder {
 final class AbortResponseTests: XCTestCase {
     private func withServer(_ body: (HTTPServer, UInt16) throws -> Void) throws {
         let configuration = HTTPServerConfiguration(address: try SocketAddress(parsing: "127.0.0.1:0"))
-        let server = HTTPServer(configuration: configuration, responder: AbortingResponder(), logger: Logger(label: "test"))
+        let server = HTTPServer(configuration: configuration, responder: AbortingResponder(), logger: TestLog.logger())
         let bound = try server.start()
         defer { server.shutdown(gracePeriod: .seconds(2)) }
         try body(server, bound.port)

@@ -39,7 +39,7 @@ final class ConnectionLimitTests: XCTestCase {
         var configuration = HTTPServerConfiguration(address: try SocketAddress(parsing: "127.0.0.1:0"))
         configure(&configuration)
         let responder = HoldingResponder()
-        let server = HTTPServer(configuration: configuration, responder: responder, logger: Logger(label: "test"))
+        let server = HTTPServer(configuration: configuration, responder: responder, logger: TestLog.logger())
         let bound = try server.start()
         defer {
             responder.releaseHeld()

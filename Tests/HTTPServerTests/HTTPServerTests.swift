@@ -30,7 +30,7 @@ final class HTTPServerTests: XCTestCase {
         var configuration = HTTPServerConfiguration(address: try SocketAddress(parsing: address))
         configure(&configuration)
         let responder = EchoResponder()
-        let server = HTTPServer(configuration: configuration, responder: responder, logger: Logger(label: "test"))
+        let server = HTTPServer(configuration: configuration, responder: responder, logger: TestLog.logger())
         let bound = try server.start()
         defer { server.shutdown(gracePeriod: .seconds(2)) }
         try body(server, bound.port, responder)
@@ -164,7 +164,7 @@ final class HTTPServerTests: XCTestCase {
     func testShutdownFinishesInFlightRequests() throws {
         var configuration = HTTPServerConfiguration(address: try SocketAddress(parsing: "127.0.0.1:0"))
         configuration.eventLoopCount = 2
-        let server = HTTPServer(configuration: configuration, responder: EchoResponder(), logger: Logger(label: "test"))
+        let server = HTTPServer(configuration: configuration, responder: EchoResponder(), logger: TestLog.logger())
         let port = try server.start().port
         let busy = try TestHTTPClient(port: port)
         let idle = try TestHTTPClient(port: port)
@@ -197,7 +197,7 @@ final class HTTPServerTests: XCTestCase {
     func testBindFailureNamesTheAddress() throws {
         try withServer { _, port, _ in
             let second = HTTPServer(configuration: HTTPServerConfiguration(address: try SocketAddress(parsing: "127.0.0.1:\(port)")),
-                                    responder: EchoResponder(), logger: Logger(label: "test"))
+                                    responder: EchoResponder(), logger: TestLog.logger())
             XCTAssertThrowsError(try second.start()) { error in
                 XCTAssertTrue("\(error)".contains("bind 127.0.0.1:\(port)"), "\(error)")
             }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import XCTest
 @testable import Store
+import TestSupport
 
 /// Amounts stored as Stripe sent them, however absurd: applying them and reading the contact never traps or fails,
 /// and a revenue that cannot be represented is reported as overflowed.
@@ -15,7 +16,7 @@ final class ContactStoreAbsurdAmountTests: XCTestCase {
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("contacts-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        writer = try EventWriter(path: path, logger: TestLog.logger())
         store = try ContactStore(path: path, durableCommits: false)
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import XCTest
 @testable import Store
+import TestSupport
 
 final class ContactStoreTests: XCTestCase {
     var directory: URL!
@@ -23,7 +24,7 @@ final class ContactStoreTests: XCTestCase {
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("contacts-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        writer = try EventWriter(path: path, logger: TestLog.logger())
         store = try ContactStore(path: path, durableCommits: false)
     }
 
@@ -841,7 +842,7 @@ final class ContactStoreTests: XCTestCase {
         XCTAssertEqual(try contact("bob@example.com").counts[.opened], 1)
 
         // A later event naming her starts a new contact.
-        writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        writer = try EventWriter(path: path, logger: TestLog.logger())
         let again = try apply(instantly(.opened, email: email, at: t0 + 10_000))
         XCTAssertTrue(again.created)
         let fresh = try contact(email)

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import XCTest
 @testable import Store
+import TestSupport
 
 final class EventWriterTests: XCTestCase {
     var directory: URL!
@@ -39,7 +40,7 @@ final class EventWriterTests: XCTestCase {
     }
 
     func testMigrationSetsSchemaVersionAndPragmas() throws {
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let writer = try EventWriter(path: path, logger: TestLog.logger())
         writer.close()
         let database = try SQLiteDatabase(path: path)
         XCTAssertEqual(try database.scalarInt("PRAGMA user_version"), Int64(Schema.currentVersion))
@@ -52,13 +53,13 @@ final class EventWriterTests: XCTestCase {
         let database = try SQLiteDatabase(path: path)
         try database.execute("PRAGMA user_version = 999")
         database.close()
-        XCTAssertThrowsError(try EventWriter(path: path, logger: Logger(label: "test"))) { error in
+        XCTAssertThrowsError(try EventWriter(path: path, logger: TestLog.logger())) { error in
             XCTAssertTrue("\(error)".contains("newer"), "\(error)")
         }
     }
 
     func testAppendStoresEventAndQueuesOneJob() throws {
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let writer = try EventWriter(path: path, logger: TestLog.logger())
         guard case .success(.stored(let id)) = append(writer, event("evt_1")) else { return XCTFail("not stored") }
         writer.close()
         let reader = try StoreReader(path: path)
@@ -74,14 +75,14 @@ final class EventWriterTests: XCTestCase {
     }
 
     func testDuplicateCreatesNothing() throws {
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let writer = try EventWriter(path: path, logger: TestLog.logger())
         XCTAssertEqual(try append(writer, event("evt_1")).get(), .stored(id: 1))
         XCTAssertEqual(try append(writer, event("evt_1")).get(), .duplicate)
         // Same key from the other source is a different event.
         XCTAssertEqual(try append(writer, event("evt_1", source: .instantly)).get(), .stored(id: 2))
         writer.close()
         // Dedup is permanent: it survives a restart.
-        let reopened = try EventWriter(path: path, logger: Logger(label: "test"))
+        let reopened = try EventWriter(path: path, logger: TestLog.logger())
         XCTAssertEqual(try append(reopened, event("evt_1")).get(), .duplicate)
         reopened.close()
         let statistics = try StoreReader(path: path).statistics()
@@ -90,7 +91,7 @@ final class EventWriterTests: XCTestCase {
     }
 
     func testConcurrentAppendsAreGroupCommitted() throws {
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let writer = try EventWriter(path: path, logger: TestLog.logger())
         let count = 2000
         let group = DispatchGroup()
         let failures = Mutex(0)
@@ -109,7 +110,7 @@ final class EventWriterTests: XCTestCase {
     }
 
     func testCommitFailureReportsAndRecovers() throws {
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"), answerTimeoutMilliseconds: 100)
+        let writer = try EventWriter(path: path, logger: TestLog.logger(), answerTimeoutMilliseconds: 100)
         // Another connection holds the write lock longer than the busy timeout.
         let blocker = try SQLiteDatabase(path: path)
         try blocker.execute("BEGIN IMMEDIATE")
@@ -139,7 +140,7 @@ final class EventWriterTests: XCTestCase {
     func testProbeFollowsIntakeCommitsWhileIntakeIsBusy() throws {
         let failures = Mutex(0)
         let recoveries = Mutex(0)
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"), intakeIdleMilliseconds: 1500,
+        let writer = try EventWriter(path: path, logger: TestLog.logger(), intakeIdleMilliseconds: 1500,
                                      onCommitFailure: { _ in failures.withLock { $0 += 1 } },
                                      onRecovery: { recoveries.withLock { $0 += 1 } })
         // Inserting events fails; the probe's own update still commits (as a nearly full disk behaves).
@@ -168,7 +169,7 @@ final class EventWriterTests: XCTestCase {
     /// Appends that arrive while another process holds the write lock are each answered within the bound (not
     /// after the batch ahead of them waited out its own busy timeout, then theirs).
     func testAppendsAreAnsweredWithinTheBoundWhileAnotherProcessHoldsTheLock() throws {
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"), answerTimeoutMilliseconds: 2000)
+        let writer = try EventWriter(path: path, logger: TestLog.logger(), answerTimeoutMilliseconds: 2000)
         let blocker = try SQLiteDatabase(path: path)
         try blocker.execute("BEGIN IMMEDIATE")
         let latencies = Mutex<[Double]>([])
@@ -195,7 +196,7 @@ final class EventWriterTests: XCTestCase {
     /// The same bound holds when this process's own writer (a worker stuck behind an external lock) holds
     /// `WriteLock`: the append is answered 503-worthy in time instead of waiting for it.
     func testAppendsAreAnsweredWithinTheBoundWhileAWorkerHoldsTheWriteLock() throws {
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"), answerTimeoutMilliseconds: 1000)
+        let writer = try EventWriter(path: path, logger: TestLog.logger(), answerTimeoutMilliseconds: 1000)
         let holding = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
         Thread {
@@ -217,7 +218,7 @@ final class EventWriterTests: XCTestCase {
 
     /// `stats` reads the API versions of the newest Stripe events only, so it stays fast on a large store.
     func testStripeAPIVersionsReadTheNewestEventsOnly() throws {
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let writer = try EventWriter(path: path, logger: TestLog.logger())
         for (index, version) in ["2024-06-20", "2024-06-20", "2025-03-31.basil", "2025-12-15.clover"].enumerated() {
             let body = Array("{\"id\":\"evt_\(index)\",\"api_version\":\"\(version)\"}".utf8)
             let event = IncomingEvent(source: .stripe, dedupKey: "evt_\(index)", eventID: "evt_\(index)", type: "invoice.paid",
@@ -232,7 +233,7 @@ final class EventWriterTests: XCTestCase {
     }
 
     func testCloseCommitsQueuedAppendsAndRefusesNewOnes() throws {
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let writer = try EventWriter(path: path, logger: TestLog.logger())
         let group = DispatchGroup()
         let stored = Mutex(0)
         for index in 0..<200 {
@@ -250,7 +251,7 @@ final class EventWriterTests: XCTestCase {
     }
 
     func testProbeCommits() throws {
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let writer = try EventWriter(path: path, logger: TestLog.logger())
         let done = expectation(description: "probe")
         writer.probe { result in
             if case .success = result { done.fulfill() }
@@ -260,7 +261,7 @@ final class EventWriterTests: XCTestCase {
     }
 
     func testReaderListsNewestFirstAndFiltersBySource() throws {
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let writer = try EventWriter(path: path, logger: TestLog.logger())
         _ = append(writer, event("evt_a"))
         _ = append(writer, event("key_b", source: .instantly))
         _ = append(writer, event("evt_c"))
@@ -278,7 +279,7 @@ final class EventWriterTests: XCTestCase {
     }
 
     func testBackupWritesAConsistentCopy() throws {
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let writer = try EventWriter(path: path, logger: TestLog.logger())
         _ = append(writer, event("evt_a"))
         let copy = directory.appendingPathComponent("copy.db").path
         try StoreReader(path: path).backup(to: copy)

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import XCTest
 @testable import Store
+import TestSupport
 
 final class JobQueueTests: XCTestCase {
     var directory: URL!
@@ -11,7 +12,7 @@ final class JobQueueTests: XCTestCase {
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("jobs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let writer = try EventWriter(path: path, logger: TestLog.logger())
         let group = DispatchGroup()
         for index in 0..<3 {
             group.enter()

@@ -94,7 +94,7 @@ public final class FakeAPIServer: HTTPResponder, @unchecked Sendable {
         self.route = route
         self.decorate = decorate
         let configuration = HTTPServerConfiguration(address: try SocketAddress(parsing: "127.0.0.1:0"), eventLoopCount: 1)
-        server = HTTPServer(configuration: configuration, responder: self, logger: Logger(label: "fake-api"))
+        server = HTTPServer(configuration: configuration, responder: self, logger: TestLog.logger("fake-api"))
         port = try server.start().port
     }
 

@@ -5,6 +5,7 @@ import Outbound
 import Store
 import XCTest
 @testable import Workflows
+import TestSupport
 
 /// Rules acting on contacts: do-not-contact, segment triggers once per entry, the rule's `if:` on the contact,
 /// the loop guard and the daily cap, and the periodic re-evaluation of segments.
@@ -17,7 +18,7 @@ final class ContactWorkflowTests: XCTestCase {
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("contact-flows-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        writer = try EventWriter(path: path, logger: TestLog.logger())
     }
 
     override func tearDown() {
@@ -51,7 +52,7 @@ final class ContactWorkflowTests: XCTestCase {
     private func engine(_ rules: [Rule], segments: [SegmentQuery] = [], maxPerDay: Int = 3,
                         clock: @escaping @Sendable () -> Int64 = QueueDriver.now) -> WorkflowEngine {
         WorkflowEngine(rules: rules, contacts: ContactPolicy(segments: segments, maxRuleRunsPerDay: maxPerDay),
-                       providers: .dryRun, logger: Logger(label: "test"), clock: clock)
+                       providers: .dryRun, logger: TestLog.logger(), clock: clock)
     }
 
     private func jobs(_ kind: String? = nil) throws -> [Job] {
@@ -80,7 +81,7 @@ final class ContactWorkflowTests: XCTestCase {
         let engine = WorkflowEngine(rules: [rule], contacts: ContactPolicy(maxRuleRunsPerDay: 10),
                                     providers: ProviderSet(stripe: stripe, instantly: DryRunProviderTransport(provider: "Instantly"),
                                                            stripeDryRun: false, instantlyDryRun: true),
-                                    logger: Logger(label: "test"), clock: QueueDriver.now)
+                                    logger: TestLog.logger(), clock: QueueDriver.now)
         try QueueDriver(path: path, engine: engine).drain()
         let welcome = try XCTUnwrap(try jobs("instantly.add_lead").first)
         XCTAssertEqual(welcome.state, .succeeded, welcome.lastError ?? "")
@@ -227,7 +228,7 @@ final class ContactWorkflowTests: XCTestCase {
         XCTAssertEqual(try jobs("instantly.add_lead").count, 0, "engaged a minute ago: not quiet")
 
         let maintenance = ContactMaintenance(configuration: .init(databasePath: path, retentionMilliseconds: nil), engine: engine,
-                                             logger: Logger(label: "test"), clock: { later })
+                                             logger: TestLog.logger(), clock: { later })
         let report = try maintenance.runOnce()
         XCTAssertEqual(report.transitions, 1)
         XCTAssertEqual(report.flowsStarted, 1)
@@ -244,7 +245,7 @@ final class ContactWorkflowTests: XCTestCase {
         instantly("lead_interested", "bob@example.com")     // its process_event job is still queued: kept
         let farFuture: @Sendable () -> Int64 = { QueueDriver.now() + 40 * 86_400_000 }
         let maintenance = ContactMaintenance(configuration: .init(databasePath: path, retentionMilliseconds: 30 * 86_400_000),
-                                             engine: engine, logger: Logger(label: "test"), clock: farFuture)
+                                             engine: engine, logger: TestLog.logger(), clock: farFuture)
         XCTAssertEqual(try maintenance.runOnce().payloadsPruned, 1)
         let reader = try StoreReader(path: path)
         XCTAssertEqual(try reader.event("1")?.bodyBytes, 0)
@@ -257,7 +258,7 @@ final class ContactWorkflowTests: XCTestCase {
         XCTAssertEqual(try contacts.contact(email: "bob@example.com")?.interestStatus, "interested")
         XCTAssertEqual(try maintenance.runOnce().payloadsPruned, 1)
         let maintenanceWithoutRetention = ContactMaintenance(configuration: .init(databasePath: path, retentionMilliseconds: nil),
-                                                             engine: engine, logger: Logger(label: "test"), clock: farFuture)
+                                                             engine: engine, logger: TestLog.logger(), clock: farFuture)
         XCTAssertEqual(try maintenanceWithoutRetention.runOnce().payloadsPruned, 0)
     }
 
@@ -304,7 +305,7 @@ final class ContactWorkflowTests: XCTestCase {
                            steps: [addLeadStep.with(email: "{{ contact.email }}")])
         let engine = WorkflowEngine(rules: [registerRule(["seats": .value(.integer(2))]), welcome],
                                     contacts: ContactPolicy(segments: registrants), catalog: Self.webinar, providers: .dryRun,
-                                    logger: Logger(label: "test"))
+                                    logger: TestLog.logger())
         instantly("lead_interested", "ann@example.com")
         instantly("lead_interested", "bob@example.com")
         instantly("lead_interested", "ann@example.com")   // again: not a second registration
@@ -339,7 +340,7 @@ final class ContactWorkflowTests: XCTestCase {
 
     func testRegisteringTakesTheCatalogsSeatsAndRefusesAProductItDoesNotHave() throws {
         let engine = WorkflowEngine(rules: [registerRule(["reference": template("{{ event.lead_email }}-ticket")])],
-                                    catalog: Self.webinar, providers: .dryRun, logger: Logger(label: "test"))
+                                    catalog: Self.webinar, providers: .dryRun, logger: TestLog.logger())
         instantly("lead_interested", "ann@example.com")
         try QueueDriver(path: path, engine: engine).drain()
         XCTAssertEqual(try jobs("contact.register").map(output), [
@@ -348,13 +349,13 @@ final class ContactWorkflowTests: XCTestCase {
         ])
 
         let unknown = WorkflowEngine(rules: [registerRule(["product": template("{{ event.campaign_id }}")])],
-                                     catalog: Self.webinar, providers: .dryRun, logger: Logger(label: "test"))
+                                     catalog: Self.webinar, providers: .dryRun, logger: TestLog.logger())
         instantly("lead_interested", "bob@example.com")
         try QueueDriver(path: path, engine: unknown).drain()
         let failed = try XCTUnwrap(try jobs("contact.register").last)
         XCTAssertEqual(failed.state, .dead)
         XCTAssertEqual(failed.lastError, "argument 'product': no catalog product '11111111-1111-1111-1111-111111111111' (catalog: webinar)")
-        let noCatalog = WorkflowEngine(rules: [registerRule([:])], providers: .dryRun, logger: Logger(label: "test"))
+        let noCatalog = WorkflowEngine(rules: [registerRule([:])], providers: .dryRun, logger: TestLog.logger())
         instantly("lead_interested", "cat@example.com")
         try QueueDriver(path: path, engine: noCatalog).drain()
         XCTAssertEqual(try jobs("contact.register").last?.lastError, "argument 'product': no catalog product 'webinar' (no catalog: is configured)")

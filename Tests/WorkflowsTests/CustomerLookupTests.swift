@@ -17,7 +17,7 @@ final class CustomerLookupTests: XCTestCase {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("customers-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("db").path
-        try EventWriter(path: path, logger: Logger(label: "test")).close()
+        try EventWriter(path: path, logger: TestLog.logger()).close()
         store = try WorkflowStore(path: path)
         fake = try FakeStripeAPI()
     }

@@ -5,6 +5,7 @@ import Store
 import Synchronization
 import XCTest
 @testable import Workflows
+import TestSupport
 
 /// `http.post` through the engine and the queue: the body is the rendered map with sorted keys, every attempt
 /// sends the job's idempotency key and a signature at its own time, and unknown targets fail without retry.
@@ -15,7 +16,7 @@ final class HTTPPostActionTests: XCTestCase {
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("http-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let writer = try EventWriter(path: path, logger: TestLog.logger())
         let done = DispatchSemaphore(value: 0)
         let body = #"{"id":"evt_1","type":"checkout.session.completed","data":{"object":{"id":"cs_1","customer_details":{"email":"ann@example.com"},"amount_total":9900}}}"#
         writer.append(IncomingEvent(source: .stripe, dedupKey: "evt_1", eventID: nil, type: "checkout.session.completed", receivedAt: 0,
@@ -49,7 +50,7 @@ final class HTTPPostActionTests: XCTestCase {
         let target = HTTPTarget(name: "fulfilment", url: "https://fulfil.example.com/hooks", secret: "s3cret", transport: transport)
         let clock = Mutex<Int64>(1_764_000_000_000)
         let engine = WorkflowEngine(rules: [rule(target: "fulfilment")], providers: .dryRun, runner: ActionRunner(httpTargets: [target]),
-                                    logger: Logger(label: "test"), clock: { clock.withLock { $0 } })
+                                    logger: TestLog.logger(), clock: { clock.withLock { $0 } })
         let driver = QueueDriver(path: path, engine: engine)
         let first = try driver.drain()
         guard case .failed(_, 502, true, _) = first.last?.1 else { return XCTFail("\(String(describing: first.last?.1))") }
@@ -74,7 +75,7 @@ final class HTTPPostActionTests: XCTestCase {
     }
 
     func testUnknownTargetFailsWithoutRetry() throws {
-        let engine = WorkflowEngine(rules: [rule(target: "lms")], providers: .dryRun, runner: ActionRunner(), logger: Logger(label: "test"))
+        let engine = WorkflowEngine(rules: [rule(target: "lms")], providers: .dryRun, runner: ActionRunner(), logger: TestLog.logger())
         let results = try QueueDriver(path: path, engine: engine).drain()
         guard case .failed(let error, nil, false, nil) = results.last?.1 else { return XCTFail("\(String(describing: results.last?.1))") }
         XCTAssertEqual(error, "http.post: no http_targets entry named 'lms' (configured: none)")
@@ -84,7 +85,7 @@ final class HTTPPostActionTests: XCTestCase {
         let target = HTTPTarget(name: "fulfilment", url: "https://fulfil.example.com/hooks", secret: "s3cret",
                                 transport: DryRunProviderTransport(provider: "http:fulfilment"))
         let engine = WorkflowEngine(rules: [rule(target: "fulfilment")], providers: .dryRun, runner: ActionRunner(httpTargets: [target]),
-                                    logger: Logger(label: "test"))
+                                    logger: TestLog.logger())
         let results = try QueueDriver(path: path, engine: engine).drain()
         guard case .succeeded(let output?, _) = results.last?.1 else { return XCTFail("\(String(describing: results.last?.1))") }
         let stored = try JSONValue.parse(output)

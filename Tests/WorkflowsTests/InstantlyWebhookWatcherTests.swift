@@ -58,7 +58,7 @@ final class InstantlyWebhookWatcherTests: XCTestCase {
         return InstantlyWebhookWatcher(
             configuration: .init(intervalMilliseconds: interval, ownership: ownership),
             client: client(fake),
-            alerts: alerts, logger: Logger(label: "test"), clock: clock.read)
+            alerts: alerts, logger: TestLog.logger(), clock: clock.read)
     }
 
     private func resumes(_ fake: FakeInstantlyAPI) -> [String] {
@@ -198,7 +198,7 @@ final class InstantlyWebhookWatcherTests: XCTestCase {
         let watcher = InstantlyWebhookWatcher(
             configuration: .init(intervalMilliseconds: 600_000,
                                  ownership: InstantlyWebhookOwnership(publicURL: nil, secretHeader: "X-Webhook-Secret", secrets: [secret])),
-            client: InstantlyClient(transport: UnreachableLogTransport(live)), alerts: alerts, logger: Logger(label: "test"),
+            client: InstantlyClient(transport: UnreachableLogTransport(live)), alerts: alerts, logger: TestLog.logger(),
             clock: ManualClock(noon).read)
 
         XCTAssertEqual(try watcher.checkOnce().resumed, [own])
@@ -222,7 +222,7 @@ final class InstantlyWebhookWatcherTests: XCTestCase {
             configuration: .init(intervalMilliseconds: 600_000,
                                  ownership: InstantlyWebhookOwnership(publicURL: nil, secretHeader: "X-Webhook-Secret", secrets: [secret])),
             client: client(fake, apiKey: "revoked-key"),
-            alerts: alerts, logger: Logger(label: "test"), clock: ManualClock(noon).read)
+            alerts: alerts, logger: TestLog.logger(), clock: ManualClock(noon).read)
 
         XCTAssertThrowsError(try watcher.checkOnce()) { error in
             XCTAssertEqual((error as? ProviderFailure)?.message, "Instantly answered 401: Invalid API key")
@@ -259,7 +259,7 @@ final class InstantlyWebhookWatcherTests: XCTestCase {
                                                                                                   secrets: [secret]),
                                  firstCheckMilliseconds: 10),
             client: client(fake),
-            alerts: alerts, logger: Logger(label: "test"))
+            alerts: alerts, logger: TestLog.logger())
 
         watcher.start()
         let deadline = Date().addingTimeInterval(10)

@@ -5,6 +5,7 @@ import Store
 import Synchronization
 import XCTest
 @testable import Workflows
+import TestSupport
 
 /// `stripe.create_payment_link`'s seat limit, `stripe.deactivate_payment_link`, `instantly.remove_lead` and
 /// `instantly.pause_campaign`/`resume_campaign`: each is idempotent, so a second attempt of the same job (after a
@@ -17,7 +18,7 @@ final class LinkAndCampaignActionTests: XCTestCase {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("actions-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("db").path
-        try EventWriter(path: path, logger: Logger(label: "test")).close()
+        try EventWriter(path: path, logger: TestLog.logger()).close()
         store = try WorkflowStore(path: path)
     }
 
@@ -283,14 +284,14 @@ final class LinkAndCampaignActionTests: XCTestCase {
             Step(name: "pause", action: "instantly.pause_campaign", arguments: ["campaign": .value(.string("camp-1"))]),
         ])
         let path = directory.appendingPathComponent("engine.db").path
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let writer = try EventWriter(path: path, logger: TestLog.logger())
         let done = DispatchSemaphore(value: 0)
         writer.append(IncomingEvent(source: .stripe, dedupKey: "evt_1", eventID: nil, type: "charge.refunded", receivedAt: 0,
                                     body: Array(#"{"id":"evt_1","type":"charge.refunded","data":{"object":{}}}"#.utf8),
                                     headersJSON: "{}")) { _ in done.signal() }
         done.wait()
         writer.close()
-        let engine = WorkflowEngine(rules: [rule], providers: providers, logger: Logger(label: "test"))
+        let engine = WorkflowEngine(rules: [rule], providers: providers, logger: TestLog.logger())
         let driver = QueueDriver(path: path, engine: engine)
         let first = try driver.drain()
         guard case .failed(_, _, true, _) = first.last?.1 else { return XCTFail("\(String(describing: first.last?.1))") }

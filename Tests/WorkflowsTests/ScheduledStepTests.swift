@@ -5,6 +5,7 @@ import Store
 import Synchronization
 import XCTest
 @testable import Workflows
+import TestSupport
 
 /// Scheduled steps (`after:`, `at:`) wait in the durable queue and check their `unless:` guard when they run; staged
 /// rollout and `max_per_day` hold contacts back and count them. Time comes from an injected clock, never a sleep.
@@ -18,7 +19,7 @@ final class ScheduledStepTests: XCTestCase {
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("scheduled-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        writer = try EventWriter(path: path, logger: TestLog.logger())
     }
 
     override func tearDown() {
@@ -46,7 +47,7 @@ final class ScheduledStepTests: XCTestCase {
     private func engine(_ rules: [Rule]) -> WorkflowEngine {
         let clock = self.clock
         return WorkflowEngine(rules: rules, contacts: ContactPolicy(maxRuleRunsPerDay: 100), providers: .dryRun,
-                              logger: Logger(label: "test"), clock: { clock.now })
+                              logger: TestLog.logger(), clock: { clock.now })
     }
 
     private func jobs() throws -> [Job] {
@@ -133,7 +134,7 @@ final class ScheduledStepTests: XCTestCase {
             add("prepare", schedule: .at(try Template(parsing: "{{ catalog.webinar.starts_at }}"), offsetMilliseconds: -2 * Self.day)),
         ])
         let clock = self.clock
-        let engine = WorkflowEngine(rules: [rule], catalog: catalog, providers: .dryRun, logger: Logger(label: "test"),
+        let engine = WorkflowEngine(rules: [rule], catalog: catalog, providers: .dryRun, logger: TestLog.logger(),
                                     clock: { clock.now })
         instantly("lead_interested", "ann@example.com")
         try QueueDriver(path: path, engine: engine).drain(at: clock.now)
@@ -151,7 +152,7 @@ final class ScheduledStepTests: XCTestCase {
         let rule = Rule(name: "remind", trigger: Trigger(source: .instantly, eventTypes: ["lead_interested"]), steps: [tag, remind])
         let clock = self.clock
         let engine = WorkflowEngine(rules: [rule], contacts: ContactPolicy(maxRuleRunsPerDay: 100), catalog: catalog, providers: .dryRun,
-                                    logger: Logger(label: "test"), clock: { clock.now })
+                                    logger: TestLog.logger(), clock: { clock.now })
         let start = clock.now
         instantly("lead_interested", "ann@example.com")
         let driver = QueueDriver(path: path, engine: engine)

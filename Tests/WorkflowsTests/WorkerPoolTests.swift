@@ -4,6 +4,7 @@ import Store
 import Synchronization
 import XCTest
 @testable import Workflows
+import TestSupport
 
 /// A handler whose behaviour per job the test decides; it records every run.
 final class ScriptedHandler: JobHandler {
@@ -39,7 +40,7 @@ final class WorkerPoolTests: XCTestCase {
     private func makeEvents(_ count: Int) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pool-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let writer = try EventWriter(path: path, logger: TestLog.logger())
         let group = DispatchGroup()
         for index in 0..<count {
             group.enter()
@@ -55,7 +56,7 @@ final class WorkerPoolTests: XCTestCase {
     private func pool(_ handler: JobHandler, workers: Int = 3, lease: Int64 = 60_000, policy: RetryPolicy? = nil) -> WorkerPool {
         WorkerPool(configuration: .init(databasePath: path, workers: workers, leaseMilliseconds: lease, pollMilliseconds: 20,
                                         retryPolicy: policy ?? fastRetries),
-                   handler: handler, logger: Logger(label: "test"))
+                   handler: handler, logger: TestLog.logger())
     }
 
     /// Waits until `condition` holds (polling the store), up to `seconds`.
@@ -90,7 +91,7 @@ final class WorkerPoolTests: XCTestCase {
         let workers = WorkerPool(configuration: .init(databasePath: path, workers: 2, pollMilliseconds: 20, retryPolicy: fastRetries,
                                                       intakeIsBusy: { asked.add(1, ordering: .relaxed); return true },
                                                       yieldMilliseconds: 2, maxYieldMilliseconds: 10),
-                                 handler: handler, logger: Logger(label: "test"))
+                                 handler: handler, logger: TestLog.logger())
         try workers.start()
         defer { workers.stop() }
         XCTAssertTrue(try waitFor { try count(.succeeded) == 20 })

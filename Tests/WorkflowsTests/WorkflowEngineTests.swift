@@ -5,6 +5,7 @@ import Store
 import Synchronization
 import XCTest
 @testable import Workflows
+import TestSupport
 
 /// A provider that answers from a closure and records what it was sent.
 final class StubTransport: ProviderTransport {
@@ -63,7 +64,7 @@ final class WorkflowEngineTests: XCTestCase {
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("engine-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        writer = try EventWriter(path: path, logger: TestLog.logger())
     }
 
     override func tearDown() {
@@ -103,7 +104,7 @@ final class WorkflowEngineTests: XCTestCase {
     }
 
     func testDryRunRunsTheWholeFlowAndRecordsTheRequests() throws {
-        let engine = WorkflowEngine(rules: [leadRule], providers: .dryRun, logger: Logger(label: "test"))
+        let engine = WorkflowEngine(rules: [leadRule], providers: .dryRun, logger: TestLog.logger())
         store(.instantly, type: "lead_interested", body: interested("Ann@Example.com"))
         let results = try QueueDriver(path: path, engine: engine).drain()
         XCTAssertEqual(results.map(\.0.kind), ["process_event", "stripe.find_or_create_customer", "stripe.create_payment_link",
@@ -127,7 +128,7 @@ final class WorkflowEngineTests: XCTestCase {
     }
 
     func testOncePerStartsOneFlowPerValueAndConditionsFilter() throws {
-        let engine = WorkflowEngine(rules: [leadRule], providers: .dryRun, logger: Logger(label: "test"))
+        let engine = WorkflowEngine(rules: [leadRule], providers: .dryRun, logger: TestLog.logger())
         store(.instantly, type: "lead_interested", body: interested("ann@example.com"))
         store(.instantly, type: "lead_interested", body: interested(" ANN@example.com"))  // a second report of the same lead
         store(.instantly, type: "lead_interested", body: interested("bob@example.com", campaign: "c-other"))
@@ -160,7 +161,7 @@ final class WorkflowEngineTests: XCTestCase {
         let providers = ProviderSet(stripe: stripe, instantly: instantly, stripeDryRun: false, instantlyDryRun: false)
         var rule = leadRule
         rule.steps = [rule.steps[0]]
-        let engine = WorkflowEngine(rules: [rule], providers: providers, logger: Logger(label: "test"))
+        let engine = WorkflowEngine(rules: [rule], providers: providers, logger: TestLog.logger())
         store(.instantly, type: "lead_interested", body: interested("ann@example.com"))
         let driver = QueueDriver(path: path, engine: engine)
         let first = try driver.drain()
@@ -185,7 +186,7 @@ final class WorkflowEngineTests: XCTestCase {
     func testTemplateWithoutValueGoesDeadWithItsMessage() throws {
         var rule = leadRule
         rule.steps[0].arguments["name"] = template("{{ event.firstName }}")
-        let engine = WorkflowEngine(rules: [rule], providers: .dryRun, logger: Logger(label: "test"))
+        let engine = WorkflowEngine(rules: [rule], providers: .dryRun, logger: TestLog.logger())
         store(.instantly, type: "lead_interested", body: interested("ann@example.com"))
         let results = try QueueDriver(path: path, engine: engine).drain()
         guard case .failed(let error, nil, false, nil) = results[1].1 else { return XCTFail("\(results[1].1)") }
@@ -195,7 +196,7 @@ final class WorkflowEngineTests: XCTestCase {
     func testStepConditionEndsTheFlowAsSkipped() throws {
         var rule = leadRule
         rule.steps[1].conditions = [Condition(path: ["steps", "customer", "created"], test: .equals(.bool(false)))]
-        let engine = WorkflowEngine(rules: [rule], providers: .dryRun, logger: Logger(label: "test"))
+        let engine = WorkflowEngine(rules: [rule], providers: .dryRun, logger: TestLog.logger())
         store(.instantly, type: "lead_interested", body: interested("ann@example.com"))
         let results = try QueueDriver(path: path, engine: engine).drain()
         XCTAssertEqual(results.count, 3)
@@ -210,7 +211,7 @@ final class WorkflowEngineTests: XCTestCase {
                  arguments: ["reference": template("{{ event.data.object.id }}"), "amount": template("{{ event.data.object.amount_total }}"),
                              "currency": template("{{ event.data.object.currency }}")]),
         ])
-        let engine = WorkflowEngine(rules: [rule], providers: .dryRun, logger: Logger(label: "test"))
+        let engine = WorkflowEngine(rules: [rule], providers: .dryRun, logger: TestLog.logger())
         let body = #"{"id":"evt_X","type":"checkout.session.completed","data":{"object":{"id":"cs_1","amount_total":4900,"currency":"USD"}}}"#
         store(.stripe, type: "checkout.session.completed", body: body, key: "evt_1")
         store(.stripe, type: "checkout.session.completed", body: body, key: "evt_2")
@@ -234,7 +235,7 @@ final class WorkflowEngineTests: XCTestCase {
                            arguments: ["price": .value(.string("price_1")), "prefilled_email": template("{{ event.lead_email }}"),
                                        "metadata": .map(["hookyard_campaign": template("{{ event.campaign_id }}")])])]
         store(.instantly, type: "lead_interested", body: interested("Ann@Example.com"))
-        try QueueDriver(path: path, engine: WorkflowEngine(rules: [rule], providers: providers, logger: Logger(label: "test"))).drain()
+        try QueueDriver(path: path, engine: WorkflowEngine(rules: [rule], providers: providers, logger: TestLog.logger())).drain()
         // The rule is recorded with the link, not added to its metadata (the body stays what the rule says).
         XCTAssertFalse(stripe.requests[0].bodyText.contains("hookyard_rule"), stripe.requests[0].bodyText)
 
@@ -255,7 +256,7 @@ final class WorkflowEngineTests: XCTestCase {
 
         // In dry run the link is made up: not recorded.
         store(.instantly, type: "lead_interested", body: interested("bob@example.com"))
-        try QueueDriver(path: path, engine: WorkflowEngine(rules: [rule], providers: .dryRun, logger: Logger(label: "test"))).drain()
+        try QueueDriver(path: path, engine: WorkflowEngine(rules: [rule], providers: .dryRun, logger: TestLog.logger())).drain()
         XCTAssertEqual(try database.scalarInt("SELECT count(*) FROM payment_links_sent"), 1)
     }
 
@@ -284,7 +285,7 @@ final class InterestStatusTests: XCTestCase {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("db").path
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let writer = try EventWriter(path: path, logger: TestLog.logger())
         writer.close()
         let store = try WorkflowStore(path: path)
         defer { store.close() }

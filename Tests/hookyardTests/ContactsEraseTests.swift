@@ -60,7 +60,7 @@ final class ContactsEraseTests: XCTestCase {
 
     func testEraseRemovesTheAddressFromAlertsAndEveryOtherTableAndChecksItBeforeSayingSo() throws {
         let email = "ann.lee@example.com"
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let writer = try EventWriter(path: path, logger: TestLog.logger())
         let lead = try store(writer, .instantly, type: "lead_interested",
                              body: #"{"event_type":"lead_interested","lead_email":"Ann.Lee@Example.com","campaign_id":"camp-1"}"#, at: t0)
         // Someone else's event that names her only JSON-escaped.
@@ -114,7 +114,7 @@ final class ContactsEraseTests: XCTestCase {
     }
 
     func testACopyLeftAfterErasingIsNamedAndTheCommandFails() throws {
-        let writer = try EventWriter(path: path, logger: Logger(label: "test"))
+        let writer = try EventWriter(path: path, logger: TestLog.logger())
         let lead = try store(writer, .instantly, type: "email_opened", body: #"{"lead_email":"dee@example.com"}"#, at: t0)
         writer.close()
         let contacts = try ContactStore(path: path)
