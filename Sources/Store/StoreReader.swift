@@ -26,7 +26,16 @@ public final class StoreReader {
             purchases[totals.string(0) ?? ""] = PurchaseTotal(count: Int(totals.int(1)),
                                                               amount: MoneySum.combine(high: totals.int(2), low: totals.int(3)))
         }
-        return StoreStatistics(events: events, jobs: jobs, databaseBytes: pages * pageSize, purchases: purchases)
+        var payments: [String: PaymentTotal] = [:]
+        let seen = try database.prepare("""
+            SELECT currency, sum(kind <> 'refund'), sum(kind = 'refund'), \(MoneySum.sqlParts(of: "amount"))
+            FROM contact_payments GROUP BY currency
+            """)
+        while try seen.step() {
+            payments[seen.string(0) ?? ""] = PaymentTotal(payments: Int(seen.int(1)), refunds: Int(seen.int(2)),
+                                                          net: MoneySum.combine(high: seen.int(3), low: seen.int(4)))
+        }
+        return StoreStatistics(events: events, jobs: jobs, databaseBytes: pages * pageSize, purchases: purchases, payments: payments)
     }
 
     /// The number of jobs in each state, every `JobState` present (0 when none). Cheaper than `statistics()`:

@@ -60,8 +60,27 @@ public struct StoreStatistics: Sendable, Equatable {
     public var events: [EventSource: Int]
     public var jobs: [String: Int]
     public var databaseBytes: Int64
-    /// Recorded purchases per currency: how many and their total (smallest currency unit).
+    /// Recorded purchases per currency: how many and their total (smallest currency unit). Only what rules'
+    /// `record_purchase` steps recorded.
     public var purchases: [String: PurchaseTotal] = [:]
+    /// Payments seen in Stripe events per currency (`contact_payments`: one-off payments and paid invoices, less
+    /// refunds): the money contacts show and the report counts.
+    public var payments: [String: PaymentTotal] = [:]
+}
+
+/// Payments seen in one currency: the same rows a contact's revenue and the report's revenue sum.
+public struct PaymentTotal: Sendable, Equatable {
+    /// One-off payments and paid invoices.
+    public var payments: Int
+    public var refunds: Int
+    /// Payments less refunds (smallest currency unit); `nil` when it does not fit 64 bits.
+    public var net: Int64?
+
+    public init(payments: Int, refunds: Int, net: Int64?) {
+        self.payments = payments
+        self.refunds = refunds
+        self.net = net
+    }
 }
 
 /// Purchases in one currency.

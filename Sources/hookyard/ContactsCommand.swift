@@ -262,7 +262,7 @@ private func describe(_ contact: Contact) -> String {
     line("last engaged", contact.lastEngagementAt.map(isoTime) ?? "never")
     line("activity", ContactActivity.allCases.map { "\($0.rawValue) \(contact.counts[$0] ?? 0)" }.joined(separator: "  "))
     let revenue = revenueTexts(contact)
-    line("revenue", revenue.isEmpty ? "none" : revenue.joined(separator: "  "))
+    line("revenue", (revenue.isEmpty ? "none" : revenue.joined(separator: "  ")) + " (payments seen in Stripe events, less refunds)")
     if let subscription = contact.subscription {
         line("subscription", "\(subscription.id) \(subscription.status) tier \(subscription.tier ?? "-") price \(subscription.priceID ?? "-")"
              + (subscription.currentPeriodEnd.map { " until \(isoTime($0))" } ?? ""))

@@ -26,6 +26,7 @@ struct Stats: ParsableCommand {
                 "events": Dictionary(uniqueKeysWithValues: statistics.events.map { ($0.key.rawValue, $0.value) }),
                 "jobs": statistics.jobs,
                 "purchases": statistics.purchases.mapValues { ["count": $0.count, "amount": $0.amount.map { $0 as Any } ?? "overflow"] },
+                "payments": statistics.payments.mapValues { ["payments": $0.payments, "refunds": $0.refunds, "net": $0.net.map { $0 as Any } ?? "overflow"] },
                 "database": ["path": settings.database, "bytes": statistics.databaseBytes],
                 "dry_run": ["stripe": !stripeLive, "instantly": !instantlyLive],
                 "mode_from": daemon == nil ? "environment" : "daemon",
@@ -47,7 +48,13 @@ struct Stats: ParsableCommand {
             }
             print("events    \(events)")
             print("jobs      \(jobs)")
-            print("purchases \(purchases.isEmpty ? "none" : purchases.joined(separator: "  "))")
+            print("purchases \(purchases.isEmpty ? "none" : purchases.joined(separator: "  ")) (recorded by rules' record_purchase steps)")
+            let payments = statistics.payments.keys.sorted().map { currency in
+                let total = statistics.payments[currency]!
+                let net = total.net.map { formatAmount($0, currency: currency) } ?? overflowedAmount(currency)
+                return "\(total.payments) for \(net) net\(total.refunds == 0 ? "" : " (\(total.refunds) refund\(total.refunds == 1 ? "" : "s"))")"
+            }
+            print("payments  \(payments.isEmpty ? "none" : payments.joined(separator: "  ")) (seen in Stripe events: what contacts and the report count)")
             let dryRun = [stripeLive ? nil : "Stripe", instantlyLive ? nil : "Instantly"].compactMap { $0 }
             let mode = dryRun.isEmpty ? "live" : "dry-run for \(dryRun.joined(separator: " and ")) (requests are recorded, none sent)"
             if let daemon {
