@@ -147,6 +147,16 @@ final class ConfigurationLintTests: ConfigurationTestCase {
         XCTAssertNil(ClosestMatch.closest(to: "xyz", among: ["abc"]))
     }
 
+    /// docs/configuration.md lists exactly the fields `check-config` knows, in the same order.
+    func testConfigurationPageListsTheDocumentedFields() throws {
+        let page = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../docs/configuration.md").standardized, encoding: .utf8)
+        let paragraph = try XCTUnwrap(page.split(separator: "\n").first { $0.hasPrefix("Instantly's webhook payload is a flat object") })
+        let listed = paragraph.components(separatedBy: " (the list lives")[0].split(separator: "`").enumerated()
+            .filter { $0.offset % 2 == 1 }.map { String($0.element) }
+        XCTAssertEqual(listed, InstantlyEvent.documentedFields)
+    }
+
     /// The fields intake identifies a delivery by are documented ones.
     func testIdentifyingFieldsAreDocumented() {
         XCTAssertTrue(Set(["event_type", "workspace", "campaign_id", "lead_email", "timestamp", "step", "variant", "email_id"])
