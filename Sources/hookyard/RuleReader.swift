@@ -209,8 +209,10 @@ struct RuleReader: EnvironmentExpandingReader {
         ClosestMatch.closest(to: field, among: InstantlyEvent.documentedFields + leadFields)
     }
 
+    /// Records a warning once (a field read twice in one template is one mistake).
     private mutating func warn(_ key: String, _ message: String) {
-        warnings.append(ConfigurationIssue(origin: file, line: line(for: key), key: key, message: message))
+        let warning = ConfigurationIssue(origin: file, line: line(for: key), key: key, message: message)
+        if !warnings.contains(warning) { warnings.append(warning) }
     }
 
     /// A test of the contact (a rule's `if:`, a step's `unless:`), compiled against the configured segments.

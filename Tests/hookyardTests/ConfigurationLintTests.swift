@@ -26,10 +26,13 @@ final class ConfigurationLintTests: ConfigurationTestCase {
                     action: stripe.find_or_create_customer
                     with:
                       email: "{{ event.lead_emial }}"
+                      metadata: {note: "{{ event.lead_emial }} (again: {{ event.lead_emial }})"}
             """)
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("configuration OK"), output)
-        XCTAssertTrue(output.contains("1 warning (the daemon starts, but):"), output)
+        // One warning per place: the same field twice in one template is named once.
+        XCTAssertTrue(output.contains("2 warnings (the daemon starts, but):"), output)
+        XCTAssertTrue(output.contains("  warning: \(file):9: rules[0].steps[0].with.metadata.note: event.lead_emial is not"), output)
         XCTAssertTrue(output.contains("  warning: \(file):8: rules[0].steps[0].with.email: event.lead_emial is not a field "
                                       + "Instantly documents for its webhooks; did you mean `lead_email`?"), output)
     }
