@@ -41,6 +41,17 @@ public enum InstantlyEvent {
         "lead_wrong_person", "lead_no_show", "supersearch_enrichment_completed",
     ]
 
+    /// The top-level fields Instantly documents for a webhook delivery (see `shared/notes/instantly-api.md`): always
+    /// present first (`timestamp`, `event_type`, `workspace`, `campaign_id`, `campaign_name`), then the optional ones.
+    /// Not closed: a lead's own fields and custom variables arrive as extra top-level keys (`firstName`,
+    /// `companyName`, any variable name), and Instantly may add fields. `check-config` warns of a rule path into an
+    /// Instantly event that names none of these, with the closest.
+    public static let documentedFields = [
+        "timestamp", "event_type", "workspace", "campaign_id", "campaign_name",
+        "lead_email", "email_account", "unibox_url", "step", "variant", "is_first", "email_id", "email_subject",
+        "email_text", "email_html", "reply_text_snippet", "reply_subject", "reply_text", "reply_html",
+    ]
+
     /// Fields, in order, that make up the dedup key.
     static let identifyingFields = ["event_type", "workspace", "campaign_id", "lead_email", "timestamp", "step", "variant", "email_id"]
 

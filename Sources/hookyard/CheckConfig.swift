@@ -70,10 +70,10 @@ struct CheckConfig: ParsableCommand {
         }
     }
 
-    /// What is valid but will not work as an installed daemon should: a webhook route that will answer 503, a
-    /// configuration file with no rule.
+    /// What is valid but will not work as an installed daemon should: a rule path into an Instantly event that names
+    /// no documented field (with file and line), a webhook route that will answer 503, a configuration file with no rule.
     static func warnings(_ settings: HookyardConfiguration) -> [String] {
-        var warnings: [String] = []
+        var warnings = settings.warnings.map(\.description)
         if settings.stripe.webhookSecrets.isEmpty {
             warnings.append("STRIPE_WEBHOOK_SECRET is not set: POST /webhooks/stripe will answer 503 source_not_configured and "
                             + "Stripe's deliveries will not be stored. Set it (or STRIPE_WEBHOOK_SECRET_FILE, or the systemd "

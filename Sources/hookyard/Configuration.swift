@@ -50,6 +50,9 @@ struct HookyardConfiguration: Sendable {
     /// Problems in `contacts:` or `segments:` that a read-only load (`readRules: false`) did not fail on; the
     /// segments concerned are left out. Empty after a full load (problems fail it).
     var ignoredIssues: [ConfigurationIssue] = []
+    /// What is valid but probably not meant, with file and line (a rule path into an Instantly event that names no
+    /// documented field); `check-config` prints them as warnings.
+    var warnings: [ConfigurationIssue] = []
     /// The file the configuration came from, `nil` for built-in defaults.
     var file: String?
 
@@ -199,9 +202,11 @@ enum ConfigurationLoader {
                 }
                 if readRules, let rules = reader.rules {
                     // After the segments: triggers and `if:` may name them.
-                    var ruleReader = RuleReader(file: file, environment: environment, segments: configuration.segmentCompiler)
+                    var ruleReader = RuleReader(file: file, environment: environment, segments: configuration.segmentCompiler,
+                                                leadFields: configuration.contacts.leadFields)
                     configuration.rules = ruleReader.read(rules)
                     issues += ruleReader.issues
+                    configuration.warnings += ruleReader.warnings
                     // Rule indices match the file's only when every rule was read.
                     if ruleReader.issues.isEmpty {
                         issues += HTTPTargetsReader.ruleIssues(rules: configuration.rules, rulesNode: rules,
@@ -522,10 +527,17 @@ struct YAMLReader: ConfigurationSectionReader {
                 default: reader.unknown(node, path)
                 }
             }
-            default: unknown(keyNode, key)
+            default:
+                issue(keyNode, key, "unknown key (the top level has \(Self.topLevelKeys.joined(separator: ", ")))"
+                      + ClosestMatch.suggestion(for: key, among: Self.topLevelKeys))
             }
         }
     }
+
+    /// The keys `apply` reads at the top level, in the order the documentation lists them.
+    static let topLevelKeys = ["listen", "admin_listen", "database", "log_level", "http", "stripe", "instantly", "workers",
+                               "outbound", "rules", "http_targets", "contacts", "segments", "catalog", "alerts",
+                               "deliverability", "retention", "reports"]
 
     mutating func unknown(_ node: Node, _ key: String) {
         issue(node, key, "unknown key")

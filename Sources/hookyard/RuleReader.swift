@@ -1,5 +1,6 @@
 import Contacts
 import Foundation
+import Intake
 import Outbound
 import Store
 import Workflows
@@ -30,14 +31,25 @@ struct RuleReader: EnvironmentExpandingReader {
     /// The configured segments, which `segment_entered`/`segment_left` and `if:` may name.
     let segments: SegmentCompiler
     var knownSegments: Set<String> { Set(segments.definitions.map(\.name)) }
+    /// `contacts.lead_fields`: lead fields the configuration says Instantly sends, known besides Instantly's
+    /// documented webhook fields.
+    let leadFields: [String]
     var issues: [ConfigurationIssue] = []
+    /// What is valid but probably not meant: a path into an Instantly event that names no documented field
+    /// (`check-config` prints them as warnings; they never fail a load).
+    var warnings: [ConfigurationIssue] = []
     /// Line of each key path read, for placing `RuleValidator`'s problems.
     private var lines: [String: Int] = [:]
 
-    init(file: String, environment: [String: String], segments: SegmentCompiler = SegmentCompiler()) {
+    static let ruleKeys = ["name", "on", "if", "once_per", "max_runs_per_day", "rollout", "max_per_day", "steps"]
+    static let triggerKeys = ["source", "event", "where", "segment_entered", "segment_left"]
+    static let stepKeys = ["name", "action", "with", "if", "when", "unless", "after", "at"]
+
+    init(file: String, environment: [String: String], segments: SegmentCompiler = SegmentCompiler(), leadFields: [String] = []) {
         self.file = file
         self.environment = environment
         self.segments = segments
+        self.leadFields = leadFields
     }
 
     private mutating func note(_ key: String, _ node: Node) {
@@ -123,15 +135,84 @@ struct RuleReader: EnvironmentExpandingReader {
                 for (index, stepNode) in sequence.enumerated() {
                     if let step = readStep(stepNode, key: "\(path)[\(index)]") { steps.append(step) }
                 }
-            default: issue(keyNode, path, "unknown key (a rule has name, on, if, once_per, max_runs_per_day, rollout, max_per_day, steps)")
+            default: issue(keyNode, path, "unknown key (a rule has \(Self.ruleKeys.joined(separator: ", ")))"
+                           + ClosestMatch.suggestion(for: field, among: Self.ruleKeys))
             }
         }
         if name == nil { issue(node, "\(key).name", "every rule needs a name") }
         if trigger == nil, !mapping.keys.contains(where: { $0.string == "on" }) { issue(node, "\(key).on", "every rule needs a trigger (on:)") }
         if !sawSteps { issue(node, "\(key).steps", "every rule needs steps") }
         guard let name, let trigger else { return nil }
-        return Rule(name: name, trigger: trigger, oncePer: oncePer, contactFilter: contactFilter, maxRunsPerDay: maxRunsPerDay,
-                    rolloutPercent: rolloutPercent, maxPerDay: maxPerDay, steps: steps)
+        let rule = Rule(name: name, trigger: trigger, oncePer: oncePer, contactFilter: contactFilter, maxRunsPerDay: maxRunsPerDay,
+                        rolloutPercent: rolloutPercent, maxPerDay: maxPerDay, steps: steps)
+        if trigger.source == .instantly, trigger.segmentChange == nil { checkInstantlyFields(rule, key: key) }
+        return rule
+    }
+
+    /// Warns of each path into the event (`where:`, `once_per`, templates in `with:` and `at:`, step `if:`/`when:`)
+    /// whose field is neither one Instantly documents for its webhooks (`InstantlyEvent.documentedFields`) nor a
+    /// configured lead field, naming the closest. A warning, not an error: lead fields and custom variables arrive
+    /// as top-level keys of their own, and Instantly may add fields.
+    private mutating func checkInstantlyFields(_ rule: Rule, key: String) {
+        for condition in rule.trigger.conditions {
+            let written = condition.path.dropFirst()
+            let conditionKey = "\(key).on.where.\(written.joined(separator: "."))"
+            if written.first == "event", written.count > 1 {
+                let field = written.dropFirst().first!
+                warn(conditionKey, "where: paths start inside the event, so this reads event.\(written.joined(separator: ".")), "
+                     + "which Instantly never sends; write `\(Self.knownInstantlyField(field, leadFields) ?? field)` without event.")
+                continue
+            }
+            checkEventPath(condition.path, at: conditionKey)
+        }
+        if let oncePer = rule.oncePer { checkEventPaths(oncePer, at: "\(key).once_per") }
+        for (index, step) in rule.steps.enumerated() {
+            let stepKey = "\(key).steps[\(index)]"
+            for (label, conditions) in [("if", step.conditions), ("when", step.skipConditions)] {
+                for condition in conditions {
+                    checkEventPath(condition.path, at: "\(stepKey).\(label).\(condition.path.joined(separator: "."))")
+                }
+            }
+            if case .at(let template, _)? = step.schedule { checkEventPaths(template, at: "\(stepKey).at") }
+            for (name, argument) in step.arguments.sorted(by: { $0.key < $1.key }) {
+                checkEventPaths(argument, at: "\(stepKey).with.\(name)")
+            }
+        }
+    }
+
+    private mutating func checkEventPaths(_ argument: Argument, at key: String) {
+        switch argument {
+        case .value: break
+        case .template(let template): checkEventPaths(template, at: key)
+        case .list(let items): for (index, item) in items.enumerated() { checkEventPaths(item, at: "\(key)[\(index)]") }
+        case .map(let members): for (name, member) in members.sorted(by: { $0.key < $1.key }) { checkEventPaths(member, at: "\(key).\(name)") }
+        }
+    }
+
+    private mutating func checkEventPaths(_ template: Template, at key: String) {
+        for path in template.paths { checkEventPath(path, at: key) }
+    }
+
+    private mutating func checkEventPath(_ path: [String], at key: String) {
+        guard path.count >= 2, path[0] == "event" else { return }
+        let field = path[1]
+        guard !InstantlyEvent.documentedFields.contains(field), !leadFields.contains(field) else { return }
+        let known = Self.knownInstantlyField(field, leadFields).map { "; did you mean `\($0)`? If not, and" }
+            ?? " (Instantly's are \(InstantlyEvent.documentedFields.joined(separator: ", "))). If"
+        warn(key, "event.\(field) is not a field Instantly documents for its webhooks\(known) it is one of your leads' own "
+             + "fields or a custom variable (those arrive as top-level fields too), name it in contacts.lead_fields (which "
+             + "also keeps it per contact).")
+    }
+
+    /// The documented Instantly field or configured lead field closest to `field`, if one is close.
+    private static func knownInstantlyField(_ field: String, _ leadFields: [String]) -> String? {
+        ClosestMatch.closest(to: field, among: InstantlyEvent.documentedFields + leadFields)
+    }
+
+    /// Records a warning once (a field read twice in one template is one mistake).
+    private mutating func warn(_ key: String, _ message: String) {
+        let warning = ConfigurationIssue(origin: file, line: line(for: key), key: key, message: message)
+        if !warnings.contains(warning) { warnings.append(warning) }
     }
 
     /// A test of the contact (a rule's `if:`, a step's `unless:`), compiled against the configured segments.
@@ -197,7 +278,8 @@ struct RuleReader: EnvironmentExpandingReader {
                 if types.isEmpty { issue(value, path, "names no event type") }
             case "where":
                 conditions = readConditions(value, key: path, prefix: ["event"])
-            default: issue(keyNode, path, "unknown key (a trigger has source, event, where; or segment_entered or segment_left)")
+            default: issue(keyNode, path, "unknown key (a trigger has source, event, where; or segment_entered or segment_left)"
+                           + ClosestMatch.suggestion(for: field, among: Self.triggerKeys))
             }
         }
         if let segmentChange {
@@ -264,7 +346,8 @@ struct RuleReader: EnvironmentExpandingReader {
                 guard let text = scalarText(value, path) else { continue }
                 if let parsed = scheduledTime(text, value, path) { schedule = parsed }
                 sawSchedule += 1
-            default: issue(keyNode, path, "unknown key (a step has name, action, with, if, when, unless, after, at)")
+            default: issue(keyNode, path, "unknown key (a step has \(Self.stepKeys.joined(separator: ", ")))"
+                           + ClosestMatch.suggestion(for: field, among: Self.stepKeys))
             }
         }
         if sawSchedule > 1 { issue(node, key, "a step has after or at, not both") }

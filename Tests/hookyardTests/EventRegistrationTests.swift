@@ -362,6 +362,7 @@ final class EventRegistrationTests: XCTestCase {
         let (status, output) = try DaemonProcess.run(["check-config", "--config", file], environment: environment.merging(secrets) { _, new in new })
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("rules                     2"), output)
+        XCTAssertFalse(output.contains("warning"), "every event path the example reads is documented: \(output)")
         for line in [
             "early-bird-reminder: instantly.add_lead at {{ catalog.event.tiers.early-bird.available_until }} - 2d when steps.link.tier_name = \"early-bird\" and catalog.event.sold_out = false unless the contact matches its guard",
             "last-call: instantly.add_lead at {{ catalog.event.starts_at }} - 2d if catalog.event.sold_out = false unless the contact matches its guard",

@@ -396,6 +396,7 @@ final class ProductLaunchTests: XCTestCase {
         let (status, output) = try DaemonProcess.run(["check-config", "--config", file], environment: environment)
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("rules                     2"), output)
+        XCTAssertFalse(output.contains("warning"), "every event path the example reads is documented: \(output)")
         XCTAssertTrue(output.contains("team-link: stripe.create_payment_link when contact.segments = \"teams\""), output)
         XCTAssertTrue(output.contains("to-upsell: instantly.move_lead after 3d"), output)
         XCTAssertTrue(output.contains("segments                  launch-audience, teams, launch-ready, launch-buyers"), output)

@@ -459,6 +459,7 @@ final class SubscriptionLifecycleTests: XCTestCase {
                                                      environment: Self.environment.merging(secrets) { _, new in new })
         XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("rules                     11"), output)
+        XCTAssertFalse(output.contains("warning"), "every event path the example reads is documented: \(output)")
         XCTAssertTrue(output.contains("win-back: instantly.add_lead after 14d unless the contact matches its guard"), output)
 
         var missing = Self.environment
