@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -18,19 +19,30 @@ public struct DaemonStatus: Sendable, Equatable {
     public var stoppedAt: Int64?
     public var stripeLive: Bool
     public var instantlyLive: Bool
+    /// The absolute path of the configuration file the daemon runs with; nil for built-in defaults (or a record
+    /// older than schema 12).
+    public var configFile: String?
 
-    public init(pid: Int32, version: String, startedAt: Int64, stoppedAt: Int64? = nil, stripeLive: Bool, instantlyLive: Bool) {
+    public init(pid: Int32, version: String, startedAt: Int64, stoppedAt: Int64? = nil, stripeLive: Bool, instantlyLive: Bool,
+                configFile: String? = nil) {
         self.pid = pid
         self.version = version
         self.startedAt = startedAt
         self.stoppedAt = stoppedAt
         self.stripeLive = stripeLive
         self.instantlyLive = instantlyLive
+        self.configFile = configFile
     }
 
-    /// Whether the recorded process still exists (a process of another user, as under `DynamicUser=`, counts).
-    public var processExists: Bool {
-        kill(pid, 0) == 0 || errno == EPERM
+    /// Whether the process that recorded this status is still alive: a process with the recorded pid exists (one of
+    /// another user, as under `DynamicUser=`, counts) and it is the same process, not a later one that was given the
+    /// pid again. The recorded start is taken once the daemon is up, so its process began at or before it; a process
+    /// that began after it (more than `ProcessStart.toleranceMilliseconds`, for the whole seconds of the boot time and
+    /// the clock ticks) is another one. Where the start time cannot be read (no /proc), existence alone decides.
+    public var processIsAlive: Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let began = ProcessStart.milliseconds(pid: pid) else { return true }
+        return began <= startedAt + ProcessStart.toleranceMilliseconds
     }
 
     /// Records that this daemon started, replacing what an earlier one recorded.
@@ -39,15 +51,33 @@ public struct DaemonStatus: Sendable, Equatable {
         let database = try StoreConnection.openExisting(path: databasePath)
         defer { database.close() }
         let statement = try database.prepare("""
-            INSERT OR REPLACE INTO daemon_status (id, pid, version, started_at, stopped_at, stripe_live, instantly_live)
-            VALUES (1, ?, ?, ?, NULL, ?, ?)
+            INSERT OR REPLACE INTO daemon_status (id, pid, version, started_at, stopped_at, stripe_live, instantly_live, config_file)
+            VALUES (1, ?, ?, ?, NULL, ?, ?, ?)
             """)
         try statement.bind(1, Int64(status.pid))
         try statement.bind(2, status.version)
         try statement.bind(3, status.startedAt)
         try statement.bind(4, status.stripeLive ? 1 : 0)
         try statement.bind(5, status.instantlyLive ? 1 : 0)
-        try statement.run()
+        try statement.bind(6, status.configFile)
+        try database.transaction {
+            try statement.run()
+            // A daemon serves this file now: if it was restored from a backup, it is no longer a backup.
+            try database.execute("DELETE FROM backup_origin")
+        }
+    }
+
+    /// The configuration file the last daemon to start on the database at `path` recorded, or nil: no such database,
+    /// no record, a daemon on built-in defaults, or a schema older than 12. Opens the file read-only and never
+    /// migrates it, so it is safe on any database a command is pointed at.
+    public static func recordedConfigurationFile(databasePath path: String) -> String? {
+        guard FileManager.default.fileExists(atPath: path),
+              let database = try? SQLiteDatabase(path: path, readOnly: true) else { return nil }
+        defer { database.close() }
+        guard let version = try? database.scalarInt("PRAGMA user_version"), version >= 12,
+              let statement = try? database.prepare("SELECT config_file FROM daemon_status WHERE id = 1"),
+              (try? statement.step()) == true else { return nil }
+        return statement.string(0)
     }
 
     /// Records a clean stop of the daemon `pid` (nothing, if another daemon has started since).
@@ -65,11 +95,59 @@ extension StoreReader {
     /// What the last daemon to start on this database recorded, or nil if none has (or it predates the record).
     public func daemonStatus() throws -> DaemonStatus? {
         let statement = try database.prepare("""
-            SELECT pid, version, started_at, stopped_at, stripe_live, instantly_live FROM daemon_status WHERE id = 1
+            SELECT pid, version, started_at, stopped_at, stripe_live, instantly_live, config_file FROM daemon_status WHERE id = 1
             """)
         guard try statement.step() else { return nil }
         return DaemonStatus(pid: Int32(statement.int(0)), version: statement.string(1) ?? "", startedAt: statement.int(2),
                             stoppedAt: statement.isNull(3) ? nil : statement.int(3),
-                            stripeLive: statement.int(4) != 0, instantlyLive: statement.int(5) != 0)
+                            stripeLive: statement.int(4) != 0, instantlyLive: statement.int(5) != 0,
+                            configFile: statement.string(6))
+    }
+
+    /// The mark `hookyard backup` set in this file if it is a backup copy (when it was taken, of which database), or
+    /// nil: a live database (a daemon starting on a restored copy removes the mark).
+    public func backupOrigin() throws -> BackupOrigin? {
+        let statement = try database.prepare("SELECT taken_at, source_path FROM backup_origin WHERE id = 1")
+        guard try statement.step() else { return nil }
+        guard let source = statement.string(1) else { throw StoreError.corrupt("backup_origin.source_path is NULL") }
+        return BackupOrigin(takenAt: statement.int(0), sourcePath: source)
+    }
+}
+
+/// What `hookyard backup` records in a copy: it is a backup, taken at `takenAt` (Unix milliseconds) of the database
+/// at `sourcePath` (absolute). A value.
+public struct BackupOrigin: Sendable, Equatable {
+    public var takenAt: Int64
+    public var sourcePath: String
+
+    public init(takenAt: Int64, sourcePath: String) {
+        self.takenAt = takenAt
+        self.sourcePath = sourcePath
+    }
+}
+
+/// When a process started, read from /proc (Linux). Stateless.
+public enum ProcessStart {
+    /// How far a process's start may lie after a recorded start and still be the same process: /proc/stat's boot
+    /// time is whole seconds, the process's start is in clock ticks.
+    public static let toleranceMilliseconds: Int64 = 2_000
+
+    /// Unix milliseconds at which process `pid` started: field 22 of /proc/<pid>/stat (clock ticks since boot) plus
+    /// `btime` of /proc/stat. Nil when either cannot be read or parsed.
+    public static func milliseconds(pid: Int32) -> Int64? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let system = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }
+        // Field 2 (the command name, in parentheses) may itself hold spaces and parentheses: count after the last ')'.
+        guard let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state), so field 22 is fields[19].
+        guard fields.count > 19, let ticks = Int64(fields[19]) else { return nil }
+        guard let line = system.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
+              let bootSeconds = Int64(line.dropFirst("btime ".count).trimmingCharacters(in: .whitespaces)) else { return nil }
+        let ticksPerSecond = Int64(sysconf(Int32(_SC_CLK_TCK)))
+        guard ticksPerSecond > 0 else { return nil }
+        let (sinceBoot, overflow) = ticks.multipliedReportingOverflow(by: 1000)
+        guard !overflow else { return nil }
+        return bootSeconds * 1000 + sinceBoot / ticksPerSecond
     }
 }

@@ -368,7 +368,24 @@ public enum Schema {
         """
         CREATE INDEX purchases_by_email ON purchases (email) WHERE email IS NOT NULL;
         """,
+        // 12: the configuration file the daemon runs with (absolute path), so CLI commands against its database use
+        // it when no --config is given; and the mark `hookyard backup` sets in a copy (when, of which file), so
+        // `stats` on a copy says that no daemon serves it. The copy of an older schema gets the table from the backup
+        // itself, hence IF NOT EXISTS.
+        """
+        ALTER TABLE daemon_status ADD COLUMN config_file TEXT;
+        \(backupOriginTable)
+        """,
     ]
+
+    /// Created by migration 12, and by `StoreBackup` in a copy of a database older than that.
+    static let backupOriginTable = """
+        CREATE TABLE IF NOT EXISTS backup_origin (
+            id              INTEGER PRIMARY KEY CHECK (id = 1),
+            taken_at        INTEGER NOT NULL,
+            source_path     TEXT    NOT NULL
+        ) STRICT;
+        """
 
     /// Steps in Swift that run after the SQL of the migration to the version they are keyed by, in its transaction
     /// (for what SQL cannot do, such as Unicode case folding).

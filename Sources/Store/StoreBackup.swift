@@ -48,11 +48,12 @@ public final class StoreBackup {
 
     deinit { source.close() }
 
-    /// Copies the source into `destination`, which must be a new or empty file that nothing else uses, and checks
-    /// the copy. On failure `destination` may hold a partial copy: write to a temporary file and rename it into
+    /// Copies the source into `destination`, which must be a new or empty file that nothing else uses, marks the
+    /// copy as a backup (`origin`: when, of which file; `stats` on the copy then says no daemon serves it), and
+    /// checks it. On failure `destination` may hold a partial copy: write to a temporary file and rename it into
     /// place only after this returns.
     /// - Throws: `SQLiteError` (unreadable source, full disk, ...) or `IntegrityError`.
-    public func write(to destination: String) throws -> Summary {
+    public func write(to destination: String, origin: BackupOrigin) throws -> Summary {
         let copy = try SQLiteDatabase(path: destination)
         defer { copy.close() }
         // One read transaction on the source: every backup step reads the same snapshot.
@@ -67,6 +68,14 @@ public final class StoreBackup {
         // The live file's header says WAL; a backup is better as one file that needs no -wal or -shm beside it.
         // `hookyard serve` switches a restored copy back to WAL when it opens it.
         try copy.execute("PRAGMA journal_mode = DELETE")
+        // The copy of a database older than schema 12 gets the table here; migration 12 creates it IF NOT EXISTS.
+        try copy.transaction {
+            try copy.execute(Schema.backupOriginTable)
+            let mark = try copy.prepare("INSERT OR REPLACE INTO backup_origin (id, taken_at, source_path) VALUES (1, ?, ?)")
+            try mark.bind(1, origin.takenAt)
+            try mark.bind(2, origin.sourcePath)
+            try mark.run()
+        }
         let check = try copy.prepare("PRAGMA integrity_check(10)")
         var problems: [String] = []
         while try check.step() { problems.append(check.string(0) ?? "") }

@@ -10,6 +10,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case missingDatabase(String)
     /// A job could not be queued as asked.
     case invalidJob(String)
+    /// A value read back from the database is one Hookyard never writes.
+    case corrupt(String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,7 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
         case .missingDatabase(let path):
             "no database at '\(path)': start 'hookyard serve' once to create it, or point --database or HOOKYARD_DATABASE at it"
         case .invalidJob(let message): "invalid job: \(message)"
+        case .corrupt(let message): "impossible value in the database: \(message)"
         }
     }
 }

@@ -9,15 +9,16 @@ import Store
 
 /// `hookyard backup PATH`: a consistent copy of the live database, taken while the daemon runs.
 ///
-/// The copy is written to a temporary file (mode 0600) in PATH's directory, checked with `PRAGMA integrity_check`,
-/// and only then renamed to PATH, so a failed or interrupted backup never leaves a partial file under PATH.
+/// The copy is written to a temporary file (mode 0600) in PATH's directory, marked as a backup (when, of which file:
+/// `stats` on it says no daemon serves it), checked with `PRAGMA integrity_check`, and only then renamed to PATH, so a failed or interrupted backup never leaves a partial file under PATH.
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a consistent copy of the database, while the daemon runs.",
         discussion: """
             Uses SQLite's online backup API, so the daemon keeps receiving webhooks. The copy is a single file \
-            (journal mode DELETE, no -wal needed), readable only by its owner (0600), and passed \
-            PRAGMA integrity_check before it is renamed to PATH. Restore: see docs/operations.md.
+            (journal mode DELETE, no -wal needed), readable only by its owner (0600), marked as a backup of the \
+            database (`hookyard stats` on it says so, and that no daemon serves it; a daemon started on a restored \
+            copy removes the mark), and passed PRAGMA integrity_check before it is renamed to PATH. Restore: see docs/operations.md.
             """)
 
     @OptionGroup var options: ConfigurationOptions
@@ -49,7 +50,8 @@ struct Backup: ParsableCommand {
         let temporary = try BackupFile.createTemporary(beside: destination)
         let summary: StoreBackup.Summary
         do {
-            summary = try backup.write(to: temporary)
+            let origin = BackupOrigin(takenAt: Int64(Date().timeIntervalSince1970 * 1000), sourcePath: source.standardizedFileURL.path)
+            summary = try backup.write(to: temporary, origin: origin)
             try BackupFile.place(temporary, at: destination.path, replace: force)
         } catch {
             BackupFile.remove(temporary)

@@ -296,7 +296,8 @@ struct Maintain: ParsableCommand {
     @OptionGroup var options: ConfigurationOptions
 
     func run() throws {
-        let settings = try options.load()
+        // Against the daemon's database: its segments and rules, from the file it recorded, unless --config is given.
+        let settings = try options.load(recorded: true)
         let logger = Logging.makeLogger(level: settings.logLevel)
         let engine = WorkflowEngine(rules: settings.rules, contacts: settings.contactPolicy, catalog: settings.catalog,
                                     providers: Serve.providers(settings, limiters: Limiters(settings)), logger: logger)

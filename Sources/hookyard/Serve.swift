@@ -132,10 +132,11 @@ struct Serve: ParsableCommand {
         do {
             try DaemonStatus.recordStart(DaemonStatus(pid: getpid(), version: Hookyard.version, startedAt: wallClock(),
                                                       stripeLive: !settings.stripe.apiKey.isEmpty,
-                                                      instantlyLive: !settings.instantly.apiKey.isEmpty),
+                                                      instantlyLive: !settings.instantly.apiKey.isEmpty,
+                                                      configFile: settings.file.map { URL(fileURLWithPath: $0).standardizedFileURL.path }),
                                          databasePath: settings.database)
         } catch {
-            // Only `hookyard stats` reads it: worth a warning, not a refusal to serve.
+            // Only the CLI reads it (`stats`, and the configuration file commands use): a warning, not a refusal to serve.
             logger.warning("cannot record the daemon's status for `hookyard stats`", metadata: ["error": "\(error)"])
         }
         let notifier = SystemdNotifier()

@@ -17,6 +17,7 @@ struct Stats: ParsableCommand {
         let reader = try openReader(settings.database)
         let statistics = try reader.statistics()
         let daemon = try reader.daemonStatus()
+        let backup = try reader.backupOrigin()
         let apiVersions = try reader.stripeAPIVersions()
         // The daemon's own record wins: this command's environment may lack the service's credentials.
         let stripeLive = daemon?.stripeLive ?? !settings.stripe.apiKey.isEmpty
@@ -34,8 +35,11 @@ struct Stats: ParsableCommand {
                 "stripe_api_versions": StripeAPIVersionsText.json(apiVersions, configured: settings.stripe.apiVersion),
                 "daemon": daemon.map { status -> [String: Any] in
                     ["pid": Int(status.pid), "version": status.version, "started_at": status.startedAt,
-                     "stopped_at": status.stoppedAt.map { $0 as Any } ?? NSNull(), "running": Self.isRunning(status)]
+                     "stopped_at": status.stoppedAt.map { $0 as Any } ?? NSNull(),
+                     "running": backup == nil && Self.isRunning(status),
+                     "config_file": status.configFile.map { $0 as Any } ?? NSNull()]
                 } ?? NSNull(),
+                "backup": backup.map { ["taken_at": $0.takenAt, "of": $0.sourcePath] as [String: Any] } ?? NSNull(),
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         } else {
@@ -58,15 +62,22 @@ struct Stats: ParsableCommand {
             let dryRun = [stripeLive ? nil : "Stripe", instantlyLive ? nil : "Instantly"].compactMap { $0 }
             let mode = dryRun.isEmpty ? "live" : "dry-run for \(dryRun.joined(separator: " and ")) (requests are recorded, none sent)"
             if let daemon {
-                let state = Self.isRunning(daemon) ? "running"
+                // A copy is served by no daemon, whatever its record says; the daemon that wrote it may still run
+                // on the original, which is not this file.
+                let state = backup != nil ? "not serving this file (a backup copy)"
+                    : Self.isRunning(daemon) ? "running"
                     : daemon.stoppedAt == nil ? "gone without a clean stop" : "stopped \(isoTime(daemon.stoppedAt!))"
                 print("mode      \(mode), as the daemon recorded it")
                 print("daemon    pid \(daemon.pid), version \(daemon.version), started \(isoTime(daemon.startedAt)), \(state)")
+                print("config    \(daemon.configFile ?? "built-in defaults"), as the daemon recorded it")
             } else {
                 // No daemon has run on this database yet: all there is to go on is this command's own environment.
                 print("mode      \(mode), judged from this command's environment (no daemon has run on this database yet)")
             }
             print("database  \(settings.database) (\(statistics.databaseBytes) bytes)")
+            if let backup {
+                print("backup    taken at \(isoTime(backup.takenAt)), of \(backup.sourcePath); no daemon serves this copy")
+            }
             for line in StripeAPIVersionsText.labelled("stripe api", width: 11, apiVersions, configured: settings.stripe.apiVersion) {
                 print(line)
             }
@@ -75,9 +86,10 @@ struct Stats: ParsableCommand {
 }
 
 extension Stats {
-    /// Whether the daemon that recorded `status` is still running: it has not recorded a stop and its process exists.
+    /// Whether the daemon that recorded `status` is still running: it has not recorded a stop, and its process is
+    /// alive: the pid exists and that process started no later than the recorded start (a reused pid is not it).
     static func isRunning(_ status: DaemonStatus) -> Bool {
-        status.stoppedAt == nil && status.processExists
+        status.stoppedAt == nil && status.processIsAlive
     }
 }
 

@@ -196,9 +196,17 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
     }
 
     /// Runs another `hookyard` command against this daemon's database; returns (exit status, stdout+stderr).
+    /// Without `--config`, a command uses the file the daemon recorded and says so on stderr; that note is left out
+    /// here so callers can parse the output (`DaemonConfigurationRecordTests` check it, through the static `run`).
     public func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
-        try Self.run(arguments, environment: ["HOOKYARD_DATABASE": databasePath].merging(environment) { _, new in new })
+        let (status, output) = try Self.run(arguments, environment: ["HOOKYARD_DATABASE": databasePath].merging(environment) { _, new in new })
+        let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix(Self.recordedConfigurationNote) }
+        return (status, lines.joined(separator: "\n"))
     }
+
+    /// How a command starts the stderr line saying it uses the configuration file the daemon recorded.
+    public static let recordedConfigurationNote = "note: using configuration "
 
     public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
         var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
