@@ -15,7 +15,7 @@ public final class HookyardMetrics: Sendable {
     public let webhookDuplicates: Counter
     /// `source`: seconds from the request reaching the router to its answer.
     public let intakeDuration: Histogram
-    /// `action` (job kind), `outcome` (`succeeded`, `retrying`, `dead`, `lease_lost`).
+    /// `action` (job kind), `outcome` (`succeeded`, `skipped`, `retrying`, `dead`, `lease_lost`).
     public let jobAttempts: Counter
     /// `provider`, `status` (HTTP status or `error`).
     public let outboundRequests: Counter

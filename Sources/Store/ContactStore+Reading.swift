@@ -90,7 +90,9 @@ extension ContactStore {
                 SELECT p.created_at, 'purchase', p.reference, p.amount || ' ' || p.currency || ' ' || p.rule, 2, p.id
                 FROM purchases p WHERE p.email = (SELECT email FROM contacts WHERE id = ?1)
                 UNION ALL
-                SELECT j.updated_at, 'job', CAST(j.id AS TEXT), j.kind || ' ' || j.state, 3, j.id
+                SELECT j.updated_at, 'job', CAST(j.id AS TEXT), j.kind || ' ' || j.state
+                    || CASE WHEN j.state = 'skipped' AND json_valid(j.output) AND json_type(j.output, '$.skipped') = 'text'
+                            THEN ' (' || json_extract(j.output, '$.skipped') || ')' ELSE '' END, 3, j.id
                 FROM jobs j WHERE j.event_id IN (SELECT event_id FROM contact_events WHERE contact_id = ?1)
                 UNION ALL
                 SELECT t.at, 'segment', t.segment, CASE WHEN t.entered THEN 'entered #' || t.entry ELSE 'left' END, 4, t.id

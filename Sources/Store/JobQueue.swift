@@ -21,10 +21,11 @@ public struct Job: Sendable, Equatable {
     public var updatedAt: Int64
 }
 
-/// The life of a job: `queued` → `running` → `succeeded`, or → `retrying` → `running` … → `dead`;
-/// a dead job can be retried (→ `queued`) or `discarded`.
+/// The life of a job: `queued` → `running` → `succeeded` (or `skipped`: a workflow step whose `if:`, `unless:`, `when:`
+/// or do-not-contact guard held it back; its output is `{"skipped": "<why>"}`), or → `retrying` → `running` … → `dead`;
+/// a dead job can be retried (→ `queued`) or `discarded`. `succeeded`, `skipped` and `discarded` are final.
 public enum JobState: String, Sendable, CaseIterable, Codable {
-    case queued, running, succeeded, retrying, dead, discarded
+    case queued, running, succeeded, skipped, retrying, dead, discarded
 }
 
 /// One attempt at a job, as `hookyard jobs show` lists it.
@@ -33,7 +34,7 @@ public struct JobAttempt: Sendable, Equatable {
     public var worker: String
     public var startedAt: Int64
     public var finishedAt: Int64?
-    /// `succeeded`, `retrying`, `dead`, `interrupted` (released on shutdown), `lease_expired` (its worker died),
+    /// `succeeded`, `skipped`, `retrying`, `dead`, `interrupted` (released on shutdown), `lease_expired` (its worker died),
     /// or `nil` while running.
     public var outcome: String?
     /// The provider's HTTP status, when the attempt got one.
@@ -171,9 +172,33 @@ public final class JobQueue {
     /// between two workflow steps can neither lose nor duplicate the next one: its idempotency key is unique).
     /// - Returns: `false` if `owner` no longer held the lease (nothing was written).
     public func succeed(jobID: Int64, owner: String, output: String?, followUps: [NewJob] = [], now: Int64) throws -> Bool {
+        try finish(jobID: jobID, owner: owner, state: .succeeded, output: output, followUps: followUps, now: now)
+    }
+
+    /// Marks the job `skipped` (a step a guard held back), its output `{"skipped": reason}`, its attempt's outcome
+    /// `skipped`, and creates `followUps` in the same transaction, as `succeed` does (a `when:` skip goes on with the
+    /// next step). - Returns: `false` if `owner` no longer held the lease (nothing was written).
+    public func skip(jobID: Int64, owner: String, reason: String, followUps: [NewJob] = [], now: Int64) throws -> Bool {
+        try finish(jobID: jobID, owner: owner, state: .skipped, output: Self.skippedOutput(reason), followUps: followUps, now: now)
+    }
+
+    /// The output a skipped job stores: `{"skipped": reason}`.
+    public static func skippedOutput(_ reason: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: ["skipped": reason], options: [.withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Why a `skipped` job was skipped (its output's `skipped`), or `nil` for any other job.
+    public static func skipReason(of job: Job) -> String? {
+        guard job.state == .skipped, let output = job.output,
+              let object = try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] else { return nil }
+        return object["skipped"] as? String
+    }
+
+    private func finish(jobID: Int64, owner: String, state: JobState, output: String?, followUps: [NewJob], now: Int64) throws -> Bool {
         try database.transaction {
             let update = try database.prepare("""
-                UPDATE jobs SET state = 'succeeded', output = ?3, lease_owner = NULL, lease_expires_at = NULL,
+                UPDATE jobs SET state = ?5, output = ?3, lease_owner = NULL, lease_expires_at = NULL,
                     last_error = NULL, updated_at = ?4
                 WHERE id = ?1 AND lease_owner = ?2 AND state = 'running' RETURNING event_id
                 """)
@@ -181,10 +206,11 @@ public final class JobQueue {
             try update.bind(2, owner)
             try update.bind(3, output)
             try update.bind(4, now)
+            try update.bind(5, state.rawValue)
             guard try update.step() else { return false }
             let eventID = update.int(0)
             update.reset()
-            try finishAttempt(jobID: jobID, outcome: "succeeded", status: nil, error: nil, now: now)
+            try finishAttempt(jobID: jobID, outcome: state.rawValue, status: nil, error: nil, now: now)
             _ = try Self.insert(followUps, defaultEventID: eventID, now: now, into: database)
             return true
         }

@@ -376,6 +376,62 @@ public enum Schema {
         ALTER TABLE daemon_status ADD COLUMN config_file TEXT;
         \(backupOriginTable)
         """,
+        // 13: a workflow step a guard held back (`if:`, `unless:`, `when:`, do-not-contact, an erased contact) is `skipped`, a
+        // final state of its own, and so is its attempt's outcome; it was recorded as `succeeded` with the output
+        // `{"skipped": "<why>"}`, and such step jobs are reclassified. SQLite cannot alter a CHECK, so both tables are
+        // rebuilt: the attempts are set aside in a table without constraints first, since dropping `jobs` while
+        // `job_attempts` references it would delete them (ON DELETE CASCADE, foreign keys are on).
+        """
+        CREATE TABLE jobs_v13 (
+            id               INTEGER PRIMARY KEY,
+            event_id         INTEGER NOT NULL REFERENCES events (id),
+            kind             TEXT    NOT NULL,
+            state            TEXT    NOT NULL DEFAULT 'queued'
+                             CHECK (state IN ('queued', 'running', 'succeeded', 'skipped', 'retrying', 'dead', 'discarded')),
+            attempts         INTEGER NOT NULL DEFAULT 0,
+            next_run_at      INTEGER NOT NULL,
+            lease_owner      TEXT,
+            lease_expires_at INTEGER,
+            last_error       TEXT,
+            idempotency_key  TEXT    NOT NULL UNIQUE,
+            input            TEXT,
+            output           TEXT,
+            created_at       INTEGER NOT NULL,
+            updated_at       INTEGER NOT NULL
+        ) STRICT;
+        INSERT INTO jobs_v13 (id, event_id, kind, state, attempts, next_run_at, lease_owner, lease_expires_at, last_error,
+                              idempotency_key, input, output, created_at, updated_at)
+        SELECT id, event_id, kind, state, attempts, next_run_at, lease_owner, lease_expires_at, last_error,
+               idempotency_key, input, output, created_at, updated_at FROM jobs;
+        CREATE TABLE job_attempts_v13_copy AS SELECT * FROM job_attempts;
+        DROP TABLE job_attempts;
+        DROP TABLE jobs;
+        ALTER TABLE jobs_v13 RENAME TO jobs;
+        CREATE INDEX jobs_due ON jobs (state, next_run_at);
+        CREATE INDEX jobs_leases ON jobs (state, lease_expires_at);
+        CREATE INDEX jobs_by_event ON jobs (event_id);
+        CREATE TABLE job_attempts (
+            id           INTEGER PRIMARY KEY,
+            job_id       INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+            attempt      INTEGER NOT NULL,
+            worker       TEXT    NOT NULL,
+            started_at   INTEGER NOT NULL,
+            finished_at  INTEGER,
+            outcome      TEXT    CHECK (outcome IN ('succeeded', 'skipped', 'retrying', 'dead', 'interrupted', 'lease_expired')),
+            status       INTEGER,
+            error        TEXT
+        ) STRICT;
+        INSERT INTO job_attempts (id, job_id, attempt, worker, started_at, finished_at, outcome, status, error)
+        SELECT id, job_id, attempt, worker, started_at, finished_at, outcome, status, error FROM job_attempts_v13_copy;
+        DROP TABLE job_attempts_v13_copy;
+        CREATE INDEX job_attempts_by_job ON job_attempts (job_id, attempt);
+        -- Step jobs carry their rule and step in their input; process_event and alert jobs are not steps.
+        UPDATE jobs SET state = 'skipped'
+        WHERE state = 'succeeded' AND json_valid(output) AND json_type(output, '$.skipped') = 'text'
+          AND json_valid(input) AND json_type(input, '$.rule') = 'text' AND json_type(input, '$.step') = 'text';
+        UPDATE job_attempts SET outcome = 'skipped'
+        WHERE outcome = 'succeeded' AND job_id IN (SELECT id FROM jobs WHERE state = 'skipped');
+        """,
     ]
 
     /// Created by migration 12, and by `StoreBackup` in a copy of a database older than that.

@@ -14,6 +14,9 @@ import Synchronization
 public enum JobOutcome: Sendable, Equatable {
     /// Done: store `output` and queue `followUps` (the next workflow steps) in the same transaction.
     case succeeded(output: String?, followUps: [NewJob])
+    /// A step its guard held back (`if:`, `unless:`, `when:`, do-not-contact): recorded as `skipped` with the output
+    /// `{"skipped": reason}`, with `followUps` queued in the same transaction (a `when:` skip goes on with the next step).
+    case skipped(reason: String, followUps: [NewJob])
     /// Failed. `retryable` failures (connection errors, timeouts, 5xx, 429, Stripe `lock_timeout`) run again
     /// after the retry policy's delay, never sooner than `retryAfterMilliseconds`; others go dead at once.
     case failed(error: String, status: Int?, retryable: Bool, retryAfterMilliseconds: Int64?)
@@ -279,6 +282,13 @@ public final class WorkerPool: Sendable {
                     // An event that started no rule is routine (the request log line already shows it): debug.
                     let routine = recorded && followUps.isEmpty && job.kind == WorkflowEngine.processEventKind
                     logger.log(level: routine ? .debug : .info, "job finished", metadata: metadata)
+                    if !followUps.isEmpty { pool.wake() }
+                case .skipped(let reason, let followUps):
+                    let recorded = try queue.skip(jobID: job.id, owner: owner, reason: reason, followUps: followUps, now: now)
+                    metadata["outcome"] = recorded ? "skipped" : "lease_lost"
+                    metadata["reason"] = "\(reason)"
+                    pool.metrics?.jobAttempts.increment(labels: [HookyardMetrics.provider(ofJobKind: job.kind), job.kind, recorded ? "skipped" : "lease_lost"])
+                    logger.info("job finished", metadata: metadata)
                     if !followUps.isEmpty { pool.wake() }
                 case .failed(let error, let status, let retryable, let retryAfter):
                     let delay = retryable

@@ -472,7 +472,7 @@ public final class WorkflowEngine: JobHandler {
                 // Erased since the flow started: nothing more is done for them.
                 logger.info("step skipped; flow ends", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
                                                                  "step": "\(stepName)", "reason": "contact erased"])
-                return .succeeded(output: JSONValue.object(["skipped": .string("the contact was erased")]).serialized(), followUps: [])
+                return .skipped(reason: "the contact was erased", followUps: [])
             }
             if var current = found {
                 let configured = Set(currentContactPolicy.segments.map(\.name))
@@ -493,24 +493,25 @@ public final class WorkflowEngine: JobHandler {
             if holds {
                 logger.info("step skipped; flow ends", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
                                                                  "step": "\(stepName)", "reason": "unless: holds"])
-                return .succeeded(output: JSONValue.object(["skipped": .string("unless: the contact now matches the step's guard")]).serialized(),
-                                  followUps: [])
+                return .skipped(reason: "unless: the contact now matches the step's guard", followUps: [])
             }
         }
 
         if let failed = step.conditions.first(where: { !$0.holds(in: context) }) {
             logger.info("step skipped; flow ends", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
                                                              "step": "\(stepName)", "condition": "\(failed)"])
-            return .succeeded(output: JSONValue.object(["skipped": .string("condition \(failed) does not hold")]).serialized(), followUps: [])
+            return .skipped(reason: "if: condition \(failed) does not hold", followUps: [])
         }
 
         if let failed = step.skipConditions.first(where: { !$0.holds(in: context) }) {
             logger.info("step skipped; flow goes on", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
                                                                 "step": "\(stepName)", "condition": "\(failed)"])
-            let result = JSONValue.object(["skipped": .string("when: condition \(failed) does not hold")])
+            let reason = "when: condition \(failed) does not hold"
+            // The next step sees this one's output as it is stored: `{"skipped": …}`.
+            let result = JSONValue.object(["skipped": .string(reason)])
             let next = try nextStepJob(after: index, of: rule, result: result, outputs: outputs, body: body, contact: contact,
                                        contactEmail: contactEmail, catalog: catalog, flow: flow)
-            return .succeeded(output: result.serialized(), followUps: next.map { [$0] } ?? [])
+            return .skipped(reason: reason, followUps: next.map { [$0] } ?? [])
         }
 
         var rendered: [String: JSONValue] = [:]
@@ -537,8 +538,7 @@ public final class WorkflowEngine: JobHandler {
             if let reason {
                 logger.info("step skipped; flow ends", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
                                                                  "step": "\(stepName)", "reason": "do-not-contact (\(reason))"])
-                return .succeeded(output: JSONValue.object(["skipped": .string("do-not-contact: the contact \(reason)")]).serialized(),
-                                  followUps: [])
+                return .skipped(reason: "do-not-contact: the contact \(reason)", followUps: [])
             }
         }
 

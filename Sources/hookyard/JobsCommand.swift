@@ -32,7 +32,7 @@ struct Jobs: ParsableCommand {
             for job in jobs {
                 print(column(String(job.id), 8) + column(job.state.rawValue, 11) + column(job.kind, 32) + column(stepName(job) ?? "-", 36)
                       + column(String(job.attempts), 10) + column(String(job.eventID), 8) + column(isoTime(job.nextRunAt), 26)
-                      + (job.lastError.map { String($0.prefix(80)) } ?? ""))
+                      + ((job.lastError ?? JobQueue.skipReason(of: job).map { "skipped: " + $0 }).map { String($0.prefix(80)) } ?? ""))
             }
         }
     }
@@ -124,6 +124,7 @@ private func summary(_ job: Job) -> [String: Any] {
         "created_at": isoTime(job.createdAt), "updated_at": isoTime(job.updatedAt),
     ]
     if let error = job.lastError { object["last_error"] = error }
+    if let reason = JobQueue.skipReason(of: job) { object["skipped_because"] = reason }
     if let owner = job.leaseOwner { object["lease_owner"] = owner }
     if let expires = job.leaseExpiresAt { object["lease_expires_at"] = isoTime(expires) }
     return object

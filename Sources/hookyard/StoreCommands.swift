@@ -140,6 +140,7 @@ struct Events: ParsableCommand {
                 var entry: [String: Any] = ["id": job.id, "kind": job.kind, "state": job.state.rawValue, "attempts": job.attempts]
                 if let step = stepName(job) { entry["step"] = step }
                 if let error = job.lastError { entry["last_error"] = error }
+                if let reason = JobQueue.skipReason(of: job) { entry["skipped_because"] = reason }
                 return entry
             }
             object["headers"] = (try? JSONSerialization.jsonObject(with: Data(event.headersJSON.utf8))) ?? [:]

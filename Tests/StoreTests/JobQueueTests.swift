@@ -284,6 +284,74 @@ final class JobQueueTests: XCTestCase {
         try queue.discard(job.id, now: 4)
         XCTAssertEqual(try queue.job(job.id)?.job.state, .discarded)
     }
+
+    func testSkipRecordsTheStateTheReasonAndTheFollowUps() throws {
+        let queue = try JobQueue(path: path)
+        let job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
+        let next = NewJob(kind: "step", idempotencyKey: "flow:r:1:next", input: nil, runAt: 5000)
+        XCTAssertFalse(try queue.skip(jobID: job.id, owner: "other", reason: "when: x", followUps: [next], now: 5100))
+        XCTAssertTrue(try queue.skip(jobID: job.id, owner: "w1", reason: #"when: condition a = "b" does not hold"#, followUps: [next], now: 5100))
+        let (stored, attempts) = try XCTUnwrap(try queue.job(job.id))
+        XCTAssertEqual(stored.state, .skipped)
+        XCTAssertEqual(stored.output, #"{"skipped":"when: condition a = \"b\" does not hold"}"#)
+        XCTAssertEqual(JobQueue.skipReason(of: stored), #"when: condition a = "b" does not hold"#)
+        XCTAssertEqual(attempts.map(\.outcome), ["skipped"])
+        XCTAssertEqual(try queue.list(state: .skipped, limit: 10).map(\.id), [job.id])
+        XCTAssertEqual(try queue.list(state: nil, limit: 10).filter { $0.idempotencyKey == "flow:r:1:next" }.map(\.state), [.queued],
+                       "a skipped step's follow-ups are queued as a succeeded one's")
+    }
+
+    func testMigrationReclassifiesSkippedStepsAndKeepsEveryAttempt() throws {
+        // A database of version 11, where a skipped step was recorded as succeeded with {"skipped": …}.
+        let old = directory.appendingPathComponent("v11.db").path
+        let database = try SQLiteDatabase(path: old)
+        let skippedState = try XCTUnwrap(Schema.migrations.firstIndex { $0.contains("'succeeded', 'skipped', 'retrying'") })
+        for index in 0..<skippedState { try database.execute(Schema.migrations[index]) }
+        try database.execute("PRAGMA user_version = \(skippedState)")
+        try database.execute("""
+            INSERT INTO events (source, dedup_key, type, received_at, body, headers) VALUES ('stripe', 'e1', 't', 1, x'', '{}');
+            INSERT INTO jobs (event_id, kind, state, next_run_at, idempotency_key, input, output, created_at, updated_at) VALUES
+                (1, 'process_event', 'succeeded', 1, 'event:1', NULL, '{"matched":[{"rule":"r","skipped":"once_per x has no value"}]}', 1, 2),
+                (1, 'record_purchase', 'succeeded', 1, 'flow:sale:1:purchase', '{"rule":"sale","step":"purchase","flow":"1","steps":{}}',
+                 '{"skipped":"condition steps.link.metadata.hookyard_rule = \\"sale\\" does not hold"}', 1, 3),
+                (1, 'instantly.move_lead', 'succeeded', 1, 'flow:sale:1:move', '{"rule":"sale","step":"move","flow":"1","steps":{}}',
+                 '{"moved":true}', 1, 4),
+                (1, 'alert.notify', 'succeeded', 1, 'alert:1', '{"alert":"x"}', '{"skipped":"no alert webhook is configured"}', 1, 5),
+                (1, 'instantly.add_lead', 'dead', 1, 'flow:sale:1:add', '{"rule":"sale","step":"add","flow":"1","steps":{}}', NULL, 1, 6);
+            INSERT INTO job_attempts (job_id, attempt, worker, started_at, finished_at, outcome, status, error) VALUES
+                (1, 1, 'w', 1, 2, 'succeeded', NULL, NULL),
+                (2, 1, 'w', 1, 2, 'retrying', 503, 'busy'), (2, 2, 'w', 2, 3, 'succeeded', NULL, NULL),
+                (3, 1, 'w', 1, 4, 'succeeded', NULL, NULL), (5, 1, 'w', 1, 6, 'dead', 400, 'bad');
+            """)
+        database.close()
+
+        let queue = try JobQueue(path: old)
+        defer { queue.close() }
+        XCTAssertEqual(try queue.list(state: nil, limit: 10).sorted { $0.id < $1.id }.map(\.state),
+                       [.succeeded, .skipped, .succeeded, .succeeded, .dead],
+                       "only the step job whose output says skipped changes; process_event and alert jobs are not steps")
+        let (purchase, attempts) = try XCTUnwrap(try queue.job(2))
+        XCTAssertEqual(JobQueue.skipReason(of: purchase), #"condition steps.link.metadata.hookyard_rule = "sale" does not hold"#)
+        XCTAssertEqual(attempts.map(\.outcome), ["retrying", "skipped"])
+        XCTAssertEqual(attempts.first?.error, "busy")
+        XCTAssertEqual(try queue.job(5)?.attempts.map(\.outcome), ["dead"])
+        let migrated = try SQLiteDatabase(path: old, readOnly: true)
+        defer { migrated.close() }
+        XCTAssertEqual(try migrated.scalarInt("PRAGMA user_version"), Int64(Schema.currentVersion))
+        XCTAssertEqual(try migrated.scalarInt("SELECT count(*) FROM job_attempts"), 5, "no attempt was lost with the rebuild")
+        XCTAssertEqual(try migrated.scalarInt("SELECT count(*) FROM pragma_foreign_key_check"), 0)
+        let indexes = try migrated.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('jobs', 'job_attempts') AND sql IS NOT NULL ORDER BY name")
+        var names: [String] = []
+        while try indexes.step() { names.append(indexes.string(0) ?? "") }
+        XCTAssertEqual(names, ["job_attempts_by_job", "jobs_by_event", "jobs_due", "jobs_leases"])
+        XCTAssertEqual(try migrated.scalarInt("SELECT count(*) FROM sqlite_master WHERE name LIKE '%v13%'"), 0, "no table left over")
+        // The dead job still retries, and the rebuilt tables take the new state and outcome.
+        try queue.retry(5, now: 10)
+        let claimed = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 1000, now: 11))
+        XCTAssertEqual(claimed.id, 5)
+        XCTAssertTrue(try queue.skip(jobID: 5, owner: "w", reason: "do-not-contact: the contact unsubscribed", now: 12))
+        XCTAssertEqual(try queue.job(5)?.attempts.map(\.outcome), ["dead", "skipped"])
+    }
 }
 
 import Synchronization

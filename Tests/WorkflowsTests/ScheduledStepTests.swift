@@ -101,7 +101,7 @@ final class ScheduledStepTests: XCTestCase {
                        "when: skips its step only; if: ends the flow")
         XCTAssertEqual(try output(steps[0]), .object(["skipped": .string(#"when: condition event.industry = "agency" does not hold"#)]))
         XCTAssertEqual(try output(steps[1])["lead_id"]?.stringValue?.hasPrefix("dry-run-lead-"), true, "the next step ran")
-        XCTAssertEqual(try output(steps[2])["skipped"]?.stringValue, #"condition event.industry = "agency" does not hold"#)
+        XCTAssertEqual(try output(steps[2])["skipped"]?.stringValue, #"if: condition event.industry = "agency" does not hold"#)
         XCTAssertEqual(try JSONValue.parse(steps[1].input ?? "")["steps"]?["only-agencies"]?["skipped"]?.stringValue != nil, true,
                        "later steps see the skip")
     }

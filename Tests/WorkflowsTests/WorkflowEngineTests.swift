@@ -44,6 +44,8 @@ struct QueueDriver {
             switch outcome {
             case .succeeded(let output, let followUps):
                 _ = try queue.succeed(jobID: job.id, owner: "test", output: output, followUps: followUps, now: Self.now())
+            case .skipped(let reason, let followUps):
+                _ = try queue.skip(jobID: job.id, owner: "test", reason: reason, followUps: followUps, now: Self.now())
             case .failed(let error, let status, let retryable, _):
                 _ = try queue.fail(jobID: job.id, owner: "test", error: error, status: status,
                                    retryAt: retryable ? Self.now() + 3_600_000 : nil, now: Self.now())
@@ -200,9 +202,12 @@ final class WorkflowEngineTests: XCTestCase {
         store(.instantly, type: "lead_interested", body: interested("ann@example.com"))
         let results = try QueueDriver(path: path, engine: engine).drain()
         XCTAssertEqual(results.count, 3)
-        guard case .succeeded(let output?, let followUps) = results[2].1 else { return XCTFail() }
+        guard case .skipped(let reason, let followUps) = results[2].1 else { return XCTFail("\(results[2].1)") }
         XCTAssertEqual(followUps, [])
-        XCTAssertEqual(try JSONValue.parse(output), .object(["skipped": .string("condition steps.customer.created = false does not hold")]))
+        XCTAssertEqual(reason, "if: condition steps.customer.created = false does not hold")
+        let job = try XCTUnwrap(JobQueue(path: path).job(results[2].0.id)?.job)
+        XCTAssertEqual(job.state, .skipped)
+        XCTAssertEqual(try JSONValue.parse(job.output ?? ""), .object(["skipped": .string(reason)]))
     }
 
     func testRecordPurchaseIsOncePerReference() throws {

@@ -332,4 +332,68 @@ final class LeadToSaleTests: XCTestCase {
         XCTAssertTrue(after.contains("mode      dry-run for Stripe and Instantly (requests are recorded, none sent), as the daemon recorded it"), after)
         XCTAssertTrue(after.contains(", stopped 20"), after)
     }
+
+    /// A step its guard held back is `skipped`, with its reason, wherever a state is shown (issue 14, item 5): in dry-run,
+    /// a payment through a link Hookyard did not create carries no `hookyard_rule`, so `purchase` (`if:`) is skipped and
+    /// the flow ends there; nothing counts it as a success.
+    func testSkippedStepShowsAsSkippedEverywhere() throws {
+        var extra = environment()
+        for key in ["STRIPE_API_KEY", "INSTANTLY_API_KEY"] { extra.removeValue(forKey: key) }
+        let daemon = try DaemonProcess(directory: directory, yaml: Self.exampleYAML, environment: extra)
+        try sendInterested("ann@example.com", to: daemon)
+        try waitUntil("the dry-run flow finished", daemon: daemon) { try jobCounts(daemon)["succeeded"] == 5 }
+        let created = Int(Date().timeIntervalSince1970)
+        try sendStripe("""
+            {"id":"evt_skipped_purchase","object":"event","api_version":"2025-12-15.clover","created":\(created),
+             "type":"checkout.session.completed","livemode":false,"pending_webhooks":1,"request":{"id":null,"idempotency_key":null},
+             "data":{"object":{"id":"cs_test_skipped_purchase","object":"checkout.session","mode":"payment","status":"complete",
+             "payment_status":"paid","payment_link":"plink_not_from_hookyard","amount_total":4900,"currency":"usd",
+             "customer":null,"customer_details":{"email":"ann@example.com"},"created":\(created)}}}
+            """, to: daemon)
+        try waitUntil("the purchase step was skipped", daemon: daemon) { try jobCounts(daemon)["skipped"] == 1 }
+        let reason = #"if: condition steps.link.metadata.hookyard_rule = "lead-to-sale" does not hold"#
+        let escaped = reason.replacingOccurrences(of: "\"", with: "\\\"")
+        let queue = try JobQueue(path: daemon.databasePath)
+        defer { queue.close() }
+        let skipped = try XCTUnwrap(queue.list(state: .skipped, limit: 10).first)
+        XCTAssertEqual(skipped.kind, "record_purchase")
+        XCTAssertEqual(JobQueue.skipReason(of: skipped), reason)
+        // The flow ended at the skipped step: nothing after `purchase` was queued.
+        XCTAssertEqual(try queue.jobs(forEvent: skipped.eventID).map { "\($0.kind) \($0.state.rawValue)" },
+                       ["process_event succeeded", "stripe.get_payment_link succeeded", "record_purchase skipped"])
+
+        let (listStatus, list) = try daemon.run(["jobs", "list", "--state", "skipped"])
+        XCTAssertEqual(listStatus, 0, list)
+        let rows = list.split(separator: "\n").dropFirst()
+        XCTAssertEqual(rows.count, 1, list)
+        XCTAssertTrue(rows.first?.contains("skipped    record_purchase") ?? false, list)
+        XCTAssertTrue(rows.first?.contains("payment-to-customer/purchase") ?? false, list)
+        XCTAssertTrue(rows.first?.contains("skipped: if: condition steps.link.metadata.hookyard_rule") ?? false, list)
+        let (_, all) = try daemon.run(["jobs", "list"])
+        XCTAssertEqual(all.split(separator: "\n").filter { $0.contains("record_purchase") && $0.contains("succeeded") }.count, 0, all)
+
+        let (_, show) = try daemon.run(["jobs", "show", String(skipped.id)])
+        XCTAssertTrue(show.contains(#""state" : "skipped""#), show)
+        XCTAssertTrue(show.contains(#""skipped_because" : "\#(escaped)""#), show)
+        XCTAssertTrue(show.contains(#""outcome" : "skipped""#), show)
+
+        let (_, event) = try daemon.run(["events", "show", "evt_skipped_purchase"])
+        XCTAssertTrue(event.contains(#""state" : "skipped""#), event)
+        XCTAssertTrue(event.contains(#""skipped_because" : "\#(escaped)""#), event)
+
+        let (_, contact) = try daemon.run(["contacts", "show", "ann@example.com"])
+        XCTAssertTrue(contact.contains("record_purchase skipped (\(reason))"), contact)
+        XCTAssertFalse(contact.contains("record_purchase succeeded"), contact)
+
+        let (_, stats) = try daemon.run(["stats"])
+        XCTAssertTrue(stats.contains("succeeded 7  skipped 1"), stats)
+        XCTAssertTrue(stats.contains("purchases none"), stats)
+
+        let metrics = try ExpositionParser(try daemon.adminClient().roundTrip("GET", "/metrics").bodyText)
+        XCTAssertEqual(metrics.value("hookyard_jobs", ["state": "skipped"]), 1)
+        XCTAssertEqual(metrics.value("hookyard_jobs", ["state": "succeeded"]), 7)
+        XCTAssertEqual(metrics.value("hookyard_job_attempts_total", ["provider": "local", "action": "record_purchase", "outcome": "skipped"]), 1)
+        XCTAssertNil(metrics.value("hookyard_job_attempts_total", ["provider": "local", "action": "record_purchase", "outcome": "succeeded"]))
+        XCTAssertEqual(daemon.terminate(), 0)
+    }
 }
