@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEV_ENV := .hookyard-dev.env
 
-.PHONY: all deps build release run test bench check-systemd report-screenshot clean fuzz
+.PHONY: all deps build release run banner test bench check-systemd report-screenshot clean fuzz
 
 all: build
 
@@ -15,30 +15,35 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## Build and start the daemon on 127.0.0.1:8080 with ./hookyard.db, development secrets and the rules of one
-## example in dry-run (no API keys: the requests each step would send are recorded in its output). The example is
-## lead-to-sale unless EXAMPLE names another file of deploy/examples: make run EXAMPLE=product-launch
+## Build and start the daemon on 127.0.0.1:8080 with development secrets and the rules of one example in dry-run
+## (no API keys: the requests each step would send are recorded in its output). The example is lead-to-sale unless
+## EXAMPLE names another file of deploy/examples: make run EXAMPLE=product-launch. Each example has a database of its
+## own, ./hookyard-<example>.db (DATABASE=… for another), so one example's jobs and waiting steps never mix with
+## another's. The banner prints the commands of deploy/examples/<example>.walkthrough, which walk that example's flow
+## (docs/workflows/<example>.md shows the same file).
 EXAMPLE ?= lead-to-sale
 EXAMPLE_CONFIG := deploy/examples/$(EXAMPLE).yaml
+DATABASE ?= ./hookyard-$(EXAMPLE).db
 
 run: build
-	@test -f $(EXAMPLE_CONFIG) || { echo "no example $(EXAMPLE_CONFIG); the examples are: $$(ls deploy/examples | sed 's/\.yaml$$//' | tr '\n' ' ')"; exit 2; }
+	@$(MAKE) --no-print-directory banner EXAMPLE=$(EXAMPLE) DATABASE=$(DATABASE)
+	@set -a && . ./$(DEV_ENV) && HOOKYARD_DATABASE=$(DATABASE) && set +a && exec .build/debug/hookyard serve --config $(EXAMPLE_CONFIG)
+
+## What `make run` prints before it starts the daemon (also creates .hookyard-dev.env); tested by WalkthroughTests.
+banner:
+	@test -f $(EXAMPLE_CONFIG) || { echo "no example $(EXAMPLE_CONFIG); the examples are: $$(ls deploy/examples/*.yaml | sed 's|.*/||; s/\.yaml$$//' | tr '\n' ' ')"; exit 2; }
 	@scripts/dev-env.sh $(DEV_ENV)
 	@echo
-	@echo "Hookyard is starting on http://127.0.0.1:8080 (database ./hookyard.db, rules $(EXAMPLE_CONFIG),"
-	@echo "dry-run). Stop it with Ctrl-C. From another terminal in this directory, send events and watch the flows:"
+	@echo "Hookyard is starting on http://127.0.0.1:8080 (database $(DATABASE), rules $(EXAMPLE_CONFIG), dry-run)."
+	@echo "Admin listener: http://127.0.0.1:9090 (/report: the success-metrics page; /metrics; /healthz)."
+	@echo "Stop it with Ctrl-C. From another terminal in this directory, walk the $(EXAMPLE) flow:"
 	@echo
-	@echo "    set -a && . ./$(DEV_ENV) && set +a"
-	@if [ "$(EXAMPLE)" = lead-to-sale ]; then echo "    .build/debug/hookyard send-test-event instantly"; \
-	else echo "    .build/debug/hookyard trigger instantly lead_interested --email ada@example.com   (docs/workflows/$(EXAMPLE).md)"; fi
-	@echo "    .build/debug/hookyard jobs list"
-	@echo "    .build/debug/hookyard jobs show 3"
-	@echo "    .build/debug/hookyard contacts list"
+	@echo "    set -a && . ./$(DEV_ENV) && HOOKYARD_DATABASE=$(DATABASE) && set +a"
+	@sed 's/^/    /' deploy/examples/$(EXAMPLE).walkthrough
 	@echo "    .build/debug/hookyard segments list --config $(EXAMPLE_CONFIG)"
 	@echo
 	@echo "The walk-through of this example, step by step: docs/workflows/$(EXAMPLE).md"
 	@echo
-	@set -a && . ./$(DEV_ENV) && set +a && exec .build/debug/hookyard serve --config $(EXAMPLE_CONFIG)
 
 ## Run every test (unit and integration).
 test: deps

@@ -23,6 +23,32 @@ extension StoreReader {
     /// The payment link `id` as the `stripe.create_payment_link` step that created it recorded it, or `nil` when no
     /// succeeded step of this database created it.
     public func createdPaymentLink(id: String) throws -> CreatedPaymentLink? {
+        try CreatedPaymentLink.read(id: id, from: database)
+    }
+
+    /// The id of the payment link a `stripe.create_payment_link` step of this database created last (for `email`'s
+    /// lead when given, compared normalised), or `nil` when none did (yet).
+    public func newestCreatedPaymentLinkID(email: String?) throws -> String? {
+        let statement = try database.prepare("""
+            SELECT j.output, j.input FROM jobs j
+            WHERE j.kind = 'stripe.create_payment_link' AND j.state = 'succeeded' AND json_valid(j.output)
+              AND json_extract(j.output, '$.payment_link_id') IS NOT NULL
+            ORDER BY j.id DESC
+            """)
+        let wanted = email.map(EmailAddress.normalized)
+        while try statement.step() {
+            guard let output = statement.string(0).flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }),
+                  let id = output["payment_link_id"] as? String else { continue }
+            guard let wanted else { return id }
+            if let link = try createdPaymentLink(id: id), link.email.map(EmailAddress.normalized) == wanted { return id }
+        }
+        return nil
+    }
+}
+
+extension CreatedPaymentLink {
+    /// The query behind `StoreReader.createdPaymentLink` and `WorkflowStore.createdPaymentLink`.
+    static func read(id: String, from database: SQLiteDatabase) throws -> CreatedPaymentLink? {
         let statement = try database.prepare("""
             SELECT j.output, j.input FROM jobs j
             WHERE j.kind = 'stripe.create_payment_link' AND j.state = 'succeeded' AND json_valid(j.output)

@@ -62,6 +62,12 @@ public final class WorkflowStore {
         return (EventSource(rawValue: statement.string(0) ?? "") ?? .stripe, statement.string(1) ?? "", statement.blob(2))
     }
 
+    /// The payment link `id` as the `stripe.create_payment_link` step of this database that created it recorded it
+    /// (its metadata, its tier's amount), or `nil`: what a dry-run read of the link answers with.
+    public func createdPaymentLink(id: String) throws -> CreatedPaymentLink? {
+        try CreatedPaymentLink.read(id: id, from: database)
+    }
+
     /// Records a purchase unless one with the same reference exists.
     /// - Returns: the purchase's row id and whether this call created it (`false`: it was already recorded).
     public func recordPurchase(_ purchase: Purchase, now: Int64) throws -> (id: Int64, created: Bool) {

@@ -25,6 +25,11 @@ struct ActionContext {
     var segments: [SegmentQuery] = []
     /// Where local actions leave what the engine acts on after the step (segment changes to start rules for).
     var effects: ActionEffects?
+    /// Whether Stripe runs in dry-run: `stripe.get_payment_link` then answers a link a step of this database
+    /// created with the metadata that step sent (`WorkflowStore.createdPaymentLink`), as Stripe would.
+    var stripeDryRun = false
+    /// Whether Instantly runs in dry-run: writes are only recorded, so nothing waits for Instantly to apply them.
+    var instantlyDryRun = false
 }
 
 /// What a local action changed that the engine acts on once the step is done: the segment entries and exits it
@@ -72,10 +77,7 @@ public final class ActionRunner: Sendable {
         case "stripe.deactivate_payment_link": return try deactivatePaymentLink(arguments, context)
         case "stripe.deactivate_payment_links": return try deactivatePaymentLinks(arguments, context)
         case "stripe.get_customer": return try getCustomer(arguments, context)
-        case "stripe.get_payment_link":
-            let link = try context.stripe.retrievePaymentLink(id: try arguments.string("id"))
-            return .object(["payment_link_id": .string(link.id), "url": .string(link.url), "active": .bool(link.active),
-                            "metadata": Self.object(link.metadata)])
+        case "stripe.get_payment_link": return try getPaymentLink(arguments, context)
         case "stripe.get_checkout_session":
             let session = try context.stripe.retrieveCheckoutSession(id: try arguments.string("id"))
             return .object(["session_id": .string(session.id), "status": Self.optional(session.status),
@@ -229,6 +231,28 @@ public final class ActionRunner: Sendable {
         return .object(output)
     }
 
+    /// `GET /v1/payment_links/{id}`. In dry-run the request is only recorded, and the dry-run transport knows no
+    /// link; for a link a `stripe.create_payment_link` step of this database created, the answer carries the
+    /// metadata that step sent (the link's `url` is the dry-run one either way), so a walk-through's later steps
+    /// read what they would read live. A link this database did not create keeps the transport's empty metadata.
+    private func getPaymentLink(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+        let id = try arguments.string("id")
+        let link = try context.stripe.retrievePaymentLink(id: id)
+        var metadata = link.metadata
+        if context.stripeDryRun, metadata.isEmpty {
+            let created: CreatedPaymentLink?
+            do {
+                created = try context.store.createdPaymentLink(id: id)
+            } catch {
+                throw ProviderFailure(message: "reading payment link \(id) from the store failed: \(error)", status: nil, retryable: true,
+                                      retryAfterMilliseconds: nil)
+            }
+            if let created { metadata = created.metadata }
+        }
+        return .object(["payment_link_id": .string(link.id), "url": .string(link.url), "active": .bool(link.active),
+                        "metadata": Self.object(metadata)])
+    }
+
     /// Reads the link first: an inactive one (deactivated by an earlier attempt whose answer was lost, by hand, or
     /// by Stripe at its seat limit) is left alone, so a retry writes nothing.
     private func deactivatePaymentLink(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
@@ -363,8 +387,9 @@ public final class ActionRunner: Sendable {
         try context.instantly.updateInterestStatus(email: email, campaign: campaign, value: value)
         // Instantly applies the status in the background (202). Wait until the lead shows it, so the next step
         // (typically a move to another campaign) runs after it; if it does not show in time, check again later
-        // (the retry reads the state first and does not post twice once it shows).
-        if lead != nil {
+        // (the retry reads the state first and does not post twice once it shows). In dry-run nothing was sent, and
+        // the made-up lead never shows a status: there is nothing to wait for.
+        if lead != nil, !context.instantlyDryRun {
             let shown = try waitForInstantly { () throws(ProviderFailure) -> Bool in
                 guard let current = try context.instantly.findLead(email: email, campaign: campaign) else { return true }
                 return current.interestStatus == value

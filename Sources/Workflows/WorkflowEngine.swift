@@ -549,7 +549,8 @@ public final class WorkflowEngine: JobHandler {
                                           store: store, eventID: job.eventID, rule: ruleName,
                                           idempotencyKey: Self.stripeIdempotencyKey(job), now: clock, catalog: currentCatalog,
                                           dueAt: input["scheduled_for"]?.stringValue.flatMap(ISO8601Timestamp.milliseconds) ?? job.createdAt,
-                                          segments: currentContactPolicy.segments, effects: effects)
+                                          segments: currentContactPolicy.segments, effects: effects,
+                                          stripeDryRun: providers.stripeDryRun, instantlyDryRun: providers.instantlyDryRun)
         let result = try runner.run(step.action, Arguments(values: rendered), in: actionContext)
 
         var stored = result.objectValue ?? ["result": result]

@@ -20,6 +20,9 @@ struct TriggerCommand: ParsableCommand {
             Events for the same --email share the Stripe customer and subscription ids. A Checkout Session whose \
             data.object.payment_link (--set) is a link Hookyard created (found in the database) carries that link's \
             metadata, as Stripe copies it, its tier's amount and currency, and by default its lead's email. \
+            --payment-link latest puts the session on the link Hookyard created last in the database (for --email \
+            when given), waiting up to \(Int(TriggerCommand.latestLinkWaitSeconds)) s for the flow to create it, so a \
+            walk-through can pay the link of the lead it just triggered. \
             Stripe events are signed with \
             the first STRIPE_WEBHOOK_SECRET; Instantly events carry INSTANTLY_WEBHOOK_SECRET in the configured \
             instantly.secret_header. Exits 1 when the daemon does not answer 2xx.
@@ -33,16 +36,57 @@ struct TriggerCommand: ParsableCommand {
         "Set a field by dotted path, e.g. data.object.amount_total=9900 or campaign_id=…; repeatable. The value is JSON when it parses as JSON, else text.",
         valueName: "path=value"))
     var assignments: [String] = []
+    @Option(name: .customLong("payment-link"), help: ArgumentHelp(
+        "The payment link a checkout.session event is on (same as --set data.object.payment_link=ID), or 'latest': the link Hookyard created last in the database, for --email when given.",
+        valueName: "id|latest"))
+    var paymentLink: String?
     @Option(help: "Base URL of the daemon (default: http://<listen address>).") var to: String?
     @Flag(name: .customLong("print"), help: "Print the signed HTTP request instead of sending it.") var printOnly = false
 
+    /// How long `--payment-link latest` waits for a link to appear (the flow that creates it runs after the event).
+    static let latestLinkWaitSeconds: Double = 30
+
     func validate() throws {
         _ = try TriggeredEvent(source: source, type: eventType, email: email, assignments: assignments)
+        if let paymentLink {
+            guard source == .stripe, eventType.hasPrefix("checkout.session.") else {
+                throw ValidationError("--payment-link is for Stripe checkout.session.* events, not \(source.rawValue) \(eventType)")
+            }
+            guard !paymentLink.isEmpty else { throw ValidationError("--payment-link needs a link id (plink_…) or 'latest'") }
+        }
     }
 
     func run() throws {
+        let settings = try options.load()
+        var assignments = assignments
+        if let paymentLink {
+            let id = paymentLink == "latest" ? try Self.latestLink(database: settings.database, email: email) : paymentLink
+            // First, so an explicit --set still wins.
+            assignments.insert("data.object.payment_link=\(id)", at: 0)
+        }
         let event = try TriggeredEvent(source: source, type: eventType, email: email, assignments: assignments)
-        try event.deliver(settings: options.load(), to: to, printOnly: printOnly)
+        try event.deliver(settings: settings, to: to, printOnly: printOnly)
+    }
+
+    /// The id of the link a step created last in the database at `path` (for `email`'s lead when given), waiting up
+    /// to `latestLinkWaitSeconds` for one. - Throws: `TriggerError` when none appears.
+    static func latestLink(database path: String, email: String?, waitSeconds: Double = latestLinkWaitSeconds) throws -> String {
+        let deadline = Date().addingTimeInterval(waitSeconds)
+        var lastError: Error?
+        repeat {
+            if FileManager.default.fileExists(atPath: path) {
+                do {
+                    let reader = try StoreReader(path: path)
+                    if let id = try reader.newestCreatedPaymentLinkID(email: email) { return id }
+                } catch {
+                    lastError = error
+                }
+            }
+            usleep(200_000)
+        } while Date() < deadline
+        let whose = email.map { " for \($0)" } ?? ""
+        let why = lastError.map { " (\($0))" } ?? ""
+        throw TriggerError(description: "--payment-link latest: no payment link created\(whose) in \(path) after \(Int(waitSeconds)) s\(why); trigger the event that starts the link's flow first (see 'hookyard jobs list'), or give the link's id")
     }
 }
 

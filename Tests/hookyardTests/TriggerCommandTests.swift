@@ -436,3 +436,24 @@ final class TriggerCommandTests: XCTestCase {
         XCTAssertEqual((try json(after)["events"] as? [String: Int])?["stripe"], 1)
     }
 }
+
+/// `--payment-link` (issue 14, item 1): only for Checkout Session events; `latest` names the link a step of the
+/// database created last, and says what is missing when none appears in time.
+final class TriggerPaymentLinkOptionTests: XCTestCase {
+    func testPaymentLinkIsOnlyForCheckoutSessions() throws {
+        let (status, output) = try DaemonProcess.run(["trigger", "instantly", "lead_interested", "--payment-link", "latest"],
+                                                     environment: ["INSTANTLY_WEBHOOK_SECRET": "x"])
+        XCTAssertNotEqual(status, 0, output)
+        XCTAssertTrue(output.contains("--payment-link is for Stripe checkout.session.* events"), output)
+    }
+
+    func testLatestWithoutALinkSaysWhatToDo() throws {
+        let directory = DaemonProcess.makeDirectory()
+        let path = directory.appendingPathComponent("none.db").path
+        XCTAssertThrowsError(try TriggerCommand.latestLink(database: path, email: "ada@example.com", waitSeconds: 0.3)) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("no payment link created for ada@example.com in \(path)"), text)
+            XCTAssertTrue(text.contains("trigger the event that starts the link's flow first"), text)
+        }
+    }
+}
