@@ -115,6 +115,8 @@ final class SystemdIntegrationTests: XCTestCase {
         // A sender's kept-alive connection, opened before the reload, must still serve after it.
         let kept = try TestHTTPClient(port: daemon.port)
         XCTAssertEqual(try deliver("evt_before", to: daemon.port, on: kept), 200)
+        // Its job must be done before the reload, or the new rule would record it too (workers run after intake).
+        XCTAssertTrue(try waitFor { try daemon.run(["stats", "--json"]).1.contains(#""succeeded":1"#) })
         let file = directory.appendingPathComponent("hookyard.yaml")
         try """
             stripe: {max_rps: 7}
@@ -131,7 +133,9 @@ final class SystemdIntegrationTests: XCTestCase {
             && $0["stripe_max_rps"] as? String == "7" })
         // The new rule runs: the next event, on the connection opened before the reload, records a purchase.
         XCTAssertEqual(try deliver(to: daemon.port, on: kept), 200)
-        XCTAssertTrue(try waitFor { try daemon.run(["stats"]).1.contains("purchases 1 for USD 49.00") })
+        var stats = ""
+        XCTAssertTrue(try waitFor { stats = try daemon.run(["stats"]).1; return stats.contains("purchases 1 for USD 49.00") },
+                      "\(stats)\n\(daemon.output)")
 
         try "rules: [oops".write(to: file, atomically: true, encoding: .utf8)
         kill(daemon.process.processIdentifier, SIGHUP)
@@ -139,7 +143,8 @@ final class SystemdIntegrationTests: XCTestCase {
         XCTAssertTrue(daemon.process.isRunning)
         // The old rules still run.
         XCTAssertEqual(try deliver("evt_second", to: daemon.port), 200)
-        XCTAssertTrue(try waitFor { try daemon.run(["stats"]).1.contains("purchases 2 for USD 98.00") })
+        XCTAssertTrue(try waitFor { stats = try daemon.run(["stats"]).1; return stats.contains("purchases 2 for USD 98.00") },
+                      "\(stats)\n\(daemon.output)")
         XCTAssertEqual(daemon.terminate(), 0)
     }
 
