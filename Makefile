@@ -40,7 +40,7 @@ banner:
 	@echo
 	@echo "    set -a && . ./$(DEV_ENV) && HOOKYARD_DATABASE=$(DATABASE) && set +a"
 	@sed 's/^/    /' deploy/examples/$(EXAMPLE).walkthrough
-	@echo "    .build/debug/hookyard segments list --config $(EXAMPLE_CONFIG)"
+	@echo "    .build/debug/hookyard segments list"
 	@echo
 	@echo "The walk-through of this example, step by step: docs/workflows/$(EXAMPLE).md"
 	@echo

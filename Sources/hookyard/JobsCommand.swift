@@ -27,10 +27,12 @@ struct Jobs: ParsableCommand {
                 for job in jobs { print(try jsonLine(summary(job))) }
                 return
             }
-            print(column("ID", 8) + column("STATE", 11) + column("KIND", 32) + column("STEP", 36) + column("ATTEMPTS", 10) + column("EVENT", 8)
+            // The STEP column is as wide as the longest `rule/step` shown, so long names do not push the rest out of line.
+            let stepWidth = max(36, (jobs.compactMap { stepName($0)?.count }.max() ?? 0) + 2)
+            print(column("ID", 8) + column("STATE", 11) + column("KIND", 32) + column("STEP", stepWidth) + column("ATTEMPTS", 10) + column("EVENT", 8)
                   + column("NEXT RUN", 26) + "LAST ERROR")
             for job in jobs {
-                print(column(String(job.id), 8) + column(job.state.rawValue, 11) + column(job.kind, 32) + column(stepName(job) ?? "-", 36)
+                print(column(String(job.id), 8) + column(job.state.rawValue, 11) + column(job.kind, 32) + column(stepName(job) ?? "-", stepWidth)
                       + column(String(job.attempts), 10) + column(String(job.eventID), 8) + column(isoTime(job.nextRunAt), 26)
                       + ((job.lastError ?? JobQueue.skipReason(of: job).map { "skipped: " + $0 }).map { String($0.prefix(80)) } ?? ""))
             }
