@@ -227,12 +227,7 @@ public final class HTTPServer: Sendable {
                 state.evictedSinceWarning += count
                 return takeSlotWarning(&state)
             }
-            if let report {
-                logger.warning("connection table full: evicted the connections idle or incomplete the longest",
-                               metadata: ["max_connections": "\(configuration.maxConnections)",
-                                          "evicted_since_last_warning": "\(report.evicted)",
-                                          "refused_since_last_warning": "\(report.refused)"])
-            }
+            if let report { logSlotWarning("connection table full: evicted the connections idle or incomplete the longest", report) }
             return true
         }
         return false
@@ -264,12 +259,14 @@ public final class HTTPServer: Sendable {
             state.refusedSinceWarning += 1
             return takeSlotWarning(&state)
         }
-        if let report {
-            logger.warning("connection refused: too many open connections, none idle or incomplete to evict",
-                           metadata: ["max_connections": "\(configuration.maxConnections)",
-                                      "evicted_since_last_warning": "\(report.evicted)",
-                                      "refused_since_last_warning": "\(report.refused)"])
-        }
+        if let report { logSlotWarning("connection refused: too many open connections, none idle or incomplete to evict", report) }
+    }
+
+    /// The slot warning `takeSlotWarning` allowed, with the evictions and refusals since the last one.
+    private func logSlotWarning(_ message: Logger.Message, _ report: (evicted: Int, refused: Int)) {
+        logger.warning(message, metadata: ["max_connections": "\(configuration.maxConnections)",
+                                           "evicted_since_last_warning": "\(report.evicted)",
+                                           "refused_since_last_warning": "\(report.refused)"])
     }
 
     func connectionClosed() {

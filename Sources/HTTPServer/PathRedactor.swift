@@ -45,7 +45,7 @@ public struct PathRedactor: Sendable {
         for round in 0...3 {
             if secrets.contains(where: { Self.contains(form, $0) }) { return true }
             guard round < 3, form.contains(UInt8(ascii: "%")) else { return false }
-            let decoded = Self.percentDecoded(form)
+            let decoded = PercentDecoding.decode(form)
             if decoded == form { return false }
             form = decoded
         }
@@ -61,32 +61,5 @@ public struct PathRedactor: Sendable {
             start += 1
         }
         return false
-    }
-
-    /// `%XX` sequences (either case) decoded; a `%` not followed by two hex digits is kept as it is.
-    static func percentDecoded(_ bytes: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var index = 0
-        while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
-               let high = hexDigit(bytes[index + 1]), let low = hexDigit(bytes[index + 2]) {
-                out.append(high << 4 | low)
-                index += 3
-            } else {
-                out.append(bytes[index])
-                index += 1
-            }
-        }
-        return out
-    }
-
-    private static func hexDigit(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

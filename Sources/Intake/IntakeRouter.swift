@@ -276,19 +276,8 @@ public final class IntakeRouter: HTTPResponder {
         names.compactMap { name in request.headers[name].map { (name, $0) } }
     }
 
+    /// A path piece percent-decoded as `PathRedactor` decodes it (`PercentDecoding`).
     static func percentDecoded(_ text: Substring) -> String {
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
-        while let byte = iterator.next() {
-            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
-            let digits = [iterator.next(), iterator.next()].compactMap { $0 }
-            if digits.count == 2, let value = UInt8(String(decoding: digits, as: UTF8.self), radix: 16) {
-                bytes.append(value)
-            } else {
-                bytes.append(byte)
-                bytes.append(contentsOf: digits)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        String(decoding: PercentDecoding.decode(Array(text.utf8)), as: UTF8.self)
     }
 }

@@ -214,12 +214,15 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
         return try runProgram(binary, arguments, environment: env)
     }
 
-    /// Runs any program to completion with exactly `environment`; returns (exit status, stdout+stderr).
-    public static func runProgram(_ executable: URL, _ arguments: [String], environment: [String: String]) throws -> (Int32, String) {
+    /// Runs any program to completion with exactly `environment` (in `directory`, when given); returns (exit
+    /// status, stdout+stderr).
+    public static func runProgram(_ executable: URL, _ arguments: [String], environment: [String: String],
+                                  in directory: URL? = nil) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         process.environment = environment
+        if let directory { process.currentDirectoryURL = directory }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
