@@ -45,9 +45,11 @@ let package = Package(
         .target(name: "Alerts",
                 dependencies: ["Store", "Contacts", "Outbound", "Metrics", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
-        // The one SQLite wrapper: schema, migrations, events, jobs; group commit.
+        // The one SQLite wrapper: connections, statements, bindings, row decoding; SQLite's own words in its errors.
+        .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
+        // Events, jobs, schema, migrations; group commit.
         .target(name: "Store",
-                dependencies: ["CSQLite", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["SQLite", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // Contacts: what each stored event says about a person, engagement, and segments compiled to SQL.
         .target(name: "Contacts",
@@ -69,12 +71,12 @@ let package = Package(
                 dependencies: ["Store", "Contacts", "Outbound", "Alerts", "CLinux", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The success-metrics report (attribution, funnel, revenue, churn) computed from the store by SQL aggregates.
-        .target(name: "Reports", dependencies: ["Store", "Contacts"], swiftSettings: swiftSettings),
+        .target(name: "Reports", dependencies: ["Store", "SQLite", "Contacts"], swiftSettings: swiftSettings),
         // Generated report data (the demo dataset, the report benchmark's database) written straight into the store.
-        .target(name: "DemoData", dependencies: ["Store", "Contacts"], swiftSettings: swiftSettings),
+        .target(name: "DemoData", dependencies: ["Store", "SQLite", "Contacts"], swiftSettings: swiftSettings),
         // CLI, configuration, logging, wiring.
         .executableTarget(name: "hookyard",
-                          dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "Yams", "StrictJSON",
+                          dependencies: ["HTTPServer", "Store", "SQLite", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "Yams", "StrictJSON",
                                          "Reports", "DemoData",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
@@ -90,7 +92,7 @@ let package = Package(
                           path: "Benchmarks/BenchDrain", swiftSettings: swiftSettings),
         // Applies events to 100,000 seeded contacts through the workers (the contact job), for `make bench`.
         .executableTarget(name: "BenchContacts",
-                          dependencies: ["Workflows", "Contacts", "Store", "Outbound", "TestSupport",
+                          dependencies: ["Workflows", "Contacts", "Store", "SQLite", "Outbound", "TestSupport",
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Benchmarks/BenchContacts", swiftSettings: swiftSettings),
         // Times the report (ReportBuilder) on 1,000,000 events and 100,000 contacts of demo data, for `make bench`.
@@ -101,18 +103,18 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["HTTPServer", "Intake", "Store", "StrictJSON", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "StoreTests", dependencies: ["SQLite", "Store", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "IntakeTests", dependencies: ["Intake", "Cryptography", "HTTPServer", "Store", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTPServer", "StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ContactsTests", dependencies: ["Contacts", "Store", "Outbound", "TestSupport"],
+        .testTarget(name: "ContactsTests", dependencies: ["SQLite", "Contacts", "Store", "Outbound", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Contacts", "Store", "Outbound", "Alerts", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "DemoData", "Store"], swiftSettings: swiftSettings),
+        .testTarget(name: "WorkflowsTests", dependencies: ["SQLite", "Workflows", "Contacts", "Store", "Outbound", "Alerts", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReportsTests", dependencies: ["SQLite", "Reports", "DemoData", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "hookyardTests", dependencies: ["hookyard", "Intake", "Store", "TestSupport", "Reports", "DemoData"],
+        .testTarget(name: "hookyardTests", dependencies: ["SQLite", "hookyard", "Intake", "Store", "TestSupport", "Reports", "DemoData"],
                     swiftSettings: swiftSettings),
     ]
 )

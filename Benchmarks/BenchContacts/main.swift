@@ -26,6 +26,7 @@ import Store
 import Synchronization
 import TestSupport
 import Workflows
+import SQLite
 
 let arguments = BenchmarkSupport.arguments(defaults: [20_000, 4, 100_000])
 let (events, workers, seedContacts) = (arguments[0], arguments[1], arguments[2])

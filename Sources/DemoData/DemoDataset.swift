@@ -1,5 +1,6 @@
 import Foundation
 import Store
+import SQLite
 
 /// A realistic, clearly labelled synthetic dataset for the report (`hookyard demo seed`, `make report-screenshot`, the
 /// report benchmark): over the 90 days before `now`, leads in five outreach campaigns (names start with "Demo:",

@@ -1,5 +1,6 @@
 import Contacts
 import Store
+import SQLite
 
 /// Writes report data straight into the store's tables, the way the daemon would have left them: an `events` row for
 /// every Instantly activity and Stripe payment (with its `contact_activity` or `contact_payments` row), contacts,

@@ -1,4 +1,5 @@
 import Store
+import SQLite
 
 /// Computes the `Report` for a `ReportQuery` from the store with a handful of SQL aggregates (see docs/metrics.md for
 /// every formula). It only reads: the connection is `query_only`, and as a WAL reader it never blocks the daemon.

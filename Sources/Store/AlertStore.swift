@@ -1,4 +1,5 @@
 import Foundation
+import SQLite
 
 /// Whether an alert's condition holds.
 public enum AlertState: String, Sendable, Codable, CaseIterable {

@@ -1,4 +1,5 @@
 import Foundation
+import SQLite
 
 /// Erasure (a data subject's request) and payload retention.
 extension ContactStore {

@@ -1,3 +1,4 @@
+import SQLite
 /// The loop guard: what keeps Hookyard from reacting to its own writes, or starting a rule for one person again and
 /// again.
 extension ContactStore {

@@ -1,3 +1,4 @@
+import SQLite
 /// Reading contacts for the CLI and the admin API: one contact, lists and counts by segment, a contact's timeline,
 /// and the export of everything held about a person. Reads run outside transactions (each statement sees one
 /// committed state of the database).

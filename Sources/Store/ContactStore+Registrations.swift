@@ -1,3 +1,4 @@
+import SQLite
 /// Registrations: a contact's place for a catalog product (an event, a course), recorded by the `contact.register`
 /// workflow action, counted per product against its seats.
 extension ContactStore {

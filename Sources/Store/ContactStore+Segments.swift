@@ -1,3 +1,4 @@
+import SQLite
 /// Segment membership: evaluating compiled segments, recording entries and exits, and the clock's re-evaluation.
 extension ContactStore {
     /// Evaluates `queries` for one contact at `now` (a rule's `if:` filters), in one statement.

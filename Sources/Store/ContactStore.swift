@@ -1,4 +1,5 @@
 import Foundation
+import SQLite
 
 /// Why a `ContactStore` call failed beyond SQLite's own errors (`SQLiteError`, which names the failing SQL).
 public enum ContactStoreError: Error, CustomStringConvertible, Sendable, Equatable {

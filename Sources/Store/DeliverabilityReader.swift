@@ -1,3 +1,4 @@
+import SQLite
 /// How one sending account or campaign fared over a time window: the Instantly activities counted by kind, and the
 /// rates the deliverability watch judges (each = that kind's count / emails sent; `nil` when nothing was sent).
 public struct DeliverabilityRates: Sendable, Equatable {

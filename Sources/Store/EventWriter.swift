@@ -1,3 +1,4 @@
+import SQLite
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,4 +1,5 @@
 import Foundation
+import SQLite
 
 /// A job as stored.
 public struct Job: Sendable, Equatable {

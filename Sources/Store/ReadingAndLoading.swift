@@ -1,3 +1,4 @@
+import SQLite
 /// A connection for readers that must never write, such as reports: opened like every reader (WAL, busy timeout;
 /// an older schema is migrated first, as any command does), then switched to `PRAGMA query_only`, so a statement
 /// that would write fails instead. A WAL reader never blocks the daemon's writer.

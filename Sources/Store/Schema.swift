@@ -1,3 +1,4 @@
+import SQLite
 /// The database schema as an ordered list of forward migrations, tracked with `PRAGMA user_version`.
 ///
 /// Migration N brings the schema from version N-1 to N inside one transaction, so a crash mid-migration

@@ -1,4 +1,5 @@
 import Foundation
+import SQLite
 
 /// A consistent, self-contained copy of a live Hookyard database, taken with SQLite's online backup API while
 /// the daemon keeps writing (`hookyard backup`).

@@ -1,3 +1,5 @@
+import SQLite
+
 /// Opening a database the way every Hookyard connection must see it.
 enum StoreConnection {
     /// Opens `path` with WAL, `synchronous=FULL` (a commit survives power loss), a busy timeout and foreign keys.

@@ -1,3 +1,4 @@
+import SQLite
 /// Errors the store raises itself (SQLite's own errors are `SQLiteError`).
 public enum StoreError: Error, CustomStringConvertible, Sendable {
     /// The database was written by a newer Hookyard whose schema this build does not know.

@@ -1,4 +1,5 @@
 import Foundation
+import SQLite
 
 /// A payment link a workflow step (`stripe.create_payment_link`) created, as the store remembers it: what a
 /// Checkout Session on it carries (Stripe copies a link's metadata onto the sessions it creates), for

@@ -1,3 +1,4 @@
+import SQLite
 /// Read-side queries for the CLI and health checks, on a connection of its own (WAL lets it read while the
 /// daemon writes). Not thread-safe: one reader per thread or command.
 public final class StoreReader {

@@ -1,3 +1,4 @@
+import SQLite
 /// A purchase a workflow records for reporting: one per provider reference (a Checkout Session id).
 public struct Purchase: Sendable, Equatable {
     public var eventID: Int64

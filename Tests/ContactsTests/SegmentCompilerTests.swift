@@ -5,6 +5,7 @@ import Outbound
 import Store
 import XCTest
 import TestSupport
+import SQLite
 
 /// Every compiled expression is run against a real database with the contacts schema (migration 5), and judged by
 /// the contacts it selects.

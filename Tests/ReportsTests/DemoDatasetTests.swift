@@ -3,6 +3,7 @@ import Foundation
 import Reports
 import Store
 import XCTest
+import SQLite
 
 /// `DemoDataset`: what `hookyard demo seed` writes, its refusals, and the report it gives.
 final class DemoDatasetTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Store
+import SQLite
 
 /// The daemon's record (its configuration file, schema 12) and the mark a backup sets in its copy.
 final class DaemonStatusTests: XCTestCase {

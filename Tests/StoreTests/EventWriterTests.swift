@@ -3,6 +3,7 @@ import Logging
 import XCTest
 @testable import Store
 import TestSupport
+import SQLite
 
 final class EventWriterTests: XCTestCase {
     var directory: URL!

@@ -1,5 +1,6 @@
 import XCTest
 @testable import Store
+import SQLite
 
 /// The shared checked money sum: what it counts, what it leaves out, and the exact SQL sum.
 final class MoneySumTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Store
 import XCTest
+import SQLite
 
 /// Text goes into SQLite and comes back by its byte count, never as a C string (issue 13, item 7).
 final class SQLiteTextTests: XCTestCase {

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import XCTest
 @testable import Store
+import SQLite
 
 final class WriteLockTests: XCTestCase {
     /// An urgent caller (the intake's writer) is served before background callers that were waiting first.

@@ -6,6 +6,7 @@ import Synchronization
 import XCTest
 @testable import Workflows
 import TestSupport
+import SQLite
 
 /// `http.post` through the engine and the queue: the body is the rendered map with sorted keys, every attempt
 /// sends the job's idempotency key and a signature at its own time, and unknown targets fail without retry.

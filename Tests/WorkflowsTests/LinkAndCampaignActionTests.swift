@@ -6,6 +6,7 @@ import Synchronization
 import XCTest
 @testable import Workflows
 import TestSupport
+import SQLite
 
 /// `stripe.create_payment_link`'s seat limit, `stripe.deactivate_payment_link`, `instantly.remove_lead` and
 /// `instantly.pause_campaign`/`resume_campaign`: each is idempotent, so a second attempt of the same job (after a

@@ -6,6 +6,7 @@ import Synchronization
 import XCTest
 @testable import Workflows
 import TestSupport
+import SQLite
 
 /// A provider that answers from a closure and records what it was sent.
 final class StubTransport: ProviderTransport {

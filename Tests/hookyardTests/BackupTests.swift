@@ -4,6 +4,7 @@ import Store
 import Synchronization
 import TestSupport
 import XCTest
+import SQLite
 
 /// `hookyard backup` against the real daemon while webhooks keep arriving.
 final class BackupTests: XCTestCase {

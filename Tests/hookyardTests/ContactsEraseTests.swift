@@ -3,6 +3,7 @@ import Logging
 import Store
 import TestSupport
 import XCTest
+import SQLite
 
 /// `hookyard contacts erase` run as an admin runs it, on a database that holds the person's address in places beyond
 /// their contact: a dead job's alert (message and `context.last_error`), a body naming them only JSON-escaped, a

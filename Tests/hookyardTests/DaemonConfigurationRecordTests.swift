@@ -2,6 +2,7 @@ import Foundation
 import Store
 import TestSupport
 import XCTest
+import SQLite
 
 /// What the daemon records of itself for the CLI, through the real binary: the configuration file it runs with (so
 /// commands against its database use it when no `--config` is given), and whether it is alive (pid and start time);

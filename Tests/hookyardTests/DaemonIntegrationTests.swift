@@ -4,6 +4,7 @@ import Store
 import Synchronization
 import TestSupport
 import XCTest
+import SQLite
 
 /// Starts the real `hookyard` binary on an ephemeral loopback port and talks to it over sockets.
 final class DaemonIntegrationTests: XCTestCase {

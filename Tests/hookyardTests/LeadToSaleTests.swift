@@ -3,6 +3,7 @@ import Intake
 import Store
 import TestSupport
 import XCTest
+import SQLite
 
 /// The lead-to-sale scenario end to end: the real daemon with the shipped example rules, signed webhooks, and the
 /// fake Stripe and Instantly APIs (real HTTP servers on loopback) behind `STRIPE_API_BASE` / `INSTANTLY_API_BASE`.

@@ -3,6 +3,7 @@ import Reports
 import Store
 import TestSupport
 import XCTest
+import SQLite
 
 /// `GET /report` on the real daemon, loaded by headless Chromium (Debian's `chromium`): the page renders under its
 /// own Content-Security-Policy without a console message, shows figures known from the events the test sent, and
