@@ -1,3 +1,4 @@
+import Contacts
 import Cryptography
 import Foundation
 import Outbound
@@ -478,7 +479,7 @@ public final class ActionRunner: Sendable {
         do {
             result = try context.store.contacts.register(email: email, product: product.key, reference: reference, seats: seats,
                                                          eventID: context.eventID, segments: context.segments, now: context.now())
-        } catch ContactStoreError.emptyEmail {
+        } catch ContactStorageError.emptyEmail {
             throw Arguments.failure("argument 'email' is not an address")
         } catch {
             throw ProviderFailure(message: "registering \(email) for \(product.key) failed: \(error)", status: nil, retryable: true,

@@ -1,4 +1,5 @@
 import Foundation
+import Store
 
 /// Where an email address was found in the database: one column of one table, and how many rows hold it there.
 public struct AddressOccurrence: Sendable, Equatable, CustomStringConvertible {
@@ -16,7 +17,7 @@ public struct AddressOccurrence: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Searching the whole database for an address, as erasure and its verification do.
-extension ContactStore {
+extension SQLiteContactStore {
     /// A column that can hold text: its table, name, declared type, and whether a unique index or primary key covers
     /// it (such a value is replaced whole, so two redacted values never collide).
     struct TextColumn {

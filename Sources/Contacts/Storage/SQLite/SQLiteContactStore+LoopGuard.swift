@@ -1,10 +1,12 @@
 import SQLite
+import Store
+
 /// The loop guard: what keeps Hookyard from reacting to its own writes, or starting a rule for one person again and
 /// again.
-extension ContactStore {
+extension SQLiteContactStore {
     /// Records that `rule` wrote to Instantly for `email` at `at` (the contact is created if missing, first seen
     /// `at`); the latest time per contact and rule is kept. One transaction.
-    /// - Throws: `ContactStoreError.emptyEmail` for a blank address, or `SQLiteError`.
+    /// - Throws: `ContactStorageError.emptyEmail` for a blank address, or `SQLiteError`.
     public func recordOwnWrite(email: String, rule: String, at: Int64) throws {
         try database.transaction {
             let contact = try findOrCreateContact(email: ContactObservation.normalise(email: email), firstSeenAt: at, now: at)
@@ -37,7 +39,7 @@ extension ContactStore {
     /// the rule started fewer than `maxPerDay` flows for this contact (0: no limit), and fewer than
     /// `maxTotalPerDay` for everyone (`nil`: no limit), in the 24 hours before `now`. The contact is created if
     /// missing.
-    /// - Throws: `ContactStoreError.emptyEmail` for a blank address (of a flow not admitted before), or `SQLiteError`.
+    /// - Throws: `ContactStorageError.emptyEmail` for a blank address (of a flow not admitted before), or `SQLiteError`.
     public func admitRuleRun(rule: String, email: String, flow: String, now: Int64, maxPerDay: Int,
                              maxTotalPerDay: Int? = nil, eventID: Int64? = nil) throws -> Admission {
         try database.transaction {

@@ -1,5 +1,5 @@
-import Outbound
 import Store
+import StrictJSON
 
 /// A contact field a segment or a rule's `if:` can test. Each maps to a column or a subquery of the contacts
 /// tables (see `SegmentCompiler`).

@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
-import Outbound
+import StrictJSON
 import Store
 
 /// A contact as JSON: what `contacts show --json` and `contacts export` print, and what rule templates and

@@ -1,9 +1,11 @@
 import SQLite
+import Store
+
 /// Segment membership: evaluating compiled segments, recording entries and exits, and the clock's re-evaluation.
-extension ContactStore {
+extension SQLiteContactStore {
     /// Evaluates `queries` for one contact at `now` (a rule's `if:` filters), in one statement.
     /// - Returns: one value per query, in order; all `false` when there is no such contact (e.g. erased).
-    /// - Throws: `ContactStoreError.segmentQuery` naming a query that does not compile, or `SQLiteError`.
+    /// - Throws: `ContactStorageError.segmentQuery` naming a query that does not compile, or `SQLiteError`.
     public func evaluate(contactID: Int64, queries: [SegmentQuery], now: Int64) throws -> [Bool] {
         guard !queries.isEmpty else { return [] }
         return try evaluateRow(queries, contactID: contactID, now: now) ?? Array(repeating: false, count: queries.count)
@@ -129,7 +131,7 @@ extension ContactStore {
         } catch let error as SQLiteError {
             for query in queries {
                 if let message = compiles("SELECT (\(try Self.boundSQL(query))) FROM contacts c WHERE c.id = ?") {
-                    throw ContactStoreError.segmentQuery(name: query.name, message: message)
+                    throw ContactStorageError.segmentQuery(name: query.name, message: message)
                 }
             }
             throw error
@@ -139,7 +141,7 @@ extension ContactStore {
     /// `query.sql` with each `.real` parameter's placeholder written `CAST(? AS REAL)`: the SQLite wrapper binds no
     /// doubles, so a real is bound as its decimal text and SQLite converts it back (exactly, for the shortest
     /// round-trip form Swift prints). Placeholders inside quoted strings or identifiers are not counted.
-    /// - Throws: `ContactStoreError.segmentQuery` when the placeholders and parameters differ in number.
+    /// - Throws: `ContactStorageError.segmentQuery` when the placeholders and parameters differ in number.
     static func boundSQL(_ query: SegmentQuery) throws -> String {
         var result: [UInt8] = []
         result.reserveCapacity(query.sql.utf8.count)
@@ -162,7 +164,7 @@ extension ContactStore {
             result.append(byte)
         }
         guard placeholders == query.parameters.count else {
-            throw ContactStoreError.segmentQuery(
+            throw ContactStorageError.segmentQuery(
                 name: query.name, message: "\(placeholders) placeholders but \(query.parameters.count) parameters")
         }
         return String(decoding: result, as: UTF8.self)

@@ -1,7 +1,9 @@
 import SQLite
+import Store
+
 /// Registrations: a contact's place for a catalog product (an event, a course), recorded by the `contact.register`
 /// workflow action, counted per product against its seats.
-extension ContactStore {
+extension SQLiteContactStore {
     /// Registers `email` for `product`, in one transaction: creates the contact if missing (first seen `now`),
     /// records the registration under `reference`, counts the product's registrations, and re-evaluates the
     /// contact's segments (`registered_for` may have changed).
@@ -16,13 +18,13 @@ extension ContactStore {
     ///   - product: the catalog product key; the caller checks it names a product.
     ///   - reference: what the registration came from (a Checkout Session id); unique across every product.
     ///   - seats: the product's seats; `nil` when it has no limit (then `seatsLeft` is `nil` and `soldOut` false).
-    /// - Throws: `ContactStoreError.emptyEmail` for a blank address, `.emptyRegistration` for an empty product or
-    ///   reference, `ContactStoreError.segmentQuery` for a segment that cannot be evaluated, or `SQLiteError`
+    /// - Throws: `ContactStorageError.emptyEmail` for a blank address, `.emptyRegistration` for an empty product or
+    ///   reference, `ContactStorageError.segmentQuery` for a segment that cannot be evaluated, or `SQLiteError`
     ///   (nothing is written).
     public func register(email: String, product: String, reference: String, seats: Int?, eventID: Int64,
                          segments: [SegmentQuery], now: Int64) throws -> RegistrationResult {
-        guard !product.isEmpty else { throw ContactStoreError.emptyRegistration("product") }
-        guard !reference.isEmpty else { throw ContactStoreError.emptyRegistration("reference") }
+        guard !product.isEmpty else { throw ContactStorageError.emptyRegistration("product") }
+        guard !reference.isEmpty else { throw ContactStorageError.emptyRegistration("reference") }
         return try database.transaction {
             let contact = try findOrCreateContact(email: ContactObservation.normalise(email: email), firstSeenAt: now, now: now)
             let inserted = try firstRow("""

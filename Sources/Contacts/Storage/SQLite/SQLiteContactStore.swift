@@ -1,8 +1,9 @@
 import Foundation
 import SQLite
+import Store
 
-/// Why a `ContactStore` call failed beyond SQLite's own errors (`SQLiteError`, which names the failing SQL).
-public enum ContactStoreError: Error, CustomStringConvertible, Sendable, Equatable {
+/// Why a `SQLiteContactStore` call failed beyond SQLite's own errors (`SQLiteError`, which names the failing SQL).
+public enum ContactStorageError: Error, CustomStringConvertible, Sendable, Equatable {
     /// A segment's SQL does not compile, or its `?` placeholders do not match its parameters.
     case segmentQuery(name: String, message: String)
     /// A pending observation's stored JSON cannot be decoded (it was written by an incompatible build).
@@ -33,10 +34,13 @@ public enum ContactStoreError: Error, CustomStringConvertible, Sendable, Equatab
 /// retries the event changes nothing twice. Contact state is derived from the stored events, which `EventWriter`
 /// commits durably; a contact update lost to a power cut is re-applied when the event's job runs again.
 ///
-/// Not thread-safe: one `ContactStore` (one SQLite connection) per worker thread or CLI command. Statements used on
+/// Not thread-safe: one `SQLiteContactStore` (one SQLite connection) per worker thread or CLI command. Statements used on
 /// the hot path are compiled once per connection and reused.
-public final class ContactStore {
-    let database: SQLiteDatabase
+public final class SQLiteContactStore {
+    /// The connection this store uses; readers made from the store (a deliverability reader) share it.
+    public let database: SQLiteDatabase
+    /// Whether `close()` closes `database` (`false` when it was lent by the caller).
+    private let ownsConnection: Bool
     /// Compiled statements by SQL text; each is reset (and unbound) after every use.
     private var statements: [String: SQLiteStatement] = [:]
     /// The last segment list evaluated and its combined SQL (the worker passes the same list on every apply).
@@ -55,12 +59,24 @@ public final class ContactStore {
     /// - Throws: `StoreError.missingDatabase`, `StoreError.newerSchema`, or SQLite's error.
     public init(path: String, durableCommits: Bool = true) throws {
         database = try StoreConnection.openExisting(path: path, durableCommits: durableCommits)
+        ownsConnection = true
     }
 
-    /// Closes the connection; later calls throw. Safe to call twice.
+    /// A store on an existing connection, shared with other storage on the same thread (a worker's job queue and
+    /// workflow records). The connection must already be open on a migrated database (`StoreConnection.openExisting`);
+    /// its `synchronous` setting decides durability as in `init(path:durableCommits:)`. It stays the caller's: `close()`
+    /// drops this store's statements and leaves the connection open.
+    /// - Important: the store and everything else using `database` must stay on one thread at a time.
+    public init(database: SQLiteDatabase) {
+        self.database = database
+        ownsConnection = false
+    }
+
+    /// Drops the compiled statements and closes the connection when this store opened it; later calls throw (on a
+    /// lent connection, later calls work again, recompiling statements). Safe to call twice.
     public func close() {
         statements.removeAll()
-        database.close()
+        if ownsConnection { database.close() }
     }
 
     // MARK: Statements
@@ -146,7 +162,7 @@ public final class ContactStore {
     /// payment status, tier and segment membership are recomputed at `now`; each segment entered or left is recorded
     /// (queued, so the caller starts its rules) and returned.
     /// - Complexity: a dozen indexed statements plus one evaluating every segment for this contact.
-    /// - Throws: `SQLiteError` (nothing is written), or `ContactStoreError` for a segment that cannot be evaluated
+    /// - Throws: `SQLiteError` (nothing is written), or `ContactStorageError` for a segment that cannot be evaluated
     ///   or a pending observation that cannot be read.
     public func apply(_ observation: ContactObservation, policy: EngagementPolicy, segments: [SegmentQuery],
                       now: Int64) throws -> ContactChange {
@@ -192,7 +208,7 @@ public final class ContactStore {
     /// Transitions caused by a pending observation carry its event id; others carry `eventID` (the event whose
     /// workflow made the link; it is not recorded as applied). Idempotent: linking again applies nothing new and
     /// returns `alreadyApplied: true`. A customer already linked to another contact stays with it.
-    /// - Throws: `SQLiteError` (nothing is written) or `ContactStoreError` (`emptyEmail` for a blank address).
+    /// - Throws: `SQLiteError` (nothing is written) or `ContactStorageError` (`emptyEmail` for a blank address).
     public func linkCustomer(email: String, customerID: String, eventID: Int64, policy: EngagementPolicy,
                              segments: [SegmentQuery], now: Int64) throws -> ContactChange {
         try database.transaction {
@@ -218,7 +234,7 @@ public final class ContactStore {
     /// changed), in one transaction. Its segment changes carry `eventID` (the event whose workflow added or moved
     /// the lead) and are left unqueued for the maintenance pass as well, like those of `linkCustomer`.
     /// - Returns: the segment changes.
-    /// - Throws: `ContactStoreError.emptyEmail` for a blank address, or `SQLiteError`.
+    /// - Throws: `ContactStorageError.emptyEmail` for a blank address, or `SQLiteError`.
     @discardableResult
     public func linkLead(email: String, campaignID: String, leadID: String, eventID: Int64, segments: [SegmentQuery],
                          now: Int64) throws -> [SegmentTransition] {
@@ -283,9 +299,9 @@ public final class ContactStore {
     }
 
     /// The contact with this (normalised) email, created with `firstSeenAt` when missing.
-    /// - Throws: `ContactStoreError.emptyEmail` for an empty address.
+    /// - Throws: `ContactStorageError.emptyEmail` for an empty address.
     func findOrCreateContact(email: String, firstSeenAt: Int64, now: Int64) throws -> (id: Int64, created: Bool) {
-        guard !email.isEmpty else { throw ContactStoreError.emptyEmail }
+        guard !email.isEmpty else { throw ContactStorageError.emptyEmail }
         if let id = try contactID(email: email) { return (id, false) }
         let id = try firstRow("""
             INSERT INTO contacts (email, first_seen_at, updated_at) VALUES (?, ?, ?) RETURNING id
@@ -338,7 +354,7 @@ public final class ContactStore {
                 observation.eventID = eventID
                 observations.append(observation)
             } catch {
-                throw ContactStoreError.unreadablePendingObservation(eventID: eventID, message: "\(error)")
+                throw ContactStorageError.unreadablePendingObservation(eventID: eventID, message: "\(error)")
             }
         }
         observations.sort { ($0.occurredAt, $0.eventID) < ($1.occurredAt, $1.eventID) }
@@ -549,7 +565,7 @@ public final class ContactStore {
 
 // MARK: - Binding
 
-/// A Swift value a `ContactStore` statement binds as a parameter.
+/// A Swift value a `SQLiteContactStore` statement binds as a parameter.
 protocol SQLBindable {
     func bind(to statement: SQLiteStatement, at index: Int32) throws
 }

@@ -1,8 +1,10 @@
 import SQLite
+import Store
+
 /// Reading contacts for the CLI and the admin API: one contact, lists and counts by segment, a contact's timeline,
 /// and the export of everything held about a person. Reads run outside transactions (each statement sees one
 /// committed state of the database).
-extension ContactStore {
+extension SQLiteContactStore {
     private static let contactColumns = """
         c.id, c.email, c.first_seen_at, c.last_engagement_at, c.sent, c.opened, c.clicked, c.replied, c.bounced,
         c.unsubscribed, c.meeting_booked, c.interest_status, c.payment_status, c.engagement, c.subscription_id,
@@ -27,7 +29,7 @@ extension ContactStore {
 
     /// Contacts that match `query` (all when `nil`) and the given payment status and engagement, most recently
     /// updated first, at most `limit`. Each contact is read completely (a few indexed queries per contact).
-    /// - Throws: `ContactStoreError.segmentQuery` or `SQLiteError`.
+    /// - Throws: `ContactStorageError.segmentQuery` or `SQLiteError`.
     public func contacts(matching query: SegmentQuery?, paymentStatus: PaymentStatus?, engagement: EngagementLevel?,
                          limit: Int, now: Int64) throws -> [Contact] {
         var conditions: [String] = []
@@ -54,7 +56,7 @@ extension ContactStore {
     }
 
     /// How many contacts match `query` at `now`.
-    /// - Throws: `ContactStoreError.segmentQuery` or `SQLiteError`.
+    /// - Throws: `ContactStorageError.segmentQuery` or `SQLiteError`.
     public func count(matching query: SegmentQuery, now: Int64) throws -> Int {
         let sql = "SELECT count(*) FROM contacts c WHERE (\(try Self.boundSQL(query)))"
         return Int(try segmentRows(query, sql, arguments: Self.arguments(query, now: now)) { $0.int(0) }.first ?? 0)
@@ -67,7 +69,7 @@ extension ContactStore {
             return try rows(sql, arguments: arguments, row: row)
         } catch let error as SQLiteError {
             if let query, let message = compiles("SELECT (\(try Self.boundSQL(query))) FROM contacts c") {
-                throw ContactStoreError.segmentQuery(name: query.name, message: message)
+                throw ContactStorageError.segmentQuery(name: query.name, message: message)
             }
             throw error
         }
