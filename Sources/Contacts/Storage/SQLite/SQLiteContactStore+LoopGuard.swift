@@ -24,16 +24,6 @@ extension SQLiteContactStore {
             """, ContactObservation.normalise(email: email), rule) { $0.int(0) }
     }
 
-    /// What `admitRuleRun` decided.
-    public enum Admission: Sendable, Equatable {
-        case admitted
-        /// The rule already started `maxPerDay` flows for this contact in the last 24 hours.
-        case contactCap
-        /// The rule already started `maxTotalPerDay` flows, for everyone, in the last 24 hours (recorded as a
-        /// `max_per_day` holdback).
-        case ruleCap
-    }
-
     /// Decides, atomically (one transaction), whether `rule` may start `flow` for `email` at `now`: a flow already
     /// admitted is admitted again (a re-run is not a new run); otherwise the flow is admitted and recorded only if
     /// the rule started fewer than `maxPerDay` flows for this contact (0: no limit), and fewer than
@@ -41,7 +31,7 @@ extension SQLiteContactStore {
     /// missing.
     /// - Throws: `ContactStorageError.emptyEmail` for a blank address (of a flow not admitted before), or `SQLiteError`.
     public func admitRuleRun(rule: String, email: String, flow: String, now: Int64, maxPerDay: Int,
-                             maxTotalPerDay: Int? = nil, eventID: Int64? = nil) throws -> Admission {
+                             maxTotalPerDay: Int? = nil, eventID: Int64? = nil) throws -> RuleRunAdmission {
         try database.transaction {
             if try firstRow("SELECT 1 FROM rule_runs WHERE flow = ?", flow, row: { _ in true }) == true { return .admitted }
             let contact = try findOrCreateContact(email: ContactObservation.normalise(email: email), firstSeenAt: now,

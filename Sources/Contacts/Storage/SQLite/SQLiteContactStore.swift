@@ -2,29 +2,7 @@ import Foundation
 import SQLite
 import Store
 
-/// Why a `SQLiteContactStore` call failed beyond SQLite's own errors (`SQLiteError`, which names the failing SQL).
-public enum ContactStorageError: Error, CustomStringConvertible, Sendable, Equatable {
-    /// A segment's SQL does not compile, or its `?` placeholders do not match its parameters.
-    case segmentQuery(name: String, message: String)
-    /// A pending observation's stored JSON cannot be decoded (it was written by an incompatible build).
-    case unreadablePendingObservation(eventID: Int64, message: String)
-    /// A contact was to be created for an address that is empty once trimmed.
-    case emptyEmail
-    /// A registration was to be recorded with an empty product or reference (the associated value names which).
-    case emptyRegistration(String)
-
-    public var description: String {
-        switch self {
-        case .segmentQuery(let name, let message): "segment '\(name)' cannot be evaluated: \(message)"
-        case .unreadablePendingObservation(let eventID, let message):
-            "the pending observation of event \(eventID) cannot be read: \(message)"
-        case .emptyEmail: "a contact needs a non-empty email address"
-        case .emptyRegistration(let what): "a registration needs a non-empty \(what)"
-        }
-    }
-}
-
-/// The contacts: one record per normalised email, updated from observations of stored events, with engagement,
+/// `ContactStorage` on SQLite. The contacts: one record per normalised email, updated from observations of stored events, with engagement,
 /// payment status and segment membership derived from what was observed, the loop guard workflows consult, and the
 /// reading, export and erasure operations of the CLI.
 ///
@@ -34,9 +12,10 @@ public enum ContactStorageError: Error, CustomStringConvertible, Sendable, Equat
 /// retries the event changes nothing twice. Contact state is derived from the stored events, which `EventWriter`
 /// commits durably; a contact update lost to a power cut is re-applied when the event's job runs again.
 ///
-/// Not thread-safe: one `SQLiteContactStore` (one SQLite connection) per worker thread or CLI command. Statements used on
-/// the hot path are compiled once per connection and reused.
-public final class SQLiteContactStore {
+/// Not thread-safe: one `SQLiteContactStore` (one SQLite connection) per worker thread or CLI command. Statements used
+/// on the hot path are compiled once per connection and reused. Every SQL statement about contacts is in this file and
+/// its `SQLiteContactStore+…` extensions (and `SegmentCompiler`, which writes segments' SQL for them).
+public final class SQLiteContactStore: ContactStorage {
     /// The connection this store uses; readers made from the store (a deliverability reader) share it.
     public let database: SQLiteDatabase
     /// Whether `close()` closes `database` (`false` when it was lent by the caller).
