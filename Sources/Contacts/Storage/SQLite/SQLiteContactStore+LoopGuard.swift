@@ -71,7 +71,10 @@ extension SQLiteContactStore {
             SELECT rule, reason, count(*) FROM rule_holdbacks GROUP BY rule, reason
             UNION ALL SELECT rule, 'ran', count(DISTINCT contact_id) FROM rule_runs GROUP BY rule
             ORDER BY 1, 2
-            """) { (rule: $0.string(0) ?? "", reason: $0.string(1) ?? "", contacts: Int($0.int(2))) }
+            """) { row in
+            (rule: try row.requiredString(0, column: "rule_holdbacks.rule"),
+             reason: try row.requiredString(1, column: "rule_holdbacks.reason"), contacts: Int(row.int(2)))
+        }
     }
 
     private func insertHoldback(rule: String, contactID: Int64, reason: String, eventID: Int64?, at: Int64) throws {

@@ -43,7 +43,9 @@ extension SQLiteContactStore {
                         UNION ALL
                         SELECT 1, id, product FROM contact_registrations WHERE contact_id = ?2 AND product = ?3
                     ) ORDER BY rank LIMIT 1
-                    """, reference, contact.id, product, row: { (id: $0.int(0), product: $0.string(1) ?? "") }) else {
+                    """, reference, contact.id, product, row: {
+                        (id: $0.int(0), product: try $0.requiredString(1, column: "contact_registrations.product"))
+                    }) else {
                     preconditionFailure("a registration conflicted on a unique key, yet neither of its keys finds one")
                 }
                 registration = earlier
@@ -51,7 +53,9 @@ extension SQLiteContactStore {
             let count = try firstRow("""
                 SELECT count(*) FROM contact_registrations WHERE product = ? AND id <= ?
                 """, registration.product, registration.id) { Int($0.int(0)) } ?? 0
-            let address = try firstRow("SELECT email FROM contacts WHERE id = ?", contact.id) { $0.string(0) ?? "" } ?? ""
+            let address = try firstRow("SELECT email FROM contacts WHERE id = ?", contact.id) {
+                try $0.requiredString(0, column: "contacts.email")
+            } ?? ""
             let transitions = try updateSegments(contactID: contact.id, email: address, segments: segments, now: now,
                                                  queued: false, cause: { eventID })
             return RegistrationResult(contactID: contact.id, created: inserted != nil, product: registration.product,
@@ -69,7 +73,9 @@ extension SQLiteContactStore {
         try rows("""
             SELECT product, reference, event_id, registered_at FROM contact_registrations WHERE contact_id = ? ORDER BY id
             """, contactID) { row in
-            ContactRegistration(product: row.string(0) ?? "", reference: row.string(1) ?? "", eventID: row.int(2),
+            ContactRegistration(product: try row.requiredString(0, column: "contact_registrations.product"),
+                                reference: try row.requiredString(1, column: "contact_registrations.reference"),
+                                eventID: row.int(2),
                                 registeredAt: row.int(3))
         }
     }

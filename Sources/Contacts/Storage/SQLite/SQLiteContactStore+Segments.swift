@@ -23,7 +23,8 @@ extension SQLiteContactStore {
         try database.transaction {
             let batch = try rows("SELECT id, email, engagement FROM contacts WHERE id > ? ORDER BY id LIMIT ?",
                                  contactID, limit) { row in
-                (id: row.int(0), email: row.string(1) ?? "", engagement: row.string(2) ?? "")
+                (id: row.int(0), email: try row.requiredString(1, column: "contacts.email"),
+                 engagement: try row.requiredString(2, column: "contacts.engagement"))
             }
             var transitions: [SegmentTransition] = []
             for contact in batch {
@@ -47,7 +48,8 @@ extension SQLiteContactStore {
             JOIN contacts c ON c.id = t.contact_id WHERE t.queued = 0 ORDER BY t.id LIMIT ?
             """, limit) { row in
             (id: row.int(0), transition: SegmentTransition(
-                contactID: row.int(1), email: row.string(2) ?? "", segment: row.string(3) ?? "",
+                contactID: row.int(1), email: try row.requiredString(2, column: "contacts.email"),
+                segment: try row.requiredString(3, column: "segment_transitions.segment"),
                 entered: row.int(4) != 0, entry: Int(row.int(5)), eventID: row.int(6)))
         }
     }
@@ -77,7 +79,7 @@ extension SQLiteContactStore {
         guard !segments.isEmpty, let values = try evaluateRow(segments, contactID: contactID, now: now) else { return [] }
         var members: [String: Bool] = [:]
         _ = try rows("SELECT segment, member FROM contact_segments WHERE contact_id = ?", contactID) { row in
-            members[row.string(0) ?? ""] = row.int(1) != 0
+            members[try row.requiredString(0, column: "contact_segments.segment")] = row.int(1) != 0
         }
         var seen = Set<String>()
         var eventID: Int64?

@@ -224,7 +224,9 @@ public final class SQLiteContactStore: ContactStorage {
                 INSERT INTO contact_leads (contact_id, campaign_id, lead_id, first_seen_at) VALUES (?1, ?2, ?3, ?4)
                 ON CONFLICT (contact_id, campaign_id) DO UPDATE SET lead_id = excluded.lead_id
                 """, contact.id, campaignID, leadID, now)
-            let email = try firstRow("SELECT email FROM contacts WHERE id = ?", contact.id) { $0.string(0) ?? "" } ?? ""
+            let email = try firstRow("SELECT email FROM contacts WHERE id = ?", contact.id) {
+                try $0.requiredString(0, column: "contacts.email")
+            } ?? ""
             return try updateSegments(contactID: contact.id, email: email, segments: segments, now: now, queued: false,
                                       cause: { eventID })
         }
@@ -238,7 +240,9 @@ public final class SQLiteContactStore: ContactStorage {
         try database.transaction {
             guard let contactID = try contactID(email: ContactObservation.normalise(email: email)) else { return [] }
             guard try run("DELETE FROM contact_leads WHERE contact_id = ? AND campaign_id = ?", contactID, campaignID) > 0 else { return [] }
-            let email = try firstRow("SELECT email FROM contacts WHERE id = ?", contactID) { $0.string(0) ?? "" } ?? ""
+            let email = try firstRow("SELECT email FROM contacts WHERE id = ?", contactID) {
+                try $0.requiredString(0, column: "contacts.email")
+            } ?? ""
             return try updateSegments(contactID: contactID, email: email, segments: segments, now: now, queued: false,
                                       cause: { eventID })
         }
@@ -268,8 +272,9 @@ public final class SQLiteContactStore: ContactStorage {
     }
 
     /// Maps columns 0-5: `contact_id, email, segment, entered, entry, event_id` of a transition.
-    static func transition(_ row: SQLiteStatement) -> SegmentTransition {
-        SegmentTransition(contactID: row.int(0), email: row.string(1) ?? "", segment: row.string(2) ?? "",
+    static func transition(_ row: SQLiteStatement) throws -> SegmentTransition {
+        SegmentTransition(contactID: row.int(0), email: try row.requiredString(1, column: "contacts.email"),
+                          segment: try row.requiredString(2, column: "segment_transitions.segment"),
                           entered: row.int(3) != 0, entry: Int(row.int(4)), eventID: row.int(5))
     }
 
@@ -297,7 +302,7 @@ public final class SQLiteContactStore: ContactStorage {
     public func email(ofCustomer customerID: String) throws -> String? {
         try firstRow("""
             SELECT c.email FROM contact_customers k JOIN contacts c ON c.id = k.contact_id WHERE k.customer_id = ?
-            """, customerID) { $0.string(0) ?? "" }
+            """, customerID) { try $0.requiredString(0, column: "contacts.email") }
     }
 
     /// - Returns: `true` when the customer was not linked to any contact before.
@@ -323,7 +328,7 @@ public final class SQLiteContactStore: ContactStorage {
     private func applyPending(customerID: String, to contactID: Int64, policy: EngagementPolicy,
                               segments: [SegmentQuery], now: Int64) throws -> [SegmentTransition] {
         let stored = try rows("SELECT event_id, observation FROM contact_pending WHERE customer_id = ?", customerID) {
-            (eventID: $0.int(0), json: $0.string(1) ?? "")
+            (eventID: $0.int(0), json: try $0.requiredString(1, column: "contact_pending.observation"))
         }
         guard !stored.isEmpty else { return [] }
         var observations: [ContactObservation] = []
@@ -526,7 +531,7 @@ public final class SQLiteContactStore: ContactStorage {
                     ORDER BY occurred_at DESC, id DESC LIMIT 1)),
                 engagement = ?2, updated_at = ?3
             WHERE id = ?1 RETURNING email
-            """, contactID, level.rawValue, now) { $0.string(0) ?? "" }
+            """, contactID, level.rawValue, now) { try $0.requiredString(0, column: "contacts.email") }
         return email ?? ""
     }
 
@@ -536,9 +541,46 @@ public final class SQLiteContactStore: ContactStorage {
         _ = try rows("""
             SELECT kind, count(*) FROM contact_activity WHERE contact_id = ? AND occurred_at >= ? GROUP BY kind
             """, contactID, now - policy.windowMilliseconds) { row in
-            if let kind = ContactActivity(rawValue: row.string(0) ?? "") { counts[kind] = Int(row.int(1)) }
+            counts[try row.decode(ContactActivity.self, 0, column: "contact_activity.kind")] = Int(row.int(1))
         }
         return policy.level(counts: counts)
+    }
+}
+
+// MARK: - Row decoding
+
+/// A value read back from a row that this build cannot mean: text that is no case of its enum, or NULL in a column
+/// that is never NULL. Reading stops with this error, naming the column and the value, instead of guessing a default.
+/// A value type; thread-safe.
+/// - Note: the contact store's own helper until the SQLite module's shared throwing decode replaces it.
+struct ImpossibleStoredValue: Error, CustomStringConvertible, Equatable {
+    /// `table.column`.
+    let column: String
+    /// The stored text; `nil` for NULL.
+    let value: String?
+
+    var description: String {
+        "\(column) holds \(value.map { "'\($0)'" } ?? "NULL"), which this build cannot read"
+    }
+}
+
+extension SQLiteStatement {
+    /// The text of result column `index`, which is never NULL.
+    /// - Parameter column: `table.column`, for the error.
+    /// - Throws: `ImpossibleStoredValue` when it is NULL.
+    func requiredString(_ index: Int32, column: String) throws(ImpossibleStoredValue) -> String {
+        guard let text = string(index) else { throw ImpossibleStoredValue(column: column, value: nil) }
+        return text
+    }
+
+    /// The case of `Value` whose raw value is the text of result column `index`.
+    /// - Parameter column: `table.column`, for the error.
+    /// - Throws: `ImpossibleStoredValue` when the text is NULL or no case's raw value.
+    func decode<Value: RawRepresentable>(_ type: Value.Type, _ index: Int32,
+                                         column: String) throws(ImpossibleStoredValue) -> Value where Value.RawValue == String {
+        let text = string(index)
+        guard let text, let value = Value(rawValue: text) else { throw ImpossibleStoredValue(column: column, value: text) }
+        return value
     }
 }
 
