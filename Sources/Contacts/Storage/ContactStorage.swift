@@ -10,7 +10,7 @@
 /// - Addresses are compared in their `EmailAddress.normalized` form.
 /// - Segments arrive as `SegmentQuery` values compiled for this engine (today by `SegmentCompiler`, to SQLite SQL).
 /// - Not thread-safe unless the implementation says otherwise: one instance per thread (a worker, a CLI command).
-///   After `close()` later calls throw.
+///   An instance is not used after `close()`.
 /// - Throws: the engine's own errors, or `ContactStorageError`.
 public protocol ContactStorage: AnyObject {
     // MARK: Applying observations
