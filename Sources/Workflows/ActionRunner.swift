@@ -464,7 +464,7 @@ public final class ActionRunner: Sendable {
         }
     }
 
-    /// Registers the contact for a catalog product (`ContactStore.register`): idempotent per reference, so an
+    /// Registers the contact for a catalog product (`SQLiteContactStore.register`): idempotent per reference, so an
     /// attempt that runs again reports what the first reported. The segment changes go to `context.effects`.
     private func register(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
         let email = try arguments.string("email")
