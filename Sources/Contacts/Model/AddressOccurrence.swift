@@ -1,4 +1,5 @@
 /// Where an email address was found in the database: one column of one table, and how many rows hold it there.
+/// A value type; thread-safe.
 public struct AddressOccurrence: Sendable, Equatable, CustomStringConvertible {
     public var table: String
     public var column: String

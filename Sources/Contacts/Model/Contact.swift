@@ -3,6 +3,7 @@
 public typealias ContactSubscription = ObservedSubscription
 
 /// One person as Hookyard knows them.
+/// A value type; thread-safe.
 public struct Contact: Sendable, Equatable {
     public var id: Int64
     public var email: String
@@ -66,67 +67,5 @@ public struct Contact: Sendable, Equatable {
         self.lastCampaign = lastCampaign
         self.segments = segments
         self.updatedAt = updatedAt
-    }
-}
-
-/// A payment on a contact's record, with the campaigns credited for it.
-public struct ContactPayment: Sendable, Equatable {
-    public var reference: String
-    public var kind: ObservedPayment.Kind
-    /// Negative for refunds.
-    public var amount: Int64
-    public var currency: String
-    public var occurredAt: Int64
-    public var tier: String?
-    /// The campaign that first touched the contact.
-    public var firstCampaign: String?
-    /// The last campaign that touched them before this payment (or the one its metadata names).
-    public var lastCampaign: String?
-    public var eventID: Int64?
-
-    public init(reference: String, kind: ObservedPayment.Kind, amount: Int64, currency: String, occurredAt: Int64,
-                tier: String? = nil, firstCampaign: String? = nil, lastCampaign: String? = nil, eventID: Int64? = nil) {
-        self.reference = reference
-        self.kind = kind
-        self.amount = amount
-        self.currency = currency
-        self.occurredAt = occurredAt
-        self.tier = tier
-        self.firstCampaign = firstCampaign
-        self.lastCampaign = lastCampaign
-        self.eventID = eventID
-    }
-}
-
-/// One line of a contact's history (`SQLiteContactStore.timeline`), newest first there.
-public struct ContactTimelineEntry: Sendable, Equatable {
-    public enum Kind: String, Sendable, Codable {
-        /// An event applied to the contact: `reference` is the event's row id, `detail` "<source> <type>".
-        case event
-        /// A job of such an event: `reference` is the job id, `detail` "<kind> <state>"; `at` is its last change.
-        case job
-        /// A payment, invoice or refund: `reference` is Stripe's id, `detail` "<kind> <amount> <currency>".
-        case payment
-        /// A purchase a workflow recorded for their email: `reference` is its provider reference,
-        /// `detail` "<amount> <currency> <rule>".
-        case purchase
-        /// A segment entry or exit: `reference` is the segment, `detail` "entered #<n>" or "left".
-        case segment
-        /// A registration (`contact.register`): `reference` is its reference (a Checkout Session id), `detail`
-        /// "<product>".
-        case registration
-    }
-
-    /// Unix milliseconds.
-    public var at: Int64
-    public var kind: Kind
-    public var reference: String
-    public var detail: String
-
-    public init(at: Int64, kind: Kind, reference: String, detail: String) {
-        self.at = at
-        self.kind = kind
-        self.reference = reference
-        self.detail = detail
     }
 }

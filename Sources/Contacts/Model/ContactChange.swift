@@ -1,4 +1,5 @@
 /// What applying one observation did.
+/// A value type; thread-safe.
 public struct ContactChange: Sendable, Equatable {
     /// The contact the event belongs to; `nil` when the event names no one yet (a Stripe event with only an unlinked
     /// customer id: it is kept pending and applied when that customer is linked).

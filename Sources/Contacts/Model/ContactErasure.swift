@@ -1,4 +1,5 @@
-/// What erasing one person (`SQLiteContactStore.erase`) changed.
+/// What erasing one person (`ContactStorage.erase`) changed.
+/// A value type; thread-safe.
 public struct ContactErasure: Sendable, Equatable {
     /// The id the erased contact had; `nil` when there was no contact record, only other copies of the address.
     public var contactID: Int64?

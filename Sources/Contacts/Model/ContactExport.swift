@@ -1,6 +1,7 @@
 import Store
 
-/// Everything Hookyard holds about one person (`SQLiteContactStore.export`), for a data subject's access request.
+/// Everything Hookyard holds about one person (`ContactStorage.export`), for a data subject's access request.
+/// A value type; thread-safe.
 public struct ContactExport: Sendable {
     /// A job of one of the contact's events, with every attempt (oldest first).
     public struct JobRecord: Sendable, Equatable {

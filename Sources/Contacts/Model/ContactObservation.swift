@@ -1,6 +1,7 @@
 import Store
 
 /// A payment, invoice or refund a Stripe event reports.
+/// A value type; thread-safe.
 public struct ObservedPayment: Sendable, Equatable, Codable {
     public enum Kind: String, Sendable, Codable {
         /// A Checkout Session paid in `payment` mode (one-off).
@@ -48,6 +49,7 @@ public struct ObservedPayment: Sendable, Equatable, Codable {
 }
 
 /// A subscription's state as a Stripe event shows it. Fields that are `nil` leave the stored value as it is.
+/// A value type; thread-safe.
 public struct ObservedSubscription: Sendable, Equatable, Codable {
     public var id: String
     /// Stripe's status: trialing, active, past_due, unpaid, canceled, incomplete, incomplete_expired, paused.
@@ -70,8 +72,9 @@ public struct ObservedSubscription: Sendable, Equatable, Codable {
 }
 
 /// What one stored event says about one person, extracted from its payload (see the `Contacts` module).
-/// Applying it to the contacts (`SQLiteContactStore.apply`) is idempotent per `eventID`. `Codable`: an observation that
+/// Applying it to the contacts (`ContactStorage.apply`) is idempotent per `eventID`. `Codable`: an observation that
 /// waits for its Stripe customer to be linked is kept as JSON (`contact_pending`).
+/// A value type; thread-safe.
 public struct ContactObservation: Sendable, Equatable, Codable {
     /// The `events` row it comes from.
     public var eventID: Int64

@@ -1,4 +1,5 @@
 /// One registration of a contact for a catalog product (`contact.register`), as stored.
+/// A value type; thread-safe.
 public struct ContactRegistration: Sendable, Equatable {
     /// The catalog product key (`webinar`).
     public var product: String
@@ -17,8 +18,9 @@ public struct ContactRegistration: Sendable, Equatable {
     }
 }
 
-/// What `SQLiteContactStore.register` did: whether the registration is new, where the product stands against its seats,
+/// What `ContactStorage.register` did: whether the registration is new, where the product stands against its seats,
 /// and the segment changes it caused.
+/// A value type; thread-safe.
 public struct RegistrationResult: Sendable, Equatable {
     public var contactID: Int64
     /// `false` when the reference, or this contact's registration for the product, was recorded before: nothing

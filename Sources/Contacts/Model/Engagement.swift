@@ -1,25 +1,5 @@
-/// Something a person did that Instantly reports, counted on their contact record and weighed for engagement.
-public enum ContactActivity: String, Sendable, CaseIterable, Codable {
-    case sent
-    case opened
-    case clicked
-    case replied
-    case bounced
-    case unsubscribed
-    case meetingBooked = "meeting_booked"
-}
-
-/// Where a contact stands with payments. Derived, never set by hand: the current subscription's status when the
-/// contact has one (`active`/`trialing`/`paused` -> customer, `past_due`/`unpaid` -> past_due, `canceled` and
-/// `incomplete_expired` -> canceled), otherwise `customer` once they paid anything, otherwise `prospect`.
-public enum PaymentStatus: String, Sendable, CaseIterable, Codable {
-    case prospect
-    case customer
-    case pastDue = "past_due"
-    case canceled
-}
-
 /// How engaged a contact is over the rolling window of `EngagementPolicy`.
+/// A value type; thread-safe.
 public enum EngagementLevel: String, Sendable, CaseIterable, Codable, Comparable {
     case low
     case medium

@@ -1,6 +1,7 @@
 /// A segment compiled to SQL: a boolean expression over the `contacts` table (aliased `c`), with `?` placeholders
 /// bound in order from `parameters`. Built by the `Contacts` module from the configuration; never from user input
 /// at run time, and values are always bound, never spliced.
+/// A value type; thread-safe.
 public struct SegmentQuery: Sendable, Equatable {
     public enum Parameter: Sendable, Equatable {
         case text(String)

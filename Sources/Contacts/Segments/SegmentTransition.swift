@@ -1,5 +1,6 @@
 /// A contact entering or leaving a segment. `entry` counts entries (1 for the first), so a rule on
 /// `segment_entered` fires once per entry.
+/// A value type; thread-safe.
 public struct SegmentTransition: Sendable, Equatable {
     public var contactID: Int64
     public var email: String
