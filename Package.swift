@@ -69,7 +69,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Rules, actions, retry policy and the worker pool that runs jobs through Outbound.
         .target(name: "Workflows",
-                dependencies: ["Store", "Contacts", "Outbound", "Alerts", "CLinux", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["Store", "SQLite", "Contacts", "Outbound", "Alerts", "CLinux", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The success-metrics report (attribution, funnel, revenue, churn) computed from the store by SQL aggregates.
         .target(name: "Reports", dependencies: ["Store", "SQLite", "Contacts"], swiftSettings: swiftSettings),

@@ -83,7 +83,7 @@ public enum ContactJSON {
 }
 
 /// Everything held about one person as one JSON document (`hookyard contacts export`): raw payloads are included
-/// as the provider sent them (parsed when they are JSON, else as text). Stateless.
+/// as the provider sent them (parsed when they are JSON, else as text).
 /// Stateless; thread-safe.
 public enum ContactExportJSON {
     public static func render(_ export: ContactExport, exportedAt: Int64) -> JSONValue {
