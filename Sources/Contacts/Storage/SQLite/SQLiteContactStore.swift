@@ -15,6 +15,13 @@ import Store
 /// Not thread-safe: one `SQLiteContactStore` (one SQLite connection) per worker thread or CLI command. Statements used
 /// on the hot path are compiled once per connection and reused. Every SQL statement about contacts is in this file and
 /// its `SQLiteContactStore+…` extensions (and `SegmentCompiler`, which writes segments' SQL for them).
+///
+/// SQLite-specific SQL a second engine must translate: upserts (`ON CONFLICT … DO UPDATE/DO NOTHING`, `excluded.`),
+/// `RETURNING`, the two-argument scalar `max(a, b)` (PostgreSQL's `GREATEST`), `total()`, id lists bound as one JSON
+/// array and read with `json_each` (erasure), `json_valid`/`json_type`/`json_extract` and `group_concat` (timeline,
+/// export), `rowid` (address search, pruning cursor, customer order), the catalog functions `pragma_table_info`,
+/// `pragma_index_list`, `pragma_index_info` and `sqlite_master` (address search walks every table), and in erasure
+/// `PRAGMA secure_delete`, `VACUUM` and a truncating WAL checkpoint.
 public final class SQLiteContactStore: ContactStorage {
     /// The connection this store uses; readers made from the store (a deliverability reader) share it.
     public let database: SQLiteDatabase
