@@ -20,7 +20,7 @@ import Store
 /// `RETURNING`, the two-argument scalar `max(a, b)` (PostgreSQL's `GREATEST`), `total()`, id lists bound as one JSON
 /// array and read with `json_each` (erasure), `json_valid`/`json_type`/`json_extract` and `group_concat` (timeline,
 /// export), `rowid` (address search, pruning cursor, customer order), the catalog functions `pragma_table_info`,
-/// `pragma_index_list`, `pragma_index_info` and `sqlite_master` (address search walks every table), and in erasure
+/// `pragma_index_list`, `pragma_index_info` and `sqlite_schema` (address search walks every table), and in erasure
 /// `PRAGMA secure_delete`, `VACUUM` and a truncating WAL checkpoint.
 public final class SQLiteContactStore: ContactStorage {
     /// The connection this store uses; readers made from the store (a deliverability reader) share it.
