@@ -51,9 +51,10 @@ let package = Package(
         .target(name: "Store",
                 dependencies: ["SQLite", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
-        // Contacts: what each stored event says about a person, engagement, and segments compiled to SQL.
+        // Contacts: what a contact is (model, engagement, payment status, registrations, export, erasure), what each
+        // stored event says about a person, segments, and contact storage (`ContactStorage`, SQLite beside it).
         .target(name: "Contacts",
-                dependencies: ["Store", "Outbound"],
+                dependencies: ["Store", "SQLite", "StrictJSON"],
                 swiftSettings: swiftSettings),
         // The one JSON grammar (strict RFC 8259, UTF-8): intake's scanner and the workers' `JSONValue` share it.
         .target(name: "StrictJSON", swiftSettings: swiftSettings),
@@ -68,7 +69,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Rules, actions, retry policy and the worker pool that runs jobs through Outbound.
         .target(name: "Workflows",
-                dependencies: ["Store", "Contacts", "Outbound", "Alerts", "CLinux", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["Store", "SQLite", "Contacts", "Outbound", "Alerts", "CLinux", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The success-metrics report (attribution, funnel, revenue, churn) computed from the store by SQL aggregates.
         .target(name: "Reports", dependencies: ["Store", "SQLite", "Contacts"], swiftSettings: swiftSettings),
@@ -103,18 +104,18 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["HTTPServer", "Intake", "Store", "StrictJSON", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "StoreTests", dependencies: ["SQLite", "Store", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "StoreTests", dependencies: ["SQLite", "Store", "Contacts", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "IntakeTests", dependencies: ["Intake", "Cryptography", "HTTPServer", "Store", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTPServer", "StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ContactsTests", dependencies: ["SQLite", "Contacts", "Store", "Outbound", "TestSupport"],
+        .testTarget(name: "ContactsTests", dependencies: ["SQLite", "Contacts", "Store", "StrictJSON", "Workflows", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowsTests", dependencies: ["SQLite", "Workflows", "Contacts", "Store", "Outbound", "Alerts", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ReportsTests", dependencies: ["SQLite", "Reports", "DemoData", "Store"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReportsTests", dependencies: ["SQLite", "Reports", "DemoData", "Store", "Contacts"], swiftSettings: swiftSettings),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "hookyardTests", dependencies: ["SQLite", "hookyard", "Intake", "Store", "TestSupport", "Reports", "DemoData"],
+        .testTarget(name: "hookyardTests", dependencies: ["SQLite", "hookyard", "Intake", "Store", "Contacts", "Workflows", "TestSupport", "Reports", "DemoData"],
                     swiftSettings: swiftSettings),
     ]
 )

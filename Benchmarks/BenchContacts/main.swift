@@ -4,7 +4,7 @@
 // Setup (not timed): a fresh database created by `EventWriter`, seeded with 100,000 contacts, each with 1–3
 // Instantly events (email_sent; often email_opened, then sometimes a click, a reply or lead_interested) spread over
 // the last 90 days across 5 campaigns, and about 3 % of them Stripe customers with a paid invoice. The seed events
-// are stored by `EventWriter` like any webhook and applied with `ContactStore.apply`, with the same reader,
+// are stored by `EventWriter` like any webhook and applied with `SQLiteContactStore.apply`, with the same reader,
 // engagement policy and segments as the measurement; their `process_event` jobs are then marked done, as a daemon
 // would have left them.
 //
@@ -13,7 +13,7 @@
 // real `WorkerPool` and `WorkflowEngine` (no rules; 5 segments compiled by `SegmentCompiler`, the default
 // `EngagementPolicy`; providers in dry-run) drain them, timed from start to empty queue. Also prints the handler
 // time per event (contact update and rule matching, without the queue's claim and commit), the contact count,
-// segment sizes and the database size afterwards. Then erases one seeded contact (`ContactStore.erase`: every text
+// segment sizes and the database size afterwards. Then erases one seeded contact (`SQLiteContactStore.erase`: every text
 // column searched, VACUUM, the final search) and times the whole-database search for another address alone.
 //
 // Usage: bench-contacts [events=20000] [workers=4] [contacts=100000]
@@ -223,7 +223,7 @@ print("hookyard contacts benchmark: \(ProcessInfo.processInfo.activeProcessorCou
 // 1. Seed: history events stored by the writer and applied to their contacts, a chunk of contacts at a time.
 let seedStart = DispatchTime.now()
 let writer = try EventWriter(path: path, logger: logger)
-let seeder = try ContactStore(path: path, durableCommits: false)
+let seeder = try SQLiteContactStore(path: path, durableCommits: false)
 var customers: [Int] = []
 var seedEvents = 0
 let chunk = 5_000
@@ -318,7 +318,7 @@ let contactCount = Int(try database.scalarInt("SELECT count(*) FROM contacts") ?
 guard contactCount == seedContacts + newLeads else {
     throw BenchError("expected \(seedContacts + newLeads) contacts, got \(contactCount)")
 }
-let reading = try ContactStore(path: path)
+let reading = try SQLiteContactStore(path: path)
 let countedAt = nowMilliseconds()
 let sizes = try segments.map { "\($0.name)=\(grouped(try reading.count(matching: $0, now: countedAt)))" }
 reading.close()
@@ -327,7 +327,7 @@ let walBytes = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")
 database.close()
 
 // 5. Erasure on this database: one seeded contact (`contacts erase`), and its final check alone.
-let eraser = try ContactStore(path: path)
+let eraser = try SQLiteContactStore(path: path)
 let eraseStart = DispatchTime.now()
 guard let erasure = try eraser.erase(email: email(7)), erasure.remaining.isEmpty else {
     throw BenchError("erasing \(email(7)) did not complete")

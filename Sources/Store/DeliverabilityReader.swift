@@ -44,7 +44,7 @@ public struct DeliverabilityRates: Sendable, Equatable {
 /// `(now - window, now]`. Used by the deliverability watch (per event and in the maintenance pass), `/metrics`, and
 /// the report.
 ///
-/// Not thread-safe: one reader per thread. A reader made by `ContactStore.deliverabilityReader()` shares that store's
+/// Not thread-safe: one reader per thread. A reader made by `SQLiteContactStore.deliverabilityReader()` shares that store's
 /// connection and lives no longer than it.
 public final class DeliverabilityReader {
     private let database: SQLiteDatabase
@@ -56,7 +56,8 @@ public final class DeliverabilityReader {
         ownsConnection = true
     }
 
-    init(database: SQLiteDatabase) {
+    /// A reader on `database`, which stays the caller's to close (`close()` leaves it open).
+    public init(database: SQLiteDatabase) {
         self.database = database
         ownsConnection = false
     }
@@ -119,9 +120,4 @@ public final class DeliverabilityReader {
         }
         return rates
     }
-}
-
-extension ContactStore {
-    /// A deliverability reader on this store's connection (for the worker that just applied an event).
-    public func deliverabilityReader() -> DeliverabilityReader { DeliverabilityReader(database: database) }
 }

@@ -20,6 +20,25 @@ public struct Job: Sendable, Equatable {
     public var output: String?
     public var createdAt: Int64
     public var updatedAt: Int64
+
+    public init(id: Int64, eventID: Int64, kind: String, state: JobState, attempts: Int, nextRunAt: Int64,
+                leaseOwner: String? = nil, leaseExpiresAt: Int64? = nil, lastError: String? = nil, idempotencyKey: String,
+                input: String? = nil, output: String? = nil, createdAt: Int64, updatedAt: Int64) {
+        self.id = id
+        self.eventID = eventID
+        self.kind = kind
+        self.state = state
+        self.attempts = attempts
+        self.nextRunAt = nextRunAt
+        self.leaseOwner = leaseOwner
+        self.leaseExpiresAt = leaseExpiresAt
+        self.lastError = lastError
+        self.idempotencyKey = idempotencyKey
+        self.input = input
+        self.output = output
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
 }
 
 /// The life of a job: `queued` → `running` → `succeeded` (or `skipped`: a workflow step whose `if:`, `unless:`, `when:`
@@ -41,6 +60,17 @@ public struct JobAttempt: Sendable, Equatable {
     /// The provider's HTTP status, when the attempt got one.
     public var status: Int?
     public var error: String?
+
+    public init(attempt: Int, worker: String, startedAt: Int64, finishedAt: Int64? = nil, outcome: String? = nil,
+                status: Int? = nil, error: String? = nil) {
+        self.attempt = attempt
+        self.worker = worker
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.outcome = outcome
+        self.status = status
+        self.error = error
+    }
 }
 
 /// A job to create together with a finished one (the next step of a workflow).

@@ -53,6 +53,20 @@ public struct StoredEvent: Sendable {
     public var bodyBytes: Int
     /// The states of this event's jobs, e.g. `["queued"]`.
     public var jobStates: [String]
+
+    public init(id: Int64, source: EventSource, eventID: String? = nil, dedupKey: String, type: String, receivedAt: Int64,
+                body: [UInt8], headersJSON: String, bodyBytes: Int, jobStates: [String]) {
+        self.id = id
+        self.source = source
+        self.eventID = eventID
+        self.dedupKey = dedupKey
+        self.type = type
+        self.receivedAt = receivedAt
+        self.body = body
+        self.headersJSON = headersJSON
+        self.bodyBytes = bodyBytes
+        self.jobStates = jobStates
+    }
 }
 
 /// Counts of stored events per source and of jobs per state.

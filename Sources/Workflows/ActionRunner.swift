@@ -1,3 +1,4 @@
+import Contacts
 import Cryptography
 import Foundation
 import Outbound
@@ -463,7 +464,7 @@ public final class ActionRunner: Sendable {
         }
     }
 
-    /// Registers the contact for a catalog product (`ContactStore.register`): idempotent per reference, so an
+    /// Registers the contact for a catalog product (`SQLiteContactStore.register`): idempotent per reference, so an
     /// attempt that runs again reports what the first reported. The segment changes go to `context.effects`.
     private func register(_ arguments: Arguments, _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
         let email = try arguments.string("email")
@@ -478,7 +479,7 @@ public final class ActionRunner: Sendable {
         do {
             result = try context.store.contacts.register(email: email, product: product.key, reference: reference, seats: seats,
                                                          eventID: context.eventID, segments: context.segments, now: context.now())
-        } catch ContactStoreError.emptyEmail {
+        } catch ContactStorageError.emptyEmail {
             throw Arguments.failure("argument 'email' is not an address")
         } catch {
             throw ProviderFailure(message: "registering \(email) for \(product.key) failed: \(error)", status: nil, retryable: true,

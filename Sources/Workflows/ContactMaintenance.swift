@@ -1,4 +1,5 @@
 import Alerts
+import Contacts
 import Dispatch
 import Foundation
 import Logging

@@ -1,5 +1,6 @@
 import Alerts
 import ArgumentParser
+import Contacts
 import Foundation
 import Reports
 import Store

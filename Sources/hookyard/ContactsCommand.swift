@@ -240,7 +240,7 @@ extension HookyardConfiguration {
     }
 }
 
-private func openContacts(_ path: String) throws -> ContactStore { try openStore { try ContactStore(path: path) } }
+private func openContacts(_ path: String) throws -> SQLiteContactStore { try openStore { try SQLiteContactStore(path: path) } }
 
 /// A contact's net revenue per currency, sorted; a currency whose total overflowed says so.
 private func revenueTexts(_ contact: Contact) -> [String] {

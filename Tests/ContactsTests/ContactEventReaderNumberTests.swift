@@ -1,5 +1,5 @@
 import Contacts
-import Outbound
+import StrictJSON
 import Store
 import XCTest
 

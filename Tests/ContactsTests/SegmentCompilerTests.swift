@@ -1,7 +1,7 @@
 import Contacts
 import Foundation
 import Logging
-import Outbound
+import StrictJSON
 import Store
 import XCTest
 import TestSupport

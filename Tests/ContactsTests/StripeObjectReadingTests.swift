@@ -1,5 +1,5 @@
 import Contacts
-import Outbound
+import StrictJSON
 import XCTest
 
 /// The facts rules read as `event.hookyard.…`, from the shapes of Stripe API versions before and since

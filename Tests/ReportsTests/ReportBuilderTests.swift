@@ -1,3 +1,4 @@
+import Contacts
 import DemoData
 import Foundation
 @testable import Reports
@@ -107,7 +108,7 @@ final class ReportBuilderTests: XCTestCase {
             try write.finish()
         }
         database.close()
-        let contacts = try ContactStore(path: path)
+        let contacts = try SQLiteContactStore(path: path)
         XCTAssertNotNil(try contacts.erase(email: "eve@example.com"))
         contacts.close()
     }

@@ -1,3 +1,4 @@
+import Contacts
 import Foundation
 import Logging
 import XCTest
@@ -253,7 +254,7 @@ final class JobQueueTests: XCTestCase {
                    (1, 'cs_3', NULL, 100, 'eur', 'sale', 1);
             """)
         database.close()
-        let contacts = try ContactStore(path: old)
+        let contacts = try SQLiteContactStore(path: old)
         defer { contacts.close() }
         let migrated = try SQLiteDatabase(path: old, readOnly: true)
         defer { migrated.close() }

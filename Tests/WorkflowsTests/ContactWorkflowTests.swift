@@ -174,7 +174,7 @@ final class ContactWorkflowTests: XCTestCase {
         let engine = engine([rule("nurture", on: "lead_interested")], clock: { 1_795_600_000_000 })
         instantly("lead_interested", "ann@example.com")
         try QueueDriver(path: path, engine: engine).drain()
-        let contacts = try ContactStore(path: path)
+        let contacts = try SQLiteContactStore(path: path)
         defer { contacts.close() }
         XCTAssertNotNil(try contacts.lastOwnWrite(email: "ann@example.com", rule: "nurture"))
         let event = ISO8601DateFormatter().date(from: "2026-11-25T10:02:00Z")!
@@ -250,7 +250,7 @@ final class ContactWorkflowTests: XCTestCase {
         let reader = try StoreReader(path: path)
         XCTAssertEqual(try reader.event("1")?.bodyBytes, 0)
         XCTAssertGreaterThan(try reader.event("2")?.bodyBytes ?? 0, 0)
-        let contacts = try ContactStore(path: path)
+        let contacts = try SQLiteContactStore(path: path)
         defer { contacts.close() }
         XCTAssertEqual(try contacts.contact(email: "ann@example.com")?.counts[.opened], 1, "structured fields stay")
         // Bob's event is processed normally afterwards, and pruned on a later pass.
@@ -331,7 +331,7 @@ final class ContactWorkflowTests: XCTestCase {
             "flow:welcome:dry-run:segment:registrants:entered:3:1:add",
         ])
         XCTAssertEqual(welcomes.map(\.eventID), [1, 2, 4], "each belongs to the event whose flow registered them")
-        let contacts = try ContactStore(path: path)
+        let contacts = try SQLiteContactStore(path: path)
         defer { contacts.close() }
         XCTAssertEqual(try contacts.contact(email: "ann@example.com")?.registeredFor, ["webinar"])
         XCTAssertEqual(try contacts.contact(email: "ann@example.com")?.segments, ["registrants"])

@@ -1,3 +1,4 @@
+import Contacts
 import Foundation
 import Logging
 import Outbound
@@ -182,7 +183,7 @@ final class ScheduledStepTests: XCTestCase {
         XCTAssertEqual(started, expected)
         XCTAssertGreaterThan(started, 0)
         XCTAssertLessThan(started, 40)
-        let contacts = try ContactStore(path: path)
+        let contacts = try SQLiteContactStore(path: path)
         defer { contacts.close() }
         let counts = try contacts.holdbackCounts()
         XCTAssertEqual(counts.first { $0.reason == "rollout" }?.contacts, 40 - expected, "held back, not dropped")
@@ -206,7 +207,7 @@ final class ScheduledStepTests: XCTestCase {
         for index in 1...5 { instantly("email_opened", "lead\(index)@example.com") }
         try QueueDriver(path: path, engine: engine).drain(at: clock.now)
         XCTAssertEqual(try jobs().filter { $0.kind == "instantly.add_lead" }.count, 2)
-        let contacts = try ContactStore(path: path)
+        let contacts = try SQLiteContactStore(path: path)
         defer { contacts.close() }
         XCTAssertEqual(try contacts.holdbackCounts().first { $0.reason == "max_per_day" }?.contacts, 3)
         // A day later there is room again.

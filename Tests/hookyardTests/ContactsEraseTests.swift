@@ -1,3 +1,4 @@
+import Contacts
 import Foundation
 import Logging
 import Store
@@ -69,7 +70,7 @@ final class ContactsEraseTests: XCTestCase {
                                   body: #"{"event_type":"reply_received","lead_email":"bo@example.com","reply_text":"ask ann.lee\u0040example.com"}"#,
                                   at: t0 + 1)
         writer.close()
-        let contacts = try ContactStore(path: path)
+        let contacts = try SQLiteContactStore(path: path)
         _ = try contacts.apply(ContactObservation(eventID: lead, source: .instantly, occurredAt: t0, email: "Ann.Lee@Example.com",
                                                   campaignID: "camp-1", interestStatus: "interested"),
                                policy: EngagementPolicy(), segments: [], now: t0)
@@ -118,7 +119,7 @@ final class ContactsEraseTests: XCTestCase {
         let writer = try EventWriter(path: path, logger: TestLog.logger())
         let lead = try store(writer, .instantly, type: "email_opened", body: #"{"lead_email":"dee@example.com"}"#, at: t0)
         writer.close()
-        let contacts = try ContactStore(path: path)
+        let contacts = try SQLiteContactStore(path: path)
         _ = try contacts.apply(ContactObservation(eventID: lead, source: .instantly, occurredAt: t0, email: "dee@example.com",
                                                   campaignID: "camp-1", activity: .opened),
                                policy: EngagementPolicy(), segments: [], now: t0)

@@ -2,6 +2,7 @@ import Foundation
 import Intake
 import Store
 import TestSupport
+import Workflows
 import XCTest
 
 /// The product-launch scenario end to end: the real daemon on `deploy/examples/product-launch.yaml`, its catalog

@@ -1,4 +1,4 @@
-import Outbound
+import StrictJSON
 
 /// Reads the facts Hookyard acts on from Stripe objects, the same way whatever API version rendered them: the one
 /// place that knows where each fact lives in each shape. `ContactEventReader` uses it for contacts, and the workflow

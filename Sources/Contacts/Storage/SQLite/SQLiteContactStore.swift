@@ -1,29 +1,8 @@
 import Foundation
 import SQLite
+import Store
 
-/// Why a `ContactStore` call failed beyond SQLite's own errors (`SQLiteError`, which names the failing SQL).
-public enum ContactStoreError: Error, CustomStringConvertible, Sendable, Equatable {
-    /// A segment's SQL does not compile, or its `?` placeholders do not match its parameters.
-    case segmentQuery(name: String, message: String)
-    /// A pending observation's stored JSON cannot be decoded (it was written by an incompatible build).
-    case unreadablePendingObservation(eventID: Int64, message: String)
-    /// A contact was to be created for an address that is empty once trimmed.
-    case emptyEmail
-    /// A registration was to be recorded with an empty product or reference (the associated value names which).
-    case emptyRegistration(String)
-
-    public var description: String {
-        switch self {
-        case .segmentQuery(let name, let message): "segment '\(name)' cannot be evaluated: \(message)"
-        case .unreadablePendingObservation(let eventID, let message):
-            "the pending observation of event \(eventID) cannot be read: \(message)"
-        case .emptyEmail: "a contact needs a non-empty email address"
-        case .emptyRegistration(let what): "a registration needs a non-empty \(what)"
-        }
-    }
-}
-
-/// The contacts: one record per normalised email, updated from observations of stored events, with engagement,
+/// `ContactStorage` on SQLite. The contacts: one record per normalised email, updated from observations of stored events, with engagement,
 /// payment status and segment membership derived from what was observed, the loop guard workflows consult, and the
 /// reading, export and erasure operations of the CLI.
 ///
@@ -33,10 +12,21 @@ public enum ContactStoreError: Error, CustomStringConvertible, Sendable, Equatab
 /// retries the event changes nothing twice. Contact state is derived from the stored events, which `EventWriter`
 /// commits durably; a contact update lost to a power cut is re-applied when the event's job runs again.
 ///
-/// Not thread-safe: one `ContactStore` (one SQLite connection) per worker thread or CLI command. Statements used on
-/// the hot path are compiled once per connection and reused.
-public final class ContactStore {
-    let database: SQLiteDatabase
+/// Not thread-safe: one `SQLiteContactStore` (one SQLite connection) per worker thread or CLI command. Statements used
+/// on the hot path are compiled once per connection and reused. Every SQL statement about contacts is in this file and
+/// its `SQLiteContactStore+…` extensions (and `SegmentCompiler`, which writes segments' SQL for them).
+///
+/// SQLite-specific SQL a second engine must translate: upserts (`ON CONFLICT … DO UPDATE/DO NOTHING`, `excluded.`),
+/// `RETURNING`, the two-argument scalar `max(a, b)` (PostgreSQL's `GREATEST`), `total()`, id lists bound as one JSON
+/// array and read with `json_each` (erasure), `json_valid`/`json_type`/`json_extract` and `group_concat` (timeline,
+/// export), `rowid` (address search, pruning cursor, customer order), the catalog functions `pragma_table_info`,
+/// `pragma_index_list`, `pragma_index_info` and `sqlite_schema` (address search walks every table), and in erasure
+/// `PRAGMA secure_delete`, `VACUUM` and a truncating WAL checkpoint.
+public final class SQLiteContactStore: ContactStorage {
+    /// The connection this store uses; readers made from the store (a deliverability reader) share it.
+    public let database: SQLiteDatabase
+    /// Whether `close()` closes `database` (`false` when it was lent by the caller).
+    private let ownsConnection: Bool
     /// Compiled statements by SQL text; each is reset (and unbound) after every use.
     private var statements: [String: SQLiteStatement] = [:]
     /// The last segment list evaluated and its combined SQL (the worker passes the same list on every apply).
@@ -55,12 +45,24 @@ public final class ContactStore {
     /// - Throws: `StoreError.missingDatabase`, `StoreError.newerSchema`, or SQLite's error.
     public init(path: String, durableCommits: Bool = true) throws {
         database = try StoreConnection.openExisting(path: path, durableCommits: durableCommits)
+        ownsConnection = true
     }
 
-    /// Closes the connection; later calls throw. Safe to call twice.
+    /// A store on an existing connection, shared with other storage on the same thread (a worker's job queue and
+    /// workflow records). The connection must already be open on a migrated database (`StoreConnection.openExisting`);
+    /// its `synchronous` setting decides durability as in `init(path:durableCommits:)`. It stays the caller's: `close()`
+    /// drops this store's statements and leaves the connection open.
+    /// - Important: the store and everything else using `database` must stay on one thread at a time.
+    public init(database: SQLiteDatabase) {
+        self.database = database
+        ownsConnection = false
+    }
+
+    /// Drops the compiled statements and closes the connection when this store opened it; later calls throw (on a
+    /// lent connection, later calls work again, recompiling statements). Safe to call twice.
     public func close() {
         statements.removeAll()
-        database.close()
+        if ownsConnection { database.close() }
     }
 
     // MARK: Statements
@@ -146,7 +148,7 @@ public final class ContactStore {
     /// payment status, tier and segment membership are recomputed at `now`; each segment entered or left is recorded
     /// (queued, so the caller starts its rules) and returned.
     /// - Complexity: a dozen indexed statements plus one evaluating every segment for this contact.
-    /// - Throws: `SQLiteError` (nothing is written), or `ContactStoreError` for a segment that cannot be evaluated
+    /// - Throws: `SQLiteError` (nothing is written), or `ContactStorageError` for a segment that cannot be evaluated
     ///   or a pending observation that cannot be read.
     public func apply(_ observation: ContactObservation, policy: EngagementPolicy, segments: [SegmentQuery],
                       now: Int64) throws -> ContactChange {
@@ -192,7 +194,7 @@ public final class ContactStore {
     /// Transitions caused by a pending observation carry its event id; others carry `eventID` (the event whose
     /// workflow made the link; it is not recorded as applied). Idempotent: linking again applies nothing new and
     /// returns `alreadyApplied: true`. A customer already linked to another contact stays with it.
-    /// - Throws: `SQLiteError` (nothing is written) or `ContactStoreError` (`emptyEmail` for a blank address).
+    /// - Throws: `SQLiteError` (nothing is written) or `ContactStorageError` (`emptyEmail` for a blank address).
     public func linkCustomer(email: String, customerID: String, eventID: Int64, policy: EngagementPolicy,
                              segments: [SegmentQuery], now: Int64) throws -> ContactChange {
         try database.transaction {
@@ -218,7 +220,7 @@ public final class ContactStore {
     /// changed), in one transaction. Its segment changes carry `eventID` (the event whose workflow added or moved
     /// the lead) and are left unqueued for the maintenance pass as well, like those of `linkCustomer`.
     /// - Returns: the segment changes.
-    /// - Throws: `ContactStoreError.emptyEmail` for a blank address, or `SQLiteError`.
+    /// - Throws: `ContactStorageError.emptyEmail` for a blank address, or `SQLiteError`.
     @discardableResult
     public func linkLead(email: String, campaignID: String, leadID: String, eventID: Int64, segments: [SegmentQuery],
                          now: Int64) throws -> [SegmentTransition] {
@@ -229,7 +231,9 @@ public final class ContactStore {
                 INSERT INTO contact_leads (contact_id, campaign_id, lead_id, first_seen_at) VALUES (?1, ?2, ?3, ?4)
                 ON CONFLICT (contact_id, campaign_id) DO UPDATE SET lead_id = excluded.lead_id
                 """, contact.id, campaignID, leadID, now)
-            let email = try firstRow("SELECT email FROM contacts WHERE id = ?", contact.id) { $0.string(0) ?? "" } ?? ""
+            let email = try firstRow("SELECT email FROM contacts WHERE id = ?", contact.id) {
+                try $0.requiredString(0, column: "contacts.email")
+            } ?? ""
             return try updateSegments(contactID: contact.id, email: email, segments: segments, now: now, queued: false,
                                       cause: { eventID })
         }
@@ -243,7 +247,9 @@ public final class ContactStore {
         try database.transaction {
             guard let contactID = try contactID(email: ContactObservation.normalise(email: email)) else { return [] }
             guard try run("DELETE FROM contact_leads WHERE contact_id = ? AND campaign_id = ?", contactID, campaignID) > 0 else { return [] }
-            let email = try firstRow("SELECT email FROM contacts WHERE id = ?", contactID) { $0.string(0) ?? "" } ?? ""
+            let email = try firstRow("SELECT email FROM contacts WHERE id = ?", contactID) {
+                try $0.requiredString(0, column: "contacts.email")
+            } ?? ""
             return try updateSegments(contactID: contactID, email: email, segments: segments, now: now, queued: false,
                                       cause: { eventID })
         }
@@ -273,8 +279,9 @@ public final class ContactStore {
     }
 
     /// Maps columns 0-5: `contact_id, email, segment, entered, entry, event_id` of a transition.
-    static func transition(_ row: SQLiteStatement) -> SegmentTransition {
-        SegmentTransition(contactID: row.int(0), email: row.string(1) ?? "", segment: row.string(2) ?? "",
+    static func transition(_ row: SQLiteStatement) throws -> SegmentTransition {
+        SegmentTransition(contactID: row.int(0), email: try row.requiredString(1, column: "contacts.email"),
+                          segment: try row.requiredString(2, column: "segment_transitions.segment"),
                           entered: row.int(3) != 0, entry: Int(row.int(4)), eventID: row.int(5))
     }
 
@@ -283,9 +290,9 @@ public final class ContactStore {
     }
 
     /// The contact with this (normalised) email, created with `firstSeenAt` when missing.
-    /// - Throws: `ContactStoreError.emptyEmail` for an empty address.
+    /// - Throws: `ContactStorageError.emptyEmail` for an empty address.
     func findOrCreateContact(email: String, firstSeenAt: Int64, now: Int64) throws -> (id: Int64, created: Bool) {
-        guard !email.isEmpty else { throw ContactStoreError.emptyEmail }
+        guard !email.isEmpty else { throw ContactStorageError.emptyEmail }
         if let id = try contactID(email: email) { return (id, false) }
         let id = try firstRow("""
             INSERT INTO contacts (email, first_seen_at, updated_at) VALUES (?, ?, ?) RETURNING id
@@ -302,7 +309,7 @@ public final class ContactStore {
     public func email(ofCustomer customerID: String) throws -> String? {
         try firstRow("""
             SELECT c.email FROM contact_customers k JOIN contacts c ON c.id = k.contact_id WHERE k.customer_id = ?
-            """, customerID) { $0.string(0) ?? "" }
+            """, customerID) { try $0.requiredString(0, column: "contacts.email") }
     }
 
     /// - Returns: `true` when the customer was not linked to any contact before.
@@ -328,7 +335,7 @@ public final class ContactStore {
     private func applyPending(customerID: String, to contactID: Int64, policy: EngagementPolicy,
                               segments: [SegmentQuery], now: Int64) throws -> [SegmentTransition] {
         let stored = try rows("SELECT event_id, observation FROM contact_pending WHERE customer_id = ?", customerID) {
-            (eventID: $0.int(0), json: $0.string(1) ?? "")
+            (eventID: $0.int(0), json: try $0.requiredString(1, column: "contact_pending.observation"))
         }
         guard !stored.isEmpty else { return [] }
         var observations: [ContactObservation] = []
@@ -338,7 +345,7 @@ public final class ContactStore {
                 observation.eventID = eventID
                 observations.append(observation)
             } catch {
-                throw ContactStoreError.unreadablePendingObservation(eventID: eventID, message: "\(error)")
+                throw ContactStorageError.unreadablePendingObservation(eventID: eventID, message: "\(error)")
             }
         }
         observations.sort { ($0.occurredAt, $0.eventID) < ($1.occurredAt, $1.eventID) }
@@ -531,7 +538,7 @@ public final class ContactStore {
                     ORDER BY occurred_at DESC, id DESC LIMIT 1)),
                 engagement = ?2, updated_at = ?3
             WHERE id = ?1 RETURNING email
-            """, contactID, level.rawValue, now) { $0.string(0) ?? "" }
+            """, contactID, level.rawValue, now) { try $0.requiredString(0, column: "contacts.email") }
         return email ?? ""
     }
 
@@ -541,15 +548,52 @@ public final class ContactStore {
         _ = try rows("""
             SELECT kind, count(*) FROM contact_activity WHERE contact_id = ? AND occurred_at >= ? GROUP BY kind
             """, contactID, now - policy.windowMilliseconds) { row in
-            if let kind = ContactActivity(rawValue: row.string(0) ?? "") { counts[kind] = Int(row.int(1)) }
+            counts[try row.decode(ContactActivity.self, 0, column: "contact_activity.kind")] = Int(row.int(1))
         }
         return policy.level(counts: counts)
     }
 }
 
+// MARK: - Row decoding
+
+/// A value read back from a row that this build cannot mean: text that is no case of its enum, or NULL in a column
+/// that is never NULL. Reading stops with this error, naming the column and the value, instead of guessing a default.
+/// A value type; thread-safe.
+/// - Note: the contact store's own helper until the SQLite module's shared throwing decode replaces it.
+struct ImpossibleStoredValue: Error, CustomStringConvertible, Equatable {
+    /// `table.column`.
+    let column: String
+    /// The stored text; `nil` for NULL.
+    let value: String?
+
+    var description: String {
+        "\(column) holds \(value.map { "'\($0)'" } ?? "NULL"), which this build cannot read"
+    }
+}
+
+extension SQLiteStatement {
+    /// The text of result column `index`, which is never NULL.
+    /// - Parameter column: `table.column`, for the error.
+    /// - Throws: `ImpossibleStoredValue` when it is NULL.
+    func requiredString(_ index: Int32, column: String) throws(ImpossibleStoredValue) -> String {
+        guard let text = string(index) else { throw ImpossibleStoredValue(column: column, value: nil) }
+        return text
+    }
+
+    /// The case of `Value` whose raw value is the text of result column `index`.
+    /// - Parameter column: `table.column`, for the error.
+    /// - Throws: `ImpossibleStoredValue` when the text is NULL or no case's raw value.
+    func decode<Value: RawRepresentable>(_ type: Value.Type, _ index: Int32,
+                                         column: String) throws(ImpossibleStoredValue) -> Value where Value.RawValue == String {
+        let text = string(index)
+        guard let text, let value = Value(rawValue: text) else { throw ImpossibleStoredValue(column: column, value: text) }
+        return value
+    }
+}
+
 // MARK: - Binding
 
-/// A Swift value a `ContactStore` statement binds as a parameter.
+/// A Swift value a `SQLiteContactStore` statement binds as a parameter.
 protocol SQLBindable {
     func bind(to statement: SQLiteStatement, at index: Int32) throws
 }

@@ -1,8 +1,9 @@
 import Foundation
 import SQLite
+import Store
 
 /// Erasure (a data subject's request) and payload retention.
-extension ContactStore {
+extension SQLiteContactStore {
     /// Erases the person with this email (normalised with `EmailAddress.normalized`): afterwards no copy of the
     /// address remains in any table, the database file or its write-ahead log, and a later event naming the address
     /// starts a new contact.

@@ -1,7 +1,9 @@
 import SQLite
+import Store
+
 /// Registrations: a contact's place for a catalog product (an event, a course), recorded by the `contact.register`
 /// workflow action, counted per product against its seats.
-extension ContactStore {
+extension SQLiteContactStore {
     /// Registers `email` for `product`, in one transaction: creates the contact if missing (first seen `now`),
     /// records the registration under `reference`, counts the product's registrations, and re-evaluates the
     /// contact's segments (`registered_for` may have changed).
@@ -16,13 +18,13 @@ extension ContactStore {
     ///   - product: the catalog product key; the caller checks it names a product.
     ///   - reference: what the registration came from (a Checkout Session id); unique across every product.
     ///   - seats: the product's seats; `nil` when it has no limit (then `seatsLeft` is `nil` and `soldOut` false).
-    /// - Throws: `ContactStoreError.emptyEmail` for a blank address, `.emptyRegistration` for an empty product or
-    ///   reference, `ContactStoreError.segmentQuery` for a segment that cannot be evaluated, or `SQLiteError`
+    /// - Throws: `ContactStorageError.emptyEmail` for a blank address, `.emptyRegistration` for an empty product or
+    ///   reference, `ContactStorageError.segmentQuery` for a segment that cannot be evaluated, or `SQLiteError`
     ///   (nothing is written).
     public func register(email: String, product: String, reference: String, seats: Int?, eventID: Int64,
                          segments: [SegmentQuery], now: Int64) throws -> RegistrationResult {
-        guard !product.isEmpty else { throw ContactStoreError.emptyRegistration("product") }
-        guard !reference.isEmpty else { throw ContactStoreError.emptyRegistration("reference") }
+        guard !product.isEmpty else { throw ContactStorageError.emptyRegistration("product") }
+        guard !reference.isEmpty else { throw ContactStorageError.emptyRegistration("reference") }
         return try database.transaction {
             let contact = try findOrCreateContact(email: ContactObservation.normalise(email: email), firstSeenAt: now, now: now)
             let inserted = try firstRow("""
@@ -41,7 +43,9 @@ extension ContactStore {
                         UNION ALL
                         SELECT 1, id, product FROM contact_registrations WHERE contact_id = ?2 AND product = ?3
                     ) ORDER BY rank LIMIT 1
-                    """, reference, contact.id, product, row: { (id: $0.int(0), product: $0.string(1) ?? "") }) else {
+                    """, reference, contact.id, product, row: {
+                        (id: $0.int(0), product: try $0.requiredString(1, column: "contact_registrations.product"))
+                    }) else {
                     preconditionFailure("a registration conflicted on a unique key, yet neither of its keys finds one")
                 }
                 registration = earlier
@@ -49,7 +53,9 @@ extension ContactStore {
             let count = try firstRow("""
                 SELECT count(*) FROM contact_registrations WHERE product = ? AND id <= ?
                 """, registration.product, registration.id) { Int($0.int(0)) } ?? 0
-            let address = try firstRow("SELECT email FROM contacts WHERE id = ?", contact.id) { $0.string(0) ?? "" } ?? ""
+            let address = try firstRow("SELECT email FROM contacts WHERE id = ?", contact.id) {
+                try $0.requiredString(0, column: "contacts.email")
+            } ?? ""
             let transitions = try updateSegments(contactID: contact.id, email: address, segments: segments, now: now,
                                                  queued: false, cause: { eventID })
             return RegistrationResult(contactID: contact.id, created: inserted != nil, product: registration.product,
@@ -67,7 +73,9 @@ extension ContactStore {
         try rows("""
             SELECT product, reference, event_id, registered_at FROM contact_registrations WHERE contact_id = ? ORDER BY id
             """, contactID) { row in
-            ContactRegistration(product: row.string(0) ?? "", reference: row.string(1) ?? "", eventID: row.int(2),
+            ContactRegistration(product: try row.requiredString(0, column: "contact_registrations.product"),
+                                reference: try row.requiredString(1, column: "contact_registrations.reference"),
+                                eventID: row.int(2),
                                 registeredAt: row.int(3))
         }
     }

@@ -1,22 +1,8 @@
 import Foundation
-
-/// Where an email address was found in the database: one column of one table, and how many rows hold it there.
-public struct AddressOccurrence: Sendable, Equatable, CustomStringConvertible {
-    public var table: String
-    public var column: String
-    public var rows: Int
-
-    public init(table: String, column: String, rows: Int) {
-        self.table = table
-        self.column = column
-        self.rows = rows
-    }
-
-    public var description: String { "\(table).\(column) (\(rows) row\(rows == 1 ? "" : "s"))" }
-}
+import Store
 
 /// Searching the whole database for an address, as erasure and its verification do.
-extension ContactStore {
+extension SQLiteContactStore {
     /// A column that can hold text: its table, name, declared type, and whether a unique index or primary key covers
     /// it (such a value is replaced whole, so two redacted values never collide).
     struct TextColumn {

@@ -1,3 +1,6 @@
+import Foundation
+import Store
+
 /// Finds one email address in stored text the way erasure needs it: in Unicode case-insensitive form (the text folded
 /// per scalar with Unicode's full lower-case mapping, the address as `EmailAddress.normalized` gives it, in NFC and in
 /// NFD), also where it is written with JSON escapes (`\u0040`, `\u00eb`, surrogate pairs, `\/`) or percent-encoded

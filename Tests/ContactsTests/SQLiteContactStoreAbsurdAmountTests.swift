@@ -1,23 +1,24 @@
 import Foundation
 import Logging
 import XCTest
+@testable import Contacts
 @testable import Store
 import TestSupport
 
 /// Amounts stored as Stripe sent them, however absurd: applying them and reading the contact never traps or fails,
 /// and a revenue that cannot be represented is reported as overflowed.
-final class ContactStoreAbsurdAmountTests: XCTestCase {
+final class SQLiteContactStoreAbsurdAmountTests: XCTestCase {
     var directory: URL!
     var path: String { directory.appendingPathComponent("contacts.db").path }
     var writer: EventWriter!
-    var store: ContactStore!
+    var store: SQLiteContactStore!
     let t0: Int64 = 1_732_500_000_000
 
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("contacts-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         writer = try EventWriter(path: path, logger: TestLog.logger())
-        store = try ContactStore(path: path, durableCommits: false)
+        store = try SQLiteContactStore(path: path, durableCommits: false)
     }
 
     override func tearDown() {
@@ -64,5 +65,10 @@ final class ContactStoreAbsurdAmountTests: XCTestCase {
         let min = try XCTUnwrap(try store.contact(email: "min@example.com"))
         XCTAssertEqual(min.revenue, ["usd": .max])
         XCTAssertEqual(min.revenueOverflowed, [])
+    }
+
+    func testNegatingARefundClampsTheOneAmountThatOverflows() {
+        XCTAssertEqual(SQLiteContactStore.negated(.min), .max, "the one negation that overflows clamps")
+        XCTAssertEqual(SQLiteContactStore.negated(250), -250)
     }
 }

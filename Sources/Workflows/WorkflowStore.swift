@@ -1,30 +1,6 @@
+import Contacts
 import SQLite
-/// A purchase a workflow records for reporting: one per provider reference (a Checkout Session id).
-public struct Purchase: Sendable, Equatable {
-    public var eventID: Int64
-    /// The provider's id for the payment (`cs_...`); recording the same reference twice keeps the first.
-    public var reference: String
-    public var email: String?
-    /// In the currency's smallest unit (cents), as Stripe reports it.
-    public var amount: Int64
-    /// Lower-case ISO code (`usd`), never converted.
-    public var currency: String
-    public var campaignID: String?
-    public var paymentLink: String?
-    public var rule: String
-
-    public init(eventID: Int64, reference: String, email: String?, amount: Int64, currency: String, campaignID: String?,
-                paymentLink: String?, rule: String) {
-        self.eventID = eventID
-        self.reference = reference
-        self.email = email
-        self.amount = amount
-        self.currency = currency
-        self.campaignID = campaignID
-        self.paymentLink = paymentLink
-        self.rule = rule
-    }
-}
+import Store
 
 /// What workflow steps read and write in the database besides the queue: the event a job was caused by,
 /// recorded purchases, and the contacts. Each call is one statement or transaction.
@@ -34,12 +10,12 @@ public final class WorkflowStore {
     private let database: SQLiteDatabase
     /// The contacts, on a connection of their own with `synchronous=NORMAL`: contact state is derived from events
     /// that are stored durably, and a change rolled back by a power loss is applied again when its job reruns.
-    public let contacts: ContactStore
+    public let contacts: SQLiteContactStore
 
     /// Opens an existing database and migrates it if needed.
     public init(path: String) throws {
         database = try StoreConnection.openExisting(path: path)
-        contacts = try ContactStore(path: path, durableCommits: false)
+        contacts = try SQLiteContactStore(path: path, durableCommits: false)
     }
 
     public func close() {

@@ -4,13 +4,14 @@ import Glibc
 import Darwin
 #endif
 import Foundation
-import Outbound
+import StrictJSON
 import Store
 
 /// A contact as JSON: what `contacts show --json` and `contacts export` print, and what rule templates and
 /// conditions read as `contact.<field>` (`{{ contact.tier }}`, `if: {contact.payment_status: customer}`).
 /// Times are ISO 8601 (UTC), amounts in the currency's smallest unit. `registered_for` lists the catalog products
-/// they registered for (sorted), `lead` the kept Instantly lead fields (`{{ contact.lead.industry }}`). Stateless.
+/// they registered for (sorted), `lead` the kept Instantly lead fields (`{{ contact.lead.industry }}`).
+/// Stateless; thread-safe.
 public enum ContactJSON {
     public static func render(_ contact: Contact) -> JSONValue {
         var object: [String: JSONValue] = [
@@ -82,7 +83,8 @@ public enum ContactJSON {
 }
 
 /// Everything held about one person as one JSON document (`hookyard contacts export`): raw payloads are included
-/// as the provider sent them (parsed when they are JSON, else as text). Stateless.
+/// as the provider sent them (parsed when they are JSON, else as text).
+/// Stateless; thread-safe.
 public enum ContactExportJSON {
     public static func render(_ export: ContactExport, exportedAt: Int64) -> JSONValue {
         .object([

@@ -1,8 +1,10 @@
 import SQLite
+import Store
+
 /// Reading contacts for the CLI and the admin API: one contact, lists and counts by segment, a contact's timeline,
 /// and the export of everything held about a person. Reads run outside transactions (each statement sees one
 /// committed state of the database).
-extension ContactStore {
+extension SQLiteContactStore {
     private static let contactColumns = """
         c.id, c.email, c.first_seen_at, c.last_engagement_at, c.sent, c.opened, c.clicked, c.replied, c.bounced,
         c.unsubscribed, c.meeting_booked, c.interest_status, c.payment_status, c.engagement, c.subscription_id,
@@ -27,7 +29,7 @@ extension ContactStore {
 
     /// Contacts that match `query` (all when `nil`) and the given payment status and engagement, most recently
     /// updated first, at most `limit`. Each contact is read completely (a few indexed queries per contact).
-    /// - Throws: `ContactStoreError.segmentQuery` or `SQLiteError`.
+    /// - Throws: `ContactStorageError.segmentQuery` or `SQLiteError`.
     public func contacts(matching query: SegmentQuery?, paymentStatus: PaymentStatus?, engagement: EngagementLevel?,
                          limit: Int, now: Int64) throws -> [Contact] {
         var conditions: [String] = []
@@ -54,7 +56,7 @@ extension ContactStore {
     }
 
     /// How many contacts match `query` at `now`.
-    /// - Throws: `ContactStoreError.segmentQuery` or `SQLiteError`.
+    /// - Throws: `ContactStorageError.segmentQuery` or `SQLiteError`.
     public func count(matching query: SegmentQuery, now: Int64) throws -> Int {
         let sql = "SELECT count(*) FROM contacts c WHERE (\(try Self.boundSQL(query)))"
         return Int(try segmentRows(query, sql, arguments: Self.arguments(query, now: now)) { $0.int(0) }.first ?? 0)
@@ -67,7 +69,7 @@ extension ContactStore {
             return try rows(sql, arguments: arguments, row: row)
         } catch let error as SQLiteError {
             if let query, let message = compiles("SELECT (\(try Self.boundSQL(query))) FROM contacts c") {
-                throw ContactStoreError.segmentQuery(name: query.name, message: message)
+                throw ContactStorageError.segmentQuery(name: query.name, message: message)
             }
             throw error
         }
@@ -103,8 +105,9 @@ extension ContactStore {
                 FROM contact_registrations r WHERE r.contact_id = ?1
             ) ORDER BY at DESC, rank DESC, sequence DESC LIMIT ?2
             """, contactID, limit) { row in
-            ContactTimelineEntry(at: row.int(0), kind: ContactTimelineEntry.Kind(rawValue: row.string(1) ?? "") ?? .event,
-                                 reference: row.string(2) ?? "", detail: row.string(3) ?? "")
+            ContactTimelineEntry(at: row.int(0), kind: try row.decode(ContactTimelineEntry.Kind.self, 1, column: "timeline.kind"),
+                                 reference: try row.requiredString(2, column: "timeline.reference"),
+                                 detail: try row.requiredString(3, column: "timeline.detail"))
         }
     }
 
@@ -119,9 +122,10 @@ extension ContactStore {
                 (SELECT group_concat(state, ',') FROM jobs WHERE idempotency_key = 'event:' || e.id)
             FROM contact_events ce JOIN events e ON e.id = ce.event_id WHERE ce.contact_id = ? ORDER BY e.id
             """, id) { row in
-            StoredEvent(id: row.int(0), source: EventSource(rawValue: row.string(1) ?? "") ?? .stripe,
-                        eventID: row.string(2), dedupKey: row.string(3) ?? "", type: row.string(4) ?? "",
-                        receivedAt: row.int(5), body: row.blob(6), headersJSON: row.string(7) ?? "{}",
+            StoredEvent(id: row.int(0), source: try row.decode(EventSource.self, 1, column: "events.source"),
+                        eventID: row.string(2), dedupKey: try row.requiredString(3, column: "events.dedup_key"),
+                        type: try row.requiredString(4, column: "events.type"),
+                        receivedAt: row.int(5), body: row.blob(6), headersJSON: try row.requiredString(7, column: "events.headers"),
                         bodyBytes: Int(row.int(8)),
                         jobStates: row.string(9).map { $0.split(separator: ",").map(String.init) } ?? [])
         }
@@ -132,7 +136,7 @@ extension ContactStore {
             ORDER BY id
             """, id) { row in
             attempts[row.int(0), default: []].append(JobAttempt(
-                attempt: Int(row.int(1)), worker: row.string(2) ?? "", startedAt: row.int(3),
+                attempt: Int(row.int(1)), worker: try row.requiredString(2, column: "job_attempts.worker"), startedAt: row.int(3),
                 finishedAt: row.isNull(4) ? nil : row.int(4), outcome: row.string(5),
                 status: row.isNull(6) ? nil : Int(row.int(6)), error: row.string(7)))
         }
@@ -141,11 +145,12 @@ extension ContactStore {
                 idempotency_key, input, output, created_at, updated_at
             FROM jobs WHERE event_id IN (SELECT event_id FROM contact_events WHERE contact_id = ?) ORDER BY id
             """, id) { row in
-            let job = Job(id: row.int(0), eventID: row.int(1), kind: row.string(2) ?? "",
-                          state: JobState(rawValue: row.string(3) ?? "") ?? .queued, attempts: Int(row.int(4)),
+            let job = Job(id: row.int(0), eventID: row.int(1), kind: try row.requiredString(2, column: "jobs.kind"),
+                          state: try row.decode(JobState.self, 3, column: "jobs.state"), attempts: Int(row.int(4)),
                           nextRunAt: row.int(5), leaseOwner: row.string(6),
                           leaseExpiresAt: row.isNull(7) ? nil : row.int(7), lastError: row.string(8),
-                          idempotencyKey: row.string(9) ?? "", input: row.string(10), output: row.string(11),
+                          idempotencyKey: try row.requiredString(9, column: "jobs.idempotency_key"), input: row.string(10),
+                          output: row.string(11),
                           createdAt: row.int(12), updatedAt: row.int(13))
             return ContactExport.JobRecord(job: job, attempts: attempts[job.id] ?? [])
         }
@@ -153,8 +158,10 @@ extension ContactStore {
             SELECT reference, kind, amount, currency, occurred_at, tier, first_campaign, last_campaign, event_id
             FROM contact_payments WHERE contact_id = ? ORDER BY occurred_at, id
             """, id) { row in
-            ContactPayment(reference: row.string(0) ?? "", kind: ObservedPayment.Kind(rawValue: row.string(1) ?? "") ?? .payment,
-                           amount: row.int(2), currency: row.string(3) ?? "", occurredAt: row.int(4), tier: row.string(5),
+            ContactPayment(reference: try row.requiredString(0, column: "contact_payments.reference"),
+                           kind: try row.decode(ObservedPayment.Kind.self, 1, column: "contact_payments.kind"),
+                           amount: row.int(2), currency: try row.requiredString(3, column: "contact_payments.currency"),
+                           occurredAt: row.int(4), tier: row.string(5),
                            firstCampaign: row.string(6), lastCampaign: row.string(7),
                            eventID: row.isNull(8) ? nil : row.int(8))
         }
@@ -162,34 +169,38 @@ extension ContactStore {
             SELECT event_id, reference, email, amount, currency, campaign_id, payment_link, rule FROM purchases
             WHERE email = ? ORDER BY id
             """, contact.email) { row in
-            Purchase(eventID: row.int(0), reference: row.string(1) ?? "", email: row.string(2), amount: row.int(3),
-                     currency: row.string(4) ?? "", campaignID: row.string(5), paymentLink: row.string(6),
-                     rule: row.string(7) ?? "")
+            Purchase(eventID: row.int(0), reference: try row.requiredString(1, column: "purchases.reference"),
+                     email: row.string(2), amount: row.int(3),
+                     currency: try row.requiredString(4, column: "purchases.currency"), campaignID: row.string(5),
+                     paymentLink: row.string(6), rule: try row.requiredString(7, column: "purchases.rule"))
         }
         let transitions = try rows("""
             SELECT t.contact_id, c.email, t.segment, t.entered, t.entry, t.event_id, t.at FROM segment_transitions t
             JOIN contacts c ON c.id = t.contact_id WHERE t.contact_id = ? ORDER BY t.id
             """, id) { row in
-            ContactExport.RecordedTransition(transition: Self.transition(row), at: row.int(6))
+            ContactExport.RecordedTransition(transition: try Self.transition(row), at: row.int(6))
         }
         let activity = try rows("""
             SELECT kind, campaign_id, occurred_at, event_id FROM contact_activity WHERE contact_id = ?
             ORDER BY occurred_at, id
             """, id) { row in
-            ContactExport.Activity(kind: row.string(0) ?? "", campaignID: row.string(1), occurredAt: row.int(2),
+            ContactExport.Activity(kind: try row.requiredString(0, column: "contact_activity.kind"), campaignID: row.string(1),
+                                   occurredAt: row.int(2),
                                    eventID: row.isNull(3) ? nil : row.int(3))
         }
         let ruleRuns = try rows("SELECT flow, rule, at FROM rule_runs WHERE contact_id = ? ORDER BY at, flow", id) { row in
-            ContactExport.RuleRun(flow: row.string(0) ?? "", rule: row.string(1) ?? "", at: row.int(2))
+            ContactExport.RuleRun(flow: try row.requiredString(0, column: "rule_runs.flow"),
+                                  rule: try row.requiredString(1, column: "rule_runs.rule"), at: row.int(2))
         }
         var ownWrites: [String: Int64] = [:]
         _ = try rows("SELECT rule, at FROM own_writes WHERE contact_id = ?", id) { row in
-            ownWrites[row.string(0) ?? ""] = row.int(1)
+            ownWrites[try row.requiredString(0, column: "own_writes.rule")] = row.int(1)
         }
         var export = ContactExport(contact: contact, events: events, jobs: jobs, payments: payments, purchases: purchases,
                                    transitions: transitions, activity: activity, ruleRuns: ruleRuns, ownWrites: ownWrites)
         export.holdbacks = try rows("SELECT rule, reason, at FROM rule_holdbacks WHERE contact_id = ? ORDER BY at", id) { row in
-            (rule: row.string(0) ?? "", reason: row.string(1) ?? "", at: row.int(2))
+            (rule: try row.requiredString(0, column: "rule_holdbacks.rule"),
+             reason: try row.requiredString(1, column: "rule_holdbacks.reason"), at: row.int(2))
         }
         export.registrations = try registrations(contactID: id)
         return export
@@ -198,21 +209,24 @@ extension ContactStore {
     // MARK: Row mapping
 
     /// Maps `contactColumns`; leads, customers, revenue and segments are filled by `complete`.
-    private static func contactRow(_ row: SQLiteStatement) -> Contact {
+    /// - Throws: `ImpossibleStoredValue` for a column this build cannot read.
+    private static func contactRow(_ row: SQLiteStatement) throws -> Contact {
         func optionalInt(_ column: Int32) -> Int64? { row.isNull(column) ? nil : row.int(column) }
         var counts: [ContactActivity: Int] = [:]
         let countColumns: [(ContactActivity, Int32)] = [
             (.sent, 4), (.opened, 5), (.clicked, 6), (.replied, 7), (.bounced, 8), (.unsubscribed, 9), (.meetingBooked, 10),
         ]
         for (activity, column) in countColumns { counts[activity] = Int(row.int(column)) }
-        let subscription = row.string(14).map { id in
-            ContactSubscription(id: id, status: row.string(15) ?? "", priceID: row.string(16), productID: row.string(17),
+        let subscription = try row.string(14).map { id in
+            ContactSubscription(id: id, status: try row.requiredString(15, column: "contacts.subscription_status"),
+                                priceID: row.string(16), productID: row.string(17),
                                 tier: row.string(18), currentPeriodEnd: optionalInt(19))
         }
-        return Contact(id: row.int(0), email: row.string(1) ?? "", firstSeenAt: row.int(2),
+        return Contact(id: row.int(0), email: try row.requiredString(1, column: "contacts.email"), firstSeenAt: row.int(2),
                        lastEngagementAt: optionalInt(3), counts: counts, interestStatus: row.string(11),
-                       paymentStatus: PaymentStatus(rawValue: row.string(12) ?? "") ?? .prospect,
-                       engagement: EngagementLevel(rawValue: row.string(13) ?? "") ?? .low, subscription: subscription,
+                       paymentStatus: try row.decode(PaymentStatus.self, 12, column: "contacts.payment_status"),
+                       engagement: try row.decode(EngagementLevel.self, 13, column: "contacts.engagement"),
+                       subscription: subscription,
                        tier: row.string(20), productInterest: row.string(21), doNotContact: row.string(22),
                        firstCampaign: row.string(23), lastCampaign: row.string(24), updatedAt: row.int(25))
     }
@@ -222,29 +236,37 @@ extension ContactStore {
     private func complete(_ contact: inout Contact) throws {
         var leads: [String: String] = [:]
         _ = try rows("SELECT campaign_id, lead_id FROM contact_leads WHERE contact_id = ?",
-                     contact.id) { row in leads[row.string(0) ?? ""] = row.string(1) ?? "" }
+                     contact.id) { row in
+            // A NULL lead id is a campaign whose lead id was not seen yet: empty, as documented on `Contact.leads`.
+            leads[try row.requiredString(0, column: "contact_leads.campaign_id")] = row.string(1) ?? ""
+        }
         contact.leads = leads
         contact.stripeCustomerIDs = try rows(
-            "SELECT customer_id FROM contact_customers WHERE contact_id = ? ORDER BY rowid", contact.id) { $0.string(0) ?? "" }
+            "SELECT customer_id FROM contact_customers WHERE contact_id = ? ORDER BY rowid", contact.id) {
+            try $0.requiredString(0, column: "contact_customers.customer_id")
+        }
         var revenue: [String: Int64] = [:]
         var overflowed: [String] = []
         // Amounts are stored as received: summed in two halves (SQLite's sum() fails on overflow), combined checked.
         _ = try rows("SELECT currency, \(MoneySum.sqlParts(of: "amount")) FROM contact_payments WHERE contact_id = ? GROUP BY currency",
                      contact.id) { row in
-            let currency = row.string(0) ?? ""
+            let currency = try row.requiredString(0, column: "contact_payments.currency")
             if let total = MoneySum.combine(high: row.int(1), low: row.int(2)) { revenue[currency] = total } else { overflowed.append(currency) }
         }
         contact.revenue = revenue
         contact.revenueOverflowed = overflowed.sorted()
         contact.segments = try rows(
             "SELECT segment FROM contact_segments WHERE contact_id = ? AND member = 1 ORDER BY segment", contact.id) {
-            $0.string(0) ?? ""
+            try $0.requiredString(0, column: "contact_segments.segment")
         }
         contact.registeredFor = try rows(
-            "SELECT product FROM contact_registrations WHERE contact_id = ? ORDER BY product", contact.id) { $0.string(0) ?? "" }
+            "SELECT product FROM contact_registrations WHERE contact_id = ? ORDER BY product", contact.id) {
+            try $0.requiredString(0, column: "contact_registrations.product")
+        }
         var leadFields: [String: String] = [:]
         _ = try rows("SELECT name, value FROM contact_lead_fields WHERE contact_id = ?", contact.id) { row in
-            leadFields[row.string(0) ?? ""] = row.string(1) ?? ""
+            leadFields[try row.requiredString(0, column: "contact_lead_fields.name")] =
+                try row.requiredString(1, column: "contact_lead_fields.value")
         }
         contact.leadFields = leadFields
     }

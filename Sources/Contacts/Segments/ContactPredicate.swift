@@ -1,8 +1,9 @@
-import Outbound
 import Store
+import StrictJSON
 
 /// A contact field a segment or a rule's `if:` can test. Each maps to a column or a subquery of the contacts
 /// tables (see `SegmentCompiler`).
+/// A value type; thread-safe.
 public enum ContactField: String, Sendable, CaseIterable {
     case email
     case paymentStatus = "payment_status"
@@ -56,6 +57,7 @@ public indirect enum ContactPredicate: Sendable, Equatable {
 }
 
 /// A named segment from the configuration.
+/// A value type; thread-safe.
 public struct SegmentDefinition: Sendable, Equatable {
     public var name: String
     public var predicate: ContactPredicate

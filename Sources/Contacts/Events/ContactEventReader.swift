@@ -1,7 +1,7 @@
-import Outbound
 import Store
+import StrictJSON
 
-/// Reads what one stored webhook says about one person: the `ContactObservation` that `ContactStore.apply` records.
+/// Reads what one stored webhook says about one person: the `ContactObservation` that `ContactStorage.apply` records.
 ///
 /// Instantly payloads are flat objects (`lead_email`, `campaign_id`, `timestamp`, ...); Stripe payloads are events
 /// (`{"id", "type", "created", "data": {"object": {...}}}`). Both the shapes of Stripe API versions before

@@ -1,10 +1,12 @@
 import SQLite
+import Store
+
 /// The loop guard: what keeps Hookyard from reacting to its own writes, or starting a rule for one person again and
 /// again.
-extension ContactStore {
+extension SQLiteContactStore {
     /// Records that `rule` wrote to Instantly for `email` at `at` (the contact is created if missing, first seen
     /// `at`); the latest time per contact and rule is kept. One transaction.
-    /// - Throws: `ContactStoreError.emptyEmail` for a blank address, or `SQLiteError`.
+    /// - Throws: `ContactStorageError.emptyEmail` for a blank address, or `SQLiteError`.
     public func recordOwnWrite(email: String, rule: String, at: Int64) throws {
         try database.transaction {
             let contact = try findOrCreateContact(email: ContactObservation.normalise(email: email), firstSeenAt: at, now: at)
@@ -22,24 +24,14 @@ extension ContactStore {
             """, ContactObservation.normalise(email: email), rule) { $0.int(0) }
     }
 
-    /// What `admitRuleRun` decided.
-    public enum Admission: Sendable, Equatable {
-        case admitted
-        /// The rule already started `maxPerDay` flows for this contact in the last 24 hours.
-        case contactCap
-        /// The rule already started `maxTotalPerDay` flows, for everyone, in the last 24 hours (recorded as a
-        /// `max_per_day` holdback).
-        case ruleCap
-    }
-
     /// Decides, atomically (one transaction), whether `rule` may start `flow` for `email` at `now`: a flow already
     /// admitted is admitted again (a re-run is not a new run); otherwise the flow is admitted and recorded only if
     /// the rule started fewer than `maxPerDay` flows for this contact (0: no limit), and fewer than
     /// `maxTotalPerDay` for everyone (`nil`: no limit), in the 24 hours before `now`. The contact is created if
     /// missing.
-    /// - Throws: `ContactStoreError.emptyEmail` for a blank address (of a flow not admitted before), or `SQLiteError`.
+    /// - Throws: `ContactStorageError.emptyEmail` for a blank address (of a flow not admitted before), or `SQLiteError`.
     public func admitRuleRun(rule: String, email: String, flow: String, now: Int64, maxPerDay: Int,
-                             maxTotalPerDay: Int? = nil, eventID: Int64? = nil) throws -> Admission {
+                             maxTotalPerDay: Int? = nil, eventID: Int64? = nil) throws -> RuleRunAdmission {
         try database.transaction {
             if try firstRow("SELECT 1 FROM rule_runs WHERE flow = ?", flow, row: { _ in true }) == true { return .admitted }
             let contact = try findOrCreateContact(email: ContactObservation.normalise(email: email), firstSeenAt: now,
@@ -79,7 +71,10 @@ extension ContactStore {
             SELECT rule, reason, count(*) FROM rule_holdbacks GROUP BY rule, reason
             UNION ALL SELECT rule, 'ran', count(DISTINCT contact_id) FROM rule_runs GROUP BY rule
             ORDER BY 1, 2
-            """) { (rule: $0.string(0) ?? "", reason: $0.string(1) ?? "", contacts: Int($0.int(2))) }
+            """) { row in
+            (rule: try row.requiredString(0, column: "rule_holdbacks.rule"),
+             reason: try row.requiredString(1, column: "rule_holdbacks.reason"), contacts: Int(row.int(2)))
+        }
     }
 
     private func insertHoldback(rule: String, contactID: Int64, reason: String, eventID: Int64?, at: Int64) throws {

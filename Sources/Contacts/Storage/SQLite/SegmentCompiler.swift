@@ -1,5 +1,5 @@
-import Outbound
 import Store
+import StrictJSON
 
 /// Compiles the configuration's segments, and rules' contact conditions, into SQL over the contacts tables
 /// (schema migration 5): each to one boolean expression over `contacts` aliased `c`, to be used as

@@ -1,15 +1,17 @@
 import Foundation
 import Logging
 import XCTest
+@testable import Contacts
 @testable import Store
 import TestSupport
 import SQLite
+import Workflows
 
-final class ContactStoreTests: XCTestCase {
+final class SQLiteContactStoreTests: XCTestCase {
     var directory: URL!
     var path: String { directory.appendingPathComponent("contacts.db").path }
     var writer: EventWriter!
-    var store: ContactStore!
+    var store: SQLiteContactStore!
     let policy = EngagementPolicy()
     static let day: Int64 = 86_400_000
     let t0: Int64 = 1_732_500_000_000
@@ -26,7 +28,7 @@ final class ContactStoreTests: XCTestCase {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("contacts-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         writer = try EventWriter(path: path, logger: TestLog.logger())
-        store = try ContactStore(path: path, durableCommits: false)
+        store = try SQLiteContactStore(path: path, durableCommits: false)
     }
 
     override func tearDown() {
@@ -441,7 +443,7 @@ final class ContactStoreTests: XCTestCase {
 
         let broken = SegmentQuery(name: "broken", sql: "c.no_such_column = ?", parameters: [.integer(1)])
         XCTAssertThrowsError(try store.evaluate(contactID: id, queries: [Self.hot, broken], now: t0)) { error in
-            guard case ContactStoreError.segmentQuery(let name, let message)? = error as? ContactStoreError else {
+            guard case ContactStorageError.segmentQuery(let name, let message)? = error as? ContactStorageError else {
                 return XCTFail("\(error)")
             }
             XCTAssertEqual(name, "broken")
@@ -449,7 +451,7 @@ final class ContactStoreTests: XCTestCase {
         }
         let mismatched = SegmentQuery(name: "mismatched", sql: "c.opened > ?", parameters: [])
         XCTAssertThrowsError(try store.count(matching: mismatched, now: t0)) { error in
-            XCTAssertEqual((error as? ContactStoreError).map { "\($0)" }?.contains("mismatched"), true, "\(error)")
+            XCTAssertEqual((error as? ContactStorageError).map { "\($0)" }?.contains("mismatched"), true, "\(error)")
         }
         // A failing segment rolls the whole apply back: the event can be applied once the segment is fixed.
         let observation = instantly(.clicked, at: t0 + 1)
@@ -491,7 +493,7 @@ final class ContactStoreTests: XCTestCase {
                                              maxPerDay: 2), "runs older than a day no longer count")
         XCTAssertEqual(try contact("ann@example.com").firstSeenAt, t0)
         XCTAssertThrowsError(try store.admits(rule: "nurture", email: "  ", flow: "f9", now: t0, maxPerDay: 2)) {
-            XCTAssertEqual($0 as? ContactStoreError, .emptyEmail)
+            XCTAssertEqual($0 as? ContactStorageError, .emptyEmail)
         }
     }
 
@@ -699,7 +701,7 @@ final class ContactStoreTests: XCTestCase {
         }
         XCTAssertThrowsError(try store.register(email: " ", product: "webinar", reference: "cs_x", seats: nil,
                                                 eventID: event, segments: [], now: t0)) { error in
-            XCTAssertEqual(error as? ContactStoreError, .emptyEmail)
+            XCTAssertEqual(error as? ContactStorageError, .emptyEmail)
         }
     }
 
@@ -993,7 +995,7 @@ final class ContactStoreTests: XCTestCase {
     }
 }
 
-private extension ContactStore {
+private extension SQLiteContactStore {
     /// Whether `admitRuleRun` admits the flow, with no cap for everyone.
     func admits(rule: String, email: String, flow: String, now: Int64, maxPerDay: Int) throws -> Bool {
         try admitRuleRun(rule: rule, email: email, flow: flow, now: now, maxPerDay: maxPerDay) == .admitted

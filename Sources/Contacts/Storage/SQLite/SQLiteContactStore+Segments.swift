@@ -1,9 +1,11 @@
 import SQLite
+import Store
+
 /// Segment membership: evaluating compiled segments, recording entries and exits, and the clock's re-evaluation.
-extension ContactStore {
+extension SQLiteContactStore {
     /// Evaluates `queries` for one contact at `now` (a rule's `if:` filters), in one statement.
     /// - Returns: one value per query, in order; all `false` when there is no such contact (e.g. erased).
-    /// - Throws: `ContactStoreError.segmentQuery` naming a query that does not compile, or `SQLiteError`.
+    /// - Throws: `ContactStorageError.segmentQuery` naming a query that does not compile, or `SQLiteError`.
     public func evaluate(contactID: Int64, queries: [SegmentQuery], now: Int64) throws -> [Bool] {
         guard !queries.isEmpty else { return [] }
         return try evaluateRow(queries, contactID: contactID, now: now) ?? Array(repeating: false, count: queries.count)
@@ -21,7 +23,8 @@ extension ContactStore {
         try database.transaction {
             let batch = try rows("SELECT id, email, engagement FROM contacts WHERE id > ? ORDER BY id LIMIT ?",
                                  contactID, limit) { row in
-                (id: row.int(0), email: row.string(1) ?? "", engagement: row.string(2) ?? "")
+                (id: row.int(0), email: try row.requiredString(1, column: "contacts.email"),
+                 engagement: try row.requiredString(2, column: "contacts.engagement"))
             }
             var transitions: [SegmentTransition] = []
             for contact in batch {
@@ -45,7 +48,8 @@ extension ContactStore {
             JOIN contacts c ON c.id = t.contact_id WHERE t.queued = 0 ORDER BY t.id LIMIT ?
             """, limit) { row in
             (id: row.int(0), transition: SegmentTransition(
-                contactID: row.int(1), email: row.string(2) ?? "", segment: row.string(3) ?? "",
+                contactID: row.int(1), email: try row.requiredString(2, column: "contacts.email"),
+                segment: try row.requiredString(3, column: "segment_transitions.segment"),
                 entered: row.int(4) != 0, entry: Int(row.int(5)), eventID: row.int(6)))
         }
     }
@@ -75,7 +79,7 @@ extension ContactStore {
         guard !segments.isEmpty, let values = try evaluateRow(segments, contactID: contactID, now: now) else { return [] }
         var members: [String: Bool] = [:]
         _ = try rows("SELECT segment, member FROM contact_segments WHERE contact_id = ?", contactID) { row in
-            members[row.string(0) ?? ""] = row.int(1) != 0
+            members[try row.requiredString(0, column: "contact_segments.segment")] = row.int(1) != 0
         }
         var seen = Set<String>()
         var eventID: Int64?
@@ -129,7 +133,7 @@ extension ContactStore {
         } catch let error as SQLiteError {
             for query in queries {
                 if let message = compiles("SELECT (\(try Self.boundSQL(query))) FROM contacts c WHERE c.id = ?") {
-                    throw ContactStoreError.segmentQuery(name: query.name, message: message)
+                    throw ContactStorageError.segmentQuery(name: query.name, message: message)
                 }
             }
             throw error
@@ -139,7 +143,7 @@ extension ContactStore {
     /// `query.sql` with each `.real` parameter's placeholder written `CAST(? AS REAL)`: the SQLite wrapper binds no
     /// doubles, so a real is bound as its decimal text and SQLite converts it back (exactly, for the shortest
     /// round-trip form Swift prints). Placeholders inside quoted strings or identifiers are not counted.
-    /// - Throws: `ContactStoreError.segmentQuery` when the placeholders and parameters differ in number.
+    /// - Throws: `ContactStorageError.segmentQuery` when the placeholders and parameters differ in number.
     static func boundSQL(_ query: SegmentQuery) throws -> String {
         var result: [UInt8] = []
         result.reserveCapacity(query.sql.utf8.count)
@@ -162,7 +166,7 @@ extension ContactStore {
             result.append(byte)
         }
         guard placeholders == query.parameters.count else {
-            throw ContactStoreError.segmentQuery(
+            throw ContactStorageError.segmentQuery(
                 name: query.name, message: "\(placeholders) placeholders but \(query.parameters.count) parameters")
         }
         return String(decoding: result, as: UTF8.self)
