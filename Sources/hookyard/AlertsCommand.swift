@@ -1,3 +1,4 @@
+import HookyardConfiguration
 import Alerts
 import ArgumentParser
 import Foundation

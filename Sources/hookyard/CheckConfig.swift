@@ -1,6 +1,7 @@
 import Alerts
 import ArgumentParser
 import Foundation
+import HookyardConfiguration
 import Reports
 import Store
 import Workflows
@@ -26,9 +27,9 @@ struct CheckConfig: ParsableCommand {
         print("  database                  \(settings.database)")
         print("  log_level                 \(settings.logLevel)")
         print("  admin_listen              \(settings.adminAddress ?? "off")")
-        print("  HOOKYARD_ADMIN_TOKEN      \(settings.adminTokens.isEmpty ? "not set: whoever reaches admin_listen can read /metrics and /report" : Serve.describe(settings.adminTokens))")
-        print("  STRIPE_WEBHOOK_SECRET     \(Serve.describe(settings.stripe.webhookSecrets))")
-        print("  INSTANTLY_WEBHOOK_SECRET  \(Serve.describe(settings.instantly.webhookSecrets))")
+        print("  HOOKYARD_ADMIN_TOKEN      \(settings.adminTokens.isEmpty ? "not set: whoever reaches admin_listen can read /metrics and /report" : HookyardConfiguration.describe(secrets: settings.adminTokens))")
+        print("  STRIPE_WEBHOOK_SECRET     \(HookyardConfiguration.describe(secrets: settings.stripe.webhookSecrets))")
+        print("  INSTANTLY_WEBHOOK_SECRET  \(HookyardConfiguration.describe(secrets: settings.instantly.webhookSecrets))")
         print("  STRIPE_API_KEY            \(settings.stripe.apiKey.isEmpty ? "not set: Stripe calls run in dry-run" : settings.stripe.isTestKey ? "set (test mode)" : "set (live mode)")")
         print("  INSTANTLY_API_KEY         \(settings.instantly.apiKey.isEmpty ? "not set: Instantly calls run in dry-run" : "set")")
         print("  stripe api                \(settings.stripe.apiBase), version \(settings.stripe.apiVersion), at most \(ConfigurationLoader.format(settings.stripe.effectiveRequestsPerSecond)) requests/s")
@@ -57,44 +58,17 @@ struct CheckConfig: ParsableCommand {
         print("  engagement                high >= \(ConfigurationLoader.format(engagement.high)), medium >= \(ConfigurationLoader.format(engagement.medium)) over \(engagement.windowDays) days; opens alone \(engagement.opensCanMakeHigh ? "can" : "never") make high")
         print("  loop guard                \(settings.contacts.loopGuardSeconds) s; at most \(settings.contacts.maxRuleRunsPerDay) runs of a rule per contact per day")
         print("  payload retention         \(settings.retentionPayloadDays == 0 ? "forever" : "\(settings.retentionPayloadDays) days")")
-        print("  alerts                    repeated every \(AlertText.duration(settings.alerts.repeatIntervalMilliseconds)) while they hold; \(alertWebhookVariable) \(AlertComponents.describeWebhook(settings))")
+        print("  alerts                    repeated every \(AlertText.duration(settings.alerts.repeatIntervalMilliseconds)) while they hold; \(alertWebhookVariable) \(settings.alertWebhookDescription)")
         let watch = settings.deliverability
         let thresholds = [watch.maxBounceRate.map { "bounces > \(DeliverabilityWatch.percent($0))" }, watch.maxUnsubscribeRate.map { "unsubscribes > \(DeliverabilityWatch.percent($0))" },
                           watch.minReplyRate.map { "replies < \(DeliverabilityWatch.percent($0))" }].compactMap { $0 }
         print("  deliverability            \(thresholds.isEmpty ? "no threshold" : thresholds.joined(separator: ", ")) over \(AlertText.duration(watch.windowMilliseconds)), at least \(watch.minimumSent) sent; campaigns \(watch.pauseCampaigns ? "paused" : "not paused") when they cross")
         print("  report lookback           \(ReportTime.lookback(settings.reportLookbackMilliseconds)) (last touch)")
-        let warnings = Self.warnings(settings)
+        let warnings = settings.startWarnings
         if !warnings.isEmpty {
             print("\(warnings.count) warning\(warnings.count == 1 ? "" : "s") (the daemon starts, but):")
             for warning in warnings { print("  warning: \(warning)") }
         }
-    }
-
-    /// What is valid but will not work as an installed daemon should: a rule path into an Instantly event that names
-    /// no documented field (with file and line), a webhook route that will answer 503, a configuration file with no rule.
-    static func warnings(_ settings: HookyardConfiguration) -> [String] {
-        var warnings = settings.warnings.map(\.description)
-        if settings.stripe.webhookSecrets.isEmpty {
-            warnings.append("STRIPE_WEBHOOK_SECRET is not set: POST /webhooks/stripe will answer 503 source_not_configured and "
-                            + "Stripe's deliveries will not be stored. Set it (or STRIPE_WEBHOOK_SECRET_FILE, or the systemd "
-                            + "credential) to the endpoint's signing secret (whsec_…).")
-        }
-        if settings.instantly.webhookSecrets.isEmpty {
-            warnings.append("INSTANTLY_WEBHOOK_SECRET is not set: POST /webhooks/instantly will answer 503 source_not_configured "
-                            + "and Instantly's deliveries will not be stored. Set it (or INSTANTLY_WEBHOOK_SECRET_FILE, or the "
-                            + "systemd credential), then run `hookyard instantly register`.")
-        }
-        if let file = settings.file, settings.rules.isEmpty {
-            warnings.append("\(file) has no rules: events are stored, but no workflow runs. Add rules: (see deploy/examples/ "
-                            + "and docs/workflows.md).")
-        }
-        if !warnings.isEmpty, ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] == nil,
-           settings.stripe.webhookSecrets.isEmpty || settings.instantly.webhookSecrets.isEmpty {
-            warnings.append("this shell has no CREDENTIALS_DIRECTORY: a secret the service gets as a systemd credential is not "
-                            + "seen here. Check as the service sees it with: sudo CREDENTIALS_DIRECTORY=/etc/hookyard/credentials "
-                            + "hookyard check-config")
-        }
-        return warnings
     }
 
     /// The API versions of the Stripe events stored in the configured database, against `stripe.api_version`; a

@@ -1,3 +1,4 @@
+import HookyardConfiguration
 import ArgumentParser
 import Foundation
 import Reports

@@ -1,3 +1,4 @@
+import HookyardConfiguration
 import ArgumentParser
 
 /// `hookyard send-test-event`: the first form of `trigger`, kept for scripts and habits. `send-test-event stripe` is

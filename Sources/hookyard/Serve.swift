@@ -1,3 +1,4 @@
+import HookyardConfiguration
 import Alerts
 import ArgumentParser
 import Dispatch
@@ -34,15 +35,15 @@ struct Serve: ParsableCommand {
             "admin_listen": "\(settings.adminAddress ?? "off")",
             "database": "\(settings.database)",
             "config": "\(settings.file ?? "defaults")",
-            "stripe_webhook_secret": "\(Self.describe(settings.stripe.webhookSecrets))",
-            "instantly_webhook_secret": "\(Self.describe(settings.instantly.webhookSecrets))",
+            "stripe_webhook_secret": "\(HookyardConfiguration.describe(secrets: settings.stripe.webhookSecrets))",
+            "instantly_webhook_secret": "\(HookyardConfiguration.describe(secrets: settings.instantly.webhookSecrets))",
             "rules": "\(settings.rules.map(\.name).joined(separator: ","))",
             "segments": "\(settings.segments.map(\.name).joined(separator: ","))",
             "http_targets": "\(settings.httpTargets.map(\.name).joined(separator: ","))",
             "workers": .stringConvertible(settings.workers.count),
             "stripe_api": "\(settings.stripe.apiKey.isEmpty ? "dry-run" : "\(settings.stripe.apiBase) at \(ConfigurationLoader.format(settings.stripe.effectiveRequestsPerSecond))/s")",
             "instantly_api": "\(settings.instantly.apiKey.isEmpty ? "dry-run" : "\(settings.instantly.apiBase) at \(ConfigurationLoader.format(settings.instantly.maxRequestsPerSecond))/s")",
-            "alert_webhook": "\(AlertComponents.describeWebhook(settings))",
+            "alert_webhook": "\(settings.alertWebhookDescription)",
         ])
         if settings.stripe.apiKey.isEmpty || settings.instantly.apiKey.isEmpty {
             let missing = [settings.stripe.apiKey.isEmpty ? "STRIPE_API_KEY" : nil, settings.instantly.apiKey.isEmpty ? "INSTANTLY_API_KEY" : nil]
@@ -330,15 +331,6 @@ struct Serve: ParsableCommand {
         case EACCES: "ports below 1024 need privileges; choose a port of 1024 or above with \(setting), or start under systemd"
         case EADDRNOTAVAIL: "this machine has no such address; choose one of its addresses (or 127.0.0.1) with \(setting)"
         default: "check the address given by \(setting)"
-        }
-    }
-
-    /// "set (n)" or "not set": never the value.
-    static func describe(_ secrets: [String]) -> String {
-        switch secrets.count {
-        case 0: "not set"
-        case 1: "set"
-        default: "set (\(secrets.count) secrets)"
         }
     }
 }

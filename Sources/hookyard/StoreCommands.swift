@@ -1,3 +1,4 @@
+import HookyardConfiguration
 import ArgumentParser
 import Contacts
 import Foundation

@@ -1,3 +1,4 @@
+import HookyardConfiguration
 import ArgumentParser
 import Cryptography
 import Foundation

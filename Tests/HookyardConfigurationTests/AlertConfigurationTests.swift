@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import hookyard
+@testable import HookyardConfiguration
 
 /// `alerts:`, `deliverability:` and the alert webhook secret.
 final class AlertConfigurationTests: ConfigurationTestCase {

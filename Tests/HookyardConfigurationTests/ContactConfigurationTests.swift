@@ -4,7 +4,7 @@ import Outbound
 import Store
 import XCTest
 import Yams
-@testable import hookyard
+@testable import HookyardConfiguration
 
 final class ContactConfigurationTests: ConfigurationTestCase {
 

@@ -15,112 +15,112 @@ import Yams
 /// `HOOKYARD_DATABASE`, `HOOKYARD_LOG_LEVEL`, `HOOKYARD_WORKERS`, `HOOKYARD_RETRY_*`, `HOOKYARD_MAX_ATTEMPTS`,
 /// `STRIPE_API_BASE`, `STRIPE_MAX_RPS`, `INSTANTLY_API_BASE`, `INSTANTLY_MAX_RPS`) and the secrets (`NAME`,
 /// `NAME_FILE`, `$CREDENTIALS_DIRECTORY/NAME`).
-struct HookyardConfiguration: Sendable {
-    var listen = "127.0.0.1:8080"
+public struct HookyardConfiguration: Sendable {
+    public var listen = "127.0.0.1:8080"
     /// Where `/metrics` is served, apart from the webhooks; empty or `off`: nowhere.
-    var adminListen = "127.0.0.1:9090"
+    public var adminListen = "127.0.0.1:9090"
     /// `HOOKYARD_ADMIN_TOKEN` (a secret): when set, every admin route but `/healthz` requires it (`AdminAccess`).
-    var adminTokens: [String] = []
-    var database = "./hookyard.db"
-    var logLevel = "info"
-    var http = HTTPSettings()
-    var stripe = StripeSettings()
-    var instantly = InstantlySettings()
-    var workers = WorkerSettings()
-    var outbound = OutboundSettings()
-    var rules: [Rule] = []
+    public var adminTokens: [String] = []
+    public var database = "./hookyard.db"
+    public var logLevel = "info"
+    public var http = HTTPSettings()
+    public var stripe = StripeSettings()
+    public var instantly = InstantlySettings()
+    public var workers = WorkerSettings()
+    public var outbound = OutboundSettings()
+    public var rules: [Rule] = []
     /// `http_targets:`, where `http.post` steps send (read with the rules).
-    var httpTargets: [HTTPTargetSettings] = []
+    public var httpTargets: [HTTPTargetSettings] = []
     /// `contacts:`: extraction maps, engagement policy, loop guard and rule-run limits.
-    var contacts = ContactSettings()
+    public var contacts = ContactSettings()
     /// `retention.payload_days`: raw event bodies older than this many days are pruned; 0 keeps them forever.
-    var retentionPayloadDays = 30
+    public var retentionPayloadDays = 30
     /// `reports.lookback`: how far before a purchase a touch still counts as its last touch (`hookyard report`).
-    var reportLookbackMilliseconds = ReportQuery.defaultLookbackMilliseconds
+    public var reportLookbackMilliseconds = ReportQuery.defaultLookbackMilliseconds
     /// `segments:`, in configuration order.
-    var segments: [SegmentDefinition] = []
+    public var segments: [SegmentDefinition] = []
     /// `segments` compiled; also compiles rules' contact conditions.
-    var segmentCompiler = SegmentCompiler()
+    public var segmentCompiler = SegmentCompiler()
     /// `catalog:`: products and their pricing tiers (`hookyard catalog sync`).
-    var catalog = Catalog()
+    public var catalog = Catalog()
     /// `alerts:` and `HOOKYARD_ALERT_WEBHOOK_URL`.
-    var alerts = AlertSettings()
+    public var alerts = AlertSettings()
     /// `deliverability:`: the thresholds the deliverability watch alerts on.
-    var deliverability = DeliverabilityPolicy()
+    public var deliverability = DeliverabilityPolicy()
     /// Problems in `contacts:` or `segments:` that a read-only load (`readRules: false`) did not fail on; the
     /// segments concerned are left out. Empty after a full load (problems fail it).
-    var ignoredIssues: [ConfigurationIssue] = []
+    public var ignoredIssues: [ConfigurationIssue] = []
     /// What is valid but probably not meant, with file and line (a rule path into an Instantly event that names no
     /// documented field); `check-config` prints them as warnings.
-    var warnings: [ConfigurationIssue] = []
+    public var warnings: [ConfigurationIssue] = []
     /// The file the configuration came from, `nil` for built-in defaults.
-    var file: String?
+    public var file: String?
 
-    struct HTTPSettings: Sendable {
-        var maxRequestLineBytes = 8 * 1024
-        var maxHeaderBytes = 32 * 1024
-        var maxHeaderFields = 100
-        var maxBodyBytes = 1024 * 1024
-        var maxConnections = 1024
-        var headerTimeoutSeconds = 10
-        var bodyTimeoutSeconds = 30
-        var idleTimeoutSeconds = 60
-        var shutdownGraceSeconds = 10
+    public struct HTTPSettings: Sendable {
+        public var maxRequestLineBytes = 8 * 1024
+        public var maxHeaderBytes = 32 * 1024
+        public var maxHeaderFields = 100
+        public var maxBodyBytes = 1024 * 1024
+        public var maxConnections = 1024
+        public var headerTimeoutSeconds = 10
+        public var bodyTimeoutSeconds = 30
+        public var idleTimeoutSeconds = 60
+        public var shutdownGraceSeconds = 10
     }
 
-    struct StripeSettings: Sendable {
-        var webhookSecrets: [String] = []
-        var toleranceSeconds = 300
+    public struct StripeSettings: Sendable {
+        public var webhookSecrets: [String] = []
+        public var toleranceSeconds = 300
         /// Empty: dry-run (no Stripe call is sent).
-        var apiKey = ""
-        var apiBase = "https://api.stripe.com"
-        var apiVersion = "2025-12-15.clover"
+        public var apiKey = ""
+        public var apiBase = "https://api.stripe.com"
+        public var apiVersion = "2025-12-15.clover"
         /// `nil`: 25/s with a test key, 80/s with a live key.
-        var maxRequestsPerSecond: Double?
+        public var maxRequestsPerSecond: Double?
 
-        var isTestKey: Bool { apiKey.hasPrefix("sk_test_") || apiKey.hasPrefix("rk_test_") }
-        var effectiveRequestsPerSecond: Double { maxRequestsPerSecond ?? (apiKey.isEmpty || isTestKey ? 25 : 80) }
+        public var isTestKey: Bool { apiKey.hasPrefix("sk_test_") || apiKey.hasPrefix("rk_test_") }
+        public var effectiveRequestsPerSecond: Double { maxRequestsPerSecond ?? (apiKey.isEmpty || isTestKey ? 25 : 80) }
     }
 
-    struct InstantlySettings: Sendable {
-        var webhookSecrets: [String] = []
-        var secretHeader = "X-Webhook-Secret"
+    public struct InstantlySettings: Sendable {
+        public var webhookSecrets: [String] = []
+        public var secretHeader = "X-Webhook-Secret"
         /// Empty: dry-run (no Instantly call is sent).
-        var apiKey = ""
-        var apiBase = "https://api.instantly.ai"
-        var maxRequestsPerSecond: Double = 5
+        public var apiKey = ""
+        public var apiBase = "https://api.instantly.ai"
+        public var maxRequestsPerSecond: Double = 5
         /// `instantly.public_url`: the URL Instantly delivers to (a bare origin gets `/webhooks/instantly`); `nil`: not set.
-        var publicURL: String?
+        public var publicURL: String?
         /// `instantly.webhook_watch_interval`, in milliseconds; 0: Hookyard's webhooks are not watched.
-        var webhookWatchIntervalMilliseconds: Int64 = 600_000
+        public var webhookWatchIntervalMilliseconds: Int64 = 600_000
     }
 
-    struct WorkerSettings: Sendable {
-        var count = 4
-        var retryBaseMilliseconds: Int64 = 2_000
-        var retryCapMilliseconds: Int64 = 3_600_000
-        var maxAttempts = 10
-        var leaseSeconds = 60
+    public struct WorkerSettings: Sendable {
+        public var count = 4
+        public var retryBaseMilliseconds: Int64 = 2_000
+        public var retryCapMilliseconds: Int64 = 3_600_000
+        public var maxAttempts = 10
+        public var leaseSeconds = 60
         /// A job running longer counts as wedged: the systemd watchdog stops being fed.
-        var maxJobSeconds = 300
+        public var maxJobSeconds = 300
 
-        var retryPolicy: RetryPolicy {
+        public var retryPolicy: RetryPolicy {
             RetryPolicy(baseMilliseconds: retryBaseMilliseconds, capMilliseconds: retryCapMilliseconds, maxAttempts: maxAttempts)
         }
     }
 
-    struct OutboundSettings: Sendable {
-        var connectTimeoutMilliseconds = 5_000
-        var timeoutMilliseconds = 30_000
+    public struct OutboundSettings: Sendable {
+        public var connectTimeoutMilliseconds = 5_000
+        public var timeoutMilliseconds = 30_000
     }
 
     /// `adminListen` unless the admin listener is turned off.
-    var adminAddress: String? { adminListen.isEmpty || adminListen == "off" ? nil : adminListen }
+    public var adminAddress: String? { adminListen.isEmpty || adminListen == "off" ? nil : adminListen }
 
-    static let defaultFile = "/etc/hookyard/hookyard.yaml"
-    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+    public static let defaultFile = "/etc/hookyard/hookyard.yaml"
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
-    var intake: IntakeConfiguration {
+    public var intake: IntakeConfiguration {
         IntakeConfiguration(stripeSecrets: stripe.webhookSecrets, stripeToleranceSeconds: Int64(stripe.toleranceSeconds),
                             instantlySecrets: instantly.webhookSecrets, instantlySecretHeader: instantly.secretHeader,
                             adminListener: adminAddress)
@@ -128,12 +128,12 @@ struct HookyardConfiguration: Sendable {
 
     /// Every secret value configured: webhook secrets, API keys, admin tokens, the HTTP targets' signing secrets.
     /// The servers redact them from logged request paths (`PathRedactor`).
-    var secretValues: [String] {
+    public var secretValues: [String] {
         stripe.webhookSecrets + instantly.webhookSecrets + [stripe.apiKey, instantly.apiKey] + adminTokens
             + httpTargets.map(\.secret)
     }
 
-    func serverConfiguration(address: SocketAddress) -> HTTPServerConfiguration {
+    public func serverConfiguration(address: SocketAddress) -> HTTPServerConfiguration {
         var configuration = HTTPServerConfiguration(
             address: address,
             limits: HTTPParserLimits(requestLineBytes: http.maxRequestLineBytes, headerBytes: http.maxHeaderBytes,
@@ -147,28 +147,28 @@ struct HookyardConfiguration: Sendable {
 }
 
 /// One problem in the configuration, located as precisely as possible.
-struct ConfigurationIssue: Error, CustomStringConvertible, Equatable {
+public struct ConfigurationIssue: Error, CustomStringConvertible, Equatable {
     /// The file, or the environment variable, the problem is in.
-    var origin: String
-    var line: Int?
+    public var origin: String
+    public var line: Int?
     /// The dotted key (`http.max_body_bytes`) or variable name.
-    var key: String
-    var message: String
+    public var key: String
+    public var message: String
 
-    var description: String {
+    public var description: String {
         let place = line.map { "\(origin):\($0)" } ?? origin
         return key.isEmpty ? "\(place): \(message)" : "\(place): \(key): \(message)"
     }
 }
 
 /// All problems found; loading reports every one, not just the first.
-struct ConfigurationErrors: Error, CustomStringConvertible {
-    var issues: [ConfigurationIssue]
-    var description: String { issues.map(\.description).joined(separator: "\n") }
+public struct ConfigurationErrors: Error, CustomStringConvertible {
+    public var issues: [ConfigurationIssue]
+    public var description: String { issues.map(\.description).joined(separator: "\n") }
 }
 
 /// Reads the YAML file, applies the environment and secrets, validates. Stateless.
-enum ConfigurationLoader {
+public enum ConfigurationLoader {
     /// - Parameters:
     ///   - path: `--config`; when `nil`, `/etc/hookyard/hookyard.yaml` if it exists, else the defaults.
     ///   - environment: the process environment (a parameter so tests can pass their own).
@@ -176,7 +176,7 @@ enum ConfigurationLoader {
     ///     skipped, so those commands work in a shell that lacks the rules' `${VAR}`s. `contacts:` and `segments:`
     ///     are still read (read-only commands select by segment), but their problems only land in `ignoredIssues`
     ///     (see `readContacts`).
-    static func load(path: String?, environment: [String: String], defaultFile: String = HookyardConfiguration.defaultFile,
+    public static func load(path: String?, environment: [String: String], defaultFile: String = HookyardConfiguration.defaultFile,
                      readRules: Bool = true) throws(ConfigurationErrors) -> HookyardConfiguration {
         var configuration = HookyardConfiguration()
         var issues: [ConfigurationIssue] = []
@@ -289,7 +289,7 @@ enum ConfigurationLoader {
         } catch { issues.append(error) }
     }
 
-    static func format(_ value: Double) -> String {
+    public static func format(_ value: Double) -> String {
         value.rounded() == value ? String(Int64(value)) : String(value)
     }
 
@@ -329,11 +329,11 @@ enum ConfigurationLoader {
 }
 
 /// Reads secrets from the environment, a file named by `NAME_FILE`, or a systemd credential.
-enum SecretResolver {
+public enum SecretResolver {
     /// The secret list for `name` (comma-separated values), or `nil` when none of the sources has it (an empty
     /// systemd credential counts as none).
     /// - Throws: `ConfigurationIssue` when `NAME` and `NAME_FILE` are both set, or a named file cannot be read.
-    static func resolve(_ name: String, environment: [String: String]) throws(ConfigurationIssue) -> [String]? {
+    public static func resolve(_ name: String, environment: [String: String]) throws(ConfigurationIssue) -> [String]? {
         let direct = environment[name].flatMap { $0.isEmpty ? nil : $0 }
         let fileName = environment["\(name)_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         if direct != nil, fileName != nil {
@@ -362,7 +362,7 @@ enum SecretResolver {
     }
 
     /// Splits a comma-separated secret list, trimming whitespace and newlines.
-    static func split(_ text: String) -> [String] {
+    public static func split(_ text: String) -> [String] {
         text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
     }
 
@@ -376,22 +376,22 @@ enum SecretResolver {
 }
 
 /// Walks the YAML node tree, applying known keys and recording every unknown key or wrong type with its line.
-struct YAMLReader: ConfigurationSectionReader {
-    let file: String
-    var issues: [ConfigurationIssue] = []
+public struct YAMLReader: ConfigurationSectionReader {
+    public let file: String
+    public var issues: [ConfigurationIssue] = []
     /// The `rules:` node, read by `RuleReader` once the environment is known (rules expand `${VAR}`).
-    var rules: Node?
+    public var rules: Node?
     /// The `contacts:` and `segments:` nodes, read by `ContactConfigurationReader` with the environment.
-    var contacts: Node?
-    var segments: Node?
+    public var contacts: Node?
+    public var segments: Node?
     /// The `catalog:` node, read by `CatalogReader` with the environment.
-    var catalog: Node?
+    public var catalog: Node?
     /// The `http_targets:` node, read by `HTTPTargetsReader` with the environment (secrets are `${VAR}`s).
-    var httpTargets: Node?
+    public var httpTargets: Node?
 
-    init(file: String) { self.file = file }
+    public init(file: String) { self.file = file }
 
-    mutating func apply(text: String, to configuration: inout HookyardConfiguration) {
+    public mutating func apply(text: String, to configuration: inout HookyardConfiguration) {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -535,11 +535,11 @@ struct YAMLReader: ConfigurationSectionReader {
     }
 
     /// The keys `apply` reads at the top level, in the order the documentation lists them.
-    static let topLevelKeys = ["listen", "admin_listen", "database", "log_level", "http", "stripe", "instantly", "workers",
+    public static let topLevelKeys = ["listen", "admin_listen", "database", "log_level", "http", "stripe", "instantly", "workers",
                                "outbound", "rules", "http_targets", "contacts", "segments", "catalog", "alerts",
                                "deliverability", "retention", "reports"]
 
-    mutating func unknown(_ node: Node, _ key: String) {
+    public mutating func unknown(_ node: Node, _ key: String) {
         issue(node, key, "unknown key")
     }
 

@@ -22,26 +22,26 @@ import Yams
 /// `SegmentCompiler` will compile it (numbers only for revenue and days_since_engagement, the values of
 /// payment_status and engagement), so its problem is placed on its own line. Segment references are only checked
 /// for their spelling here: whether they exist is the compiler's finding.
-struct ContactPredicateReader: EnvironmentExpandingReader {
-    let file: String
-    let environment: [String: String]
-    var issues: [ConfigurationIssue] = []
+public struct ContactPredicateReader: EnvironmentExpandingReader {
+    public let file: String
+    public let environment: [String: String]
+    public var issues: [ConfigurationIssue] = []
     /// `contacts.lead_fields`: the names `lead.<name>` may use. `nil`: not checked here (a rule's `if:` is checked
     /// when it is compiled, by a `SegmentCompiler` that knows them).
-    var leadFields: Set<String>? = nil
+    public var leadFields: Set<String>? = nil
 
-    static let tests = ["equals", "not", "in", "not_in", "gt", "gte", "lt", "lte", "exists"]
-    static let combinators = ["all", "any", "not", "segment"]
+    public static let tests = ["equals", "not", "in", "not_in", "gt", "gte", "lt", "lte", "exists"]
+    public static let combinators = ["all", "any", "not", "segment"]
 
 
     /// Whether `name` can name a segment (or a rule): letters, digits, `-` and `_`.
-    static func isValidName(_ name: String) -> Bool {
+    public static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
     }
 
     /// The predicate at `node`, or `nil` when it has problems (recorded in `issues`, each at its own line).
     /// - Parameter key: where `node` is (`segments.lapsed`, `rules[0].if`), the prefix of every issue's key.
-    mutating func read(_ node: Node, key: String) -> ContactPredicate? {
+    public mutating func read(_ node: Node, key: String) -> ContactPredicate? {
         guard let mapping = node.mapping else {
             issue(node, key, "must be a mapping: a field and its test, or all, any, not, segment")
             return nil

@@ -7,29 +7,29 @@ import Yams
 extension HookyardConfiguration {
     /// The `contacts:` section: how events are read into contacts, how engagement is weighed, and the limits on the
     /// rules contacts start. A value type; thread-safe.
-    struct ContactSettings: Sendable {
-        var engagement = EngagementPolicy()
+    public struct ContactSettings: Sendable {
+        public var engagement = EngagementPolicy()
         /// Stripe price id or product id -> tier name.
-        var tiers: [String: String] = [:]
+        public var tiers: [String: String] = [:]
         /// Instantly campaign id -> product-interest name.
-        var campaignInterest: [String: String] = [:]
+        public var campaignInterest: [String: String] = [:]
         /// In configuration order; the first match wins.
-        var linkInterest: [LinkInterest] = []
+        public var linkInterest: [LinkInterest] = []
         /// An Instantly webhook about a lead within this long after Hookyard's own write to that lead does not start
         /// the rule that wrote again.
-        var loopGuardSeconds = 300
+        public var loopGuardSeconds = 300
         /// Most flows one rule starts for one contact per day.
-        var maxRuleRunsPerDay = 3
+        public var maxRuleRunsPerDay = 3
         /// The Instantly lead fields (top-level payload keys such as `industry`, `companyName`) kept per contact, in
         /// configuration order; `lead.<name>` in segments may name only these.
-        var leadFields: [String] = []
+        public var leadFields: [String] = []
 
         /// The extractor these settings describe, without a catalog.
-        var eventReader: ContactEventReader { eventReader(catalog: Catalog()) }
+        public var eventReader: ContactEventReader { eventReader(catalog: Catalog()) }
 
         /// The extractor these settings describe. A price whose id and product `tiers` does not map gets the tier
         /// of the catalog tier with its `lookup_key`, and its product sets the contact's product interest.
-        func eventReader(catalog: Catalog) -> ContactEventReader {
+        public func eventReader(catalog: Catalog) -> ContactEventReader {
             var lookupTiers: [String: String] = [:]
             var lookupProducts: [String: String] = [:]
             for product in catalog.products {
@@ -46,13 +46,13 @@ extension HookyardConfiguration {
 
 extension HookyardConfiguration {
     /// What the workflow engine needs of these settings.
-    var contactPolicy: ContactPolicy {
+    public var contactPolicy: ContactPolicy {
         ContactPolicy(reader: contacts.eventReader(catalog: catalog), engagement: contacts.engagement, segments: segmentCompiler.queries,
                       loopGuardMilliseconds: Int64(contacts.loopGuardSeconds) * 1000, maxRuleRunsPerDay: contacts.maxRuleRunsPerDay)
     }
 
     /// `retention.payload_days` in milliseconds; `nil` when payloads are kept forever (0).
-    var retentionMilliseconds: Int64? {
+    public var retentionMilliseconds: Int64? {
         retentionPayloadDays > 0 ? Int64(retentionPayloadDays) * 86_400_000 : nil
     }
 }
@@ -66,7 +66,7 @@ extension ConfigurationLoader {
     /// environment, as `stats` works without the rules' variables), problems do not fail the load: they are kept in
     /// `ignoredIssues`, a setting with a problem keeps its default, and a segment with a problem is left out together
     /// with every segment that refers to it.
-    static func readContacts(contacts: Node?, segments: Node?, file: String, environment: [String: String], strict: Bool,
+    public static func readContacts(contacts: Node?, segments: Node?, file: String, environment: [String: String], strict: Bool,
                              into configuration: inout HookyardConfiguration, issues: inout [ConfigurationIssue]) {
         var reader = ContactConfigurationReader(file: file, environment: environment)
         if let contacts { configuration.contacts = reader.readContacts(contacts) }
@@ -101,15 +101,15 @@ extension ConfigurationLoader {
 /// segments:
 ///   hot-prospects: {all: [{payment_status: prospect}, {engagement: high}]}
 /// ```
-struct ContactConfigurationReader: EnvironmentExpandingReader {
-    let file: String
-    let environment: [String: String]
-    var issues: [ConfigurationIssue] = []
+public struct ContactConfigurationReader: EnvironmentExpandingReader {
+    public let file: String
+    public let environment: [String: String]
+    public var issues: [ConfigurationIssue] = []
 
 
     // MARK: contacts
 
-    mutating func readContacts(_ node: Node) -> HookyardConfiguration.ContactSettings {
+    public mutating func readContacts(_ node: Node) -> HookyardConfiguration.ContactSettings {
         var settings = HookyardConfiguration.ContactSettings()
         guard let mapping = node.mapping else {
             issue(node, "contacts", "must be a mapping")
@@ -273,7 +273,7 @@ struct ContactConfigurationReader: EnvironmentExpandingReader {
     /// line, an unknown reference or a cycle at the segment's name. A segment with a problem is left out, as is
     /// every segment that refers to one left out (without an issue of its own).
     /// - Parameter leadFields: `contacts.lead_fields`, the names `lead.<name>` may use.
-    mutating func readSegments(_ node: Node, leadFields: Set<String> = []) -> [SegmentDefinition] {
+    public mutating func readSegments(_ node: Node, leadFields: Set<String> = []) -> [SegmentDefinition] {
         guard let mapping = node.mapping else {
             issue(node, "segments", "must be a mapping of segment names to tests")
             return []

@@ -1,9 +1,9 @@
 /// The "did you mean" of every configuration message: the known name closest to a mistyped one. Stateless.
-enum ClosestMatch {
+public enum ClosestMatch {
     /// The name among `candidates` closest to `word` by edit distance (insertions, deletions, substitutions and
     /// swaps of neighbours, ignoring case), when it is close enough to be a typo: at most one edit per three
     /// characters of `word` (at least one). The first candidate wins a tie; `nil` when none is close.
-    static func closest(to word: String, among candidates: some Sequence<String>) -> String? {
+    public static func closest(to word: String, among candidates: some Sequence<String>) -> String? {
         let limit = max(1, word.count / 3)
         var best: (name: String, distance: Int)?
         for candidate in candidates where candidate != word {
@@ -14,12 +14,12 @@ enum ClosestMatch {
     }
 
     /// `"; did you mean `name`?"` for the closest candidate, or "" when none is close.
-    static func suggestion(for word: String, among candidates: some Sequence<String>) -> String {
+    public static func suggestion(for word: String, among candidates: some Sequence<String>) -> String {
         closest(to: word, among: candidates).map { "; did you mean `\($0)`?" } ?? ""
     }
 
     /// Optimal string alignment distance between `a` and `b`, compared case-insensitively.
-    static func distance(_ a: String, _ b: String) -> Int {
+    public static func distance(_ a: String, _ b: String) -> Int {
         let a = Array(a.lowercased()), b = Array(b.lowercased())
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }

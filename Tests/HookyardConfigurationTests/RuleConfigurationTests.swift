@@ -1,7 +1,7 @@
 import Foundation
 import Workflows
 import XCTest
-@testable import hookyard
+@testable import HookyardConfiguration
 
 final class RuleConfigurationTests: ConfigurationTestCase {
 

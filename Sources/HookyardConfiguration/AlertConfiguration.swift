@@ -1,7 +1,5 @@
 import Alerts
 import Foundation
-import Logging
-import Metrics
 import Outbound
 import Store
 import Workflows
@@ -9,20 +7,20 @@ import Yams
 
 extension HookyardConfiguration {
     /// `alerts:` and the alert webhook secret.
-    struct AlertSettings: Sendable {
+    public struct AlertSettings: Sendable {
         /// `alerts.repeat_interval`: a condition that holds is notified again after this long.
-        var repeatIntervalMilliseconds: Int64 = 3_600_000
+        public var repeatIntervalMilliseconds: Int64 = 3_600_000
         /// `HOOKYARD_ALERT_WEBHOOK_URL` (a secret: never logged); empty: alerts are log lines only.
-        var webhookURL = ""
+        public var webhookURL = ""
     }
 }
 
 /// The secret naming where alert notifications are posted.
-let alertWebhookVariable = "HOOKYARD_ALERT_WEBHOOK_URL"
+public let alertWebhookVariable = "HOOKYARD_ALERT_WEBHOOK_URL"
 
 extension YAMLReader {
     /// `alerts: {repeat_interval: 1h}`.
-    mutating func readAlerts(_ node: Node, into configuration: inout HookyardConfiguration) {
+    public mutating func readAlerts(_ node: Node, into configuration: inout HookyardConfiguration) {
         forEachKey(node, "alerts") { reader, name, value, path in
             switch name {
             case "repeat_interval":
@@ -34,7 +32,7 @@ extension YAMLReader {
 
     /// `deliverability: {window: 7d, min_sent: 50, max_bounce_rate: 2%, max_unsubscribe_rate: 0.3%, min_reply_rate: off,
     /// pause_campaigns: false}`.
-    mutating func readDeliverability(_ node: Node, into configuration: inout HookyardConfiguration) {
+    public mutating func readDeliverability(_ node: Node, into configuration: inout HookyardConfiguration) {
         forEachKey(node, "deliverability") { reader, name, value, path in
             switch name {
             case "window":
@@ -94,7 +92,7 @@ extension YAMLReader {
 extension ConfigurationLoader {
     /// Reads `HOOKYARD_ALERT_WEBHOOK_URL` like the other secrets (`NAME`, `NAME_FILE`, `$CREDENTIALS_DIRECTORY/NAME`).
     /// Problems never show the value: the URL is the credential.
-    static func applyAlertWebhook(_ environment: [String: String], to configuration: inout HookyardConfiguration,
+    public static func applyAlertWebhook(_ environment: [String: String], to configuration: inout HookyardConfiguration,
                                   issues: inout [ConfigurationIssue]) {
         let values: [String]?
         do {
@@ -108,56 +106,5 @@ extension ConfigurationLoader {
                                                     message: "must be one http:// or https:// URL with a host (the value is not shown: it is a secret)"))
         }
         configuration.alerts.webhookURL = values[0]
-    }
-}
-
-/// The alert center and what reports to it, built from the configuration for `serve` and the CLI commands that
-/// change alert state (`jobs retry`, `jobs discard`, `maintain`).
-struct AlertComponents: Sendable {
-    let center: AlertCenter
-    /// `nil` when `HOOKYARD_ALERT_WEBHOOK_URL` is not set.
-    let webhook: AlertWebhook?
-    let deliverability: DeliverabilityWatch
-    let deadJobs: DeadJobAlerts
-
-    /// - Parameter daemon: `serve` commits alert state with `synchronous=NORMAL`, and queues notification jobs only when
-    ///   it has the webhook URL. The CLI commits durably and always queues them: it cannot know whether the daemon has
-    ///   the URL (a systemd credential belongs to the service alone); a daemon without one records them as skipped.
-    init(_ settings: HookyardConfiguration, logger: Logger, metrics: HookyardMetrics? = nil, daemon: Bool = false,
-         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
-        webhook = settings.alerts.webhookURL.isEmpty ? nil
-            : AlertWebhook.live(url: settings.alerts.webhookURL, userAgent: "hookyard/\(Hookyard.version)",
-                                connectTimeoutMilliseconds: settings.outbound.connectTimeoutMilliseconds,
-                                totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds, metrics: metrics)
-        center = AlertCenter(configuration: .init(databasePath: settings.database,
-                                                  repeatIntervalMilliseconds: settings.alerts.repeatIntervalMilliseconds,
-                                                  postsToWebhook: !daemon || webhook != nil, durableCommits: !daemon),
-                             logger: logger, metrics: metrics, clock: clock)
-        deliverability = DeliverabilityWatch(alerts: center, policy: settings.deliverability, logger: logger, clock: clock)
-        deadJobs = DeadJobAlerts(alerts: center, logger: logger)
-    }
-
-    /// Applies a reloaded configuration (the webhook URL applies at the next start).
-    func update(_ settings: HookyardConfiguration) {
-        center.update(repeatIntervalMilliseconds: settings.alerts.repeatIntervalMilliseconds)
-        deliverability.update(policy: settings.deliverability)
-    }
-
-    /// The `/metrics` deliverability samples, from a connection opened per scrape (scrapes are rare, and a reader is
-    /// not thread-safe); empty on error.
-    func metricsSamples(databasePath: String) -> [DeliverabilitySample] {
-        do {
-            let reader = try DeliverabilityReader(path: databasePath)
-            defer { reader.close() }
-            return deliverability.samples(reader: reader)
-        } catch {
-            return []
-        }
-    }
-
-    /// How `check-config` and the start line describe the alert webhook: its host, never the URL.
-    static func describeWebhook(_ settings: HookyardConfiguration) -> String {
-        guard let host = HTTPTarget.split(url: settings.alerts.webhookURL)?.base else { return "not set: alerts are log lines only" }
-        return "set (posts to \(host))"
     }
 }

@@ -4,12 +4,12 @@ import Workflows
 import Yams
 
 /// One `http_targets:` entry: where `http.post` sends, and the secret it signs with.
-struct HTTPTargetSettings: Sendable, Equatable {
-    var name: String
-    var url: String
-    var secret: String
+public struct HTTPTargetSettings: Sendable, Equatable {
+    public var name: String
+    public var url: String
+    public var secret: String
     /// Requests per second to this target, spaced evenly.
-    var maxRequestsPerSecond: Double = 10
+    public var maxRequestsPerSecond: Double = 10
 }
 
 /// Reads `http_targets:`, expanding `${VAR}`, and places `RuleValidator.httpTargetProblems` on the line of the
@@ -22,12 +22,12 @@ struct HTTPTargetSettings: Sendable, Equatable {
 ///     secret: "${FULFILMENT_SECRET}"   # or FULFILMENT_SECRET_FILE, or a systemd credential FULFILMENT_SECRET
 ///     max_rps: 10                      # optional
 /// ```
-struct HTTPTargetsReader: EnvironmentExpandingReader {
-    let file: String
-    let environment: [String: String]
-    var issues: [ConfigurationIssue] = []
+public struct HTTPTargetsReader: EnvironmentExpandingReader {
+    public let file: String
+    public let environment: [String: String]
+    public var issues: [ConfigurationIssue] = []
 
-    mutating func read(_ node: Node) -> [HTTPTargetSettings] {
+    public mutating func read(_ node: Node) -> [HTTPTargetSettings] {
         guard let mapping = node.mapping else {
             issue(node, "http_targets", "must be a mapping of target names to {url, secret}")
             return []
@@ -110,7 +110,7 @@ struct HTTPTargetsReader: EnvironmentExpandingReader {
     }
 
     /// `RuleValidator.httpTargetProblems` and `catalogProblems`, each on the line of the key it names inside `rules`.
-    static func ruleIssues(rules: [Rule], rulesNode: Node, targets: [HTTPTargetSettings], catalog: Catalog, file: String) -> [ConfigurationIssue] {
+    public static func ruleIssues(rules: [Rule], rulesNode: Node, targets: [HTTPTargetSettings], catalog: Catalog, file: String) -> [ConfigurationIssue] {
         (RuleValidator.httpTargetProblems(in: rules, httpTargets: Set(targets.map(\.name)))
             + RuleValidator.catalogProblems(in: rules, catalog: catalog)).map { problem in
             ConfigurationIssue(origin: file, line: line(of: problem.key, in: rulesNode), key: problem.key, message: problem.message)
@@ -119,7 +119,7 @@ struct HTTPTargetsReader: EnvironmentExpandingReader {
 
     /// The line of a key path such as `rules[0].steps[1].with.target` inside the `rules:` node (that of its closest
     /// enclosing key found).
-    static func line(of key: String, in rulesNode: Node) -> Int? {
+    public static func line(of key: String, in rulesNode: Node) -> Int? {
         var components: [String] = []
         for part in key.split(separator: ".") {
             var text = Substring(part)

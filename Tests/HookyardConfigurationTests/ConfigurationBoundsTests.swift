@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import hookyard
+@testable import HookyardConfiguration
 
 /// Whole numbers in the configuration have a ceiling, so nothing computed from them (seconds to milliseconds, days
 /// to milliseconds, a time plus a delay) can overflow at startup or at run time.

@@ -15,15 +15,15 @@ import Yams
 ///       regular: {amount: 6900, currency: usd}
 ///       monthly: {amount: 2900, currency: usd, interval: month, lookup_key: webinar-monthly}
 /// ```
-struct CatalogReader: EnvironmentExpandingReader {
-    let file: String
-    let environment: [String: String]
-    var issues: [ConfigurationIssue] = []
+public struct CatalogReader: EnvironmentExpandingReader {
+    public let file: String
+    public let environment: [String: String]
+    public var issues: [ConfigurationIssue] = []
 
 
-    static let intervals = ["day", "week", "month", "year"]
+    public static let intervals = ["day", "week", "month", "year"]
 
-    mutating func read(_ node: Node) -> Catalog {
+    public mutating func read(_ node: Node) -> Catalog {
         guard let mapping = node.mapping else {
             issue(node, "catalog", "must be a mapping of product keys to products")
             return Catalog()

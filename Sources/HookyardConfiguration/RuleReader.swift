@@ -25,27 +25,27 @@ import Yams
 ///         if: {steps.x.y: {exists: true}}   # optional; full paths
 ///         with: {email: "{{ event.lead_email }}"}
 /// ```
-struct RuleReader: EnvironmentExpandingReader {
-    let file: String
-    let environment: [String: String]
+public struct RuleReader: EnvironmentExpandingReader {
+    public let file: String
+    public let environment: [String: String]
     /// The configured segments, which `segment_entered`/`segment_left` and `if:` may name.
-    let segments: SegmentCompiler
-    var knownSegments: Set<String> { Set(segments.definitions.map(\.name)) }
+    public let segments: SegmentCompiler
+    public var knownSegments: Set<String> { Set(segments.definitions.map(\.name)) }
     /// `contacts.lead_fields`: lead fields the configuration says Instantly sends, known besides Instantly's
     /// documented webhook fields.
-    let leadFields: [String]
-    var issues: [ConfigurationIssue] = []
+    public let leadFields: [String]
+    public var issues: [ConfigurationIssue] = []
     /// What is valid but probably not meant: a path into an Instantly event that names no documented field
     /// (`check-config` prints them as warnings; they never fail a load).
-    var warnings: [ConfigurationIssue] = []
+    public var warnings: [ConfigurationIssue] = []
     /// Line of each key path read, for placing `RuleValidator`'s problems.
     private var lines: [String: Int] = [:]
 
-    static let ruleKeys = ["name", "on", "if", "once_per", "max_runs_per_day", "rollout", "max_per_day", "steps"]
-    static let triggerKeys = ["source", "event", "where", "segment_entered", "segment_left"]
-    static let stepKeys = ["name", "action", "with", "if", "when", "unless", "after", "at"]
+    public static let ruleKeys = ["name", "on", "if", "once_per", "max_runs_per_day", "rollout", "max_per_day", "steps"]
+    public static let triggerKeys = ["source", "event", "where", "segment_entered", "segment_left"]
+    public static let stepKeys = ["name", "action", "with", "if", "when", "unless", "after", "at"]
 
-    init(file: String, environment: [String: String], segments: SegmentCompiler = SegmentCompiler(), leadFields: [String] = []) {
+    public init(file: String, environment: [String: String], segments: SegmentCompiler = SegmentCompiler(), leadFields: [String] = []) {
         self.file = file
         self.environment = environment
         self.segments = segments
@@ -56,7 +56,7 @@ struct RuleReader: EnvironmentExpandingReader {
         if let line = node.mark?.line { lines[key] = line }
     }
 
-    mutating func read(_ node: Node) -> [Rule] {
+    public mutating func read(_ node: Node) -> [Rule] {
         guard let sequence = node.sequence else {
             issue(node, "rules", "must be a list of rules")
             return []

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import hookyard
+@testable import HookyardConfiguration
 
 final class ConfigurationTests: XCTestCase {
     var directory: URL!
@@ -155,8 +155,8 @@ final class ConfigurationTests: XCTestCase {
     }
 
     func testSecretsAreNeverDescribedByValue() {
-        XCTAssertEqual(Serve.describe([]), "not set")
-        XCTAssertEqual(Serve.describe(["whsec_x"]), "set")
-        XCTAssertEqual(Serve.describe(["a", "b"]), "set (2 secrets)")
+        XCTAssertEqual(HookyardConfiguration.describe(secrets: []), "not set")
+        XCTAssertEqual(HookyardConfiguration.describe(secrets: ["whsec_x"]), "set")
+        XCTAssertEqual(HookyardConfiguration.describe(secrets: ["a", "b"]), "set (2 secrets)")
     }
 }
