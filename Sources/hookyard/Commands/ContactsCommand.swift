@@ -189,47 +189,10 @@ struct ContactsCommand: ParsableCommand {
     }
 }
 
-/// `hookyard segments list`: the configured segments with their member counts now.
-struct SegmentsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "segments", abstract: "Inspect the configured segments.", subcommands: [List.self])
-
-    struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the segments with how many contacts are in each now.")
-        @OptionGroup var options: ConfigurationOptions
-        @Flag(help: "Print JSON lines.") var json = false
-
-        func run() throws {
-            let settings = try options.load(rules: false)
-            let store = try openContacts(settings.database)
-            defer { store.close() }
-            let compiler = settings.segmentCompiler
-            let at = now()
-            var rows: [(name: String, members: Int)] = []
-            for definition in settings.segments {
-                guard let query = compiler.query(segment: definition.name) else { continue }
-                rows.append((definition.name, try store.count(matching: query, now: at)))
-            }
-            if json {
-                for row in rows { print(JSONValue.object(["segment": .string(row.name), "members": .integer(Int64(row.members))]).serialized()) }
-                return
-            }
-            for issue in settings.ignoredIssues {
-                FileHandle.standardError.write(Data("left out: \(issue)\n".utf8))
-            }
-            if rows.isEmpty {
-                print("no segments are configured (see docs/segments.md)")
-                return
-            }
-            print(column("SEGMENT", 30) + "MEMBERS")
-            for row in rows { print(column(row.name, 30) + String(row.members)) }
-        }
-    }
-}
-
 extension PaymentStatus: ExpressibleByArgument {}
 extension EngagementLevel: ExpressibleByArgument {}
 
-private func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
 extension HookyardConfiguration {
     /// `contact` with only the segments configured now (memberships of a segment since removed are left out).
@@ -240,8 +203,6 @@ extension HookyardConfiguration {
         return contact
     }
 }
-
-private func openContacts(_ path: String) throws -> ContactStore { try openStore { try ContactStore(path: path) } }
 
 /// A contact's net revenue per currency, sorted; a currency whose total overflowed says so.
 private func revenueTexts(_ contact: Contact) -> [String] {
@@ -283,41 +244,4 @@ private func describe(_ contact: Contact) -> String {
         .joined(separator: ", "))
     line("segments", contact.segments.isEmpty ? "none" : contact.segments.joined(separator: ", "))
     return lines.joined(separator: "\n")
-}
-
-/// `hookyard maintain`: one pass of the upkeep `serve` runs every ten minutes, now.
-struct Maintain: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Run one maintenance pass now: prune payloads past retention, re-score engagement, re-evaluate segments.",
-        discussion: """
-            `serve` runs this every ten minutes. Run it by hand after changing segments or retention, or to see what \
-            it does. Rules on segment changes it finds are queued for the daemon's workers; nothing is sent by this \
-            command itself.
-            """)
-    @OptionGroup var options: ConfigurationOptions
-
-    func run() throws {
-        // Against the daemon's database: its segments and rules, from the file it recorded, unless --config is given.
-        let settings = try options.load(recorded: true)
-        let logger = Logging.makeLogger(level: settings.logLevel)
-        let engine = WorkflowEngine(rules: settings.rules, contacts: settings.contactPolicy, catalog: settings.catalog,
-                                    providers: Serve.providers(settings, limiters: Limiters(settings)), logger: logger)
-        let alerts = AlertComponents(settings, logger: logger)
-        defer { alerts.center.close() }
-        let maintenance = ContactMaintenance(
-            configuration: .init(databasePath: settings.database, retentionMilliseconds: settings.retentionMilliseconds),
-            engine: engine, logger: logger, deliverability: alerts.deliverability, deadJobs: alerts.deadJobs)
-        let report: ContactMaintenance.Report
-        do {
-            report = try maintenance.runOnce()
-        } catch {
-            throw ValidationError("maintenance failed: \(error)")
-        }
-        LogOutput.standard.flush()
-        print("payloads pruned  \(report.payloadsPruned)\(settings.retentionMilliseconds == nil ? " (retention.payload_days is 0: kept forever)" : "")")
-        print("segment changes  \(report.transitions)")
-        print("flows queued     \(report.flowsStarted)")
-        print("campaign pauses  \(report.campaignPausesQueued)\(settings.deliverability.pauseCampaigns ? "" : " (deliverability.pause_campaigns is off)")")
-        print("alerts cleared   \(report.alertsCleared)")
-    }
 }
