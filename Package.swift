@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "HookyardConfigurationTests",
-                    dependencies: ["HookyardConfiguration", "Contacts", "Outbound", "Store", "Workflows", "Yams", "TestSupport"],
+                    dependencies: ["HookyardConfiguration", "HTTPServer", "Contacts", "Outbound", "Store", "Workflows", "Yams", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "hookyardTests", dependencies: ["SQLite", "hookyard", "HookyardConfiguration", "Intake", "Store", "TestSupport", "Reports", "DemoData"],
                     swiftSettings: swiftSettings),

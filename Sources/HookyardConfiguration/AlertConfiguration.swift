@@ -9,7 +9,7 @@ extension HookyardConfiguration {
     /// `alerts:` and the alert webhook secret.
     public struct AlertSettings: Sendable {
         /// `alerts.repeat_interval`: a condition that holds is notified again after this long.
-        public var repeatIntervalMilliseconds: Int64 = 3_600_000
+        public var repeatIntervalMilliseconds = AlertCenter.Configuration(databasePath: "").repeatIntervalMilliseconds
         /// `HOOKYARD_ALERT_WEBHOOK_URL` (a secret: never logged); empty: alerts are log lines only.
         public var webhookURL = ""
     }

@@ -56,16 +56,25 @@ public struct HookyardConfiguration: Sendable {
     /// The file the configuration came from, `nil` for built-in defaults.
     public var file: String?
 
+    /// `http:`. The defaults are the server's own (`HTTPParserLimits()`, `HTTPServerConfiguration`'s init): none is
+    /// repeated here.
     public struct HTTPSettings: Sendable {
-        public var maxRequestLineBytes = 8 * 1024
-        public var maxHeaderBytes = 32 * 1024
-        public var maxHeaderFields = 100
-        public var maxBodyBytes = 1024 * 1024
-        public var maxConnections = 1024
-        public var headerTimeoutSeconds = 10
-        public var bodyTimeoutSeconds = 30
-        public var idleTimeoutSeconds = 60
+        public var maxRequestLineBytes = Self.serverDefaults.limits.requestLineBytes
+        public var maxHeaderBytes = Self.serverDefaults.limits.headerBytes
+        public var maxHeaderFields = Self.serverDefaults.limits.headerFields
+        public var maxBodyBytes = Self.serverDefaults.limits.bodyBytes
+        public var maxConnections = Self.serverDefaults.maxConnections
+        public var headerTimeoutSeconds = Self.seconds(Self.serverDefaults.headerTimeout)
+        public var bodyTimeoutSeconds = Self.seconds(Self.serverDefaults.bodyTimeout)
+        public var idleTimeoutSeconds = Self.seconds(Self.serverDefaults.idleTimeout)
+        /// How long a stop waits for requests and jobs in flight: the daemon's, not the server's.
         public var shutdownGraceSeconds = 10
+
+        /// `HTTPServerConfiguration` as its init leaves it (the address is not read from it). A numeric literal address
+        /// always parses (no name lookup), so the `try!` cannot trap.
+        private static let serverDefaults = HTTPServerConfiguration(address: try! SocketAddress(parsing: "127.0.0.1:0"))
+
+        private static func seconds(_ duration: Duration) -> Int { Int(duration.components.seconds) }
     }
 
     public struct StripeSettings: Sendable {
@@ -95,18 +104,23 @@ public struct HookyardConfiguration: Sendable {
         public var webhookWatchIntervalMilliseconds: Int64 = 600_000
     }
 
+    /// `workers:`. The defaults are the pool's own (`WorkerPool.Configuration`'s init, `RetryPolicy()`): none is
+    /// repeated here.
     public struct WorkerSettings: Sendable {
-        public var count = 4
-        public var retryBaseMilliseconds: Int64 = 2_000
-        public var retryCapMilliseconds: Int64 = 3_600_000
-        public var maxAttempts = 10
-        public var leaseSeconds = 60
-        /// A job running longer counts as wedged: the systemd watchdog stops being fed.
+        public var count = Self.poolDefaults.workers
+        public var retryBaseMilliseconds = Self.poolDefaults.retryPolicy.baseMilliseconds
+        public var retryCapMilliseconds = Self.poolDefaults.retryPolicy.capMilliseconds
+        public var maxAttempts = Self.poolDefaults.retryPolicy.maxAttempts
+        public var leaseSeconds = Int(Self.poolDefaults.leaseMilliseconds / 1000)
+        /// A job running longer counts as wedged: the systemd watchdog stops being fed (the daemon's, not the pool's).
         public var maxJobSeconds = 300
 
         public var retryPolicy: RetryPolicy {
             RetryPolicy(baseMilliseconds: retryBaseMilliseconds, capMilliseconds: retryCapMilliseconds, maxAttempts: maxAttempts)
         }
+
+        /// `WorkerPool.Configuration` as its init leaves it (the database path is not read from it).
+        private static let poolDefaults = WorkerPool.Configuration(databasePath: "")
     }
 
     public struct OutboundSettings: Sendable {
