@@ -63,15 +63,19 @@ struct Serve: ParsableCommand {
             logger.warning("INSTANTLY_WEBHOOK_SECRET is not set: Instantly webhooks will be answered 503")
         }
 
-        let poolBox = Mutex<WorkerPool?>(nil)
         let clock = DaemonClock.make(logger: logger)
-        let alertsBox = Mutex<AlertComponents?>(nil)
+        // Metrics first: every part records into them. The alert-state gauges read the alert components, which record
+        // into the metrics, so they are registered once those exist.
         let metrics = HookyardMetrics(version: Hookyard.version, jobCounts: Self.jobCounts(database: settings.database, logger: logger),
-                                      activeAlerts: { alertsBox.withLock { $0 }?.center.activeCounts() ?? [] },
-                                      deliverability: { alertsBox.withLock { $0 }?.metricsSamples(databasePath: settings.database) ?? [] })
+                                      registersAlertState: false)
         let alerts = AlertComponents(settings, logger: logger, metrics: metrics, daemon: true, clock: clock)
-        alertsBox.withLock { $0 = alerts }
+        metrics.registerAlertState(activeAlerts: { alerts.center.activeCounts() },
+                                   deliverability: { alerts.metricsSamples(databasePath: settings.database) })
         let storeAlerts = StoreCommitAlerts(alerts: alerts.center, databasePath: settings.database)
+        // The writer wakes the workers after each commit and the workers ask the writer whether intake is busy: with
+        // today's `EventWriter` (its commit callback is fixed at its init) and `WorkerPool` (its configuration too),
+        // one of the two has to be reached through a box filled once both exist.
+        let poolBox = Mutex<WorkerPool?>(nil)
         let writer: EventWriter
         do {
             writer = try EventWriter(path: settings.database, logger: logger,
@@ -95,59 +99,81 @@ struct Serve: ParsableCommand {
                                                     retryPolicy: settings.workers.retryPolicy,
                                                     intakeIsBusy: { writer.isUnderLoad }),
             handler: engine, logger: logger, metrics: metrics, clock: clock, deadJobs: alerts.deadJobs)
-        do {
-            try pool.start()
-        } catch {
-            logger.critical("cannot start the workers", metadata: ["database": "\(settings.database)", "error": "\(error)"])
-            writer.close()
-            LogOutput.standard.flush()
-            throw ExitCode(1)
-        }
         poolBox.withLock { $0 = pool }
         let maintenance = ContactMaintenance(
             configuration: .init(databasePath: settings.database, retentionMilliseconds: settings.retentionMilliseconds),
             engine: engine, logger: logger, clock: clock, onJobsQueued: { pool.wake() },
             deliverability: alerts.deliverability, deadJobs: alerts.deadJobs)
-        maintenance.start()
         let router = IntakeRouter(configuration: settings.intake, writer: writer, logger: logger, metrics: metrics)
         var serverConfiguration = settings.serverConfiguration(address: address)
         // Socket activation: systemd holds the listening socket, so deliveries queue in it across restarts.
         serverConfiguration.inheritedListenerDescriptor = SystemdNotifier.inheritedListener()
         let server = HTTPServer(configuration: serverConfiguration, responder: router, logger: logger)
-        let bound: SocketAddress
-        do {
-            bound = try server.start()
-        } catch {
-            logger.critical("cannot listen", metadata: ["listen": "\(settings.listen)", "error": "\(error)",
-                                                        "hint": "\(Self.listenHint(error, setting: "HOOKYARD_LISTEN (or listen: in the configuration)"))"])
-            pool.stop(gracePeriod: .seconds(settings.http.shutdownGraceSeconds))
-            writer.close()
-            LogOutput.standard.flush()
-            throw ExitCode(1)
-        }
-        logger.info("listening", metadata: ["address": "\(bound)",
-                                            "socket": "\(serverConfiguration.inheritedListenerDescriptor == nil ? "own" : "inherited from systemd")"])
-        let admin = Self.startAdmin(settings, metrics: metrics, reportPage: Self.reportPage(settings, clock: clock, logger: logger),
-                                    logger: logger)
-        let wallClock = { Int64(Date().timeIntervalSince1970 * 1000) }
-        do {
-            try DaemonStatus.recordStart(DaemonStatus(pid: getpid(), version: Hookyard.version, startedAt: wallClock(),
-                                                      stripeLive: !settings.stripe.apiKey.isEmpty,
-                                                      instantlyLive: !settings.instantly.apiKey.isEmpty,
-                                                      configFile: settings.file.map { URL(fileURLWithPath: $0).standardizedFileURL.path }),
-                                         databasePath: settings.database)
-        } catch {
-            // Only the CLI reads it (`stats`, and the configuration file commands use): a warning, not a refusal to serve.
-            logger.warning("cannot record the daemon's status for `hookyard stats`", metadata: ["error": "\(error)"])
-        }
+        let socketOrigin = serverConfiguration.inheritedListenerDescriptor == nil ? "own" : "inherited from systemd"
+        let admin = Self.makeAdmin(settings, metrics: metrics, reportPage: Self.reportPage(settings, clock: clock, logger: logger),
+                                   logger: logger)
         let notifier = SystemdNotifier()
-        notifier.send("READY=1\nSTATUS=listening on \(bound)")
         let monitor = ServiceMonitor(notifier: notifier, server: server, writer: writer, pool: pool, databasePath: settings.database,
                                      watchdog: SystemdNotifier.watchdogInterval(),
                                      maxJobMilliseconds: Int64(settings.workers.maxJobSeconds) * 1000, logger: logger)
-        monitor.start()
-        let webhookWatcher = Self.startInstantlyWebhookWatcher(settings, transport: providers.instantly, alerts: alerts.center,
-                                                               logger: logger)
+        let webhookWatcher = Self.makeInstantlyWebhookWatcher(settings, transport: providers.instantly, alerts: alerts.center,
+                                                              logger: logger)
+        let grace = Duration.seconds(settings.http.shutdownGraceSeconds)
+        let wallClock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+
+        // Started in this order, stopped in reverse (`ServiceGroup`).
+        let services = ServiceGroup([
+            DaemonService("alerts", stop: {
+                storeAlerts.drain()
+                alerts.center.close()
+            }),
+            DaemonService("writer", stop: { writer.close() }),
+            // Up before intake and down after its drain, so /metrics and /healthz cover both. Failing to listen is
+            // logged and the daemon runs on: receiving webhooks matters more than observing it.
+            DaemonService("admin", start: { if let admin { Self.startAdmin(admin, logger: logger) } },
+                          stop: { admin?.server.shutdown(gracePeriod: .seconds(1)) }),
+            // Requests in flight and jobs in flight share one grace period: both drain at the same time.
+            DaemonService.together("intake and workers", [
+                DaemonService("workers", start: {
+                    do {
+                        try pool.start()
+                    } catch {
+                        logger.critical("cannot start the workers", metadata: ["database": "\(settings.database)", "error": "\(error)"])
+                        throw error
+                    }
+                }, stop: { pool.stop(gracePeriod: grace) }),
+                DaemonService("intake", start: {
+                    let bound: SocketAddress
+                    do {
+                        bound = try server.start()
+                    } catch {
+                        logger.critical("cannot listen", metadata: ["listen": "\(settings.listen)", "error": "\(error)",
+                                                                    "hint": "\(Self.listenHint(error, setting: "HOOKYARD_LISTEN (or listen: in the configuration)"))"])
+                        throw error
+                    }
+                    logger.info("listening", metadata: ["address": "\(bound)",
+                                                        "socket": "\(socketOrigin)"])
+                }, stop: {
+                    logger.info("stopping", metadata: ["grace_seconds": .stringConvertible(settings.http.shutdownGraceSeconds)])
+                    server.shutdown(gracePeriod: grace)
+                }),
+            ]),
+            DaemonService("maintenance", start: { maintenance.start() }, stop: { maintenance.stop() }),
+            DaemonService("service monitor", start: { monitor.start() }, stop: { monitor.stop() }),
+            DaemonService("Instantly webhook watcher", start: { if let webhookWatcher { Self.start(webhookWatcher, settings, logger: logger) } },
+                          stop: { webhookWatcher?.stop() }),
+            // Last: READY=1 once everything runs; its stop, the first, tells systemd at once that the daemon stops.
+            DaemonService("readiness", start: {
+                Self.recordStart(settings, at: wallClock(), logger: logger)
+                notifier.send("READY=1\nSTATUS=listening on \(server.localAddress.map { "\($0)" } ?? settings.listen)")
+            }, stop: { notifier.send("STOPPING=1") }),
+        ])
+        do {
+            try services.start()
+        } catch {
+            LogOutput.standard.flush()
+            throw ExitCode(1)
+        }
 
         // SIGHUP: reload the rules, segments, contact settings, retention and rate limits from the configuration; an
         // invalid file changes nothing. (Caught since the start, so a SIGHUP while starting never kills.)
@@ -188,55 +214,73 @@ struct Serve: ParsableCommand {
 
         signals.waitForStop()
         stopping.store(true, ordering: .relaxed)
-        notifier.send("STOPPING=1")
-        monitor.stop()
-        maintenance.stop()
-        webhookWatcher?.stop()
-        logger.info("stopping", metadata: ["grace_seconds": .stringConvertible(settings.http.shutdownGraceSeconds)])
-        // Requests in flight and jobs in flight share one grace period: both drain at the same time.
-        let workersStopped = DispatchSemaphore(value: 0)
-        Thread {
-            pool.stop(gracePeriod: .seconds(settings.http.shutdownGraceSeconds))
-            workersStopped.signal()
-        }.start()
-        server.shutdown(gracePeriod: .seconds(settings.http.shutdownGraceSeconds))
-        workersStopped.wait()
-        admin?.shutdown(gracePeriod: .seconds(1))
-        writer.close()
-        storeAlerts.drain()
-        alerts.center.close()
+        services.stop()
         try? DaemonStatus.recordStop(pid: getpid(), at: wallClock(), databasePath: settings.database)
         logger.info("stopped")
         LogOutput.standard.flush()
     }
 
-    /// Starts the admin listener (`/metrics`, `/healthz`) on `admin_listen`, and logs `admin listening` with its
-    /// address. - Returns: the server, or `nil` when it is turned off or cannot listen: a failure to bind is logged
-    /// as an error and the daemon runs on without metrics, since receiving webhooks matters more than observing it.
-    static func startAdmin(_ settings: HookyardConfiguration, metrics: HookyardMetrics, reportPage: ReportPageRoute,
-                           logger: Logger) -> HTTPServer? {
+    /// Records the daemon's pid, version, mode and configuration file for `hookyard stats` and the commands that use
+    /// the daemon's configuration. Only the CLI reads it: a failure is a warning, not a refusal to serve.
+    static func recordStart(_ settings: HookyardConfiguration, at now: Int64, logger: Logger) {
+        do {
+            try DaemonStatus.recordStart(DaemonStatus(pid: getpid(), version: Hookyard.version, startedAt: now,
+                                                      stripeLive: !settings.stripe.apiKey.isEmpty,
+                                                      instantlyLive: !settings.instantly.apiKey.isEmpty,
+                                                      configFile: settings.file.map { URL(fileURLWithPath: $0).standardizedFileURL.path }),
+                                         databasePath: settings.database)
+        } catch {
+            logger.warning("cannot record the daemon's status for `hookyard stats`", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The admin listener (`/metrics`, `/healthz`, `/report`) on `admin_listen`, built and not yet listening.
+    struct AdminListener: Sendable {
+        let server: HTTPServer
+        let listen: String
+        let requiresToken: Bool
+    }
+
+    /// The admin listener, or `nil` when it is turned off (logged) or its address does not parse (logged as an
+    /// error: the daemon runs on without metrics, since receiving webhooks matters more than observing it).
+    static func makeAdmin(_ settings: HookyardConfiguration, metrics: HookyardMetrics, reportPage: ReportPageRoute,
+                          logger: Logger) -> AdminListener? {
         guard let listen = settings.adminAddress else {
             logger.info("admin listener off; /metrics is not served", metadata: ["admin_listen": "\(settings.adminListen)"])
             return nil
         }
+        let address: SocketAddress
         do {
-            let address = try SocketAddress(parsing: listen)
-            var configuration = HTTPServerConfiguration(address: address, headerTimeout: .seconds(5), bodyTimeout: .seconds(5),
-                                                        idleTimeout: .seconds(60), maxConnections: 64, eventLoopCount: 1)
-            configuration.secretsToRedact = settings.secretValues
-            let access = AdminAccess(tokens: settings.adminTokens)
-            let server = HTTPServer(configuration: configuration,
-                                    responder: AdminResponder(metrics: metrics, access: access, reportPage: reportPage), logger: logger)
-            let bound = try server.start()
-            logger.info("admin listening", metadata: ["address": "\(bound)", "routes": "/metrics /healthz /report",
-                                                      "admin_token": "\(access.requiresToken ? "required" : "not set")"])
-            return server
+            address = try SocketAddress(parsing: listen)
         } catch {
-            logger.error("cannot listen on admin_listen; running without /metrics",
-                         metadata: ["admin_listen": "\(listen)", "error": "\(error)",
-                                    "hint": "\(listenHint(error, setting: "HOOKYARD_ADMIN_LISTEN (or admin_listen: in the configuration; off turns it off)"))"])
+            logAdminFailure(error, listen: listen, logger: logger)
             return nil
         }
+        var configuration = HTTPServerConfiguration(address: address, headerTimeout: .seconds(5), bodyTimeout: .seconds(5),
+                                                    idleTimeout: .seconds(60), maxConnections: 64, eventLoopCount: 1)
+        configuration.secretsToRedact = settings.secretValues
+        let access = AdminAccess(tokens: settings.adminTokens)
+        let server = HTTPServer(configuration: configuration,
+                                responder: AdminResponder(metrics: metrics, access: access, reportPage: reportPage), logger: logger)
+        return AdminListener(server: server, listen: listen, requiresToken: access.requiresToken)
+    }
+
+    /// Starts the admin listener, and logs `admin listening` with its address. A failure to bind is logged as an
+    /// error and the daemon runs on without metrics.
+    static func startAdmin(_ admin: AdminListener, logger: Logger) {
+        do {
+            let bound = try admin.server.start()
+            logger.info("admin listening", metadata: ["address": "\(bound)", "routes": "/metrics /healthz /report",
+                                                      "admin_token": "\(admin.requiresToken ? "required" : "not set")"])
+        } catch {
+            logAdminFailure(error, listen: admin.listen, logger: logger)
+        }
+    }
+
+    private static func logAdminFailure(_ error: any Error, listen: String, logger: Logger) {
+        logger.error("cannot listen on admin_listen; running without /metrics",
+                     metadata: ["admin_listen": "\(listen)", "error": "\(error)",
+                                "hint": "\(listenHint(error, setting: "HOOKYARD_ADMIN_LISTEN (or admin_listen: in the configuration; off turns it off)"))"])
     }
 
     /// `GET /report`: each request builds the report on a read-only connection of its own (opened per request, like
