@@ -72,14 +72,9 @@ struct Serve: ParsableCommand {
         metrics.registerAlertState(activeAlerts: { alerts.center.activeCounts() },
                                    deliverability: { alerts.metricsSamples(databasePath: settings.database) })
         let storeAlerts = StoreCommitAlerts(alerts: alerts.center, databasePath: settings.database)
-        // The writer wakes the workers after each commit and the workers ask the writer whether intake is busy: with
-        // today's `EventWriter` (its commit callback is fixed at its init) and `WorkerPool` (its configuration too),
-        // one of the two has to be reached through a box filled once both exist.
-        let poolBox = Mutex<WorkerPool?>(nil)
         let writer: EventWriter
         do {
             writer = try EventWriter(path: settings.database, logger: logger,
-                                     onCommit: { poolBox.withLock { $0 }?.wake() },
                                      onCommitFailure: { storeAlerts.commitFailed(error: $0) }, onRecovery: { storeAlerts.commitSucceeded() })
         } catch {
             logger.critical("cannot open the database", metadata: ["database": "\(settings.database)", "error": "\(error)"])
@@ -99,7 +94,8 @@ struct Serve: ParsableCommand {
                                                     retryPolicy: settings.workers.retryPolicy,
                                                     intakeIsBusy: { writer.isUnderLoad }),
             handler: engine, logger: logger, metrics: metrics, clock: clock, deadJobs: alerts.deadJobs)
-        poolBox.withLock { $0 = pool }
+        // The workers read what the writer stores: they ask it whether intake is busy, and wake on its commits.
+        writer.whenCommitted { pool.wake() }
         let maintenance = ContactMaintenance(
             configuration: .init(databasePath: settings.database, retentionMilliseconds: settings.retentionMilliseconds),
             engine: engine, logger: logger, clock: clock, onJobsQueued: { pool.wake() },
