@@ -8,7 +8,9 @@ import Reports
 import Workflows
 import Yams
 
-/// Everything `hookyard` can be configured with. Defaults are the ones `make run` uses.
+/// Everything `hookyard` can be configured with. Defaults are the ones `make run` uses; where a component has a
+/// configuration struct of its own, its defaults are that struct's (`HTTPSettings`, `WorkerSettings`). A value type;
+/// thread-safe.
 ///
 /// Sources, later ones winning: built-in defaults, the YAML file, then the environment (`HOOKYARD_LISTEN`,
 /// `HOOKYARD_ADMIN_LISTEN`,
@@ -56,7 +58,7 @@ public struct HookyardConfiguration: Sendable {
     /// The file the configuration came from, `nil` for built-in defaults.
     public var file: String?
 
-    /// `http:`. The defaults are the server's own (`HTTPParserLimits()`, `HTTPServerConfiguration`'s init): none is
+    /// `http:`; a value type, thread-safe. The defaults are the server's own (`HTTPParserLimits()`, `HTTPServerConfiguration`'s init): none is
     /// repeated here.
     public struct HTTPSettings: Sendable {
         public var maxRequestLineBytes = Self.serverDefaults.limits.requestLineBytes
@@ -77,6 +79,7 @@ public struct HookyardConfiguration: Sendable {
         private static func seconds(_ duration: Duration) -> Int { Int(duration.components.seconds) }
     }
 
+    /// `stripe:` and the Stripe variables (`STRIPE_WEBHOOK_SECRET`, `STRIPE_API_KEY`, …). A value type; thread-safe.
     public struct StripeSettings: Sendable {
         public var webhookSecrets: [String] = []
         public var toleranceSeconds = 300
@@ -91,6 +94,8 @@ public struct HookyardConfiguration: Sendable {
         public var effectiveRequestsPerSecond: Double { maxRequestsPerSecond ?? (apiKey.isEmpty || isTestKey ? 25 : 80) }
     }
 
+    /// `instantly:` and the Instantly variables (`INSTANTLY_WEBHOOK_SECRET`, `INSTANTLY_API_KEY`, …). A value type;
+    /// thread-safe.
     public struct InstantlySettings: Sendable {
         public var webhookSecrets: [String] = []
         public var secretHeader = "X-Webhook-Secret"
@@ -104,7 +109,7 @@ public struct HookyardConfiguration: Sendable {
         public var webhookWatchIntervalMilliseconds: Int64 = 600_000
     }
 
-    /// `workers:`. The defaults are the pool's own (`WorkerPool.Configuration`'s init, `RetryPolicy()`): none is
+    /// `workers:`; a value type, thread-safe. The defaults are the pool's own (`WorkerPool.Configuration`'s init, `RetryPolicy()`): none is
     /// repeated here.
     public struct WorkerSettings: Sendable {
         public var count = Self.poolDefaults.workers
@@ -123,6 +128,7 @@ public struct HookyardConfiguration: Sendable {
         private static let poolDefaults = WorkerPool.Configuration(databasePath: "")
     }
 
+    /// `outbound:`: the provider calls' timeouts. A value type; thread-safe.
     public struct OutboundSettings: Sendable {
         public var connectTimeoutMilliseconds = 5_000
         public var timeoutMilliseconds = 30_000
