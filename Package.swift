@@ -81,7 +81,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // CLI, logging, wiring.
         .executableTarget(name: "hookyard",
-                          dependencies: ["HookyardConfiguration", "HTTPServer", "Store", "SQLite", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "Yams", "StrictJSON",
+                          dependencies: ["HookyardConfiguration", "HTTPServer", "Store", "SQLite", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "StrictJSON",
                                          "Reports", "DemoData",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],

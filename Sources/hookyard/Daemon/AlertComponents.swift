@@ -5,7 +5,6 @@ import Metrics
 import Outbound
 import Store
 import Workflows
-import Yams
 import HookyardConfiguration
 
 /// The alert center and what reports to it, built from the configuration for `serve` and the CLI commands that
