@@ -129,7 +129,9 @@ struct Serve: ParsableCommand {
             DaemonService("admin", start: { if let admin { Self.startAdmin(admin, logger: logger) } },
                           stop: { admin?.server.shutdown(gracePeriod: .seconds(1)) }),
             // Requests in flight and jobs in flight share one grace period: both drain at the same time.
-            DaemonService.together("intake and workers", [
+            DaemonService.together("intake and workers", logBeforeStop: {
+                logger.info("stopping", metadata: ["grace_seconds": .stringConvertible(settings.http.shutdownGraceSeconds)])
+            }, [
                 DaemonService("workers", start: {
                     do {
                         try pool.start()
@@ -149,10 +151,7 @@ struct Serve: ParsableCommand {
                     }
                     logger.info("listening", metadata: ["address": "\(bound)",
                                                         "socket": "\(socketOrigin)"])
-                }, stop: {
-                    logger.info("stopping", metadata: ["grace_seconds": .stringConvertible(settings.http.shutdownGraceSeconds)])
-                    server.shutdown(gracePeriod: grace)
-                }),
+                }, stop: { server.shutdown(gracePeriod: grace) }),
             ]),
             DaemonService("maintenance", start: { maintenance.start() }, stop: { maintenance.stop() }),
             DaemonService("service monitor", start: { monitor.start() }, stop: { monitor.stop() }),

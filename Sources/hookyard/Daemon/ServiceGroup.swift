@@ -20,7 +20,9 @@ struct DaemonService: Sendable {
     /// Parts that start one after the other, in order, and stop all at the same time, the stop returning when
     /// every one has stopped: parts that share one grace period (requests in flight and jobs in flight drain
     /// together). If one fails to start, those already started are stopped (at the same time) before it rethrows.
-    static func together(_ name: String, _ services: [DaemonService]) -> DaemonService {
+    /// - Parameter logBeforeStop: runs when the stop begins, before any part stops (the daemon's `stopping` line).
+    static func together(_ name: String, logBeforeStop: @escaping @Sendable () -> Void = {},
+                         _ services: [DaemonService]) -> DaemonService {
         DaemonService(name, start: {
             var started: [DaemonService] = []
             do {
@@ -32,7 +34,10 @@ struct DaemonService: Sendable {
                 stopAtOnce(started)
                 throw error
             }
-        }, stop: { stopAtOnce(services) })
+        }, stop: {
+            logBeforeStop()
+            stopAtOnce(services)
+        })
     }
 
     private static func stopAtOnce(_ services: [DaemonService]) {
