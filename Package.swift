@@ -75,9 +75,14 @@ let package = Package(
         .target(name: "Reports", dependencies: ["Store", "SQLite", "Contacts"], swiftSettings: swiftSettings),
         // Generated report data (the demo dataset, the report benchmark's database) written straight into the store.
         .target(name: "DemoData", dependencies: ["Store", "SQLite", "Contacts"], swiftSettings: swiftSettings),
-        // CLI, configuration, logging, wiring.
+        // The configuration file and environment read into the components' values: the YAML readers, secrets, and the
+        // rule and segment language.
+        .target(name: "HookyardConfiguration",
+                dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Reports", "Yams"],
+                swiftSettings: swiftSettings),
+        // CLI, logging, wiring.
         .executableTarget(name: "hookyard",
-                          dependencies: ["HTTPServer", "Store", "SQLite", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "Yams", "StrictJSON",
+                          dependencies: ["HookyardConfiguration", "HTTPServer", "Store", "SQLite", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "StrictJSON",
                                          "Reports", "DemoData",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
@@ -115,7 +120,10 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["SQLite", "Reports", "DemoData", "Store", "Contacts"], swiftSettings: swiftSettings),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "hookyardTests", dependencies: ["SQLite", "hookyard", "Intake", "Store", "Contacts", "Workflows", "TestSupport", "Reports", "DemoData"],
+        .testTarget(name: "HookyardConfigurationTests",
+                    dependencies: ["HookyardConfiguration", "HTTPServer", "Contacts", "Outbound", "Store", "Workflows", "Yams", "TestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "hookyardTests", dependencies: ["SQLite", "hookyard", "HookyardConfiguration", "Intake", "Store", "Contacts", "Workflows", "TestSupport", "Reports", "DemoData"],
                     swiftSettings: swiftSettings),
     ]
 )

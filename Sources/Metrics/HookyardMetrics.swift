@@ -35,10 +35,14 @@ public final class HookyardMetrics: Sendable {
     ///   - activeAlerts: called at each scrape for `hookyard_alerts_active{kind}`.
     ///   - deliverability: called at most once per scrape (the three rate families share its answer) for
     ///     `hookyard_deliverability_{bounce,unsubscribe,reply}_rate{scope,key}`.
+    ///   - registersAlertState: `false` leaves the alert-state families (`hookyard_alerts_active`, the deliverability
+    ///     rates) to `registerAlertState`, for a daemon whose alert components record into these metrics and so are
+    ///     built after them; `activeAlerts` and `deliverability` are then ignored.
     public init(registry: MetricsRegistry = MetricsRegistry(), version: String,
                 jobCounts: (@Sendable () -> [(labels: [String], value: Double)])? = nil,
                 activeAlerts: (@Sendable () -> [(labels: [String], value: Double)])? = nil,
-                deliverability: (@Sendable () -> [DeliverabilitySample])? = nil) {
+                deliverability: (@Sendable () -> [DeliverabilitySample])? = nil,
+                registersAlertState: Bool = true) {
         self.registry = registry
         webhooksReceived = registry.counter("hookyard_webhooks_received_total",
                                             help: "Webhook deliveries answered, by source, event type and HTTP status.",
@@ -76,6 +80,14 @@ public final class HookyardMetrics: Sendable {
         connectionsEvicted = registry.counter("hookyard_http_connections_evicted_total",
                                               help: "Idle or incomplete connections closed to make room for a new one (connection table full), by listener.",
                                               labelNames: ["listener"])
+        if registersAlertState { registerAlertState(activeAlerts: activeAlerts, deliverability: deliverability) }
+    }
+
+    /// Registers the alert-state gauges, read at each scrape: `hookyard_alerts_active{kind}` from `activeAlerts`, the
+    /// deliverability rates from `deliverability` (see `init`). Call once, on metrics made with
+    /// `registersAlertState: false`; a second registration traps (`MetricsRegistry`).
+    public func registerAlertState(activeAlerts: (@Sendable () -> [(labels: [String], value: Double)])?,
+                                   deliverability: (@Sendable () -> [DeliverabilitySample])?) {
         _ = registry.gauge("hookyard_alerts_active", help: "Alert conditions raised now, by kind, read from the database at scrape time.",
                            labelNames: ["kind"], collect: activeAlerts)
         let samples = deliverability.map { ScrapeCache(read: $0) }

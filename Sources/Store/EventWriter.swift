@@ -87,6 +87,9 @@ public final class EventWriter: Sendable {
     /// succeeds again (to raise and clear the store alert).
     private let onCommitFailure: @Sendable (String) -> Void
     private let onRecovery: @Sendable () -> Void
+    /// Added by `whenCommitted`, called after `onCommit`: readers of what the writer stores (the workers) that are
+    /// built after it.
+    private let commitObservers = Mutex<[@Sendable () -> Void]>([])
 
     /// Opens (creating if needed) and migrates the database, then starts the writer thread.
     /// - Parameters:
@@ -120,6 +123,13 @@ public final class EventWriter: Sendable {
         let thread = Thread { [self] in run() }
         thread.name = "hookyard.store.writer"
         thread.start()
+    }
+
+    /// Calls `observer` on the writer thread after each later commit that stored events, as `onCommit` is: for a
+    /// reader of the store built after the writer because it depends on it (the workers wake on commits and ask
+    /// `isUnderLoad`). Keep it short.
+    public func whenCommitted(_ observer: @escaping @Sendable () -> Void) {
+        commitObservers.withLock { $0.append(observer) }
     }
 
     /// Whether the most recent batch of appends committed (or, while intake is idle, the most recent probe).
@@ -267,7 +277,10 @@ public final class EventWriter: Sendable {
         committedBatches.add(1, ordering: .relaxed)
         if live.count >= 4 { lastFullCommit.store(Self.monotonicMilliseconds(), ordering: .relaxed) }
         checkpointer.committed()
-        if outcomes.contains(where: { if case .stored? = $0 { true } else { false } }) { onCommit() }
+        if outcomes.contains(where: { if case .stored? = $0 { true } else { false } }) {
+            onCommit()
+            for observer in commitObservers.withLock({ $0 }) { observer() }
+        }
         for (operation, outcome) in zip(live, outcomes) {
             switch operation {
             case .append(_, _, let completion): completion(.success(outcome!))

@@ -4,29 +4,11 @@ import XCTest
 @testable import hookyard
 
 /// `HOOKYARD_ADMIN_TOKEN`: read like the other secrets, then required by every admin route but `/healthz`.
-final class AdminTokenTests: ConfigurationTestCase {
+final class AdminTokenTests: TemporaryDirectoryTestCase {
     private let token = "admin-token-0123456789abcdef"
 
     private func basic(_ user: String, _ password: String) -> String {
         "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
-    }
-
-    func testTokenIsReadFromTheEnvironmentAFileOrACredential() throws {
-        XCTAssertEqual(try load("", environment: ["HOOKYARD_ADMIN_TOKEN": token]).adminTokens, [token])
-        let file = directory.appendingPathComponent("token")
-        try "\(token)\n".write(to: file, atomically: true, encoding: .utf8)
-        XCTAssertEqual(try load("", environment: ["HOOKYARD_ADMIN_TOKEN_FILE": file.path]).adminTokens, [token])
-        try token.write(to: directory.appendingPathComponent("HOOKYARD_ADMIN_TOKEN"), atomically: true, encoding: .utf8)
-        XCTAssertEqual(try load("", environment: ["CREDENTIALS_DIRECTORY": directory.path]).adminTokens, [token])
-        XCTAssertEqual(try load("").adminTokens, [])
-        XCTAssertEqual(try load("", environment: ["HOOKYARD_ADMIN_TOKEN": "\(token),\(token)-next"]).adminTokens,
-                       [token, "\(token)-next"])
-    }
-
-    func testShortTokenIsRefused() {
-        XCTAssertThrowsError(try load("", environment: ["HOOKYARD_ADMIN_TOKEN": "short"])) { error in
-            XCTAssertTrue("\(error)".contains("HOOKYARD_ADMIN_TOKEN: a token must be at least 16 characters"), "\(error)")
-        }
     }
 
     func testCredentialParsing() {

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import XCTest
+@testable import HookyardConfiguration
 @testable import hookyard
 
 /// Checks `systemd/hookyard.service` and `systemd/hookyard.socket`: that they agree with the daemon (credential

@@ -1,5 +1,6 @@
 import Contacts
 import Foundation
+@testable import HookyardConfiguration
 @testable import hookyard
 import Intake
 import Outbound

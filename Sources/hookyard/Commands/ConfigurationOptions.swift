@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import HookyardConfiguration
+import Store
+
+/// Options every command that reads configuration shares.
+struct ConfigurationOptions: ParsableArguments {
+    @Option(name: .long, help: """
+        YAML configuration file (default: for commands that read the database, the file the daemon serving it \
+        recorded; else /etc/hookyard/hookyard.yaml if present, else built-in defaults).
+        """)
+    var config: String?
+
+    @Option(name: .long, help: "SQLite database file; overrides the configuration and HOOKYARD_DATABASE.")
+    var database: String?
+
+    /// The loaded configuration, or an error that prints every problem with file, line and key.
+    ///
+    /// The file is found as `serve` finds it (`--config`, else `/etc/hookyard/hookyard.yaml` if it exists, else the
+    /// built-in defaults; then the same environment), with one step between for commands against a database
+    /// (`recorded`): without `--config`, the configuration file the daemon serving that database recorded is used
+    /// when it still exists and is readable, and a note on standard error says so. If that file is invalid, a
+    /// read-only command (`rules: false`) notes the problems and goes on with the usual defaults; one that reads the
+    /// rules fails.
+    /// - Parameters:
+    ///   - rules: `false` for commands that only read the database (the rules are not read).
+    ///   - recorded: whether the daemon's recorded file may be used; by default, for commands that skip the rules.
+    func load(rules: Bool = true, recorded: Bool? = nil) throws -> HookyardConfiguration {
+        let environment = ProcessInfoEnvironment.current
+        var record: (file: String, database: String)?
+        if config == nil, recorded ?? !rules {
+            // The database as the usual sources name it, to read the daemon's record from.
+            let databasePath = database
+                ?? (try? ConfigurationLoader.load(path: nil, environment: environment, readRules: false))?.database
+            if let databasePath, let file = DaemonStatus.recordedConfigurationFile(databasePath: databasePath) {
+                if FileManager.default.isReadableFile(atPath: file) {
+                    record = (file, databasePath)
+                } else {
+                    Self.note("the configuration the daemon of \(databasePath) recorded, \(file), cannot be read; "
+                              + "using the usual defaults (give --config to choose)")
+                }
+            }
+        }
+        if let record {
+            do {
+                var loaded = try ConfigurationLoader.load(path: record.file, environment: environment, readRules: rules)
+                // The record was found in this database; the file may name another (or rely on an environment).
+                loaded.database = database ?? record.database
+                Self.note("using configuration \(record.file) (recorded by the daemon of \(record.database); --config overrides)")
+                return loaded
+            } catch {
+                // A command that acts on the rules and segments (`maintain`) must not act on other ones.
+                if rules {
+                    throw ValidationError("""
+                        invalid configuration (recorded by the daemon of \(record.database); give --config to use another):
+                        \(error.description)
+                        """)
+                }
+                // The daemon keeps the configuration it loaded (a reload of an invalid file is refused), so the
+                // database is still worth reading: say what is wrong with the file, and go on without it.
+                Self.note("the configuration the daemon of \(record.database) recorded, \(record.file), is invalid; "
+                          + "using the usual defaults (give --config to choose):\n\(error.description)")
+            }
+        }
+        do {
+            var loaded = try ConfigurationLoader.load(path: config, environment: environment, readRules: rules)
+            if let database { loaded.database = database }
+            return loaded
+        } catch {
+            throw ValidationError("invalid configuration:\n\(error.description)")
+        }
+    }
+
+    private static func note(_ text: String) {
+        FileHandle.standardError.write(Data("note: \(text)\n".utf8))
+    }
+}
+
+/// The process environment, read where a command loads its configuration. Stateless.
+enum ProcessInfoEnvironment {
+    static var current: [String: String] { ProcessInfo.processInfo.environment }
+}

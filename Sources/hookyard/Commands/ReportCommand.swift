@@ -1,0 +1,78 @@
+import HookyardConfiguration
+import ArgumentParser
+import Foundation
+import Reports
+import Store
+
+/// `hookyard report`: the success metrics (attribution, funnel, revenue, churn, control groups) for a period, read
+/// from the database without writing to it (a WAL reader: the daemon keeps running).
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Which campaign made money, and how fast: the success-metrics report for a period.",
+        discussion: """
+            Computed from the database (docs/metrics.md defines every figure). The period is [--since, --until): \
+            dates are YYYY-MM-DD (UTC midnight) or ISO 8601; by default the last 30 days. Money stays in its currency.
+            """)
+
+    /// How the report is printed.
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case table, json, csv
+    }
+
+    @OptionGroup var options: ConfigurationOptions
+    @Option(help: "Start of the period, inclusive: YYYY-MM-DD (UTC) or ISO 8601 (default: 30 days before --until).")
+    var since: String?
+    @Option(help: "End of the period, exclusive: YYYY-MM-DD (UTC) or ISO 8601 (default: now).")
+    var until: String?
+    @Option(help: "Attribution model: first or last touch.") var model = "last"
+    @Option(help: "Group by campaign, rule, source or tier.") var by = "campaign"
+    @Option(help: "table, json or csv (one row per group).") var format: Format = .table
+    @Option(help: "How far before a purchase a touch counts as its last touch: 30d, 2w, 12h (default: reports.lookback, 30d).")
+    var lookback: String?
+
+    func run() throws {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let query: ReportQuery
+        do {
+            let settings = try options.load(rules: false)
+            query = try ReportQuery.parse(since: since, until: until, model: model, by: by, lookback: lookback, now: now,
+                                          defaultLookbackMilliseconds: settings.reportLookbackMilliseconds)
+            let builder = try openStore { try ReportBuilder(path: settings.database, deliverability: settings.reportDeliverability()) }
+            defer { builder.close() }
+            let report = try builder.build(query, now: now)
+            switch format {
+            case .table: print(ReportText.render(report), terminator: "")
+            case .csv:
+                print(ReportCSV.render(report), terminator: "")
+                // The CSV holds the groups only: what they leave out goes to standard error.
+                for note in report.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+            case .json:
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            }
+        } catch let error as ReportQueryError {
+            throw ValidationError("invalid --\(error.field) '\(error.value)': expected \(error.expected)")
+        }
+    }
+}
+
+extension HookyardConfiguration {
+    /// The report's deliverability rows, for `ReportBuilder`: bounce, unsubscribe and reply rates per sending account
+    /// and per campaign over the deliverability watch's window (`deliverability.window`, 7 days) ending at the report's
+    /// `until`, every account and campaign that sent at least one email in it (the watch judges only those with
+    /// `deliverability.min_sent`). Read on a connection of its own, opened per report.
+    func reportDeliverability() -> ReportBuilder.DeliverabilityProvider {
+        let database = self.database
+        let window = deliverability.windowMilliseconds
+        return { query in
+            let reader = try DeliverabilityReader(path: database)
+            return try reader.rates(windowMilliseconds: window, now: query.until, minimumSent: 1).map { rates in
+                DeliverabilityRow(scope: rates.scope == .account ? .account : .campaign, key: rates.key, sent: rates.sent,
+                                  bounced: rates.bounced, unsubscribed: rates.unsubscribed, replied: rates.replied,
+                                  bounceRate: rates.bounceRate, unsubscribeRate: rates.unsubscribeRate, replyRate: rates.replyRate)
+            }
+        }
+    }
+}
