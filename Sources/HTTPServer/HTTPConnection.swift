@@ -187,6 +187,17 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         headStarted = false
         setDeadline(.none)
         requestStart = now
+        if let resetting = server.resettingResponder {
+            resetting.respond(to: request) { [self] answer in
+                loop.execute { [self] in
+                    switch answer {
+                    case .response(let response): finish(request, with: response)
+                    case .resetConnection: finishByResetting(request)
+                    }
+                }
+            }
+            return
+        }
         server.responder.respond(to: request) { [self] response in
             loop.execute { [self] in
                 finish(request, with: response)
@@ -194,13 +205,16 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         }
     }
 
+    /// Drops the connection instead of answering (`HTTPAnswer.resetConnection`, test servers only).
+    private func finishByResetting(_ request: HTTPRequest) {
+        guard case .processing = phase else { return }  // closed meanwhile (shutdown deadline)
+        server.logRequest(request, response: HTTPResponse(status: 0, closeConnection: true), aborted: true,
+                          durationNanoseconds: now - requestStart)
+        reset()
+    }
+
     private func finish(_ request: HTTPRequest, with response: HTTPResponse) {
         guard case .processing = phase else { return }  // closed meanwhile (shutdown deadline)
-        if response.abortsConnection {
-            server.logRequest(request, response: response, durationNanoseconds: now - requestStart)
-            reset()
-            return
-        }
         let keepAlive = request.keepAlive && !response.closeConnection && !server.isDraining && !peerClosedInput
         let bytes = response.serialized(date: server.date.now, keepAlive: keepAlive, headOnly: request.method == "HEAD")
         server.logRequest(request, response: response,

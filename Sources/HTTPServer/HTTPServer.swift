@@ -17,6 +17,8 @@ import Synchronization
 public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     let responder: any HTTPResponder
+    /// The responder, when it may also reset connections (test servers only; see `ConnectionResettingResponder`).
+    let resettingResponder: (any ConnectionResettingResponder)?
     let logger: Logger
     /// Keeps the configured secrets out of logged paths (`HTTPServerConfiguration.secretsToRedact`).
     let pathRedactor: PathRedactor
@@ -52,6 +54,7 @@ public final class HTTPServer: Sendable {
     public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger) {
         self.configuration = configuration
         self.responder = responder
+        self.resettingResponder = responder as? any ConnectionResettingResponder
         self.logger = logger
         self.pathRedactor = PathRedactor(secrets: configuration.secretsToRedact)
         self.loops = (0..<configuration.eventLoopCount).map { EventLoop(index: $0) }
@@ -295,7 +298,8 @@ public final class HTTPServer: Sendable {
 
     // MARK: Logging
 
-    func logRequest(_ request: HTTPRequest, response: HTTPResponse, durationNanoseconds: UInt64) {
+    /// Logs one answered (or, with `aborted`, dropped) request and hands it to the responder's accounting.
+    func logRequest(_ request: HTTPRequest, response: HTTPResponse, aborted: Bool = false, durationNanoseconds: UInt64) {
         responder.didRespond(to: request, with: response, durationNanoseconds: durationNanoseconds)
         var metadata: Logger.Metadata = [
             "method": "\(request.method)",
@@ -305,16 +309,17 @@ public final class HTTPServer: Sendable {
             "bytes": .stringConvertible(request.body.count),
             "duration_ms": .stringConvertible(Double(durationNanoseconds / 1000) / 1000),
         ]
-        for (key, value) in response.logMetadata {
-            metadata[key] = value == "true" || value == "false" ? .stringConvertible(value == "true") : .string(value)
-        }
+        if let reason = response.errorReason { metadata["reason"] = .string(reason) }
+        response.context?.addLogMetadata(to: &metadata)
+        if aborted { metadata["aborted"] = .stringConvertible(true) }
         let level: Logger.Level = response.status >= 500 ? .error : (response.status >= 400 ? .warning : .info)
         logger.log(level: level, "request", metadata: metadata)
     }
 
     func logRejection(_ response: HTTPResponse) {
         var metadata: Logger.Metadata = ["status": .stringConvertible(response.status)]
-        for (key, value) in response.logMetadata { metadata[key] = "\(value)" }
+        if let reason = response.errorReason { metadata["reason"] = .string(reason) }
+        response.context?.addLogMetadata(to: &metadata)
         logger.warning("request rejected", metadata: metadata)
     }
 }
