@@ -33,9 +33,12 @@ let package = Package(
 
         .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
 
+        // The one syscall layer (swift-nio's rule: EINTR retried, EAGAIN "would block", EBADF/EFAULT fatal) and
+        // `FileDescriptor`, the owner that closes a descriptor once.
+        .target(name: "SystemCalls", dependencies: ["CLinux"], swiftSettings: swiftSettings),
         // Sockets, epoll loops, Dispatch, the bounded HTTP/1.1 parser. Knows nothing of Stripe or Instantly.
         .target(name: "HTTPServer",
-                dependencies: ["CLinux", "StrictJSON", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["CLinux", "SystemCalls", "StrictJSON", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // HMAC-SHA256, SHA-256 and the `t=…,v1=…` signature header, on libcrypto: the one place OpenSSL is called.
         .target(name: "Cryptography", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
@@ -68,7 +71,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Rules, actions, retry policy and the worker pool that runs jobs through Outbound.
         .target(name: "Workflows",
-                dependencies: ["Store", "Contacts", "Outbound", "Alerts", "CLinux", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["Store", "Contacts", "Outbound", "Alerts", "SystemCalls", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The success-metrics report (attribution, funnel, revenue, churn) computed from the store by SQL aggregates.
         .target(name: "Reports", dependencies: ["Store", "SQLite", "Contacts"], swiftSettings: swiftSettings),
@@ -76,7 +79,7 @@ let package = Package(
         .target(name: "DemoData", dependencies: ["Store", "SQLite", "Contacts"], swiftSettings: swiftSettings),
         // CLI, configuration, logging, wiring.
         .executableTarget(name: "hookyard",
-                          dependencies: ["HTTPServer", "Store", "SQLite", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "Yams", "StrictJSON",
+                          dependencies: ["HTTPServer", "SystemCalls", "Store", "SQLite", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "Yams", "StrictJSON",
                                          "Reports", "DemoData",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],

@@ -10,6 +10,7 @@ import Outbound
 import Reports
 import Store
 import Synchronization
+import SystemCalls
 import Workflows
 
 /// `hookyard serve`: run the daemon until SIGTERM or SIGINT.
