@@ -44,8 +44,7 @@ final class AbortResponseTests: XCTestCase {
     }
 
     private func waitForNoConnections(_ server: HTTPServer) {
-        let deadline = DispatchTime.now() + .seconds(2)
-        while server.openConnections > 0 && DispatchTime.now() < deadline { usleep(5_000) }
+        waitUntil(timeout: .seconds(2), interval: .milliseconds(5)) { server.openConnections == 0 }
     }
 
     func testAbortResetsTheConnectionWithoutWritingAnything() throws {
