@@ -107,7 +107,7 @@ public final class HTTPServer: Sendable {
         let listener: FileDescriptor
         if let inherited = configuration.inheritedListenerDescriptor {
             listener = FileDescriptor(taking: inherited)
-            // As before: a failure here was ignored (the listener then blocks in accept only if nothing is pending).
+            // Ignored, as before: fcntl does not fail on the open socket systemd passed.
             try? listener.withDescriptor { fd throws(SystemCallError) in try Posix.setNonBlocking(fd) }
         } else {
             let address = configuration.address
