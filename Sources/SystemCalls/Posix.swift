@@ -84,9 +84,9 @@ public enum Posix {
         _ = Glibc.shutdown(fd, Int32(SHUT_WR))
     }
 
-    /// Closes a descriptor; `EINTR` on close must not be retried on Linux. Prefer `FileDescriptor.close()`, which
-    /// makes closing twice impossible.
-    public static func close(_ fd: Int32) {
+    /// Closes a descriptor; `EINTR` on close must not be retried on Linux. Only `FileDescriptor` calls it, so a
+    /// descriptor is closed by its owner, once.
+    static func close(_ fd: Int32) {
         let result = Glibc.close(fd)
         precondition(result == 0 || errno != EBADF, "close on a descriptor that was not open")
     }
