@@ -33,9 +33,12 @@ let package = Package(
 
         .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
 
+        // The one syscall layer (swift-nio's rule: EINTR retried, EAGAIN "would block", EBADF/EFAULT fatal) and
+        // `FileDescriptor`, the owner that closes a descriptor once.
+        .target(name: "SystemCalls", dependencies: ["CLinux"], swiftSettings: swiftSettings),
         // Sockets, epoll loops, Dispatch, the bounded HTTP/1.1 parser. Knows nothing of Stripe or Instantly.
         .target(name: "HTTPServer",
-                dependencies: ["CLinux", "StrictJSON", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["CLinux", "SystemCalls", "StrictJSON", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // HMAC-SHA256, SHA-256 and the `t=…,v1=…` signature header, on libcrypto: the one place OpenSSL is called.
         .target(name: "Cryptography", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
@@ -69,7 +72,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Rules, actions, retry policy and the worker pool that runs jobs through Outbound.
         .target(name: "Workflows",
-                dependencies: ["Store", "SQLite", "Contacts", "Outbound", "Alerts", "CLinux", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["Store", "SQLite", "Contacts", "Outbound", "Alerts", "SystemCalls", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The success-metrics report (attribution, funnel, revenue, churn) computed from the store by SQL aggregates.
         .target(name: "Reports", dependencies: ["Store", "SQLite", "Contacts"], swiftSettings: swiftSettings),
@@ -82,7 +85,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // CLI, logging, wiring.
         .executableTarget(name: "hookyard",
-                          dependencies: ["HookyardConfiguration", "HTTPServer", "Store", "SQLite", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "StrictJSON",
+                          dependencies: ["HookyardConfiguration", "HTTPServer", "SystemCalls", "Store", "SQLite", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "StrictJSON",
                                          "Reports", "DemoData",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
@@ -107,11 +110,12 @@ let package = Package(
 
         // Helpers shared by the tests: a raw-socket HTTP client and a runner for the real binary.
         .target(name: "TestSupport", dependencies: ["HTTPServer", "Intake", "Store", "StrictJSON", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls", "CLinux"], swiftSettings: swiftSettings),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["SQLite", "Store", "Contacts", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"], swiftSettings: swiftSettings),
-        .testTarget(name: "IntakeTests", dependencies: ["Intake", "Cryptography", "HTTPServer", "Store", "TestSupport"],
+        .testTarget(name: "IntakeTests", dependencies: ["Intake", "Cryptography", "HTTPServer", "Metrics", "SQLite", "Store", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTPServer", "StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ContactsTests", dependencies: ["SQLite", "Contacts", "Store", "StrictJSON", "Workflows", "TestSupport"],

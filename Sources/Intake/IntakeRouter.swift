@@ -94,15 +94,12 @@ public final class IntakeRouter: HTTPResponder {
         metrics?.connectionsEvicted.increment(labels: ["public"])
     }
 
-    /// Counts and times one answer to a webhook delivery, from the context its log line carries.
+    /// Counts and times one answer to a webhook delivery, from the delivery's context (`WebhookDeliveryContext`).
     private static func record(_ response: HTTPResponse, seconds: Double, metrics: HookyardMetrics) {
-        var source: String?
-        var type = "unknown"
-        for (key, value) in response.logMetadata {
-            if key == "source" { source = value } else if key == "type" { type = value }
-        }
-        guard let source else { return }
-        if type != "unknown", !(source == EventSource.instantly.rawValue ? InstantlyEvent.knownTypes.contains(type) : isEventTypeName(type)) {
+        guard let delivery = response.context as? WebhookDeliveryContext else { return }
+        let source = delivery.source.rawValue
+        var type = delivery.type ?? "unknown"
+        if type != "unknown", !(delivery.source == .instantly ? InstantlyEvent.knownTypes.contains(type) : isEventTypeName(type)) {
             type = "other"
         }
         metrics.webhooksReceived.increment(labels: [source, type, statusLabel(response.status)])
@@ -185,21 +182,21 @@ public final class IntakeRouter: HTTPResponder {
         return response
     }
 
-    private static func notConfigured(_ source: String, variable: String) -> HTTPResponse {
+    private static func notConfigured(_ source: EventSource, name: String, variable: String) -> HTTPResponse {
         var response = HTTPResponse.error(
             status: 503, reason: "source_not_configured",
-            message: "\(source) webhooks are not configured: set \(variable) (or \(variable)_FILE, or the systemd credential \(variable))")
-        response.logMetadata.append(("source", source.lowercased()))
+            message: "\(name) webhooks are not configured: set \(variable) (or \(variable)_FILE, or the systemd credential \(variable))")
+        response.context = WebhookDeliveryContext(source: source)
         return response
     }
 
     private func receiveStripe(_ request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
-        guard let stripe else { return completion(Self.notConfigured("Stripe", variable: "STRIPE_WEBHOOK_SECRET")) }
+        guard let stripe else { return completion(Self.notConfigured(.stripe, name: "Stripe", variable: "STRIPE_WEBHOOK_SECRET")) }
         let now = clock()
         if case .failure(let failure) = stripe.verify(header: request.headers["Stripe-Signature"], body: request.body, now: now / 1000) {
             metrics?.signatureFailures.increment(labels: ["stripe", failure.reason])
             var response = HTTPResponse.error(status: 400, reason: failure.reason, message: failure.message)
-            response.logMetadata.append(("source", "stripe"))
+            response.context = WebhookDeliveryContext(source: .stripe)
             return completion(response)
         }
         let kept = Self.keptHeaders(request, names: ["Stripe-Signature", "Content-Type", "User-Agent"])
@@ -208,7 +205,7 @@ public final class IntakeRouter: HTTPResponder {
             event = try StripeEvent.normalize(body: request.body, receivedAt: now, headers: kept)
         } catch {
             var response = HTTPResponse.error(status: 400, reason: error.reason, message: error.message)
-            response.logMetadata.append(("source", "stripe"))
+            response.context = WebhookDeliveryContext(source: .stripe)
             return completion(response)
         }
         store(event, completion: completion)
@@ -219,11 +216,11 @@ public final class IntakeRouter: HTTPResponder {
         func answer(_ response: HTTPResponse) {
             var response = response
             response.logPath = logPath
-            response.logMetadata.append(("source", "instantly"))
+            response.context = WebhookDeliveryContext(source: .instantly)
             completion(response)
         }
         guard let instantly else {
-            var response = Self.notConfigured("Instantly", variable: "INSTANTLY_WEBHOOK_SECRET")
+            var response = Self.notConfigured(.instantly, name: "Instantly", variable: "INSTANTLY_WEBHOOK_SECRET")
             response.logPath = logPath
             return completion(response)
         }
@@ -252,21 +249,20 @@ public final class IntakeRouter: HTTPResponder {
         let reference = event.eventID ?? event.dedupKey
         writer.append(event) { [metrics] result in
             var response: HTTPResponse
+            var delivery = WebhookDeliveryContext(source: event.source, eventID: reference, type: event.type)
             switch result {
             case .success(let outcome):
                 let duplicate = outcome == .duplicate
                 if duplicate { metrics?.webhookDuplicates.increment(labels: [event.source.rawValue]) }
                 response = .json(status: 200, "{\"received\":true,\"duplicate\":\(duplicate),\"event_id\":\(JSONText.quote(reference))}")
-                response.logMetadata.append(("duplicate", "\(duplicate)"))
+                delivery.duplicate = duplicate
             case .failure:
                 response = .error(status: 503, reason: "store_unavailable",
                                   message: "the event could not be stored durably; retry later")
                 response.headers.add(name: "Retry-After", value: "5")
             }
             response.logPath = logPath
-            response.logMetadata.append(("source", event.source.rawValue))
-            response.logMetadata.append(("event_id", reference))
-            response.logMetadata.append(("type", event.type))
+            response.context = delivery
             completion(response)
         }
     }

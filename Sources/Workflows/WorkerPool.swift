@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Alerts
-import CLinux
+import SystemCalls
 import Dispatch
 import Foundation
 import Logging
@@ -222,7 +222,7 @@ public final class WorkerPool: Sendable {
         func run() {
             // Webhooks come first: under load the workers get the CPU the intake leaves (their queue is durable,
             // and provider calls are rate-limited anyway). Linux gives each thread its own nice value.
-            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(clinux_gettid()), 10)
+            try? Posix.setCurrentThreadNice(10)
             let renewal = startRenewals()
             defer {
                 pool.forget(owner)

@@ -8,15 +8,15 @@ import XCTest
 @testable import HTTPServer
 import StrictJSON
 
-/// Answers `/abort` with `HTTPResponse.abortConnection()` and everything else with 200.
-private final class AbortingResponder: HTTPResponder {
-    func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
+/// Resets the connection for `/abort` (`HTTPAnswer.resetConnection`) and answers everything else with 200.
+private final class AbortingResponder: ConnectionResettingResponder {
+    func respond(to request: HTTPRequest, answer: @escaping @Sendable (HTTPAnswer) -> Void) {
         if request.path == "/abort" {
-            completion(.abortConnection())
+            answer(.resetConnection)
         } else if request.path == "/abort-later" {
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(50)) { completion(.abortConnection()) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(50)) { answer(.resetConnection) }
         } else {
-            completion(.json(status: 200, "{\"path\":\(JSONText.quote(request.target))}"))
+            answer(.response(.json(status: 200, "{\"path\":\(JSONText.quote(request.target))}")))
         }
     }
 }
@@ -44,8 +44,7 @@ final class AbortResponseTests: XCTestCase {
     }
 
     private func waitForNoConnections(_ server: HTTPServer) {
-        let deadline = DispatchTime.now() + .seconds(2)
-        while server.openConnections > 0 && DispatchTime.now() < deadline { usleep(5_000) }
+        waitUntil(timeout: .seconds(2), interval: .milliseconds(5)) { server.openConnections == 0 }
     }
 
     func testAbortResetsTheConnectionWithoutWritingAnything() throws {

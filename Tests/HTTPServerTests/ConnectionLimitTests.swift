@@ -50,8 +50,7 @@ final class ConnectionLimitTests: XCTestCase {
 
     /// Waits (up to 10 s) until `condition` holds; the assertion is on the condition, not on the time.
     private func waitUntil(_ what: String, _ condition: () -> Bool) {
-        for _ in 0..<1000 where !condition() { usleep(10_000) }
-        XCTAssertTrue(condition(), "never became true: \(what)")
+        XCTAssertTrue(TestSupport.waitUntil(interval: .milliseconds(10), condition), "never became true: \(what)")
     }
 
     /// Whether the server has closed the connection or sent something (its 408) without waiting: a non-blocking peek.

@@ -15,7 +15,7 @@ import Synchronization
 ///
 /// Faults act before the route runs (the request has no effect), except `.delay` and `.dropAfterProcessing`, which
 /// run the route first. Thread-safe. The server stops when the instance is released.
-public final class FakeAPIServer: HTTPResponder, @unchecked Sendable {
+public final class FakeAPIServer: ConnectionResettingResponder, @unchecked Sendable {
     // Safe: mutable state is inside `state`; `server` and `port` are set once in init, before any other thread sees self.
 
     /// A scripted answer for one request.
@@ -153,7 +153,7 @@ public final class FakeAPIServer: HTTPResponder, @unchecked Sendable {
         return best
     }
 
-    public func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {
+    public func respond(to request: HTTPRequest, answer: @escaping @Sendable (HTTPAnswer) -> Void) {
         let fault: Fault? = state.withLock { state in
             let fault = Self.nextFault(for: request, in: &state)
             state.requests.append(Recorded(method: request.method, target: request.target, headers: request.headers,
@@ -166,17 +166,17 @@ public final class FakeAPIServer: HTTPResponder, @unchecked Sendable {
         case .status(let status, let headers, let body)?:
             var response = HTTPResponse.json(status: status, body)
             for (name, value) in headers { response.headers.add(name: name, value: value) }
-            completion(decorated(response, for: request))
+            answer(.response(decorated(response, for: request)))
         case .delay(let duration)?:
             let response = decorated(route(request), for: request)
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(duration / .nanoseconds(1)))) { completion(response) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(duration / .nanoseconds(1)))) { answer(.response(response)) }
         case .drop?:
-            completion(.abortConnection())
+            answer(.resetConnection)
         case .dropAfterProcessing?:
             _ = route(request)
-            completion(.abortConnection())
+            answer(.resetConnection)
         case nil:
-            completion(decorated(route(request), for: request))
+            answer(.response(decorated(route(request), for: request)))
         }
     }
 

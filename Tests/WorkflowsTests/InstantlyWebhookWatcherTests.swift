@@ -262,11 +262,20 @@ final class InstantlyWebhookWatcherTests: XCTestCase {
             alerts: alerts, logger: TestLog.logger())
 
         watcher.start()
-        let deadline = Date().addingTimeInterval(10)
-        while fake.requestCount(path: "/api/v2/webhooks", method: "GET") < 3, Date() < deadline { usleep(20_000) }
+        XCTAssertTrue(waitUntil { fake.requestCount(path: "/api/v2/webhooks", method: "GET") >= 3 })
         watcher.stop()
         let listed = fake.requestCount(path: "/api/v2/webhooks", method: "GET")
-        usleep(300_000)
+        // A witness on the same timing, started now: once it has checked three times, the stopped watcher would
+        // have checked again had its timer survived stop().
+        let witnessAPI = try FakeInstantlyAPI()
+        let witness = InstantlyWebhookWatcher(
+            configuration: .init(intervalMilliseconds: 100, ownership: InstantlyWebhookOwnership(publicURL: nil, secretHeader: "X-Webhook-Secret",
+                                                                                                  secrets: [secret]),
+                                 firstCheckMilliseconds: 10),
+            client: client(witnessAPI), alerts: RecordingAlerts(), logger: TestLog.logger())
+        witness.start()
+        XCTAssertTrue(waitUntil { witnessAPI.requestCount(path: "/api/v2/webhooks", method: "GET") >= 3 })
+        witness.stop()
 
         XCTAssertGreaterThanOrEqual(listed, 3)
         XCTAssertEqual(fake.requestCount(path: "/api/v2/webhooks", method: "GET"), listed, "no check after stop()")

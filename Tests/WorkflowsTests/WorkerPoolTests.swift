@@ -61,12 +61,7 @@ final class WorkerPoolTests: XCTestCase {
 
     /// Waits until `condition` holds (polling the store), up to `seconds`.
     private func waitFor(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            usleep(20_000)
-        }
-        return try condition()
+        try waitUntil(timeout: .seconds(seconds), condition)
     }
 
     private func count(_ state: JobState) throws -> Int { try StoreReader(path: path).statistics().jobs[state.rawValue] ?? 0 }
@@ -212,7 +207,8 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(job.state, .retrying, "released for the next start")
         XCTAssertEqual(job.attempts, 0)
         XCTAssertEqual(attempts.map(\.outcome), ["interrupted"])
-        Thread.sleep(forTimeInterval: 2)  // let the stuck handler return; its late report must be refused
+        // The stuck handler returns after 2 s and its worker reports (the pool counts it); the report must be refused.
+        XCTAssertTrue(waitFor { workers.completedJobs == 1 })
         XCTAssertEqual(try JobQueue(path: path).job(1)?.job.state, .retrying)
     }
 }

@@ -28,14 +28,8 @@ final class AbsurdAmountIntegrationTests: XCTestCase {
     }
 
     private func waitForIdleQueue(_ daemon: DaemonProcess) throws -> [String: Int] {
-        let deadline = Date().addingTimeInterval(60)
-        var jobs: [String: Int] = [:]
-        while Date() < deadline {
-            let (_, output) = try daemon.run(["stats", "--json"])
-            jobs = (try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])?["jobs"] as? [String: Int] ?? [:]
-            if jobs["queued", default: 1] + jobs["running", default: 1] + jobs["retrying", default: 1] == 0 { return jobs }
-            usleep(50_000)
-        }
+        let (jobs, idle) = try daemon.waitForIdleQueue(timeout: .seconds(60))
+        if idle { return jobs }
         XCTFail("the queue did not drain: \(jobs)\n\(daemon.output)")
         return jobs
     }

@@ -19,11 +19,7 @@ final class AlertsIntegrationTests: XCTestCase {
     }
 
     private func waitFor(_ what: String, timeout: TimeInterval = 20, _ condition: () throws -> Bool) rethrows {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try condition() { return }
-            usleep(50_000)
-        }
+        if try waitUntil(timeout: .seconds(timeout), interval: .milliseconds(50), condition) { return }
         XCTFail("timed out waiting for \(what)")
     }
 
@@ -98,7 +94,16 @@ final class AlertsIntegrationTests: XCTestCase {
         try deliver(daemon, "reply_received", lead: "ann@example.com", secondsAgo: 30)
         try deliver(daemon, "reply_received", lead: "bob@example.com", secondsAgo: 20)
         waitFor("the dead-job alert post") { chat.requests.count >= 1 }
-        usleep(500_000)  // the second job dies too, within the interval: no second post
+        // The second job dies too, within the interval: the alert is refreshed (its context counts 2 dead jobs; a
+        // notification would be queued in the same transaction), and once the queue is idle no second post came.
+        try waitFor("the alert refreshed by the second dead job") {
+            let (_, listing) = try daemon.run(["alerts", "--json", "--database", daemon.databasePath])
+            return listing.split(separator: "\n").contains { line in
+                let alert = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                return (alert?["context"] as? [String: String])?["dead_jobs"] == "2"
+            }
+        }
+        XCTAssertTrue(try daemon.waitForIdleQueue().idle, daemon.output)
         XCTAssertEqual(chat.requests.count, 1, chat.requests.map(\.body).joined(separator: "\n"))
         XCTAssertTrue(chat.requests[0].body.contains("Hookyard alert (job_dead: stop-on-reply/pause)"), chat.requests[0].body)
 

@@ -62,13 +62,7 @@ final class ContactsIntegrationTests: XCTestCase {
     }
 
     private func waitForIdleQueue(_ daemon: DaemonProcess) throws {
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            let (_, output) = try daemon.run(["stats", "--json"])
-            let jobs = (try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])?["jobs"] as? [String: Int] ?? [:]
-            if jobs["queued", default: 1] + jobs["running", default: 1] + jobs["retrying", default: 1] == 0 { return }
-            usleep(50_000)
-        }
+        if try daemon.waitForIdleQueue(timeout: .seconds(30)).idle { return }
         XCTFail("the queue did not drain\n\(daemon.output)")
     }
 

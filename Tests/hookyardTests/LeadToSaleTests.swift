@@ -72,11 +72,7 @@ final class LeadToSaleTests: XCTestCase {
     }
 
     private func waitUntil(_ what: String, timeout: TimeInterval = 30, daemon: DaemonProcess? = nil, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try condition() { return }
-            usleep(50_000)
-        }
+        if try TestSupport.waitUntil(timeout: .seconds(timeout), interval: .milliseconds(50), condition) { return }
         XCTFail("timed out waiting until \(what)\n\(daemon.map { (try? $0.run(["jobs", "list", "--limit", "200"]).1) ?? "" } ?? "")")
         throw TestClientError("timed out waiting until \(what)")
     }

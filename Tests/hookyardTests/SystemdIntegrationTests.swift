@@ -222,12 +222,7 @@ final class SystemdIntegrationTests: XCTestCase {
     }
 
     private func waitFor(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            usleep(50_000)
-        }
-        return try condition()
+        try waitUntil(timeout: .seconds(seconds), interval: .milliseconds(50), condition)
     }
 
     private func waitForLog(_ daemon: DaemonProcess, _ matches: @escaping ([String: Any]) -> Bool) -> Bool {

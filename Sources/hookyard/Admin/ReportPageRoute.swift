@@ -36,7 +36,7 @@ struct ReportPageRoute: Sendable {
                 let defaults = ReportQuery(since: now() - ReportQuery.defaultPeriodMilliseconds, until: now(),
                                            lookbackMilliseconds: defaultLookbackMilliseconds)
                 var response = Self.page(status: 400, ReportPage.errorPage(error, defaults: defaults))
-                response.logMetadata.append(("reason", "invalid_query"))
+                response.errorReason = "invalid_query"
                 return completion(response)
             }
             var response = HTTPResponse.error(status: 400, reason: "invalid_query", message: error.description)

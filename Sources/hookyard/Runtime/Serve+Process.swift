@@ -3,6 +3,7 @@ import Alerts
 import ArgumentParser
 import Dispatch
 import Foundation
+import SystemCalls
 import HTTPServer
 import Intake
 import Logging

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import SystemCalls
 
 /// systemd's notify protocol, spoken directly (no libsystemd): each message is one datagram of `KEY=value` lines
 /// sent to the `AF_UNIX` socket named by `$NOTIFY_SOCKET` (a path, or an abstract name written with a leading `@`).
@@ -9,31 +10,32 @@ import Foundation
 /// Without `$NOTIFY_SOCKET` (not started by systemd, or `Type=simple`) every call does nothing. A failed send is
 /// ignored: systemd's own timeouts then decide. Thread-safe.
 final class SystemdNotifier: Sendable {
-    private let descriptor: Int32
+    /// The datagram socket, nil without `$NOTIFY_SOCKET`; closed when the notifier is freed.
+    private let socket: FileDescriptor?
     private let address: [UInt8]
 
     init(environment: [String: String] = ProcessInfo.processInfo.environment) {
         guard let path = environment["NOTIFY_SOCKET"], !path.isEmpty, path.hasPrefix("/") || path.hasPrefix("@"),
               path.utf8.count < 108 else {
-            descriptor = -1
+            socket = nil
             address = []
             return
         }
         var bytes = Array(path.utf8)
         if bytes[0] == UInt8(ascii: "@") { bytes[0] = 0 }  // abstract namespace
         address = bytes
-        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        // A socket that cannot be made leaves the notifier disabled, as before (systemd's own timeouts decide).
+        socket = (try? Posix.socket(domain: AF_UNIX, type: Int32(SOCK_DGRAM.rawValue), nonBlocking: false))
+            .map { FileDescriptor(taking: $0) }
     }
 
-    deinit { if descriptor >= 0 { close(descriptor) } }
-
     /// Whether a notify socket was given.
-    var isEnabled: Bool { descriptor >= 0 }
+    var isEnabled: Bool { socket != nil }
 
     /// Sends `message` (e.g. `"READY=1\nSTATUS=listening"`). - Returns: whether it was sent.
     @discardableResult
     func send(_ message: String) -> Bool {
-        guard descriptor >= 0 else { return false }
+        guard let socket else { return false }
         var socketAddress = sockaddr_un()
         socketAddress.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &socketAddress.sun_path) { path in
@@ -45,7 +47,9 @@ final class SystemdNotifier: Sendable {
         let sent = withUnsafePointer(to: &socketAddress) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketPointer in
                 payload.withUnsafeBytes { bytes in
-                    sendto(descriptor, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL), socketPointer, socklen_t(length))
+                    socket.withDescriptor { fd in
+                        try? Posix.sendTo(fd, bytes, address: socketPointer, length: socklen_t(length))
+                    }
                 }
             }
         }
@@ -67,7 +71,7 @@ final class SystemdNotifier: Sendable {
               let count = environment["LISTEN_FDS"].flatMap(Int.init), count >= 1 else { return nil }
         for name in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] { unsetenv(name) }
         let descriptor: Int32 = 3
-        _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+        try? Posix.setCloseOnExec(descriptor)
         return descriptor
     }
 }

@@ -1,4 +1,13 @@
+import Logging
 import StrictJSON
+
+/// What the route that answered knows about a request (which source, which event, …): typed data that the
+/// responder's own accounting (`HTTPResponder.didRespond`) reads directly, and that adds its fields to the request's
+/// log line. Never sent to the client. Values are immutable and `Sendable`, so they may cross threads.
+public protocol HTTPResponseContext: Sendable {
+    /// Adds this context's fields to the request's log line (called on the connection's event loop).
+    func addLogMetadata(to metadata: inout Logger.Metadata)
+}
 
 /// A response to send: status, headers and a body whose length the server writes as `Content-Length`.
 public struct HTTPResponse: Sendable {
@@ -7,33 +16,22 @@ public struct HTTPResponse: Sendable {
     public var body: [UInt8]
     /// Close the connection after sending this response.
     public var closeConnection: Bool
-    /// Context for the request's log line (e.g. `source`, `event_id`, `reason`); never sent to the client.
-    public var logMetadata: [(String, String)]
+    /// The machine-readable reason of an error answer (`error(status:reason:message:)` sets it), logged as `reason`;
+    /// never sent by itself (the body carries what the client sees).
+    public var errorReason: String?
+    /// What the route knows about the request, for the responder's metrics and the log line; never sent.
+    public var context: (any HTTPResponseContext)?
     /// The path to log instead of the real one, for paths that carry a secret.
     public var logPath: String?
-    /// Send nothing at all: the connection is reset (closed with `SO_LINGER` 0, so the peer sees `RST`) instead of
-    /// answered; pipelined requests behind this one, and earlier answers not yet written, are discarded. `status`, `headers`, `body` and
-    /// `closeConnection` are ignored; the request is still logged (with `aborted: true`). For test servers that
-    /// simulate a lost connection; see `abortConnection()`.
-    public var abortsConnection: Bool
 
     public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], closeConnection: Bool = false) {
         self.status = status
         self.headers = headers
         self.body = body
         self.closeConnection = closeConnection
-        self.logMetadata = []
+        self.errorReason = nil
+        self.context = nil
         self.logPath = nil
-        self.abortsConnection = false
-    }
-
-    /// No answer: the server resets the connection without writing a byte (see `abortsConnection`). Logged with
-    /// status 0 and `aborted: true`.
-    public static func abortConnection() -> HTTPResponse {
-        var response = HTTPResponse(status: 0, closeConnection: true)
-        response.abortsConnection = true
-        response.logMetadata.append(("aborted", "true"))
-        return response
     }
 
     /// A response with a JSON body (already encoded) and `Content-Type: application/json`.
@@ -47,7 +45,7 @@ public struct HTTPResponse: Sendable {
     public static func error(status: Int, reason: String, message: String, closeConnection: Bool = false) -> HTTPResponse {
         var response = json(status: status, "{\"error\":\(JSONText.quote(message)),\"reason\":\(JSONText.quote(reason))}",
                             closeConnection: closeConnection)
-        response.logMetadata.append(("reason", reason))
+        response.errorReason = reason
         return response
     }
 

@@ -40,27 +40,6 @@ public struct HTTPServerConfiguration: Sendable {
     }
 }
 
-/// Answers requests. Called on a server queue; it may answer later from any thread by calling `completion`
-/// exactly once. It must not block for long: slow work (a store commit) completes asynchronously.
-public protocol HTTPResponder: Sendable {
-    func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void)
-
-    /// Called on the connection's event-loop thread once the response is queued for sending, with the time from
-    /// the complete request to then: the place for per-request accounting (metrics), off the thread that
-    /// produced the response. The default does nothing.
-    func didRespond(to request: HTTPRequest, with response: HTTPResponse, durationNanoseconds: UInt64)
-
-    /// Called on the server's accept queue each time a connection is closed to make room for a new one (the
-    /// connection table was full): the place to count evictions. The default does nothing.
-    func connectionEvicted()
-}
-
-extension HTTPResponder {
-    public func didRespond(to request: HTTPRequest, with response: HTTPResponse, durationNanoseconds: UInt64) {}
-
-    public func connectionEvicted() {}
-}
-
 extension Duration {
     /// The duration in nanoseconds, saturating.
     var nanoseconds: UInt64 {

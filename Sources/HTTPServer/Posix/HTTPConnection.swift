@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Dispatch
 import Logging
+import SystemCalls
 
 /// One accepted TCP connection: reads, parses, hands complete requests to the responder one at a time
 /// (pipelined requests are answered in order), writes responses, enforces deadlines and closes.
@@ -27,7 +28,10 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
 
     private enum DeadlineKind { case header, body, idle, write, linger, none }
 
-    let descriptor: Int32
+    /// The connection's socket, closed once by `close()`.
+    private let socket: FileDescriptor
+    /// The socket's number: the connection's key in its loop's table and in epoll.
+    var descriptor: Int32 { socket.number }
     private unowned let loop: EventLoop
     private let server: HTTPServer
     private var parser: HTTPRequestParser
@@ -56,8 +60,8 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
 
     /// - Parameter acceptedAt: when the connection was accepted (monotonic ns): its header deadline and its place
     ///   in the eviction order start there, not when its loop gets round to `start()`.
-    init(descriptor: Int32, loop: EventLoop, server: HTTPServer, acceptedAt: UInt64) {
-        self.descriptor = descriptor
+    init(socket: FileDescriptor, loop: EventLoop, server: HTTPServer, acceptedAt: UInt64) {
+        self.socket = socket
         self.waitingSince = acceptedAt
         self.loop = loop
         self.server = server
@@ -110,7 +114,9 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         if case .processing = phase { limit = max(1, limit - parser.bufferedByteCount) }
         let result: IOResult<Int>
         do {
-            result = try SystemCalls.read(descriptor, into: UnsafeMutableRawBufferPointer(rebasing: loop.readBuffer[0..<limit]))
+            result = try socket.withDescriptor { fd throws(SystemCallError) in
+                try Posix.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: loop.readBuffer[0..<limit]))
+            }
         } catch {
             close()
             return
@@ -187,6 +193,17 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         headStarted = false
         setDeadline(.none)
         requestStart = now
+        if let resetting = server.resettingResponder {
+            resetting.respond(to: request) { [self] answer in
+                loop.execute { [self] in
+                    switch answer {
+                    case .response(let response): finish(request, with: response)
+                    case .resetConnection: finishByResetting(request)
+                    }
+                }
+            }
+            return
+        }
         server.responder.respond(to: request) { [self] response in
             loop.execute { [self] in
                 finish(request, with: response)
@@ -194,13 +211,16 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         }
     }
 
+    /// Drops the connection instead of answering (`HTTPAnswer.resetConnection`, test servers only).
+    private func finishByResetting(_ request: HTTPRequest) {
+        guard case .processing = phase else { return }  // closed meanwhile (shutdown deadline)
+        server.logRequest(request, response: HTTPResponse(status: 0, closeConnection: true), aborted: true,
+                          durationNanoseconds: now - requestStart)
+        reset()
+    }
+
     private func finish(_ request: HTTPRequest, with response: HTTPResponse) {
         guard case .processing = phase else { return }  // closed meanwhile (shutdown deadline)
-        if response.abortsConnection {
-            server.logRequest(request, response: response, durationNanoseconds: now - requestStart)
-            reset()
-            return
-        }
         let keepAlive = request.keepAlive && !response.closeConnection && !server.isDraining && !peerClosedInput
         let bytes = response.serialized(date: server.date.now, keepAlive: keepAlive, headOnly: request.method == "HEAD")
         server.logRequest(request, response: response,
@@ -278,8 +298,10 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         while outputOffset < output.count {
             let result: IOResult<Int>
             do {
-                result = try output.withUnsafeBytes { bytes in
-                    try SystemCalls.write(descriptor, from: UnsafeRawBufferPointer(rebasing: bytes[outputOffset...]))
+                result = try socket.withDescriptor { fd in
+                    try output.withUnsafeBytes { bytes in
+                        try Posix.write(fd, from: UnsafeRawBufferPointer(rebasing: bytes[outputOffset...]))
+                    }
                 }
             } catch {
                 close()
@@ -330,7 +352,7 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
 
     private func beginLingeringClose() {
         guard case .reading = phase else { return }
-        SystemCalls.shutdownWrite(descriptor)
+        socket.withDescriptor { Posix.shutdownWrite($0) }
         phase = .lingering(discarded: 0)
         setDeadline(.linger)
         resumeReading()
@@ -378,9 +400,8 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
     /// Closes abortively: `SO_LINGER` with a zero timeout makes `close` discard unsent output and send `RST`
     /// instead of `FIN`, so the client sees "connection reset" (a lost answer) rather than a clean end of stream.
     private func reset() {
-        var option = linger(l_onoff: 1, l_linger: 0)
         // Best effort: if this fails the peer sees FIN instead of RST, still without a response byte.
-        _ = setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+        try? socket.withDescriptor { fd throws(SystemCallError) in try Posix.setLinger(fd, seconds: 0) }
         close()
     }
 
@@ -390,7 +411,7 @@ final class HTTPConnection: @unchecked Sendable {  // Safe: all mutable state is
         phase = .closed
         deadline = .max
         loop.remove(self)
-        SystemCalls.close(descriptor)
+        socket.close()
         // The object may live on until an in-flight answer arrives; its buffers need not.
         output = []
         outputOffset = 0

@@ -6,6 +6,7 @@ import Darwin
 @preconcurrency import Dispatch
 import Logging
 import Synchronization
+import SystemCalls
 
 /// An HTTP/1.1 server on POSIX sockets and Dispatch.
 ///
@@ -17,6 +18,8 @@ import Synchronization
 public final class HTTPServer: Sendable {
     public let configuration: HTTPServerConfiguration
     let responder: any HTTPResponder
+    /// The responder, when it may also reset connections (test servers only; see `ConnectionResettingResponder`).
+    let resettingResponder: (any ConnectionResettingResponder)?
     let logger: Logger
     /// Keeps the configured secrets out of logged paths (`HTTPServerConfiguration.secretsToRedact`).
     let pathRedactor: PathRedactor
@@ -25,7 +28,7 @@ public final class HTTPServer: Sendable {
     private let acceptQueue = DispatchQueue(label: "hookyard.http.accept", qos: .userInitiated)
 
     private struct State {
-        var listener: Int32 = -1
+        var listener: FileDescriptor?
         var listenSource: DispatchSourceRead?
         var address: SocketAddress?
         var openConnections = 0
@@ -52,6 +55,7 @@ public final class HTTPServer: Sendable {
     public init(configuration: HTTPServerConfiguration, responder: any HTTPResponder, logger: Logger) {
         self.configuration = configuration
         self.responder = responder
+        self.resettingResponder = responder as? any ConnectionResettingResponder
         self.logger = logger
         self.pathRedactor = PathRedactor(secrets: configuration.secretsToRedact)
         self.loops = (0..<configuration.eventLoopCount).map { EventLoop(index: $0) }
@@ -100,29 +104,32 @@ public final class HTTPServer: Sendable {
     /// - Throws: `SystemCallError` naming the failing call and address (e.g. "bind 127.0.0.1:8080: Address in use").
     @discardableResult
     public func start() throws(SystemCallError) -> SocketAddress {
-        let listener: Int32
+        let listener: FileDescriptor
         if let inherited = configuration.inheritedListenerDescriptor {
-            listener = inherited
-            _ = fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) | O_NONBLOCK)
+            listener = FileDescriptor(taking: inherited)
+            // Ignored, as before: fcntl does not fail on the open socket systemd passed.
+            try? listener.withDescriptor { fd throws(SystemCallError) in try Posix.setNonBlocking(fd) }
         } else {
             let address = configuration.address
-            listener = try SystemCalls.socket(domain: address.family, type: 0)
+            listener = FileDescriptor(taking: try Posix.socket(domain: address.family, type: Int32(SOCK_STREAM.rawValue)))
             do {
-                try SystemCalls.setOption(listener, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1)
-                try address.withSockAddr { pointer, length throws(SystemCallError) in
-                    try SystemCalls.bind(listener, address: pointer, length: length, description: address.description)
+                try listener.withDescriptor { fd throws(SystemCallError) in
+                    try Posix.setOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1)
+                    try address.withSockAddr { pointer, length throws(SystemCallError) in
+                        try Posix.bind(fd, address: pointer, length: length, description: address.description)
+                    }
+                    try Posix.listen(fd, backlog: 4096)
                 }
-                try SystemCalls.listen(listener, backlog: 4096)
             } catch {
-                SystemCalls.close(listener)
+                listener.close()
                 throw error
             }
         }
-        let bound = try SystemCalls.localAddress(listener)
+        let bound = SocketAddress(storage: try listener.withDescriptor { fd throws(SystemCallError) in try Posix.localAddress(fd) })
         for loop in loops { loop.start() }
-        let source = DispatchSource.makeReadSource(fileDescriptor: listener, queue: acceptQueue)
+        let source = DispatchSource.makeReadSource(fileDescriptor: listener.number, queue: acceptQueue)
         source.setEventHandler { [self] in acceptPending(listener: listener, source: source) }
-        source.setCancelHandler { SystemCalls.close(listener) }
+        source.setCancelHandler { listener.close() }
         state.withLock {
             $0.listener = listener
             $0.listenSource = source
@@ -132,12 +139,12 @@ public final class HTTPServer: Sendable {
         return bound
     }
 
-    private func acceptPending(listener: Int32, source: DispatchSourceRead) {
+    private func acceptPending(listener: FileDescriptor, source: DispatchSourceRead) {
         for _ in 0..<256 {
-            let client: Int32
+            let client: FileDescriptor
             do {
-                guard let accepted = try SystemCalls.accept(listener) else { return }
-                client = accepted
+                guard let accepted = try listener.withDescriptor({ fd throws(SystemCallError) in try Posix.accept(fd) }) else { return }
+                client = FileDescriptor(taking: accepted)
             } catch {
                 if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
                     // Out of descriptors: pause accepting briefly instead of spinning on a readable listener.
@@ -164,10 +171,12 @@ public final class HTTPServer: Sendable {
                 refuse(client)
                 continue
             }
-            try? SystemCalls.setOption(client, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
+            try? client.withDescriptor { fd throws(SystemCallError) in
+                try Posix.setOption(fd, level: Int32(IPPROTO_TCP), name: TCP_NODELAY, value: 1)
+            }
             let acceptedAt = DispatchTime.now().uptimeNanoseconds
             loop.execute { [self] in
-                HTTPConnection(descriptor: client, loop: loop, server: self, acceptedAt: acceptedAt).start()
+                HTTPConnection(socket: client, loop: loop, server: self, acceptedAt: acceptedAt).start()
             }
         }
     }
@@ -247,14 +256,16 @@ public final class HTTPServer: Sendable {
     }
 
     /// Answers a connection over the cap with 503 and closes it, without reading from it.
-    private func refuse(_ client: Int32) {
+    private func refuse(_ client: FileDescriptor) {
         let response = HTTPResponse.error(status: 503, reason: "too_many_connections",
                                           message: "server has \(configuration.maxConnections) open connections; retry later",
                                           closeConnection: true)
         var bytes = response.serialized(date: date.now, keepAlive: false, headOnly: false)
-        bytes.withUnsafeMutableBytes { _ = try? SystemCalls.write(client, from: UnsafeRawBufferPointer($0)) }
-        SystemCalls.shutdownWrite(client)
-        SystemCalls.close(client)
+        client.withDescriptor { fd in
+            bytes.withUnsafeMutableBytes { _ = try? Posix.write(fd, from: UnsafeRawBufferPointer($0)) }
+            Posix.shutdownWrite(fd)
+        }
+        client.close()
         let report = state.withLock { state in
             state.refusedSinceWarning += 1
             return takeSlotWarning(&state)
@@ -295,7 +306,8 @@ public final class HTTPServer: Sendable {
 
     // MARK: Logging
 
-    func logRequest(_ request: HTTPRequest, response: HTTPResponse, durationNanoseconds: UInt64) {
+    /// Logs one answered (or, with `aborted`, dropped) request and hands it to the responder's accounting.
+    func logRequest(_ request: HTTPRequest, response: HTTPResponse, aborted: Bool = false, durationNanoseconds: UInt64) {
         responder.didRespond(to: request, with: response, durationNanoseconds: durationNanoseconds)
         var metadata: Logger.Metadata = [
             "method": "\(request.method)",
@@ -305,16 +317,17 @@ public final class HTTPServer: Sendable {
             "bytes": .stringConvertible(request.body.count),
             "duration_ms": .stringConvertible(Double(durationNanoseconds / 1000) / 1000),
         ]
-        for (key, value) in response.logMetadata {
-            metadata[key] = value == "true" || value == "false" ? .stringConvertible(value == "true") : .string(value)
-        }
+        if let reason = response.errorReason { metadata["reason"] = .string(reason) }
+        response.context?.addLogMetadata(to: &metadata)
+        if aborted { metadata["aborted"] = .stringConvertible(true) }
         let level: Logger.Level = response.status >= 500 ? .error : (response.status >= 400 ? .warning : .info)
         logger.log(level: level, "request", metadata: metadata)
     }
 
     func logRejection(_ response: HTTPResponse) {
         var metadata: Logger.Metadata = ["status": .stringConvertible(response.status)]
-        for (key, value) in response.logMetadata { metadata[key] = "\(value)" }
+        if let reason = response.errorReason { metadata["reason"] = .string(reason) }
+        response.context?.addLogMetadata(to: &metadata)
         logger.warning("request rejected", metadata: metadata)
     }
 }

@@ -2,6 +2,7 @@ import CLinux
 import Glibc
 import Foundation
 import Synchronization
+import SystemCalls
 
 /// A thread running an epoll loop that owns a set of connections, their read buffer and their deadlines.
 ///
@@ -16,8 +17,9 @@ final class EventLoop: @unchecked Sendable {  // Safe: `connections`, `readBuffe
         var stopping = false
     }
 
-    private let epoll: Int32
-    private let wakeup: Int32
+    /// The epoll instance and the eventfd that wakes it for queued tasks; both closed when the loop is freed.
+    private let epoll: FileDescriptor
+    private let wakeup: FileDescriptor
     private let pending = Mutex(Pending())
     private let finished = DispatchSemaphore(value: 0)
     /// Scratch space for reads; used only on the loop thread.
@@ -36,18 +38,24 @@ final class EventLoop: @unchecked Sendable {  // Safe: `connections`, `readBuffe
 
     init(index: Int) {
         name = "hookyard.loop\(index)"
-        epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
-        wakeup = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
-        precondition(epoll >= 0 && wakeup >= 0, "epoll_create1/eventfd failed: \(String(cString: strerror(errno)))")
+        do {
+            let epoll = FileDescriptor(taking: try Linux.epollCreate())
+            let wakeup = FileDescriptor(taking: try Linux.eventfdCreate())
+            try epoll.withDescriptor { epoll throws(SystemCallError) in
+                try Linux.epollControl(epoll, EPOLL_CTL_ADD, descriptor: wakeup.number, events: EPOLLIN.rawValue)
+            }
+            self.epoll = epoll
+            self.wakeup = wakeup
+        } catch {
+            preconditionFailure("cannot set up an event loop: \(error)")
+        }
         readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
-        var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: wakeup))
-        epoll_ctl(epoll, EPOLL_CTL_ADD, wakeup, &event)
     }
 
     deinit {
         readBuffer.deallocate()
-        Glibc.close(epoll)
-        Glibc.close(wakeup)
+        epoll.close()
+        wakeup.close()
     }
 
     func start() {
@@ -64,8 +72,8 @@ final class EventLoop: @unchecked Sendable {  // Safe: `connections`, `readBuffe
             return !pending.wakeupSent
         }
         if wake {
-            var one: UInt64 = 1
-            _ = Glibc.write(wakeup, &one, 8)
+            // `.wouldBlock` only if the counter would overflow: the loop is woken anyway.
+            _ = try? wakeup.withDescriptor { fd throws(SystemCallError) in try Linux.eventfdWrite(fd, 1) }
         }
     }
 
@@ -90,8 +98,7 @@ final class EventLoop: @unchecked Sendable {  // Safe: `connections`, `readBuffe
     func add(_ connection: HTTPConnection) {
         connections[connection.descriptor] = connection
         connectionPeak = max(connectionPeak, connections.count)
-        var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: connection.descriptor))
-        epoll_ctl(epoll, EPOLL_CTL_ADD, connection.descriptor, &event)
+        control(EPOLL_CTL_ADD, connection, events: EPOLLIN.rawValue)
     }
 
     /// Sets which readiness the connection waits for.
@@ -99,14 +106,21 @@ final class EventLoop: @unchecked Sendable {  // Safe: `connections`, `readBuffe
         var mask: UInt32 = 0
         if read { mask |= EPOLLIN.rawValue }
         if write { mask |= EPOLLOUT.rawValue }
-        var event = epoll_event(events: mask, data: epoll_data_t(fd: connection.descriptor))
-        epoll_ctl(epoll, EPOLL_CTL_MOD, connection.descriptor, &event)
+        control(EPOLL_CTL_MOD, connection, events: mask)
     }
 
     /// Forgets the connection; the caller closes the descriptor afterwards.
     func remove(_ connection: HTTPConnection) {
-        epoll_ctl(epoll, EPOLL_CTL_DEL, connection.descriptor, nil)
+        control(EPOLL_CTL_DEL, connection, events: 0)
         connections[connection.descriptor] = nil
+    }
+
+    /// Registers, changes or removes a connection's interest; a failure (which the kernel gives only for a
+    /// descriptor in the wrong state) was always ignored, and still is: the connection's deadline ends it.
+    private func control(_ operation: Int32, _ connection: HTTPConnection, events: UInt32) {
+        _ = try? epoll.withDescriptor { epoll throws(SystemCallError) in
+            try Linux.epollControl(epoll, operation, descriptor: connection.descriptor, events: events)
+        }
     }
 
     /// Runs `body` on every connection of this loop (loop thread only).
@@ -120,14 +134,20 @@ final class EventLoop: @unchecked Sendable {  // Safe: `connections`, `readBuffe
         var events = [epoll_event](repeating: epoll_event(), count: 256)
         lastSweep = DispatchTime.now().uptimeNanoseconds
         while true {
-            let count = events.withUnsafeMutableBufferPointer { epoll_wait(epoll, $0.baseAddress, Int32($0.count), 500) }
-            if count < 0 && errno != EINTR {
-                preconditionFailure("epoll_wait failed: \(String(cString: strerror(errno)))")
+            let count: Int
+            do {
+                count = try epoll.withDescriptor { epoll throws(SystemCallError) in
+                    try events.withUnsafeMutableBufferPointer { buffer throws(SystemCallError) in
+                        try Linux.epollWait(epoll, events: buffer, timeoutMilliseconds: 500)
+                    }
+                }
+            } catch {
+                preconditionFailure("\(error)")
             }
-            for index in 0..<max(0, Int(count)) {
+            for index in 0..<count {
                 let event = events[index]
                 let descriptor = event.data.fd
-                if descriptor == wakeup { continue }
+                if descriptor == wakeup.number { continue }
                 guard let connection = connections[descriptor] else { continue }
                 if event.events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 {
                     connection.close()  // reset or fully shut down: nothing more can be read or written
@@ -159,8 +179,7 @@ final class EventLoop: @unchecked Sendable {  // Safe: `connections`, `readBuffe
     private func runTasks() -> Bool {
         let tasks = pending.withLock { pending -> [@Sendable () -> Void] in
             guard pending.wakeupSent else { return [] }
-            var drained: UInt64 = 0
-            _ = Glibc.read(wakeup, &drained, 8)
+            _ = try? wakeup.withDescriptor { fd throws(SystemCallError) in try Linux.eventfdRead(fd) }
             pending.wakeupSent = false
             defer { pending.tasks.removeAll(keepingCapacity: true) }
             return pending.tasks

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SystemCalls
 
 /// A numeric IPv4 or IPv6 socket address, parsed from `host:port` or `[v6]:port`.
 ///
