@@ -9,7 +9,10 @@ import Foundation
 import Logging
 import Synchronization
 
-/// The single writer of webhook events: appends from any thread are batched into one transaction (group commit)
+/// The event writer as callers knew it before the storage protocols; the SQLite implementation.
+public typealias EventWriter = SQLiteEventWriter
+
+/// The single writer of webhook events on SQLite (`EventSink`): appends from any thread are batched into one transaction (group commit)
 /// on a dedicated thread, and each append's completion runs only after its batch's `COMMIT` returned, that is
 /// after SQLite fsynced the WAL (`synchronous=FULL`).
 ///
@@ -28,7 +31,7 @@ import Synchronization
 /// reports the store healthy while deliveries fail.
 ///
 /// Thread-safe. `close()` finishes the queued appends, stops the thread and closes the database.
-public final class EventWriter: Sendable {
+public final class SQLiteEventWriter: EventSink {
     private enum Operation {
         case append(IncomingEvent, enqueuedAt: Int64, @Sendable (Result<AppendOutcome, StoreError>) -> Void)
         case probe(enqueuedAt: Int64, @Sendable (Result<Void, StoreError>) -> Void)

@@ -1,7 +1,8 @@
 import SQLite
 
-/// Opening a database the way every Hookyard connection must see it.
-enum StoreConnection {
+/// Opening a database the way every Hookyard connection must see it. Stateless; each call returns a new connection
+/// with `SQLiteDatabase`'s thread rules, which the SQLite storage types (`init(database:)`) may share.
+public enum StoreConnection {
     /// Opens `path` with WAL, `synchronous=FULL` (a commit survives power loss), a busy timeout and foreign keys.
     static func open(path: String, create: Bool, busyTimeoutMilliseconds: Int32) throws -> SQLiteDatabase {
         if !create, !fileExists(path) {
@@ -30,7 +31,7 @@ enum StoreConnection {
     /// `openExisting(path:)`, with `synchronous=NORMAL` unless `durableCommits`: a commit then survives a crash of the
     /// process but a power loss may roll back the last few, which callers accept when what they write is re-derived
     /// or repeated harmlessly (job transitions, contact state, alert state).
-    static func openExisting(path: String, durableCommits: Bool) throws -> SQLiteDatabase {
+    public static func openExisting(path: String, durableCommits: Bool) throws -> SQLiteDatabase {
         let database = try openExisting(path: path)
         if !durableCommits { try database.execute("PRAGMA synchronous = NORMAL") }
         return database
