@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "Metrics", swiftSettings: swiftSettings),
         // Conditions an admin is told about (dead jobs, deliverability, Instantly's webhook), raised and cleared.
         .target(name: "Alerts",
-                dependencies: ["Store", "Contacts", "Outbound", "Metrics", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["Store", "SQLite", "Contacts", "Outbound", "Metrics", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The one SQLite wrapper: connections, statements, bindings, row decoding; SQLite's own words in its errors.
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
@@ -68,7 +68,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Rules, actions, retry policy and the worker pool that runs jobs through Outbound.
         .target(name: "Workflows",
-                dependencies: ["Store", "Contacts", "Outbound", "Alerts", "CLinux", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["Store", "SQLite", "Contacts", "Outbound", "Alerts", "CLinux", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The success-metrics report (attribution, funnel, revenue, churn) computed from the store by SQL aggregates.
         .target(name: "Reports", dependencies: ["Store", "SQLite", "Contacts"], swiftSettings: swiftSettings),
@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: swiftSettings),
-        .testTarget(name: "StoreTests", dependencies: ["SQLite", "Store", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "StoreTests", dependencies: ["SQLite", "Store", "Workflows", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "IntakeTests", dependencies: ["Intake", "Cryptography", "HTTPServer", "Store", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
@@ -115,7 +115,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["SQLite", "Reports", "DemoData", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "hookyardTests", dependencies: ["SQLite", "hookyard", "Intake", "Store", "TestSupport", "Reports", "DemoData"],
+        .testTarget(name: "hookyardTests", dependencies: ["SQLite", "hookyard", "Intake", "Store", "TestSupport", "Reports", "DemoData", "Alerts", "Workflows"],
                     swiftSettings: swiftSettings),
     ]
 )

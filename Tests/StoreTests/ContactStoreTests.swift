@@ -4,6 +4,7 @@ import XCTest
 @testable import Store
 import TestSupport
 import SQLite
+import Workflows  // WorkflowStore (recorded purchases and links) moved to Workflows
 
 final class ContactStoreTests: XCTestCase {
     var directory: URL!

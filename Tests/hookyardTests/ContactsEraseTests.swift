@@ -1,4 +1,5 @@
 import Foundation
+import Alerts
 import Logging
 import Store
 import TestSupport

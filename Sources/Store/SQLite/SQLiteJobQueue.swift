@@ -172,7 +172,7 @@ public final class SQLiteJobQueue: JobQueueStorage {
     /// Inserts `jobs` inside the caller's transaction, skipping those whose idempotency key exists already; a job
     /// without an event gets `defaultEventID`. - Returns: the row ids of the jobs created.
     /// - Throws: `StoreError.invalidJob` for a job with neither.
-    static func insert(_ jobs: [NewJob], defaultEventID: Int64?, now: Int64, into database: SQLiteDatabase) throws -> [Int64] {
+    public static func insert(_ jobs: [NewJob], defaultEventID: Int64?, now: Int64, into database: SQLiteDatabase) throws -> [Int64] {
         guard !jobs.isEmpty else { return [] }
         let insert = try database.cachedStatement(sql: """
             INSERT INTO jobs (event_id, kind, next_run_at, idempotency_key, input, created_at, updated_at)

@@ -49,7 +49,7 @@ extension StoreReader {
 
 extension CreatedPaymentLink {
     /// The query behind `StoreReader.createdPaymentLink` and `WorkflowStore.createdPaymentLink`.
-    static func read(id: String, from database: SQLiteDatabase) throws -> CreatedPaymentLink? {
+    public static func read(id: String, from database: SQLiteDatabase) throws -> CreatedPaymentLink? {
         let statement = try database.prepare("""
             SELECT j.output, j.input FROM jobs j
             WHERE j.kind = 'stripe.create_payment_link' AND j.state = 'succeeded' AND json_valid(j.output)

@@ -18,7 +18,7 @@ public enum StoreConnection {
 
     /// Opens an existing database for a reader or a worker, migrating it if this build's schema is newer.
     /// - Throws: `StoreError.missingDatabase`, `StoreError.newerSchema`, or SQLite's error.
-    static func openExisting(path: String) throws -> SQLiteDatabase {
+    public static func openExisting(path: String) throws -> SQLiteDatabase {
         let database = try open(path: path, create: false, busyTimeoutMilliseconds: 5000)
         let version = Int(try database.scalarInt("PRAGMA user_version") ?? 0)
         guard version <= Schema.currentVersion else {

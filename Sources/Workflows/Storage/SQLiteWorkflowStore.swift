@@ -1,46 +1,37 @@
+import Alerts
 import SQLite
-/// A purchase a workflow records for reporting: one per provider reference (a Checkout Session id).
-public struct Purchase: Sendable, Equatable {
-    public var eventID: Int64
-    /// The provider's id for the payment (`cs_...`); recording the same reference twice keeps the first.
-    public var reference: String
-    public var email: String?
-    /// In the currency's smallest unit (cents), as Stripe reports it.
-    public var amount: Int64
-    /// Lower-case ISO code (`usd`), never converted.
-    public var currency: String
-    public var campaignID: String?
-    public var paymentLink: String?
-    public var rule: String
+import Store
 
-    public init(eventID: Int64, reference: String, email: String?, amount: Int64, currency: String, campaignID: String?,
-                paymentLink: String?, rule: String) {
-        self.eventID = eventID
-        self.reference = reference
-        self.email = email
-        self.amount = amount
-        self.currency = currency
-        self.campaignID = campaignID
-        self.paymentLink = paymentLink
-        self.rule = rule
-    }
-}
+/// The workflow store as callers knew it before the storage protocols; the SQLite implementation.
+public typealias WorkflowStore = SQLiteWorkflowStore
 
-/// What workflow steps read and write in the database besides the queue: the event a job was caused by,
-/// recorded purchases, and the contacts. Each call is one statement or transaction.
+/// What workflow steps read and write in the SQLite database besides the queue (`WorkflowRecords`): the event a job
+/// was caused by, recorded purchases, and the contacts. Each call is one statement or transaction. A stored event
+/// source Hookyard never writes is an error (`SQLiteDecodingError`).
 ///
-/// Not thread-safe: one per worker thread, like `JobQueue`.
-public final class WorkflowStore {
+/// Not thread-safe: one per worker thread, like `SQLiteJobQueue`.
+public final class SQLiteWorkflowStore: WorkflowRecords {
     private let database: SQLiteDatabase
     /// The contacts, on a connection of their own with `synchronous=NORMAL`: contact state is derived from events
     /// that are stored durably, and a change rolled back by a power loss is applied again when its job reruns.
     public let contacts: ContactStore
 
     /// Opens an existing database and migrates it if needed.
-    public init(path: String) throws {
-        database = try StoreConnection.openExisting(path: path)
-        contacts = try ContactStore(path: path, durableCommits: false)
+    public convenience init(path: String) throws {
+        self.init(database: try StoreConnection.openExisting(path: path),
+                  contacts: try ContactStore(path: path, durableCommits: false))
     }
+
+    /// Uses `database`, a connection opened by `StoreConnection` (migrated), which other storage types may share, and
+    /// `contacts`; `close()` closes both.
+    public init(database: SQLiteDatabase, contacts: ContactStore) {
+        self.database = database
+        self.contacts = contacts
+    }
+
+    /// A deliverability reader on this store's connection (for the worker that just applied an event); it lives no
+    /// longer than the store.
+    public func deliverabilityReader() -> DeliverabilityReader { DeliverabilityReader(sharing: database) }
 
     public func close() {
         contacts.close()
@@ -52,7 +43,7 @@ public final class WorkflowStore {
         let statement = try database.prepare("SELECT source, type FROM events WHERE id = ?")
         try statement.bind(1, id)
         guard try statement.step() else { return nil }
-        return (EventSource(rawValue: statement.string(0) ?? "") ?? .stripe, statement.string(1) ?? "")
+        return (try statement.decode(EventSource.self, column: 0), statement.string(1) ?? "")
     }
 
     /// The stored event with row id `id`: its source, type and body.
@@ -60,7 +51,7 @@ public final class WorkflowStore {
         let statement = try database.prepare("SELECT source, type, body FROM events WHERE id = ?")
         try statement.bind(1, id)
         guard try statement.step() else { return nil }
-        return (EventSource(rawValue: statement.string(0) ?? "") ?? .stripe, statement.string(1) ?? "", statement.blob(2))
+        return (try statement.decode(EventSource.self, column: 0), statement.string(1) ?? "", statement.blob(2))
     }
 
     /// The payment link `id` as the `stripe.create_payment_link` step of this database that created it recorded it
