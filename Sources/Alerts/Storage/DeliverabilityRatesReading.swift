@@ -4,9 +4,6 @@ public struct DeliverabilityRates: Sendable, Equatable {
     /// What the counts are grouped by: Instantly's `email_account` (the mailbox that sent) or `campaign_id`.
     public enum Scope: String, Sendable, CaseIterable {
         case account, campaign
-
-        /// The `contact_activity` column the scope groups by.
-        var column: String { self == .account ? "account" : "campaign_id" }
     }
 
     public var scope: Scope

@@ -87,3 +87,8 @@ public final class SQLiteDeliverabilityReader: DeliverabilityRatesReading {
         return rates
     }
 }
+
+extension DeliverabilityRates.Scope {
+    /// The `contact_activity` column the scope groups by.
+    var column: String { self == .account ? "account" : "campaign_id" }
+}
