@@ -80,6 +80,7 @@ public final class SQLiteAlertStore: AlertStorage {
 
     /// Whether any of `subjects` of `kind` is raised. - Complexity: one index lookup per subject.
     public func anyRaised(kind: String, subjects: [String]) throws -> Bool {
+        // SQLite-specific: `json_each` (PostgreSQL: `jsonb_array_elements_text`).
         let statement = try database.prepare("""
             SELECT 1 FROM alerts WHERE kind = ?1 AND state = 'raised' AND subject IN (SELECT value FROM json_each(?2)) LIMIT 1
             """)
@@ -130,6 +131,7 @@ public final class SQLiteAlertStore: AlertStorage {
                 record.timesNotified += 1
                 record.eventID = try existingEvent(eventID) ?? existingEvent(record.eventID) ?? newestEvent()
             }
+            // SQLite-specific: upsert `ON CONFLICT ... DO UPDATE ... excluded.`; `RETURNING` (PostgreSQL has it too).
             let upsert = try database.prepare("""
                 INSERT INTO alerts (kind, subject, state, first_raised_at, last_raised_at, last_notified_at, times_notified,
                                     last_message, context, cleared_at, event_id)

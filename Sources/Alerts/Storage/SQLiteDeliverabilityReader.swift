@@ -45,6 +45,7 @@ public final class SQLiteDeliverabilityReader: DeliverabilityRatesReading {
         var result: [DeliverabilityRates] = []
         for scope in DeliverabilityRates.Scope.allCases {
             let column = scope.column
+            // SQLite-specific: booleans summed as integers (`sum(kind = 'sent')`; PostgreSQL: `count(*) FILTER`).
             let statement = try database.prepare("""
                 SELECT \(column), sum(kind = 'sent'), sum(kind = 'bounced'), sum(kind = 'unsubscribed'), sum(kind = 'replied')
                 FROM contact_activity

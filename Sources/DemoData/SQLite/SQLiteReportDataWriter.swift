@@ -32,6 +32,7 @@ public final class SQLiteReportDataWriter: ReportDataWriting {
     public init(database: SQLiteDatabase, keyPrefix: String = "demo:") throws {
         self.database = database
         self.keyPrefix = keyPrefix
+        // SQLite-specific: `CAST` between BLOB and TEXT.
         insertEvent = try database.prepare("""
             INSERT INTO events (source, dedup_key, event_id, type, received_at, body, headers)
             VALUES (?1, ?2, ?3, ?4, ?5, CAST(?6 AS BLOB), '{}')
@@ -56,6 +57,7 @@ public final class SQLiteReportDataWriter: ReportDataWriting {
 
     /// A campaign's name as Instantly's events carry it.
     public func campaign(id: String, name: String, at: Int64) throws {
+        // SQLite-specific: upsert `ON CONFLICT ... DO UPDATE ... excluded.`.
         let statement = try database.prepare("""
             INSERT INTO campaigns (id, name, updated_at) VALUES (?1, ?2, ?3)
             ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at
@@ -178,6 +180,7 @@ public final class SQLiteReportDataWriter: ReportDataWriting {
     /// Marks the database as the demo dataset: the `demo_data` table (one row: seed, contacts, time).
     /// SQLite-specific: `STRICT` table.
     public func markDemoData(table: String, seed: UInt64, contacts: Int, at now: Int64) throws {
+        // SQLite-specific: `STRICT` table.
         try database.execute("""
             CREATE TABLE \(table) (id INTEGER PRIMARY KEY CHECK (id = 1), seed INTEGER NOT NULL,
                 contacts INTEGER NOT NULL, created_at INTEGER NOT NULL) STRICT;
@@ -191,6 +194,7 @@ public final class SQLiteReportDataWriter: ReportDataWriting {
     public static func existingData(path: String, markerTable: String) throws -> (demo: Bool, events: Int, contacts: Int) {
         let existing = try SQLiteDatabase(path: path, readOnly: true)
         defer { existing.close() }
+        // SQLite-specific: `sqlite_master`.
         let statement = try existing.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
         var tables = Set<String>()
         while try statement.step() { tables.insert(statement.string(0) ?? "") }
@@ -248,6 +252,7 @@ public final class SQLiteReportDataWriter: ReportDataWriting {
     /// `at`), their activity and payments kept without contact or event, the contact deleted with what belongs to it.
     public func erase(contacts ids: [Int64], at: Int64) throws {
         for id in ids {
+            // SQLite-specific: blob literal `x''`.
             try execute("""
                 UPDATE events SET body = x'', pruned_at = ?2 WHERE id IN (
                     SELECT event_id FROM contact_activity WHERE contact_id = ?1

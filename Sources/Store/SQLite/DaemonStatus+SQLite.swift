@@ -8,6 +8,7 @@ extension DaemonStatus {
     public static func recordStart(_ status: DaemonStatus, databasePath: String) throws {
         let database = try StoreConnection.openExisting(path: databasePath)
         defer { database.close() }
+        // SQLite-specific: `INSERT OR REPLACE` (PostgreSQL: `ON CONFLICT DO UPDATE`).
         let statement = try database.prepare("""
             INSERT OR REPLACE INTO daemon_status (id, pid, version, started_at, stopped_at, stripe_live, instantly_live, config_file)
             VALUES (1, ?, ?, ?, NULL, ?, ?, ?)
@@ -32,6 +33,7 @@ extension DaemonStatus {
         guard FileManager.default.fileExists(atPath: path),
               let database = try? SQLiteDatabase(path: path, readOnly: true) else { return nil }
         defer { database.close() }
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         guard let version = try? database.scalarInt("PRAGMA user_version"), version >= 12,
               let statement = try? database.prepare("SELECT config_file FROM daemon_status WHERE id = 1"),
               (try? statement.step()) == true else { return nil }

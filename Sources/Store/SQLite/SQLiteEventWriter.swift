@@ -116,7 +116,9 @@ public final class SQLiteEventWriter: EventSink {
         try Schema.migrate(database)
         // A background thread checkpoints continuously, so when the writer's own checkpoint comes due (every 16,000
         // pages) it finds little left to copy, and the WAL starts over from its beginning afterwards.
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         try database.execute("PRAGMA wal_autocheckpoint = 16000")
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         try database.execute("PRAGMA journal_size_limit = 67108864")
         connection = try WriterConnection(database: database)
         checkpointer = try Checkpointer(path: path, logger: logger)
@@ -312,6 +314,7 @@ private final class WriterConnection: @unchecked Sendable {  // Safe: used only 
         self.database = database
         begin_ = try database.prepare("BEGIN IMMEDIATE")
         commit_ = try database.prepare("COMMIT")
+        // SQLite-specific: upsert `ON CONFLICT ... DO NOTHING` (PostgreSQL has the same form).
         insertEvent = try database.prepare("""
             INSERT INTO events (source, dedup_key, event_id, type, received_at, body, headers)
             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, dedup_key) DO NOTHING
@@ -372,6 +375,7 @@ private final class Checkpointer: @unchecked Sendable {  // Safe: `database` is 
 
     init(path: String, logger: Logger) throws {
         database = try StoreConnection.open(path: path, create: false, busyTimeoutMilliseconds: 5000)
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         try database.execute("PRAGMA wal_autocheckpoint = 0")
         self.logger = logger
         let thread = Thread { [self] in run() }

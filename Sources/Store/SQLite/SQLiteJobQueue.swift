@@ -85,6 +85,7 @@ public final class SQLiteJobQueue: JobQueueStorage {
                 try lost.bind(2, now)
                 try lost.run()
             }
+            // SQLite-specific: `RETURNING` (PostgreSQL has it too).
             let claim = try database.cachedStatement(sql: """
                 UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?2, lease_expires_at = ?3,
                     updated_at = ?4 WHERE id = ?1 RETURNING \(Self.columns)
@@ -149,6 +150,7 @@ public final class SQLiteJobQueue: JobQueueStorage {
 
     private func finish(jobID: Int64, owner: String, state: JobState, output: String?, followUps: [NewJob], now: Int64) throws -> Bool {
         try database.transaction {
+            // SQLite-specific: `RETURNING` (PostgreSQL has it too).
             let update = try database.cachedStatement(sql: """
                 UPDATE jobs SET state = ?5, output = ?3, lease_owner = NULL, lease_expires_at = NULL,
                     last_error = NULL, updated_at = ?4
@@ -174,6 +176,7 @@ public final class SQLiteJobQueue: JobQueueStorage {
     /// - Throws: `StoreError.invalidJob` for a job with neither.
     public static func insert(_ jobs: [NewJob], defaultEventID: Int64?, now: Int64, into database: SQLiteDatabase) throws -> [Int64] {
         guard !jobs.isEmpty else { return [] }
+        // SQLite-specific: upsert `ON CONFLICT ... DO NOTHING` (PostgreSQL has the same form).
         let insert = try database.cachedStatement(sql: """
             INSERT INTO jobs (event_id, kind, next_run_at, idempotency_key, input, created_at, updated_at)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (idempotency_key) DO NOTHING
@@ -240,6 +243,7 @@ public final class SQLiteJobQueue: JobQueueStorage {
             try attempts.bind(1, owner)
             try attempts.bind(2, now)
             try attempts.run()
+            // SQLite-specific: two-argument scalar `max` (PostgreSQL: `greatest`).
             let jobs = try database.cachedStatement(sql: """
                 UPDATE jobs SET state = 'retrying', attempts = max(attempts - 1, 0), next_run_at = ?2,
                     lease_owner = NULL, lease_expires_at = NULL, updated_at = ?2
@@ -376,6 +380,7 @@ public final class SQLiteJobQueue: JobQueueStorage {
     public static func alertSubject(of job: Job) -> String { Job.alertSubject(of: job) }
 
     /// `alertSubject(of:)` as an SQL expression over a `jobs` row.
+    // SQLite-specific: JSON functions `json_valid`/`json_type`/`json_extract` (PostgreSQL: `jsonb` operators).
     private static let alertSubjectSQL = """
         CASE WHEN json_valid(input) AND json_type(input, '$.rule') = 'text' AND json_type(input, '$.step') = 'text'
              THEN json_extract(input, '$.rule') || '/' || json_extract(input, '$.step') ELSE kind END
@@ -408,6 +413,7 @@ public final class SQLiteJobQueue: JobQueueStorage {
         try database.transaction {
             guard let current = try job(id)?.job else { throw ChangeError.notFound(id) }
             guard states.contains(current.state.rawValue) else { throw ChangeError.wrongState(id, current.state, expected: expected) }
+            // SQLite-specific: `RETURNING` (PostgreSQL has it too).
             let statement = try database.cachedStatement(sql: """
                 UPDATE jobs SET state = ?2, attempts = CASE WHEN ?2 = 'queued' THEN 0 ELSE attempts END,
                     next_run_at = CASE WHEN ?2 = 'queued' THEN ?3 ELSE next_run_at END, updated_at = ?3 WHERE id = ?1

@@ -30,6 +30,7 @@ extension StoreReader {
     /// The id of the payment link a `stripe.create_payment_link` step of this database created last (for `email`'s
     /// lead when given, compared normalised), or `nil` when none did (yet).
     public func newestCreatedPaymentLinkID(email: String?) throws -> String? {
+        // SQLite-specific: JSON functions `json_valid`/`json_type`/`json_extract` (PostgreSQL: `jsonb` operators).
         let statement = try database.prepare("""
             SELECT j.output, j.input FROM jobs j
             WHERE j.kind = 'stripe.create_payment_link' AND j.state = 'succeeded' AND json_valid(j.output)
@@ -50,6 +51,7 @@ extension StoreReader {
 extension CreatedPaymentLink {
     /// The query behind `StoreReader.createdPaymentLink` and `WorkflowStore.createdPaymentLink`.
     public static func read(id: String, from database: SQLiteDatabase) throws -> CreatedPaymentLink? {
+        // SQLite-specific: JSON functions `json_valid`/`json_type`/`json_extract` (PostgreSQL: `jsonb` operators).
         let statement = try database.prepare("""
             SELECT j.output, j.input FROM jobs j
             WHERE j.kind = 'stripe.create_payment_link' AND j.state = 'succeeded' AND json_valid(j.output)

@@ -27,7 +27,9 @@ public final class SQLiteStoreReader {
             events[try eventCounts.decode(EventSource.self, column: 0)] = Int(eventCounts.int(1))
         }
         let jobs = try jobCounts()
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         let pages = try database.scalarInt("PRAGMA page_count") ?? 0
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         let pageSize = try database.scalarInt("PRAGMA page_size") ?? 0
         var purchases: [String: PurchaseTotal] = [:]
         let totals = try database.prepare("SELECT currency, count(*), \(MoneySum.sqlParts(of: "amount")) FROM purchases GROUP BY currency")
@@ -55,6 +57,7 @@ public final class SQLiteStoreReader {
 
     /// The most recent events first, optionally of one source.
     public func events(source: EventSource?, limit: Int) throws -> [StoredEvent] {
+        // SQLite-specific: blob literal `x''`.
         let statement = try database.prepare("""
             SELECT id, source, event_id, dedup_key, type, received_at, x'', headers, length(body) FROM events
             WHERE ?1 IS NULL OR source = ?1 ORDER BY id DESC LIMIT ?2
@@ -68,6 +71,7 @@ public final class SQLiteStoreReader {
 
     /// One event by row id, or by the provider's event id (`evt_...`) or dedup key.
     public func event(_ reference: String) throws -> StoredEvent? {
+        // SQLite-specific: `GLOB` and `CAST(? AS INTEGER)` on text.
         let statement = try database.prepare("""
             SELECT id, source, event_id, dedup_key, type, received_at, body, headers, length(body) FROM events
             WHERE id = CAST(?1 AS INTEGER) AND ?1 GLOB '[0-9]*' OR event_id = ?1 OR dedup_key = ?1

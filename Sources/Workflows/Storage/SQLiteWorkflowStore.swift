@@ -64,6 +64,7 @@ public final class SQLiteWorkflowStore: WorkflowRecords {
     /// - Returns: the purchase's row id and whether this call created it (`false`: it was already recorded).
     public func recordPurchase(_ purchase: Purchase, now: Int64) throws -> (id: Int64, created: Bool) {
         try database.transaction {
+            // SQLite-specific: upsert `ON CONFLICT ... DO NOTHING` (PostgreSQL has the same form).
             let insert = try database.prepare("""
                 INSERT INTO purchases (event_id, reference, email, amount, currency, campaign_id, payment_link, rule, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (reference) DO NOTHING
@@ -96,6 +97,7 @@ public final class SQLiteWorkflowStore: WorkflowRecords {
     public func recordPaymentLinkSent(linkID: String, url: String, email: String?, campaignID: String?, rule: String,
                                       jobID: Int64, now: Int64) throws -> Bool {
         try database.transaction {
+            // SQLite-specific: upsert `ON CONFLICT ... DO NOTHING` (PostgreSQL has the same form).
             let insert = try database.prepare("""
                 INSERT INTO payment_links_sent (link_id, url, contact_id, campaign_id, rule, job_id, created_at)
                 VALUES (?1, ?2, (SELECT id FROM contacts WHERE email = ?3), ?4, ?5, ?6, ?7) ON CONFLICT (link_id) DO NOTHING
