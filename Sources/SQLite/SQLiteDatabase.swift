@@ -97,6 +97,8 @@ public final class SQLiteDatabase {
     ///   statement used after its connection was deallocated stops the process.
     /// - Complexity: one dictionary lookup by SQL text after the first call.
     public func cachedStatement(sql: String) throws(SQLiteError) -> SQLiteStatement {
+        exclusiveUse.enter()
+        defer { exclusiveUse.leave() }
         if let statement = statementCache[sql] {
             statement.reset()
             return statement
