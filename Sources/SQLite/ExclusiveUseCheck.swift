@@ -26,16 +26,23 @@ final class ExclusiveUseCheck: Sendable {
     private let user = Mutex<User?>(nil)
 
     func enter() {
+        guard tryEnter() else {
+            preconditionFailure("an SQLiteDatabase was used by two threads at once (connections are not thread-safe)")
+        }
+    }
+
+    /// Records the calling thread as the user, unless another thread is using the connection now.
+    /// - Returns: `false` when another thread is (then nothing was recorded).
+    func tryEnter() -> Bool {
         let me = pthread_self()
-        user.withLock { user in
+        return user.withLock { user in
             guard let current = user else {
                 user = User(thread: me, depth: 1)
-                return
+                return true
             }
-            guard pthread_equal(current.thread, me) != 0 else {
-                preconditionFailure("an SQLiteDatabase was used by two threads at once (connections are not thread-safe)")
-            }
+            guard pthread_equal(current.thread, me) != 0 else { return false }
             user?.depth += 1
+            return true
         }
     }
 
@@ -47,6 +54,7 @@ final class ExclusiveUseCheck: Sendable {
     }
     #else
     @inline(__always) func enter() {}
+    @inline(__always) func tryEnter() -> Bool { true }
     @inline(__always) func leave() {}
     #endif
 }

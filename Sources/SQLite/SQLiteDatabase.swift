@@ -249,6 +249,12 @@ public final class SQLiteStatement {
         try check(sqlite3_bind_int64(statement, index, value))
     }
 
+    /// Binds an integer, or NULL for `nil`.
+    public func bind(_ index: Int32, _ value: Int64?) throws(SQLiteError) {
+        guard let value else { try bind(index, nil as String?); return }
+        try bind(index, value)
+    }
+
     /// Binds text by its UTF-8 bytes and their count, never as a C string: a NUL inside the text is stored too.
     public func bind(_ index: Int32, _ value: String?) throws(SQLiteError) {
         database.exclusiveUse.enter()

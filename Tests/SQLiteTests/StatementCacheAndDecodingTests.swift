@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import SQLite
+@testable import SQLite
 import XCTest
 
 /// The connection's statement cache, row decoding that refuses impossible values, and the overlap check's tolerance
@@ -87,5 +87,35 @@ final class StatementCacheAndDecodingTests: XCTestCase {
             done.wait()
         }
         XCTAssertEqual(try database.scalarInt("SELECT count(*) FROM t"), 4)
+    }
+}
+
+/// The debug check's bookkeeping, without stopping the process: a second thread is refused while the first uses the
+/// connection (re-entrant use on the first thread is not), and admitted once it is done.
+final class ExclusiveUseCheckTests: XCTestCase {
+    func testSecondThreadIsRefusedOnlyWhileTheFirstIsInside() throws {
+        #if DEBUG
+        let check = ExclusiveUseCheck()
+        XCTAssertTrue(check.tryEnter())
+        XCTAssertTrue(check.tryEnter())  // Nested on the same thread (a transaction's body).
+        func fromAnotherThread() -> Bool {
+            nonisolated(unsafe) var admitted = false  // Safe: written by the thread, read after join below.
+            let done = DispatchSemaphore(value: 0)
+            Thread {
+                admitted = check.tryEnter()
+                if admitted { check.leave() }
+                done.signal()
+            }.start()
+            done.wait()
+            return admitted
+        }
+        XCTAssertFalse(fromAnotherThread())
+        check.leave()
+        XCTAssertFalse(fromAnotherThread())
+        check.leave()
+        XCTAssertTrue(fromAnotherThread())
+        #else
+        throw XCTSkip("the check exists in debug builds only")
+        #endif
     }
 }

@@ -146,11 +146,11 @@ public final class SQLiteAlertStore: AlertStorage {
             try upsert.bind(2, subject)
             try upsert.bind(3, record.firstRaisedAt)
             try upsert.bind(4, now)
-            if let notified = record.lastNotifiedAt { try upsert.bind(5, notified) } else { try upsert.bind(5, nil as String?) }
+            try upsert.bind(5, record.lastNotifiedAt)
             try upsert.bind(6, Int64(record.timesNotified))
             try upsert.bind(7, message)
             try upsert.bind(8, contextText)
-            if let event = record.eventID { try upsert.bind(9, event) } else { try upsert.bind(9, nil as String?) }
+            try upsert.bind(9, record.eventID)
             _ = try upsert.step()
             record.id = upsert.int(0)
             upsert.reset()
@@ -176,7 +176,7 @@ public final class SQLiteAlertStore: AlertStorage {
             try update.bind(1, record.id)
             try update.bind(2, now)
             try update.bind(3, message)
-            if let event = record.eventID { try update.bind(4, event) } else { try update.bind(4, nil as String?) }
+            try update.bind(4, record.eventID)
             try update.run()
             let jobID = try queue(notification(record), eventID: record.eventID, now: now)
             return AlertChange(record: record, newlyRaised: false, notified: true, jobID: jobID)

@@ -220,7 +220,7 @@ public final class SQLiteJobQueue: JobQueueStorage {
             try update.bind(1, jobID)
             try update.bind(2, owner)
             try update.bind(3, retryAt == nil ? "dead" : "retrying")
-            if let retryAt { try update.bind(4, retryAt) } else { try update.bind(4, nil as String?) }
+            try update.bind(4, retryAt)
             try update.bind(5, error)
             try update.bind(6, now)
             try update.run()
@@ -266,7 +266,7 @@ public final class SQLiteJobQueue: JobQueueStorage {
         try statement.bind(1, jobID)
         try statement.bind(2, now)
         try statement.bind(3, outcome)
-        if let status { try statement.bind(4, Int64(status)) } else { try statement.bind(4, nil as String?) }
+        try statement.bind(4, status.map(Int64.init))
         try statement.bind(5, error)
         try statement.run()
     }
@@ -402,7 +402,7 @@ public final class SQLiteJobQueue: JobQueueStorage {
         let insert = try database.cachedStatement(sql: "INSERT INTO admin_actions (action, job_id, count, at) VALUES (?, ?, ?, ?)")
         defer { insert.reset() }
         try insert.bind(1, action)
-        if let jobID { try insert.bind(2, jobID) } else { try insert.bind(2, nil as String?) }
+        try insert.bind(2, jobID)
         try insert.bind(3, Int64(count))
         try insert.bind(4, now)
         try insert.run()
