@@ -9,6 +9,7 @@ public typealias WorkflowStore = SQLiteWorkflowStore
 /// was caused by, recorded purchases, and the contacts. Each call is one statement or transaction. A stored event
 /// source Hookyard never writes is an error (`SQLiteDecodingError`).
 ///
+/// Its statements are compiled once per connection (`cachedStatement(sql:)`).
 /// Not thread-safe: one per worker thread, like `SQLiteJobQueue`.
 public final class SQLiteWorkflowStore: WorkflowRecords {
     private let database: SQLiteDatabase
@@ -40,7 +41,8 @@ public final class SQLiteWorkflowStore: WorkflowRecords {
 
     /// The source and type of the stored event with row id `id` (without reading its body).
     public func eventHeader(id: Int64) throws -> (source: EventSource, type: String)? {
-        let statement = try database.prepare("SELECT source, type FROM events WHERE id = ?")
+        let statement = try database.cachedStatement(sql: "SELECT source, type FROM events WHERE id = ?")
+        defer { statement.reset() }
         try statement.bind(1, id)
         guard try statement.step() else { return nil }
         return (try statement.decode(EventSource.self, column: 0), statement.string(1) ?? "")
@@ -48,7 +50,8 @@ public final class SQLiteWorkflowStore: WorkflowRecords {
 
     /// The stored event with row id `id`: its source, type and body.
     public func event(id: Int64) throws -> (source: EventSource, type: String, body: [UInt8])? {
-        let statement = try database.prepare("SELECT source, type, body FROM events WHERE id = ?")
+        let statement = try database.cachedStatement(sql: "SELECT source, type, body FROM events WHERE id = ?")
+        defer { statement.reset() }
         try statement.bind(1, id)
         guard try statement.step() else { return nil }
         return (try statement.decode(EventSource.self, column: 0), statement.string(1) ?? "", statement.blob(2))
@@ -65,10 +68,11 @@ public final class SQLiteWorkflowStore: WorkflowRecords {
     public func recordPurchase(_ purchase: Purchase, now: Int64) throws -> (id: Int64, created: Bool) {
         try database.transaction {
             // SQLite-specific: upsert `ON CONFLICT ... DO NOTHING` (PostgreSQL has the same form).
-            let insert = try database.prepare("""
+            let insert = try database.cachedStatement(sql: """
                 INSERT INTO purchases (event_id, reference, email, amount, currency, campaign_id, payment_link, rule, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (reference) DO NOTHING
                 """)
+            defer { insert.reset() }
             try insert.bind(1, purchase.eventID)
             try insert.bind(2, purchase.reference)
             // Stored normalised, so a person's purchases are found (and erased) by plain equality.
@@ -81,7 +85,8 @@ public final class SQLiteWorkflowStore: WorkflowRecords {
             try insert.bind(9, now)
             try insert.run()
             let created = database.changes == 1
-            let lookup = try database.prepare("SELECT id FROM purchases WHERE reference = ?")
+            let lookup = try database.cachedStatement(sql: "SELECT id FROM purchases WHERE reference = ?")
+            defer { lookup.reset() }
             try lookup.bind(1, purchase.reference)
             _ = try lookup.step()
             return (lookup.int(0), created)
@@ -98,10 +103,11 @@ public final class SQLiteWorkflowStore: WorkflowRecords {
                                       jobID: Int64, now: Int64) throws -> Bool {
         try database.transaction {
             // SQLite-specific: upsert `ON CONFLICT ... DO NOTHING` (PostgreSQL has the same form).
-            let insert = try database.prepare("""
+            let insert = try database.cachedStatement(sql: """
                 INSERT INTO payment_links_sent (link_id, url, contact_id, campaign_id, rule, job_id, created_at)
                 VALUES (?1, ?2, (SELECT id FROM contacts WHERE email = ?3), ?4, ?5, ?6, ?7) ON CONFLICT (link_id) DO NOTHING
                 """)
+            defer { insert.reset() }
             try insert.bind(1, linkID)
             try insert.bind(2, String(url.prefix { $0 != "?" }))
             try insert.bind(3, email)
@@ -116,9 +122,10 @@ public final class SQLiteWorkflowStore: WorkflowRecords {
 
     /// Every purchase, oldest first (for tests and reports).
     public func purchases() throws -> [Purchase] {
-        let statement = try database.prepare("""
+        let statement = try database.cachedStatement(sql: """
             SELECT event_id, reference, email, amount, currency, campaign_id, payment_link, rule FROM purchases ORDER BY id
             """)
+        defer { statement.reset() }
         var result: [Purchase] = []
         while try statement.step() {
             result.append(Purchase(eventID: statement.int(0), reference: statement.string(1) ?? "", email: statement.string(2),
