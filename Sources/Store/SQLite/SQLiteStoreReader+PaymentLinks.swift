@@ -1,25 +1,6 @@
 import Foundation
 import SQLite
 
-/// A payment link a workflow step (`stripe.create_payment_link`) created, as the store remembers it: what a
-/// Checkout Session on it carries (Stripe copies a link's metadata onto the sessions it creates), for
-/// `hookyard trigger` walk-throughs.
-public struct CreatedPaymentLink: Sendable, Equatable {
-    public var id: String
-    /// The metadata the link was created with; empty when the step's output predates recording it and it was not a
-    /// dry run (whose recorded request has it).
-    public var metadata: [String: String]
-    /// The contact the link was made for (`payment_links_sent`, live links), else its `lead_email` or
-    /// `hookyard_email` metadata.
-    public var email: String?
-    /// A catalog tier link's price amount and currency; `nil` for a link to a price given by id.
-    public var amount: Int64?
-    public var currency: String?
-    /// The rule whose step created it.
-    public var rule: String?
-    public var dryRun: Bool
-}
-
 extension StoreReader {
     /// The payment link `id` as the `stripe.create_payment_link` step that created it recorded it, or `nil` when no
     /// succeeded step of this database created it.

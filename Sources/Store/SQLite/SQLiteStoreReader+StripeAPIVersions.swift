@@ -1,19 +1,3 @@
-/// The Stripe API versions stored events were rendered in (`api_version`), as `hookyard stats` and
-/// `hookyard check-config` show them.
-public struct StripeAPIVersionCount: Sendable, Equatable {
-    /// `nil` for events whose payload was pruned (`retention.payload_days`) or names no version.
-    public var version: String?
-    public var events: Int
-    /// Unix milliseconds: when the newest of them was received.
-    public var lastSeen: Int64
-
-    public init(version: String?, events: Int, lastSeen: Int64) {
-        self.version = version
-        self.events = events
-        self.lastSeen = lastSeen
-    }
-}
-
 extension StoreReader {
     /// How many of the newest Stripe events `stripeAPIVersions()` reads.
     public static let stripeAPIVersionSample = 10_000

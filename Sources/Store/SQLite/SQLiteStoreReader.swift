@@ -6,7 +6,7 @@ public typealias StoreReader = SQLiteStoreReader
 /// Read-side queries for the CLI and health checks on SQLite, on a connection of its own (WAL lets it read while the
 /// daemon writes). A stored source or job state Hookyard never writes is an error (`SQLiteDecodingError`).
 /// Not thread-safe: one reader per thread or command.
-public final class SQLiteStoreReader {
+public final class SQLiteStoreReader: StoreReading {
     let database: SQLiteDatabase
 
     /// Opens an existing database. - Throws: `StoreError.missingDatabase` if there is no file at `path`.
