@@ -113,7 +113,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowsTests", dependencies: ["SQLite", "Workflows", "Contacts", "Store", "Outbound", "Alerts", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportsTests", dependencies: ["SQLite", "Reports", "DemoData", "Store"], swiftSettings: swiftSettings),
-        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "SQLite", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "hookyardTests", dependencies: ["SQLite", "hookyard", "Intake", "Store", "TestSupport", "Reports", "DemoData", "Alerts", "Workflows"],
                     swiftSettings: swiftSettings),

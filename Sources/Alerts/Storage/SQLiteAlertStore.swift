@@ -37,9 +37,13 @@ public final class SQLiteAlertStore: AlertStorage {
         cleared_at, event_id
         """
 
-    /// - Throws: `SQLiteDecodingError` for a state Hookyard never writes.
+    /// - Throws: `SQLiteDecodingError` for a state or a context Hookyard never writes.
     private func record(from row: SQLiteStatement) throws -> AlertRecord {
-        let context = (try? JSONSerialization.jsonObject(with: Data((row.string(9) ?? "{}").utf8)) as? [String: String]) ?? [:]
+        // Written only by `raise` as a JSON object of strings: anything else is an impossible value.
+        guard let text = row.string(9),
+              let context = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String] else {
+            throw row.decodingError([String: String].self, column: 9)
+        }
         return AlertRecord(id: row.int(0), kind: row.string(1) ?? "", subject: row.string(2) ?? "",
                            state: try row.decode(AlertState.self, column: 3), firstRaisedAt: row.int(4),
                            lastRaisedAt: row.int(5), lastNotifiedAt: row.isNull(6) ? nil : row.int(6), timesNotified: Int(row.int(7)),
