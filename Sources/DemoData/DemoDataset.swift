@@ -56,13 +56,7 @@ public struct DemoDataset: Sendable {
     ///   SQLite's error.
     public func create(path: String, force: Bool) throws -> Summary {
         if FileManager.default.fileExists(atPath: path) {
-            let existing = try SQLiteDatabase(path: path, readOnly: true)
-            let tables = Set(try Self.strings(existing, "SELECT name FROM sqlite_master WHERE type = 'table'"))
-            let demo = tables.contains(Self.markerTable)
-            let events = tables.contains("events")
-                ? Int(try existing.scalarInt("SELECT count(*) FROM events WHERE dedup_key NOT LIKE 'demo:%'") ?? 0) : 0
-            let contacts = tables.contains("contacts") && !demo ? Int(try existing.scalarInt("SELECT count(*) FROM contacts") ?? 0) : 0
-            existing.close()
+            let (demo, events, contacts) = try SQLiteReportDataWriter.existingData(path: path, markerTable: Self.markerTable)
             if events > 0 || contacts > 0 { throw Refusal.realData(path: path, events: events, contacts: contacts) }
             if demo {
                 guard force else { throw Refusal.alreadySeeded(path: path) }
@@ -81,11 +75,7 @@ public struct DemoDataset: Sendable {
         var summary = Summary()
         let start = now - 90 * Self.day
         try database.transaction {
-            try database.execute("""
-                CREATE TABLE \(Self.markerTable) (id INTEGER PRIMARY KEY CHECK (id = 1), seed INTEGER NOT NULL,
-                    contacts INTEGER NOT NULL, created_at INTEGER NOT NULL) STRICT;
-                INSERT INTO \(Self.markerTable) VALUES (1, \(Int64(bitPattern: seed)), \(contacts), \(now));
-                """)
+            try writer.markDemoData(table: Self.markerTable, seed: seed, contacts: contacts, at: now)
             for (id, name) in Self.outreach.map({ ($0.id, $0.name) }) + Self.onboarding.map({ ($0.id, $0.name) }) {
                 try writer.campaign(id: id, name: name, at: start)
             }
@@ -349,13 +339,6 @@ public struct DemoDataset: Sendable {
             if state == "discarded" { try writer.adminAction("discard", jobID: job, at: handled) }
         }
         try writer.adminAction("retry_all", jobID: nil, count: 3 + contacts / 2_000, at: now - 20 * Self.day)
-    }
-
-    private static func strings(_ database: SQLiteDatabase, _ sql: String) throws -> [String] {
-        let statement = try database.prepare(sql)
-        var result: [String] = []
-        while try statement.step() { result.append(statement.string(0) ?? "") }
-        return result
     }
 }
 

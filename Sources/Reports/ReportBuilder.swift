@@ -1,48 +1,50 @@
 import Store
 import SQLite
 
-/// Computes the `Report` for a `ReportQuery` from the store with a handful of SQL aggregates (see docs/metrics.md for
-/// every formula). It only reads: the connection is `query_only`, and as a WAL reader it never blocks the daemon.
+/// Computes the `Report` for a `ReportQuery` from the rows its `ReportQueries` read (see docs/metrics.md for every
+/// formula): the queries join and attribute, the builder counts, sums and groups. It only reads.
 ///
-/// Not thread-safe: one builder (one SQLite connection) per thread or request; `close()` (or deinit) closes it.
+/// Not thread-safe: one builder (one set of queries, one connection) per thread or request; `close()` (or deinit)
+/// closes a connection it opened.
 public final class ReportBuilder {
     /// Rows for `Report.deliverability`, computed elsewhere (per sending account and campaign); `nil`: none.
     public typealias DeliverabilityProvider = @Sendable (ReportQuery) throws -> [DeliverabilityRow]
+    /// One attributed payment row (`ReportPaymentRow`), under the name the builder's arithmetic uses.
+    typealias AttributedPayment = ReportPaymentRow
+    /// One payment link row (`ReportLinkRow`).
+    typealias LinkSent = ReportLinkRow
 
-    private let database: SQLiteDatabase
-    private let ownsDatabase: Bool
+    private let queries: any ReportQueries
     private let deliverability: DeliverabilityProvider?
 
-    /// Opens the database at `path` for reading.
+    /// Opens the SQLite database at `path` for reading (`SQLiteReportQueries`).
     /// - Throws: `StoreError.missingDatabase` when there is none, `StoreError.newerSchema`, or SQLite's error.
     public convenience init(path: String, deliverability: DeliverabilityProvider? = nil) throws {
-        self.init(database: try ReadingConnection.open(path: path), ownsDatabase: true, deliverability: deliverability)
+        self.init(queries: try SQLiteReportQueries(path: path), deliverability: deliverability)
     }
 
-    /// Reads through an open connection the caller owns (and keeps open while the builder is used).
+    /// Reads through an open SQLite connection the caller owns (and keeps open while the builder is used).
     public convenience init(database: SQLiteDatabase, deliverability: DeliverabilityProvider? = nil) {
-        self.init(database: database, ownsDatabase: false, deliverability: deliverability)
+        self.init(queries: SQLiteReportQueries(database: database), deliverability: deliverability)
     }
 
-    private init(database: SQLiteDatabase, ownsDatabase: Bool, deliverability: DeliverabilityProvider?) {
-        self.database = database
-        self.ownsDatabase = ownsDatabase
+    /// Reads through `queries` (any engine's); `close()` closes them.
+    public init(queries: any ReportQueries, deliverability: DeliverabilityProvider? = nil) {
+        self.queries = queries
         self.deliverability = deliverability
-        // Sorting and grouping a period's activity in memory, with room for the pages it reads.
-        try? database.execute("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536")
     }
 
     deinit { close() }
 
-    /// Closes the connection when the builder opened it. Safe to call twice.
+    /// Closes the connection when the builder's queries opened it. Safe to call twice.
     public func close() {
-        if ownsDatabase { database.close() }
+        queries.close()
     }
 
     /// Computes the report. `now` is `generatedAt` (the dead-job count is always the current one).
     /// - Throws: SQLite's error, or the deliverability provider's.
     public func build(_ query: ReportQuery, now: Int64) throws -> Report {
-        let names = try campaignNames()
+        let names = try queries.campaignNames()
         let activity = try activityFigures(query)
         // Rows whose amount cannot be counted (implausible, or overflowing their currency's total) are left out of
         // every figure below and named in the report's notes.
@@ -147,15 +149,10 @@ public final class ReportBuilder {
                 if flags.replied { total.replied += 1 }
             }
         }
-        try rows("""
-            SELECT contact_id, campaign_id, sum(kind = 'sent'), max(kind = 'opened'), max(kind = 'clicked'), max(kind = 'replied')
-            FROM contact_activity INDEXED BY contact_activity_by_contact_campaign
-            WHERE occurred_at >= ?1 AND occurred_at < ?2
-            GROUP BY contact_id, campaign_id ORDER BY contact_id, campaign_id
-            """, [query.since, query.until]) { row in
-            let rowContact: Int64? = row.isNull(0) ? nil : row.int(0)
-            let sent = Int(row.int(2))
-            let (opened, clicked, replied) = (row.int(3) != 0, row.int(4) != 0, row.int(5) != 0)
+        try queries.forEachActivity(since: query.since, until: query.until) { row in
+            let rowContact = row.contactID
+            let sent = row.sent
+            let (opened, clicked, replied) = (row.opened, row.clicked, row.replied)
             total.emailsSent += sent
             if rowContact != contact || rowContact == nil {
                 countContact()
@@ -163,7 +160,7 @@ public final class ReportBuilder {
                 flags = (false, false, false, false)
             }
             flags = (flags.sent || sent > 0, flags.opened || opened, flags.clicked || clicked, flags.replied || replied)
-            guard let campaign = row.string(1) else { return }
+            guard let campaign = row.campaign else { return }
             var figures = byCampaign[campaign] ?? ActivityFigures()
             figures.emailsSent += sent
             if rowContact != nil {
@@ -183,86 +180,12 @@ public final class ReportBuilder {
 
     // MARK: Payments
 
-    /// One payment, invoice or refund row of the period with what attribution needs.
-    struct AttributedPayment {
-        var contactID: Int64?
-        /// The row's own reference (Checkout Session, invoice or charge id), for notes.
-        var reference: String = ""
-        var kind: String
-        var amount: Int64
-        var currency: String
-        var occurredAt: Int64
-        /// Per the models (a refund: those of the sale it reduces).
-        var firstTouch: String?
-        var lastTouch: String?
-        var tier: String?
-        var rule: String?
-        /// Paid through a payment link (its id, its metadata campaign, or a recorded purchase with a link).
-        var viaLink: Bool
-        /// The contact's first-ever payment or invoice.
-        var firstPurchase: Bool
-        /// For a first purchase after a touch: purchase time − first touch time.
-        var timeToFirstPurchase: Int64?
-
-        func campaign(_ model: AttributionModel) -> String? { model == .first ? firstTouch : lastTouch }
-        var isOrder: Bool { kind != "refund" }
-    }
-
     /// The period's payment rows, each attributed: a refund to the contact's latest sale in its currency at or before
     /// it; last touch = the link's campaign, else the latest touch within the lookback; first touch = the earliest
     /// touch at or before, else the link's campaign; an erased contact's row keeps the campaigns stored with it.
     private func attributedPayments(_ query: ReportQuery) throws -> [AttributedPayment] {
-        let rule = query.grouping == .rule ? """
-            coalesce(a.link_rule, (SELECT l.rule FROM payment_links_sent l WHERE l.link_id = a.payment_link),
-                     (SELECT r.rule FROM rule_runs r WHERE r.contact_id = a.contact_id AND r.at <= a.at AND r.at >= a.at - ?3
-                      ORDER BY r.at DESC LIMIT 1))
-            """ : "NULL"
-        var result: [AttributedPayment] = []
-        try rows("""
-            WITH p AS (
-                SELECT p.*, CASE WHEN p.kind = 'refund' AND p.contact_id IS NOT NULL THEN
-                    (SELECT q.id FROM contact_payments q WHERE q.contact_id = p.contact_id AND q.kind <> 'refund'
-                     AND q.currency = p.currency AND q.occurred_at <= p.occurred_at ORDER BY q.occurred_at DESC, q.id DESC LIMIT 1)
-                    END AS sale
-                FROM contact_payments p WHERE p.occurred_at >= ?1 AND p.occurred_at < ?2),
-            a AS (
-                SELECT p.id, p.contact_id, p.kind, p.amount, p.currency, p.occurred_at, p.first_campaign, p.last_campaign,
-                       coalesce(s.occurred_at, p.occurred_at) AS at, coalesce(s.id, p.id) AS sale_id,
-                       CASE WHEN s.id IS NULL THEN p.link_campaign ELSE s.link_campaign END AS link_campaign,
-                       CASE WHEN s.id IS NULL THEN p.payment_link ELSE s.payment_link END AS payment_link,
-                       CASE WHEN s.id IS NULL THEN p.link_rule ELSE s.link_rule END AS link_rule,
-                       CASE WHEN s.id IS NULL THEN p.tier ELSE s.tier END AS tier,
-                       CASE WHEN s.id IS NULL THEN p.reference ELSE s.reference END AS reference,
-                       p.reference AS own_reference
-                FROM p LEFT JOIN contact_payments s ON s.id = p.sale)
-            SELECT a.contact_id, a.kind, a.amount, a.currency, a.occurred_at, a.tier,
-                   CASE WHEN a.contact_id IS NULL THEN a.first_campaign
-                        ELSE coalesce(CASE WHEN c.first_campaign_at <= a.at THEN c.first_campaign END, a.link_campaign) END,
-                   CASE WHEN a.contact_id IS NULL THEN a.last_campaign
-                        ELSE coalesce(a.link_campaign,
-                             (SELECT t.campaign_id FROM contact_activity t WHERE t.contact_id = a.contact_id AND t.occurred_at <= a.at
-                              AND t.occurred_at >= a.at - ?3 AND t.campaign_id IS NOT NULL ORDER BY t.occurred_at DESC, t.id DESC LIMIT 1)) END,
-                   a.payment_link IS NOT NULL OR a.link_campaign IS NOT NULL
-                       OR EXISTS (SELECT 1 FROM purchases u WHERE u.reference = a.reference AND u.payment_link IS NOT NULL),
-                   a.kind <> 'refund' AND a.contact_id IS NOT NULL AND NOT EXISTS (
-                       SELECT 1 FROM contact_payments q WHERE q.contact_id = a.contact_id AND q.kind <> 'refund'
-                       AND (q.occurred_at < a.occurred_at OR (q.occurred_at = a.occurred_at AND q.id < a.id))),
-                   CASE WHEN c.first_campaign_at <= a.at THEN c.first_campaign_at END,
-                   \(rule), a.own_reference
-            FROM a LEFT JOIN contacts c ON c.id = a.contact_id
-            """, [query.since, query.until, query.lookbackMilliseconds]) { row in
-            let firstPurchase = row.int(9) != 0
-            let occurredAt = row.int(4)
-            // Both times are stored as received: a difference that does not fit is no duration.
-            let sinceTouch = row.isNull(10) ? nil : occurredAt.subtractingReportingOverflow(row.int(10))
-            result.append(AttributedPayment(
-                contactID: row.isNull(0) ? nil : row.int(0), reference: row.string(12) ?? "", kind: row.string(1) ?? "",
-                amount: row.int(2), currency: row.string(3) ?? "", occurredAt: occurredAt, firstTouch: row.string(6),
-                lastTouch: row.string(7), tier: row.string(5), rule: row.string(11), viaLink: row.int(8) != 0,
-                firstPurchase: firstPurchase,
-                timeToFirstPurchase: firstPurchase && sinceTouch?.overflow == false ? sinceTouch?.partialValue : nil))
-        }
-        return result
+        try queries.attributedPayments(since: query.since, until: query.until, lookbackMilliseconds: query.lookbackMilliseconds,
+                                       withRule: query.grouping == .rule)
     }
 
     /// The most left-out rows the notes name one by one; the rest are counted in one more note.
@@ -342,15 +265,6 @@ public final class ReportBuilder {
 
     // MARK: Payment links
 
-    /// A payment link created in the period, and whether it was (approximately) clicked and paid.
-    struct LinkSent {
-        var contactID: Int64?
-        var campaign: String?
-        var rule: String
-        var clicked: Bool
-        var paid: Bool
-    }
-
     struct LinkFigures {
         var sent = 0
         var clicked = 0
@@ -367,20 +281,7 @@ public final class ReportBuilder {
     /// one) at or after its creation and before `until`. Paid: a payment or invoice before `until` carries the
     /// link's id, or the contact paid at or after its creation within the lookback (and before `until`).
     private func linksSent(_ query: ReportQuery) throws -> [LinkSent] {
-        var links: [LinkSent] = []
-        try rows("""
-            SELECT l.contact_id, l.campaign_id, l.rule,
-                   EXISTS (SELECT 1 FROM contact_activity t WHERE t.contact_id = l.contact_id AND t.occurred_at >= l.created_at
-                           AND t.occurred_at < ?2 AND t.kind = 'clicked' AND (l.campaign_id IS NULL OR t.campaign_id = l.campaign_id)),
-                   EXISTS (SELECT 1 FROM contact_payments q WHERE q.payment_link = l.link_id AND q.kind <> 'refund' AND q.occurred_at < ?2)
-                   OR EXISTS (SELECT 1 FROM contact_payments q WHERE q.contact_id = l.contact_id AND q.kind <> 'refund'
-                              AND q.occurred_at >= l.created_at AND q.occurred_at < min(?2, l.created_at + ?3))
-            FROM payment_links_sent l WHERE l.created_at >= ?1 AND l.created_at < ?2
-            """, [query.since, query.until, query.lookbackMilliseconds]) { row in
-            links.append(LinkSent(contactID: row.isNull(0) ? nil : row.int(0), campaign: row.string(1), rule: row.string(2) ?? "",
-                                  clicked: row.int(3) != 0, paid: row.int(4) != 0))
-        }
-        return links
+        try queries.linksSent(since: query.since, until: query.until, lookbackMilliseconds: query.lookbackMilliseconds)
     }
 
     // MARK: Lifetime value, churn, control groups
@@ -395,27 +296,12 @@ public final class ReportBuilder {
         var revenue: [String: [String: Int64]] = [:]
         var payers: [String: [String: Int]] = [:]
         var implausible = 0
-        try rows("""
-            WITH firsts AS (
-                SELECT contact_id, min(occurred_at) AS t FROM contact_payments
-                WHERE kind <> 'refund' AND contact_id IS NOT NULL AND occurred_at < ?1 GROUP BY contact_id),
-            source AS MATERIALIZED (
-                SELECT f.contact_id, coalesce(CASE WHEN c.first_campaign_at <= f.t THEN c.first_campaign END,
-                    (SELECT q.link_campaign FROM contact_payments q WHERE q.contact_id = f.contact_id AND q.kind <> 'refund'
-                     AND q.occurred_at = f.t ORDER BY q.id LIMIT 1), 'direct') AS source
-                FROM firsts f JOIN contacts c ON c.id = f.contact_id)
-            SELECT s.source, NULL, count(*), 0, 0, 0 FROM source s GROUP BY s.source
-            UNION ALL
-            SELECT s.source, p.currency, count(DISTINCT p.contact_id),
-                   \(MoneySum.sqlParts(of: "CASE WHEN \(MoneySum.sqlPlausible("p.amount")) THEN p.amount ELSE 0 END")),
-                   sum(NOT \(MoneySum.sqlPlausible("p.amount")))
-            FROM source s JOIN contact_payments p ON p.contact_id = s.contact_id AND p.occurred_at < ?1 GROUP BY s.source, p.currency
-            """, [query.until]) { row in
-            let source = row.string(0) ?? Self.direct
-            if let currency = row.string(1) {
-                implausible += Int(row.int(5))
-                payers[source, default: [:]][currency] = Int(row.int(2))
-                if let total = MoneySum.combine(high: row.int(3), low: row.int(4)) {
+        for row in try queries.lifetimeValueRows(until: query.until) {
+            let source = row.source
+            if let currency = row.currency {
+                implausible += row.implausible
+                payers[source, default: [:]][currency] = row.count
+                if let total = row.revenue {
                     revenue[source, default: [:]][currency] = total
                 } else {
                     notes.append("Lifetime value of \(names[source] ?? source) leaves out its \(currency.uppercased()) revenue: "
@@ -423,7 +309,7 @@ public final class ReportBuilder {
                     payers[source]?[currency] = nil
                 }
             } else {
-                customers[source] = Int(row.int(2))
+                customers[source] = row.count
             }
         }
         if implausible > 0 {
@@ -445,24 +331,8 @@ public final class ReportBuilder {
     /// subscription ended (canceled, incomplete_expired) in the period.
     private func churn(_ query: ReportQuery, names: [String: String]) throws -> [ChurnRow] {
         var result: [ChurnRow] = []
-        try rows("""
-            WITH subscribers AS (
-                SELECT contact_id, min(occurred_at) AS first_invoice FROM contact_payments
-                WHERE kind = 'invoice' AND contact_id IS NOT NULL AND occurred_at < ?2 GROUP BY contact_id),
-            onboarded AS (
-                SELECT coalesce((SELECT t.campaign_id FROM contact_activity t WHERE t.contact_id = s.contact_id
-                                 AND t.occurred_at >= s.first_invoice AND t.occurred_at < ?2 AND t.kind = 'sent'
-                                 AND t.campaign_id IS NOT NULL ORDER BY t.occurred_at, t.id LIMIT 1), 'none') AS sequence,
-                       c.subscription_status IN ('canceled', 'incomplete_expired') AS ended, c.subscription_at AS ended_at
-                FROM subscribers s JOIN contacts c ON c.id = s.contact_id)
-            SELECT sequence, count(*) FILTER (WHERE NOT (ended AND ended_at < ?1)),
-                   count(*) FILTER (WHERE ended AND ended_at >= ?1 AND ended_at < ?2)
-            FROM onboarded GROUP BY sequence
-            """, [query.since, query.until]) { row in
-            let sequence = row.string(0) ?? "none"
-            let base = Int(row.int(1))
-            let churned = Int(row.int(2))
-            guard base > 0 else { return }
+        for (sequence, base, churned) in try queries.churnRows(since: query.since, until: query.until) {
+            guard base > 0 else { continue }
             result.append(ChurnRow(sequence: sequence, name: names[sequence] ?? sequence, subscribers: base, churned: churned,
                                    rate: Double(churned) / Double(base)))
         }
@@ -474,22 +344,9 @@ public final class ReportBuilder {
     /// and before `until`. Erased contacts are left out of both.
     private func controlGroups(_ query: ReportQuery) throws -> [ControlGroupRow] {
         var counts: [String: (treated: Int, treatedConverted: Int, control: Int, controlConverted: Int)] = [:]
-        try rows("""
-            WITH held AS (
-                SELECT rule, contact_id, min(at) AS at FROM rule_holdbacks
-                WHERE reason = 'rollout' AND contact_id IS NOT NULL AND at >= ?1 AND at < ?2 GROUP BY rule, contact_id),
-            ran AS (
-                SELECT rule, contact_id, min(at) AS at FROM rule_runs
-                WHERE at >= ?1 AND at < ?2 AND rule IN (SELECT rule FROM held) GROUP BY rule, contact_id),
-            groups AS (SELECT 0 AS control, * FROM ran UNION ALL SELECT 1, * FROM held)
-            SELECT rule, control, count(*), sum(EXISTS (SELECT 1 FROM contact_payments q WHERE q.contact_id = g.contact_id
-                                                        AND q.kind <> 'refund' AND q.occurred_at > g.at AND q.occurred_at < ?2))
-            FROM groups g GROUP BY rule, control
-            """, [query.since, query.until]) { row in
-            let rule = row.string(0) ?? ""
-            let (size, converted) = (Int(row.int(2)), Int(row.int(3)))
+        for (rule, control, size, converted) in try queries.controlGroupRows(since: query.since, until: query.until) {
             var entry = counts[rule] ?? (0, 0, 0, 0)
-            if row.int(1) == 1 { (entry.control, entry.controlConverted) = (size, converted) } else {
+            if control { (entry.control, entry.controlConverted) = (size, converted) } else {
                 (entry.treated, entry.treatedConverted) = (size, converted)
             }
             counts[rule] = entry
@@ -508,32 +365,12 @@ public final class ReportBuilder {
     // MARK: Small reads
 
     private func manualInterventions(_ query: ReportQuery) throws -> (retried: Int, discarded: Int) {
-        var result = (retried: 0, discarded: 0)
-        try rows("""
-            SELECT coalesce(sum(count) FILTER (WHERE action <> 'discard'), 0), coalesce(sum(count) FILTER (WHERE action = 'discard'), 0)
-            FROM admin_actions WHERE at >= ?1 AND at < ?2
-            """, [query.since, query.until]) { result = (Int($0.int(0)), Int($0.int(1))) }
-        return result
+        try queries.manualInterventions(since: query.since, until: query.until)
     }
 
-    private func deadJobs() throws -> Int { Int(try database.scalarInt("SELECT count(*) FROM jobs WHERE state = 'dead'") ?? 0) }
+    private func deadJobs() throws -> Int { try queries.deadJobCount() }
 
-    /// Filled by `hookyard demo seed` (its `demo_data` table).
-    private func isSynthetic() throws -> Bool {
-        try database.scalarInt("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'demo_data'") ?? 0 > 0
-    }
-
-    private func campaignNames() throws -> [String: String] {
-        var names: [String: String] = [:]
-        try rows("SELECT id, name FROM campaigns", []) { names[$0.string(0) ?? ""] = $0.string(1) }
-        return names
-    }
-
-    private func rows(_ sql: String, _ parameters: [Int64], _ body: (SQLiteStatement) throws -> Void) throws {
-        let statement = try database.prepare(sql)
-        for (index, value) in parameters.enumerated() { try statement.bind(Int32(index + 1), value) }
-        while try statement.step() { try body(statement) }
-    }
+    private func isSynthetic() throws -> Bool { try queries.isSynthetic() }
 
     // MARK: Arithmetic
 

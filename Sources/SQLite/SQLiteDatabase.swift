@@ -18,13 +18,19 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var isBusy: Bool { code & 0xff == SQLITE_BUSY || code & 0xff == SQLITE_LOCKED }
 }
 
-/// One SQLite connection. Every `sqlite3_*` call in Hookyard goes through this file.
+/// One SQLite connection. Every `sqlite3_*` call in Hookyard goes through this file (and `SQLiteStatement`'s).
 ///
-/// Not thread-safe: a connection is used by one thread at a time (the writer thread, or one CLI command).
-/// `close()` (or deinit) finalizes statements and closes the handle exactly once.
+/// Not thread-safe: a connection is used by one thread at a time (the writer thread, a serial queue, or one CLI
+/// command). It may move between threads (a serial Dispatch queue does that), but two threads must never use it at
+/// the same moment: debug builds check that on every call and stop the process when two uses overlap
+/// (`ExclusiveUseCheck`); release builds do not check.
+/// `close()` (or deinit) finalizes the cached statements and closes the handle exactly once.
 public final class SQLiteDatabase {
     private var handle: OpaquePointer?
     public let path: String
+    /// Statements compiled once and kept for the connection's life, by SQL text (`cachedStatement(sql:)`).
+    private var statementCache: [String: SQLiteStatement] = [:]
+    let exclusiveUse = ExclusiveUseCheck()
 
     /// Opens (creating if needed) the database at `path`.
     /// - Parameter readOnly: open without write access and without creating the file.
@@ -44,9 +50,12 @@ public final class SQLiteDatabase {
 
     deinit { close() }
 
-    /// Closes the connection; later calls throw. Safe to call twice.
+    /// Closes the connection; later calls throw. Safe to call twice. Cached statements are finalized with it.
     public func close() {
+        exclusiveUse.enter()
+        defer { exclusiveUse.leave() }
         guard let db = handle else { return }
+        statementCache.removeAll()
         handle = nil
         sqlite3_close_v2(db)
     }
@@ -63,6 +72,8 @@ public final class SQLiteDatabase {
 
     /// Runs one or more statements that return no rows.
     public func execute(_ sql: String) throws(SQLiteError) {
+        exclusiveUse.enter()
+        defer { exclusiveUse.leave() }
         let db = try checkedHandle(sql)
         var errorMessage: UnsafeMutablePointer<CChar>?
         let status = sqlite3_exec(db, sql, nil, nil, &errorMessage)
@@ -73,13 +84,38 @@ public final class SQLiteDatabase {
         }
     }
 
-    /// Compiles `sql` into a reusable statement.
+    /// Compiles `sql` into a new statement that the caller owns (it keeps the connection alive).
     public func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        try compile(sql, cached: false)
+    }
+
+    /// The statement for `sql` compiled once per connection (as GRDB's `Database.cachedStatement(sql:)`): the first
+    /// call prepares it, later calls return the same statement, reset and with its bindings cleared.
+    ///
+    /// - Important: the connection owns a cached statement. Use it before the next `cachedStatement(sql:)` call for
+    ///   the same SQL (a nested use of the same text would share one cursor), and never after `close()`: a cached
+    ///   statement used after its connection was deallocated stops the process.
+    /// - Complexity: one dictionary lookup by SQL text after the first call.
+    public func cachedStatement(sql: String) throws(SQLiteError) -> SQLiteStatement {
+        exclusiveUse.enter()
+        defer { exclusiveUse.leave() }
+        if let statement = statementCache[sql] {
+            statement.reset()
+            return statement
+        }
+        let statement = try compile(sql, cached: true)
+        statementCache[sql] = statement
+        return statement
+    }
+
+    private func compile(_ sql: String, cached: Bool) throws(SQLiteError) -> SQLiteStatement {
+        exclusiveUse.enter()
+        defer { exclusiveUse.leave() }
         let db = try checkedHandle(sql)
         var statement: OpaquePointer?
         let status = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard status == SQLITE_OK, let statement else { throw error(status, sql: sql) }
-        return SQLiteStatement(statement: statement, database: self, sql: sql)
+        return SQLiteStatement(statement: statement, database: self, sql: sql, ownedByDatabase: cached)
     }
 
     /// The integer a single-value query returns (e.g. a PRAGMA).
@@ -100,14 +136,19 @@ public final class SQLiteDatabase {
 
     /// Sets how long a statement waits for another connection's lock before failing with `SQLITE_BUSY`.
     public func setBusyTimeout(milliseconds: Int32) throws(SQLiteError) {
+        exclusiveUse.enter()
+        defer { exclusiveUse.leave() }
         let db = try checkedHandle(nil)
         let status = sqlite3_busy_timeout(db, milliseconds)
         if status != SQLITE_OK { throw error(status, sql: nil) }
     }
 
     /// Runs `body` in a transaction (`BEGIN IMMEDIATE`), committing if it returns, rolling back if it throws.
+    /// Debug builds check that no other thread uses the connection until the transaction ends.
     public func transaction<R>(_ body: () throws -> R) throws -> R {
-        try WriteLock.withLock {
+        exclusiveUse.enter()
+        defer { exclusiveUse.leave() }
+        return try WriteLock.withLock {
             try execute("BEGIN IMMEDIATE")
             do {
                 let result = try body()
@@ -133,6 +174,8 @@ public final class SQLiteDatabase {
     /// Checkpoints the WAL. - Returns: the number of frames in the WAL when it ran.
     @discardableResult
     public func checkpoint(mode: CheckpointMode) throws(SQLiteError) -> Int64 {
+        exclusiveUse.enter()
+        defer { exclusiveUse.leave() }
         let db = try checkedHandle(nil)
         let code: Int32 = switch mode {
         case .passive: SQLITE_CHECKPOINT_PASSIVE
@@ -148,6 +191,8 @@ public final class SQLiteDatabase {
 
     /// Copies this database into `destination` page by page with SQLite's online backup API.
     public func backup(to destination: SQLiteDatabase) throws(SQLiteError) {
+        exclusiveUse.enter()
+        defer { exclusiveUse.leave() }
         let source = try checkedHandle(nil)
         let target = try destination.checkedHandle(nil)
         guard let backup = sqlite3_backup_init(target, "main", source, "main") else {
@@ -163,16 +208,24 @@ public final class SQLiteDatabase {
     }
 }
 
-/// A prepared statement owned by one `SQLiteDatabase`; same thread rules as its database.
+/// A prepared statement of one `SQLiteDatabase`; same thread rules as its database (debug builds check `step()`,
+/// `bind` and `reset` for overlapping use like the connection's own calls).
 /// Column and parameter indexes: parameters start at 1 (SQLite's convention), columns at 0.
+///
+/// A statement from `prepare(_:)` keeps its connection alive; one from `cachedStatement(sql:)` belongs to the
+/// connection and must not outlive it (using it afterwards stops the process).
 public final class SQLiteStatement {
-    private let statement: OpaquePointer
-    private let database: SQLiteDatabase
+    let statement: OpaquePointer
+    /// Set for statements from `prepare(_:)`, which keep their connection alive; `nil` for cached statements, which
+    /// the connection owns (a strong reference both ways would never be freed).
+    private let retainedDatabase: SQLiteDatabase?
+    unowned let database: SQLiteDatabase
     public let sql: String
 
-    init(statement: OpaquePointer, database: SQLiteDatabase, sql: String) {
+    init(statement: OpaquePointer, database: SQLiteDatabase, sql: String, ownedByDatabase: Bool) {
         self.statement = statement
         self.database = database
+        self.retainedDatabase = ownedByDatabase ? nil : database
         self.sql = sql
     }
 
@@ -184,16 +237,28 @@ public final class SQLiteStatement {
 
     /// Resets the statement and clears its bindings, ready for new parameters.
     public func reset() {
+        database.exclusiveUse.enter()
+        defer { database.exclusiveUse.leave() }
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)
     }
 
     public func bind(_ index: Int32, _ value: Int64) throws(SQLiteError) {
+        database.exclusiveUse.enter()
+        defer { database.exclusiveUse.leave() }
         try check(sqlite3_bind_int64(statement, index, value))
+    }
+
+    /// Binds an integer, or NULL for `nil`.
+    public func bind(_ index: Int32, _ value: Int64?) throws(SQLiteError) {
+        guard let value else { try bind(index, nil as String?); return }
+        try bind(index, value)
     }
 
     /// Binds text by its UTF-8 bytes and their count, never as a C string: a NUL inside the text is stored too.
     public func bind(_ index: Int32, _ value: String?) throws(SQLiteError) {
+        database.exclusiveUse.enter()
+        defer { database.exclusiveUse.leave() }
         guard var value else { try check(sqlite3_bind_null(statement, index)); return }
         let status = value.withUTF8 { utf8 in
             // An empty text still needs a non-null pointer, or SQLite stores NULL.
@@ -205,6 +270,8 @@ public final class SQLiteStatement {
     }
 
     public func bind(_ index: Int32, blob: [UInt8]) throws(SQLiteError) {
+        database.exclusiveUse.enter()
+        defer { database.exclusiveUse.leave() }
         let status = blob.withUnsafeBytes { bytes in
             // A zero-length blob still needs a non-null pointer, or SQLite stores NULL.
             sqlite3_bind_blob(statement, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count),
@@ -215,6 +282,8 @@ public final class SQLiteStatement {
 
     /// Advances to the next row. - Returns: `true` when a row is available, `false` when done.
     public func step() throws(SQLiteError) -> Bool {
+        database.exclusiveUse.enter()
+        defer { database.exclusiveUse.leave() }
         let status = sqlite3_step(statement)
         switch status {
         case SQLITE_ROW: return true

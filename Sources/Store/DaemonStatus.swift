@@ -1,5 +1,4 @@
 import Foundation
-import SQLite
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -44,74 +43,6 @@ public struct DaemonStatus: Sendable, Equatable {
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }
         guard let began = ProcessStart.milliseconds(pid: pid) else { return true }
         return began <= startedAt + ProcessStart.toleranceMilliseconds
-    }
-
-    /// Records that this daemon started, replacing what an earlier one recorded.
-    /// - Throws: `StoreError` or SQLite's error when the database cannot be opened or written.
-    public static func recordStart(_ status: DaemonStatus, databasePath: String) throws {
-        let database = try StoreConnection.openExisting(path: databasePath)
-        defer { database.close() }
-        let statement = try database.prepare("""
-            INSERT OR REPLACE INTO daemon_status (id, pid, version, started_at, stopped_at, stripe_live, instantly_live, config_file)
-            VALUES (1, ?, ?, ?, NULL, ?, ?, ?)
-            """)
-        try statement.bind(1, Int64(status.pid))
-        try statement.bind(2, status.version)
-        try statement.bind(3, status.startedAt)
-        try statement.bind(4, status.stripeLive ? 1 : 0)
-        try statement.bind(5, status.instantlyLive ? 1 : 0)
-        try statement.bind(6, status.configFile)
-        try database.transaction {
-            try statement.run()
-            // A daemon serves this file now: if it was restored from a backup, it is no longer a backup.
-            try database.execute("DELETE FROM backup_origin")
-        }
-    }
-
-    /// The configuration file the last daemon to start on the database at `path` recorded, or nil: no such database,
-    /// no record, a daemon on built-in defaults, or a schema older than 12. Opens the file read-only and never
-    /// migrates it, so it is safe on any database a command is pointed at.
-    public static func recordedConfigurationFile(databasePath path: String) -> String? {
-        guard FileManager.default.fileExists(atPath: path),
-              let database = try? SQLiteDatabase(path: path, readOnly: true) else { return nil }
-        defer { database.close() }
-        guard let version = try? database.scalarInt("PRAGMA user_version"), version >= 12,
-              let statement = try? database.prepare("SELECT config_file FROM daemon_status WHERE id = 1"),
-              (try? statement.step()) == true else { return nil }
-        return statement.string(0)
-    }
-
-    /// Records a clean stop of the daemon `pid` (nothing, if another daemon has started since).
-    public static func recordStop(pid: Int32, at time: Int64, databasePath: String) throws {
-        let database = try StoreConnection.openExisting(path: databasePath)
-        defer { database.close() }
-        let statement = try database.prepare("UPDATE daemon_status SET stopped_at = ? WHERE id = 1 AND pid = ?")
-        try statement.bind(1, time)
-        try statement.bind(2, Int64(pid))
-        try statement.run()
-    }
-}
-
-extension StoreReader {
-    /// What the last daemon to start on this database recorded, or nil if none has (or it predates the record).
-    public func daemonStatus() throws -> DaemonStatus? {
-        let statement = try database.prepare("""
-            SELECT pid, version, started_at, stopped_at, stripe_live, instantly_live, config_file FROM daemon_status WHERE id = 1
-            """)
-        guard try statement.step() else { return nil }
-        return DaemonStatus(pid: Int32(statement.int(0)), version: statement.string(1) ?? "", startedAt: statement.int(2),
-                            stoppedAt: statement.isNull(3) ? nil : statement.int(3),
-                            stripeLive: statement.int(4) != 0, instantlyLive: statement.int(5) != 0,
-                            configFile: statement.string(6))
-    }
-
-    /// The mark `hookyard backup` set in this file if it is a backup copy (when it was taken, of which database), or
-    /// nil: a live database (a daemon starting on a restored copy removes the mark).
-    public func backupOrigin() throws -> BackupOrigin? {
-        let statement = try database.prepare("SELECT taken_at, source_path FROM backup_origin WHERE id = 1")
-        guard try statement.step() else { return nil }
-        guard let source = statement.string(1) else { throw StoreError.corrupt("backup_origin.source_path is NULL") }
-        return BackupOrigin(takenAt: statement.int(0), sourcePath: source)
     }
 }
 

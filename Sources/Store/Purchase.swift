@@ -1,6 +1,4 @@
-/// A purchase a workflow records for reporting: one per provider reference (a Checkout Session id). Stays in Store,
-/// beside the `purchases` table, because both workflows (which record it) and contacts (whose export lists it) use it.
-/// A value type; thread-safe.
+/// A purchase a workflow records for reporting: one per provider reference (a Checkout Session id).
 public struct Purchase: Sendable, Equatable {
     public var eventID: Int64
     /// The provider's id for the payment (`cs_...`); recording the same reference twice keeps the first.

@@ -149,7 +149,7 @@ public final class ContactMaintenance: Sendable {
         }
         if let deadJobs { report.alertsCleared = deadJobs.clearResolved(queue: jobs).count }
         if let deliverability {
-            report.campaignPausesQueued = try jobs.enqueue(deliverability.evaluateAll(reader: store.contacts.deliverabilityReader()), now: clock())
+            report.campaignPausesQueued = try jobs.enqueue(deliverability.evaluateAll(reader: store.deliverabilityReader()), now: clock())
         }
         if report.flowsStarted > 0 || report.campaignPausesQueued > 0 { onJobsQueued() }
         return report

@@ -232,7 +232,7 @@ public final class WorkflowEngine: JobHandler {
             followUps += deliverability.observe(type: stored.type, account: ContactEventReader.sendingAccount(in: body),
                                                 campaign: body["campaign_id"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 },
                                                 eventID: job.eventID, occurredAt: observedAt ?? job.createdAt,
-                                                reader: store.contacts.deliverabilityReader())
+                                                reader: store.deliverabilityReader())
         }
         let transitions = change?.transitions ?? []
         let segmentStarts = try segmentJobs(for: transitions, rules: rules, policy: policy, store: store, now: now)

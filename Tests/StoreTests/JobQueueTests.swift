@@ -43,6 +43,43 @@ final class JobQueueTests: XCTestCase {
         XCTAssertNil(try JobQueue(path: path).claimNext(owner: "w3", leaseMilliseconds: 1, now: 999))
     }
 
+    /// A state Hookyard never writes (here forced past the CHECK constraint) is an error naming the column and
+    /// value, not a job read as `queued`; the event reader treats an impossible source the same way.
+    func testImpossibleStoredValuesAreErrorsNotDefaults() throws {
+        let database = try SQLiteDatabase(path: path)
+        try database.execute("PRAGMA ignore_check_constraints = ON")
+        try database.execute("UPDATE jobs SET state = 'paused' WHERE id = 2")
+        try database.execute("UPDATE events SET source = 'mailchimp' WHERE id = 3")
+        database.close()
+        let queue = try SQLiteJobQueue(path: path)
+        XCTAssertEqual(try queue.job(1)?.job.state, .queued)
+        XCTAssertThrowsError(try queue.job(2)) { error in
+            let decoding = error as? SQLiteDecodingError
+            XCTAssertEqual(decoding?.table, "jobs")
+            XCTAssertEqual(decoding?.column, "state")
+            XCTAssertEqual(decoding?.value, "paused")
+        }
+        XCTAssertThrowsError(try queue.list(state: nil, limit: 10))
+        XCTAssertThrowsError(try queue.jobCounts())
+        let reader = try SQLiteStoreReader(path: path)
+        XCTAssertNotNil(try reader.event("1"))
+        XCTAssertThrowsError(try reader.event("3")) { error in
+            XCTAssertEqual((error as? SQLiteDecodingError)?.value, "mailchimp")
+        }
+        XCTAssertThrowsError(try reader.statistics())
+    }
+
+    /// Storage types can share one connection (the worker's way of cutting its connections).
+    func testQueueAndReaderShareOneConnection() throws {
+        let database = try StoreConnection.openExisting(path: path, durableCommits: false)
+        let queue: any JobQueueStorage = SQLiteJobQueue(database: database)
+        let reader = SQLiteStoreReader(database: database)
+        XCTAssertEqual(try queue.claimNext(owner: "w1", leaseMilliseconds: 1000, now: 5000)?.id, 1)
+        XCTAssertEqual(try reader.jobCounts()["running"], 1)
+        XCTAssertEqual(try reader.event("1")?.jobStates, ["running"])
+        queue.close()
+    }
+
     func testConcurrentWorkersNeverClaimTheSameJob() throws {
         let claimed = Mutex<[Int64]>([])
         let path = path

@@ -1,5 +1,6 @@
 import Contacts
 import Foundation
+import Alerts
 import Logging
 import Store
 import TestSupport

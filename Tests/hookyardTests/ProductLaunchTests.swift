@@ -1,6 +1,7 @@
 import Foundation
 import Intake
 import Store
+import Workflows
 import TestSupport
 import Workflows
 import XCTest

@@ -1,4 +1,5 @@
 import HookyardConfiguration
+import Alerts
 import ArgumentParser
 import Foundation
 import Reports

@@ -1,7 +1,7 @@
 import SQLite
 
-/// Opening a database the way every Hookyard connection must see it. Stateless; thread-safe (each call opens a new
-/// connection, which is not).
+/// Opening a database the way every Hookyard connection must see it. Stateless; each call returns a new connection
+/// with `SQLiteDatabase`'s thread rules, which the SQLite storage types (`init(database:)`) may share.
 public enum StoreConnection {
     /// Opens `path` with WAL, `synchronous=FULL` (a commit survives power loss), a busy timeout and foreign keys.
     static func open(path: String, create: Bool, busyTimeoutMilliseconds: Int32) throws -> SQLiteDatabase {
@@ -10,8 +10,11 @@ public enum StoreConnection {
         }
         let database = try SQLiteDatabase(path: path)
         try database.setBusyTimeout(milliseconds: busyTimeoutMilliseconds)
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         try database.execute("PRAGMA journal_mode = WAL")
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         try database.execute("PRAGMA synchronous = FULL")
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         try database.execute("PRAGMA foreign_keys = ON")
         return database
     }
@@ -20,6 +23,7 @@ public enum StoreConnection {
     /// - Throws: `StoreError.missingDatabase`, `StoreError.newerSchema`, or SQLite's error.
     public static func openExisting(path: String) throws -> SQLiteDatabase {
         let database = try open(path: path, create: false, busyTimeoutMilliseconds: 5000)
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         let version = Int(try database.scalarInt("PRAGMA user_version") ?? 0)
         guard version <= Schema.currentVersion else {
             throw StoreError.newerSchema(found: version, supported: Schema.currentVersion)
@@ -33,6 +37,7 @@ public enum StoreConnection {
     /// or repeated harmlessly (job transitions, contact state, alert state).
     public static func openExisting(path: String, durableCommits: Bool) throws -> SQLiteDatabase {
         let database = try openExisting(path: path)
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         if !durableCommits { try database.execute("PRAGMA synchronous = NORMAL") }
         return database
     }

@@ -1,22 +1,39 @@
+import Alerts
 import Contacts
 import SQLite
 import Store
 
-/// What workflow steps read and write in the database besides the queue: the event a job was caused by,
-/// recorded purchases, and the contacts. Each call is one statement or transaction.
+/// The workflow store as callers knew it before the storage protocols; the SQLite implementation.
+public typealias WorkflowStore = SQLiteWorkflowStore
+
+/// What workflow steps read and write in the SQLite database besides the queue (`WorkflowRecords`): the event a job
+/// was caused by, recorded purchases, and the contacts. Each call is one statement or transaction. A stored event
+/// source Hookyard never writes is an error (`SQLiteDecodingError`).
 ///
-/// Not thread-safe: one per worker thread, like `JobQueue`.
-public final class WorkflowStore {
+/// Its statements are compiled once per connection (`cachedStatement(sql:)`).
+/// Not thread-safe: one per worker thread, like `SQLiteJobQueue`.
+public final class SQLiteWorkflowStore: WorkflowRecords {
     private let database: SQLiteDatabase
     /// The contacts, on a connection of their own with `synchronous=NORMAL`: contact state is derived from events
     /// that are stored durably, and a change rolled back by a power loss is applied again when its job reruns.
     public let contacts: SQLiteContactStore
 
     /// Opens an existing database and migrates it if needed.
-    public init(path: String) throws {
-        database = try StoreConnection.openExisting(path: path)
-        contacts = try SQLiteContactStore(path: path, durableCommits: false)
+    public convenience init(path: String) throws {
+        self.init(database: try StoreConnection.openExisting(path: path),
+                  contacts: try SQLiteContactStore(path: path, durableCommits: false))
     }
+
+    /// Uses `database`, a connection opened by `StoreConnection` (migrated), which other storage types may share, and
+    /// `contacts`; `close()` closes both.
+    public init(database: SQLiteDatabase, contacts: SQLiteContactStore) {
+        self.database = database
+        self.contacts = contacts
+    }
+
+    /// A deliverability reader on this store's connection (for the worker that just applied an event); it lives no
+    /// longer than the store.
+    public func deliverabilityReader() -> DeliverabilityReader { DeliverabilityReader(sharing: database) }
 
     public func close() {
         contacts.close()
@@ -25,18 +42,20 @@ public final class WorkflowStore {
 
     /// The source and type of the stored event with row id `id` (without reading its body).
     public func eventHeader(id: Int64) throws -> (source: EventSource, type: String)? {
-        let statement = try database.prepare("SELECT source, type FROM events WHERE id = ?")
+        let statement = try database.cachedStatement(sql: "SELECT source, type FROM events WHERE id = ?")
+        defer { statement.reset() }
         try statement.bind(1, id)
         guard try statement.step() else { return nil }
-        return (EventSource(rawValue: statement.string(0) ?? "") ?? .stripe, statement.string(1) ?? "")
+        return (try statement.decode(EventSource.self, column: 0), statement.string(1) ?? "")
     }
 
     /// The stored event with row id `id`: its source, type and body.
     public func event(id: Int64) throws -> (source: EventSource, type: String, body: [UInt8])? {
-        let statement = try database.prepare("SELECT source, type, body FROM events WHERE id = ?")
+        let statement = try database.cachedStatement(sql: "SELECT source, type, body FROM events WHERE id = ?")
+        defer { statement.reset() }
         try statement.bind(1, id)
         guard try statement.step() else { return nil }
-        return (EventSource(rawValue: statement.string(0) ?? "") ?? .stripe, statement.string(1) ?? "", statement.blob(2))
+        return (try statement.decode(EventSource.self, column: 0), statement.string(1) ?? "", statement.blob(2))
     }
 
     /// The payment link `id` as the `stripe.create_payment_link` step of this database that created it recorded it
@@ -49,10 +68,12 @@ public final class WorkflowStore {
     /// - Returns: the purchase's row id and whether this call created it (`false`: it was already recorded).
     public func recordPurchase(_ purchase: Purchase, now: Int64) throws -> (id: Int64, created: Bool) {
         try database.transaction {
-            let insert = try database.prepare("""
+            // SQLite-specific: upsert `ON CONFLICT ... DO NOTHING` (PostgreSQL has the same form).
+            let insert = try database.cachedStatement(sql: """
                 INSERT INTO purchases (event_id, reference, email, amount, currency, campaign_id, payment_link, rule, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (reference) DO NOTHING
                 """)
+            defer { insert.reset() }
             try insert.bind(1, purchase.eventID)
             try insert.bind(2, purchase.reference)
             // Stored normalised, so a person's purchases are found (and erased) by plain equality.
@@ -65,7 +86,8 @@ public final class WorkflowStore {
             try insert.bind(9, now)
             try insert.run()
             let created = database.changes == 1
-            let lookup = try database.prepare("SELECT id FROM purchases WHERE reference = ?")
+            let lookup = try database.cachedStatement(sql: "SELECT id FROM purchases WHERE reference = ?")
+            defer { lookup.reset() }
             try lookup.bind(1, purchase.reference)
             _ = try lookup.step()
             return (lookup.int(0), created)
@@ -81,10 +103,12 @@ public final class WorkflowStore {
     public func recordPaymentLinkSent(linkID: String, url: String, email: String?, campaignID: String?, rule: String,
                                       jobID: Int64, now: Int64) throws -> Bool {
         try database.transaction {
-            let insert = try database.prepare("""
+            // SQLite-specific: upsert `ON CONFLICT ... DO NOTHING` (PostgreSQL has the same form).
+            let insert = try database.cachedStatement(sql: """
                 INSERT INTO payment_links_sent (link_id, url, contact_id, campaign_id, rule, job_id, created_at)
                 VALUES (?1, ?2, (SELECT id FROM contacts WHERE email = ?3), ?4, ?5, ?6, ?7) ON CONFLICT (link_id) DO NOTHING
                 """)
+            defer { insert.reset() }
             try insert.bind(1, linkID)
             try insert.bind(2, String(url.prefix { $0 != "?" }))
             try insert.bind(3, email)
@@ -99,9 +123,10 @@ public final class WorkflowStore {
 
     /// Every purchase, oldest first (for tests and reports).
     public func purchases() throws -> [Purchase] {
-        let statement = try database.prepare("""
+        let statement = try database.cachedStatement(sql: """
             SELECT event_id, reference, email, amount, currency, campaign_id, payment_link, rule FROM purchases ORDER BY id
             """)
+        defer { statement.reset() }
         var result: [Purchase] = []
         while try statement.step() {
             result.append(Purchase(eventID: statement.int(0), reference: statement.string(1) ?? "", email: statement.string(2),

@@ -68,24 +68,30 @@ public final class StoreBackup {
         }
         // The live file's header says WAL; a backup is better as one file that needs no -wal or -shm beside it.
         // `hookyard serve` switches a restored copy back to WAL when it opens it.
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         try copy.execute("PRAGMA journal_mode = DELETE")
         // The copy of a database older than schema 12 gets the table here; migration 12 creates it IF NOT EXISTS.
         try copy.transaction {
             try copy.execute(Schema.backupOriginTable)
+            // SQLite-specific: `INSERT OR REPLACE` (PostgreSQL: `ON CONFLICT DO UPDATE`).
             let mark = try copy.prepare("INSERT OR REPLACE INTO backup_origin (id, taken_at, source_path) VALUES (1, ?, ?)")
             try mark.bind(1, origin.takenAt)
             try mark.bind(2, origin.sourcePath)
             try mark.run()
         }
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         let check = try copy.prepare("PRAGMA integrity_check(10)")
         var problems: [String] = []
         while try check.step() { problems.append(check.string(0) ?? "") }
         guard problems == ["ok"] else { throw IntegrityError(path: destination, problems: problems) }
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         let pages = try copy.scalarInt("PRAGMA page_count") ?? 0
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         let pageSize = try copy.scalarInt("PRAGMA page_size") ?? 0
         return Summary(bytes: pages * pageSize,
                        events: Int(try copy.scalarInt("SELECT count(*) FROM events") ?? 0),
                        jobs: Int(try copy.scalarInt("SELECT count(*) FROM jobs") ?? 0),
+                       // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
                        schemaVersion: Int(try copy.scalarInt("PRAGMA user_version") ?? 0))
     }
 }

@@ -1,8 +1,12 @@
 import SQLite
+
 /// The database schema as an ordered list of forward migrations, tracked with `PRAGMA user_version`.
 ///
 /// Migration N brings the schema from version N-1 to N inside one transaction, so a crash mid-migration
 /// leaves the previous version intact. Never edit a shipped migration: append a new one.
+///
+/// SQLite-specific throughout (docs/storage.md): `STRICT` tables, `AUTOINCREMENT`, `PRAGMA user_version`, and JSON
+/// functions (`json_valid`, `json_type`, `json_extract`) over `CAST(body AS TEXT)` in the data migrations. Stateless.
 public enum Schema {
     static let migrations: [String] = [
         // 1: webhook events, the job queue, and the row the readiness probe writes.

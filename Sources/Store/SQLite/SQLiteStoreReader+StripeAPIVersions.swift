@@ -1,19 +1,3 @@
-/// The Stripe API versions stored events were rendered in (`api_version`), as `hookyard stats` and
-/// `hookyard check-config` show them.
-public struct StripeAPIVersionCount: Sendable, Equatable {
-    /// `nil` for events whose payload was pruned (`retention.payload_days`) or names no version.
-    public var version: String?
-    public var events: Int
-    /// Unix milliseconds: when the newest of them was received.
-    public var lastSeen: Int64
-
-    public init(version: String?, events: Int, lastSeen: Int64) {
-        self.version = version
-        self.events = events
-        self.lastSeen = lastSeen
-    }
-}
-
 extension StoreReader {
     /// How many of the newest Stripe events `stripeAPIVersions()` reads.
     public static let stripeAPIVersionSample = 10_000
@@ -22,6 +6,7 @@ extension StoreReader {
     /// whose payload is gone (pruned) count under `nil`. Bounded, so `stats` stays fast on a large store (every
     /// stored Stripe payload of 200,000 events took 4 to 7 s): what matters is what the endpoint sends now.
     public func stripeAPIVersions(newest limit: Int = StoreReader.stripeAPIVersionSample) throws -> [StripeAPIVersionCount] {
+        // SQLite-specific: JSON functions `json_valid`/`json_type`/`json_extract` (PostgreSQL: `jsonb` operators); `CAST` between BLOB and TEXT.
         let statement = try database.prepare("""
             SELECT CASE WHEN length(body) > 0 AND json_valid(CAST(body AS TEXT))
                         THEN json_extract(CAST(body AS TEXT), '$.api_version') END AS version,

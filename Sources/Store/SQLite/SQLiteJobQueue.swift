@@ -1,105 +1,21 @@
 import Foundation
 import SQLite
 
-/// A job as stored.
-public struct Job: Sendable, Equatable {
-    public var id: Int64
-    public var eventID: Int64
-    public var kind: String
-    public var state: JobState
-    /// Attempts started so far (including one in progress).
-    public var attempts: Int
-    /// Unix milliseconds when the job is next due.
-    public var nextRunAt: Int64
-    public var leaseOwner: String?
-    public var leaseExpiresAt: Int64?
-    public var lastError: String?
-    /// Stable across retries: the key provider calls are made idempotent with.
-    public var idempotencyKey: String
-    public var input: String?
-    public var output: String?
-    public var createdAt: Int64
-    public var updatedAt: Int64
+/// The job queue as callers knew it before the storage protocols; the SQLite implementation.
+public typealias JobQueue = SQLiteJobQueue
 
-    public init(id: Int64, eventID: Int64, kind: String, state: JobState, attempts: Int, nextRunAt: Int64,
-                leaseOwner: String? = nil, leaseExpiresAt: Int64? = nil, lastError: String? = nil, idempotencyKey: String,
-                input: String? = nil, output: String? = nil, createdAt: Int64, updatedAt: Int64) {
-        self.id = id
-        self.eventID = eventID
-        self.kind = kind
-        self.state = state
-        self.attempts = attempts
-        self.nextRunAt = nextRunAt
-        self.leaseOwner = leaseOwner
-        self.leaseExpiresAt = leaseExpiresAt
-        self.lastError = lastError
-        self.idempotencyKey = idempotencyKey
-        self.input = input
-        self.output = output
-        self.createdAt = createdAt
-        self.updatedAt = updatedAt
-    }
-}
-
-/// The life of a job: `queued` → `running` → `succeeded` (or `skipped`: a workflow step whose `if:`, `unless:`, `when:`
-/// or do-not-contact guard held it back; its output is `{"skipped": "<why>"}`), or → `retrying` → `running` … → `dead`;
-/// a dead job can be retried (→ `queued`) or `discarded`. `succeeded`, `skipped` and `discarded` are final.
-public enum JobState: String, Sendable, CaseIterable, Codable {
-    case queued, running, succeeded, skipped, retrying, dead, discarded
-}
-
-/// One attempt at a job, as `hookyard jobs show` lists it.
-public struct JobAttempt: Sendable, Equatable {
-    public var attempt: Int
-    public var worker: String
-    public var startedAt: Int64
-    public var finishedAt: Int64?
-    /// `succeeded`, `skipped`, `retrying`, `dead`, `interrupted` (released on shutdown), `lease_expired` (its worker died),
-    /// or `nil` while running.
-    public var outcome: String?
-    /// The provider's HTTP status, when the attempt got one.
-    public var status: Int?
-    public var error: String?
-
-    public init(attempt: Int, worker: String, startedAt: Int64, finishedAt: Int64? = nil, outcome: String? = nil,
-                status: Int? = nil, error: String? = nil) {
-        self.attempt = attempt
-        self.worker = worker
-        self.startedAt = startedAt
-        self.finishedAt = finishedAt
-        self.outcome = outcome
-        self.status = status
-        self.error = error
-    }
-}
-
-/// A job to create together with a finished one (the next step of a workflow).
-public struct NewJob: Sendable, Equatable {
-    public var kind: String
-    public var idempotencyKey: String
-    public var input: String?
-    public var runAt: Int64
-    /// The event the job belongs to; `nil`: the event of the job that creates it.
-    public var eventID: Int64?
-
-    public init(kind: String, idempotencyKey: String, input: String?, runAt: Int64, eventID: Int64? = nil) {
-        self.kind = kind
-        self.idempotencyKey = idempotencyKey
-        self.input = input
-        self.runAt = runAt
-        self.eventID = eventID
-    }
-}
-
-/// The durable job queue: claiming with leases, recording outcomes, and the dead-letter operations.
+/// The durable job queue on SQLite (`JobQueueStorage`): claiming with leases, recording outcomes, and the
+/// dead-letter operations. Its statements are compiled once per connection (`cachedStatement(sql:)`).
 ///
 /// Each call is one transaction, so a crash leaves every job in a state a restart can act on: a job whose
 /// worker died keeps `running` with an expired lease, and `claimNext` takes it again (recording the lost
 /// attempt as `lease_expired`). Outcomes are accepted only from the current lease owner, so a worker whose
-/// lease was taken over cannot overwrite the new attempt.
+/// lease was taken over cannot overwrite the new attempt. A row whose state is none Hookyard writes is an error
+/// (`SQLiteDecodingError`), never read as another state.
 ///
-/// Not thread-safe: one `JobQueue` (one SQLite connection) per worker thread or CLI command.
-public final class JobQueue {
+/// Not thread-safe: one `SQLiteJobQueue` (one SQLite connection) per worker thread or CLI command; several storage
+/// types may share one connection (`init(database:)`) on the same thread.
+public final class SQLiteJobQueue: JobQueueStorage {
     private let database: SQLiteDatabase
 
     /// Opens an existing database (created by `EventWriter`) and migrates it if needed.
@@ -108,10 +24,16 @@ public final class JobQueue {
     ///   power loss the last few job transitions may be rolled back, which only makes those jobs run again
     ///   (every step is idempotent). The events themselves are always committed durably by `EventWriter`, whose
     ///   fsync also covers every earlier worker commit.
-    public init(path: String, durableCommits: Bool = true) throws {
-        database = try StoreConnection.openExisting(path: path, durableCommits: durableCommits)
+    public convenience init(path: String, durableCommits: Bool = true) throws {
+        self.init(database: try StoreConnection.openExisting(path: path, durableCommits: durableCommits))
     }
 
+    /// Uses `database`, a connection opened by `StoreConnection` (migrated), which other storage types may share.
+    public init(database: SQLiteDatabase) {
+        self.database = database
+    }
+
+    /// Closes the connection (for every storage type sharing it).
     public func close() { database.close() }
 
     private static let columns = """
@@ -119,9 +41,10 @@ public final class JobQueue {
         input, output, created_at, updated_at
         """
 
-    private func job(from statement: SQLiteStatement) -> Job {
+    /// - Throws: `SQLiteDecodingError` for a state Hookyard never writes.
+    private func job(from statement: SQLiteStatement) throws -> Job {
         Job(id: statement.int(0), eventID: statement.int(1), kind: statement.string(2) ?? "",
-            state: JobState(rawValue: statement.string(3) ?? "") ?? .queued, attempts: Int(statement.int(4)),
+            state: try statement.decode(JobState.self, column: 3), attempts: Int(statement.int(4)),
             nextRunAt: statement.int(5), leaseOwner: statement.string(6),
             leaseExpiresAt: statement.isNull(7) ? nil : statement.int(7), lastError: statement.string(8),
             idempotencyKey: statement.string(9) ?? "", input: statement.string(10), output: statement.string(11),
@@ -135,7 +58,7 @@ public final class JobQueue {
     public func claimNext(owner: String, leaseMilliseconds: Int64, now: Int64) throws -> Job? {
         try database.transaction {
             // One indexed LIMIT 1 per state, so a claim costs the same with a million jobs waiting as with one.
-            let pick = try database.prepare("""
+            let pick = try database.cachedStatement(sql: """
                 SELECT id, state FROM (
                     SELECT * FROM (SELECT id, state, next_run_at AS due FROM jobs
                                    WHERE state = 'queued' AND next_run_at <= ?1 ORDER BY next_run_at, id LIMIT 1)
@@ -147,36 +70,41 @@ public final class JobQueue {
                                    WHERE state = 'running' AND lease_expires_at <= ?1 ORDER BY lease_expires_at, id LIMIT 1)
                 ) ORDER BY due, id LIMIT 1
                 """)
+            defer { pick.reset() }
             try pick.bind(1, now)
             guard try pick.step() else { return nil }
             let id = pick.int(0)
             if pick.string(1) == "running" {
-                let lost = try database.prepare("""
+                let lost = try database.cachedStatement(sql: """
                     UPDATE job_attempts SET finished_at = ?2, outcome = 'lease_expired',
                         error = 'worker stopped without finishing (lease expired)'
                     WHERE job_id = ?1 AND outcome IS NULL
                     """)
+                defer { lost.reset() }
                 try lost.bind(1, id)
                 try lost.bind(2, now)
                 try lost.run()
             }
-            let claim = try database.prepare("""
+            // SQLite-specific: `RETURNING` (PostgreSQL has it too).
+            let claim = try database.cachedStatement(sql: """
                 UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?2, lease_expires_at = ?3,
                     updated_at = ?4 WHERE id = ?1 RETURNING \(Self.columns)
                 """)
+            defer { claim.reset() }
             try claim.bind(1, id)
             try claim.bind(2, owner)
             try claim.bind(3, now + leaseMilliseconds)
             try claim.bind(4, now)
             guard try claim.step() else { return nil }
-            let job = job(from: claim)
+            let job = try job(from: claim)
             claim.reset()
             // Numbered across the job's whole history: after `jobs retry` resets the budget (`jobs.attempts`),
             // the next attempt follows the last one logged instead of being numbered 1 again.
-            let attempt = try database.prepare("""
+            let attempt = try database.cachedStatement(sql: """
                 INSERT INTO job_attempts (job_id, attempt, worker, started_at)
                 VALUES (?1, (SELECT coalesce(max(attempt), 0) + 1 FROM job_attempts WHERE job_id = ?1), ?2, ?3)
                 """)
+            defer { attempt.reset() }
             try attempt.bind(1, job.id)
             try attempt.bind(2, owner)
             try attempt.bind(3, now)
@@ -187,9 +115,10 @@ public final class JobQueue {
 
     /// Extends the lease of a job `owner` still holds. - Returns: `false` if the lease was lost.
     public func renewLease(jobID: Int64, owner: String, leaseMilliseconds: Int64, now: Int64) throws -> Bool {
-        let statement = try database.prepare("""
+        let statement = try database.cachedStatement(sql: """
             UPDATE jobs SET lease_expires_at = ?3 WHERE id = ?1 AND lease_owner = ?2 AND state = 'running'
             """)
+        defer { statement.reset() }
         try statement.bind(1, jobID)
         try statement.bind(2, owner)
         try statement.bind(3, now + leaseMilliseconds)
@@ -213,26 +142,21 @@ public final class JobQueue {
         try finish(jobID: jobID, owner: owner, state: .skipped, output: Self.skippedOutput(reason), followUps: followUps, now: now)
     }
 
-    /// The output a skipped job stores: `{"skipped": reason}`.
-    public static func skippedOutput(_ reason: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: ["skipped": reason], options: [.withoutEscapingSlashes])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
-    }
+    /// `Job.skippedOutput(_:)`, kept here for existing callers.
+    public static func skippedOutput(_ reason: String) -> String { Job.skippedOutput(reason) }
 
-    /// Why a `skipped` job was skipped (its output's `skipped`), or `nil` for any other job.
-    public static func skipReason(of job: Job) -> String? {
-        guard job.state == .skipped, let output = job.output,
-              let object = try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] else { return nil }
-        return object["skipped"] as? String
-    }
+    /// `Job.skipReason(of:)`, kept here for existing callers.
+    public static func skipReason(of job: Job) -> String? { Job.skipReason(of: job) }
 
     private func finish(jobID: Int64, owner: String, state: JobState, output: String?, followUps: [NewJob], now: Int64) throws -> Bool {
         try database.transaction {
-            let update = try database.prepare("""
+            // SQLite-specific: `RETURNING` (PostgreSQL has it too).
+            let update = try database.cachedStatement(sql: """
                 UPDATE jobs SET state = ?5, output = ?3, lease_owner = NULL, lease_expires_at = NULL,
                     last_error = NULL, updated_at = ?4
                 WHERE id = ?1 AND lease_owner = ?2 AND state = 'running' RETURNING event_id
                 """)
+            defer { update.reset() }
             try update.bind(1, jobID)
             try update.bind(2, owner)
             try update.bind(3, output)
@@ -250,12 +174,14 @@ public final class JobQueue {
     /// Inserts `jobs` inside the caller's transaction, skipping those whose idempotency key exists already; a job
     /// without an event gets `defaultEventID`. - Returns: the row ids of the jobs created.
     /// - Throws: `StoreError.invalidJob` for a job with neither.
-    static func insert(_ jobs: [NewJob], defaultEventID: Int64?, now: Int64, into database: SQLiteDatabase) throws -> [Int64] {
+    public static func insert(_ jobs: [NewJob], defaultEventID: Int64?, now: Int64, into database: SQLiteDatabase) throws -> [Int64] {
         guard !jobs.isEmpty else { return [] }
-        let insert = try database.prepare("""
+        // SQLite-specific: upsert `ON CONFLICT ... DO NOTHING` (PostgreSQL has the same form).
+        let insert = try database.cachedStatement(sql: """
             INSERT INTO jobs (event_id, kind, next_run_at, idempotency_key, input, created_at, updated_at)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (idempotency_key) DO NOTHING
             """)
+        defer { insert.reset() }
         var created: [Int64] = []
         for job in jobs {
             guard let eventID = job.eventID ?? defaultEventID else {
@@ -285,15 +211,16 @@ public final class JobQueue {
     /// - Returns: `false` if `owner` no longer held the lease.
     public func fail(jobID: Int64, owner: String, error: String, status: Int?, retryAt: Int64?, now: Int64) throws -> Bool {
         try database.transaction {
-            let update = try database.prepare("""
+            let update = try database.cachedStatement(sql: """
                 UPDATE jobs SET state = ?3, next_run_at = coalesce(?4, next_run_at), last_error = ?5,
                     lease_owner = NULL, lease_expires_at = NULL, updated_at = ?6
                 WHERE id = ?1 AND lease_owner = ?2 AND state = 'running'
                 """)
+            defer { update.reset() }
             try update.bind(1, jobID)
             try update.bind(2, owner)
             try update.bind(3, retryAt == nil ? "dead" : "retrying")
-            if let retryAt { try update.bind(4, retryAt) } else { try update.bind(4, nil as String?) }
+            try update.bind(4, retryAt)
             try update.bind(5, error)
             try update.bind(6, now)
             try update.run()
@@ -308,18 +235,21 @@ public final class JobQueue {
     @discardableResult
     public func releaseLeases(owner: String, now: Int64) throws -> Int {
         try database.transaction {
-            let attempts = try database.prepare("""
+            let attempts = try database.cachedStatement(sql: """
                 UPDATE job_attempts SET finished_at = ?2, outcome = 'interrupted', error = 'released on shutdown'
                 WHERE outcome IS NULL AND job_id IN (SELECT id FROM jobs WHERE lease_owner = ?1 AND state = 'running')
                 """)
+            defer { attempts.reset() }
             try attempts.bind(1, owner)
             try attempts.bind(2, now)
             try attempts.run()
-            let jobs = try database.prepare("""
+            // SQLite-specific: two-argument scalar `max` (PostgreSQL: `greatest`).
+            let jobs = try database.cachedStatement(sql: """
                 UPDATE jobs SET state = 'retrying', attempts = max(attempts - 1, 0), next_run_at = ?2,
                     lease_owner = NULL, lease_expires_at = NULL, updated_at = ?2
                 WHERE lease_owner = ?1 AND state = 'running'
                 """)
+            defer { jobs.reset() }
             try jobs.bind(1, owner)
             try jobs.bind(2, now)
             try jobs.run()
@@ -328,42 +258,63 @@ public final class JobQueue {
     }
 
     private func finishAttempt(jobID: Int64, outcome: String, status: Int?, error: String?, now: Int64) throws {
-        let statement = try database.prepare("""
+        let statement = try database.cachedStatement(sql: """
             UPDATE job_attempts SET finished_at = ?2, outcome = ?3, status = ?4, error = ?5
             WHERE job_id = ?1 AND outcome IS NULL
             """)
+        defer { statement.reset() }
         try statement.bind(1, jobID)
         try statement.bind(2, now)
         try statement.bind(3, outcome)
-        if let status { try statement.bind(4, Int64(status)) } else { try statement.bind(4, nil as String?) }
+        try statement.bind(4, status.map(Int64.init))
         try statement.bind(5, error)
         try statement.run()
     }
 
     // MARK: Inspection and the dead-letter queue
 
+    /// The number of jobs in each state, every `JobState` present (0 when none); reads only the jobs index.
+    public func jobCounts() throws -> [String: Int] {
+        try Self.jobCounts(in: database)
+    }
+
+    /// `jobCounts()` on any connection to a Hookyard database (`StoreReader` shares it).
+    /// - Throws: `SQLiteDecodingError` for a state Hookyard never writes.
+    static func jobCounts(in database: SQLiteDatabase) throws -> [String: Int] {
+        var jobs = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
+        let counts = try database.cachedStatement(sql: "SELECT state, count(*) FROM jobs GROUP BY state")
+        defer { counts.reset() }
+        while try counts.step() {
+            jobs[try counts.decode(JobState.self, column: 0).rawValue] = Int(counts.int(1))
+        }
+        return jobs
+    }
+
     /// Jobs, newest first, optionally in one state.
     public func list(state: JobState?, limit: Int) throws -> [Job] {
-        let statement = try database.prepare("""
+        let statement = try database.cachedStatement(sql: """
             SELECT \(Self.columns) FROM jobs WHERE ?1 IS NULL OR state = ?1 ORDER BY id DESC LIMIT ?2
             """)
+        defer { statement.reset() }
         try statement.bind(1, state?.rawValue)
         try statement.bind(2, Int64(limit))
         var jobs: [Job] = []
-        while try statement.step() { jobs.append(job(from: statement)) }
+        while try statement.step() { jobs.append(try job(from: statement)) }
         return jobs
     }
 
     /// One job and all its attempts, oldest first.
     public func job(_ id: Int64) throws -> (job: Job, attempts: [JobAttempt])? {
-        let statement = try database.prepare("SELECT \(Self.columns) FROM jobs WHERE id = ?")
+        let statement = try database.cachedStatement(sql: "SELECT \(Self.columns) FROM jobs WHERE id = ?")
+        defer { statement.reset() }
         try statement.bind(1, id)
         guard try statement.step() else { return nil }
-        let job = job(from: statement)
-        let rows = try database.prepare("""
+        let job = try job(from: statement)
+        let rows = try database.cachedStatement(sql: """
             SELECT attempt, worker, started_at, finished_at, outcome, status, error FROM job_attempts
             WHERE job_id = ? ORDER BY id
             """)
+        defer { rows.reset() }
         try rows.bind(1, id)
         var attempts: [JobAttempt] = []
         while try rows.step() {
@@ -376,25 +327,16 @@ public final class JobQueue {
 
     /// The jobs an event caused, oldest first.
     public func jobs(forEvent eventID: Int64) throws -> [Job] {
-        let statement = try database.prepare("SELECT \(Self.columns) FROM jobs WHERE event_id = ? ORDER BY id")
+        let statement = try database.cachedStatement(sql: "SELECT \(Self.columns) FROM jobs WHERE event_id = ? ORDER BY id")
+        defer { statement.reset() }
         try statement.bind(1, eventID)
         var jobs: [Job] = []
-        while try statement.step() { jobs.append(job(from: statement)) }
+        while try statement.step() { jobs.append(try job(from: statement)) }
         return jobs
     }
 
-    /// Why `retry` or `discard` refused a job.
-    public enum ChangeError: Error, CustomStringConvertible, Equatable {
-        case notFound(Int64)
-        case wrongState(Int64, JobState, expected: String)
-
-        public var description: String {
-            switch self {
-            case .notFound(let id): "no job \(id)"
-            case .wrongState(let id, let state, let expected): "job \(id) is \(state.rawValue); only \(expected) jobs can be changed this way"
-            }
-        }
-    }
+    /// Why `retry` or `discard` refused a job (`JobChangeError`, kept here for existing callers).
+    public typealias ChangeError = JobChangeError
 
     /// Queues a dead (or discarded) job again, due now, with a fresh attempt budget. Its idempotency key is kept,
     /// so a provider call that already succeeded is replayed by the provider, not repeated. Recorded as a manual
@@ -411,9 +353,10 @@ public final class JobQueue {
     @discardableResult
     public func retryAllDead(now: Int64) throws -> Int {
         try database.transaction {
-            let statement = try database.prepare("""
+            let statement = try database.cachedStatement(sql: """
                 UPDATE jobs SET state = 'queued', attempts = 0, next_run_at = ?1, updated_at = ?1 WHERE state = 'dead'
                 """)
+            defer { statement.reset() }
             try statement.bind(1, now)
             try statement.run()
             let count = database.changes
@@ -433,16 +376,11 @@ public final class JobQueue {
 
     // MARK: Dead-job alerts
 
-    /// What an alert about a dead job names: `rule/step` for a workflow step (its input names both), otherwise the
-    /// job's kind (`process_event`, `deliverability.pause_campaign`). One failing step alerts once, however many of
-    /// its jobs die. `deadJobs(subject:)` computes the same in SQL.
-    public static func alertSubject(of job: Job) -> String {
-        guard let input = job.input, let object = try? JSONSerialization.jsonObject(with: Data(input.utf8)) as? [String: Any],
-              let rule = object["rule"] as? String, let step = object["step"] as? String else { return job.kind }
-        return "\(rule)/\(step)"
-    }
+    /// `Job.alertSubject(of:)`, kept here for existing callers.
+    public static func alertSubject(of job: Job) -> String { Job.alertSubject(of: job) }
 
     /// `alertSubject(of:)` as an SQL expression over a `jobs` row.
+    // SQLite-specific: JSON functions `json_valid`/`json_type`/`json_extract` (PostgreSQL: `jsonb` operators).
     private static let alertSubjectSQL = """
         CASE WHEN json_valid(input) AND json_type(input, '$.rule') = 'text' AND json_type(input, '$.step') = 'text'
              THEN json_extract(input, '$.rule') || '/' || json_extract(input, '$.step') ELSE kind END
@@ -451,18 +389,20 @@ public final class JobQueue {
     /// The dead jobs whose `alertSubject(of:)` is `subject`: how many, and the newest one's id.
     /// - Complexity: a scan of the dead jobs (by index on state).
     public func deadJobs(subject: String) throws -> (count: Int, newestID: Int64?) {
-        let statement = try database.prepare("""
+        let statement = try database.cachedStatement(sql: """
             SELECT count(*), max(id) FROM jobs WHERE state = 'dead' AND (\(Self.alertSubjectSQL)) = ?1
             """)
+        defer { statement.reset() }
         try statement.bind(1, subject)
         _ = try statement.step()
         return (Int(statement.int(0)), statement.isNull(1) ? nil : statement.int(1))
     }
 
     private func recordAdminAction(_ action: String, jobID: Int64?, count: Int, now: Int64) throws {
-        let insert = try database.prepare("INSERT INTO admin_actions (action, job_id, count, at) VALUES (?, ?, ?, ?)")
+        let insert = try database.cachedStatement(sql: "INSERT INTO admin_actions (action, job_id, count, at) VALUES (?, ?, ?, ?)")
+        defer { insert.reset() }
         try insert.bind(1, action)
-        if let jobID { try insert.bind(2, jobID) } else { try insert.bind(2, nil as String?) }
+        try insert.bind(2, jobID)
         try insert.bind(3, Int64(count))
         try insert.bind(4, now)
         try insert.run()
@@ -473,11 +413,13 @@ public final class JobQueue {
         try database.transaction {
             guard let current = try job(id)?.job else { throw ChangeError.notFound(id) }
             guard states.contains(current.state.rawValue) else { throw ChangeError.wrongState(id, current.state, expected: expected) }
-            let statement = try database.prepare("""
+            // SQLite-specific: `RETURNING` (PostgreSQL has it too).
+            let statement = try database.cachedStatement(sql: """
                 UPDATE jobs SET state = ?2, attempts = CASE WHEN ?2 = 'queued' THEN 0 ELSE attempts END,
                     next_run_at = CASE WHEN ?2 = 'queued' THEN ?3 ELSE next_run_at END, updated_at = ?3 WHERE id = ?1
                 RETURNING updated_at
                 """)
+            defer { statement.reset() }
             try statement.bind(1, id)
             try bind(statement)
             guard try statement.step() else { throw ChangeError.notFound(id) }

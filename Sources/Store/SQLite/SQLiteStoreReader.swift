@@ -1,12 +1,22 @@
 import SQLite
-/// Read-side queries for the CLI and health checks, on a connection of its own (WAL lets it read while the
-/// daemon writes). Not thread-safe: one reader per thread or command.
-public final class StoreReader {
+
+/// The store's read side as callers knew it before the storage protocols; the SQLite implementation.
+public typealias StoreReader = SQLiteStoreReader
+
+/// Read-side queries for the CLI and health checks on SQLite, on a connection of its own (WAL lets it read while the
+/// daemon writes). A stored source or job state Hookyard never writes is an error (`SQLiteDecodingError`).
+/// Not thread-safe: one reader per thread or command.
+public final class SQLiteStoreReader: StoreReading {
     let database: SQLiteDatabase
 
     /// Opens an existing database. - Throws: `StoreError.missingDatabase` if there is no file at `path`.
-    public init(path: String) throws {
-        database = try StoreConnection.openExisting(path: path)
+    public convenience init(path: String) throws {
+        self.init(database: try StoreConnection.openExisting(path: path))
+    }
+
+    /// Uses `database`, a connection opened by `StoreConnection` (migrated), which other storage types may share.
+    public init(database: SQLiteDatabase) {
+        self.database = database
     }
 
     public func statistics() throws -> StoreStatistics {
@@ -14,12 +24,12 @@ public final class StoreReader {
         for source in EventSource.allCases { events[source] = 0 }
         let eventCounts = try database.prepare("SELECT source, count(*) FROM events GROUP BY source")
         while try eventCounts.step() {
-            if let name = eventCounts.string(0), let source = EventSource(rawValue: name) {
-                events[source] = Int(eventCounts.int(1))
-            }
+            events[try eventCounts.decode(EventSource.self, column: 0)] = Int(eventCounts.int(1))
         }
         let jobs = try jobCounts()
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         let pages = try database.scalarInt("PRAGMA page_count") ?? 0
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         let pageSize = try database.scalarInt("PRAGMA page_size") ?? 0
         var purchases: [String: PurchaseTotal] = [:]
         let totals = try database.prepare("SELECT currency, count(*), \(MoneySum.sqlParts(of: "amount")) FROM purchases GROUP BY currency")
@@ -42,16 +52,12 @@ public final class StoreReader {
     /// The number of jobs in each state, every `JobState` present (0 when none). Cheaper than `statistics()`:
     /// it reads only the jobs index, not the events.
     public func jobCounts() throws -> [String: Int] {
-        var jobs = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
-        let counts = try database.prepare("SELECT state, count(*) FROM jobs GROUP BY state")
-        while try counts.step() {
-            if let state = counts.string(0) { jobs[state] = Int(counts.int(1)) }
-        }
-        return jobs
+        try SQLiteJobQueue.jobCounts(in: database)
     }
 
     /// The most recent events first, optionally of one source.
     public func events(source: EventSource?, limit: Int) throws -> [StoredEvent] {
+        // SQLite-specific: blob literal `x''`.
         let statement = try database.prepare("""
             SELECT id, source, event_id, dedup_key, type, received_at, x'', headers, length(body) FROM events
             WHERE ?1 IS NULL OR source = ?1 ORDER BY id DESC LIMIT ?2
@@ -65,6 +71,7 @@ public final class StoreReader {
 
     /// One event by row id, or by the provider's event id (`evt_...`) or dedup key.
     public func event(_ reference: String) throws -> StoredEvent? {
+        // SQLite-specific: `GLOB` and `CAST(? AS INTEGER)` on text.
         let statement = try database.prepare("""
             SELECT id, source, event_id, dedup_key, type, received_at, body, headers, length(body) FROM events
             WHERE id = CAST(?1 AS INTEGER) AND ?1 GLOB '[0-9]*' OR event_id = ?1 OR dedup_key = ?1
@@ -80,8 +87,8 @@ public final class StoreReader {
         let jobs = try database.prepare("SELECT state FROM jobs WHERE idempotency_key = 'event:' || ?")
         try jobs.bind(1, id)
         var states: [String] = []
-        while try jobs.step() { states.append(jobs.string(0) ?? "") }
-        return StoredEvent(id: id, source: EventSource(rawValue: statement.string(1) ?? "") ?? .stripe,
+        while try jobs.step() { states.append(try jobs.decode(JobState.self, column: 0).rawValue) }
+        return StoredEvent(id: id, source: try statement.decode(EventSource.self, column: 1),
                            eventID: statement.string(2), dedupKey: statement.string(3) ?? "",
                            type: statement.string(4) ?? "", receivedAt: statement.int(5), body: statement.blob(6),
                            headersJSON: statement.string(7) ?? "{}", bodyBytes: Int(statement.int(8)), jobStates: states)

@@ -9,7 +9,10 @@ import Foundation
 import Logging
 import Synchronization
 
-/// The single writer of webhook events: appends from any thread are batched into one transaction (group commit)
+/// The event writer as callers knew it before the storage protocols; the SQLite implementation.
+public typealias EventWriter = SQLiteEventWriter
+
+/// The single writer of webhook events on SQLite (`EventSink`): appends from any thread are batched into one transaction (group commit)
 /// on a dedicated thread, and each append's completion runs only after its batch's `COMMIT` returned, that is
 /// after SQLite fsynced the WAL (`synchronous=FULL`).
 ///
@@ -28,7 +31,7 @@ import Synchronization
 /// reports the store healthy while deliveries fail.
 ///
 /// Thread-safe. `close()` finishes the queued appends, stops the thread and closes the database.
-public final class EventWriter: Sendable {
+public final class SQLiteEventWriter: EventSink {
     private enum Operation {
         case append(IncomingEvent, enqueuedAt: Int64, @Sendable (Result<AppendOutcome, StoreError>) -> Void)
         case probe(enqueuedAt: Int64, @Sendable (Result<Void, StoreError>) -> Void)
@@ -116,7 +119,9 @@ public final class EventWriter: Sendable {
         try Schema.migrate(database)
         // A background thread checkpoints continuously, so when the writer's own checkpoint comes due (every 16,000
         // pages) it finds little left to copy, and the WAL starts over from its beginning afterwards.
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         try database.execute("PRAGMA wal_autocheckpoint = 16000")
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         try database.execute("PRAGMA journal_size_limit = 67108864")
         connection = try WriterConnection(database: database)
         checkpointer = try Checkpointer(path: path, logger: logger)
@@ -322,6 +327,7 @@ private final class WriterConnection: @unchecked Sendable {  // Safe: used only 
         self.database = database
         begin_ = try database.prepare("BEGIN IMMEDIATE")
         commit_ = try database.prepare("COMMIT")
+        // SQLite-specific: upsert `ON CONFLICT ... DO NOTHING` (PostgreSQL has the same form).
         insertEvent = try database.prepare("""
             INSERT INTO events (source, dedup_key, event_id, type, received_at, body, headers)
             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, dedup_key) DO NOTHING
@@ -382,6 +388,7 @@ private final class Checkpointer: @unchecked Sendable {  // Safe: `database` is 
 
     init(path: String, logger: Logger) throws {
         database = try StoreConnection.open(path: path, create: false, busyTimeoutMilliseconds: 5000)
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         try database.execute("PRAGMA wal_autocheckpoint = 0")
         self.logger = logger
         let thread = Thread { [self] in run() }

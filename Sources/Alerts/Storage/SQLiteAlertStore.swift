@@ -1,64 +1,33 @@
 import Foundation
 import SQLite
+import Store
 
-/// Whether an alert's condition holds.
-public enum AlertState: String, Sendable, Codable, CaseIterable {
-    case raised, cleared
-}
+/// The alert store as callers knew it before the storage protocols; the SQLite implementation.
+public typealias AlertStore = SQLiteAlertStore
 
-/// One alert condition as stored: a kind and a subject (unique together), its state, and how it was notified.
-/// A condition raised again after it cleared starts a new episode: `firstRaisedAt` and `timesNotified` start over.
-public struct AlertRecord: Sendable, Equatable {
-    public var id: Int64
-    /// `job_dead`, `store_commit_failed`, `deliverability`, ... (`AlertCondition.Kind`'s raw values).
-    public var kind: String
-    public var subject: String
-    public var state: AlertState
-    /// When this episode began (Unix milliseconds).
-    public var firstRaisedAt: Int64
-    /// When the condition was last reported to hold.
-    public var lastRaisedAt: Int64
-    /// When it was last notified (logged and queued); `nil` never happens for a stored raise, kept optional for rows
-    /// a future version might store unnotified.
-    public var lastNotifiedAt: Int64?
-    /// Notifications of this episode, the first included.
-    public var timesNotified: Int
-    /// The last message: the raise's while raised, the clear's once cleared.
-    public var message: String
-    /// The structured fields of the last raise (`job_id`, `account`, ...).
-    public var context: [String: String]
-    public var clearedAt: Int64?
-    /// The stored event the notification jobs belong to.
-    public var eventID: Int64?
-}
-
-/// What a `raise` or `clear` did.
-public struct AlertChange: Sendable, Equatable {
-    public var record: AlertRecord
-    /// The condition was not raised before this call (a new episode began).
-    public var newlyRaised: Bool
-    /// This call is a notification: the first of an episode, a repeat after the interval, or the clear.
-    public var notified: Bool
-    /// The notification job created (`nil`: none was asked for, or there is no stored event to attach it to).
-    public var jobID: Int64?
-}
-
-/// The durable state of alert conditions (table `alerts`), and the notification jobs created with each change in
+/// The durable state of alert conditions on SQLite (`AlertStorage`, table `alerts`), and the notification jobs created with each change in
 /// the same transaction, so a crash can neither notify without recording it nor record without notifying.
 ///
 /// Every job belongs to a stored event: a notification job belongs to the event given (the one that caused the
 /// condition), else to the event of the condition's previous notification, else to the newest stored event; with
 /// no event at all none is created (the caller still logs).
 ///
-/// Not thread-safe: one `AlertStore` (one SQLite connection) per thread or behind a lock.
-public final class AlertStore {
+/// A stored state Hookyard never writes is an error (`SQLiteDecodingError`), never read as `cleared`.
+///
+/// Not thread-safe: one `SQLiteAlertStore` (one SQLite connection) per thread or behind a lock.
+public final class SQLiteAlertStore: AlertStorage {
     private let database: SQLiteDatabase
 
     /// Opens an existing database and migrates it if needed.
     /// - Parameter durableCommits: `false` (the daemon) commits with `synchronous=NORMAL`: a power loss may roll back
     ///   the last alert changes, which at worst notifies a condition once more.
-    public init(path: String, durableCommits: Bool = true) throws {
-        database = try StoreConnection.openExisting(path: path, durableCommits: durableCommits)
+    public convenience init(path: String, durableCommits: Bool = true) throws {
+        self.init(database: try StoreConnection.openExisting(path: path, durableCommits: durableCommits))
+    }
+
+    /// Uses `database`, a connection opened by `StoreConnection` (migrated), which other storage types may share.
+    public init(database: SQLiteDatabase) {
+        self.database = database
     }
 
     public func close() { database.close() }
@@ -68,10 +37,15 @@ public final class AlertStore {
         cleared_at, event_id
         """
 
-    private func record(from row: SQLiteStatement) -> AlertRecord {
-        let context = (try? JSONSerialization.jsonObject(with: Data((row.string(9) ?? "{}").utf8)) as? [String: String]) ?? [:]
+    /// - Throws: `SQLiteDecodingError` for a state or a context Hookyard never writes.
+    private func record(from row: SQLiteStatement) throws -> AlertRecord {
+        // Written only by `raise` as a JSON object of strings: anything else is an impossible value.
+        guard let text = row.string(9),
+              let context = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String] else {
+            throw row.decodingError([String: String].self, column: 9)
+        }
         return AlertRecord(id: row.int(0), kind: row.string(1) ?? "", subject: row.string(2) ?? "",
-                           state: AlertState(rawValue: row.string(3) ?? "") ?? .cleared, firstRaisedAt: row.int(4),
+                           state: try row.decode(AlertState.self, column: 3), firstRaisedAt: row.int(4),
                            lastRaisedAt: row.int(5), lastNotifiedAt: row.isNull(6) ? nil : row.int(6), timesNotified: Int(row.int(7)),
                            message: row.string(8) ?? "", context: context, clearedAt: row.isNull(10) ? nil : row.int(10),
                            eventID: row.isNull(11) ? nil : row.int(11))
@@ -83,7 +57,7 @@ public final class AlertStore {
         try statement.bind(1, kind)
         try statement.bind(2, subject)
         guard try statement.step() else { return nil }
-        return record(from: statement)
+        return try record(from: statement)
     }
 
     /// Raised conditions (most recently raised first), then, with `includeCleared`, cleared ones (most recently
@@ -95,7 +69,7 @@ public final class AlertStore {
             """)
         try statement.bind(1, includeCleared ? 1 : 0)
         var records: [AlertRecord] = []
-        while try statement.step() { records.append(record(from: statement)) }
+        while try statement.step() { records.append(try record(from: statement)) }
         return records
     }
 
@@ -110,6 +84,7 @@ public final class AlertStore {
 
     /// Whether any of `subjects` of `kind` is raised. - Complexity: one index lookup per subject.
     public func anyRaised(kind: String, subjects: [String]) throws -> Bool {
+        // SQLite-specific: `json_each` (PostgreSQL: `jsonb_array_elements_text`).
         let statement = try database.prepare("""
             SELECT 1 FROM alerts WHERE kind = ?1 AND state = 'raised' AND subject IN (SELECT value FROM json_each(?2)) LIMIT 1
             """)
@@ -160,6 +135,7 @@ public final class AlertStore {
                 record.timesNotified += 1
                 record.eventID = try existingEvent(eventID) ?? existingEvent(record.eventID) ?? newestEvent()
             }
+            // SQLite-specific: upsert `ON CONFLICT ... DO UPDATE ... excluded.`; `RETURNING` (PostgreSQL has it too).
             let upsert = try database.prepare("""
                 INSERT INTO alerts (kind, subject, state, first_raised_at, last_raised_at, last_notified_at, times_notified,
                                     last_message, context, cleared_at, event_id)
@@ -174,11 +150,11 @@ public final class AlertStore {
             try upsert.bind(2, subject)
             try upsert.bind(3, record.firstRaisedAt)
             try upsert.bind(4, now)
-            if let notified = record.lastNotifiedAt { try upsert.bind(5, notified) } else { try upsert.bind(5, nil as String?) }
+            try upsert.bind(5, record.lastNotifiedAt)
             try upsert.bind(6, Int64(record.timesNotified))
             try upsert.bind(7, message)
             try upsert.bind(8, contextText)
-            if let event = record.eventID { try upsert.bind(9, event) } else { try upsert.bind(9, nil as String?) }
+            try upsert.bind(9, record.eventID)
             _ = try upsert.step()
             record.id = upsert.int(0)
             upsert.reset()
@@ -204,7 +180,7 @@ public final class AlertStore {
             try update.bind(1, record.id)
             try update.bind(2, now)
             try update.bind(3, message)
-            if let event = record.eventID { try update.bind(4, event) } else { try update.bind(4, nil as String?) }
+            try update.bind(4, record.eventID)
             try update.run()
             let jobID = try queue(notification(record), eventID: record.eventID, now: now)
             return AlertChange(record: record, newlyRaised: false, notified: true, jobID: jobID)
@@ -214,7 +190,7 @@ public final class AlertStore {
     /// Inserts the notification job (inside the caller's transaction) under `eventID` unless it names its own.
     private func queue(_ job: NewJob?, eventID: Int64?, now: Int64) throws -> Int64? {
         guard let job, job.eventID ?? eventID != nil else { return nil }
-        return try JobQueue.insert([job], defaultEventID: eventID, now: now, into: database).first
+        return try SQLiteJobQueue.insert([job], defaultEventID: eventID, now: now, into: database).first
     }
 
     private func existingEvent(_ id: Int64?) throws -> Int64? {

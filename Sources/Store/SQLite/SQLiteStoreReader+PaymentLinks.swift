@@ -1,25 +1,6 @@
 import Foundation
 import SQLite
 
-/// A payment link a workflow step (`stripe.create_payment_link`) created, as the store remembers it: what a
-/// Checkout Session on it carries (Stripe copies a link's metadata onto the sessions it creates), for
-/// `hookyard trigger` walk-throughs.
-public struct CreatedPaymentLink: Sendable, Equatable {
-    public var id: String
-    /// The metadata the link was created with; empty when the step's output predates recording it and it was not a
-    /// dry run (whose recorded request has it).
-    public var metadata: [String: String]
-    /// The contact the link was made for (`payment_links_sent`, live links), else its `lead_email` or
-    /// `hookyard_email` metadata.
-    public var email: String?
-    /// A catalog tier link's price amount and currency; `nil` for a link to a price given by id.
-    public var amount: Int64?
-    public var currency: String?
-    /// The rule whose step created it.
-    public var rule: String?
-    public var dryRun: Bool
-}
-
 extension StoreReader {
     /// The payment link `id` as the `stripe.create_payment_link` step that created it recorded it, or `nil` when no
     /// succeeded step of this database created it.
@@ -30,6 +11,7 @@ extension StoreReader {
     /// The id of the payment link a `stripe.create_payment_link` step of this database created last (for `email`'s
     /// lead when given, compared normalised), or `nil` when none did (yet).
     public func newestCreatedPaymentLinkID(email: String?) throws -> String? {
+        // SQLite-specific: JSON functions `json_valid`/`json_type`/`json_extract` (PostgreSQL: `jsonb` operators).
         let statement = try database.prepare("""
             SELECT j.output, j.input FROM jobs j
             WHERE j.kind = 'stripe.create_payment_link' AND j.state = 'succeeded' AND json_valid(j.output)
@@ -50,6 +32,7 @@ extension StoreReader {
 extension CreatedPaymentLink {
     /// The query behind `StoreReader.createdPaymentLink` and `WorkflowStore.createdPaymentLink`.
     public static func read(id: String, from database: SQLiteDatabase) throws -> CreatedPaymentLink? {
+        // SQLite-specific: JSON functions `json_valid`/`json_type`/`json_extract` (PostgreSQL: `jsonb` operators).
         let statement = try database.prepare("""
             SELECT j.output, j.input FROM jobs j
             WHERE j.kind = 'stripe.create_payment_link' AND j.state = 'succeeded' AND json_valid(j.output)

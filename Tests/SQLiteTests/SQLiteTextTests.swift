@@ -1,4 +1,3 @@
-import Store
 import XCTest
 import SQLite
 

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import XCTest
-@testable import Store
+
 import SQLite
 
 final class WriteLockTests: XCTestCase {

@@ -1,42 +1,8 @@
 import SQLite
-/// How one sending account or campaign fared over a time window: the Instantly activities counted by kind, and the
-/// rates the deliverability watch judges (each = that kind's count / emails sent; `nil` when nothing was sent).
-public struct DeliverabilityRates: Sendable, Equatable {
-    /// What the counts are grouped by: Instantly's `email_account` (the mailbox that sent) or `campaign_id`.
-    public enum Scope: String, Sendable, CaseIterable {
-        case account, campaign
+import Store
 
-        /// The `contact_activity` column the scope groups by.
-        var column: String { self == .account ? "account" : "campaign_id" }
-    }
-
-    public var scope: Scope
-    /// The account's address (lower case) or the campaign id.
-    public var key: String
-    /// `email_sent` events in the window.
-    public var sent: Int
-    /// `email_bounced` events in the window.
-    public var bounced: Int
-    /// `lead_unsubscribed` events in the window.
-    public var unsubscribed: Int
-    /// `reply_received` events in the window.
-    public var replied: Int
-
-    public init(scope: Scope, key: String, sent: Int, bounced: Int, unsubscribed: Int, replied: Int) {
-        self.scope = scope
-        self.key = key
-        self.sent = sent
-        self.bounced = bounced
-        self.unsubscribed = unsubscribed
-        self.replied = replied
-    }
-
-    public var bounceRate: Double? { rate(bounced) }
-    public var unsubscribeRate: Double? { rate(unsubscribed) }
-    public var replyRate: Double? { rate(replied) }
-
-    private func rate(_ count: Int) -> Double? { sent > 0 ? Double(count) / Double(sent) : nil }
-}
+/// The deliverability reader as callers knew it before the storage protocols; the SQLite implementation.
+public typealias DeliverabilityReader = SQLiteDeliverabilityReader
 
 /// Reads deliverability rates from the contacts' Instantly activity (`contact_activity`, which keeps every
 /// activity's time, campaign and sending account; an erased person's rows stay, anonymous, so rates do not change
@@ -44,9 +10,9 @@ public struct DeliverabilityRates: Sendable, Equatable {
 /// `(now - window, now]`. Used by the deliverability watch (per event and in the maintenance pass), `/metrics`, and
 /// the report.
 ///
-/// Not thread-safe: one reader per thread. A reader made by `SQLiteContactStore.deliverabilityReader()` shares that store's
-/// connection and lives no longer than it.
-public final class DeliverabilityReader {
+/// Not thread-safe: one reader per thread. A reader made with `init(sharing:)` (as `WorkflowStore.deliverabilityReader()`
+/// does) shares that connection and lives no longer than it.
+public final class SQLiteDeliverabilityReader: DeliverabilityRatesReading {
     private let database: SQLiteDatabase
     private let ownsConnection: Bool
 
@@ -56,8 +22,8 @@ public final class DeliverabilityReader {
         ownsConnection = true
     }
 
-    /// A reader on `database`, which stays the caller's to close (`close()` leaves it open).
-    public init(database: SQLiteDatabase) {
+    /// Reads on `database`, a connection opened by `StoreConnection` that its owner closes (`close()` leaves it open).
+    public init(sharing database: SQLiteDatabase) {
         self.database = database
         ownsConnection = false
     }
@@ -79,6 +45,7 @@ public final class DeliverabilityReader {
         var result: [DeliverabilityRates] = []
         for scope in DeliverabilityRates.Scope.allCases {
             let column = scope.column
+            // SQLite-specific: booleans summed as integers (`sum(kind = 'sent')`; PostgreSQL: `count(*) FILTER`).
             let statement = try database.prepare("""
                 SELECT \(column), sum(kind = 'sent'), sum(kind = 'bounced'), sum(kind = 'unsubscribed'), sum(kind = 'replied')
                 FROM contact_activity
@@ -120,4 +87,9 @@ public final class DeliverabilityReader {
         }
         return rates
     }
+}
+
+extension DeliverabilityRates.Scope {
+    /// The `contact_activity` column the scope groups by.
+    var column: String { self == .account ? "account" : "campaign_id" }
 }

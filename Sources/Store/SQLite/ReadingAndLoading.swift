@@ -7,6 +7,7 @@ public enum ReadingConnection {
     ///   error. The connection has the same thread rules as any `SQLiteDatabase` (one thread at a time).
     public static func open(path: String) throws -> SQLiteDatabase {
         let database = try StoreConnection.openExisting(path: path)
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         try database.execute("PRAGMA query_only = ON")
         return database
     }
@@ -20,6 +21,7 @@ public enum LoadingConnection {
     public static func open(path: String) throws -> SQLiteDatabase {
         let database = try StoreConnection.open(path: path, create: true, busyTimeoutMilliseconds: 5000)
         try Schema.migrate(database)
+        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         try database.execute("PRAGMA synchronous = OFF")
         return database
     }

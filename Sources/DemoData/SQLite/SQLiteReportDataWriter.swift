@@ -2,7 +2,10 @@ import Contacts
 import Store
 import SQLite
 
-/// Writes report data straight into the store's tables, the way the daemon would have left them: an `events` row for
+/// The report data writer as callers knew it before the storage protocols; the SQLite implementation.
+public typealias ReportDataWriter = SQLiteReportDataWriter
+
+/// Writes report data straight into the SQLite store's tables (`ReportDataWriting`), the way the daemon would have left them: an `events` row for
 /// every Instantly activity and Stripe payment (with its `contact_activity` or `contact_payments` row), contacts,
 /// campaign names, payment links sent, subscriptions, rule runs and holdbacks, jobs and admin actions. `finish()`
 /// then computes what the daemon derives as it applies events (first and last campaign, counters, payment status, the
@@ -10,16 +13,9 @@ import SQLite
 ///
 /// Calls only prepare-once statements; the caller groups them in transactions (`database.transaction`).
 /// Not thread-safe: one writer per connection and thread.
-public final class ReportDataWriter {
-    /// The kinds of `contact_payments` rows.
-    public enum PaymentKind: String, Sendable {
-        /// A one-off Checkout Session payment.
-        case payment
-        /// A paid invoice: a subscription's first or a renewal.
-        case invoice
-        /// A charge's refund; `amount` is given positive and stored negative.
-        case refund
-    }
+public final class SQLiteReportDataWriter: ReportDataWriting {
+    /// The kinds of `contact_payments` rows (`ReportDataPaymentKind`).
+    public typealias PaymentKind = ReportDataPaymentKind
 
     public let database: SQLiteDatabase
     /// Events written so far (what `events` rows this writer added).
@@ -36,6 +32,7 @@ public final class ReportDataWriter {
     public init(database: SQLiteDatabase, keyPrefix: String = "demo:") throws {
         self.database = database
         self.keyPrefix = keyPrefix
+        // SQLite-specific: `CAST` between BLOB and TEXT.
         insertEvent = try database.prepare("""
             INSERT INTO events (source, dedup_key, event_id, type, received_at, body, headers)
             VALUES (?1, ?2, ?3, ?4, ?5, CAST(?6 AS BLOB), '{}')
@@ -60,6 +57,7 @@ public final class ReportDataWriter {
 
     /// A campaign's name as Instantly's events carry it.
     public func campaign(id: String, name: String, at: Int64) throws {
+        // SQLite-specific: upsert `ON CONFLICT ... DO UPDATE ... excluded.`.
         let statement = try database.prepare("""
             INSERT INTO campaigns (id, name, updated_at) VALUES (?1, ?2, ?3)
             ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at
@@ -179,6 +177,34 @@ public final class ReportDataWriter {
     /// What the daemon derives while applying events, for every contact at once: first and last campaign (and when),
     /// activity counters, last engagement, do-not-contact, payment status and tier, and each payment's first and last campaign (the link campaign,
     /// else the last touch ever before it), as `ContactStore` stores them. Run once after loading, in a transaction.
+    /// Marks the database as the demo dataset: the `demo_data` table (one row: seed, contacts, time).
+    /// SQLite-specific: `STRICT` table.
+    public func markDemoData(table: String, seed: UInt64, contacts: Int, at now: Int64) throws {
+        // SQLite-specific: `STRICT` table.
+        try database.execute("""
+            CREATE TABLE \(table) (id INTEGER PRIMARY KEY CHECK (id = 1), seed INTEGER NOT NULL,
+                contacts INTEGER NOT NULL, created_at INTEGER NOT NULL) STRICT;
+            INSERT INTO \(table) VALUES (1, \(Int64(bitPattern: seed)), \(contacts), \(now));
+            """)
+    }
+
+    /// What an existing database at `path` holds, read-only: whether it has the demo marker table `markerTable`, its
+    /// real events (dedup keys not starting `demo:`), and, unless it is a demo database, its contacts.
+    /// SQLite-specific: `sqlite_master`.
+    public static func existingData(path: String, markerTable: String) throws -> (demo: Bool, events: Int, contacts: Int) {
+        let existing = try SQLiteDatabase(path: path, readOnly: true)
+        defer { existing.close() }
+        // SQLite-specific: `sqlite_master`.
+        let statement = try existing.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        var tables = Set<String>()
+        while try statement.step() { tables.insert(statement.string(0) ?? "") }
+        let demo = tables.contains(markerTable)
+        let events = tables.contains("events")
+            ? Int(try existing.scalarInt("SELECT count(*) FROM events WHERE dedup_key NOT LIKE 'demo:%'") ?? 0) : 0
+        let contacts = tables.contains("contacts") && !demo ? Int(try existing.scalarInt("SELECT count(*) FROM contacts") ?? 0) : 0
+        return (demo, events, contacts)
+    }
+
     public func finish() throws {
         try database.execute("""
             UPDATE contacts SET sent = a.sent, opened = a.opened, clicked = a.clicked, replied = a.replied,
@@ -226,6 +252,7 @@ public final class ReportDataWriter {
     /// `at`), their activity and payments kept without contact or event, the contact deleted with what belongs to it.
     public func erase(contacts ids: [Int64], at: Int64) throws {
         for id in ids {
+            // SQLite-specific: blob literal `x''`.
             try execute("""
                 UPDATE events SET body = x'', pruned_at = ?2 WHERE id IN (
                     SELECT event_id FROM contact_activity WHERE contact_id = ?1

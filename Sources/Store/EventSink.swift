@@ -1,0 +1,16 @@
+/// Where the intake hands verified webhooks, whatever engine stores them (`SQLiteEventWriter` today).
+///
+/// Contract every implementation keeps: `append`'s completion reports `.stored` or `.duplicate` only once the event
+/// (and its processing job) is durable, so the sender may be acknowledged; an event with the same source and dedup
+/// key as a stored one is reported `.duplicate` and not written again; completions run on a thread of the sink's
+/// own and must not block. Thread-safe: any thread may append.
+public protocol EventSink: Sendable {
+    /// Queues `event` to be stored; `completion` runs once it is durable, or with the reason it is not.
+    func append(_ event: IncomingEvent, completion: @escaping @Sendable (Result<AppendOutcome, StoreError>) -> Void)
+    /// Whether the sink takes events now (the outcome of recent appends, or a write of its own while idle).
+    func probe(completion: @escaping @Sendable (Result<Void, StoreError>) -> Void)
+    /// Whether the most recent appends were stored (health, for the readiness check and alerts).
+    var isHealthy: Bool { get }
+    /// Stores what is queued, then accepts nothing more (later appends fail with `StoreError.closed`). Idempotent.
+    func close()
+}

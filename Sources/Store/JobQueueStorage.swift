@@ -1,0 +1,66 @@
+/// What the workers, the alerts and the CLI need from the durable job queue, whatever engine stores it
+/// (`SQLiteJobQueue` today; a PostgreSQL queue can implement the same contract).
+///
+/// Contract every implementation keeps:
+/// - each call is atomic: after a crash every job is in a state a restart can act on (a job whose worker died stays
+///   `running` with an expired lease, and `claimNext` takes it again, recording the lost attempt as `lease_expired`);
+/// - outcomes (`succeed`, `skip`, `fail`) are accepted only from the current lease owner and return `false` otherwise,
+///   writing nothing;
+/// - follow-up jobs are created in the same transaction as the outcome that causes them, and a job whose idempotency
+///   key exists already is never created twice;
+/// - a stored value the implementation cannot read (an unknown state) is an error, never a default.
+///
+/// Thread-safety is the implementation's: `SQLiteJobQueue` is used by one thread at a time.
+public protocol JobQueueStorage: AnyObject {
+    /// Claims the most overdue due job (queued or retrying with `next_run_at <= now`, or running with an expired
+    /// lease), leasing it to `owner` until `now + leaseMilliseconds`, and starts a new attempt.
+    /// - Returns: the claimed job (state `running`, `attempts` counting this one), or `nil` if none is due.
+    func claimNext(owner: String, leaseMilliseconds: Int64, now: Int64) throws -> Job?
+    /// Extends the lease of a job `owner` still holds. - Returns: `false` if the lease was lost.
+    func renewLease(jobID: Int64, owner: String, leaseMilliseconds: Int64, now: Int64) throws -> Bool
+    /// Marks the job succeeded with its output and creates `followUps` atomically with it.
+    func succeed(jobID: Int64, owner: String, output: String?, followUps: [NewJob], now: Int64) throws -> Bool
+    /// Marks the job `skipped` (output `{"skipped": reason}`) and creates `followUps` atomically with it.
+    func skip(jobID: Int64, owner: String, reason: String, followUps: [NewJob], now: Int64) throws -> Bool
+    /// Records a failed attempt: `retryAt` schedules another, `nil` sends the job to the dead-letter queue.
+    func fail(jobID: Int64, owner: String, error: String, status: Int?, retryAt: Int64?, now: Int64) throws -> Bool
+    /// Creates jobs not caused by a finishing one; each needs its `eventID`. - Returns: how many were created.
+    @discardableResult func enqueue(_ jobs: [NewJob], now: Int64) throws -> Int
+    /// Gives back every job `owner` holds (graceful shutdown), due again at once, the attempt not counted.
+    @discardableResult func releaseLeases(owner: String, now: Int64) throws -> Int
+
+    /// Jobs, newest first, optionally in one state.
+    func list(state: JobState?, limit: Int) throws -> [Job]
+    /// One job and all its attempts, oldest first.
+    func job(_ id: Int64) throws -> (job: Job, attempts: [JobAttempt])?
+    /// The jobs an event caused, oldest first.
+    func jobs(forEvent eventID: Int64) throws -> [Job]
+    /// The number of jobs in each state, every `JobState` present (0 when none).
+    func jobCounts() throws -> [String: Int]
+
+    /// Queues a dead or discarded job again, due now, with a fresh attempt budget; recorded as an admin action.
+    /// - Throws: `JobChangeError`.
+    func retry(_ id: Int64, now: Int64) throws
+    /// Queues every dead job again; recorded as one admin action when there were any. - Returns: how many.
+    @discardableResult func retryAllDead(now: Int64) throws -> Int
+    /// Takes a dead job out of the dead-letter queue as `discarded`; recorded as an admin action.
+    /// - Throws: `JobChangeError`.
+    func discard(_ id: Int64, now: Int64) throws
+    /// The dead jobs whose `Job.alertSubject(of:)` is `subject`: how many, and the newest one's id.
+    func deadJobs(subject: String) throws -> (count: Int, newestID: Int64?)
+
+    /// Releases the storage's connection; later calls throw.
+    func close()
+}
+
+extension JobQueueStorage {
+    /// `succeed` without follow-up jobs.
+    public func succeed(jobID: Int64, owner: String, output: String?, now: Int64) throws -> Bool {
+        try succeed(jobID: jobID, owner: owner, output: output, followUps: [], now: now)
+    }
+
+    /// `skip` without follow-up jobs.
+    public func skip(jobID: Int64, owner: String, reason: String, now: Int64) throws -> Bool {
+        try skip(jobID: jobID, owner: owner, reason: reason, followUps: [], now: now)
+    }
+}
