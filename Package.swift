@@ -114,7 +114,8 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["SQLite", "Reports", "DemoData", "Store"], swiftSettings: swiftSettings),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "hookyardTests", dependencies: ["SQLite", "hookyard", "Intake", "Store", "TestSupport", "Reports", "DemoData"],
-                    swiftSettings: swiftSettings),
+        .testTarget(name: "hookyardTests", dependencies: ["SQLite", "hookyard", "Intake", "Store", "TestSupport", "Reports", "DemoData",
+                                                         "Workflows", "Outbound", .product(name: "Logging", package: "swift-log")],
+                    exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )
