@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "Metrics", swiftSettings: swiftSettings),
         // Conditions an admin is told about (dead jobs, deliverability, Instantly's webhook), raised and cleared.
         .target(name: "Alerts",
-                dependencies: ["Store", "Contacts", "Outbound", "Metrics", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["Store", "Jobs", "Contacts", "Outbound", "Metrics", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The one SQLite wrapper: connections, statements, bindings, row decoding; SQLite's own words in its errors.
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
@@ -66,9 +66,13 @@ let package = Package(
         .target(name: "Outbound",
                 dependencies: ["CCurl", "Cryptography", "Metrics", "StrictJSON"],
                 swiftSettings: swiftSettings),
-        // Rules, actions, retry policy and the worker pool that runs jobs through Outbound.
+        // Job execution: the worker pool, the retry policy, the registry of job kinds, JobFailure. Knows no workflow.
+        .target(name: "Jobs",
+                dependencies: ["Store", "Metrics", "CLinux", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swiftSettings),
+        // Rules, actions and the engine that runs them as job kinds through Outbound.
         .target(name: "Workflows",
-                dependencies: ["Store", "Contacts", "Outbound", "Alerts", "CLinux", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["Store", "Jobs", "Contacts", "Outbound", "Alerts", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The success-metrics report (attribution, funnel, revenue, churn) computed from the store by SQL aggregates.
         .target(name: "Reports", dependencies: ["Store", "SQLite", "Contacts"], swiftSettings: swiftSettings),
@@ -76,7 +80,7 @@ let package = Package(
         .target(name: "DemoData", dependencies: ["Store", "SQLite", "Contacts"], swiftSettings: swiftSettings),
         // CLI, configuration, logging, wiring.
         .executableTarget(name: "hookyard",
-                          dependencies: ["HTTPServer", "Store", "SQLite", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "Yams", "StrictJSON",
+                          dependencies: ["HTTPServer", "Store", "SQLite", "Intake", "Outbound", "Contacts", "Jobs", "Workflows", "Alerts", "Metrics", "Cryptography", "Yams", "StrictJSON",
                                          "Reports", "DemoData",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
@@ -87,12 +91,12 @@ let package = Package(
                           swiftSettings: swiftSettings),
         // Drains a filled queue through the workers into the fake Stripe API, for `make bench`.
         .executableTarget(name: "BenchDrain",
-                          dependencies: ["Workflows", "Store", "Outbound", "TestSupport",
+                          dependencies: ["Workflows", "Jobs", "Store", "Outbound", "TestSupport",
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Benchmarks/BenchDrain", swiftSettings: swiftSettings),
         // Applies events to 100,000 seeded contacts through the workers (the contact job), for `make bench`.
         .executableTarget(name: "BenchContacts",
-                          dependencies: ["Workflows", "Contacts", "Store", "SQLite", "Outbound", "TestSupport",
+                          dependencies: ["Workflows", "Jobs", "Contacts", "Store", "SQLite", "Outbound", "TestSupport",
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Benchmarks/BenchContacts", swiftSettings: swiftSettings),
         // Times the report (ReportBuilder) on 1,000,000 events and 100,000 contacts of demo data, for `make bench`.
@@ -110,12 +114,14 @@ let package = Package(
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTPServer", "StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ContactsTests", dependencies: ["SQLite", "Contacts", "Store", "Outbound", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "WorkflowsTests", dependencies: ["SQLite", "Workflows", "Contacts", "Store", "Outbound", "Alerts", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "WorkflowsTests", dependencies: ["SQLite", "Workflows", "Jobs", "Contacts", "Store", "Outbound", "Alerts", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportsTests", dependencies: ["SQLite", "Reports", "DemoData", "Store"], swiftSettings: swiftSettings),
-        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Jobs", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "hookyardTests", dependencies: ["SQLite", "hookyard", "Intake", "Store", "TestSupport", "Reports", "DemoData",
-                                                         "Workflows", "Outbound", .product(name: "Logging", package: "swift-log")],
+                                                         "Jobs", "Workflows", "Outbound", .product(name: "Logging", package: "swift-log")],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,6 +1,7 @@
 import Alerts
 import Contacts
 import Foundation
+import Jobs
 import Logging
 import Outbound
 import Store
@@ -52,7 +53,9 @@ public struct ProviderSet: Sendable {
 }
 
 /// Runs the jobs of the queue: `process_event` jobs match an event against the rules and queue the first step of
-/// each rule it starts; step jobs (kind = the action's name) run one step and queue the next.
+/// each rule it starts; step jobs (kind = the action's name) run one step and queue the next. The engine registers
+/// these kinds (`jobKinds`, with Alerts' `alert.notify`) for the worker pool, which runs them with a `WorkflowStore` of
+/// the worker's own.
 ///
 /// A step job's input names its rule, step and flow and carries the earlier steps' outputs, so it is
 /// self-contained: the next step is created in the transaction that records this one's output, and a crash at
@@ -72,7 +75,7 @@ public struct ProviderSet: Sendable {
 /// `deliverability.pause_campaign` jobs pause a campaign as `instantly.pause_campaign` does.
 ///
 /// Thread-safe; `update(rules:contacts:)` swaps the configuration for jobs that start afterwards.
-public final class WorkflowEngine: JobHandler {
+public final class WorkflowEngine: Sendable {
     public static let processEventKind = "process_event"
 
     private let rules: Mutex<[Rule]>
@@ -129,44 +132,58 @@ public final class WorkflowEngine: JobHandler {
 
     public var currentContactPolicy: ContactPolicy { contactPolicy.withLock { $0 } }
 
+    /// The job kinds the engine runs, for the worker pool: `process_event` (quiet when it starts nothing), one kind
+    /// per action of `ActionCatalog` (a step), `deliverability.pause_campaign`, and Alerts' `alert.notify` on the
+    /// engine's alert webhook. Built on each call: build it once and hand it to the pool.
+    public var jobKinds: JobKinds {
+        var kinds = JobKinds()
+        kinds.register(Self.processEventKind, quiet: true, handler: WorkflowJob(engine: self, part: .processEvent))
+        for spec in ActionCatalog.specs { kinds.register(spec.name, handler: WorkflowJob(engine: self, part: .step)) }
+        kinds.register(DeliverabilityWatch.pauseJobKind, handler: WorkflowJob(engine: self, part: .campaignPause))
+        AlertNotificationJob.register(in: &kinds, webhook: alertWebhook)
+        return kinds
+    }
+
+    /// Runs one attempt of `job` on `store`, as a worker would (through `jobKinds`, built for this call): for tests and
+    /// one-off runs.
     public func run(_ job: Job, store: WorkflowStore) -> JobOutcome {
-        do throws(ProviderFailure) {
-            if job.kind == Self.processEventKind { return try processEvent(job, store: store) }
-            if job.kind == AlertCenter.notificationKind { return try postAlert(job) }
-            if job.kind == DeliverabilityWatch.pauseJobKind { return try pauseCampaign(job, store: store) }
-            guard ActionCatalog.spec(job.kind) != nil else {
-                throw Arguments.failure("no handler for job kind '\(job.kind)'")
-            }
-            return try runStep(job, store: store)
-        } catch {
-            return .failed(error: error.message, status: error.status, retryable: error.retryable,
-                           retryAfterMilliseconds: error.retryAfterMilliseconds)
+        let context = WorkerContext(databasePath: "", worker: "direct")
+        context.adopt(WorkflowStoreResource(store))
+        return jobKinds.run(job, context: context)
+    }
+
+    /// Runs one attempt of a job of the engine's own kinds (`WorkflowJob`).
+    func run(_ part: WorkflowJob.Part, _ job: Job, store: WorkflowStore) throws(JobFailure) -> JobOutcome {
+        switch part {
+        case .processEvent: try processEvent(job, store: store)
+        case .step: try runStep(job, store: store)
+        case .campaignPause: try pauseCampaign(job, store: store)
         }
     }
 
     // MARK: Matching
 
-    private func storedEvent(_ job: Job, store: WorkflowStore) throws(ProviderFailure) -> (source: EventSource, type: String, body: [UInt8]) {
+    private func storedEvent(_ job: Job, store: WorkflowStore) throws(JobFailure) -> (source: EventSource, type: String, body: [UInt8]) {
         let stored: (source: EventSource, type: String, body: [UInt8])?
         do {
             stored = try store.event(id: job.eventID)
         } catch {
-            throw ProviderFailure(message: "reading event \(job.eventID) failed: \(error)", status: nil, retryable: true, retryAfterMilliseconds: nil)
+            throw JobFailure.storage("reading event \(job.eventID)", error)
         }
-        guard let stored else { throw Arguments.failure("event \(job.eventID) is not in the database") }
+        guard let stored else { throw JobFailure.invalidJob("event \(job.eventID) is not in the database") }
         return stored
     }
 
-    private func parse(_ body: [UInt8], of job: Job) throws(ProviderFailure) -> JSONValue {
+    private func parse(_ body: [UInt8], of job: Job) throws(JobFailure) -> JSONValue {
         do {
             return try JSONValue.parse(body)
         } catch {
-            throw Arguments.failure("event \(job.eventID) is not JSON: \(error)")
+            throw JobFailure.invalidJob("event \(job.eventID) is not JSON: \(error)")
         }
     }
 
-    private static func storeFailure(_ what: String, _ error: any Error) -> ProviderFailure {
-        ProviderFailure(message: "\(what) failed: \(error)", status: nil, retryable: true, retryAfterMilliseconds: nil)
+    private static func storeFailure(_ what: String, _ error: any Error) -> JobFailure {
+        JobFailure.storage(what, error)
     }
 
     private var flowMode: String {
@@ -175,7 +192,7 @@ public final class WorkflowEngine: JobHandler {
         providers.stripeDryRun || providers.instantlyDryRun ? "dry-run:" : ""
     }
 
-    private func processEvent(_ job: Job, store: WorkflowStore) throws(ProviderFailure) -> JobOutcome {
+    private func processEvent(_ job: Job, store: WorkflowStore) throws(JobFailure) -> JobOutcome {
         let stored = try storedEvent(job, store: store)
         let policy = currentContactPolicy
         let rules = currentRules
@@ -259,13 +276,13 @@ public final class WorkflowEngine: JobHandler {
 
     /// The first steps of the rules on the segments in `transitions`, each once per entry (or exit), and what was
     /// held back. Used for changes an event caused and for those the clock caused (`ContactMaintenance`).
-    public func segmentJobs(for transitions: [SegmentTransition], store: WorkflowStore, now: Int64) throws(ProviderFailure)
+    public func segmentJobs(for transitions: [SegmentTransition], store: WorkflowStore, now: Int64) throws(JobFailure)
         -> (jobs: [NewJob], report: [JSONValue]) {
         try segmentJobs(for: transitions, rules: currentRules, policy: currentContactPolicy, store: store, now: now)
     }
 
     private func segmentJobs(for transitions: [SegmentTransition], rules: [Rule], policy: ContactPolicy, store: WorkflowStore,
-                             now: Int64) throws(ProviderFailure) -> (jobs: [NewJob], report: [JSONValue]) {
+                             now: Int64) throws(JobFailure) -> (jobs: [NewJob], report: [JSONValue]) {
         var jobs: [NewJob] = []
         var report: [JSONValue] = []
         for transition in transitions {
@@ -303,7 +320,7 @@ public final class WorkflowEngine: JobHandler {
     /// (`max_per_day`; held back and counted). The caps are checked last and record the run, so a flow that starts is
     /// counted once, however often its event is processed again.
     private func hold(_ rule: Rule, flow: String, contactID: Int64?, email: String?, loopGuardFrom: Int64?, policy: ContactPolicy,
-                      store: WorkflowStore, eventID: Int64, now: Int64) throws(ProviderFailure) -> String? {
+                      store: WorkflowStore, eventID: Int64, now: Int64) throws(JobFailure) -> String? {
         do {
             if let filter = rule.contactFilter {
                 guard let contactID else { return "its if: tests the contact, and this event names no contact" }
@@ -344,7 +361,7 @@ public final class WorkflowEngine: JobHandler {
     /// error) when its schedule cannot be worked out, so one misconfigured rule does not stop the others.
     private func startFlow(_ rule: Rule, step: Step, flow: String, contact: String?, context: JSONValue, eventID: Int64, now: Int64,
                            report: inout [JSONValue]) -> NewJob? {
-        do throws(ProviderFailure) {
+        do throws(JobFailure) {
             let job = try stepJob(rule: rule, step: step, flow: flow, outputs: [:], contact: contact, context: context, now: now)
             report.append(.object(["rule": .string(rule.name), "flow": .string(flow)]))
             return job
@@ -356,7 +373,7 @@ public final class WorkflowEngine: JobHandler {
     }
 
     private func stepJob(rule: Rule, step: Step, flow: String, outputs: [String: JSONValue], contact: String?, context: JSONValue,
-                         now: Int64) throws(ProviderFailure) -> NewJob {
+                         now: Int64) throws(JobFailure) -> NewJob {
         var input: [String: JSONValue] = ["rule": .string(rule.name), "step": .string(step.name), "flow": .string(flow),
                                           "steps": .object(outputs)]
         if let contact { input["contact"] = .string(contact) }
@@ -368,7 +385,7 @@ public final class WorkflowEngine: JobHandler {
 
     /// When `step` is due, given the flow so far: now, a wait after now (`after:`), or the time its `at:` renders
     /// to plus the offset (at once when that is past).
-    private func scheduledTime(of step: Step, context: JSONValue, now: Int64) throws(ProviderFailure) -> Int64 {
+    private func scheduledTime(of step: Step, context: JSONValue, now: Int64) throws(JobFailure) -> Int64 {
         switch step.schedule {
         case nil: return now
         case .after(let milliseconds)?: return now + milliseconds
@@ -377,10 +394,10 @@ public final class WorkflowEngine: JobHandler {
             do {
                 value = try template.render(in: context)
             } catch {
-                throw Arguments.failure("step '\(step.name)' at: \(error)")
+                throw JobFailure.invalidJob("step '\(step.name)' at: \(error)")
             }
             guard let time = StepSchedule.time(of: value, iso8601: ISO8601Timestamp.milliseconds) else {
-                throw Arguments.failure("step '\(step.name)' at: \(template) gave \(value.serialized()), which is not a time (Unix seconds or ISO 8601)")
+                throw JobFailure.invalidJob("step '\(step.name)' at: \(template) gave \(value.serialized()), which is not a time (Unix seconds or ISO 8601)")
             }
             return max(now, time + offset)
         }
@@ -405,27 +422,22 @@ public final class WorkflowEngine: JobHandler {
 
     // MARK: Alerts
 
-    /// Posts an `alert.notify` job's text to the alert webhook. Without one (the job was queued by a CLI command,
-    /// which cannot know whether the daemon has the URL) there is nothing to post: the job succeeds as skipped.
-    private func postAlert(_ job: Job) throws(ProviderFailure) -> JobOutcome {
-        guard let alertWebhook else {
-            return .succeeded(output: JSONValue.object(["skipped": .string("no alert webhook is configured (HOOKYARD_ALERT_WEBHOOK_URL)")]).serialized(),
-                              followUps: [])
-        }
-        return .succeeded(output: try alertWebhook.deliver(job), followUps: [])
-    }
-
     /// Pauses the campaign a deliverability alert names, through the same idempotent action as
     /// `instantly.pause_campaign` (it reads the status first, so a retry writes nothing once paused).
-    private func pauseCampaign(_ job: Job, store: WorkflowStore) throws(ProviderFailure) -> JobOutcome {
+    private func pauseCampaign(_ job: Job, store: WorkflowStore) throws(JobFailure) -> JobOutcome {
         guard let input = try? JSONValue.parse(job.input ?? ""), let campaign = input["campaign"]?.stringValue else {
-            throw Arguments.failure("job \(job.id) names no campaign to pause")
+            throw JobFailure.invalidJob("job \(job.id) names no campaign to pause")
         }
         let instantly = RecordingProviderTransport(providers.instantly)
         let context = ActionContext(stripe: StripeClient(transport: providers.stripe), instantly: InstantlyClient(transport: instantly),
                                     store: store, eventID: job.eventID, rule: "deliverability", idempotencyKey: Self.stripeIdempotencyKey(job),
                                     now: clock)
-        var output = try runner.run("instantly.pause_campaign", Arguments(values: ["campaign": .string(campaign)]), in: context).objectValue ?? [:]
+        var output: [String: JSONValue]
+        do {
+            output = try runner.run("instantly.pause_campaign", Arguments(values: ["campaign": .string(campaign)]), in: context).objectValue ?? [:]
+        } catch {
+            throw JobFailure(provider: error)
+        }
         output["alert"] = input["alert"] ?? .null
         if providers.instantlyDryRun {
             output["dry_run"] = .bool(true)
@@ -439,17 +451,17 @@ public final class WorkflowEngine: JobHandler {
 
     // MARK: Steps
 
-    private func runStep(_ job: Job, store: WorkflowStore) throws(ProviderFailure) -> JobOutcome {
+    private func runStep(_ job: Job, store: WorkflowStore) throws(JobFailure) -> JobOutcome {
         guard let input = try? JSONValue.parse(job.input ?? ""), let ruleName = input["rule"]?.stringValue,
               let stepName = input["step"]?.stringValue, let flow = input["flow"]?.stringValue,
               case .object(let outputs)? = input["steps"] else {
-            throw Arguments.failure("job \(job.id) has no valid step input")
+            throw JobFailure.invalidJob("job \(job.id) has no valid step input")
         }
         guard let rule = currentRules.first(where: { $0.name == ruleName }) else {
-            throw Arguments.failure("rule '\(ruleName)' is no longer configured")
+            throw JobFailure.invalidJob("rule '\(ruleName)' is no longer configured")
         }
         guard let (index, step) = rule.step(named: stepName).map({ ($0.index, $0.step) }), step.action == job.kind else {
-            throw Arguments.failure("rule '\(ruleName)' no longer has a step '\(stepName)' running \(job.kind) (the configuration changed)")
+            throw JobFailure.invalidJob("rule '\(ruleName)' no longer has a step '\(stepName)' running \(job.kind) (the configuration changed)")
         }
         let event = try storedEvent(job, store: store)
         let body: JSONValue = event.body.isEmpty ? .object([:])
@@ -519,7 +531,7 @@ public final class WorkflowEngine: JobHandler {
             do {
                 rendered[name] = try argument.render(in: context)
             } catch {
-                throw Arguments.failure("step '\(stepName)' argument '\(name)': \(error)")
+                throw JobFailure.invalidJob("step '\(stepName)' argument '\(name)': \(error)")
             }
         }
 
@@ -551,7 +563,12 @@ public final class WorkflowEngine: JobHandler {
                                           dueAt: input["scheduled_for"]?.stringValue.flatMap(ISO8601Timestamp.milliseconds) ?? job.createdAt,
                                           segments: currentContactPolicy.segments, effects: effects,
                                           stripeDryRun: providers.stripeDryRun, instantlyDryRun: providers.instantlyDryRun)
-        let result = try runner.run(step.action, Arguments(values: rendered), in: actionContext)
+        let result: JSONValue
+        do {
+            result = try runner.run(step.action, Arguments(values: rendered), in: actionContext)
+        } catch {
+            throw JobFailure(provider: error)
+        }
 
         var stored = result.objectValue ?? ["result": result]
         let dryRunTransports = (providers.stripeDryRun ? [stripe] : []) + (providers.instantlyDryRun ? [instantly] : [])
@@ -582,7 +599,7 @@ public final class WorkflowEngine: JobHandler {
     /// The catalog as `step` reads it: with `registrations`, `seats_left` and `sold_out` counted now for each product
     /// whose live figures the step names (`catalog.event.sold_out`), so a waiting step sees the seats as they are
     /// when it runs.
-    private func liveCatalog(for step: Step, store: WorkflowStore) throws(ProviderFailure) -> JSONValue {
+    private func liveCatalog(for step: Step, store: WorkflowStore) throws(JobFailure) -> JSONValue {
         let live: Set<String> = ["registrations", "seats_left", "sold_out"]
         let products = Set(step.pathsRead.filter { $0.count >= 3 && $0[0] == "catalog" && live.contains($0[2]) }.map { $0[1] })
         let catalog = currentCatalog
@@ -605,7 +622,7 @@ public final class WorkflowEngine: JobHandler {
 
     /// The job of the step after `index`, which sees `result` as this step's output; `nil` after the last step.
     private func nextStepJob(after index: Int, of rule: Rule, result: JSONValue, outputs: [String: JSONValue], body: JSONValue,
-                             contact: JSONValue, contactEmail: String?, catalog: JSONValue, flow: String) throws(ProviderFailure) -> NewJob? {
+                             contact: JSONValue, contactEmail: String?, catalog: JSONValue, flow: String) throws(JobFailure) -> NewJob? {
         guard index + 1 < rule.steps.count else { return nil }
         var next = outputs
         next[rule.steps[index].name] = result
@@ -619,7 +636,7 @@ public final class WorkflowEngine: JobHandler {
     /// successors) or an Instantly lead id per campaign; and the segment changes a local action such as
     /// `contact.register` caused (`effects`).
     private func learn(from result: JSONValue, of step: Step, arguments: [String: JSONValue], job: Job,
-                       store: WorkflowStore, effects: ActionEffects) throws(ProviderFailure) -> [NewJob] {
+                       store: WorkflowStore, effects: ActionEffects) throws(JobFailure) -> [NewJob] {
         guard let email = Self.linkedEmail(of: step, arguments: arguments, result: result) else { return [] }
         let now = clock()
         do {
@@ -647,7 +664,7 @@ public final class WorkflowEngine: JobHandler {
             default:
                 return []
             }
-        } catch let failure as ProviderFailure {
+        } catch let failure as JobFailure {
             throw failure
         } catch {
             throw Self.storeFailure("linking \(step.action)'s result to the contact", error)
@@ -658,7 +675,7 @@ public final class WorkflowEngine: JobHandler {
     /// figures: for the flow's contact, else the one its `prefilled_email` names; with the campaign its metadata
     /// names (`hookyard_campaign`, else `instantly_campaign_id`).
     private func recordLinkSent(_ result: JSONValue, arguments: [String: JSONValue], contactEmail: String?, rule: String,
-                                job: Job, store: WorkflowStore) throws(ProviderFailure) {
+                                job: Job, store: WorkflowStore) throws(JobFailure) {
         guard let linkID = result["payment_link_id"]?.stringValue, let url = result["url"]?.stringValue else { return }
         let email = contactEmail ?? arguments["prefilled_email"].map { ContactObservation.normalise(email: $0.text) }
         let metadata = arguments["metadata"]

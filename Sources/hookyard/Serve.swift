@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import HTTPServer
 import Intake
+import Jobs
 import Logging
 import Metrics
 import Outbound
@@ -93,7 +94,7 @@ struct Serve: ParsableCommand {
                                                     leaseMilliseconds: Int64(settings.workers.leaseSeconds) * 1000,
                                                     retryPolicy: settings.workers.retryPolicy,
                                                     intakeIsBusy: { writer.isUnderLoad }),
-            handler: engine, logger: logger, metrics: metrics, clock: clock, deadJobs: alerts.deadJobs)
+            handler: engine.jobKinds, logger: logger, metrics: metrics, clock: clock, deadJobs: alerts.deadJobs)
         do {
             try pool.start()
         } catch {

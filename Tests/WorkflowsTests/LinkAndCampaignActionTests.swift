@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import Logging
 import Outbound
 import Store
@@ -295,7 +296,7 @@ final class LinkAndCampaignActionTests: XCTestCase {
         let engine = WorkflowEngine(rules: [rule], providers: providers, logger: TestLog.logger())
         let driver = QueueDriver(path: path, engine: engine)
         let first = try driver.drain()
-        guard case .failed(_, _, true, _) = first.last?.1 else { return XCTFail("\(String(describing: first.last?.1))") }
+        guard case .failed(let failure)? = first.last?.1, failure.retryable else { return XCTFail("\(String(describing: first.last?.1))") }
         let database = try SQLiteDatabase(path: path)
         try database.execute("UPDATE jobs SET next_run_at = 0 WHERE state = 'retrying'")
         database.close()

@@ -1,5 +1,6 @@
 import Foundation
 import Intake
+import Jobs
 import Logging
 import Outbound
 import Store
@@ -122,7 +123,7 @@ final class ExampleRequestsGoldenTests: XCTestCase {
                                     stripeAPIVersion: configuration.stripe.apiVersion)
         let pool = WorkerPool(configuration: WorkerPool.Configuration(databasePath: database, workers: 1, pollMilliseconds: 5,
                                                                       retryPolicy: configuration.workers.retryPolicy),
-                              handler: engine, logger: logger, clock: clock)
+                              handler: engine.jobKinds, logger: logger, clock: clock)
         let writer = try EventWriter(path: database, logger: logger, onCommit: { pool.wake() })
         try pool.start()
         defer {
