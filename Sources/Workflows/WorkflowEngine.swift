@@ -581,14 +581,19 @@ public final class WorkflowEngine: Sendable {
                 // Paths without their query: a query can carry an email address, which stays out of info logs.
                 "requests": "\(dryRunRequests.map { "\($0.method) \($0.path.split(separator: "?")[0])" }.joined(separator: "; "))"])
         }
-        if step.action == "stripe.create_payment_link", !providers.stripeDryRun {
-            try recordLinkSent(result, arguments: rendered, contactEmail: contactEmail, rule: ruleName, job: job, store: store)
+        let action = ActionCatalog.action(step.action)
+        let learned = action?.learned(from: result, arguments: rendered) ?? []
+        if !providers.stripeDryRun {
+            for case .paymentLinkSent(let linkID, let url, let prefilledEmail, let campaign) in learned {
+                try recordLinkSent(linkID: linkID, url: url, email: contactEmail ?? prefilledEmail, campaign: campaign, rule: ruleName,
+                                   job: job, store: store)
+            }
         }
-        var followUps = try learn(from: result, of: step, arguments: rendered, job: job, store: store, effects: effects)
+        let linkedEmail = action?.linkedEmail(arguments: rendered, result: result)
+        var followUps = try learn(learned, email: linkedEmail, action: step.action, job: job, store: store, effects: effects)
         // A flow that started without a known contact (a Stripe event whose customer was not linked yet) has one
         // from the step that linked it: later steps read `contact.` and check `unless:` against it.
-        let flowContact = contactEmail
-            ?? (Self.contactLinkingActions.contains(step.action) ? Self.linkedEmail(of: step, arguments: rendered, result: result) : nil)
+        let flowContact = contactEmail ?? (action?.linksContact == true ? linkedEmail : nil)
         if let next = try nextStepJob(after: index, of: rule, result: result, outputs: outputs, body: body, contact: contact,
                                       contactEmail: flowContact, catalog: catalog, flow: flow) {
             followUps.append(next)
@@ -631,74 +636,57 @@ public final class WorkflowEngine: Sendable {
                            context: nextContext, now: clock())
     }
 
-    /// Links what an action found or created to the contact: a Stripe customer id (which applies the Stripe events
-    /// that were waiting for it, and may move the contact between segments: their rules start with this step's
-    /// successors) or an Instantly lead id per campaign; and the segment changes a local action such as
-    /// `contact.register` caused (`effects`).
-    private func learn(from result: JSONValue, of step: Step, arguments: [String: JSONValue], job: Job,
+    /// Records what the step's action learned (`Action.learned`) about the contact `email` (the step's linked
+    /// address; nothing without one): a Stripe customer id (which applies the Stripe events that were waiting for
+    /// it, and may move the contact between segments: their rules start with this step's successors), an Instantly
+    /// lead id per campaign or its removal, and the segment changes a local action such as `contact.register` caused
+    /// (`effects`). - Returns: the first steps of the rules those segment changes start.
+    private func learn(_ learned: [ActionLearning], email: String?, action: String, job: Job,
                        store: WorkflowStore, effects: ActionEffects) throws(JobFailure) -> [NewJob] {
-        guard let email = Self.linkedEmail(of: step, arguments: arguments, result: result) else { return [] }
+        guard let email else { return [] }
         let now = clock()
+        var jobs: [NewJob] = []
         do {
-            switch step.action {
-            case "stripe.find_or_create_customer", "stripe.get_customer":
-                guard let customer = result["customer_id"]?.stringValue else { return [] }
-                let policy = currentContactPolicy
-                let change = try store.contacts.linkCustomer(email: email, customerID: customer, eventID: job.eventID,
-                                                             policy: policy.engagement, segments: policy.segments, now: now)
-                return try segmentJobs(for: change.transitions, store: store, now: now).jobs
-            case "instantly.add_lead", "instantly.set_lead_variables", "instantly.move_lead":
-                let campaign = arguments["to_campaign"] ?? arguments["campaign"]
-                guard let lead = result["lead_id"]?.stringValue, let campaign = campaign?.text, !campaign.isEmpty else { return [] }
-                let transitions = try store.contacts.linkLead(email: email, campaignID: campaign, leadID: lead, eventID: job.eventID,
-                                                              segments: currentContactPolicy.segments, now: now)
-                return try segmentJobs(for: transitions, store: store, now: now).jobs
-            case "instantly.remove_lead":
-                guard result["removed"] == .bool(true), let campaign = arguments["campaign"]?.text, !campaign.isEmpty else { return [] }
-                let transitions = try store.contacts.unlinkLead(email: email, campaignID: campaign, eventID: job.eventID,
-                                                                segments: currentContactPolicy.segments, now: now)
-                return try segmentJobs(for: transitions, store: store, now: now).jobs
-            case "contact.register":
-                // Registered (and its segments re-evaluated) by the action itself, in one transaction.
-                return try segmentJobs(for: effects.transitions, store: store, now: now).jobs
-            default:
-                return []
+            for fact in learned {
+                switch fact {
+                case .customer(let customer):
+                    let policy = currentContactPolicy
+                    let change = try store.contacts.linkCustomer(email: email, customerID: customer, eventID: job.eventID,
+                                                                 policy: policy.engagement, segments: policy.segments, now: now)
+                    jobs += try segmentJobs(for: change.transitions, store: store, now: now).jobs
+                case .lead(let campaign, let lead):
+                    let transitions = try store.contacts.linkLead(email: email, campaignID: campaign, leadID: lead, eventID: job.eventID,
+                                                                  segments: currentContactPolicy.segments, now: now)
+                    jobs += try segmentJobs(for: transitions, store: store, now: now).jobs
+                case .leadRemoved(let campaign):
+                    let transitions = try store.contacts.unlinkLead(email: email, campaignID: campaign, eventID: job.eventID,
+                                                                    segments: currentContactPolicy.segments, now: now)
+                    jobs += try segmentJobs(for: transitions, store: store, now: now).jobs
+                case .contactChanged:
+                    // Registered (and its segments re-evaluated) by the action itself, in one transaction.
+                    jobs += try segmentJobs(for: effects.transitions, store: store, now: now).jobs
+                case .paymentLinkSent:
+                    continue  // recorded before (`recordLinkSent`), whether or not the step has a contact
+                }
             }
         } catch let failure as JobFailure {
             throw failure
         } catch {
-            throw Self.storeFailure("linking \(step.action)'s result to the contact", error)
+            throw Self.storeFailure("linking \(action)'s result to the contact", error)
         }
+        return jobs
     }
 
-    /// Notes a payment link the step created (`payment_links_sent`, once per link id) for the report's link
-    /// figures: for the flow's contact, else the one its `prefilled_email` names; with the campaign its metadata
-    /// names (`hookyard_campaign`, else `instantly_campaign_id`).
-    private func recordLinkSent(_ result: JSONValue, arguments: [String: JSONValue], contactEmail: String?, rule: String,
+    /// Notes a payment link a step created (`payment_links_sent`, once per link id) for the report's link figures,
+    /// for `email` (the flow's contact, else the link's `prefilled_email`) and the campaign its metadata names.
+    private func recordLinkSent(linkID: String, url: String, email: String?, campaign: String?, rule: String,
                                 job: Job, store: WorkflowStore) throws(JobFailure) {
-        guard let linkID = result["payment_link_id"]?.stringValue, let url = result["url"]?.stringValue else { return }
-        let email = contactEmail ?? arguments["prefilled_email"].map { ContactObservation.normalise(email: $0.text) }
-        let metadata = arguments["metadata"]
-        let campaign = [metadata?["hookyard_campaign"], metadata?["instantly_campaign_id"]].lazy
-            .compactMap { $0?.text }.first { !$0.isEmpty }
         do {
             try store.recordPaymentLinkSent(linkID: linkID, url: url, email: email, campaignID: campaign, rule: rule,
                                             jobID: job.id, now: clock())
         } catch {
             throw Self.storeFailure("recording payment link \(linkID)", error)
         }
-    }
-
-    /// The actions whose result `learn` links to a contact (creating it if need be).
-    static let contactLinkingActions: Set<String> = ["stripe.find_or_create_customer", "stripe.get_customer", "instantly.add_lead",
-                                                     "instantly.set_lead_variables", "instantly.move_lead", "contact.register"]
-
-    /// The normalised address a step ties its result to: its `email` argument, or for `stripe.get_customer` (which
-    /// has none) the customer's own address.
-    static func linkedEmail(of step: Step, arguments: [String: JSONValue], result: JSONValue) -> String? {
-        let address = step.action == "stripe.get_customer" ? result["email"] : arguments["email"]
-        guard let email = address.map({ ContactObservation.normalise(email: $0.text) }), !email.isEmpty else { return nil }
-        return email
     }
 
     /// Stripe's `Idempotency-Key` for a job: its queue key (stable across attempts, unique per rule, flow and
