@@ -1,3 +1,4 @@
+import Jobs
 import Outbound
 import Store
 
@@ -14,8 +15,9 @@ protocol Action: Sendable {
     var spec: ActionCatalog.Spec { get }
 
     /// Runs the action once with rendered `arguments`. - Returns: the output object later steps read.
-    /// - Throws: `ProviderFailure` (argument errors are non-retryable failures that name the argument).
-    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(ProviderFailure) -> JSONValue
+    /// - Throws: `JobFailure`: a provider call's failure (`provider(_:)`), the store's (`storage`), or an argument
+    ///   error (`invalidJob`, naming the argument).
+    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(JobFailure) -> JSONValue
 
     /// Whether the step's result links a contact (creating it if need be), so a flow that started without a known
     /// contact has one for its later steps. Default: `false`.
@@ -37,6 +39,16 @@ extension Action {
     }
 
     func learned(from result: JSONValue, arguments: [String: JSONValue]) -> [ActionLearning] { [] }
+
+    /// Makes a provider call; its failure becomes the job's, cause `provider` (status, retryability and
+    /// `Retry-After` kept).
+    func provider<T>(_ call: () throws(ProviderFailure) -> T) throws(JobFailure) -> T {
+        do {
+            return try call()
+        } catch {
+            throw JobFailure(provider: error)
+        }
+    }
 
     /// `value` as a normalised address, or `nil` when absent or empty.
     static func normalisedEmail(_ value: JSONValue?) -> String? {

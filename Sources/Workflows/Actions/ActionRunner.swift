@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import Outbound
 import Store
 import Synchronization
@@ -35,8 +36,8 @@ public final class ActionRunner: Sendable {
     }
 
     /// Runs `action` with rendered `arguments`. - Returns: the output object later steps read.
-    /// - Throws: `ProviderFailure` (argument errors are non-retryable failures that name the argument).
-    func run(_ action: String, _ arguments: Arguments, in context: ActionContext) throws(ProviderFailure) -> JSONValue {
+    /// - Throws: `JobFailure` (argument errors are non-retryable invalid-job failures that name the argument).
+    func run(_ action: String, _ arguments: Arguments, in context: ActionContext) throws(JobFailure) -> JSONValue {
         guard let found = ActionCatalog.action(action) else { throw Arguments.failure("unknown action '\(action)'") }
         return try found.run(arguments, in: context, runner: self)
     }
@@ -50,7 +51,7 @@ public final class ActionRunner: Sendable {
     /// Instantly does some writes in the background: asks `done` after a pause that starts at
     /// `movePollMilliseconds` and doubles up to 2 s, until it says yes or `moveWaitMilliseconds` have passed.
     /// - Returns: whether `done` said yes in time.
-    func waitForInstantly(_ done: () throws(ProviderFailure) -> Bool) throws(ProviderFailure) -> Bool {
+    func waitForInstantly(_ done: () throws(JobFailure) -> Bool) throws(JobFailure) -> Bool {
         var waited = 0
         var pause = movePollMilliseconds
         while waited < moveWaitMilliseconds {

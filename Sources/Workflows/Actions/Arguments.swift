@@ -1,19 +1,20 @@
+import Jobs
 import Outbound
 
-/// A step's rendered arguments, with typed accessors whose errors name the argument. A value.
+/// A step's rendered arguments, with typed accessors whose errors name the argument (invalid-job failures: a retry
+/// renders the same arguments). A value.
 struct Arguments {
     var values: [String: JSONValue]
 
-    static func failure(_ message: String) -> ProviderFailure {
-        ProviderFailure(message: message, status: nil, retryable: false, retryAfterMilliseconds: nil)
-    }
+    /// A step that cannot run with what it was given: not retryable.
+    static func failure(_ message: String) -> JobFailure { .invalidJob(message) }
 
-    func value(_ name: String) throws(ProviderFailure) -> JSONValue {
+    func value(_ name: String) throws(JobFailure) -> JSONValue {
         guard let value = values[name], !value.isNull else { throw Self.failure("argument '\(name)' is missing") }
         return value
     }
 
-    func string(_ name: String) throws(ProviderFailure) -> String {
+    func string(_ name: String) throws(JobFailure) -> String {
         let value = try value(name)
         switch value {
         case .array, .object: throw Self.failure("argument '\(name)' must be text, not \(value.serialized())")
@@ -24,13 +25,13 @@ struct Arguments {
         }
     }
 
-    func optionalString(_ name: String) throws(ProviderFailure) -> String? {
+    func optionalString(_ name: String) throws(JobFailure) -> String? {
         guard let value = values[name], !value.isNull else { return nil }
         return try string(name)
     }
 
     /// One text value or a list of them; `nil` when absent.
-    func optionalStrings(_ name: String) throws(ProviderFailure) -> [String]? {
+    func optionalStrings(_ name: String) throws(JobFailure) -> [String]? {
         guard let value = values[name], !value.isNull else { return nil }
         guard case .array(let items) = value else { return [try string(name)] }
         var texts: [String] = []
@@ -44,14 +45,14 @@ struct Arguments {
         return texts
     }
 
-    func optionalInt(_ name: String) throws(ProviderFailure) -> Int? {
+    func optionalInt(_ name: String) throws(JobFailure) -> Int? {
         guard let value = values[name], !value.isNull else { return nil }
         guard let number = value.int64Value else { throw Self.failure("argument '\(name)' must be a whole number, not \(value.serialized())") }
         return Int(number)
     }
 
     /// A map of text values, sorted by key (so requests are byte-for-byte the same on every attempt).
-    func stringPairs(_ name: String) throws(ProviderFailure) -> [(String, String)] {
+    func stringPairs(_ name: String) throws(JobFailure) -> [(String, String)] {
         guard let value = values[name], !value.isNull else { return [] }
         guard case .object(let members) = value else { throw Self.failure("argument '\(name)' must be a map") }
         var pairs: [(String, String)] = []
@@ -66,7 +67,7 @@ struct Arguments {
     }
 
     /// A map of Instantly custom-variable values (text, numbers, booleans, null; no lists or maps).
-    func scalarMap(_ name: String) throws(ProviderFailure) -> [String: InstantlyValue] {
+    func scalarMap(_ name: String) throws(JobFailure) -> [String: InstantlyValue] {
         guard let value = values[name], !value.isNull else { return [:] }
         guard case .object(let members) = value else { throw Self.failure("argument '\(name)' must be a map") }
         var result: [String: InstantlyValue] = [:]

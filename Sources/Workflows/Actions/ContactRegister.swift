@@ -1,3 +1,4 @@
+import Jobs
 import Outbound
 import Store
 
@@ -12,7 +13,7 @@ struct ContactRegister: Action {
 
     var linksContact: Bool { true }
 
-    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(ProviderFailure) -> JSONValue {
+    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(JobFailure) -> JSONValue {
         let email = try arguments.string("email")
         let key = try arguments.string("product")
         guard let product = context.catalog.product(key) else {
@@ -28,8 +29,7 @@ struct ContactRegister: Action {
         } catch ContactStoreError.emptyEmail {
             throw Arguments.failure("argument 'email' is not an address")
         } catch {
-            throw ProviderFailure(message: "registering \(email) for \(product.key) failed: \(error)", status: nil, retryable: true,
-                                  retryAfterMilliseconds: nil)
+            throw JobFailure.storage("registering \(email) for \(product.key)", error)
         }
         context.effects?.transitions += result.transitions
         return .object(["registered": .bool(result.created), "registrations": .integer(Int64(result.registrations)),

@@ -1,3 +1,4 @@
+import Jobs
 import Outbound
 
 /// `http.post`: posts the rendered `body` (compact JSON, keys sorted: the same bytes on every attempt) to the named
@@ -9,7 +10,7 @@ struct HTTPPost: Action {
         outputs: ["target", "status", "response"],
         summary: "POSTs `body` as JSON (keys sorted) to an http_targets entry, signed in Hookyard-Signature (t=…,v1=HMAC-SHA256, as Stripe signs) with the job's Idempotency-Key; 408, 429 and 5xx retry.")
 
-    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(ProviderFailure) -> JSONValue {
+    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(JobFailure) -> JSONValue {
         let name = try arguments.string("target")
         let body = try arguments.value("body")
         guard let target = runner.httpTarget(named: name) else {
@@ -18,7 +19,9 @@ struct HTTPPost: Action {
         }
         let bytes = body.bytes
         let timestamp = context.now() / 1000
-        let response = try target.post(body: bytes, idempotencyKey: context.idempotencyKey, timestamp: timestamp)
+        let response = try provider { () throws(ProviderFailure) in
+            try target.post(body: bytes, idempotencyKey: context.idempotencyKey, timestamp: timestamp)
+        }
         let text = response.bodyText
         let answer: JSONValue = (try? JSONValue.parse(response.body)) ?? .string(String(text.prefix(4096)))
         var output: [String: JSONValue] = ["target": .string(name), "status": .integer(Int64(response.status)), "response": answer]

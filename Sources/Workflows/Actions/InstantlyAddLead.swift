@@ -1,3 +1,4 @@
+import Jobs
 import Outbound
 
 /// `instantly.add_lead`: adds a lead to a campaign unless it is already there. The engine links the lead to the
@@ -11,17 +12,21 @@ struct InstantlyAddLead: Action {
 
     var linksContact: Bool { true }
 
-    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(ProviderFailure) -> JSONValue {
+    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(JobFailure) -> JSONValue {
         let email = try arguments.string("email")
         let campaign = try arguments.string("campaign")
-        if let lead = try context.instantly.findLead(email: email, campaign: campaign) {
+        let found = try provider { () throws(ProviderFailure) in try context.instantly.findLead(email: email, campaign: campaign) }
+        if let lead = found {
             return .object(["lead_id": .string(lead.id), "created": .bool(false)])
         }
-        let lead = try context.instantly.createLead(campaign: campaign, email: email,
-                                                    firstName: try arguments.optionalString("first_name"),
-                                                    lastName: try arguments.optionalString("last_name"),
-                                                    companyName: try arguments.optionalString("company_name"),
-                                                    variables: try arguments.scalarMap("variables"))
+        let firstName = try arguments.optionalString("first_name")
+        let lastName = try arguments.optionalString("last_name")
+        let companyName = try arguments.optionalString("company_name")
+        let variables = try arguments.scalarMap("variables")
+        let lead = try provider { () throws(ProviderFailure) in
+            try context.instantly.createLead(campaign: campaign, email: email, firstName: firstName, lastName: lastName,
+                                             companyName: companyName, variables: variables)
+        }
         return .object(["lead_id": .string(lead.id), "created": .bool(true)])
     }
 

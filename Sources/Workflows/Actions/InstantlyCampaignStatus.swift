@@ -1,3 +1,4 @@
+import Jobs
 import Outbound
 
 /// `instantly.pause_campaign` (`pause`) and `instantly.resume_campaign`: reads the campaign's status first and posts
@@ -20,15 +21,17 @@ struct InstantlyCampaignStatus: Action {
                                  summary: "Activates or resumes a campaign (POST /api/v2/campaigns/{id}/activate) unless it is already active or running subsequences.")
     }
 
-    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(ProviderFailure) -> JSONValue {
+    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(JobFailure) -> JSONValue {
         let id = try arguments.string("campaign")
-        let current = try context.instantly.campaign(id: id)
-        let done = pause ? current.status == InstantlyCampaign.paused
-            : [InstantlyCampaign.active, InstantlyCampaign.runningSubsequences].contains(current.status)
-        guard !done else {
-            return .object(["campaign": .string(current.id), "status": .string(current.statusName), "changed": .bool(false)])
+        return try provider { () throws(ProviderFailure) in
+            let current = try context.instantly.campaign(id: id)
+            let done = pause ? current.status == InstantlyCampaign.paused
+                : [InstantlyCampaign.active, InstantlyCampaign.runningSubsequences].contains(current.status)
+            guard !done else {
+                return .object(["campaign": .string(current.id), "status": .string(current.statusName), "changed": .bool(false)])
+            }
+            let updated = pause ? try context.instantly.pauseCampaign(id: id) : try context.instantly.activateCampaign(id: id)
+            return .object(["campaign": .string(updated.id), "status": .string(updated.statusName), "changed": .bool(true)])
         }
-        let updated = pause ? try context.instantly.pauseCampaign(id: id) : try context.instantly.activateCampaign(id: id)
-        return .object(["campaign": .string(updated.id), "status": .string(updated.statusName), "changed": .bool(true)])
     }
 }

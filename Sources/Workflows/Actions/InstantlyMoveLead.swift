@@ -1,3 +1,4 @@
+import Jobs
 import Outbound
 
 /// `instantly.move_lead`: moves a lead to another campaign and waits for Instantly's background job; skips when it
@@ -10,32 +11,34 @@ struct InstantlyMoveLead: Action {
 
     var linksContact: Bool { true }
 
-    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(ProviderFailure) -> JSONValue {
+    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(JobFailure) -> JSONValue {
         let email = try arguments.string("email")
         let from = try arguments.string("from_campaign")
         let to = try arguments.string("to_campaign")
         guard from != to else { throw Arguments.failure("from_campaign and to_campaign are the same campaign (\(from))") }
-        guard let lead = try context.instantly.findLead(email: email, campaign: from) else {
+        let found = try provider { () throws(ProviderFailure) in try context.instantly.findLead(email: email, campaign: from) }
+        guard let lead = found else {
             // Already moved (by an earlier attempt whose answer was lost, or by hand)?
-            if let moved = try context.instantly.findLead(email: email, campaign: to) {
+            let moved = try provider { () throws(ProviderFailure) in try context.instantly.findLead(email: email, campaign: to) }
+            if let moved {
                 return .object(["lead_id": .string(moved.id), "moved": .bool(false)])
             }
             throw Arguments.failure("Instantly has no lead \(email) in campaign \(from) or \(to)")
         }
-        var job = try context.instantly.moveLead(id: lead.id, fromCampaign: from, toCampaign: to)
+        var job = try provider { () throws(ProviderFailure) in try context.instantly.moveLead(id: lead.id, fromCampaign: from, toCampaign: to) }
         if !job.isFinished {
-            _ = try runner.waitForInstantly { () throws(ProviderFailure) -> Bool in
-                job = try context.instantly.backgroundJob(id: job.id)
+            _ = try runner.waitForInstantly { () throws(JobFailure) -> Bool in
+                job = try provider { () throws(ProviderFailure) in try context.instantly.backgroundJob(id: job.id) }
                 return job.isFinished
             }
         }
         guard job.isFinished else {
-            throw ProviderFailure(message: "Instantly is still moving lead \(email) (background job \(job.id), status \(job.status)); will check again",
-                                  status: nil, retryable: true, retryAfterMilliseconds: 5_000)
+            throw JobFailure(message: "Instantly is still moving lead \(email) (background job \(job.id), status \(job.status)); will check again",
+                             retryable: true, retryAfterMilliseconds: 5_000, cause: .provider)
         }
         guard job.succeeded else {
-            throw ProviderFailure(message: "Instantly's background job \(job.id) moving lead \(email) ended with status \(job.status)",
-                                  status: nil, retryable: true, retryAfterMilliseconds: nil)
+            throw JobFailure(message: "Instantly's background job \(job.id) moving lead \(email) ended with status \(job.status)",
+                             retryable: true, cause: .provider)
         }
         return .object(["lead_id": .string(lead.id), "moved": .bool(true)])
     }

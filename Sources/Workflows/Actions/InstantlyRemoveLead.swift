@@ -1,3 +1,4 @@
+import Jobs
 import Outbound
 
 /// `instantly.remove_lead`: finds the lead in the campaign and deletes it; no lead (never added, removed by hand, or
@@ -9,14 +10,16 @@ struct InstantlyRemoveLead: Action {
         outputs: ["lead_id", "removed"],
         summary: "Removes a lead from a campaign (finds it, then DELETE /api/v2/leads/{id}); no such lead is removed: false, without a write.")
 
-    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(ProviderFailure) -> JSONValue {
+    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(JobFailure) -> JSONValue {
         let email = try arguments.string("email")
         let campaign = try arguments.string("campaign")
-        guard let lead = try context.instantly.findLead(email: email, campaign: campaign) else {
-            return .object(["lead_id": .null, "removed": .bool(false)])
+        return try provider { () throws(ProviderFailure) in
+            guard let lead = try context.instantly.findLead(email: email, campaign: campaign) else {
+                return .object(["lead_id": .null, "removed": .bool(false)])
+            }
+            _ = try context.instantly.deleteLead(id: lead.id)
+            return .object(["lead_id": .string(lead.id), "removed": .bool(true)])
         }
-        _ = try context.instantly.deleteLead(id: lead.id)
-        return .object(["lead_id": .string(lead.id), "removed": .bool(true)])
     }
 
     func learned(from result: JSONValue, arguments: [String: JSONValue]) -> [ActionLearning] {

@@ -1,3 +1,4 @@
+import Jobs
 import Outbound
 
 /// `instantly.set_interest_status`: sets a lead's interest status and waits until the lead shows it; skips when
@@ -14,7 +15,7 @@ struct InstantlySetInterestStatus: Action {
         "not_interested": -1, "wrong_person": -2, "lost": -3, "no_show": -4,
     ]
 
-    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(ProviderFailure) -> JSONValue {
+    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(JobFailure) -> JSONValue {
         let email = try arguments.string("email")
         let campaign = try arguments.string("campaign")
         let status = try arguments.value("status")
@@ -26,23 +27,24 @@ struct InstantlySetInterestStatus: Action {
         } else {
             throw Arguments.failure("argument 'status': '\(status.text)' is not an interest status (\(Self.interestStatuses.keys.sorted().joined(separator: ", ")), or a number)")
         }
-        let lead = try context.instantly.findLead(email: email, campaign: campaign)
+        let lead = try provider { () throws(ProviderFailure) in try context.instantly.findLead(email: email, campaign: campaign) }
         if lead?.interestStatus == value {
             return .object(["changed": .bool(false), "interest_value": .integer(Int64(value))])
         }
-        try context.instantly.updateInterestStatus(email: email, campaign: campaign, value: value)
+        try provider { () throws(ProviderFailure) in try context.instantly.updateInterestStatus(email: email, campaign: campaign, value: value) }
         // Instantly applies the status in the background (202). Wait until the lead shows it, so the next step
         // (typically a move to another campaign) runs after it; if it does not show in time, check again later
         // (the retry reads the state first and does not post twice once it shows). In dry-run nothing was sent, and
         // the made-up lead never shows a status: there is nothing to wait for.
         if lead != nil, !context.instantlyDryRun {
-            let shown = try runner.waitForInstantly { () throws(ProviderFailure) -> Bool in
-                guard let current = try context.instantly.findLead(email: email, campaign: campaign) else { return true }
+            let shown = try runner.waitForInstantly { () throws(JobFailure) -> Bool in
+                let current = try provider { () throws(ProviderFailure) in try context.instantly.findLead(email: email, campaign: campaign) }
+                guard let current else { return true }
                 return current.interestStatus == value
             }
             guard shown else {
-                throw ProviderFailure(message: "Instantly has not applied interest status \(value) to \(email) yet; will check again",
-                                      status: nil, retryable: true, retryAfterMilliseconds: 5_000)
+                throw JobFailure(message: "Instantly has not applied interest status \(value) to \(email) yet; will check again",
+                                 retryable: true, retryAfterMilliseconds: 5_000, cause: .provider)
             }
         }
         return .object(["changed": .bool(true), "interest_value": .integer(Int64(value))])

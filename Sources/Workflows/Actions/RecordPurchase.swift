@@ -1,3 +1,4 @@
+import Jobs
 import Outbound
 import Store
 
@@ -10,7 +11,7 @@ struct RecordPurchase: Action {
         outputs: ["purchase_id", "created"],
         summary: "Records a purchase for revenue reports, once per reference (a Checkout Session id).")
 
-    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(ProviderFailure) -> JSONValue {
+    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(JobFailure) -> JSONValue {
         guard let amount = try arguments.value("amount").int64Value else {
             throw Arguments.failure("argument 'amount' must be a whole number (the smallest currency unit, as Stripe sends it)")
         }
@@ -23,7 +24,7 @@ struct RecordPurchase: Action {
             let (id, created) = try context.store.recordPurchase(purchase, now: context.now())
             return .object(["purchase_id": .integer(id), "created": .bool(created)])
         } catch {
-            throw ProviderFailure(message: "recording the purchase failed: \(error)", status: nil, retryable: true, retryAfterMilliseconds: nil)
+            throw JobFailure.storage("recording the purchase", error)
         }
     }
 }

@@ -1,3 +1,4 @@
+import Jobs
 import Outbound
 import Store
 
@@ -11,7 +12,7 @@ struct StripeCreatePaymentLink: Action {
         outputs: ["payment_link_id", "url", "stripe_url", "price_id", "tier", "tier_name", "amount", "currency", "metadata"],
         summary: "Creates a payment link for a price, or for a catalog tier (`tier: product/tier`, or a list: the first on sale when the job was due; its price found by lookup_key), with metadata; `url` carries ?prefilled_email= when given; with `seat_limit` (a whole number, at least 1) Stripe deactivates the link once that many payments completed (restrictions[completed_sessions][limit]).")
 
-    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(ProviderFailure) -> JSONValue {
+    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(JobFailure) -> JSONValue {
         let quantity = try arguments.optionalInt("quantity") ?? 1
         guard quantity >= 1 else { throw Arguments.failure("argument 'quantity' must be at least 1") }
         let seatLimit = try arguments.optionalInt("seat_limit")
@@ -31,7 +32,8 @@ struct StripeCreatePaymentLink: Action {
             }
             let reference = "\(chosen.product.key)/\(chosen.tier.key)"
             let lookupKey = chosen.tier.lookupKey
-            guard let found = try context.stripe.prices(lookupKeys: [lookupKey]).first(where: { $0.active && $0.lookupKey == lookupKey }) else {
+            let prices = try provider { () throws(ProviderFailure) in try context.stripe.prices(lookupKeys: [lookupKey]) }
+            guard let found = prices.first(where: { $0.active && $0.lookupKey == lookupKey }) else {
                 throw Arguments.failure("tier \(reference): Stripe has no active price with lookup_key '\(lookupKey)'; run `hookyard catalog sync`")
             }
             price = found.id
@@ -49,8 +51,10 @@ struct StripeCreatePaymentLink: Action {
         }
         // Rendered values (a lead's field, say) can exceed what Stripe accepts: say so instead of sending a request it refuses.
         if let problem = StripeMetadataLimits.problem(metadata) { throw Arguments.failure("argument 'metadata': \(problem)") }
-        let link = try context.stripe.createPaymentLink(price: price, quantity: quantity, metadata: metadata, seatLimit: seatLimit,
-                                                        idempotencyKey: context.idempotencyKey)
+        let link = try provider { () throws(ProviderFailure) in
+            try context.stripe.createPaymentLink(price: price, quantity: quantity, metadata: metadata, seatLimit: seatLimit,
+                                                 idempotencyKey: context.idempotencyKey)
+        }
         var url = link.url
         if let email = try arguments.optionalString("prefilled_email"), !email.isEmpty {
             url += (url.contains("?") ? "&" : "?") + "prefilled_email=" + FormEncoder.percentEncode(email)

@@ -1,3 +1,4 @@
+import Jobs
 import Outbound
 
 /// `stripe.deactivate_payment_links`: lists the active links, keeps those whose metadata has every pair asked for,
@@ -9,17 +10,19 @@ struct StripeDeactivatePaymentLinks: Action {
         outputs: ["deactivated", "payment_link_ids"],
         summary: "Deactivates every active payment link whose metadata has all the given pairs (for instance every link for a sold-out product: {hookyard_product: webinar}); lists them (GET /v1/payment_links?active=true), then POSTs active=false to each; a retry finds only those still active.")
 
-    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(ProviderFailure) -> JSONValue {
+    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(JobFailure) -> JSONValue {
         let wanted = try arguments.stringPairs("metadata")
         guard !wanted.isEmpty else {
             throw Arguments.failure("argument 'metadata' must name at least one key, or every payment link of the account would be deactivated")
         }
-        let matching = try context.stripe.activePaymentLinks().filter { link in wanted.allSatisfy { link.metadata[$0.0] == $0.1 } }
-        var deactivated: [JSONValue] = []
-        for link in matching {
-            _ = try context.stripe.deactivatePaymentLink(id: link.id, idempotencyKey: context.idempotencyKey + "/" + link.id)
-            deactivated.append(.string(link.id))
+        return try provider { () throws(ProviderFailure) in
+            let matching = try context.stripe.activePaymentLinks().filter { link in wanted.allSatisfy { link.metadata[$0.0] == $0.1 } }
+            var deactivated: [JSONValue] = []
+            for link in matching {
+                _ = try context.stripe.deactivatePaymentLink(id: link.id, idempotencyKey: context.idempotencyKey + "/" + link.id)
+                deactivated.append(.string(link.id))
+            }
+            return .object(["deactivated": .integer(Int64(deactivated.count)), "payment_link_ids": .array(deactivated)])
         }
-        return .object(["deactivated": .integer(Int64(deactivated.count)), "payment_link_ids": .array(deactivated)])
     }
 }

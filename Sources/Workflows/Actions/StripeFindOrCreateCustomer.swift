@@ -1,4 +1,5 @@
 import Cryptography
+import Jobs
 import Outbound
 import Store
 
@@ -22,7 +23,7 @@ struct StripeFindOrCreateCustomer: Action {
 
     var linksContact: Bool { true }
 
-    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(ProviderFailure) -> JSONValue {
+    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(JobFailure) -> JSONValue {
         let received = try arguments.string("email").trimmingCharacters(in: .whitespacesAndNewlines)
         let email = EmailAddress.normalized(received)
         guard !email.isEmpty else { throw Arguments.failure("argument 'email' is empty") }
@@ -34,22 +35,24 @@ struct StripeFindOrCreateCustomer: Action {
         if !metadata.contains(where: { $0.0 == Self.customerEmailKey }) { metadata.append((Self.customerEmailKey, email)) }
         let name = try arguments.optionalString("name")
         // Two flows for the same person must not both find nothing and both create.
-        return try runner.customerLocks.withLock(email) { () throws(ProviderFailure) -> JSONValue in
-            var found = try context.stripe.findCustomer(email: email)
-            if found == nil, !received.utf8.elementsEqual(email.utf8) { found = try context.stripe.findCustomer(email: received) }
-            if found == nil { found = try context.stripe.searchCustomer(metadataKey: Self.customerEmailKey, value: email) }
-            if let customer = found {
-                let missing = metadata.filter { customer.metadata[$0.0] != $0.1 }
-                if !missing.isEmpty {
-                    _ = try context.stripe.updateCustomerMetadata(id: customer.id, metadata: missing,
-                                                                  idempotencyKey: context.idempotencyKey + "/metadata")
+        return try runner.customerLocks.withLock(email) { () throws(JobFailure) -> JSONValue in
+            try provider { () throws(ProviderFailure) -> JSONValue in
+                var found = try context.stripe.findCustomer(email: email)
+                if found == nil, !received.utf8.elementsEqual(email.utf8) { found = try context.stripe.findCustomer(email: received) }
+                if found == nil { found = try context.stripe.searchCustomer(metadataKey: Self.customerEmailKey, value: email) }
+                if let customer = found {
+                    let missing = metadata.filter { customer.metadata[$0.0] != $0.1 }
+                    if !missing.isEmpty {
+                        _ = try context.stripe.updateCustomerMetadata(id: customer.id, metadata: missing,
+                                                                      idempotencyKey: context.idempotencyKey + "/metadata")
+                    }
+                    return .object(["customer_id": .string(customer.id), "created": .bool(false), "metadata_updated": .bool(!missing.isEmpty)])
                 }
-                return .object(["customer_id": .string(customer.id), "created": .bool(false), "metadata_updated": .bool(!missing.isEmpty)])
+                let customer = try context.stripe.createCustomer(email: email, name: name, metadata: metadata,
+                                                                 idempotencyKey: Self.customerCreationKey(email: email, name: name,
+                                                                                                          metadata: metadata))
+                return .object(["customer_id": .string(customer.id), "created": .bool(true), "metadata_updated": .bool(false)])
             }
-            let customer = try context.stripe.createCustomer(email: email, name: name, metadata: metadata,
-                                                             idempotencyKey: Self.customerCreationKey(email: email, name: name,
-                                                                                                      metadata: metadata))
-            return .object(["customer_id": .string(customer.id), "created": .bool(true), "metadata_updated": .bool(false)])
         }
     }
 

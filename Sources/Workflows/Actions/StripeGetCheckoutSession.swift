@@ -1,3 +1,4 @@
+import Jobs
 import Outbound
 
 /// `stripe.get_checkout_session`: a Checkout Session's fresh state, where a webhook's snapshot may be stale.
@@ -9,8 +10,9 @@ struct StripeGetCheckoutSession: Action {
                   "payment_link", "client_reference_id", "metadata"],
         summary: "Retrieves a Checkout Session (fresh state, where a webhook's snapshot may be stale).")
 
-    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(ProviderFailure) -> JSONValue {
-        let session = try context.stripe.retrieveCheckoutSession(id: try arguments.string("id"))
+    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(JobFailure) -> JSONValue {
+        let id = try arguments.string("id")
+        let session = try provider { () throws(ProviderFailure) in try context.stripe.retrieveCheckoutSession(id: id) }
         return .object(["session_id": .string(session.id), "status": Self.optional(session.status),
                         "payment_status": Self.optional(session.paymentStatus),
                         "amount_total": session.amountTotal.map { .integer(Int64($0)) } ?? .null,

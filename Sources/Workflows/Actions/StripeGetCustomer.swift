@@ -1,3 +1,4 @@
+import Jobs
 import Outbound
 
 /// `stripe.get_customer`: the customer, its `email` Stripe's or, when Stripe has none (a customer created without
@@ -11,15 +12,15 @@ struct StripeGetCustomer: Action {
 
     var linksContact: Bool { true }
 
-    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(ProviderFailure) -> JSONValue {
-        let customer = try context.stripe.retrieveCustomer(id: try arguments.string("id"))
+    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(JobFailure) -> JSONValue {
+        let id = try arguments.string("id")
+        let customer = try provider { () throws(ProviderFailure) in try context.stripe.retrieveCustomer(id: id) }
         var email = customer.email.flatMap { $0.isEmpty ? nil : $0 }
         if email == nil {
             do {
                 email = try context.store.contacts.email(ofCustomer: customer.id)
             } catch {
-                throw ProviderFailure(message: "reading the contact of customer \(customer.id) failed: \(error)", status: nil, retryable: true,
-                                      retryAfterMilliseconds: nil)
+                throw JobFailure.storage("reading the contact of customer \(customer.id)", error)
             }
         }
         return .object(["customer_id": .string(customer.id), "email": Self.optional(email), "name": Self.optional(customer.name),

@@ -1,3 +1,4 @@
+import Jobs
 import Outbound
 import Store
 
@@ -12,17 +13,16 @@ struct StripeGetPaymentLink: Action {
         outputs: ["payment_link_id", "url", "active", "metadata"],
         summary: "Retrieves a payment link (its metadata ties a payment back to the lead and campaign).")
 
-    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(ProviderFailure) -> JSONValue {
+    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(JobFailure) -> JSONValue {
         let id = try arguments.string("id")
-        let link = try context.stripe.retrievePaymentLink(id: id)
+        let link = try provider { () throws(ProviderFailure) in try context.stripe.retrievePaymentLink(id: id) }
         var metadata = link.metadata
         if context.stripeDryRun, metadata.isEmpty {
             let created: CreatedPaymentLink?
             do {
                 created = try context.store.createdPaymentLink(id: id)
             } catch {
-                throw ProviderFailure(message: "reading payment link \(id) from the store failed: \(error)", status: nil, retryable: true,
-                                      retryAfterMilliseconds: nil)
+                throw JobFailure.storage("reading payment link \(id) from the store", error)
             }
             if let created { metadata = created.metadata }
         }

@@ -1,3 +1,4 @@
+import Jobs
 import Outbound
 
 /// `stripe.get_price`: retrieves a price. A value; thread-safe.
@@ -7,8 +8,9 @@ struct StripeGetPrice: Action {
         outputs: ["price_id", "active", "currency", "unit_amount", "product", "type", "recurring_interval"],
         summary: "Retrieves a price.")
 
-    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(ProviderFailure) -> JSONValue {
-        let price = try context.stripe.retrievePrice(id: try arguments.string("id"))
+    func run(_ arguments: Arguments, in context: ActionContext, runner: ActionRunner) throws(JobFailure) -> JSONValue {
+        let id = try arguments.string("id")
+        let price = try provider { () throws(ProviderFailure) in try context.stripe.retrievePrice(id: id) }
         return .object(["price_id": .string(price.id), "active": .bool(price.active), "currency": Self.optional(price.currency),
                         "unit_amount": price.unitAmount.map { .integer(Int64($0)) } ?? .null,
                         "product": Self.optional(price.product), "type": Self.optional(price.type),

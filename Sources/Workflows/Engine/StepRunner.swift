@@ -46,12 +46,7 @@ final class StepRunner: Sendable {
         let context = ActionContext(stripe: StripeClient(transport: providers.stripe), instantly: InstantlyClient(transport: instantly),
                                     store: store, eventID: job.eventID, rule: "deliverability", idempotencyKey: Self.stripeIdempotencyKey(job),
                                     now: clock)
-        var output: [String: JSONValue]
-        do {
-            output = try runner.run("instantly.pause_campaign", Arguments(values: ["campaign": .string(campaign)]), in: context).objectValue ?? [:]
-        } catch {
-            throw JobFailure(provider: error)
-        }
+        var output = try runner.run("instantly.pause_campaign", Arguments(values: ["campaign": .string(campaign)]), in: context).objectValue ?? [:]
         output["alert"] = input["alert"] ?? .null
         if providers.instantlyDryRun {
             output["dry_run"] = .bool(true)
@@ -176,12 +171,7 @@ final class StepRunner: Sendable {
                                           dueAt: input["scheduled_for"]?.stringValue.flatMap(ISO8601Timestamp.milliseconds) ?? job.createdAt,
                                           segments: currentContactPolicy.segments, effects: effects,
                                           stripeDryRun: providers.stripeDryRun, instantlyDryRun: providers.instantlyDryRun)
-        let result: JSONValue
-        do {
-            result = try runner.run(step.action, Arguments(values: rendered), in: actionContext)
-        } catch {
-            throw JobFailure(provider: error)
-        }
+        let result = try runner.run(step.action, Arguments(values: rendered), in: actionContext)
 
         var stored = result.objectValue ?? ["result": result]
         let dryRunTransports = (providers.stripeDryRun ? [stripe] : []) + (providers.instantlyDryRun ? [instantly] : [])
