@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "Metrics", swiftSettings: swiftSettings),
         // Conditions an admin is told about (dead jobs, deliverability, Instantly's webhook), raised and cleared.
         .target(name: "Alerts",
-                dependencies: ["Store", "SQLite", "Contacts", "Outbound", "Metrics", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["Store", "SQLite", "Jobs", "Contacts", "Outbound", "Metrics", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The one SQLite wrapper: connections, statements, bindings, row decoding; SQLite's own words in its errors.
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
@@ -70,9 +70,13 @@ let package = Package(
         .target(name: "Outbound",
                 dependencies: ["CCurl", "Cryptography", "Metrics", "StrictJSON"],
                 swiftSettings: swiftSettings),
-        // Rules, actions, retry policy and the worker pool that runs jobs through Outbound.
+        // Job execution: the worker pool, the retry policy, the registry of job kinds, JobFailure. Knows no workflow.
+        .target(name: "Jobs",
+                dependencies: ["Store", "Metrics", "SystemCalls", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swiftSettings),
+        // Rules, actions and the engine that runs them as job kinds through Outbound.
         .target(name: "Workflows",
-                dependencies: ["Store", "SQLite", "Contacts", "Outbound", "Alerts", "SystemCalls", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["Store", "SQLite", "Jobs", "Contacts", "Outbound", "Alerts", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The success-metrics report (attribution, funnel, revenue, churn) computed from the store by SQL aggregates.
         .target(name: "Reports", dependencies: ["Store", "SQLite", "Contacts"], swiftSettings: swiftSettings),
@@ -85,7 +89,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // CLI, logging, wiring.
         .executableTarget(name: "hookyard",
-                          dependencies: ["HookyardConfiguration", "HTTPServer", "SystemCalls", "Store", "SQLite", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "StrictJSON",
+                          dependencies: ["HookyardConfiguration", "HTTPServer", "SystemCalls", "Store", "SQLite", "Intake", "Outbound", "Contacts", "Jobs", "Workflows", "Alerts", "Metrics", "Cryptography", "StrictJSON",
                                          "Reports", "DemoData",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
@@ -96,12 +100,12 @@ let package = Package(
                           swiftSettings: swiftSettings),
         // Drains a filled queue through the workers into the fake Stripe API, for `make bench`.
         .executableTarget(name: "BenchDrain",
-                          dependencies: ["Workflows", "Store", "Outbound", "TestSupport",
+                          dependencies: ["Workflows", "Jobs", "Store", "Outbound", "TestSupport",
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Benchmarks/BenchDrain", swiftSettings: swiftSettings),
         // Applies events to 100,000 seeded contacts through the workers (the contact job), for `make bench`.
         .executableTarget(name: "BenchContacts",
-                          dependencies: ["Workflows", "Contacts", "Store", "SQLite", "Outbound", "TestSupport",
+                          dependencies: ["Workflows", "Jobs", "Contacts", "Store", "SQLite", "Outbound", "TestSupport",
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Benchmarks/BenchContacts", swiftSettings: swiftSettings),
         // Times the report (ReportBuilder) on 1,000,000 events and 100,000 contacts of demo data, for `make bench`.
@@ -121,14 +125,17 @@ let package = Package(
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTPServer", "StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ContactsTests", dependencies: ["SQLite", "Contacts", "Store", "StrictJSON", "Workflows", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "WorkflowsTests", dependencies: ["SQLite", "Workflows", "Contacts", "Store", "Outbound", "Alerts", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "WorkflowsTests", dependencies: ["SQLite", "Workflows", "Jobs", "Contacts", "Store", "Outbound", "Alerts", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportsTests", dependencies: ["SQLite", "Reports", "DemoData", "Store", "Contacts"], swiftSettings: swiftSettings),
-        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "SQLite", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "SQLite", "Jobs", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "HookyardConfigurationTests",
-                    dependencies: ["HookyardConfiguration", "HTTPServer", "Contacts", "Outbound", "Store", "Workflows", "Yams", "TestSupport"],
+                    dependencies: ["HookyardConfiguration", "HTTPServer", "Contacts", "Outbound", "Store", "Jobs", "Workflows", "Yams", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "hookyardTests", dependencies: ["SQLite", "hookyard", "HookyardConfiguration", "Intake", "Store", "Contacts", "Workflows", "TestSupport", "Reports", "DemoData", "Alerts"],
-                    swiftSettings: swiftSettings),
+        .testTarget(name: "hookyardTests", dependencies: ["SQLite", "hookyard", "HookyardConfiguration", "Intake", "Store", "Contacts", "TestSupport", "Reports", "DemoData",
+                                                         "Alerts", "Jobs", "Workflows", "Outbound", .product(name: "Logging", package: "swift-log")],
+                    exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

@@ -20,6 +20,7 @@
 import Contacts
 import Dispatch
 import Foundation
+import Jobs
 import Logging
 import Outbound
 import Store
@@ -172,14 +173,16 @@ func store(_ batch: [IncomingEvent], with writer: EventWriter) throws -> [Int64]
 
 /// The engine, with each `run` timed (contact update and rule matching; not the queue's claim and commit).
 final class TimedHandler: JobHandler {
-    let engine: WorkflowEngine
+    let kinds: JobKinds
     let nanoseconds = Mutex<[UInt64]>([])
 
-    init(engine: WorkflowEngine) { self.engine = engine }
+    init(engine: WorkflowEngine) { kinds = engine.jobKinds }
 
-    func run(_ job: Job, store: WorkflowStore) -> JobOutcome {
+    func prepare(_ context: WorkerContext) throws { try kinds.prepare(context) }
+
+    func run(_ job: Job, context: WorkerContext) -> JobOutcome {
         let start = DispatchTime.now().uptimeNanoseconds
-        let outcome = engine.run(job, store: store)
+        let outcome = kinds.run(job, context: context)
         let elapsed = DispatchTime.now().uptimeNanoseconds - start
         nanoseconds.withLock { $0.append(elapsed) }
         return outcome

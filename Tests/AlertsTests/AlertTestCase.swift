@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import Logging
 import Metrics
 import Outbound
@@ -74,6 +75,11 @@ class AlertTestCase: XCTestCase {
         let queue = try JobQueue(path: path)
         defer { queue.close() }
         return try queue.list(state: nil, limit: 10_000).filter { kind == nil || $0.kind == kind }.sorted { $0.id < $1.id }
+    }
+
+    /// Runs the queue through `engine`'s job kinds (`drain(_:deadJobs:clock:retryPolicy:)`).
+    func drain(_ engine: WorkflowEngine, deadJobs: DeadJobAlerts? = nil) throws {
+        try drain(engine.jobKinds, deadJobs: deadJobs)
     }
 
     /// Runs the queue with a one-worker pool until no job is queued, running or retrying.

@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import HTTPServer
 import Intake
+import Jobs
 import Logging
 import Metrics
 import Outbound
@@ -93,7 +94,7 @@ struct Serve: ParsableCommand {
                                                     leaseMilliseconds: Int64(settings.workers.leaseSeconds) * 1000,
                                                     retryPolicy: settings.workers.retryPolicy,
                                                     intakeIsBusy: { writer.isUnderLoad }),
-            handler: engine, logger: logger, metrics: metrics, clock: clock, deadJobs: alerts.deadJobs)
+            handler: engine.jobKinds, logger: logger, metrics: metrics, clock: clock, deadJobs: alerts.deadJobs)
         // The workers read what the writer stores: they ask it whether intake is busy, and wake on its commits.
         writer.whenCommitted { pool.wake() }
         let maintenance = ContactMaintenance(

@@ -3,7 +3,7 @@ import Logging
 import Store
 import Synchronization
 import XCTest
-@testable import Workflows
+@testable import Jobs
 import TestSupport
 
 /// A handler whose behaviour per job the test decides; it records every run.
@@ -17,7 +17,7 @@ final class ScriptedHandler: JobHandler {
         self.delay = delay
     }
 
-    func run(_ job: Job, store: WorkflowStore) -> JobOutcome {
+    func run(_ job: Job, context: WorkerContext) -> JobOutcome {
         runs.withLock { $0.append((job.id, job.kind, job.attempts)) }
         if delay > .zero { Thread.sleep(forTimeInterval: delay / .seconds(1)) }
         return script(job)
@@ -97,7 +97,7 @@ final class WorkerPoolTests: XCTestCase {
     func testRetryableFailureRunsAgainThenSucceeds() throws {
         try makeEvents(1)
         let handler = ScriptedHandler.failingFirstAttempt(
-            with: .failed(error: "HTTP 503 from api", status: 503, retryable: true, retryAfterMilliseconds: nil))
+            with: .failed(JobFailure(message: "HTTP 503 from api", status: 503, retryable: true, retryAfterMilliseconds: nil, cause: .provider)))
         let workers = pool(handler)
         try workers.start()
         XCTAssertTrue(try waitFor { try count(.succeeded) == 1 })
@@ -112,7 +112,7 @@ final class WorkerPoolTests: XCTestCase {
         let fixed = Atomic<Bool>(false)
         let handler = ScriptedHandler { _ in
             fixed.load(ordering: .relaxed) ? .succeeded(output: nil, followUps: [])
-                : .failed(error: "invalid_request_error: No such price: 'price_x'", status: 400, retryable: false, retryAfterMilliseconds: nil)
+                : .failed(JobFailure(message: "invalid_request_error: No such price: 'price_x'", status: 400, retryable: false, retryAfterMilliseconds: nil, cause: .provider))
         }
         let workers = pool(handler)
         try workers.start()
@@ -129,7 +129,7 @@ final class WorkerPoolTests: XCTestCase {
 
     func testExhaustedAttemptsGoDead() throws {
         try makeEvents(1)
-        let handler = ScriptedHandler { _ in .failed(error: "timeout", status: nil, retryable: true, retryAfterMilliseconds: nil) }
+        let handler = ScriptedHandler { _ in .failed(JobFailure(message: "timeout", status: nil, retryable: true, retryAfterMilliseconds: nil, cause: .provider)) }
         let workers = pool(handler)
         try workers.start()
         XCTAssertTrue(try waitFor { try count(.dead) == 1 })
@@ -141,7 +141,7 @@ final class WorkerPoolTests: XCTestCase {
     func testRetryAfterIsHonoured() throws {
         try makeEvents(1)
         let handler = ScriptedHandler.failingFirstAttempt(
-            with: .failed(error: "429", status: 429, retryable: true, retryAfterMilliseconds: 700))
+            with: .failed(JobFailure(message: "429", status: 429, retryable: true, retryAfterMilliseconds: 700, cause: .provider)))
         let workers = pool(handler)
         try workers.start()
         XCTAssertTrue(try waitFor { try count(.succeeded) == 1 })

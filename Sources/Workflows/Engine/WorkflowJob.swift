@@ -1,0 +1,52 @@
+import Jobs
+import Store
+
+/// The handler of the job kinds the workflow engine runs (`WorkflowEngine.jobKinds`): opens the worker's
+/// `WorkflowStore` and runs its part of the engine. A value; thread-safe (the engine is).
+struct WorkflowJob: JobHandler {
+    /// Which of the engine's jobs.
+    enum Part: Sendable {
+        /// `process_event`: match an event against the rules.
+        case processEvent
+        /// A step (kind = the action's name): run it and queue the next.
+        case step
+        /// `deliverability.pause_campaign`.
+        case campaignPause
+    }
+
+    let engine: WorkflowEngine
+    let part: Part
+
+    func prepare(_ context: WorkerContext) throws {
+        _ = try context.resource(WorkflowStoreResource.self)
+    }
+
+    func run(_ job: Job, context: WorkerContext) -> JobOutcome {
+        do throws(JobFailure) {
+            let store: WorkflowStore
+            do {
+                store = try context.resource(WorkflowStoreResource.self).store
+            } catch {
+                throw JobFailure.storage("opening the workflow store", error)
+            }
+            return try engine.run(part, job, store: store)
+        } catch {
+            return .failed(error)
+        }
+    }
+}
+
+/// A worker's `WorkflowStore` (its own connection), opened and closed by its `WorkerContext`. Used only on that worker.
+final class WorkflowStoreResource: WorkerResource {
+    let store: WorkflowStore
+
+    init(_ store: WorkflowStore) {
+        self.store = store
+    }
+
+    static func open(databasePath: String) throws -> WorkflowStoreResource {
+        WorkflowStoreResource(try WorkflowStore(path: databasePath))
+    }
+
+    func close() { store.close() }
+}
