@@ -20,6 +20,7 @@
 import Contacts
 import Dispatch
 import Foundation
+import HookyardFoundation
 import Jobs
 import Logging
 import Outbound
@@ -78,7 +79,7 @@ let policy = ContactPolicy(reader: reader, engagement: EngagementPolicy(), segme
 // MARK: Events
 
 
-func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+func nowMilliseconds() -> Int64 { WallClock.nowMilliseconds() }
 
 /// `2026-11-25T09:30:00.123Z` for Unix milliseconds (after 1970), as Instantly writes `timestamp`.
 func iso8601(_ milliseconds: Int64) -> String {

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Dispatch
 import Foundation
+import HookyardFoundation
 import Logging
 import Metrics
 import Store
@@ -56,7 +57,7 @@ public final class WorkerPool: Sendable {
     private let handler: any JobHandler
     private let logger: Logger
     private let metrics: HookyardMetrics?
-    private let clock: @Sendable () -> Int64
+    private let clock: MillisecondClock
     /// Told about each job that goes dead (raises the dead-job alert); `nil`: only logged.
     private let deadJobs: (any DeadJobObserver)?
     /// Kinds whose success, when it queues nothing, is logged at debug level (`JobKinds.quietKinds`).
@@ -78,7 +79,7 @@ public final class WorkerPool: Sendable {
     ///     queueing nothing.
     ///   - deadJobs: told about each job that goes dead (raises an alert, one per failing step and interval).
     public init(configuration: Configuration, handler: any JobHandler, logger: Logger, metrics: HookyardMetrics? = nil,
-                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+                clock: @escaping MillisecondClock = WallClock.system,
                 deadJobs: (any DeadJobObserver)? = nil) {
         self.configuration = configuration
         self.deadJobs = deadJobs
@@ -143,7 +144,7 @@ public final class WorkerPool: Sendable {
 
     fileprivate func forget(_ owner: String) { beats.withLock { _ = $0.removeValue(forKey: owner) } }
 
-    static func monotonicMilliseconds() -> Int64 { Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000) }
+    static func monotonicMilliseconds() -> Int64 { MonotonicClock.milliseconds() }
 
     /// Wakes idle workers now (for instance after new jobs were committed).
     public func wake() {

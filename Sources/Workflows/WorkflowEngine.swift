@@ -1,6 +1,7 @@
 import Alerts
 import Contacts
 import Foundation
+import HookyardFoundation
 import Jobs
 import Logging
 import Outbound
@@ -96,7 +97,7 @@ public final class WorkflowEngine: Sendable {
     ///     per version. `nil`: not checked.
     public init(rules: [Rule], contacts: ContactPolicy = ContactPolicy(), catalog: Catalog = Catalog(), providers: ProviderSet,
                 runner: ActionRunner = ActionRunner(), logger: Logger,
-                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+                clock: @escaping MillisecondClock = WallClock.system,
                 deliverability: DeliverabilityWatch? = nil, alertWebhook: AlertWebhook? = nil, stripeAPIVersion: String? = nil) {
         settings = WorkflowSettings(rules: rules, contacts: contacts, catalog: catalog)
         matcher = EventMatcher(settings: settings, providers: providers, logger: logger, clock: clock, deliverability: deliverability,

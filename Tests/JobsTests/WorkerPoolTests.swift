@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 import Logging
 import Store
 import Synchronization
@@ -121,7 +122,7 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(try queue.job(1)?.job.lastError, "invalid_request_error: No such price: 'price_x'")
         XCTAssertEqual(handler.runCount(1), 1)
         fixed.store(true, ordering: .relaxed)
-        try queue.retry(1, now: Int64(Date().timeIntervalSince1970 * 1000))
+        try queue.retry(1, now: WallClock.nowMilliseconds())
         workers.wake()
         XCTAssertTrue(try waitFor { try count(.succeeded) == 1 })
         workers.stop()
@@ -167,7 +168,7 @@ final class WorkerPoolTests: XCTestCase {
     func testJobOfADeadWorkerIsTakenOverWhenItsLeaseExpires() throws {
         try makeEvents(1)
         // A worker of a killed process claimed the job and vanished.
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = WallClock.nowMilliseconds()
         XCTAssertNotNil(try JobQueue(path: path).claimNext(owner: "killed:1:w0", leaseMilliseconds: 300, now: now))
         let handler = ScriptedHandler { _ in .succeeded(output: nil, followUps: []) }
         let workers = pool(handler)

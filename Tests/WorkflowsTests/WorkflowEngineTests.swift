@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 import Jobs
 import Logging
 import Outbound
@@ -57,7 +58,7 @@ struct QueueDriver {
         return results
     }
 
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    static func now() -> Int64 { WallClock.nowMilliseconds() }
 }
 
 final class WorkflowEngineTests: XCTestCase {

@@ -1,4 +1,5 @@
 import Cryptography
+import HookyardFoundation
 import Jobs
 import Outbound
 import Store

@@ -1,6 +1,7 @@
 import Alerts
 import Contacts
 import Foundation
+import HookyardFoundation
 import Jobs
 import Logging
 import Outbound
@@ -16,13 +17,13 @@ final class EventMatcher: Sendable {
     private let settings: WorkflowSettings
     private let providers: ProviderSet
     private let logger: Logger
-    private let clock: @Sendable () -> Int64
+    private let clock: MillisecondClock
     /// Judges Instantly events for account errors and deliverability; `nil`: no alerts.
     private let deliverability: DeliverabilityWatch?
     /// Stripe events in an API version other than `stripe.api_version` are logged once per version.
     let stripeAPIVersions: StripeAPIVersionWatch
 
-    init(settings: WorkflowSettings, providers: ProviderSet, logger: Logger, clock: @escaping @Sendable () -> Int64,
+    init(settings: WorkflowSettings, providers: ProviderSet, logger: Logger, clock: @escaping MillisecondClock,
          deliverability: DeliverabilityWatch?, stripeAPIVersion: String?) {
         self.settings = settings
         self.providers = providers
@@ -194,7 +195,7 @@ final class EventMatcher: Sendable {
                 return nil
             }
             if let loopGuardFrom, let wrote = try store.contacts.lastOwnWrite(email: email, rule: rule.name), wrote >= loopGuardFrom {
-                return "loop guard: this rule wrote to the lead at \(ContactJSON.isoTime(wrote)), shortly before this event"
+                return "loop guard: this rule wrote to the lead at \(ISO8601Timestamp.string(wrote)), shortly before this event"
             }
             if let percent = rule.rolloutPercent, !Rollout.includes(email, rule: rule.name, percent: percent) {
                 try store.contacts.recordHoldback(rule: rule.name, email: email, reason: "rollout", eventID: eventID, at: now)

@@ -1,6 +1,7 @@
 import Alerts
 import Contacts
 import Foundation
+import HookyardFoundation
 import Jobs
 import Logging
 import Outbound
@@ -19,10 +20,10 @@ final class StepRunner: Sendable {
     private let providers: ProviderSet
     private let runner: ActionRunner
     private let logger: Logger
-    private let clock: @Sendable () -> Int64
+    private let clock: MillisecondClock
 
     init(settings: WorkflowSettings, matcher: EventMatcher, providers: ProviderSet, runner: ActionRunner, logger: Logger,
-         clock: @escaping @Sendable () -> Int64) {
+         clock: @escaping MillisecondClock) {
         self.settings = settings
         self.matcher = matcher
         self.providers = providers

@@ -1,5 +1,6 @@
 import Alerts
 import Contacts
+import HookyardFoundation
 import SQLite
 import Store
 

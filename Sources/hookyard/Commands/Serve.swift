@@ -4,6 +4,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import HTTPServer
+import HookyardFoundation
 import Intake
 import Jobs
 import Logging
@@ -116,7 +117,7 @@ struct Serve: ParsableCommand {
         let webhookWatcher = Self.makeInstantlyWebhookWatcher(settings, transport: providers.instantly, alerts: alerts.center,
                                                               logger: logger)
         let grace = Duration.seconds(settings.http.shutdownGraceSeconds)
-        let wallClock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+        let wallClock: MillisecondClock = WallClock.system
 
         // Started in this order, stopped in reverse (`ServiceGroup`).
         let services = ServiceGroup([
