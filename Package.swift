@@ -75,7 +75,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Job execution: the worker pool, the retry policy, the registry of job kinds, JobFailure. Knows no workflow.
         .target(name: "Jobs",
-                dependencies: ["HookyardFoundation", "Store", "Metrics", "SystemCalls", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["HookyardFoundation", "Store", "SQLite", "Metrics", "SystemCalls", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // Rules, actions and the engine that runs them as job kinds through Outbound.
         .target(name: "Workflows",

@@ -1,14 +1,19 @@
+import SQLite
+
 /// What a job handler opens on a worker: per-worker resources (the workflow records, contacts…) kept open across the
 /// jobs that worker runs and closed when it stops.
 ///
 /// Each resource type is opened once per worker, lazily by `resource(_:)` (or in `JobHandler.prepare`), from the
-/// pool's database path. Resources are keyed by type, so the handlers of several job kinds share one instance per
-/// worker; a later step can open them all on one SQLite connection of the worker's (the job queue's too) by giving
-/// `WorkerResource.open` that connection instead of the path.
+/// pool's database path or on the worker's own connection (`connection`, the one its job queue uses). Resources are
+/// keyed by type, so the handlers of several job kinds share one instance per worker.
 ///
 /// - Important: not thread-safe and not `Sendable`: it belongs to one worker thread (or one test), which alone uses
 ///   it and what it holds.
 public final class WorkerContext {
+    /// The worker's own connection, the one its job queue claims and records on (`synchronous=NORMAL`), which
+    /// resources used only on this worker's thread may share instead of opening another (`nil` outside a pool:
+    /// a direct run in a test). Lease renewals run on a connection of their own (another queue).
+    public let connection: SQLiteDatabase?
     /// The database the pool's queue lives in, which resources open.
     public let databasePath: String
     /// The worker's lease owner name (`host:pid:w0`).
@@ -17,9 +22,10 @@ public final class WorkerContext {
     /// In opening order, closed in reverse.
     private var order: [ObjectIdentifier] = []
 
-    public init(databasePath: String, worker: String) {
+    public init(databasePath: String, worker: String, connection: SQLiteDatabase? = nil) {
         self.databasePath = databasePath
         self.worker = worker
+        self.connection = connection
     }
 
     /// This worker's instance of `type`, opened on first use.
@@ -30,7 +36,7 @@ public final class WorkerContext {
             guard let typed = open as? R else { preconditionFailure("worker resource \(type) registered as \(Swift.type(of: open))") }
             return typed
         }
-        let opened = try R.open(databasePath: databasePath)
+        let opened = try R.open(in: self)
         adopt(opened)
         return opened
     }
@@ -55,8 +61,9 @@ public final class WorkerContext {
 /// Something a worker keeps open for the jobs it runs (a database connection and what is built on it).
 /// Used only on the worker that opened it.
 public protocol WorkerResource: AnyObject {
-    /// Opens the resource on the database at `databasePath`.
-    static func open(databasePath: String) throws -> Self
+    /// Opens the resource for the worker `context` belongs to: on `context.connection` when it may share it,
+    /// else on the database at `context.databasePath`.
+    static func open(in context: WorkerContext) throws -> Self
     /// Releases it; called once, when the worker stops.
     func close()
 }

@@ -100,14 +100,15 @@ public final class WorkerPool: Sendable {
     /// The lease owner name of worker `index`: host, process id and index, unique per run.
     public func owner(_ index: Int) -> String { "\(ownerPrefix):w\(index)" }
 
-    /// Opens a queue connection per worker, lets the handler open what it uses there (`JobHandler.prepare`), and
+    /// Opens two queue connections per worker (claims and records, which the worker's resources share; lease
+    /// renewals, used from the renewal timer's queue), lets the handler open what it uses there (`JobHandler.prepare`), and
     /// starts the threads.
     /// - Throws: the store's error if the database cannot be opened, or the handler's from `prepare`.
     public func start() throws {
         for index in 0..<configuration.workers {
             let queue = try JobQueue(path: configuration.databasePath, durableCommits: false)
             let renewals = try JobQueue(path: configuration.databasePath, durableCommits: false)
-            let context = WorkerContext(databasePath: configuration.databasePath, worker: owner(index))
+            let context = WorkerContext(databasePath: configuration.databasePath, worker: owner(index), connection: queue.database)
             do {
                 try handler.prepare(context)
             } catch {

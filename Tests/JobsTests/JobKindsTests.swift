@@ -11,9 +11,9 @@ final class CountingResource: WorkerResource {
 
     init(name: String) { self.name = name }
 
-    static func open(databasePath: String) throws -> CountingResource {
+    static func open(in context: WorkerContext) throws -> CountingResource {
         opened.withLock { $0 += 1 }
-        return CountingResource(name: databasePath)
+        return CountingResource(name: context.databasePath)
     }
 
     func close() { Self.closed.withLock { $0.append(name) } }
@@ -22,7 +22,7 @@ final class CountingResource: WorkerResource {
 /// A resource that cannot be opened.
 final class BrokenResource: WorkerResource {
     struct Unavailable: Error {}
-    static func open(databasePath: String) throws -> BrokenResource { throw Unavailable() }
+    static func open(in context: WorkerContext) throws -> BrokenResource { throw Unavailable() }
     func close() {}
 }
 

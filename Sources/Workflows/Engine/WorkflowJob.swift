@@ -1,4 +1,6 @@
+import Contacts
 import Jobs
+import SQLite
 import Store
 
 /// The handler of the job kinds the workflow engine runs (`WorkflowEngine.jobKinds`): opens the worker's
@@ -44,8 +46,13 @@ final class WorkflowStoreResource: WorkerResource {
         self.store = store
     }
 
-    static func open(databasePath: String) throws -> WorkflowStoreResource {
-        WorkflowStoreResource(try WorkflowStore(path: databasePath))
+    /// The contacts share the worker's queue connection when it has one (both are `synchronous=NORMAL`: contact
+    /// state and job outcomes are derived from durably stored events and rerun after a power loss); the workflow
+    /// records (purchases, payment links) keep a connection of their own with `synchronous=FULL`.
+    static func open(in context: WorkerContext) throws -> WorkflowStoreResource {
+        guard let shared = context.connection else { return WorkflowStoreResource(try WorkflowStore(path: context.databasePath)) }
+        return WorkflowStoreResource(WorkflowStore(database: try StoreConnection.openExisting(path: context.databasePath),
+                                                   contacts: SQLiteContactStore(database: shared)))
     }
 
     func close() { store.close() }
