@@ -10,14 +10,14 @@ import TestSupport
 final class SQLiteContactStoreAbsurdAmountTests: XCTestCase {
     var directory: URL!
     var path: String { directory.appendingPathComponent("contacts.db").path }
-    var writer: EventWriter!
+    var writer: SQLiteEventWriter!
     var store: SQLiteContactStore!
     let t0: Int64 = 1_732_500_000_000
 
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("contacts-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        writer = try EventWriter(path: path, logger: TestLog.logger())
+        writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         store = try SQLiteContactStore(path: path, durableCommits: false)
     }
 

@@ -14,7 +14,7 @@ final class WorkerConnectionSharingTests: XCTestCase {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("hookyard.db").path
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         writer.close()
 
         let queue = try SQLiteJobQueue(path: path, durableCommits: false)
@@ -36,7 +36,7 @@ final class WorkerConnectionSharingTests: XCTestCase {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("hookyard.db").path
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         writer.close()
 
         let context = WorkerContext(databasePath: path, worker: "direct")

@@ -4,9 +4,6 @@ import HookyardFoundation
 import SQLite
 import Store
 
-/// The workflow store as callers knew it before the storage protocols; the SQLite implementation.
-public typealias WorkflowStore = SQLiteWorkflowStore
-
 /// What workflow steps read and write in the SQLite database besides the queue (`WorkflowRecords`): the event a job
 /// was caused by, recorded purchases, and the contacts. Each call is one statement or transaction. A stored event
 /// source Hookyard never writes is an error (`SQLiteDecodingError`).
@@ -34,7 +31,7 @@ public final class SQLiteWorkflowStore: WorkflowRecords {
 
     /// A deliverability reader on this store's connection (for the worker that just applied an event); it lives no
     /// longer than the store.
-    public func deliverabilityReader() -> DeliverabilityReader { DeliverabilityReader(sharing: database) }
+    public func deliverabilityReader() -> SQLiteDeliverabilityReader { SQLiteDeliverabilityReader(sharing: database) }
 
     public func close() {
         contacts.close()
