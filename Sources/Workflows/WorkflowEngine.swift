@@ -141,7 +141,7 @@ public final class WorkflowEngine: Sendable {
     }
 
     /// Runs one attempt of a job of the engine's own kinds (`WorkflowJob`).
-    func run(_ part: WorkflowJob.Part, _ job: Job, store: SQLiteWorkflowStore) throws(JobFailure) -> JobOutcome {
+    func run(_ part: WorkflowJob.Part, _ job: Job, store: any WorkflowRecords) throws(JobFailure) -> JobOutcome {
         switch part {
         case .processEvent: try matcher.processEvent(job, store: store)
         case .step: try steps.runStep(job, store: store)
@@ -151,7 +151,7 @@ public final class WorkflowEngine: Sendable {
 
     /// The first steps of the rules on the segments in `transitions`, each once per entry (or exit), and what was
     /// held back. Used for changes an event caused and for those the clock caused (`ContactMaintenance`).
-    public func segmentJobs(for transitions: [SegmentTransition], store: SQLiteWorkflowStore, now: Int64) throws(JobFailure)
+    public func segmentJobs(for transitions: [SegmentTransition], store: any WorkflowRecords, now: Int64) throws(JobFailure)
         -> (jobs: [NewJob], report: [JSONValue]) {
         try matcher.segmentJobs(for: transitions, store: store, now: now)
     }

@@ -22,7 +22,7 @@ final class WorkerConnectionSharingTests: XCTestCase {
         let context = WorkerContext(databasePath: path, worker: "w0", connection: queue.database)
         defer { context.close() }
         let store = try context.resource(WorkflowStoreResource.self).store
-        XCTAssertTrue(store.contacts.database === queue.database)
+        XCTAssertTrue(store.sqliteContacts.database === queue.database)
         XCTAssertEqual(try queue.database.scalarInt("PRAGMA synchronous"), 1)  // NORMAL, as before
         XCTAssertEqual(try store.database.scalarInt("PRAGMA synchronous"), 2)  // FULL, as before
 
@@ -42,6 +42,6 @@ final class WorkerConnectionSharingTests: XCTestCase {
         let context = WorkerContext(databasePath: path, worker: "direct")
         defer { context.close() }
         let store = try context.resource(WorkflowStoreResource.self).store
-        XCTAssertEqual(try store.contacts.database.scalarInt("PRAGMA synchronous"), 1)
+        XCTAssertEqual(try store.sqliteContacts.database.scalarInt("PRAGMA synchronous"), 1)
     }
 }

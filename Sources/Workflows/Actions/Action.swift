@@ -82,7 +82,7 @@ enum ActionLearning: Sendable, Equatable {
 struct ActionContext {
     var stripe: StripeClient
     var instantly: InstantlyClient
-    var store: SQLiteWorkflowStore
+    var store: any WorkflowRecords
     var eventID: Int64
     var rule: String
     /// Stable across every attempt of the job: Stripe's `Idempotency-Key` is derived from it.

@@ -14,7 +14,9 @@ public final class SQLiteWorkflowStore: WorkflowRecords {
     let database: SQLiteDatabase
     /// The contacts, on a connection of their own with `synchronous=NORMAL`: contact state is derived from events
     /// that are stored durably, and a change rolled back by a power loss is applied again when its job reruns.
-    public let contacts: SQLiteContactStore
+    public let sqliteContacts: SQLiteContactStore
+    /// `sqliteContacts`, as the engine sees it.
+    public var contacts: any ContactStorage { sqliteContacts }
 
     /// Opens an existing database and migrates it if needed.
     public convenience init(path: String) throws {
@@ -26,15 +28,15 @@ public final class SQLiteWorkflowStore: WorkflowRecords {
     /// `contacts`; `close()` closes both.
     public init(database: SQLiteDatabase, contacts: SQLiteContactStore) {
         self.database = database
-        self.contacts = contacts
+        sqliteContacts = contacts
     }
 
     /// A deliverability reader on this store's connection (for the worker that just applied an event); it lives no
     /// longer than the store.
-    public func deliverabilityReader() -> SQLiteDeliverabilityReader { SQLiteDeliverabilityReader(sharing: database) }
+    public func deliverabilityReader() -> any DeliverabilityRatesReading { SQLiteDeliverabilityReader(sharing: database) }
 
     public func close() {
-        contacts.close()
+        sqliteContacts.close()
         database.close()
     }
 
