@@ -7,11 +7,7 @@ import TestSupport
 import SQLite
 import Workflows
 
-final class SQLiteContactStoreTests: XCTestCase {
-    var directory: URL!
-    var path: String { directory.appendingPathComponent("contacts.db").path }
-    var writer: SQLiteEventWriter!
-    var store: SQLiteContactStore!
+final class SQLiteContactStoreTests: ContactStoreTestCase {
     let policy = EngagementPolicy()
     static let day: Int64 = 86_400_000
     let t0: Int64 = 1_732_500_000_000
@@ -24,18 +20,6 @@ final class SQLiteContactStoreTests: XCTestCase {
     static let customers = SegmentQuery(name: "customers", sql: "c.payment_status = ?", parameters: [.text("customer")])
     static let openers = SegmentQuery(name: "openers", sql: "c.opened >= ?", parameters: [.integer(1)])
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("contacts-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
-        store = try SQLiteContactStore(path: path, durableCommits: false)
-    }
-
-    override func tearDown() {
-        store?.close()
-        writer?.close()
-        try? FileManager.default.removeItem(at: directory)
-    }
 
     // MARK: Helpers
 

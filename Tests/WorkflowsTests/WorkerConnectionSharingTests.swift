@@ -8,14 +8,16 @@ import XCTest
 
 /// A worker's contacts run on the connection its job queue claims on (one connection fewer per worker); the workflow
 /// records keep a `synchronous=FULL` connection of their own.
-final class WorkerConnectionSharingTests: XCTestCase {
-    func testAPoolWorkersContactsShareItsQueueConnection() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hookyard-share-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+final class WorkerConnectionSharingTests: TemporaryDirectoryTestCase {
+    /// A database created as the daemon creates it.
+    private func database() throws -> String {
         let path = directory.appendingPathComponent("hookyard.db").path
-        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
-        writer.close()
+        try SQLiteEventWriter(path: path, logger: TestLog.logger()).close()
+        return path
+    }
+
+    func testAPoolWorkersContactsShareItsQueueConnection() throws {
+        let path = try database()
 
         let queue = try SQLiteJobQueue(path: path, durableCommits: false)
         defer { queue.close() }
@@ -32,12 +34,7 @@ final class WorkerConnectionSharingTests: XCTestCase {
     }
 
     func testADirectRunOpensItsOwnContactsConnection() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hookyard-share-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("hookyard.db").path
-        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
-        writer.close()
+        let path = try database()
 
         let context = WorkerContext(databasePath: path, worker: "direct")
         defer { context.close() }
