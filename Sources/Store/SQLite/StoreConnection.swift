@@ -45,11 +45,12 @@ public enum StoreConnection {
     /// Turns off SQLite's automatic checkpoint on `database`, for the daemon's background connections (workers):
     /// with it on, a commit that finds the WAL past 1,000 pages copies pages and fsyncs the database file inside its
     /// `COMMIT`, that is while it holds `WriteLock`, and the intake's writer (and every webhook waiting for its
-    /// `200`) waits for that checkpoint. The daemon's checkpoint thread (`SQLiteEventWriter`) checkpoints instead,
-    /// and the writer's own automatic checkpoint (at 16,000 pages) remains the fallback.
+    /// `200`) waits for that checkpoint. Each commit on `database` wakes the daemon's checkpoint thread
+    /// (`SQLiteEventWriter`'s, through `CheckpointRequests`) instead, which checkpoints outside the lock.
+    /// - Important: only where an `SQLiteEventWriter` runs in the same process (the daemon); elsewhere nothing would
+    ///   checkpoint until the last connection closes.
     public static func leaveCheckpointsToTheWriter(_ database: SQLiteDatabase) throws {
-        // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
-        try database.execute("PRAGMA wal_autocheckpoint = 0")
+        try database.requestCheckpointsInsteadOfRunningThem()
     }
 
     private static func fileExists(_ path: String) -> Bool {
