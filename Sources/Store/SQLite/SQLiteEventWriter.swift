@@ -388,7 +388,9 @@ private final class Checkpointer: @unchecked Sendable {  // Safe: `database` is 
         // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
         try database.execute("PRAGMA wal_autocheckpoint = 0")
         self.logger = logger
-        let thread = Thread { [self] in run() }
+        // Read before the thread starts: a post in between (even `stop()`'s) is then newer, never missed.
+        let seen = CheckpointRequests.current
+        let thread = Thread { [self] in run(after: seen) }
         thread.name = "hookyard.checkpoint"
         thread.start()
     }
@@ -396,8 +398,8 @@ private final class Checkpointer: @unchecked Sendable {  // Safe: `database` is 
     /// Called by the writer after each commit.
     func committed() { CheckpointRequests.post() }
 
-    private func run() {
-        var seen = CheckpointRequests.current
+    private func run(after generation: UInt64) {
+        var seen = generation
         while true {
             seen = CheckpointRequests.wait(after: seen)
             if stopped.load(ordering: .relaxed) { break }
