@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
     ],
     targets: [
         // C libraries: module maps only.
@@ -83,10 +84,16 @@ let package = Package(
         .target(name: "HookyardConfiguration",
                 dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Reports", "Yams"],
                 swiftSettings: swiftSettings),
+        // The MCP server: Hookyard's tools, resources and prompts over the storage protocols, on the MCP Swift SDK.
+        .target(name: "HookyardMCP",
+                dependencies: ["HookyardConfiguration", "Store", "Contacts", "Workflows", "Alerts", "Reports", "StrictJSON",
+                               .product(name: "MCP", package: "swift-sdk"),
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swiftSettings),
         // CLI, logging, wiring.
         .executableTarget(name: "hookyard",
                           dependencies: ["HookyardConfiguration", "HTTPServer", "SystemCalls", "Store", "SQLite", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "StrictJSON",
-                                         "Reports", "DemoData",
+                                         "Reports", "DemoData", "HookyardMCP",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: swiftSettings),

@@ -69,6 +69,27 @@ public final class SQLiteStoreReader: StoreReading {
         return result
     }
 
+    public func events(matching query: EventQuery, limit: Int) throws -> [StoredEvent] {
+        // SQLite-specific: blob literal `x''`. `contact_events` links events to the contacts they were applied to.
+        let statement = try database.prepare("""
+            SELECT id, source, event_id, dedup_key, type, received_at, x'', headers, length(body) FROM events
+            WHERE (?1 IS NULL OR source = ?1) AND (?2 IS NULL OR type = ?2)
+              AND (?3 IS NULL OR id IN (SELECT event_id FROM contact_events WHERE contact_id = ?3))
+              AND (?4 IS NULL OR received_at >= ?4) AND (?5 IS NULL OR received_at < ?5) AND (?6 IS NULL OR id < ?6)
+            ORDER BY id DESC LIMIT ?7
+            """)
+        try statement.bind(1, query.source?.rawValue)
+        try statement.bind(2, query.type)
+        try statement.bind(3, query.contactID)
+        try statement.bind(4, query.since)
+        try statement.bind(5, query.until)
+        try statement.bind(6, query.beforeID)
+        try statement.bind(7, Int64(limit))
+        var result: [StoredEvent] = []
+        while try statement.step() { result.append(try row(statement)) }
+        return result
+    }
+
     /// One event by row id, or by the provider's event id (`evt_...`) or dedup key.
     public func event(_ reference: String) throws -> StoredEvent? {
         // SQLite-specific: `GLOB` and `CAST(? AS INTEGER)` on text.
