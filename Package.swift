@@ -86,7 +86,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // The MCP server: Hookyard's tools, resources and prompts over the storage protocols, on the MCP Swift SDK.
         .target(name: "HookyardMCP",
-                dependencies: ["HookyardConfiguration", "Store", "Contacts", "Workflows", "Alerts", "Reports", "StrictJSON",
+                dependencies: ["HookyardConfiguration", "HTTPServer", "Store", "Contacts", "Workflows", "Alerts", "Reports", "StrictJSON",
                                .product(name: "MCP", package: "swift-sdk"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
