@@ -135,6 +135,10 @@ let package = Package(
         .testTarget(name: "HookyardConfigurationTests",
                     dependencies: ["HookyardConfiguration", "HTTPServer", "Contacts", "Outbound", "Store", "Workflows", "Yams", "TestSupport"],
                     swiftSettings: swiftSettings),
+        .testTarget(name: "HookyardMCPTests",
+                    dependencies: ["HookyardMCP", "HookyardConfiguration", "Store", "DemoData", "TestSupport",
+                                   .product(name: "MCP", package: "swift-sdk")],
+                    resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "hookyardTests", dependencies: ["SQLite", "hookyard", "HookyardConfiguration", "Intake", "Store", "Contacts", "Workflows", "TestSupport", "Reports", "DemoData", "Alerts"],
                     swiftSettings: swiftSettings),
     ]
