@@ -22,7 +22,15 @@ struct MCPCommand: ParsableCommand {
     @Option(help: "Log level on standard error: trace, debug, info, notice, warning, error or critical.") var logLevel = "warning"
 
     func run() throws {
-        let settings = try options.load(rules: true, recorded: true)
+        // The rules are shown by get_config; when they cannot be read here (a variable of the daemon's environment
+        // is missing), the read tools still work on the database: say so, and go on without them.
+        let settings: HookyardConfiguration
+        do {
+            settings = try options.load(rules: true, recorded: true)
+        } catch let error as ValidationError {
+            FileHandle.standardError.write(Data("note: the rules cannot be read, so get_config shows none: \(error.message)\n".utf8))
+            settings = try options.load(rules: false, recorded: true)
+        }
         let level = Logger.Level(rawValue: logLevel) ?? .warning
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -13,6 +13,7 @@ confirmation token that step N returned, so the live-mode confirmation flow can 
 """
 import asyncio
 import json
+import os
 import sys
 
 from mcp import ClientSession, StdioServerParameters
@@ -78,7 +79,9 @@ async def main():
         script = json.load(handle)
     if mode == "stdio":
         command = sys.argv[sys.argv.index("--") + 1:]
-        params = StdioServerParameters(command=command[0], args=command[1:])
+        # The server gets this process's whole environment (the SDK passes only a few variables by default), as a
+        # client configuration's "env" would give it the database and the rules' variables.
+        params = StdioServerParameters(command=command[0], args=command[1:], env=dict(os.environ))
         async with stdio_client(params) as (read, write):
             async with ClientSession(read, write) as session:
                 output = await run(session, script)
