@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "bench-drain", targets: ["BenchDrain"]),
         .executable(name: "bench-contacts", targets: ["BenchContacts"]),
         .executable(name: "bench-report", targets: ["BenchReport"]),
+        .executable(name: "bench-mcp", targets: ["BenchMCP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -114,6 +115,11 @@ let package = Package(
         // Times the report (ReportBuilder) on 1,000,000 events and 100,000 contacts of demo data, for `make bench`.
         .executableTarget(name: "BenchReport", dependencies: ["Reports", "DemoData", "Store", "TestSupport"],
                           path: "Benchmarks/BenchReport", swiftSettings: swiftSettings),
+        // Times every read tool of the MCP server on the report benchmark's database, for `make bench`.
+        .executableTarget(name: "BenchMCP",
+                          dependencies: ["HookyardMCP", "HookyardConfiguration", "DemoData", "TestSupport",
+                                         .product(name: "MCP", package: "swift-sdk")],
+                          path: "Benchmarks/BenchMCP", swiftSettings: swiftSettings),
 
         // Helpers shared by the tests: a raw-socket HTTP client and a runner for the real binary.
         .target(name: "TestSupport", dependencies: ["HTTPServer", "Intake", "Store", "StrictJSON", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),

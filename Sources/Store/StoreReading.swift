@@ -12,6 +12,8 @@ public protocol StoreReading: AnyObject {
     func events(source: EventSource?, limit: Int) throws -> [StoredEvent]
     /// The most recent events first that pass `query`, at most `limit`, bodies left empty.
     func events(matching query: EventQuery, limit: Int) throws -> [StoredEvent]
+    /// One event by its row id, with its body.
+    func event(id: Int64) throws -> StoredEvent?
     /// One event by row id, or by the provider's event id (`evt_...`) or dedup key, with its body.
     func event(_ reference: String) throws -> StoredEvent?
     /// What the last daemon to start on this store recorded, or `nil`.

@@ -70,7 +70,9 @@ enum EventTools {
         let reference: String
         if case .int(let number)? = input.values["id"] { reference = String(number) } else { reference = try input.requiredString("id") }
         return try await context.storage.withConnections { storage in
-            guard let event = try storage.store.event(reference) else {
+            // A row id is read by its key; an event id or dedup key needs the slower lookup of `events show`.
+            let found = try Int64(reference).flatMap { try storage.store.event(id: $0) } ?? storage.store.event(reference)
+            guard let event = found else {
                 throw ToolError.notFound(what: "event", reference: reference, hint: "no stored event has this row id, event id or dedup key (list_events lists them)")
             }
             let jobs = try storage.jobs.jobs(forEvent: event.id)
