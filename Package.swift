@@ -48,52 +48,59 @@ let package = Package(
         .target(name: "Metrics", swiftSettings: swiftSettings),
         // Conditions an admin is told about (dead jobs, deliverability, Instantly's webhook), raised and cleared.
         .target(name: "Alerts",
-                dependencies: ["Store", "SQLite", "Contacts", "Outbound", "Metrics", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["HookyardFoundation", "Store", "SQLite", "Jobs", "Outbound", "Metrics", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The one SQLite wrapper: connections, statements, bindings, row decoding; SQLite's own words in its errors.
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
         // Events, jobs, schema, migrations; group commit.
         .target(name: "Store",
-                dependencies: ["SQLite", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["HookyardFoundation", "SQLite", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // Contacts: what a contact is (model, engagement, payment status, registrations, export, erasure), what each
         // stored event says about a person, segments, and contact storage (`ContactStorage`, SQLite beside it).
         .target(name: "Contacts",
-                dependencies: ["Store", "SQLite", "StrictJSON"],
+                dependencies: ["HookyardFoundation", "Store", "SQLite", "StrictJSON"],
                 swiftSettings: swiftSettings),
+        // What every module may share: one injectable clock and ISO-8601 parsing, the one spelling of an email address,
+        // Instantly's webhook event vocabulary. Depends on nothing of Hookyard's.
+        .target(name: "HookyardFoundation", swiftSettings: swiftSettings),
         // The one JSON grammar (strict RFC 8259, UTF-8): intake's scanner and the workers' `JSONValue` share it.
         .target(name: "StrictJSON", swiftSettings: swiftSettings),
         // Routes, signature verification, event normalisation and dedup keys.
         .target(name: "Intake",
-                dependencies: ["HTTPServer", "Store", "Cryptography", "Metrics", "StrictJSON",
+                dependencies: ["HookyardFoundation", "HTTPServer", "Store", "Cryptography", "Metrics", "StrictJSON",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // libcurl client, provider clients, signed outbound posts. Knows nothing of HTTP serving.
         .target(name: "Outbound",
-                dependencies: ["CCurl", "Cryptography", "Metrics", "StrictJSON"],
+                dependencies: ["HookyardFoundation", "CCurl", "Cryptography", "Metrics", "StrictJSON"],
                 swiftSettings: swiftSettings),
-        // Rules, actions, retry policy and the worker pool that runs jobs through Outbound.
+        // Job execution: the worker pool, the retry policy, the registry of job kinds, JobFailure. Knows no workflow.
+        .target(name: "Jobs",
+                dependencies: ["HookyardFoundation", "Store", "SQLite", "Metrics", "SystemCalls", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swiftSettings),
+        // Rules, actions and the engine that runs them as job kinds through Outbound.
         .target(name: "Workflows",
-                dependencies: ["Store", "SQLite", "Contacts", "Outbound", "Alerts", "SystemCalls", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["HookyardFoundation", "Store", "SQLite", "Jobs", "Contacts", "Outbound", "Alerts", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The success-metrics report (attribution, funnel, revenue, churn) computed from the store by SQL aggregates.
-        .target(name: "Reports", dependencies: ["Store", "SQLite", "Contacts"], swiftSettings: swiftSettings),
+        .target(name: "Reports", dependencies: ["HookyardFoundation", "Store", "SQLite"], swiftSettings: swiftSettings),
         // Generated report data (the demo dataset, the report benchmark's database) written straight into the store.
-        .target(name: "DemoData", dependencies: ["Store", "SQLite", "Contacts"], swiftSettings: swiftSettings),
+        .target(name: "DemoData", dependencies: ["HookyardFoundation", "Store", "SQLite"], swiftSettings: swiftSettings),
         // The configuration file and environment read into the components' values: the YAML readers, secrets, and the
         // rule and segment language.
         .target(name: "HookyardConfiguration",
-                dependencies: ["HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Reports", "Yams"],
+                dependencies: ["HookyardFoundation", "HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Reports", "Yams"],
                 swiftSettings: swiftSettings),
         // The MCP server: Hookyard's tools, resources and prompts over the storage protocols, on the MCP Swift SDK.
         .target(name: "HookyardMCP",
-                dependencies: ["HookyardConfiguration", "HTTPServer", "Store", "Contacts", "Workflows", "Alerts", "Reports", "StrictJSON",
+                dependencies: ["HookyardFoundation", "HookyardConfiguration", "HTTPServer", "Store", "Contacts", "Workflows", "Alerts", "Reports", "StrictJSON",
                                .product(name: "MCP", package: "swift-sdk"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // CLI, logging, wiring.
         .executableTarget(name: "hookyard",
-                          dependencies: ["HookyardConfiguration", "HTTPServer", "SystemCalls", "Store", "SQLite", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Metrics", "Cryptography", "StrictJSON",
+                          dependencies: ["HookyardFoundation", "HookyardConfiguration", "HTTPServer", "SystemCalls", "Store", "SQLite", "Intake", "Outbound", "Contacts", "Jobs", "Workflows", "Alerts", "Metrics", "Cryptography", "StrictJSON",
                                          "Reports", "DemoData", "HookyardMCP",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
@@ -104,16 +111,16 @@ let package = Package(
                           swiftSettings: swiftSettings),
         // Drains a filled queue through the workers into the fake Stripe API, for `make bench`.
         .executableTarget(name: "BenchDrain",
-                          dependencies: ["Workflows", "Store", "Outbound", "TestSupport",
+                          dependencies: ["Workflows", "Jobs", "Store", "Outbound", "TestSupport",
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Benchmarks/BenchDrain", swiftSettings: swiftSettings),
         // Applies events to 100,000 seeded contacts through the workers (the contact job), for `make bench`.
         .executableTarget(name: "BenchContacts",
-                          dependencies: ["Workflows", "Contacts", "Store", "SQLite", "Outbound", "TestSupport",
+                          dependencies: ["HookyardFoundation", "Workflows", "Jobs", "Contacts", "Store", "SQLite", "Outbound", "TestSupport",
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Benchmarks/BenchContacts", swiftSettings: swiftSettings),
         // Times the report (ReportBuilder) on 1,000,000 events and 100,000 contacts of demo data, for `make bench`.
-        .executableTarget(name: "BenchReport", dependencies: ["Reports", "DemoData", "Store", "TestSupport"],
+        .executableTarget(name: "BenchReport", dependencies: ["HookyardFoundation", "Reports", "DemoData", "Store", "TestSupport"],
                           path: "Benchmarks/BenchReport", swiftSettings: swiftSettings),
         // Times every read tool of the MCP server on the report benchmark's database, for `make bench`.
         .executableTarget(name: "BenchMCP",
@@ -122,30 +129,34 @@ let package = Package(
                           path: "Benchmarks/BenchMCP", swiftSettings: swiftSettings),
 
         // Helpers shared by the tests: a raw-socket HTTP client and a runner for the real binary.
-        .target(name: "TestSupport", dependencies: ["HTTPServer", "Intake", "Store", "StrictJSON", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .target(name: "TestSupport", dependencies: ["HookyardFoundation", "HTTPServer", "Intake", "Store", "StrictJSON", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls", "CLinux"], swiftSettings: swiftSettings),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "HookyardFoundationTests", dependencies: ["HookyardFoundation"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: swiftSettings),
-        .testTarget(name: "StoreTests", dependencies: ["SQLite", "Store", "Contacts", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "StoreTests", dependencies: ["HookyardFoundation", "SQLite", "Store", "Contacts", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "IntakeTests", dependencies: ["Intake", "Cryptography", "HTTPServer", "Metrics", "SQLite", "Store", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTPServer", "StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ContactsTests", dependencies: ["SQLite", "Contacts", "Store", "StrictJSON", "Workflows", "TestSupport"],
+        .testTarget(name: "ContactsTests", dependencies: ["HookyardFoundation", "SQLite", "Contacts", "Store", "StrictJSON", "Workflows", "TestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "WorkflowsTests", dependencies: ["SQLite", "Workflows", "Contacts", "Store", "Outbound", "Alerts", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ReportsTests", dependencies: ["SQLite", "Reports", "DemoData", "Store", "Contacts"], swiftSettings: swiftSettings),
-        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "SQLite", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
+        .testTarget(name: "JobsTests", dependencies: ["HookyardFoundation", "Jobs", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "WorkflowsTests", dependencies: ["HookyardFoundation", "SQLite", "Workflows", "Jobs", "Contacts", "Store", "Outbound", "Alerts", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReportsTests", dependencies: ["HookyardFoundation", "SQLite", "Reports", "DemoData", "Store", "Contacts"], swiftSettings: swiftSettings),
+        .testTarget(name: "AlertsTests", dependencies: ["HookyardFoundation", "Alerts", "SQLite", "Jobs", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "HookyardConfigurationTests",
-                    dependencies: ["HookyardConfiguration", "HTTPServer", "Contacts", "Outbound", "Store", "Workflows", "Yams", "TestSupport"],
+                    dependencies: ["HookyardConfiguration", "HTTPServer", "Contacts", "Outbound", "Store", "Jobs", "Workflows", "Yams", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "HookyardMCPTests",
                     dependencies: ["HookyardMCP", "HookyardConfiguration", "Store", "DemoData", "TestSupport",
                                    .product(name: "MCP", package: "swift-sdk")],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
-        .testTarget(name: "hookyardTests", dependencies: ["SQLite", "hookyard", "HookyardConfiguration", "Intake", "Store", "Contacts", "Workflows", "TestSupport", "Reports", "DemoData", "Alerts"],
-                    swiftSettings: swiftSettings),
+        .testTarget(name: "hookyardTests", dependencies: ["HookyardFoundation", "SQLite", "hookyard", "HookyardConfiguration", "Intake", "Store", "Contacts", "TestSupport", "Reports", "DemoData",
+                                                         "Alerts", "Jobs", "Workflows", "Outbound", .product(name: "Logging", package: "swift-log")],
+                    exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

@@ -20,6 +20,8 @@
 import Contacts
 import Dispatch
 import Foundation
+import HookyardFoundation
+import Jobs
 import Logging
 import Outbound
 import Store
@@ -77,7 +79,7 @@ let policy = ContactPolicy(reader: reader, engagement: EngagementPolicy(), segme
 // MARK: Events
 
 
-func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+func nowMilliseconds() -> Int64 { WallClock.nowMilliseconds() }
 
 /// `2026-11-25T09:30:00.123Z` for Unix milliseconds (after 1970), as Instantly writes `timestamp`.
 func iso8601(_ milliseconds: Int64) -> String {
@@ -172,14 +174,16 @@ func store(_ batch: [IncomingEvent], with writer: EventWriter) throws -> [Int64]
 
 /// The engine, with each `run` timed (contact update and rule matching; not the queue's claim and commit).
 final class TimedHandler: JobHandler {
-    let engine: WorkflowEngine
+    let kinds: JobKinds
     let nanoseconds = Mutex<[UInt64]>([])
 
-    init(engine: WorkflowEngine) { self.engine = engine }
+    init(engine: WorkflowEngine) { kinds = engine.jobKinds }
 
-    func run(_ job: Job, store: WorkflowStore) -> JobOutcome {
+    func prepare(_ context: WorkerContext) throws { try kinds.prepare(context) }
+
+    func run(_ job: Job, context: WorkerContext) -> JobOutcome {
         let start = DispatchTime.now().uptimeNanoseconds
-        let outcome = engine.run(job, store: store)
+        let outcome = kinds.run(job, context: context)
         let elapsed = DispatchTime.now().uptimeNanoseconds - start
         nanoseconds.withLock { $0.append(elapsed) }
         return outcome

@@ -7,6 +7,7 @@
 //
 // Usage: bench-drain [events=2000] [workers=4] [limited-events=150] [limit-rps=50]
 import Foundation
+import Jobs
 import Logging
 import Outbound
 import Store
@@ -62,7 +63,7 @@ func run(events count: Int, workers: Int, requestsPerSecond: Double) throws -> R
                                 stripeDryRun: false, instantlyDryRun: true)
     let engine = WorkflowEngine(rules: [rule], providers: providers, logger: logger)
     let pool = WorkerPool(configuration: WorkerPool.Configuration(databasePath: path, workers: workers, pollMilliseconds: 5),
-                          handler: engine, logger: logger)
+                          handler: engine.jobKinds, logger: logger)
     let expected = count * 3
     let start = DispatchTime.now()
     try pool.start()

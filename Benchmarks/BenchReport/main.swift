@@ -9,6 +9,7 @@
 // Usage: bench-report [contacts=100000] [runs=5]
 import DemoData
 import Foundation
+import HookyardFoundation
 import Reports
 import Store
 import TestSupport
@@ -22,7 +23,7 @@ let path = directory.appendingPathComponent("report.db").path
 
 func milliseconds(since start: DispatchTime) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6 }
 
-let now = Int64(Date().timeIntervalSince1970 * 1000)
+let now = WallClock.nowMilliseconds()
 let seeding = DispatchTime.now()
 let summary = try DemoDataset(contacts: contacts, seed: 7, now: now).create(path: path, force: false)
 let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0

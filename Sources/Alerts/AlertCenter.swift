@@ -1,5 +1,5 @@
-import Contacts
 import Foundation
+import HookyardFoundation
 import Logging
 import Metrics
 import Outbound
@@ -71,10 +71,10 @@ public final class AlertCenter: AlertRaising {
     private let state: State
     private let logger: Logger
     private let metrics: HookyardMetrics?
-    private let clock: @Sendable () -> Int64
+    private let clock: MillisecondClock
 
     public init(configuration: Configuration, logger: Logger, metrics: HookyardMetrics? = nil,
-                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+                clock: @escaping MillisecondClock = WallClock.system) {
         self.configuration = configuration
         self.state = State(repeatInterval: configuration.repeatIntervalMilliseconds)
         self.logger = logger
@@ -112,7 +112,7 @@ public final class AlertCenter: AlertRaising {
         switch outcome {
         case .success(let change?):
             var metadata = Self.metadata(condition, message: message, context: change.record.context)
-            metadata["raised_at"] = "\(ContactJSON.isoTime(change.record.firstRaisedAt))"
+            metadata["raised_at"] = "\(ISO8601Timestamp.string(change.record.firstRaisedAt))"
             metadata["notification"] = "\(notificationNote(change))"
             logger.notice("alert cleared", metadata: metadata)
         case .success(nil):
@@ -151,7 +151,7 @@ public final class AlertCenter: AlertRaising {
             var metadata = Self.metadata(condition, message: message, context: context)
             metadata["notice"] = .stringConvertible(change.record.timesNotified)
             metadata["notification"] = "\(notificationNote(change))"
-            if change.record.timesNotified > 1 { metadata["raised_at"] = "\(ContactJSON.isoTime(change.record.firstRaisedAt))" }
+            if change.record.timesNotified > 1 { metadata["raised_at"] = "\(ISO8601Timestamp.string(change.record.firstRaisedAt))" }
             logger.error(change.newlyRaised ? "alert raised" : "alert still raised", metadata: metadata)
             metrics?.alertsRaised.increment(labels: [condition.kind.rawValue])
             return change
@@ -274,7 +274,7 @@ public enum AlertText {
     public static func raised(_ record: AlertRecord, repeatIntervalMilliseconds: Int64) -> String {
         var text = ":rotating_light: Hookyard alert (\(record.kind): \(record.subject)): \(record.message)"
         if record.timesNotified > 1 {
-            text += " (still so since \(ContactJSON.isoTime(record.firstRaisedAt)); reminder \(record.timesNotified), "
+            text += " (still so since \(ISO8601Timestamp.string(record.firstRaisedAt)); reminder \(record.timesNotified), "
                 + "every \(duration(repeatIntervalMilliseconds)) while it holds)"
         }
         return text
@@ -284,7 +284,7 @@ public enum AlertText {
     public static func cleared(_ record: AlertRecord) -> String {
         let lasted = (record.clearedAt ?? record.lastRaisedAt) - record.firstRaisedAt
         return ":white_check_mark: Hookyard alert cleared (\(record.kind): \(record.subject)): \(record.message) "
-            + "(raised at \(ContactJSON.isoTime(record.firstRaisedAt)), \(duration(lasted)) before)"
+            + "(raised at \(ISO8601Timestamp.string(record.firstRaisedAt)), \(duration(lasted)) before)"
     }
 
     /// `2d 3h`, `1h 30m`, `45s`: the two largest units.

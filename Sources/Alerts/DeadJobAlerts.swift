@@ -1,3 +1,4 @@
+import Jobs
 import Logging
 import Store
 
@@ -9,7 +10,7 @@ import Store
 /// A dead `alert.notify` job is only logged: alerting about the alert webhook through the alert webhook would loop.
 ///
 /// A value; thread-safe (the center is).
-public struct DeadJobAlerts: Sendable {
+public struct DeadJobAlerts: DeadJobObserver {
     public let alerts: AlertCenter
     private let logger: Logger
 

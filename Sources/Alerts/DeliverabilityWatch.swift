@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 import Logging
 import Metrics
 import Outbound
@@ -64,10 +65,10 @@ public final class DeliverabilityWatch: Sendable {
     public let alerts: AlertCenter
     private let policy: Mutex<DeliverabilityPolicy>
     private let logger: Logger
-    private let clock: @Sendable () -> Int64
+    private let clock: MillisecondClock
 
     public init(alerts: AlertCenter, policy: DeliverabilityPolicy = DeliverabilityPolicy(), logger: Logger,
-                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+                clock: @escaping MillisecondClock = WallClock.system) {
         self.alerts = alerts
         self.policy = Mutex(policy)
         self.logger = logger

@@ -1,4 +1,5 @@
 import Contacts
+import HookyardFoundation
 import Workflows
 import Yams
 

@@ -1,6 +1,7 @@
 import Alerts
 import Contacts
 import Foundation
+import Jobs
 import HTTPServer
 import Intake
 import Outbound

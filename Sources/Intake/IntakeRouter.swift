@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import HTTPServer
+import HookyardFoundation
 import Logging
 import Metrics
 import Store
@@ -53,14 +54,14 @@ public final class IntakeRouter: HTTPResponder {
     /// Where `/metrics` and `/report` are served instead, for the 404 that says so.
     private let adminListener: String?
     /// Current time in milliseconds since 1970.
-    private let clock: @Sendable () -> Int64
+    private let clock: MillisecondClock
 
     /// Where Instantly deliveries with the secret in a header go (`hookyard instantly register` appends it to a bare origin).
     public static let instantlyPath = "/webhooks/instantly"
     static let instantlyPrefix = instantlyPath + "/"
 
     public init(configuration: IntakeConfiguration, writer: EventWriter, logger: Logger, metrics: HookyardMetrics? = nil,
-                clock: @escaping @Sendable () -> Int64 = IntakeRouter.systemClock) {
+                clock: @escaping MillisecondClock = WallClock.system) {
         self.stripe = configuration.stripeSecrets.isEmpty ? nil
             : StripeSignatureVerifier(secrets: configuration.stripeSecrets, toleranceSeconds: configuration.stripeToleranceSeconds)
         self.instantly = configuration.instantlySecrets.isEmpty ? nil
@@ -70,12 +71,6 @@ public final class IntakeRouter: HTTPResponder {
         self.metrics = metrics
         self.adminListener = configuration.adminListener
         self.clock = clock
-    }
-
-    public static let systemClock: @Sendable () -> Int64 = {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
     }
 
     public func respond(to request: HTTPRequest, completion: @escaping @Sendable (HTTPResponse) -> Void) {

@@ -1,5 +1,6 @@
 import Cryptography
 import HTTPServer
+import HookyardFoundation
 import Store
 import StrictJSON
 
@@ -34,12 +35,7 @@ public enum StripeEvent {
 /// spelling in Instantly's payload documentation) is stored as `email_link_clicked`, so both dedupe together.
 public enum InstantlyEvent {
     /// The event types Instantly documents. Others (custom labels, new types) are stored too, and logged.
-    public static let knownTypes: Set<String> = [
-        "email_sent", "email_opened", "email_link_clicked", "reply_received", "auto_reply_received", "email_bounced",
-        "lead_unsubscribed", "campaign_completed", "account_error", "lead_neutral", "lead_interested",
-        "lead_not_interested", "lead_meeting_booked", "lead_meeting_completed", "lead_closed", "lead_out_of_office",
-        "lead_wrong_person", "lead_no_show", "supersearch_enrichment_completed",
-    ]
+    public static let knownTypes: Set<String> = Set(InstantlyEventType.documented)
 
     /// The top-level fields Instantly documents for a webhook delivery (see `shared/notes/instantly-api.md`): always
     /// present first (`timestamp`, `event_type`, `workspace`, `campaign_id`, `campaign_name`), then the optional ones.

@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 
 /// An Instantly custom-variable value: the API allows only JSON scalars (no objects or arrays). Encodes as the natural
 /// JSON scalar, integers without `.0` (`3`, not `3.0`). A value; thread-safe.
@@ -184,12 +185,7 @@ public struct InstantlyWebhook: Sendable, Equatable {
 
     /// The `event_type` values `POST /api/v2/webhooks` accepts (the API v2 extract's enum). One per webhook;
     /// `all_events` covers every type, custom labels included.
-    public static let subscribableEventTypes: [String] = [
-        "all_events", "email_sent", "email_opened", "email_link_clicked", "reply_received", "email_bounced", "lead_unsubscribed",
-        "campaign_completed", "account_error", "lead_neutral", "lead_interested", "lead_not_interested", "lead_meeting_booked",
-        "lead_meeting_completed", "lead_closed", "lead_out_of_office", "lead_wrong_person", "lead_no_show",
-        "supersearch_enrichment_completed",
-    ]
+    public static let subscribableEventTypes: [String] = InstantlyEventType.subscribable
 
     /// - Returns: `nil` without an `id` or a `target_hook_url`.
     init?(json: [String: Any]) {

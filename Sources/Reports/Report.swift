@@ -1,3 +1,4 @@
+import HookyardFoundation
 /// The success-metrics report: everything `hookyard report` prints and `GET /report` draws, computed by
 /// `ReportBuilder` from the store for one `ReportQuery`. A value type (Codable, Sendable, Equatable): safe to share
 /// between threads; it holds no connection.
@@ -85,7 +86,7 @@ public struct Report: Codable, Sendable, Equatable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(query, forKey: .query)
-        try container.encode(ReportTime.iso8601(generatedAt), forKey: .generatedAt)
+        try container.encode(ISO8601Timestamp.string(generatedAt), forKey: .generatedAt)
         try container.encode(synthetic, forKey: .synthetic)
         try container.encode(headline, forKey: .headline)
         try container.encode(funnel, forKey: .funnel)

@@ -1,3 +1,4 @@
+import HookyardFoundation
 import Store
 import SQLite
 
@@ -222,7 +223,7 @@ public final class ReportBuilder {
             case .overflow: "adding it would overflow the 64-bit \(payment.currency.uppercased()) total"
             }
             notes.append("Left out of every figure: \(payment.kind) \(payment.reference.isEmpty ? "(no reference)" : payment.reference) "
-                         + "of \(payment.amount) \(payment.currency) smallest units at \(ReportTime.iso8601(payment.occurredAt)): \(why).")
+                         + "of \(payment.amount) \(payment.currency) smallest units at \(ISO8601Timestamp.string(payment.occurredAt)): \(why).")
         }
         return (payments.indices.filter { !left.contains($0) }.map { payments[$0] }, notes)
     }

@@ -1,3 +1,4 @@
+import HookyardFoundation
 /// Renders a `Report` as one self-contained HTML document: the form that changes the period, model and grouping,
 /// the headline figures, and the funnel, revenue, time-to-purchase, churn and control-group charts with their
 /// tables.
@@ -330,13 +331,13 @@ public enum ReportPage {
 
     /// `2026-11-25 12:34 UTC`.
     static func stamp(_ milliseconds: Int64) -> String {
-        let iso = ReportTime.iso8601(milliseconds)
+        let iso = ISO8601Timestamp.string(milliseconds)
         return "\(iso.prefix(10)) \(iso.dropFirst(11).prefix(5)) UTC"
     }
 
     /// A time as `hookyard report` reads it: the day alone at UTC midnight, else ISO 8601.
     static func cliTime(_ milliseconds: Int64) -> String {
-        milliseconds % 86_400_000 == 0 ? ReportTime.day(milliseconds) : ReportTime.iso8601(milliseconds)
+        milliseconds % 86_400_000 == 0 ? ReportTime.day(milliseconds) : ISO8601Timestamp.string(milliseconds)
     }
 
     static func e(_ text: String) -> String { Markup.escape(text) }

@@ -1,5 +1,5 @@
-import Contacts
 import Foundation
+import HookyardFoundation
 
 /// Which campaign a purchase is credited to.
 public enum AttributionModel: String, Codable, Sendable, CaseIterable {
@@ -62,8 +62,8 @@ public struct ReportQuery: Codable, Sendable, Equatable {
         let sinceTime = try present(since).map { text throws(ReportQueryError) in try time(text, field: "since") }
             ?? untilTime - defaultPeriodMilliseconds
         guard sinceTime < untilTime else {
-            throw ReportQueryError(field: "since", value: since ?? ReportTime.iso8601(sinceTime),
-                                   expected: "a time before until (\(ReportTime.iso8601(untilTime)))")
+            throw ReportQueryError(field: "since", value: since ?? ISO8601Timestamp.string(sinceTime),
+                                   expected: "a time before until (\(ISO8601Timestamp.string(untilTime)))")
         }
         return ReportQuery(
             since: sinceTime, until: untilTime,
@@ -136,8 +136,8 @@ public struct ReportQuery: Codable, Sendable, Equatable {
     /// `since` and `until` as ISO 8601 text, `by`, `lookback_ms`.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(ReportTime.iso8601(since), forKey: .since)
-        try container.encode(ReportTime.iso8601(until), forKey: .until)
+        try container.encode(ISO8601Timestamp.string(since), forKey: .since)
+        try container.encode(ISO8601Timestamp.string(until), forKey: .until)
         try container.encode(model, forKey: .model)
         try container.encode(grouping, forKey: .grouping)
         try container.encode(lookbackMilliseconds, forKey: .lookbackMilliseconds)
@@ -164,11 +164,8 @@ public struct ReportQueryError: Error, Sendable, Equatable, CustomStringConverti
 
 /// Formatting of report times and durations, shared by the renderers. Stateless.
 public enum ReportTime {
-    /// `2026-08-14T09:30:00.000Z`.
-    public static func iso8601(_ milliseconds: Int64) -> String { ContactJSON.isoTime(milliseconds) }
-
-    /// `2026-08-14`.
-    public static func day(_ milliseconds: Int64) -> String { String(iso8601(milliseconds).prefix(10)) }
+    /// `2026-08-14` (times themselves are written with `ISO8601Timestamp.string`).
+    public static func day(_ milliseconds: Int64) -> String { String(ISO8601Timestamp.string(milliseconds).prefix(10)) }
 
     /// A duration as its largest whole units: `3d 4h`, `5h 12m`, `40m`, `12s`.
     public static func duration(_ milliseconds: Int64) -> String {

@@ -1,3 +1,4 @@
+import HookyardFoundation
 /// The report as plain text for a terminal (`hookyard report --format table`): the headline block, the per-group table
 /// with aligned columns (groups by name; ids are in the JSON and CSV), then the funnel, time to purchase, churn, lifetime value, control groups and
 /// deliverability. Stateless.
@@ -6,9 +7,9 @@ public enum ReportText {
         let query = report.query
         let figures = report.headline.figures
         var lines: [String] = []
-        lines.append("Hookyard report  \(ReportTime.iso8601(query.since)) to \(ReportTime.iso8601(query.until)) (until exclusive)")
+        lines.append("Hookyard report  \(ISO8601Timestamp.string(query.since)) to \(ISO8601Timestamp.string(query.until)) (until exclusive)")
         lines.append("attribution \(query.model.rawValue) touch, lookback \(ReportTime.lookback(query.lookbackMilliseconds)), "
-                     + "by \(query.grouping.rawValue); generated \(ReportTime.iso8601(report.generatedAt))")
+                     + "by \(query.grouping.rawValue); generated \(ISO8601Timestamp.string(report.generatedAt))")
         if report.synthetic {
             lines.append("SYNTHETIC DEMO DATA: this database was filled by `hookyard demo seed`; no figure is real.")
         }

@@ -30,6 +30,8 @@ public final class SQLiteDatabase {
     public let path: String
     /// Statements compiled once and kept for the connection's life, by SQL text (`cachedStatement(sql:)`).
     private var statementCache: [String: SQLiteStatement] = [:]
+    /// How many statements the cache keeps before it starts over (a statement in use stays valid: its user holds it).
+    static let statementCacheLimit = 512
     let exclusiveUse = ExclusiveUseCheck()
 
     /// Opens (creating if needed) the database at `path`.
@@ -103,6 +105,8 @@ public final class SQLiteDatabase {
             statement.reset()
             return statement
         }
+        // Statements built from configured segments are bounded in number, but never let the cache grow without end.
+        if statementCache.count >= Self.statementCacheLimit { statementCache.removeAll() }
         let statement = try compile(sql, cached: true)
         statementCache[sql] = statement
         return statement

@@ -2,6 +2,7 @@ import Alerts
 import Contacts
 import Dispatch
 import Foundation
+import HookyardFoundation
 import Logging
 import Outbound
 import Store
@@ -48,7 +49,7 @@ public final class ContactMaintenance: Sendable {
     private let configuration: Mutex<Configuration>
     private let engine: WorkflowEngine
     private let logger: Logger
-    private let clock: @Sendable () -> Int64
+    private let clock: MillisecondClock
     private let onJobsQueued: @Sendable () -> Void
     private let deliverability: DeliverabilityWatch?
     private let deadJobs: DeadJobAlerts?
@@ -61,7 +62,7 @@ public final class ContactMaintenance: Sendable {
     ///   - deliverability: each pass judges every sending account and campaign, and clears what no longer holds.
     ///   - deadJobs: each pass clears the dead-job alerts whose dead jobs are all gone.
     public init(configuration: Configuration, engine: WorkflowEngine, logger: Logger,
-                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+                clock: @escaping MillisecondClock = WallClock.system,
                 onJobsQueued: @escaping @Sendable () -> Void = {}, deliverability: DeliverabilityWatch? = nil,
                 deadJobs: DeadJobAlerts? = nil) {
         self.deliverability = deliverability

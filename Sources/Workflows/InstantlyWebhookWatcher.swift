@@ -1,7 +1,7 @@
 import Alerts
-import Contacts
 import Dispatch
 import Foundation
+import HookyardFoundation
 import Logging
 import Outbound
 import Synchronization
@@ -195,8 +195,8 @@ public final class InstantlyWebhookWatcher: Sendable {
     /// Reads Instantly's delivery log for the webhook's URL (`search`, `success=false`, `from` the day of `since`),
     /// keeping failures at or after `since`. Never throws: an unreadable log is said in the text.
     func failureSummary(_ webhook: InstantlyWebhook, since: Date) -> FailureSummary {
-        let sinceMilliseconds = Int64(since.timeIntervalSince1970 * 1000)
-        let sinceText = ContactJSON.isoTime(sinceMilliseconds)
+        let sinceMilliseconds = WallClock.milliseconds(of: since)
+        let sinceText = ISO8601Timestamp.string(sinceMilliseconds)
         let query = InstantlyDeliveryQuery(search: webhook.targetURL, success: false, from: String(sinceText.prefix(10)))
         let read: (deliveries: [InstantlyWebhookDelivery], complete: Bool)
         do {
@@ -220,12 +220,12 @@ public final class InstantlyWebhookWatcher: Sendable {
         }
         let status = last.delivery.statusCode.map { "HTTP \($0)" } ?? "no HTTP answer"
         let error = last.delivery.errorMessage.map { String($0.prefix(200)) }
-        var text = "\(count) failed deliver\(failures.count == 1 ? "y" : "ies") since \(sinceText) (first \(ContactJSON.isoTime(first.time)), "
-            + "last \(ContactJSON.isoTime(last.time)): \(status)"
+        var text = "\(count) failed deliver\(failures.count == 1 ? "y" : "ies") since \(sinceText) (first \(ISO8601Timestamp.string(first.time)), "
+            + "last \(ISO8601Timestamp.string(last.time)): \(status)"
         if let error { text += ", \"\(error)\"" }
         text += ")"
-        var context = ["failures": count, "failures_since": sinceText, "first_failure": ContactJSON.isoTime(first.time),
-                       "last_failure": ContactJSON.isoTime(last.time), "last_status": last.delivery.statusCode.map(String.init) ?? "none"]
+        var context = ["failures": count, "failures_since": sinceText, "first_failure": ISO8601Timestamp.string(first.time),
+                       "last_failure": ISO8601Timestamp.string(last.time), "last_status": last.delivery.statusCode.map(String.init) ?? "none"]
         if let error { context["last_error"] = error }
         return FailureSummary(text: text, context: context, lastStatus: last.delivery.statusCode, lastError: error, count: failures.count)
     }

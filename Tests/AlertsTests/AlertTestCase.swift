@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import Logging
 import Metrics
 import Outbound
@@ -8,6 +9,7 @@ import TestSupport
 import Workflows
 import XCTest
 @testable import Alerts
+import HookyardFoundation
 
 /// A test clock: starts at a fixed time, moved by the test.
 final class TestClock: Sendable {
@@ -76,8 +78,13 @@ class AlertTestCase: XCTestCase {
         return try queue.list(state: nil, limit: 10_000).filter { kind == nil || $0.kind == kind }.sorted { $0.id < $1.id }
     }
 
+    /// Runs the queue through `engine`'s job kinds (`drain(_:deadJobs:clock:retryPolicy:)`).
+    func drain(_ engine: WorkflowEngine, deadJobs: DeadJobAlerts? = nil) throws {
+        try drain(engine.jobKinds, deadJobs: deadJobs)
+    }
+
     /// Runs the queue with a one-worker pool until no job is queued, running or retrying.
-    func drain(_ handler: any JobHandler, deadJobs: DeadJobAlerts? = nil, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+    func drain(_ handler: any JobHandler, deadJobs: DeadJobAlerts? = nil, clock: @escaping MillisecondClock = WallClock.system,
                retryPolicy: RetryPolicy = RetryPolicy(baseMilliseconds: 10, capMilliseconds: 20, maxAttempts: 3)) throws {
         let pool = WorkerPool(configuration: .init(databasePath: path, workers: 1, leaseMilliseconds: 30_000, pollMilliseconds: 5,
                                                    retryPolicy: retryPolicy),

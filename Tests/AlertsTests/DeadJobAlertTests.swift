@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import Logging
 import Outbound
 import Store
@@ -9,9 +10,9 @@ import XCTest
 
 /// Fails every job but the events' own permanently, as a provider's 404 would.
 private struct FailingHandler: JobHandler {
-    func run(_ job: Job, store: WorkflowStore) -> JobOutcome {
+    func run(_ job: Job, context: WorkerContext) -> JobOutcome {
         guard job.kind != WorkflowEngine.processEventKind else { return .succeeded(output: nil, followUps: []) }
-        return .failed(error: "Instantly answered 404: Campaign not found", status: 404, retryable: false, retryAfterMilliseconds: nil)
+        return .failed(JobFailure(message: "Instantly answered 404: Campaign not found", status: 404, retryable: false, cause: .provider))
     }
 }
 

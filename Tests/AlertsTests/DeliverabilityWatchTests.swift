@@ -7,6 +7,7 @@ import TestSupport
 import Workflows
 import XCTest
 @testable import Alerts
+import HookyardFoundation
 
 /// Deliverability rates per sending account and campaign on small constructed histories, the alerts they raise and
 /// clear, the campaign pause through the (fake) Instantly API, account errors, and the `/metrics` gauges.
@@ -19,7 +20,7 @@ final class DeliverabilityWatchTests: AlertTestCase {
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        now = Int64(Date().timeIntervalSince1970 * 1000)
+        now = WallClock.nowMilliseconds()
         clock = TestClock(now)
     }
 

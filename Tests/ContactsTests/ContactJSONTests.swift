@@ -1,14 +1,15 @@
 import Contacts
+import HookyardFoundation
 import StrictJSON
 import Store
 import XCTest
 
 final class ContactJSONTests: XCTestCase {
     func testTimesAreISO8601InUTCWithMilliseconds() {
-        XCTAssertEqual(ContactJSON.isoTime(0), "1970-01-01T00:00:00.000Z")
-        XCTAssertEqual(ContactJSON.isoTime(1_795_607_532_045), "2026-11-25T11:52:12.045Z")
-        XCTAssertEqual(ContactJSON.isoTime(-1), "1969-12-31T23:59:59.999Z")
-        XCTAssertEqual(ContactJSON.isoTime(951_782_400_000), "2000-02-29T00:00:00.000Z")
+        XCTAssertEqual(ISO8601Timestamp.string(0), "1970-01-01T00:00:00.000Z")
+        XCTAssertEqual(ISO8601Timestamp.string(1_795_607_532_045), "2026-11-25T11:52:12.045Z")
+        XCTAssertEqual(ISO8601Timestamp.string(-1), "1969-12-31T23:59:59.999Z")
+        XCTAssertEqual(ISO8601Timestamp.string(951_782_400_000), "2000-02-29T00:00:00.000Z")
     }
 
     func testAContactRendersEveryFieldTemplatesRead() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import Workflows
 import XCTest
 @testable import HookyardConfiguration

@@ -1,5 +1,6 @@
 import DemoData
 import Foundation
+import HookyardFoundation
 @testable import Reports
 import Store
 import XCTest
@@ -135,8 +136,8 @@ final class ReportAbsurdAmountTests: XCTestCase {
                                                yAxisLabel: "y").hasSuffix("</svg>"))
             XCTAssertTrue(SVGChart.histogram(bars, title: "t", xAxisLabel: "x", yAxisLabel: "y").hasSuffix("</svg>"))
         }
-        XCTAssertFalse(ReportTime.iso8601(.min).isEmpty)
-        XCTAssertFalse(ReportTime.iso8601(.max).isEmpty)
-        XCTAssertEqual(ReportTime.iso8601(-1), "1969-12-31T23:59:59.999Z")
+        XCTAssertFalse(ISO8601Timestamp.string(.min).isEmpty)
+        XCTAssertFalse(ISO8601Timestamp.string(.max).isEmpty)
+        XCTAssertEqual(ISO8601Timestamp.string(-1), "1969-12-31T23:59:59.999Z")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 import XCTest
 @testable import Store
 import SQLite
@@ -63,7 +64,7 @@ final class DaemonStatusTests: XCTestCase {
     }
 
     func testProcessStartOfThisProcessAndOfNone() throws {
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = WallClock.nowMilliseconds()
         let started = try XCTUnwrap(ProcessStart.milliseconds(pid: getpid()))
         XCTAssertLessThanOrEqual(started, now + ProcessStart.toleranceMilliseconds)
         XCTAssertGreaterThan(started, now - 86_400_000 * 365, "a start in this epoch, not ticks alone")

@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 import Intake
 import Store
 
@@ -92,7 +93,7 @@ public final class ScenarioHarness {
                               timestamp: String? = nil) throws -> [UInt8] {
         instantlySerial += 1
         var object: [String: Any] = [
-            "timestamp": timestamp ?? Self.isoTime(Int64(Date().timeIntervalSince1970 * 1000) + clockOffset + Int64(instantlySerial)),
+            "timestamp": timestamp ?? Self.isoTime(WallClock.nowMilliseconds() + clockOffset + Int64(instantlySerial)),
             "event_type": type, "workspace": FakeInstantlyAPI.workspaceID, "campaign_id": campaign, "campaign_name": "Campaign",
             "lead_email": email, "email_account": "sender@example.org",
         ]
@@ -122,7 +123,7 @@ public final class ScenarioHarness {
     @discardableResult
     public func sendStripe(_ type: String, id: String, object: String, previousAttributes: String? = nil,
                            created: Int64? = nil, apiVersion: String = "2025-12-15.clover") throws -> [UInt8] {
-        let createdAt = created ?? (Int64(Date().timeIntervalSince1970 * 1000) + clockOffset) / 1000
+        let createdAt = created ?? (WallClock.nowMilliseconds() + clockOffset) / 1000
         let previous = previousAttributes.map { #","previous_attributes":\#($0)"# } ?? ""
         let body = Array(#"{"id":"\#(id)","object":"event","api_version":"\#(apiVersion)","created":\#(createdAt),"type":"\#(type)","livemode":false,"pending_webhooks":1,"request":{"id":null,"idempotency_key":null},"data":{"object":\#(object)\#(previous)}}"#.utf8)
         try deliver(stripe: body)
@@ -141,7 +142,7 @@ public final class ScenarioHarness {
     // MARK: Time and the queue
 
     /// The daemon's workflow clock now (Unix milliseconds).
-    public var now: Int64 { Int64(Date().timeIntervalSince1970 * 1000) + clockOffset }
+    public var now: Int64 { WallClock.nowMilliseconds() + clockOffset }
 
     /// Moves the workflow clock forward by `milliseconds` (it persists across restarts).
     public func advanceClock(by milliseconds: Int64) throws {

@@ -1,5 +1,6 @@
 import Contacts
 import Foundation
+import HookyardFoundation
 import Logging
 import Outbound
 import Store
@@ -178,7 +179,7 @@ final class ContactWorkflowTests: XCTestCase {
         defer { contacts.close() }
         XCTAssertNotNil(try contacts.lastOwnWrite(email: "ann@example.com", rule: "nurture"))
         let event = ISO8601DateFormatter().date(from: "2026-11-25T10:02:00Z")!
-        try contacts.recordOwnWrite(email: "ann@example.com", rule: "nurture", at: Int64(event.timeIntervalSince1970 * 1000) - 30_000)
+        try contacts.recordOwnWrite(email: "ann@example.com", rule: "nurture", at: WallClock.milliseconds(of: event) - 30_000)
         instantly("lead_interested", "ann@example.com")
         try QueueDriver(path: path, engine: engine).drain()
         let second = try jobs("process_event").last!

@@ -59,7 +59,7 @@ final class CustomerLookupTests: XCTestCase {
         // The create carried a key derived from the address and fields, not from the job.
         let create = try XCTUnwrap(fake.requests.first { $0.method == "POST" })
         XCTAssertEqual(create.headers["Idempotency-Key"],
-                       ActionRunner.customerCreationKey(email: "pat.case@example.com", name: nil,
+                       StripeFindOrCreateCustomer.customerCreationKey(email: "pat.case@example.com", name: nil,
                                                         metadata: [("hookyard_email", "pat.case@example.com")]))
     }
 

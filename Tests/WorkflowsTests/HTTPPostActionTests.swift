@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import Logging
 import Outbound
 import Store
@@ -54,7 +55,7 @@ final class HTTPPostActionTests: XCTestCase {
                                     logger: TestLog.logger(), clock: { clock.withLock { $0 } })
         let driver = QueueDriver(path: path, engine: engine)
         let first = try driver.drain()
-        guard case .failed(_, 502, true, _) = first.last?.1 else { return XCTFail("\(String(describing: first.last?.1))") }
+        guard case .failed(let failure)? = first.last?.1, failure.status == 502, failure.retryable else { return XCTFail("\(String(describing: first.last?.1))") }
         clock.withLock { $0 += 90_000 }
         let database = try SQLiteDatabase(path: path)
         try database.execute("UPDATE jobs SET next_run_at = 0 WHERE state = 'retrying'")
@@ -78,8 +79,9 @@ final class HTTPPostActionTests: XCTestCase {
     func testUnknownTargetFailsWithoutRetry() throws {
         let engine = WorkflowEngine(rules: [rule(target: "lms")], providers: .dryRun, runner: ActionRunner(), logger: TestLog.logger())
         let results = try QueueDriver(path: path, engine: engine).drain()
-        guard case .failed(let error, nil, false, nil) = results.last?.1 else { return XCTFail("\(String(describing: results.last?.1))") }
-        XCTAssertEqual(error, "http.post: no http_targets entry named 'lms' (configured: none)")
+        guard case .failed(let failure)? = results.last?.1, failure.status == nil, !failure.retryable, failure.retryAfterMilliseconds == nil
+        else { return XCTFail("\(String(describing: results.last?.1))") }
+        XCTAssertEqual(failure.message, "http.post: no http_targets entry named 'lms' (configured: none)")
     }
 
     func testDryRunTargetRecordsTheRequest() throws {

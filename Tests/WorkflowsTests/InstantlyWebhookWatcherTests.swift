@@ -1,6 +1,7 @@
 import Alerts
 import Contacts
 import Foundation
+import HookyardFoundation
 import Logging
 import Synchronization
 import TestSupport

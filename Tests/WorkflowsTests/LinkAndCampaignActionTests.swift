@@ -1,5 +1,6 @@
 import Contacts
 import Foundation
+import Jobs
 import Logging
 import Outbound
 import Store
@@ -35,7 +36,7 @@ final class LinkAndCampaignActionTests: XCTestCase {
                       eventID: 1, rule: "r", idempotencyKey: "hookyard-flow%3Ar%3Astep", now: { 1_764_000_000_000 })
     }
 
-    private func run(_ action: String, _ values: [String: JSONValue], _ context: ActionContext) throws(ProviderFailure) -> JSONValue {
+    private func run(_ action: String, _ values: [String: JSONValue], _ context: ActionContext) throws(JobFailure) -> JSONValue {
         try ActionRunner().run(action, Arguments(values: values), in: context)
     }
 
@@ -91,7 +92,8 @@ final class LinkAndCampaignActionTests: XCTestCase {
             (["tier": .string("webinar/regular"), "price": .string("price_1")], "give price or tier, not both"),
         ] {
             XCTAssertThrowsError(try run("stripe.create_payment_link", values, late)) { error in
-                XCTAssertEqual((error as? ProviderFailure)?.retryable, false)
+                XCTAssertEqual((error as? JobFailure)?.retryable, false)
+                XCTAssertEqual((error as? JobFailure)?.cause, .invalidJob, "an argument error is the job's, not Stripe's")
                 XCTAssertTrue("\(error)".contains(message), "\(error)")
             }
         }
@@ -160,8 +162,8 @@ final class LinkAndCampaignActionTests: XCTestCase {
         XCTAssertEqual(stripe.requests[0].idempotencyKey, "hookyard-flow%3Ar%3Astep")
         for bad: JSONValue in [.integer(0), .string("two")] {
             XCTAssertThrowsError(try run("stripe.create_payment_link", ["price": .string("price_1"), "seat_limit": bad], context)) { error in
-                XCTAssertEqual((error as? ProviderFailure)?.retryable, false)
-                XCTAssertTrue((error as? ProviderFailure)?.message.contains("seat_limit") ?? false, "\(error)")
+                XCTAssertEqual((error as? JobFailure)?.retryable, false)
+                XCTAssertTrue((error as? JobFailure)?.message.contains("seat_limit") ?? false, "\(error)")
             }
         }
         XCTAssertEqual(stripe.requests.count, 1, "invalid seat limits send nothing")
@@ -182,8 +184,8 @@ final class LinkAndCampaignActionTests: XCTestCase {
         for metadata: [String: JSONValue] in [["note": .string(tooLong)], ["a[b]": .string("x")],
                                               Dictionary(uniqueKeysWithValues: (1...51).map { ("k\($0)", JSONValue.string("v")) })] {
             XCTAssertThrowsError(try run("stripe.create_payment_link", ["price": .string("price_1"), "metadata": .object(metadata)], context)) { error in
-                XCTAssertEqual((error as? ProviderFailure)?.retryable, false)
-                XCTAssertTrue((error as? ProviderFailure)?.message.contains("Stripe refuses") ?? false, "\(error)")
+                XCTAssertEqual((error as? JobFailure)?.retryable, false)
+                XCTAssertTrue((error as? JobFailure)?.message.contains("Stripe refuses") ?? false, "\(error)")
             }
         }
         XCTAssertEqual(stripe.requests.count, 1, "metadata Stripe would refuse sends nothing")
@@ -296,7 +298,7 @@ final class LinkAndCampaignActionTests: XCTestCase {
         let engine = WorkflowEngine(rules: [rule], providers: providers, logger: TestLog.logger())
         let driver = QueueDriver(path: path, engine: engine)
         let first = try driver.drain()
-        guard case .failed(_, _, true, _) = first.last?.1 else { return XCTFail("\(String(describing: first.last?.1))") }
+        guard case .failed(let failure)? = first.last?.1, failure.retryable else { return XCTFail("\(String(describing: first.last?.1))") }
         let database = try SQLiteDatabase(path: path)
         try database.execute("UPDATE jobs SET next_run_at = 0 WHERE state = 'retrying'")
         database.close()

@@ -1,5 +1,6 @@
 import Contacts
 import Foundation
+import Jobs
 import Logging
 import Outbound
 import Store

@@ -1,4 +1,6 @@
 import Foundation
+import HookyardFoundation
+import Jobs
 import Logging
 import Outbound
 import Store
@@ -47,16 +49,16 @@ struct QueueDriver {
                 _ = try queue.succeed(jobID: job.id, owner: "test", output: output, followUps: followUps, now: Self.now())
             case .skipped(let reason, let followUps):
                 _ = try queue.skip(jobID: job.id, owner: "test", reason: reason, followUps: followUps, now: Self.now())
-            case .failed(let error, let status, let retryable, _):
-                _ = try queue.fail(jobID: job.id, owner: "test", error: error, status: status,
-                                   retryAt: retryable ? Self.now() + 3_600_000 : nil, now: Self.now())
+            case .failed(let failure):
+                _ = try queue.fail(jobID: job.id, owner: "test", error: failure.message, status: failure.status,
+                                   retryAt: failure.retryable ? Self.now() + 3_600_000 : nil, now: Self.now())
             }
             results.append((job, outcome))
         }
         return results
     }
 
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    static func now() -> Int64 { WallClock.nowMilliseconds() }
 }
 
 final class WorkflowEngineTests: XCTestCase {
@@ -169,9 +171,10 @@ final class WorkflowEngineTests: XCTestCase {
         let driver = QueueDriver(path: path, engine: engine)
         let first = try driver.drain()
         XCTAssertEqual(first.count, 2)
-        guard case .failed(let error, let status, true, _) = first[1].1 else { return XCTFail("\(first[1].1)") }
-        XCTAssertEqual(error, "Stripe answered 500")
-        XCTAssertEqual(status, 500)
+        guard case .failed(let failure) = first[1].1, failure.retryable else { return XCTFail("\(first[1].1)") }
+        XCTAssertEqual(failure.message, "Stripe answered 500")
+        XCTAssertEqual(failure.status, 500)
+        XCTAssertEqual(failure.cause, .provider)
         // Make the retry due now and run it.
         let queue = try JobQueue(path: path)
         defer { queue.close() }
@@ -192,8 +195,10 @@ final class WorkflowEngineTests: XCTestCase {
         let engine = WorkflowEngine(rules: [rule], providers: .dryRun, logger: TestLog.logger())
         store(.instantly, type: "lead_interested", body: interested("ann@example.com"))
         let results = try QueueDriver(path: path, engine: engine).drain()
-        guard case .failed(let error, nil, false, nil) = results[1].1 else { return XCTFail("\(results[1].1)") }
-        XCTAssertEqual(error, "step 'customer' argument 'name': {{ event.firstName }} has no value")
+        guard case .failed(let failure) = results[1].1, failure.status == nil, !failure.retryable, failure.retryAfterMilliseconds == nil
+        else { return XCTFail("\(results[1].1)") }
+        XCTAssertEqual(failure.message, "step 'customer' argument 'name': {{ event.firstName }} has no value")
+        XCTAssertEqual(failure.cause, .invalidJob)
     }
 
     func testStepConditionEndsTheFlowAsSkipped() throws {

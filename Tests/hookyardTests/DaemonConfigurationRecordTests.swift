@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 import Store
 import TestSupport
 import XCTest
@@ -147,7 +148,7 @@ final class DaemonConfigurationRecordTests: XCTestCase {
             try database.execute("UPDATE daemon_status SET pid = \(getpid()), started_at = \(startedAt), stopped_at = NULL")
         }
         // The runner started before this record: a daemon that recorded it and died, its pid since given to the runner.
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = WallClock.nowMilliseconds()
         let runnerStart = try XCTUnwrap(ProcessStart.milliseconds(pid: getpid()))
         XCTAssertLessThanOrEqual(runnerStart, now + ProcessStart.toleranceMilliseconds)
         try record(startedAt: runnerStart - 3_600_000)

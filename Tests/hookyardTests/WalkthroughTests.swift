@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 import Store
 import TestSupport
 import XCTest
@@ -214,7 +215,7 @@ final class WalkthroughTests: XCTestCase {
         var idleSince: Date?
         while Date() < deadline {
             let queue = try JobQueue(path: daemon.databasePath)
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let now = WallClock.nowMilliseconds()
             let busy = try queue.list(state: nil, limit: 10_000).contains { job in
                 job.state == .running || job.state == .retrying || (job.state == .queued && job.nextRunAt <= now + 500)
             }

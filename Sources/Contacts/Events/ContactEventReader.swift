@@ -1,3 +1,4 @@
+import HookyardFoundation
 import Store
 import StrictJSON
 

@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 import Store
 
 /// Finds one email address in stored text the way erasure needs it: in Unicode case-insensitive form (the text folded

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import HookyardFoundation
 import StrictJSON
 import Store
 
@@ -65,18 +66,7 @@ public enum ContactJSON {
 
     /// Unix milliseconds as ISO 8601 with milliseconds, UTC.
     public static func time(_ milliseconds: Int64) -> JSONValue {
-        .string(isoTime(milliseconds))
-    }
-
-    /// `2026-11-25T10:00:00.000Z`. Cheap and thread-safe (`gmtime_r`): it runs for every step that reads a contact.
-    public static func isoTime(_ milliseconds: Int64) -> String {
-        // Floor division without an intermediate that could overflow (times are stored as received).
-        let millisecond = ((milliseconds % 1000) + 1000) % 1000
-        var seconds = time_t(milliseconds / 1000 - (milliseconds % 1000 < 0 ? 1 : 0))
-        var parts = tm()
-        guard gmtime_r(&seconds, &parts) != nil else { return "(time out of range: \(milliseconds) ms)" }
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(millisecond))
+        .string(ISO8601Timestamp.string(milliseconds))
     }
 
     private static func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }

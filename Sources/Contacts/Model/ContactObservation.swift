@@ -1,3 +1,4 @@
+import HookyardFoundation
 import Store
 
 /// A payment, invoice or refund a Stripe event reports.

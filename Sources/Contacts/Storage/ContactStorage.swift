@@ -1,3 +1,4 @@
+import HookyardFoundation
 /// What the rest of the system needs from contact storage, in engine-neutral terms: applying what stored events say
 /// about people, segment membership and its transitions, the loop guard, registrations, reading, export, erasure,
 /// pruning and address search. `SQLiteContactStore` (Storage/SQLite) is the implementation today; a second engine

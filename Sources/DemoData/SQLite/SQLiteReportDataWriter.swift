@@ -1,4 +1,4 @@
-import Contacts
+import HookyardFoundation
 import Store
 import SQLite
 
@@ -84,7 +84,7 @@ public final class SQLiteReportDataWriter: ReportDataWriting {
     /// `account`: the sending mailbox (`email_account`), for the deliverability figures.
     public func activity(contact: Int64?, kind: String, campaign: String?, at: Int64, account: String? = nil) throws {
         let type = Self.instantlyTypes[kind] ?? kind
-        var body = #"{"event_type":"\#(type)","timestamp":"\#(ContactJSON.isoTime(at))""#
+        var body = #"{"event_type":"\#(type)","timestamp":"\#(ISO8601Timestamp.string(at))""#
         if let campaign { body += #","campaign_id":"\#(campaign)""# }
         if let account { body += #","email_account":"\#(account)""# }
         if let email = contact.flatMap({ emails[$0] }) { body += #","lead_email":"\#(email)""# }

@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 import Synchronization
 
 /// Short-lived confirmation tokens for write tools in live mode: the first call answers with what it would do and a
@@ -16,9 +17,9 @@ public final class ConfirmationTokens: Sendable {
 
     /// The issued, unused tokens by value; guarded by the mutex.
     private let issued = Mutex<[String: Issued]>([:])
-    private let clock: @Sendable () -> Int64
+    private let clock: MillisecondClock
 
-    public init(clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+    public init(clock: @escaping MillisecondClock = WallClock.system) {
         self.clock = clock
     }
 

@@ -1,5 +1,6 @@
 import Contacts
 import Foundation
+import HookyardFoundation
 import HookyardConfiguration
 import MCP
 import Reports

@@ -1,5 +1,6 @@
 import Contacts
 import Foundation
+import HookyardFoundation
 import MCP
 import Store
 

@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 import MCP
 
 /// A tool call's arguments, read against the tool's input schema. Every problem becomes an MCP `invalid params`
@@ -99,20 +100,13 @@ public struct ToolInput: Sendable {
 
 /// Times as tools read and write them. Stateless.
 enum ToolTime {
+    /// `YYYY-MM-DD` (UTC midnight) or an ISO 8601 timestamp, in Unix milliseconds; `nil` for anything else.
     static func parse(_ text: String) -> Int64? {
-        let day = DateFormatter()
-        day.locale = Locale(identifier: "en_US_POSIX")
-        day.timeZone = TimeZone(identifier: "UTC")
-        day.dateFormat = "yyyy-MM-dd"
-        if text.count == 10, let date = day.date(from: text) { return Int64(date.timeIntervalSince1970 * 1000) }
-        let iso = ISO8601DateFormatter()
-        if let date = iso.date(from: text) { return Int64(date.timeIntervalSince1970 * 1000) }
-        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = iso.date(from: text) { return Int64(date.timeIntervalSince1970 * 1000) }
-        return nil
+        if text.count == 10 { return ISO8601Timestamp.milliseconds(text + "T00:00:00Z") }
+        return ISO8601Timestamp.milliseconds(text)
     }
 
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    static func now() -> Int64 { WallClock.nowMilliseconds() }
 }
 
 /// Why a tool call was refused or failed, said so that the caller can act on it. Each case becomes an MCP error:

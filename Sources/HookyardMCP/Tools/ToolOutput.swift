@@ -1,5 +1,6 @@
 import Contacts
 import Foundation
+import HookyardFoundation
 import MCP
 import StrictJSON
 
@@ -56,7 +57,7 @@ extension Value {
 
 /// How tools write times, amounts and columns in their text. Stateless.
 enum ToolText {
-    static func isoTime(_ milliseconds: Int64) -> String { ContactJSON.isoTime(milliseconds) }
+    static func isoTime(_ milliseconds: Int64) -> String { ISO8601Timestamp.string(milliseconds) }
 
     static func plural(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
 }

@@ -6,6 +6,7 @@ import Darwin
 #endif
 import Dispatch
 import Foundation
+import HookyardFoundation
 import Logging
 import Synchronization
 
@@ -149,7 +150,7 @@ public final class SQLiteEventWriter: EventSink {
         Self.monotonicMilliseconds() - lastFullCommit.load(ordering: .relaxed) < 100
     }
 
-    private static func monotonicMilliseconds() -> Int64 { Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000) }
+    private static func monotonicMilliseconds() -> Int64 { MonotonicClock.milliseconds() }
 
     /// Queues `event` for the next batch. `completion` runs on the writer thread once the batch committed
     /// (or failed); it must not block.
@@ -366,7 +367,7 @@ private final class WriterConnection: @unchecked Sendable {  // Safe: used only 
     }
 
     func touchProbe() throws {
-        try probe.bind(1, Int64(Date().timeIntervalSince1970 * 1000))
+        try probe.bind(1, WallClock.nowMilliseconds())
         try probe.run()
     }
 

@@ -16,7 +16,8 @@ public typealias JobQueue = SQLiteJobQueue
 /// Not thread-safe: one `SQLiteJobQueue` (one SQLite connection) per worker thread or CLI command; several storage
 /// types may share one connection (`init(database:)`) on the same thread.
 public final class SQLiteJobQueue: JobQueueStorage {
-    private let database: SQLiteDatabase
+    /// The connection it claims and records on; other storage on the same thread may share it.
+    public let database: SQLiteDatabase
 
     /// Opens an existing database (created by `EventWriter`) and migrates it if needed.
     /// - Parameter durableCommits: `true` (the default, for the CLI): each change is fsynced before the call

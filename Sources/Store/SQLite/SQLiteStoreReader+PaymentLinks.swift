@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 import SQLite
 
 extension StoreReader {

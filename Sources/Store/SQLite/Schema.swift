@@ -1,3 +1,4 @@
+import HookyardFoundation
 import SQLite
 
 /// The database schema as an ordered list of forward migrations, tracked with `PRAGMA user_version`.

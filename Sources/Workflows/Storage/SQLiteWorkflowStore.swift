@@ -1,5 +1,6 @@
 import Alerts
 import Contacts
+import HookyardFoundation
 import SQLite
 import Store
 
@@ -13,7 +14,7 @@ public typealias WorkflowStore = SQLiteWorkflowStore
 /// Its statements are compiled once per connection (`cachedStatement(sql:)`).
 /// Not thread-safe: one per worker thread, like `SQLiteJobQueue`.
 public final class SQLiteWorkflowStore: WorkflowRecords {
-    private let database: SQLiteDatabase
+    let database: SQLiteDatabase
     /// The contacts, on a connection of their own with `synchronous=NORMAL`: contact state is derived from events
     /// that are stored durably, and a change rolled back by a power loss is applied again when its job reruns.
     public let contacts: SQLiteContactStore

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import HTTPServer
+import HookyardFoundation
 import Logging
 import Reports
 
@@ -17,7 +18,7 @@ struct ReportPageRoute: Sendable {
     /// `reports.lookback` from the configuration: the lookback when the query names none.
     let defaultLookbackMilliseconds: Int64
     /// The daemon's clock (Unix milliseconds): "now" ends the default period.
-    let now: @Sendable () -> Int64
+    let now: MillisecondClock
     let logger: Logger
 
     /// One report at a time: a page reload storm queues here instead of taking every core from the workers.

@@ -4,6 +4,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import HTTPServer
+import HookyardFoundation
 import HookyardMCP
 import Intake
 import Logging
@@ -73,7 +74,7 @@ extension Serve {
 
     /// `GET /report`: each request builds the report on a read-only connection of its own (opened per request, like
     /// a scrape's: a `ReportBuilder` is not thread-safe), with the daemon's clock as "now".
-    static func reportPage(_ settings: HookyardConfiguration, clock: @escaping @Sendable () -> Int64, logger: Logger) -> ReportPageRoute {
+    static func reportPage(_ settings: HookyardConfiguration, clock: @escaping MillisecondClock, logger: Logger) -> ReportPageRoute {
         let database = settings.database
         let deliverability = settings.reportDeliverability()
         return ReportPageRoute(

@@ -6,6 +6,7 @@ import Darwin
 #endif
 import ArgumentParser
 import Foundation
+import HookyardFoundation
 import Store
 
 /// `hookyard backup PATH`: a consistent copy of the live database, taken while the daemon runs.
@@ -51,7 +52,7 @@ struct Backup: ParsableCommand {
         let temporary = try BackupFile.createTemporary(beside: destination)
         let summary: StoreBackup.Summary
         do {
-            let origin = BackupOrigin(takenAt: Int64(Date().timeIntervalSince1970 * 1000), sourcePath: source.standardizedFileURL.path)
+            let origin = BackupOrigin(takenAt: WallClock.nowMilliseconds(), sourcePath: source.standardizedFileURL.path)
             summary = try backup.write(to: temporary, origin: origin)
             try BackupFile.place(temporary, at: destination.path, replace: force)
         } catch {

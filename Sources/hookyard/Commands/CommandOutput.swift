@@ -2,6 +2,7 @@ import HookyardConfiguration
 import ArgumentParser
 import Contacts
 import Foundation
+import HookyardFoundation
 import Reports
 import Store
 
@@ -34,7 +35,7 @@ func column(_ text: String, _ width: Int) -> String {
     text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
 }
 
-func isoTime(_ milliseconds: Int64) -> String { ContactJSON.isoTime(milliseconds) }
+func isoTime(_ milliseconds: Int64) -> String { ISO8601Timestamp.string(milliseconds) }
 
 /// `USD 147.00` from Stripe's smallest-unit amount (`JPY 500` for a zero-decimal currency).
 func formatAmount(_ amount: Int64, currency: String) -> String { ReportFormat.amount(amount, currency: currency) }

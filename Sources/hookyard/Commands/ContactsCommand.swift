@@ -3,6 +3,7 @@ import ArgumentParser
 import Contacts
 import Cryptography
 import Foundation
+import HookyardFoundation
 import Intake
 import Logging
 import Outbound
@@ -192,7 +193,7 @@ struct ContactsCommand: ParsableCommand {
 extension PaymentStatus: ExpressibleByArgument {}
 extension EngagementLevel: ExpressibleByArgument {}
 
-func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+func now() -> Int64 { WallClock.nowMilliseconds() }
 
 extension HookyardConfiguration {
     /// `contact` with only the segments configured now (memberships of a segment since removed are left out).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DemoData
 import Foundation
+import HookyardFoundation
 
 /// `hookyard demo seed`: a database of clearly labelled synthetic data to try the report and its page on.
 struct DemoCommand: ParsableCommand {
@@ -28,7 +29,7 @@ struct DemoCommand: ParsableCommand {
         }
 
         func run() throws {
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let now = WallClock.nowMilliseconds()
             let started = Date()
             let summary: DemoDataset.Summary
             do {

@@ -1,6 +1,7 @@
 import Contacts
 import Cryptography
 import Foundation
+import HookyardFoundation
 import Intake
 import Outbound
 
@@ -39,12 +40,7 @@ enum EventTemplates {
     /// The Instantly event types `trigger instantly` builds: every type Instantly documents, plus `auto_reply_received`
     /// (sent with `all_events` only). `link_clicked`, the spelling of Instantly's payload documentation, is accepted
     /// too and sent as spelt.
-    static let instantlyTypes = [
-        "email_sent", "email_opened", "email_link_clicked", "reply_received", "auto_reply_received", "email_bounced",
-        "lead_unsubscribed", "campaign_completed", "account_error", "lead_neutral", "lead_interested",
-        "lead_not_interested", "lead_meeting_booked", "lead_meeting_completed", "lead_closed", "lead_out_of_office",
-        "lead_wrong_person", "lead_no_show", "supersearch_enrichment_completed",
-    ]
+    static let instantlyTypes = InstantlyEventType.documented
 
     /// The workspace and campaign of every Instantly event, unless overridden: the demo ids `make run` configures
     /// (scripts/dev-env.sh), so `trigger instantly lead_interested` starts the lead-to-sale example.
@@ -280,7 +276,7 @@ enum EventTemplates {
     static func instantly(_ type: String, _ context: Context) -> JSONValue? {
         guard instantlyTypes.contains(type) || type == "link_clicked" else { return nil }
         var fields = """
-            "timestamp":\(q(ContactJSON.isoTime(context.nowMilliseconds))),"event_type":\(q(type)),\
+            "timestamp":\(q(ISO8601Timestamp.string(context.nowMilliseconds))),"event_type":\(q(type)),\
             "workspace":\(q(instantlyWorkspace)),"campaign_id":\(q(instantlyCampaign)),"campaign_name":"Hookyard demo outreach"
             """
         let account = #""email_account":"outreach@sender.example.com""#

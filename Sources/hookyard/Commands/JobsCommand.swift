@@ -1,6 +1,7 @@
 import HookyardConfiguration
 import ArgumentParser
 import Foundation
+import HookyardFoundation
 import Outbound
 import Store
 
@@ -79,7 +80,7 @@ struct Jobs: ParsableCommand {
 
         func run() throws {
             let queue = try openQueue(options)
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let now = WallClock.nowMilliseconds()
             if allDead {
                 print("queued \(try queue.retryAllDead(now: now)) dead job(s) again")
             } else if let id {
@@ -97,7 +98,7 @@ struct Jobs: ParsableCommand {
 
         func run() throws {
             let queue = try openQueue(options)
-            try change { try queue.discard(id, now: Int64(Date().timeIntervalSince1970 * 1000)) }
+            try change { try queue.discard(id, now: WallClock.nowMilliseconds()) }
             print("job \(id) discarded (it stays listed as discarded; 'hookyard jobs retry \(id)' brings it back)")
             try clearResolvedDeadJobAlerts(options, queue: queue)
         }

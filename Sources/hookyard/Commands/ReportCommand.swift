@@ -2,6 +2,7 @@ import HookyardConfiguration
 import Alerts
 import ArgumentParser
 import Foundation
+import HookyardFoundation
 import Reports
 import Store
 
@@ -33,7 +34,7 @@ struct ReportCommand: ParsableCommand {
     var lookback: String?
 
     func run() throws {
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = WallClock.nowMilliseconds()
         let query: ReportQuery
         do {
             let settings = try options.load(rules: false)

@@ -4,7 +4,9 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import HTTPServer
+import HookyardFoundation
 import Intake
+import Jobs
 import Logging
 import Metrics
 import Outbound
@@ -93,7 +95,7 @@ struct Serve: ParsableCommand {
                                                     leaseMilliseconds: Int64(settings.workers.leaseSeconds) * 1000,
                                                     retryPolicy: settings.workers.retryPolicy,
                                                     intakeIsBusy: { writer.isUnderLoad }),
-            handler: engine, logger: logger, metrics: metrics, clock: clock, deadJobs: alerts.deadJobs)
+            handler: engine.jobKinds, logger: logger, metrics: metrics, clock: clock, deadJobs: alerts.deadJobs)
         // The workers read what the writer stores: they ask it whether intake is busy, and wake on its commits.
         writer.whenCommitted { pool.wake() }
         let maintenance = ContactMaintenance(
@@ -115,7 +117,7 @@ struct Serve: ParsableCommand {
         let webhookWatcher = Self.makeInstantlyWebhookWatcher(settings, transport: providers.instantly, alerts: alerts.center,
                                                               logger: logger)
         let grace = Duration.seconds(settings.http.shutdownGraceSeconds)
-        let wallClock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+        let wallClock: MillisecondClock = WallClock.system
 
         // Started in this order, stopped in reverse (`ServiceGroup`).
         let services = ServiceGroup([

@@ -2,6 +2,7 @@ import HookyardConfiguration
 import ArgumentParser
 import Cryptography
 import Foundation
+import HookyardFoundation
 import Intake
 import Outbound
 import Store
@@ -287,7 +288,7 @@ struct TriggeredEvent {
 
     private func send(settings: HookyardConfiguration, to: String?, printOnly: Bool) throws {
         let base = Self.baseURL(to: to, listen: settings.listen)
-        let request = try request(settings: settings, base: base, nowMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+        let request = try request(settings: settings, base: base, nowMilliseconds: WallClock.nowMilliseconds())
         if printOnly {
             FileHandle.standardOutput.write(Data(request.httpMessage))
             return

@@ -6,6 +6,7 @@ import Outbound
 import Store
 import Workflows
 import HookyardConfiguration
+import HookyardFoundation
 
 /// The alert center and what reports to it, built from the configuration for `serve` and the CLI commands that
 /// change alert state (`jobs retry`, `jobs discard`, `maintain`).
@@ -20,7 +21,7 @@ struct AlertComponents: Sendable {
     ///   it has the webhook URL. The CLI commits durably and always queues them: it cannot know whether the daemon has
     ///   the URL (a systemd credential belongs to the service alone); a daemon without one records them as skipped.
     init(_ settings: HookyardConfiguration, logger: Logger, metrics: HookyardMetrics? = nil, daemon: Bool = false,
-         clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+         clock: @escaping MillisecondClock = WallClock.system) {
         webhook = settings.alerts.webhookURL.isEmpty ? nil
             : AlertWebhook.live(url: settings.alerts.webhookURL, userAgent: "hookyard/\(Hookyard.version)",
                                 connectTimeoutMilliseconds: settings.outbound.connectTimeoutMilliseconds,

@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 import Logging
 
 /// The time the daemon's workflows, workers and contact maintenance run on: the system clock, or, for end-to-end
@@ -9,12 +10,12 @@ import Logging
 enum DaemonClock {
     static let variable = "HOOKYARD_TEST_CLOCK_OFFSET_FILE"
 
-    static func make(environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger) -> @Sendable () -> Int64 {
+    static func make(environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger) -> MillisecondClock {
         guard let path = environment[variable], !path.isEmpty else {
-            return { Int64(Date().timeIntervalSince1970 * 1000) }
+            return WallClock.system
         }
         logger.warning("the workflow clock is moved by the offset in \(variable) (for tests only)", metadata: ["file": "\(path)"])
-        return { Int64(Date().timeIntervalSince1970 * 1000) + offset(path) }
+        return { WallClock.nowMilliseconds() + offset(path) }
     }
 
     /// The whole number of milliseconds in the file, or 0.

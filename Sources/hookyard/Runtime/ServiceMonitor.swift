@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Jobs
 import HTTPServer
 import Logging
 import Store

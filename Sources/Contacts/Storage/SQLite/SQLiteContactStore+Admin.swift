@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 import SQLite
 import Store
 
@@ -31,7 +32,7 @@ extension SQLiteContactStore {
     public func erase(email: String) throws -> ContactErasure? {
         guard let email = Self.normalisedEmail(email) else { return nil }
         try database.execute("PRAGMA secure_delete = ON")
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = WallClock.nowMilliseconds()
         let address = AddressMatcher(email)
         func column(_ table: String, _ name: String, blob: Bool = false) -> TextColumn {
             TextColumn(table: table, name: name, isBlob: blob, isUnique: false)

@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 import SQLite
 import Store
 
@@ -27,8 +28,6 @@ public final class SQLiteContactStore: ContactStorage {
     public let database: SQLiteDatabase
     /// Whether `close()` closes `database` (`false` when it was lent by the caller).
     private let ownsConnection: Bool
-    /// Compiled statements by SQL text; each is reset (and unbound) after every use.
-    private var statements: [String: SQLiteStatement] = [:]
     /// The last segment list evaluated and its combined SQL (the worker passes the same list on every apply).
     var segmentSQLCache: (segments: [SegmentQuery], sql: String)?
     /// Where the next `prunePayloads` call continues scanning (row id); 0 starts over.
@@ -51,31 +50,24 @@ public final class SQLiteContactStore: ContactStorage {
     /// A store on an existing connection, shared with other storage on the same thread (a worker's job queue and
     /// workflow records). The connection must already be open on a migrated database (`StoreConnection.openExisting`);
     /// its `synchronous` setting decides durability as in `init(path:durableCommits:)`. It stays the caller's: `close()`
-    /// drops this store's statements and leaves the connection open.
+    /// leaves it open.
     /// - Important: the store and everything else using `database` must stay on one thread at a time.
     public init(database: SQLiteDatabase) {
         self.database = database
         ownsConnection = false
     }
 
-    /// Drops the compiled statements and closes the connection when this store opened it; later calls throw (on a
-    /// lent connection, later calls work again, recompiling statements). Safe to call twice.
+    /// Closes the connection when this store opened it (its cached statements go with it); later calls throw. On a
+    /// lent connection it does nothing: the statements stay cached on the connection for its other users.
+    /// Safe to call twice.
     public func close() {
-        statements.removeAll()
         if ownsConnection { database.close() }
     }
 
     // MARK: Statements
 
-    /// The statement for `sql`, compiled on first use; reset and unbound.
-    private func statement(_ sql: String) throws -> SQLiteStatement {
-        if let statement = statements[sql] { return statement }
-        // Queries built from configured segments are bounded in number, but never let the cache grow without end.
-        if statements.count >= 512 { statements.removeAll() }
-        let statement = try database.prepare(sql)
-        statements[sql] = statement
-        return statement
-    }
+    /// The statement for `sql`, compiled once per connection (`cachedStatement(sql:)`); reset and unbound.
+    private func statement(_ sql: String) throws -> SQLiteStatement { try database.cachedStatement(sql: sql) }
 
     /// Runs `sql` (which returns no rows, or rows nobody reads) with `arguments` bound in order from `?1`.
     /// - Returns: the number of rows it changed.

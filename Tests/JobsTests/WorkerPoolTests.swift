@@ -1,9 +1,10 @@
 import Foundation
+import HookyardFoundation
 import Logging
 import Store
 import Synchronization
 import XCTest
-@testable import Workflows
+@testable import Jobs
 import TestSupport
 
 /// A handler whose behaviour per job the test decides; it records every run.
@@ -17,7 +18,7 @@ final class ScriptedHandler: JobHandler {
         self.delay = delay
     }
 
-    func run(_ job: Job, store: WorkflowStore) -> JobOutcome {
+    func run(_ job: Job, context: WorkerContext) -> JobOutcome {
         runs.withLock { $0.append((job.id, job.kind, job.attempts)) }
         if delay > .zero { Thread.sleep(forTimeInterval: delay / .seconds(1)) }
         return script(job)
@@ -97,7 +98,7 @@ final class WorkerPoolTests: XCTestCase {
     func testRetryableFailureRunsAgainThenSucceeds() throws {
         try makeEvents(1)
         let handler = ScriptedHandler.failingFirstAttempt(
-            with: .failed(error: "HTTP 503 from api", status: 503, retryable: true, retryAfterMilliseconds: nil))
+            with: .failed(JobFailure(message: "HTTP 503 from api", status: 503, retryable: true, retryAfterMilliseconds: nil, cause: .provider)))
         let workers = pool(handler)
         try workers.start()
         XCTAssertTrue(try waitFor { try count(.succeeded) == 1 })
@@ -112,7 +113,7 @@ final class WorkerPoolTests: XCTestCase {
         let fixed = Atomic<Bool>(false)
         let handler = ScriptedHandler { _ in
             fixed.load(ordering: .relaxed) ? .succeeded(output: nil, followUps: [])
-                : .failed(error: "invalid_request_error: No such price: 'price_x'", status: 400, retryable: false, retryAfterMilliseconds: nil)
+                : .failed(JobFailure(message: "invalid_request_error: No such price: 'price_x'", status: 400, retryable: false, retryAfterMilliseconds: nil, cause: .provider))
         }
         let workers = pool(handler)
         try workers.start()
@@ -121,7 +122,7 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(try queue.job(1)?.job.lastError, "invalid_request_error: No such price: 'price_x'")
         XCTAssertEqual(handler.runCount(1), 1)
         fixed.store(true, ordering: .relaxed)
-        try queue.retry(1, now: Int64(Date().timeIntervalSince1970 * 1000))
+        try queue.retry(1, now: WallClock.nowMilliseconds())
         workers.wake()
         XCTAssertTrue(try waitFor { try count(.succeeded) == 1 })
         workers.stop()
@@ -129,7 +130,7 @@ final class WorkerPoolTests: XCTestCase {
 
     func testExhaustedAttemptsGoDead() throws {
         try makeEvents(1)
-        let handler = ScriptedHandler { _ in .failed(error: "timeout", status: nil, retryable: true, retryAfterMilliseconds: nil) }
+        let handler = ScriptedHandler { _ in .failed(JobFailure(message: "timeout", status: nil, retryable: true, retryAfterMilliseconds: nil, cause: .provider)) }
         let workers = pool(handler)
         try workers.start()
         XCTAssertTrue(try waitFor { try count(.dead) == 1 })
@@ -141,7 +142,7 @@ final class WorkerPoolTests: XCTestCase {
     func testRetryAfterIsHonoured() throws {
         try makeEvents(1)
         let handler = ScriptedHandler.failingFirstAttempt(
-            with: .failed(error: "429", status: 429, retryable: true, retryAfterMilliseconds: 700))
+            with: .failed(JobFailure(message: "429", status: 429, retryable: true, retryAfterMilliseconds: 700, cause: .provider)))
         let workers = pool(handler)
         try workers.start()
         XCTAssertTrue(try waitFor { try count(.succeeded) == 1 })
@@ -167,7 +168,7 @@ final class WorkerPoolTests: XCTestCase {
     func testJobOfADeadWorkerIsTakenOverWhenItsLeaseExpires() throws {
         try makeEvents(1)
         // A worker of a killed process claimed the job and vanished.
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = WallClock.nowMilliseconds()
         XCTAssertNotNil(try JobQueue(path: path).claimNext(owner: "killed:1:w0", leaseMilliseconds: 300, now: now))
         let handler = ScriptedHandler { _ in .succeeded(output: nil, followUps: []) }
         let workers = pool(handler)

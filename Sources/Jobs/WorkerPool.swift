@@ -1,35 +1,17 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Alerts
-import SystemCalls
 import Dispatch
 import Foundation
+import HookyardFoundation
 import Logging
 import Metrics
 import Store
 import Synchronization
+import SystemCalls
 
-/// What a job's run came to.
-public enum JobOutcome: Sendable, Equatable {
-    /// Done: store `output` and queue `followUps` (the next workflow steps) in the same transaction.
-    case succeeded(output: String?, followUps: [NewJob])
-    /// A step its guard held back (`if:`, `unless:`, `when:`, do-not-contact): recorded as `skipped` with the output
-    /// `{"skipped": reason}`, with `followUps` queued in the same transaction (a `when:` skip goes on with the next step).
-    case skipped(reason: String, followUps: [NewJob])
-    /// Failed. `retryable` failures (connection errors, timeouts, 5xx, 429, Stripe `lock_timeout`) run again
-    /// after the retry policy's delay, never sooner than `retryAfterMilliseconds`; others go dead at once.
-    case failed(error: String, status: Int?, retryable: Bool, retryAfterMilliseconds: Int64?)
-}
-
-/// Runs one job. Called on a worker thread; may block (it makes provider calls). Must be idempotent across
-/// attempts: it gets the same `Job.idempotencyKey` every time. `store` is the worker's own connection, used only
-/// on this thread.
-public protocol JobHandler: Sendable {
-    func run(_ job: Job, store: WorkflowStore) -> JobOutcome
-}
-
-/// A fixed set of worker threads draining the job queue.
+/// A fixed set of worker threads draining the job queue. It knows jobs, not what they do: each job runs through the
+/// handler (usually a `JobKinds` registry), with the worker's own `WorkerContext`.
 ///
 /// Each worker claims a due job with a lease, renews the lease while the handler runs, and records the outcome
 /// with the retry policy. A job whose worker died (even with the whole daemon, `kill -9`) is claimed again when
@@ -75,9 +57,11 @@ public final class WorkerPool: Sendable {
     private let handler: any JobHandler
     private let logger: Logger
     private let metrics: HookyardMetrics?
-    private let clock: @Sendable () -> Int64
+    private let clock: MillisecondClock
     /// Told about each job that goes dead (raises the dead-job alert); `nil`: only logged.
-    private let deadJobs: DeadJobAlerts?
+    private let deadJobs: (any DeadJobObserver)?
+    /// Kinds whose success, when it queues nothing, is logged at debug level (`JobKinds.quietKinds`).
+    private let quietKinds: Set<String>
     private let stopping = Atomic<Bool>(false)
     private let wakeUp = DispatchSemaphore(value: 0)
     /// Workers waiting for work (so `wake()` signals only those, not busy ones).
@@ -90,13 +74,17 @@ public final class WorkerPool: Sendable {
     private let completed = Atomic<Int>(0)
     private let ownerPrefix: String
 
-    /// - Parameter deadJobs: raises an alert for each job that goes dead (one per failing step and interval).
+    /// - Parameters:
+    ///   - handler: runs every job; a `JobKinds` registry's quiet kinds are logged at debug level when they succeed
+    ///     queueing nothing.
+    ///   - deadJobs: told about each job that goes dead (raises an alert, one per failing step and interval).
     public init(configuration: Configuration, handler: any JobHandler, logger: Logger, metrics: HookyardMetrics? = nil,
-                clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
-                deadJobs: DeadJobAlerts? = nil) {
+                clock: @escaping MillisecondClock = WallClock.system,
+                deadJobs: (any DeadJobObserver)? = nil) {
         self.configuration = configuration
         self.deadJobs = deadJobs
         self.handler = handler
+        quietKinds = (handler as? JobKinds)?.quietKinds ?? []
         self.logger = logger
         self.metrics = metrics
         self.clock = clock
@@ -112,14 +100,24 @@ public final class WorkerPool: Sendable {
     /// The lease owner name of worker `index`: host, process id and index, unique per run.
     public func owner(_ index: Int) -> String { "\(ownerPrefix):w\(index)" }
 
-    /// Opens a queue connection per worker and starts the threads.
-    /// - Throws: the store's error if the database cannot be opened.
+    /// Opens two queue connections per worker (claims and records, which the worker's resources share; lease
+    /// renewals, used from the renewal timer's queue), lets the handler open what it uses there (`JobHandler.prepare`), and
+    /// starts the threads.
+    /// - Throws: the store's error if the database cannot be opened, or the handler's from `prepare`.
     public func start() throws {
         for index in 0..<configuration.workers {
             let queue = try JobQueue(path: configuration.databasePath, durableCommits: false)
             let renewals = try JobQueue(path: configuration.databasePath, durableCommits: false)
-            let store = try WorkflowStore(path: configuration.databasePath)
-            let worker = Worker(pool: self, owner: owner(index), queue: queue, renewals: renewals, store: store)
+            let context = WorkerContext(databasePath: configuration.databasePath, worker: owner(index), connection: queue.database)
+            do {
+                try handler.prepare(context)
+            } catch {
+                context.close()
+                renewals.close()
+                queue.close()
+                throw error
+            }
+            let worker = Worker(pool: self, owner: owner(index), queue: queue, renewals: renewals, context: context)
             running.add(1, ordering: .relaxed)
             let thread = Thread { worker.run() }
             thread.name = "hookyard.worker\(index)"
@@ -147,7 +145,7 @@ public final class WorkerPool: Sendable {
 
     fileprivate func forget(_ owner: String) { beats.withLock { _ = $0.removeValue(forKey: owner) } }
 
-    static func monotonicMilliseconds() -> Int64 { Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000) }
+    static func monotonicMilliseconds() -> Int64 { MonotonicClock.milliseconds() }
 
     /// Wakes idle workers now (for instance after new jobs were committed).
     public func wake() {
@@ -180,22 +178,22 @@ public final class WorkerPool: Sendable {
     }
 
     /// One worker's loop. Its queue connections are used only by its own thread and its renewal queue.
-    private final class Worker: @unchecked Sendable {  // Safe: `queue` and `store` are used only on the worker thread, `renewals` only on `renewalQueue`.
+    private final class Worker: @unchecked Sendable {  // Safe: `queue` and `context` are used only on the worker thread, `renewals` only on `renewalQueue`.
         let pool: WorkerPool
         let owner: String
         let queue: JobQueue
         let renewals: JobQueue
-        let store: WorkflowStore
+        let context: WorkerContext
         let renewalQueue: DispatchQueue
         /// The job running now, whose lease the renewal timer extends.
         let current = Mutex<Int64?>(nil)
 
-        init(pool: WorkerPool, owner: String, queue: JobQueue, renewals: JobQueue, store: WorkflowStore) {
+        init(pool: WorkerPool, owner: String, queue: JobQueue, renewals: JobQueue, context: WorkerContext) {
             self.pool = pool
             self.owner = owner
             self.queue = queue
             self.renewals = renewals
-            self.store = store
+            self.context = context
             renewalQueue = DispatchQueue(label: "hookyard.lease.\(owner)")
         }
 
@@ -230,7 +228,7 @@ public final class WorkerPool: Sendable {
                     renewal.cancel()
                     renewals.close()
                 }
-                store.close()
+                context.close()
                 queue.close()
                 pool.finished.signal()
             }
@@ -268,7 +266,7 @@ public final class WorkerPool: Sendable {
                                              "attempt": .stringConvertible(job.attempts), "event": .stringConvertible(job.eventID)]
             current.withLock { $0 = job.id }
             pool.beat(owner, job: true)
-            let outcome = pool.handler.run(job, store: store)
+            let outcome = pool.handler.run(job, context: context)
             pool.beat(owner, job: false)
             current.withLock { $0 = nil }
 
@@ -280,7 +278,7 @@ public final class WorkerPool: Sendable {
                     metadata["outcome"] = recorded ? "succeeded" : "lease_lost"
                     pool.metrics?.jobAttempts.increment(labels: [HookyardMetrics.provider(ofJobKind: job.kind), job.kind, recorded ? "succeeded" : "lease_lost"])
                     // An event that started no rule is routine (the request log line already shows it): debug.
-                    let routine = recorded && followUps.isEmpty && job.kind == WorkflowEngine.processEventKind
+                    let routine = recorded && followUps.isEmpty && pool.quietKinds.contains(job.kind)
                     logger.log(level: routine ? .debug : .info, "job finished", metadata: metadata)
                     if !followUps.isEmpty { pool.wake() }
                 case .skipped(let reason, let followUps):
@@ -290,9 +288,10 @@ public final class WorkerPool: Sendable {
                     pool.metrics?.jobAttempts.increment(labels: [HookyardMetrics.provider(ofJobKind: job.kind), job.kind, recorded ? "skipped" : "lease_lost"])
                     logger.info("job finished", metadata: metadata)
                     if !followUps.isEmpty { pool.wake() }
-                case .failed(let error, let status, let retryable, let retryAfter):
-                    let delay = retryable
-                        ? configuration.retryPolicy.delayMilliseconds(afterAttempt: job.attempts, retryAfterMilliseconds: retryAfter)
+                case .failed(let failure):
+                    let (error, status) = (failure.message, failure.status)
+                    let delay = failure.retryable
+                        ? configuration.retryPolicy.delayMilliseconds(afterAttempt: job.attempts, retryAfterMilliseconds: failure.retryAfterMilliseconds)
                         : nil
                     let recorded = try queue.fail(jobID: job.id, owner: owner, error: error, status: status,
                                                   retryAt: delay.map { now + $0 }, now: now)
@@ -300,6 +299,7 @@ public final class WorkerPool: Sendable {
                     metadata["outcome"] = .string(result)
                     pool.metrics?.jobAttempts.increment(labels: [HookyardMetrics.provider(ofJobKind: job.kind), job.kind, result])
                     metadata["error"] = "\(error)"
+                    metadata["cause"] = .string(failure.cause.rawValue)
                     if let status { metadata["status"] = .stringConvertible(status) }
                     if let delay { metadata["retry_in_ms"] = .stringConvertible(delay) }
                     if delay == nil { logger.error("job dead", metadata: metadata) } else { logger.warning("job failed; will retry", metadata: metadata) }

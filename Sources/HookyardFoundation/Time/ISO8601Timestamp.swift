@@ -1,4 +1,7 @@
-/// Parses the ISO 8601 timestamps Instantly sends (`2026-08-14T09:30:00.123Z`, `2026-08-14T11:30:00+02:00`) into
+import Foundation
+
+/// Writes Hookyard's times as ISO 8601, and parses the ISO 8601 timestamps Instantly sends
+/// (`2026-08-14T09:30:00.123Z`, `2026-08-14T11:30:00+02:00`) into
 /// Unix milliseconds, without Foundation's formatters (no locale, no shared state). Stateless.
 public enum ISO8601Timestamp {
     /// `YYYY-MM-DDTHH:MM:SS`, optional fraction (`.` or `,`, any number of digits, truncated to milliseconds), then
@@ -86,5 +89,17 @@ public enum ISO8601Timestamp {
         let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// Unix milliseconds as `2026-11-25T10:00:00.000Z` (UTC, with milliseconds): how Hookyard writes every time.
+    /// Cheap and thread-safe (`gmtime_r`): it runs for every step that reads a contact.
+    public static func string(_ milliseconds: Int64) -> String {
+        // Floor division without an intermediate that could overflow (times are stored as received).
+        let millisecond = ((milliseconds % 1000) + 1000) % 1000
+        var seconds = time_t(milliseconds / 1000 - (milliseconds % 1000 < 0 ? 1 : 0))
+        var parts = tm()
+        guard gmtime_r(&seconds, &parts) != nil else { return "(time out of range: \(milliseconds) ms)" }
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(millisecond))
     }
 }

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Workflows
+@testable import Jobs
 
 final class RetryPolicyTests: XCTestCase {
     let policy = RetryPolicy(baseMilliseconds: 2000, capMilliseconds: 3_600_000, maxAttempts: 10)
