@@ -342,6 +342,14 @@ public final class SQLiteJobQueue: JobQueueStorage {
     }
 
     /// The jobs an event caused, oldest first.
+    public func job(idempotencyKey key: String) throws -> Job? {
+        let statement = try database.cachedStatement(sql: "SELECT \(Self.columns) FROM jobs WHERE idempotency_key = ?")
+        defer { statement.reset() }
+        try statement.bind(1, key)
+        guard try statement.step() else { return nil }
+        return try job(from: statement)
+    }
+
     public func jobs(forEvent eventID: Int64) throws -> [Job] {
         let statement = try database.cachedStatement(sql: "SELECT \(Self.columns) FROM jobs WHERE event_id = ? ORDER BY id")
         defer { statement.reset() }
