@@ -5,6 +5,7 @@ import Foundation
 import HookyardConfiguration
 import Reports
 import Store
+import Workflows
 
 /// The storage the tools read and write, behind its protocols (`StoreReading`, `JobQueueStorage`, `ContactStorage`,
 /// `AlertStorage`, the report builder): opened on first use, beside a running daemon (WAL readers; the daemon keeps
@@ -28,6 +29,7 @@ public final class HookyardStorage: @unchecked Sendable {
         let databasePath: String
         let configuration: HookyardConfiguration
         private var reportBuilder: ReportBuilder?
+        private var workflowStore: WorkflowStore?
 
         init(path: String, configuration: HookyardConfiguration) throws {
             databasePath = path
@@ -46,11 +48,20 @@ public final class HookyardStorage: @unchecked Sendable {
             return builder
         }
 
+        /// The workflow store a dry run reads through (the contact, created payment links), opened on first use.
+        func workflows() throws -> WorkflowStore {
+            if let workflowStore { return workflowStore }
+            let store = try WorkflowStore(path: databasePath)
+            workflowStore = store
+            return store
+        }
+
         func close() {
             jobs.close()
             contacts.close()
             alerts.close()
             reportBuilder?.close()
+            workflowStore?.close()
         }
     }
 

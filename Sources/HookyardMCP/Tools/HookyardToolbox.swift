@@ -14,7 +14,7 @@ public final class HookyardToolbox: Sendable {
     /// The read tools, in the order `tools/list` shows them.
     public static let readTools: [HookyardTool] = [
         StatusTools.status, ContactTools.getContact, ContactTools.findContacts, EventTools.listEvents, EventTools.getEvent,
-        ExplainTools.explainEvent, JobTools.listJobs, JobTools.getJob, ReportTools.getReport, StatusTools.listSegments, StatusTools.getConfig,
+        ExplainTools.explainEvent, DryRunTools.dryRunRule, JobTools.listJobs, JobTools.getJob, ReportTools.getReport, StatusTools.listSegments, StatusTools.getConfig,
     ]
     /// The write tools, listed only when writes are allowed.
     public static let writeTools: [HookyardTool] = [WriteTools.retryJob, WriteTools.discardJob]
