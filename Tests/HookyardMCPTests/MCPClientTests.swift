@@ -127,8 +127,8 @@ final class MCPClientTests: XCTestCase {
 
         let tools = try XCTUnwrap(results[0]["ok"] as? [[String: Any]], file: file, line: line)
         XCTAssertEqual(tools.compactMap { $0["name"] as? String },
-                       ["status", "get_contact", "find_contacts", "list_events", "get_event", "list_jobs", "get_job", "get_report",
-                        "list_segments", "get_config"], "read tools only, by default", file: file, line: line)
+                       ["status", "get_contact", "find_contacts", "list_events", "get_event", "explain_event", "dry_run_rule", "list_jobs",
+                        "get_job", "get_report", "list_segments", "get_config"], "read tools only, by default", file: file, line: line)
         for tool in tools {
             let annotations = tool["annotations"] as? [String: Any] ?? [:]
             XCTAssertEqual(annotations["readOnlyHint"] as? Bool, true, "\(tool)", file: file, line: line)
@@ -191,6 +191,69 @@ final class MCPClientTests: XCTestCase {
         let client = try daemon.adminClient()
         let refused = try client.roundTrip("POST", "/mcp", headers: [("Content-Type", "application/json")], body: Array("{}".utf8))
         XCTAssertEqual(refused.status, 401)
+    }
+
+    /// explain_event and dry_run_rule give the answers `hookyard explain` and `hookyard dry-run` give, and a dry run
+    /// of the walk-through's first event makes exactly the requests the daemon's dry-run flow recorded.
+    func testExplainAndDryRunAgreeWithTheCLIAndWithTheEngine() throws {
+        _ = try Self.python()
+        let daemon = try leadToSale()
+        let environment = Self.exampleEnvironment.merging([
+            "HOOKYARD_LISTEN": "127.0.0.1:\(daemon.port)", "STRIPE_WEBHOOK_SECRET": DaemonProcess.stripeSecret,
+            "INSTANTLY_WEBHOOK_SECRET": DaemonProcess.instantlySecret,
+        ]) { $1 }
+        // Ada is interested again: the engine holds lead-to-sale back (its own write to her lead was moments ago).
+        let (status, output) = try daemon.run(["trigger", "instantly", "lead_interested", "--email", "ada@example.com"], environment: environment)
+        XCTAssertEqual(status, 0, output)
+        try settle(daemon)
+        let script: [[String: Any]] = [
+            ["op": "call", "tool": "explain_event", "arguments": ["id": 3]],
+            ["op": "call", "tool": "explain_event", "arguments": ["id": "1"]],
+            ["op": "call", "tool": "dry_run_rule", "arguments": ["rule": "lead-to-sale", "event": "1"]],
+            ["op": "call", "tool": "dry_run_rule", "arguments": ["rule": "lead-to-sale", "payload": ["hello": "world"], "source": "instantly"]],
+            ["op": "call", "tool": "dry_run_rule", "arguments": ["rule": "nope", "event": "1"]],
+            ["op": "call", "tool": "explain_event", "arguments": ["id": "999999"]],
+        ]
+        let result = try runClient(["stdio", "--", DaemonProcess.binary.path, "mcp"], script: script,
+                                   environment: Self.exampleEnvironment.merging(["HOOKYARD_DATABASE": daemon.databasePath]) { $1 })
+        let results = try XCTUnwrap(result["results"] as? [[String: Any]])
+        func structured(_ index: Int) -> Any? { (results[index]["ok"] as? [String: Any])?["structured"] }
+        func text(_ index: Int) -> String { ((results[index]["ok"] as? [String: Any])?["text"] as? String) ?? "\(results[index])" }
+
+        // The held event: the engine's recorded reason, the same as the CLI says.
+        XCTAssertTrue(text(0).contains("rule lead-to-sale (on instantly lead_interested): triggered, but held back: loop guard"), text(0))
+        let (explainStatus, explainJSON) = try daemon.run(["explain", "3", "--json"], environment: Self.exampleEnvironment)
+        XCTAssertEqual(explainStatus, 0, explainJSON)
+        XCTAssertEqual(try Self.object(explainJSON) as? NSDictionary, structured(0) as? NSDictionary, "CLI and MCP explain alike")
+        XCTAssertTrue(text(1).contains("started flow dry-run:once:ada@example.com: 4 of 4 steps succeeded"), text(1))
+
+        // The dry run: the CLI's answer, and the requests the daemon's own dry-run flow recorded, step by step.
+        let (dryStatus, dryJSON) = try daemon.run(["dry-run", "--rule", "lead-to-sale", "--event", "1", "--json"], environment: Self.exampleEnvironment)
+        XCTAssertEqual(dryStatus, 0, dryJSON)
+        let cliRules = try XCTUnwrap(Self.object(dryJSON) as? [[String: Any]])
+        let mcpRules = try XCTUnwrap((structured(2) as? [String: Any])?["rules"] as? [[String: Any]])
+        XCTAssertEqual(cliRules as NSArray, mcpRules as NSArray, "CLI and MCP dry runs alike")
+        let steps = try XCTUnwrap(mcpRules.first?["steps"] as? [[String: Any]])
+        XCTAssertEqual(steps.compactMap { $0["step"] as? String }, ["customer", "link", "set-link", "to-payment-campaign"])
+        let queue = try JobQueue(path: daemon.databasePath)
+        defer { queue.close() }
+        for step in steps {
+            let name = try XCTUnwrap(step["step"] as? String)
+            let job = try XCTUnwrap(try queue.job(idempotencyKey: "flow:lead-to-sale:dry-run:once:ada@example.com:\(name)"), name)
+            let recorded = try XCTUnwrap((try Self.object(job.output ?? "{}") as? [String: Any])?["requests"] as? [[String: Any]], name)
+            let previewed = try XCTUnwrap(step["requests"] as? [[String: Any]], name)
+            XCTAssertEqual(previewed as NSArray, recorded as NSArray, "step \(name): the dry run's requests are the engine's")
+        }
+
+        // Bad input: named.
+        func message(_ index: Int) -> String { ((results[index]["error"] as? [String: Any])?["message"] as? String) ?? "no error: \(results[index])" }
+        XCTAssertTrue(message(3).contains("payload' is not an Instantly event: it has no 'event_type'"), message(3))
+        XCTAssertTrue(message(4).contains("unknown rule 'nope': the rules are: lead-to-sale, payment-to-customer"), message(4))
+        XCTAssertTrue(message(5).contains("unknown event '999999'"), message(5))
+    }
+
+    static func object(_ text: String) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(text.utf8))
     }
 
     func testWriteToolsNeedEnablingAndAskForConfirmationInLiveMode() throws {

@@ -70,8 +70,8 @@ final class ToolboxTests: XCTestCase {
 
     func testReadToolsAreListedWithTruthfulAnnotationsAndNoWriteToolByDefault() throws {
         let names = try toolbox().definitions.map(\.name)
-        XCTAssertEqual(names, ["status", "get_contact", "find_contacts", "list_events", "get_event", "list_jobs", "get_job",
-                               "get_report", "list_segments", "get_config"])
+        XCTAssertEqual(names, ["status", "get_contact", "find_contacts", "list_events", "get_event", "explain_event", "dry_run_rule",
+                               "list_jobs", "get_job", "get_report", "list_segments", "get_config"])
         for tool in try toolbox().definitions {
             XCTAssertEqual(tool.annotations.readOnlyHint, true, tool.name)
             XCTAssertEqual(tool.annotations.destructiveHint, false, tool.name)

@@ -82,7 +82,7 @@ enum DryRunTools {
         let field = source == .stripe ? "type" : "event_type"
         guard let eventType = type ?? body[field]?.stringValue, !eventType.isEmpty else {
             throw ToolError.invalidArgument("dry_run_rule", "payload",
-                                            "is not a \(source == .stripe ? "Stripe" : "Instantly") event: it has no '\(field)' (or pass type)")
+                                            "is not \(source == .stripe ? "a Stripe" : "an Instantly") event: it has no '\(field)' (or pass type)")
         }
         if source == .stripe, body["data"]?["object"] == nil {
             throw ToolError.invalidArgument("dry_run_rule", "payload", "is not a Stripe event: it has no data.object")
