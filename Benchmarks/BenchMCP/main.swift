@@ -35,6 +35,27 @@ try """
       customers: {payment_status: customer}
       engaged: {engagement: [medium, high]}
       quiet-prospects: {all: [{payment_status: prospect}, {days_since_engagement: {gte: 30}}]}
+    rules:
+      - name: reply-to-link
+        on:
+          source: instantly
+          event: reply_received
+          where:
+            lead_email: {exists: true}
+        once_per: "{{ event.lead_email }}"
+        steps:
+          - name: link
+            action: stripe.create_payment_link
+            with:
+              price: price_bench
+              prefilled_email: "{{ event.lead_email }}"
+              metadata: {lead_email: "{{ event.lead_email }}"}
+          - name: set-link
+            action: instantly.set_lead_variables
+            with:
+              email: "{{ event.lead_email }}"
+              campaign: "{{ event.campaign_id }}"
+              variables: {payment_link: "{{ steps.link.url }}"}
     """.write(to: file, atomically: true, encoding: .utf8)
 let configuration = try ConfigurationLoader.load(path: file.path, environment: [:], readRules: true)
 let storage = HookyardStorage(configuration: configuration)
@@ -52,6 +73,10 @@ func call(_ tool: String, _ arguments: [String: Value]) async throws -> [String:
     return structured
 }
 
+// A first call of each tool opens its connections (the report's own, query_only); not timed, as a long-running
+// server (`hookyard mcp`, the daemon's /mcp) pays it once.
+for tool in ["status", "get_report"] { _ = try await call(tool, [:]) }
+
 // References to vary over: contacts, events and jobs spread over the database.
 var emails: [String] = []
 var cursor: Value = .null
@@ -64,6 +89,9 @@ while emails.count < 500 {
     if cursor == .null { break }
 }
 let eventCount = summary.events
+// Replies whose body is kept (the demo data empties some, as retention does; a dry run needs the body).
+let replies = try await call("list_events", ["type": "reply_received", "limit": 200])["events"]?.arrayValue?
+    .filter { ($0.objectValue?["bytes"]?.intValue ?? 0) > 0 }.compactMap { $0.objectValue?["id"]?.intValue } ?? []
 let jobIDs = try await call("list_jobs", ["limit": 200])["jobs"]?.arrayValue?.compactMap { $0.objectValue?["id"]?.intValue } ?? []
 var generator = SystemRandomNumberGenerator()
 
@@ -80,6 +108,8 @@ let cases: [(name: String, tool: String, arguments: (Int) -> [String: Value])] =
     ("list_events (stripe, last 7 days)", "list_events", { _ in ["source": "stripe", "since": .string(String(now - 7 * 86_400_000))] }),
     ("list_events (a contact)", "list_events", { run in ["email": .string(emails[run % emails.count])] }),
     ("get_event", "get_event", { _ in ["id": .int(Int.random(in: 1...eventCount, using: &generator))] }),
+    ("explain_event", "explain_event", { _ in ["id": .int(Int.random(in: 1...eventCount, using: &generator))] }),
+    ("dry_run_rule (a reply, 2 steps)", "dry_run_rule", { run in ["rule": "reply-to-link", "event": .string(String(replies[run % max(1, replies.count)]))] }),
     ("list_jobs", "list_jobs", { _ in [:] }),
     ("list_jobs (dead)", "list_jobs", { _ in ["state": "dead"] }),
     ("get_job", "get_job", { run in jobIDs.isEmpty ? ["id": 1] : ["id": .int(jobIDs[run % jobIDs.count])] }),
