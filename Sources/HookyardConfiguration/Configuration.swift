@@ -39,7 +39,7 @@ public struct HookyardConfiguration: Sendable {
     /// `retention.payload_days`: raw event bodies older than this many days are pruned; 0 keeps them forever.
     public var retentionPayloadDays = 30
     /// `mcp.allow_writes`: the MCP server (`hookyard mcp`, `POST /mcp`) offers its write tools (retry_job,
-    /// discard_job); off by default.
+    /// discard_job, send_test_event); off by default.
     public var mcpAllowWrites = false
     /// `reports.lookback`: how far before a purchase a touch still counts as its last touch (`hookyard report`).
     public var reportLookbackMilliseconds = ReportQuery.defaultLookbackMilliseconds

@@ -250,6 +250,19 @@ final class MCPClientTests: XCTestCase {
         XCTAssertTrue(message(3).contains("payload' is not an Instantly event: it has no 'event_type'"), message(3))
         XCTAssertTrue(message(4).contains("unknown rule 'nope': the rules are: lead-to-sale, payment-to-customer"), message(4))
         XCTAssertTrue(message(5).contains("unknown event '999999'"), message(5))
+
+        // send_test_event, enabled, in dry-run: the same delivery as hookyard trigger, stored by the daemon.
+        let sent = try runClient(["stdio", "--", DaemonProcess.binary.path, "mcp", "--allow-writes"], script: [
+            ["op": "call", "tool": "send_test_event", "arguments": ["source": "instantly", "type": "lead_interested", "email": "bob@example.com"]],
+            ["op": "call", "tool": "send_test_event", "arguments": ["source": "instantly", "type": "lead_bored"]],
+        ], environment: environment.merging(["HOOKYARD_DATABASE": daemon.databasePath]) { $1 })
+        let sentResults = try XCTUnwrap(sent["results"] as? [[String: Any]])
+        let sentText = ((sentResults[0]["ok"] as? [String: Any])?["text"] as? String) ?? "\(sentResults[0])"
+        XCTAssertTrue(sentText.contains("/webhooks/instantly -> 200"), sentText)
+        XCTAssertTrue("\(sentResults[1])".contains("unknown Instantly event type"), "\(sentResults[1])")
+        let reader = try StoreReader(path: daemon.databasePath)
+        XCTAssertEqual(try reader.events(source: .instantly, limit: 1).first?.type, "lead_interested")
+        XCTAssertEqual(try reader.statistics().events[.instantly], 3, "Ada twice, Bob once")
     }
 
     static func object(_ text: String) throws -> Any {
@@ -274,12 +287,13 @@ final class MCPClientTests: XCTestCase {
             ["op": "call", "tool": "discard_job", "arguments": ["id": dead.id, "confirmation": "confirm-made-up"]],
             ["op": "call", "tool": "discard_job", "arguments": ["id": dead.id, "confirmation": "{{confirmation:1}}"]],
             ["op": "call", "tool": "discard_job", "arguments": ["id": dead.id, "confirmation": "{{confirmation:1}}"]],
+            ["op": "call", "tool": "send_test_event", "arguments": ["source": "stripe", "type": "checkout.session.completed"]],
         ]
         let result = try runClient(["stdio", "--", DaemonProcess.binary.path, "mcp", "--allow-writes"], script: script, environment: environment)
         let results = try XCTUnwrap(result["results"] as? [[String: Any]])
         let tools = (results[0]["ok"] as? [[String: Any]]) ?? []
-        XCTAssertEqual(tools.suffix(2).compactMap { $0["name"] as? String }, ["retry_job", "discard_job"])
-        XCTAssertEqual(((tools.last?["annotations"]) as? [String: Any])?["destructiveHint"] as? Bool, true)
+        XCTAssertEqual(tools.suffix(3).compactMap { $0["name"] as? String }, ["retry_job", "discard_job", "send_test_event"])
+        XCTAssertEqual(((tools.first { $0["name"] as? String == "discard_job" }?["annotations"]) as? [String: Any])?["destructiveHint"] as? Bool, true)
         let plan = ((results[1]["ok"] as? [String: Any])?["structured"] as? [String: Any]) ?? [:]
         XCTAssertEqual(plan["done"] as? Bool, false, "\(results[1])")
         XCTAssertTrue((plan["confirmation"] as? String ?? "").hasPrefix("confirm-"), "\(plan)")
@@ -289,5 +303,9 @@ final class MCPClientTests: XCTestCase {
         XCTAssertEqual((done["job"] as? [String: Any])?["state"] as? String, "discarded", "\(results[4])")
         // Used again: refused (the job is no longer dead, and the token is spent).
         XCTAssertTrue("\(results[5])".contains("job \(dead.id) is discarded; only dead jobs can be discarded"), "\(results[5])")
+        // A test delivery in live mode: first what it would send and a token, nothing sent (no daemon runs here).
+        let wouldSend = ((results[6]["ok"] as? [String: Any])?["structured"] as? [String: Any]) ?? [:]
+        XCTAssertEqual(wouldSend["done"] as? Bool, false, "\(results[6])")
+        XCTAssertEqual(wouldSend["would"] as? String, "send stripe checkout.session.completed")
     }
 }

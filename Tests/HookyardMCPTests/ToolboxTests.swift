@@ -80,7 +80,8 @@ final class ToolboxTests: XCTestCase {
             XCTAssertEqual(tool.inputSchema.objectValue?["additionalProperties"], false, tool.name)
         }
         let writes = try toolbox(allowWrites: true).definitions.filter { $0.annotations.readOnlyHint != true }
-        XCTAssertEqual(writes.map(\.name), ["retry_job", "discard_job"])
+        XCTAssertEqual(writes.map(\.name), ["retry_job", "discard_job", "send_test_event"])
+        XCTAssertEqual(writes.first { $0.name == "send_test_event" }?.annotations.idempotentHint, false)
         XCTAssertEqual(writes.first { $0.name == "discard_job" }?.annotations.destructiveHint, true)
         XCTAssertEqual(writes.first { $0.name == "retry_job" }?.annotations.openWorldHint, true)
     }

@@ -19,9 +19,11 @@ public final class HookyardMCPServer: Sendable {
     ///   - allowWrites: list and accept the write tools.
     ///   - version: the version `initialize` reports.
     ///   - docsDirectory: where the workflow pages are (`HookyardResources.locateDocs()`), or `nil`.
+    ///   - sendTestEvent: how `send_test_event` sends (`hookyard trigger`), or `nil`.
     public init(configuration: HookyardConfiguration, storage: HookyardStorage, allowWrites: Bool, version: String,
-                docsDirectory: URL?, liveMode: (@Sendable () async -> Bool)? = nil) {
-        toolbox = HookyardToolbox(context: ToolContext(configuration: configuration, storage: storage, liveMode: liveMode),
+                docsDirectory: URL?, liveMode: (@Sendable () async -> Bool)? = nil, sendTestEvent: TestEventSending? = nil) {
+        toolbox = HookyardToolbox(context: ToolContext(configuration: configuration, storage: storage, liveMode: liveMode,
+                                                       sendTestEvent: sendTestEvent),
                                   allowWrites: allowWrites)
         resources = HookyardResources(configuration: ConfigurationSummary(configuration), docsDirectory: docsDirectory)
         self.version = version

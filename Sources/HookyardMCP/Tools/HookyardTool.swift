@@ -27,12 +27,15 @@ public struct ToolContext: Sendable {
     /// Whether a write acts on real accounts: the daemon recorded live API keys, or (no daemon yet) this process
     /// has them. In live mode a write tool asks for confirmation first.
     public let liveMode: @Sendable () async -> Bool
+    /// How `send_test_event` sends (the executable runs `hookyard trigger`); `nil`: the tool says it is unavailable.
+    public let sendTestEvent: TestEventSending?
 
     public init(configuration: HookyardConfiguration, storage: HookyardStorage, confirmations: ConfirmationTokens = ConfirmationTokens(),
-                liveMode: (@Sendable () async -> Bool)? = nil) {
+                liveMode: (@Sendable () async -> Bool)? = nil, sendTestEvent: TestEventSending? = nil) {
         self.configuration = configuration
         self.storage = storage
         self.confirmations = confirmations
+        self.sendTestEvent = sendTestEvent
         self.liveMode = liveMode ?? { [storage, configuration] in
             let recorded = try? await storage.withConnections { try $0.store.daemonStatus() }
             if let status = recorded ?? nil { return status.stripeLive || status.instantlyLive }

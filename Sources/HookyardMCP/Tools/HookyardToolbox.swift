@@ -17,7 +17,7 @@ public final class HookyardToolbox: Sendable {
         ExplainTools.explainEvent, DryRunTools.dryRunRule, JobTools.listJobs, JobTools.getJob, ReportTools.getReport, StatusTools.listSegments, StatusTools.getConfig,
     ]
     /// The write tools, listed only when writes are allowed.
-    public static let writeTools: [HookyardTool] = [WriteTools.retryJob, WriteTools.discardJob]
+    public static let writeTools: [HookyardTool] = [WriteTools.retryJob, WriteTools.discardJob, TestEventTools.sendTestEvent]
 
     public init(context: ToolContext, allowWrites: Bool) {
         self.context = context

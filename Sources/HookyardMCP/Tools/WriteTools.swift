@@ -2,7 +2,7 @@ import Foundation
 import MCP
 import Store
 
-/// `retry_job` and `discard_job`: the dead-letter queue's two actions. Absent from `tools/list` unless writes are
+/// `retry_job` and `discard_job`: the dead-letter queue's two actions (`send_test_event` is in TestEventTools). Absent from `tools/list` unless writes are
 /// enabled (`mcp.allow_writes` or `--allow-writes`). In live mode the first call only says what it would do and
 /// hands out a confirmation token; the call that presents the token acts. Stateless.
 enum WriteTools {

@@ -46,7 +46,8 @@ extension Serve {
         let mcp = MCPHTTPEndpoint(
             server: HookyardMCPServer(configuration: settings, storage: HookyardStorage(configuration: settings),
                                       allowWrites: settings.mcpAllowWrites, version: Hookyard.version,
-                                      docsDirectory: HookyardResources.locateDocs()),
+                                      docsDirectory: HookyardResources.locateDocs(),
+                                      sendTestEvent: TriggerForMCP.sender(configFile: settings.file, database: settings.database)),
             logger: logger)
         let server = HTTPServer(configuration: configuration,
                                 responder: AdminResponder(metrics: metrics, access: access, reportPage: reportPage, mcp: mcp),

@@ -13,12 +13,12 @@ struct MCPCommand: ParsableCommand {
         discussion: """
             Reads the same database and configuration as the other commands, beside a running daemon. Standard \
             output carries the protocol (JSON-RPC, one message per line); logs go to standard error. Write tools \
-            (retry_job, discard_job) are offered only with --allow-writes or mcp.allow_writes: true, and in live mode \
+            (retry_job, discard_job, send_test_event) are offered only with --allow-writes or mcp.allow_writes: true, and in live mode \
             ask for a confirmation token first. docs/mcp.md shows the client configuration.
             """)
 
     @OptionGroup var options: ConfigurationOptions
-    @Flag(help: "Offer the write tools (retry_job, discard_job).") var allowWrites = false
+    @Flag(help: "Offer the write tools (retry_job, discard_job, send_test_event).") var allowWrites = false
     @Option(help: "Log level on standard error: trace, debug, info, notice, warning, error or critical.") var logLevel = "warning"
 
     func run() throws {
@@ -40,7 +40,8 @@ struct MCPCommand: ParsableCommand {
         let logger = Logger(label: "hookyard.mcp")
         let server = HookyardMCPServer(configuration: settings, storage: HookyardStorage(configuration: settings),
                                        allowWrites: allowWrites || settings.mcpAllowWrites, version: Hookyard.version,
-                                       docsDirectory: HookyardResources.locateDocs())
+                                       docsDirectory: HookyardResources.locateDocs(),
+                                       sendTestEvent: TriggerForMCP.sender(configFile: settings.file, database: settings.database))
         logger.info("MCP server on stdio", metadata: ["database": "\(settings.database)",
                                                       "writes": "\(allowWrites || settings.mcpAllowWrites)"])
         let finished = DispatchSemaphore(value: 0)
@@ -62,4 +63,41 @@ struct MCPCommand: ParsableCommand {
 /// before `signal()`, read only after `wait()` returns, which orders the two.
 private final class OutcomeBox: @unchecked Sendable {
     var error: String?
+}
+
+/// `send_test_event` for the MCP server: runs this very binary's `hookyard trigger` with the server's configuration
+/// and database, its output captured (never on the server's standard output, which carries the protocol), so the tool
+/// and the command send the same signed delivery. Stateless.
+enum TriggerForMCP {
+    static func sender(configFile: String?, database: String) -> TestEventSending {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let common = (configFile.map { ["--config", $0] } ?? []) + ["--database", database]
+        return { request in
+            try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async {
+                    let process = Process()
+                    process.executableURL = executable
+                    process.arguments = request.triggerArguments + common
+                    let pipe = Pipe()
+                    process.standardOutput = pipe
+                    process.standardError = pipe
+                    process.standardInput = FileHandle.nullDevice
+                    do {
+                        try process.run()
+                    } catch {
+                        return continuation.resume(throwing: ToolError.refused("cannot run hookyard trigger: \(error)"))
+                    }
+                    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                    process.waitUntilExit()
+                    if process.terminationStatus == 0 {
+                        continuation.resume(returning: output)
+                    } else {
+                        continuation.resume(throwing: ToolError.refused(
+                            "hookyard \(request.triggerArguments.joined(separator: " ")) failed (exit \(process.terminationStatus)): "
+                            + output.trimmingCharacters(in: .whitespacesAndNewlines)))
+                    }
+                }
+            }
+        }
+    }
 }
