@@ -94,7 +94,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // The MCP server: Hookyard's tools, resources and prompts over the storage protocols, on the MCP Swift SDK.
         .target(name: "HookyardMCP",
-                dependencies: ["HookyardFoundation", "HookyardConfiguration", "HTTPServer", "Store", "Contacts", "Workflows", "Alerts", "Reports", "StrictJSON",
+                dependencies: ["HookyardFoundation", "HookyardConfiguration", "HTTPServer", "SQLite", "Store", "Contacts", "Workflows", "Alerts", "Reports", "StrictJSON",
                                .product(name: "MCP", package: "swift-sdk"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),

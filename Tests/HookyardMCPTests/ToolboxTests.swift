@@ -238,6 +238,20 @@ final class ToolboxTests: XCTestCase {
         await expectError(try toolbox(configuration: configuration), "status", [:], code: -32603, containing: "/nonexistent/hookyard.db")
     }
 
+    /// The read tools and the dry run share one `query_only` connection: whatever they call cannot write.
+    func testReadConnectionRefusesWrites() async throws {
+        let storage = HookyardStorage(configuration: try configuration())
+        defer { storage.close() }
+        do {
+            try await storage.withConnections { connections in
+                try connections.jobs.retry(1, now: 0)
+            }
+            XCTFail("a write on the read connection went through")
+        } catch let error as ToolError {
+            XCTAssertTrue("\(error)".contains("readonly") || "\(error)".contains("read-only") || "\(error)".contains("query_only"), "\(error)")
+        }
+    }
+
     // MARK: Writes
 
     func writableDatabase() throws -> HookyardConfiguration {

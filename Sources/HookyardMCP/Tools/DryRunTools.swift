@@ -59,7 +59,7 @@ enum DryRunTools {
                 (source, type, body, eventID) = (event.source, event.type, parsed, event.id)
             }
             let runs = try dryRun.run(rule: ruleName, source: source, type: type, body: body, eventID: eventID,
-                                      store: try storage.workflows(), now: ToolTime.now())
+                                      store: storage.workflows(), now: ToolTime.now())
             let header = "dry run of \(ruleName.map { "rule \($0)" } ?? "every rule") on \(eventID.map { "event #\($0)" } ?? "the given payload") "
                 + "(\(source.rawValue) \(type)): nothing is stored or sent"
             return ToolOutput(text: ([header] + runs.map(\.text)).joined(separator: "\n"),

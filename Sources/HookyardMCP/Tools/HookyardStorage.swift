@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import HookyardConfiguration
 import Reports
+import SQLite
 import Store
 import Workflows
 
@@ -21,23 +22,33 @@ public final class HookyardStorage: @unchecked Sendable {
     private var connections: Connections?
 
     /// The open connections, lent to a tool's body on the storage queue. Not `Sendable`: they never leave it.
+    ///
+    /// Every read goes through one `query_only` connection (`ReadingConnection`): a statement that would write fails,
+    /// so the read tools and the dry run cannot change the database, whatever they call. Only the write tools
+    /// (`retry_job`, `discard_job`, when enabled) open a writable connection, on first use.
     public final class Connections {
         public let store: any StoreReading
+        /// Reads only (its connection is `query_only`); the write tools use `writableJobs()`.
         public let jobs: any JobQueueStorage
         public let contacts: any ContactStorage
         public let alerts: any AlertStorage
         let databasePath: String
         let configuration: HookyardConfiguration
+        private let reading: SQLiteDatabase
+        private let contactStore: SQLiteContactStore
         private var reportBuilder: ReportBuilder?
         private var workflowStore: WorkflowStore?
+        private var writable: SQLiteJobQueue?
 
         init(path: String, configuration: HookyardConfiguration) throws {
             databasePath = path
             self.configuration = configuration
-            store = try SQLiteStoreReader(path: path)
-            jobs = try SQLiteJobQueue(path: path)
-            contacts = try SQLiteContactStore(path: path)
-            alerts = try SQLiteAlertStore(path: path)
+            reading = try ReadingConnection.open(path: path)
+            store = SQLiteStoreReader(database: reading)
+            jobs = SQLiteJobQueue(database: reading)
+            contactStore = SQLiteContactStore(database: reading)
+            contacts = contactStore
+            alerts = SQLiteAlertStore(database: reading)
         }
 
         /// The report builder, opened on first use (its connection is `query_only`).
@@ -48,20 +59,27 @@ public final class HookyardStorage: @unchecked Sendable {
             return builder
         }
 
-        /// The workflow store a dry run reads through (the contact, created payment links), opened on first use.
-        func workflows() throws -> WorkflowStore {
+        /// The workflow store a dry run reads through (the contact, created payment links), on the `query_only`
+        /// connection: a dry run cannot write.
+        func workflows() -> WorkflowStore {
             if let workflowStore { return workflowStore }
-            let store = try WorkflowStore(path: databasePath)
+            let store = WorkflowStore(database: reading, contacts: contactStore)
             workflowStore = store
             return store
         }
 
+        /// The job queue on a writable connection, for the write tools only; opened on first use.
+        func writableJobs() throws -> any JobQueueStorage {
+            if let writable { return writable }
+            let queue = try SQLiteJobQueue(path: databasePath)
+            writable = queue
+            return queue
+        }
+
         func close() {
-            jobs.close()
-            contacts.close()
-            alerts.close()
+            writable?.close()
             reportBuilder?.close()
-            workflowStore?.close()
+            reading.close()
         }
     }
 

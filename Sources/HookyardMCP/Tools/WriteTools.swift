@@ -20,7 +20,7 @@ enum WriteTools {
         annotations: Tool.Annotations(readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true)
     ) { input, context in
         try await change(input, context, verb: "retry", allowed: [.dead, .discarded]) { storage, id in
-            try storage.jobs.retry(id, now: ToolTime.now())
+            try storage.writableJobs().retry(id, now: ToolTime.now())
         }
     }
 
@@ -37,7 +37,7 @@ enum WriteTools {
         annotations: Tool.Annotations(readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false)
     ) { input, context in
         try await change(input, context, verb: "discard", allowed: [.dead]) { storage, id in
-            try storage.jobs.discard(id, now: ToolTime.now())
+            try storage.writableJobs().discard(id, now: ToolTime.now())
         }
     }
 
