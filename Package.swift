@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "Metrics", swiftSettings: swiftSettings),
         // Conditions an admin is told about (dead jobs, deliverability, Instantly's webhook), raised and cleared.
         .target(name: "Alerts",
-                dependencies: ["HookyardFoundation", "Store", "SQLite", "Jobs", "Outbound", "Metrics", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["StrictJSON", "HookyardFoundation", "Store", "SQLite", "Jobs", "Outbound", "Metrics", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The one SQLite wrapper: connections, statements, bindings, row decoding; SQLite's own words in its errors.
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
@@ -81,7 +81,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Rules, actions and the engine that runs them as job kinds through Outbound.
         .target(name: "Workflows",
-                dependencies: ["HookyardFoundation", "Store", "SQLite", "Jobs", "Contacts", "Outbound", "Alerts", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["StrictJSON", "HookyardFoundation", "Store", "SQLite", "Jobs", "Contacts", "Outbound", "Alerts", "Metrics", "Cryptography", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The success-metrics report (attribution, funnel, revenue, churn) computed from the store by SQL aggregates.
         .target(name: "Reports", dependencies: ["HookyardFoundation", "Store", "SQLite"], swiftSettings: swiftSettings),
@@ -90,7 +90,7 @@ let package = Package(
         // The configuration file and environment read into the components' values: the YAML readers, secrets, and the
         // rule and segment language.
         .target(name: "HookyardConfiguration",
-                dependencies: ["HookyardFoundation", "HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Reports", "Yams"],
+                dependencies: ["StrictJSON", "HookyardFoundation", "HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Reports", "Yams"],
                 swiftSettings: swiftSettings),
         // The MCP server: Hookyard's tools, resources and prompts over the storage protocols, on the MCP Swift SDK.
         .target(name: "HookyardMCP",
@@ -116,7 +116,7 @@ let package = Package(
                           path: "Benchmarks/BenchDrain", swiftSettings: swiftSettings),
         // Applies events to 100,000 seeded contacts through the workers (the contact job), for `make bench`.
         .executableTarget(name: "BenchContacts",
-                          dependencies: ["HookyardFoundation", "Workflows", "Jobs", "Contacts", "Store", "SQLite", "Outbound", "TestSupport",
+                          dependencies: ["StrictJSON", "HookyardFoundation", "Workflows", "Jobs", "Contacts", "Store", "SQLite", "Outbound", "TestSupport",
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Benchmarks/BenchContacts", swiftSettings: swiftSettings),
         // Times the report (ReportBuilder) on 1,000,000 events and 100,000 contacts of demo data, for `make bench`.
@@ -137,16 +137,16 @@ let package = Package(
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["HookyardFoundation", "SQLite", "Store", "Contacts", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"], swiftSettings: swiftSettings),
-        .testTarget(name: "IntakeTests", dependencies: ["Intake", "Cryptography", "HTTPServer", "Metrics", "SQLite", "Store", "TestSupport"],
+        .testTarget(name: "IntakeTests", dependencies: ["StrictJSON", "Intake", "Cryptography", "HTTPServer", "Metrics", "SQLite", "Store", "TestSupport"],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTPServer", "StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ContactsTests", dependencies: ["HookyardFoundation", "SQLite", "Contacts", "Store", "StrictJSON", "Workflows", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "JobsTests", dependencies: ["HookyardFoundation", "Jobs", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "WorkflowsTests", dependencies: ["HookyardFoundation", "SQLite", "Workflows", "Jobs", "Contacts", "Store", "Outbound", "Alerts", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "WorkflowsTests", dependencies: ["StrictJSON", "HookyardFoundation", "SQLite", "Workflows", "Jobs", "Contacts", "Store", "Outbound", "Alerts", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ReportsTests", dependencies: ["HookyardFoundation", "SQLite", "Reports", "DemoData", "Store", "Contacts"], swiftSettings: swiftSettings),
-        .testTarget(name: "AlertsTests", dependencies: ["HookyardFoundation", "Alerts", "SQLite", "Jobs", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
+        .testTarget(name: "AlertsTests", dependencies: ["StrictJSON", "HookyardFoundation", "Alerts", "SQLite", "Jobs", "Workflows", "Store", "Outbound", "Metrics", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "HookyardConfigurationTests",
                     dependencies: ["HookyardConfiguration", "HTTPServer", "Contacts", "Outbound", "Store", "Jobs", "Workflows", "Yams", "TestSupport"],
@@ -155,7 +155,7 @@ let package = Package(
                     dependencies: ["HookyardMCP", "HookyardConfiguration", "Store", "DemoData", "TestSupport",
                                    .product(name: "MCP", package: "swift-sdk")],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
-        .testTarget(name: "hookyardTests", dependencies: ["HookyardFoundation", "SQLite", "hookyard", "HookyardConfiguration", "Intake", "Store", "Contacts", "TestSupport", "Reports", "DemoData",
+        .testTarget(name: "hookyardTests", dependencies: ["StrictJSON", "HookyardFoundation", "SQLite", "hookyard", "HookyardConfiguration", "Intake", "Store", "Contacts", "TestSupport", "Reports", "DemoData",
                                                          "Alerts", "Jobs", "Workflows", "Outbound", .product(name: "Logging", package: "swift-log")],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]

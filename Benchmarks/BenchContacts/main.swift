@@ -1,15 +1,15 @@
 // bench-contacts: how fast the workers apply events to contacts (`process_event` with its contact update) on a
 // database that already holds 100,000 contacts with history.
 //
-// Setup (not timed): a fresh database created by `EventWriter`, seeded with 100,000 contacts, each with 1–3
+// Setup (not timed): a fresh database created by `SQLiteEventWriter`, seeded with 100,000 contacts, each with 1–3
 // Instantly events (email_sent; often email_opened, then sometimes a click, a reply or lead_interested) spread over
 // the last 90 days across 5 campaigns, and about 3 % of them Stripe customers with a paid invoice. The seed events
-// are stored by `EventWriter` like any webhook and applied with `SQLiteContactStore.apply`, with the same reader,
+// are stored by `SQLiteEventWriter` like any webhook and applied with `SQLiteContactStore.apply`, with the same reader,
 // engagement policy and segments as the measurement; their `process_event` jobs are then marked done, as a daemon
 // would have left them.
 //
 // Measured: `events` new events (60 % sends, opens and clicks of existing contacts; 20 % replies and interest
-// changes; 10 % new leads; 10 % Stripe invoice.paid of existing customers) are queued with `EventWriter`, then the
+// changes; 10 % new leads; 10 % Stripe invoice.paid of existing customers) are queued with `SQLiteEventWriter`, then the
 // real `WorkerPool` and `WorkflowEngine` (no rules; 5 segments compiled by `SegmentCompiler`, the default
 // `EngagementPolicy`; providers in dry-run) drain them, timed from start to empty queue. Also prints the handler
 // time per event (contact update and rule matching, without the queue's claim and commit), the contact count,
@@ -29,6 +29,7 @@ import Synchronization
 import TestSupport
 import Workflows
 import SQLite
+import StrictJSON
 
 let arguments = BenchmarkSupport.arguments(defaults: [20_000, 4, 100_000])
 let (events, workers, seedContacts) = (arguments[0], arguments[1], arguments[2])
@@ -146,7 +147,7 @@ struct EventFactory {
 }
 
 /// Appends `batch` with `writer` and waits for every commit. - Returns: the stored row ids, in `batch` order.
-func store(_ batch: [IncomingEvent], with writer: EventWriter) throws -> [Int64] {
+func store(_ batch: [IncomingEvent], with writer: SQLiteEventWriter) throws -> [Int64] {
     final class Outcomes: Sendable {
         let ids: Mutex<[Int64]>
         let failure = Mutex<String?>(nil)
@@ -226,7 +227,7 @@ print("hookyard contacts benchmark: \(ProcessInfo.processInfo.activeProcessorCou
 
 // 1. Seed: history events stored by the writer and applied to their contacts, a chunk of contacts at a time.
 let seedStart = DispatchTime.now()
-let writer = try EventWriter(path: path, logger: logger)
+let writer = try SQLiteEventWriter(path: path, logger: logger)
 let seeder = try SQLiteContactStore(path: path, durableCommits: false)
 var customers: [Int] = []
 var seedEvents = 0
@@ -314,7 +315,7 @@ let drainSeconds = seconds(since: start)
 pool.stop()
 
 // 4. Check and report.
-let jobs = try StoreReader(path: path).jobCounts()
+let jobs = try SQLiteStoreReader(path: path).jobCounts()
 guard jobs["succeeded"] == seedEvents + events, jobs.values.reduce(0, +) == seedEvents + events else {
     throw BenchError("expected \(seedEvents + events) succeeded jobs, got \(jobs)")
 }

@@ -45,7 +45,7 @@ func run(events count: Int, workers: Int, requestsPerSecond: Double) throws -> R
     let path = directory.appendingPathComponent("drain.db").path
 
     // Fill the queue first, so the measurement is the drain alone.
-    let writer = try EventWriter(path: path, logger: logger)
+    let writer = try SQLiteEventWriter(path: path, logger: logger)
     let group = DispatchGroup()
     for index in 0..<count {
         group.enter()

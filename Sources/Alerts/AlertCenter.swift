@@ -4,8 +4,9 @@ import Logging
 import Metrics
 import Outbound
 import Store
+import StrictJSON
 
-/// Hookyard's `AlertRaising`: keeps each condition's state in the database (`AlertStore`), notifies a condition at
+/// Hookyard's `AlertRaising`: keeps each condition's state in the database (`SQLiteAlertStore`), notifies a condition at
 /// most once per repeat interval, says once when it clears, and turns each notification into a structured log line
 /// (error level for a raise, notice for a clear) and, when an alert webhook is configured, a job in the durable
 /// queue (`alert.notify`) that posts the text to it, retried like any job.
@@ -53,7 +54,7 @@ public final class AlertCenter: AlertRaising {
     private final class State: @unchecked Sendable {
         private let lock = NSLock()
         /// Opened on first use, and again after an error closed it.
-        var store: AlertStore?
+        var store: (any AlertStorage)?
         var repeatInterval: Int64
         var unsaved: [AlertCondition: UnsavedRaise] = [:]
 
@@ -210,10 +211,10 @@ public final class AlertCenter: AlertRaising {
     /// Runs `body` with the connection (opened if need be), the repeat interval and the unsaved raises, under the
     /// lock. Unsaved raises of other conditions are saved first. An error closes the connection (the next call
     /// opens it again).
-    private func withStore<R>(_ body: (AlertStore, Int64, inout [AlertCondition: UnsavedRaise]) throws -> R) -> Result<R, any Error> {
+    private func withStore<R>(_ body: (any AlertStorage, Int64, inout [AlertCondition: UnsavedRaise]) throws -> R) -> Result<R, any Error> {
         state.withLock { state -> Result<R, any Error> in
             do {
-                let store = try state.store ?? AlertStore(path: configuration.databasePath, durableCommits: configuration.durableCommits)
+                let store: any AlertStorage = try state.store ?? SQLiteAlertStore(path: configuration.databasePath, durableCommits: configuration.durableCommits)
                 state.store = store
                 try saveUnsaved(store, state: state)
                 return .success(try body(store, state.repeatInterval, &state.unsaved))
@@ -226,7 +227,7 @@ public final class AlertCenter: AlertRaising {
     }
 
     /// Saves the raises logged while the store failed, with their notification jobs (each keeps its own time).
-    private func saveUnsaved(_ store: AlertStore, state: State) throws {
+    private func saveUnsaved(_ store: any AlertStorage, state: State) throws {
         for (condition, raise) in state.unsaved.sorted(by: { $0.value.at < $1.value.at }) {
             let interval = state.repeatInterval
             let change = try store.raise(kind: condition.kind.rawValue, subject: condition.subject, message: raise.message,

@@ -1,6 +1,7 @@
 import Jobs
 import Outbound
 import Store
+import StrictJSON
 
 /// Runs the `alert.notify` jobs (`AlertCenter.notificationKind`): posts each job's text to the alert webhook. Without
 /// a webhook (the job was queued by a CLI command, which cannot know whether the daemon has the URL) there is

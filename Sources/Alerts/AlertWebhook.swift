@@ -2,6 +2,7 @@ import Foundation
 import Metrics
 import Outbound
 import Store
+import StrictJSON
 
 /// The alert webhook (`HOOKYARD_ALERT_WEBHOOK_URL`): runs `alert.notify` jobs by posting `{"text": "..."}` (JSON, the
 /// shape Slack's incoming webhooks and most chat tools accept) to the URL.

@@ -3,7 +3,7 @@ import Logging
 import Store
 
 /// Alerts on jobs that went dead (a permanent failure, or the attempt budget spent), one condition per failing
-/// step: the subject is `JobQueue.alertSubject(of:)` (`rule/step`, or the job kind), so a step that fails for a
+/// step: the subject is `SQLiteJobQueue.alertSubject(of:)` (`rule/step`, or the job kind), so a step that fails for a
 /// hundred leads alerts once per interval, not a hundred times. The condition clears once no dead job of that
 /// subject remains (replayed with `hookyard jobs retry`, or discarded), checked by `clearResolved`.
 ///
@@ -24,7 +24,7 @@ public struct DeadJobAlerts: DeadJobObserver {
 
     /// Raises (or refreshes) the alert for the subject of `job`, which `queue` just recorded as dead.
     /// - Parameter queue: the caller's connection, to count the subject's dead jobs (called outside any transaction).
-    public func jobDied(_ job: Job, error: String, status: Int?, queue: JobQueue) {
+    public func jobDied(_ job: Job, error: String, status: Int?, queue: SQLiteJobQueue) {
         let lastError = String(error.prefix(Self.errorLength))
         guard job.kind != AlertCenter.notificationKind else {
             logger.error("alert notification dead; not alerted again (that would loop through the same webhook)", metadata: [
@@ -32,7 +32,7 @@ public struct DeadJobAlerts: DeadJobObserver {
                 "replay": "hookyard jobs retry \(job.id) once the alert webhook works"])
             return
         }
-        let subject = JobQueue.alertSubject(of: job)
+        let subject = SQLiteJobQueue.alertSubject(of: job)
         let dead: Int
         do {
             dead = try queue.deadJobs(subject: subject).count
@@ -58,7 +58,7 @@ public struct DeadJobAlerts: DeadJobObserver {
 
     /// Clears the dead-job alerts whose subject has no dead job left. - Returns: the subjects cleared.
     @discardableResult
-    public func clearResolved(queue: JobQueue) -> [String] {
+    public func clearResolved(queue: SQLiteJobQueue) -> [String] {
         let subjects: [String]
         do {
             subjects = try alerts.raisedSubjects(.jobDead)

@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import Outbound
 import Store
+import StrictJSON
 import Synchronization
 
 /// The deliverability thresholds (`deliverability:` in the configuration). Defaults and their sources are in
@@ -88,7 +89,7 @@ public final class DeliverabilityWatch: Sendable {
     ///   - reader: on the caller's connection (called outside any transaction).
     /// - Returns: the campaign pauses to queue (with the event's job, so a retry does not lose them).
     public func observe(type: String, account: String?, campaign: String?, eventID: Int64, occurredAt: Int64,
-                        reader: DeliverabilityReader) -> [NewJob] {
+                        reader: any DeliverabilityRatesReading) -> [NewJob] {
         if type == "account_error", account == nil {
             logger.warning("Instantly account_error event names no email_account; not alerted", metadata: ["event": .stringConvertible(eventID)])
         }
@@ -141,7 +142,7 @@ public final class DeliverabilityWatch: Sendable {
 
     /// Judges every account and campaign (the maintenance pass), and clears the raised alerts that no longer hold.
     /// - Returns: the campaign pauses to queue, each under the event its alert's notification belongs to.
-    public func evaluateAll(reader: DeliverabilityReader) -> [NewJob] {
+    public func evaluateAll(reader: any DeliverabilityRatesReading) -> [NewJob] {
         let policy = currentPolicy
         let rows: [DeliverabilityRates]
         let raised: [String]
@@ -170,7 +171,7 @@ public final class DeliverabilityWatch: Sendable {
     }
 
     /// The `/metrics` samples: every account and campaign with at least the minimum sample. Empty on error.
-    public func samples(reader: DeliverabilityReader) -> [DeliverabilitySample] {
+    public func samples(reader: any DeliverabilityRatesReading) -> [DeliverabilitySample] {
         let policy = currentPolicy
         do {
             return try reader.rates(windowMilliseconds: policy.windowMilliseconds, now: clock(), minimumSent: policy.minimumSent).map {

@@ -2,7 +2,7 @@ import Dispatch
 import Synchronization
 
 /// Turns the event writer's failed commits into the `store_commit_failed` alert (subject: the database path) and
-/// clears it at the first commit that succeeds again. Called on the writer thread (`EventWriter`'s `onCommitFailure`
+/// clears it at the first commit that succeeds again. Called on the writer thread (`SQLiteEventWriter`'s `onCommitFailure`
 /// and `onRecovery`); the alert work runs on a queue of its own, so the writer never waits for it, and raises are
 /// coalesced: while one is in progress, further failures only mark the store as failing.
 ///

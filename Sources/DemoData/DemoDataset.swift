@@ -71,7 +71,7 @@ public struct DemoDataset: Sendable {
     /// Writes the dataset into an empty, migrated database, in transactions of a few hundred contacts.
     public func generate(into database: SQLiteDatabase) throws -> Summary {
         var random = SplitMix64(seed: seed)
-        let writer = try ReportDataWriter(database: database, keyPrefix: "demo:")
+        let writer = try SQLiteReportDataWriter(database: database, keyPrefix: "demo:")
         var summary = Summary()
         let start = now - 90 * Self.day
         try database.transaction {
@@ -154,7 +154,7 @@ public struct DemoDataset: Sendable {
     static let nudgeRule = "demo-follow-up-nudge"
 
     /// One lead's whole history. - Returns: the contact's id.
-    private func lead(_ index: Int, writer: ReportDataWriter, random: inout SplitMix64, start: Int64,
+    private func lead(_ index: Int, writer: SQLiteReportDataWriter, random: inout SplitMix64, start: Int64,
                       summary: inout Summary) throws -> Int64 {
         let email = "demo.lead\(index)@" + (index % 3 == 0 ? "example.org" : "example.com")
         let firstSeen = start + random.int(0..<(86 * Self.day))
@@ -189,7 +189,7 @@ public struct DemoDataset: Sendable {
 
     /// A campaign's emails to one lead (5 to 7, days apart), their opens, clicks and reply, the payment link a click or
     /// reply brings, the nudge rule (80 % rollout), and perhaps a purchase.
-    private func sequence(_ campaign: Campaign, from start: Int64, buyer: inout Buyer, writer: ReportDataWriter,
+    private func sequence(_ campaign: Campaign, from start: Int64, buyer: inout Buyer, writer: SQLiteReportDataWriter,
                           random: inout SplitMix64, summary: inout Summary) throws {
         let steps = 5 + random.int(0..<3)
         // The mailbox that writes to this lead; the last one bounces more, so the deliverability table has a story.
@@ -255,7 +255,7 @@ public struct DemoDataset: Sendable {
     }
 
     /// The payment link rule: a link for the lead (once), naming the campaign in its metadata.
-    private func sendLink(_ buyer: inout Buyer, campaign: Campaign, at: Int64, writer: ReportDataWriter, random: inout SplitMix64,
+    private func sendLink(_ buyer: inout Buyer, campaign: Campaign, at: Int64, writer: SQLiteReportDataWriter, random: inout SplitMix64,
                           summary: inout Summary) throws {
         guard buyer.link == nil, at < now, random.chance(0.7) else { return }
         let link = "plink_demo\(buyer.contact)"
@@ -272,7 +272,7 @@ public struct DemoDataset: Sendable {
 
     /// Perhaps a purchase some time after `after` (hours to weeks): a one-off payment (sometimes refunded) or a
     /// subscription with monthly renewals until it is canceled or `now`.
-    private func purchase(_ buyer: inout Buyer, at after: Int64, campaign: Campaign?, chance: Double, writer: ReportDataWriter,
+    private func purchase(_ buyer: inout Buyer, at after: Int64, campaign: Campaign?, chance: Double, writer: SQLiteReportDataWriter,
                           random: inout SplitMix64, summary: inout Summary) throws {
         guard !buyer.paid, random.chance(chance) else { return }
         // Log-uniform between 2 hours and 40 days.
@@ -326,7 +326,7 @@ public struct DemoDataset: Sendable {
 
     /// Jobs that went dead over the period: most retried by an admin a few hours later, some discarded, some still dead;
     /// and one "retry all" after an outage.
-    private func operations(writer: ReportDataWriter, random: inout SplitMix64, start: Int64) throws {
+    private func operations(writer: SQLiteReportDataWriter, random: inout SplitMix64, start: Int64) throws {
         let failures = max(6, contacts / 300)
         for index in 0..<failures {
             let at = start + random.int(0..<(89 * Self.day))

@@ -1,6 +1,7 @@
 import Contacts
 import Foundation
 import Outbound
+import StrictJSON
 import Yams
 
 /// Reads one contact test (a segment's definition under `segments:`, or a rule's `if:`) into a `ContactPredicate`,

@@ -1,4 +1,5 @@
 import Outbound
+import StrictJSON
 import Yams
 
 /// Shared by the readers of the configuration's structured sections (rules, segments): `${VAR}` expansion and

@@ -10,7 +10,7 @@ extension HookyardConfiguration {
         let database = self.database
         let window = deliverability.windowMilliseconds
         return { query in
-            let reader = try DeliverabilityReader(path: database)
+            let reader = try SQLiteDeliverabilityReader(path: database)
             return try reader.rates(windowMilliseconds: window, now: query.until, minimumSent: 1).map { rates in
                 DeliverabilityRow(scope: rates.scope == .account ? .account : .campaign, key: rates.key, sent: rates.sent,
                                   bounced: rates.bounced, unsubscribed: rates.unsubscribed, replied: rates.replied,

@@ -3,6 +3,7 @@ import Foundation
 import Intake
 import Outbound
 import Store
+import StrictJSON
 import Workflows
 import Yams
 

@@ -48,7 +48,7 @@ public struct IntakeConfiguration: Sendable {
 public final class IntakeRouter: HTTPResponder {
     private let stripe: StripeSignatureVerifier?
     private let instantly: InstantlySecretVerifier?
-    private let writer: EventWriter
+    private let writer: any EventSink
     private let logger: Logger
     private let metrics: HookyardMetrics?
     /// Where `/metrics` and `/report` are served instead, for the 404 that says so.
@@ -60,7 +60,7 @@ public final class IntakeRouter: HTTPResponder {
     public static let instantlyPath = "/webhooks/instantly"
     static let instantlyPrefix = instantlyPath + "/"
 
-    public init(configuration: IntakeConfiguration, writer: EventWriter, logger: Logger, metrics: HookyardMetrics? = nil,
+    public init(configuration: IntakeConfiguration, writer: any EventSink, logger: Logger, metrics: HookyardMetrics? = nil,
                 clock: @escaping MillisecondClock = WallClock.system) {
         self.stripe = configuration.stripeSecrets.isEmpty ? nil
             : StripeSignatureVerifier(secrets: configuration.stripeSecrets, toleranceSeconds: configuration.stripeToleranceSeconds)

@@ -106,8 +106,8 @@ public final class WorkerPool: Sendable {
     /// - Throws: the store's error if the database cannot be opened, or the handler's from `prepare`.
     public func start() throws {
         for index in 0..<configuration.workers {
-            let queue = try JobQueue(path: configuration.databasePath, durableCommits: false)
-            let renewals = try JobQueue(path: configuration.databasePath, durableCommits: false)
+            let queue = try SQLiteJobQueue(path: configuration.databasePath, durableCommits: false)
+            let renewals = try SQLiteJobQueue(path: configuration.databasePath, durableCommits: false)
             let context = WorkerContext(databasePath: configuration.databasePath, worker: owner(index), connection: queue.database)
             do {
                 try handler.prepare(context)
@@ -164,7 +164,7 @@ public final class WorkerPool: Sendable {
         guard stopped < workers else { return }
         // Some handlers are still running: give their jobs back so a restart takes them at once.
         do {
-            let queue = try JobQueue(path: configuration.databasePath)
+            let queue = try SQLiteJobQueue(path: configuration.databasePath)
             defer { queue.close() }
             for index in 0..<configuration.workers {
                 let released = try queue.releaseLeases(owner: owner(index), now: clock())
@@ -181,14 +181,14 @@ public final class WorkerPool: Sendable {
     private final class Worker: @unchecked Sendable {  // Safe: `queue` and `context` are used only on the worker thread, `renewals` only on `renewalQueue`.
         let pool: WorkerPool
         let owner: String
-        let queue: JobQueue
-        let renewals: JobQueue
+        let queue: SQLiteJobQueue
+        let renewals: SQLiteJobQueue
         let context: WorkerContext
         let renewalQueue: DispatchQueue
         /// The job running now, whose lease the renewal timer extends.
         let current = Mutex<Int64?>(nil)
 
-        init(pool: WorkerPool, owner: String, queue: JobQueue, renewals: JobQueue, context: WorkerContext) {
+        init(pool: WorkerPool, owner: String, queue: SQLiteJobQueue, renewals: SQLiteJobQueue, context: WorkerContext) {
             self.pool = pool
             self.owner = owner
             self.queue = queue

@@ -1,4 +1,5 @@
 import Foundation
+import StrictJSON
 import Synchronization
 
 /// A transport for dry runs: sends nothing, records every request, and answers 200 with a synthesized JSON body so

@@ -1,3 +1,4 @@
+import StrictJSON
 /// The Instantly API v2 calls Hookyard makes, built on a `ProviderTransport` (live, dry-run or recording).
 ///
 /// Bodies are JSON with sorted keys, so the same logical request is byte-for-byte the same. Instantly has no

@@ -1,5 +1,6 @@
 import Foundation
 import HookyardFoundation
+import StrictJSON
 
 /// An Instantly custom-variable value: the API allows only JSON scalars (no objects or arrays). Encodes as the natural
 /// JSON scalar, integers without `.0` (`3`, not `3.0`). A value; thread-safe.

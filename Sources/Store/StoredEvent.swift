@@ -46,7 +46,7 @@ public struct StoredEvent: Sendable {
     public var dedupKey: String
     public var type: String
     public var receivedAt: Int64
-    /// The raw body; empty in listings (`StoreReader.events`), complete from `StoreReader.event(_:)`.
+    /// The raw body; empty in listings (`SQLiteStoreReader.events`), complete from `SQLiteStoreReader.event(_:)`.
     public var body: [UInt8]
     public var headersJSON: String
     /// Size of the raw body (also when a listing leaves `body` empty).

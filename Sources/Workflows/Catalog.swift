@@ -1,4 +1,5 @@
 import Outbound
+import StrictJSON
 
 /// What Hookyard sells, as configured under `catalog:`: products, each with pricing tiers. `hookyard catalog sync`
 /// makes Stripe match it; rules name a tier (`product/tier`), never a raw price id, and templates read

@@ -115,9 +115,9 @@ public final class ContactMaintenance: Sendable {
     public func runOnce() throws -> Report {
         let settings = configuration.withLock { $0 }
         var report = Report()
-        let store = try WorkflowStore(path: settings.databasePath)
+        let store = try SQLiteWorkflowStore(path: settings.databasePath)
         defer { store.close() }
-        let jobs = try JobQueue(path: settings.databasePath)
+        let jobs = try SQLiteJobQueue(path: settings.databasePath)
         defer { jobs.close() }
 
         if let retention = settings.retentionMilliseconds {

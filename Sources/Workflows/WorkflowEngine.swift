@@ -6,6 +6,7 @@ import Jobs
 import Logging
 import Outbound
 import Store
+import StrictJSON
 import Synchronization
 
 /// How the engine keeps contacts (issue 5): what events say about people, how engagement is scored, the segments
@@ -55,7 +56,7 @@ public struct ProviderSet: Sendable {
 
 /// Runs the jobs of the queue: `process_event` jobs match an event against the rules and queue the first step of
 /// each rule it starts; step jobs (kind = the action's name) run one step and queue the next. The engine registers
-/// these kinds (`jobKinds`, with Alerts' `alert.notify`) for the worker pool, which runs them with a `WorkflowStore` of
+/// these kinds (`jobKinds`, with Alerts' `alert.notify`) for the worker pool, which runs them with a `SQLiteWorkflowStore` of
 /// the worker's own.
 ///
 /// A step job's input names its rule, step and flow and carries the earlier steps' outputs, so it is
@@ -133,14 +134,14 @@ public final class WorkflowEngine: Sendable {
 
     /// Runs one attempt of `job` on `store`, as a worker would (through `jobKinds`, built for this call): for tests and
     /// one-off runs.
-    public func run(_ job: Job, store: WorkflowStore) -> JobOutcome {
+    public func run(_ job: Job, store: SQLiteWorkflowStore) -> JobOutcome {
         let context = WorkerContext(databasePath: "", worker: "direct")
         context.adopt(WorkflowStoreResource(store))
         return jobKinds.run(job, context: context)
     }
 
     /// Runs one attempt of a job of the engine's own kinds (`WorkflowJob`).
-    func run(_ part: WorkflowJob.Part, _ job: Job, store: WorkflowStore) throws(JobFailure) -> JobOutcome {
+    func run(_ part: WorkflowJob.Part, _ job: Job, store: any WorkflowRecords) throws(JobFailure) -> JobOutcome {
         switch part {
         case .processEvent: try matcher.processEvent(job, store: store)
         case .step: try steps.runStep(job, store: store)
@@ -150,7 +151,7 @@ public final class WorkflowEngine: Sendable {
 
     /// The first steps of the rules on the segments in `transitions`, each once per entry (or exit), and what was
     /// held back. Used for changes an event caused and for those the clock caused (`ContactMaintenance`).
-    public func segmentJobs(for transitions: [SegmentTransition], store: WorkflowStore, now: Int64) throws(JobFailure)
+    public func segmentJobs(for transitions: [SegmentTransition], store: any WorkflowRecords, now: Int64) throws(JobFailure)
         -> (jobs: [NewJob], report: [JSONValue]) {
         try matcher.segmentJobs(for: transitions, store: store, now: now)
     }

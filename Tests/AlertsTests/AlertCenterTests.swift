@@ -149,14 +149,14 @@ final class AlertCenterTests: AlertTestCase {
         XCTAssertEqual(log.entries("alert raised").count, 1, "logged once per interval from memory too")
 
         // The store answers again (created here, with the event whose commit succeeded).
-        writer = try EventWriter(path: missing, logger: TestLog.logger())
+        writer = try SQLiteEventWriter(path: missing, logger: TestLog.logger())
         let done = DispatchSemaphore(value: 0)
         writer.append(IncomingEvent(source: .instantly, dedupKey: "k", eventID: nil, type: "email_sent", receivedAt: 0,
                                     body: Array("{}".utf8), headersJSON: "{}")) { _ in done.signal() }
         done.wait()
         clock.advance(by: 60_000)
         alerts.clear(storeCondition, message: "commits succeed again")
-        let queue = try JobQueue(path: missing)
+        let queue = try SQLiteJobQueue(path: missing)
         defer { queue.close() }
         let notifications = try queue.list(state: nil, limit: 10).filter { $0.kind == AlertCenter.notificationKind }.sorted { $0.id < $1.id }
         XCTAssertEqual(notifications.count, 2, "the raise's notification, then the clear's")

@@ -10,6 +10,7 @@ import Workflows
 import XCTest
 @testable import Alerts
 import HookyardFoundation
+import StrictJSON
 
 /// A test clock: starts at a fixed time, moved by the test.
 final class TestClock: Sendable {
@@ -20,18 +21,18 @@ final class TestClock: Sendable {
     var value: Int64 { read() }
 }
 
-/// A database of its own per test (created by an `EventWriter`, as the daemon does), a log recorder, and helpers to
+/// A database of its own per test (created by an `SQLiteEventWriter`, as the daemon does), a log recorder, and helpers to
 /// store events and run the queue through a real `WorkerPool`.
 class AlertTestCase: XCTestCase {
     var directory: URL!
     var path: String { directory.appendingPathComponent("alerts.db").path }
-    var writer: EventWriter!
+    var writer: SQLiteEventWriter!
     var log: LogRecorder!
 
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("alerts-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        writer = try EventWriter(path: path, logger: TestLog.logger())
+        writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         log = LogRecorder()
     }
 
@@ -73,7 +74,7 @@ class AlertTestCase: XCTestCase {
     }
 
     func jobs(kind: String? = nil) throws -> [Job] {
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         defer { queue.close() }
         return try queue.list(state: nil, limit: 10_000).filter { kind == nil || $0.kind == kind }.sorted { $0.id < $1.id }
     }
@@ -93,11 +94,11 @@ class AlertTestCase: XCTestCase {
         defer { pool.stop(gracePeriod: .seconds(5)) }
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
-            let counts = try StoreReader(path: path).jobCounts()
+            let counts = try SQLiteStoreReader(path: path).jobCounts()
             if counts["queued", default: 0] + counts["running", default: 0] + counts["retrying", default: 0] == 0 { return }
             usleep(10_000)
         }
-        XCTFail("the queue did not settle: \(try StoreReader(path: path).jobCounts())")
+        XCTFail("the queue did not settle: \(try SQLiteStoreReader(path: path).jobCounts())")
     }
 
     func center(clock: TestClock, repeatMinutes: Int64 = 60, webhook: Bool = true, path: String? = nil,

@@ -7,6 +7,7 @@ import TestSupport
 import Workflows
 import XCTest
 @testable import Alerts
+import StrictJSON
 
 /// The `alert.notify` job: posts `{"text": ...}` to the alert webhook through libcurl, is retried like any job, and
 /// never records the URL (a secret) anywhere.
@@ -35,7 +36,7 @@ final class AlertWebhookTests: AlertTestCase {
             XCTAssertEqual(post.headers["content-type"], "application/json")
             XCTAssertEqual(post.body, #"{"text":":rotating_light: Hookyard alert (job_dead: lead-to-sale/link): 3 jobs dead, last error: \"Stripe answered 400\""}"#)
         }
-        let attempts = try XCTUnwrap(try JobQueue(path: path).job(job.id)).attempts
+        let attempts = try XCTUnwrap(try SQLiteJobQueue(path: path).job(job.id)).attempts
         XCTAssertEqual(attempts.map(\.outcome), ["retrying", "succeeded"])
         XCTAssertEqual(attempts.first?.status, 500)
         XCTAssertEqual(try JSONValue.parse(job.output ?? "")["host"], .string(chat.baseURL))

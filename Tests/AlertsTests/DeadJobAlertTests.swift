@@ -7,6 +7,7 @@ import TestSupport
 import Workflows
 import XCTest
 @testable import Alerts
+import StrictJSON
 
 /// Fails every job but the events' own permanently, as a provider's 404 would.
 private struct FailingHandler: JobHandler {
@@ -27,7 +28,7 @@ final class DeadJobAlertTests: AlertTestCase {
 
     func testDeadJobsOfOneStepRaiseOneAlertAndClearOnceDiscarded() throws {
         let event = storeEvent(type: "email_sent", body: "{}")
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         defer { queue.close() }
         try queue.enqueue([step("lead-to-sale", "add", event: event, key: "a"), step("lead-to-sale", "add", event: event, key: "b")], now: 0)
         let clock = TestClock()
@@ -67,7 +68,7 @@ final class DeadJobAlertTests: AlertTestCase {
 
     func testTheAlertSubjectIsTheSameInSwiftAndSQL() throws {
         let event = storeEvent(type: "email_sent", body: "{}")
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         defer { queue.close() }
         let inputs: [(kind: String, input: String?)] = [
             ("instantly.add_lead", #"{"rule":"r1","step":"s1","flow":"f","steps":{}}"#),
@@ -79,7 +80,7 @@ final class DeadJobAlertTests: AlertTestCase {
         try queue.enqueue(inputs.enumerated().map { NewJob(kind: $1.kind, idempotencyKey: "k\($0)", input: $1.input, runAt: 0, eventID: event) }, now: 0)
         try drain(FailingHandler())
         let dead = try jobs().filter { $0.idempotencyKey.hasPrefix("k") }
-        XCTAssertEqual(dead.map { JobQueue.alertSubject(of: $0) },
+        XCTAssertEqual(dead.map { SQLiteJobQueue.alertSubject(of: $0) },
                        ["r1/s1", "record_purchase", "deliverability.pause_campaign", "http.post", "http.post"])
         for subject in ["r1/s1", "record_purchase", "deliverability.pause_campaign"] {
             XCTAssertEqual(try queue.deadJobs(subject: subject).count, 1, subject)

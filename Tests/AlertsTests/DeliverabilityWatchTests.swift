@@ -61,7 +61,7 @@ final class DeliverabilityWatchTests: AlertTestCase {
 
         events("email_bounced", 1, minutesAgo: 20)
         try drain(engine)
-        let reader = try DeliverabilityReader(path: path)
+        let reader = try SQLiteDeliverabilityReader(path: path)
         defer { reader.close() }
         let rates = try reader.rates(windowMilliseconds: 7 * 24 * hour, now: now)
         XCTAssertEqual(rates, [
@@ -100,7 +100,7 @@ final class DeliverabilityWatchTests: AlertTestCase {
         events("email_sent", 49)
         events("email_bounced", 3, minutesAgo: 30)
         try drain(engine(watch))
-        let reader = try DeliverabilityReader(path: path)
+        let reader = try SQLiteDeliverabilityReader(path: path)
         defer { reader.close() }
         XCTAssertEqual(try reader.rates(scope: .campaign, key: campaign, windowMilliseconds: 7 * 24 * hour, now: now).bounced, 3)
         XCTAssertEqual(try reader.rates(windowMilliseconds: 7 * 24 * hour, now: now, minimumSent: 50), [])
@@ -134,7 +134,7 @@ final class DeliverabilityWatchTests: AlertTestCase {
         XCTAssertEqual(alerts.first?.fields["rate"], "2%", "1 of the 50 sent within the day (not of 110)")
         XCTAssertEqual(alerts.first?.fields["threshold"], "0.3%")
 
-        let reader = try DeliverabilityReader(path: path)
+        let reader = try SQLiteDeliverabilityReader(path: path)
         defer { reader.close() }
         XCTAssertEqual(watch.evaluateAll(reader: reader), [], "still holding: nothing new, and pausing is off")
         XCTAssertEqual(log.entries("alert cleared"), [])
@@ -186,7 +186,7 @@ final class DeliverabilityWatchTests: AlertTestCase {
         events("email_sent", 10, campaign: "small")
         try drain(engine(watch))
         let metrics = HookyardMetrics(version: "test", activeAlerts: { watch.alerts.activeCounts() }, deliverability: { [path] in
-            guard let reader = try? DeliverabilityReader(path: path) else { return [] }
+            guard let reader = try? SQLiteDeliverabilityReader(path: path) else { return [] }
             defer { reader.close() }
             return watch.samples(reader: reader)
         })

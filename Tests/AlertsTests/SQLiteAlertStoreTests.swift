@@ -14,7 +14,7 @@ final class SQLiteAlertStoreTests: XCTestCase {
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("alert-store-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try EventWriter(path: path, logger: TestLog.logger()).close()
+        try SQLiteEventWriter(path: path, logger: TestLog.logger()).close()
     }
 
     override func tearDown() { try? FileManager.default.removeItem(at: directory) }

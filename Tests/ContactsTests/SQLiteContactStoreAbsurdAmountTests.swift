@@ -7,25 +7,9 @@ import TestSupport
 
 /// Amounts stored as Stripe sent them, however absurd: applying them and reading the contact never traps or fails,
 /// and a revenue that cannot be represented is reported as overflowed.
-final class SQLiteContactStoreAbsurdAmountTests: XCTestCase {
-    var directory: URL!
-    var path: String { directory.appendingPathComponent("contacts.db").path }
-    var writer: EventWriter!
-    var store: SQLiteContactStore!
+final class SQLiteContactStoreAbsurdAmountTests: ContactStoreTestCase {
     let t0: Int64 = 1_732_500_000_000
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("contacts-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        writer = try EventWriter(path: path, logger: TestLog.logger())
-        store = try SQLiteContactStore(path: path, durableCommits: false)
-    }
-
-    override func tearDown() {
-        store?.close()
-        writer?.close()
-        try? FileManager.default.removeItem(at: directory)
-    }
 
     private func pay(_ email: String, _ reference: String, _ amount: Int64, _ currency: String, kind: ObservedPayment.Kind = .payment,
                      at offset: Int64) throws {

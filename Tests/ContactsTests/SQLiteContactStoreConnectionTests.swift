@@ -10,13 +10,13 @@ import TestSupport
 final class SQLiteContactStoreConnectionTests: XCTestCase {
     var directory: URL!
     var path: String { directory.appendingPathComponent("contacts.db").path }
-    var writer: EventWriter!
+    var writer: SQLiteEventWriter!
     let at: Int64 = 1_732_500_000_000
 
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("contacts-connection-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        writer = try EventWriter(path: path, logger: TestLog.logger())
+        writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
     }
 
     override func tearDown() {

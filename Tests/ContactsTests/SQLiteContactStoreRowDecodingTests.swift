@@ -7,25 +7,9 @@ import TestSupport
 
 /// A value read back from the contacts tables that this build cannot mean is an error naming the column and the
 /// value, never a silent default (`?? .prospect`, `?? .stripe`, an activity kind skipped).
-final class SQLiteContactStoreRowDecodingTests: XCTestCase {
-    var directory: URL!
-    var path: String { directory.appendingPathComponent("contacts.db").path }
-    var writer: EventWriter!
-    var store: SQLiteContactStore!
+final class SQLiteContactStoreRowDecodingTests: ContactStoreTestCase {
     let at: Int64 = 1_732_500_000_000
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("contacts-decoding-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        writer = try EventWriter(path: path, logger: TestLog.logger())
-        store = try SQLiteContactStore(path: path, durableCommits: false)
-    }
-
-    override func tearDown() {
-        store?.close()
-        writer?.close()
-        try? FileManager.default.removeItem(at: directory)
-    }
 
     /// Stores an event and applies an Instantly "opened" for alice from it.
     private func applyOpened() throws {

@@ -7,11 +7,7 @@ import TestSupport
 import SQLite
 import Workflows
 
-final class SQLiteContactStoreTests: XCTestCase {
-    var directory: URL!
-    var path: String { directory.appendingPathComponent("contacts.db").path }
-    var writer: EventWriter!
-    var store: SQLiteContactStore!
+final class SQLiteContactStoreTests: ContactStoreTestCase {
     let policy = EngagementPolicy()
     static let day: Int64 = 86_400_000
     let t0: Int64 = 1_732_500_000_000
@@ -24,22 +20,10 @@ final class SQLiteContactStoreTests: XCTestCase {
     static let customers = SegmentQuery(name: "customers", sql: "c.payment_status = ?", parameters: [.text("customer")])
     static let openers = SegmentQuery(name: "openers", sql: "c.opened >= ?", parameters: [.integer(1)])
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("contacts-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        writer = try EventWriter(path: path, logger: TestLog.logger())
-        store = try SQLiteContactStore(path: path, durableCommits: false)
-    }
-
-    override func tearDown() {
-        store?.close()
-        writer?.close()
-        try? FileManager.default.removeItem(at: directory)
-    }
 
     // MARK: Helpers
 
-    /// Stores an event through `EventWriter` (which also queues its `process_event` job) and returns its row id.
+    /// Stores an event through `SQLiteEventWriter` (which also queues its `process_event` job) and returns its row id.
     @discardableResult
     private func storeEvent(_ source: EventSource, type: String, body: String = "{}", receivedAt: Int64) -> Int64 {
         let done = DispatchSemaphore(value: 0)
@@ -563,7 +547,7 @@ final class SQLiteContactStoreTests: XCTestCase {
             occurredAt: t0 + 1800, email: "tim@example.com",
             payment: ObservedPayment(reference: "cs_t", kind: .payment, amount: 4900, currency: "usd"))
         try apply(paid, now: t0 + 2500)
-        let workflows = try WorkflowStore(path: path)
+        let workflows = try SQLiteWorkflowStore(path: path)
         defer { workflows.close() }
         _ = try workflows.recordPurchase(Purchase(eventID: paid.eventID, reference: "cs_t", email: "Tim@Example.com ",
                                                   amount: 4900, currency: "usd", campaignID: nil, paymentLink: nil,
@@ -592,13 +576,13 @@ final class SQLiteContactStoreTests: XCTestCase {
                           payment: ObservedPayment(reference: "cs_e", kind: .payment, amount: 1200, currency: "usd"))
         try apply(paid)
         try apply(instantly(.opened, email: "other@example.com", at: t0 + 200))
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         defer { queue.close() }
         let job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 1000, now: t0 + 1000))
         XCTAssertEqual(job.eventID, opened.eventID)
         XCTAssertTrue(try queue.fail(jobID: job.id, owner: "w1", error: "HTTP 500", status: 500, retryAt: t0 + 2000,
                                      now: t0 + 1001))
-        let workflows = try WorkflowStore(path: path)
+        let workflows = try SQLiteWorkflowStore(path: path)
         defer { workflows.close() }
         _ = try workflows.recordPurchase(Purchase(eventID: paid.eventID, reference: "cs_e", email: "eve@example.com",
                                                   amount: 1200, currency: "usd", campaignID: nil, paymentLink: nil,
@@ -746,7 +730,7 @@ final class SQLiteContactStoreTests: XCTestCase {
         let sentence = storeEvent(.stripe, type: "note", body: #"{"text":"Write to ann@example.com."}"#, receivedAt: t0 + 4)
         let erasure = try XCTUnwrap(try store.erase(email: "ann@example.com"))
         XCTAssertEqual(erasure.eventsRedacted, 3, "her own event, the encoded one and the sentence")
-        let reader = try StoreReader(path: path)
+        let reader = try SQLiteStoreReader(path: path)
         XCTAssertEqual(try reader.event(String(encoded))?.bodyBytes, 0)
         XCTAssertEqual(try reader.event(String(sentence))?.bodyBytes, 0)
         XCTAssertGreaterThan(try reader.event("2")?.bodyBytes ?? 0, 0, "joann@example.com is someone else")
@@ -778,7 +762,7 @@ final class SQLiteContactStoreTests: XCTestCase {
         XCTAssertTrue(try store.admits(rule: "r", email: email, flow: "once:\(email)", now: t0, maxPerDay: 5))
         try store.recordOwnWrite(email: email, rule: "tag", at: t0)
 
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         // Her event's job failed once naming her, then succeeded with a follow-up step naming her in key and input.
         var job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 1000, now: t0 + 1000))
         XCTAssertEqual(job.eventID, opened.eventID)
@@ -802,7 +786,7 @@ final class SQLiteContactStoreTests: XCTestCase {
         XCTAssertTrue(try queue.fail(jobID: job.id, owner: "w", error: "duplicate of \(email)", status: nil, retryAt: nil,
                                      now: t0 + 1009))
         queue.close()
-        let workflows = try WorkflowStore(path: path)
+        let workflows = try SQLiteWorkflowStore(path: path)
         _ = try workflows.recordPurchase(Purchase(eventID: paid.eventID, reference: "cs_erin", email: mixed, amount: 500,
                                                   currency: "usd", campaignID: "camp-e", paymentLink: nil, rule: "r"),
                                          now: t0 + 2000)
@@ -831,7 +815,7 @@ final class SQLiteContactStoreTests: XCTestCase {
         XCTAssertFalse(try file(logFile, contains: email))
 
         // Bob is untouched; anonymous revenue and activity remain.
-        let reader = try StoreReader(path: path)
+        let reader = try SQLiteStoreReader(path: path)
         XCTAssertEqual(String(decoding: try XCTUnwrap(try reader.event(String(bob.eventID))).body, as: UTF8.self), bobBody)
         XCTAssertEqual(try reader.event(String(mention))?.bodyBytes, 0)
         XCTAssertEqual(try reader.statistics().purchases["usd"]?.amount, 500)
@@ -845,7 +829,7 @@ final class SQLiteContactStoreTests: XCTestCase {
         XCTAssertEqual(try contact("bob@example.com").counts[.opened], 1)
 
         // A later event naming her starts a new contact.
-        writer = try EventWriter(path: path, logger: TestLog.logger())
+        writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         let again = try apply(instantly(.opened, email: email, at: t0 + 10_000))
         XCTAssertTrue(again.created)
         let fresh = try contact(email)
@@ -877,7 +861,7 @@ final class SQLiteContactStoreTests: XCTestCase {
         // Events that name her but were never applied to her.
         let updated = storeEvent(.stripe, type: "customer.updated", body: #"{"email":"\#(shouted)"}"#, receivedAt: t0 + 2)
         let reply = storeEvent(.instantly, type: "reply_received", body: #"{"reply_text":"cc \#(decomposed)"}"#, receivedAt: t0 + 3)
-        let workflows = try WorkflowStore(path: path)
+        let workflows = try SQLiteWorkflowStore(path: path)
         _ = try workflows.recordPurchase(Purchase(eventID: paid.eventID, reference: "cs_zoe", email: shouted, amount: 900,
                                                   currency: "eur", campaignID: nil, paymentLink: nil, rule: "sale"), now: t0 + 4)
         workflows.close()
@@ -958,7 +942,7 @@ final class SQLiteContactStoreTests: XCTestCase {
         let empty = storeEvent(.stripe, type: "t", body: "", receivedAt: 4500)
         let queued = storeEvent(.stripe, type: "t", body: "{\"a\":5}", receivedAt: 4600)
         let recent = storeEvent(.stripe, type: "t", body: "{\"a\":6}", receivedAt: 10_000)
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         defer { queue.close() }
         func claim() throws -> Job { try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 60_000, now: 4550)) }
         XCTAssertTrue(try queue.succeed(jobID: try claim().id, owner: "w", output: nil, now: 5000))

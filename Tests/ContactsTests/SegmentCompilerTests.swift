@@ -19,7 +19,7 @@ final class SegmentCompilerTests: XCTestCase {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("segments-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("hookyard.db").path
-        let writer = try EventWriter(path: path, logger: TestLog.logger())  // creates and migrates the schema
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())  // creates and migrates the schema
         writer.close()
         database = try SQLiteDatabase(path: path)
         let now = Self.now, day = Self.day

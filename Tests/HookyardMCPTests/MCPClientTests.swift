@@ -53,7 +53,7 @@ final class MCPClientTests: XCTestCase {
     func settle(_ daemon: DaemonProcess, timeout: TimeInterval = 60) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            let queue = try JobQueue(path: daemon.databasePath)
+            let queue = try SQLiteJobQueue(path: daemon.databasePath)
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let busy = try queue.list(state: nil, limit: 10_000).contains { job in
                 job.state == .running || job.state == .retrying || (job.state == .queued && job.nextRunAt <= now + 500)
@@ -235,7 +235,7 @@ final class MCPClientTests: XCTestCase {
         XCTAssertEqual(cliRules as NSArray, mcpRules as NSArray, "CLI and MCP dry runs alike")
         let steps = try XCTUnwrap(mcpRules.first?["steps"] as? [[String: Any]])
         XCTAssertEqual(steps.compactMap { $0["step"] as? String }, ["customer", "link", "set-link", "to-payment-campaign"])
-        let queue = try JobQueue(path: daemon.databasePath)
+        let queue = try SQLiteJobQueue(path: daemon.databasePath)
         defer { queue.close() }
         for step in steps {
             let name = try XCTUnwrap(step["step"] as? String)
@@ -260,7 +260,7 @@ final class MCPClientTests: XCTestCase {
         let sentText = ((sentResults[0]["ok"] as? [String: Any])?["text"] as? String) ?? "\(sentResults[0])"
         XCTAssertTrue(sentText.contains("/webhooks/instantly -> 200"), sentText)
         XCTAssertTrue("\(sentResults[1])".contains("unknown Instantly event type"), "\(sentResults[1])")
-        let reader = try StoreReader(path: daemon.databasePath)
+        let reader = try SQLiteStoreReader(path: daemon.databasePath)
         XCTAssertEqual(try reader.events(source: .instantly, limit: 1).first?.type, "lead_interested")
         XCTAssertEqual(try reader.statistics().events[.instantly], 3, "Ada twice, Bob once")
     }
@@ -275,7 +275,7 @@ final class MCPClientTests: XCTestCase {
         let database = directory.appendingPathComponent("demo.db").path
         let (seeded, output) = try DaemonProcess.run(["demo", "seed", "--database", database, "--contacts", "200"])
         XCTAssertEqual(seeded, 0, output)
-        let queue = try JobQueue(path: database)
+        let queue = try SQLiteJobQueue(path: database)
         let dead = try XCTUnwrap(try queue.list(state: .dead, limit: 1).first, "the demo data has a dead job")
         queue.close()
         // Live mode: this process has a Stripe key (no daemon has run on this database to say otherwise).

@@ -8,7 +8,7 @@ import TestSupport
 import XCTest
 @testable import Intake
 
-/// The intake routes driven in process (requests built as values, a real `EventWriter` on a temporary SQLite
+/// The intake routes driven in process (requests built as values, a real `SQLiteEventWriter` on a temporary SQLite
 /// database), with the assertions the daemon's binary tests make; every test body also runs over a live socket
 /// (`ResponderTestMode.live`), so the two cannot drift apart.
 final class IntakeRouterTests: XCTestCase {
@@ -32,7 +32,7 @@ final class IntakeRouterTests: XCTestCase {
 
     /// A router on a fresh writer, and the metrics it records; the writer is closed when the test ends.
     private func makeRouter(secrets: Bool = true, answerTimeoutMilliseconds: Int32 = 5000) throws -> (IntakeRouter, HookyardMetrics) {
-        let writer = try EventWriter(path: path, logger: TestLog.logger(), answerTimeoutMilliseconds: answerTimeoutMilliseconds)
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger(), answerTimeoutMilliseconds: answerTimeoutMilliseconds)
         addTeardownBlock { writer.close() }
         let metrics = HookyardMetrics(version: "test")
         let configuration = secrets
@@ -64,7 +64,7 @@ final class IntakeRouterTests: XCTestCase {
     }
 
     private func instantlyEvents() throws -> Int {
-        try StoreReader(path: path).events(source: .instantly, limit: 100).count
+        try SQLiteStoreReader(path: path).events(source: .instantly, limit: 100).count
     }
 
     private func json(_ response: TestResponse) throws -> [String: Any] {

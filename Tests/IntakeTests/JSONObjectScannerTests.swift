@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Intake
+import StrictJSON
 
 final class JSONObjectScannerTests: XCTestCase {
     private func members(_ text: String) -> [String: JSONObjectScanner.Value]? {

@@ -41,7 +41,7 @@ final class WorkerPoolTests: XCTestCase {
     private func makeEvents(_ count: Int) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pool-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         let group = DispatchGroup()
         for index in 0..<count {
             group.enter()
@@ -65,7 +65,7 @@ final class WorkerPoolTests: XCTestCase {
         try waitUntil(timeout: .seconds(seconds), condition)
     }
 
-    private func count(_ state: JobState) throws -> Int { try StoreReader(path: path).statistics().jobs[state.rawValue] ?? 0 }
+    private func count(_ state: JobState) throws -> Int { try SQLiteStoreReader(path: path).statistics().jobs[state.rawValue] ?? 0 }
 
     func testDrainsEveryJobExactlyOnce() throws {
         try makeEvents(60)
@@ -103,7 +103,7 @@ final class WorkerPoolTests: XCTestCase {
         try workers.start()
         XCTAssertTrue(try waitFor { try count(.succeeded) == 1 })
         workers.stop()
-        let attempts = try XCTUnwrap(try JobQueue(path: path).job(1)).attempts
+        let attempts = try XCTUnwrap(try SQLiteJobQueue(path: path).job(1)).attempts
         XCTAssertEqual(attempts.map(\.outcome), ["retrying", "succeeded"])
         XCTAssertEqual(attempts.first?.status, 503)
     }
@@ -118,7 +118,7 @@ final class WorkerPoolTests: XCTestCase {
         let workers = pool(handler)
         try workers.start()
         XCTAssertTrue(try waitFor { try count(.dead) == 1 })
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         XCTAssertEqual(try queue.job(1)?.job.lastError, "invalid_request_error: No such price: 'price_x'")
         XCTAssertEqual(handler.runCount(1), 1)
         fixed.store(true, ordering: .relaxed)
@@ -136,7 +136,7 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertTrue(try waitFor { try count(.dead) == 1 })
         workers.stop()
         XCTAssertEqual(handler.runCount(1), 3)
-        XCTAssertEqual(try JobQueue(path: path).job(1)?.attempts.map(\.outcome), ["retrying", "retrying", "dead"])
+        XCTAssertEqual(try SQLiteJobQueue(path: path).job(1)?.attempts.map(\.outcome), ["retrying", "retrying", "dead"])
     }
 
     func testRetryAfterIsHonoured() throws {
@@ -147,7 +147,7 @@ final class WorkerPoolTests: XCTestCase {
         try workers.start()
         XCTAssertTrue(try waitFor { try count(.succeeded) == 1 })
         workers.stop()
-        let attempts = try XCTUnwrap(try JobQueue(path: path).job(1)).attempts
+        let attempts = try XCTUnwrap(try SQLiteJobQueue(path: path).job(1)).attempts
         XCTAssertGreaterThanOrEqual(attempts[1].startedAt - attempts[0].finishedAt!, 700)
     }
 
@@ -162,20 +162,20 @@ final class WorkerPoolTests: XCTestCase {
         try workers.start()
         XCTAssertTrue(try waitFor { try count(.succeeded) == 4 })
         workers.stop()
-        XCTAssertEqual(try JobQueue(path: path).jobs(forEvent: 1).map(\.kind), ["process_event", "step"])
+        XCTAssertEqual(try SQLiteJobQueue(path: path).jobs(forEvent: 1).map(\.kind), ["process_event", "step"])
     }
 
     func testJobOfADeadWorkerIsTakenOverWhenItsLeaseExpires() throws {
         try makeEvents(1)
         // A worker of a killed process claimed the job and vanished.
         let now = WallClock.nowMilliseconds()
-        XCTAssertNotNil(try JobQueue(path: path).claimNext(owner: "killed:1:w0", leaseMilliseconds: 300, now: now))
+        XCTAssertNotNil(try SQLiteJobQueue(path: path).claimNext(owner: "killed:1:w0", leaseMilliseconds: 300, now: now))
         let handler = ScriptedHandler { _ in .succeeded(output: nil, followUps: []) }
         let workers = pool(handler)
         try workers.start()
         XCTAssertTrue(try waitFor { try count(.succeeded) == 1 })
         workers.stop()
-        XCTAssertEqual(try JobQueue(path: path).job(1)?.attempts.map(\.outcome), ["lease_expired", "succeeded"])
+        XCTAssertEqual(try SQLiteJobQueue(path: path).job(1)?.attempts.map(\.outcome), ["lease_expired", "succeeded"])
     }
 
     func testLeaseIsRenewedWhileALongJobRuns() throws {
@@ -204,12 +204,12 @@ final class WorkerPoolTests: XCTestCase {
         try workers.start()
         XCTAssertTrue(waitFor { stuck.runCount(1) == 1 })
         workers.stop(gracePeriod: .milliseconds(200))
-        let (job, attempts) = try XCTUnwrap(try JobQueue(path: path).job(1))
+        let (job, attempts) = try XCTUnwrap(try SQLiteJobQueue(path: path).job(1))
         XCTAssertEqual(job.state, .retrying, "released for the next start")
         XCTAssertEqual(job.attempts, 0)
         XCTAssertEqual(attempts.map(\.outcome), ["interrupted"])
         // The stuck handler returns after 2 s and its worker reports (the pool counts it); the report must be refused.
         XCTAssertTrue(waitFor { workers.completedJobs == 1 })
-        XCTAssertEqual(try JobQueue(path: path).job(1)?.job.state, .retrying)
+        XCTAssertEqual(try SQLiteJobQueue(path: path).job(1)?.job.state, .retrying)
     }
 }

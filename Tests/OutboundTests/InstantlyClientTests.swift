@@ -3,6 +3,7 @@ import HTTPServer
 import TestSupport
 import XCTest
 @testable import Outbound
+import StrictJSON
 
 /// Response bodies shaped like Instantly API v2's (`Lead`, `BackgroundJob` in the OpenAPI extract).
 enum InstantlyFixtures {

@@ -78,7 +78,7 @@ final class DemoDatasetTests: XCTestCase {
     func testARealDatabaseIsRefusedAndADemoOneReplacedOnlyWithForce() throws {
         // A database holding one real event (not written by the demo generator).
         let real = try LoadingConnection.open(path: path("real.db"))
-        let writer = try ReportDataWriter(database: real, keyPrefix: "evt:")
+        let writer = try SQLiteReportDataWriter(database: real, keyPrefix: "evt:")
         try writer.activity(contact: nil, kind: "sent", campaign: "c", at: now)
         real.close()
         XCTAssertThrowsError(try DemoDataset(contacts: 10, now: now).create(path: path("real.db"), force: true)) { error in

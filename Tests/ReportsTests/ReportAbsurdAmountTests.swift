@@ -24,7 +24,7 @@ final class ReportAbsurdAmountTests: XCTestCase {
     /// One contact per payment (email, reference, amount, currency), all emailed by camp-a on day 1 and paying on day 2.
     private func seed(_ payments: [(String, String, Int64, String)]) throws {
         let database = try LoadingConnection.open(path: path)
-        let write = try ReportDataWriter(database: database, keyPrefix: "test:")
+        let write = try SQLiteReportDataWriter(database: database, keyPrefix: "test:")
         try database.transaction {
             try write.campaign(id: "camp-a", name: "Spring", at: Self.t)
             var contacts: [String: Int64] = [:]

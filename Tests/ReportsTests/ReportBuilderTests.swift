@@ -43,7 +43,7 @@ final class ReportBuilderTests: XCTestCase {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let database = try LoadingConnection.open(path: path)
-        let write = try ReportDataWriter(database: database, keyPrefix: "test:")
+        let write = try SQLiteReportDataWriter(database: database, keyPrefix: "test:")
         try database.transaction {
             try write.campaign(id: "camp-a", name: "Spring", at: at(-50))
             try write.campaign(id: "camp-b", name: "Summer", at: at(-50))

@@ -37,12 +37,12 @@ final class DaemonStatusTests: XCTestCase {
         XCTAssertEqual(summary.schemaVersion, 11, "the copy is not migrated by the backup")
         XCTAssertNil(DaemonStatus.recordedConfigurationFile(databasePath: copy), "schema 11 records no file")
 
-        let reader = try StoreReader(path: copy)  // migrates the copy to the current schema
+        let reader = try SQLiteStoreReader(path: copy)  // migrates the copy to the current schema
         XCTAssertEqual(try reader.backupOrigin(), origin)
         let status = try XCTUnwrap(try reader.daemonStatus())
         XCTAssertEqual(status.pid, 4242)
         XCTAssertNil(status.configFile)
-        let source11 = try StoreReader(path: source)
+        let source11 = try SQLiteStoreReader(path: source)
         XCTAssertNil(try source11.backupOrigin(), "the original is not marked")
     }
 
@@ -54,7 +54,7 @@ final class DaemonStatusTests: XCTestCase {
                                                   configFile: "/etc/hookyard/hookyard.yaml"),
                                      databasePath: copy)
         XCTAssertEqual(DaemonStatus.recordedConfigurationFile(databasePath: copy), "/etc/hookyard/hookyard.yaml")
-        let reader = try StoreReader(path: copy)
+        let reader = try SQLiteStoreReader(path: copy)
         XCTAssertNil(try reader.backupOrigin())
         XCTAssertEqual(try reader.daemonStatus(),
                        DaemonStatus(pid: 77, version: "0.1.0", startedAt: 2000, stripeLive: true, instantlyLive: false,

@@ -4,10 +4,10 @@ import TestSupport
 import XCTest
 @testable import Store
 
-/// `EventWriter.whenCommitted`: an observer added after the writer is built hears each commit that stored events,
+/// `SQLiteEventWriter.whenCommitted`: an observer added after the writer is built hears each commit that stored events,
 /// after `onCommit` and before the appends' completions, and not a commit that stored nothing new.
 final class EventWriterCommitObserverTests: TemporaryDirectoryTestCase {
-    private func append(_ writer: EventWriter, key: String) {
+    private func append(_ writer: SQLiteEventWriter, key: String) {
         let done = expectation(description: "append \(key)")
         writer.append(IncomingEvent(source: .stripe, dedupKey: key, eventID: key, type: "invoice.paid", receivedAt: 1_732_500_000_000,
                                     body: Array("{\"id\":\"\(key)\"}".utf8), headersJSON: "{}")) { _ in done.fulfill() }
@@ -16,7 +16,7 @@ final class EventWriterCommitObserverTests: TemporaryDirectoryTestCase {
 
     func testObserverHearsCommitsThatStoredEventsAfterOnCommit() throws {
         let heard = Mutex<[String]>([])
-        let writer = try EventWriter(path: directory.appendingPathComponent("test.db").path, logger: TestLog.logger(),
+        let writer = try SQLiteEventWriter(path: directory.appendingPathComponent("test.db").path, logger: TestLog.logger(),
                                      onCommit: { heard.withLock { $0.append("onCommit") } })
         defer { writer.close() }
         writer.whenCommitted { heard.withLock { $0.append("first") } }

@@ -29,7 +29,7 @@ final class EventWriterTests: XCTestCase {
     }
 
     /// Appends and waits for the outcome.
-    private func append(_ writer: EventWriter, _ event: IncomingEvent) -> Result<AppendOutcome, StoreError> {
+    private func append(_ writer: SQLiteEventWriter, _ event: IncomingEvent) -> Result<AppendOutcome, StoreError> {
         let done = expectation(description: "append")
         nonisolated(unsafe) var outcome: Result<AppendOutcome, StoreError>?
         writer.append(event) { result in
@@ -41,7 +41,7 @@ final class EventWriterTests: XCTestCase {
     }
 
     func testMigrationSetsSchemaVersionAndPragmas() throws {
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         writer.close()
         let database = try SQLiteDatabase(path: path)
         XCTAssertEqual(try database.scalarInt("PRAGMA user_version"), Int64(Schema.currentVersion))
@@ -54,16 +54,16 @@ final class EventWriterTests: XCTestCase {
         let database = try SQLiteDatabase(path: path)
         try database.execute("PRAGMA user_version = 999")
         database.close()
-        XCTAssertThrowsError(try EventWriter(path: path, logger: TestLog.logger())) { error in
+        XCTAssertThrowsError(try SQLiteEventWriter(path: path, logger: TestLog.logger())) { error in
             XCTAssertTrue("\(error)".contains("newer"), "\(error)")
         }
     }
 
     func testAppendStoresEventAndQueuesOneJob() throws {
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         guard case .success(.stored(let id)) = append(writer, event("evt_1")) else { return XCTFail("not stored") }
         writer.close()
-        let reader = try StoreReader(path: path)
+        let reader = try SQLiteStoreReader(path: path)
         let stored = try XCTUnwrap(try reader.event("evt_1"))
         XCTAssertEqual(stored.id, id)
         XCTAssertEqual(stored.body, Array("{\"id\":\"evt_1\"}".utf8))
@@ -76,23 +76,23 @@ final class EventWriterTests: XCTestCase {
     }
 
     func testDuplicateCreatesNothing() throws {
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         XCTAssertEqual(try append(writer, event("evt_1")).get(), .stored(id: 1))
         XCTAssertEqual(try append(writer, event("evt_1")).get(), .duplicate)
         // Same key from the other source is a different event.
         XCTAssertEqual(try append(writer, event("evt_1", source: .instantly)).get(), .stored(id: 2))
         writer.close()
         // Dedup is permanent: it survives a restart.
-        let reopened = try EventWriter(path: path, logger: TestLog.logger())
+        let reopened = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         XCTAssertEqual(try append(reopened, event("evt_1")).get(), .duplicate)
         reopened.close()
-        let statistics = try StoreReader(path: path).statistics()
+        let statistics = try SQLiteStoreReader(path: path).statistics()
         XCTAssertEqual(statistics.events[.stripe], 1)
         XCTAssertEqual(statistics.jobs["queued"], 2)
     }
 
     func testConcurrentAppendsAreGroupCommitted() throws {
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         let count = 2000
         let group = DispatchGroup()
         let failures = Mutex(0)
@@ -107,11 +107,11 @@ final class EventWriterTests: XCTestCase {
         XCTAssertEqual(failures.withLock { $0 }, 0)
         XCTAssertLessThan(writer.commitCount, count, "appends should share commits")
         writer.close()
-        XCTAssertEqual(try StoreReader(path: path).statistics().events[.stripe], 1500)
+        XCTAssertEqual(try SQLiteStoreReader(path: path).statistics().events[.stripe], 1500)
     }
 
     func testCommitFailureReportsAndRecovers() throws {
-        let writer = try EventWriter(path: path, logger: TestLog.logger(), answerTimeoutMilliseconds: 100)
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger(), answerTimeoutMilliseconds: 100)
         // Another connection holds the write lock longer than the busy timeout.
         let blocker = try SQLiteDatabase(path: path)
         try blocker.execute("BEGIN IMMEDIATE")
@@ -125,7 +125,7 @@ final class EventWriterTests: XCTestCase {
     }
 
     /// Probes and waits for the outcome.
-    private func probe(_ writer: EventWriter) -> Result<Void, StoreError> {
+    private func probe(_ writer: SQLiteEventWriter) -> Result<Void, StoreError> {
         let done = expectation(description: "probe")
         nonisolated(unsafe) var outcome: Result<Void, StoreError>?
         writer.probe { result in
@@ -141,7 +141,7 @@ final class EventWriterTests: XCTestCase {
     func testProbeFollowsIntakeCommitsWhileIntakeIsBusy() throws {
         let failures = Mutex(0)
         let recoveries = Mutex(0)
-        let writer = try EventWriter(path: path, logger: TestLog.logger(), intakeIdleMilliseconds: 1500,
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger(), intakeIdleMilliseconds: 1500,
                                      onCommitFailure: { _ in failures.withLock { $0 += 1 } },
                                      onRecovery: { recoveries.withLock { $0 += 1 } })
         // Inserting events fails; the probe's own update still commits (as a nearly full disk behaves).
@@ -170,7 +170,7 @@ final class EventWriterTests: XCTestCase {
     /// Appends that arrive while another process holds the write lock are each answered within the bound (not
     /// after the batch ahead of them waited out its own busy timeout, then theirs).
     func testAppendsAreAnsweredWithinTheBoundWhileAnotherProcessHoldsTheLock() throws {
-        let writer = try EventWriter(path: path, logger: TestLog.logger(), answerTimeoutMilliseconds: 2000)
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger(), answerTimeoutMilliseconds: 2000)
         let blocker = try SQLiteDatabase(path: path)
         try blocker.execute("BEGIN IMMEDIATE")
         let latencies = Mutex<[Double]>([])
@@ -197,7 +197,7 @@ final class EventWriterTests: XCTestCase {
     /// The same bound holds when this process's own writer (a worker stuck behind an external lock) holds
     /// `WriteLock`: the append is answered 503-worthy in time instead of waiting for it.
     func testAppendsAreAnsweredWithinTheBoundWhileAWorkerHoldsTheWriteLock() throws {
-        let writer = try EventWriter(path: path, logger: TestLog.logger(), answerTimeoutMilliseconds: 1000)
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger(), answerTimeoutMilliseconds: 1000)
         let holding = DispatchSemaphore(value: 0)
         let release = DispatchSemaphore(value: 0)
         Thread {
@@ -219,7 +219,7 @@ final class EventWriterTests: XCTestCase {
 
     /// `stats` reads the API versions of the newest Stripe events only, so it stays fast on a large store.
     func testStripeAPIVersionsReadTheNewestEventsOnly() throws {
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         for (index, version) in ["2024-06-20", "2024-06-20", "2025-03-31.basil", "2025-12-15.clover"].enumerated() {
             let body = Array("{\"id\":\"evt_\(index)\",\"api_version\":\"\(version)\"}".utf8)
             let event = IncomingEvent(source: .stripe, dedupKey: "evt_\(index)", eventID: "evt_\(index)", type: "invoice.paid",
@@ -227,14 +227,14 @@ final class EventWriterTests: XCTestCase {
             XCTAssertNoThrow(try append(writer, event).get())
         }
         writer.close()
-        let reader = try StoreReader(path: path)
+        let reader = try SQLiteStoreReader(path: path)
         XCTAssertEqual(try reader.stripeAPIVersions().map(\.version), ["2025-12-15.clover", "2025-03-31.basil", "2024-06-20"])
         XCTAssertEqual(try reader.stripeAPIVersions().last?.events, 2)
         XCTAssertEqual(try reader.stripeAPIVersions(newest: 2).map(\.version), ["2025-12-15.clover", "2025-03-31.basil"])
     }
 
     func testCloseCommitsQueuedAppendsAndRefusesNewOnes() throws {
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         let group = DispatchGroup()
         let stored = Mutex(0)
         for index in 0..<200 {
@@ -248,11 +248,11 @@ final class EventWriterTests: XCTestCase {
         XCTAssertEqual(group.wait(timeout: .now() + 30), .success)
         XCTAssertEqual(stored.withLock { $0 }, 200)
         guard case .failure(.closed) = append(writer, event("late")) else { return XCTFail("expected closed") }
-        XCTAssertEqual(try StoreReader(path: path).statistics().events[.stripe], 200)
+        XCTAssertEqual(try SQLiteStoreReader(path: path).statistics().events[.stripe], 200)
     }
 
     func testProbeCommits() throws {
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         let done = expectation(description: "probe")
         writer.probe { result in
             if case .success = result { done.fulfill() }
@@ -262,30 +262,30 @@ final class EventWriterTests: XCTestCase {
     }
 
     func testReaderListsNewestFirstAndFiltersBySource() throws {
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         _ = append(writer, event("evt_a"))
         _ = append(writer, event("key_b", source: .instantly))
         _ = append(writer, event("evt_c"))
         writer.close()
-        let reader = try StoreReader(path: path)
+        let reader = try SQLiteStoreReader(path: path)
         XCTAssertEqual(try reader.events(source: nil, limit: 10).map(\.dedupKey), ["evt_c", "key_b", "evt_a"])
         XCTAssertEqual(try reader.events(source: .stripe, limit: 1).map(\.dedupKey), ["evt_c"])
         XCTAssertNil(try reader.event("nope"))
     }
 
     func testReaderOnMissingFileSaysWhatToDo() {
-        XCTAssertThrowsError(try StoreReader(path: path + ".missing")) { error in
+        XCTAssertThrowsError(try SQLiteStoreReader(path: path + ".missing")) { error in
             XCTAssertTrue("\(error)".contains("hookyard serve"), "\(error)")
         }
     }
 
     func testBackupWritesAConsistentCopy() throws {
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         _ = append(writer, event("evt_a"))
         let copy = directory.appendingPathComponent("copy.db").path
-        try StoreReader(path: path).backup(to: copy)
+        try SQLiteStoreReader(path: path).backup(to: copy)
         writer.close()
-        XCTAssertEqual(try StoreReader(path: copy).statistics().events[.stripe], 1)
+        XCTAssertEqual(try SQLiteStoreReader(path: copy).statistics().events[.stripe], 1)
     }
 }
 

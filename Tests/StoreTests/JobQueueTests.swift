@@ -14,7 +14,7 @@ final class JobQueueTests: XCTestCase {
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("jobs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         let group = DispatchGroup()
         for index in 0..<3 {
             group.enter()
@@ -28,7 +28,7 @@ final class JobQueueTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(at: directory) }
 
     func testClaimLeasesTheMostOverdueJobOnce() throws {
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         let first = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
         XCTAssertEqual(first.id, 1)
         XCTAssertEqual(first.state, .running)
@@ -40,7 +40,7 @@ final class JobQueueTests: XCTestCase {
         XCTAssertEqual(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 5000)?.id, 3)
         XCTAssertNil(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 5000))
         // Nothing is due before its time.
-        XCTAssertNil(try JobQueue(path: path).claimNext(owner: "w3", leaseMilliseconds: 1, now: 999))
+        XCTAssertNil(try SQLiteJobQueue(path: path).claimNext(owner: "w3", leaseMilliseconds: 1, now: 999))
     }
 
     /// A state Hookyard never writes (here forced past the CHECK constraint) is an error naming the column and
@@ -84,7 +84,7 @@ final class JobQueueTests: XCTestCase {
         let claimed = Mutex<[Int64]>([])
         let path = path
         DispatchQueue.concurrentPerform(iterations: 4) { worker in
-            guard let queue = try? JobQueue(path: path) else { return }
+            guard let queue = try? SQLiteJobQueue(path: path) else { return }
             while let job = try? queue.claimNext(owner: "w\(worker)", leaseMilliseconds: 60_000, now: 5000) {
                 claimed.withLock { $0.append(job.id) }
             }
@@ -93,7 +93,7 @@ final class JobQueueTests: XCTestCase {
     }
 
     func testSucceedStoresOutputAndCreatesFollowUpsOnce() throws {
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         let job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
         let next = NewJob(kind: "step", idempotencyKey: "rule:r1:event:1:step:2", input: "{\"a\":1}", runAt: 6000)
         XCTAssertTrue(try queue.succeed(jobID: job.id, owner: "w1", output: "{\"ok\":true}", followUps: [next, next], now: 5100))
@@ -110,7 +110,7 @@ final class JobQueueTests: XCTestCase {
     }
 
     func testFailSchedulesRetryOrDeadLetters() throws {
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         var job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
         XCTAssertTrue(try queue.fail(jobID: job.id, owner: "w1", error: "HTTP 503 from Stripe", status: 503, retryAt: 9000, now: 5100))
         XCTAssertEqual(try queue.job(job.id)?.job.state, .retrying)
@@ -136,7 +136,7 @@ final class JobQueueTests: XCTestCase {
     }
 
     func testExpiredLeaseIsClaimedAgainAndTheOldOwnerCannotReport() throws {
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         let job = try XCTUnwrap(try queue.claimNext(owner: "dead-worker", leaseMilliseconds: 1000, now: 5000))
         XCTAssertTrue(try queue.renewLease(jobID: job.id, owner: "dead-worker", leaseMilliseconds: 1000, now: 5500))
         // Later jobs are due too, but the expired lease is the most overdue (ordered by next_run_at).
@@ -150,7 +150,7 @@ final class JobQueueTests: XCTestCase {
     }
 
     func testReleaseLeasesOnShutdownDoesNotCountTheAttempt() throws {
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         let job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
         XCTAssertEqual(try queue.releaseLeases(owner: "w1", now: 5100), 1)
         let (released, attempts) = try XCTUnwrap(try queue.job(job.id))
@@ -165,16 +165,16 @@ final class JobQueueTests: XCTestCase {
     }
 
     func testRetryAndDiscardDeadJobs() throws {
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         for _ in 0..<2 {
             let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5000))
             _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: nil, now: 5000)
         }
         XCTAssertEqual(try queue.list(state: .dead, limit: 10).map(\.id), [2, 1])
         XCTAssertThrowsError(try queue.retry(3, now: 6000)) { error in
-            XCTAssertEqual(error as? JobQueue.ChangeError, .wrongState(3, .queued, expected: "dead or discarded"))
+            XCTAssertEqual(error as? JobChangeError, .wrongState(3, .queued, expected: "dead or discarded"))
         }
-        XCTAssertThrowsError(try queue.discard(99, now: 6000)) { XCTAssertEqual($0 as? JobQueue.ChangeError, .notFound(99)) }
+        XCTAssertThrowsError(try queue.discard(99, now: 6000)) { XCTAssertEqual($0 as? JobChangeError, .notFound(99)) }
         try queue.discard(1, now: 6000)
         XCTAssertEqual(try queue.job(1)?.job.state, .discarded)
         try queue.retry(2, now: 6000)
@@ -184,12 +184,12 @@ final class JobQueueTests: XCTestCase {
         XCTAssertEqual(retried.idempotencyKey, "event:2", "the key is kept, so providers replay rather than repeat")
         try queue.retry(1, now: 6000)  // a discarded job can be brought back too
         XCTAssertEqual(try queue.retryAllDead(now: 6000), 0)
-        XCTAssertEqual(try StoreReader(path: path).statistics().jobs["queued"], 3)
+        XCTAssertEqual(try SQLiteStoreReader(path: path).statistics().jobs["queued"], 3)
     }
 
     /// After `jobs retry` resets the attempt budget, the attempt log keeps counting: 1, 2, then 3.
     func testAttemptsAreNumberedAcrossARetry() throws {
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         for (round, now) in [Int64(5000), 6000].enumerated() {
             let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: now))
             XCTAssertEqual(job.id, 1, "round \(round)")
@@ -205,7 +205,7 @@ final class JobQueueTests: XCTestCase {
 
     /// `jobs retry --all-dead`: every dead job, and only those, is queued again with its attempts reset and its key kept.
     func testRetryAllDeadRequeuesEveryDeadJobOnly() throws {
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         for _ in 0..<2 {
             let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5000))
             _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: nil, now: 5000)
@@ -225,7 +225,7 @@ final class JobQueueTests: XCTestCase {
     }
 
     func testRetriesAndDiscardsAreRecordedAsManualInterventions() throws {
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         for _ in 0..<3 {
             let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5000))
             _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: nil, now: 5000)
@@ -263,7 +263,7 @@ final class JobQueueTests: XCTestCase {
                     '{"payment_link_id":"plink_dry","url":"https://buy.stripe.com/dry","dry_run":true}', 1, 600);
             """)
         database.close()
-        _ = try JobQueue(path: old)
+        _ = try SQLiteJobQueue(path: old)
         let migrated = try SQLiteDatabase(path: old, readOnly: true)
         let rows = try migrated.prepare("SELECT link_id, url, contact_id, campaign_id, rule, job_id, created_at FROM payment_links_sent")
         XCTAssertTrue(try rows.step())
@@ -316,7 +316,7 @@ final class JobQueueTests: XCTestCase {
         try database.execute("INSERT INTO events (source, dedup_key, type, received_at, body, headers) VALUES ('stripe','e','t',1,x'','{}')")
         try database.execute("INSERT INTO jobs (event_id, kind, next_run_at, idempotency_key, created_at, updated_at) VALUES (1,'process_event',1,'event:1',1,1)")
         database.close()
-        let queue = try JobQueue(path: old)
+        let queue = try SQLiteJobQueue(path: old)
         XCTAssertEqual(try queue.list(state: nil, limit: 10).map(\.idempotencyKey), ["event:1"])
         let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 1000, now: 2))
         _ = try queue.fail(jobID: job.id, owner: "w", error: "x", status: nil, retryAt: nil, now: 3)
@@ -325,7 +325,7 @@ final class JobQueueTests: XCTestCase {
     }
 
     func testSkipRecordsTheStateTheReasonAndTheFollowUps() throws {
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         let job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
         let next = NewJob(kind: "step", idempotencyKey: "flow:r:1:next", input: nil, runAt: 5000)
         XCTAssertFalse(try queue.skip(jobID: job.id, owner: "other", reason: "when: x", followUps: [next], now: 5100))
@@ -333,7 +333,7 @@ final class JobQueueTests: XCTestCase {
         let (stored, attempts) = try XCTUnwrap(try queue.job(job.id))
         XCTAssertEqual(stored.state, .skipped)
         XCTAssertEqual(stored.output, #"{"skipped":"when: condition a = \"b\" does not hold"}"#)
-        XCTAssertEqual(JobQueue.skipReason(of: stored), #"when: condition a = "b" does not hold"#)
+        XCTAssertEqual(SQLiteJobQueue.skipReason(of: stored), #"when: condition a = "b" does not hold"#)
         XCTAssertEqual(attempts.map(\.outcome), ["skipped"])
         XCTAssertEqual(try queue.list(state: .skipped, limit: 10).map(\.id), [job.id])
         XCTAssertEqual(try queue.list(state: nil, limit: 10).filter { $0.idempotencyKey == "flow:r:1:next" }.map(\.state), [.queued],
@@ -364,13 +364,13 @@ final class JobQueueTests: XCTestCase {
             """)
         database.close()
 
-        let queue = try JobQueue(path: old)
+        let queue = try SQLiteJobQueue(path: old)
         defer { queue.close() }
         XCTAssertEqual(try queue.list(state: nil, limit: 10).sorted { $0.id < $1.id }.map(\.state),
                        [.succeeded, .skipped, .succeeded, .succeeded, .dead],
                        "only the step job whose output says skipped changes; process_event and alert jobs are not steps")
         let (purchase, attempts) = try XCTUnwrap(try queue.job(2))
-        XCTAssertEqual(JobQueue.skipReason(of: purchase), #"condition steps.link.metadata.hookyard_rule = "sale" does not hold"#)
+        XCTAssertEqual(SQLiteJobQueue.skipReason(of: purchase), #"condition steps.link.metadata.hookyard_rule = "sale" does not hold"#)
         XCTAssertEqual(attempts.map(\.outcome), ["retrying", "skipped"])
         XCTAssertEqual(attempts.first?.error, "busy")
         XCTAssertEqual(try queue.job(5)?.attempts.map(\.outcome), ["dead"])

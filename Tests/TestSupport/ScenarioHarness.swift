@@ -153,7 +153,7 @@ public final class ScenarioHarness {
 
     /// Every job, newest first.
     public func jobs() throws -> [Job] {
-        let queue = try JobQueue(path: directory.appendingPathComponent("hookyard.db").path)
+        let queue = try SQLiteJobQueue(path: directory.appendingPathComponent("hookyard.db").path)
         defer { queue.close() }
         return try queue.list(state: nil, limit: 100_000)
     }

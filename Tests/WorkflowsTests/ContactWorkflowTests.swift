@@ -4,6 +4,7 @@ import HookyardFoundation
 import Logging
 import Outbound
 import Store
+import StrictJSON
 import XCTest
 @testable import Workflows
 import TestSupport
@@ -13,13 +14,13 @@ import TestSupport
 final class ContactWorkflowTests: XCTestCase {
     var directory: URL!
     var path: String { directory.appendingPathComponent("contacts.db").path }
-    var writer: EventWriter!
+    var writer: SQLiteEventWriter!
     var minute = 0
 
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("contact-flows-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        writer = try EventWriter(path: path, logger: TestLog.logger())
+        writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
     }
 
     override func tearDown() {
@@ -57,7 +58,7 @@ final class ContactWorkflowTests: XCTestCase {
     }
 
     private func jobs(_ kind: String? = nil) throws -> [Job] {
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         defer { queue.close() }
         return try queue.list(state: nil, limit: 1000).filter { kind == nil || $0.kind == kind }.sorted { $0.id < $1.id }
     }
@@ -90,7 +91,7 @@ final class ContactWorkflowTests: XCTestCase {
         guard case .array(let requests)? = try output(welcome)["requests"] else { return XCTFail("no dry-run requests") }
         let request = try XCTUnwrap(requests.last?["body"]?.stringValue)
         XCTAssertTrue(request.contains(#""contacts":["ada@example.com"]"#), "the step read contact.email (and contact.payment_status, or it would have failed): \(request)")
-        let store = try WorkflowStore(path: path)
+        let store = try SQLiteWorkflowStore(path: path)
         defer { store.close() }
         XCTAssertEqual(try store.contacts.contact(email: "ada@example.com")?.paymentStatus, .customer,
                        "the waiting subscription event was applied once its customer was linked")
@@ -107,7 +108,7 @@ final class ContactWorkflowTests: XCTestCase {
         let engine = engine(rules, segments: [inCampaign])
         instantly("lead_interested", "ann@example.com")
         try QueueDriver(path: path, engine: engine).drain()
-        let store = try WorkflowStore(path: path)
+        let store = try SQLiteWorkflowStore(path: path)
         defer { store.close() }
         XCTAssertEqual(try store.contacts.contact(email: "ann@example.com")?.segments, ["in-campaign"])
         instantly("lead_not_interested", "ann@example.com")
@@ -248,7 +249,7 @@ final class ContactWorkflowTests: XCTestCase {
         let maintenance = ContactMaintenance(configuration: .init(databasePath: path, retentionMilliseconds: 30 * 86_400_000),
                                              engine: engine, logger: TestLog.logger(), clock: farFuture)
         XCTAssertEqual(try maintenance.runOnce().payloadsPruned, 1)
-        let reader = try StoreReader(path: path)
+        let reader = try SQLiteStoreReader(path: path)
         XCTAssertEqual(try reader.event("1")?.bodyBytes, 0)
         XCTAssertGreaterThan(try reader.event("2")?.bodyBytes ?? 0, 0)
         let contacts = try SQLiteContactStore(path: path)

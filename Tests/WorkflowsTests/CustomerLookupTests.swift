@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Outbound
 import Store
+import StrictJSON
 import TestSupport
 import XCTest
 @testable import Workflows
@@ -10,15 +11,15 @@ import XCTest
 /// index lags, as Stripe's: one person is one customer whatever case their address arrives in.
 final class CustomerLookupTests: XCTestCase {
     var directory: URL!
-    var store: WorkflowStore!
+    var store: SQLiteWorkflowStore!
     var fake: FakeStripeAPI!
 
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("customers-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("db").path
-        try EventWriter(path: path, logger: TestLog.logger()).close()
-        store = try WorkflowStore(path: path)
+        try SQLiteEventWriter(path: path, logger: TestLog.logger()).close()
+        store = try SQLiteWorkflowStore(path: path)
         fake = try FakeStripeAPI()
     }
 

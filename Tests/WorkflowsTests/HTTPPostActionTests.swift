@@ -8,6 +8,7 @@ import XCTest
 @testable import Workflows
 import TestSupport
 import SQLite
+import StrictJSON
 
 /// `http.post` through the engine and the queue: the body is the rendered map with sorted keys, every attempt
 /// sends the job's idempotency key and a signature at its own time, and unknown targets fail without retry.
@@ -18,7 +19,7 @@ final class HTTPPostActionTests: XCTestCase {
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("http-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         let done = DispatchSemaphore(value: 0)
         let body = #"{"id":"evt_1","type":"checkout.session.completed","data":{"object":{"id":"cs_1","customer_details":{"email":"ann@example.com"},"amount_total":9900}}}"#
         writer.append(IncomingEvent(source: .stripe, dedupKey: "evt_1", eventID: nil, type: "checkout.session.completed", receivedAt: 0,

@@ -9,20 +9,21 @@ import XCTest
 @testable import Workflows
 import TestSupport
 import SQLite
+import StrictJSON
 
 /// `stripe.create_payment_link`'s seat limit, `stripe.deactivate_payment_link`, `instantly.remove_lead` and
 /// `instantly.pause_campaign`/`resume_campaign`: each is idempotent, so a second attempt of the same job (after a
 /// lost answer) writes nothing more.
 final class LinkAndCampaignActionTests: XCTestCase {
     var directory: URL!
-    var store: WorkflowStore!
+    var store: SQLiteWorkflowStore!
 
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("actions-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("db").path
-        try EventWriter(path: path, logger: TestLog.logger()).close()
-        store = try WorkflowStore(path: path)
+        try SQLiteEventWriter(path: path, logger: TestLog.logger()).close()
+        store = try SQLiteWorkflowStore(path: path)
     }
 
     override func tearDown() {
@@ -288,7 +289,7 @@ final class LinkAndCampaignActionTests: XCTestCase {
             Step(name: "pause", action: "instantly.pause_campaign", arguments: ["campaign": .value(.string("camp-1"))]),
         ])
         let path = directory.appendingPathComponent("engine.db").path
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         let done = DispatchSemaphore(value: 0)
         writer.append(IncomingEvent(source: .stripe, dedupKey: "evt_1", eventID: nil, type: "charge.refunded", receivedAt: 0,
                                     body: Array(#"{"id":"evt_1","type":"charge.refunded","data":{"object":{}}}"#.utf8),

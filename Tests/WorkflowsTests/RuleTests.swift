@@ -1,6 +1,7 @@
 import Outbound
 import Foundation
 import Store
+import StrictJSON
 import XCTest
 @testable import Workflows
 

@@ -4,6 +4,7 @@ import Jobs
 import Logging
 import Outbound
 import Store
+import StrictJSON
 import Synchronization
 import XCTest
 @testable import Workflows
@@ -14,14 +15,14 @@ import TestSupport
 final class ScheduledStepTests: XCTestCase {
     var directory: URL!
     var path: String { directory.appendingPathComponent("scheduled.db").path }
-    var writer: EventWriter!
+    var writer: SQLiteEventWriter!
     let clock = TestClock(1_795_600_000_000)
     static let day: Int64 = 86_400_000
 
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("scheduled-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        writer = try EventWriter(path: path, logger: TestLog.logger())
+        writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
     }
 
     override func tearDown() {
@@ -53,7 +54,7 @@ final class ScheduledStepTests: XCTestCase {
     }
 
     private func jobs() throws -> [Job] {
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         defer { queue.close() }
         return try queue.list(state: nil, limit: 1000).sorted { $0.id < $1.id }
     }
@@ -162,7 +163,7 @@ final class ScheduledStepTests: XCTestCase {
         let tagJob = try XCTUnwrap(try jobs().first { $0.idempotencyKey.hasSuffix(":tag") })
         XCTAssertEqual(tagJob.state, .succeeded, "seats_left and registrations have values: \(tagJob.lastError ?? "")")
         // Both seats go while the reminder waits.
-        let store = try WorkflowStore(path: path)
+        let store = try SQLiteWorkflowStore(path: path)
         for (email, session) in [("bob@example.com", "cs_1"), ("cat@example.com", "cs_2")] {
             _ = try store.contacts.register(email: email, product: "webinar", reference: session, seats: 2, eventID: 1, segments: [], now: start)
         }

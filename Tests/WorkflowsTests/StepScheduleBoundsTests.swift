@@ -1,4 +1,5 @@
 import Outbound
+import StrictJSON
 import Workflows
 import XCTest
 

@@ -8,21 +8,23 @@ import XCTest
 
 /// A worker's contacts run on the connection its job queue claims on (one connection fewer per worker); the workflow
 /// records keep a `synchronous=FULL` connection of their own.
-final class WorkerConnectionSharingTests: XCTestCase {
-    func testAPoolWorkersContactsShareItsQueueConnection() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hookyard-share-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+final class WorkerConnectionSharingTests: TemporaryDirectoryTestCase {
+    /// A database created as the daemon creates it.
+    private func database() throws -> String {
         let path = directory.appendingPathComponent("hookyard.db").path
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
-        writer.close()
+        try SQLiteEventWriter(path: path, logger: TestLog.logger()).close()
+        return path
+    }
+
+    func testAPoolWorkersContactsShareItsQueueConnection() throws {
+        let path = try database()
 
         let queue = try SQLiteJobQueue(path: path, durableCommits: false)
         defer { queue.close() }
         let context = WorkerContext(databasePath: path, worker: "w0", connection: queue.database)
         defer { context.close() }
         let store = try context.resource(WorkflowStoreResource.self).store
-        XCTAssertTrue(store.contacts.database === queue.database)
+        XCTAssertTrue(store.sqliteContacts.database === queue.database)
         XCTAssertEqual(try queue.database.scalarInt("PRAGMA synchronous"), 1)  // NORMAL, as before
         XCTAssertEqual(try store.database.scalarInt("PRAGMA synchronous"), 2)  // FULL, as before
 
@@ -32,16 +34,11 @@ final class WorkerConnectionSharingTests: XCTestCase {
     }
 
     func testADirectRunOpensItsOwnContactsConnection() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hookyard-share-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("hookyard.db").path
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
-        writer.close()
+        let path = try database()
 
         let context = WorkerContext(databasePath: path, worker: "direct")
         defer { context.close() }
         let store = try context.resource(WorkflowStoreResource.self).store
-        XCTAssertEqual(try store.contacts.database.scalarInt("PRAGMA synchronous"), 1)
+        XCTAssertEqual(try store.sqliteContacts.database.scalarInt("PRAGMA synchronous"), 1)
     }
 }

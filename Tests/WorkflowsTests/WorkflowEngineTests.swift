@@ -9,6 +9,7 @@ import XCTest
 @testable import Workflows
 import TestSupport
 import SQLite
+import StrictJSON
 
 /// A provider that answers from a closure and records what it was sent.
 final class StubTransport: ProviderTransport {
@@ -38,8 +39,8 @@ struct QueueDriver {
     /// Runs due jobs until none is left (or `limit` runs). - Returns: the outcomes in order.
     @discardableResult
     func drain(limit: Int = 100, at now: Int64? = nil) throws -> [(Job, JobOutcome)] {
-        let queue = try JobQueue(path: path)
-        let store = try WorkflowStore(path: path)
+        let queue = try SQLiteJobQueue(path: path)
+        let store = try SQLiteWorkflowStore(path: path)
         defer { queue.close(); store.close() }
         var results: [(Job, JobOutcome)] = []
         while results.count < limit, let job = try queue.claimNext(owner: "test", leaseMilliseconds: 60_000, now: now ?? Self.now()) {
@@ -64,12 +65,12 @@ struct QueueDriver {
 final class WorkflowEngineTests: XCTestCase {
     var directory: URL!
     var path: String { directory.appendingPathComponent("engine.db").path }
-    var writer: EventWriter!
+    var writer: SQLiteEventWriter!
 
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("engine-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        writer = try EventWriter(path: path, logger: TestLog.logger())
+        writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
     }
 
     override func tearDown() {
@@ -114,7 +115,7 @@ final class WorkflowEngineTests: XCTestCase {
         let results = try QueueDriver(path: path, engine: engine).drain()
         XCTAssertEqual(results.map(\.0.kind), ["process_event", "stripe.find_or_create_customer", "stripe.create_payment_link",
                                                "instantly.set_lead_variables"])
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         defer { queue.close() }
         let jobs = try queue.jobs(forEvent: 1)
         XCTAssertEqual(jobs.map(\.state), Array(repeating: .succeeded, count: 4))
@@ -139,7 +140,7 @@ final class WorkflowEngineTests: XCTestCase {
         store(.instantly, type: "lead_interested", body: interested("bob@example.com", campaign: "c-other"))
         store(.instantly, type: "reply_received", body: interested("cy@example.com"))
         try QueueDriver(path: path, engine: engine).drain()
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         defer { queue.close() }
         let jobs = try queue.list(state: nil, limit: 100)
         XCTAssertEqual(jobs.filter { $0.kind == "stripe.create_payment_link" }.count, 1)
@@ -176,7 +177,7 @@ final class WorkflowEngineTests: XCTestCase {
         XCTAssertEqual(failure.status, 500)
         XCTAssertEqual(failure.cause, .provider)
         // Make the retry due now and run it.
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         defer { queue.close() }
         let job = try queue.list(state: .retrying, limit: 1)[0]
         try forceDue(job.id)
@@ -211,7 +212,7 @@ final class WorkflowEngineTests: XCTestCase {
         guard case .skipped(let reason, let followUps) = results[2].1 else { return XCTFail("\(results[2].1)") }
         XCTAssertEqual(followUps, [])
         XCTAssertEqual(reason, "if: condition steps.customer.created = false does not hold")
-        let job = try XCTUnwrap(JobQueue(path: path).job(results[2].0.id)?.job)
+        let job = try XCTUnwrap(SQLiteJobQueue(path: path).job(results[2].0.id)?.job)
         XCTAssertEqual(job.state, .skipped)
         XCTAssertEqual(try JSONValue.parse(job.output ?? ""), .object(["skipped": .string(reason)]))
     }
@@ -227,7 +228,7 @@ final class WorkflowEngineTests: XCTestCase {
         store(.stripe, type: "checkout.session.completed", body: body, key: "evt_1")
         store(.stripe, type: "checkout.session.completed", body: body, key: "evt_2")
         try QueueDriver(path: path, engine: engine).drain()
-        let workflowStore = try WorkflowStore(path: path)
+        let workflowStore = try SQLiteWorkflowStore(path: path)
         defer { workflowStore.close() }
         let purchases = try workflowStore.purchases()
         XCTAssertEqual(purchases.count, 1)
@@ -260,7 +261,7 @@ final class WorkflowEngineTests: XCTestCase {
         XCTAssertEqual(rows.int(5), 2, "the step's job")
         XCTAssertFalse(try rows.step())
         // A retried step gets the same link back from Stripe: recorded once.
-        let workflowStore = try WorkflowStore(path: path)
+        let workflowStore = try SQLiteWorkflowStore(path: path)
         defer { workflowStore.close() }
         XCTAssertFalse(try workflowStore.recordPaymentLinkSent(linkID: "plink_1", url: "https://buy.stripe.com/x", email: nil,
                                                                campaignID: nil, rule: "lead", jobID: 2, now: 0))
@@ -296,9 +297,9 @@ final class InterestStatusTests: XCTestCase {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("db").path
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         writer.close()
-        let store = try WorkflowStore(path: path)
+        let store = try SQLiteWorkflowStore(path: path)
         defer { store.close() }
         let context = ActionContext(stripe: StripeClient(transport: DryRunProviderTransport(provider: "Stripe")),
                                     instantly: InstantlyClient(transport: instantly), store: store, eventID: 1, rule: "r",

@@ -134,7 +134,7 @@ final class BackupTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: copy + "-wal"))
 
         // The copy opens as a Hookyard database on its own.
-        let statistics = try StoreReader(path: copy).statistics()
+        let statistics = try SQLiteStoreReader(path: copy).statistics()
         XCTAssertEqual(Int64(statistics.events[.stripe] ?? 0), events)
         XCTAssertEqual(daemon.terminate(), 0)
     }

@@ -23,7 +23,7 @@ final class ContactsEraseTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    private func store(_ writer: EventWriter, _ source: EventSource, type: String, body: String, at: Int64) throws -> Int64 {
+    private func store(_ writer: SQLiteEventWriter, _ source: EventSource, type: String, body: String, at: Int64) throws -> Int64 {
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var outcome: Result<AppendOutcome, StoreError>?
         writer.append(IncomingEvent(source: source, dedupKey: UUID().uuidString, eventID: nil, type: type, receivedAt: at,
@@ -63,7 +63,7 @@ final class ContactsEraseTests: XCTestCase {
 
     func testEraseRemovesTheAddressFromAlertsAndEveryOtherTableAndChecksItBeforeSayingSo() throws {
         let email = "ann.lee@example.com"
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         let lead = try store(writer, .instantly, type: "lead_interested",
                              body: #"{"event_type":"lead_interested","lead_email":"Ann.Lee@Example.com","campaign_id":"camp-1"}"#, at: t0)
         // Someone else's event that names her only JSON-escaped.
@@ -80,13 +80,13 @@ final class ContactsEraseTests: XCTestCase {
                                policy: EngagementPolicy(), segments: [], now: t0 + 1)
         contacts.close()
         // Her event's job dies: Instantly has no lead for her, and the dead-job alert quotes the error.
-        let queue = try JobQueue(path: path)
+        let queue = try SQLiteJobQueue(path: path)
         let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 1000, now: t0 + 10))
         XCTAssertEqual(job.eventID, lead)
         let error = "Instantly has no lead \(email) in campaign camp-1"
         XCTAssertTrue(try queue.fail(jobID: job.id, owner: "w", error: error, status: nil, retryAt: nil, now: t0 + 11))
         queue.close()
-        let alerts = try AlertStore(path: path)
+        let alerts = try SQLiteAlertStore(path: path)
         _ = try alerts.raise(kind: "job_dead", subject: "welcome/tag",
                              message: "1 job dead for welcome/tag; the last, job \(job.id) after 1 attempt(s): \(error). Fix the cause.",
                              context: ["job_id": String(job.id), "action": "process_event", "last_error": error, "dead_jobs": "1"],
@@ -105,7 +105,7 @@ final class ContactsEraseTests: XCTestCase {
 
         XCTAssertEqual(try columnsHolding(needles), [], "a copy of the address is left")
         // The alert stays, readable, with the address replaced.
-        let reopened = try AlertStore(path: path)
+        let reopened = try SQLiteAlertStore(path: path)
         defer { reopened.close() }
         let alert = try XCTUnwrap(try reopened.alert(kind: "job_dead", subject: "welcome/tag"))
         XCTAssertEqual(alert.context["last_error"], "Instantly has no lead [erased] in campaign camp-1")
@@ -117,7 +117,7 @@ final class ContactsEraseTests: XCTestCase {
     }
 
     func testACopyLeftAfterErasingIsNamedAndTheCommandFails() throws {
-        let writer = try EventWriter(path: path, logger: TestLog.logger())
+        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
         let lead = try store(writer, .instantly, type: "email_opened", body: #"{"lead_email":"dee@example.com"}"#, at: t0)
         writer.close()
         let contacts = try SQLiteContactStore(path: path)

@@ -319,7 +319,7 @@ final class DaemonIntegrationTests: XCTestCase {
         let (_, stats) = try daemon.run(["stats"])
         XCTAssertTrue(stats.contains("stripe 2  instantly 1"), stats)
         // The dead-letter commands on the step jobs the two Stripe events caused.
-        let queue = try JobQueue(path: daemon.databasePath)
+        let queue = try SQLiteJobQueue(path: daemon.databasePath)
         func deadJobs() throws -> [Job] { try queue.list(state: .dead, limit: 10) }
         let deadline = Date().addingTimeInterval(10)
         while try deadJobs().count < 2, Date() < deadline { usleep(20_000) }

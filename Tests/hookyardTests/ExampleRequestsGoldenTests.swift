@@ -5,6 +5,7 @@ import Jobs
 import Logging
 import Outbound
 import Store
+import StrictJSON
 import Synchronization
 import TestSupport
 import Workflows
@@ -125,7 +126,7 @@ final class ExampleRequestsGoldenTests: XCTestCase {
         let pool = WorkerPool(configuration: WorkerPool.Configuration(databasePath: database, workers: 1, pollMilliseconds: 5,
                                                                       retryPolicy: configuration.workers.retryPolicy),
                               handler: engine.jobKinds, logger: logger, clock: clock)
-        let writer = try EventWriter(path: database, logger: logger, onCommit: { pool.wake() })
+        let writer = try SQLiteEventWriter(path: database, logger: logger, onCommit: { pool.wake() })
         try pool.start()
         defer {
             pool.stop(gracePeriod: .seconds(5))
@@ -176,7 +177,7 @@ final class ExampleRequestsGoldenTests: XCTestCase {
         }
 
         transcript += "\n# jobs, oldest first: state kind idempotency-key\n"
-        let queue = try JobQueue(path: database)
+        let queue = try SQLiteJobQueue(path: database)
         defer { queue.close() }
         for job in try queue.list(state: nil, limit: 100_000).reversed() {
             transcript += "\(job.state.rawValue) \(job.kind) \(job.idempotencyKey)\n"
@@ -187,7 +188,7 @@ final class ExampleRequestsGoldenTests: XCTestCase {
     /// Waits until no job is running or due at the fixed `now` (scheduled steps keep waiting).
     func settle(database: String, now: Int64, timeout: TimeInterval = 60) throws {
         let deadline = Date().addingTimeInterval(timeout)
-        let queue = try JobQueue(path: database)
+        let queue = try SQLiteJobQueue(path: database)
         defer { queue.close() }
         var idleRounds = 0
         while Date() < deadline {

@@ -350,11 +350,11 @@ final class LeadToSaleTests: XCTestCase {
         try waitUntil("the purchase step was skipped", daemon: daemon) { try jobCounts(daemon)["skipped"] == 1 }
         let reason = #"if: condition steps.link.metadata.hookyard_rule = "lead-to-sale" does not hold"#
         let escaped = reason.replacingOccurrences(of: "\"", with: "\\\"")
-        let queue = try JobQueue(path: daemon.databasePath)
+        let queue = try SQLiteJobQueue(path: daemon.databasePath)
         defer { queue.close() }
         let skipped = try XCTUnwrap(queue.list(state: .skipped, limit: 10).first)
         XCTAssertEqual(skipped.kind, "record_purchase")
-        XCTAssertEqual(JobQueue.skipReason(of: skipped), reason)
+        XCTAssertEqual(SQLiteJobQueue.skipReason(of: skipped), reason)
         // The flow ended at the skipped step: nothing after `purchase` was queued.
         XCTAssertEqual(try queue.jobs(forEvent: skipped.eventID).map { "\($0.kind) \($0.state.rawValue)" },
                        ["process_event succeeded", "stripe.get_payment_link succeeded", "record_purchase skipped"])

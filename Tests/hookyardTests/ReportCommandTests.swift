@@ -18,7 +18,7 @@ final class ReportCommandTests: XCTestCase {
     override func setUpWithError() throws {
         directory = DaemonProcess.makeDirectory()
         let connection = try LoadingConnection.open(path: database)
-        let write = try ReportDataWriter(database: connection, keyPrefix: "test:")
+        let write = try SQLiteReportDataWriter(database: connection, keyPrefix: "test:")
         try connection.transaction {
             try write.campaign(id: "camp-1", name: #"Spring, "big" sale"#, at: Self.t)
             let ann = try write.contact(email: "ann@example.com", firstSeenAt: Self.t)

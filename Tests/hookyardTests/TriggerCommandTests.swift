@@ -5,6 +5,7 @@ import Foundation
 import Intake
 import Outbound
 import Store
+import StrictJSON
 import TestSupport
 import XCTest
 
@@ -347,7 +348,7 @@ final class TriggerCommandTests: XCTestCase {
         var linkID: String?
         let deadline = Date().addingTimeInterval(30)
         while linkID == nil, Date() < deadline {
-            let queue = try JobQueue(path: daemon.databasePath)
+            let queue = try SQLiteJobQueue(path: daemon.databasePath)
             let job = try queue.list(state: .succeeded, limit: 100).first { $0.kind == "stripe.create_payment_link" }
             queue.close()
             linkID = try job.flatMap { try json($0.output ?? "{}")["payment_link_id"] as? String }

@@ -204,7 +204,7 @@ final class WalkthroughTests: XCTestCase {
             if index + 1 < commands.count, commands[index + 1].contains("--payment-link latest") { continue }
             try settle(daemon)
         }
-        let queue = try JobQueue(path: daemon.databasePath)
+        let queue = try SQLiteJobQueue(path: daemon.databasePath)
         defer { queue.close() }
         return Walk(daemon: daemon, jobs: try queue.list(state: nil, limit: 10_000))
     }
@@ -214,7 +214,7 @@ final class WalkthroughTests: XCTestCase {
         let deadline = Date().addingTimeInterval(timeout)
         var idleSince: Date?
         while Date() < deadline {
-            let queue = try JobQueue(path: daemon.databasePath)
+            let queue = try SQLiteJobQueue(path: daemon.databasePath)
             let now = WallClock.nowMilliseconds()
             let busy = try queue.list(state: nil, limit: 10_000).contains { job in
                 job.state == .running || job.state == .retrying || (job.state == .queued && job.nextRunAt <= now + 500)

@@ -2,9 +2,6 @@ import Foundation
 import SQLite
 import Store
 
-/// The alert store as callers knew it before the storage protocols; the SQLite implementation.
-public typealias AlertStore = SQLiteAlertStore
-
 /// The durable state of alert conditions on SQLite (`AlertStorage`, table `alerts`), and the notification jobs created with each change in
 /// the same transaction, so a crash can neither notify without recording it nor record without notifying.
 ///

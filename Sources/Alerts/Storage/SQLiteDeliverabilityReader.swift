@@ -1,16 +1,13 @@
 import SQLite
 import Store
 
-/// The deliverability reader as callers knew it before the storage protocols; the SQLite implementation.
-public typealias DeliverabilityReader = SQLiteDeliverabilityReader
-
 /// Reads deliverability rates from the contacts' Instantly activity (`contact_activity`, which keeps every
 /// activity's time, campaign and sending account; an erased person's rows stay, anonymous, so rates do not change
 /// when someone is erased). Events count by their own time (Instantly's `timestamp`) in the window
 /// `(now - window, now]`. Used by the deliverability watch (per event and in the maintenance pass), `/metrics`, and
 /// the report.
 ///
-/// Not thread-safe: one reader per thread. A reader made with `init(sharing:)` (as `WorkflowStore.deliverabilityReader()`
+/// Not thread-safe: one reader per thread. A reader made with `init(sharing:)` (as `SQLiteWorkflowStore.deliverabilityReader()`
 /// does) shares that connection and lives no longer than it.
 public final class SQLiteDeliverabilityReader: DeliverabilityRatesReading {
     private let database: SQLiteDatabase

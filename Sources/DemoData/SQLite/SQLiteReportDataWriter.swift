@@ -2,9 +2,6 @@ import HookyardFoundation
 import Store
 import SQLite
 
-/// The report data writer as callers knew it before the storage protocols; the SQLite implementation.
-public typealias ReportDataWriter = SQLiteReportDataWriter
-
 /// Writes report data straight into the SQLite store's tables (`ReportDataWriting`), the way the daemon would have left them: an `events` row for
 /// every Instantly activity and Stripe payment (with its `contact_activity` or `contact_payments` row), contacts,
 /// campaign names, payment links sent, subscriptions, rule runs and holdbacks, jobs and admin actions. `finish()`
@@ -14,8 +11,6 @@ public typealias ReportDataWriter = SQLiteReportDataWriter
 /// Calls only prepare-once statements; the caller groups them in transactions (`database.transaction`).
 /// Not thread-safe: one writer per connection and thread.
 public final class SQLiteReportDataWriter: ReportDataWriting {
-    /// The kinds of `contact_payments` rows (`ReportDataPaymentKind`).
-    public typealias PaymentKind = ReportDataPaymentKind
 
     public let database: SQLiteDatabase
     /// Events written so far (what `events` rows this writer added).
@@ -101,7 +96,7 @@ public final class SQLiteReportDataWriter: ReportDataWriting {
     /// A Stripe payment, invoice or refund of a contact (`nil`: an erased one), with its event. `amount` in minor
     /// units, positive (a refund's is stored negated, as the charge's refunded total). `linkCampaign`, `paymentLink`
     /// and `rule` are what the payment link's metadata named.
-    public func payment(contact: Int64?, kind: PaymentKind, reference: String, amount: Int64, currency: String, at: Int64,
+    public func payment(contact: Int64?, kind: ReportDataPaymentKind, reference: String, amount: Int64, currency: String, at: Int64,
                         tier: String? = nil, linkCampaign: String? = nil, paymentLink: String? = nil, rule: String? = nil) throws {
         let type = switch kind {
         case .payment: "checkout.session.completed"

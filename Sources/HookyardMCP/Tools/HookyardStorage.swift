@@ -37,7 +37,7 @@ public final class HookyardStorage: @unchecked Sendable {
         private let reading: SQLiteDatabase
         private let contactStore: SQLiteContactStore
         private var reportBuilder: ReportBuilder?
-        private var workflowStore: WorkflowStore?
+        private var workflowStore: SQLiteWorkflowStore?
         private var writable: SQLiteJobQueue?
 
         init(path: String, configuration: HookyardConfiguration) throws {
@@ -61,9 +61,9 @@ public final class HookyardStorage: @unchecked Sendable {
 
         /// The workflow store a dry run reads through (the contact, created payment links), on the `query_only`
         /// connection: a dry run cannot write.
-        func workflows() -> WorkflowStore {
+        func workflows() -> SQLiteWorkflowStore {
             if let workflowStore { return workflowStore }
-            let store = WorkflowStore(database: reading, contacts: contactStore)
+            let store = SQLiteWorkflowStore(database: reading, contacts: contactStore)
             workflowStore = store
             return store
         }

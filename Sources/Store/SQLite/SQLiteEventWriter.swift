@@ -10,9 +10,6 @@ import HookyardFoundation
 import Logging
 import Synchronization
 
-/// The event writer as callers knew it before the storage protocols; the SQLite implementation.
-public typealias EventWriter = SQLiteEventWriter
-
 /// The single writer of webhook events on SQLite (`EventSink`): appends from any thread are batched into one transaction (group commit)
 /// on a dedicated thread, and each append's completion runs only after its batch's `COMMIT` returned, that is
 /// after SQLite fsynced the WAL (`synchronous=FULL`).

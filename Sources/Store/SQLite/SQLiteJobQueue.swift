@@ -1,9 +1,6 @@
 import Foundation
 import SQLite
 
-/// The job queue as callers knew it before the storage protocols; the SQLite implementation.
-public typealias JobQueue = SQLiteJobQueue
-
 /// The durable job queue on SQLite (`JobQueueStorage`): claiming with leases, recording outcomes, and the
 /// dead-letter operations. Its statements are compiled once per connection (`cachedStatement(sql:)`).
 ///
@@ -19,11 +16,11 @@ public final class SQLiteJobQueue: JobQueueStorage {
     /// The connection it claims and records on; other storage on the same thread may share it.
     public let database: SQLiteDatabase
 
-    /// Opens an existing database (created by `EventWriter`) and migrates it if needed.
+    /// Opens an existing database (created by `SQLiteEventWriter`) and migrates it if needed.
     /// - Parameter durableCommits: `true` (the default, for the CLI): each change is fsynced before the call
     ///   returns. Workers pass `false` (`synchronous=NORMAL`): a commit survives a crash of the process, and after a
     ///   power loss the last few job transitions may be rolled back, which only makes those jobs run again
-    ///   (every step is idempotent). The events themselves are always committed durably by `EventWriter`, whose
+    ///   (every step is idempotent). The events themselves are always committed durably by `SQLiteEventWriter`, whose
     ///   fsync also covers every earlier worker commit.
     public convenience init(path: String, durableCommits: Bool = true) throws {
         self.init(database: try StoreConnection.openExisting(path: path, durableCommits: durableCommits))
@@ -279,7 +276,7 @@ public final class SQLiteJobQueue: JobQueueStorage {
         try Self.jobCounts(in: database)
     }
 
-    /// `jobCounts()` on any connection to a Hookyard database (`StoreReader` shares it).
+    /// `jobCounts()` on any connection to a Hookyard database (`SQLiteStoreReader` shares it).
     /// - Throws: `SQLiteDecodingError` for a state Hookyard never writes.
     static func jobCounts(in database: SQLiteDatabase) throws -> [String: Int] {
         var jobs = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
@@ -359,9 +356,6 @@ public final class SQLiteJobQueue: JobQueueStorage {
         return jobs
     }
 
-    /// Why `retry` or `discard` refused a job (`JobChangeError`, kept here for existing callers).
-    public typealias ChangeError = JobChangeError
-
     /// Queues a dead (or discarded) job again, due now, with a fresh attempt budget. Its idempotency key is kept,
     /// so a provider call that already succeeded is replayed by the provider, not repeated. Recorded as a manual
     /// intervention (`admin_actions`, action `retry`) in the same transaction.
@@ -435,8 +429,8 @@ public final class SQLiteJobQueue: JobQueueStorage {
     private func change(_ id: Int64, from states: Set<String>, expected: String, action: String,
                         bind: (SQLiteStatement) throws -> Void) throws {
         try database.transaction {
-            guard let current = try job(id)?.job else { throw ChangeError.notFound(id) }
-            guard states.contains(current.state.rawValue) else { throw ChangeError.wrongState(id, current.state, expected: expected) }
+            guard let current = try job(id)?.job else { throw JobChangeError.notFound(id) }
+            guard states.contains(current.state.rawValue) else { throw JobChangeError.wrongState(id, current.state, expected: expected) }
             // SQLite-specific: `RETURNING` (PostgreSQL has it too).
             let statement = try database.cachedStatement(sql: """
                 UPDATE jobs SET state = ?2, attempts = CASE WHEN ?2 = 'queued' THEN 0 ELSE attempts END,
@@ -446,7 +440,7 @@ public final class SQLiteJobQueue: JobQueueStorage {
             defer { statement.reset() }
             try statement.bind(1, id)
             try bind(statement)
-            guard try statement.step() else { throw ChangeError.notFound(id) }
+            guard try statement.step() else { throw JobChangeError.notFound(id) }
             let now = statement.int(0)
             statement.reset()
             try recordAdminAction(action, jobID: id, count: 1, now: now)

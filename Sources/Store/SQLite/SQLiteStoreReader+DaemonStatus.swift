@@ -1,6 +1,6 @@
 import SQLite
 
-extension StoreReader {
+extension SQLiteStoreReader {
     /// What the last daemon to start on this database recorded, or nil if none has (or it predates the record).
     public func daemonStatus() throws -> DaemonStatus? {
         let statement = try database.prepare("""

@@ -2,7 +2,7 @@ import Foundation
 import HookyardFoundation
 import SQLite
 
-extension StoreReader {
+extension SQLiteStoreReader {
     /// The payment link `id` as the `stripe.create_payment_link` step that created it recorded it, or `nil` when no
     /// succeeded step of this database created it.
     public func createdPaymentLink(id: String) throws -> CreatedPaymentLink? {
@@ -31,7 +31,7 @@ extension StoreReader {
 }
 
 extension CreatedPaymentLink {
-    /// The query behind `StoreReader.createdPaymentLink` and `WorkflowStore.createdPaymentLink`.
+    /// The query behind `SQLiteStoreReader.createdPaymentLink` and `SQLiteWorkflowStore.createdPaymentLink`.
     public static func read(id: String, from database: SQLiteDatabase) throws -> CreatedPaymentLink? {
         // SQLite-specific: JSON functions `json_valid`/`json_type`/`json_extract` (PostgreSQL: `jsonb` operators).
         let statement = try database.prepare("""

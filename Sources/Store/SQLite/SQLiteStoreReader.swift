@@ -1,8 +1,5 @@
 import SQLite
 
-/// The store's read side as callers knew it before the storage protocols; the SQLite implementation.
-public typealias StoreReader = SQLiteStoreReader
-
 /// Read-side queries for the CLI and health checks on SQLite, on a connection of its own (WAL lets it read while the
 /// daemon writes). A stored source or job state Hookyard never writes is an error (`SQLiteDecodingError`).
 /// Not thread-safe: one reader per thread or command.

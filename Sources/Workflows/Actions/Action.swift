@@ -2,6 +2,7 @@ import Contacts
 import Jobs
 import Outbound
 import Store
+import StrictJSON
 
 /// One action a rule step can name, in one place: its contract (`spec`: arguments and outputs, which
 /// `hookyard check-config` validates rules against), how it runs (`run`), and what the engine learns from its result
@@ -81,7 +82,7 @@ enum ActionLearning: Sendable, Equatable {
 struct ActionContext {
     var stripe: StripeClient
     var instantly: InstantlyClient
-    var store: WorkflowStore
+    var store: any WorkflowRecords
     var eventID: Int64
     var rule: String
     /// Stable across every attempt of the job: Stripe's `Idempotency-Key` is derived from it.
@@ -98,7 +99,7 @@ struct ActionContext {
     /// Where local actions leave what the engine acts on after the step (segment changes to start rules for).
     var effects: ActionEffects?
     /// Whether Stripe runs in dry-run: `stripe.get_payment_link` then answers a link a step of this database
-    /// created with the metadata that step sent (`WorkflowStore.createdPaymentLink`), as Stripe would.
+    /// created with the metadata that step sent (`SQLiteWorkflowStore.createdPaymentLink`), as Stripe would.
     var stripeDryRun = false
     /// Whether Instantly runs in dry-run: writes are only recorded, so nothing waits for Instantly to apply them.
     var instantlyDryRun = false

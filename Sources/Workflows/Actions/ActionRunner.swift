@@ -2,6 +2,7 @@ import Foundation
 import Jobs
 import Outbound
 import Store
+import StrictJSON
 import Synchronization
 
 /// Runs the catalog's actions (`ActionCatalog.actions`, one file each) and holds what they share between jobs: the

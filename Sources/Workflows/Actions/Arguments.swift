@@ -1,5 +1,6 @@
 import Jobs
 import Outbound
+import StrictJSON
 
 /// A step's rendered arguments, with typed accessors whose errors name the argument (invalid-job failures: a retry
 /// renders the same arguments). A value.

@@ -2,6 +2,7 @@ import Contacts
 import Jobs
 import Outbound
 import Store
+import StrictJSON
 
 /// `contact.register`: registers the contact for a catalog product (`ContactStore.register`): idempotent per
 /// reference, so an attempt that runs again reports what the first reported. The segment changes go to

@@ -1,5 +1,6 @@
 import Jobs
 import Outbound
+import StrictJSON
 
 /// `http.post`: posts the rendered `body` (compact JSON, keys sorted: the same bytes on every attempt) to the named
 /// target (`http_targets:`, the runner's), signed at this attempt's time, with the job's idempotency key. The

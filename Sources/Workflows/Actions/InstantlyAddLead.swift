@@ -1,5 +1,6 @@
 import Jobs
 import Outbound
+import StrictJSON
 
 /// `instantly.add_lead`: adds a lead to a campaign unless it is already there. The engine links the lead to the
 /// contact. A value; thread-safe.

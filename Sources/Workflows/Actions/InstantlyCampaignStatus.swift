@@ -1,5 +1,6 @@
 import Jobs
 import Outbound
+import StrictJSON
 
 /// `instantly.pause_campaign` (`pause`) and `instantly.resume_campaign`: reads the campaign's status first and posts
 /// pause (unless paused) or activate (unless active or running subsequences) only when needed, so a retry writes

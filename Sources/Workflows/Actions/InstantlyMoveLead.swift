@@ -1,5 +1,6 @@
 import Jobs
 import Outbound
+import StrictJSON
 
 /// `instantly.move_lead`: moves a lead to another campaign and waits for Instantly's background job; skips when it
 /// is already there. The engine links the lead to the contact in the new campaign. A value; thread-safe.

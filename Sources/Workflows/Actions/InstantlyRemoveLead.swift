@@ -1,5 +1,6 @@
 import Jobs
 import Outbound
+import StrictJSON
 
 /// `instantly.remove_lead`: finds the lead in the campaign and deletes it; no lead (never added, removed by hand, or
 /// by an earlier attempt whose answer was lost) is `removed: false` without a write. The engine unlinks the lead

@@ -1,5 +1,6 @@
 import Jobs
 import Outbound
+import StrictJSON
 
 /// `instantly.set_interest_status`: sets a lead's interest status and waits until the lead shows it; skips when
 /// already set. A value; thread-safe.

@@ -1,5 +1,6 @@
 import Jobs
 import Outbound
+import StrictJSON
 
 /// `instantly.set_lead_variables`: reads the lead, merges, writes the whole set back (Instantly replaces it); skips
 /// when already set. The engine links the lead to the contact. A value; thread-safe.

@@ -1,6 +1,7 @@
 import Jobs
 import Outbound
 import Store
+import StrictJSON
 
 /// `record_purchase`: records a purchase for revenue reports, once per reference (a Checkout Session id).
 /// A value; thread-safe.

@@ -2,6 +2,7 @@ import Contacts
 import Jobs
 import Outbound
 import Store
+import StrictJSON
 
 /// `stripe.create_payment_link`: a payment link for a price, or for a catalog tier (the first on sale when the job
 /// was due; its price found by lookup key), with metadata. The engine notes the link as sent (`payment_links_sent`)

@@ -1,5 +1,6 @@
 import Jobs
 import Outbound
+import StrictJSON
 
 /// `stripe.deactivate_payment_link`: reads the link first: an inactive one (deactivated by an earlier attempt whose
 /// answer was lost, by hand, or by Stripe at its seat limit) is left alone, so a retry writes nothing.

@@ -1,5 +1,6 @@
 import Jobs
 import Outbound
+import StrictJSON
 
 /// `stripe.deactivate_payment_links`: lists the active links, keeps those whose metadata has every pair asked for,
 /// and deactivates each under its own idempotency key (the job's plus the link id). A retry lists again and sees

@@ -3,6 +3,7 @@ import HookyardFoundation
 import Jobs
 import Outbound
 import Store
+import StrictJSON
 
 /// `stripe.find_or_create_customer`: one person, one Stripe customer, whatever case their address arrives in.
 /// Stripe's `email` filter is case-sensitive, so the customer is looked up by the normalised address

@@ -1,5 +1,6 @@
 import Jobs
 import Outbound
+import StrictJSON
 
 /// `stripe.get_checkout_session`: a Checkout Session's fresh state, where a webhook's snapshot may be stale.
 /// A value; thread-safe.

@@ -1,5 +1,6 @@
 import Jobs
 import Outbound
+import StrictJSON
 
 /// `stripe.get_customer`: the customer, its `email` Stripe's or, when Stripe has none (a customer created without
 /// one, or a dry run, whose made-up answer has none), that of the contact this customer id is linked to. The engine

@@ -1,6 +1,7 @@
 import Jobs
 import Outbound
 import Store
+import StrictJSON
 
 /// `stripe.get_payment_link`: `GET /v1/payment_links/{id}`. In dry-run the request is only recorded, and the dry-run
 /// transport knows no link; for a link a `stripe.create_payment_link` step of this database created, the answer

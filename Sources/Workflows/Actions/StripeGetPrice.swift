@@ -1,5 +1,6 @@
 import Jobs
 import Outbound
+import StrictJSON
 
 /// `stripe.get_price`: retrieves a price. A value; thread-safe.
 struct StripeGetPrice: Action {

@@ -6,6 +6,7 @@ import Jobs
 import Logging
 import Outbound
 import Store
+import StrictJSON
 
 /// Event matching: which rules an event (a `process_event` job) or a segment change starts, and which it holds back
 /// (a rule's `if:` on the contact, the loop guard, its staged rollout, the daily caps), each decision noted in the
@@ -46,7 +47,7 @@ final class EventMatcher: Sendable {
     /// A `process_event` job: applies the event to its contact, then starts the rules the event triggers and those on
     /// the segments the contact entered or left (their first steps are the follow-ups); the output lists each
     /// rule started (`flow`) or held back (`held`, with why), the contact and its segment changes.
-    func processEvent(_ job: Job, store: WorkflowStore) throws(JobFailure) -> JobOutcome {
+    func processEvent(_ job: Job, store: any WorkflowRecords) throws(JobFailure) -> JobOutcome {
         let stored = try StoredEventReading.event(of: job, store: store)
         let policy = currentContactPolicy
         let rules = currentRules
@@ -129,12 +130,12 @@ final class EventMatcher: Sendable {
 
     /// The first steps of the rules on the segments in `transitions`, each once per entry (or exit), and what was
     /// held back. Used for changes an event caused and for those the clock caused (`ContactMaintenance`).
-    func segmentJobs(for transitions: [SegmentTransition], store: WorkflowStore, now: Int64) throws(JobFailure)
+    func segmentJobs(for transitions: [SegmentTransition], store: any WorkflowRecords, now: Int64) throws(JobFailure)
         -> (jobs: [NewJob], report: [JSONValue]) {
         try segmentJobs(for: transitions, rules: currentRules, policy: currentContactPolicy, store: store, now: now)
     }
 
-    private func segmentJobs(for transitions: [SegmentTransition], rules: [Rule], policy: ContactPolicy, store: WorkflowStore,
+    private func segmentJobs(for transitions: [SegmentTransition], rules: [Rule], policy: ContactPolicy, store: any WorkflowRecords,
                              now: Int64) throws(JobFailure) -> (jobs: [NewJob], report: [JSONValue]) {
         var jobs: [NewJob] = []
         var report: [JSONValue] = []
@@ -178,7 +179,7 @@ final class EventMatcher: Sendable {
     /// (`max_per_day`; held back and counted). The caps are checked last and record the run, so a flow that starts is
     /// counted once, however often its event is processed again.
     private func hold(_ rule: Rule, flow: String, contactID: Int64?, email: String?, loopGuardFrom: Int64?, policy: ContactPolicy,
-                      store: WorkflowStore, eventID: Int64, now: Int64) throws(JobFailure) -> String? {
+                      store: any WorkflowRecords, eventID: Int64, now: Int64) throws(JobFailure) -> String? {
         do {
             if let filter = rule.contactFilter {
                 guard let contactID else { return "its if: tests the contact, and this event names no contact" }

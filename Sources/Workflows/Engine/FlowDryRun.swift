@@ -58,7 +58,7 @@ public struct FlowDryRun: Sendable {
     /// Previews `rule` (every rule when `nil`) on an event of `source` and `type` with `body` (as received);
     /// `eventID` is the stored event's id, if it is one.
     /// - Throws: `FlowDryRunError.unknownRule` for a rule not configured.
-    public func run(rule name: String?, source: EventSource, type: String, body: JSONValue, eventID: Int64?, store: WorkflowStore,
+    public func run(rule name: String?, source: EventSource, type: String, body: JSONValue, eventID: Int64?, store: any WorkflowRecords,
                     now: Int64) throws -> [RuleRun] {
         if let name, !rules.contains(where: { $0.name == name }) {
             throw FlowDryRunError.unknownRule(name, known: rules.map(\.name))
@@ -107,7 +107,7 @@ public struct FlowDryRun: Sendable {
     }
 
     private func steps(of rule: Rule, flow: String, event: JSONValue, contact: Contact?, email: String?, eventID: Int64,
-                       store: WorkflowStore, now: Int64) throws -> [StepRun] {
+                       store: any WorkflowRecords, now: Int64) throws -> [StepRun] {
         var outputs: [String: JSONValue] = [:]
         var runs: [StepRun] = []
         var contactJSON: JSONValue = contact.map { current in

@@ -3,6 +3,7 @@ import HookyardFoundation
 import Jobs
 import Outbound
 import Store
+import StrictJSON
 
 /// The job of one step of a flow: keyed `flow:<rule>:<flow>:<step>` (unique in the queue, so a flow never runs a step
 /// twice), its input naming rule, step, flow, contact and the earlier steps' outputs, due when the step's schedule

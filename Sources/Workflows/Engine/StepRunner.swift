@@ -6,6 +6,7 @@ import Jobs
 import Logging
 import Outbound
 import Store
+import StrictJSON
 
 /// Step running: one step job of a flow (kind = the action's name) at a time: reads its rule and step as configured
 /// now, the event, the contact and the catalog; checks the step's guards (`unless:`, `if:`, `when:`, do-not-contact);
@@ -39,7 +40,7 @@ final class StepRunner: Sendable {
 
     /// Pauses the campaign a deliverability alert names, through the same idempotent action as
     /// `instantly.pause_campaign` (it reads the status first, so a retry writes nothing once paused).
-    func pauseCampaign(_ job: Job, store: WorkflowStore) throws(JobFailure) -> JobOutcome {
+    func pauseCampaign(_ job: Job, store: any WorkflowRecords) throws(JobFailure) -> JobOutcome {
         guard let input = try? JSONValue.parse(job.input ?? ""), let campaign = input["campaign"]?.stringValue else {
             throw JobFailure.invalidJob("job \(job.id) names no campaign to pause")
         }
@@ -60,7 +61,7 @@ final class StepRunner: Sendable {
     }
 
     /// A step job: runs the step its input names (or skips it by its guards) and queues the next.
-    func runStep(_ job: Job, store: WorkflowStore) throws(JobFailure) -> JobOutcome {
+    func runStep(_ job: Job, store: any WorkflowRecords) throws(JobFailure) -> JobOutcome {
         guard let input = try? JSONValue.parse(job.input ?? ""), let ruleName = input["rule"]?.stringValue,
               let stepName = input["step"]?.stringValue, let flow = input["flow"]?.stringValue,
               case .object(let outputs)? = input["steps"] else {
@@ -189,7 +190,7 @@ final class StepRunner: Sendable {
     /// The catalog as `step` reads it: with `registrations`, `seats_left` and `sold_out` counted now for each product
     /// whose live figures the step names (`catalog.event.sold_out`), so a waiting step sees the seats as they are
     /// when it runs.
-    private func liveCatalog(for step: Step, store: WorkflowStore) throws(JobFailure) -> JSONValue {
+    private func liveCatalog(for step: Step, store: any WorkflowRecords) throws(JobFailure) -> JSONValue {
         let live: Set<String> = ["registrations", "seats_left", "sold_out"]
         let products = Set(step.pathsRead.filter { $0.count >= 3 && $0[0] == "catalog" && live.contains($0[2]) }.map { $0[1] })
         let catalog = currentCatalog
@@ -227,7 +228,7 @@ final class StepRunner: Sendable {
     /// lead id per campaign or its removal, and the segment changes a local action such as `contact.register` caused
     /// (`effects`). - Returns: the first steps of the rules those segment changes start.
     private func learn(_ learned: [ActionLearning], email: String?, action: String, job: Job,
-                       store: WorkflowStore, effects: ActionEffects) throws(JobFailure) -> [NewJob] {
+                       store: any WorkflowRecords, effects: ActionEffects) throws(JobFailure) -> [NewJob] {
         guard let email else { return [] }
         let now = clock()
         var jobs: [NewJob] = []
@@ -265,7 +266,7 @@ final class StepRunner: Sendable {
     /// Notes a payment link a step created (`payment_links_sent`, once per link id) for the report's link figures,
     /// for `email` (the flow's contact, else the link's `prefilled_email`) and the campaign its metadata names.
     private func recordLinkSent(linkID: String, url: String, email: String?, campaign: String?, rule: String,
-                                job: Job, store: WorkflowStore) throws(JobFailure) {
+                                job: Job, store: any WorkflowRecords) throws(JobFailure) {
         do {
             try store.recordPaymentLinkSent(linkID: linkID, url: url, email: email, campaignID: campaign, rule: rule,
                                             jobID: job.id, now: clock())

@@ -2,11 +2,12 @@ import Contacts
 import Jobs
 import Outbound
 import Store
+import StrictJSON
 
 /// The stored event a job belongs to, as the engine's jobs read it. Stateless.
 enum StoredEventReading {
     /// The event `job` belongs to. - Throws: `JobFailure` (storage when it cannot be read, invalid job when it is gone).
-    static func event(of job: Job, store: WorkflowStore) throws(JobFailure) -> (source: EventSource, type: String, body: [UInt8]) {
+    static func event(of job: Job, store: any WorkflowRecords) throws(JobFailure) -> (source: EventSource, type: String, body: [UInt8]) {
         let stored: (source: EventSource, type: String, body: [UInt8])?
         do {
             stored = try store.event(id: job.eventID)

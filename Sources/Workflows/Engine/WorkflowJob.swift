@@ -4,7 +4,7 @@ import SQLite
 import Store
 
 /// The handler of the job kinds the workflow engine runs (`WorkflowEngine.jobKinds`): opens the worker's
-/// `WorkflowStore` and runs its part of the engine. A value; thread-safe (the engine is).
+/// `SQLiteWorkflowStore` and runs its part of the engine. A value; thread-safe (the engine is).
 struct WorkflowJob: JobHandler {
     /// Which of the engine's jobs.
     enum Part: Sendable {
@@ -25,7 +25,7 @@ struct WorkflowJob: JobHandler {
 
     func run(_ job: Job, context: WorkerContext) -> JobOutcome {
         do throws(JobFailure) {
-            let store: WorkflowStore
+            let store: SQLiteWorkflowStore
             do {
                 store = try context.resource(WorkflowStoreResource.self).store
             } catch {
@@ -38,11 +38,11 @@ struct WorkflowJob: JobHandler {
     }
 }
 
-/// A worker's `WorkflowStore` (its own connection), opened and closed by its `WorkerContext`. Used only on that worker.
+/// A worker's `SQLiteWorkflowStore` (its own connection), opened and closed by its `WorkerContext`. Used only on that worker.
 final class WorkflowStoreResource: WorkerResource {
-    let store: WorkflowStore
+    let store: SQLiteWorkflowStore
 
-    init(_ store: WorkflowStore) {
+    init(_ store: SQLiteWorkflowStore) {
         self.store = store
     }
 
@@ -50,8 +50,8 @@ final class WorkflowStoreResource: WorkerResource {
     /// state and job outcomes are derived from durably stored events and rerun after a power loss); the workflow
     /// records (purchases, payment links) keep a connection of their own with `synchronous=FULL`.
     static func open(in context: WorkerContext) throws -> WorkflowStoreResource {
-        guard let shared = context.connection else { return WorkflowStoreResource(try WorkflowStore(path: context.databasePath)) }
-        return WorkflowStoreResource(WorkflowStore(database: try StoreConnection.openExisting(path: context.databasePath),
+        guard let shared = context.connection else { return WorkflowStoreResource(try SQLiteWorkflowStore(path: context.databasePath)) }
+        return WorkflowStoreResource(SQLiteWorkflowStore(database: try StoreConnection.openExisting(path: context.databasePath),
                                                    contacts: SQLiteContactStore(database: shared)))
     }
 

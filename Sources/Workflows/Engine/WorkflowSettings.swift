@@ -1,4 +1,5 @@
 import Outbound
+import StrictJSON
 import Synchronization
 
 /// What the engine runs by, swapped as a whole on a configuration reload: the rules, the contact policy and the

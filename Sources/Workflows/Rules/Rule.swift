@@ -2,12 +2,13 @@ import Contacts
 import Foundation
 import Outbound
 import Store
+import StrictJSON
 
 /// A workflow rule from the configuration: a trigger and the ordered steps it starts.
 ///
 /// A rule with a `contactFilter` (its `if:`) starts only for a contact that passes it, evaluated after the event
 /// has been applied to the contact. Each step runs as its own job; a step's output is stored, and the next step is queued in the same transaction
-/// that marks the step done (`JobQueue.succeed`), so a crash between steps resumes where it stopped. A rule with
+/// that marks the step done (`SQLiteJobQueue.succeed`), so a crash between steps resumes where it stopped. A rule with
 /// `oncePer` runs at most once per distinct value of that template (for instance once per lead email), however
 /// often its trigger fires. A value type; thread-safe.
 public struct Rule: Sendable, Equatable {

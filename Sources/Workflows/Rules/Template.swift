@@ -1,4 +1,5 @@
 import Outbound
+import StrictJSON
 
 /// A string with `{{ path }}` placeholders, filled from a workflow context when a step runs.
 ///

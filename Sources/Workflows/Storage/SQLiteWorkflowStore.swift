@@ -4,9 +4,6 @@ import HookyardFoundation
 import SQLite
 import Store
 
-/// The workflow store as callers knew it before the storage protocols; the SQLite implementation.
-public typealias WorkflowStore = SQLiteWorkflowStore
-
 /// What workflow steps read and write in the SQLite database besides the queue (`WorkflowRecords`): the event a job
 /// was caused by, recorded purchases, and the contacts. Each call is one statement or transaction. A stored event
 /// source Hookyard never writes is an error (`SQLiteDecodingError`).
@@ -17,7 +14,9 @@ public final class SQLiteWorkflowStore: WorkflowRecords {
     let database: SQLiteDatabase
     /// The contacts, on a connection of their own with `synchronous=NORMAL`: contact state is derived from events
     /// that are stored durably, and a change rolled back by a power loss is applied again when its job reruns.
-    public let contacts: SQLiteContactStore
+    public let sqliteContacts: SQLiteContactStore
+    /// `sqliteContacts`, as the engine sees it.
+    public var contacts: any ContactStorage { sqliteContacts }
 
     /// Opens an existing database and migrates it if needed.
     public convenience init(path: String) throws {
@@ -29,15 +28,15 @@ public final class SQLiteWorkflowStore: WorkflowRecords {
     /// `contacts`; `close()` closes both.
     public init(database: SQLiteDatabase, contacts: SQLiteContactStore) {
         self.database = database
-        self.contacts = contacts
+        sqliteContacts = contacts
     }
 
     /// A deliverability reader on this store's connection (for the worker that just applied an event); it lives no
     /// longer than the store.
-    public func deliverabilityReader() -> DeliverabilityReader { DeliverabilityReader(sharing: database) }
+    public func deliverabilityReader() -> any DeliverabilityRatesReading { SQLiteDeliverabilityReader(sharing: database) }
 
     public func close() {
-        contacts.close()
+        sqliteContacts.close()
         database.close()
     }
 

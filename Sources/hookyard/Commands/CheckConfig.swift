@@ -81,7 +81,7 @@ struct CheckConfig: ParsableCommand {
             return
         }
         do {
-            let reader = try StoreReader(path: settings.database)
+            let reader = try SQLiteStoreReader(path: settings.database)
             for line in StripeAPIVersionsText.labelled(label, width: 28, try reader.stripeAPIVersions(), configured: settings.stripe.apiVersion) {
                 print(line)
             }

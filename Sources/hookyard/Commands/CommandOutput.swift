@@ -9,7 +9,7 @@ import Store
 /// Helpers the commands share for opening the store and printing: JSON lines, columns, times and amounts.
 
 /// The store's reader, opened for a command.
-func openReader(_ path: String) throws -> StoreReader { try openStore { try StoreReader(path: path) } }
+func openReader(_ path: String) throws -> SQLiteStoreReader { try openStore { try SQLiteStoreReader(path: path) } }
 
 /// The contact store, opened for a command.
 func openContacts(_ path: String) throws -> SQLiteContactStore { try openStore { try SQLiteContactStore(path: path) } }

@@ -8,6 +8,7 @@ import Intake
 import Logging
 import Outbound
 import Store
+import StrictJSON
 import Workflows
 
 /// `hookyard contacts list|show|export|erase`: look people up, and the privacy requests (access, erasure).

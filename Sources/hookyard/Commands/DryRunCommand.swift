@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HookyardConfiguration
+import Contacts
 import HookyardFoundation
 import StrictJSON
 import Store
@@ -59,7 +60,9 @@ struct DryRunCommand: ParsableCommand {
             }
             (eventSource, eventType, body, eventID) = (stored.source, stored.type, parsed, stored.id)
         }
-        let store = try openStore { try WorkflowStore(path: settings.database) }
+        // A query_only connection: a preview cannot write, whatever a step would do.
+        let connection = try openStore { try ReadingConnection.open(path: settings.database) }
+        let store = SQLiteWorkflowStore(database: connection, contacts: SQLiteContactStore(database: connection))
         defer { store.close() }
         let runs: [FlowDryRun.RuleRun]
         do {

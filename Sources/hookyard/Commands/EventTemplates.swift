@@ -4,6 +4,7 @@ import Foundation
 import HookyardFoundation
 import Intake
 import Outbound
+import StrictJSON
 
 /// Realistic webhook payloads for `hookyard trigger`: Stripe events in the shape of the configured Stripe API version
 /// (`2025-12-15.clover` by default: an invoice's subscription under `parent.subscription_details`, its lines' prices

@@ -48,11 +48,11 @@ struct Events: ParsableCommand {
                 throw ValidationError("no event '\(id)' in \(settings.database)")
             }
             var object = summary(event)
-            object["jobs"] = try JobQueue(path: settings.database).jobs(forEvent: event.id).map { job -> [String: Any] in
+            object["jobs"] = try SQLiteJobQueue(path: settings.database).jobs(forEvent: event.id).map { job -> [String: Any] in
                 var entry: [String: Any] = ["id": job.id, "kind": job.kind, "state": job.state.rawValue, "attempts": job.attempts]
                 if let step = stepName(job) { entry["step"] = step }
                 if let error = job.lastError { entry["last_error"] = error }
-                if let reason = JobQueue.skipReason(of: job) { entry["skipped_because"] = reason }
+                if let reason = SQLiteJobQueue.skipReason(of: job) { entry["skipped_because"] = reason }
                 return entry
             }
             object["headers"] = (try? JSONSerialization.jsonObject(with: Data(event.headersJSON.utf8))) ?? [:]

@@ -26,7 +26,7 @@ struct ExplainCommand: ParsableCommand {
         let reader = try openReader(settings.database)
         let found = try Int64(event).flatMap { try reader.event(id: $0) } ?? reader.event(event)
         guard let stored = found else { throw ValidationError("no event '\(event)' in \(settings.database)") }
-        let queue = try openStore { try JobQueue(path: settings.database) }
+        let queue = try openStore { try SQLiteJobQueue(path: settings.database) }
         defer { queue.close() }
         let explanation = try EventExplanation.explain(stored, rules: settings.rules, jobs: queue.jobs(forEvent: stored.id),
                                                        jobByKey: { try queue.job(idempotencyKey: $0) })

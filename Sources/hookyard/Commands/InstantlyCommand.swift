@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Intake
 import Outbound
+import StrictJSON
 import Workflows
 
 /// `hookyard instantly register|webhooks`: Hookyard's webhook in the Instantly workspace, made and shown through the

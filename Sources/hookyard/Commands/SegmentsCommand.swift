@@ -7,6 +7,7 @@ import Intake
 import Logging
 import Outbound
 import Store
+import StrictJSON
 import Workflows
 
 /// `hookyard segments list`: the configured segments with their member counts now.

@@ -74,9 +74,9 @@ struct Serve: ParsableCommand {
         metrics.registerAlertState(activeAlerts: { alerts.center.activeCounts() },
                                    deliverability: { alerts.metricsSamples(databasePath: settings.database) })
         let storeAlerts = StoreCommitAlerts(alerts: alerts.center, databasePath: settings.database)
-        let writer: EventWriter
+        let writer: SQLiteEventWriter
         do {
-            writer = try EventWriter(path: settings.database, logger: logger,
+            writer = try SQLiteEventWriter(path: settings.database, logger: logger,
                                      onCommitFailure: { storeAlerts.commitFailed(error: $0) }, onRecovery: { storeAlerts.commitSucceeded() })
         } catch {
             logger.critical("cannot open the database", metadata: ["database": "\(settings.database)", "error": "\(error)"])

@@ -6,6 +6,7 @@ import HookyardFoundation
 import Intake
 import Outbound
 import Store
+import StrictJSON
 
 /// `hookyard trigger SOURCE EVENT_TYPE`: build a realistic event of that type, sign it as the provider would, and
 /// send it to a running daemon, so an administrator can walk any scenario by hand (like `stripe trigger`, for
@@ -78,7 +79,7 @@ struct TriggerCommand: ParsableCommand {
         repeat {
             if FileManager.default.fileExists(atPath: path) {
                 do {
-                    let reader = try StoreReader(path: path)
+                    let reader = try SQLiteStoreReader(path: path)
                     if let id = try reader.newestCreatedPaymentLinkID(email: email) { return id }
                 } catch {
                     lastError = error
@@ -219,7 +220,7 @@ struct TriggeredEvent {
             return (self, "payment link \(id) is not one Hookyard created (no database at \(path)): the session carries no link metadata")
         }
         do {
-            guard let link = try StoreReader(path: path).createdPaymentLink(id: id) else {
+            guard let link = try SQLiteStoreReader(path: path).createdPaymentLink(id: id) else {
                 return (self, "payment link \(id) is not one Hookyard created (not in \(path)): the session carries no link metadata")
             }
             let keys = link.metadata.keys.sorted().joined(separator: ", ")

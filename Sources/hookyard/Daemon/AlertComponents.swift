@@ -44,7 +44,7 @@ struct AlertComponents: Sendable {
     /// not thread-safe); empty on error.
     func metricsSamples(databasePath: String) -> [DeliverabilitySample] {
         do {
-            let reader = try DeliverabilityReader(path: databasePath)
+            let reader = try SQLiteDeliverabilityReader(path: databasePath)
             defer { reader.close() }
             return deliverability.samples(reader: reader)
         } catch {

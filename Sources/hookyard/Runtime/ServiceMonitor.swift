@@ -20,7 +20,7 @@ import Workflows
 final class ServiceMonitor: @unchecked Sendable {  // Safe: mutable state is touched only on `queue`.
     private let notifier: SystemdNotifier
     private let server: HTTPServer
-    private let writer: EventWriter
+    private let writer: SQLiteEventWriter
     private let pool: WorkerPool
     private let databasePath: String
     private let watchdog: Duration?
@@ -28,12 +28,12 @@ final class ServiceMonitor: @unchecked Sendable {  // Safe: mutable state is tou
     private let logger: Logger
     private let queue = DispatchQueue(label: "hookyard.service-monitor")
     private var timer: DispatchSourceTimer?
-    private var reader: StoreReader?
+    private var reader: SQLiteStoreReader?
     /// The writer probe of the previous tick: sent, and answered.
     private let writerProbe = Mutex<(round: Int, answered: Bool)>((0, true))
     private var stuck: [String] = []
 
-    init(notifier: SystemdNotifier, server: HTTPServer, writer: EventWriter, pool: WorkerPool, databasePath: String,
+    init(notifier: SystemdNotifier, server: HTTPServer, writer: SQLiteEventWriter, pool: WorkerPool, databasePath: String,
          watchdog: Duration?, maxJobMilliseconds: Int64, logger: Logger) {
         self.notifier = notifier
         self.server = server
@@ -71,7 +71,7 @@ final class ServiceMonitor: @unchecked Sendable {  // Safe: mutable state is tou
         dispatchPrecondition(condition: .onQueue(queue))
         let address = server.localAddress.map { "\($0)" } ?? "?"
         do {
-            if reader == nil { reader = try StoreReader(path: databasePath) }
+            if reader == nil { reader = try SQLiteStoreReader(path: databasePath) }
             let jobs = try reader!.statistics().jobs
             let depth = ["queued", "running", "retrying", "dead"].map { "\(jobs[$0] ?? 0) \($0)" }.joined(separator: ", ")
             return "listening on \(address); jobs: \(depth)"

@@ -10,7 +10,7 @@ import Store
 /// Every call that writes is one transaction (`BEGIN IMMEDIATE` under the process's `WriteLock`): a crash leaves
 /// each contact either before or after a whole observation, never half-way. Applying an observation is idempotent
 /// per event (`contact_events` records it in the same transaction), so a worker that crashed after applying and
-/// retries the event changes nothing twice. Contact state is derived from the stored events, which `EventWriter`
+/// retries the event changes nothing twice. Contact state is derived from the stored events, which `SQLiteEventWriter`
 /// commits durably; a contact update lost to a power cut is re-applied when the event's job runs again.
 ///
 /// Not thread-safe: one `SQLiteContactStore` (one SQLite connection) per worker thread or CLI command. Statements used
@@ -35,11 +35,11 @@ public final class SQLiteContactStore: ContactStorage {
     let decoder = JSONDecoder()
     let encoder = JSONEncoder()
 
-    /// Opens an existing database (created by `EventWriter`) and migrates it if needed.
+    /// Opens an existing database (created by `SQLiteEventWriter`) and migrates it if needed.
     /// - Parameter durableCommits: `true` (the default, for the CLI): each change is fsynced before the call
     ///   returns. Workers pass `false` (`synchronous=NORMAL`): a commit survives a crash of the process, and after a
     ///   power loss the last few contact updates may be rolled back. Contact state is derived from events that
-    ///   `EventWriter` stores durably; a rolled-back update is applied again when the event's job runs again (the
+    ///   `SQLiteEventWriter` stores durably; a rolled-back update is applied again when the event's job runs again (the
     ///   job's own completion is rolled back with it).
     /// - Throws: `StoreError.missingDatabase`, `StoreError.newerSchema`, or SQLite's error.
     public init(path: String, durableCommits: Bool = true) throws {
