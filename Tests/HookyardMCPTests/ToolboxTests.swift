@@ -12,7 +12,8 @@ import XCTest
 /// name the problem, cursor paging, write tools only when enabled, and the live-mode confirmation flow.
 final class ToolboxTests: XCTestCase {
     /// One seeded database for the whole class: seeding is the slow part, and no test here writes to it except
-    /// the write-tool tests, which use a database of their own.
+    /// the write-tool tests, which use a database of their own. `nonisolated(unsafe)`: XCTest runs this class's
+    /// tests one after another on one thread, the only place it is read or set.
     nonisolated(unsafe) static var seeded: (directory: URL, configuration: HookyardConfiguration)?
 
     static func seed(into directory: URL) throws -> HookyardConfiguration {
