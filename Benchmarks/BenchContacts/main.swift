@@ -300,7 +300,6 @@ for _ in 0..<events {
     }
 }
 _ = try store(batch, with: writer)
-writer.close()
 batch = []
 
 // 3. Drain them through the real worker pool and engine, timed from start to empty queue.
@@ -313,6 +312,9 @@ try pool.start()
 while pool.completedJobs < events { usleep(1_000) }
 let drainSeconds = seconds(since: start)
 pool.stop()
+// As in the daemon, the event writer (and its checkpoint thread, which checkpoints the workers' commits) ran
+// throughout the drain.
+writer.close()
 
 // 4. Check and report.
 let jobs = try SQLiteStoreReader(path: path).jobCounts()

@@ -54,7 +54,6 @@ func run(events count: Int, workers: Int, requestsPerSecond: Double) throws -> R
                                     receivedAt: 0, body: Array(body.utf8), headersJSON: "{}")) { _ in group.leave() }
     }
     group.wait()
-    writer.close()
 
     let transport = LiveProviderTransport(provider: "Stripe", baseURL: stripe.baseURL, apiKey: stripe.apiKey,
                                           limiter: RateLimiter(requestsPerSecond: requestsPerSecond),
@@ -70,6 +69,8 @@ func run(events count: Int, workers: Int, requestsPerSecond: Double) throws -> R
     while pool.completedJobs < expected { usleep(2_000) }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     pool.stop()
+    // As in the daemon, the event writer (and its checkpoint thread) ran throughout the drain.
+    writer.close()
     guard stripe.paymentLinks.count == count, stripe.customers.count == count else {
         throw TestClientError("expected \(count) customers and links, got \(stripe.customers.count) and \(stripe.paymentLinks.count)")
     }

@@ -108,6 +108,8 @@ public final class WorkerPool: Sendable {
         for index in 0..<configuration.workers {
             let queue = try SQLiteJobQueue(path: configuration.databasePath, durableCommits: false)
             let renewals = try SQLiteJobQueue(path: configuration.databasePath, durableCommits: false)
+            try StoreConnection.leaveCheckpointsToTheWriter(queue.database)
+            try StoreConnection.leaveCheckpointsToTheWriter(renewals.database)
             let context = WorkerContext(databasePath: configuration.databasePath, worker: owner(index), connection: queue.database)
             do {
                 try handler.prepare(context)

@@ -62,6 +62,14 @@ public final class SQLiteDatabase {
         sqlite3_close_v2(db)
     }
 
+    /// Runs `body` with the open handle, for the few C calls this wrapper's own files make elsewhere (WAL hook).
+    /// - Throws: `SQLITE_MISUSE` when the connection is closed.
+    func withHandle<R>(_ body: (OpaquePointer) -> R) throws(SQLiteError) -> R {
+        exclusiveUse.enter()
+        defer { exclusiveUse.leave() }
+        return body(try checkedHandle(nil))
+    }
+
     private func checkedHandle(_ sql: String?) throws(SQLiteError) -> OpaquePointer {
         guard let handle else { throw SQLiteError(code: SQLITE_MISUSE, message: "database is closed", sql: sql) }
         return handle

@@ -67,6 +67,27 @@ final class WorkerPoolTests: XCTestCase {
 
     private func count(_ state: JobState) throws -> Int { try SQLiteStoreReader(path: path).statistics().jobs[state.rawValue] ?? 0 }
 
+    /// Records the automatic-checkpoint setting of the connection each worker shares with its handler.
+    private final class CheckpointSettingProbe: JobHandler {
+        let seen = Mutex<[Int64?]>([])
+        func prepare(_ context: WorkerContext) throws {
+            let setting = try context.connection?.scalarInt("PRAGMA wal_autocheckpoint")
+            seen.withLock { $0.append(setting) }
+        }
+        func run(_ job: Job, context: WorkerContext) -> JobOutcome { .succeeded(output: nil, followUps: []) }
+    }
+
+    /// A worker's commit must never run SQLite's automatic checkpoint inside the write lock (the intake's writer
+    /// would wait for it): the daemon's checkpoint thread checkpoints instead.
+    func testWorkerConnectionsLeaveCheckpointsToTheWriter() throws {
+        try makeEvents(1)
+        let probe = CheckpointSettingProbe()
+        let workers = pool(probe, workers: 2)
+        try workers.start()
+        workers.stop()
+        XCTAssertEqual(probe.seen.withLock { $0 }, [0, 0])
+    }
+
     func testDrainsEveryJobExactlyOnce() throws {
         try makeEvents(60)
         let handler = ScriptedHandler { _ in .succeeded(output: "{\"ok\":true}", followUps: []) }

@@ -372,16 +372,15 @@ private final class WriterConnection: @unchecked Sendable {  // Safe: used only 
 }
 
 /// Copies the WAL back into the database file from a thread of its own with `PRAGMA wal_checkpoint(PASSIVE)`,
-/// which never waits for the writer, at most every 10 ms and only after commits (an idle daemon stays asleep).
-/// Small, frequent checkpoints keep each database fsync short, so the writer's own checkpoint when the WAL
-/// wraps finds little left to copy; `make bench` showed this keeps p99 latency low (docs/benchmarks.md).
+/// which never waits for the writer, at most every 10 ms and only after commits (an idle daemon stays asleep): the
+/// writer's, and the workers' (their connections post `CheckpointRequests` instead of checkpointing inside their
+/// `COMMIT`, see `StoreConnection.leaveCheckpointsToTheWriter`). Small, frequent checkpoints keep each database
+/// fsync short, so the writer's own checkpoint when the WAL wraps finds little left to copy; `make bench` showed
+/// this keeps p99 latency low (docs/benchmarks.md).
 private final class Checkpointer: @unchecked Sendable {  // Safe: `database` is used only by the checkpoint thread.
     private let database: SQLiteDatabase
     private let logger: Logger
     private let stopped = Atomic<Bool>(false)
-    /// A commit happened since the last checkpoint started.
-    private let pending = Atomic<Bool>(false)
-    private let wakeUp = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
 
     init(path: String, logger: Logger) throws {
@@ -395,15 +394,13 @@ private final class Checkpointer: @unchecked Sendable {  // Safe: `database` is 
     }
 
     /// Called by the writer after each commit.
-    func committed() {
-        if !pending.exchange(true, ordering: .acquiringAndReleasing) { wakeUp.signal() }
-    }
+    func committed() { CheckpointRequests.post() }
 
     private func run() {
+        var seen = CheckpointRequests.current
         while true {
-            wakeUp.wait()
+            seen = CheckpointRequests.wait(after: seen)
             if stopped.load(ordering: .relaxed) { break }
-            pending.store(false, ordering: .releasing)
             do {
                 try database.checkpoint(mode: .passive)
             } catch {
@@ -419,7 +416,7 @@ private final class Checkpointer: @unchecked Sendable {  // Safe: `database` is 
     /// Runs a last checkpoint and closes the connection; returns when done. Call after the last commit.
     func stop() {
         stopped.store(true, ordering: .relaxed)
-        wakeUp.signal()
+        CheckpointRequests.post()
         finished.wait()
     }
 }

@@ -42,6 +42,17 @@ public enum StoreConnection {
         return database
     }
 
+    /// Turns off SQLite's automatic checkpoint on `database`, for the daemon's background connections (workers):
+    /// with it on, a commit that finds the WAL past 1,000 pages copies pages and fsyncs the database file inside its
+    /// `COMMIT`, that is while it holds `WriteLock`, and the intake's writer (and every webhook waiting for its
+    /// `200`) waits for that checkpoint. Each commit on `database` wakes the daemon's checkpoint thread
+    /// (`SQLiteEventWriter`'s, through `CheckpointRequests`) instead, which checkpoints outside the lock.
+    /// - Important: only where an `SQLiteEventWriter` runs in the same process (the daemon); elsewhere nothing would
+    ///   checkpoint until the last connection closes.
+    public static func leaveCheckpointsToTheWriter(_ database: SQLiteDatabase) throws {
+        try database.requestCheckpointsInsteadOfRunningThem()
+    }
+
     private static func fileExists(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0

@@ -51,8 +51,9 @@ final class WorkflowStoreResource: WorkerResource {
     /// records (purchases, payment links) keep a connection of their own with `synchronous=FULL`.
     static func open(in context: WorkerContext) throws -> WorkflowStoreResource {
         guard let shared = context.connection else { return WorkflowStoreResource(try SQLiteWorkflowStore(path: context.databasePath)) }
-        return WorkflowStoreResource(SQLiteWorkflowStore(database: try StoreConnection.openExisting(path: context.databasePath),
-                                                   contacts: SQLiteContactStore(database: shared)))
+        let records = try StoreConnection.openExisting(path: context.databasePath)
+        try StoreConnection.leaveCheckpointsToTheWriter(records)
+        return WorkflowStoreResource(SQLiteWorkflowStore(database: records, contacts: SQLiteContactStore(database: shared)))
     }
 
     func close() { store.close() }
