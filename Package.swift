@@ -16,11 +16,13 @@ let package = Package(
         .executable(name: "bench-drain", targets: ["BenchDrain"]),
         .executable(name: "bench-contacts", targets: ["BenchContacts"]),
         .executable(name: "bench-report", targets: ["BenchReport"]),
+        .executable(name: "bench-mcp", targets: ["BenchMCP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
     ],
     targets: [
         // C libraries: module maps only.
@@ -90,10 +92,16 @@ let package = Package(
         .target(name: "HookyardConfiguration",
                 dependencies: ["Jobs", "StrictJSON", "HookyardFoundation", "HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Reports", "Yams"],
                 swiftSettings: swiftSettings),
+        // The MCP server: Hookyard's tools, resources and prompts over the storage protocols, on the MCP Swift SDK.
+        .target(name: "HookyardMCP",
+                dependencies: ["HookyardFoundation", "HookyardConfiguration", "HTTPServer", "SQLite", "Store", "Contacts", "Workflows", "Alerts", "Reports", "StrictJSON",
+                               .product(name: "MCP", package: "swift-sdk"),
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swiftSettings),
         // CLI, logging, wiring.
         .executableTarget(name: "hookyard",
                           dependencies: ["HookyardFoundation", "HookyardConfiguration", "HTTPServer", "SystemCalls", "Store", "Intake", "Outbound", "Contacts", "Jobs", "Workflows", "Alerts", "Metrics", "Cryptography", "StrictJSON",
-                                         "Reports", "DemoData",
+                                         "Reports", "DemoData", "HookyardMCP",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],
                           swiftSettings: swiftSettings),
@@ -114,6 +122,11 @@ let package = Package(
         // Times the report (ReportBuilder) on 1,000,000 events and 100,000 contacts of demo data, for `make bench`.
         .executableTarget(name: "BenchReport", dependencies: ["HookyardFoundation", "Reports", "DemoData", "Store", "TestSupport"],
                           path: "Benchmarks/BenchReport", swiftSettings: swiftSettings),
+        // Times every read tool of the MCP server on the report benchmark's database, for `make bench`.
+        .executableTarget(name: "BenchMCP",
+                          dependencies: ["HookyardMCP", "HookyardConfiguration", "DemoData", "TestSupport",
+                                         .product(name: "MCP", package: "swift-sdk")],
+                          path: "Benchmarks/BenchMCP", swiftSettings: swiftSettings),
 
         // Helpers shared by the tests: a raw-socket HTTP client and a runner for the real binary.
         .target(name: "TestSupport", dependencies: ["HookyardFoundation", "HTTPServer", "Intake", "Store", "StrictJSON", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
@@ -138,6 +151,10 @@ let package = Package(
         .testTarget(name: "HookyardConfigurationTests",
                     dependencies: ["Intake", "HookyardConfiguration", "HTTPServer", "Contacts", "Outbound", "Store", "Jobs", "Workflows", "Yams", "TestSupport"],
                     swiftSettings: swiftSettings),
+        .testTarget(name: "HookyardMCPTests",
+                    dependencies: ["HookyardMCP", "HookyardConfiguration", "Store", "DemoData", "TestSupport",
+                                   .product(name: "MCP", package: "swift-sdk")],
+                    resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "hookyardTests", dependencies: ["Metrics", "HTTPServer", "StrictJSON", "HookyardFoundation", "SQLite", "hookyard", "HookyardConfiguration", "Intake", "Store", "Contacts", "TestSupport", "Reports", "DemoData",
                                                          "Alerts", "Jobs", "Workflows", "Outbound", .product(name: "Logging", package: "swift-log")],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),

@@ -5,6 +5,7 @@
 # Then the drain benchmark (Benchmarks/BenchDrain): jobs/s through the workers, and the rate kept under a limit.
 # Then the contacts benchmark (Benchmarks/BenchContacts): events/s through the contact job with 100,000 contacts.
 # Then the report benchmark (Benchmarks/BenchReport): hookyard report's computation on 1,000,000 events.
+# Then the MCP benchmark (Benchmarks/BenchMCP): every read tool of the MCP server on the same database, p50/p99.
 # Then the connection-limit measurements (scripts/bench-slot-flood.py, scripts/bench-pipelining-rss.py): genuine
 # deliveries under a slot flood, and the daemon's RSS with 1,000 pipelining clients that never read.
 # Tunables: BENCH_SECONDS (10), BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_PORT (18089).
@@ -21,6 +22,7 @@ swift build -c release --product bench-requests >/dev/null
 swift build -c release --product bench-drain >/dev/null
 swift build -c release --product bench-contacts >/dev/null
 swift build -c release --product bench-report >/dev/null
+swift build -c release --product bench-mcp >/dev/null
 bin=$(swift build -c release --show-bin-path)
 mkdir -p "$work"
 secret="whsec_bench_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -68,6 +70,11 @@ echo
 # data of about 1,000,000 events and 100,000 contacts (seeding takes about 20 s and is not timed).
 # Tunables: REPORT_CONTACTS (100000), REPORT_RUNS (5).
 "$bin/bench-report" "${REPORT_CONTACTS:-100000}" "${REPORT_RUNS:-5}"
+echo
+# MCP: every read tool (hookyard mcp, POST /mcp) through the tool layer, p50/p99 per tool and variant, on the same
+# demo data (about 1,000,000 events, 100,000 contacts; seeding is not timed). Target: every p99 within 200 ms.
+# Tunables: MCP_CONTACTS (100000), MCP_RUNS (50).
+"$bin/bench-mcp" "${MCP_CONTACTS:-100000}" "${MCP_RUNS:-50}"
 echo
 # Connection limits (docs/security.md, "Connection limits"), with the default http.max_connections (1024):
 # genuine signed deliveries, each on a new connection, while hostile sockets (idle, blank-line tricklers, partial

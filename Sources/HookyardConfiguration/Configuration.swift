@@ -38,6 +38,9 @@ public struct HookyardConfiguration: Sendable {
     public var contacts = ContactSettings()
     /// `retention.payload_days`: raw event bodies older than this many days are pruned; 0 keeps them forever.
     public var retentionPayloadDays = 30
+    /// `mcp.allow_writes`: the MCP server (`hookyard mcp`, `POST /mcp`) offers its write tools (retry_job,
+    /// discard_job, send_test_event); off by default.
+    public var mcpAllowWrites = false
     /// `reports.lookback`: how far before a purchase a touch still counts as its last touch (`hookyard report`).
     public var reportLookbackMilliseconds = ReportQuery.defaultLookbackMilliseconds
     /// `segments:`, in configuration order.
@@ -548,6 +551,15 @@ public struct YAMLReader: ConfigurationSectionReader {
                 default: reader.unknown(node, path)
                 }
             }
+            case "mcp": section(value, key) { reader, name, node in
+                let path = "mcp.\(name)"
+                switch name {
+                case "allow_writes":
+                    guard let flag = node.bool else { return reader.issue(node, path, "must be true or false") }
+                    configuration.mcpAllowWrites = flag
+                default: reader.unknown(node, path)
+                }
+            }
             default:
                 issue(keyNode, key, "unknown key (the top level has \(Self.topLevelKeys.joined(separator: ", ")))"
                       + ClosestMatch.suggestion(for: key, among: Self.topLevelKeys))
@@ -558,7 +570,7 @@ public struct YAMLReader: ConfigurationSectionReader {
     /// The keys `apply` reads at the top level, in the order the documentation lists them.
     public static let topLevelKeys = ["listen", "admin_listen", "database", "log_level", "http", "stripe", "instantly", "workers",
                                "outbound", "rules", "http_targets", "contacts", "segments", "catalog", "alerts",
-                               "deliverability", "retention", "reports"]
+                               "deliverability", "retention", "reports", "mcp"]
 
     public mutating func unknown(_ node: Node, _ key: String) {
         issue(node, key, "unknown key")

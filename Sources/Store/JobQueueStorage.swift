@@ -31,8 +31,13 @@ public protocol JobQueueStorage: AnyObject {
 
     /// Jobs, newest first, optionally in one state.
     func list(state: JobState?, limit: Int) throws -> [Job]
+    /// Jobs, newest first, optionally in one state and of one kind, only those with an id below `beforeID` when given
+    /// (the next page after a job).
+    func list(state: JobState?, kind: String?, beforeID: Int64?, limit: Int) throws -> [Job]
     /// One job and all its attempts, oldest first.
     func job(_ id: Int64) throws -> (job: Job, attempts: [JobAttempt])?
+    /// The job with `key` as its idempotency key (unique in the queue), or `nil`.
+    func job(idempotencyKey key: String) throws -> Job?
     /// The jobs an event caused, oldest first.
     func jobs(forEvent eventID: Int64) throws -> [Job]
     /// The number of jobs in each state, every `JobState` present (0 when none).

@@ -10,6 +10,10 @@ public protocol StoreReading: AnyObject {
     func jobCounts() throws -> [String: Int]
     /// The most recent events first, optionally of one source; bodies left empty.
     func events(source: EventSource?, limit: Int) throws -> [StoredEvent]
+    /// The most recent events first that pass `query`, at most `limit`, bodies left empty.
+    func events(matching query: EventQuery, limit: Int) throws -> [StoredEvent]
+    /// One event by its row id, with its body.
+    func event(id: Int64) throws -> StoredEvent?
     /// One event by row id, or by the provider's event id (`evt_...`) or dedup key, with its body.
     func event(_ reference: String) throws -> StoredEvent?
     /// What the last daemon to start on this store recorded, or `nil`.
@@ -57,5 +61,31 @@ public struct StripeAPIVersionCount: Sendable, Equatable {
         self.version = version
         self.events = events
         self.lastSeen = lastSeen
+    }
+}
+
+/// Which stored events a listing returns (`StoreReading.events(matching:limit:)`): every condition given must hold.
+/// A value; thread-safe.
+public struct EventQuery: Sendable, Equatable {
+    public var source: EventSource?
+    /// The event's type exactly (`checkout.session.completed`, `email_opened`).
+    public var type: String?
+    /// Events applied to this contact (the contact store's row id).
+    public var contactID: Int64?
+    /// Unix milliseconds: received at or after.
+    public var since: Int64?
+    /// Unix milliseconds: received before.
+    public var until: Int64?
+    /// Where a page starts: only events with a smaller row id (the last id of the previous page).
+    public var beforeID: Int64?
+
+    public init(source: EventSource? = nil, type: String? = nil, contactID: Int64? = nil, since: Int64? = nil,
+                until: Int64? = nil, beforeID: Int64? = nil) {
+        self.source = source
+        self.type = type
+        self.contactID = contactID
+        self.since = since
+        self.until = until
+        self.beforeID = beforeID
     }
 }

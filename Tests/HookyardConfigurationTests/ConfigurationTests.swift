@@ -84,7 +84,7 @@ final class ConfigurationTests: XCTestCase {
             let file = directory.appendingPathComponent("hookyard.yaml").path
             XCTAssertTrue(text.contains("\(file):2: databse: unknown key (the top level has listen, admin_listen, database, "
                                         + "log_level, http, stripe, instantly, workers, outbound, rules, http_targets, contacts, "
-                                        + "segments, catalog, alerts, deliverability, retention, reports); did you mean `database`?"),
+                                        + "segments, catalog, alerts, deliverability, retention, reports, mcp); did you mean `database`?"),
                           "\(text)")
             XCTAssertTrue(text.contains("\(file):4: http.max_body_bytes: must be a whole number"), "\(text)")
             XCTAssertTrue(text.contains("\(file):5: http.max_connections: must be at least 1"), "\(text)")

@@ -153,6 +153,40 @@ final class ConditionTests: XCTestCase {
         XCTAssertFalse(trigger.matches(type: "reply_received", event: body))
         XCTAssertFalse(trigger.matches(type: "lead_interested", event: .object(["campaign_id": .string("c2")])))
     }
+
+    /// What `hookyard explain` and `dry_run_rule` say when a trigger does not match: the source, the type, or the
+    /// first `where:` that fails with the value the event had; the same verdict `matches` gives.
+    func testTriggerEvaluationSaysWhyNot() {
+        let trigger = Trigger(source: .instantly, eventTypes: ["lead_interested"],
+                              conditions: [Condition(path: ["event", "lead_email"], test: .exists(true)),
+                                           Condition(path: ["event", "campaign_id"], test: .oneOf([.string("c1")]))])
+        let matching = JSONValue.object(["campaign_id": .string("c1"), "lead_email": .string("a@example.com")])
+        let matched = trigger.evaluate(source: .instantly, type: "lead_interested", event: matching)
+        XCTAssertTrue(matched.matched)
+        XCTAssertNil(matched.reason)
+        XCTAssertEqual(matched.conditions.map(\.holds), [true, true])
+
+        XCTAssertEqual(trigger.evaluate(source: .stripe, type: "lead_interested", event: matching).reason,
+                       "listens to instantly events, this is stripe")
+        XCTAssertEqual(trigger.evaluate(source: .instantly, type: "reply_received", event: matching).reason,
+                       "listens to lead_interested, not reply_received")
+        let other = JSONValue.object(["campaign_id": .string("c2"), "lead_email": .string("a@example.com")])
+        let failed = trigger.evaluate(source: .instantly, type: "lead_interested", event: other)
+        XCTAssertFalse(failed.matched)
+        XCTAssertEqual(failed.reason, "where: event.campaign_id in [\"c1\"] does not hold (the event has \"c2\")")
+        XCTAssertEqual(failed.conditions.map(\.holds), [true, false])
+        XCTAssertEqual(trigger.matches(type: "lead_interested", event: other), failed.matched)
+        XCTAssertEqual(Trigger.segment("vip", entered: true).evaluate(source: .instantly, type: "lead_interested", event: matching).reason,
+                       "starts on segment_entered: vip, not on events")
+    }
+
+    func testOncePerKeyIsTrimmedAndLowerCasedAndNilWhenEmpty() throws {
+        var rule = Rule(name: "r", trigger: Trigger(source: .instantly, eventTypes: ["lead_interested"]), steps: [])
+        rule.oncePer = try Template(parsing: "{{ event.lead_email }}")
+        XCTAssertEqual(rule.oncePerKey(in: .object(["lead_email": .string(" Ada@Example.com ")])), "ada@example.com")
+        XCTAssertNil(rule.oncePerKey(in: .object(["lead_email": .string("  ")])))
+        XCTAssertNil(rule.oncePerKey(in: .object([:])))
+    }
 }
 
 final class RuleValidatorTests: XCTestCase {

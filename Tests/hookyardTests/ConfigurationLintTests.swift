@@ -94,7 +94,7 @@ final class ConfigurationLintTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(status, 1, output)
         XCTAssertTrue(output.contains("\(file):2: worker: unknown key (the top level has listen, admin_listen, database, log_level, "
                                       + "http, stripe, instantly, workers, outbound, rules, http_targets, contacts, segments, catalog, "
-                                      + "alerts, deliverability, retention, reports); did you mean `workers`?"), output)
+                                      + "alerts, deliverability, retention, reports, mcp); did you mean `workers`?"), output)
     }
 
     func testUnknownRuleTriggerAndStepKeysNameTheClosest() throws {

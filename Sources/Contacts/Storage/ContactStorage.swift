@@ -81,6 +81,8 @@ public protocol ContactStorage: AnyObject {
     /// first, at most `limit`.
     func contacts(matching query: SegmentQuery?, paymentStatus: PaymentStatus?, engagement: EngagementLevel?,
                   limit: Int, now: Int64) throws -> [Contact]
+    /// Contacts that pass `filter`, most recently updated first, at most `limit`, starting after `filter.after`.
+    func contacts(matching filter: ContactFilter, limit: Int, now: Int64) throws -> [Contact]
     /// How many contacts are in `query` at `now`.
     func count(matching query: SegmentQuery, now: Int64) throws -> Int
     /// The contact's history, newest first, at most `limit` entries.

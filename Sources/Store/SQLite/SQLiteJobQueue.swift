@@ -301,6 +301,21 @@ public final class SQLiteJobQueue: JobQueueStorage {
         return jobs
     }
 
+    public func list(state: JobState?, kind: String?, beforeID: Int64?, limit: Int) throws -> [Job] {
+        let statement = try database.cachedStatement(sql: """
+            SELECT \(Self.columns) FROM jobs WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR kind = ?2)
+            AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4
+            """)
+        defer { statement.reset() }
+        try statement.bind(1, state?.rawValue)
+        try statement.bind(2, kind)
+        try statement.bind(3, beforeID)
+        try statement.bind(4, Int64(limit))
+        var jobs: [Job] = []
+        while try statement.step() { jobs.append(try job(from: statement)) }
+        return jobs
+    }
+
     /// One job and all its attempts, oldest first.
     public func job(_ id: Int64) throws -> (job: Job, attempts: [JobAttempt])? {
         let statement = try database.cachedStatement(sql: "SELECT \(Self.columns) FROM jobs WHERE id = ?")
@@ -324,6 +339,14 @@ public final class SQLiteJobQueue: JobQueueStorage {
     }
 
     /// The jobs an event caused, oldest first.
+    public func job(idempotencyKey key: String) throws -> Job? {
+        let statement = try database.cachedStatement(sql: "SELECT \(Self.columns) FROM jobs WHERE idempotency_key = ?")
+        defer { statement.reset() }
+        try statement.bind(1, key)
+        guard try statement.step() else { return nil }
+        return try job(from: statement)
+    }
+
     public func jobs(forEvent eventID: Int64) throws -> [Job] {
         let statement = try database.cachedStatement(sql: "SELECT \(Self.columns) FROM jobs WHERE event_id = ? ORDER BY id")
         defer { statement.reset() }

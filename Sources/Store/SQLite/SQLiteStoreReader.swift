@@ -66,6 +66,39 @@ public final class SQLiteStoreReader: StoreReading {
         return result
     }
 
+    public func events(matching query: EventQuery, limit: Int) throws -> [StoredEvent] {
+        // SQLite-specific: blob literal `x''`. `contact_events` links events to the contacts they were applied to; a
+        // contact's events are read from it (its primary key) rather than by scanning every event for membership.
+        let source = query.contactID == nil
+            ? "events e WHERE (?3 IS NULL)"
+            : "contact_events c JOIN events e ON e.id = c.event_id WHERE c.contact_id = ?3"
+        let statement = try database.prepare("""
+            SELECT e.id, e.source, e.event_id, e.dedup_key, e.type, e.received_at, x'', e.headers, length(e.body) FROM \(source)
+              AND (?1 IS NULL OR e.source = ?1) AND (?2 IS NULL OR e.type = ?2)
+              AND (?4 IS NULL OR e.received_at >= ?4) AND (?5 IS NULL OR e.received_at < ?5) AND (?6 IS NULL OR e.id < ?6)
+            ORDER BY e.id DESC LIMIT ?7
+            """)
+        try statement.bind(1, query.source?.rawValue)
+        try statement.bind(2, query.type)
+        try statement.bind(3, query.contactID)
+        try statement.bind(4, query.since)
+        try statement.bind(5, query.until)
+        try statement.bind(6, query.beforeID)
+        try statement.bind(7, Int64(limit))
+        var result: [StoredEvent] = []
+        while try statement.step() { result.append(try row(statement)) }
+        return result
+    }
+
+    public func event(id: Int64) throws -> StoredEvent? {
+        let statement = try database.prepare("""
+            SELECT id, source, event_id, dedup_key, type, received_at, body, headers, length(body) FROM events WHERE id = ?1
+            """)
+        try statement.bind(1, id)
+        guard try statement.step() else { return nil }
+        return try row(statement)
+    }
+
     /// One event by row id, or by the provider's event id (`evt_...`) or dedup key.
     public func event(_ reference: String) throws -> StoredEvent? {
         // SQLite-specific: `GLOB` and `CAST(? AS INTEGER)` on text.

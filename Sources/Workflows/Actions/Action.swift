@@ -103,6 +103,8 @@ struct ActionContext {
     var stripeDryRun = false
     /// Whether Instantly runs in dry-run: writes are only recorded, so nothing waits for Instantly to apply them.
     var instantlyDryRun = false
+    /// A preview (`FlowDryRun`): local actions say what they would record and write nothing.
+    var storesNothing = false
 }
 
 /// What a local action changed that the engine acts on once the step is done: the segment entries and exits it

@@ -24,6 +24,21 @@ struct ContactRegister: Action {
         let seats = try arguments.optionalInt("seats") ?? product.seats
         if let seats, seats < 1 { throw Arguments.failure("argument 'seats' must be at least 1") }
         let reference = try arguments.optionalString("reference") ?? context.idempotencyKey
+        if context.storesNothing {
+            // What the registration would give, from the count now; nothing is written.
+            let count: Int
+            do {
+                count = try context.store.contacts.registrationCount(product: product.key)
+            } catch {
+                throw JobFailure.storage("counting the registrations for \(product.key)", error)
+            }
+            let full = seats.map { count >= $0 } ?? false
+            let after = full ? count : count + 1
+            return .object(["registered": .bool(!full), "registrations": .integer(Int64(after)),
+                            "seats": seats.map { .integer(Int64($0)) } ?? .null,
+                            "seats_left": seats.map { .integer(Int64(max(0, $0 - after))) } ?? .null,
+                            "sold_out": .bool(seats.map { after >= $0 } ?? false), "would_register": .string(email)])
+        }
         let result: RegistrationResult
         do {
             result = try context.store.contacts.register(email: email, product: product.key, reference: reference, seats: seats,

@@ -21,6 +21,12 @@ struct RecordPurchase: Action {
                                 currency: try arguments.string("currency").lowercased(),
                                 campaignID: try arguments.optionalString("campaign"),
                                 paymentLink: try arguments.optionalString("payment_link"), rule: context.rule)
+        if context.storesNothing {
+            return .object(["purchase_id": .null, "created": .bool(true), "would_record": .object([
+                "reference": .string(purchase.reference), "amount": .integer(purchase.amount), "currency": .string(purchase.currency),
+                "email": purchase.email.map(JSONValue.string) ?? .null, "campaign": purchase.campaignID.map(JSONValue.string) ?? .null,
+            ])])
+        }
         do {
             let (id, created) = try context.store.recordPurchase(purchase, now: context.now())
             return .object(["purchase_id": .integer(id), "created": .bool(created)])

@@ -77,8 +77,7 @@ final class EventMatcher: Sendable {
                 guard let first = rule.steps.first else { continue }
                 let flow: String
                 if let oncePer = rule.oncePer {
-                    guard let value = try? oncePer.render(in: .object(["event": body])),
-                          case let key = value.text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased(), !key.isEmpty else {
+                    guard let key = rule.oncePerKey(in: body) else {
                         report.append(.object(["rule": .string(rule.name), "skipped": .string("once_per \(oncePer) has no value in this event")]))
                         continue
                     }

@@ -105,62 +105,43 @@ final class StepRunner: Sendable {
         let catalog = try liveCatalog(for: step, store: store)
         let context = JSONValue.object(["event": body, "steps": .object(outputs), "contact": contact, "catalog": catalog])
 
-        if let unless = step.unless, let contactID {
-            let holds: Bool
+        let gate = try StepGate.decide(step, context: context, unlessHolds: { () throws(JobFailure) -> Bool in
+            guard let unless = step.unless, let contactID else { return false }
             do {
-                holds = try store.contacts.evaluate(contactID: contactID, queries: [unless], now: clock()).first == true
+                return try store.contacts.evaluate(contactID: contactID, queries: [unless], now: clock()).first == true
             } catch {
                 throw JobFailure.storage("checking step \(stepName)'s unless:", error)
             }
-            if holds {
-                logger.info("step skipped; flow ends", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
-                                                                 "step": "\(stepName)", "reason": "unless: holds"])
-                return .skipped(reason: "unless: the contact now matches the step's guard", followUps: [])
+        }, doNotContact: { (email: String) throws(JobFailure) -> String? in
+            do {
+                return try store.contacts.doNotContact(email: email)
+            } catch {
+                throw JobFailure.storage("checking do-not-contact", error)
             }
-        }
-
-        if let failed = step.conditions.first(where: { !$0.holds(in: context) }) {
+        })
+        let rendered: [String: JSONValue]
+        switch gate {
+        case .endFlow(let reason):
             logger.info("step skipped; flow ends", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
-                                                             "step": "\(stepName)", "condition": "\(failed)"])
-            return .skipped(reason: "if: condition \(failed) does not hold", followUps: [])
-        }
-
-        if let failed = step.skipConditions.first(where: { !$0.holds(in: context) }) {
+                                                             "step": "\(stepName)", "reason": "\(reason)"])
+            return .skipped(reason: reason, followUps: [])
+        case .skipStep(let reason):
             logger.info("step skipped; flow goes on", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
-                                                                "step": "\(stepName)", "condition": "\(failed)"])
-            let reason = "when: condition \(failed) does not hold"
+                                                                "step": "\(stepName)", "reason": "\(reason)"])
             // The next step sees this one's output as it is stored: `{"skipped": …}`.
             let result = JSONValue.object(["skipped": .string(reason)])
             let next = try nextStepJob(after: index, of: rule, result: result, outputs: outputs, body: body, contact: contact,
                                        contactEmail: contactEmail, catalog: catalog, flow: flow)
             return .skipped(reason: reason, followUps: next.map { [$0] } ?? [])
-        }
-
-        var rendered: [String: JSONValue] = [:]
-        for (name, argument) in step.arguments {
-            do {
-                rendered[name] = try argument.render(in: context)
-            } catch {
-                throw JobFailure.invalidJob("step '\(stepName)' argument '\(name)': \(error)")
-            }
-        }
-
-        let spec = ActionCatalog.spec(step.action)
-        let leadEmail = rendered["email"].map { ContactObservation.normalise(email: $0.text) }
-        if spec?.provider == .instantly, let leadEmail, !leadEmail.isEmpty {
-            // Unsubscribed or bounced people get no more email from any rule; this is not configurable.
-            let reason: String?
-            do {
-                reason = try store.contacts.doNotContact(email: leadEmail)
+        case .run(let arguments, let leadEmail):
+            rendered = arguments
+            if let leadEmail {
                 // Recorded before the call: the webhook Instantly sends about this write must find it (loop guard).
-                if reason == nil { try store.contacts.recordOwnWrite(email: leadEmail, rule: ruleName, at: clock()) }
-            } catch {
-                throw JobFailure.storage("checking do-not-contact", error)
-            }
-            if let reason {
-                logger.info("step skipped; flow ends", metadata: ["job_id": .stringConvertible(job.id), "rule": "\(ruleName)",
-                                                                 "step": "\(stepName)", "reason": "do-not-contact (\(reason))"])
-                return .skipped(reason: "do-not-contact: the contact \(reason)", followUps: [])
+                do {
+                    try store.contacts.recordOwnWrite(email: leadEmail, rule: ruleName, at: clock())
+                } catch {
+                    throw JobFailure.storage("checking do-not-contact", error)
+                }
             }
         }
 

@@ -73,9 +73,52 @@ public struct Trigger: Sendable, Equatable {
 
     /// Whether an event of `type` with body `event` starts the rule.
     public func matches(type: String, event: JSONValue) -> Bool {
-        guard segmentChange == nil, eventTypes.contains(type) else { return false }
+        evaluate(source: source, type: type, event: event).matched
+    }
+
+    /// The trigger's decision on an event of `source` and `type` with body `event` (as rules read it), with why
+    /// not: the engine's matching (`matches`) and `hookyard explain` use this one function.
+    public func evaluate(source eventSource: EventSource, type: String, event: JSONValue) -> TriggerEvaluation {
+        if let segmentChange {
+            return TriggerEvaluation(matched: false, reason: "starts on \(segmentChange), not on events", conditions: [])
+        }
+        guard eventSource == source else {
+            return TriggerEvaluation(matched: false, reason: "listens to \(source.rawValue) events, this is \(eventSource.rawValue)", conditions: [])
+        }
+        guard eventTypes.contains(type) else {
+            return TriggerEvaluation(matched: false, reason: "listens to \(eventTypes.joined(separator: ", ")), not \(type)", conditions: [])
+        }
         let context = JSONValue.object(["event": event])
-        return conditions.allSatisfy { $0.holds(in: context) }
+        var results: [(condition: Condition, holds: Bool)] = []
+        for condition in conditions {
+            let holds = condition.holds(in: context)
+            results.append((condition, holds))
+            // As before: the first condition that fails decides (the rest are not needed).
+            if !holds {
+                let actual = context[path: condition.path].map { $0.serialized() } ?? "nothing"
+                return TriggerEvaluation(matched: false, reason: "where: \(condition) does not hold (the event has \(actual))",
+                                         conditions: results)
+            }
+        }
+        return TriggerEvaluation(matched: true, reason: nil, conditions: results)
+    }
+}
+
+/// What a trigger decided about one event: matched, or the first reason it did not, with the `where:` conditions
+/// tested so far. A value.
+public struct TriggerEvaluation: Sendable {
+    public var matched: Bool
+    public var reason: String?
+    public var conditions: [(condition: Condition, holds: Bool)]
+}
+
+extension Rule {
+    /// The `once_per` key of this rule for `event` (as rules read it): the rendered value, trimmed and lower-cased;
+    /// `nil` when it renders to nothing (the engine then skips the rule for the event).
+    public func oncePerKey(in event: JSONValue) -> String? {
+        guard let oncePer, let value = try? oncePer.render(in: .object(["event": event])) else { return nil }
+        let key = value.text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        return key.isEmpty ? nil : key
     }
 }
 

@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import HTTPServer
 import HookyardFoundation
+import HookyardMCP
 import Intake
 import Logging
 import Metrics
@@ -42,8 +43,15 @@ extension Serve {
                                                     idleTimeout: .seconds(60), maxConnections: 64, eventLoopCount: 1)
         configuration.secretsToRedact = settings.secretValues
         let access = AdminAccess(tokens: settings.adminTokens)
+        let mcp = MCPHTTPEndpoint(
+            server: HookyardMCPServer(configuration: settings, storage: HookyardStorage(configuration: settings),
+                                      allowWrites: settings.mcpAllowWrites, version: Hookyard.version,
+                                      docsDirectory: HookyardResources.locateDocs(),
+                                      sendTestEvent: TriggerForMCP.sender(configFile: settings.file, database: settings.database)),
+            logger: logger)
         let server = HTTPServer(configuration: configuration,
-                                responder: AdminResponder(metrics: metrics, access: access, reportPage: reportPage), logger: logger)
+                                responder: AdminResponder(metrics: metrics, access: access, reportPage: reportPage, mcp: mcp),
+                                logger: logger)
         return AdminListener(server: server, listen: listen, requiresToken: access.requiresToken)
     }
 
@@ -52,7 +60,7 @@ extension Serve {
     static func startAdmin(_ admin: AdminListener, logger: Logger) {
         do {
             let bound = try admin.server.start()
-            logger.info("admin listening", metadata: ["address": "\(bound)", "routes": "/metrics /healthz /report",
+            logger.info("admin listening", metadata: ["address": "\(bound)", "routes": "/metrics /healthz /report /mcp",
                                                       "admin_token": "\(admin.requiresToken ? "required" : "not set")"])
         } catch {
             logAdminFailure(error, listen: admin.listen, logger: logger)

@@ -32,24 +32,45 @@ extension SQLiteContactStore {
     /// - Throws: `ContactStorageError.segmentQuery` or `SQLiteError`.
     public func contacts(matching query: SegmentQuery?, paymentStatus: PaymentStatus?, engagement: EngagementLevel?,
                          limit: Int, now: Int64) throws -> [Contact] {
+        try contacts(matching: ContactFilter(segment: query, paymentStatus: paymentStatus, engagement: engagement),
+                     limit: limit, now: now)
+    }
+
+    /// Contacts that pass `filter`, most recently updated first, at most `limit`, after `filter.after`. Each contact is
+    /// read completely (a few indexed queries per contact).
+    /// - Throws: `ContactStorageError.segmentQuery` or `SQLiteError`.
+    public func contacts(matching filter: ContactFilter, limit: Int, now: Int64) throws -> [Contact] {
         var conditions: [String] = []
         var arguments: [any SQLBindable] = []
-        if let query {
+        if let query = filter.segment {
             conditions.append("(\(try Self.boundSQL(query)))")
             arguments += Self.arguments(query, now: now)
         }
-        if let paymentStatus {
+        if let paymentStatus = filter.paymentStatus {
             conditions.append("c.payment_status = ?")
             arguments.append(paymentStatus.rawValue)
         }
-        if let engagement {
+        if let engagement = filter.engagement {
             conditions.append("c.engagement = ?")
             arguments.append(engagement.rawValue)
         }
+        if let campaign = filter.campaign {
+            conditions.append("c.id IN (SELECT contact_id FROM contact_leads WHERE campaign_id = ?)")
+            arguments.append(campaign)
+        }
+        if let text = filter.addressContains {
+            // SQLite-specific: `instr` (PostgreSQL: `strpos`); addresses are stored normalised (lower case).
+            conditions.append("instr(c.email, ?) > 0")
+            arguments.append(text.lowercased())
+        }
+        if let after = filter.after {
+            conditions.append("(c.updated_at < ? OR (c.updated_at = ? AND c.id < ?))")
+            arguments += [after.updatedAt, after.updatedAt, after.id] as [any SQLBindable]
+        }
         arguments.append(limit)
-        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        var contacts = try segmentRows(query, """
-            SELECT \(Self.contactColumns) FROM contacts c \(filter) ORDER BY c.updated_at DESC, c.id DESC LIMIT ?
+        let where_ = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        var contacts = try segmentRows(filter.segment, """
+            SELECT \(Self.contactColumns) FROM contacts c \(where_) ORDER BY c.updated_at DESC, c.id DESC LIMIT ?
             """, arguments: arguments, row: Self.contactRow)
         for index in contacts.indices { try complete(&contacts[index]) }
         return contacts
