@@ -18,17 +18,24 @@ final class MCPClientTests: XCTestCase {
         "INSTANTLY_CUSTOMER_CAMPAIGN_ID": "00000000-0000-4000-8000-000000000004",
     ]
 
-    /// python3 with the `mcp` package; a skip (a failure under .ci/run, HOOKYARD_REQUIRE_TOOLS=1) without it.
-    static func python() throws -> URL {
-        let python = URL(fileURLWithPath: "/usr/bin/env")
-        let (status, output) = try DaemonProcess.runProgram(python, ["python3", "-c", "import mcp.client.streamable_http"],
-                                                            environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"])
-        if status != 0 {
-            let message = "python3 with the MCP SDK is needed (scripts/ensure-deps.sh installs it: pip install 'mcp>=1.20,<2'): \(output)"
-            if ProcessInfo.processInfo.environment["HOOKYARD_REQUIRE_TOOLS"] == "1" { XCTFail(message) }
-            throw XCTSkip(message)
+    /// The Python interpreter with the `mcp` package: the project's own environment that scripts/ensure-deps.sh
+    /// makes (`.build/test-python`, so a fresh Debian's externally managed Python is left alone), else `python3` on
+    /// the PATH; a skip (a failure under .ci/run, HOOKYARD_REQUIRE_TOOLS=1) without either.
+    static func python() throws -> String {
+        let environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        let project = repository.appendingPathComponent(".build/test-python/bin/python3").path
+        var outputs: [String] = []
+        for candidate in [project, "python3"] where candidate == "python3" || FileManager.default.fileExists(atPath: candidate) {
+            let (status, output) = try DaemonProcess.runProgram(URL(fileURLWithPath: "/usr/bin/env"),
+                                                                [candidate, "-c", "import mcp.client.streamable_http"],
+                                                                environment: environment)
+            if status == 0 { return candidate }
+            outputs.append("\(candidate): \(output)")
         }
-        return python
+        let message = "Python with the MCP SDK is needed (scripts/ensure-deps.sh makes .build/test-python with 'mcp>=1.20,<2'): "
+            + outputs.joined(separator: "; ")
+        if ProcessInfo.processInfo.environment["HOOKYARD_REQUIRE_TOOLS"] == "1" { XCTFail(message) }
+        throw XCTSkip(message)
     }
 
     /// A daemon on lead-to-sale with the admin token, after the walk-through's two deliveries and their jobs.
@@ -76,8 +83,8 @@ final class MCPClientTests: XCTestCase {
                    "HOME": ProcessInfo.processInfo.environment["HOME"] ?? "/root"]
         env.merge(environment) { $1 }
         let process = Process()
-        process.executableURL = python
-        process.arguments = ["timeout", "120", "python3", Self.client.path, arguments[0], scriptFile.path] + arguments.dropFirst()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["timeout", "120", python, Self.client.path, arguments[0], scriptFile.path] + arguments.dropFirst()
         process.environment = env
         let output = Pipe()
         let errors = Pipe()
