@@ -314,3 +314,14 @@ public struct ContactConfigurationReader: EnvironmentExpandingReader {
     // MARK: Values
 
 }
+
+extension HookyardConfiguration {
+    /// `contact` with only the segments configured now (memberships of a segment since removed are left out), as
+    /// `hookyard contacts` and the MCP tools show them.
+    public func current(_ contact: Contact) -> Contact {
+        var contact = contact
+        let names = Set(segments.map(\.name))
+        contact.segments = contact.segments.filter(names.contains)
+        return contact
+    }
+}

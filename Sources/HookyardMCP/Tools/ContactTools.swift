@@ -137,14 +137,3 @@ enum ContactTools {
         return lines.joined(separator: "\n")
     }
 }
-
-extension HookyardConfiguration {
-    /// `contact` with only the segments configured now (memberships of a segment since removed are left out), as
-    /// `hookyard contacts` shows them.
-    func current(_ contact: Contact) -> Contact {
-        var contact = contact
-        let names = Set(segments.map(\.name))
-        contact.segments = contact.segments.filter(names.contains)
-        return contact
-    }
-}

@@ -68,8 +68,7 @@ enum EventTools {
         annotations: HookyardTool.readOnly
     ) { input, context in
         try input.expectOnly(["id"])
-        let reference: String
-        if case .int(let number)? = input.values["id"] { reference = String(number) } else { reference = try input.requiredString("id") }
+        let reference = try input.eventReference()
         return try await context.storage.withConnections { storage in
             // A row id is read by its key; an event id or dedup key needs the slower lookup of `events show`.
             let found = try Int64(reference).flatMap { try storage.store.event(id: $0) } ?? storage.store.event(reference)

@@ -18,8 +18,7 @@ enum ExplainTools {
         annotations: HookyardTool.readOnly
     ) { input, context in
         try input.expectOnly(["id"])
-        let reference: String
-        if case .int(let number)? = input.values["id"] { reference = String(number) } else { reference = try input.requiredString("id") }
+        let reference = try input.eventReference()
         let rules = context.configuration.rules
         return try await context.storage.withConnections { storage in
             let found = try Int64(reference).flatMap { try storage.store.event(id: $0) } ?? storage.store.event(reference)

@@ -33,6 +33,12 @@ public struct ToolInput: Sendable {
         }
     }
 
+    /// The `id` argument of the event tools: a row id given as a number or a string, an `evt_...` id or a dedup key.
+    func eventReference() throws -> String {
+        if case .int(let number)? = values["id"] { return String(number) }
+        return try requiredString("id")
+    }
+
     func requiredString(_ name: String) throws -> String {
         guard let value = try string(name) else { throw ToolError.invalidArgument(tool, name, "is required") }
         return value

@@ -196,16 +196,6 @@ extension EngagementLevel: ExpressibleByArgument {}
 
 func now() -> Int64 { WallClock.nowMilliseconds() }
 
-extension HookyardConfiguration {
-    /// `contact` with only the segments configured now (memberships of a segment since removed are left out).
-    func current(_ contact: Contact) -> Contact {
-        var contact = contact
-        let names = Set(segments.map(\.name))
-        contact.segments = contact.segments.filter(names.contains)
-        return contact
-    }
-}
-
 /// A contact's net revenue per currency, sorted; a currency whose total overflowed says so.
 private func revenueTexts(_ contact: Contact) -> [String] {
     (Set(contact.revenue.keys).union(contact.revenueOverflowed)).sorted().map { currency in
