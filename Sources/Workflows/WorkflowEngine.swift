@@ -32,6 +32,17 @@ public struct ContactPolicy: Sendable {
     }
 }
 
+extension ContactPolicy {
+    /// `contact` as a step sees it (`contact.` in templates and conditions): with only the segments configured now,
+    /// not those of segments since removed. The step runner and the dry run render it alike.
+    func view(of contact: Contact) -> JSONValue {
+        var current = contact
+        let configured = Set(segments.map(\.name))
+        current.segments = current.segments.filter(configured.contains)
+        return ContactJSON.render(current)
+    }
+}
+
 /// The provider connections workflows use: live transports when API keys are configured, dry-run transports
 /// (which record the exact requests and send nothing) when they are not.
 public struct ProviderSet: Sendable {

@@ -110,29 +110,11 @@ public struct FlowDryRun: Sendable {
                        store: any WorkflowRecords, now: Int64) throws -> [StepRun] {
         var outputs: [String: JSONValue] = [:]
         var runs: [StepRun] = []
-        var contactJSON: JSONValue = contact.map { current in
-            var current = current
-            let configured = Set(policy.segments.map(\.name))
-            current.segments = current.segments.filter(configured.contains)
-            return ContactJSON.render(current)
-        } ?? .null
+        var contactJSON: JSONValue = contact.map(policy.view(of:)) ?? .null
         for step in rule.steps {
             let context = JSONValue.object(["event": event, "steps": .object(outputs), "contact": contactJSON, "catalog": catalog.json])
             let schedule = step.schedule.map { "\($0)" }
-            let gate = try StepGate.decide(step, context: context, unlessHolds: { () throws(JobFailure) -> Bool in
-                guard let unless = step.unless, let contact else { return false }
-                do {
-                    return try store.contacts.evaluate(contactID: contact.id, queries: [unless], now: now).first == true
-                } catch {
-                    throw JobFailure.storage("checking step \(step.name)'s unless:", error)
-                }
-            }, doNotContact: { (address: String) throws(JobFailure) -> String? in
-                do {
-                    return try store.contacts.doNotContact(email: address)
-                } catch {
-                    throw JobFailure.storage("checking do-not-contact", error)
-                }
-            })
+            let gate = try StepGate.decide(step, context: context, contactID: contact?.id, contacts: store.contacts, clock: { now })
             switch gate {
             case .endFlow(let reason):
                 runs.append(StepRun(step: step.name, action: step.action, outcome: "ends flow", reason: reason, schedule: schedule,
@@ -170,7 +152,7 @@ public struct FlowDryRun: Sendable {
                 }
             }
             if contactJSON == .null, let email, let found = try store.contacts.contact(email: email) {
-                contactJSON = ContactJSON.render(found)
+                contactJSON = policy.view(of: found)
             }
         }
         return runs

@@ -17,14 +17,20 @@ enum StepGate {
     /// The step alone is skipped; the flow goes on with the next.
     case skipStep(reason: String)
 
-    /// Decides `step` in `context` (`event`, `steps`, `contact`, `catalog`).
-    /// - Parameters:
-    ///   - unlessHolds: whether the contact now matches the step's `unless:` guard (`false` without a guard or contact).
-    ///   - doNotContact: why Instantly actions must skip an address (`unsubscribed`, `bounced`), or `nil`.
-    static func decide(_ step: Step, context: JSONValue, unlessHolds: () throws(JobFailure) -> Bool,
-                       doNotContact: (String) throws(JobFailure) -> String?) throws(JobFailure) -> StepGate {
-        if step.unless != nil, try unlessHolds() {
-            return .endFlow(reason: "unless: the contact now matches the step's guard")
+    /// Decides `step` in `context` (`event`, `steps`, `contact`, `catalog`) for the contact `contactID` (`nil`: none,
+    /// so an `unless:` guard does not hold), reading its segments and the do-not-contact list from `contacts`.
+    /// - Parameter clock: the time the `unless:` guard is evaluated at, read only when the step has one.
+    /// - Throws: `JobFailure.storage` when `contacts` cannot be read, `.invalidJob` for an argument that cannot render.
+    static func decide(_ step: Step, context: JSONValue, contactID: Int64?, contacts: any ContactStorage,
+                       clock: () -> Int64) throws(JobFailure) -> StepGate {
+        if let unless = step.unless, let contactID {
+            let holds: Bool
+            do {
+                holds = try contacts.evaluate(contactID: contactID, queries: [unless], now: clock()).first == true
+            } catch {
+                throw JobFailure.storage("checking step \(step.name)'s unless:", error)
+            }
+            if holds { return .endFlow(reason: "unless: the contact now matches the step's guard") }
         }
         if let failed = step.conditions.first(where: { !$0.holds(in: context) }) {
             return .endFlow(reason: "if: condition \(failed) does not hold")
@@ -43,7 +49,13 @@ enum StepGate {
         let leadEmail = rendered["email"].map { ContactObservation.normalise(email: $0.text) }
         if ActionCatalog.spec(step.action)?.provider == .instantly, let leadEmail, !leadEmail.isEmpty {
             // Unsubscribed or bounced people get no more email from any rule; this is not configurable.
-            if let reason = try doNotContact(leadEmail) {
+            let reason: String?
+            do {
+                reason = try contacts.doNotContact(email: leadEmail)
+            } catch {
+                throw JobFailure.storage("checking do-not-contact", error)
+            }
+            if let reason {
                 return .endFlow(reason: "do-not-contact: the contact \(reason)")
             }
             return .run(arguments: rendered, leadEmail: leadEmail)

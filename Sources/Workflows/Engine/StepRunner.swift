@@ -96,29 +96,12 @@ final class StepRunner: Sendable {
                                                                  "step": "\(stepName)", "reason": "contact erased"])
                 return .skipped(reason: "the contact was erased", followUps: [])
             }
-            if var current = found {
-                let configured = Set(currentContactPolicy.segments.map(\.name))
-                current.segments = current.segments.filter(configured.contains)  // not those of segments since removed
-                contact = ContactJSON.render(current)
-            }
+            if let found { contact = currentContactPolicy.view(of: found) }
         }
         let catalog = try liveCatalog(for: step, store: store)
         let context = JSONValue.object(["event": body, "steps": .object(outputs), "contact": contact, "catalog": catalog])
 
-        let gate = try StepGate.decide(step, context: context, unlessHolds: { () throws(JobFailure) -> Bool in
-            guard let unless = step.unless, let contactID else { return false }
-            do {
-                return try store.contacts.evaluate(contactID: contactID, queries: [unless], now: clock()).first == true
-            } catch {
-                throw JobFailure.storage("checking step \(stepName)'s unless:", error)
-            }
-        }, doNotContact: { (email: String) throws(JobFailure) -> String? in
-            do {
-                return try store.contacts.doNotContact(email: email)
-            } catch {
-                throw JobFailure.storage("checking do-not-contact", error)
-            }
-        })
+        let gate = try StepGate.decide(step, context: context, contactID: contactID, contacts: store.contacts, clock: clock)
         let rendered: [String: JSONValue]
         switch gate {
         case .endFlow(let reason):
