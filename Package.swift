@@ -124,7 +124,7 @@ let package = Package(
                           path: "Benchmarks/BenchReport", swiftSettings: swiftSettings),
         // Times every read tool of the MCP server on the report benchmark's database, for `make bench`.
         .executableTarget(name: "BenchMCP",
-                          dependencies: ["HookyardMCP", "HookyardConfiguration", "DemoData", "TestSupport",
+                          dependencies: ["HookyardFoundation", "HookyardMCP", "HookyardConfiguration", "DemoData", "TestSupport",
                                          .product(name: "MCP", package: "swift-sdk")],
                           path: "Benchmarks/BenchMCP", swiftSettings: swiftSettings),
 
@@ -152,7 +152,7 @@ let package = Package(
                     dependencies: ["Intake", "HookyardConfiguration", "HTTPServer", "Contacts", "Outbound", "Store", "Jobs", "Workflows", "Yams", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "HookyardMCPTests",
-                    dependencies: ["HookyardMCP", "HookyardConfiguration", "Store", "DemoData", "TestSupport",
+                    dependencies: ["HookyardFoundation", "HookyardMCP", "HookyardConfiguration", "Store", "DemoData", "TestSupport",
                                    .product(name: "MCP", package: "swift-sdk")],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "hookyardTests", dependencies: ["Metrics", "HTTPServer", "StrictJSON", "HookyardFoundation", "SQLite", "hookyard", "HookyardConfiguration", "Intake", "Store", "Contacts", "TestSupport", "Reports", "DemoData",

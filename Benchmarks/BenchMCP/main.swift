@@ -11,6 +11,7 @@
 // Usage: bench-mcp [contacts=100000] [runs=50]
 import DemoData
 import Foundation
+import HookyardFoundation
 import HookyardConfiguration
 import HookyardMCP
 import MCP
@@ -25,7 +26,7 @@ let path = directory.appendingPathComponent("mcp.db").path
 
 func milliseconds(since start: DispatchTime) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6 }
 
-let now = Int64(Date().timeIntervalSince1970 * 1000)
+let now = WallClock.nowMilliseconds()
 let seeding = DispatchTime.now()
 let summary = try DemoDataset(contacts: contacts, seed: 7, now: now).create(path: path, force: false)
 let file = directory.appendingPathComponent("hookyard.yaml")

@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 import Store
 import TestSupport
 import XCTest
@@ -43,10 +44,7 @@ final class MCPClientTests: XCTestCase {
         let yaml = try String(contentsOf: Self.repository.appendingPathComponent("deploy/examples/lead-to-sale.yaml"), encoding: .utf8)
         let daemon = try DaemonProcess(yaml: yaml, environment: Self.exampleEnvironment.merging(["HOOKYARD_ADMIN_TOKEN": Self.adminToken]) { $1 })
         addTeardownBlock { _ = daemon.terminate() }
-        let environment = Self.exampleEnvironment.merging([
-            "HOOKYARD_LISTEN": "127.0.0.1:\(daemon.port)", "STRIPE_WEBHOOK_SECRET": DaemonProcess.stripeSecret,
-            "INSTANTLY_WEBHOOK_SECRET": DaemonProcess.instantlySecret,
-        ]) { $1 }
+        let environment = triggerEnvironment(daemon)
         var (status, output) = try daemon.run(["trigger", "instantly", "lead_interested", "--email", "ada@example.com"], environment: environment)
         XCTAssertEqual(status, 0, output)
         (status, output) = try daemon.run(["trigger", "stripe", "checkout.session.completed", "--payment-link", "latest",
@@ -56,21 +54,26 @@ final class MCPClientTests: XCTestCase {
         return daemon
     }
 
-    /// Waits until no job is running, retrying or due.
+    /// Waits until no job is running, retrying or due (and the walk-through's eight have succeeded).
     func settle(_ daemon: DaemonProcess, timeout: TimeInterval = 60) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
+        let settled = try waitUntil(timeout: .seconds(timeout), interval: .milliseconds(50)) {
             let queue = try SQLiteJobQueue(path: daemon.databasePath)
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            defer { queue.close() }
+            let now = WallClock.nowMilliseconds()
             let busy = try queue.list(state: nil, limit: 10_000).contains { job in
                 job.state == .running || job.state == .retrying || (job.state == .queued && job.nextRunAt <= now + 500)
             }
-            let succeeded = try queue.list(state: .succeeded, limit: 10_000).count
-            queue.close()
-            if !busy, succeeded >= 8 { return }
-            usleep(50_000)
+            return try !busy && queue.list(state: .succeeded, limit: 10_000).count >= 8
         }
-        XCTFail("jobs still due after \(Int(timeout)) s\n\(daemon.output)")
+        if !settled { XCTFail("jobs still due after \(Int(timeout)) s\n\(daemon.output)") }
+    }
+
+    /// What `hookyard trigger` needs to deliver to `daemon`: the example's settings, its address and its secrets.
+    func triggerEnvironment(_ daemon: DaemonProcess) -> [String: String] {
+        Self.exampleEnvironment.merging([
+            "HOOKYARD_LISTEN": "127.0.0.1:\(daemon.port)", "STRIPE_WEBHOOK_SECRET": DaemonProcess.stripeSecret,
+            "INSTANTLY_WEBHOOK_SECRET": DaemonProcess.instantlySecret,
+        ]) { $1 }
     }
 
     /// Runs the Python client with `script` (see Fixtures/mcp_client.py) and returns its JSON output.
@@ -205,10 +208,7 @@ final class MCPClientTests: XCTestCase {
     func testExplainAndDryRunAgreeWithTheCLIAndWithTheEngine() throws {
         _ = try Self.python()
         let daemon = try leadToSale()
-        let environment = Self.exampleEnvironment.merging([
-            "HOOKYARD_LISTEN": "127.0.0.1:\(daemon.port)", "STRIPE_WEBHOOK_SECRET": DaemonProcess.stripeSecret,
-            "INSTANTLY_WEBHOOK_SECRET": DaemonProcess.instantlySecret,
-        ]) { $1 }
+        let environment = triggerEnvironment(daemon)
         // Ada is interested again: the engine holds lead-to-sale back (its own write to her lead was moments ago).
         let (status, output) = try daemon.run(["trigger", "instantly", "lead_interested", "--email", "ada@example.com"], environment: environment)
         XCTAssertEqual(status, 0, output)

@@ -1,5 +1,6 @@
 import DemoData
 import Foundation
+import HookyardFoundation
 import HookyardConfiguration
 @testable import HookyardMCP
 import MCP
@@ -18,7 +19,7 @@ final class ToolboxTests: XCTestCase {
 
     static func seed(into directory: URL) throws -> HookyardConfiguration {
         let database = directory.appendingPathComponent("demo.db").path
-        _ = try DemoDataset(contacts: 300, seed: 7, now: Int64(Date().timeIntervalSince1970 * 1000)).create(path: database, force: true)
+        _ = try DemoDataset(contacts: 300, seed: 7, now: WallClock.nowMilliseconds()).create(path: database, force: true)
         let file = directory.appendingPathComponent("hookyard.yaml")
         try """
             database: \(database)
