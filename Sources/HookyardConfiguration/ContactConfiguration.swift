@@ -319,9 +319,6 @@ extension HookyardConfiguration {
     /// `contact` with only the segments configured now (memberships of a segment since removed are left out), as
     /// `hookyard contacts` and the MCP tools show them.
     public func current(_ contact: Contact) -> Contact {
-        var contact = contact
-        let names = Set(segments.map(\.name))
-        contact.segments = contact.segments.filter(names.contains)
-        return contact
+        contact.keepingSegments(Set(segments.map(\.name)))
     }
 }

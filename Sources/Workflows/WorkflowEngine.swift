@@ -36,10 +36,7 @@ extension ContactPolicy {
     /// `contact` as a step sees it (`contact.` in templates and conditions): with only the segments configured now,
     /// not those of segments since removed. The step runner and the dry run render it alike.
     func view(of contact: Contact) -> JSONValue {
-        var current = contact
-        let configured = Set(segments.map(\.name))
-        current.segments = current.segments.filter(configured.contains)
-        return ContactJSON.render(current)
+        ContactJSON.render(contact.keepingSegments(Set(segments.map(\.name))))
     }
 }
 

@@ -69,3 +69,13 @@ public struct Contact: Sendable, Equatable {
         self.updatedAt = updatedAt
     }
 }
+
+extension Contact {
+    /// This contact with only the memberships of `configured` segments: what the CLI and the MCP tools show and what
+    /// steps see, leaving out segments removed from the configuration since.
+    public func keepingSegments(_ configured: Set<String>) -> Contact {
+        var contact = self
+        contact.segments = segments.filter(configured.contains)
+        return contact
+    }
+}
