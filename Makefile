@@ -45,8 +45,9 @@ banner:
 	@echo "The walk-through of this example, step by step: docs/workflows/$(EXAMPLE).md"
 	@echo
 
-## Run every test (unit and integration).
-test: deps
+## Run every test (unit and integration); the PostgreSQL tests start a throwaway server of Debian's postgresql.
+test:
+	@scripts/ensure-deps.sh postgresql
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
 

@@ -33,6 +33,9 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
 
+        .systemLibrary(name: "CPostgreSQL", path: "Sources/CPostgreSQL", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+
         .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
 
         // The one syscall layer (swift-nio's rule: EINTR retried, EAGAIN "would block", EBADF/EFAULT fatal) and
@@ -52,6 +55,9 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // The one SQLite wrapper: connections, statements, bindings, row decoding; SQLite's own words in its errors.
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
+        // The one libpq wrapper: connections, prepared statements, typed parameters, rows, advisory locks,
+        // LISTEN/NOTIFY; PostgreSQL's SQLSTATE and message in its errors.
+        .target(name: "PostgreSQL", dependencies: ["CPostgreSQL", "SystemCalls"], swiftSettings: swiftSettings),
         // Events, jobs, schema, migrations; group commit.
         .target(name: "Store",
                 dependencies: ["HookyardFoundation", "SQLite", .product(name: "Logging", package: "swift-log")],
@@ -129,12 +135,13 @@ let package = Package(
                           path: "Benchmarks/BenchMCP", swiftSettings: swiftSettings),
 
         // Helpers shared by the tests: a raw-socket HTTP client and a runner for the real binary.
-        .target(name: "TestSupport", dependencies: ["HookyardFoundation", "HTTPServer", "Intake", "Store", "StrictJSON", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .target(name: "TestSupport", dependencies: ["HookyardFoundation", "HTTPServer", "Intake", "Store", "StrictJSON", "PostgreSQL", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls", "CLinux"], swiftSettings: swiftSettings),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "StrictJSON", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "HookyardFoundationTests", dependencies: ["HookyardFoundation"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: swiftSettings),
+        .testTarget(name: "PostgreSQLTests", dependencies: ["PostgreSQL", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["HookyardFoundation", "SQLite", "Store", "Contacts", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "IntakeTests", dependencies: ["StrictJSON", "Intake", "Cryptography", "HTTPServer", "Metrics", "SQLite", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")],

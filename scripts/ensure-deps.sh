@@ -3,7 +3,9 @@
 # Python SDK the MCP tests drive the server with (a real client no one here wrote).
 # As root it runs apt-get; otherwise it prints the exact command and stops.
 set -euo pipefail
-packages=(libsqlite3-dev libssl-dev libcurl4-openssl-dev "$@")
+# libpq-dev: the PostgreSQL client library (the second storage engine). `make test` also asks for `postgresql`, the
+# server the tests start their throwaway cluster with (Tests/TestSupport/PostgreSQLTestServer.swift).
+packages=(libsqlite3-dev libssl-dev libcurl4-openssl-dev libpq-dev "$@")
 command -v pkg-config >/dev/null 2>&1 || packages+=(pkg-config)
 # The MCP client for Tests/HookyardMCPTests lives in the project's own Python environment (.build/test-python), so a
 # fresh Debian's externally managed system Python is left alone; Debian ships `venv`'s pip bootstrap separately.
@@ -38,6 +40,11 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "Installing ${missing[*]} with apt-get ..."
 export DEBIAN_FRONTEND=noninteractive
+# The tests start their own cluster; Debian's package would otherwise create and start a system-wide one.
+if [[ " ${missing[*]} " == *" postgresql "* ]] && [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+fi
 apt-get update -qq
 apt-get install -y -qq "${missing[@]}" >/dev/null
 install_mcp

@@ -73,6 +73,13 @@ public enum Posix {
         try Rule.nonBlockingCall("send") { Glibc.send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// Waits until `fd` is readable or `timeoutMilliseconds` pass (`poll` for `POLLIN`; -1 waits without limit).
+    /// - Returns: whether it became readable (or reported an error or hang-up, which the next read reveals).
+    public static func waitUntilReadable(_ fd: Int32, timeoutMilliseconds: Int32) throws(SystemCallError) -> Bool {
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return try Rule.call("poll") { Glibc.poll(&descriptor, 1, timeoutMilliseconds) } > 0
+    }
+
     /// Sends one datagram to `address` (`sendto` with `MSG_NOSIGNAL`). - Returns: the bytes sent.
     public static func sendTo(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, address: UnsafePointer<sockaddr>,
                               length: socklen_t) throws(SystemCallError) -> Int {
