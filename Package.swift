@@ -60,7 +60,7 @@ let package = Package(
         .target(name: "PostgreSQL", dependencies: ["CPostgreSQL", "SystemCalls"], swiftSettings: swiftSettings),
         // Events, jobs, schema, migrations; group commit.
         .target(name: "Store",
-                dependencies: ["HookyardFoundation", "SQLite", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["HookyardFoundation", "SQLite", "PostgreSQL", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // Contacts: what a contact is (model, engagement, payment status, registrations, export, erasure), what each
         // stored event says about a person, segments, and contact storage (`ContactStorage`, SQLite beside it).
@@ -142,7 +142,7 @@ let package = Package(
         .testTarget(name: "HookyardFoundationTests", dependencies: ["HookyardFoundation"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: swiftSettings),
         .testTarget(name: "PostgreSQLTests", dependencies: ["PostgreSQL", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "StoreTests", dependencies: ["HookyardFoundation", "SQLite", "Store", "Contacts", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "StoreTests", dependencies: ["HookyardFoundation", "SQLite", "Store", "Contacts", "PostgreSQL", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "IntakeTests", dependencies: ["StrictJSON", "Intake", "Cryptography", "HTTPServer", "Metrics", "SQLite", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import PostgreSQL
+import Store
 import Synchronization
 
 /// A throwaway PostgreSQL cluster for the tests: `initdb` in a temporary directory, listening only on a Unix socket
@@ -54,6 +55,26 @@ public final class PostgreSQLTestServer: Sendable {
         try admin.execute("CREATE DATABASE \(name)")
         return url(database: name)
     }
+
+    /// A new database with Hookyard's whole schema (`PostgreSQLSchema`, migrated once per process into a template
+    /// that each such database is copied from), and its URI.
+    public func makeStoreDatabase() throws -> String {
+        try templateReady.withLock { ready in
+            guard !ready else { return }
+            let admin = try PostgreSQLConnection(url: url(database: "postgres"))
+            defer { admin.close() }
+            try admin.execute("CREATE DATABASE hookyard_template")
+            try PostgreSQLStoreConnection.open(url: url(database: "hookyard_template")).close()
+            ready = true
+        }
+        let name = "store_\(getpid())_\(databaseCount.withLock { count in count += 1; return count })"
+        let admin = try PostgreSQLConnection(url: url(database: "postgres"))
+        defer { admin.close() }
+        try admin.execute("CREATE DATABASE \(name) TEMPLATE hookyard_template")
+        return url(database: name)
+    }
+
+    private let templateReady = Mutex(false)
 
     private init() throws {
         let binaries = try Self.binaryDirectory()
