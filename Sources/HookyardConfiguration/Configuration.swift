@@ -6,6 +6,7 @@ import HTTPServer
 import Intake
 import Outbound
 import Reports
+import Store
 import Workflows
 import Yams
 
@@ -15,7 +16,7 @@ import Yams
 ///
 /// Sources, later ones winning: built-in defaults, the YAML file, then the environment (`HOOKYARD_LISTEN`,
 /// `HOOKYARD_ADMIN_LISTEN`,
-/// `HOOKYARD_DATABASE`, `HOOKYARD_LOG_LEVEL`, `HOOKYARD_WORKERS`, `HOOKYARD_RETRY_*`, `HOOKYARD_MAX_ATTEMPTS`,
+/// `HOOKYARD_DATABASE`, `HOOKYARD_DATABASE_URL`, `HOOKYARD_LOG_LEVEL`, `HOOKYARD_WORKERS`, `HOOKYARD_RETRY_*`, `HOOKYARD_MAX_ATTEMPTS`,
 /// `STRIPE_API_BASE`, `STRIPE_MAX_RPS`, `INSTANTLY_API_BASE`, `INSTANTLY_MAX_RPS`) and the secrets (`NAME`,
 /// `NAME_FILE`, `$CREDENTIALS_DIRECTORY/NAME`).
 public struct HookyardConfiguration: Sendable {
@@ -24,7 +25,18 @@ public struct HookyardConfiguration: Sendable {
     public var adminListen = "127.0.0.1:9090"
     /// `HOOKYARD_ADMIN_TOKEN` (a secret): when set, every admin route but `/healthz` requires it (`AdminAccess`).
     public var adminTokens: [String] = []
+    /// The SQLite database file (`database:` or `database.path`, `HOOKYARD_DATABASE`); unused when `databaseURL` is set.
     public var database = "./hookyard.db"
+    /// `database.url` or `HOOKYARD_DATABASE_URL`: a PostgreSQL URI, which selects PostgreSQL (several nodes share it).
+    public var databaseURL: String?
+    /// `HOOKYARD_DATABASE_PASSWORD` (a secret: also `_FILE` or a systemd credential): PostgreSQL's password, kept out
+    /// of the URI.
+    public var databasePassword: String?
+    /// Where the database is, and so which engine stores it: PostgreSQL when a URL is set, else the SQLite file.
+    public var databaseLocation: DatabaseLocation {
+        if let databaseURL { return .postgresql(url: databaseURL, password: databasePassword) }
+        return .sqlite(path: database)
+    }
     public var logLevel = "info"
     public var http = HTTPSettings()
     public var stripe = StripeSettings()
@@ -260,6 +272,16 @@ public enum ConfigurationLoader {
         // Set but empty turns the admin listener off, like `off`.
         if let admin = environment["HOOKYARD_ADMIN_LISTEN"] { configuration.adminListen = admin }
         if let database = environment["HOOKYARD_DATABASE"], !database.isEmpty { configuration.database = database }
+        if let url = environment["HOOKYARD_DATABASE_URL"], !url.isEmpty {
+            if let path = environment["HOOKYARD_DATABASE"], !path.isEmpty {
+                issues.append(ConfigurationIssue(origin: "environment", line: nil, key: "HOOKYARD_DATABASE_URL",
+                                                 message: "both HOOKYARD_DATABASE (a SQLite file, '\(path)') and HOOKYARD_DATABASE_URL (PostgreSQL) are set; set only one"))
+            }
+            configuration.databaseURL = url
+        }
+        do {
+            configuration.databasePassword = try SecretResolver.resolveWhole("HOOKYARD_DATABASE_PASSWORD", environment: environment)
+        } catch { issues.append(error) }
         if let level = environment["HOOKYARD_LOG_LEVEL"], !level.isEmpty { configuration.logLevel = level }
         func number(_ name: String, min: Double, _ set: (Double) -> Void) {
             guard let text = environment[name], !text.isEmpty else { return }
@@ -334,6 +356,11 @@ public enum ConfigurationLoader {
         if configuration.database.isEmpty {
             issues.append(ConfigurationIssue(origin: origin, line: nil, key: "database", message: "must not be empty"))
         }
+        if let url = configuration.databaseURL, !DatabaseLocation.isPostgreSQLURI(url) {
+            issues.append(ConfigurationIssue(origin: origin, line: nil, key: "database.url (HOOKYARD_DATABASE_URL)",
+                                             message: "'\(DatabaseLocation.postgresql(url: url, password: nil))' is not a PostgreSQL URI; "
+                                                 + "write postgresql://USER@HOST:5432/DATABASE?sslmode=require (the password in HOOKYARD_DATABASE_PASSWORD or its _FILE)"))
+        }
         for (key, base) in [("stripe.api_base (STRIPE_API_BASE)", configuration.stripe.apiBase),
                             ("instantly.api_base (INSTANTLY_API_BASE)", configuration.instantly.apiBase)] {
             if !(base.hasPrefix("https://") || base.hasPrefix("http://")) || base.hasSuffix("/") {
@@ -358,6 +385,28 @@ public enum SecretResolver {
     /// systemd credential counts as none).
     /// - Throws: `ConfigurationIssue` when `NAME` and `NAME_FILE` are both set, or a named file cannot be read.
     public static func resolve(_ name: String, environment: [String: String]) throws(ConfigurationIssue) -> [String]? {
+        guard let text = try text(name, environment: environment) else { return nil }
+        let secrets = split(text)
+        if secrets.isEmpty {
+            throw ConfigurationIssue(origin: "environment", line: nil, key: name, message: "secret is empty")
+        }
+        return secrets
+    }
+
+    /// The secret for `name` as one value (trimmed, commas kept: a password), or `nil` when no source has it.
+    /// - Throws: as `resolve(_:environment:)`.
+    public static func resolveWhole(_ name: String, environment: [String: String]) throws(ConfigurationIssue) -> String? {
+        guard let text = try text(name, environment: environment) else { return nil }
+        let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if secret.isEmpty {
+            throw ConfigurationIssue(origin: "environment", line: nil, key: name, message: "secret is empty")
+        }
+        return secret
+    }
+
+    /// The text of `NAME`, `NAME_FILE`'s file or the credential `NAME`; `nil` when none has it (an empty credential
+    /// counts as none).
+    private static func text(_ name: String, environment: [String: String]) throws(ConfigurationIssue) -> String? {
         let direct = environment[name].flatMap { $0.isEmpty ? nil : $0 }
         let fileName = environment["\(name)_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         if direct != nil, fileName != nil {
@@ -377,12 +426,7 @@ public enum SecretResolver {
                 text = credential
             }
         }
-        guard let text else { return nil }
-        let secrets = split(text)
-        if secrets.isEmpty {
-            throw ConfigurationIssue(origin: "environment", line: nil, key: name, message: "secret is empty")
-        }
-        return secrets
+        return text
     }
 
     /// Splits a comma-separated secret list, trimming whitespace and newlines.
@@ -433,7 +477,19 @@ public struct YAMLReader: ConfigurationSectionReader {
             switch key {
             case "listen": string(value, key) { configuration.listen = $0 }
             case "admin_listen": string(value, key) { configuration.adminListen = $0 }
-            case "database": string(value, key) { configuration.database = $0 }
+            case "database":
+                // `database: FILE` (SQLite), or a mapping with `path:` (SQLite) or `url:` (PostgreSQL).
+                if value.mapping == nil {
+                    string(value, key) { configuration.database = $0 }
+                } else {
+                    section(value, key) { reader, name, node in
+                        switch name {
+                        case "path": reader.string(node, "database.path") { configuration.database = $0 }
+                        case "url": reader.string(node, "database.url") { configuration.databaseURL = $0.isEmpty ? nil : $0 }
+                        default: reader.issue(node, "database.\(name)", "unknown key (database has path, url)")
+                        }
+                    }
+                }
             case "log_level": string(value, key) { configuration.logLevel = $0 }
             case "http": section(value, key) { reader, name, node in
                 let path = "http.\(name)"

@@ -24,6 +24,11 @@ public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
         return nil
     }
 
+    /// Whether `text` is a PostgreSQL connection URI (`postgresql://…` or `postgres://…`), which selects PostgreSQL.
+    public static func isPostgreSQLURI(_ text: String) -> Bool {
+        text.hasPrefix("postgresql://") || text.hasPrefix("postgres://")
+    }
+
     /// The path, or the URI with any password replaced by `***`.
     public var description: String {
         switch self {
