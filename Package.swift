@@ -104,6 +104,11 @@ let package = Package(
                                .product(name: "MCP", package: "swift-sdk"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
+        // What the nodes sharing one database coordinate: periodic tasks run by one node at a time, and request rate
+        // limits that hold for the sum of the nodes.
+        .target(name: "Cluster",
+                dependencies: ["Store", "PostgreSQL", "Outbound", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swiftSettings),
         // CLI, logging, wiring.
         .executableTarget(name: "hookyard",
                           dependencies: ["HookyardFoundation", "HookyardConfiguration", "HTTPServer", "SystemCalls", "Store", "Intake", "Outbound", "Contacts", "Jobs", "Workflows", "Alerts", "Metrics", "Cryptography", "StrictJSON",
@@ -142,6 +147,7 @@ let package = Package(
         .testTarget(name: "HookyardFoundationTests", dependencies: ["HookyardFoundation"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: swiftSettings),
         .testTarget(name: "PostgreSQLTests", dependencies: ["PostgreSQL", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Store", "PostgreSQL", "Outbound", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["HookyardFoundation", "SQLite", "Store", "Contacts", "PostgreSQL", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "IntakeTests", dependencies: ["StrictJSON", "Intake", "Cryptography", "HTTPServer", "Metrics", "SQLite", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")],

@@ -21,7 +21,7 @@ public final class LiveProviderTransport: ProviderTransport {
     public let baseURL: String
     private let apiKey: String?
     private let extraHeaders: [(String, String)]
-    private let limiter: RateLimiter
+    private let limiter: any RequestRateLimiting
     private let userAgent: String
     private let connectTimeoutMilliseconds: Int
     private let totalTimeoutMilliseconds: Int
@@ -38,7 +38,7 @@ public final class LiveProviderTransport: ProviderTransport {
     ///   - extraHeaders: sent with every request, e.g. `[("Stripe-Version", "2025-10-29.clover")]`.
     ///   - limiter: shared by everything calling this provider (and paused on 429).
     public init(provider: String, baseURL: String, apiKey: String?, extraHeaders: [(String, String)] = [],
-                limiter: RateLimiter, userAgent: String, connectTimeoutMilliseconds: Int = 5_000,
+                limiter: any RequestRateLimiting, userAgent: String, connectTimeoutMilliseconds: Int = 5_000,
                 totalTimeoutMilliseconds: Int = 30_000, metrics: HookyardMetrics? = nil) {
         self.provider = provider
         self.metrics = metrics
@@ -66,7 +66,7 @@ public final class LiveProviderTransport: ProviderTransport {
         for name in request.headers.keys.sorted() { headers.append((name, request.headers[name]!)) }
 
         let waitStarted = DispatchTime.now().uptimeNanoseconds
-        limiter.acquire()
+        limiter.acquireGrant()
         let sendStarted = DispatchTime.now().uptimeNanoseconds
         metrics?.rateLimiterWait.increment(by: Double(sendStarted - waitStarted) / 1e9, labels: [providerLabel])
         let response: HTTPClientResponse

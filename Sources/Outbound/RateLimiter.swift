@@ -17,6 +17,17 @@ public struct SystemRateLimiterClock: RateLimiterClock {
     public func sleep(nanoseconds: UInt64) { usleep(UInt32(min(nanoseconds / 1_000, 999_999))) }
 }
 
+/// What the provider transports take a grant from before each request: a process's own `RateLimiter`, or a limiter
+/// shared by every node of a cluster (`ClusterRateLimiter`). Thread-safe: every worker calls it.
+public protocol RequestRateLimiting: Sendable {
+    /// Blocks until the caller may send one request.
+    func acquireGrant()
+    /// Holds every caller back for `milliseconds` (a 429's `Retry-After`).
+    func pause(forMilliseconds milliseconds: Double)
+    /// Changes the rate (configuration reload).
+    func update(requestsPerSecond: Double)
+}
+
 /// Spaces the requests of every worker calling one provider at least `1 / requestsPerSecond` apart (virtual
 /// scheduling, the GCRA with a burst of one). Guarantee: **no one-second window, sliding, holds more than
 /// `requestsPerSecond` grants** (⌈requestsPerSecond⌉ for a fractional rate: 7.5 allows 8 in one second, 15 in two),
@@ -30,7 +41,7 @@ public struct SystemRateLimiterClock: RateLimiterClock {
 /// passed, not only the job that got the 429, and the next request then goes one interval after the pause ends.
 ///
 /// Thread-safe (one lock around two integers). Waiting callers sleep on the clock; they never spin.
-public final class RateLimiter: Sendable {
+public final class RateLimiter: RequestRateLimiting {
     private struct State {
         /// Nanoseconds between grants: ⌈10^9 / rate⌉.
         var interval: UInt64
@@ -84,6 +95,8 @@ public final class RateLimiter: Sendable {
             clock.sleep(nanoseconds: min(wait, 999_000_000))
         }
     }
+
+    public func acquireGrant() { acquire() }
 
     /// Holds every caller back until `milliseconds` from now (a 429's `Retry-After`, at most a day; NaN or negative
     /// is no pause); the first request after it goes one interval after the pause ends.

@@ -13,7 +13,7 @@ final class PostgreSQLMigrationTests: XCTestCase {
         defer { connection.close() }
         XCTAssertEqual(try PostgreSQLStoreConnection.schemaVersion(connection), PostgreSQLSchema.currentVersion)
         let tables = try connection.query("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").first?.int(0)
-        XCTAssertEqual(tables, 26)
+        XCTAssertEqual(tables, 27)
         XCTAssertEqual(try connection.query("SELECT checked_at FROM store_probe").first?.int(0), 0)
         try PostgreSQLStoreConnection.open(url: url).close()
         XCTAssertEqual(try PostgreSQLStoreConnection.schemaVersion(connection), PostgreSQLSchema.currentVersion)

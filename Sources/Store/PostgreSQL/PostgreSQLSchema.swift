@@ -334,6 +334,14 @@ public enum PostgreSQLSchema {
             source_path     TEXT    COLLATE "C" NOT NULL
         );
         """,
+        // 2: PostgreSQL only (a SQLite database has one node): the request rate limits every node shares
+        // (`ClusterRateLimiter`): the next free request slot per provider, in the server's clock (microseconds).
+        """
+        CREATE TABLE cluster_rate_limits (
+            name         TEXT    COLLATE "C" PRIMARY KEY,
+            next_slot_us BIGINT  NOT NULL
+        );
+        """,
     ]
 
     /// The version a fully migrated database has.
