@@ -87,7 +87,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Rules, actions and the engine that runs them as job kinds through Outbound.
         .target(name: "Workflows",
-                dependencies: ["StrictJSON", "HookyardFoundation", "Store", "SQLite", "Jobs", "Contacts", "Outbound", "Alerts", "Cryptography", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["StrictJSON", "HookyardFoundation", "Store", "SQLite", "Jobs", "Contacts", "Outbound", "Alerts", "Cluster", "Cryptography", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The success-metrics report (attribution, funnel, revenue, churn) computed from the store by SQL aggregates.
         .target(name: "Reports", dependencies: ["HookyardFoundation", "Store", "SQLite"], swiftSettings: swiftSettings),

@@ -305,7 +305,7 @@ batch = []
 // 3. Drain them through the real worker pool and engine, timed from start to empty queue.
 let engine = WorkflowEngine(rules: [], contacts: policy, providers: .dryRun, logger: logger)
 let handler = TimedHandler(engine: engine)
-let pool = WorkerPool(configuration: WorkerPool.Configuration(databasePath: path, workers: workers, pollMilliseconds: 5),
+let pool = WorkerPool(configuration: WorkerPool.Configuration(location: .sqlite(path: path), workers: workers, pollMilliseconds: 5),
                       handler: handler, logger: logger)
 let start = DispatchTime.now()
 try pool.start()

@@ -61,7 +61,7 @@ func run(events count: Int, workers: Int, requestsPerSecond: Double) throws -> R
     let providers = ProviderSet(stripe: transport, instantly: DryRunProviderTransport(provider: "Instantly"),
                                 stripeDryRun: false, instantlyDryRun: true)
     let engine = WorkflowEngine(rules: [rule], providers: providers, logger: logger)
-    let pool = WorkerPool(configuration: WorkerPool.Configuration(databasePath: path, workers: workers, pollMilliseconds: 5),
+    let pool = WorkerPool(configuration: WorkerPool.Configuration(location: .sqlite(path: path), workers: workers, pollMilliseconds: 5),
                           handler: engine.jobKinds, logger: logger)
     let expected = count * 3
     let start = DispatchTime.now()

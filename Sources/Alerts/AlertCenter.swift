@@ -24,7 +24,8 @@ public final class AlertCenter: AlertRaising {
     public static let notificationKind = "alert.notify"
 
     public struct Configuration: Sendable {
-        public var databasePath: String
+        /// The database the alerts are kept in (either engine).
+        public var location: DatabaseLocation
         /// The same condition is notified again after this long while it holds (`alerts.repeat_interval`).
         public var repeatIntervalMilliseconds: Int64
         /// Whether each notification also becomes an `alert.notify` job (`HOOKYARD_ALERT_WEBHOOK_URL` is set).
@@ -32,9 +33,9 @@ public final class AlertCenter: AlertRaising {
         /// `false` (the daemon): alert state commits with `synchronous=NORMAL`.
         public var durableCommits: Bool
 
-        public init(databasePath: String, repeatIntervalMilliseconds: Int64 = 3_600_000, postsToWebhook: Bool = false,
+        public init(location: DatabaseLocation, repeatIntervalMilliseconds: Int64 = 3_600_000, postsToWebhook: Bool = false,
                     durableCommits: Bool = true) {
-            self.databasePath = databasePath
+            self.location = location
             self.repeatIntervalMilliseconds = max(1_000, repeatIntervalMilliseconds)
             self.postsToWebhook = postsToWebhook
             self.durableCommits = durableCommits
@@ -208,13 +209,20 @@ public final class AlertCenter: AlertRaising {
 
     // MARK: Internals
 
+    private static func openStore(_ location: DatabaseLocation, durableCommits: Bool) throws -> any AlertStorage {
+        switch location {
+        case .sqlite(let path): try SQLiteAlertStore(path: path, durableCommits: durableCommits)
+        case .postgresql: throw StoreError.notOnThisEngine("the PostgreSQL alert store is not part of this build yet")
+        }
+    }
+
     /// Runs `body` with the connection (opened if need be), the repeat interval and the unsaved raises, under the
     /// lock. Unsaved raises of other conditions are saved first. An error closes the connection (the next call
     /// opens it again).
     private func withStore<R>(_ body: (any AlertStorage, Int64, inout [AlertCondition: UnsavedRaise]) throws -> R) -> Result<R, any Error> {
         state.withLock { state -> Result<R, any Error> in
             do {
-                let store: any AlertStorage = try state.store ?? SQLiteAlertStore(path: configuration.databasePath, durableCommits: configuration.durableCommits)
+                let store: any AlertStorage = try state.store ?? Self.openStore(configuration.location, durableCommits: configuration.durableCommits)
                 state.store = store
                 try saveUnsaved(store, state: state)
                 return .success(try body(store, state.repeatInterval, &state.unsaved))

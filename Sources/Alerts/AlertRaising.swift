@@ -6,7 +6,7 @@ public struct AlertCondition: Hashable, Sendable, CustomStringConvertible {
         /// A job exhausted its attempts or failed permanently (subject: the rule or action, so a failing action
         /// alerts once, not once per job).
         case jobDead = "job_dead"
-        /// The store could not commit an event (subject: the database path).
+        /// The store could not commit an event (subject: the database path, or its URI without the password).
         case storeCommitFailed = "store_commit_failed"
         /// A sending account or campaign crossed a deliverability threshold (subject: `account:<email>` or
         /// `campaign:<id>` and the metric).

@@ -24,7 +24,7 @@ public struct DeadJobAlerts: DeadJobObserver {
 
     /// Raises (or refreshes) the alert for the subject of `job`, which `queue` just recorded as dead.
     /// - Parameter queue: the caller's connection, to count the subject's dead jobs (called outside any transaction).
-    public func jobDied(_ job: Job, error: String, status: Int?, queue: SQLiteJobQueue) {
+    public func jobDied(_ job: Job, error: String, status: Int?, queue: any JobQueueStorage) {
         let lastError = String(error.prefix(Self.errorLength))
         guard job.kind != AlertCenter.notificationKind else {
             logger.error("alert notification dead; not alerted again (that would loop through the same webhook)", metadata: [
@@ -58,7 +58,7 @@ public struct DeadJobAlerts: DeadJobObserver {
 
     /// Clears the dead-job alerts whose subject has no dead job left. - Returns: the subjects cleared.
     @discardableResult
-    public func clearResolved(queue: SQLiteJobQueue) -> [String] {
+    public func clearResolved(queue: any JobQueueStorage) -> [String] {
         let subjects: [String]
         do {
             subjects = try alerts.raisedSubjects(.jobDead)

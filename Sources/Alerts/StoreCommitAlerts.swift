@@ -1,7 +1,8 @@
+import Store
 import Dispatch
 import Synchronization
 
-/// Turns the event writer's failed commits into the `store_commit_failed` alert (subject: the database path) and
+/// Turns the event writer's failed commits into the `store_commit_failed` alert (subject: the database path, or its URI without the password) and
 /// clears it at the first commit that succeeds again. Called on the writer thread (`SQLiteEventWriter`'s `onCommitFailure`
 /// and `onRecovery`); the alert work runs on a queue of its own, so the writer never waits for it, and raises are
 /// coalesced: while one is in progress, further failures only mark the store as failing.
@@ -21,9 +22,9 @@ public final class StoreCommitAlerts: Sendable {
     private let state = Mutex(State())
     private let queue = DispatchQueue(label: "hookyard.store-alerts")
 
-    public init(alerts: any AlertRaising, databasePath: String) {
+    public init(alerts: any AlertRaising, database: DatabaseLocation) {
         self.alerts = alerts
-        condition = AlertCondition(.storeCommitFailed, subject: databasePath)
+        condition = AlertCondition(.storeCommitFailed, subject: database.description)
     }
 
     /// A commit failed with `error`.

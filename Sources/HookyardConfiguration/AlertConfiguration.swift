@@ -9,7 +9,7 @@ extension HookyardConfiguration {
     /// `alerts:` and the alert webhook secret.
     public struct AlertSettings: Sendable {
         /// `alerts.repeat_interval`: a condition that holds is notified again after this long.
-        public var repeatIntervalMilliseconds = AlertCenter.Configuration(databasePath: "").repeatIntervalMilliseconds
+        public var repeatIntervalMilliseconds = AlertCenter.Configuration(location: .sqlite(path: "")).repeatIntervalMilliseconds
         /// `HOOKYARD_ALERT_WEBHOOK_URL` (a secret: never logged); empty: alerts are log lines only.
         public var webhookURL = ""
     }

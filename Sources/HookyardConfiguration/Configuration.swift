@@ -140,8 +140,8 @@ public struct HookyardConfiguration: Sendable {
             RetryPolicy(baseMilliseconds: retryBaseMilliseconds, capMilliseconds: retryCapMilliseconds, maxAttempts: maxAttempts)
         }
 
-        /// `WorkerPool.Configuration` as its init leaves it (the database path is not read from it).
-        private static let poolDefaults = WorkerPool.Configuration(databasePath: "")
+        /// `WorkerPool.Configuration` as its init leaves it (the database location is not read from it).
+        private static let poolDefaults = WorkerPool.Configuration(location: .sqlite(path: ""))
     }
 
     /// `outbound:`: the provider calls' timeouts. A value type; thread-safe.

@@ -23,5 +23,5 @@ extension JobHandler {
 /// transaction. Thread-safe: every worker calls it.
 public protocol DeadJobObserver: Sendable {
     /// - Parameter queue: the calling worker's queue connection (to count dead jobs and the like).
-    func jobDied(_ job: Job, error: String, status: Int?, queue: SQLiteJobQueue)
+    func jobDied(_ job: Job, error: String, status: Int?, queue: any JobQueueStorage)
 }

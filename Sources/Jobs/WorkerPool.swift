@@ -23,7 +23,8 @@ import SystemCalls
 /// Thread-safe: `start()` once, `stop(gracePeriod:)` once.
 public final class WorkerPool: Sendable {
     public struct Configuration: Sendable {
-        public var databasePath: String
+        /// The database the queue is in (either engine).
+        public var location: DatabaseLocation
         public var workers: Int
         public var leaseMilliseconds: Int64
         /// How long an idle worker sleeps before looking for due jobs again (unless woken by `wake()`).
@@ -39,10 +40,10 @@ public final class WorkerPool: Sendable {
         public var yieldMilliseconds: Int
         public var maxYieldMilliseconds: Int
 
-        public init(databasePath: String, workers: Int = 4, leaseMilliseconds: Int64 = 60_000, pollMilliseconds: Int64 = 250,
+        public init(location: DatabaseLocation, workers: Int = 4, leaseMilliseconds: Int64 = 60_000, pollMilliseconds: Int64 = 250,
                     retryPolicy: RetryPolicy = RetryPolicy(), intakeIsBusy: @escaping @Sendable () -> Bool = { false },
                     yieldMilliseconds: Int = 20, maxYieldMilliseconds: Int = 250) {
-            self.databasePath = databasePath
+            self.location = location
             self.workers = max(1, workers)
             self.leaseMilliseconds = max(100, leaseMilliseconds)
             self.pollMilliseconds = max(1, pollMilliseconds)
@@ -106,11 +107,15 @@ public final class WorkerPool: Sendable {
     /// - Throws: the store's error if the database cannot be opened, or the handler's from `prepare`.
     public func start() throws {
         for index in 0..<configuration.workers {
-            let queue = try SQLiteJobQueue(path: configuration.databasePath, durableCommits: false)
-            let renewals = try SQLiteJobQueue(path: configuration.databasePath, durableCommits: false)
-            try StoreConnection.leaveCheckpointsToTheWriter(queue.database)
-            try StoreConnection.leaveCheckpointsToTheWriter(renewals.database)
-            let context = WorkerContext(databasePath: configuration.databasePath, worker: owner(index), connection: queue.database)
+            let (queue, connection) = try configuration.location.openJobQueue(durableCommits: false, leavingCheckpointsToTheWriter: true)
+            let renewals: any JobQueueStorage
+            do {
+                renewals = try configuration.location.openJobQueue(durableCommits: false, leavingCheckpointsToTheWriter: true).queue
+            } catch {
+                queue.close()
+                throw error
+            }
+            let context = WorkerContext(location: configuration.location, worker: owner(index), connection: connection)
             do {
                 try handler.prepare(context)
             } catch {
@@ -166,7 +171,7 @@ public final class WorkerPool: Sendable {
         guard stopped < workers else { return }
         // Some handlers are still running: give their jobs back so a restart takes them at once.
         do {
-            let queue = try SQLiteJobQueue(path: configuration.databasePath)
+            let queue = try configuration.location.openJobQueue().queue
             defer { queue.close() }
             for index in 0..<configuration.workers {
                 let released = try queue.releaseLeases(owner: owner(index), now: clock())
@@ -183,14 +188,14 @@ public final class WorkerPool: Sendable {
     private final class Worker: @unchecked Sendable {  // Safe: `queue` and `context` are used only on the worker thread, `renewals` only on `renewalQueue`.
         let pool: WorkerPool
         let owner: String
-        let queue: SQLiteJobQueue
-        let renewals: SQLiteJobQueue
+        let queue: any JobQueueStorage
+        let renewals: any JobQueueStorage
         let context: WorkerContext
         let renewalQueue: DispatchQueue
         /// The job running now, whose lease the renewal timer extends.
         let current = Mutex<Int64?>(nil)
 
-        init(pool: WorkerPool, owner: String, queue: SQLiteJobQueue, renewals: SQLiteJobQueue, context: WorkerContext) {
+        init(pool: WorkerPool, owner: String, queue: any JobQueueStorage, renewals: any JobQueueStorage, context: WorkerContext) {
             self.pool = pool
             self.owner = owner
             self.queue = queue

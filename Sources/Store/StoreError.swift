@@ -13,6 +13,9 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case invalidJob(String)
     /// A value read back from the database is one Hookyard never writes.
     case corrupt(String)
+    /// What was asked exists for the other storage engine only (`hookyard backup` copies a SQLite file); the text
+    /// says what to do instead.
+    case notOnThisEngine(String)
 
     public var description: String {
         switch self {
@@ -24,6 +27,7 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
             "no database at '\(path)': start 'hookyard serve' once to create it, or point --database or HOOKYARD_DATABASE at it"
         case .invalidJob(let message): "invalid job: \(message)"
         case .corrupt(let message): "impossible value in the database: \(message)"
+        case .notOnThisEngine(let message): message
         }
     }
 }

@@ -89,3 +89,14 @@ public struct EventQuery: Sendable, Equatable {
         self.beforeID = beforeID
     }
 }
+
+extension StoreReading {
+    /// How many of the newest Stripe events `stripeAPIVersions()` looks at: bounded, so `stats` stays fast on a large
+    /// store; what matters is what the endpoint sends now.
+    public static var stripeAPIVersionSample: Int { 10_000 }
+
+    /// The Stripe API versions of the newest `stripeAPIVersionSample` stored Stripe events.
+    public func stripeAPIVersions() throws -> [StripeAPIVersionCount] {
+        try stripeAPIVersions(newest: Self.stripeAPIVersionSample)
+    }
+}

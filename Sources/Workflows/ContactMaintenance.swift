@@ -3,6 +3,7 @@ import Contacts
 import Dispatch
 import Foundation
 import HookyardFoundation
+import Cluster
 import Logging
 import Outbound
 import Store
@@ -18,7 +19,8 @@ import Synchronization
 /// `stop()` once; `runOnce()` may be called directly (tests, CLI) while no timer runs.
 public final class ContactMaintenance: Sendable {
     public struct Configuration: Sendable {
-        public var databasePath: String
+        /// The database the pass works on (either engine).
+        public var location: DatabaseLocation
         /// Time between passes.
         public var intervalMilliseconds: Int64
         /// Raw bodies of events older than this are pruned; `nil`: kept forever.
@@ -26,9 +28,9 @@ public final class ContactMaintenance: Sendable {
         /// Rows per transaction.
         public var batch: Int
 
-        public init(databasePath: String, intervalMilliseconds: Int64 = 600_000, retentionMilliseconds: Int64? = 30 * 86_400_000,
+        public init(location: DatabaseLocation, intervalMilliseconds: Int64 = 600_000, retentionMilliseconds: Int64? = 30 * 86_400_000,
                     batch: Int = 500) {
-            self.databasePath = databasePath
+            self.location = location
             self.intervalMilliseconds = max(1_000, intervalMilliseconds)
             self.retentionMilliseconds = retentionMilliseconds
             self.batch = max(1, batch)
@@ -54,6 +56,8 @@ public final class ContactMaintenance: Sendable {
     private let deliverability: DeliverabilityWatch?
     private let deadJobs: DeadJobAlerts?
     private let queue = DispatchQueue(label: "hookyard.contact-maintenance", qos: .utility)
+    /// Keeps the timer's passes to one node of a cluster at a time (PostgreSQL); every pass runs on SQLite.
+    private let taskLock: any PeriodicTaskLock
     /// Created by `start()`: a dispatch source must not be released while it was never resumed.
     private let timer = Mutex<TimerHandle?>(nil)
 
@@ -68,6 +72,7 @@ public final class ContactMaintenance: Sendable {
         self.deliverability = deliverability
         self.deadJobs = deadJobs
         self.configuration = Mutex(configuration)
+        taskLock = configuration.location.periodicTaskLock()
         self.engine = engine
         self.logger = logger
         self.clock = clock
@@ -86,7 +91,10 @@ public final class ContactMaintenance: Sendable {
         source.schedule(deadline: .now() + .seconds(60), repeating: .milliseconds(Int(interval)), leeway: .seconds(5))
         source.setEventHandler { [self] in
             do {
-                let report = try runOnce()
+                var ran: Report?
+                // On PostgreSQL one node of the cluster runs each pass; the others skip it (and try next interval).
+                try taskLock.runIfNoOtherNodeIs("contact-maintenance") { ran = try runOnce() }
+                guard let report = ran else { return }
                 if report != Report() {
                     logger.info("contact maintenance", metadata: [
                         "payloads_pruned": .stringConvertible(report.payloadsPruned),
@@ -115,9 +123,9 @@ public final class ContactMaintenance: Sendable {
     public func runOnce() throws -> Report {
         let settings = configuration.withLock { $0 }
         var report = Report()
-        let store = try SQLiteWorkflowStore(path: settings.databasePath)
+        let store = try WorkflowStorageOpening.open(settings.location)
         defer { store.close() }
-        let jobs = try SQLiteJobQueue(path: settings.databasePath)
+        let jobs = try settings.location.openJobQueue().queue
         defer { jobs.close() }
 
         if let retention = settings.retentionMilliseconds {

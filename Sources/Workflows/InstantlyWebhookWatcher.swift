@@ -2,6 +2,7 @@ import Alerts
 import Dispatch
 import Foundation
 import HookyardFoundation
+import Cluster
 import Logging
 import Outbound
 import Synchronization
@@ -77,14 +78,17 @@ public final class InstantlyWebhookWatcher: Sendable {
     private let queue = DispatchQueue(label: "hookyard.instantly-webhook-watcher", qos: .utility)
     /// Created by `start()`: a dispatch source must not be released while it was never resumed.
     private let timer = Mutex<TimerHandle?>(nil)
+    private let taskLock: any PeriodicTaskLock
 
     /// - Parameters:
     ///   - client: on the transport the workers use (its rate limiter is shared).
     ///   - alerts: where disabled webhooks are raised and cleared.
     ///   - clock: wall-clock time (the delivery log's times are real); injectable for tests.
+    ///   - taskLock: keeps the checks to one node of a cluster at a time (PostgreSQL); every check runs by default.
     public init(configuration: Configuration, client: InstantlyClient, alerts: any AlertRaising, logger: Logger,
-                clock: @escaping @Sendable () -> Date = { Date() }) {
+                clock: @escaping @Sendable () -> Date = { Date() }, taskLock: any PeriodicTaskLock = SingleNodeTaskLock()) {
         self.configuration = configuration
+        self.taskLock = taskLock
         self.client = client
         self.alerts = alerts
         self.logger = logger
@@ -98,13 +102,16 @@ public final class InstantlyWebhookWatcher: Sendable {
                         repeating: .milliseconds(Int(configuration.intervalMilliseconds)), leeway: .milliseconds(100))
         source.setEventHandler { [self] in
             guard !state.withLock({ $0.stopping }) else { return }
-            do throws(ProviderFailure) {
-                let report = try checkOnce()
+            do {
+                var checked: Report?
+                try taskLock.runIfNoOtherNodeIs("instantly-webhook-watch") { checked = try checkOnce() }
+                guard let report = checked else { return }
                 logger.debug("Instantly webhooks checked", metadata: ["own": "\(report.own.joined(separator: ","))",
                                                                      "resumed": "\(report.resumed.joined(separator: ","))"])
             } catch {
+                let message = (error as? ProviderFailure)?.message ?? "\(error)"
                 logger.warning("checking Instantly's webhooks failed; the next check retries", metadata: [
-                    "error": "\(error.message)", "next_check_seconds": .stringConvertible(configuration.intervalMilliseconds / 1000)])
+                    "error": "\(message)", "next_check_seconds": .stringConvertible(configuration.intervalMilliseconds / 1000)])
             }
         }
         source.resume()

@@ -142,8 +142,8 @@ public final class WorkflowEngine: Sendable {
 
     /// Runs one attempt of `job` on `store`, as a worker would (through `jobKinds`, built for this call): for tests and
     /// one-off runs.
-    public func run(_ job: Job, store: SQLiteWorkflowStore) -> JobOutcome {
-        let context = WorkerContext(databasePath: "", worker: "direct")
+    public func run(_ job: Job, store: any WorkflowRecords) -> JobOutcome {
+        let context = WorkerContext(location: .sqlite(path: ""), worker: "direct")
         context.adopt(WorkflowStoreResource(store))
         return jobKinds.run(job, context: context)
     }

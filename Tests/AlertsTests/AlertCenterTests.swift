@@ -170,7 +170,7 @@ final class AlertCenterTests: AlertTestCase {
     func testStoreCommitAlertsRaiseOnceAndClearOnRecovery() throws {
         storeEvent(type: "email_sent", body: "{}")
         let alerts = center(clock: TestClock(), webhook: false)
-        let commits = StoreCommitAlerts(alerts: alerts, databasePath: path)
+        let commits = StoreCommitAlerts(alerts: alerts, database: .sqlite(path: path))
         commits.commitSucceeded()
         commits.commitFailed(error: "disk I/O error")
         commits.drain()

@@ -87,7 +87,7 @@ class AlertTestCase: XCTestCase {
     /// Runs the queue with a one-worker pool until no job is queued, running or retrying.
     func drain(_ handler: any JobHandler, deadJobs: DeadJobAlerts? = nil, clock: @escaping MillisecondClock = WallClock.system,
                retryPolicy: RetryPolicy = RetryPolicy(baseMilliseconds: 10, capMilliseconds: 20, maxAttempts: 3)) throws {
-        let pool = WorkerPool(configuration: .init(databasePath: path, workers: 1, leaseMilliseconds: 30_000, pollMilliseconds: 5,
+        let pool = WorkerPool(configuration: .init(location: .sqlite(path: path), workers: 1, leaseMilliseconds: 30_000, pollMilliseconds: 5,
                                                    retryPolicy: retryPolicy),
                               handler: handler, logger: log.logger, clock: clock, deadJobs: deadJobs)
         try pool.start()
@@ -103,7 +103,7 @@ class AlertTestCase: XCTestCase {
 
     func center(clock: TestClock, repeatMinutes: Int64 = 60, webhook: Bool = true, path: String? = nil,
                 metrics: HookyardMetrics? = nil) -> AlertCenter {
-        AlertCenter(configuration: .init(databasePath: path ?? self.path, repeatIntervalMilliseconds: repeatMinutes * 60_000,
+        AlertCenter(configuration: .init(location: .sqlite(path: path ?? self.path), repeatIntervalMilliseconds: repeatMinutes * 60_000,
                                          postsToWebhook: webhook),
                     logger: log.logger, metrics: metrics, clock: clock.read)
     }

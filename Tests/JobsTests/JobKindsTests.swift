@@ -13,7 +13,7 @@ final class CountingResource: WorkerResource {
 
     static func open(in context: WorkerContext) throws -> CountingResource {
         opened.withLock { $0 += 1 }
-        return CountingResource(name: context.databasePath)
+        return CountingResource(name: context.location.description)
     }
 
     func close() { Self.closed.withLock { $0.append(name) } }
@@ -51,7 +51,7 @@ final class JobKindsTests: XCTestCase {
         kinds.register("b", quiet: true, handler: FixedHandler(outcome: .skipped(reason: "b", followUps: [])))
         XCTAssertEqual(kinds.kinds, ["a", "b"])
         XCTAssertEqual(kinds.quietKinds, ["b"])
-        let context = WorkerContext(databasePath: "unused", worker: "w0")
+        let context = WorkerContext(location: .sqlite(path: "unused"), worker: "w0")
         defer { context.close() }
         XCTAssertEqual(kinds.run(job(kind: "a"), context: context), .succeeded(output: "a", followUps: []))
         XCTAssertEqual(kinds.run(job(kind: "b"), context: context), .skipped(reason: "b", followUps: []))
@@ -71,14 +71,14 @@ final class JobKindsTests: XCTestCase {
 
     func testAWorkerContextOpensEachResourceOnceAndClosesThemAll() throws {
         let before = CountingResource.opened.withLock { $0 }
-        let context = WorkerContext(databasePath: "ctx-\(UUID().uuidString)", worker: "w0")
+        let context = WorkerContext(location: .sqlite(path: "ctx-\(UUID().uuidString)"), worker: "w0")
         let first = try context.resource(CountingResource.self)
         let second = try context.resource(CountingResource.self)
         XCTAssertTrue(first === second)
         XCTAssertEqual(CountingResource.opened.withLock { $0 } - before, 1)
         XCTAssertThrowsError(try context.resource(BrokenResource.self))
         context.close()
-        XCTAssertTrue(CountingResource.closed.withLock { $0.contains(context.databasePath) })
+        XCTAssertTrue(CountingResource.closed.withLock { $0.contains(context.location.description) })
     }
 
     func testAStorageFailureKeepsItsCause() {

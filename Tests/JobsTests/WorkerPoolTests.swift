@@ -55,7 +55,7 @@ final class WorkerPoolTests: XCTestCase {
     override func tearDown() { if let directory { try? FileManager.default.removeItem(at: directory) } }
 
     private func pool(_ handler: JobHandler, workers: Int = 3, lease: Int64 = 60_000, policy: RetryPolicy? = nil) -> WorkerPool {
-        WorkerPool(configuration: .init(databasePath: path, workers: workers, leaseMilliseconds: lease, pollMilliseconds: 20,
+        WorkerPool(configuration: .init(location: .sqlite(path: path), workers: workers, leaseMilliseconds: lease, pollMilliseconds: 20,
                                         retryPolicy: policy ?? fastRetries),
                    handler: handler, logger: TestLog.logger())
     }
@@ -71,7 +71,8 @@ final class WorkerPoolTests: XCTestCase {
     private final class CheckpointSettingProbe: JobHandler {
         let seen = Mutex<[Int64?]>([])
         func prepare(_ context: WorkerContext) throws {
-            let setting = try context.connection?.scalarInt("PRAGMA wal_autocheckpoint")
+            guard case .sqlite(let database)? = context.connection else { return seen.withLock { $0.append(nil) } }
+            let setting = try database.scalarInt("PRAGMA wal_autocheckpoint")
             seen.withLock { $0.append(setting) }
         }
         func run(_ job: Job, context: WorkerContext) -> JobOutcome { .succeeded(output: nil, followUps: []) }
@@ -105,7 +106,7 @@ final class WorkerPoolTests: XCTestCase {
         try makeEvents(20)
         let asked = Atomic<Int>(0)
         let handler = ScriptedHandler { _ in .succeeded(output: nil, followUps: []) }
-        let workers = WorkerPool(configuration: .init(databasePath: path, workers: 2, pollMilliseconds: 20, retryPolicy: fastRetries,
+        let workers = WorkerPool(configuration: .init(location: .sqlite(path: path), workers: 2, pollMilliseconds: 20, retryPolicy: fastRetries,
                                                       intakeIsBusy: { asked.add(1, ordering: .relaxed); return true },
                                                       yieldMilliseconds: 2, maxYieldMilliseconds: 10),
                                  handler: handler, logger: TestLog.logger())

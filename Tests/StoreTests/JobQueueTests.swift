@@ -333,7 +333,7 @@ final class JobQueueTests: XCTestCase {
         let (stored, attempts) = try XCTUnwrap(try queue.job(job.id))
         XCTAssertEqual(stored.state, .skipped)
         XCTAssertEqual(stored.output, #"{"skipped":"when: condition a = \"b\" does not hold"}"#)
-        XCTAssertEqual(SQLiteJobQueue.skipReason(of: stored), #"when: condition a = "b" does not hold"#)
+        XCTAssertEqual(Job.skipReason(of: stored), #"when: condition a = "b" does not hold"#)
         XCTAssertEqual(attempts.map(\.outcome), ["skipped"])
         XCTAssertEqual(try queue.list(state: .skipped, limit: 10).map(\.id), [job.id])
         XCTAssertEqual(try queue.list(state: nil, limit: 10).filter { $0.idempotencyKey == "flow:r:1:next" }.map(\.state), [.queued],
@@ -370,7 +370,7 @@ final class JobQueueTests: XCTestCase {
                        [.succeeded, .skipped, .succeeded, .succeeded, .dead],
                        "only the step job whose output says skipped changes; process_event and alert jobs are not steps")
         let (purchase, attempts) = try XCTUnwrap(try queue.job(2))
-        XCTAssertEqual(SQLiteJobQueue.skipReason(of: purchase), #"condition steps.link.metadata.hookyard_rule = "sale" does not hold"#)
+        XCTAssertEqual(Job.skipReason(of: purchase), #"condition steps.link.metadata.hookyard_rule = "sale" does not hold"#)
         XCTAssertEqual(attempts.map(\.outcome), ["retrying", "skipped"])
         XCTAssertEqual(attempts.first?.error, "busy")
         XCTAssertEqual(try queue.job(5)?.attempts.map(\.outcome), ["dead"])

@@ -229,7 +229,7 @@ final class ContactWorkflowTests: XCTestCase {
         try QueueDriver(path: path, engine: early).drain()
         XCTAssertEqual(try jobs("instantly.add_lead").count, 0, "engaged a minute ago: not quiet")
 
-        let maintenance = ContactMaintenance(configuration: .init(databasePath: path, retentionMilliseconds: nil), engine: engine,
+        let maintenance = ContactMaintenance(configuration: .init(location: .sqlite(path: path), retentionMilliseconds: nil), engine: engine,
                                              logger: TestLog.logger(), clock: { later })
         let report = try maintenance.runOnce()
         XCTAssertEqual(report.transitions, 1)
@@ -246,7 +246,7 @@ final class ContactWorkflowTests: XCTestCase {
         try QueueDriver(path: path, engine: engine).drain()
         instantly("lead_interested", "bob@example.com")     // its process_event job is still queued: kept
         let farFuture: @Sendable () -> Int64 = { QueueDriver.now() + 40 * 86_400_000 }
-        let maintenance = ContactMaintenance(configuration: .init(databasePath: path, retentionMilliseconds: 30 * 86_400_000),
+        let maintenance = ContactMaintenance(configuration: .init(location: .sqlite(path: path), retentionMilliseconds: 30 * 86_400_000),
                                              engine: engine, logger: TestLog.logger(), clock: farFuture)
         XCTAssertEqual(try maintenance.runOnce().payloadsPruned, 1)
         let reader = try SQLiteStoreReader(path: path)
@@ -259,7 +259,7 @@ final class ContactWorkflowTests: XCTestCase {
         try QueueDriver(path: path, engine: engine).drain()
         XCTAssertEqual(try contacts.contact(email: "bob@example.com")?.interestStatus, "interested")
         XCTAssertEqual(try maintenance.runOnce().payloadsPruned, 1)
-        let maintenanceWithoutRetention = ContactMaintenance(configuration: .init(databasePath: path, retentionMilliseconds: nil),
+        let maintenanceWithoutRetention = ContactMaintenance(configuration: .init(location: .sqlite(path: path), retentionMilliseconds: nil),
                                                              engine: engine, logger: TestLog.logger(), clock: farFuture)
         XCTAssertEqual(try maintenanceWithoutRetention.runOnce().payloadsPruned, 0)
     }

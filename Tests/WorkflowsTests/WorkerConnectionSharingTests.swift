@@ -21,9 +21,9 @@ final class WorkerConnectionSharingTests: TemporaryDirectoryTestCase {
 
         let queue = try SQLiteJobQueue(path: path, durableCommits: false)
         defer { queue.close() }
-        let context = WorkerContext(databasePath: path, worker: "w0", connection: queue.database)
+        let context = WorkerContext(location: .sqlite(path: path), worker: "w0", connection: .sqlite(queue.database))
         defer { context.close() }
-        let store = try context.resource(WorkflowStoreResource.self).store
+        let store = try XCTUnwrap(context.resource(WorkflowStoreResource.self).store as? SQLiteWorkflowStore)
         XCTAssertTrue(store.sqliteContacts.database === queue.database)
         XCTAssertEqual(try queue.database.scalarInt("PRAGMA synchronous"), 1)  // NORMAL, as before
         XCTAssertEqual(try store.database.scalarInt("PRAGMA synchronous"), 2)  // FULL, as before
@@ -36,9 +36,9 @@ final class WorkerConnectionSharingTests: TemporaryDirectoryTestCase {
     func testADirectRunOpensItsOwnContactsConnection() throws {
         let path = try database()
 
-        let context = WorkerContext(databasePath: path, worker: "direct")
+        let context = WorkerContext(location: .sqlite(path: path), worker: "direct")
         defer { context.close() }
-        let store = try context.resource(WorkflowStoreResource.self).store
+        let store = try XCTUnwrap(context.resource(WorkflowStoreResource.self).store as? SQLiteWorkflowStore)
         XCTAssertEqual(try store.sqliteContacts.database.scalarInt("PRAGMA synchronous"), 1)
     }
 }

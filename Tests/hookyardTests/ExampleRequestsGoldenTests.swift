@@ -123,7 +123,7 @@ final class ExampleRequestsGoldenTests: XCTestCase {
         let engine = WorkflowEngine(rules: configuration.rules, contacts: configuration.contactPolicy, catalog: configuration.catalog,
                                     providers: providers, runner: ActionRunner(httpTargets: targets), logger: logger, clock: clock,
                                     stripeAPIVersion: configuration.stripe.apiVersion)
-        let pool = WorkerPool(configuration: WorkerPool.Configuration(databasePath: database, workers: 1, pollMilliseconds: 5,
+        let pool = WorkerPool(configuration: WorkerPool.Configuration(location: .sqlite(path: database), workers: 1, pollMilliseconds: 5,
                                                                       retryPolicy: configuration.workers.retryPolicy),
                               handler: engine.jobKinds, logger: logger, clock: clock)
         let writer = try SQLiteEventWriter(path: database, logger: logger, onCommit: { pool.wake() })
@@ -143,12 +143,12 @@ final class ExampleRequestsGoldenTests: XCTestCase {
             let trigger = try TriggerCommand.parse(Array(words.dropFirst(2)))
             var assignments = trigger.assignments
             if let paymentLink = trigger.paymentLink {
-                let id = paymentLink == "latest" ? try TriggerCommand.latestLink(database: database, email: trigger.email, waitSeconds: 0)
+                let id = paymentLink == "latest" ? try TriggerCommand.latestLink(database: .sqlite(path: database), email: trigger.email, waitSeconds: 0)
                     : paymentLink
                 assignments.insert("data.object.payment_link=\(id)", at: 0)
             }
             let event = try TriggeredEvent(source: trigger.source, type: trigger.eventType, email: trigger.email, assignments: assignments)
-                .resolvingLink(database: database).event
+                .resolvingLink(database: .sqlite(path: database)).event
             let now = clock()
             let payload = Self.derandomized(try event.payload(nowMilliseconds: now, stripeAPIVersion: configuration.stripe.apiVersion),
                                             twin: try event.payload(nowMilliseconds: now, stripeAPIVersion: configuration.stripe.apiVersion),

@@ -354,7 +354,7 @@ final class LeadToSaleTests: XCTestCase {
         defer { queue.close() }
         let skipped = try XCTUnwrap(queue.list(state: .skipped, limit: 10).first)
         XCTAssertEqual(skipped.kind, "record_purchase")
-        XCTAssertEqual(SQLiteJobQueue.skipReason(of: skipped), reason)
+        XCTAssertEqual(Job.skipReason(of: skipped), reason)
         // The flow ended at the skipped step: nothing after `purchase` was queued.
         XCTAssertEqual(try queue.jobs(forEvent: skipped.eventID).map { "\($0.kind) \($0.state.rawValue)" },
                        ["process_event succeeded", "stripe.get_payment_link succeeded", "record_purchase skipped"])

@@ -382,7 +382,7 @@ final class ProductLaunchTests: XCTestCase {
         XCTAssertEqual(try harness.jobs().filter { $0.state == .dead }.map(\.kind), [])
         XCTAssertEqual(try harness.jobs().filter { $0.state != .succeeded && $0.state != .skipped }.map(\.kind), [])
         // Each buyer gets the team link or the solo link: the other step is skipped by its `when:`, and the flow goes on.
-        XCTAssertEqual(try harness.jobs().filter { $0.state == .skipped }.compactMap(SQLiteJobQueue.skipReason(of:)).map { $0.prefix(32) },
+        XCTAssertEqual(try harness.jobs().filter { $0.state == .skipped }.compactMap(Job.skipReason(of:)).map { $0.prefix(32) },
                        ["when: condition contact.segments", "when: condition contact.segments"])
         XCTAssertEqual(harness.stripe.customers.count, 2)
         XCTAssertEqual(harness.stripe.paymentLinks.count, 2)

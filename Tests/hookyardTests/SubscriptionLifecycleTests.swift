@@ -323,7 +323,7 @@ final class SubscriptionLifecycleTests: XCTestCase {
         XCTAssertEqual(harness.instantly.leads.filter { $0.campaign == Self.campaigns["winback"] }.map(\.email), [ada])
         let winBacks = try harness.steps(ofRule: "win-back")
         XCTAssertEqual(winBacks.map(\.state).sorted { $0.rawValue < $1.rawValue }, [.skipped, .succeeded])
-        XCTAssertEqual(winBacks.compactMap(SQLiteJobQueue.skipReason(of:)), ["unless: the contact now matches the step's guard"],
+        XCTAssertEqual(winBacks.compactMap(Job.skipReason(of:)), ["unless: the contact now matches the step's guard"],
                        "\(winBacks.map { $0.output ?? "" })")
 
         // Nothing failed for good, and every lead exists once per campaign.

@@ -452,7 +452,7 @@ final class TriggerPaymentLinkOptionTests: XCTestCase {
     func testLatestWithoutALinkSaysWhatToDo() throws {
         let directory = DaemonProcess.makeDirectory()
         let path = directory.appendingPathComponent("none.db").path
-        XCTAssertThrowsError(try TriggerCommand.latestLink(database: path, email: "ada@example.com", waitSeconds: 0.3)) { error in
+        XCTAssertThrowsError(try TriggerCommand.latestLink(database: .sqlite(path: path), email: "ada@example.com", waitSeconds: 0.3)) { error in
             let text = "\(error)"
             XCTAssertTrue(text.contains("no payment link created for ada@example.com in \(path)"), text)
             XCTAssertTrue(text.contains("trigger the event that starts the link's flow first"), text)

@@ -59,7 +59,7 @@ enum StatusTools {
                              "since": .time(alert.firstRaisedAt)])
                 }),
                 "last_event": .object(lastEvents),
-                "database": .string(configuration.database),
+                "database": .string(configuration.databaseLocation.description),
             ])
             return ToolOutput(text: lines.joined(separator: "\n"), structured: structured)
         }
@@ -110,7 +110,7 @@ struct ConfigurationSummary {
     let structured: Value
 
     init(_ configuration: HookyardConfiguration) {
-        var lines: [String] = ["configuration: \(configuration.file ?? "built-in defaults")", "database: \(configuration.database)"]
+        var lines: [String] = ["configuration: \(configuration.file ?? "built-in defaults")", "database: \(configuration.databaseLocation)"]
         let secrets: [String: Value] = [
             "STRIPE_API_KEY": .string(configuration.stripe.apiKey.isEmpty ? "not set (Stripe calls are dry-run)" : configuration.stripe.isTestKey ? "set (test mode)" : "set (live mode)"),
             "INSTANTLY_API_KEY": .string(configuration.instantly.apiKey.isEmpty ? "not set (Instantly calls are dry-run)" : "set"),
@@ -160,7 +160,7 @@ struct ConfigurationSummary {
         lines.append("payload retention: \(configuration.retentionPayloadDays == 0 ? "forever" : "\(configuration.retentionPayloadDays) days")")
         text = lines.joined(separator: "\n")
         structured = .object([
-            "file": .optional(configuration.file), "database": .string(configuration.database),
+            "file": .optional(configuration.file), "database": .string(configuration.databaseLocation.description),
             "secrets": .object(secrets), "rules": .array(rules),
             "segments": .array(configuration.segments.map { .string($0.name) }),
             "catalog": .object(["products": .array(products)]),

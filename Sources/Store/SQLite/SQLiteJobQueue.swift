@@ -137,14 +137,9 @@ public final class SQLiteJobQueue: JobQueueStorage {
     /// `skipped`, and creates `followUps` in the same transaction, as `succeed` does (a `when:` skip goes on with the
     /// next step). - Returns: `false` if `owner` no longer held the lease (nothing was written).
     public func skip(jobID: Int64, owner: String, reason: String, followUps: [NewJob] = [], now: Int64) throws -> Bool {
-        try finish(jobID: jobID, owner: owner, state: .skipped, output: Self.skippedOutput(reason), followUps: followUps, now: now)
+        try finish(jobID: jobID, owner: owner, state: .skipped, output: Job.skippedOutput(reason), followUps: followUps, now: now)
     }
 
-    /// `Job.skippedOutput(_:)`, kept here for existing callers.
-    public static func skippedOutput(_ reason: String) -> String { Job.skippedOutput(reason) }
-
-    /// `Job.skipReason(of:)`, kept here for existing callers.
-    public static func skipReason(of job: Job) -> String? { Job.skipReason(of: job) }
 
     private func finish(jobID: Int64, owner: String, state: JobState, output: String?, followUps: [NewJob], now: Int64) throws -> Bool {
         try database.transaction {

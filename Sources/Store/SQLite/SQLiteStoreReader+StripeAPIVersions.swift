@@ -1,11 +1,8 @@
 extension SQLiteStoreReader {
-    /// How many of the newest Stripe events `stripeAPIVersions()` reads.
-    public static let stripeAPIVersionSample = 10_000
-
     /// The newest `limit` stored Stripe events per `api_version`, the most recently seen version first; events
     /// whose payload is gone (pruned) count under `nil`. Bounded, so `stats` stays fast on a large store (every
     /// stored Stripe payload of 200,000 events took 4 to 7 s): what matters is what the endpoint sends now.
-    public func stripeAPIVersions(newest limit: Int = SQLiteStoreReader.stripeAPIVersionSample) throws -> [StripeAPIVersionCount] {
+    public func stripeAPIVersions(newest limit: Int) throws -> [StripeAPIVersionCount] {
         // SQLite-specific: JSON functions `json_valid`/`json_type`/`json_extract` (PostgreSQL: `jsonb` operators); `CAST` between BLOB and TEXT.
         let statement = try database.prepare("""
             SELECT CASE WHEN length(body) > 0 AND json_valid(CAST(body AS TEXT))

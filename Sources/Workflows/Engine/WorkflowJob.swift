@@ -1,6 +1,5 @@
 import Contacts
 import Jobs
-import SQLite
 import Store
 
 /// The handler of the job kinds the workflow engine runs (`WorkflowEngine.jobKinds`): opens the worker's
@@ -25,7 +24,7 @@ struct WorkflowJob: JobHandler {
 
     func run(_ job: Job, context: WorkerContext) -> JobOutcome {
         do throws(JobFailure) {
-            let store: SQLiteWorkflowStore
+            let store: any WorkflowRecords
             do {
                 store = try context.resource(WorkflowStoreResource.self).store
             } catch {
@@ -38,22 +37,17 @@ struct WorkflowJob: JobHandler {
     }
 }
 
-/// A worker's `SQLiteWorkflowStore` (its own connection), opened and closed by its `WorkerContext`. Used only on that worker.
+/// A worker's workflow records (`WorkflowRecords`, on its own connection), opened and closed by its `WorkerContext`.
+/// Used only on that worker.
 final class WorkflowStoreResource: WorkerResource {
-    let store: SQLiteWorkflowStore
+    let store: any WorkflowRecords
 
-    init(_ store: SQLiteWorkflowStore) {
+    init(_ store: any WorkflowRecords) {
         self.store = store
     }
 
-    /// The contacts share the worker's queue connection when it has one (both are `synchronous=NORMAL`: contact
-    /// state and job outcomes are derived from durably stored events and rerun after a power loss); the workflow
-    /// records (purchases, payment links) keep a connection of their own with `synchronous=FULL`.
     static func open(in context: WorkerContext) throws -> WorkflowStoreResource {
-        guard let shared = context.connection else { return WorkflowStoreResource(try SQLiteWorkflowStore(path: context.databasePath)) }
-        let records = try StoreConnection.openExisting(path: context.databasePath)
-        try StoreConnection.leaveCheckpointsToTheWriter(records)
-        return WorkflowStoreResource(SQLiteWorkflowStore(database: records, contacts: SQLiteContactStore(database: shared)))
+        WorkflowStoreResource(try WorkflowStorageOpening.open(context.location, sharing: context.connection))
     }
 
     func close() { store.close() }

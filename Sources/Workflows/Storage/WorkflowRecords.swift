@@ -29,4 +29,6 @@ public protocol WorkflowRecords: AnyObject {
                                jobID: Int64, now: Int64) throws -> Bool
     /// Every purchase, oldest first.
     func purchases() throws -> [Purchase]
+    /// Releases the connections the records opened themselves (not one they were given). Later calls throw.
+    func close()
 }

@@ -47,7 +47,7 @@ extension Serve {
             server: HookyardMCPServer(configuration: settings, storage: HookyardStorage(configuration: settings),
                                       allowWrites: settings.mcpAllowWrites, version: Hookyard.version,
                                       docsDirectory: HookyardResources.locateDocs(),
-                                      sendTestEvent: TriggerForMCP.sender(configFile: settings.file, database: settings.database)),
+                                      sendTestEvent: TriggerForMCP.sender(configFile: settings.file, database: settings.databaseLocation)),
             logger: logger)
         let server = HTTPServer(configuration: configuration,
                                 responder: AdminResponder(metrics: metrics, access: access, reportPage: reportPage, mcp: mcp),
@@ -76,11 +76,11 @@ extension Serve {
     /// `GET /report`: each request builds the report on a read-only connection of its own (opened per request, like
     /// a scrape's: a `ReportBuilder` is not thread-safe), with the daemon's clock as "now".
     static func reportPage(_ settings: HookyardConfiguration, clock: @escaping MillisecondClock, logger: Logger) -> ReportPageRoute {
-        let database = settings.database
+        let database = settings.databaseLocation
         let deliverability = settings.reportDeliverability()
         return ReportPageRoute(
             makeReport: { query in
-                let builder = try ReportBuilder(path: database, deliverability: deliverability)
+                let builder = ReportBuilder(queries: try StorageOpening.reportQueries(database), deliverability: deliverability)
                 defer { builder.close() }
                 return try builder.build(query, now: clock())
             },

@@ -21,7 +21,7 @@ struct AlertsCommand: ParsableCommand {
 
     func run() throws {
         let settings = try options.load(rules: false)
-        let store = try openStore { try SQLiteAlertStore(path: settings.database) }
+        let store = try openStore { try StorageOpening.alerts(settings.databaseLocation) }
         defer { store.close() }
         let alerts = try store.alerts(includeCleared: all)
         if json {
@@ -54,7 +54,7 @@ struct AlertsCommand: ParsableCommand {
 }
 
 /// After `jobs retry` or `jobs discard`: clears the dead-job alerts no dead job is left for, and says which.
-func clearResolvedDeadJobAlerts(_ options: ConfigurationOptions, queue: SQLiteJobQueue) throws {
+func clearResolvedDeadJobAlerts(_ options: ConfigurationOptions, queue: any JobQueueStorage) throws {
     let settings = try options.load(rules: false)
     // The clear is recorded (and its notification queued for the daemon's workers); this command prints it, and only
     // problems (warnings and errors) are logged, on standard error.

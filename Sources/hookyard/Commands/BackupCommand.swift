@@ -33,8 +33,15 @@ struct Backup: ParsableCommand {
 
     func run() throws {
         let settings = try options.load(rules: false)
+        guard case .sqlite(let databasePath) = settings.databaseLocation else {
+            throw BackupFailure("""
+                hookyard backup copies a SQLite database file; \(settings.databaseLocation) is PostgreSQL: back it up with \
+                pg_dump (pg_dump --format=custom --file=hookyard.dump "$HOOKYARD_DATABASE_URL") or your provider's snapshots \
+                and point-in-time recovery
+                """)
+        }
         let destination = URL(fileURLWithPath: path)
-        let source = URL(fileURLWithPath: settings.database)
+        let source = URL(fileURLWithPath: databasePath)
         if destination.resolvingSymlinksInPath().path == source.resolvingSymlinksInPath().path {
             throw BackupFailure("'\(path)' is the database itself; write the copy somewhere else")
         }
@@ -45,7 +52,7 @@ struct Backup: ParsableCommand {
         }
         let backup: StoreBackup
         do {
-            backup = try StoreBackup(path: settings.database)
+            backup = try StoreBackup(path: databasePath)
         } catch {
             throw BackupFailure("\(error)")
         }
@@ -57,10 +64,10 @@ struct Backup: ParsableCommand {
             try BackupFile.place(temporary, at: destination.path, replace: force)
         } catch {
             BackupFile.remove(temporary)
-            throw error as? BackupFailure ?? BackupFailure("backup of '\(settings.database)' failed: \(error)")
+            throw error as? BackupFailure ?? BackupFailure("backup of '\(databasePath)' failed: \(error)")
         }
         print("wrote \(path): \(summary.bytes) bytes, \(summary.events) events, \(summary.jobs) jobs, "
-              + "schema version \(summary.schemaVersion), integrity ok (copy of \(settings.database))")
+              + "schema version \(summary.schemaVersion), integrity ok (copy of \(databasePath))")
     }
 }
 

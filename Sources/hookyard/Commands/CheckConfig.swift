@@ -25,7 +25,7 @@ struct CheckConfig: ParsableCommand {
         }
         print("configuration OK (\(settings.file ?? "built-in defaults"))")
         print("  listen                    \(settings.listen)")
-        print("  database                  \(settings.database)")
+        print("  database                  \(settings.databaseLocation)")
         print("  log_level                 \(settings.logLevel)")
         print("  admin_listen              \(settings.adminAddress ?? "off")")
         print("  HOOKYARD_ADMIN_TOKEN      \(settings.adminTokens.isEmpty ? "not set: whoever reaches admin_listen can read /metrics and /report" : HookyardConfiguration.describe(secrets: settings.adminTokens))")
@@ -76,17 +76,17 @@ struct CheckConfig: ParsableCommand {
     /// line saying why when there is no database to read (yet).
     private func printStripeAPIVersionsSeen(_ settings: HookyardConfiguration) {
         let label = "  stripe events"
-        guard FileManager.default.fileExists(atPath: settings.database) else {
-            print(column(label, 28) + "no database at \(settings.database) yet: API versions seen are shown once events are stored")
+        guard StorageOpening.exists(settings.databaseLocation) else {
+            print(column(label, 28) + "no database at \(settings.databaseLocation) yet: API versions seen are shown once events are stored")
             return
         }
         do {
-            let reader = try SQLiteStoreReader(path: settings.database)
+            let reader = try StorageOpening.reader(settings.databaseLocation)
             for line in StripeAPIVersionsText.labelled(label, width: 28, try reader.stripeAPIVersions(), configured: settings.stripe.apiVersion) {
                 print(line)
             }
         } catch {
-            print(column(label, 28) + "cannot read \(settings.database): \(error)")
+            print(column(label, 28) + "cannot read \(settings.databaseLocation): \(error)")
         }
     }
 }

@@ -8,12 +8,6 @@ import Store
 
 /// Helpers the commands share for opening the store and printing: JSON lines, columns, times and amounts.
 
-/// The store's reader, opened for a command.
-func openReader(_ path: String) throws -> SQLiteStoreReader { try openStore { try SQLiteStoreReader(path: path) } }
-
-/// The contact store, opened for a command.
-func openContacts(_ path: String) throws -> SQLiteContactStore { try openStore { try SQLiteContactStore(path: path) } }
-
 /// Opens one of the store's connections for a command; its failure (no database file, a newer schema) becomes the
 /// command's error message.
 func openStore<Connection>(_ open: () throws -> Connection) throws -> Connection {

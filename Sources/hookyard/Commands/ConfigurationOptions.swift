@@ -11,7 +11,10 @@ struct ConfigurationOptions: ParsableArguments {
         """)
     var config: String?
 
-    @Option(name: .long, help: "SQLite database file; overrides the configuration and HOOKYARD_DATABASE.")
+    @Option(name: .long, help: """
+        SQLite database file, or a PostgreSQL URI (postgresql://…); overrides the configuration, HOOKYARD_DATABASE and \
+        HOOKYARD_DATABASE_URL.
+        """)
     var database: String?
 
     /// The loaded configuration, or an error that prints every problem with file, line and key.
@@ -30,8 +33,12 @@ struct ConfigurationOptions: ParsableArguments {
         var record: (file: String, database: String)?
         if config == nil, recorded ?? !rules {
             // The database as the usual sources name it, to read the daemon's record from.
-            let databasePath = database
-                ?? (try? ConfigurationLoader.load(path: nil, environment: environment, readRules: false))?.database
+            // (A PostgreSQL database's record is read through its store reader: not yet; its commands use --config.)
+            let databasePath: String? = if let database {
+                DatabaseLocation.isPostgreSQLURI(database) ? nil : database
+            } else {
+                (try? ConfigurationLoader.load(path: nil, environment: environment, readRules: false))?.databaseLocation.sqlitePath
+            }
             if let databasePath, let file = DaemonStatus.recordedConfigurationFile(databasePath: databasePath) {
                 if FileManager.default.isReadableFile(atPath: file) {
                     record = (file, databasePath)
@@ -45,7 +52,7 @@ struct ConfigurationOptions: ParsableArguments {
             do {
                 var loaded = try ConfigurationLoader.load(path: record.file, environment: environment, readRules: rules)
                 // The record was found in this database; the file may name another (or rely on an environment).
-                loaded.database = database ?? record.database
+                Self.use(database ?? record.database, in: &loaded)
                 Self.note("using configuration \(record.file) (recorded by the daemon of \(record.database); --config overrides)")
                 return loaded
             } catch {
@@ -64,10 +71,20 @@ struct ConfigurationOptions: ParsableArguments {
         }
         do {
             var loaded = try ConfigurationLoader.load(path: config, environment: environment, readRules: rules)
-            if let database { loaded.database = database }
+            if let database { Self.use(database, in: &loaded) }
             return loaded
         } catch {
             throw ValidationError("invalid configuration:\n\(error.description)")
+        }
+    }
+
+    /// `--database`'s value: a PostgreSQL URI selects PostgreSQL, anything else is the SQLite file.
+    private static func use(_ database: String, in configuration: inout HookyardConfiguration) {
+        if DatabaseLocation.isPostgreSQLURI(database) {
+            configuration.databaseURL = database
+        } else {
+            configuration.database = database
+            configuration.databaseURL = nil
         }
     }
 

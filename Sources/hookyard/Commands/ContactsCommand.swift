@@ -47,7 +47,7 @@ struct ContactsCommand: ParsableCommand {
             } else {
                 query = nil
             }
-            let store = try openContacts(settings.database)
+            let store = try openContacts(settings.databaseLocation)
             defer { store.close() }
             let contacts = try store.contacts(matching: query, paymentStatus: status, engagement: engagement, limit: limit, now: now())
                 .map { settings.current($0) }
@@ -75,10 +75,10 @@ struct ContactsCommand: ParsableCommand {
 
         func run() throws {
             let settings = try options.load(rules: false)
-            let store = try openContacts(settings.database)
+            let store = try openContacts(settings.databaseLocation)
             defer { store.close() }
             guard let contact = try store.contact(email: EmailAddress.normalized(email)).map(settings.current) else {
-                throw ValidationError("no contact '\(email)' in \(settings.database)")
+                throw ValidationError("no contact '\(email)' in \(settings.databaseLocation)")
             }
             let timeline = try store.timeline(contactID: contact.id, limit: limit)
             if json {
@@ -109,10 +109,10 @@ struct ContactsCommand: ParsableCommand {
 
         func run() throws {
             let settings = try options.load(rules: false)
-            let store = try openContacts(settings.database)
+            let store = try openContacts(settings.databaseLocation)
             defer { store.close() }
             guard let export = try store.export(email: EmailAddress.normalized(email)) else {
-                throw ValidationError("no contact '\(email)' in \(settings.database)")
+                throw ValidationError("no contact '\(email)' in \(settings.databaseLocation)")
             }
             print(ContactExportJSON.render(export, exportedAt: now()).serialized())
         }
@@ -145,10 +145,10 @@ struct ContactsCommand: ParsableCommand {
                     throw ValidationError("not confirmed; nothing was erased")
                 }
             }
-            let store = try openContacts(settings.database)
+            let store = try openContacts(settings.databaseLocation)
             defer { store.close() }
             guard let erasure = try store.erase(email: address) else {
-                throw ValidationError("no contact '\(email)' in \(settings.database), and no table names the address")
+                throw ValidationError("no contact '\(email)' in \(settings.databaseLocation), and no table names the address")
             }
             // The audit line names a hash, never the address; it is written whatever log_level says.
             let logger = Logging.makeLogger(level: "info")

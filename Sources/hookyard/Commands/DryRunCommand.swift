@@ -52,17 +52,16 @@ struct DryRunCommand: ParsableCommand {
             }
             (eventSource, eventType, body, eventID) = (source!, found, parsed, nil)
         } else {
-            let reader = try openReader(settings.database)
+            let reader = try openReader(settings.databaseLocation)
             let found = try Int64(event!).flatMap { try reader.event(id: $0) } ?? reader.event(event!)
-            guard let stored = found else { throw ValidationError("no event '\(event!)' in \(settings.database)") }
+            guard let stored = found else { throw ValidationError("no event '\(event!)' in \(settings.databaseLocation)") }
             guard !stored.body.isEmpty, let parsed = try? JSONValue.parse(stored.body) else {
                 throw ValidationError("event #\(stored.id) has no body left (pruned by retention or erased): give its payload with --payload")
             }
             (eventSource, eventType, body, eventID) = (stored.source, stored.type, parsed, stored.id)
         }
         // A query_only connection: a preview cannot write, whatever a step would do.
-        let connection = try openStore { try ReadingConnection.open(path: settings.database) }
-        let store = SQLiteWorkflowStore(database: connection, contacts: SQLiteContactStore(database: connection))
+        let store = try openStore { try StorageOpening.readOnlyWorkflowRecords(settings.databaseLocation) }
         defer { store.close() }
         let runs: [FlowDryRun.RuleRun]
         do {

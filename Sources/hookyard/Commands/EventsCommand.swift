@@ -23,7 +23,7 @@ struct Events: ParsableCommand {
 
         func run() throws {
             let settings = try options.load(rules: false)
-            let events = try openReader(settings.database).events(source: source, limit: limit)
+            let events = try openReader(settings.databaseLocation).events(source: source, limit: limit)
             if json {
                 for event in events { print(try jsonLine(summary(event))) }
                 return
@@ -44,15 +44,15 @@ struct Events: ParsableCommand {
 
         func run() throws {
             let settings = try options.load(rules: false)
-            guard let event = try openReader(settings.database).event(id) else {
-                throw ValidationError("no event '\(id)' in \(settings.database)")
+            guard let event = try openReader(settings.databaseLocation).event(id) else {
+                throw ValidationError("no event '\(id)' in \(settings.databaseLocation)")
             }
             var object = summary(event)
-            object["jobs"] = try SQLiteJobQueue(path: settings.database).jobs(forEvent: event.id).map { job -> [String: Any] in
+            object["jobs"] = try openJobs(settings.databaseLocation).jobs(forEvent: event.id).map { job -> [String: Any] in
                 var entry: [String: Any] = ["id": job.id, "kind": job.kind, "state": job.state.rawValue, "attempts": job.attempts]
                 if let step = stepName(job) { entry["step"] = step }
                 if let error = job.lastError { entry["last_error"] = error }
-                if let reason = SQLiteJobQueue.skipReason(of: job) { entry["skipped_because"] = reason }
+                if let reason = Job.skipReason(of: job) { entry["skipped_because"] = reason }
                 return entry
             }
             object["headers"] = (try? JSONSerialization.jsonObject(with: Data(event.headersJSON.utf8))) ?? [:]

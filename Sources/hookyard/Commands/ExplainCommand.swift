@@ -23,10 +23,10 @@ struct ExplainCommand: ParsableCommand {
 
     func run() throws {
         let settings = try options.load(rules: true, recorded: true)
-        let reader = try openReader(settings.database)
+        let reader = try openReader(settings.databaseLocation)
         let found = try Int64(event).flatMap { try reader.event(id: $0) } ?? reader.event(event)
-        guard let stored = found else { throw ValidationError("no event '\(event)' in \(settings.database)") }
-        let queue = try openStore { try SQLiteJobQueue(path: settings.database) }
+        guard let stored = found else { throw ValidationError("no event '\(event)' in \(settings.databaseLocation)") }
+        let queue = try openJobs(settings.databaseLocation)
         defer { queue.close() }
         let explanation = try EventExplanation.explain(stored, rules: settings.rules, jobs: queue.jobs(forEvent: stored.id),
                                                        jobByKey: { try queue.job(idempotencyKey: $0) })

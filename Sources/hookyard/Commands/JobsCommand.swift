@@ -36,7 +36,7 @@ struct Jobs: ParsableCommand {
             for job in jobs {
                 print(column(String(job.id), 8) + column(job.state.rawValue, 11) + column(job.kind, 32) + column(stepName(job) ?? "-", stepWidth)
                       + column(String(job.attempts), 10) + column(String(job.eventID), 8) + column(isoTime(job.nextRunAt), 26)
-                      + ((job.lastError ?? SQLiteJobQueue.skipReason(of: job).map { "skipped: " + $0 }).map { String($0.prefix(80)) } ?? ""))
+                      + ((job.lastError ?? Job.skipReason(of: job).map { "skipped: " + $0 }).map { String($0.prefix(80)) } ?? ""))
             }
         }
     }
@@ -107,9 +107,9 @@ struct Jobs: ParsableCommand {
 
 extension JobState: ExpressibleByArgument {}
 
-private func openQueue(_ options: ConfigurationOptions) throws -> SQLiteJobQueue {
+private func openQueue(_ options: ConfigurationOptions) throws -> any JobQueueStorage {
     let settings = try options.load(rules: false)
-    return try openStore { try SQLiteJobQueue(path: settings.database) }
+    return try openJobs(settings.databaseLocation)
 }
 
 /// Runs a dead-letter change, turning its refusal into a CLI error message.
@@ -128,7 +128,7 @@ private func summary(_ job: Job) -> [String: Any] {
         "created_at": isoTime(job.createdAt), "updated_at": isoTime(job.updatedAt),
     ]
     if let error = job.lastError { object["last_error"] = error }
-    if let reason = SQLiteJobQueue.skipReason(of: job) { object["skipped_because"] = reason }
+    if let reason = Job.skipReason(of: job) { object["skipped_because"] = reason }
     if let owner = job.leaseOwner { object["lease_owner"] = owner }
     if let expires = job.leaseExpiresAt { object["lease_expires_at"] = isoTime(expires) }
     return object

@@ -1,3 +1,4 @@
+import Store
 import ArgumentParser
 import Dispatch
 import Foundation
@@ -41,8 +42,8 @@ struct MCPCommand: ParsableCommand {
         let server = HookyardMCPServer(configuration: settings, storage: HookyardStorage(configuration: settings),
                                        allowWrites: allowWrites || settings.mcpAllowWrites, version: Hookyard.version,
                                        docsDirectory: HookyardResources.locateDocs(),
-                                       sendTestEvent: TriggerForMCP.sender(configFile: settings.file, database: settings.database))
-        logger.info("MCP server on stdio", metadata: ["database": "\(settings.database)",
+                                       sendTestEvent: TriggerForMCP.sender(configFile: settings.file, database: settings.databaseLocation))
+        logger.info("MCP server on stdio", metadata: ["database": "\(settings.databaseLocation)",
                                                       "writes": "\(allowWrites || settings.mcpAllowWrites)"])
         let finished = DispatchSemaphore(value: 0)
         let failure = OutcomeBox()
@@ -69,9 +70,14 @@ private final class OutcomeBox: @unchecked Sendable {
 /// and database, its output captured (never on the server's standard output, which carries the protocol), so the tool
 /// and the command send the same signed delivery. Stateless.
 enum TriggerForMCP {
-    static func sender(configFile: String?, database: String) -> TestEventSending {
+    static func sender(configFile: String?, database: DatabaseLocation) -> TestEventSending {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        let common = (configFile.map { ["--config", $0] } ?? []) + ["--database", database]
+        // The child inherits the environment (a PostgreSQL password in HOOKYARD_DATABASE_PASSWORD stays out of its arguments).
+        let databaseArgument: String = switch database {
+        case .sqlite(let path): path
+        case .postgresql(let url, _): url
+        }
+        let common = (configFile.map { ["--config", $0] } ?? []) + ["--database", databaseArgument]
         return { request in
             try await withCheckedThrowingContinuation { continuation in
                 DispatchQueue.global().async {

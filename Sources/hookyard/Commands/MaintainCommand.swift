@@ -29,7 +29,7 @@ struct Maintain: ParsableCommand {
         let alerts = AlertComponents(settings, logger: logger)
         defer { alerts.center.close() }
         let maintenance = ContactMaintenance(
-            configuration: .init(databasePath: settings.database, retentionMilliseconds: settings.retentionMilliseconds),
+            configuration: .init(location: settings.databaseLocation, retentionMilliseconds: settings.retentionMilliseconds),
             engine: engine, logger: logger, deliverability: alerts.deliverability, deadJobs: alerts.deadJobs)
         let report: ContactMaintenance.Report
         do {

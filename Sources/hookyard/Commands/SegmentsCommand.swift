@@ -21,7 +21,7 @@ struct SegmentsCommand: ParsableCommand {
 
         func run() throws {
             let settings = try options.load(rules: false)
-            let store = try openContacts(settings.database)
+            let store = try openContacts(settings.databaseLocation)
             defer { store.close() }
             let compiler = settings.segmentCompiler
             let at = now()

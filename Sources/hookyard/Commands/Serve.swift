@@ -35,7 +35,7 @@ struct Serve: ParsableCommand {
             "version": "\(Hookyard.version)",
             "listen": "\(settings.listen)",
             "admin_listen": "\(settings.adminAddress ?? "off")",
-            "database": "\(settings.database)",
+            "database": "\(settings.databaseLocation)",
             "config": "\(settings.file ?? "defaults")",
             "stripe_webhook_secret": "\(HookyardConfiguration.describe(secrets: settings.stripe.webhookSecrets))",
             "instantly_webhook_secret": "\(HookyardConfiguration.describe(secrets: settings.instantly.webhookSecrets))",
@@ -73,13 +73,13 @@ struct Serve: ParsableCommand {
         let alerts = AlertComponents(settings, logger: logger, metrics: metrics, daemon: true, clock: clock)
         metrics.registerAlertState(activeAlerts: { alerts.center.activeCounts() },
                                    deliverability: { alerts.metricsSamples(databasePath: settings.database) })
-        let storeAlerts = StoreCommitAlerts(alerts: alerts.center, databasePath: settings.database)
+        let storeAlerts = StoreCommitAlerts(alerts: alerts.center, database: settings.databaseLocation)
         let writer: SQLiteEventWriter
         do {
             writer = try SQLiteEventWriter(path: settings.database, logger: logger,
                                      onCommitFailure: { storeAlerts.commitFailed(error: $0) }, onRecovery: { storeAlerts.commitSucceeded() })
         } catch {
-            logger.critical("cannot open the database", metadata: ["database": "\(settings.database)", "error": "\(error)"])
+            logger.critical("cannot open the database", metadata: ["database": "\(settings.databaseLocation)", "error": "\(error)"])
             LogOutput.standard.flush()
             throw ExitCode(1)
         }
@@ -91,7 +91,7 @@ struct Serve: ParsableCommand {
                                     logger: logger, clock: clock, deliverability: alerts.deliverability, alertWebhook: alerts.webhook,
                                     stripeAPIVersion: settings.stripe.apiVersion)
         let pool = WorkerPool(
-            configuration: WorkerPool.Configuration(databasePath: settings.database, workers: settings.workers.count,
+            configuration: WorkerPool.Configuration(location: settings.databaseLocation, workers: settings.workers.count,
                                                     leaseMilliseconds: Int64(settings.workers.leaseSeconds) * 1000,
                                                     retryPolicy: settings.workers.retryPolicy,
                                                     intakeIsBusy: { writer.isUnderLoad }),
@@ -99,7 +99,7 @@ struct Serve: ParsableCommand {
         // The workers read what the writer stores: they ask it whether intake is busy, and wake on its commits.
         writer.whenCommitted { pool.wake() }
         let maintenance = ContactMaintenance(
-            configuration: .init(databasePath: settings.database, retentionMilliseconds: settings.retentionMilliseconds),
+            configuration: .init(location: settings.databaseLocation, retentionMilliseconds: settings.retentionMilliseconds),
             engine: engine, logger: logger, clock: clock, onJobsQueued: { pool.wake() },
             deliverability: alerts.deliverability, deadJobs: alerts.deadJobs)
         let router = IntakeRouter(configuration: settings.intake, writer: writer, logger: logger, metrics: metrics)
@@ -138,7 +138,7 @@ struct Serve: ParsableCommand {
                     do {
                         try pool.start()
                     } catch {
-                        logger.critical("cannot start the workers", metadata: ["database": "\(settings.database)", "error": "\(error)"])
+                        logger.critical("cannot start the workers", metadata: ["database": "\(settings.databaseLocation)", "error": "\(error)"])
                         throw error
                     }
                 }, stop: { pool.stop(gracePeriod: grace) }),

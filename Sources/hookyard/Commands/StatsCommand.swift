@@ -15,7 +15,7 @@ struct Stats: ParsableCommand {
 
     func run() throws {
         let settings = try options.load(rules: false)
-        let reader = try openReader(settings.database)
+        let reader = try openReader(settings.databaseLocation)
         let statistics = try reader.statistics()
         let daemon = try reader.daemonStatus()
         let backup = try reader.backupOrigin()
@@ -29,7 +29,7 @@ struct Stats: ParsableCommand {
                 "jobs": statistics.jobs,
                 "purchases": statistics.purchases.mapValues { ["count": $0.count, "amount": $0.amount.map { $0 as Any } ?? "overflow"] },
                 "payments": statistics.payments.mapValues { ["payments": $0.payments, "refunds": $0.refunds, "net": $0.net.map { $0 as Any } ?? "overflow"] },
-                "database": ["path": settings.database, "bytes": statistics.databaseBytes],
+                "database": ["path": settings.databaseLocation.description, "bytes": statistics.databaseBytes],
                 "dry_run": ["stripe": !stripeLive, "instantly": !instantlyLive],
                 "mode_from": daemon == nil ? "environment" : "daemon",
                 "stripe_api_version": settings.stripe.apiVersion,
@@ -75,7 +75,7 @@ struct Stats: ParsableCommand {
                 // No daemon has run on this database yet: all there is to go on is this command's own environment.
                 print("mode      \(mode), judged from this command's environment (no daemon has run on this database yet)")
             }
-            print("database  \(settings.database) (\(statistics.databaseBytes) bytes)")
+            print("database  \(settings.databaseLocation) (\(statistics.databaseBytes) bytes)")
             if let backup {
                 print("backup    taken at \(isoTime(backup.takenAt)), of \(backup.sourcePath); no daemon serves this copy")
             }

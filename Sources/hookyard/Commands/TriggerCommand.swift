@@ -63,7 +63,7 @@ struct TriggerCommand: ParsableCommand {
         let settings = try options.load()
         var assignments = assignments
         if let paymentLink {
-            let id = paymentLink == "latest" ? try Self.latestLink(database: settings.database, email: email) : paymentLink
+            let id = paymentLink == "latest" ? try Self.latestLink(database: settings.databaseLocation, email: email) : paymentLink
             // First, so an explicit --set still wins.
             assignments.insert("data.object.payment_link=\(id)", at: 0)
         }
@@ -73,13 +73,13 @@ struct TriggerCommand: ParsableCommand {
 
     /// The id of the link a step created last in the database at `path` (for `email`'s lead when given), waiting up
     /// to `latestLinkWaitSeconds` for one. - Throws: `TriggerError` when none appears.
-    static func latestLink(database path: String, email: String?, waitSeconds: Double = latestLinkWaitSeconds) throws -> String {
+    static func latestLink(database location: DatabaseLocation, email: String?, waitSeconds: Double = latestLinkWaitSeconds) throws -> String {
         let deadline = Date().addingTimeInterval(waitSeconds)
         var lastError: Error?
         repeat {
-            if FileManager.default.fileExists(atPath: path) {
+            if StorageOpening.exists(location) {
                 do {
-                    let reader = try SQLiteStoreReader(path: path)
+                    let reader = try StorageOpening.reader(location)
                     if let id = try reader.newestCreatedPaymentLinkID(email: email) { return id }
                 } catch {
                     lastError = error
@@ -89,7 +89,7 @@ struct TriggerCommand: ParsableCommand {
         } while Date() < deadline
         let whose = email.map { " for \($0)" } ?? ""
         let why = lastError.map { " (\($0))" } ?? ""
-        throw TriggerError(description: "--payment-link latest: no payment link created\(whose) in \(path) after \(Int(waitSeconds)) s\(why); trigger the event that starts the link's flow first (see 'hookyard jobs list'), or give the link's id")
+        throw TriggerError(description: "--payment-link latest: no payment link created\(whose) in \(location) after \(Int(waitSeconds)) s\(why); trigger the event that starts the link's flow first (see 'hookyard jobs list'), or give the link's id")
     }
 }
 
@@ -214,14 +214,14 @@ struct TriggeredEvent {
 
     /// The link Hookyard created that this event's session is on, from the database at `path`; and a line saying
     /// what the session will carry (or why it carries nothing of the link).
-    func resolvingLink(database path: String) -> (event: TriggeredEvent, note: String?) {
+    func resolvingLink(database location: DatabaseLocation) -> (event: TriggeredEvent, note: String?) {
         guard let id = paymentLinkID else { return (self, nil) }
-        guard FileManager.default.fileExists(atPath: path) else {
-            return (self, "payment link \(id) is not one Hookyard created (no database at \(path)): the session carries no link metadata")
+        guard StorageOpening.exists(location) else {
+            return (self, "payment link \(id) is not one Hookyard created (no database at \(location)): the session carries no link metadata")
         }
         do {
-            guard let link = try SQLiteStoreReader(path: path).createdPaymentLink(id: id) else {
-                return (self, "payment link \(id) is not one Hookyard created (not in \(path)): the session carries no link metadata")
+            guard let link = try StorageOpening.reader(location).createdPaymentLink(id: id) else {
+                return (self, "payment link \(id) is not one Hookyard created (not in \(location)): the session carries no link metadata")
             }
             let keys = link.metadata.keys.sorted().joined(separator: ", ")
             let note = link.metadata.isEmpty
@@ -229,7 +229,7 @@ struct TriggeredEvent {
                 : "payment link \(id): the session carries its metadata (\(keys)), as Stripe copies it; created by rule \(link.rule ?? "?")\(link.dryRun ? " in dry-run" : "")"
             return (withLink(link), note)
         } catch {
-            return (self, "payment link \(id): cannot read \(path) (\(error)): the session carries no link metadata")
+            return (self, "payment link \(id): cannot read \(location) (\(error)): the session carries no link metadata")
         }
     }
 
@@ -279,7 +279,7 @@ struct TriggeredEvent {
     /// names one (`resolvingLink`); prints the daemon's answer.
     /// - Throws: `ExitCode(1)` when the daemon answers other than 2xx; `TriggerError` when it cannot be reached.
     func deliver(settings: HookyardConfiguration, to: String?, printOnly: Bool) throws {
-        let (event, note) = resolvingLink(database: settings.database)
+        let (event, note) = resolvingLink(database: settings.databaseLocation)
         if let note {
             // Printed to stderr with --print, whose stdout is the request.
             if printOnly { FileHandle.standardError.write(Data((note + "\n").utf8)) } else { print(note) }

@@ -26,7 +26,7 @@ struct AlertComponents: Sendable {
             : AlertWebhook.live(url: settings.alerts.webhookURL, userAgent: "hookyard/\(Hookyard.version)",
                                 connectTimeoutMilliseconds: settings.outbound.connectTimeoutMilliseconds,
                                 totalTimeoutMilliseconds: settings.outbound.timeoutMilliseconds, metrics: metrics)
-        center = AlertCenter(configuration: .init(databasePath: settings.database,
+        center = AlertCenter(configuration: .init(location: settings.databaseLocation,
                                                   repeatIntervalMilliseconds: settings.alerts.repeatIntervalMilliseconds,
                                                   postsToWebhook: !daemon || webhook != nil, durableCommits: !daemon),
                              logger: logger, metrics: metrics, clock: clock)
