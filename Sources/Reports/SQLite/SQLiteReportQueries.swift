@@ -6,7 +6,7 @@ import SQLite
 /// never blocks the daemon.
 ///
 /// SQLite-specific constructs (see docs/storage.md): `INDEXED BY`, `AS MATERIALIZED`, `count(*) FILTER (...)`,
-/// boolean expressions summed as integers, `min(a, b)` as a scalar, `sqlite_master`, `PRAGMA temp_store/cache_size`,
+/// boolean expressions summed as integers, `min(a, b)` as a scalar, `sqlite_master`, `PRAGMA temp_store/cache_size/mmap_size`,
 /// and `MoneySum`'s split 64-bit sums.
 ///
 /// Not thread-safe: one instance (one SQLite connection) per thread or request.
@@ -28,7 +28,8 @@ public final class SQLiteReportQueries: ReportQueries {
     private init(database: SQLiteDatabase, ownsDatabase: Bool) {
         self.database = database
         self.ownsDatabase = ownsDatabase
-        // SQLite-specific: the queries' temporary B-trees in memory, with room for the pages they read.
+        // SQLite-specific: the queries' temporary B-trees in memory, with room for the pages they read; the file is
+        // memory-mapped (up to 1 GiB), so the range scans read its pages in place instead of one pread and copy each.
         try? database.execute("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824")
     }
 
@@ -50,14 +51,17 @@ public final class SQLiteReportQueries: ReportQueries {
     /// the table whatever the period. SQLite-specific: `INDEXED BY`, booleans read as integers (`kind = 'sent'`).
     /// - Complexity: O(rows in the period) time; memory per contact and campaign active in it.
     public func forEachActivity(since: Int64, until: Int64, _ body: (ReportActivityRow) throws -> Void) throws {
-        // Campaign ids are numbered as they come (a handful), and each contact's groups form a chain through `groups`
-        // (most contacts have one or two campaigns in a period): a row costs one integer lookup and a few integer
-        // comparisons, in small arrays.
-        var campaignNumbers: [String?: Int32] = [:]
+        // Campaign ids are numbered as they come (a handful: the first few are found by comparison, without hashing),
+        // and each contact's groups form a chain through `groups` (most contacts have one or two campaigns in a
+        // period), its head found by contact id in an array (ids are the `contacts` rowids, at most `max(id)`): a row
+        // costs a few integer comparisons in small arrays.
         var campaigns: [String?] = []
+        var moreCampaigns: [String?: Int32] = [:]
+        let maximumContact = try database.scalarInt("SELECT max(id) FROM contacts") ?? 0
+        var firstGroupOfContact = [Int32](repeating: -1, count: Int(clamping: min(max(maximumContact + 1, 0), 1 << 24)))
+        var otherFirstGroups: [Int64?: Int32] = [:]
         var contactOfGroup: [Int64?] = []
         var groups: [ActivityGroup] = []
-        var firstGroup: [Int64?: Int32] = [:]
         let statement = try database.prepare("""
             SELECT contact_id, campaign_id, kind = 'sent', kind = 'opened', kind = 'clicked', kind = 'replied'
             FROM contact_activity INDEXED BY contact_activity_by_time
@@ -68,20 +72,29 @@ public final class SQLiteReportQueries: ReportQueries {
         while try statement.step() {
             let contact = statement.isNull(0) ? nil : statement.int(0)
             let campaignID = statement.string(1)
-            let campaign: Int32
-            if let number = campaignNumbers[campaignID] {
-                campaign = number
-            } else {
-                campaign = Int32(campaigns.count)
-                campaigns.append(campaignID)
-                campaignNumbers[campaignID] = campaign
+            var campaign = Int32(campaigns.prefix(Self.campaignsCompared).firstIndex(of: campaignID) ?? -1)
+            if campaign < 0 {
+                if let number = moreCampaigns[campaignID] {
+                    campaign = number
+                } else {
+                    campaign = Int32(campaigns.count)
+                    campaigns.append(campaignID)
+                    if campaigns.count > Self.campaignsCompared { moreCampaigns[campaignID] = campaign }
+                }
             }
-            var index = firstGroup[contact] ?? -1
+            let slot = contact.flatMap { $0 >= 0 && $0 < firstGroupOfContact.count ? Int($0) : nil }
+            var index = slot.map { firstGroupOfContact[$0] } ?? otherFirstGroups[contact] ?? -1
             var last: Int32 = -1
             while index >= 0 && groups[Int(index)].campaign != campaign { (last, index) = (index, groups[Int(index)].next) }
             if index < 0 {
                 index = Int32(groups.count)
-                if last >= 0 { groups[Int(last)].next = index } else { firstGroup[contact] = index }
+                if last >= 0 {
+                    groups[Int(last)].next = index
+                } else if let slot {
+                    firstGroupOfContact[slot] = index
+                } else {
+                    otherFirstGroups[contact] = index
+                }
                 groups.append(ActivityGroup(campaign: campaign))
                 contactOfGroup.append(contact)
             }
@@ -95,6 +108,9 @@ public final class SQLiteReportQueries: ReportQueries {
                                        opened: group.opened, clicked: group.clicked, replied: group.replied))
         }
     }
+
+    /// How many campaign ids `forEachActivity` finds by comparison before it hashes them.
+    private static let campaignsCompared = 16
 
     /// One contact's activity in one campaign, while `forEachActivity` reads: `campaign` numbers its id, `next` is the
     /// contact's next group (-1: none).

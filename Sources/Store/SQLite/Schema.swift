@@ -439,9 +439,10 @@ public enum Schema {
         WHERE outcome = 'succeeded' AND job_id IN (SELECT id FROM jobs WHERE state = 'skipped');
         """,
         // 14: the report reads a period's activity as one range of a time-ordered covering index and groups it in
-        // memory; the (contact, campaign, time, kind) index it walked instead read every row of the table whatever
-        // the period, and nothing else reads by it (per-contact lookups use `contact_activity_by_contact`), so it goes:
-        // an activity insert still updates as many indexes as before.
+        // memory, and its deliverability rates (per account and campaign over the last days) read the same range; the
+        // (contact, campaign, time, kind) index the report walked instead read every row whatever the period, and
+        // nothing else reads by it (per-contact lookups use `contact_activity_by_contact`), so it goes: an activity
+        // insert updates as many indexes as before, and the new one only at its end.
         """
         CREATE INDEX contact_activity_by_time ON contact_activity (occurred_at, contact_id, campaign_id, kind, account);
         DROP INDEX contact_activity_by_contact_campaign;
