@@ -132,39 +132,25 @@ public final class ReportBuilder {
         var touched = 0
     }
 
-    /// One pass over the period's activity, grouped by contact and campaign in the order of the index
-    /// `contact_activity_by_contact_campaign` (so SQLite streams it without sorting); summed here per campaign and,
-    /// over each contact's campaigns, for the headline.
+    /// One pass over the period's activity rows (one per contact and campaign, in any order): summed per campaign
+    /// and, over each contact's campaigns, for the headline.
     private func activityFigures(_ query: ReportQuery) throws -> (total: ActivityFigures, byCampaign: [String: ActivityFigures]) {
         var total = ActivityFigures()
         var byCampaign: [String: ActivityFigures] = [:]
-        var contact: Int64?
-        var flags = (sent: false, opened: false, clicked: false, replied: false)
-        func countContact() {
-            guard contact != nil else { return }
-            total.touched += 1
-            if flags.sent {
-                total.contacted += 1
-                if flags.opened { total.opened += 1 }
-                if flags.clicked { total.clicked += 1 }
-                if flags.replied { total.replied += 1 }
-            }
-        }
+        /// Per contact, over all its campaigns: whether it was sent, opened, clicked and replied to.
+        var contacts: [Int64: (sent: Bool, opened: Bool, clicked: Bool, replied: Bool)] = [:]
         try queries.forEachActivity(since: query.since, until: query.until) { row in
-            let rowContact = row.contactID
             let sent = row.sent
             let (opened, clicked, replied) = (row.opened, row.clicked, row.replied)
             total.emailsSent += sent
-            if rowContact != contact || rowContact == nil {
-                countContact()
-                contact = rowContact
-                flags = (false, false, false, false)
+            if let contact = row.contactID {
+                let flags = contacts[contact] ?? (false, false, false, false)
+                contacts[contact] = (flags.sent || sent > 0, flags.opened || opened, flags.clicked || clicked, flags.replied || replied)
             }
-            flags = (flags.sent || sent > 0, flags.opened || opened, flags.clicked || clicked, flags.replied || replied)
             guard let campaign = row.campaign else { return }
             var figures = byCampaign[campaign] ?? ActivityFigures()
             figures.emailsSent += sent
-            if rowContact != nil {
+            if row.contactID != nil {
                 figures.touched += 1
                 if sent > 0 {
                     figures.contacted += 1
@@ -175,7 +161,13 @@ public final class ReportBuilder {
             }
             byCampaign[campaign] = figures
         }
-        countContact()
+        total.touched = contacts.count
+        for flags in contacts.values where flags.sent {
+            total.contacted += 1
+            if flags.opened { total.opened += 1 }
+            if flags.clicked { total.clicked += 1 }
+            if flags.replied { total.replied += 1 }
+        }
         return (total, byCampaign)
     }
 

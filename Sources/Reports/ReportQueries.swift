@@ -9,8 +9,8 @@ import Store
 public protocol ReportQueries: AnyObject {
     /// Campaign names by campaign id.
     func campaignNames() throws -> [String: String]
-    /// The period's email activity per contact and campaign, ordered by contact then campaign (the contact-less rows,
-    /// `contactID == nil`, first), each passed to `body` as it is read.
+    /// The period's email activity per contact and campaign (the contact-less rows, `contactID == nil`, per campaign),
+    /// one row per pair, in no particular order, each passed to `body`.
     func forEachActivity(since: Int64, until: Int64, _ body: (ReportActivityRow) throws -> Void) throws
     /// The period's payment, invoice and refund rows, each attributed (first and last touch within `lookback`;
     /// `withRule`: the rule each is credited to).

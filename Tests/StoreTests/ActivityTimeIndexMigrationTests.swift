@@ -1,0 +1,52 @@
+import Foundation
+import SQLite
+@testable import Store
+import XCTest
+
+/// Migration 14: `contact_activity_by_time` replaces `contact_activity_by_contact_campaign`, keeps the rows, and is the
+/// covering index the report's activity pass and the deliverability rates read.
+final class ActivityTimeIndexMigrationTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("activity-index-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
+
+    func testADatabaseOfVersion13GetsTheTimeIndexInsteadOfTheContactCampaignOne() throws {
+        let path = directory.appendingPathComponent("v13.db").path
+        let database = try SQLiteDatabase(path: path)
+        let timeIndex = try XCTUnwrap(Schema.migrations.firstIndex { $0.contains("CREATE INDEX contact_activity_by_time") })
+        for index in 0..<timeIndex { try database.execute(Schema.migrations[index]) }
+        try database.execute("PRAGMA user_version = \(timeIndex)")
+        try database.execute("""
+            INSERT INTO contact_activity (contact_id, kind, campaign_id, occurred_at, account) VALUES
+                (NULL, 'sent', 'c1', 10, 'a@x.example'), (NULL, 'opened', 'c1', 20, NULL), (NULL, 'sent', NULL, 30, NULL);
+            """)
+        database.close()
+
+        let migrated = try StoreConnection.openExisting(path: path)
+        defer { migrated.close() }
+        XCTAssertEqual(try migrated.scalarInt("PRAGMA user_version"), Int64(Schema.currentVersion))
+        XCTAssertEqual(try migrated.scalarInt("SELECT count(*) FROM contact_activity"), 3)
+        let indexes = try migrated.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contact_activity' AND sql IS NOT NULL ORDER BY name")
+        var names: [String] = []
+        while try indexes.step() { names.append(indexes.string(0) ?? "") }
+        XCTAssertEqual(names, ["contact_activity_by_account", "contact_activity_by_campaign", "contact_activity_by_campaign_time",
+                               "contact_activity_by_contact", "contact_activity_by_time"])
+
+        // The report's activity pass and both deliverability scopes read one covering range of it, with no table lookup.
+        for sql in [
+            "SELECT contact_id, campaign_id, kind = 'sent' FROM contact_activity WHERE occurred_at >= 1 AND occurred_at < 2",
+            "SELECT account, sum(kind = 'sent') FROM contact_activity WHERE account IS NOT NULL AND kind IN ('sent', 'bounced') AND occurred_at > 1 AND occurred_at <= 2 GROUP BY account",
+            "SELECT campaign_id, sum(kind = 'sent') FROM contact_activity WHERE campaign_id IS NOT NULL AND kind IN ('sent', 'bounced') AND occurred_at > 1 AND occurred_at <= 2 GROUP BY campaign_id",
+        ] {
+            let plan = try migrated.prepare("EXPLAIN QUERY PLAN " + sql)
+            var details: [String] = []
+            while try plan.step() { details.append(plan.string(3) ?? "") }
+            XCTAssertTrue(details.contains { $0.contains("COVERING INDEX contact_activity_by_time") }, "\(sql): \(details)")
+        }
+    }
+}
