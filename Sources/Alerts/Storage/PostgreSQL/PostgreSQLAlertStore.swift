@@ -188,14 +188,20 @@ public final class PostgreSQLAlertStore: AlertStorage {
         }
     }
 
+    /// The channel idle workers listen on for new jobs (the PostgreSQL job queue's `NOTIFY hookyard_jobs`).
+    static let jobsChannel = "hookyard_jobs"
+
     /// Inserts the notification job (inside the caller's transaction) under `eventID` unless it names its own; a job
-    /// whose idempotency key exists already is not created again (as `SQLiteJobQueue.insert`).
+    /// whose idempotency key exists already is not created again (as `SQLiteJobQueue.insert`). A created job is
+    /// announced on `jobsChannel` when the transaction commits, so an idle worker on any node wakes for it.
     private func queue(_ job: NewJob?, eventID: Int64?, now: Int64) throws -> Int64? {
         guard let job, let owner = job.eventID ?? eventID else { return nil }
-        return try connection.query("""
+        let id = try connection.query("""
             INSERT INTO jobs (event_id, kind, next_run_at, idempotency_key, input, created_at, updated_at)
             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
             """, [owner, job.kind, job.runAt, job.idempotencyKey, job.input, now]).first.map { try $0.int(0) }
+        if id != nil { try connection.notify(Self.jobsChannel) }
+        return id
     }
 
     private func existingEvent(_ id: Int64?) throws -> Int64? {
