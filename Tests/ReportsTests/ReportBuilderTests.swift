@@ -150,6 +150,57 @@ final class ReportBuilderTests: XCTestCase {
         Dictionary(uniqueKeysWithValues: report.groups.map { ($0.key, $0.figures.revenue) })
     }
 
+    /// Every query's rows, read on each engine, are the same (the PostgreSQL activity also in batches of 2 rows, so
+    /// the cursor is fetched many times); the contact-less activity comes first on both.
+    func testEveryQueryReturnsTheSameRowsOnBothEngines() throws {
+        struct Rows: Equatable {
+            var activity: [ReportActivityRow] = []
+            var payments: [ReportPaymentRow] = []
+            var links: [ReportLinkRow] = []
+            var lifetime: [ReportLifetimeValueRow] = []
+            var churn: [String] = []
+            var control: [String] = []
+            var other: [Int] = []
+            var names: [String: String] = [:]
+        }
+        var results: [Rows] = []
+        try withHistory {
+            let queries = try ReportQueriesOpening.open(location)
+            defer { queries.close() }
+            var rows = Rows()
+            let (since, until, lookback) = (at(-45), at(40), 30 * Self.day)
+            try queries.forEachActivity(since: since, until: until) { rows.activity.append($0) }
+            if let postgreSQL = queries as? PostgreSQLReportQueries {
+                postgreSQL.activityBatchRows = 2
+                var batched: [ReportActivityRow] = []
+                try postgreSQL.forEachActivity(since: since, until: until) { batched.append($0) }
+                XCTAssertEqual(batched, rows.activity)
+            }
+            for withRule in [false, true] {
+                rows.payments += try queries.attributedPayments(since: since, until: until, lookbackMilliseconds: lookback, withRule: withRule)
+            }
+            rows.links = try queries.linksSent(since: since, until: until, lookbackMilliseconds: lookback)
+            rows.lifetime = try queries.lifetimeValueRows(until: until).sorted { "\($0)" < "\($1)" }
+            rows.churn = try queries.churnRows(since: since, until: until).map { "\($0)" }.sorted()
+            rows.control = try queries.controlGroupRows(since: since, until: until).map { "\($0)" }.sorted()
+            let interventions = try queries.manualInterventions(since: since, until: until)
+            rows.other = [interventions.retried, interventions.discarded, try queries.deadJobCount(), try queries.isSynthetic() ? 1 : 0]
+            rows.names = try queries.campaignNames()
+            XCTAssertNil(rows.activity.first?.contactID, "eve's erased activity first")
+            XCTAssertGreaterThan(rows.activity.count, 10)
+            results.append(rows)
+        }
+        XCTAssertEqual(results.count, 2)
+        XCTAssertEqual(results[0].activity, results[1].activity)
+        XCTAssertEqual(results[0].payments, results[1].payments)
+        XCTAssertEqual(results[0].links, results[1].links)
+        XCTAssertEqual(results[0].lifetime, results[1].lifetime)
+        XCTAssertEqual(results[0].churn, results[1].churn)
+        XCTAssertEqual(results[0].control, results[1].control)
+        XCTAssertEqual(results[0].other, results[1].other)
+        XCTAssertEqual(results[0].names, results[1].names)
+    }
+
     func testHeadlineTotals() throws {
         try withHistory {
             let report = try report()

@@ -15,8 +15,8 @@ import Store
 public final class PostgreSQLReportQueries: ReportQueries {
     private let connection: PostgreSQLConnection
     private let ownsConnection: Bool
-    /// Rows fetched per round trip while streaming the activity.
-    static let activityBatch = 10_000
+    /// Rows fetched per round trip while streaming the activity (10,000; tests make it small to cross batches).
+    var activityBatchRows = 10_000
 
     /// Opens a connection of its own, in read-only mode (`default_transaction_read_only`); `close()` closes it.
     /// - Throws: `StoreError.newerSchema`, or `PostgreSQLError`.
@@ -65,13 +65,13 @@ public final class PostgreSQLReportQueries: ReportQueries {
                 GROUP BY contact_id, campaign_id ORDER BY contact_id NULLS FIRST, campaign_id NULLS FIRST
                 """)
             while true {
-                let batch = try connection.execute("FETCH FORWARD \(Self.activityBatch) FROM report_activity")
+                let batch = try connection.execute("FETCH FORWARD \(activityBatchRows) FROM report_activity")
                 for row in batch.rows {
                     try body(ReportActivityRow(contactID: try row.optionalInt(0), campaign: row.optionalString(1),
                                                sent: Int(try row.int(2)), opened: try row.bool(3), clicked: try row.bool(4),
                                                replied: try row.bool(5)))
                 }
-                if batch.count < Self.activityBatch { break }
+                if batch.count < activityBatchRows { break }
             }
             try connection.execute("CLOSE report_activity")
         }
