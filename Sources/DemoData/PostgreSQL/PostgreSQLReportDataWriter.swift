@@ -65,18 +65,31 @@ public final class PostgreSQLReportDataWriter: ReportDataWriting {
         if ownsConnection { connection.close() }
     }
 
-    /// Runs `body` in a transaction and writes the buffered rows before committing.
+    /// Runs `body` in a transaction and writes the buffered rows before committing. When it fails, the rows its calls
+    /// buffered are dropped with the rolled-back ones, so a later transaction does not write half of them.
     public func transaction<R>(_ body: () throws -> R) throws -> R {
-        try connection.transaction {
-            let result = try body()
-            try flush()
-            return result
+        do {
+            return try connection.transaction {
+                let result = try body()
+                try flush()
+                return result
+            }
+        } catch {
+            for keyPath in Self.buffers { self[keyPath: keyPath].rows.removeAll() }
+            subscriptions.removeAll()
+            subscriptionOrder.removeAll()
+            throw error
         }
+    }
+
+    /// The buffers in foreign-key order: a table's rows are written after those they refer to.
+    private static var buffers: [ReferenceWritableKeyPath<PostgreSQLReportDataWriter, RowBuffer>] {
+        [\.contacts, \.events, \.activity, \.payments, \.links, \.ruleRuns, \.holdbacks]
     }
 
     /// Writes every buffered row, in foreign-key order.
     public func flush() throws {
-        for keyPath in [\PostgreSQLReportDataWriter.contacts, \.events, \.activity, \.payments, \.links, \.ruleRuns, \.holdbacks] {
+        for keyPath in Self.buffers {
             try self[keyPath: keyPath].write(connection)
         }
         if !subscriptionOrder.isEmpty {

@@ -51,7 +51,8 @@ public final class PostgreSQLReportQueries: ReportQueries {
 
     /// PostgreSQL-specific: the rows stream through a cursor (`DECLARE … CURSOR`, `FETCH`) in a read-only
     /// transaction, a batch at a time, instead of one result held whole; `count(*) FILTER` and `bool_or` for SQLite's
-    /// boolean sums; `NULLS FIRST` puts the contact-less rows first, as SQLite orders NULL.
+    /// boolean sums; `NULLS FIRST` puts the contact-less rows first, as SQLite orders NULL. Runs its own transaction:
+    /// call it outside any transaction of a shared connection.
     public func forEachActivity(since: Int64, until: Int64, _ body: (ReportActivityRow) throws -> Void) throws {
         try connection.transaction {
             try connection.execute("SET TRANSACTION READ ONLY")
