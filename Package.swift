@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "Metrics", swiftSettings: swiftSettings),
         // Conditions an admin is told about (dead jobs, deliverability, Instantly's webhook), raised and cleared.
         .target(name: "Alerts",
-                dependencies: ["StrictJSON", "HookyardFoundation", "Store", "SQLite", "Jobs", "Outbound", "Metrics", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["StrictJSON", "HookyardFoundation", "Store", "SQLite", "PostgreSQL", "Jobs", "Outbound", "Metrics", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The one SQLite wrapper: connections, statements, bindings, row decoding; SQLite's own words in its errors.
         .target(name: "SQLite", dependencies: ["CSQLite"], swiftSettings: swiftSettings),
@@ -87,12 +87,12 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Rules, actions and the engine that runs them as job kinds through Outbound.
         .target(name: "Workflows",
-                dependencies: ["StrictJSON", "HookyardFoundation", "Store", "SQLite", "Jobs", "Contacts", "Outbound", "Alerts", "Cluster", "Cryptography", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["StrictJSON", "HookyardFoundation", "Store", "SQLite", "PostgreSQL", "Jobs", "Contacts", "Outbound", "Alerts", "Cluster", "Cryptography", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // The success-metrics report (attribution, funnel, revenue, churn) computed from the store by SQL aggregates.
-        .target(name: "Reports", dependencies: ["HookyardFoundation", "Store", "SQLite"], swiftSettings: swiftSettings),
+        .target(name: "Reports", dependencies: ["HookyardFoundation", "Store", "SQLite", "PostgreSQL"], swiftSettings: swiftSettings),
         // Generated report data (the demo dataset, the report benchmark's database) written straight into the store.
-        .target(name: "DemoData", dependencies: ["HookyardFoundation", "Store", "SQLite"], swiftSettings: swiftSettings),
+        .target(name: "DemoData", dependencies: ["HookyardFoundation", "Store", "SQLite", "PostgreSQL"], swiftSettings: swiftSettings),
         // The configuration file and environment read into the components' values: the YAML readers, secrets, and the
         // rule and segment language.
         .target(name: "HookyardConfiguration",
@@ -157,9 +157,9 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "JobsTests", dependencies: ["HookyardFoundation", "Jobs", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "WorkflowsTests", dependencies: ["StrictJSON", "HookyardFoundation", "SQLite", "Workflows", "Jobs", "Contacts", "Store", "Outbound", "Alerts", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
-        .testTarget(name: "ReportsTests", dependencies: ["HookyardFoundation", "SQLite", "Reports", "DemoData", "Store", "Contacts"], swiftSettings: swiftSettings),
-        .testTarget(name: "AlertsTests", dependencies: ["HTTPServer", "StrictJSON", "HookyardFoundation", "Alerts", "SQLite", "Jobs", "Workflows", "Store", "Outbound", "Metrics", "TestSupport", .product(name: "Logging", package: "swift-log")],
+        .testTarget(name: "WorkflowsTests", dependencies: ["StrictJSON", "HookyardFoundation", "SQLite", "PostgreSQL", "Workflows", "Jobs", "Contacts", "Store", "Outbound", "Alerts", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "ReportsTests", dependencies: ["HookyardFoundation", "SQLite", "PostgreSQL", "Reports", "DemoData", "Store", "Contacts", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "AlertsTests", dependencies: ["HTTPServer", "StrictJSON", "HookyardFoundation", "Alerts", "SQLite", "PostgreSQL", "Jobs", "Workflows", "Store", "Outbound", "Metrics", "TestSupport", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "HookyardConfigurationTests",
                     dependencies: ["Intake", "HookyardConfiguration", "HTTPServer", "Contacts", "Outbound", "Store", "Jobs", "Workflows", "Yams", "TestSupport"],

@@ -1,4 +1,5 @@
 import Foundation
+import PostgreSQL
 import Store
 import SQLite
 
@@ -68,13 +69,42 @@ public struct DemoDataset: Sendable {
         return try generate(into: database)
     }
 
-    /// Writes the dataset into an empty, migrated database, in transactions of a few hundred contacts.
+    /// Fills a new database at `location` (SQLite: a new file, or a demo file replaced when `force`; PostgreSQL: an
+    /// empty database, or a demo database emptied first when `force`).
+    /// - Throws: `Refusal` for a database with real data (always) or existing demo data (without `force`), or the
+    ///   engine's error.
+    public func create(_ location: DatabaseLocation, force: Bool) throws -> Summary {
+        switch location {
+        case .sqlite(let path):
+            return try create(path: path, force: force)
+        case .postgresql(let url, let password):
+            let connection = try PostgreSQLStoreConnection.open(url: url, password: password, applicationName: "hookyard demo",
+                                                                durableCommits: false)
+            defer { connection.close() }
+            let (demo, events, contacts) = try PostgreSQLReportDataWriter.existingData(connection: connection, markerTable: Self.markerTable)
+            if events > 0 || contacts > 0 {
+                throw Refusal.realData(path: location.description, events: events, contacts: contacts)
+            }
+            if demo {
+                guard force else { throw Refusal.alreadySeeded(path: location.description) }
+                try PostgreSQLReportDataWriter.clearDemoData(connection: connection, markerTable: Self.markerTable)
+            }
+            return try generate(into: PostgreSQLReportDataWriter(connection: connection, keyPrefix: "demo:"))
+        }
+    }
+
+    /// Writes the dataset into an empty, migrated SQLite database, in transactions of a few hundred contacts.
     public func generate(into database: SQLiteDatabase) throws -> Summary {
+        try generate(into: try SQLiteReportDataWriter(database: database, keyPrefix: "demo:"))
+    }
+
+    /// Writes the dataset through `writer` (an empty, migrated database of either engine), in transactions of a few
+    /// hundred contacts. The same seed, contact count and `now` write the same rows on either engine.
+    public func generate(into writer: any ReportDataWriting) throws -> Summary {
         var random = SplitMix64(seed: seed)
-        let writer = try SQLiteReportDataWriter(database: database, keyPrefix: "demo:")
         var summary = Summary()
         let start = now - 90 * Self.day
-        try database.transaction {
+        try writer.transaction {
             try writer.markDemoData(table: Self.markerTable, seed: seed, contacts: contacts, at: now)
             for (id, name) in Self.outreach.map({ ($0.id, $0.name) }) + Self.onboarding.map({ ($0.id, $0.name) }) {
                 try writer.campaign(id: id, name: name, at: start)
@@ -84,7 +114,7 @@ public struct DemoDataset: Sendable {
         var batchStart = 0
         while batchStart < contacts {
             let batchEnd = min(batchStart + 500, contacts)
-            try database.transaction {
+            try writer.transaction {
                 for index in batchStart..<batchEnd {
                     let person = try lead(index, writer: writer, random: &random, start: start, summary: &summary)
                     if random.chance(0.005) { erased.append(person) }
@@ -92,7 +122,7 @@ public struct DemoDataset: Sendable {
             }
             batchStart = batchEnd
         }
-        try database.transaction {
+        try writer.transaction {
             try operations(writer: writer, random: &random, start: start)
             try writer.finish()
             try writer.erase(contacts: erased, at: now)
@@ -154,7 +184,7 @@ public struct DemoDataset: Sendable {
     static let nudgeRule = "demo-follow-up-nudge"
 
     /// One lead's whole history. - Returns: the contact's id.
-    private func lead(_ index: Int, writer: SQLiteReportDataWriter, random: inout SplitMix64, start: Int64,
+    private func lead(_ index: Int, writer: any ReportDataWriting, random: inout SplitMix64, start: Int64,
                       summary: inout Summary) throws -> Int64 {
         let email = "demo.lead\(index)@" + (index % 3 == 0 ? "example.org" : "example.com")
         let firstSeen = start + random.int(0..<(86 * Self.day))
@@ -189,7 +219,7 @@ public struct DemoDataset: Sendable {
 
     /// A campaign's emails to one lead (5 to 7, days apart), their opens, clicks and reply, the payment link a click or
     /// reply brings, the nudge rule (80 % rollout), and perhaps a purchase.
-    private func sequence(_ campaign: Campaign, from start: Int64, buyer: inout Buyer, writer: SQLiteReportDataWriter,
+    private func sequence(_ campaign: Campaign, from start: Int64, buyer: inout Buyer, writer: any ReportDataWriting,
                           random: inout SplitMix64, summary: inout Summary) throws {
         let steps = 5 + random.int(0..<3)
         // The mailbox that writes to this lead; the last one bounces more, so the deliverability table has a story.
@@ -244,7 +274,7 @@ public struct DemoDataset: Sendable {
                 if buyer.nudged == true {
                     try writer.ruleRun(rule: Self.nudgeRule, contact: buyer.contact, at: ruleAt)
                 } else {
-                    try writer.holdback(rule: Self.nudgeRule, contact: buyer.contact, at: ruleAt)
+                    try writer.holdback(rule: Self.nudgeRule, contact: buyer.contact, reason: "rollout", at: ruleAt)
                 }
             }
         }
@@ -255,7 +285,7 @@ public struct DemoDataset: Sendable {
     }
 
     /// The payment link rule: a link for the lead (once), naming the campaign in its metadata.
-    private func sendLink(_ buyer: inout Buyer, campaign: Campaign, at: Int64, writer: SQLiteReportDataWriter, random: inout SplitMix64,
+    private func sendLink(_ buyer: inout Buyer, campaign: Campaign, at: Int64, writer: any ReportDataWriting, random: inout SplitMix64,
                           summary: inout Summary) throws {
         guard buyer.link == nil, at < now, random.chance(0.7) else { return }
         let link = "plink_demo\(buyer.contact)"
@@ -266,13 +296,13 @@ public struct DemoDataset: Sendable {
         // Most open the email with the link and click it (Instantly reports the click, not which link).
         let clickAt = at + random.int((10 * 60_000)..<(36 * Self.hour))
         if random.chance(0.6), clickAt < now {
-            try writer.activity(contact: buyer.contact, kind: "clicked", campaign: campaign.id, at: clickAt)
+            try writer.activity(contact: buyer.contact, kind: "clicked", campaign: campaign.id, at: clickAt, account: nil)
         }
     }
 
     /// Perhaps a purchase some time after `after` (hours to weeks): a one-off payment (sometimes refunded) or a
     /// subscription with monthly renewals until it is canceled or `now`.
-    private func purchase(_ buyer: inout Buyer, at after: Int64, campaign: Campaign?, chance: Double, writer: SQLiteReportDataWriter,
+    private func purchase(_ buyer: inout Buyer, at after: Int64, campaign: Campaign?, chance: Double, writer: any ReportDataWriting,
                           random: inout SplitMix64, summary: inout Summary) throws {
         guard !buyer.paid, random.chance(chance) else { return }
         // Log-uniform between 2 hours and 40 days.
@@ -295,7 +325,8 @@ public struct DemoDataset: Sendable {
                 let refundAt = at + random.int((2 * Self.day)..<(10 * Self.day))
                 if refundAt < now {
                     try writer.payment(contact: buyer.contact, kind: .refund, reference: "ch_\(reference)",
-                                       amount: random.chance(0.7) ? amount : amount / 2, currency: buyer.currency, at: refundAt)
+                                       amount: random.chance(0.7) ? amount : amount / 2, currency: buyer.currency, at: refundAt,
+                                       tier: nil, linkCampaign: nil, paymentLink: nil, rule: nil)
                     summary.payments += 1
                 }
             }
@@ -305,7 +336,8 @@ public struct DemoDataset: Sendable {
         let amount: Int64 = usd ? 2_900 : 2_700
         let sequence = Self.onboarding[random.int(0..<Self.onboarding.count)]
         for email in 0..<sequence.emails where at + Self.hour + Int64(email) * Self.day < now {
-            try writer.activity(contact: buyer.contact, kind: "sent", campaign: sequence.id, at: at + Self.hour + Int64(email) * Self.day)
+            try writer.activity(contact: buyer.contact, kind: "sent", campaign: sequence.id, at: at + Self.hour + Int64(email) * Self.day,
+                                account: nil)
         }
         var invoiceAt = at
         var month = 0
@@ -316,7 +348,7 @@ public struct DemoDataset: Sendable {
             }
             try writer.payment(contact: buyer.contact, kind: .invoice, reference: "in_\(reference)_\(month)", amount: amount,
                                currency: buyer.currency, at: invoiceAt, tier: "monthly",
-                               linkCampaign: month == 0 ? linkCampaign : nil, rule: month == 0 && viaLink ? Self.linkRule : nil)
+                               linkCampaign: month == 0 ? linkCampaign : nil, paymentLink: nil, rule: month == 0 && viaLink ? Self.linkRule : nil)
             summary.payments += 1
             month += 1
             invoiceAt += 30 * Self.day
@@ -326,7 +358,7 @@ public struct DemoDataset: Sendable {
 
     /// Jobs that went dead over the period: most retried by an admin a few hours later, some discarded, some still dead;
     /// and one "retry all" after an outage.
-    private func operations(writer: SQLiteReportDataWriter, random: inout SplitMix64, start: Int64) throws {
+    private func operations(writer: any ReportDataWriting, random: inout SplitMix64, start: Int64) throws {
         let failures = max(6, contacts / 300)
         for index in 0..<failures {
             let at = start + random.int(0..<(89 * Self.day))
@@ -335,8 +367,8 @@ public struct DemoDataset: Sendable {
             let job = try writer.job(kind: random.chance(0.5) ? "stripe.create_payment_link" : "instantly.set_lead_variables",
                                      state: state, error: state == "succeeded" ? nil : "HTTP 400 from the provider", at: at)
             let handled = min(at + random.int(Self.hour..<(20 * Self.hour)), now - 1)
-            if state == "succeeded" { try writer.adminAction("retry", jobID: job, at: handled) }
-            if state == "discarded" { try writer.adminAction("discard", jobID: job, at: handled) }
+            if state == "succeeded" { try writer.adminAction("retry", jobID: job, count: 1, at: handled) }
+            if state == "discarded" { try writer.adminAction("discard", jobID: job, count: 1, at: handled) }
         }
         try writer.adminAction("retry_all", jobID: nil, count: 3 + contacts / 2_000, at: now - 20 * Self.day)
     }

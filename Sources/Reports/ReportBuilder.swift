@@ -29,6 +29,13 @@ public final class ReportBuilder {
         self.init(queries: SQLiteReportQueries(database: database), deliverability: deliverability)
     }
 
+    /// Opens the queries for `location` (`ReportQueriesOpening`: SQLite's `query_only` reader or a read-only
+    /// PostgreSQL session); `close()` closes them.
+    /// - Throws: `StoreError.missingDatabase` (SQLite: no file), `StoreError.newerSchema`, or the engine's error.
+    public convenience init(_ location: DatabaseLocation, deliverability: DeliverabilityProvider? = nil) throws {
+        self.init(queries: try ReportQueriesOpening.open(location), deliverability: deliverability)
+    }
+
     /// Reads through `queries` (any engine's); `close()` closes them.
     public init(queries: any ReportQueries, deliverability: DeliverabilityProvider? = nil) {
         self.queries = queries

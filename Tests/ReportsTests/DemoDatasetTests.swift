@@ -1,7 +1,9 @@
 import DemoData
 import Foundation
 import Reports
+import PostgreSQL
 import Store
+import TestSupport
 import XCTest
 import SQLite
 
@@ -93,5 +95,74 @@ final class DemoDatasetTests: XCTestCase {
         XCTAssertEqual(try DemoDataset(contacts: 20, now: now).create(path: path("demo.db"), force: true).contacts, 20)
         let database = try SQLiteDatabase(path: path("demo.db"), readOnly: true)
         XCTAssertEqual(try database.scalarInt("SELECT count(*) FROM contacts WHERE email LIKE 'demo.lead%'"), 20, "replaced, not added to")
+    }
+
+    /// Figures over every table the demo writes, ids included, that differ if any row does.
+    static let fingerprintQueries = [
+        "SELECT count(*) FROM events", "SELECT sum(id) FROM events", "SELECT sum(length(body)) FROM events",
+        "SELECT count(*) FROM events WHERE pruned_at IS NOT NULL", "SELECT sum(received_at % 1000003) FROM events",
+        "SELECT sum(occurred_at % 1000003) FROM contact_activity", "SELECT sum(id * (occurred_at % 1000)) FROM contact_activity",
+        "SELECT sum(coalesce(contact_id, 0) + coalesce(event_id, 0)) FROM contact_activity",
+        "SELECT count(*) FROM contact_activity WHERE account IS NOT NULL",
+        "SELECT sum(amount) FROM contact_payments", "SELECT sum(id * (amount % 1000)) FROM contact_payments",
+        "SELECT count(*) FROM contact_payments WHERE last_campaign IS NOT NULL AND first_campaign IS NOT NULL",
+        "SELECT count(*) FROM payment_links_sent", "SELECT sum(created_at % 1000003) FROM payment_links_sent",
+        "SELECT count(*) FROM rule_holdbacks", "SELECT count(*) FROM rule_runs", "SELECT sum(at % 1000003) FROM rule_runs",
+        "SELECT sum(length(email) * id) FROM contacts", "SELECT sum(sent + 3 * opened + 5 * clicked + 7 * replied + 11 * bounced) FROM contacts",
+        "SELECT sum(coalesce(last_engagement_at, 0) % 1000003) FROM contacts",
+        "SELECT count(*) FROM contacts WHERE payment_status = 'customer'", "SELECT count(*) FROM contacts WHERE do_not_contact IS NOT NULL",
+        "SELECT count(*) FROM contacts WHERE subscription_status = 'canceled'", "SELECT count(*) FROM contacts WHERE tier IS NOT NULL",
+        "SELECT sum(coalesce(first_campaign_at, 0) % 1000003) FROM contacts",
+        "SELECT sum(id) FROM jobs", "SELECT count(*) FROM jobs WHERE state = 'dead'", "SELECT sum(count) FROM admin_actions",
+        "SELECT count(*) FROM campaigns",
+    ]
+
+    /// `hookyard demo seed` on PostgreSQL writes what it writes on SQLite for the same seed, row for row (ids
+    /// included), and the report read from each is the same.
+    func testTheSameSeedWritesTheSameRowsAndTheSameReportOnBothEngines() throws {
+        var fingerprints: [[Int64]] = []
+        var reports: [Report] = []
+        try forEachStorageEngine { location in
+            let summary = try DemoDataset(contacts: 1_000, seed: 3, now: now).create(location, force: false)
+            XCTAssertEqual(summary.contacts, 1_000)
+            fingerprints.append(try Self.fingerprintQueries.map { try EngineSQL.integer(location, $0) ?? -1 })
+            let builder = ReportBuilder(queries: try ReportQueriesOpening.open(location))
+            defer { builder.close() }
+            for model in [AttributionModel.last, .first] {
+                for grouping in [ReportGrouping.campaign, .rule] {
+                    reports.append(try builder.build(ReportQuery(since: now - 30 * 86_400_000, until: now, model: model,
+                                                                 grouping: grouping), now: now))
+                }
+            }
+        }
+        XCTAssertEqual(fingerprints.count, 2)
+        for (index, query) in Self.fingerprintQueries.enumerated() {
+            XCTAssertEqual(fingerprints[0][index], fingerprints[1][index], query)
+        }
+        XCTAssertEqual(reports.count, 8)
+        XCTAssertTrue(reports[4].synthetic)
+        XCTAssertGreaterThan(reports[4].headline.figures.emailsSent ?? 0, 0)
+        for index in 0..<4 { XCTAssertEqual(reports[index], reports[index + 4], "report \(index): SQLite, then PostgreSQL") }
+    }
+
+    func testOnPostgreSQLARealDatabaseIsRefusedAndADemoOneReplacedOnlyWithForce() throws {
+        let server = try PostgreSQLTestServer.start()
+        let real = DatabaseLocation.postgresql(url: try server.makeStoreDatabase(), password: nil)
+        let writer = try ReportDataWritingOpening.open(real, keyPrefix: "evt:")
+        try writer.transaction { try writer.activity(contact: nil, kind: "sent", campaign: "c", at: now) }
+        writer.close()
+        XCTAssertThrowsError(try DemoDataset(contacts: 10, now: now).create(real, force: true)) { error in
+            XCTAssertEqual(error as? DemoDataset.Refusal, .realData(path: real.description, events: 1, contacts: 0))
+        }
+
+        let demo = DatabaseLocation.postgresql(url: try server.makeStoreDatabase(), password: nil)
+        _ = try DemoDataset(contacts: 10, now: now).create(demo, force: false)
+        XCTAssertThrowsError(try DemoDataset(contacts: 20, now: now).create(demo, force: false)) { error in
+            XCTAssertEqual(error as? DemoDataset.Refusal, .alreadySeeded(path: demo.description))
+        }
+        XCTAssertEqual(try DemoDataset(contacts: 20, now: now).create(demo, force: true).contacts, 20)
+        XCTAssertEqual(try EngineSQL.integer(demo, "SELECT count(*) FROM contacts WHERE email LIKE 'demo.lead%'"), 20, "replaced, not added to")
+        XCTAssertEqual(try EngineSQL.integer(demo, "SELECT min(id) FROM contacts"), 1, "numbered from 1 again")
+        XCTAssertEqual(try EngineSQL.integer(demo, "SELECT count(*) FROM demo_data"), 1)
     }
 }

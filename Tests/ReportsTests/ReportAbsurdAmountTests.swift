@@ -3,29 +3,22 @@ import Foundation
 import HookyardFoundation
 @testable import Reports
 import Store
+import TestSupport
 import XCTest
 
 /// Stored Stripe amounts the report cannot count (Int64.max, two payments of 5e18 in one currency): the report is
-/// built and rendered in every format, notes each row it leaves out, and leaves that row out of every sum.
+/// built and rendered in every format, notes each row it leaves out, and leaves that row out of every sum. The stored
+/// amounts run through both engines' queries (SQLite's split sums, PostgreSQL's `numeric` ones) with the same result.
 final class ReportAbsurdAmountTests: XCTestCase {
     static let day: Int64 = 86_400_000
     /// 2026-08-01T00:00:00Z.
     static let t: Int64 = 1_785_542_400_000
-    var directory: URL!
-    var path: String { directory.appendingPathComponent("report.db").path }
-
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
 
     /// One contact per payment (email, reference, amount, currency), all emailed by camp-a on day 1 and paying on day 2.
-    private func seed(_ payments: [(String, String, Int64, String)]) throws {
-        let database = try LoadingConnection.open(path: path)
-        let write = try SQLiteReportDataWriter(database: database, keyPrefix: "test:")
-        try database.transaction {
+    private func seed(_ location: DatabaseLocation, _ payments: [(String, String, Int64, String)]) throws {
+        let write = try ReportDataWritingOpening.open(location, keyPrefix: "test:")
+        defer { write.close() }
+        try write.transaction {
             try write.campaign(id: "camp-a", name: "Spring", at: Self.t)
             var contacts: [String: Int64] = [:]
             for (email, reference, amount, currency) in payments {
@@ -39,11 +32,10 @@ final class ReportAbsurdAmountTests: XCTestCase {
             }
             try write.finish()
         }
-        database.close()
     }
 
-    private func build() throws -> Report {
-        let builder = try ReportBuilder(path: path)
+    private func build(_ location: DatabaseLocation) throws -> Report {
+        let builder = ReportBuilder(queries: try ReportQueriesOpening.open(location))
         defer { builder.close() }
         return try builder.build(ReportQuery(since: Self.t, until: Self.t + 30 * Self.day), now: Self.t + 31 * Self.day)
     }
@@ -61,8 +53,9 @@ final class ReportAbsurdAmountTests: XCTestCase {
     }
 
     func testAnAmountOfInt64MaxIsLeftOutOfEverySumWithANote() throws {
-        try seed([("ann@example.com", "cs_ann", 10_000, "usd"), ("zed@example.com", "cs_huge", .max, "usd")])
-        let report = try build()
+        try forEachStorageEngine { location in
+        try seed(location, [("ann@example.com", "cs_ann", 10_000, "usd"), ("zed@example.com", "cs_huge", .max, "usd")])
+        let report = try build(location)
         XCTAssertEqual(report.headline.figures.revenue, [Money(currency: "usd", amount: 10_000)])
         XCTAssertEqual(report.headline.figures.orders, 1)
         XCTAssertEqual(report.headline.figures.customers, 1)
@@ -74,18 +67,50 @@ final class ReportAbsurdAmountTests: XCTestCase {
         let (text, page) = renderAll(report)
         XCTAssertTrue(text.contains("cs_huge"), text)
         XCTAssertTrue(page.contains("Left out of the figures") && page.contains("cs_huge"))
+        }
     }
 
     func testTwoPaymentsOf5e18InOneCurrencyAreLeftOutWithNotes() throws {
-        try seed([("ann@example.com", "cs_a", 5_000_000_000_000_000_000, "eur"), ("bob@example.com", "cs_b", 5_000_000_000_000_000_000, "eur"),
+        try forEachStorageEngine { location in
+        try seed(location, [("ann@example.com", "cs_a", 5_000_000_000_000_000_000, "eur"), ("bob@example.com", "cs_b", 5_000_000_000_000_000_000, "eur"),
                   ("cat@example.com", "cs_c", 2_000, "eur")])
-        let report = try build()
+        let report = try build(location)
         XCTAssertEqual(report.headline.figures.revenue, [Money(currency: "eur", amount: 2_000)])
         XCTAssertEqual(report.headline.figures.averageOrderValue, [Money(currency: "eur", amount: 2_000)])
         let notes = try notes(report)
         XCTAssertEqual(notes.filter { $0.hasPrefix("Left out of every figure") }.count, 2, "\(notes)")
         XCTAssertTrue(notes.contains { $0.contains("cs_a") } && notes.contains { $0.contains("cs_b") })
         _ = renderAll(report)
+        }
+    }
+
+    /// The lifetime-value query's sum of plausible amounts that leaves the 64-bit range is `nil` on both engines
+    /// (SQLite: `MoneySum`'s split sums; PostgreSQL: a `numeric` sum out of range), and the implausible row is counted.
+    func testALifetimeValueTotalBeyond64BitsIsNilOnBothEngines() throws {
+        try forEachStorageEngine { location in
+            let write = try ReportDataWritingOpening.open(location, keyPrefix: "test:")
+            try write.transaction {
+                try write.campaign(id: "camp-a", name: "Spring", at: Self.t)
+                let ann = try write.contact(email: "ann@example.com", firstSeenAt: Self.t)
+                try write.activity(contact: ann, kind: "sent", campaign: "camp-a", at: Self.t + Self.day)
+                for index in 0..<9_300 {
+                    try write.payment(contact: ann, kind: .payment, reference: "cs_\(index)", amount: MoneySum.plausibleLimit,
+                                      currency: "usd", at: Self.t + 2 * Self.day)
+                }
+                try write.payment(contact: ann, kind: .payment, reference: "cs_huge", amount: .max, currency: "usd", at: Self.t + 3 * Self.day)
+                try write.payment(contact: ann, kind: .payment, reference: "cs_eur", amount: 500, currency: "eur", at: Self.t + 3 * Self.day)
+                try write.finish()
+            }
+            write.close()
+            let queries = try ReportQueriesOpening.open(location)
+            defer { queries.close() }
+            let rows = try queries.lifetimeValueRows(until: Self.t + 30 * Self.day).sorted { ($0.currency ?? "") < ($1.currency ?? "") }
+            XCTAssertEqual(rows, [
+                ReportLifetimeValueRow(source: "camp-a", currency: nil, count: 1, revenue: 0, implausible: 0),
+                ReportLifetimeValueRow(source: "camp-a", currency: "eur", count: 1, revenue: 500, implausible: 0),
+                ReportLifetimeValueRow(source: "camp-a", currency: "usd", count: 1, revenue: nil, implausible: 1),
+            ])
+        }
     }
 
     func testWhenATotalWouldOverflowTheLargestRowsAreLeftOut() {

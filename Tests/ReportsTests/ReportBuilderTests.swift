@@ -3,6 +3,7 @@ import DemoData
 import Foundation
 @testable import Reports
 import Store
+import TestSupport
 import XCTest
 
 /// The report on a small constructed history whose every figure is worked out by hand below.
@@ -30,21 +31,32 @@ import XCTest
 /// Links sent: plink_cat (cat, b, T+2 1h), plink_kim (kim, c, T+2), plink_bob (bob, a, T+4), plink_old (ann, b, T-3).
 /// Rule "nudge" ran for ann and bob at T+1 and dan at T+7, and held fay and kim back (rollout) at T+1.
 /// Admin: retry T-5, retry T+3, retry_all of 4 at T+9, discard T+11; two jobs dead now.
+///
+/// Every test runs on both engines (`forEachStorageEngine`) with the same expected figures: the history is written
+/// through each engine's `ReportDataWriting` and read back through its `ReportQueries`.
 final class ReportBuilderTests: XCTestCase {
     static let day: Int64 = 86_400_000
     /// 2026-08-01T00:00:00Z.
     static let t: Int64 = 1_785_542_400_000
-    var directory: URL!
-    var path: String { directory.appendingPathComponent("report.db").path }
+    /// The database the current engine's body reads.
+    var location: DatabaseLocation!
 
     func at(_ days: Double) -> Int64 { Self.t + Int64(days * Double(Self.day)) }
 
-    override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let database = try LoadingConnection.open(path: path)
-        let write = try SQLiteReportDataWriter(database: database, keyPrefix: "test:")
-        try database.transaction {
+    /// Runs `body` once per engine, on a database holding the history above.
+    func withHistory(_ body: () throws -> Void) throws {
+        try forEachStorageEngine { location in
+            self.location = location
+            try writeHistory(location)
+            try body()
+        }
+    }
+
+    func writeHistory(_ location: DatabaseLocation) throws {
+        let write = try ReportDataWritingOpening.open(location, keyPrefix: "test:")
+        defer { write.close() }
+        var eve: Int64 = 0
+        try write.transaction {
             try write.campaign(id: "camp-a", name: "Spring", at: at(-50))
             try write.campaign(id: "camp-b", name: "Summer", at: at(-50))
             try write.campaign(id: "camp-c", name: "Autumn", at: at(-50))
@@ -52,7 +64,7 @@ final class ReportBuilderTests: XCTestCase {
             let bob = try write.contact(email: "bob@example.com", firstSeenAt: at(-26))
             let cat = try write.contact(email: "cat@example.com", firstSeenAt: at(1))
             let dan = try write.contact(email: "dan@example.com", firstSeenAt: at(6))
-            let eve = try write.contact(email: "eve@example.com", firstSeenAt: at(1))
+            eve = try write.contact(email: "eve@example.com", firstSeenAt: at(1))
             let fay = try write.contact(email: "fay@example.com", firstSeenAt: at(1))
             let gus = try write.contact(email: "gus@example.com", firstSeenAt: at(-20))
             let kim = try write.contact(email: "kim@example.com", firstSeenAt: at(1))
@@ -85,10 +97,6 @@ final class ReportBuilderTests: XCTestCase {
             try write.payment(contact: gus, kind: .refund, reference: "ch_gus", amount: 3_000, currency: "eur", at: at(12))
             try write.payment(contact: max, kind: .invoice, reference: "in_max", amount: 2_000, currency: "usd", at: at(-10))
             try write.payment(contact: ned, kind: .invoice, reference: "in_ned", amount: 1_500, currency: "usd", at: at(-40))
-            try database.execute("""
-                INSERT INTO purchases (event_id, reference, email, amount, currency, payment_link, rule, created_at)
-                VALUES (1, 'cs_fay_usd', 'fay@example.com', 1000, 'usd', 'plink_fay', 'offer', \(at(2)))
-                """)
             try write.subscription(contact: dan, id: "sub_dan", status: "canceled", tier: "monthly", at: at(20))
             try write.subscription(contact: max, id: "sub_max", status: "active", tier: "monthly", at: at(-10))
             try write.subscription(contact: ned, id: "sub_ned", status: "canceled", tier: "monthly", at: at(-5))
@@ -107,16 +115,28 @@ final class ReportBuilderTests: XCTestCase {
             try write.job(kind: "stripe.create_payment_link", state: "succeeded", at: at(12))
             try write.finish()
         }
-        database.close()
-        let contacts = try SQLiteContactStore(path: path)
-        XCTAssertNotNil(try contacts.erase(email: "eve@example.com"))
-        contacts.close()
+        try EngineSQL.execute(location, """
+            INSERT INTO purchases (event_id, reference, email, amount, currency, payment_link, rule, created_at)
+            VALUES (1, 'cs_fay_usd', 'fay@example.com', 1000, 'usd', 'plink_fay', 'offer', \(at(2)))
+            """)
+        switch location {
+        case .sqlite(let path):
+            let contacts = try SQLiteContactStore(path: path)
+            XCTAssertNotNil(try contacts.erase(email: "eve@example.com"))
+            contacts.close()
+        case .postgresql:
+            // The lead swaps this for PostgreSQLContactStore's erase once it is merged (the writer's erase leaves the
+            // rows the report reads as ContactStore.erase does).
+            try write.transaction { try write.erase(contacts: [eve], at: at(31)) }
+        }
     }
 
-    override func tearDown() { try? FileManager.default.removeItem(at: directory) }
+    func builder(deliverability: ReportBuilder.DeliverabilityProvider? = nil) throws -> ReportBuilder {
+        ReportBuilder(queries: try ReportQueriesOpening.open(location), deliverability: deliverability)
+    }
 
     func report(_ model: AttributionModel = .last, by grouping: ReportGrouping = .campaign, lookbackDays: Int64 = 30) throws -> Report {
-        let builder = try ReportBuilder(path: path)
+        let builder = try builder()
         defer { builder.close() }
         return try builder.build(ReportQuery(since: Self.t, until: at(30), model: model, grouping: grouping,
                                              lookbackMilliseconds: lookbackDays * Self.day), now: at(31))
@@ -130,175 +150,242 @@ final class ReportBuilderTests: XCTestCase {
         Dictionary(uniqueKeysWithValues: report.groups.map { ($0.key, $0.figures.revenue) })
     }
 
+    /// Every query's rows, read on each engine, are the same (the PostgreSQL activity also in batches of 2 rows, so
+    /// the cursor is fetched many times); the contact-less activity comes first on both.
+    func testEveryQueryReturnsTheSameRowsOnBothEngines() throws {
+        struct Rows: Equatable {
+            var activity: [ReportActivityRow] = []
+            var payments: [ReportPaymentRow] = []
+            var links: [ReportLinkRow] = []
+            var lifetime: [ReportLifetimeValueRow] = []
+            var churn: [String] = []
+            var control: [String] = []
+            var other: [Int] = []
+            var names: [String: String] = [:]
+        }
+        var results: [Rows] = []
+        try withHistory {
+            let queries = try ReportQueriesOpening.open(location)
+            defer { queries.close() }
+            var rows = Rows()
+            let (since, until, lookback) = (at(-45), at(40), 30 * Self.day)
+            try queries.forEachActivity(since: since, until: until) { rows.activity.append($0) }
+            if let postgreSQL = queries as? PostgreSQLReportQueries {
+                postgreSQL.activityBatchRows = 2
+                var batched: [ReportActivityRow] = []
+                try postgreSQL.forEachActivity(since: since, until: until) { batched.append($0) }
+                XCTAssertEqual(batched, rows.activity)
+            }
+            for withRule in [false, true] {
+                rows.payments += try queries.attributedPayments(since: since, until: until, lookbackMilliseconds: lookback, withRule: withRule)
+            }
+            rows.links = try queries.linksSent(since: since, until: until, lookbackMilliseconds: lookback)
+            rows.lifetime = try queries.lifetimeValueRows(until: until).sorted { "\($0)" < "\($1)" }
+            rows.churn = try queries.churnRows(since: since, until: until).map { "\($0)" }.sorted()
+            rows.control = try queries.controlGroupRows(since: since, until: until).map { "\($0)" }.sorted()
+            let interventions = try queries.manualInterventions(since: since, until: until)
+            rows.other = [interventions.retried, interventions.discarded, try queries.deadJobCount(), try queries.isSynthetic() ? 1 : 0]
+            rows.names = try queries.campaignNames()
+            XCTAssertNil(rows.activity.first?.contactID, "eve's erased activity first")
+            XCTAssertGreaterThan(rows.activity.count, 10)
+            results.append(rows)
+        }
+        XCTAssertEqual(results.count, 2)
+        XCTAssertEqual(results[0].activity, results[1].activity)
+        XCTAssertEqual(results[0].payments, results[1].payments)
+        XCTAssertEqual(results[0].links, results[1].links)
+        XCTAssertEqual(results[0].lifetime, results[1].lifetime)
+        XCTAssertEqual(results[0].churn, results[1].churn)
+        XCTAssertEqual(results[0].control, results[1].control)
+        XCTAssertEqual(results[0].other, results[1].other)
+        XCTAssertEqual(results[0].names, results[1].names)
+    }
+
     func testHeadlineTotals() throws {
-        let report = try report()
-        let figures = report.headline.figures
-        XCTAssertFalse(report.synthetic)
-        // Sent rows in the period: ann 1, cat 3, dan 1, eve 1 (erased), fay 1, gus 1, kim 1 = 9; contacted: the six
-        // known contacts among them; opened: ann and kim; clicked: cat; replied: kim.
-        XCTAssertEqual(figures.emailsSent, 9)
-        XCTAssertEqual(figures.contacted, 6)
-        XCTAssertEqual([figures.opened, figures.clicked, figures.replied], [2, 1, 1])
-        XCTAssertEqual(figures.openRate, 2.0 / 6)
-        XCTAssertEqual(figures.clickRate, 1.0 / 6)
-        XCTAssertEqual(figures.replyRate, 1.0 / 6)
-        // Orders: ann, bob, cat, dan (first invoice; the renewal at T+36 is after the period), eve, fay twice, gus = 8.
-        XCTAssertEqual(figures.orders, 8)
-        XCTAssertEqual(figures.ordersByCurrency, [CurrencyCount(currency: "eur", count: 2), CurrencyCount(currency: "usd", count: 6)])
-        // usd: 100 + 200 + 30 + 70 + 10 + 40 = 450 gross, minus cat's 50 refund; eur: 50 + 20 gross, minus gus's 30.
-        XCTAssertEqual(figures.grossRevenue, [eur(7_000), usd(45_000)])
-        XCTAssertEqual(figures.refunds, [eur(-3_000), usd(-5_000)])
-        XCTAssertEqual(figures.revenue, [eur(4_000), usd(40_000)])
-        // AOV = net / orders per currency: 40000 / 6 = 6666.67 -> 6667; 4000 / 2 = 2000.
-        XCTAssertEqual(figures.averageOrderValue, [eur(2_000), usd(6_667)])
-        XCTAssertEqual(figures.revenuePerEmail, [MoneyRate(currency: "eur", amount: 4_000.0 / 9), MoneyRate(currency: "usd", amount: 40_000.0 / 9)])
-        // Customers: ann, bob, cat, dan, fay, gus (eve was erased); new: all but gus, who first paid at T-19.
-        XCTAssertEqual(figures.customers, 6)
-        XCTAssertEqual(figures.newCustomers, 5)
-        XCTAssertEqual(figures.conversion, 5.0 / 6)
-        // First touch to first purchase: fay 1d, cat 3d, bob 31d, ann 45d (dan had no touch before): nearest rank,
-        // median = 2nd of 4 = 3d, p90 = 4th of 4 = 45d.
-        XCTAssertEqual(figures.timeToFirstPurchaseCount, 4)
-        XCTAssertEqual(figures.medianTimeToFirstPurchaseMs, 3 * Self.day)
-        XCTAssertEqual(figures.p90TimeToFirstPurchaseMs, 45 * Self.day)
-        XCTAssertEqual(report.timeToPurchase.map(\.label), ["<1d", "1-3d", "3-7d", "7-14d", "14-30d", "30-60d", ">=60d"])
-        XCTAssertEqual(report.timeToPurchase.map(\.count), [0, 1, 1, 0, 0, 2, 0])
-        // Links in the period: plink_cat (clicked in camp-b after it was made, paid by its id), plink_kim (neither),
-        // plink_bob (no click; bob paid a day later, within the lookback). plink_old is from before the period.
-        XCTAssertEqual([figures.linksSent, figures.linksClicked, figures.linksPaid], [3, 1, 2])
-        XCTAssertEqual(figures.linkClickThrough, 1.0 / 3)
-        XCTAssertEqual(figures.linkToPaid, 2.0 / 3)
-        XCTAssertEqual(report.funnel.map(\.count), [6, 2, 1, 1, 3, 1, 6])
-        // Retries: 1 + 4 in the period (the one at T-5 is before it); discards: 1.
-        XCTAssertEqual(report.headline.jobsRetried, 5)
-        XCTAssertEqual(report.headline.jobsDiscarded, 1)
-        XCTAssertEqual(report.headline.manualInterventions, 6)
-        XCTAssertEqual(report.headline.deadJobsNow, 2)
+        try withHistory {
+            let report = try report()
+            let figures = report.headline.figures
+            XCTAssertFalse(report.synthetic)
+            // Sent rows in the period: ann 1, cat 3, dan 1, eve 1 (erased), fay 1, gus 1, kim 1 = 9; contacted: the six
+            // known contacts among them; opened: ann and kim; clicked: cat; replied: kim.
+            XCTAssertEqual(figures.emailsSent, 9)
+            XCTAssertEqual(figures.contacted, 6)
+            XCTAssertEqual([figures.opened, figures.clicked, figures.replied], [2, 1, 1])
+            XCTAssertEqual(figures.openRate, 2.0 / 6)
+            XCTAssertEqual(figures.clickRate, 1.0 / 6)
+            XCTAssertEqual(figures.replyRate, 1.0 / 6)
+            // Orders: ann, bob, cat, dan (first invoice; the renewal at T+36 is after the period), eve, fay twice, gus = 8.
+            XCTAssertEqual(figures.orders, 8)
+            XCTAssertEqual(figures.ordersByCurrency, [CurrencyCount(currency: "eur", count: 2), CurrencyCount(currency: "usd", count: 6)])
+            // usd: 100 + 200 + 30 + 70 + 10 + 40 = 450 gross, minus cat's 50 refund; eur: 50 + 20 gross, minus gus's 30.
+            XCTAssertEqual(figures.grossRevenue, [eur(7_000), usd(45_000)])
+            XCTAssertEqual(figures.refunds, [eur(-3_000), usd(-5_000)])
+            XCTAssertEqual(figures.revenue, [eur(4_000), usd(40_000)])
+            // AOV = net / orders per currency: 40000 / 6 = 6666.67 -> 6667; 4000 / 2 = 2000.
+            XCTAssertEqual(figures.averageOrderValue, [eur(2_000), usd(6_667)])
+            XCTAssertEqual(figures.revenuePerEmail, [MoneyRate(currency: "eur", amount: 4_000.0 / 9), MoneyRate(currency: "usd", amount: 40_000.0 / 9)])
+            // Customers: ann, bob, cat, dan, fay, gus (eve was erased); new: all but gus, who first paid at T-19.
+            XCTAssertEqual(figures.customers, 6)
+            XCTAssertEqual(figures.newCustomers, 5)
+            XCTAssertEqual(figures.conversion, 5.0 / 6)
+            // First touch to first purchase: fay 1d, cat 3d, bob 31d, ann 45d (dan had no touch before): nearest rank,
+            // median = 2nd of 4 = 3d, p90 = 4th of 4 = 45d.
+            XCTAssertEqual(figures.timeToFirstPurchaseCount, 4)
+            XCTAssertEqual(figures.medianTimeToFirstPurchaseMs, 3 * Self.day)
+            XCTAssertEqual(figures.p90TimeToFirstPurchaseMs, 45 * Self.day)
+            XCTAssertEqual(report.timeToPurchase.map(\.label), ["<1d", "1-3d", "3-7d", "7-14d", "14-30d", "30-60d", ">=60d"])
+            XCTAssertEqual(report.timeToPurchase.map(\.count), [0, 1, 1, 0, 0, 2, 0])
+            // Links in the period: plink_cat (clicked in camp-b after it was made, paid by its id), plink_kim (neither),
+            // plink_bob (no click; bob paid a day later, within the lookback). plink_old is from before the period.
+            XCTAssertEqual([figures.linksSent, figures.linksClicked, figures.linksPaid], [3, 1, 2])
+            XCTAssertEqual(figures.linkClickThrough, 1.0 / 3)
+            XCTAssertEqual(figures.linkToPaid, 2.0 / 3)
+            XCTAssertEqual(report.funnel.map(\.count), [6, 2, 1, 1, 3, 1, 6])
+            // Retries: 1 + 4 in the period (the one at T-5 is before it); discards: 1.
+            XCTAssertEqual(report.headline.jobsRetried, 5)
+            XCTAssertEqual(report.headline.jobsDiscarded, 1)
+            XCTAssertEqual(report.headline.manualInterventions, 6)
+            XCTAssertEqual(report.headline.deadJobsNow, 2)
+        }
     }
 
     func testLastTouchAttributionWithLinkPrecedenceRefundsAndTheErasedContact() throws {
-        let report = try report(.last)
-        // ann -> camp-b (her latest touch before paying); cat -> camp-b (the link's metadata, though camp-c touched her
-        // last), and her refund goes with that sale; bob's only touch is 31 days before he paid: direct; dan's touch
-        // came after his invoice: direct; eve (erased) keeps camp-a, stored with her payment; fay -> camp-a;
-        // gus's usd payment -> camp-c, and his eur refund reduces his latest eur sale (T-19, camp-a).
-        XCTAssertEqual(revenue(report), [
-            "camp-b": [usd(25_000)], "direct": [eur(5_000), usd(3_000)], "camp-a": [eur(-1_000), usd(8_000)],
-            "camp-c": [usd(4_000)], "onb-1": [],
-        ])
-        XCTAssertEqual(report.groups.map(\.key), ["camp-a", "camp-b", "direct", "camp-c", "onb-1"], "most orders first")
-        let summer = try XCTUnwrap(report.groups.first { $0.key == "camp-b" })
-        XCTAssertEqual(summer.name, "Summer")
-        XCTAssertEqual(summer.figures.orders, 2)
-        XCTAssertEqual(summer.figures.averageOrderValue, [usd(12_500)])
-        XCTAssertEqual([summer.figures.customers, summer.figures.newCustomers], [2, 2])
-        XCTAssertEqual(summer.figures.conversion, 1.0, "2 new customers / 2 contacts camp-b touched")
-        XCTAssertEqual(summer.figures.revenuePerEmail, [MoneyRate(currency: "usd", amount: 12_500)], "25000 over 2 emails")
-        XCTAssertEqual([summer.figures.linksSent, summer.figures.linksClicked, summer.figures.linksPaid], [1, 1, 1])
-        XCTAssertEqual(summer.figures.medianTimeToFirstPurchaseMs, 3 * Self.day)
-        XCTAssertEqual(summer.figures.openRate, 0.5)
-        let spring = try XCTUnwrap(report.groups.first { $0.key == "camp-a" })
-        // Two sent rows (eve's, now anonymous, and fay's), one known contact: fay, who converted.
-        XCTAssertEqual([spring.figures.emailsSent, spring.figures.contacted, spring.figures.customers], [2, 1, 1])
-        XCTAssertEqual(spring.figures.conversion, 1.0)
-        XCTAssertEqual(spring.figures.averageOrderValue, [eur(-1_000), usd(4_000)], "eur: (20 - 30) / 1 order")
-        XCTAssertEqual([spring.figures.linksSent, spring.figures.linksPaid], [1, 1])
-        let autumn = try XCTUnwrap(report.groups.first { $0.key == "camp-c" })
-        // camp-c sent 4 emails to cat, gus and kim; kim opened and replied; nobody new bought through it.
-        XCTAssertEqual([autumn.figures.emailsSent, autumn.figures.contacted, autumn.figures.opened, autumn.figures.replied], [4, 3, 1, 1])
-        XCTAssertEqual(autumn.figures.conversion, 0)
-        XCTAssertEqual(autumn.figures.newCustomers, 0)
-        XCTAssertEqual([autumn.figures.linksSent, autumn.figures.linksClicked, autumn.figures.linksPaid], [1, 0, 0])
-        let direct = try XCTUnwrap(report.groups.first { $0.key == "direct" })
-        XCTAssertNil(direct.figures.conversion, "direct touched nobody")
-        XCTAssertEqual(direct.figures.newCustomers, 2)
+        try withHistory {
+            let report = try report(.last)
+            // ann -> camp-b (her latest touch before paying); cat -> camp-b (the link's metadata, though camp-c touched her
+            // last), and her refund goes with that sale; bob's only touch is 31 days before he paid: direct; dan's touch
+            // came after his invoice: direct; eve (erased) keeps camp-a, stored with her payment; fay -> camp-a;
+            // gus's usd payment -> camp-c, and his eur refund reduces his latest eur sale (T-19, camp-a).
+            XCTAssertEqual(revenue(report), [
+                "camp-b": [usd(25_000)], "direct": [eur(5_000), usd(3_000)], "camp-a": [eur(-1_000), usd(8_000)],
+                "camp-c": [usd(4_000)], "onb-1": [],
+            ])
+            XCTAssertEqual(report.groups.map(\.key), ["camp-a", "camp-b", "direct", "camp-c", "onb-1"], "most orders first")
+            let summer = try XCTUnwrap(report.groups.first { $0.key == "camp-b" })
+            XCTAssertEqual(summer.name, "Summer")
+            XCTAssertEqual(summer.figures.orders, 2)
+            XCTAssertEqual(summer.figures.averageOrderValue, [usd(12_500)])
+            XCTAssertEqual([summer.figures.customers, summer.figures.newCustomers], [2, 2])
+            XCTAssertEqual(summer.figures.conversion, 1.0, "2 new customers / 2 contacts camp-b touched")
+            XCTAssertEqual(summer.figures.revenuePerEmail, [MoneyRate(currency: "usd", amount: 12_500)], "25000 over 2 emails")
+            XCTAssertEqual([summer.figures.linksSent, summer.figures.linksClicked, summer.figures.linksPaid], [1, 1, 1])
+            XCTAssertEqual(summer.figures.medianTimeToFirstPurchaseMs, 3 * Self.day)
+            XCTAssertEqual(summer.figures.openRate, 0.5)
+            let spring = try XCTUnwrap(report.groups.first { $0.key == "camp-a" })
+            // Two sent rows (eve's, now anonymous, and fay's), one known contact: fay, who converted.
+            XCTAssertEqual([spring.figures.emailsSent, spring.figures.contacted, spring.figures.customers], [2, 1, 1])
+            XCTAssertEqual(spring.figures.conversion, 1.0)
+            XCTAssertEqual(spring.figures.averageOrderValue, [eur(-1_000), usd(4_000)], "eur: (20 - 30) / 1 order")
+            XCTAssertEqual([spring.figures.linksSent, spring.figures.linksPaid], [1, 1])
+            let autumn = try XCTUnwrap(report.groups.first { $0.key == "camp-c" })
+            // camp-c sent 4 emails to cat, gus and kim; kim opened and replied; nobody new bought through it.
+            XCTAssertEqual([autumn.figures.emailsSent, autumn.figures.contacted, autumn.figures.opened, autumn.figures.replied], [4, 3, 1, 1])
+            XCTAssertEqual(autumn.figures.conversion, 0)
+            XCTAssertEqual(autumn.figures.newCustomers, 0)
+            XCTAssertEqual([autumn.figures.linksSent, autumn.figures.linksClicked, autumn.figures.linksPaid], [1, 0, 0])
+            let direct = try XCTUnwrap(report.groups.first { $0.key == "direct" })
+            XCTAssertNil(direct.figures.conversion, "direct touched nobody")
+            XCTAssertEqual(direct.figures.newCustomers, 2)
+        }
     }
 
     func testFirstTouchAttribution() throws {
-        // First touch: ann, bob, gus (both payments, his refund too), fay and eve -> camp-a; cat (refund included) ->
-        // camp-c, her first touch, the link's campaign only standing in when there is none; dan -> direct.
-        XCTAssertEqual(revenue(try report(.first)), [
-            "camp-a": [eur(4_000), usd(22_000)], "camp-c": [usd(15_000)], "direct": [usd(3_000)],
-            "camp-b": [], "onb-1": [],
-        ])
+        try withHistory {
+            // First touch: ann, bob, gus (both payments, his refund too), fay and eve -> camp-a; cat (refund included) ->
+            // camp-c, her first touch, the link's campaign only standing in when there is none; dan -> direct.
+            XCTAssertEqual(revenue(try report(.first)), [
+                "camp-a": [eur(4_000), usd(22_000)], "camp-c": [usd(15_000)], "direct": [usd(3_000)],
+                "camp-b": [], "onb-1": [],
+            ])
+        }
     }
 
     func testALongerLookbackReachesATouch31DaysBeforeThePurchase() throws {
-        // With 31 days, bob's touch at T-26 is his last touch for the payment at T+5.
-        let groups = revenue(try report(.last, lookbackDays: 31))
-        XCTAssertEqual(groups["camp-a"], [eur(4_000), usd(8_000)])
-        XCTAssertEqual(groups["direct"], [usd(3_000)])
+        try withHistory {
+            // With 31 days, bob's touch at T-26 is his last touch for the payment at T+5.
+            let groups = revenue(try report(.last, lookbackDays: 31))
+            XCTAssertEqual(groups["camp-a"], [eur(4_000), usd(8_000)])
+            XCTAssertEqual(groups["direct"], [usd(3_000)])
+        }
     }
 
     func testBySourceTierAndRule() throws {
-        // Source: cat's payment and refund came by link (its id), and fay's usd payment is a purchase recorded with a
-        // link; outreach: ann, eve, gus (both), fay's eur; direct: bob, dan.
-        XCTAssertEqual(revenue(try report(by: .source)), [
-            "payment_link": [usd(16_000)], "outreach": [eur(-1_000), usd(21_000)], "direct": [eur(5_000), usd(3_000)],
-        ])
-        XCTAssertEqual(revenue(try report(by: .tier)), [
-            "pro": [usd(25_000)], "starter": [usd(1_000)], "monthly": [usd(3_000)], "(none)": [eur(4_000), usd(11_000)],
-        ])
-        // Rule: cat's link names "offer"; "nudge" ran for ann and bob before they paid (within the lookback); it ran for
-        // dan only after his invoice.
-        let byRule = try report(by: .rule)
-        XCTAssertEqual(revenue(byRule), [
-            "offer": [usd(15_000)], "nudge": [eur(5_000), usd(10_000)], "(none)": [eur(-1_000), usd(15_000)],
-        ])
-        let offer = try XCTUnwrap(byRule.groups.first { $0.key == "offer" })
-        XCTAssertEqual([offer.figures.linksSent, offer.figures.linksClicked, offer.figures.linksPaid], [3, 1, 2])
-        XCTAssertNil(offer.figures.emailsSent, "email counts belong to campaigns")
+        try withHistory {
+            // Source: cat's payment and refund came by link (its id), and fay's usd payment is a purchase recorded with a
+            // link; outreach: ann, eve, gus (both), fay's eur; direct: bob, dan.
+            XCTAssertEqual(revenue(try report(by: .source)), [
+                "payment_link": [usd(16_000)], "outreach": [eur(-1_000), usd(21_000)], "direct": [eur(5_000), usd(3_000)],
+            ])
+            XCTAssertEqual(revenue(try report(by: .tier)), [
+                "pro": [usd(25_000)], "starter": [usd(1_000)], "monthly": [usd(3_000)], "(none)": [eur(4_000), usd(11_000)],
+            ])
+            // Rule: cat's link names "offer"; "nudge" ran for ann and bob before they paid (within the lookback); it ran for
+            // dan only after his invoice.
+            let byRule = try report(by: .rule)
+            XCTAssertEqual(revenue(byRule), [
+                "offer": [usd(15_000)], "nudge": [eur(5_000), usd(10_000)], "(none)": [eur(-1_000), usd(15_000)],
+            ])
+            let offer = try XCTUnwrap(byRule.groups.first { $0.key == "offer" })
+            XCTAssertEqual([offer.figures.linksSent, offer.figures.linksClicked, offer.figures.linksPaid], [3, 1, 2])
+            XCTAssertNil(offer.figures.emailsSent, "email counts belong to campaigns")
+        }
     }
 
     func testLifetimeValueChurnAndControlGroup() throws {
-        let report = try report()
-        // Acquisition source = first touch of the first purchase. camp-a: ann (usd 100), bob (eur 50), fay (usd 10,
-        // eur 20), gus (usd 40, eur 30 - 30): usd 150 / 3 payers = 50, eur 70 / 3 = 23.33. camp-c: cat, 200 - 50.
-        // direct: dan 30 (his renewal is after until), max 20, ned 15: 65 / 3 = 21.67. eve was erased: left out.
-        XCTAssertEqual(report.lifetimeValue.map(\.source), ["camp-a", "direct", "camp-c"])
-        XCTAssertEqual(report.lifetimeValue.map(\.customers), [4, 3, 1])
-        XCTAssertEqual(report.lifetimeValue[0].name, "Spring")
-        XCTAssertEqual(report.lifetimeValue[0].revenue, [eur(7_000), usd(15_000)])
-        XCTAssertEqual(report.lifetimeValue[0].lifetimeValue, [eur(2_333), usd(5_000)])
-        XCTAssertEqual(report.lifetimeValue[1].lifetimeValue, [usd(2_167)])
-        XCTAssertEqual(report.lifetimeValue[2].lifetimeValue, [usd(15_000)])
-        // Subscribers: dan (onboarded by onb-1, canceled in the period), ned (onb-1, canceled before it: not in the
-        // base), max (onb-2, active).
-        XCTAssertEqual(report.churn, [
-            ChurnRow(sequence: "onb-1", name: "onb-1", subscribers: 1, churned: 1, rate: 1),
-            ChurnRow(sequence: "onb-2", name: "onb-2", subscribers: 1, churned: 0, rate: 0),
-        ])
-        // nudge ran for ann, bob (both paid after) and dan (paid only before); it held back fay (paid after) and kim.
-        XCTAssertEqual(report.controlGroups.count, 1)
-        let nudge = report.controlGroups[0]
-        XCTAssertEqual([nudge.treated, nudge.treatedConverted, nudge.control, nudge.controlConverted], [3, 2, 2, 1])
-        XCTAssertEqual(nudge.treatedRate, 2.0 / 3)
-        XCTAssertEqual(nudge.controlRate, 0.5)
-        XCTAssertEqual(try XCTUnwrap(nudge.differencePoints), 16.667, accuracy: 0.001)
+        try withHistory {
+            let report = try report()
+            // Acquisition source = first touch of the first purchase. camp-a: ann (usd 100), bob (eur 50), fay (usd 10,
+            // eur 20), gus (usd 40, eur 30 - 30): usd 150 / 3 payers = 50, eur 70 / 3 = 23.33. camp-c: cat, 200 - 50.
+            // direct: dan 30 (his renewal is after until), max 20, ned 15: 65 / 3 = 21.67. eve was erased: left out.
+            XCTAssertEqual(report.lifetimeValue.map(\.source), ["camp-a", "direct", "camp-c"])
+            XCTAssertEqual(report.lifetimeValue.map(\.customers), [4, 3, 1])
+            XCTAssertEqual(report.lifetimeValue[0].name, "Spring")
+            XCTAssertEqual(report.lifetimeValue[0].revenue, [eur(7_000), usd(15_000)])
+            XCTAssertEqual(report.lifetimeValue[0].lifetimeValue, [eur(2_333), usd(5_000)])
+            XCTAssertEqual(report.lifetimeValue[1].lifetimeValue, [usd(2_167)])
+            XCTAssertEqual(report.lifetimeValue[2].lifetimeValue, [usd(15_000)])
+            // Subscribers: dan (onboarded by onb-1, canceled in the period), ned (onb-1, canceled before it: not in the
+            // base), max (onb-2, active).
+            XCTAssertEqual(report.churn, [
+                ChurnRow(sequence: "onb-1", name: "onb-1", subscribers: 1, churned: 1, rate: 1),
+                ChurnRow(sequence: "onb-2", name: "onb-2", subscribers: 1, churned: 0, rate: 0),
+            ])
+            // nudge ran for ann, bob (both paid after) and dan (paid only before); it held back fay (paid after) and kim.
+            XCTAssertEqual(report.controlGroups.count, 1)
+            let nudge = report.controlGroups[0]
+            XCTAssertEqual([nudge.treated, nudge.treatedConverted, nudge.control, nudge.controlConverted], [3, 2, 2, 1])
+            XCTAssertEqual(nudge.treatedRate, 2.0 / 3)
+            XCTAssertEqual(nudge.controlRate, 0.5)
+            XCTAssertEqual(try XCTUnwrap(nudge.differencePoints), 16.667, accuracy: 0.001)
+        }
     }
 
     func testAnEmptyPeriodHasZerosAndNoRates() throws {
-        let builder = try ReportBuilder(path: path)
-        defer { builder.close() }
-        let report = try builder.build(ReportQuery(since: at(-400), until: at(-300)), now: at(0))
-        XCTAssertEqual(report.headline.figures.emailsSent, 0)
-        XCTAssertNil(report.headline.figures.openRate)
-        XCTAssertNil(report.headline.figures.conversion)
-        XCTAssertEqual(report.headline.figures.revenue, [])
-        XCTAssertEqual(report.groups, [])
-        XCTAssertEqual(report.churn, [])
-        XCTAssertEqual(report.headline.deadJobsNow, 2, "dead jobs are counted now, whatever the period")
+        try withHistory {
+            let builder = try builder()
+            defer { builder.close() }
+            let report = try builder.build(ReportQuery(since: at(-400), until: at(-300)), now: at(0))
+            XCTAssertEqual(report.headline.figures.emailsSent, 0)
+            XCTAssertNil(report.headline.figures.openRate)
+            XCTAssertNil(report.headline.figures.conversion)
+            XCTAssertEqual(report.headline.figures.revenue, [])
+            XCTAssertEqual(report.groups, [])
+            XCTAssertEqual(report.churn, [])
+            XCTAssertEqual(report.headline.deadJobsNow, 2, "dead jobs are counted now, whatever the period")
+        }
     }
 
     func testTheDeliverabilityProviderFillsItsSection() throws {
-        let row = DeliverabilityRow(scope: .account, key: "sales@ours.example", sent: 100, bounced: 3, unsubscribed: 1, replied: 5,
-                                    bounceRate: 0.03, unsubscribeRate: 0.01, replyRate: 0.05)
-        let builder = try ReportBuilder(path: path) { query in
-            XCTAssertEqual(query.since, Self.t)
-            return [row]
+        try withHistory {
+            let row = DeliverabilityRow(scope: .account, key: "sales@ours.example", sent: 100, bounced: 3, unsubscribed: 1, replied: 5,
+                                        bounceRate: 0.03, unsubscribeRate: 0.01, replyRate: 0.05)
+            let builder = try builder { query in
+                XCTAssertEqual(query.since, Self.t)
+                return [row]
+            }
+            defer { builder.close() }
+            XCTAssertEqual(try builder.build(ReportQuery(since: Self.t, until: at(30)), now: at(31)).deliverability, [row])
         }
-        defer { builder.close() }
-        XCTAssertEqual(try builder.build(ReportQuery(since: Self.t, until: at(30)), now: at(31)).deliverability, [row])
     }
 }
 

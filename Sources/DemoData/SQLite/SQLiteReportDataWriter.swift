@@ -23,10 +23,23 @@ public final class SQLiteReportDataWriter: ReportDataWriting {
     private let insertPayment: SQLiteStatement
     private let insertLink: SQLiteStatement
 
+    /// Whether `close()` closes `database` (opened by `init(path:keyPrefix:)`).
+    private let ownsDatabase: Bool
+
+    /// Opens (creating and migrating it if needed) the file at `path` with a `LoadingConnection`; `close()` closes it.
+    public convenience init(path: String, keyPrefix: String = "demo:") throws {
+        try self.init(database: try LoadingConnection.open(path: path), keyPrefix: keyPrefix, ownsDatabase: true)
+    }
+
     /// - Parameter keyPrefix: the start of every event's dedup key (`demo:` marks the demo dataset).
-    public init(database: SQLiteDatabase, keyPrefix: String = "demo:") throws {
+    public convenience init(database: SQLiteDatabase, keyPrefix: String = "demo:") throws {
+        try self.init(database: database, keyPrefix: keyPrefix, ownsDatabase: false)
+    }
+
+    private init(database: SQLiteDatabase, keyPrefix: String, ownsDatabase: Bool) throws {
         self.database = database
         self.keyPrefix = keyPrefix
+        self.ownsDatabase = ownsDatabase
         // SQLite-specific: `CAST` between BLOB and TEXT.
         insertEvent = try database.prepare("""
             INSERT INTO events (source, dedup_key, event_id, type, received_at, body, headers)
@@ -49,6 +62,17 @@ public final class SQLiteReportDataWriter: ReportDataWriting {
     }
 
     private let keyPrefix: String
+
+    /// Runs `body` in a transaction of `database` (every call writes at once; nothing is buffered).
+    public func transaction<R>(_ body: () throws -> R) throws -> R { try database.transaction(body) }
+
+    /// Nothing to do: every call writes at once.
+    public func flush() throws {}
+
+    /// Closes the database when `init(path:keyPrefix:)` opened it.
+    public func close() {
+        if ownsDatabase { database.close() }
+    }
 
     /// A campaign's name as Instantly's events carry it.
     public func campaign(id: String, name: String, at: Int64) throws {
@@ -78,12 +102,10 @@ public final class SQLiteReportDataWriter: ReportDataWriting {
     /// (`nil`: an erased one) in a campaign, with its event.
     /// `account`: the sending mailbox (`email_account`), for the deliverability figures.
     public func activity(contact: Int64?, kind: String, campaign: String?, at: Int64, account: String? = nil) throws {
-        let type = Self.instantlyTypes[kind] ?? kind
-        var body = #"{"event_type":"\#(type)","timestamp":"\#(ISO8601Timestamp.string(at))""#
-        if let campaign { body += #","campaign_id":"\#(campaign)""# }
-        if let account { body += #","email_account":"\#(account)""# }
-        if let email = contact.flatMap({ emails[$0] }) { body += #","lead_email":"\#(email)""# }
-        let event = try event(source: "instantly", type: type, at: at, body: body + "}")
+        let type = ReportDataBodies.instantlyTypes[kind] ?? kind
+        let body = ReportDataBodies.activity(type: type, at: at, campaign: campaign, account: account,
+                                             email: contact.flatMap { emails[$0] })
+        let event = try event(source: "instantly", type: type, at: at, body: body)
         try Self.bind(insertActivity, 1, contact)
         try insertActivity.bind(2, event)
         try insertActivity.bind(3, kind)
@@ -98,12 +120,7 @@ public final class SQLiteReportDataWriter: ReportDataWriting {
     /// and `rule` are what the payment link's metadata named.
     public func payment(contact: Int64?, kind: ReportDataPaymentKind, reference: String, amount: Int64, currency: String, at: Int64,
                         tier: String? = nil, linkCampaign: String? = nil, paymentLink: String? = nil, rule: String? = nil) throws {
-        let type = switch kind {
-        case .payment: "checkout.session.completed"
-        case .invoice: "invoice.paid"
-        case .refund: "charge.refunded"
-        }
-        let body = #"{"id":"evt_\#(reference)","type":"\#(type)","created":\#(at / 1000),"data":{"object":{"id":"\#(reference)","amount":\#(amount),"currency":"\#(currency)"}}}"#
+        let (type, body) = ReportDataBodies.payment(kind: kind, reference: reference, amount: amount, currency: currency, at: at)
         let event = try event(source: "stripe", type: type, at: at, body: body, eventID: "evt_\(reference)")
         try Self.bind(insertPayment, 1, contact)
         try insertPayment.bind(2, event)
@@ -261,12 +278,6 @@ public final class SQLiteReportDataWriter: ReportDataWriting {
     }
 
     // MARK: Helpers
-
-    /// Instantly's event type per activity kind.
-    static let instantlyTypes = [
-        "sent": "email_sent", "opened": "email_opened", "clicked": "email_link_clicked", "replied": "reply_received",
-        "bounced": "email_bounced", "unsubscribed": "lead_unsubscribed", "meeting_booked": "lead_meeting_booked",
-    ]
 
     private func event(source: String, type: String, at: Int64, body: String, eventID: String? = nil) throws -> Int64 {
         nextKey += 1

@@ -8,7 +8,8 @@ import Store
 ///
 /// Contract every implementation keeps: each call is atomic; recording a purchase or a sent link twice (a retried
 /// step) changes nothing the second time; a stored value the implementation cannot read is an error.
-/// Thread-safety is the implementation's: `SQLiteWorkflowStore` is used by one worker thread at a time.
+/// Thread-safety is the implementation's: `SQLiteWorkflowStore` and `PostgreSQLWorkflowStore` are used by one worker
+/// thread at a time.
 public protocol WorkflowRecords: AnyObject {
     /// The contacts, on storage used by the same worker.
     var contacts: any ContactStorage { get }
