@@ -12,34 +12,16 @@ final class SQLiteContactStoreTests: ContactStoreTestCase {
     static let day: Int64 = 86_400_000
     let t0: Int64 = 1_732_500_000_000
 
-    static let hot = SegmentQuery(name: "hot", sql: "c.engagement = ?", parameters: [.text("high")])
-    static let quiet = SegmentQuery(name: "quiet", sql: "(? - COALESCE(c.last_engagement_at, 0)) / 86400000 >= ?",
+    static let hot = SegmentQuery.both(name: "hot", sql: "c.engagement = ?", parameters: [.text("high")])
+    static let quiet = SegmentQuery.both(name: "quiet", sql: "(? - COALESCE(c.last_engagement_at, 0)) / 86400000 >= ?",
                                     parameters: [.now, .integer(30)])
-    static let interested = SegmentQuery(name: "interested", sql: "c.interest_status = ?", parameters: [.text("interested")])
-    static let subscribers = SegmentQuery(name: "subscribers", sql: "c.subscription_status = ?", parameters: [.text("active")])
-    static let customers = SegmentQuery(name: "customers", sql: "c.payment_status = ?", parameters: [.text("customer")])
-    static let openers = SegmentQuery(name: "openers", sql: "c.opened >= ?", parameters: [.integer(1)])
+    static let interested = SegmentQuery.both(name: "interested", sql: "c.interest_status = ?", parameters: [.text("interested")])
+    static let subscribers = SegmentQuery.both(name: "subscribers", sql: "c.subscription_status = ?", parameters: [.text("active")])
+    static let customers = SegmentQuery.both(name: "customers", sql: "c.payment_status = ?", parameters: [.text("customer")])
+    static let openers = SegmentQuery.both(name: "openers", sql: "c.opened >= ?", parameters: [.integer(1)])
 
 
     // MARK: Helpers
-
-    /// Stores an event through `SQLiteEventWriter` (which also queues its `process_event` job) and returns its row id.
-    @discardableResult
-    private func storeEvent(_ source: EventSource, type: String, body: String = "{}", receivedAt: Int64) -> Int64 {
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var outcome: Result<AppendOutcome, StoreError>?
-        writer.append(IncomingEvent(source: source, dedupKey: UUID().uuidString, eventID: nil, type: type,
-                                    receivedAt: receivedAt, body: Array(body.utf8), headersJSON: "{}")) { result in
-            outcome = result
-            done.signal()
-        }
-        done.wait()
-        guard case .success(.stored(let id))? = outcome else {
-            XCTFail("event not stored: \(String(describing: outcome))")
-            return -1
-        }
-        return id
-    }
 
     private func instantly(_ activity: ContactActivity?, email: String? = "alice@example.com", at: Int64,
                            campaign: String? = "camp-1", lead: String? = nil, interest: String? = nil,
@@ -70,85 +52,93 @@ final class SQLiteContactStoreTests: ContactStoreTestCase {
     // MARK: Creating and finding
 
     func testCreatesAContactAndFindsItByNormalisedEmail() throws {
-        let first = try apply(instantly(.sent, email: "  Alice@Example.COM ", at: t0, lead: "lead-1"))
-        XCTAssertTrue(first.created)
-        XCTAssertFalse(first.alreadyApplied)
-        XCTAssertEqual(first.email, "alice@example.com")
-        let id = try XCTUnwrap(first.contactID)
-        let second = try apply(instantly(.opened, email: "ALICE@example.com", at: t0 + 1000))
-        XCTAssertFalse(second.created)
-        XCTAssertEqual(second.contactID, id)
-        // An earlier event arriving late moves first_seen back, not the engagement time forward.
-        try apply(instantly(.clicked, email: "alice@example.com", at: t0 - 5000), now: t0 + 2000)
+        try onEachEngine {
+            let first = try apply(instantly(.sent, email: "  Alice@Example.COM ", at: t0, lead: "lead-1"))
+            XCTAssertTrue(first.created)
+            XCTAssertFalse(first.alreadyApplied)
+            XCTAssertEqual(first.email, "alice@example.com")
+            let id = try XCTUnwrap(first.contactID)
+            let second = try apply(instantly(.opened, email: "ALICE@example.com", at: t0 + 1000))
+            XCTAssertFalse(second.created)
+            XCTAssertEqual(second.contactID, id)
+            // An earlier event arriving late moves first_seen back, not the engagement time forward.
+            try apply(instantly(.clicked, email: "alice@example.com", at: t0 - 5000), now: t0 + 2000)
 
-        let contact = try XCTUnwrap(try store.contact(email: " alice@EXAMPLE.com"))
-        XCTAssertEqual(contact.id, id)
-        XCTAssertEqual(contact.email, "alice@example.com")
-        XCTAssertEqual(contact.counts[.sent], 1)
-        XCTAssertEqual(contact.counts[.opened], 1)
-        XCTAssertEqual(contact.counts[.clicked], 1)
-        XCTAssertEqual(contact.counts[.replied], 0)
-        XCTAssertEqual(contact.firstSeenAt, t0 - 5000)
-        XCTAssertEqual(contact.lastEngagementAt, t0 + 1000)
-        XCTAssertEqual(contact.leads, ["camp-1": "lead-1"])
-        XCTAssertEqual(contact.paymentStatus, .prospect)
-        XCTAssertEqual(contact.updatedAt, t0 + 2000)
-        XCTAssertEqual(try store.contact(id: id), contact)
-        XCTAssertNil(try store.contact(email: "bob@example.com"))
-        XCTAssertNil(try store.contact(id: id + 100))
+            let contact = try XCTUnwrap(try store.contact(email: " alice@EXAMPLE.com"))
+            XCTAssertEqual(contact.id, id)
+            XCTAssertEqual(contact.email, "alice@example.com")
+            XCTAssertEqual(contact.counts[.sent], 1)
+            XCTAssertEqual(contact.counts[.opened], 1)
+            XCTAssertEqual(contact.counts[.clicked], 1)
+            XCTAssertEqual(contact.counts[.replied], 0)
+            XCTAssertEqual(contact.firstSeenAt, t0 - 5000)
+            XCTAssertEqual(contact.lastEngagementAt, t0 + 1000)
+            XCTAssertEqual(contact.leads, ["camp-1": "lead-1"])
+            XCTAssertEqual(contact.paymentStatus, .prospect)
+            XCTAssertEqual(contact.updatedAt, t0 + 2000)
+            XCTAssertEqual(try store.contact(id: id), contact)
+            XCTAssertNil(try store.contact(email: "bob@example.com"))
+            XCTAssertNil(try store.contact(id: id + 100))
+        }
     }
 
     func testReapplyingAnEventChangesNothingAndReturnsItsTransitions() throws {
-        let observation = instantly(.opened, at: t0)
-        let first = try apply(observation, segments: [Self.openers])
-        XCTAssertEqual(first.transitions.map(\.segment), ["openers"])
-        XCTAssertEqual(first.transitions.first?.eventID, observation.eventID)
-        XCTAssertEqual(first.transitions.first?.entry, 1)
+        try onEachEngine {
+            let observation = instantly(.opened, at: t0)
+            let first = try apply(observation, segments: [Self.openers])
+            XCTAssertEqual(first.transitions.map(\.segment), ["openers"])
+            XCTAssertEqual(first.transitions.first?.eventID, observation.eventID)
+            XCTAssertEqual(first.transitions.first?.entry, 1)
 
-        let again = try apply(observation, segments: [Self.openers], now: t0 + Self.day)
-        XCTAssertTrue(again.alreadyApplied)
-        XCTAssertFalse(again.created)
-        XCTAssertEqual(again.contactID, first.contactID)
-        XCTAssertEqual(again.email, "alice@example.com")
-        XCTAssertEqual(again.transitions, first.transitions)
-        let contact = try contact()
-        XCTAssertEqual(contact.counts[.opened], 1)
-        XCTAssertEqual(contact.updatedAt, t0, "a re-apply writes nothing")
+            let again = try apply(observation, segments: [Self.openers], now: t0 + Self.day)
+            XCTAssertTrue(again.alreadyApplied)
+            XCTAssertFalse(again.created)
+            XCTAssertEqual(again.contactID, first.contactID)
+            XCTAssertEqual(again.email, "alice@example.com")
+            XCTAssertEqual(again.transitions, first.transitions)
+            let contact = try contact()
+            XCTAssertEqual(contact.counts[.opened], 1)
+            XCTAssertEqual(contact.updatedAt, t0, "a re-apply writes nothing")
+        }
     }
 
     func testAnEventNamingNoOneIsRecordedOnce() throws {
-        let observation = instantly(.opened, email: nil, at: t0)
-        let change = try apply(observation)
-        XCTAssertNil(change.contactID)
-        XCTAssertFalse(change.pending)
-        XCTAssertFalse(change.alreadyApplied)
-        XCTAssertTrue(try apply(observation).alreadyApplied)
-        XCTAssertEqual(try store.contacts(matching: nil, paymentStatus: nil, engagement: nil, limit: 10, now: t0).count, 0)
+        try onEachEngine {
+            let observation = instantly(.opened, email: nil, at: t0)
+            let change = try apply(observation)
+            XCTAssertNil(change.contactID)
+            XCTAssertFalse(change.pending)
+            XCTAssertFalse(change.alreadyApplied)
+            XCTAssertTrue(try apply(observation).alreadyApplied)
+            XCTAssertEqual(try store.contacts(matching: nil, paymentStatus: nil, engagement: nil, limit: 10, now: t0).count, 0)
+        }
     }
 
     func testLeadsAndCampaignsKeepTheEarliestAndLatestTouches() throws {
-        try apply(instantly(.sent, at: t0 + 1000, campaign: "camp-c"))
-        try apply(instantly(.opened, at: t0 + 3000, campaign: "camp-b"))
-        try apply(instantly(.clicked, at: t0, campaign: "camp-a"))
-        try apply(instantly(.sent, at: t0 + 500, campaign: "camp-a", lead: "lead-a"))
-        try store.linkLead(email: "ALICE@example.com", campaignID: "camp-b", leadID: "lead-b", eventID: 0, segments: [], now: t0 + 4000)
-        try store.linkLead(email: "new@example.com", campaignID: "camp-z", leadID: "lead-z", eventID: 0, segments: [], now: t0)
-        // A payment between the touches credits the last campaign before it, or the one its metadata names.
-        try apply(stripe(email: "alice@example.com", customer: nil, at: t0 + 2000,
-                         payment: ObservedPayment(reference: "cs_1", kind: .payment, amount: 100, currency: "usd")))
-        try apply(stripe(email: "alice@example.com", customer: nil, at: t0 + 2500,
-                         payment: ObservedPayment(reference: "cs_2", kind: .payment, amount: 100, currency: "usd",
-                                                  campaignID: "camp-m")))
+        try onEachEngine {
+            try apply(instantly(.sent, at: t0 + 1000, campaign: "camp-c"))
+            try apply(instantly(.opened, at: t0 + 3000, campaign: "camp-b"))
+            try apply(instantly(.clicked, at: t0, campaign: "camp-a"))
+            try apply(instantly(.sent, at: t0 + 500, campaign: "camp-a", lead: "lead-a"))
+            try store.linkLead(email: "ALICE@example.com", campaignID: "camp-b", leadID: "lead-b", eventID: 0, segments: [], now: t0 + 4000)
+            try store.linkLead(email: "new@example.com", campaignID: "camp-z", leadID: "lead-z", eventID: 0, segments: [], now: t0)
+            // A payment between the touches credits the last campaign before it, or the one its metadata names.
+            try apply(stripe(email: "alice@example.com", customer: nil, at: t0 + 2000,
+                             payment: ObservedPayment(reference: "cs_1", kind: .payment, amount: 100, currency: "usd")))
+            try apply(stripe(email: "alice@example.com", customer: nil, at: t0 + 2500,
+                             payment: ObservedPayment(reference: "cs_2", kind: .payment, amount: 100, currency: "usd",
+                                                      campaignID: "camp-m")))
 
-        let contact = try contact()
-        XCTAssertEqual(contact.firstCampaign, "camp-a")
-        XCTAssertEqual(contact.lastCampaign, "camp-b")
-        XCTAssertEqual(contact.leads, ["camp-a": "lead-a", "camp-b": "lead-b", "camp-c": ""], "camp-c's lead id was never seen")
-        XCTAssertEqual(try self.contact("new@example.com").leads, ["camp-z": "lead-z"])
-        let payments = try XCTUnwrap(try store.export(email: "alice@example.com")).payments
-        XCTAssertEqual(payments.map(\.reference), ["cs_1", "cs_2"])
-        XCTAssertEqual(payments.map(\.firstCampaign), ["camp-a", "camp-a"])
-        XCTAssertEqual(payments.map(\.lastCampaign), ["camp-c", "camp-m"])
+            let contact = try contact()
+            XCTAssertEqual(contact.firstCampaign, "camp-a")
+            XCTAssertEqual(contact.lastCampaign, "camp-b")
+            XCTAssertEqual(contact.leads, ["camp-a": "lead-a", "camp-b": "lead-b", "camp-c": ""], "camp-c's lead id was never seen")
+            XCTAssertEqual(try self.contact("new@example.com").leads, ["camp-z": "lead-z"])
+            let payments = try XCTUnwrap(try store.export(email: "alice@example.com")).payments
+            XCTAssertEqual(payments.map(\.reference), ["cs_1", "cs_2"])
+            XCTAssertEqual(payments.map(\.firstCampaign), ["camp-a", "camp-a"])
+            XCTAssertEqual(payments.map(\.lastCampaign), ["camp-c", "camp-m"])
+        }
     }
 
     func testPaymentsKeepTheirLinkCampaignLinkAndRuleAndCampaignsTheirLatestName() throws {
@@ -178,365 +168,391 @@ final class SQLiteContactStoreTests: ContactStoreTestCase {
     }
 
     func testInterestAndProductInterestKeepTheLatest() throws {
-        try apply(instantly(nil, at: t0 + 2000, interest: "interested"))
-        try apply(instantly(nil, at: t0 + 1000, interest: "not_interested"))
-        var contact = try contact()
-        XCTAssertEqual(contact.interestStatus, "interested")
-        XCTAssertEqual(contact.lastEngagementAt, t0 + 2000)
-        // An auto-reply is the latest status but not the person engaging.
-        try apply(instantly(nil, at: t0 + 3000, interest: "out_of_office"))
-        var late = instantly(nil, at: t0 + 500)
-        late.productInterest = "course"
-        try apply(late)
-        var older = instantly(nil, at: t0 + 100)
-        older.productInterest = "ebook"
-        try apply(older)
-        contact = try self.contact()
-        XCTAssertEqual(contact.interestStatus, "out_of_office")
-        XCTAssertEqual(contact.lastEngagementAt, t0 + 2000)
-        XCTAssertEqual(contact.productInterest, "course")
+        try onEachEngine {
+            try apply(instantly(nil, at: t0 + 2000, interest: "interested"))
+            try apply(instantly(nil, at: t0 + 1000, interest: "not_interested"))
+            var contact = try contact()
+            XCTAssertEqual(contact.interestStatus, "interested")
+            XCTAssertEqual(contact.lastEngagementAt, t0 + 2000)
+            // An auto-reply is the latest status but not the person engaging.
+            try apply(instantly(nil, at: t0 + 3000, interest: "out_of_office"))
+            var late = instantly(nil, at: t0 + 500)
+            late.productInterest = "course"
+            try apply(late)
+            var older = instantly(nil, at: t0 + 100)
+            older.productInterest = "ebook"
+            try apply(older)
+            contact = try self.contact()
+            XCTAssertEqual(contact.interestStatus, "out_of_office")
+            XCTAssertEqual(contact.lastEngagementAt, t0 + 2000)
+            XCTAssertEqual(contact.productInterest, "course")
+        }
     }
 
     // MARK: Stripe
 
     func testOutOfOrderSubscriptionEventsKeepTheLatestState() throws {
-        let email = "sub@example.com"
-        let pro = ObservedSubscription(id: "sub_1", status: "active", priceID: "price_pro", productID: "prod_pro",
-                                       tier: "pro", currentPeriodEnd: t0 + 30 * Self.day)
-        try apply(stripe(email: email, customer: "cus_1", at: t0 + 2000, subscription: pro))
-        try apply(stripe(email: email, customer: "cus_1", at: t0 + 1000,
-                         subscription: ObservedSubscription(id: "sub_1", status: "incomplete", priceID: "price_basic")))
-        var contact = try self.contact(email)
-        XCTAssertEqual(contact.subscription, ContactSubscription(id: "sub_1", status: "active", priceID: "price_pro",
-                                                                 productID: "prod_pro", tier: "pro",
-                                                                 currentPeriodEnd: t0 + 30 * Self.day))
-        XCTAssertEqual(contact.paymentStatus, .customer)
-        XCTAssertEqual(contact.tier, "pro")
+        try onEachEngine {
+            let email = "sub@example.com"
+            let pro = ObservedSubscription(id: "sub_1", status: "active", priceID: "price_pro", productID: "prod_pro",
+                                           tier: "pro", currentPeriodEnd: t0 + 30 * Self.day)
+            try apply(stripe(email: email, customer: "cus_1", at: t0 + 2000, subscription: pro))
+            try apply(stripe(email: email, customer: "cus_1", at: t0 + 1000,
+                             subscription: ObservedSubscription(id: "sub_1", status: "incomplete", priceID: "price_basic")))
+            var contact = try self.contact(email)
+            XCTAssertEqual(contact.subscription, ContactSubscription(id: "sub_1", status: "active", priceID: "price_pro",
+                                                                     productID: "prod_pro", tier: "pro",
+                                                                     currentPeriodEnd: t0 + 30 * Self.day))
+            XCTAssertEqual(contact.paymentStatus, .customer)
+            XCTAssertEqual(contact.tier, "pro")
 
-        // A newer event leaving fields out keeps them; the same time with a lower-ranked status changes nothing.
-        try apply(stripe(email: email, customer: "cus_1", at: t0 + 3000,
-                         subscription: ObservedSubscription(id: "sub_1", status: "past_due")))
-        try apply(stripe(email: email, customer: "cus_1", at: t0 + 3000,
-                         subscription: ObservedSubscription(id: "sub_1", status: "active")))
-        contact = try self.contact(email)
-        XCTAssertEqual(contact.subscription?.status, "past_due")
-        XCTAssertEqual(contact.subscription?.priceID, "price_pro")
-        XCTAssertEqual(contact.subscription?.currentPeriodEnd, t0 + 30 * Self.day)
-        XCTAssertEqual(contact.paymentStatus, .pastDue)
+            // A newer event leaving fields out keeps them; the same time with a lower-ranked status changes nothing.
+            try apply(stripe(email: email, customer: "cus_1", at: t0 + 3000,
+                             subscription: ObservedSubscription(id: "sub_1", status: "past_due")))
+            try apply(stripe(email: email, customer: "cus_1", at: t0 + 3000,
+                             subscription: ObservedSubscription(id: "sub_1", status: "active")))
+            contact = try self.contact(email)
+            XCTAssertEqual(contact.subscription?.status, "past_due")
+            XCTAssertEqual(contact.subscription?.priceID, "price_pro")
+            XCTAssertEqual(contact.subscription?.currentPeriodEnd, t0 + 30 * Self.day)
+            XCTAssertEqual(contact.paymentStatus, .pastDue)
 
-        // Deleted, then an older update arrives: stays canceled; and a canceled subscription never comes back.
-        try apply(stripe(email: email, customer: "cus_1", at: t0 + 5000,
-                         subscription: ObservedSubscription(id: "sub_1", status: "canceled")))
-        try apply(stripe(email: email, customer: "cus_1", at: t0 + 4000,
-                         subscription: ObservedSubscription(id: "sub_1", status: "active")))
-        try apply(stripe(email: email, customer: "cus_1", at: t0 + 6000,
-                         subscription: ObservedSubscription(id: "sub_1", status: "active")))
-        contact = try self.contact(email)
-        XCTAssertEqual(contact.subscription?.status, "canceled")
-        XCTAssertEqual(contact.paymentStatus, .canceled)
+            // Deleted, then an older update arrives: stays canceled; and a canceled subscription never comes back.
+            try apply(stripe(email: email, customer: "cus_1", at: t0 + 5000,
+                             subscription: ObservedSubscription(id: "sub_1", status: "canceled")))
+            try apply(stripe(email: email, customer: "cus_1", at: t0 + 4000,
+                             subscription: ObservedSubscription(id: "sub_1", status: "active")))
+            try apply(stripe(email: email, customer: "cus_1", at: t0 + 6000,
+                             subscription: ObservedSubscription(id: "sub_1", status: "active")))
+            contact = try self.contact(email)
+            XCTAssertEqual(contact.subscription?.status, "canceled")
+            XCTAssertEqual(contact.paymentStatus, .canceled)
 
-        // A new subscription replaces it, its missing fields reset; the end of another subscription does not
-        // replace a live one.
-        try apply(stripe(email: email, customer: "cus_1", at: t0 + 7000,
-                         subscription: ObservedSubscription(id: "sub_2", status: "trialing")))
-        try apply(stripe(email: email, customer: "cus_1", at: t0 + 8000,
-                         subscription: ObservedSubscription(id: "sub_old", status: "canceled")))
-        contact = try self.contact(email)
-        XCTAssertEqual(contact.subscription, ContactSubscription(id: "sub_2", status: "trialing"))
-        XCTAssertEqual(contact.paymentStatus, .customer)
-        XCTAssertNil(contact.tier)
+            // A new subscription replaces it, its missing fields reset; the end of another subscription does not
+            // replace a live one.
+            try apply(stripe(email: email, customer: "cus_1", at: t0 + 7000,
+                             subscription: ObservedSubscription(id: "sub_2", status: "trialing")))
+            try apply(stripe(email: email, customer: "cus_1", at: t0 + 8000,
+                             subscription: ObservedSubscription(id: "sub_old", status: "canceled")))
+            contact = try self.contact(email)
+            XCTAssertEqual(contact.subscription, ContactSubscription(id: "sub_2", status: "trialing"))
+            XCTAssertEqual(contact.paymentStatus, .customer)
+            XCTAssertNil(contact.tier)
+        }
     }
 
     func testStripeOnlyContactPaymentStatusAndRevenueFollowPaymentsInvoicesAndRefunds() throws {
-        let email = "pay@example.com"
-        try apply(stripe(email: email, customer: "cus_9", at: t0))
-        XCTAssertEqual(try contact(email).paymentStatus, .prospect)
-        XCTAssertEqual(try contact(email).revenue, [:])
-        // A zero-amount invoice (a trial starting) is not a payment.
-        try apply(stripe(email: nil, customer: "cus_9", at: t0 + 1000,
-                         payment: ObservedPayment(reference: "in_0", kind: .invoice, amount: 0, currency: "usd")))
-        XCTAssertEqual(try contact(email).paymentStatus, .prospect)
-        try apply(stripe(email: nil, customer: "cus_9", at: t0 + 2000,
-                         payment: ObservedPayment(reference: "in_1", kind: .invoice, amount: 2000, currency: "usd",
-                                                  tier: "basic")))
-        var contact = try self.contact(email)
-        XCTAssertEqual(contact.paymentStatus, .customer)
-        XCTAssertEqual(contact.revenue, ["usd": 2000])
-        XCTAssertEqual(contact.tier, "basic")
-        // The same invoice reported by another event is counted once.
-        try apply(stripe(email: nil, customer: "cus_9", at: t0 + 2100,
-                         payment: ObservedPayment(reference: "in_1", kind: .invoice, amount: 2000, currency: "usd")))
-        // Refunds carry the charge's cumulative amount: the larger wins whatever the order.
-        try apply(stripe(email: nil, customer: "cus_9", at: t0 + 4000,
-                         payment: ObservedPayment(reference: "ch_1", kind: .refund, amount: 1500, currency: "usd")))
-        try apply(stripe(email: nil, customer: "cus_9", at: t0 + 3000,
-                         payment: ObservedPayment(reference: "ch_1", kind: .refund, amount: 500, currency: "usd")))
-        try apply(stripe(email: nil, customer: "cus_9", at: t0 + 5000,
-                         payment: ObservedPayment(reference: "cs_1", kind: .payment, amount: 700, currency: "eur")))
-        contact = try self.contact(email)
-        XCTAssertEqual(contact.revenue, ["usd": 500, "eur": 700])
-        XCTAssertEqual(contact.paymentStatus, .customer)
-        XCTAssertEqual(contact.stripeCustomerIDs, ["cus_9"])
-        let refund = try XCTUnwrap(try store.export(email: email)?.payments.first { $0.kind == .refund })
-        XCTAssertEqual(refund.amount, -1500)
-        XCTAssertEqual(refund.occurredAt, t0 + 4000)
+        try onEachEngine {
+            let email = "pay@example.com"
+            try apply(stripe(email: email, customer: "cus_9", at: t0))
+            XCTAssertEqual(try contact(email).paymentStatus, .prospect)
+            XCTAssertEqual(try contact(email).revenue, [:])
+            // A zero-amount invoice (a trial starting) is not a payment.
+            try apply(stripe(email: nil, customer: "cus_9", at: t0 + 1000,
+                             payment: ObservedPayment(reference: "in_0", kind: .invoice, amount: 0, currency: "usd")))
+            XCTAssertEqual(try contact(email).paymentStatus, .prospect)
+            try apply(stripe(email: nil, customer: "cus_9", at: t0 + 2000,
+                             payment: ObservedPayment(reference: "in_1", kind: .invoice, amount: 2000, currency: "usd",
+                                                      tier: "basic")))
+            var contact = try self.contact(email)
+            XCTAssertEqual(contact.paymentStatus, .customer)
+            XCTAssertEqual(contact.revenue, ["usd": 2000])
+            XCTAssertEqual(contact.tier, "basic")
+            // The same invoice reported by another event is counted once.
+            try apply(stripe(email: nil, customer: "cus_9", at: t0 + 2100,
+                             payment: ObservedPayment(reference: "in_1", kind: .invoice, amount: 2000, currency: "usd")))
+            // Refunds carry the charge's cumulative amount: the larger wins whatever the order.
+            try apply(stripe(email: nil, customer: "cus_9", at: t0 + 4000,
+                             payment: ObservedPayment(reference: "ch_1", kind: .refund, amount: 1500, currency: "usd")))
+            try apply(stripe(email: nil, customer: "cus_9", at: t0 + 3000,
+                             payment: ObservedPayment(reference: "ch_1", kind: .refund, amount: 500, currency: "usd")))
+            try apply(stripe(email: nil, customer: "cus_9", at: t0 + 5000,
+                             payment: ObservedPayment(reference: "cs_1", kind: .payment, amount: 700, currency: "eur")))
+            contact = try self.contact(email)
+            XCTAssertEqual(contact.revenue, ["usd": 500, "eur": 700])
+            XCTAssertEqual(contact.paymentStatus, .customer)
+            XCTAssertEqual(contact.stripeCustomerIDs, ["cus_9"])
+            let refund = try XCTUnwrap(try store.export(email: email)?.payments.first { $0.kind == .refund })
+            XCTAssertEqual(refund.amount, -1500)
+            XCTAssertEqual(refund.occurredAt, t0 + 4000)
 
-        // A one-off checkout makes a customer even when fully discounted.
-        try apply(stripe(email: "free@example.com", customer: nil, at: t0,
-                         payment: ObservedPayment(reference: "cs_free", kind: .payment, amount: 0, currency: "usd")))
-        XCTAssertEqual(try self.contact("free@example.com").paymentStatus, .customer)
+            // A one-off checkout makes a customer even when fully discounted.
+            try apply(stripe(email: "free@example.com", customer: nil, at: t0,
+                             payment: ObservedPayment(reference: "cs_free", kind: .payment, amount: 0, currency: "usd")))
+            XCTAssertEqual(try self.contact("free@example.com").paymentStatus, .customer)
+        }
     }
 
     func testPendingCustomerIsResolvedByALaterEventNamingTheEmail() throws {
-        let active = ObservedSubscription(id: "sub_p", status: "active", tier: "pro")
-        let pending = stripe(email: nil, customer: "cus_p", at: t0, subscription: active)
-        let change = try apply(pending, segments: [Self.subscribers])
-        XCTAssertTrue(change.pending)
-        XCTAssertNil(change.contactID)
-        let again = try apply(pending, segments: [Self.subscribers])
-        XCTAssertTrue(again.alreadyApplied)
-        XCTAssertTrue(again.pending)
-        XCTAssertNil(try store.contact(email: "pend@example.com"))
+        try onEachEngine {
+            let active = ObservedSubscription(id: "sub_p", status: "active", tier: "pro")
+            let pending = stripe(email: nil, customer: "cus_p", at: t0, subscription: active)
+            let change = try apply(pending, segments: [Self.subscribers])
+            XCTAssertTrue(change.pending)
+            XCTAssertNil(change.contactID)
+            let again = try apply(pending, segments: [Self.subscribers])
+            XCTAssertTrue(again.alreadyApplied)
+            XCTAssertTrue(again.pending)
+            XCTAssertNil(try store.contact(email: "pend@example.com"))
 
-        let checkout = stripe(email: "Pend@Example.com", customer: "cus_p", at: t0 + 1000,
-                              payment: ObservedPayment(reference: "cs_p", kind: .payment, amount: 900, currency: "usd"))
-        let resolved = try apply(checkout, segments: [Self.subscribers])
-        let id = try XCTUnwrap(resolved.contactID)
-        XCTAssertEqual(resolved.transitions, [SegmentTransition(contactID: id, email: "pend@example.com",
-                                                                segment: "subscribers", entered: true, entry: 1,
-                                                                eventID: pending.eventID)])
-        let contact = try self.contact("pend@example.com")
-        XCTAssertEqual(contact.subscription?.status, "active")
-        XCTAssertEqual(contact.tier, "pro")
-        XCTAssertEqual(contact.revenue, ["usd": 900])
-        XCTAssertEqual(contact.stripeCustomerIDs, ["cus_p"])
-        XCTAssertEqual(contact.segments, ["subscribers"])
-        // The pending event now counts as applied to the contact; later customer-only events go straight to it.
-        XCTAssertEqual(try apply(pending).contactID, id)
-        let later = try apply(stripe(email: nil, customer: "cus_p", at: t0 + 2000,
-                                     subscription: ObservedSubscription(id: "sub_p", status: "canceled")),
-                              segments: [Self.subscribers])
-        XCTAssertFalse(later.pending)
-        XCTAssertEqual(later.contactID, id)
-        XCTAssertEqual(later.transitions.map(\.entered), [false])
+            let checkout = stripe(email: "Pend@Example.com", customer: "cus_p", at: t0 + 1000,
+                                  payment: ObservedPayment(reference: "cs_p", kind: .payment, amount: 900, currency: "usd"))
+            let resolved = try apply(checkout, segments: [Self.subscribers])
+            let id = try XCTUnwrap(resolved.contactID)
+            XCTAssertEqual(resolved.transitions, [SegmentTransition(contactID: id, email: "pend@example.com",
+                                                                    segment: "subscribers", entered: true, entry: 1,
+                                                                    eventID: pending.eventID)])
+            let contact = try self.contact("pend@example.com")
+            XCTAssertEqual(contact.subscription?.status, "active")
+            XCTAssertEqual(contact.tier, "pro")
+            XCTAssertEqual(contact.revenue, ["usd": 900])
+            XCTAssertEqual(contact.stripeCustomerIDs, ["cus_p"])
+            XCTAssertEqual(contact.segments, ["subscribers"])
+            // The pending event now counts as applied to the contact; later customer-only events go straight to it.
+            XCTAssertEqual(try apply(pending).contactID, id)
+            let later = try apply(stripe(email: nil, customer: "cus_p", at: t0 + 2000,
+                                         subscription: ObservedSubscription(id: "sub_p", status: "canceled")),
+                                  segments: [Self.subscribers])
+            XCTAssertFalse(later.pending)
+            XCTAssertEqual(later.contactID, id)
+            XCTAssertEqual(later.transitions.map(\.entered), [false])
+        }
     }
 
     func testPendingCustomerIsResolvedByLinkCustomer() throws {
-        let pending = stripe(email: nil, customer: "cus_l", at: t0,
-                             payment: ObservedPayment(reference: "in_l", kind: .invoice, amount: 1500, currency: "usd"))
-        XCTAssertTrue(try apply(pending).pending)
-        let workflowEvent = storeEvent(.instantly, type: "reply_received", receivedAt: t0 + 500)
-        let link = try store.linkCustomer(email: " Link@Example.com", customerID: "cus_l", eventID: workflowEvent,
-                                          policy: policy, segments: [Self.customers], now: t0 + 1000)
-        let id = try XCTUnwrap(link.contactID)
-        XCTAssertTrue(link.created)
-        XCTAssertFalse(link.alreadyApplied)
-        XCTAssertEqual(link.transitions.map(\.eventID), [pending.eventID])
-        XCTAssertEqual(link.transitions.map(\.segment), ["customers"])
-        let contact = try self.contact("link@example.com")
-        XCTAssertEqual(contact.revenue, ["usd": 1500])
-        XCTAssertEqual(contact.firstSeenAt, t0, "the pending event is older than the link")
+        try onEachEngine {
+            let pending = stripe(email: nil, customer: "cus_l", at: t0,
+                                 payment: ObservedPayment(reference: "in_l", kind: .invoice, amount: 1500, currency: "usd"))
+            XCTAssertTrue(try apply(pending).pending)
+            let workflowEvent = storeEvent(.instantly, type: "reply_received", receivedAt: t0 + 500)
+            let link = try store.linkCustomer(email: " Link@Example.com", customerID: "cus_l", eventID: workflowEvent,
+                                              policy: policy, segments: [Self.customers], now: t0 + 1000)
+            let id = try XCTUnwrap(link.contactID)
+            XCTAssertTrue(link.created)
+            XCTAssertFalse(link.alreadyApplied)
+            XCTAssertEqual(link.transitions.map(\.eventID), [pending.eventID])
+            XCTAssertEqual(link.transitions.map(\.segment), ["customers"])
+            let contact = try self.contact("link@example.com")
+            XCTAssertEqual(contact.revenue, ["usd": 1500])
+            XCTAssertEqual(contact.firstSeenAt, t0, "the pending event is older than the link")
 
-        let again = try store.linkCustomer(email: "link@example.com", customerID: "cus_l", eventID: workflowEvent,
-                                           policy: policy, segments: [Self.customers], now: t0 + 2000)
-        XCTAssertTrue(again.alreadyApplied)
-        XCTAssertEqual(again.transitions, [])
-        // The rerun returns nothing, so the entry waits unqueued for the maintenance pass as a backstop.
-        XCTAssertEqual(try store.unqueuedTransitions(limit: 10).map(\.transition.segment), ["customers"])
-        XCTAssertEqual(try self.contact("link@example.com").revenue, ["usd": 1500])
-        let reapplied = try apply(pending)
-        XCTAssertTrue(reapplied.alreadyApplied)
-        XCTAssertEqual(reapplied.contactID, id)
-        XCTAssertEqual(reapplied.transitions.map(\.segment), ["customers"])
+            let again = try store.linkCustomer(email: "link@example.com", customerID: "cus_l", eventID: workflowEvent,
+                                               policy: policy, segments: [Self.customers], now: t0 + 2000)
+            XCTAssertTrue(again.alreadyApplied)
+            XCTAssertEqual(again.transitions, [])
+            // The rerun returns nothing, so the entry waits unqueued for the maintenance pass as a backstop.
+            XCTAssertEqual(try store.unqueuedTransitions(limit: 10).map(\.transition.segment), ["customers"])
+            XCTAssertEqual(try self.contact("link@example.com").revenue, ["usd": 1500])
+            let reapplied = try apply(pending)
+            XCTAssertTrue(reapplied.alreadyApplied)
+            XCTAssertEqual(reapplied.contactID, id)
+            XCTAssertEqual(reapplied.transitions.map(\.segment), ["customers"])
+        }
     }
 
     // MARK: Engagement and segments
 
     func testEngagementLevelsAndTheirDecay() throws {
-        for offset in 0..<20 { try apply(instantly(.opened, at: t0 + Int64(offset))) }
-        XCTAssertEqual(try contact().engagement, .medium, "opens alone never make high")
-        let generous = EngagementPolicy(opensCanMakeHigh: true)
-        for offset in 0..<10 { try apply(instantly(.opened, email: "bob@example.com", at: t0 + Int64(offset)), policy: generous) }
-        XCTAssertEqual(try contact("bob@example.com").engagement, .high, "unless the policy lets them")
+        try onEachEngine {
+            for offset in 0..<20 { try apply(instantly(.opened, at: t0 + Int64(offset))) }
+            XCTAssertEqual(try contact().engagement, .medium, "opens alone never make high")
+            let generous = EngagementPolicy(opensCanMakeHigh: true)
+            for offset in 0..<10 { try apply(instantly(.opened, email: "bob@example.com", at: t0 + Int64(offset)), policy: generous) }
+            XCTAssertEqual(try contact("bob@example.com").engagement, .high, "unless the policy lets them")
 
-        let reply = try apply(instantly(.replied, at: t0 + 100), segments: [Self.hot])
-        XCTAssertEqual(try contact().engagement, .high)
-        XCTAssertEqual(reply.transitions.map(\.segment), ["hot"])
-        XCTAssertEqual(try store.unqueuedTransitions(limit: 10).count, 0, "transitions of events are queued by the caller")
+            let reply = try apply(instantly(.replied, at: t0 + 100), segments: [Self.hot])
+            XCTAssertEqual(try contact().engagement, .high)
+            XCTAssertEqual(reply.transitions.map(\.segment), ["hot"])
+            XCTAssertEqual(try store.unqueuedTransitions(limit: 10).count, 0, "transitions of events are queued by the caller")
 
-        // A month later nothing happened, but the window moved on: the clock's re-evaluation lowers engagement.
-        let later = t0 + 31 * Self.day
-        let alice = try contact().id
-        let bob = try contact("bob@example.com").id
-        let firstBatch = try store.reevaluate(after: 0, limit: 1, policy: policy, segments: [Self.hot], now: later)
-        XCTAssertEqual(firstBatch.lastContactID, alice)
-        XCTAssertEqual(firstBatch.transitions.map(\.entered), [false])
-        XCTAssertEqual(firstBatch.transitions.first?.eventID, reply.transitions.first?.eventID,
-                       "the clock's transitions carry the latest event")
-        let secondBatch = try store.reevaluate(after: alice, limit: 1, policy: policy, segments: [Self.hot], now: later)
-        XCTAssertEqual(secondBatch.lastContactID, bob)
-        XCTAssertEqual(secondBatch.transitions, [])
-        XCTAssertNil(try store.reevaluate(after: bob, limit: 1, policy: policy, segments: [Self.hot], now: later).lastContactID)
-        XCTAssertEqual(try contact().engagement, .low)
-        XCTAssertEqual(try contact().segments, [])
+            // A month later nothing happened, but the window moved on: the clock's re-evaluation lowers engagement.
+            let later = t0 + 31 * Self.day
+            let alice = try contact().id
+            let bob = try contact("bob@example.com").id
+            let firstBatch = try store.reevaluate(after: 0, limit: 1, policy: policy, segments: [Self.hot], now: later)
+            XCTAssertEqual(firstBatch.lastContactID, alice)
+            XCTAssertEqual(firstBatch.transitions.map(\.entered), [false])
+            XCTAssertEqual(firstBatch.transitions.first?.eventID, reply.transitions.first?.eventID,
+                           "the clock's transitions carry the latest event")
+            let secondBatch = try store.reevaluate(after: alice, limit: 1, policy: policy, segments: [Self.hot], now: later)
+            XCTAssertEqual(secondBatch.lastContactID, bob)
+            XCTAssertEqual(secondBatch.transitions, [])
+            XCTAssertNil(try store.reevaluate(after: bob, limit: 1, policy: policy, segments: [Self.hot], now: later).lastContactID)
+            XCTAssertEqual(try contact().engagement, .low)
+            XCTAssertEqual(try contact().segments, [])
 
-        let unqueued = try store.unqueuedTransitions(limit: 10)
-        XCTAssertEqual(unqueued.map(\.transition), firstBatch.transitions)
-        try store.markTransitionsQueued(unqueued.map(\.id))
-        XCTAssertEqual(try store.unqueuedTransitions(limit: 10).count, 0)
-        // Nothing changed since: a second pass records nothing.
-        XCTAssertEqual(try store.reevaluate(after: 0, limit: 10, policy: policy, segments: [Self.hot], now: later)
-            .transitions, [])
+            let unqueued = try store.unqueuedTransitions(limit: 10)
+            XCTAssertEqual(unqueued.map(\.transition), firstBatch.transitions)
+            try store.markTransitionsQueued(unqueued.map(\.id))
+            XCTAssertEqual(try store.unqueuedTransitions(limit: 10).count, 0)
+            // Nothing changed since: a second pass records nothing.
+            XCTAssertEqual(try store.reevaluate(after: 0, limit: 10, policy: policy, segments: [Self.hot], now: later)
+                .transitions, [])
+        }
     }
 
     func testSegmentEntriesAreNumberedOncePerEntry() throws {
-        let segments = [Self.interested, Self.quiet]
-        let entered = try apply(instantly(nil, at: t0, interest: "interested"), segments: segments)
-        XCTAssertEqual(entered.transitions.map(\.segment), ["interested"])
-        XCTAssertEqual(entered.transitions.map(\.entry), [1])
-        XCTAssertEqual(try contact().segments, ["interested"])
-        let stayed = try apply(instantly(.opened, at: t0 + 1000), segments: segments)
-        XCTAssertEqual(stayed.transitions, [], "staying in a segment is not a new entry")
-        let left = try apply(instantly(nil, at: t0 + 2000, interest: "not_interested"), segments: segments)
-        XCTAssertEqual(left.transitions.map(\.entered), [false])
-        XCTAssertEqual(left.transitions.map(\.entry), [1])
-        XCTAssertEqual(try contact().segments, [])
-        let reentered = try apply(instantly(nil, at: t0 + 3000, interest: "interested"), segments: segments)
-        XCTAssertEqual(reentered.transitions.map(\.entered), [true])
-        XCTAssertEqual(reentered.transitions.map(\.entry), [2])
+        try onEachEngine {
+            let segments = [Self.interested, Self.quiet]
+            let entered = try apply(instantly(nil, at: t0, interest: "interested"), segments: segments)
+            XCTAssertEqual(entered.transitions.map(\.segment), ["interested"])
+            XCTAssertEqual(entered.transitions.map(\.entry), [1])
+            XCTAssertEqual(try contact().segments, ["interested"])
+            let stayed = try apply(instantly(.opened, at: t0 + 1000), segments: segments)
+            XCTAssertEqual(stayed.transitions, [], "staying in a segment is not a new entry")
+            let left = try apply(instantly(nil, at: t0 + 2000, interest: "not_interested"), segments: segments)
+            XCTAssertEqual(left.transitions.map(\.entered), [false])
+            XCTAssertEqual(left.transitions.map(\.entry), [1])
+            XCTAssertEqual(try contact().segments, [])
+            let reentered = try apply(instantly(nil, at: t0 + 3000, interest: "interested"), segments: segments)
+            XCTAssertEqual(reentered.transitions.map(\.entered), [true])
+            XCTAssertEqual(reentered.transitions.map(\.entry), [2])
 
-        // The clock makes them quiet 30 days after their last engagement, once.
-        let id = try contact().id
-        let month = try store.reevaluate(after: 0, limit: 10, policy: policy, segments: segments, now: t0 + 3000 + 30 * Self.day)
-        XCTAssertEqual(month.transitions.map(\.segment), ["quiet"])
-        XCTAssertEqual(month.transitions.first?.contactID, id)
-        XCTAssertEqual(try contact().segments, ["interested", "quiet"])
+            // The clock makes them quiet 30 days after their last engagement, once.
+            let id = try contact().id
+            let month = try store.reevaluate(after: 0, limit: 10, policy: policy, segments: segments, now: t0 + 3000 + 30 * Self.day)
+            XCTAssertEqual(month.transitions.map(\.segment), ["quiet"])
+            XCTAssertEqual(month.transitions.first?.contactID, id)
+            XCTAssertEqual(try contact().segments, ["interested", "quiet"])
+        }
     }
 
     func testEvaluateBindsRealsAndNamesBrokenSegments() throws {
-        let id = try XCTUnwrap(try apply(instantly(.opened, at: t0)).contactID)
-        let queries = [
-            SegmentQuery(name: "a", sql: "c.opened >= ?", parameters: [.real(1.5)]),
-            SegmentQuery(name: "b", sql: "c.opened >= ?", parameters: [.real(0.5)]),
-            SegmentQuery(name: "c", sql: "c.email <> '?' AND c.opened * 1.0 / ? > ?", parameters: [.integer(4), .real(0.2)]),
-            Self.quiet,
-        ]
-        XCTAssertEqual(try store.evaluate(contactID: id, queries: queries, now: t0), [false, true, true, false])
-        XCTAssertEqual(try store.evaluate(contactID: id, queries: queries, now: t0 + 30 * Self.day), [false, true, true, true])
-        XCTAssertEqual(try store.evaluate(contactID: id + 1, queries: queries, now: t0), [false, false, false, false])
+        try onEachEngine {
+            let id = try XCTUnwrap(try apply(instantly(.opened, at: t0)).contactID)
+            let queries = [
+                SegmentQuery.both(name: "a", sql: "c.opened >= ?", parameters: [.real(1.5)]),
+                SegmentQuery.both(name: "b", sql: "c.opened >= ?", parameters: [.real(0.5)]),
+                SegmentQuery.both(name: "c", sql: "c.email <> '?' AND c.opened * 1.0 / ? > ?", parameters: [.integer(4), .real(0.2)]),
+                Self.quiet,
+            ]
+            XCTAssertEqual(try store.evaluate(contactID: id, queries: queries, now: t0), [false, true, true, false])
+            XCTAssertEqual(try store.evaluate(contactID: id, queries: queries, now: t0 + 30 * Self.day), [false, true, true, true])
+            XCTAssertEqual(try store.evaluate(contactID: id + 1, queries: queries, now: t0), [false, false, false, false])
 
-        let broken = SegmentQuery(name: "broken", sql: "c.no_such_column = ?", parameters: [.integer(1)])
-        XCTAssertThrowsError(try store.evaluate(contactID: id, queries: [Self.hot, broken], now: t0)) { error in
-            guard case ContactStorageError.segmentQuery(let name, let message)? = error as? ContactStorageError else {
-                return XCTFail("\(error)")
+            let broken = SegmentQuery.both(name: "broken", sql: "c.no_such_column = ?", parameters: [.integer(1)])
+            XCTAssertThrowsError(try store.evaluate(contactID: id, queries: [Self.hot, broken], now: t0)) { error in
+                guard case ContactStorageError.segmentQuery(let name, let message)? = error as? ContactStorageError else {
+                    return XCTFail("\(error)")
+                }
+                XCTAssertEqual(name, "broken")
+                XCTAssertTrue(message.contains("no_such_column"), message)
             }
-            XCTAssertEqual(name, "broken")
-            XCTAssertTrue(message.contains("no_such_column"), message)
+            let mismatched = SegmentQuery.both(name: "mismatched", sql: "c.opened > ?", parameters: [])
+            XCTAssertThrowsError(try store.count(matching: mismatched, now: t0)) { error in
+                XCTAssertEqual((error as? ContactStorageError).map { "\($0)" }?.contains("mismatched"), true, "\(error)")
+            }
+            // A failing segment rolls the whole apply back: the event can be applied once the segment is fixed.
+            let observation = instantly(.clicked, at: t0 + 1)
+            XCTAssertThrowsError(try apply(observation, segments: [broken]))
+            XCTAssertEqual(try contact().counts[.clicked], 0)
+            XCTAssertFalse(try apply(observation, segments: [Self.hot]).alreadyApplied)
+            XCTAssertEqual(try contact().counts[.clicked], 1)
         }
-        let mismatched = SegmentQuery(name: "mismatched", sql: "c.opened > ?", parameters: [])
-        XCTAssertThrowsError(try store.count(matching: mismatched, now: t0)) { error in
-            XCTAssertEqual((error as? ContactStorageError).map { "\($0)" }?.contains("mismatched"), true, "\(error)")
-        }
-        // A failing segment rolls the whole apply back: the event can be applied once the segment is fixed.
-        let observation = instantly(.clicked, at: t0 + 1)
-        XCTAssertThrowsError(try apply(observation, segments: [broken]))
-        XCTAssertEqual(try contact().counts[.clicked], 0)
-        XCTAssertFalse(try apply(observation, segments: [Self.hot]).alreadyApplied)
-        XCTAssertEqual(try contact().counts[.clicked], 1)
     }
 
     // MARK: Loop guard
 
     func testARuleCapForEveryoneHoldsBackAndCountsTheRest() throws {
-        for (index, email) in ["a@example.com", "b@example.com", "c@example.com"].enumerated() {
-            let admission = try store.admitRuleRun(rule: "launch", email: email, flow: "f\(index)", now: t0 + Int64(index),
-                                                   maxPerDay: 0, maxTotalPerDay: 2)
-            XCTAssertEqual(admission, index < 2 ? .admitted : .ruleCap, email)
+        try onEachEngine {
+            for (index, email) in ["a@example.com", "b@example.com", "c@example.com"].enumerated() {
+                let admission = try store.admitRuleRun(rule: "launch", email: email, flow: "f\(index)", now: t0 + Int64(index),
+                                                       maxPerDay: 0, maxTotalPerDay: 2, eventID: nil)
+                XCTAssertEqual(admission, index < 2 ? .admitted : .ruleCap, email)
+            }
+            XCTAssertEqual(try store.admitRuleRun(rule: "launch", email: "c@example.com", flow: "f2", now: t0 + 10, maxPerDay: 0,
+                                                  maxTotalPerDay: 2, eventID: nil), .ruleCap, "held back again: still counted once")
+            try store.recordHoldback(rule: "launch", email: "d@example.com", reason: "rollout", eventID: nil, at: t0)
+            try store.recordHoldback(rule: "launch", email: "d@example.com", reason: "rollout", eventID: nil, at: t0 + 1)
+            let counts = try store.holdbackCounts().map { "\($0.rule) \($0.reason) \($0.contacts)" }
+            XCTAssertEqual(counts, ["launch max_per_day 1", "launch ran 2", "launch rollout 1"])
+            XCTAssertEqual(try store.admitRuleRun(rule: "launch", email: "c@example.com", flow: "f2", now: t0 + Self.day + 1,
+                                                  maxPerDay: 0, maxTotalPerDay: 2, eventID: nil), .admitted, "a day later there is room")
         }
-        XCTAssertEqual(try store.admitRuleRun(rule: "launch", email: "c@example.com", flow: "f2", now: t0 + 10, maxPerDay: 0,
-                                              maxTotalPerDay: 2), .ruleCap, "held back again: still counted once")
-        try store.recordHoldback(rule: "launch", email: "d@example.com", reason: "rollout", eventID: nil, at: t0)
-        try store.recordHoldback(rule: "launch", email: "d@example.com", reason: "rollout", eventID: nil, at: t0 + 1)
-        let counts = try store.holdbackCounts().map { "\($0.rule) \($0.reason) \($0.contacts)" }
-        XCTAssertEqual(counts, ["launch max_per_day 1", "launch ran 2", "launch rollout 1"])
-        XCTAssertEqual(try store.admitRuleRun(rule: "launch", email: "c@example.com", flow: "f2", now: t0 + Self.day + 1,
-                                              maxPerDay: 0, maxTotalPerDay: 2), .admitted, "a day later there is room")
     }
 
     func testAdmitRuleRunLimitsNewFlowsPerDayButAdmitsReRuns() throws {
-        XCTAssertTrue(try store.admits(rule: "nurture", email: "Ann@example.com", flow: "f1", now: t0, maxPerDay: 2))
-        XCTAssertTrue(try store.admits(rule: "nurture", email: "ann@example.com", flow: "f2", now: t0 + 1, maxPerDay: 2))
-        XCTAssertFalse(try store.admits(rule: "nurture", email: "ann@example.com", flow: "f3", now: t0 + 2, maxPerDay: 2))
-        XCTAssertTrue(try store.admits(rule: "nurture", email: "ann@example.com", flow: "f1", now: t0 + 3, maxPerDay: 2),
-                      "a re-run of an admitted flow is not a new run")
-        XCTAssertTrue(try store.admits(rule: "other", email: "ann@example.com", flow: "f4", now: t0 + 4, maxPerDay: 2))
-        XCTAssertTrue(try store.admits(rule: "nurture", email: "ben@example.com", flow: "f5", now: t0 + 5, maxPerDay: 2))
-        XCTAssertFalse(try store.admits(rule: "nurture", email: "ann@example.com", flow: "f3", now: t0 + Self.day - 1,
-                                              maxPerDay: 2))
-        XCTAssertTrue(try store.admits(rule: "nurture", email: "ann@example.com", flow: "f3", now: t0 + Self.day + 1,
-                                             maxPerDay: 2), "runs older than a day no longer count")
-        XCTAssertEqual(try contact("ann@example.com").firstSeenAt, t0)
-        XCTAssertThrowsError(try store.admits(rule: "nurture", email: "  ", flow: "f9", now: t0, maxPerDay: 2)) {
-            XCTAssertEqual($0 as? ContactStorageError, .emptyEmail)
+        try onEachEngine {
+            XCTAssertTrue(try store.admits(rule: "nurture", email: "Ann@example.com", flow: "f1", now: t0, maxPerDay: 2))
+            XCTAssertTrue(try store.admits(rule: "nurture", email: "ann@example.com", flow: "f2", now: t0 + 1, maxPerDay: 2))
+            XCTAssertFalse(try store.admits(rule: "nurture", email: "ann@example.com", flow: "f3", now: t0 + 2, maxPerDay: 2))
+            XCTAssertTrue(try store.admits(rule: "nurture", email: "ann@example.com", flow: "f1", now: t0 + 3, maxPerDay: 2),
+                          "a re-run of an admitted flow is not a new run")
+            XCTAssertTrue(try store.admits(rule: "other", email: "ann@example.com", flow: "f4", now: t0 + 4, maxPerDay: 2))
+            XCTAssertTrue(try store.admits(rule: "nurture", email: "ben@example.com", flow: "f5", now: t0 + 5, maxPerDay: 2))
+            XCTAssertFalse(try store.admits(rule: "nurture", email: "ann@example.com", flow: "f3", now: t0 + Self.day - 1,
+                                                  maxPerDay: 2))
+            XCTAssertTrue(try store.admits(rule: "nurture", email: "ann@example.com", flow: "f3", now: t0 + Self.day + 1,
+                                                 maxPerDay: 2), "runs older than a day no longer count")
+            XCTAssertEqual(try contact("ann@example.com").firstSeenAt, t0)
+            XCTAssertThrowsError(try store.admits(rule: "nurture", email: "  ", flow: "f9", now: t0, maxPerDay: 2)) {
+                XCTAssertEqual($0 as? ContactStorageError, .emptyEmail)
+            }
         }
     }
 
     func testOwnWritesKeepTheLatestTimePerRule() throws {
-        XCTAssertNil(try store.lastOwnWrite(email: "w@example.com", rule: "tag"))
-        try store.recordOwnWrite(email: " W@Example.com", rule: "tag", at: t0 + 1000)
-        try store.recordOwnWrite(email: "w@example.com", rule: "tag", at: t0)
-        XCTAssertEqual(try store.lastOwnWrite(email: "W@example.com", rule: "tag"), t0 + 1000)
-        try store.recordOwnWrite(email: "w@example.com", rule: "tag", at: t0 + 2000)
-        XCTAssertEqual(try store.lastOwnWrite(email: "w@example.com", rule: "tag"), t0 + 2000)
-        XCTAssertNil(try store.lastOwnWrite(email: "w@example.com", rule: "other"))
-        XCTAssertEqual(try contact("w@example.com").firstSeenAt, t0 + 1000)
+        try onEachEngine {
+            XCTAssertNil(try store.lastOwnWrite(email: "w@example.com", rule: "tag"))
+            try store.recordOwnWrite(email: " W@Example.com", rule: "tag", at: t0 + 1000)
+            try store.recordOwnWrite(email: "w@example.com", rule: "tag", at: t0)
+            XCTAssertEqual(try store.lastOwnWrite(email: "W@example.com", rule: "tag"), t0 + 1000)
+            try store.recordOwnWrite(email: "w@example.com", rule: "tag", at: t0 + 2000)
+            XCTAssertEqual(try store.lastOwnWrite(email: "w@example.com", rule: "tag"), t0 + 2000)
+            XCTAssertNil(try store.lastOwnWrite(email: "w@example.com", rule: "other"))
+            XCTAssertEqual(try contact("w@example.com").firstSeenAt, t0 + 1000)
+        }
     }
 
     func testDoNotContactKeepsTheFirstReason() throws {
-        try apply(instantly(.opened, at: t0))
-        XCTAssertNil(try store.doNotContact(email: "alice@example.com"))
-        try apply(instantly(.bounced, at: t0 + 1))
-        try apply(instantly(.unsubscribed, at: t0 + 2))
-        XCTAssertEqual(try store.doNotContact(email: "ALICE@example.com"), "bounced")
-        let contact = try contact()
-        XCTAssertEqual(contact.doNotContact, "bounced")
-        XCTAssertEqual(contact.counts[.bounced], 1)
-        XCTAssertEqual(contact.counts[.unsubscribed], 1)
-        XCTAssertEqual(contact.lastEngagementAt, t0, "bounces and unsubscribes are not engagement")
-        try apply(instantly(.unsubscribed, email: "un@example.com", at: t0))
-        XCTAssertEqual(try store.doNotContact(email: "un@example.com"), "unsubscribed")
-        XCTAssertNil(try store.doNotContact(email: "nobody@example.com"))
+        try onEachEngine {
+            try apply(instantly(.opened, at: t0))
+            XCTAssertNil(try store.doNotContact(email: "alice@example.com"))
+            try apply(instantly(.bounced, at: t0 + 1))
+            try apply(instantly(.unsubscribed, at: t0 + 2))
+            XCTAssertEqual(try store.doNotContact(email: "ALICE@example.com"), "bounced")
+            let contact = try contact()
+            XCTAssertEqual(contact.doNotContact, "bounced")
+            XCTAssertEqual(contact.counts[.bounced], 1)
+            XCTAssertEqual(contact.counts[.unsubscribed], 1)
+            XCTAssertEqual(contact.lastEngagementAt, t0, "bounces and unsubscribes are not engagement")
+            try apply(instantly(.unsubscribed, email: "un@example.com", at: t0))
+            XCTAssertEqual(try store.doNotContact(email: "un@example.com"), "unsubscribed")
+            XCTAssertNil(try store.doNotContact(email: "nobody@example.com"))
+        }
     }
 
     // MARK: Reading
 
     func testContactsMatchingAndCount() throws {
-        try apply(instantly(.opened, email: "a@example.com", at: t0), now: t0 + 10)
-        try apply(instantly(.replied, email: "b@example.com", at: t0), now: t0 + 20)
-        try apply(stripe(email: "c@example.com", customer: "cus_c", at: t0,
-                         payment: ObservedPayment(reference: "cs_c", kind: .payment, amount: 10, currency: "usd")),
-                  now: t0 + 30)
-        func emails(_ contacts: [Contact]) -> [String] { contacts.map(\.email) }
-        XCTAssertEqual(emails(try store.contacts(matching: nil, paymentStatus: nil, engagement: nil, limit: 10, now: t0)),
-                       ["c@example.com", "b@example.com", "a@example.com"])
-        XCTAssertEqual(emails(try store.contacts(matching: nil, paymentStatus: nil, engagement: nil, limit: 1, now: t0)),
-                       ["c@example.com"])
-        XCTAssertEqual(emails(try store.contacts(matching: Self.hot, paymentStatus: nil, engagement: nil, limit: 10, now: t0)),
-                       ["b@example.com"])
-        XCTAssertEqual(emails(try store.contacts(matching: nil, paymentStatus: .customer, engagement: nil, limit: 10, now: t0)),
-                       ["c@example.com"])
-        XCTAssertEqual(emails(try store.contacts(matching: nil, paymentStatus: .prospect, engagement: .low, limit: 10, now: t0)),
-                       ["a@example.com"])
-        XCTAssertEqual(emails(try store.contacts(matching: Self.quiet, paymentStatus: nil, engagement: nil, limit: 10,
-                                                 now: t0 + 40 * Self.day)),
-                       ["c@example.com", "b@example.com", "a@example.com"])
-        let full = try XCTUnwrap(try store.contacts(matching: Self.customers, paymentStatus: nil, engagement: nil, limit: 10,
-                                                    now: t0).first)
-        XCTAssertEqual(full, try contact("c@example.com"))
-        XCTAssertEqual(full.stripeCustomerIDs, ["cus_c"])
-        XCTAssertEqual(try store.count(matching: Self.hot, now: t0), 1)
-        XCTAssertEqual(try store.count(matching: Self.quiet, now: t0), 1, "only c never engaged")
-        XCTAssertEqual(try store.count(matching: Self.quiet, now: t0 + 40 * Self.day), 3)
+        try onEachEngine {
+            try apply(instantly(.opened, email: "a@example.com", at: t0), now: t0 + 10)
+            try apply(instantly(.replied, email: "b@example.com", at: t0), now: t0 + 20)
+            try apply(stripe(email: "c@example.com", customer: "cus_c", at: t0,
+                             payment: ObservedPayment(reference: "cs_c", kind: .payment, amount: 10, currency: "usd")),
+                      now: t0 + 30)
+            func emails(_ contacts: [Contact]) -> [String] { contacts.map(\.email) }
+            XCTAssertEqual(emails(try store.contacts(matching: nil, paymentStatus: nil, engagement: nil, limit: 10, now: t0)),
+                           ["c@example.com", "b@example.com", "a@example.com"])
+            XCTAssertEqual(emails(try store.contacts(matching: nil, paymentStatus: nil, engagement: nil, limit: 1, now: t0)),
+                           ["c@example.com"])
+            XCTAssertEqual(emails(try store.contacts(matching: Self.hot, paymentStatus: nil, engagement: nil, limit: 10, now: t0)),
+                           ["b@example.com"])
+            XCTAssertEqual(emails(try store.contacts(matching: nil, paymentStatus: .customer, engagement: nil, limit: 10, now: t0)),
+                           ["c@example.com"])
+            XCTAssertEqual(emails(try store.contacts(matching: nil, paymentStatus: .prospect, engagement: .low, limit: 10, now: t0)),
+                           ["a@example.com"])
+            XCTAssertEqual(emails(try store.contacts(matching: Self.quiet, paymentStatus: nil, engagement: nil, limit: 10,
+                                                     now: t0 + 40 * Self.day)),
+                           ["c@example.com", "b@example.com", "a@example.com"])
+            let full = try XCTUnwrap(try store.contacts(matching: Self.customers, paymentStatus: nil, engagement: nil, limit: 10,
+                                                        now: t0).first)
+            XCTAssertEqual(full, try contact("c@example.com"))
+            XCTAssertEqual(full.stripeCustomerIDs, ["cus_c"])
+            XCTAssertEqual(try store.count(matching: Self.hot, now: t0), 1)
+            XCTAssertEqual(try store.count(matching: Self.quiet, now: t0), 1, "only c never engaged")
+            XCTAssertEqual(try store.count(matching: Self.quiet, now: t0 + 40 * Self.day), 3)
+        }
     }
 
     func testTimelineListsEverythingNewestFirst() throws {
@@ -614,100 +630,104 @@ final class SQLiteContactStoreTests: ContactStoreTestCase {
 
     // MARK: Registrations and lead fields
 
-    static let registrants = SegmentQuery(
+    static let registrants = SegmentQuery.both(
         name: "registrants",
         sql: "EXISTS (SELECT 1 FROM contact_registrations r WHERE r.contact_id = c.id AND r.product = ?)",
         parameters: [.text("webinar")])
 
     func testRegisterCountsSeatsPerProductAndIsIdempotentPerReference() throws {
-        let event = storeEvent(.stripe, type: "checkout.session.completed", receivedAt: t0)
-        let first = try store.register(email: " Ann@Example.com", product: "webinar", reference: "cs_1", seats: 2,
-                                       eventID: event, segments: [Self.registrants], now: t0 + 10)
-        XCTAssertTrue(first.created)
-        XCTAssertEqual(first.product, "webinar")
-        XCTAssertEqual(first.registrations, 1)
-        XCTAssertEqual(first.seats, 2)
-        XCTAssertEqual(first.seatsLeft, 1)
-        XCTAssertFalse(first.soldOut)
-        XCTAssertEqual(first.transitions, [SegmentTransition(contactID: first.contactID, email: "ann@example.com",
-                                                             segment: "registrants", entered: true, entry: 1, eventID: event)])
-        let created = try contact("ann@example.com")
-        XCTAssertEqual(created.id, first.contactID)
-        XCTAssertEqual(created.firstSeenAt, t0 + 10, "a contact a registration creates is first seen then")
-        XCTAssertEqual(created.registeredFor, ["webinar"])
+        try onEachEngine {
+            let event = storeEvent(.stripe, type: "checkout.session.completed", receivedAt: t0)
+            let first = try store.register(email: " Ann@Example.com", product: "webinar", reference: "cs_1", seats: 2,
+                                           eventID: event, segments: [Self.registrants], now: t0 + 10)
+            XCTAssertTrue(first.created)
+            XCTAssertEqual(first.product, "webinar")
+            XCTAssertEqual(first.registrations, 1)
+            XCTAssertEqual(first.seats, 2)
+            XCTAssertEqual(first.seatsLeft, 1)
+            XCTAssertFalse(first.soldOut)
+            XCTAssertEqual(first.transitions, [SegmentTransition(contactID: first.contactID, email: "ann@example.com",
+                                                                 segment: "registrants", entered: true, entry: 1, eventID: event)])
+            let created = try contact("ann@example.com")
+            XCTAssertEqual(created.id, first.contactID)
+            XCTAssertEqual(created.firstSeenAt, t0 + 10, "a contact a registration creates is first seen then")
+            XCTAssertEqual(created.registeredFor, ["webinar"])
 
-        // Another product counts on its own.
-        let course = try store.register(email: "ann@example.com", product: "course", reference: "cs_c", seats: nil,
-                                        eventID: event, segments: [Self.registrants], now: t0 + 15)
-        XCTAssertEqual(course.registrations, 1)
-        XCTAssertNil(course.seats)
-        XCTAssertNil(course.seatsLeft)
-        XCTAssertFalse(course.soldOut)
-        XCTAssertEqual(course.transitions, [], "already a member")
-        XCTAssertEqual(try contact("ann@example.com").registeredFor, ["course", "webinar"])
+            // Another product counts on its own.
+            let course = try store.register(email: "ann@example.com", product: "course", reference: "cs_c", seats: nil,
+                                            eventID: event, segments: [Self.registrants], now: t0 + 15)
+            XCTAssertEqual(course.registrations, 1)
+            XCTAssertNil(course.seats)
+            XCTAssertNil(course.seatsLeft)
+            XCTAssertFalse(course.soldOut)
+            XCTAssertEqual(course.transitions, [], "already a member")
+            XCTAssertEqual(try contact("ann@example.com").registeredFor, ["course", "webinar"])
 
-        let second = try store.register(email: "bob@example.com", product: "webinar", reference: "cs_2", seats: 2,
-                                        eventID: event, segments: [Self.registrants], now: t0 + 20)
-        XCTAssertEqual(second.registrations, 2)
-        XCTAssertEqual(second.seatsLeft, 0)
-        XCTAssertTrue(second.soldOut)
-        let third = try store.register(email: "cat@example.com", product: "webinar", reference: "cs_3", seats: 2,
-                                       eventID: event, segments: [], now: t0 + 30)
-        XCTAssertEqual(third.registrations, 3)
-        XCTAssertEqual(third.seatsLeft, 0, "never below 0")
-        XCTAssertTrue(third.soldOut)
+            let second = try store.register(email: "bob@example.com", product: "webinar", reference: "cs_2", seats: 2,
+                                            eventID: event, segments: [Self.registrants], now: t0 + 20)
+            XCTAssertEqual(second.registrations, 2)
+            XCTAssertEqual(second.seatsLeft, 0)
+            XCTAssertTrue(second.soldOut)
+            let third = try store.register(email: "cat@example.com", product: "webinar", reference: "cs_3", seats: 2,
+                                           eventID: event, segments: [], now: t0 + 30)
+            XCTAssertEqual(third.registrations, 3)
+            XCTAssertEqual(third.seatsLeft, 0, "never below 0")
+            XCTAssertTrue(third.soldOut)
 
-        // The same reference again: nothing new, and the counts of the first time (Ann was the 1st).
-        let replay = try store.register(email: "ann@example.com", product: "webinar", reference: "cs_1", seats: 2,
-                                        eventID: event, segments: [Self.registrants], now: t0 + 40)
-        XCTAssertFalse(replay.created)
-        XCTAssertEqual(replay.registrations, 1)
-        XCTAssertFalse(replay.soldOut)
-        XCTAssertEqual(replay.transitions, [])
-        // The same person for the same product under another reference is still one registration.
-        let twice = try store.register(email: "BOB@example.com", product: "webinar", reference: "cs_9", seats: 2,
-                                       eventID: event, segments: [], now: t0 + 50)
-        XCTAssertFalse(twice.created)
-        XCTAssertEqual(twice.registrations, 2)
-        XCTAssertEqual(try store.registrationCount(product: "webinar"), 3)
-        XCTAssertEqual(try store.registrationCount(product: "course"), 1)
-        XCTAssertEqual(try store.timeline(contactID: first.contactID, limit: 10).filter { $0.kind == .registration }, [
-            ContactTimelineEntry(at: t0 + 15, kind: .registration, reference: "cs_c", detail: "course"),
-            ContactTimelineEntry(at: t0 + 10, kind: .registration, reference: "cs_1", detail: "webinar"),
-        ])
-        XCTAssertEqual(try store.export(email: "ann@example.com")?.registrations, [
-            ContactRegistration(product: "webinar", reference: "cs_1", eventID: event, registeredAt: t0 + 10),
-            ContactRegistration(product: "course", reference: "cs_c", eventID: event, registeredAt: t0 + 15),
-        ])
-        XCTAssertThrowsError(try store.register(email: "ann@example.com", product: "", reference: "cs_x", seats: nil,
-                                                eventID: event, segments: [], now: t0)) { error in
-            XCTAssertEqual("\(error)", "a registration needs a non-empty product")
-        }
-        XCTAssertThrowsError(try store.register(email: " ", product: "webinar", reference: "cs_x", seats: nil,
-                                                eventID: event, segments: [], now: t0)) { error in
-            XCTAssertEqual(error as? ContactStorageError, .emptyEmail)
+            // The same reference again: nothing new, and the counts of the first time (Ann was the 1st).
+            let replay = try store.register(email: "ann@example.com", product: "webinar", reference: "cs_1", seats: 2,
+                                            eventID: event, segments: [Self.registrants], now: t0 + 40)
+            XCTAssertFalse(replay.created)
+            XCTAssertEqual(replay.registrations, 1)
+            XCTAssertFalse(replay.soldOut)
+            XCTAssertEqual(replay.transitions, [])
+            // The same person for the same product under another reference is still one registration.
+            let twice = try store.register(email: "BOB@example.com", product: "webinar", reference: "cs_9", seats: 2,
+                                           eventID: event, segments: [], now: t0 + 50)
+            XCTAssertFalse(twice.created)
+            XCTAssertEqual(twice.registrations, 2)
+            XCTAssertEqual(try store.registrationCount(product: "webinar"), 3)
+            XCTAssertEqual(try store.registrationCount(product: "course"), 1)
+            XCTAssertEqual(try store.timeline(contactID: first.contactID, limit: 10).filter { $0.kind == .registration }, [
+                ContactTimelineEntry(at: t0 + 15, kind: .registration, reference: "cs_c", detail: "course"),
+                ContactTimelineEntry(at: t0 + 10, kind: .registration, reference: "cs_1", detail: "webinar"),
+            ])
+            XCTAssertEqual(try store.export(email: "ann@example.com")?.registrations, [
+                ContactRegistration(product: "webinar", reference: "cs_1", eventID: event, registeredAt: t0 + 10),
+                ContactRegistration(product: "course", reference: "cs_c", eventID: event, registeredAt: t0 + 15),
+            ])
+            XCTAssertThrowsError(try store.register(email: "ann@example.com", product: "", reference: "cs_x", seats: nil,
+                                                    eventID: event, segments: [], now: t0)) { error in
+                XCTAssertEqual("\(error)", "a registration needs a non-empty product")
+            }
+            XCTAssertThrowsError(try store.register(email: " ", product: "webinar", reference: "cs_x", seats: nil,
+                                                    eventID: event, segments: [], now: t0)) { error in
+                XCTAssertEqual(error as? ContactStorageError, .emptyEmail)
+            }
         }
     }
 
     func testLeadFieldsKeepTheLatestValueByEventTime() throws {
-        var newer = instantly(.sent, email: "lea@example.com", at: t0 + 1000)
-        newer.leadFields = ["industry": "Retail", "companyName": "Acme"]
-        try apply(newer)
-        var older = instantly(.opened, email: "lea@example.com", at: t0)
-        older.leadFields = ["industry": "Finance", "seats": "12"]
-        try apply(older)
-        XCTAssertEqual(try contact("lea@example.com").leadFields,
-                       ["industry": "Retail", "companyName": "Acme", "seats": "12"],
-                       "an older event fills in a field never seen, and changes none seen later")
-        var latest = instantly(.clicked, email: "lea@example.com", at: t0 + 2000)
-        latest.leadFields = ["industry": "Health"]
-        try apply(latest)
-        XCTAssertEqual(try contact("lea@example.com").leadFields["industry"], "Health")
-        XCTAssertEqual(try contact("lea@example.com").leadFields["companyName"], "Acme")
-        // A pending observation stored without the key (an earlier build) still decodes.
-        let json = #"{"eventID":1,"source":"stripe","occurredAt":5}"#
-        let decoded = try JSONDecoder().decode(ContactObservation.self, from: Data(json.utf8))
-        XCTAssertNil(decoded.leadFields)
+        try onEachEngine {
+            var newer = instantly(.sent, email: "lea@example.com", at: t0 + 1000)
+            newer.leadFields = ["industry": "Retail", "companyName": "Acme"]
+            try apply(newer)
+            var older = instantly(.opened, email: "lea@example.com", at: t0)
+            older.leadFields = ["industry": "Finance", "seats": "12"]
+            try apply(older)
+            XCTAssertEqual(try contact("lea@example.com").leadFields,
+                           ["industry": "Retail", "companyName": "Acme", "seats": "12"],
+                           "an older event fills in a field never seen, and changes none seen later")
+            var latest = instantly(.clicked, email: "lea@example.com", at: t0 + 2000)
+            latest.leadFields = ["industry": "Health"]
+            try apply(latest)
+            XCTAssertEqual(try contact("lea@example.com").leadFields["industry"], "Health")
+            XCTAssertEqual(try contact("lea@example.com").leadFields["companyName"], "Acme")
+            // A pending observation stored without the key (an earlier build) still decodes.
+            let json = #"{"eventID":1,"source":"stripe","occurredAt":5}"#
+            let decoded = try JSONDecoder().decode(ContactObservation.self, from: Data(json.utf8))
+            XCTAssertNil(decoded.leadFields)
+        }
     }
 
     // MARK: Erasure and retention
@@ -979,9 +999,9 @@ final class SQLiteContactStoreTests: ContactStoreTestCase {
     }
 }
 
-private extension SQLiteContactStore {
+private extension ContactStorage {
     /// Whether `admitRuleRun` admits the flow, with no cap for everyone.
     func admits(rule: String, email: String, flow: String, now: Int64, maxPerDay: Int) throws -> Bool {
-        try admitRuleRun(rule: rule, email: email, flow: flow, now: now, maxPerDay: maxPerDay) == .admitted
+        try admitRuleRun(rule: rule, email: email, flow: flow, now: now, maxPerDay: maxPerDay, maxTotalPerDay: nil, eventID: nil) == .admitted
     }
 }
