@@ -4,7 +4,8 @@ import StrictJSON
 /// Compiles the configuration's segments, and rules' contact conditions, into SQL over the contacts tables
 /// (schema migration 5): each to one boolean expression over `contacts` aliased `c`, to be used as
 /// `SELECT ... FROM contacts c WHERE <sql>`, with every value bound as a `?` parameter (`SegmentQuery.parameters`,
-/// in order), never spliced into the text.
+/// in order), never spliced into the text. Each condition is written in both engines' dialects from the one parsed
+/// predicate (`SegmentQuery.sql` for SQLite, `SegmentQuery.postgreSQL`), with the same placeholders in the same order.
 ///
 /// Every expression it produces is two-valued: it is 0 or 1, never NULL, so `not:` is the exact complement. A NULL
 /// column equals nothing; `not` and `not_in` hold for it. `days_since_engagement` of a contact who never engaged is
