@@ -1,6 +1,8 @@
 import Contacts
 import Foundation
+import HookyardFoundation
 import PostgreSQL
+import SQLite
 import Store
 import TestSupport
 import XCTest
@@ -59,6 +61,48 @@ class ContactStoreTestCase: TemporaryDirectoryTestCase {
             try open(location)
             try body()
         }
+    }
+
+    /// Runs `sql` (no parameters; several statements allowed) on the test's database, whichever engine holds it.
+    func executeRaw(_ sql: String) throws {
+        if let postgreSQL {
+            try postgreSQL.execute(sql)
+            return
+        }
+        let database = try SQLiteDatabase(path: location.sqlitePath ?? path)
+        defer { database.close() }
+        try database.execute(sql)
+    }
+
+    /// The rows of `sql` (one statement, no parameters), the first `columns` columns of each as text (NULL: `nil`).
+    func rawRows(_ sql: String, columns: Int) throws -> [[String?]] {
+        if let postgreSQL {
+            return try postgreSQL.execute(sql).rows.map { row in (0..<columns).map { row.optionalString($0) } }
+        }
+        let database = try SQLiteDatabase(path: location.sqlitePath ?? path, readOnly: true)
+        defer { database.close() }
+        let statement = try database.prepare(sql)
+        var rows: [[String?]] = []
+        while try statement.step() { rows.append((0..<columns).map { statement.string(Int32($0)) }) }
+        return rows
+    }
+
+    /// The integer in the first column of the first row of `sql`.
+    func rawInt(_ sql: String) throws -> Int64? {
+        try rawRows(sql, columns: 1).first?.first?.flatMap { $0 }.flatMap { Int64($0) }
+    }
+
+    /// Records a purchase as the workflow store does (the address normalised), on either engine.
+    func recordPurchase(_ purchase: Purchase, now: Int64) throws {
+        func literal(_ text: String?) -> String {
+            text.map { "'" + $0.replacingOccurrences(of: "'", with: "''") + "'" } ?? "NULL"
+        }
+        try executeRaw("""
+            INSERT INTO purchases (event_id, reference, email, amount, currency, campaign_id, payment_link, rule, created_at)
+            VALUES (\(purchase.eventID), \(literal(purchase.reference)), \(literal(EmailAddress.normalizedOrNil(purchase.email))),
+                \(purchase.amount), \(literal(purchase.currency)), \(literal(purchase.campaignID)),
+                \(literal(purchase.paymentLink)), \(literal(purchase.rule)), \(now))
+            """)
     }
 
     /// Stores an event (and queues its `process_event` job, as the event writer does) and returns its id.

@@ -142,29 +142,26 @@ final class SQLiteContactStoreTests: ContactStoreTestCase {
     }
 
     func testPaymentsKeepTheirLinkCampaignLinkAndRuleAndCampaignsTheirLatestName() throws {
-        var sent = instantly(.sent, at: t0 + 2000, campaign: "camp-a")
-        sent.campaignName = "Spring launch"
-        try apply(sent)
-        var older = instantly(.opened, at: t0 + 1000, campaign: "camp-a")
-        older.campaignName = "Spring (draft)"
-        try apply(older)
-        try apply(stripe(email: "alice@example.com", customer: nil, at: t0 + 3000,
-                         payment: ObservedPayment(reference: "cs_1", kind: .payment, amount: 100, currency: "usd",
-                                                  campaignID: "camp-m", paymentLink: "plink_1", rule: "offer")))
-        try apply(stripe(email: "alice@example.com", customer: nil, at: t0 + 4000,
-                         payment: ObservedPayment(reference: "in_1", kind: .invoice, amount: 900, currency: "eur")))
-        let database = try SQLiteDatabase(path: path, readOnly: true)
-        let rows = try database.prepare("""
-            SELECT reference, coalesce(link_campaign, '-'), coalesce(payment_link, '-'), coalesce(link_rule, '-'), last_campaign
-            FROM contact_payments ORDER BY id
-            """)
-        var payments: [[String?]] = []
-        while try rows.step() { payments.append((0..<5).map { rows.string(Int32($0)) }) }
-        XCTAssertEqual(payments, [["cs_1", "camp-m", "plink_1", "offer", "camp-m"], ["in_1", "-", "-", "-", "camp-a"]])
-        let names = try database.prepare("SELECT id, name, updated_at FROM campaigns")
-        XCTAssertTrue(try names.step())
-        XCTAssertEqual([names.string(0), names.string(1)], ["camp-a", "Spring launch"], "an older event's name does not replace it")
-        XCTAssertEqual(names.int(2), t0 + 2000)
+        try onEachEngine {
+            var sent = instantly(.sent, at: t0 + 2000, campaign: "camp-a")
+            sent.campaignName = "Spring launch"
+            try apply(sent)
+            var older = instantly(.opened, at: t0 + 1000, campaign: "camp-a")
+            older.campaignName = "Spring (draft)"
+            try apply(older)
+            try apply(stripe(email: "alice@example.com", customer: nil, at: t0 + 3000,
+                             payment: ObservedPayment(reference: "cs_1", kind: .payment, amount: 100, currency: "usd",
+                                                      campaignID: "camp-m", paymentLink: "plink_1", rule: "offer")))
+            try apply(stripe(email: "alice@example.com", customer: nil, at: t0 + 4000,
+                             payment: ObservedPayment(reference: "in_1", kind: .invoice, amount: 900, currency: "eur")))
+            let payments = try rawRows("""
+                SELECT reference, coalesce(link_campaign, '-'), coalesce(payment_link, '-'), coalesce(link_rule, '-'), last_campaign
+                FROM contact_payments ORDER BY id
+                """, columns: 5)
+            XCTAssertEqual(payments, [["cs_1", "camp-m", "plink_1", "offer", "camp-m"], ["in_1", "-", "-", "-", "camp-a"]])
+            let names = try rawRows("SELECT id, name, updated_at FROM campaigns", columns: 3)
+            XCTAssertEqual(names, [["camp-a", "Spring launch", "\(t0 + 2000)"]], "an older event's name does not replace it")
+        }
     }
 
     func testInterestAndProductInterestKeepTheLatest() throws {
@@ -556,76 +553,77 @@ final class SQLiteContactStoreTests: ContactStoreTestCase {
     }
 
     func testTimelineListsEverythingNewestFirst() throws {
-        let opened = instantly(.opened, email: "tim@example.com", at: t0 + 1000)
-        try apply(opened, segments: [Self.openers], now: t0 + 1500)
-        let paid = ContactObservation(
-            eventID: storeEvent(.stripe, type: "checkout.session.completed", receivedAt: t0 + 2000), source: .stripe,
-            occurredAt: t0 + 1800, email: "tim@example.com",
-            payment: ObservedPayment(reference: "cs_t", kind: .payment, amount: 4900, currency: "usd"))
-        try apply(paid, now: t0 + 2500)
-        let workflows = try SQLiteWorkflowStore(path: path)
-        defer { workflows.close() }
-        _ = try workflows.recordPurchase(Purchase(eventID: paid.eventID, reference: "cs_t", email: "Tim@Example.com ",
-                                                  amount: 4900, currency: "usd", campaignID: nil, paymentLink: nil,
-                                                  rule: "thank-you"), now: t0 + 3000)
-        let id = try contact("tim@example.com").id
-        let timeline = try store.timeline(contactID: id, limit: 20)
-        XCTAssertEqual(timeline, [
-            ContactTimelineEntry(at: t0 + 3000, kind: .purchase, reference: "cs_t", detail: "4900 usd thank-you"),
-            ContactTimelineEntry(at: t0 + 2000, kind: .job, reference: "2", detail: "process_event queued"),
-            ContactTimelineEntry(at: t0 + 2000, kind: .event, reference: "\(paid.eventID)",
-                                 detail: "stripe checkout.session.completed"),
-            ContactTimelineEntry(at: t0 + 1800, kind: .payment, reference: "cs_t", detail: "payment 4900 usd"),
-            ContactTimelineEntry(at: t0 + 1500, kind: .segment, reference: "openers", detail: "entered #1"),
-            ContactTimelineEntry(at: t0 + 1000, kind: .job, reference: "1", detail: "process_event queued"),
-            ContactTimelineEntry(at: t0 + 1000, kind: .event, reference: "\(opened.eventID)", detail: "instantly email_opened"),
-        ])
-        XCTAssertEqual(try store.timeline(contactID: id, limit: 2).map(\.kind), [.purchase, .job])
-        XCTAssertEqual(try store.timeline(contactID: id + 1, limit: 20), [])
+        try onEachEngine {
+            let opened = instantly(.opened, email: "tim@example.com", at: t0 + 1000)
+            try apply(opened, segments: [Self.openers], now: t0 + 1500)
+            let paid = ContactObservation(
+                eventID: storeEvent(.stripe, type: "checkout.session.completed", receivedAt: t0 + 2000), source: .stripe,
+                occurredAt: t0 + 1800, email: "tim@example.com",
+                payment: ObservedPayment(reference: "cs_t", kind: .payment, amount: 4900, currency: "usd"))
+            try apply(paid, now: t0 + 2500)
+            try recordPurchase(Purchase(eventID: paid.eventID, reference: "cs_t", email: "Tim@Example.com ",
+                                        amount: 4900, currency: "usd", campaignID: nil, paymentLink: nil,
+                                        rule: "thank-you"), now: t0 + 3000)
+            let id = try contact("tim@example.com").id
+            let timeline = try store.timeline(contactID: id, limit: 20)
+            XCTAssertEqual(timeline, [
+                ContactTimelineEntry(at: t0 + 3000, kind: .purchase, reference: "cs_t", detail: "4900 usd thank-you"),
+                ContactTimelineEntry(at: t0 + 2000, kind: .job, reference: "2", detail: "process_event queued"),
+                ContactTimelineEntry(at: t0 + 2000, kind: .event, reference: "\(paid.eventID)",
+                                     detail: "stripe checkout.session.completed"),
+                ContactTimelineEntry(at: t0 + 1800, kind: .payment, reference: "cs_t", detail: "payment 4900 usd"),
+                ContactTimelineEntry(at: t0 + 1500, kind: .segment, reference: "openers", detail: "entered #1"),
+                ContactTimelineEntry(at: t0 + 1000, kind: .job, reference: "1", detail: "process_event queued"),
+                ContactTimelineEntry(at: t0 + 1000, kind: .event, reference: "\(opened.eventID)", detail: "instantly email_opened"),
+            ])
+            XCTAssertEqual(try store.timeline(contactID: id, limit: 2).map(\.kind), [.purchase, .job])
+            XCTAssertEqual(try store.timeline(contactID: id + 1, limit: 20), [])
+        }
     }
 
     func testExportHoldsEverythingAboutThePerson() throws {
-        let opened = instantly(.opened, email: "eve@example.com", at: t0, lead: "lead-e",
-                               body: #"{"lead_email":"eve@example.com","event_type":"email_opened"}"#)
-        try apply(opened, segments: [Self.openers])
-        let paid = stripe(email: "eve@example.com", customer: "cus_e", at: t0 + 100,
-                          payment: ObservedPayment(reference: "cs_e", kind: .payment, amount: 1200, currency: "usd"))
-        try apply(paid)
-        try apply(instantly(.opened, email: "other@example.com", at: t0 + 200))
-        let queue = try SQLiteJobQueue(path: path)
-        defer { queue.close() }
-        let job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 1000, now: t0 + 1000))
-        XCTAssertEqual(job.eventID, opened.eventID)
-        XCTAssertTrue(try queue.fail(jobID: job.id, owner: "w1", error: "HTTP 500", status: 500, retryAt: t0 + 2000,
-                                     now: t0 + 1001))
-        let workflows = try SQLiteWorkflowStore(path: path)
-        defer { workflows.close() }
-        _ = try workflows.recordPurchase(Purchase(eventID: paid.eventID, reference: "cs_e", email: "eve@example.com",
-                                                  amount: 1200, currency: "usd", campaignID: nil, paymentLink: nil,
-                                                  rule: "r"), now: t0 + 300)
-        XCTAssertTrue(try store.admits(rule: "r", email: "eve@example.com", flow: "once:eve", now: t0, maxPerDay: 1))
-        try store.recordOwnWrite(email: "eve@example.com", rule: "tag", at: t0 + 400)
+        try onEachEngine {
+            let opened = instantly(.opened, email: "eve@example.com", at: t0, lead: "lead-e",
+                                   body: #"{"lead_email":"eve@example.com","event_type":"email_opened"}"#)
+            try apply(opened, segments: [Self.openers])
+            let paid = stripe(email: "eve@example.com", customer: "cus_e", at: t0 + 100,
+                              payment: ObservedPayment(reference: "cs_e", kind: .payment, amount: 1200, currency: "usd"))
+            try apply(paid)
+            try apply(instantly(.opened, email: "other@example.com", at: t0 + 200))
+            // The first event's job failed once and waits for a retry (as the job queue records it).
+            try executeRaw("""
+                UPDATE jobs SET state = 'retrying', attempts = 1, next_run_at = \(t0 + 2000), last_error = 'HTTP 500',
+                    updated_at = \(t0 + 1001) WHERE event_id = \(opened.eventID);
+                INSERT INTO job_attempts (job_id, attempt, worker, started_at, finished_at, outcome, status, error)
+                SELECT id, 1, 'w1', \(t0 + 1000), \(t0 + 1001), 'retrying', 500, 'HTTP 500' FROM jobs WHERE event_id = \(opened.eventID);
+                """)
+            try recordPurchase(Purchase(eventID: paid.eventID, reference: "cs_e", email: "eve@example.com",
+                                        amount: 1200, currency: "usd", campaignID: nil, paymentLink: nil,
+                                        rule: "r"), now: t0 + 300)
+            XCTAssertTrue(try store.admits(rule: "r", email: "eve@example.com", flow: "once:eve", now: t0, maxPerDay: 1))
+            try store.recordOwnWrite(email: "eve@example.com", rule: "tag", at: t0 + 400)
 
-        let export = try XCTUnwrap(try store.export(email: "EVE@example.com"))
-        XCTAssertEqual(export.contact, try contact("eve@example.com"))
-        XCTAssertEqual(export.events.map(\.id), [opened.eventID, paid.eventID])
-        XCTAssertEqual(String(decoding: export.events[0].body, as: UTF8.self),
-                       #"{"lead_email":"eve@example.com","event_type":"email_opened"}"#)
-        XCTAssertEqual(export.events[0].jobStates, ["retrying"])
-        XCTAssertEqual(export.jobs.map(\.job.eventID), [opened.eventID, paid.eventID])
-        XCTAssertEqual(export.jobs[0].attempts.map(\.error), ["HTTP 500"])
-        XCTAssertEqual(export.jobs[1].attempts, [])
-        XCTAssertEqual(export.payments, [ContactPayment(reference: "cs_e", kind: .payment, amount: 1200, currency: "usd",
-                                                        occurredAt: t0 + 100, firstCampaign: "camp-1",
-                                                        lastCampaign: "camp-1", eventID: paid.eventID)])
-        XCTAssertEqual(export.purchases.map(\.reference), ["cs_e"])
-        XCTAssertEqual(export.transitions.map(\.transition.segment), ["openers"])
-        XCTAssertEqual(export.transitions.map(\.at), [t0])
-        XCTAssertEqual(export.activity, [ContactExport.Activity(kind: "opened", campaignID: "camp-1", occurredAt: t0,
-                                                                eventID: opened.eventID)])
-        XCTAssertEqual(export.ruleRuns, [ContactExport.RuleRun(flow: "once:eve", rule: "r", at: t0)])
-        XCTAssertEqual(export.ownWrites, ["tag": t0 + 400])
-        XCTAssertNil(try store.export(email: "nobody@example.com"))
+            let export = try XCTUnwrap(try store.export(email: "EVE@example.com"))
+            XCTAssertEqual(export.contact, try contact("eve@example.com"))
+            XCTAssertEqual(export.events.map(\.id), [opened.eventID, paid.eventID])
+            XCTAssertEqual(String(decoding: export.events[0].body, as: UTF8.self),
+                           #"{"lead_email":"eve@example.com","event_type":"email_opened"}"#)
+            XCTAssertEqual(export.events[0].jobStates, ["retrying"])
+            XCTAssertEqual(export.jobs.map(\.job.eventID), [opened.eventID, paid.eventID])
+            XCTAssertEqual(export.jobs[0].attempts.map(\.error), ["HTTP 500"])
+            XCTAssertEqual(export.jobs[1].attempts, [])
+            XCTAssertEqual(export.payments, [ContactPayment(reference: "cs_e", kind: .payment, amount: 1200, currency: "usd",
+                                                            occurredAt: t0 + 100, firstCampaign: "camp-1",
+                                                            lastCampaign: "camp-1", eventID: paid.eventID)])
+            XCTAssertEqual(export.purchases.map(\.reference), ["cs_e"])
+            XCTAssertEqual(export.transitions.map(\.transition.segment), ["openers"])
+            XCTAssertEqual(export.transitions.map(\.at), [t0])
+            XCTAssertEqual(export.activity, [ContactExport.Activity(kind: "opened", campaignID: "camp-1", occurredAt: t0,
+                                                                    eventID: opened.eventID)])
+            XCTAssertEqual(export.ruleRuns, [ContactExport.RuleRun(flow: "once:eve", rule: "r", at: t0)])
+            XCTAssertEqual(export.ownWrites, ["tag": t0 + 400])
+            XCTAssertNil(try store.export(email: "nobody@example.com"))
+        }
     }
 
     // MARK: Registrations and lead fields
@@ -741,22 +739,23 @@ final class SQLiteContactStoreTests: ContactStoreTestCase {
     }
 
     func testEraseTouchesOnlyTheWholeAddressAlsoPercentEncoded() throws {
-        let t0: Int64 = 1_795_000_000_000
-        try apply(instantly(.opened, email: "ann@example.com", at: t0))
-        // Other people whose addresses contain hers, and a body naming her only percent-encoded (a form body).
-        try apply(instantly(.opened, email: "joann@example.com", at: t0 + 1, body: #"{"lead_email":"joann@example.com"}"#))
-        try apply(instantly(.opened, email: "ann@example.com.au", at: t0 + 2, body: #"{"lead_email":"ann@example.com.au"}"#))
-        let encoded = storeEvent(.stripe, type: "note", body: #"{"form":"email=ANN%40example.com&x=1"}"#, receivedAt: t0 + 3)
-        let sentence = storeEvent(.stripe, type: "note", body: #"{"text":"Write to ann@example.com."}"#, receivedAt: t0 + 4)
-        let erasure = try XCTUnwrap(try store.erase(email: "ann@example.com"))
-        XCTAssertEqual(erasure.eventsRedacted, 3, "her own event, the encoded one and the sentence")
-        let reader = try SQLiteStoreReader(path: path)
-        XCTAssertEqual(try reader.event(String(encoded))?.bodyBytes, 0)
-        XCTAssertEqual(try reader.event(String(sentence))?.bodyBytes, 0)
-        XCTAssertGreaterThan(try reader.event("2")?.bodyBytes ?? 0, 0, "joann@example.com is someone else")
-        XCTAssertGreaterThan(try reader.event("3")?.bodyBytes ?? 0, 0, "ann@example.com.au is someone else")
-        XCTAssertNotNil(try store.contact(email: "joann@example.com"))
-        XCTAssertNotNil(try store.contact(email: "ann@example.com.au"))
+        try onEachEngine {
+            let t0: Int64 = 1_795_000_000_000
+            try apply(instantly(.opened, email: "ann@example.com", at: t0))
+            // Other people whose addresses contain hers, and a body naming her only percent-encoded (a form body).
+            try apply(instantly(.opened, email: "joann@example.com", at: t0 + 1, body: #"{"lead_email":"joann@example.com"}"#))
+            try apply(instantly(.opened, email: "ann@example.com.au", at: t0 + 2, body: #"{"lead_email":"ann@example.com.au"}"#))
+            let encoded = storeEvent(.stripe, type: "note", body: #"{"form":"email=ANN%40example.com&x=1"}"#, receivedAt: t0 + 3)
+            let sentence = storeEvent(.stripe, type: "note", body: #"{"text":"Write to ann@example.com."}"#, receivedAt: t0 + 4)
+            let erasure = try XCTUnwrap(try store.erase(email: "ann@example.com"))
+            XCTAssertEqual(erasure.eventsRedacted, 3, "her own event, the encoded one and the sentence")
+            XCTAssertEqual(try rawInt("SELECT length(body) FROM events WHERE id = \(encoded)"), 0)
+            XCTAssertEqual(try rawInt("SELECT length(body) FROM events WHERE id = \(sentence)"), 0)
+            XCTAssertGreaterThan(try rawInt("SELECT length(body) FROM events WHERE id = 2") ?? 0, 0, "joann@example.com is someone else")
+            XCTAssertGreaterThan(try rawInt("SELECT length(body) FROM events WHERE id = 3") ?? 0, 0, "ann@example.com.au is someone else")
+            XCTAssertNotNil(try store.contact(email: "joann@example.com"))
+            XCTAssertNotNil(try store.contact(email: "ann@example.com.au"))
+        }
     }
 
     func testEraseLeavesNoByteOfTheEmailInTheDatabaseOrItsLog() throws {
@@ -868,34 +867,32 @@ final class SQLiteContactStoreTests: ContactStoreTestCase {
     }
 
     func testEraseFindsAnAddressWrittenWithNonASCIICapitalsInPurchasesAndOtherEvents() throws {
-        let stored = "zoë.ängström@example.com"
-        let shouted = "ZOË.ÄNGSTRÖM@EXAMPLE.COM"
-        // The same capitals in canonically decomposed form (E + U+0308 ...), as some mail clients send them.
-        let decomposed = shouted.decomposedStringWithCanonicalMapping
-        try apply(instantly(.opened, email: stored, at: t0, body: #"{"lead_email":"\#(stored)"}"#))
-        let paid = stripe(email: shouted, customer: "cus_zoe", at: t0 + 1,
-                          payment: ObservedPayment(reference: "cs_zoe", kind: .payment, amount: 900, currency: "eur"),
-                          body: #"{"customer_details":{"email":"\#(shouted)"}}"#)
-        try apply(paid)
-        XCTAssertEqual(try contact(decomposed).id, try contact(stored).id, "one contact, however the address is written")
-        // Events that name her but were never applied to her.
-        let updated = storeEvent(.stripe, type: "customer.updated", body: #"{"email":"\#(shouted)"}"#, receivedAt: t0 + 2)
-        let reply = storeEvent(.instantly, type: "reply_received", body: #"{"reply_text":"cc \#(decomposed)"}"#, receivedAt: t0 + 3)
-        let workflows = try SQLiteWorkflowStore(path: path)
-        _ = try workflows.recordPurchase(Purchase(eventID: paid.eventID, reference: "cs_zoe", email: shouted, amount: 900,
-                                                  currency: "eur", campaignID: nil, paymentLink: nil, rule: "sale"), now: t0 + 4)
-        workflows.close()
+        try onEachEngine {
+            let stored = "zoë.ängström@example.com"
+            let shouted = "ZOË.ÄNGSTRÖM@EXAMPLE.COM"
+            // The same capitals in canonically decomposed form (E + U+0308 ...), as some mail clients send them.
+            let decomposed = shouted.decomposedStringWithCanonicalMapping
+            try apply(instantly(.opened, email: stored, at: t0, body: #"{"lead_email":"\#(stored)"}"#))
+            let paid = stripe(email: shouted, customer: "cus_zoe", at: t0 + 1,
+                              payment: ObservedPayment(reference: "cs_zoe", kind: .payment, amount: 900, currency: "eur"),
+                              body: #"{"customer_details":{"email":"\#(shouted)"}}"#)
+            try apply(paid)
+            XCTAssertEqual(try contact(decomposed).id, try contact(stored).id, "one contact, however the address is written")
+            // Events that name her but were never applied to her.
+            let updated = storeEvent(.stripe, type: "customer.updated", body: #"{"email":"\#(shouted)"}"#, receivedAt: t0 + 2)
+            let reply = storeEvent(.instantly, type: "reply_received", body: #"{"reply_text":"cc \#(decomposed)"}"#, receivedAt: t0 + 3)
+            try recordPurchase(Purchase(eventID: paid.eventID, reference: "cs_zoe", email: shouted, amount: 900,
+                                        currency: "eur", campaignID: nil, paymentLink: nil, rule: "sale"), now: t0 + 4)
 
-        let erasure = try XCTUnwrap(try store.erase(email: shouted))
-        XCTAssertEqual(erasure.purchasesAnonymised, 1, "her purchase row loses the address")
-        XCTAssertEqual(erasure.eventsRedacted, 4, "her two events, and the two others naming her")
-        let raw = try SQLiteDatabase(path: path, readOnly: true)
-        defer { raw.close() }
-        XCTAssertEqual(try raw.scalarInt("SELECT count(*) FROM purchases WHERE email IS NOT NULL"), 0)
-        XCTAssertEqual(try raw.scalarInt("SELECT count(*) FROM purchases WHERE reference = 'cs_zoe' AND amount = 900"), 1)
-        XCTAssertEqual(try raw.scalarInt("SELECT length(body) FROM events WHERE id = \(updated)"), 0)
-        XCTAssertEqual(try raw.scalarInt("SELECT length(body) FROM events WHERE id = \(reply)"), 0)
-        XCTAssertNil(try store.contact(email: stored))
+            let erasure = try XCTUnwrap(try store.erase(email: shouted))
+            XCTAssertEqual(erasure.purchasesAnonymised, 1, "her purchase row loses the address")
+            XCTAssertEqual(erasure.eventsRedacted, 4, "her two events, and the two others naming her")
+            XCTAssertEqual(try rawInt("SELECT count(*) FROM purchases WHERE email IS NOT NULL"), 0)
+            XCTAssertEqual(try rawInt("SELECT count(*) FROM purchases WHERE reference = 'cs_zoe' AND amount = 900"), 1)
+            XCTAssertEqual(try rawInt("SELECT length(body) FROM events WHERE id = \(updated)"), 0)
+            XCTAssertEqual(try rawInt("SELECT length(body) FROM events WHERE id = \(reply)"), 0)
+            XCTAssertNil(try store.contact(email: stored))
+        }
     }
 
     func testAddressMatchingIsUnicodeCaseInsensitiveAndSeesEscapedForms() {
@@ -921,37 +918,34 @@ final class SQLiteContactStoreTests: ContactStoreTestCase {
     }
 
     func testEraseRedactsEveryOtherTableAndReportsWhatRemains() throws {
-        let email = "cy@example.com"
-        let event = instantly(.opened, email: email, at: t0, body: #"{"lead_email":"\#(email)"}"#)
-        try apply(event)
-        let raw = try SQLiteDatabase(path: path)
-        try raw.execute("""
-            INSERT INTO alerts (kind, subject, state, first_raised_at, last_raised_at, last_message, context)
-            VALUES ('job_dead', 'cy@example.com', 'raised', 1, 1, 'Instantly has no lead CY@example.com in campaign c',
-                    '{"last_error":"Instantly has no lead cy\\u0040example.com in campaign c"}');
-            INSERT INTO campaigns (id, name, updated_at) VALUES ('c', 'Follow-up for Cy%40Example.com', 1);
-            UPDATE events SET headers = '{"x-forwarded-for-user":"cy@example.com"}';
-            """)
-        raw.close()
-        XCTAssertEqual(Set(try store.occurrences(ofEmail: "CY@EXAMPLE.COM").map(\.description)), [
-            "alerts.subject (1 row)", "alerts.last_message (1 row)", "alerts.context (1 row)", "campaigns.name (1 row)",
-            "contacts.email (1 row)", "events.body (1 row)", "events.headers (1 row)",
-        ])
-        let erasure = try XCTUnwrap(try store.erase(email: email))
-        XCTAssertEqual(erasure.remaining, [])
-        XCTAssertEqual(Set(erasure.otherRedacted.map(\.description)), [
-            "alerts.subject (1 row)", "alerts.last_message (1 row)", "alerts.context (1 row)", "campaigns.name (1 row)",
-            "events.headers (1 row)",
-        ])
-        XCTAssertEqual(try store.occurrences(ofEmail: email), [])
-        let check = try SQLiteDatabase(path: path, readOnly: true)
-        defer { check.close() }
-        let row = try check.prepare("SELECT subject, last_message, context FROM alerts")
-        XCTAssertTrue(try row.step())
-        XCTAssertEqual(row.string(0), "erased:alerts:1", "a value under a unique index is replaced whole")
-        XCTAssertEqual(row.string(1), "Instantly has no lead [erased] in campaign c")
-        XCTAssertEqual(row.string(2), #"{"last_error":"Instantly has no lead [erased] in campaign c"}"#)
-        XCTAssertNil(try store.erase(email: email), "nothing names the address any more")
+        try onEachEngine {
+            let email = "cy@example.com"
+            let event = instantly(.opened, email: email, at: t0, body: #"{"lead_email":"\#(email)"}"#)
+            try apply(event)
+            try executeRaw("""
+                INSERT INTO alerts (kind, subject, state, first_raised_at, last_raised_at, last_message, context)
+                VALUES ('job_dead', 'cy@example.com', 'raised', 1, 1, 'Instantly has no lead CY@example.com in campaign c',
+                        '{"last_error":"Instantly has no lead cy\\u0040example.com in campaign c"}');
+                INSERT INTO campaigns (id, name, updated_at) VALUES ('c', 'Follow-up for Cy%40Example.com', 1);
+                UPDATE events SET headers = '{"x-forwarded-for-user":"cy@example.com"}';
+                """)
+            XCTAssertEqual(Set(try store.occurrences(ofEmail: "CY@EXAMPLE.COM").map(\.description)), [
+                "alerts.subject (1 row)", "alerts.last_message (1 row)", "alerts.context (1 row)", "campaigns.name (1 row)",
+                "contacts.email (1 row)", "events.body (1 row)", "events.headers (1 row)",
+            ])
+            let erasure = try XCTUnwrap(try store.erase(email: email))
+            XCTAssertEqual(erasure.remaining, [])
+            XCTAssertEqual(Set(erasure.otherRedacted.map(\.description)), [
+                "alerts.subject (1 row)", "alerts.last_message (1 row)", "alerts.context (1 row)", "campaigns.name (1 row)",
+                "events.headers (1 row)",
+            ])
+            XCTAssertEqual(try store.occurrences(ofEmail: email), [])
+            let row = try XCTUnwrap(try rawRows("SELECT subject, last_message, context FROM alerts", columns: 3).first)
+            XCTAssertEqual(row[0], "erased:alerts:1", "a value under a unique index is replaced whole")
+            XCTAssertEqual(row[1], "Instantly has no lead [erased] in campaign c")
+            XCTAssertEqual(row[2], #"{"last_error":"Instantly has no lead [erased] in campaign c"}"#)
+            XCTAssertNil(try store.erase(email: email), "nothing names the address any more")
+        }
     }
 
     func testPrunePayloadsSkipsEventsWithUnfinishedJobs() throws {
