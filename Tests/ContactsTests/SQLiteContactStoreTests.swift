@@ -949,47 +949,44 @@ final class SQLiteContactStoreTests: ContactStoreTestCase {
     }
 
     func testPrunePayloadsSkipsEventsWithUnfinishedJobs() throws {
-        let succeeded = storeEvent(.stripe, type: "t", body: "{\"a\":1}", receivedAt: 1000)
-        let dead = storeEvent(.stripe, type: "t", body: "{\"a\":2}", receivedAt: 2000)
-        let discarded = storeEvent(.stripe, type: "t", body: "{\"a\":3}", receivedAt: 3000)
-        let running = storeEvent(.stripe, type: "t", body: "{\"a\":4}", receivedAt: 4000)
-        let empty = storeEvent(.stripe, type: "t", body: "", receivedAt: 4500)
-        let queued = storeEvent(.stripe, type: "t", body: "{\"a\":5}", receivedAt: 4600)
-        let recent = storeEvent(.stripe, type: "t", body: "{\"a\":6}", receivedAt: 10_000)
-        let queue = try SQLiteJobQueue(path: path)
-        defer { queue.close() }
-        func claim() throws -> Job { try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 60_000, now: 4550)) }
-        XCTAssertTrue(try queue.succeed(jobID: try claim().id, owner: "w", output: nil, now: 5000))
-        XCTAssertTrue(try queue.fail(jobID: try claim().id, owner: "w", error: "e", status: nil, retryAt: nil, now: 5000))
-        let toDiscard = try claim()
-        XCTAssertTrue(try queue.fail(jobID: toDiscard.id, owner: "w", error: "e", status: nil, retryAt: nil, now: 5000))
-        try queue.discard(toDiscard.id, now: 5000)
-        let runningJob = try claim()
-        XCTAssertEqual(runningJob.eventID, running)
-        XCTAssertTrue(try queue.succeed(jobID: try claim().id, owner: "w", output: nil, now: 5000))  // the empty one
+        try onEachEngine {
+            let succeeded = storeEvent(.stripe, type: "t", body: "{\"a\":1}", receivedAt: 1000)
+            let dead = storeEvent(.stripe, type: "t", body: "{\"a\":2}", receivedAt: 2000)
+            let discarded = storeEvent(.stripe, type: "t", body: "{\"a\":3}", receivedAt: 3000)
+            let running = storeEvent(.stripe, type: "t", body: "{\"a\":4}", receivedAt: 4000)
+            let empty = storeEvent(.stripe, type: "t", body: "", receivedAt: 4500)
+            let queued = storeEvent(.stripe, type: "t", body: "{\"a\":5}", receivedAt: 4600)
+            let recent = storeEvent(.stripe, type: "t", body: "{\"a\":6}", receivedAt: 10_000)
+            // The jobs' states as the job queue leaves them (claimed, succeeded, failed for good, discarded).
+            try executeRaw("""
+                UPDATE jobs SET state = 'succeeded' WHERE event_id IN (\(succeeded), \(empty));
+                UPDATE jobs SET state = 'dead' WHERE event_id = \(dead);
+                UPDATE jobs SET state = 'discarded' WHERE event_id = \(discarded);
+                UPDATE jobs SET state = 'running', lease_owner = 'w', lease_expires_at = 64550 WHERE event_id = \(running);
+                """)
 
-        XCTAssertEqual(try store.prunePayloads(olderThan: 5000, limit: 1, now: 7000), 1)
-        XCTAssertEqual(try store.prunePayloads(olderThan: 5000, limit: 1, now: 7000), 1)
-        XCTAssertEqual(try store.prunePayloads(olderThan: 5000, limit: 1, now: 7000), 0)
-        // Once its job finishes, the next pass (starting over) prunes it.
-        XCTAssertTrue(try queue.succeed(jobID: runningJob.id, owner: "w", output: nil, now: 8000))
-        XCTAssertEqual(try store.prunePayloads(olderThan: 5000, limit: 10, now: 9000), 1)
-        XCTAssertEqual(try store.prunePayloads(olderThan: 5000, limit: 10, now: 9000), 0)
+            XCTAssertEqual(try store.prunePayloads(olderThan: 5000, limit: 1, now: 7000), 1)
+            XCTAssertEqual(try store.prunePayloads(olderThan: 5000, limit: 1, now: 7000), 1)
+            XCTAssertEqual(try store.prunePayloads(olderThan: 5000, limit: 1, now: 7000), 0)
+            // Once its job finishes, the next pass (starting over) prunes it.
+            try executeRaw("UPDATE jobs SET state = 'succeeded', lease_owner = NULL WHERE event_id = \(running)")
+            XCTAssertEqual(try store.prunePayloads(olderThan: 5000, limit: 10, now: 9000), 1)
+            XCTAssertEqual(try store.prunePayloads(olderThan: 5000, limit: 10, now: 9000), 0)
 
-        let raw = try SQLiteDatabase(path: path)
-        defer { raw.close() }
-        let rows = try raw.prepare("SELECT id, length(body), pruned_at FROM events ORDER BY id")
-        var state: [Int64: (bytes: Int64, prunedAt: Int64?)] = [:]
-        while try rows.step() { state[rows.int(0)] = (rows.int(1), rows.isNull(2) ? nil : rows.int(2)) }
-        XCTAssertEqual(state[succeeded]?.bytes, 0)
-        XCTAssertEqual(state[succeeded]?.prunedAt, 7000)
-        XCTAssertEqual(state[discarded]?.prunedAt, 7000)
-        XCTAssertEqual(state[running]?.prunedAt, 9000)
-        for kept in [dead, queued, recent] {
-            XCTAssertNotEqual(state[kept]?.bytes, 0, "event \(kept)")
-            XCTAssertNil(state[kept]?.prunedAt, "event \(kept)")
+            var state: [Int64: (bytes: Int64, prunedAt: Int64?)] = [:]
+            for row in try rawRows("SELECT id, length(body), pruned_at FROM events ORDER BY id", columns: 3) {
+                state[Int64(row[0] ?? "") ?? -1] = (Int64(row[1] ?? "") ?? -1, row[2].flatMap { Int64($0) })
+            }
+            XCTAssertEqual(state[succeeded]?.bytes, 0)
+            XCTAssertEqual(state[succeeded]?.prunedAt, 7000)
+            XCTAssertEqual(state[discarded]?.prunedAt, 7000)
+            XCTAssertEqual(state[running]?.prunedAt, 9000)
+            for kept in [dead, queued, recent] {
+                XCTAssertNotEqual(state[kept]?.bytes, 0, "event \(kept)")
+                XCTAssertNil(state[kept]?.prunedAt, "event \(kept)")
+            }
+            XCTAssertNil(state[empty]?.prunedAt, "an empty body is not pruned")
         }
-        XCTAssertNil(state[empty]?.prunedAt, "an empty body is not pruned")
     }
 }
 
