@@ -159,3 +159,34 @@ final class PostgreSQLContactStoreConcurrencyTests: XCTestCase {
         }
     }
 }
+
+/// On PostgreSQL too, a value read back that this build cannot mean is an error naming the column and the value,
+/// never a silent default (the schema's CHECKs are dropped to store one).
+final class PostgreSQLContactStoreRowDecodingTests: XCTestCase {
+    func testAnUnknownPaymentStatusOrActivityKindIsAnError() throws {
+        let url = try PostgreSQLTestServer.start().makeStoreDatabase()
+        let raw = try PostgreSQLConnection(url: url)
+        defer { raw.close() }
+        let store = try PostgreSQLContactStore(url: url, password: nil)
+        defer { store.close() }
+        let event = try XCTUnwrap(try raw.query("""
+            INSERT INTO events (source, dedup_key, type, received_at, body, headers) VALUES ('instantly', 'k', 't', 0, $1, '{}')
+            RETURNING id
+            """, [Array("{}".utf8)]).first?.int(0))
+        _ = try store.apply(ContactObservation(eventID: event, source: .instantly, occurredAt: 1, email: "alice@example.com",
+                                               campaignID: "c", activity: .opened),
+                            policy: EngagementPolicy(), segments: [], now: 1)
+        XCTAssertEqual(try store.contact(email: "alice@example.com")?.paymentStatus, .prospect)
+        try raw.execute("""
+            ALTER TABLE contacts DROP CONSTRAINT contacts_payment_status_check;
+            UPDATE contacts SET payment_status = 'vip';
+            UPDATE contact_activity SET kind = 'waved';
+            """)
+        XCTAssertThrowsError(try store.contact(email: "alice@example.com")) { error in
+            XCTAssertEqual((error as? PostgreSQLDecodingError)?.value, "vip", "\(error)")
+        }
+        XCTAssertThrowsError(try store.reevaluate(after: 0, limit: 10, policy: EngagementPolicy(), segments: [], now: 1)) { error in
+            XCTAssertEqual((error as? PostgreSQLDecodingError)?.value, "waved", "\(error)")
+        }
+    }
+}
