@@ -76,15 +76,13 @@ extension PostgreSQLContactStore {
         let limitPlaceholder = "$\(next)::bigint"
         arguments.append(limit)
         let where_ = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        return try connection.transaction {
-            if let query = filter.segment { try checkCompiles([query]) }
-            var contacts = try rows("""
-                SELECT \(Self.contactColumns) FROM contacts c \(where_) ORDER BY c.updated_at DESC, c.id DESC
-                LIMIT \(limitPlaceholder)
-                """, arguments: arguments, once: filter.segment != nil, row: Self.contactRow)
-            for index in contacts.indices { try complete(&contacts[index]) }
-            return contacts
-        }
+        if let query = filter.segment { try checkCompiles([query]) }
+        var contacts = try rows("""
+            SELECT \(Self.contactColumns) FROM contacts c \(where_) ORDER BY c.updated_at DESC, c.id DESC
+            LIMIT \(limitPlaceholder)
+            """, arguments: arguments, once: filter.segment != nil, row: Self.contactRow)
+        for index in contacts.indices { try complete(&contacts[index]) }
+        return contacts
     }
 
     /// How many contacts match `query` at `now`.
@@ -93,10 +91,8 @@ extension PostgreSQLContactStore {
         var next = 1
         let expression = try Self.numberedSQL(query, from: &next)
         let sql = "SELECT count(*) FROM contacts c WHERE (" + expression + ")"
-        return try connection.transaction {
-            try checkCompiles([query])
-            return Int(try rows(sql, arguments: Self.arguments(query, now: now), once: true) { try $0.int(0) }.first ?? 0)
-        }
+        try checkCompiles([query])
+        return Int(try rows(sql, arguments: Self.arguments(query, now: now), once: true) { try $0.int(0) }.first ?? 0)
     }
 
     /// The contact's history, newest first, at most `limit` entries, as the SQLite store lists it.

@@ -8,10 +8,8 @@ extension PostgreSQLContactStore {
     /// - Throws: `ContactStorageError.segmentQuery` naming a query that has no PostgreSQL form or does not compile.
     public func evaluate(contactID: Int64, queries: [SegmentQuery], now: Int64) throws -> [Bool] {
         guard !queries.isEmpty else { return [] }
-        return try connection.transaction {
-            try checkCompiles(queries)
-            return try evaluateRow(queries, contactID: contactID, now: now) ?? Array(repeating: false, count: queries.count)
-        }
+        try checkCompiles(queries)
+        return try evaluateRow(queries, contactID: contactID, now: now) ?? Array(repeating: false, count: queries.count)
     }
 
     /// Re-evaluates engagement and segments for at most `limit` contacts after `contactID`, as the SQLite store does,
@@ -136,15 +134,14 @@ extension PostgreSQLContactStore {
         return try (0..<queries.count).map { try row.optionalBool($0) ?? false }
     }
 
-    /// Checks, once per query and connection, that each query has a PostgreSQL form that compiles, so a broken one
-    /// is reported by name (`ContactStorageError.segmentQuery`) instead of as the combined statement's error. Runs
-    /// inside the caller's transaction, under a savepoint (a failed statement would abort the transaction).
+    /// Checks, once per query and store, that each query has a PostgreSQL form that compiles, so a broken one is
+    /// reported by name (`ContactStorageError.segmentQuery`) instead of as the combined statement's error. Runs first
+    /// in the caller's transaction (whose rollback the error then causes, as the SQLite store's) or on its own.
     func checkCompiles(_ queries: [SegmentQuery]) throws {
         for query in queries where !compiledQueries.contains(query) {
             var next = 1
             let expression = try Self.numberedSQL(query, from: &next)
             let sql = "SELECT (" + expression + ") FROM contacts c WHERE FALSE"
-            try connection.execute("SAVEPOINT hookyard_segment_check")
             let failure: PostgreSQLError?
             do {
                 try connection.queryOnce(sql, Self.arguments(query, now: 0))
@@ -154,10 +151,8 @@ extension PostgreSQLContactStore {
             }
             if let failure {
                 if failure.isConnectionFailure { throw failure }
-                try connection.execute("ROLLBACK TO SAVEPOINT hookyard_segment_check")
                 throw ContactStorageError.segmentQuery(name: query.name, message: failure.message)
             }
-            try connection.execute("RELEASE SAVEPOINT hookyard_segment_check")
             if compiledQueries.count >= 256 { compiledQueries.removeAll() }
             compiledQueries.append(query)
         }
