@@ -170,7 +170,11 @@ public final class PostgreSQLContactStore: ContactStorage {
             guard !normalised.isEmpty else { throw ContactStorageError.emptyEmail }
             try advisoryLock("customer:\(customerID)")
             let found = try findOrCreateContact(email: normalised, firstSeenAt: now, now: now)
-            let linkedBefore = try contactLinked(toCustomer: customerID)
+            // Read without a lock: this transaction holds the customer's lock, and holding a second contact's row here
+            // could wait in a cycle with another link.
+            let linkedBefore = try firstRow("SELECT contact_id FROM contact_customers WHERE customer_id = $1", customerID) {
+                try $0.int(0)
+            }
             var transitions: [SegmentTransition] = []
             if try link(customerID: customerID, to: found.id) {
                 transitions += try applyPending(customerID: customerID, to: found.id, policy: policy, segments: segments,
