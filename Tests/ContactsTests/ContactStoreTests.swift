@@ -7,7 +7,9 @@ import TestSupport
 import SQLite
 import Workflows
 
-final class SQLiteContactStoreTests: ContactStoreTestCase {
+/// `ContactStorage` behaviour, each test one body run on both engines (`onEachEngine`), except those about SQLite's
+/// file and write-ahead log and the address matcher itself.
+final class ContactStoreTests: ContactStoreTestCase {
     let policy = EngagementPolicy()
     static let day: Int64 = 86_400_000
     let t0: Int64 = 1_732_500_000_000
