@@ -190,3 +190,16 @@ final class PostgreSQLContactStoreRowDecodingTests: XCTestCase {
         }
     }
 }
+
+/// A store on a lent connection (shared with other storage of one worker) leaves it open when closed.
+final class PostgreSQLContactStoreConnectionTests: XCTestCase {
+    func testAStoreOnALentConnectionLeavesItOpen() throws {
+        let connection = try PostgreSQLStoreConnection.open(url: try PostgreSQLTestServer.start().makeStoreDatabase())
+        defer { connection.close() }
+        let storage: any ContactStorage = PostgreSQLContactStore(connection: connection)
+        try storage.recordOwnWrite(email: "Lent@Example.com", rule: "tag", at: 5)
+        storage.close()
+        XCTAssertTrue(connection.isOpen, "the connection stays its owner's")
+        XCTAssertEqual(try PostgreSQLContactStore(connection: connection).lastOwnWrite(email: "lent@example.com", rule: "tag"), 5)
+    }
+}
