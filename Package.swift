@@ -65,7 +65,7 @@ let package = Package(
         // Contacts: what a contact is (model, engagement, payment status, registrations, export, erasure), what each
         // stored event says about a person, segments, and contact storage (`ContactStorage`, SQLite beside it).
         .target(name: "Contacts",
-                dependencies: ["HookyardFoundation", "Store", "SQLite", "StrictJSON"],
+                dependencies: ["HookyardFoundation", "Store", "SQLite", "PostgreSQL", "StrictJSON"],
                 swiftSettings: swiftSettings),
         // What every module may share: one injectable clock and ISO-8601 parsing, the one spelling of an email address,
         // Instantly's webhook event vocabulary. Depends on nothing of Hookyard's.
@@ -153,7 +153,7 @@ let package = Package(
         .testTarget(name: "IntakeTests", dependencies: ["StrictJSON", "Intake", "Cryptography", "HTTPServer", "Metrics", "SQLite", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTPServer", "StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ContactsTests", dependencies: ["HookyardFoundation", "SQLite", "Contacts", "Store", "StrictJSON", "Workflows", "TestSupport", .product(name: "Logging", package: "swift-log")],
+        .testTarget(name: "ContactsTests", dependencies: ["HookyardFoundation", "SQLite", "Contacts", "Store", "PostgreSQL", "StrictJSON", "Workflows", "HookyardConfiguration", "TestSupport", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "JobsTests", dependencies: ["HookyardFoundation", "Jobs", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: swiftSettings),

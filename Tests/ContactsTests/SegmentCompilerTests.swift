@@ -1,5 +1,7 @@
-import Contacts
+@testable import Contacts
 import Foundation
+import HookyardConfiguration
+import PostgreSQL
 import Logging
 import StrictJSON
 import Store
@@ -8,10 +10,12 @@ import TestSupport
 import SQLite
 
 /// Every compiled expression is run against a real database with the contacts schema (migration 5), and judged by
-/// the contacts it selects.
+/// the contacts it selects; each is also run in its PostgreSQL dialect on a PostgreSQL database holding the same
+/// rows, and must select the same contacts there.
 final class SegmentCompilerTests: XCTestCase {
     var directory: URL!
     var database: SQLiteDatabase!
+    var postgreSQL: PostgreSQLConnection!
     static let now: Int64 = 1_800_000_000_000
     static let day: Int64 = 86_400_000
 
@@ -23,7 +27,7 @@ final class SegmentCompilerTests: XCTestCase {
         writer.close()
         database = try SQLiteDatabase(path: path)
         let now = Self.now, day = Self.day
-        try database.execute("""
+        let fixture = """
             INSERT INTO contacts (id, email, first_seen_at, last_engagement_at, interest_status, payment_status, engagement,
                                   subscription_status, tier, product_interest, do_not_contact, first_campaign, last_campaign, updated_at)
             VALUES
@@ -44,11 +48,15 @@ final class SegmentCompilerTests: XCTestCase {
             INSERT INTO contact_lead_fields (contact_id, name, value, at, event_id) VALUES
               (1, 'industry', 'Retail', 0, 0), (2, 'industry', 'Finance', 0, 0), (2, 'companyName', 'Acme', 0, 0),
               (3, 'industry', 'Retail', 0, 0);
-            """)
+            """
+        try database.execute(fixture)
+        postgreSQL = try PostgreSQLConnection(url: try PostgreSQLTestServer.start().makeStoreDatabase())
+        try postgreSQL.execute(fixture)
     }
 
     override func tearDown() {
         database?.close()
+        postgreSQL?.close()
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -66,7 +74,25 @@ final class SegmentCompilerTests: XCTestCase {
         }
         var emails: [String] = []
         while try statement.step() { emails.append(statement.string(0) ?? "") }
-        return emails.map { String($0.prefix(while: { $0 != "@" })) }
+        let names = emails.map { String($0.prefix(while: { $0 != "@" })) }
+        XCTAssertEqual(try selectOnPostgreSQL(query), names, "PostgreSQL's dialect selects other contacts: \(query.postgreSQL ?? "none")")
+        return names
+    }
+
+    /// Changes the rows of both databases alike.
+    private func executeOnBoth(_ sql: String) throws {
+        try database.execute(sql)
+        try postgreSQL.execute(sql)
+    }
+
+    /// The emails' names `query` selects in its PostgreSQL dialect on the PostgreSQL copy of the rows, sorted.
+    private func selectOnPostgreSQL(_ query: SegmentQuery) throws -> [String] {
+        var next = 1
+        let condition = try PostgreSQLContactStore.numberedSQL(query, from: &next)
+        let sql = "SELECT email FROM contacts c WHERE " + condition + " ORDER BY email"
+        return try postgreSQL.queryOnce(sql, PostgreSQLContactStore.arguments(query, now: Self.now)).rows.map {
+            String(try $0.string(0).prefix(while: { $0 != "@" }))
+        }
     }
 
     private func select(_ predicate: ContactPredicate, segments: [SegmentDefinition] = []) throws -> [String] {
@@ -162,9 +188,9 @@ final class SegmentCompilerTests: XCTestCase {
 
     func testRevenueOfAmountsWhoseSumOverflowsStillCompares() throws {
         // Two payments of 5e18 (stored as received): SQLite's sum() would fail the whole segment query.
-        try database.execute("""
+        try executeOnBoth("""
             INSERT INTO contact_payments (contact_id, reference, kind, amount, currency, occurred_at)
-            SELECT id, 'cs_huge_' || n, 'payment', 5000000000000000000, 'eur', 0 FROM contacts, (SELECT 1 AS n UNION SELECT 2)
+            SELECT id, 'cs_huge_' || n, 'payment', 5000000000000000000, 'eur', 0 FROM contacts, (SELECT 1 AS n UNION SELECT 2) AS numbers
             WHERE email LIKE 'cat@%'
             """)
         XCTAssertEqual(try select(field(.revenue, currency: "eur", .greaterThan(1_000_000))), ["cat"])
@@ -207,7 +233,7 @@ final class SegmentCompilerTests: XCTestCase {
     }
 
     func testActivityCounts() throws {
-        try database.execute("UPDATE contacts SET clicked = 2, opened = 5 WHERE id = 1; UPDATE contacts SET clicked = 1, replied = 1 WHERE id = 4")
+        try executeOnBoth("UPDATE contacts SET clicked = 2, opened = 5 WHERE id = 1; UPDATE contacts SET clicked = 1, replied = 1 WHERE id = 4")
         XCTAssertEqual(try select(field(.clicks, .greaterThanOrEqual(1))), ["ann", "dan"])
         XCTAssertEqual(try select(field(.clicks, .greaterThan(1))), ["ann"])
         XCTAssertEqual(try select(field(.clicks, .equals(.integer(0)))), ["bob", "cat", "eve"])
@@ -308,4 +334,35 @@ final class SegmentCompilerTests: XCTestCase {
         let problems = SegmentCompiler.problems(in: [SegmentDefinition(name: "bad", predicate: .all([field(.engagement, .equals(.string("hot")))]))])
         XCTAssertEqual(problems, [SegmentError(segment: "bad", message: "engagement: 'hot' is not one of low, medium, high")])
     }
+
+    /// Every segment of the shipped examples (deploy/examples/*.yaml) selects the same contacts on both engines.
+    func testExampleSegmentsSelectTheSameContactsOnBothEngines() throws {
+        let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("deploy/examples")
+        let files = try FileManager.default.contentsOfDirectory(atPath: examples.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        XCTAssertFalse(files.isEmpty)
+        var compared = 0
+        for file in files {
+            let path = examples.appendingPathComponent(file).path
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            // Every ${VARIABLE} the file names, set to a value that matches the fixture's campaigns.
+            var environment: [String: String] = [:]
+            let regex = try NSRegularExpression(pattern: #"\$\{([A-Z0-9_]+)"#)
+            for match in regex.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+                if let range = Range(match.range(at: 1), in: text) { environment[String(text[range])] = "c1" }
+            }
+            guard let configuration = try? ConfigurationLoader.load(path: path, environment: environment,
+                                                                    defaultFile: "/nonexistent", readRules: false) else {
+                XCTFail("\(file) does not load")
+                continue
+            }
+            for query in configuration.segmentCompiler.queries {
+                XCTAssertNotNil(query.postgreSQL, "\(file): \(query.name)")
+                _ = try select(query)
+                compared += 1
+            }
+        }
+        XCTAssertGreaterThan(compared, 3, "the examples define segments")
+    }
+
 }

@@ -1,15 +1,16 @@
 import HookyardFoundation
 /// What the rest of the system needs from contact storage, in engine-neutral terms: applying what stored events say
 /// about people, segment membership and its transitions, the loop guard, registrations, reading, export, erasure,
-/// pruning and address search. `SQLiteContactStore` (Storage/SQLite) is the implementation today; a second engine
-/// implements this protocol beside it.
+/// pruning and address search. `SQLiteContactStore` (Storage/SQLite) and `PostgreSQLContactStore` (Storage/PostgreSQL)
+/// implement it; `ContactStorageOpening.open(_:)` opens either for a `DatabaseLocation`.
 ///
 /// Contract for every implementation:
 /// - Every call that writes is atomic: after a crash each contact is either before or after the whole call.
 /// - Applying an observation is idempotent per event (`ContactObservation.eventID`): applying it again changes
 ///   nothing and answers with what the first application recorded.
 /// - Addresses are compared in their `EmailAddress.normalized` form.
-/// - Segments arrive as `SegmentQuery` values compiled for this engine (today by `SegmentCompiler`, to SQLite SQL).
+/// - Segments arrive as `SegmentQuery` values carrying each engine's dialect (`SegmentCompiler` writes both); each
+///   store uses its own and refuses a query without it (`ContactStorageError.segmentQuery`).
 /// - Not thread-safe unless the implementation says otherwise: one instance per thread (a worker, a CLI command).
 ///   An instance is not used after `close()`.
 /// - Throws: the engine's own errors, or `ContactStorageError`.

@@ -4,7 +4,8 @@ import StrictJSON
 /// Compiles the configuration's segments, and rules' contact conditions, into SQL over the contacts tables
 /// (schema migration 5): each to one boolean expression over `contacts` aliased `c`, to be used as
 /// `SELECT ... FROM contacts c WHERE <sql>`, with every value bound as a `?` parameter (`SegmentQuery.parameters`,
-/// in order), never spliced into the text.
+/// in order), never spliced into the text. Each condition is written in both engines' dialects from the one parsed
+/// predicate (`SegmentQuery.sql` for SQLite, `SegmentQuery.postgreSQL`), with the same placeholders in the same order.
 ///
 /// Every expression it produces is two-valued: it is 0 or 1, never NULL, so `not:` is the exact complement. A NULL
 /// column equals nothing; `not` and `not_in` hold for it. `days_since_engagement` of a contact who never engaged is
@@ -51,7 +52,8 @@ public struct SegmentCompiler: Sendable {
                 try Self.resolve(name, predicates: predicates, compiled: &compiled, from: definition.name, leadFields: leadFields)
             }
             compiled[definition.name] = fragment
-            queries.append(SegmentQuery(name: definition.name, sql: fragment.sql, parameters: fragment.parameters))
+            queries.append(SegmentQuery(name: definition.name, sql: fragment.sql, postgreSQL: fragment.postgreSQL,
+                                        parameters: fragment.parameters))
         }
         self.definitions = definitions
         self.queries = queries
@@ -72,9 +74,12 @@ public struct SegmentCompiler: Sendable {
             guard let query = byName[reference] else {
                 throw SegmentError(segment: name, message: Self.unknownReference(reference, known: byName.keys))
             }
-            return Fragment(sql: query.sql, parameters: query.parameters)
+            guard let postgreSQL = query.postgreSQL else {
+                throw SegmentError(segment: name, message: "segment '\(reference)' has no PostgreSQL form")
+            }
+            return Fragment(sql: query.sql, postgreSQL: postgreSQL, parameters: query.parameters)
         }
-        return SegmentQuery(name: name, sql: fragment.sql, parameters: fragment.parameters)
+        return SegmentQuery(name: name, sql: fragment.sql, postgreSQL: fragment.postgreSQL, parameters: fragment.parameters)
     }
 
     /// Every problem in `definitions`, where it lies: a duplicate name, an unknown reference or a test that does not
@@ -187,10 +192,37 @@ public struct SegmentCompiler: Sendable {
 
     // MARK: SQL
 
-    /// SQL text and its parameters, in the order of their `?`s.
+    /// SQL text in both dialects and its parameters, in the order of their `?`s (the same in both).
     struct Fragment: Equatable {
+        /// SQLite's dialect.
         var sql: String
-        var parameters: [SegmentQuery.Parameter] = []
+        /// PostgreSQL's dialect.
+        var postgreSQL: String
+        var parameters: [SegmentQuery.Parameter]
+
+        /// `postgreSQL` defaults to `sql`, for text both engines read alike.
+        init(sql: String, postgreSQL: String? = nil, parameters: [SegmentQuery.Parameter] = []) {
+            self.sql = sql
+            self.postgreSQL = postgreSQL ?? sql
+            self.parameters = parameters
+        }
+
+        /// A constant truth value: 1/0 in SQLite, TRUE/FALSE in PostgreSQL (where an integer is not a boolean).
+        init(truth: Bool) {
+            self.init(sql: truth ? "1" : "0", postgreSQL: truth ? "TRUE" : "FALSE")
+        }
+
+        /// The same text transformation applied to both dialects; parameters unchanged.
+        func map(_ transform: (String) -> String) -> Fragment {
+            Fragment(sql: transform(sql), postgreSQL: transform(postgreSQL), parameters: parameters)
+        }
+
+        /// `(a OP b OP …)` in both dialects, parameters concatenated in order.
+        static func joined(_ pieces: [Fragment], with separator: String) -> Fragment {
+            Fragment(sql: "(" + pieces.map(\.sql).joined(separator: separator) + ")",
+                     postgreSQL: "(" + pieces.map(\.postgreSQL).joined(separator: separator) + ")",
+                     parameters: pieces.flatMap(\.parameters))
+        }
     }
 
     /// A leaf that does not compile: the message names the field, the test and what it accepts.
@@ -202,15 +234,14 @@ public struct SegmentCompiler: Sendable {
                                  reference: (String) throws(SegmentError) -> Fragment) throws(SegmentError) -> Fragment {
         switch predicate {
         case .all(let parts):
-            return try join(parts, with: "AND", empty: "1", segment: segment, leadFields: leadFields, reference: reference)
+            return try join(parts, with: "AND", empty: true, segment: segment, leadFields: leadFields, reference: reference)
         case .any(let parts):
-            return try join(parts, with: "OR", empty: "0", segment: segment, leadFields: leadFields, reference: reference)
+            return try join(parts, with: "OR", empty: false, segment: segment, leadFields: leadFields, reference: reference)
         case .not(let inner):
             let fragment = try fragment(inner, segment: segment, leadFields: leadFields, reference: reference)
-            return Fragment(sql: "NOT (\(fragment.sql))", parameters: fragment.parameters)
+            return fragment.map { "NOT (\($0))" }
         case .segment(let name):
-            let fragment = try reference(name)
-            return Fragment(sql: "(\(fragment.sql))", parameters: fragment.parameters)
+            return try reference(name).map { "(\($0))" }
         case .field(let field, let currency, let test):
             do {
                 return try leaf(field, currency: currency, test)
@@ -226,18 +257,15 @@ public struct SegmentCompiler: Sendable {
         }
     }
 
-    private static func join(_ parts: [ContactPredicate], with connective: String, empty: String, segment: String,
+    private static func join(_ parts: [ContactPredicate], with connective: String, empty: Bool, segment: String,
                              leadFields: Set<String>?,
                              reference: (String) throws(SegmentError) -> Fragment) throws(SegmentError) -> Fragment {
-        guard !parts.isEmpty else { return Fragment(sql: empty) }
-        var pieces: [String] = []
-        var parameters: [SegmentQuery.Parameter] = []
+        guard !parts.isEmpty else { return Fragment(truth: empty) }
+        var pieces: [Fragment] = []
         for part in parts {
-            let fragment = try fragment(part, segment: segment, leadFields: leadFields, reference: reference)
-            pieces.append(fragment.sql)
-            parameters += fragment.parameters
+            pieces.append(try fragment(part, segment: segment, leadFields: leadFields, reference: reference))
         }
-        return Fragment(sql: "(" + pieces.joined(separator: " \(connective) ") + ")", parameters: parameters)
+        return Fragment.joined(pieces, with: " \(connective) ")
     }
 
     /// The column of each field that is one.
@@ -278,7 +306,9 @@ public struct SegmentCompiler: Sendable {
                 filter = " AND p.currency = ?"
                 parameters.append(.text(currency.lowercased()))
             }
+            // PostgreSQL-specific: `sum()` is NULL without rows (SQLite's `TOTAL()` is 0.0) and exact (numeric).
             let total = Fragment(sql: "(SELECT TOTAL(p.amount) FROM contact_payments p WHERE p.contact_id = c.id\(filter))",
+                                 postgreSQL: "(SELECT coalesce(sum(p.amount), 0) FROM contact_payments p WHERE p.contact_id = c.id\(filter))",
                                  parameters: parameters)
             let any = Fragment(sql: "EXISTS (SELECT 1 FROM contact_payments p WHERE p.contact_id = c.id\(filter))",
                                parameters: parameters)
@@ -291,7 +321,7 @@ public struct SegmentCompiler: Sendable {
             return try doNotContact(test)
         case .opens, .clicks, .replies:
             let column = ["opens": "c.opened", "clicks": "c.clicked", "replies": "c.replied"][field.rawValue]!
-            return try numeric(name: name, Fragment(sql: column), infiniteWhenNull: nil, exists: Fragment(sql: "1"), test)
+            return try numeric(name: name, Fragment(sql: column), infiniteWhenNull: nil, exists: Fragment(truth: true), test)
         default:
             preconditionFailure("\(field) has a column")
         }
@@ -340,32 +370,28 @@ public struct SegmentCompiler: Sendable {
         func compare(_ json: JSONValue, negated: Bool) throws(LeafError) -> Fragment {
             let operation = negated ? "IS NOT" : "IS"
             guard let parameter = try value(json) else {
-                return Fragment(sql: "\(column.sql) \(operation) NULL", parameters: column.parameters)
+                return column.map { "\($0) \(operation) NULL" }
             }
-            return Fragment(sql: "\(column.sql) \(operation) ?", parameters: column.parameters + [parameter])
+            // PostgreSQL-specific: SQLite's null-safe `IS` / `IS NOT` are `IS NOT DISTINCT FROM` / `IS DISTINCT FROM`.
+            let postgreSQLOperation = negated ? "IS DISTINCT FROM" : "IS NOT DISTINCT FROM"
+            return Fragment(sql: "\(column.sql) \(operation) ?", postgreSQL: "\(column.postgreSQL) \(postgreSQLOperation) ?",
+                            parameters: column.parameters + [parameter])
         }
         func chain(_ values: [JSONValue], negated: Bool) throws(LeafError) -> Fragment {
-            guard !values.isEmpty else { return Fragment(sql: negated ? "1" : "0") }
-            var pieces: [String] = []
-            var parameters: [SegmentQuery.Parameter] = []
-            for json in values {
-                let fragment = try compare(json, negated: negated)
-                pieces.append(fragment.sql)
-                parameters += fragment.parameters
-            }
-            return Fragment(sql: "(" + pieces.joined(separator: negated ? " AND " : " OR ") + ")", parameters: parameters)
+            guard !values.isEmpty else { return Fragment(truth: negated) }
+            var pieces: [Fragment] = []
+            for json in values { pieces.append(try compare(json, negated: negated)) }
+            return Fragment.joined(pieces, with: negated ? " AND " : " OR ")
         }
         switch test {
         case .equals(let json):
-            let fragment = try compare(json, negated: false)
-            return Fragment(sql: "(\(fragment.sql))", parameters: fragment.parameters)
+            return try compare(json, negated: false).map { "(\($0))" }
         case .notEquals(let json):
-            let fragment = try compare(json, negated: true)
-            return Fragment(sql: "(\(fragment.sql))", parameters: fragment.parameters)
+            return try compare(json, negated: true).map { "(\($0))" }
         case .oneOf(let values): return try chain(values, negated: false)
         case .noneOf(let values): return try chain(values, negated: true)
         case .exists(let flag):
-            return Fragment(sql: "(\(column.sql) IS \(flag ? "NOT " : "")NULL)", parameters: column.parameters)
+            return column.map { "(\($0) IS \(flag ? "NOT " : "")NULL)" }
         case .greaterThan, .greaterThanOrEqual, .lessThan, .lessThanOrEqual:
             throw LeafError(message: "\(name): \(testName(test)) compares numbers, which only revenue, days_since_engagement, opens, clicks and replies are (\(name) takes \(textTests))")
         }
@@ -387,7 +413,7 @@ public struct SegmentCompiler: Sendable {
         }
         func member(of values: [JSONValue], negated: Bool) throws(LeafError) -> Fragment {
             let parameters = try ids(values)
-            guard !parameters.isEmpty else { return Fragment(sql: negated ? "1" : "0") }
+            guard !parameters.isEmpty else { return Fragment(truth: negated) }
             let list = parameters.count == 1 ? "= ?" : "IN (" + Array(repeating: "?", count: parameters.count).joined(separator: ", ") + ")"
             return Fragment(sql: "\(negated ? "NOT " : "")EXISTS (\(membership) AND \(column) \(list))", parameters: parameters)
         }
@@ -421,25 +447,26 @@ public struct SegmentCompiler: Sendable {
         }
         /// `expression op ?` guarded for NULL; `holdsWhenInfinite` says what the test gives for "larger than any".
         func compare(_ operation: String, _ parameters: [SegmentQuery.Parameter], holdsWhenInfinite: Bool) -> Fragment {
-            let comparison = "\(expression.sql) \(operation)"
-            let all = expression.parameters + parameters
-            guard let nullable = infiniteWhenNull else { return Fragment(sql: "(\(comparison))", parameters: all) }
+            let comparison = Fragment(sql: "\(expression.sql) \(operation)",
+                                      postgreSQL: "\(expression.postgreSQL) \(operation)",
+                                      parameters: expression.parameters + parameters)
+            guard let nullable = infiniteWhenNull else { return comparison.map { "(\($0))" } }
             return holdsWhenInfinite
-                ? Fragment(sql: "(\(nullable) IS NULL OR \(comparison))", parameters: all)
-                : Fragment(sql: "(\(nullable) IS NOT NULL AND \(comparison))", parameters: all)
+                ? comparison.map { "(\(nullable) IS NULL OR \($0))" }
+                : comparison.map { "(\(nullable) IS NOT NULL AND \($0))" }
         }
         func list(_ values: [JSONValue], negated: Bool) throws(LeafError) -> Fragment {
             var parameters: [SegmentQuery.Parameter] = []
             for json in values {
                 if let value = whole(try number(json)) { parameters.append(.integer(value)) }
             }
-            guard !parameters.isEmpty else { return Fragment(sql: negated ? "1" : "0") }
+            guard !parameters.isEmpty else { return Fragment(truth: negated) }
             let marks = Array(repeating: "?", count: parameters.count).joined(separator: ", ")
             return compare("\(negated ? "NOT IN" : "IN") (\(marks))", parameters, holdsWhenInfinite: negated)
         }
         switch test {
         case .exists(let flag):
-            return flag ? exists : Fragment(sql: "NOT \(exists.sql)", parameters: exists.parameters)
+            return flag ? exists : exists.map { "NOT \($0)" }
         case .equals(let json): return try list([json], negated: false)
         case .notEquals(let json): return try list([json], negated: true)
         case .oneOf(let values): return try list(values, negated: false)
@@ -476,7 +503,9 @@ public struct SegmentCompiler: Sendable {
             }
         }
         func holds(_ value: Bool) -> Fragment {
-            Fragment(sql: "((c.do_not_contact IS NOT NULL) = ?)", parameters: [.integer(value ? 1 : 0)])
+            // PostgreSQL-specific: a boolean is not an integer; the parameter stays 0 or 1 for both dialects.
+            Fragment(sql: "((c.do_not_contact IS NOT NULL) = ?)", postgreSQL: "((c.do_not_contact IS NOT NULL) = (? <> 0))",
+                     parameters: [.integer(value ? 1 : 0)])
         }
         switch test {
         case .equals(let json): return holds(try flag(json))
