@@ -209,12 +209,6 @@ public final class AlertCenter: AlertRaising {
 
     // MARK: Internals
 
-    private static func openStore(_ location: DatabaseLocation, durableCommits: Bool) throws -> any AlertStorage {
-        switch location {
-        case .sqlite(let path): try SQLiteAlertStore(path: path, durableCommits: durableCommits)
-        case .postgresql: throw StoreError.notOnThisEngine("the PostgreSQL alert store is not part of this build yet")
-        }
-    }
 
     /// Runs `body` with the connection (opened if need be), the repeat interval and the unsaved raises, under the
     /// lock. Unsaved raises of other conditions are saved first. An error closes the connection (the next call
@@ -222,7 +216,7 @@ public final class AlertCenter: AlertRaising {
     private func withStore<R>(_ body: (any AlertStorage, Int64, inout [AlertCondition: UnsavedRaise]) throws -> R) -> Result<R, any Error> {
         state.withLock { state -> Result<R, any Error> in
             do {
-                let store: any AlertStorage = try state.store ?? Self.openStore(configuration.location, durableCommits: configuration.durableCommits)
+                let store: any AlertStorage = try state.store ?? AlertStorageOpening.open(configuration.location, durableCommits: configuration.durableCommits)
                 state.store = store
                 try saveUnsaved(store, state: state)
                 return .success(try body(store, state.repeatInterval, &state.unsaved))

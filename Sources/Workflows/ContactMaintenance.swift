@@ -123,7 +123,7 @@ public final class ContactMaintenance: Sendable {
     public func runOnce() throws -> Report {
         let settings = configuration.withLock { $0 }
         var report = Report()
-        let store = try WorkflowStorageOpening.open(settings.location)
+        let store = try WorkflowRecordsOpening.open(settings.location, sharing: nil)
         defer { store.close() }
         let jobs = try settings.location.openJobQueue().queue
         defer { jobs.close() }

@@ -47,7 +47,7 @@ final class WorkflowStoreResource: WorkerResource {
     }
 
     static func open(in context: WorkerContext) throws -> WorkflowStoreResource {
-        WorkflowStoreResource(try WorkflowStorageOpening.open(context.location, sharing: context.connection))
+        WorkflowStoreResource(try WorkflowRecordsOpening.open(context.location, sharing: context.connection))
     }
 
     func close() { store.close() }

@@ -22,6 +22,30 @@ public enum WorkflowRecordsOpening {
     }
 }
 
+extension WorkflowRecordsOpening {
+    /// A worker's records (or, without `shared`, a one-off user's such as the maintenance pass): on SQLite the
+    /// records keep a connection of their own with `synchronous=FULL` (purchases and payment links are written once)
+    /// and the contacts use `shared` (the worker's queue connection, `synchronous=NORMAL`: contact state and job
+    /// outcomes are derived from durably stored events and rerun after a power loss); on PostgreSQL likewise, the
+    /// contacts on the worker's queue connection (`synchronous_commit = off`) and the records on their own.
+    /// Without `shared` the contacts get a connection of their own.
+    public static func open(_ location: DatabaseLocation, sharing shared: StorageConnection?) throws -> any WorkflowRecords {
+        switch (location, shared) {
+        case (.sqlite(let path), .sqlite(let database)?):
+            let records = try StoreConnection.openExisting(path: path)
+            try StoreConnection.leaveCheckpointsToTheWriter(records)
+            return SQLiteWorkflowStore(database: records, contacts: SQLiteContactStore(database: database))
+        case (.sqlite(let path), _):
+            return try SQLiteWorkflowStore(path: path)
+        case (.postgresql(let url, let password), .postgresql(let connection)?):
+            return try PostgreSQLWorkflowStore(url: url, password: password, contacts: PostgreSQLContactStore(connection: connection))
+        case (.postgresql(let url, let password), _):
+            return try PostgreSQLWorkflowStore(url: url, password: password,
+                                               contacts: PostgreSQLContactStore(url: url, password: password, durableCommits: false))
+        }
+    }
+}
+
 /// Why `WorkflowRecordsOpening.open` refused its arguments.
 public enum WorkflowRecordsOpeningError: Error, CustomStringConvertible, Equatable {
     /// A SQLite workflow store was asked for with contacts of another type.

@@ -1,7 +1,9 @@
 import ArgumentParser
 import DemoData
 import Foundation
+import HookyardConfiguration
 import HookyardFoundation
+import Store
 
 /// `hookyard demo seed`: a database of clearly labelled synthetic data to try the report and its page on.
 struct DemoCommand: ParsableCommand {
@@ -19,7 +21,8 @@ struct DemoCommand: ParsableCommand {
                 never mixed into real data); an earlier demo database is replaced only with --force.
                 """)
 
-        @Option(help: "The database file to create.") var database = "./hookyard-demo.db"
+        @Option(help: "The database file to create, or an empty PostgreSQL database's URI (postgresql://…; the password from HOOKYARD_DATABASE_PASSWORD).")
+        var database = "./hookyard-demo.db"
         @Option(help: "How many leads.") var contacts = 5_000
         @Option(help: "Seed of the generator: the same seed gives the same data (relative to now).") var seed: UInt64 = 1
         @Flag(help: "Replace an existing demo database.") var force = false
@@ -32,13 +35,17 @@ struct DemoCommand: ParsableCommand {
             let now = WallClock.nowMilliseconds()
             let started = Date()
             let summary: DemoDataset.Summary
+            let location: DatabaseLocation = DatabaseLocation.isPostgreSQLURI(database)
+                ? .postgresql(url: database, password: try SecretResolver.resolveWhole("HOOKYARD_DATABASE_PASSWORD",
+                                                                                     environment: ProcessInfo.processInfo.environment))
+                : .sqlite(path: database)
             do {
-                summary = try DemoDataset(contacts: contacts, seed: seed, now: now).create(path: database, force: force)
+                summary = try DemoDataset(contacts: contacts, seed: seed, now: now).create(location, force: force)
             } catch let refusal as DemoDataset.Refusal {
                 throw ValidationError(refusal.description)
             }
             print("""
-                \(database): synthetic demo data, seed \(seed): \(summary.contacts) contacts, \(summary.events) events, \
+                \(location): synthetic demo data, seed \(seed): \(summary.contacts) contacts, \(summary.events) events, \
                 \(summary.payments) payments, \(summary.links) payment links (\(String(format: "%.1f", Date().timeIntervalSince(started))) s)
                 try: hookyard report --database \(database)
                 """)

@@ -68,11 +68,11 @@ struct Serve: ParsableCommand {
         let clock = DaemonClock.make(logger: logger)
         // Metrics first: every part records into them. The alert-state gauges read the alert components, which record
         // into the metrics, so they are registered once those exist.
-        let metrics = HookyardMetrics(version: Hookyard.version, jobCounts: Self.jobCounts(database: settings.database, logger: logger),
+        let metrics = HookyardMetrics(version: Hookyard.version, jobCounts: Self.jobCounts(database: settings.databaseLocation, logger: logger),
                                       registersAlertState: false)
         let alerts = AlertComponents(settings, logger: logger, metrics: metrics, daemon: true, clock: clock)
         metrics.registerAlertState(activeAlerts: { alerts.center.activeCounts() },
-                                   deliverability: { alerts.metricsSamples(databasePath: settings.database) })
+                                   deliverability: { alerts.metricsSamples(database: settings.databaseLocation) })
         let storeAlerts = StoreCommitAlerts(alerts: alerts.center, database: settings.databaseLocation)
         let writer: SQLiteEventWriter
         do {

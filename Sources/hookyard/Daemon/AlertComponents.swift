@@ -42,9 +42,9 @@ struct AlertComponents: Sendable {
 
     /// The `/metrics` deliverability samples, from a connection opened per scrape (scrapes are rare, and a reader is
     /// not thread-safe); empty on error.
-    func metricsSamples(databasePath: String) -> [DeliverabilitySample] {
+    func metricsSamples(database: DatabaseLocation) -> [DeliverabilitySample] {
         do {
-            let reader = try SQLiteDeliverabilityReader(path: databasePath)
+            let reader = try DeliverabilityRatesReadingOpening.open(database)
             defer { reader.close() }
             return deliverability.samples(reader: reader)
         } catch {

@@ -32,10 +32,10 @@ extension Serve {
 
     /// `hookyard_jobs{state}` at each scrape, from a read connection of its own (opened per scrape: scrapes are
     /// rare, and a `SQLiteStoreReader` is not thread-safe). On error the family is left empty and the error logged.
-    static func jobCounts(database: String, logger: Logger) -> @Sendable () -> [(labels: [String], value: Double)] {
+    static func jobCounts(database: DatabaseLocation, logger: Logger) -> @Sendable () -> [(labels: [String], value: Double)] {
         return {
             do {
-                return try SQLiteStoreReader(path: database).jobCounts().map { (labels: [$0.key], value: Double($0.value)) }
+                return try StorageOpening.reader(database).jobCounts().map { (labels: [$0.key], value: Double($0.value)) }
             } catch {
                 logger.error("metrics: cannot read job counts", metadata: ["error": "\(error)"])
                 return []

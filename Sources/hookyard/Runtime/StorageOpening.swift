@@ -2,6 +2,7 @@ import Alerts
 import Contacts
 import Foundation
 import Reports
+import PostgreSQL
 import SQLite
 import Store
 import Workflows
@@ -23,34 +24,28 @@ enum StorageOpening {
     }
 
     static func contacts(_ location: DatabaseLocation) throws -> any ContactStorage {
-        switch location {
-        case .sqlite(let path): try SQLiteContactStore(path: path)
-        case .postgresql: throw StoreError.notOnThisEngine("the PostgreSQL contact store is not part of this build yet")
-        }
+        try ContactStorageOpening.open(location)
     }
 
     static func alerts(_ location: DatabaseLocation) throws -> any AlertStorage {
-        switch location {
-        case .sqlite(let path): try SQLiteAlertStore(path: path)
-        case .postgresql: throw StoreError.notOnThisEngine("the PostgreSQL alert store is not part of this build yet")
-        }
+        try AlertStorageOpening.open(location)
     }
 
     static func reportQueries(_ location: DatabaseLocation) throws -> any ReportQueries {
-        switch location {
-        case .sqlite(let path): try SQLiteReportQueries(path: path)
-        case .postgresql: throw StoreError.notOnThisEngine("the PostgreSQL report queries are not part of this build yet")
-        }
+        try ReportQueriesOpening.open(location)
     }
 
-    /// Workflow records that cannot write (a dry run's preview): SQLite's `query_only` connection.
+    /// Workflow records that cannot write (a dry run's preview): SQLite's `query_only` connection, a PostgreSQL
+    /// session whose transactions are read-only (`default_transaction_read_only`).
     static func readOnlyWorkflowRecords(_ location: DatabaseLocation) throws -> any WorkflowRecords {
         switch location {
         case .sqlite(let path):
             let connection = try ReadingConnection.open(path: path)
             return SQLiteWorkflowStore(database: connection, contacts: SQLiteContactStore(database: connection))
-        case .postgresql:
-            throw StoreError.notOnThisEngine("the PostgreSQL workflow store is not part of this build yet")
+        case .postgresql(let url, let password):
+            let connection = try PostgreSQLStoreConnection.open(url: url, password: password)
+            try connection.execute("SET default_transaction_read_only = on")
+            return PostgreSQLWorkflowStore(owning: connection, contacts: PostgreSQLContactStore(connection: connection))
         }
     }
 }

@@ -39,6 +39,11 @@ public final class PostgreSQLWorkflowStore: WorkflowRecords {
         self.init(connection: connection, contacts: contacts, ownsConnection: false)
     }
 
+    /// Takes `connection` (migrated) as its own: `close()` closes it (a read-only session a caller prepared).
+    public convenience init(owning connection: PostgreSQLConnection, contacts: any ContactStorage) {
+        self.init(connection: connection, contacts: contacts, ownsConnection: true)
+    }
+
     private init(connection: PostgreSQLConnection, contacts: any ContactStorage, ownsConnection: Bool) {
         self.connection = connection
         self.contacts = contacts
