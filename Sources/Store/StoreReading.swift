@@ -89,3 +89,10 @@ public struct EventQuery: Sendable, Equatable {
         self.beforeID = beforeID
     }
 }
+
+extension StoreReading {
+    /// `stripeAPIVersions(newest:)` over the default sample (`SQLiteStoreReader.stripeAPIVersionSample` events).
+    public func stripeAPIVersions() throws -> [StripeAPIVersionCount] {
+        try stripeAPIVersions(newest: SQLiteStoreReader.stripeAPIVersionSample)
+    }
+}
