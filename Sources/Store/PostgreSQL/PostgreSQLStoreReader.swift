@@ -198,20 +198,10 @@ extension CreatedPaymentLink {
             row.optionalString(0).flatMap(PostgreSQLStoreReader.jsonObject).map { $0["payment_link_id"] as? String == id } ?? false
         }), let output = match.optionalString(0).flatMap(PostgreSQLStoreReader.jsonObject) else { return nil }
         let input = match.optionalString(1).flatMap(PostgreSQLStoreReader.jsonObject)
-        let dryRun = output["dry_run"] as? Bool ?? false
-        var metadata = (output["metadata"] as? [String: Any])?.compactMapValues { $0 as? String } ?? [:]
-        if metadata.isEmpty, let requests = output["requests"] as? [[String: Any]] {
-            // A dry run before the output recorded the metadata: the request it would have sent has it.
-            let create = requests.first { $0["method"] as? String == "POST" && ($0["path"] as? String)?.hasPrefix("/v1/payment_links") == true }
-            metadata = Self.formMetadata(create?["body"] as? String ?? "")
-        }
         let contactEmail = try connection.query("""
             SELECT c.email FROM payment_links_sent p JOIN contacts c ON c.id = p.contact_id WHERE p.link_id = $1 LIMIT 1
             """, [id]).first.map { try $0.string(0) }
-        let email = [contactEmail, metadata["lead_email"], metadata["hookyard_email"], input?["contact"] as? String]
-            .lazy.compactMap { $0 }.first { !$0.isEmpty }
-        return CreatedPaymentLink(id: id, metadata: metadata, email: email, amount: (output["amount"] as? NSNumber)?.int64Value,
-                                  currency: output["currency"] as? String, rule: input?["rule"] as? String, dryRun: dryRun)
+        return CreatedPaymentLink(id: id, output: output, input: input, contactEmail: contactEmail)
     }
 }
 
