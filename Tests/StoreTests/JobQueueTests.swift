@@ -5,6 +5,7 @@ import XCTest
 @testable import Store
 import TestSupport
 import SQLite
+import PostgreSQL
 
 final class JobQueueTests: XCTestCase {
     var directory: URL!
@@ -268,23 +269,41 @@ final class JobQueueTests: XCTestCase {
     }
 
     func testRetriesAndDiscardsAreRecordedAsManualInterventions() throws {
-        let queue = try SQLiteJobQueue(path: path)
-        for _ in 0..<3 {
-            let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5000))
-            _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: nil, now: 5000)
+        try forEachStorageEngine { location in
+            try seed(location)
+            let queue = try openQueue(location)
+            for _ in 0..<3 {
+                let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5000))
+                _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: nil, now: 5000)
+            }
+            try queue.discard(1, now: 6000)
+            try queue.retry(1, now: 7000)
+            XCTAssertThrowsError(try queue.discard(1, now: 7500), "job 1 is queued again: refused, and not recorded")
+            XCTAssertEqual(try queue.retryAllDead(now: 8000), 2)
+            XCTAssertEqual(try queue.retryAllDead(now: 9000), 0, "nothing was dead: nothing recorded")
+            XCTAssertEqual(try adminActions(location), ["discard 1 1 6000", "retry 1 1 7000", "retry_all - 2 8000"])
         }
-        try queue.discard(1, now: 6000)
-        try queue.retry(1, now: 7000)
-        XCTAssertThrowsError(try queue.discard(1, now: 7500), "job 1 is queued again: refused, and not recorded")
-        XCTAssertEqual(try queue.retryAllDead(now: 8000), 2)
-        XCTAssertEqual(try queue.retryAllDead(now: 9000), 0, "nothing was dead: nothing recorded")
-        let database = try SQLiteDatabase(path: path, readOnly: true)
-        let rows = try database.prepare("SELECT action, job_id, count, at FROM admin_actions ORDER BY id")
+    }
+
+    /// The manual interventions recorded at `location`, oldest first: `action job_id count at`.
+    private func adminActions(_ location: DatabaseLocation) throws -> [String] {
         var actions: [String] = []
-        while try rows.step() {
-            actions.append("\(rows.string(0) ?? "") \(rows.isNull(1) ? "-" : String(rows.int(1))) \(rows.int(2)) \(rows.int(3))")
+        switch location {
+        case .sqlite(let path):
+            let database = try SQLiteDatabase(path: path, readOnly: true)
+            defer { database.close() }
+            let rows = try database.prepare("SELECT action, job_id, count, at FROM admin_actions ORDER BY id")
+            while try rows.step() {
+                actions.append("\(rows.string(0) ?? "") \(rows.isNull(1) ? "-" : String(rows.int(1))) \(rows.int(2)) \(rows.int(3))")
+            }
+        case .postgresql(let url, let password):
+            let connection = try PostgreSQLStoreConnection.open(url: url, password: password)
+            defer { connection.close() }
+            for row in try connection.query("SELECT action, job_id, count, at FROM admin_actions ORDER BY id").rows {
+                actions.append("\(try row.string(0)) \(try row.optionalInt(1).map(String.init) ?? "-") \(try row.int(2)) \(try row.int(3))")
+            }
         }
-        XCTAssertEqual(actions, ["discard 1 1 6000", "retry 1 1 7000", "retry_all - 2 8000"])
+        return actions
     }
 
     func testMigrationCopiesPaymentLinksFromSucceededJobs() throws {

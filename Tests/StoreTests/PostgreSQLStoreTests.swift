@@ -213,6 +213,18 @@ final class PostgreSQLStoreTests: XCTestCase {
         XCTAssertEqual(try queue.job(3)?.job.attempts, 2)
     }
 
+    /// Storage types can share one connection (a worker's way of cutting its connections), as on SQLite.
+    func testQueueAndReaderShareOneConnection() throws {
+        try seed(1)
+        let shared = try PostgreSQLStoreConnection.open(url: url, password: nil, durableCommits: false)
+        defer { shared.close() }
+        let queue: any JobQueueStorage = PostgreSQLJobQueue(connection: shared)
+        let reader: any StoreReading = PostgreSQLStoreReader(connection: shared)
+        XCTAssertEqual(try queue.claimNext(owner: "w1", leaseMilliseconds: 1000, now: 5000)?.id, 1)
+        XCTAssertEqual(try reader.jobCounts()["running"], 1)
+        XCTAssertEqual(try reader.event("1")?.jobStates, ["running"])
+    }
+
     /// Two nodes report an outcome for the same job: only the lease owner's is written.
     func testOnlyTheLeaseOwnerRecordsAnOutcomeWhenTwoNodesRace() throws {
         try seed(1)
