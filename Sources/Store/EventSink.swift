@@ -1,4 +1,5 @@
-/// Where the intake hands verified webhooks, whatever engine stores them (`SQLiteEventWriter` today).
+/// Where the intake hands verified webhooks, whatever engine stores them (`SQLiteEventWriter`, `PostgreSQLEventWriter`;
+/// `EventSinkOpening` opens either).
 ///
 /// Contract every implementation keeps: `append`'s completion reports `.stored` or `.duplicate` only once the event
 /// (and its processing job) is durable, so the sender may be acknowledged; an event with the same source and dedup
