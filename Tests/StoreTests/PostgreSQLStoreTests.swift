@@ -144,6 +144,95 @@ final class PostgreSQLStoreTests: XCTestCase {
         XCTAssertTrue(writer.isHealthy)
     }
 
+    /// Another session holds a lock the batch needs: the append fails at its deadline (503 for the sender), health
+    /// turns false, and once the lock is gone the next append is stored.
+    func testCommitFailureReportsAndRecovers() throws {
+        let writer = try PostgreSQLEventWriter(url: url, password: nil, logger: TestLog.logger(), answerTimeoutMilliseconds: 200)
+        defer { writer.close() }
+        let blocker = try connection()
+        defer { blocker.close() }
+        try blocker.execute("BEGIN; LOCK TABLE events IN EXCLUSIVE MODE")
+        guard case .failure(.commitFailed(let message)) = append(writer, event("evt_1")) else { return XCTFail("expected failure") }
+        XCTAssertTrue(message.contains("statement timeout"), message)
+        XCTAssertFalse(writer.isHealthy)
+        try blocker.execute("ROLLBACK")
+        XCTAssertEqual(try append(writer, event("evt_1")).get(), .stored(id: 1))
+        XCTAssertTrue(writer.isHealthy)
+    }
+
+    /// Appends arriving while another session holds the lock are each answered within the bound, not after the batch
+    /// ahead of them waited out its own deadline and then theirs.
+    func testAppendsAreAnsweredWithinTheBoundWhileAnotherSessionHoldsTheLock() throws {
+        let writer = try PostgreSQLEventWriter(url: url, password: nil, logger: TestLog.logger(), answerTimeoutMilliseconds: 2000)
+        defer { writer.close() }
+        let blocker = try connection()
+        defer { blocker.close() }
+        try blocker.execute("BEGIN; LOCK TABLE events IN EXCLUSIVE MODE")
+        let latencies = Mutex<[Double]>([])
+        let stored = Mutex(0)
+        let group = DispatchGroup()
+        for index in 0..<3 {
+            group.enter()
+            let started = Date()
+            writer.append(event("evt_\(index)")) { result in
+                if case .success = result { stored.withLock { $0 += 1 } }
+                latencies.withLock { $0.append(Date().timeIntervalSince(started)) }
+                group.leave()
+            }
+            usleep(200_000)
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 30), .success)
+        XCTAssertEqual(stored.withLock { $0 }, 0, "nothing stored while the lock is held")
+        XCTAssertLessThan(latencies.withLock { $0.max() ?? 0 }, 3.0, "\(latencies.withLock { $0 })")
+        try blocker.execute("ROLLBACK")
+        XCTAssertEqual(try append(writer, event("evt_ok")).get(), .stored(id: 1))
+    }
+
+    /// A full disk can refuse the events yet let the one-row probe through: while deliveries fail the probe follows
+    /// them; only once intake is idle does a probe write (as `SQLiteEventWriter`'s, whose test this mirrors).
+    func testProbeFollowsIntakeCommitsWhileIntakeIsBusy() throws {
+        let failures = Mutex(0)
+        let recoveries = Mutex(0)
+        let writer = try PostgreSQLEventWriter(url: url, password: nil, logger: TestLog.logger(), intakeIdleMilliseconds: 1500,
+                                               onCommitFailure: { _ in failures.withLock { $0 += 1 } },
+                                               onRecovery: { recoveries.withLock { $0 += 1 } })
+        defer { writer.close() }
+        let other = try connection()
+        defer { other.close() }
+        try other.execute("""
+            CREATE FUNCTION refuse_events() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'; END $$;
+            CREATE TRIGGER refuse_events BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_events();
+            """)
+        guard case .failure(.commitFailed(let message)) = append(writer, event("evt_1")) else { return XCTFail("expected failure") }
+        XCTAssertTrue(message.contains("No space left"), message)
+        for _ in 0..<3 {
+            let done = DispatchSemaphore(value: 0)
+            let outcome = Mutex<Result<Void, StoreError>?>(nil)
+            writer.probe { result in
+                outcome.withLock { $0 = result }
+                done.signal()
+            }
+            done.wait()
+            guard case .failure(.commitFailed(let probeMessage))? = outcome.withLock({ $0 }) else { return XCTFail("the probe must follow intake") }
+            XCTAssertTrue(probeMessage.contains("No space left"), probeMessage)
+        }
+        XCTAssertFalse(writer.isHealthy)
+        XCTAssertEqual(recoveries.withLock { $0 }, 0)
+        XCTAssertEqual(failures.withLock { $0 }, 1)
+        usleep(1_700_000)
+        let done = DispatchSemaphore(value: 0)
+        writer.probe { result in
+            if case .success = result { done.signal() }
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success, "idle: the probe's own write counts")
+        XCTAssertTrue(writer.isHealthy)
+        XCTAssertEqual(recoveries.withLock { $0 }, 1)
+        try other.execute("DROP TRIGGER refuse_events ON events")
+        // PostgreSQL-specific: the failed insert drew an identity value, and a rolled-back draw is not given back.
+        guard case .success(.stored) = append(writer, event("evt_1")) else { return XCTFail("stored once the disk has room") }
+    }
+
     // MARK: Job queue
 
     /// Stores `count` events (each with its due `process_event` job).
