@@ -65,13 +65,24 @@ public final class PostgreSQLJobQueue: JobQueueStorage {
     public func claimDue(upTo limit: Int, owner: String, leaseMilliseconds: Int64, now: Int64) throws -> [Job] {
         guard limit > 0 else { return [] }
         // PostgreSQL-specific: data-modifying `WITH` and `FOR UPDATE SKIP LOCKED` (SQLite serialises writers instead).
-        // Order as SQLite's claim: by `next_run_at`, then id. The statement's sub-statements share one snapshot, so
-        // the attempt number reads the attempts before this claim's.
+        // As SQLite's claim: the first `limit` due jobs of each state by index order (so a claim costs the same with a
+        // million jobs waiting as with one; one query over all states sorted every due job: 77 ms with 200,000), then
+        // the most overdue of those by `next_run_at`, then id. The candidates not taken stay locked only until the
+        // statement ends. Its sub-statements share one snapshot, so the attempt number reads the attempts before
+        // this claim's.
         let result = try connection.query("""
-            WITH picked AS (
-                SELECT id, state FROM jobs
-                WHERE (state IN ('queued', 'retrying') AND next_run_at <= $1) OR (state = 'running' AND lease_expires_at <= $1)
+            WITH queued AS (
+                SELECT id, state, next_run_at FROM jobs WHERE state = 'queued' AND next_run_at <= $1
                 ORDER BY next_run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED
+            ), retrying AS (
+                SELECT id, state, next_run_at FROM jobs WHERE state = 'retrying' AND next_run_at <= $1
+                ORDER BY next_run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED
+            ), expired AS (
+                SELECT id, state, next_run_at FROM jobs WHERE state = 'running' AND lease_expires_at <= $1
+                ORDER BY lease_expires_at, id LIMIT $4 FOR UPDATE SKIP LOCKED
+            ), picked AS (
+                SELECT id, state FROM (SELECT * FROM queued UNION ALL SELECT * FROM retrying UNION ALL SELECT * FROM expired) candidates
+                ORDER BY next_run_at, id LIMIT $4
             ), lost AS (
                 UPDATE job_attempts SET finished_at = $1, outcome = 'lease_expired',
                     error = 'worker stopped without finishing (lease expired)'
