@@ -95,12 +95,9 @@ private final class PostgreSQLBatchWriter: GroupCommitBatchWriter, @unchecked Se
 
     func write(_ entries: [GroupCommitEntry], deadline: Int64) throws -> [AppendOutcome?] {
         if needsReconnect || !connection.isOpen {
-            do {
-                try PostgreSQLStoreConnection.reconnect(connection, durableCommits: true)
-                needsReconnect = false
-            } catch {
-                throw error
-            }
+            // A failed reconnect fails this batch; the next one tries again.
+            try PostgreSQLStoreConnection.reconnect(connection, durableCommits: true)
+            needsReconnect = false
         }
         do {
             return try connection.transaction {
