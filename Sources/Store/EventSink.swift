@@ -1,4 +1,5 @@
-/// Where the intake hands verified webhooks, whatever engine stores them (`SQLiteEventWriter` today).
+/// Where the intake hands verified webhooks, whatever engine stores them (`SQLiteEventWriter`, `PostgreSQLEventWriter`;
+/// `EventSinkOpening` opens either).
 ///
 /// Contract every implementation keeps: `append`'s completion reports `.stored` or `.duplicate` only once the event
 /// (and its processing job) is durable, so the sender may be acknowledged; an event with the same source and dedup
@@ -13,4 +14,15 @@ public protocol EventSink: Sendable {
     var isHealthy: Bool { get }
     /// Stores what is queued, then accepts nothing more (later appends fail with `StoreError.closed`). Idempotent.
     func close()
+}
+
+/// An `EventSink` that group-commits on a writer thread of its own (`SQLiteEventWriter`, `PostgreSQLEventWriter`):
+/// what the daemon needs of it besides appending. Thread-safe, as every `EventSink`.
+public protocol GroupCommitEventSink: EventSink {
+    /// Calls `observer` on the writer thread after each later commit that stored events. Keep it short.
+    func whenCommitted(_ observer: @escaping @Sendable () -> Void)
+    /// Number of batches committed since start (progress signal for a watchdog).
+    var commitCount: Int { get }
+    /// Whether webhooks are arriving faster than one per commit: background writers should hold back.
+    var isUnderLoad: Bool { get }
 }

@@ -1,5 +1,5 @@
 /// What the workers, the alerts and the CLI need from the durable job queue, whatever engine stores it
-/// (`SQLiteJobQueue` today; a PostgreSQL queue can implement the same contract).
+/// (`SQLiteJobQueue`, `PostgreSQLJobQueue`; `JobQueueOpening` opens either).
 ///
 /// Contract every implementation keeps:
 /// - each call is atomic: after a crash every job is in a state a restart can act on (a job whose worker died stays
@@ -10,7 +10,7 @@
 ///   key exists already is never created twice;
 /// - a stored value the implementation cannot read (an unknown state) is an error, never a default.
 ///
-/// Thread-safety is the implementation's: `SQLiteJobQueue` is used by one thread at a time.
+/// Thread-safety is the implementation's: both are used by one thread at a time.
 public protocol JobQueueStorage: AnyObject {
     /// Claims the most overdue due job (queued or retrying with `next_run_at <= now`, or running with an expired
     /// lease), leasing it to `owner` until `now + leaseMilliseconds`, and starts a new attempt.

@@ -1,4 +1,5 @@
-/// What the CLI and health checks read from the store, whatever engine holds it (`SQLiteStoreReader` today).
+/// What the CLI and health checks read from the store, whatever engine holds it (`SQLiteStoreReader`,
+/// `PostgreSQLStoreReader`; `StoreReadingOpening` opens either).
 ///
 /// Contract every implementation keeps: it only reads; a stored value it cannot read (an unknown source or job
 /// state) is an error, never a default. Thread-safety is the implementation's: `SQLiteStoreReader` is used by one

@@ -29,7 +29,7 @@ final class EventWriterTests: XCTestCase {
     }
 
     /// Appends and waits for the outcome.
-    private func append(_ writer: SQLiteEventWriter, _ event: IncomingEvent) -> Result<AppendOutcome, StoreError> {
+    private func append(_ writer: any EventSink, _ event: IncomingEvent) -> Result<AppendOutcome, StoreError> {
         let done = expectation(description: "append")
         nonisolated(unsafe) var outcome: Result<AppendOutcome, StoreError>?
         writer.append(event) { result in
@@ -60,54 +60,60 @@ final class EventWriterTests: XCTestCase {
     }
 
     func testAppendStoresEventAndQueuesOneJob() throws {
-        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
-        guard case .success(.stored(let id)) = append(writer, event("evt_1")) else { return XCTFail("not stored") }
-        writer.close()
-        let reader = try SQLiteStoreReader(path: path)
-        let stored = try XCTUnwrap(try reader.event("evt_1"))
-        XCTAssertEqual(stored.id, id)
-        XCTAssertEqual(stored.body, Array("{\"id\":\"evt_1\"}".utf8))
-        XCTAssertEqual(stored.jobStates, ["queued"])
-        XCTAssertTrue(stored.headersJSON.contains("\"stripe-signature\":\"t=1,v1=ab\""))
-        XCTAssertEqual(try reader.event(String(id))?.eventID, "evt_1")
-        let statistics = try reader.statistics()
-        XCTAssertEqual(statistics.events[.stripe], 1)
-        XCTAssertEqual(statistics.jobs["queued"], 1)
+        try forEachStorageEngine { location in
+            let writer = try EventSinkOpening.open(location, logger: TestLog.logger())
+            guard case .success(.stored(let id)) = append(writer, event("evt_1")) else { return XCTFail("not stored") }
+            writer.close()
+            let reader = try StoreReadingOpening.open(location)
+            let stored = try XCTUnwrap(try reader.event("evt_1"))
+            XCTAssertEqual(stored.id, id)
+            XCTAssertEqual(stored.body, Array("{\"id\":\"evt_1\"}".utf8))
+            XCTAssertEqual(stored.jobStates, ["queued"])
+            XCTAssertTrue(stored.headersJSON.contains("\"stripe-signature\":\"t=1,v1=ab\""))
+            XCTAssertEqual(try reader.event(String(id))?.eventID, "evt_1")
+            let statistics = try reader.statistics()
+            XCTAssertEqual(statistics.events[.stripe], 1)
+            XCTAssertEqual(statistics.jobs["queued"], 1)
+        }
     }
 
     func testDuplicateCreatesNothing() throws {
-        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
-        XCTAssertEqual(try append(writer, event("evt_1")).get(), .stored(id: 1))
-        XCTAssertEqual(try append(writer, event("evt_1")).get(), .duplicate)
-        // Same key from the other source is a different event.
-        XCTAssertEqual(try append(writer, event("evt_1", source: .instantly)).get(), .stored(id: 2))
-        writer.close()
-        // Dedup is permanent: it survives a restart.
-        let reopened = try SQLiteEventWriter(path: path, logger: TestLog.logger())
-        XCTAssertEqual(try append(reopened, event("evt_1")).get(), .duplicate)
-        reopened.close()
-        let statistics = try SQLiteStoreReader(path: path).statistics()
-        XCTAssertEqual(statistics.events[.stripe], 1)
-        XCTAssertEqual(statistics.jobs["queued"], 2)
+        try forEachStorageEngine { location in
+            let writer = try EventSinkOpening.open(location, logger: TestLog.logger())
+            XCTAssertEqual(try append(writer, event("evt_1")).get(), .stored(id: 1))
+            XCTAssertEqual(try append(writer, event("evt_1")).get(), .duplicate)
+            // Same key from the other source is a different event.
+            XCTAssertEqual(try append(writer, event("evt_1", source: .instantly)).get(), .stored(id: 2))
+            writer.close()
+            // Dedup is permanent: it survives a restart.
+            let reopened = try EventSinkOpening.open(location, logger: TestLog.logger())
+            XCTAssertEqual(try append(reopened, event("evt_1")).get(), .duplicate)
+            reopened.close()
+            let statistics = try StoreReadingOpening.open(location).statistics()
+            XCTAssertEqual(statistics.events[.stripe], 1)
+            XCTAssertEqual(statistics.jobs["queued"], 2)
+        }
     }
 
     func testConcurrentAppendsAreGroupCommitted() throws {
-        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
-        let count = 2000
-        let group = DispatchGroup()
-        let failures = Mutex(0)
-        DispatchQueue.concurrentPerform(iterations: count) { index in
-            group.enter()
-            writer.append(Self.event("evt_\(index % 1500)")) { result in
-                if case .failure = result { failures.withLock { $0 += 1 } }
-                group.leave()
+        try forEachStorageEngine { location in
+            let writer = try EventSinkOpening.open(location, logger: TestLog.logger())
+            let count = 2000
+            let group = DispatchGroup()
+            let failures = Mutex(0)
+            DispatchQueue.concurrentPerform(iterations: count) { index in
+                group.enter()
+                writer.append(Self.event("evt_\(index % 1500)")) { result in
+                    if case .failure = result { failures.withLock { $0 += 1 } }
+                    group.leave()
+                }
             }
+            XCTAssertEqual(group.wait(timeout: .now() + 60), .success)
+            XCTAssertEqual(failures.withLock { $0 }, 0)
+            XCTAssertLessThan(writer.commitCount, count, "appends should share commits")
+            writer.close()
+            XCTAssertEqual(try StoreReadingOpening.open(location).statistics().events[.stripe], 1500)
         }
-        XCTAssertEqual(group.wait(timeout: .now() + 60), .success)
-        XCTAssertEqual(failures.withLock { $0 }, 0)
-        XCTAssertLessThan(writer.commitCount, count, "appends should share commits")
-        writer.close()
-        XCTAssertEqual(try SQLiteStoreReader(path: path).statistics().events[.stripe], 1500)
     }
 
     func testCommitFailureReportsAndRecovers() throws {
@@ -125,7 +131,7 @@ final class EventWriterTests: XCTestCase {
     }
 
     /// Probes and waits for the outcome.
-    private func probe(_ writer: SQLiteEventWriter) -> Result<Void, StoreError> {
+    private func probe(_ writer: any EventSink) -> Result<Void, StoreError> {
         let done = expectation(description: "probe")
         nonisolated(unsafe) var outcome: Result<Void, StoreError>?
         writer.probe { result in
@@ -219,58 +225,66 @@ final class EventWriterTests: XCTestCase {
 
     /// `stats` reads the API versions of the newest Stripe events only, so it stays fast on a large store.
     func testStripeAPIVersionsReadTheNewestEventsOnly() throws {
-        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
-        for (index, version) in ["2024-06-20", "2024-06-20", "2025-03-31.basil", "2025-12-15.clover"].enumerated() {
-            let body = Array("{\"id\":\"evt_\(index)\",\"api_version\":\"\(version)\"}".utf8)
-            let event = IncomingEvent(source: .stripe, dedupKey: "evt_\(index)", eventID: "evt_\(index)", type: "invoice.paid",
-                                      receivedAt: 1000 + Int64(index), body: body, headersJSON: "{}")
-            XCTAssertNoThrow(try append(writer, event).get())
+        try forEachStorageEngine { location in
+            let writer = try EventSinkOpening.open(location, logger: TestLog.logger())
+            for (index, version) in ["2024-06-20", "2024-06-20", "2025-03-31.basil", "2025-12-15.clover"].enumerated() {
+                let body = Array("{\"id\":\"evt_\(index)\",\"api_version\":\"\(version)\"}".utf8)
+                let event = IncomingEvent(source: .stripe, dedupKey: "evt_\(index)", eventID: "evt_\(index)", type: "invoice.paid",
+                                          receivedAt: 1000 + Int64(index), body: body, headersJSON: "{}")
+                XCTAssertNoThrow(try append(writer, event).get())
+            }
+            writer.close()
+            let reader = try StoreReadingOpening.open(location)
+            XCTAssertEqual(try reader.stripeAPIVersions().map(\.version), ["2025-12-15.clover", "2025-03-31.basil", "2024-06-20"])
+            XCTAssertEqual(try reader.stripeAPIVersions().last?.events, 2)
+            XCTAssertEqual(try reader.stripeAPIVersions(newest: 2).map(\.version), ["2025-12-15.clover", "2025-03-31.basil"])
         }
-        writer.close()
-        let reader = try SQLiteStoreReader(path: path)
-        XCTAssertEqual(try reader.stripeAPIVersions().map(\.version), ["2025-12-15.clover", "2025-03-31.basil", "2024-06-20"])
-        XCTAssertEqual(try reader.stripeAPIVersions().last?.events, 2)
-        XCTAssertEqual(try reader.stripeAPIVersions(newest: 2).map(\.version), ["2025-12-15.clover", "2025-03-31.basil"])
     }
 
     func testCloseCommitsQueuedAppendsAndRefusesNewOnes() throws {
-        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
-        let group = DispatchGroup()
-        let stored = Mutex(0)
-        for index in 0..<200 {
-            group.enter()
-            writer.append(event("evt_\(index)")) { result in
-                if case .success = result { stored.withLock { $0 += 1 } }
-                group.leave()
+        try forEachStorageEngine { location in
+            let writer = try EventSinkOpening.open(location, logger: TestLog.logger())
+            let group = DispatchGroup()
+            let stored = Mutex(0)
+            for index in 0..<200 {
+                group.enter()
+                writer.append(event("evt_\(index)")) { result in
+                    if case .success = result { stored.withLock { $0 += 1 } }
+                    group.leave()
+                }
             }
+            writer.close()
+            XCTAssertEqual(group.wait(timeout: .now() + 30), .success)
+            XCTAssertEqual(stored.withLock { $0 }, 200)
+            guard case .failure(.closed) = append(writer, event("late")) else { return XCTFail("expected closed") }
+            XCTAssertEqual(try StoreReadingOpening.open(location).statistics().events[.stripe], 200)
         }
-        writer.close()
-        XCTAssertEqual(group.wait(timeout: .now() + 30), .success)
-        XCTAssertEqual(stored.withLock { $0 }, 200)
-        guard case .failure(.closed) = append(writer, event("late")) else { return XCTFail("expected closed") }
-        XCTAssertEqual(try SQLiteStoreReader(path: path).statistics().events[.stripe], 200)
     }
 
     func testProbeCommits() throws {
-        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
-        let done = expectation(description: "probe")
-        writer.probe { result in
-            if case .success = result { done.fulfill() }
+        try forEachStorageEngine { location in
+            let writer = try EventSinkOpening.open(location, logger: TestLog.logger())
+            let done = expectation(description: "probe")
+            writer.probe { result in
+                if case .success = result { done.fulfill() }
+            }
+            wait(for: [done], timeout: 10)
+            writer.close()
         }
-        wait(for: [done], timeout: 10)
-        writer.close()
     }
 
     func testReaderListsNewestFirstAndFiltersBySource() throws {
-        let writer = try SQLiteEventWriter(path: path, logger: TestLog.logger())
-        _ = append(writer, event("evt_a"))
-        _ = append(writer, event("key_b", source: .instantly))
-        _ = append(writer, event("evt_c"))
-        writer.close()
-        let reader = try SQLiteStoreReader(path: path)
-        XCTAssertEqual(try reader.events(source: nil, limit: 10).map(\.dedupKey), ["evt_c", "key_b", "evt_a"])
-        XCTAssertEqual(try reader.events(source: .stripe, limit: 1).map(\.dedupKey), ["evt_c"])
-        XCTAssertNil(try reader.event("nope"))
+        try forEachStorageEngine { location in
+            let writer = try EventSinkOpening.open(location, logger: TestLog.logger())
+            _ = append(writer, event("evt_a"))
+            _ = append(writer, event("key_b", source: .instantly))
+            _ = append(writer, event("evt_c"))
+            writer.close()
+            let reader = try StoreReadingOpening.open(location)
+            XCTAssertEqual(try reader.events(source: nil, limit: 10).map(\.dedupKey), ["evt_c", "key_b", "evt_a"])
+            XCTAssertEqual(try reader.events(source: .stripe, limit: 1).map(\.dedupKey), ["evt_c"])
+            XCTAssertNil(try reader.event("nope"))
+        }
     }
 
     func testReaderOnMissingFileSaysWhatToDo() {

@@ -5,6 +5,7 @@ import XCTest
 @testable import Store
 import TestSupport
 import SQLite
+import PostgreSQL
 
 final class JobQueueTests: XCTestCase {
     var directory: URL!
@@ -27,20 +28,40 @@ final class JobQueueTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(at: directory) }
 
+    /// Stores three events (each with its queued `process_event` job, received at t=1000…1002) at `location`.
+    private func seed(_ location: DatabaseLocation) throws {
+        let writer = try EventSinkOpening.open(location, logger: TestLog.logger())
+        let group = DispatchGroup()
+        for index in 0..<3 {
+            group.enter()
+            writer.append(IncomingEvent(source: .stripe, dedupKey: "evt_\(index)", eventID: "evt_\(index)", type: "t",
+                                        receivedAt: 1000 + Int64(index), body: [], headersJSON: "{}")) { _ in group.leave() }
+        }
+        group.wait()
+        writer.close()
+    }
+
+    private func openQueue(_ location: DatabaseLocation) throws -> any JobQueueStorage {
+        try JobQueueOpening.open(location)
+    }
+
     func testClaimLeasesTheMostOverdueJobOnce() throws {
-        let queue = try SQLiteJobQueue(path: path)
-        let first = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
-        XCTAssertEqual(first.id, 1)
-        XCTAssertEqual(first.state, .running)
-        XCTAssertEqual(first.attempts, 1)
-        XCTAssertEqual(first.leaseOwner, "w1")
-        XCTAssertEqual(first.leaseExpiresAt, 35_000)
-        XCTAssertEqual(first.idempotencyKey, "event:1")
-        XCTAssertEqual(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 5000)?.id, 2)
-        XCTAssertEqual(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 5000)?.id, 3)
-        XCTAssertNil(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 5000))
-        // Nothing is due before its time.
-        XCTAssertNil(try SQLiteJobQueue(path: path).claimNext(owner: "w3", leaseMilliseconds: 1, now: 999))
+        try forEachStorageEngine { location in
+            try seed(location)
+            let queue = try openQueue(location)
+            let first = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
+            XCTAssertEqual(first.id, 1)
+            XCTAssertEqual(first.state, .running)
+            XCTAssertEqual(first.attempts, 1)
+            XCTAssertEqual(first.leaseOwner, "w1")
+            XCTAssertEqual(first.leaseExpiresAt, 35_000)
+            XCTAssertEqual(first.idempotencyKey, "event:1")
+            XCTAssertEqual(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 5000)?.id, 2)
+            XCTAssertEqual(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 5000)?.id, 3)
+            XCTAssertNil(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 5000))
+            // Nothing is due before its time.
+            XCTAssertNil(try openQueue(location).claimNext(owner: "w3", leaseMilliseconds: 1, now: 999))
+        }
     }
 
     /// A state Hookyard never writes (here forced past the CHECK constraint) is an error naming the column and
@@ -81,167 +102,208 @@ final class JobQueueTests: XCTestCase {
     }
 
     func testConcurrentWorkersNeverClaimTheSameJob() throws {
-        let claimed = Mutex<[Int64]>([])
-        let path = path
-        DispatchQueue.concurrentPerform(iterations: 4) { worker in
-            guard let queue = try? SQLiteJobQueue(path: path) else { return }
-            while let job = try? queue.claimNext(owner: "w\(worker)", leaseMilliseconds: 60_000, now: 5000) {
-                claimed.withLock { $0.append(job.id) }
+        try forEachStorageEngine { location in
+            try seed(location)
+            let claimed = Mutex<[Int64]>([])
+            DispatchQueue.concurrentPerform(iterations: 4) { worker in
+                guard let queue = try? JobQueueOpening.open(location) else { return }
+                while let job = try? queue.claimNext(owner: "w\(worker)", leaseMilliseconds: 60_000, now: 5000) {
+                    claimed.withLock { $0.append(job.id) }
+                }
             }
+            XCTAssertEqual(claimed.withLock { $0.sorted() }, [1, 2, 3])
         }
-        XCTAssertEqual(claimed.withLock { $0.sorted() }, [1, 2, 3])
     }
 
     func testSucceedStoresOutputAndCreatesFollowUpsOnce() throws {
-        let queue = try SQLiteJobQueue(path: path)
-        let job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
-        let next = NewJob(kind: "step", idempotencyKey: "rule:r1:event:1:step:2", input: "{\"a\":1}", runAt: 6000)
-        XCTAssertTrue(try queue.succeed(jobID: job.id, owner: "w1", output: "{\"ok\":true}", followUps: [next, next], now: 5100))
-        let (stored, attempts) = try XCTUnwrap(try queue.job(job.id))
-        XCTAssertEqual(stored.state, .succeeded)
-        XCTAssertEqual(stored.output, "{\"ok\":true}")
-        XCTAssertNil(stored.leaseOwner)
-        XCTAssertEqual(attempts.map(\.outcome), ["succeeded"])
-        let children = try queue.jobs(forEvent: 1)
-        XCTAssertEqual(children.map(\.kind), ["process_event", "step"], "the follow-up is created once, for the same event")
-        XCTAssertEqual(children[1].nextRunAt, 6000)
-        // A second success report (e.g. a duplicate delivery of the result) changes nothing.
-        XCTAssertFalse(try queue.succeed(jobID: job.id, owner: "w1", output: "other", now: 5200))
+        try forEachStorageEngine { location in
+            try seed(location)
+            let queue = try openQueue(location)
+            let job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
+            let next = NewJob(kind: "step", idempotencyKey: "rule:r1:event:1:step:2", input: "{\"a\":1}", runAt: 6000)
+            XCTAssertTrue(try queue.succeed(jobID: job.id, owner: "w1", output: "{\"ok\":true}", followUps: [next, next], now: 5100))
+            let (stored, attempts) = try XCTUnwrap(try queue.job(job.id))
+            XCTAssertEqual(stored.state, .succeeded)
+            XCTAssertEqual(stored.output, "{\"ok\":true}")
+            XCTAssertNil(stored.leaseOwner)
+            XCTAssertEqual(attempts.map(\.outcome), ["succeeded"])
+            let children = try queue.jobs(forEvent: 1)
+            XCTAssertEqual(children.map(\.kind), ["process_event", "step"], "the follow-up is created once, for the same event")
+            XCTAssertEqual(children[1].nextRunAt, 6000)
+            // A second success report (e.g. a duplicate delivery of the result) changes nothing.
+            XCTAssertFalse(try queue.succeed(jobID: job.id, owner: "w1", output: "other", now: 5200))
+        }
     }
 
     func testFailSchedulesRetryOrDeadLetters() throws {
-        let queue = try SQLiteJobQueue(path: path)
-        var job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
-        XCTAssertTrue(try queue.fail(jobID: job.id, owner: "w1", error: "HTTP 503 from Stripe", status: 503, retryAt: 9000, now: 5100))
-        XCTAssertEqual(try queue.job(job.id)?.job.state, .retrying)
-        // Before 9000 only the other two jobs are due.
-        for _ in 0..<2 {
-            let other = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 8999))
-            XCTAssertNotEqual(other.id, job.id)
-            XCTAssertTrue(try queue.succeed(jobID: other.id, owner: "w1", output: nil, now: 8999))
+        try forEachStorageEngine { location in
+            try seed(location)
+            let queue = try openQueue(location)
+            var job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
+            XCTAssertTrue(try queue.fail(jobID: job.id, owner: "w1", error: "HTTP 503 from Stripe", status: 503, retryAt: 9000, now: 5100))
+            XCTAssertEqual(try queue.job(job.id)?.job.state, .retrying)
+            // Before 9000 only the other two jobs are due.
+            for _ in 0..<2 {
+                let other = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 8999))
+                XCTAssertNotEqual(other.id, job.id)
+                XCTAssertTrue(try queue.succeed(jobID: other.id, owner: "w1", output: nil, now: 8999))
+            }
+            XCTAssertNil(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 8999))
+            job = try XCTUnwrap(try queue.list(state: .retrying, limit: 10).first)
+            let again = try XCTUnwrap(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 20_000))
+            XCTAssertEqual(again.id, job.id)
+            XCTAssertEqual(again.attempts, 2)
+            XCTAssertTrue(try queue.fail(jobID: again.id, owner: "w2", error: "invalid_request_error: No such price", status: 400,
+                                         retryAt: nil, now: 20_100))
+            let (dead, attempts) = try XCTUnwrap(try queue.job(again.id))
+            XCTAssertEqual(dead.state, .dead)
+            XCTAssertEqual(dead.lastError, "invalid_request_error: No such price")
+            XCTAssertEqual(attempts.map(\.outcome), ["retrying", "dead"])
+            XCTAssertEqual(attempts.map(\.status), [503, 400])
+            XCTAssertEqual(attempts.map(\.worker), ["w1", "w2"])
         }
-        XCTAssertNil(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 8999))
-        job = try XCTUnwrap(try queue.list(state: .retrying, limit: 10).first)
-        let again = try XCTUnwrap(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 20_000))
-        XCTAssertEqual(again.id, job.id)
-        XCTAssertEqual(again.attempts, 2)
-        XCTAssertTrue(try queue.fail(jobID: again.id, owner: "w2", error: "invalid_request_error: No such price", status: 400,
-                                     retryAt: nil, now: 20_100))
-        let (dead, attempts) = try XCTUnwrap(try queue.job(again.id))
-        XCTAssertEqual(dead.state, .dead)
-        XCTAssertEqual(dead.lastError, "invalid_request_error: No such price")
-        XCTAssertEqual(attempts.map(\.outcome), ["retrying", "dead"])
-        XCTAssertEqual(attempts.map(\.status), [503, 400])
-        XCTAssertEqual(attempts.map(\.worker), ["w1", "w2"])
     }
 
     func testExpiredLeaseIsClaimedAgainAndTheOldOwnerCannotReport() throws {
-        let queue = try SQLiteJobQueue(path: path)
-        let job = try XCTUnwrap(try queue.claimNext(owner: "dead-worker", leaseMilliseconds: 1000, now: 5000))
-        XCTAssertTrue(try queue.renewLease(jobID: job.id, owner: "dead-worker", leaseMilliseconds: 1000, now: 5500))
-        // Later jobs are due too, but the expired lease is the most overdue (ordered by next_run_at).
-        let taken = try XCTUnwrap(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 7000))
-        XCTAssertEqual(taken.id, job.id)
-        XCTAssertEqual(taken.attempts, 2)
-        XCTAssertFalse(try queue.succeed(jobID: job.id, owner: "dead-worker", output: "late", now: 7100))
-        XCTAssertFalse(try queue.renewLease(jobID: job.id, owner: "dead-worker", leaseMilliseconds: 1000, now: 7100))
-        XCTAssertTrue(try queue.succeed(jobID: job.id, owner: "w2", output: "ok", now: 7200))
-        XCTAssertEqual(try queue.job(job.id)?.attempts.map(\.outcome), ["lease_expired", "succeeded"])
+        try forEachStorageEngine { location in
+            try seed(location)
+            let queue = try openQueue(location)
+            let job = try XCTUnwrap(try queue.claimNext(owner: "dead-worker", leaseMilliseconds: 1000, now: 5000))
+            XCTAssertTrue(try queue.renewLease(jobID: job.id, owner: "dead-worker", leaseMilliseconds: 1000, now: 5500))
+            // Later jobs are due too, but the expired lease is the most overdue (ordered by next_run_at).
+            let taken = try XCTUnwrap(try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 7000))
+            XCTAssertEqual(taken.id, job.id)
+            XCTAssertEqual(taken.attempts, 2)
+            XCTAssertFalse(try queue.succeed(jobID: job.id, owner: "dead-worker", output: "late", now: 7100))
+            XCTAssertFalse(try queue.renewLease(jobID: job.id, owner: "dead-worker", leaseMilliseconds: 1000, now: 7100))
+            XCTAssertTrue(try queue.succeed(jobID: job.id, owner: "w2", output: "ok", now: 7200))
+            XCTAssertEqual(try queue.job(job.id)?.attempts.map(\.outcome), ["lease_expired", "succeeded"])
+        }
     }
 
     func testReleaseLeasesOnShutdownDoesNotCountTheAttempt() throws {
-        let queue = try SQLiteJobQueue(path: path)
-        let job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
-        XCTAssertEqual(try queue.releaseLeases(owner: "w1", now: 5100), 1)
-        let (released, attempts) = try XCTUnwrap(try queue.job(job.id))
-        XCTAssertEqual(released.state, .retrying)
-        XCTAssertEqual(released.attempts, 0)
-        XCTAssertEqual(released.nextRunAt, 5100)
-        XCTAssertEqual(attempts.map(\.outcome), ["interrupted"])
-        // It is due again (after the jobs that were due before it).
-        let claimed = try (0..<3).compactMap { _ in try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 5100)?.id }
-        XCTAssertEqual(Set(claimed), [1, 2, 3])
-        XCTAssertEqual(try queue.job(job.id)?.job.attempts, 1)
+        try forEachStorageEngine { location in
+            try seed(location)
+            let queue = try openQueue(location)
+            let job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
+            XCTAssertEqual(try queue.releaseLeases(owner: "w1", now: 5100), 1)
+            let (released, attempts) = try XCTUnwrap(try queue.job(job.id))
+            XCTAssertEqual(released.state, .retrying)
+            XCTAssertEqual(released.attempts, 0)
+            XCTAssertEqual(released.nextRunAt, 5100)
+            XCTAssertEqual(attempts.map(\.outcome), ["interrupted"])
+            // It is due again (after the jobs that were due before it).
+            let claimed = try (0..<3).compactMap { _ in try queue.claimNext(owner: "w2", leaseMilliseconds: 30_000, now: 5100)?.id }
+            XCTAssertEqual(Set(claimed), [1, 2, 3])
+            XCTAssertEqual(try queue.job(job.id)?.job.attempts, 1)
+        }
     }
 
     func testRetryAndDiscardDeadJobs() throws {
-        let queue = try SQLiteJobQueue(path: path)
-        for _ in 0..<2 {
-            let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5000))
-            _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: nil, now: 5000)
+        try forEachStorageEngine { location in
+            try seed(location)
+            let queue = try openQueue(location)
+            for _ in 0..<2 {
+                let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5000))
+                _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: nil, now: 5000)
+            }
+            XCTAssertEqual(try queue.list(state: .dead, limit: 10).map(\.id), [2, 1])
+            XCTAssertThrowsError(try queue.retry(3, now: 6000)) { error in
+                XCTAssertEqual(error as? JobChangeError, .wrongState(3, .queued, expected: "dead or discarded"))
+            }
+            XCTAssertThrowsError(try queue.discard(99, now: 6000)) { XCTAssertEqual($0 as? JobChangeError, .notFound(99)) }
+            try queue.discard(1, now: 6000)
+            XCTAssertEqual(try queue.job(1)?.job.state, .discarded)
+            try queue.retry(2, now: 6000)
+            let retried = try XCTUnwrap(try queue.job(2)?.job)
+            XCTAssertEqual(retried.state, .queued)
+            XCTAssertEqual(retried.attempts, 0)
+            XCTAssertEqual(retried.idempotencyKey, "event:2", "the key is kept, so providers replay rather than repeat")
+            try queue.retry(1, now: 6000)  // a discarded job can be brought back too
+            XCTAssertEqual(try queue.retryAllDead(now: 6000), 0)
+            XCTAssertEqual(try StoreReadingOpening.open(location).statistics().jobs["queued"], 3)
         }
-        XCTAssertEqual(try queue.list(state: .dead, limit: 10).map(\.id), [2, 1])
-        XCTAssertThrowsError(try queue.retry(3, now: 6000)) { error in
-            XCTAssertEqual(error as? JobChangeError, .wrongState(3, .queued, expected: "dead or discarded"))
-        }
-        XCTAssertThrowsError(try queue.discard(99, now: 6000)) { XCTAssertEqual($0 as? JobChangeError, .notFound(99)) }
-        try queue.discard(1, now: 6000)
-        XCTAssertEqual(try queue.job(1)?.job.state, .discarded)
-        try queue.retry(2, now: 6000)
-        let retried = try XCTUnwrap(try queue.job(2)?.job)
-        XCTAssertEqual(retried.state, .queued)
-        XCTAssertEqual(retried.attempts, 0)
-        XCTAssertEqual(retried.idempotencyKey, "event:2", "the key is kept, so providers replay rather than repeat")
-        try queue.retry(1, now: 6000)  // a discarded job can be brought back too
-        XCTAssertEqual(try queue.retryAllDead(now: 6000), 0)
-        XCTAssertEqual(try SQLiteStoreReader(path: path).statistics().jobs["queued"], 3)
     }
 
     /// After `jobs retry` resets the attempt budget, the attempt log keeps counting: 1, 2, then 3.
     func testAttemptsAreNumberedAcrossARetry() throws {
-        let queue = try SQLiteJobQueue(path: path)
-        for (round, now) in [Int64(5000), 6000].enumerated() {
-            let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: now))
-            XCTAssertEqual(job.id, 1, "round \(round)")
-            _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: round == 0 ? 500 : nil, now: now)  // 500: still the most overdue
+        try forEachStorageEngine { location in
+            try seed(location)
+            let queue = try openQueue(location)
+            for (round, now) in [Int64(5000), 6000].enumerated() {
+                let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: now))
+                XCTAssertEqual(job.id, 1, "round \(round)")
+                _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: round == 0 ? 500 : nil, now: now)  // 500: still the most overdue
+            }
+            try queue.retry(1, now: 7000)
+            var claimed: [Job] = []  // jobs 2 and 3 are more overdue
+            while let next = try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 7000) { claimed.append(next) }
+            let job = try XCTUnwrap(claimed.first { $0.id == 1 })
+            XCTAssertEqual(job.attempts, 1, "the budget starts over")
+            XCTAssertEqual(try queue.job(1)?.attempts.map(\.attempt), [1, 2, 3])
         }
-        try queue.retry(1, now: 7000)
-        var claimed: [Job] = []  // jobs 2 and 3 are more overdue
-        while let next = try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 7000) { claimed.append(next) }
-        let job = try XCTUnwrap(claimed.first { $0.id == 1 })
-        XCTAssertEqual(job.attempts, 1, "the budget starts over")
-        XCTAssertEqual(try queue.job(1)?.attempts.map(\.attempt), [1, 2, 3])
     }
 
     /// `jobs retry --all-dead`: every dead job, and only those, is queued again with its attempts reset and its key kept.
     func testRetryAllDeadRequeuesEveryDeadJobOnly() throws {
-        let queue = try SQLiteJobQueue(path: path)
-        for _ in 0..<2 {
-            let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5000))
-            _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: nil, now: 5000)
+        try forEachStorageEngine { location in
+            try seed(location)
+            let queue = try openQueue(location)
+            for _ in 0..<2 {
+                let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5000))
+                _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: nil, now: 5000)
+            }
+            try queue.discard(2, now: 5500)
+            let running = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5600))
+            XCTAssertEqual(running.id, 3)
+            XCTAssertEqual(try queue.retryAllDead(now: 6000), 1, "job 1 is dead; 2 was discarded and 3 is running")
+            let retried = try XCTUnwrap(try queue.job(1)?.job)
+            XCTAssertEqual(retried.state, .queued)
+            XCTAssertEqual(retried.attempts, 0)
+            XCTAssertEqual(retried.nextRunAt, 6000)
+            XCTAssertEqual(retried.idempotencyKey, "event:1")
+            XCTAssertEqual(try queue.job(2)?.job.state, .discarded)
+            XCTAssertEqual(try queue.job(3)?.job.state, .running)
+            XCTAssertEqual(try queue.retryAllDead(now: 7000), 0, "nothing is dead any more")
         }
-        try queue.discard(2, now: 5500)
-        let running = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5600))
-        XCTAssertEqual(running.id, 3)
-        XCTAssertEqual(try queue.retryAllDead(now: 6000), 1, "job 1 is dead; 2 was discarded and 3 is running")
-        let retried = try XCTUnwrap(try queue.job(1)?.job)
-        XCTAssertEqual(retried.state, .queued)
-        XCTAssertEqual(retried.attempts, 0)
-        XCTAssertEqual(retried.nextRunAt, 6000)
-        XCTAssertEqual(retried.idempotencyKey, "event:1")
-        XCTAssertEqual(try queue.job(2)?.job.state, .discarded)
-        XCTAssertEqual(try queue.job(3)?.job.state, .running)
-        XCTAssertEqual(try queue.retryAllDead(now: 7000), 0, "nothing is dead any more")
     }
 
     func testRetriesAndDiscardsAreRecordedAsManualInterventions() throws {
-        let queue = try SQLiteJobQueue(path: path)
-        for _ in 0..<3 {
-            let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5000))
-            _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: nil, now: 5000)
+        try forEachStorageEngine { location in
+            try seed(location)
+            let queue = try openQueue(location)
+            for _ in 0..<3 {
+                let job = try XCTUnwrap(try queue.claimNext(owner: "w", leaseMilliseconds: 30_000, now: 5000))
+                _ = try queue.fail(jobID: job.id, owner: "w", error: "bad", status: 400, retryAt: nil, now: 5000)
+            }
+            try queue.discard(1, now: 6000)
+            try queue.retry(1, now: 7000)
+            XCTAssertThrowsError(try queue.discard(1, now: 7500), "job 1 is queued again: refused, and not recorded")
+            XCTAssertEqual(try queue.retryAllDead(now: 8000), 2)
+            XCTAssertEqual(try queue.retryAllDead(now: 9000), 0, "nothing was dead: nothing recorded")
+            XCTAssertEqual(try adminActions(location), ["discard 1 1 6000", "retry 1 1 7000", "retry_all - 2 8000"])
         }
-        try queue.discard(1, now: 6000)
-        try queue.retry(1, now: 7000)
-        XCTAssertThrowsError(try queue.discard(1, now: 7500), "job 1 is queued again: refused, and not recorded")
-        XCTAssertEqual(try queue.retryAllDead(now: 8000), 2)
-        XCTAssertEqual(try queue.retryAllDead(now: 9000), 0, "nothing was dead: nothing recorded")
-        let database = try SQLiteDatabase(path: path, readOnly: true)
-        let rows = try database.prepare("SELECT action, job_id, count, at FROM admin_actions ORDER BY id")
+    }
+
+    /// The manual interventions recorded at `location`, oldest first: `action job_id count at`.
+    private func adminActions(_ location: DatabaseLocation) throws -> [String] {
         var actions: [String] = []
-        while try rows.step() {
-            actions.append("\(rows.string(0) ?? "") \(rows.isNull(1) ? "-" : String(rows.int(1))) \(rows.int(2)) \(rows.int(3))")
+        switch location {
+        case .sqlite(let path):
+            let database = try SQLiteDatabase(path: path, readOnly: true)
+            defer { database.close() }
+            let rows = try database.prepare("SELECT action, job_id, count, at FROM admin_actions ORDER BY id")
+            while try rows.step() {
+                actions.append("\(rows.string(0) ?? "") \(rows.isNull(1) ? "-" : String(rows.int(1))) \(rows.int(2)) \(rows.int(3))")
+            }
+        case .postgresql(let url, let password):
+            let connection = try PostgreSQLStoreConnection.open(url: url, password: password)
+            defer { connection.close() }
+            for row in try connection.query("SELECT action, job_id, count, at FROM admin_actions ORDER BY id").rows {
+                actions.append("\(try row.string(0)) \(try row.optionalInt(1).map(String.init) ?? "-") \(try row.int(2)) \(try row.int(3))")
+            }
         }
-        XCTAssertEqual(actions, ["discard 1 1 6000", "retry 1 1 7000", "retry_all - 2 8000"])
+        return actions
     }
 
     func testMigrationCopiesPaymentLinksFromSucceededJobs() throws {
@@ -325,19 +387,22 @@ final class JobQueueTests: XCTestCase {
     }
 
     func testSkipRecordsTheStateTheReasonAndTheFollowUps() throws {
-        let queue = try SQLiteJobQueue(path: path)
-        let job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
-        let next = NewJob(kind: "step", idempotencyKey: "flow:r:1:next", input: nil, runAt: 5000)
-        XCTAssertFalse(try queue.skip(jobID: job.id, owner: "other", reason: "when: x", followUps: [next], now: 5100))
-        XCTAssertTrue(try queue.skip(jobID: job.id, owner: "w1", reason: #"when: condition a = "b" does not hold"#, followUps: [next], now: 5100))
-        let (stored, attempts) = try XCTUnwrap(try queue.job(job.id))
-        XCTAssertEqual(stored.state, .skipped)
-        XCTAssertEqual(stored.output, #"{"skipped":"when: condition a = \"b\" does not hold"}"#)
-        XCTAssertEqual(Job.skipReason(of: stored), #"when: condition a = "b" does not hold"#)
-        XCTAssertEqual(attempts.map(\.outcome), ["skipped"])
-        XCTAssertEqual(try queue.list(state: .skipped, limit: 10).map(\.id), [job.id])
-        XCTAssertEqual(try queue.list(state: nil, limit: 10).filter { $0.idempotencyKey == "flow:r:1:next" }.map(\.state), [.queued],
-                       "a skipped step's follow-ups are queued as a succeeded one's")
+        try forEachStorageEngine { location in
+            try seed(location)
+            let queue = try openQueue(location)
+            let job = try XCTUnwrap(try queue.claimNext(owner: "w1", leaseMilliseconds: 30_000, now: 5000))
+            let next = NewJob(kind: "step", idempotencyKey: "flow:r:1:next", input: nil, runAt: 5000)
+            XCTAssertFalse(try queue.skip(jobID: job.id, owner: "other", reason: "when: x", followUps: [next], now: 5100))
+            XCTAssertTrue(try queue.skip(jobID: job.id, owner: "w1", reason: #"when: condition a = "b" does not hold"#, followUps: [next], now: 5100))
+            let (stored, attempts) = try XCTUnwrap(try queue.job(job.id))
+            XCTAssertEqual(stored.state, .skipped)
+            XCTAssertEqual(stored.output, #"{"skipped":"when: condition a = \"b\" does not hold"}"#)
+            XCTAssertEqual(Job.skipReason(of: stored), #"when: condition a = "b" does not hold"#)
+            XCTAssertEqual(attempts.map(\.outcome), ["skipped"])
+            XCTAssertEqual(try queue.list(state: .skipped, limit: 10).map(\.id), [job.id])
+            XCTAssertEqual(try queue.list(state: nil, limit: 10).filter { $0.idempotencyKey == "flow:r:1:next" }.map(\.state), [.queued],
+                           "a skipped step's follow-ups are queued as a succeeded one's")
+        }
     }
 
     func testMigrationReclassifiesSkippedStepsAndKeepsEveryAttempt() throws {

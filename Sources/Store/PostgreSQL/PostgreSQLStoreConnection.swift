@@ -21,6 +21,19 @@ public enum PostgreSQLStoreConnection {
     public static func open(url: String, password: String? = nil, applicationName: String = "hookyard",
                             durableCommits: Bool = true) throws -> PostgreSQLConnection {
         let connection = try PostgreSQLConnection(url: url, password: password, applicationName: applicationName)
+        try applySessionSettings(connection, durableCommits: durableCommits)
+        try migrate(connection)
+        return connection
+    }
+
+    /// Opens `connection` again after a lost connection (`PostgreSQLConnection.reconnect()`) and applies the session
+    /// settings `open` applied (a new session starts from the server's defaults).
+    public static func reconnect(_ connection: PostgreSQLConnection, durableCommits: Bool) throws {
+        try connection.reconnect()
+        try applySessionSettings(connection, durableCommits: durableCommits)
+    }
+
+    private static func applySessionSettings(_ connection: PostgreSQLConnection, durableCommits: Bool) throws {
         if durableCommits {
             // PostgreSQL-specific: the server's default may be `off` or `local`; an acknowledged event needs at least
             // the local flush (`on`), and keeps a stronger setting (`remote_write`, `remote_apply`) when there is one.
@@ -29,8 +42,6 @@ public enum PostgreSQLStoreConnection {
         } else {
             try connection.execute("SET synchronous_commit = off")
         }
-        try migrate(connection)
-        return connection
     }
 
     /// The schema version of the connected database (0: empty).

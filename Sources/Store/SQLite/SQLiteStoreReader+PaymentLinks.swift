@@ -44,6 +44,17 @@ extension CreatedPaymentLink {
         guard try statement.step(), let outputText = statement.string(0),
               let output = try? JSONSerialization.jsonObject(with: Data(outputText.utf8)) as? [String: Any] else { return nil }
         let input = statement.string(1).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let sentTo = try database.prepare("""
+            SELECT c.email FROM payment_links_sent p JOIN contacts c ON c.id = p.contact_id WHERE p.link_id = ?1
+            """)
+        try sentTo.bind(1, id)
+        let contactEmail = try sentTo.step() ? sentTo.string(0) : nil
+        return CreatedPaymentLink(id: id, output: output, input: input, contactEmail: contactEmail)
+    }
+
+    /// The link as a succeeded step's `output` and `input` (parsed JSON objects) describe it, for `contactEmail` (the
+    /// contact it was sent to, if recorded): the engine-neutral half of `read(id:from:)` on either engine.
+    init(id: String, output: [String: Any], input: [String: Any]?, contactEmail: String?) {
         let dryRun = output["dry_run"] as? Bool ?? false
         var metadata = (output["metadata"] as? [String: Any])?.compactMapValues { $0 as? String } ?? [:]
         if metadata.isEmpty, let requests = output["requests"] as? [[String: Any]] {
@@ -51,15 +62,10 @@ extension CreatedPaymentLink {
             let create = requests.first { $0["method"] as? String == "POST" && ($0["path"] as? String)?.hasPrefix("/v1/payment_links") == true }
             metadata = Self.formMetadata(create?["body"] as? String ?? "")
         }
-        let sentTo = try database.prepare("""
-            SELECT c.email FROM payment_links_sent p JOIN contacts c ON c.id = p.contact_id WHERE p.link_id = ?1
-            """)
-        try sentTo.bind(1, id)
-        let contactEmail = try sentTo.step() ? sentTo.string(0) : nil
         let email = [contactEmail, metadata["lead_email"], metadata["hookyard_email"], input?["contact"] as? String]
             .lazy.compactMap { $0 }.first { !$0.isEmpty }
-        return CreatedPaymentLink(id: id, metadata: metadata, email: email, amount: (output["amount"] as? NSNumber)?.int64Value,
-                                  currency: output["currency"] as? String, rule: input?["rule"] as? String, dryRun: dryRun)
+        self.init(id: id, metadata: metadata, email: email, amount: (output["amount"] as? NSNumber)?.int64Value,
+                  currency: output["currency"] as? String, rule: input?["rule"] as? String, dryRun: dryRun)
     }
 
     /// `metadata[k]=v` pairs of a form-encoded body.
