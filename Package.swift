@@ -112,6 +112,7 @@ let package = Package(
         // CLI, logging, wiring.
         .executableTarget(name: "hookyard",
                           dependencies: ["HookyardFoundation", "HookyardConfiguration", "HTTPServer", "SystemCalls", "Store", "Intake", "Outbound", "Contacts", "Jobs", "Workflows", "Alerts", "Metrics", "Cryptography", "StrictJSON",
+                                         "Cluster", "PostgreSQL", "SQLite",
                                          "Reports", "DemoData", "HookyardMCP",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")],

@@ -107,10 +107,11 @@ public final class WorkerPool: Sendable {
     /// - Throws: the store's error if the database cannot be opened, or the handler's from `prepare`.
     public func start() throws {
         for index in 0..<configuration.workers {
-            let (queue, connection) = try configuration.location.openJobQueue(durableCommits: false, leavingCheckpointsToTheWriter: true)
+            let (queue, connection) = try JobQueueOpening.openSharingItsConnection(configuration.location, durableCommits: false, leavingCheckpointsToTheWriter: true)
             let renewals: any JobQueueStorage
             do {
-                renewals = try configuration.location.openJobQueue(durableCommits: false, leavingCheckpointsToTheWriter: true).queue
+                renewals = try JobQueueOpening.openSharingItsConnection(configuration.location, durableCommits: false,
+                                                                        leavingCheckpointsToTheWriter: true).queue
             } catch {
                 queue.close()
                 throw error
@@ -130,6 +131,40 @@ public final class WorkerPool: Sendable {
             thread.name = "hookyard.worker\(index)"
             thread.start()
         }
+        try startListeningForJobsFromOtherNodes()
+    }
+
+    /// On PostgreSQL, wakes this node's idle workers when any node queues jobs (`NOTIFY hookyard_jobs`, sent in the
+    /// transaction that queued them), so a delivery stored by another node is picked up at once rather than at the
+    /// next poll. One thread with a listening session of its own; it ends with `stop`. Nothing to do on SQLite (the
+    /// daemon's own writer wakes the workers through `whenCommitted`).
+    private func startListeningForJobsFromOtherNodes() throws {
+        guard case .postgresql(let url, let password) = configuration.location else { return }
+        let listener = ListenerBox(try PostgreSQLJobNotifications(url: url, password: password))
+        let thread = Thread { [self] in
+            var failing = false
+            while !stopping.load(ordering: .relaxed) {
+                do {
+                    if try listener.notifications.wait(timeoutMilliseconds: 500) { wake() }
+                    failing = false
+                } catch {
+                    if !failing {
+                        logger.warning("cannot listen for jobs queued by other nodes; workers poll meanwhile", metadata: ["error": "\(error)"])
+                    }
+                    failing = true
+                    Thread.sleep(forTimeInterval: 1)
+                }
+            }
+            listener.notifications.close()
+        }
+        thread.name = "hookyard.job-listener"
+        thread.start()
+    }
+
+    /// The listener, handed to its thread (which alone uses it).
+    private final class ListenerBox: @unchecked Sendable {
+        let notifications: PostgreSQLJobNotifications
+        init(_ notifications: PostgreSQLJobNotifications) { self.notifications = notifications }
     }
 
     /// Whether every worker is making progress: each is either between jobs and went round its loop within
@@ -171,7 +206,7 @@ public final class WorkerPool: Sendable {
         guard stopped < workers else { return }
         // Some handlers are still running: give their jobs back so a restart takes them at once.
         do {
-            let queue = try configuration.location.openJobQueue().queue
+            let queue = try JobQueueOpening.open(configuration.location)
             defer { queue.close() }
             for index in 0..<configuration.workers {
                 let released = try queue.releaseLeases(owner: owner(index), now: clock())

@@ -24,6 +24,18 @@ public final class PostgreSQLConnection {
     /// Where the connection goes, for messages and logs: `user@host:port/database`, never the password.
     public private(set) var target: String = ""
 
+    /// Run after every `reconnect()` (session settings such as `synchronous_commit`, which a new session loses).
+    public var sessionSetup: ((PostgreSQLConnection) throws -> Void)?
+
+    /// When true, a call made while the connection is lost (and outside `transaction`) first opens it again, so a
+    /// storage type survives a server restart or a failover: the call that met the lost connection threw; the next
+    /// one reconnects. Off by default: a session whose state matters (LISTEN, advisory locks) reconnects on its own
+    /// terms. Never inside a transaction: its statements must not land in a new session.
+    public var reconnectsAutomatically = false
+
+    /// How deeply `transaction` calls are nested now (a lost connection is not reopened while one runs).
+    private var transactionDepth = 0
+
     /// Opens a connection.
     /// - Parameters:
     ///   - url: a libpq connection URI (`postgresql://user@host:5432/db?sslmode=require`) or `key=value` string.
@@ -83,6 +95,13 @@ public final class PostgreSQLConnection {
             throw PostgreSQLError(sqlState: nil, message: "cannot reconnect to PostgreSQL: \(Self.trimmed(PQerrorMessage(connection)))",
                                   sql: nil, isConnectionFailure: true)
         }
+        do {
+            try sessionSetup?(self)
+        } catch let error as PostgreSQLError {
+            throw error
+        } catch {
+            throw PostgreSQLError(sqlState: nil, message: "setting up the new session: \(error)", sql: nil, isConnectionFailure: true)
+        }
     }
 
     /// The server's version as a number (`150018` for 15.18).
@@ -129,6 +148,8 @@ public final class PostgreSQLConnection {
     /// the outcome is unknown to the client; the caller must treat it as not committed.
     public func transaction<R>(_ body: () throws -> R) throws -> R {
         try execute("BEGIN")
+        transactionDepth += 1
+        defer { transactionDepth -= 1 }
         let result: R
         do {
             result = try body()
@@ -221,6 +242,9 @@ public final class PostgreSQLConnection {
 
     private func open(sql: String?) throws(PostgreSQLError) -> OpaquePointer {
         guard let connection = handle else { throw Self.closedError(sql: sql) }
+        if reconnectsAutomatically, transactionDepth == 0, PQstatus(connection) != CONNECTION_OK {
+            try reconnect()
+        }
         return connection
     }
 

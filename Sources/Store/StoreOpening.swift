@@ -34,6 +34,23 @@ public enum JobQueueOpening {
         case .postgresql(let url, let password): try PostgreSQLJobQueue(url: url, password: password, durableCommits: durableCommits)
         }
     }
+
+    /// A queue on a connection of its own, with that connection, which a worker's other storages share.
+    /// - Parameter leavingCheckpointsToTheWriter: SQLite only: the daemon's worker connections leave checkpoints to
+    ///   the event writer's thread (`StoreConnection.leaveCheckpointsToTheWriter`).
+    public static func openSharingItsConnection(_ location: DatabaseLocation, durableCommits: Bool = true,
+                                                leavingCheckpointsToTheWriter: Bool = false) throws
+        -> (queue: any JobQueueStorage, connection: StorageConnection) {
+        switch location {
+        case .sqlite(let path):
+            let queue = try SQLiteJobQueue(path: path, durableCommits: durableCommits)
+            if leavingCheckpointsToTheWriter { try StoreConnection.leaveCheckpointsToTheWriter(queue.database) }
+            return (queue, .sqlite(queue.database))
+        case .postgresql(let url, let password):
+            let queue = try PostgreSQLJobQueue(url: url, password: password, durableCommits: durableCommits)
+            return (queue, .postgresql(queue.connection))
+        }
+    }
 }
 
 /// Opens the store reader for a `DatabaseLocation` (`SQLiteStoreReader` or `PostgreSQLStoreReader`) on a connection

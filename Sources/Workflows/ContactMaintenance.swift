@@ -125,7 +125,7 @@ public final class ContactMaintenance: Sendable {
         var report = Report()
         let store = try WorkflowRecordsOpening.open(settings.location, sharing: nil)
         defer { store.close() }
-        let jobs = try settings.location.openJobQueue().queue
+        let jobs = try JobQueueOpening.open(settings.location)
         defer { jobs.close() }
 
         if let retention = settings.retentionMilliseconds {

@@ -162,6 +162,37 @@ final class PostgreSQLConnectionTests: XCTestCase {
         XCTAssertEqual(try connection.query("SELECT $1::bigint", [7]).first?.int(0), 7)
     }
 
+    func testAConnectionThatReconnectsAutomaticallyDoesSoOutsideATransactionOnly() throws {
+        connection.reconnectsAutomatically = true
+        var setups = 0
+        connection.sessionSetup = { connection in
+            setups += 1
+            try connection.execute("SET application_name = 'set up again'")
+        }
+        let admin = try PostgreSQLConnection(url: url)
+        defer { admin.close() }
+        func terminate() throws {
+            let pid = try XCTUnwrap(connection.query("SELECT pg_backend_pid()").first?.int(0))
+            try admin.query("SELECT pg_terminate_backend($1::int)", [pid])
+        }
+        try terminate()
+        XCTAssertThrowsError(try connection.query("SELECT 1"), "the call that meets the lost connection fails")
+        XCTAssertEqual(try connection.query("SELECT current_setting('application_name')").first?.string(0), "set up again")
+        XCTAssertEqual(setups, 1)
+
+        // Inside a transaction the lost session is not replaced: the transaction fails as a whole.
+        try connection.execute("CREATE TABLE r (k BIGINT)")
+        XCTAssertThrowsError(try connection.transaction {
+            try connection.query("INSERT INTO r VALUES ($1)", [1])
+            try terminate()
+            _ = try? connection.query("INSERT INTO r VALUES ($1)", [2])
+            try connection.query("INSERT INTO r VALUES ($1)", [3])
+        }) { error in
+            XCTAssertEqual((error as? PostgreSQLError)?.isConnectionFailure, true, "\(error)")
+        }
+        XCTAssertEqual(try connection.query("SELECT count(*) FROM r").first?.int(0), 0)
+    }
+
     func testQuotingAnIdentifier() {
         XCTAssertEqual(PostgreSQLConnection.quoteIdentifier("a\"b"), "\"a\"\"b\"")
     }

@@ -11,6 +11,9 @@ import Intake
 public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guarded by `lock`; the rest is set in init.
     public let directory: URL
     public let databasePath: String
+    /// The variables that point a command at this daemon's database (`HOOKYARD_DATABASE`, or
+    /// `HOOKYARD_DATABASE_URL` for PostgreSQL).
+    public let databaseEnvironment: [String: String]
     public private(set) var port: UInt16 = 0
     public let process = Process()
     /// The daemon's `$NOTIFY_SOCKET`: read `notify.receive(for:until:)` for what it sent after `READY=1`.
@@ -58,11 +61,15 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
     ///   - environment: extra variables; secrets and listen address default to test values.
     ///   - abstractNotifySocket: bind the notify socket in the abstract namespace (`@name`, the default: no file
     ///     in `directory`), or as a file in `directory`.
+    ///   - databaseURL: a PostgreSQL database (`HOOKYARD_DATABASE_URL`) instead of `hookyard.db` in `directory`;
+    ///     `run` points the commands at it too.
     public init(directory: URL? = nil, yaml: String? = nil, listen: String = "127.0.0.1:0",
-                environment: [String: String] = [:], secrets: Bool = true, abstractNotifySocket: Bool = true) throws {
+                environment: [String: String] = [:], secrets: Bool = true, abstractNotifySocket: Bool = true,
+                databaseURL: String? = nil) throws {
         self.directory = directory ?? Self.makeDirectory()
         notify = try NotifySocket(directory: self.directory, abstract: abstractNotifySocket)
         databasePath = self.directory.appendingPathComponent("hookyard.db").path
+        databaseEnvironment = databaseURL.map { ["HOOKYARD_DATABASE": "", "HOOKYARD_DATABASE_URL": $0] } ?? ["HOOKYARD_DATABASE": databasePath]
         var arguments = ["serve"]
         if let yaml {
             let file = self.directory.appendingPathComponent("hookyard.yaml")
@@ -71,7 +78,8 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
         }
         // The admin listener gets an ephemeral port too, so parallel daemons never collide on its default 9090.
         var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
-                   "HOOKYARD_LISTEN": listen, "HOOKYARD_ADMIN_LISTEN": "127.0.0.1:0", "HOOKYARD_DATABASE": databasePath]
+                   "HOOKYARD_LISTEN": listen, "HOOKYARD_ADMIN_LISTEN": "127.0.0.1:0"]
+        env.merge(databaseEnvironment) { _, new in new }
         if secrets {
             env["STRIPE_WEBHOOK_SECRET"] = Self.stripeSecret
             env["INSTANTLY_WEBHOOK_SECRET"] = Self.instantlySecret
@@ -199,7 +207,7 @@ public final class DaemonProcess: @unchecked Sendable {  // Safe: output is guar
     /// Without `--config`, a command uses the file the daemon recorded and says so on stderr; that note is left out
     /// here so callers can parse the output (`DaemonConfigurationRecordTests` check it, through the static `run`).
     public func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
-        let (status, output) = try Self.run(arguments, environment: ["HOOKYARD_DATABASE": databasePath].merging(environment) { _, new in new })
+        let (status, output) = try Self.run(arguments, environment: databaseEnvironment.merging(environment) { _, new in new })
         let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
             .filter { !$0.hasPrefix(Self.recordedConfigurationNote) }
         return (status, lines.joined(separator: "\n"))

@@ -44,8 +44,9 @@ final class LeadToSaleTests: XCTestCase {
         ].merging(extra) { _, new in new }
     }
 
-    private func startDaemon(_ extra: [String: String] = [:], yaml: String = LeadToSaleTests.exampleYAML) throws -> DaemonProcess {
-        try DaemonProcess(directory: directory, yaml: yaml, environment: environment(extra))
+    private func startDaemon(_ extra: [String: String] = [:], yaml: String = LeadToSaleTests.exampleYAML,
+                             databaseURL: String? = nil) throws -> DaemonProcess {
+        try DaemonProcess(directory: directory, yaml: yaml, environment: environment(extra), databaseURL: databaseURL)
     }
 
     private func emails(_ count: Int) -> [String] { (1...count).map { "lead\($0)@example.com" } }
@@ -95,9 +96,18 @@ final class LeadToSaleTests: XCTestCase {
     // MARK: Scenarios
 
     func testLeadToSaleEndToEnd() throws {
+        try leadToSaleEndToEnd(databaseURL: nil)
+    }
+
+    /// The same walk with the daemon and every command on PostgreSQL (`HOOKYARD_DATABASE_URL`).
+    func testLeadToSaleEndToEndOnPostgreSQL() throws {
+        try leadToSaleEndToEnd(databaseURL: PostgreSQLTestServer.start().makeDatabase())
+    }
+
+    private func leadToSaleEndToEnd(databaseURL: String?) throws {
         let leads = emails(3)
         addLeads(leads)
-        let daemon = try startDaemon()
+        let daemon = try startDaemon(databaseURL: databaseURL)
         for email in leads { try sendInterested(email, to: daemon) }
         try waitUntil("every lead is in the payment campaign with its link", daemon: daemon) { leadsWithLinks(leads) == 3 }
 

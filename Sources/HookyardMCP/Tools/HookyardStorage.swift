@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import HookyardConfiguration
 import Reports
+import PostgreSQL
 import SQLite
 import Store
 import Workflows
@@ -17,7 +18,7 @@ import Workflows
 public final class HookyardStorage: @unchecked Sendable {
     // @unchecked: `connections` is read and written only on `queue` (a serial queue); nothing else is mutable.
     private let queue = DispatchQueue(label: "hookyard.mcp.storage")
-    private let databasePath: String
+    private let location: DatabaseLocation
     private let configuration: HookyardConfiguration
     private var connections: Connections?
 
@@ -32,46 +33,57 @@ public final class HookyardStorage: @unchecked Sendable {
         public let jobs: any JobQueueStorage
         public let contacts: any ContactStorage
         public let alerts: any AlertStorage
-        let databasePath: String
+        let location: DatabaseLocation
         let configuration: HookyardConfiguration
-        private let reading: SQLiteDatabase
-        private let contactStore: SQLiteContactStore
+        private let reading: StorageConnection
+        private let workflowStore: any WorkflowRecords
         private var reportBuilder: ReportBuilder?
-        private var workflowStore: SQLiteWorkflowStore?
-        private var writable: SQLiteJobQueue?
+        private var writable: (any JobQueueStorage)?
 
-        init(path: String, configuration: HookyardConfiguration) throws {
-            databasePath = path
+        /// One read-only connection for every read: SQLite's `query_only`, or a PostgreSQL session whose transactions
+        /// are read-only (`default_transaction_read_only`): a statement that would write fails on either engine.
+        init(location: DatabaseLocation, configuration: HookyardConfiguration) throws {
+            self.location = location
             self.configuration = configuration
-            reading = try ReadingConnection.open(path: path)
-            store = SQLiteStoreReader(database: reading)
-            jobs = SQLiteJobQueue(database: reading)
-            contactStore = SQLiteContactStore(database: reading)
-            contacts = contactStore
-            alerts = SQLiteAlertStore(database: reading)
+            switch location {
+            case .sqlite(let path):
+                let database = try ReadingConnection.open(path: path)
+                reading = .sqlite(database)
+                store = SQLiteStoreReader(database: database)
+                jobs = SQLiteJobQueue(database: database)
+                let contactStore = SQLiteContactStore(database: database)
+                contacts = contactStore
+                alerts = SQLiteAlertStore(database: database)
+                workflowStore = SQLiteWorkflowStore(database: database, contacts: contactStore)
+            case .postgresql(let url, let password):
+                let connection = try PostgreSQLStoreConnection.openReadOnly(url: url, password: password, applicationName: "hookyard mcp")
+                reading = .postgresql(connection)
+                store = PostgreSQLStoreReader(connection: connection)
+                jobs = PostgreSQLJobQueue(connection: connection)
+                let contactStore = PostgreSQLContactStore(connection: connection)
+                contacts = contactStore
+                alerts = PostgreSQLAlertStore(connection: connection)
+                workflowStore = PostgreSQLWorkflowStore(connection: connection, contacts: contactStore)
+            }
         }
 
-        /// The report builder, opened on first use (its connection is `query_only`).
+        /// The report builder, opened on first use on a connection of its own that only reads (SQLite's
+        /// `query_only`; PostgreSQL's report queries read in read-only transactions).
         func reports() throws -> ReportBuilder {
             if let reportBuilder { return reportBuilder }
-            let builder = try ReportBuilder(path: databasePath, deliverability: configuration.reportDeliverability())
+            let builder = ReportBuilder(queries: try ReportQueriesOpening.open(location), deliverability: configuration.reportDeliverability())
             reportBuilder = builder
             return builder
         }
 
-        /// The workflow store a dry run reads through (the contact, created payment links), on the `query_only`
+        /// The workflow store a dry run reads through (the contact, created payment links), on the read-only
         /// connection: a dry run cannot write.
-        func workflows() -> SQLiteWorkflowStore {
-            if let workflowStore { return workflowStore }
-            let store = SQLiteWorkflowStore(database: reading, contacts: contactStore)
-            workflowStore = store
-            return store
-        }
+        func workflows() -> any WorkflowRecords { workflowStore }
 
         /// The job queue on a writable connection, for the write tools only; opened on first use.
         func writableJobs() throws -> any JobQueueStorage {
             if let writable { return writable }
-            let queue = try SQLiteJobQueue(path: databasePath)
+            let queue = try JobQueueOpening.open(location)
             writable = queue
             return queue
         }
@@ -84,7 +96,7 @@ public final class HookyardStorage: @unchecked Sendable {
     }
 
     public init(configuration: HookyardConfiguration) {
-        self.databasePath = configuration.database
+        self.location = configuration.databaseLocation
         self.configuration = configuration
     }
 
@@ -95,7 +107,7 @@ public final class HookyardStorage: @unchecked Sendable {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 do {
-                    let open = try self.connections ?? Connections(path: self.databasePath, configuration: self.configuration)
+                    let open = try self.connections ?? Connections(location: self.location, configuration: self.configuration)
                     self.connections = open
                     do {
                         continuation.resume(returning: try body(open))
@@ -107,7 +119,7 @@ public final class HookyardStorage: @unchecked Sendable {
                         continuation.resume(throwing: ToolError.storage("\(error)"))
                     }
                 } catch {
-                    continuation.resume(throwing: ToolError.storage("\(error) (database \(self.databasePath))"))
+                    continuation.resume(throwing: ToolError.storage("\(error) (database \(self.location))"))
                 }
             }
         }

@@ -23,14 +23,32 @@ public enum PostgreSQLStoreConnection {
         let connection = try PostgreSQLConnection(url: url, password: password, applicationName: applicationName)
         try applySessionSettings(connection, durableCommits: durableCommits)
         try migrate(connection)
+        // A storage type's connection survives a server restart or a failover: the call after a lost connection opens
+        // a new session with the same settings (never inside a transaction).
+        connection.sessionSetup = { try applySessionSettings($0, durableCommits: durableCommits) }
+        connection.reconnectsAutomatically = true
+        return connection
+    }
+
+    /// `open`, for a session that cannot write: every transaction is read-only (`default_transaction_read_only`, kept
+    /// across reconnections), so a statement that would write fails (SQLSTATE 25006), as on SQLite's `query_only`
+    /// `ReadingConnection`. For previews and the MCP server's reads.
+    public static func openReadOnly(url: String, password: String? = nil, applicationName: String = "hookyard") throws -> PostgreSQLConnection {
+        let connection = try open(url: url, password: password, applicationName: applicationName)
+        let setup = connection.sessionSetup
+        connection.sessionSetup = { connection in
+            try setup?(connection)
+            try connection.execute("SET default_transaction_read_only = on")
+        }
+        try connection.execute("SET default_transaction_read_only = on")
         return connection
     }
 
     /// Opens `connection` again after a lost connection (`PostgreSQLConnection.reconnect()`) and applies the session
-    /// settings `open` applied (a new session starts from the server's defaults).
+    /// settings for `durableCommits` (a new session starts from the server's defaults); later reconnections keep them.
     public static func reconnect(_ connection: PostgreSQLConnection, durableCommits: Bool) throws {
+        connection.sessionSetup = { try applySessionSettings($0, durableCommits: durableCommits) }
         try connection.reconnect()
-        try applySessionSettings(connection, durableCommits: durableCommits)
     }
 
     private static func applySessionSettings(_ connection: PostgreSQLConnection, durableCommits: Bool) throws {

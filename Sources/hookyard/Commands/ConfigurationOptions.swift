@@ -33,13 +33,18 @@ struct ConfigurationOptions: ParsableArguments {
         var record: (file: String, database: String)?
         if config == nil, recorded ?? !rules {
             // The database as the usual sources name it, to read the daemon's record from.
-            // (A PostgreSQL database's record is read through its store reader: not yet; its commands use --config.)
-            let databasePath: String? = if let database {
-                DatabaseLocation.isPostgreSQLURI(database) ? nil : database
-            } else {
-                (try? ConfigurationLoader.load(path: nil, environment: environment, readRules: false))?.databaseLocation.sqlitePath
+            var location = (try? ConfigurationLoader.load(path: nil, environment: environment, readRules: false))?.databaseLocation
+            if let database {
+                location = DatabaseLocation.isPostgreSQLURI(database)
+                    ? .postgresql(url: database, password: location.flatMap { if case .postgresql(_, let password) = $0 { password } else { nil } })
+                    : .sqlite(path: database)
             }
-            if let databasePath, let file = DaemonStatus.recordedConfigurationFile(databasePath: databasePath) {
+            let databasePath: String? = switch location {
+            case .sqlite(let path)?: path
+            case .postgresql(let url, _)?: url
+            case nil: nil
+            }
+            if let databasePath, let location, let file = Self.recordedConfigurationFile(location) {
                 if FileManager.default.isReadableFile(atPath: file) {
                     record = (file, databasePath)
                 } else {
@@ -75,6 +80,17 @@ struct ConfigurationOptions: ParsableArguments {
             return loaded
         } catch {
             throw ValidationError("invalid configuration:\n\(error.description)")
+        }
+    }
+
+    /// The configuration file the daemon serving `location` recorded, if any (read-only; `nil` on any error).
+    private static func recordedConfigurationFile(_ location: DatabaseLocation) -> String? {
+        switch location {
+        case .sqlite(let path):
+            return DaemonStatus.recordedConfigurationFile(databasePath: path)
+        case .postgresql:
+            guard let reader = try? StoreReadingOpening.open(location) else { return nil }
+            return (try? reader.daemonStatus())??.configFile
         }
     }
 

@@ -74,16 +74,17 @@ struct Serve: ParsableCommand {
         metrics.registerAlertState(activeAlerts: { alerts.center.activeCounts() },
                                    deliverability: { alerts.metricsSamples(database: settings.databaseLocation) })
         let storeAlerts = StoreCommitAlerts(alerts: alerts.center, database: settings.databaseLocation)
-        let writer: SQLiteEventWriter
+        let writer: any GroupCommitEventSink
         do {
-            writer = try SQLiteEventWriter(path: settings.database, logger: logger,
-                                     onCommitFailure: { storeAlerts.commitFailed(error: $0) }, onRecovery: { storeAlerts.commitSucceeded() })
+            writer = try EventSinkOpening.open(settings.databaseLocation, logger: logger,
+                                               onCommitFailure: { storeAlerts.commitFailed(error: $0) },
+                                               onRecovery: { storeAlerts.commitSucceeded() })
         } catch {
             logger.critical("cannot open the database", metadata: ["database": "\(settings.databaseLocation)", "error": "\(error)"])
             LogOutput.standard.flush()
             throw ExitCode(1)
         }
-        let limiters = Limiters(settings)
+        let limiters = Limiters(settings, logger: logger)
         let runner = ActionRunner(httpTargets: Self.httpTargets(settings, metrics: metrics))
         let providers = Self.providers(settings, limiters: limiters, metrics: metrics)
         let engine = WorkflowEngine(rules: settings.rules, contacts: settings.contactPolicy, catalog: settings.catalog,
@@ -111,7 +112,7 @@ struct Serve: ParsableCommand {
         let admin = Self.makeAdmin(settings, metrics: metrics, reportPage: Self.reportPage(settings, clock: clock, logger: logger),
                                    logger: logger)
         let notifier = SystemdNotifier()
-        let monitor = ServiceMonitor(notifier: notifier, server: server, writer: writer, pool: pool, databasePath: settings.database,
+        let monitor = ServiceMonitor(notifier: notifier, server: server, writer: writer, pool: pool, database: settings.databaseLocation,
                                      watchdog: SystemdNotifier.watchdogInterval(),
                                      maxJobMilliseconds: Int64(settings.workers.maxJobSeconds) * 1000, logger: logger)
         let webhookWatcher = Self.makeInstantlyWebhookWatcher(settings, transport: providers.instantly, alerts: alerts.center,
@@ -212,7 +213,7 @@ struct Serve: ParsableCommand {
         signals.waitForStop()
         stopping.store(true, ordering: .relaxed)
         services.stop()
-        try? DaemonStatus.recordStop(pid: getpid(), at: wallClock(), databasePath: settings.database)
+        try? DaemonStatus.recordStop(pid: getpid(), at: wallClock(), location: settings.databaseLocation)
         logger.info("stopped")
         LogOutput.standard.flush()
     }

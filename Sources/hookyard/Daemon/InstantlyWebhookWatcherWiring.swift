@@ -17,7 +17,7 @@ extension Serve {
         let configuration = InstantlyWebhookWatcher.Configuration(intervalMilliseconds: settings.instantly.webhookWatchIntervalMilliseconds,
                                                                   ownership: settings.instantly.webhookOwnership)
         return InstantlyWebhookWatcher(configuration: configuration, client: InstantlyClient(transport: transport), alerts: alerts,
-                                       logger: logger)
+                                       logger: logger, taskLock: settings.databaseLocation.periodicTaskLock())
     }
 
     /// Starts `watcher` and logs what it watches.

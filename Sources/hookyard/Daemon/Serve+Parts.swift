@@ -1,5 +1,6 @@
 import HookyardConfiguration
 import Alerts
+import Cluster
 import ArgumentParser
 import Dispatch
 import Foundation
@@ -24,7 +25,7 @@ extension Serve {
                                                       stripeLive: !settings.stripe.apiKey.isEmpty,
                                                       instantlyLive: !settings.instantly.apiKey.isEmpty,
                                                       configFile: settings.file.map { URL(fileURLWithPath: $0).standardizedFileURL.path }),
-                                         databasePath: settings.database)
+                                         location: settings.databaseLocation)
         } catch {
             logger.warning("cannot record the daemon's status for `hookyard stats`", metadata: ["error": "\(error)"])
         }
@@ -89,14 +90,23 @@ extension Serve {
     }
 }
 
-/// The two providers' rate limiters, kept so a reload can change their rates. Thread-safe.
+/// The two providers' rate limiters, kept so a reload can change their rates: this process's own on SQLite, and on
+/// PostgreSQL limits shared by every node (`ClusterRateLimiter`), so `max_rps` holds for the cluster. Thread-safe.
 struct Limiters: Sendable {
-    let stripe: RateLimiter
-    let instantly: RateLimiter
+    let stripe: any RequestRateLimiting
+    let instantly: any RequestRateLimiting
 
-    init(_ settings: HookyardConfiguration) {
-        stripe = RateLimiter(requestsPerSecond: settings.stripe.effectiveRequestsPerSecond)
-        instantly = RateLimiter(requestsPerSecond: settings.instantly.maxRequestsPerSecond)
+    init(_ settings: HookyardConfiguration, logger: Logger = Logger(label: "hookyard")) {
+        switch settings.databaseLocation {
+        case .sqlite:
+            stripe = RateLimiter(requestsPerSecond: settings.stripe.effectiveRequestsPerSecond)
+            instantly = RateLimiter(requestsPerSecond: settings.instantly.maxRequestsPerSecond)
+        case .postgresql(let url, let password):
+            stripe = ClusterRateLimiter(name: "stripe", requestsPerSecond: settings.stripe.effectiveRequestsPerSecond,
+                                        url: url, password: password, logger: logger)
+            instantly = ClusterRateLimiter(name: "instantly", requestsPerSecond: settings.instantly.maxRequestsPerSecond,
+                                           url: url, password: password, logger: logger)
+        }
     }
 
     func update(_ settings: HookyardConfiguration) {

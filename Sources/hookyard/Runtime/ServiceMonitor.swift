@@ -20,26 +20,26 @@ import Workflows
 final class ServiceMonitor: @unchecked Sendable {  // Safe: mutable state is touched only on `queue`.
     private let notifier: SystemdNotifier
     private let server: HTTPServer
-    private let writer: SQLiteEventWriter
+    private let writer: any GroupCommitEventSink
     private let pool: WorkerPool
-    private let databasePath: String
+    private let database: DatabaseLocation
     private let watchdog: Duration?
     private let maxJobMilliseconds: Int64
     private let logger: Logger
     private let queue = DispatchQueue(label: "hookyard.service-monitor")
     private var timer: DispatchSourceTimer?
-    private var reader: SQLiteStoreReader?
+    private var reader: (any StoreReading)?
     /// The writer probe of the previous tick: sent, and answered.
     private let writerProbe = Mutex<(round: Int, answered: Bool)>((0, true))
     private var stuck: [String] = []
 
-    init(notifier: SystemdNotifier, server: HTTPServer, writer: SQLiteEventWriter, pool: WorkerPool, databasePath: String,
+    init(notifier: SystemdNotifier, server: HTTPServer, writer: any GroupCommitEventSink, pool: WorkerPool, database: DatabaseLocation,
          watchdog: Duration?, maxJobMilliseconds: Int64, logger: Logger) {
         self.notifier = notifier
         self.server = server
         self.writer = writer
         self.pool = pool
-        self.databasePath = databasePath
+        self.database = database
         self.watchdog = watchdog
         self.maxJobMilliseconds = maxJobMilliseconds
         self.logger = logger
@@ -71,7 +71,7 @@ final class ServiceMonitor: @unchecked Sendable {  // Safe: mutable state is tou
         dispatchPrecondition(condition: .onQueue(queue))
         let address = server.localAddress.map { "\($0)" } ?? "?"
         do {
-            if reader == nil { reader = try SQLiteStoreReader(path: databasePath) }
+            if reader == nil { reader = try StoreReadingOpening.open(database) }
             let jobs = try reader!.statistics().jobs
             let depth = ["queued", "running", "retrying", "dead"].map { "\(jobs[$0] ?? 0) \($0)" }.joined(separator: ", ")
             return "listening on \(address); jobs: \(depth)"

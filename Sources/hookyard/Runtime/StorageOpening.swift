@@ -17,10 +17,7 @@ enum StorageOpening {
     }
 
     static func reader(_ location: DatabaseLocation) throws -> any StoreReading {
-        switch location {
-        case .sqlite(let path): try SQLiteStoreReader(path: path)
-        case .postgresql: throw StoreError.notOnThisEngine("the PostgreSQL store reader is not part of this build yet")
-        }
+        try StoreReadingOpening.open(location)
     }
 
     static func contacts(_ location: DatabaseLocation) throws -> any ContactStorage {
@@ -43,8 +40,7 @@ enum StorageOpening {
             let connection = try ReadingConnection.open(path: path)
             return SQLiteWorkflowStore(database: connection, contacts: SQLiteContactStore(database: connection))
         case .postgresql(let url, let password):
-            let connection = try PostgreSQLStoreConnection.open(url: url, password: password)
-            try connection.execute("SET default_transaction_read_only = on")
+            let connection = try PostgreSQLStoreConnection.openReadOnly(url: url, password: password)
             return PostgreSQLWorkflowStore(owning: connection, contacts: PostgreSQLContactStore(connection: connection))
         }
     }
@@ -57,4 +53,4 @@ func openReader(_ location: DatabaseLocation) throws -> any StoreReading { try o
 func openContacts(_ location: DatabaseLocation) throws -> any ContactStorage { try openStore { try StorageOpening.contacts(location) } }
 
 /// The job queue, opened for a command.
-func openJobs(_ location: DatabaseLocation) throws -> any JobQueueStorage { try openStore { try location.openJobQueue().queue } }
+func openJobs(_ location: DatabaseLocation) throws -> any JobQueueStorage { try openStore { try JobQueueOpening.open(location) } }
