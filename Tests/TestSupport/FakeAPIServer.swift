@@ -142,8 +142,32 @@ public final class FakeAPIServer: ConnectionResettingResponder, @unchecked Senda
     /// The most requests received within any window of `milliseconds` (a request at `t` and one at `t + milliseconds`
     /// are not in the same window), so a test can assert a client never exceeded a rate limit.
     /// - Complexity: O(n) in the number of recorded requests.
-    public func maxRequestsInAnyWindow(milliseconds: Double) -> Int {
-        let times = state.withLock { $0.requests.map(\.receivedAtMilliseconds) }  // ascending: recorded under the lock
+    /// - Parameter excludingTransportResends: leave out the request libcurl sends again by itself, on a fresh
+    ///   connection, after a reused connection died before any answer byte (`.drop`, `.dropAfterProcessing`): that
+    ///   resend happens inside one transfer, after the client's rate limiter granted it once.
+    public func maxRequestsInAnyWindow(milliseconds: Double, excludingTransportResends: Bool = false) -> Int {
+        var recorded = state.withLock { $0.requests }  // ascending: recorded under the lock
+        if excludingTransportResends {
+            var kept: [Recorded] = []
+            var dropped: [Recorded] = []
+            for request in recorded {
+                let isResend = dropped.contains { earlier in
+                    earlier.method == request.method && earlier.target == request.target && earlier.body == request.body
+                        && request.receivedAtMilliseconds - earlier.receivedAtMilliseconds < 1_000
+                }
+                if isResend {
+                    dropped.removeAll { $0.method == request.method && $0.target == request.target && $0.body == request.body }
+                } else {
+                    kept.append(request)
+                }
+                switch request.fault {
+                case .drop?, .dropAfterProcessing?: dropped.append(request)
+                default: break
+                }
+            }
+            recorded = kept
+        }
+        let times = recorded.map(\.receivedAtMilliseconds)
         var best = 0
         var start = 0
         for end in times.indices {

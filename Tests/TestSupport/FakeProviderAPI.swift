@@ -23,5 +23,7 @@ extension FakeProviderAPI {
     /// See `FakeAPIServer.requestCount`.
     public func requestCount(path: String, method: String? = nil) -> Int { server.requestCount(path: path, method: method) }
     /// See `FakeAPIServer.maxRequestsInAnyWindow`.
-    public func maxRequestsInAnyWindow(milliseconds: Double) -> Int { server.maxRequestsInAnyWindow(milliseconds: milliseconds) }
+    public func maxRequestsInAnyWindow(milliseconds: Double, excludingTransportResends: Bool = false) -> Int {
+        server.maxRequestsInAnyWindow(milliseconds: milliseconds, excludingTransportResends: excludingTransportResends)
+    }
 }
