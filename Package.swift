@@ -83,7 +83,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Job execution: the worker pool, the retry policy, the registry of job kinds, JobFailure. Knows no workflow.
         .target(name: "Jobs",
-                dependencies: ["HookyardFoundation", "Store", "SQLite", "Metrics", "SystemCalls", .product(name: "Logging", package: "swift-log")],
+                dependencies: ["HookyardFoundation", "Store", "Metrics", "SystemCalls", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
         // Rules, actions and the engine that runs them as job kinds through Outbound.
         .target(name: "Workflows",
@@ -100,7 +100,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // The MCP server: Hookyard's tools, resources and prompts over the storage protocols, on the MCP Swift SDK.
         .target(name: "HookyardMCP",
-                dependencies: ["HookyardFoundation", "HookyardConfiguration", "HTTPServer", "SQLite", "Store", "Contacts", "Workflows", "Alerts", "Reports", "StrictJSON",
+                dependencies: ["HookyardFoundation", "HookyardConfiguration", "HTTPServer", "SQLite", "PostgreSQL", "Store", "Contacts", "Workflows", "Alerts", "Reports", "StrictJSON",
                                .product(name: "MCP", package: "swift-sdk"),
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swiftSettings),
@@ -148,7 +148,7 @@ let package = Package(
         .testTarget(name: "HookyardFoundationTests", dependencies: ["HookyardFoundation"], swiftSettings: swiftSettings),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"], swiftSettings: swiftSettings),
         .testTarget(name: "PostgreSQLTests", dependencies: ["PostgreSQL", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Store", "PostgreSQL", "Outbound", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Store", "PostgreSQL", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "StoreTests", dependencies: ["HookyardFoundation", "SQLite", "Store", "Contacts", "PostgreSQL", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "StrictJSONTests", dependencies: ["StrictJSON"], swiftSettings: swiftSettings),
         .testTarget(name: "IntakeTests", dependencies: ["StrictJSON", "Intake", "Cryptography", "HTTPServer", "Metrics", "SQLite", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")],
