@@ -217,12 +217,6 @@ public enum StoreCopy {
         let present = Set(try connection.queryOnce("""
             SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()
             """).rows.map { try $0.string(0) })
-        if present.contains(demoMarkerTable) {
-            throw Failure("""
-                \(target) is not empty: it holds demo data (table \(demoMarkerTable)); store copy fills an empty database \
-                only: create a new one (createdb) or drop and re-create this one, then copy again
-                """)
-        }
         let checked = (tables + Array(skippedTables).sorted() + postgreSQLOnlyTables)
             .filter { present.contains($0) && !seededTables.contains($0) && $0 != "schema_version" }
         // PostgreSQL-specific: `LOCK TABLE`: a node started on the target meanwhile waits until the copy commits, and
@@ -232,6 +226,12 @@ public enum StoreCopy {
             throw Failure("""
                 \(target) is not empty: table \(count.table) has \(count.rows) rows; store copy fills an empty database \
                 only, it never merges: create a new database (createdb) or drop and re-create this one, then copy again
+                """)
+        }
+        if present.contains(demoMarkerTable) {
+            throw Failure("""
+                \(target) is not empty: it holds demo data (table \(demoMarkerTable)); store copy fills an empty database \
+                only: create a new one (createdb) or drop and re-create this one, then copy again
                 """)
         }
     }
