@@ -1,4 +1,5 @@
 import Foundation
+import Intake
 import PostgreSQL
 import SQLite
 import Store
@@ -41,9 +42,10 @@ final class StoreCopyTests: XCTestCase {
         return object as NSDictionary
     }
 
-    /// A report's output without the time it was generated (`generated …` in the table, `generated_at` in JSON).
+    /// An output without the time it was made (a report's `generated …` or `generated_at`, an export's `exported_at`).
     private func withoutGenerationTime(_ output: String) -> String {
-        output.replacingOccurrences(of: #"generated(_at" : | )"?[0-9T:.Z-]+"?"#, with: "generated", options: .regularExpression)
+        output.replacingOccurrences(of: #""(generated_at|exported_at)"\s*:\s*"[^"]*""#, with: "$1", options: .regularExpression)
+            .replacingOccurrences(of: #"generated [0-9T:.Z-]+"#, with: "generated", options: .regularExpression)
     }
 
     private func scalar(_ database: SQLiteDatabase, _ sql: String) throws -> Int64 {
@@ -133,6 +135,74 @@ final class StoreCopyTests: XCTestCase {
         XCTAssertEqual(fromPostgreSQL, 1, fromPostgreSQLOutput)
         XCTAssertTrue(fromPostgreSQLOutput.contains("copies a SQLite database"), fromPostgreSQLOutput)
         XCTAssertTrue(fromPostgreSQLOutput.contains("--database FILE"), fromPostgreSQLOutput)
+    }
+
+    /// The lead-to-sale walk on SQLite (the real daemon, the fake APIs), stopped, copied: the tables a real flow
+    /// fills (job attempts, contact events, leads, customers, segments, rule runs, purchases, payment links, daemon
+    /// status) read the same on PostgreSQL.
+    func testARealFlowCopiedToPostgreSQLReadsTheSame() throws {
+        let stripe = try FakeStripeAPI()
+        let instantly = try FakeInstantlyAPI()
+        let outreach = "6f1d2c3b-0001-4a5b-8c7d-000000000001"
+        let payment = "6f1d2c3b-0002-4a5b-8c7d-000000000002"
+        let customer = "6f1d2c3b-0003-4a5b-8c7d-000000000003"
+        stripe.addPrice(id: "price_hookyard_test", unitAmount: 4900, currency: "usd")
+        let leads = ["lead1@example.com", "lead2@example.com"]
+        for email in leads { instantly.addLead(email: email, campaign: outreach, firstName: "Lead") }
+        let yaml = try ScenarioHarness.exampleYAML("lead-to-sale")
+        let daemon = try DaemonProcess(directory: directory, yaml: yaml, environment: [
+            "HOOKYARD_PRICE_ID": "price_hookyard_test", "INSTANTLY_OUTREACH_CAMPAIGN_IDS": outreach,
+            "INSTANTLY_PAYMENT_CAMPAIGN_ID": payment, "INSTANTLY_CUSTOMER_CAMPAIGN_ID": customer,
+            "STRIPE_API_KEY": stripe.apiKey, "STRIPE_API_BASE": stripe.baseURL,
+            "INSTANTLY_API_KEY": instantly.apiKey, "INSTANTLY_API_BASE": instantly.baseURL,
+            "HOOKYARD_RETRY_BASE_MS": "20", "HOOKYARD_RETRY_CAP_MS": "200",
+        ])
+        for email in leads {
+            let body = #"{"timestamp":"2026-11-25T10:00:00.000Z","event_type":"lead_interested","workspace":"\#(FakeInstantlyAPI.workspaceID)","campaign_id":"\#(outreach)","campaign_name":"Outreach","lead_email":"\#(email)","email_account":"sender@example.org"}"#
+            let response = try daemon.client().roundTrip("POST", "/webhooks/instantly",
+                                                         headers: [("Content-Type", "application/json"), ("X-Webhook-Secret", DaemonProcess.instantlySecret)],
+                                                         body: Array(body.utf8))
+            XCTAssertEqual(response.status, 200, response.bodyText)
+        }
+        XCTAssertTrue(waitUntil(timeout: .seconds(30), interval: .milliseconds(50)) {
+            stripe.paymentLinks.count == 2 && leads.allSatisfy { instantly.lead(email: $0, campaign: payment)?.payload["payment_link"] != nil }
+        }, "payment links sent")
+        let link = try XCTUnwrap(stripe.paymentLinks.first { $0.metadata["lead_email"] == leads[0] })
+        let session = try stripe.addCheckoutSession(paymentLinkID: link.id, email: leads[0])
+        let body = Array(session.completedEvent().utf8)
+        let header = StripeSignatureVerifier.header(for: body, secret: DaemonProcess.stripeSecret, timestamp: Int64(Date().timeIntervalSince1970))
+        let response = try daemon.client().roundTrip("POST", "/webhooks/stripe",
+                                                     headers: [("Content-Type", "application/json"), ("Stripe-Signature", header)], body: body)
+        XCTAssertEqual(response.status, 200, response.bodyText)
+        XCTAssertTrue(waitUntil(timeout: .seconds(30), interval: .milliseconds(50)) {
+            instantly.lead(email: leads[0], campaign: customer)?.interestStatus == 4
+        }, "the payer is in the customer campaign")
+        XCTAssertTrue(try waitUntil(timeout: .seconds(30), interval: .milliseconds(50)) {
+            let (_, output) = try daemon.run(["stats", "--json"])
+            let jobs = (try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])?["jobs"] as? [String: Int] ?? [:]
+            return jobs["queued", default: 1] + jobs["running", default: 0] + jobs["retrying", default: 0] == 0
+        }, "no job left to run")
+        XCTAssertEqual(daemon.terminate(), 0)
+
+        let source = daemon.databasePath
+        let target = try PostgreSQLTestServer.start().makeDatabase()
+        let output = try succeed(["store", "copy", "--database", source, "--to", target])
+        let counts = Dictionary(uniqueKeysWithValues: output.split(separator: "\n").compactMap { line -> (String, Int)? in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count == 2, let rows = Int(fields[1]) else { return nil }
+            return (String(fields[0]), rows)
+        })
+        for table in ["events", "jobs", "job_attempts", "contacts", "contact_events", "contact_leads", "contact_customers",
+                      "contact_payments", "purchases", "rule_runs", "payment_links_sent", "daemon_status"] {
+            XCTAssertGreaterThan(counts[table] ?? 0, 0, "\(table) filled by the flow and copied:\n\(output)")
+        }
+        XCTAssertEqual(try stats(source), try stats(target))
+        for command in [["jobs", "list", "--limit", "200"], ["jobs", "show", "1"], ["events", "show", "3", "--json"],
+                        ["contacts", "show", leads[0], "--json"], ["contacts", "export", leads[1]], ["alerts", "--all"]] {
+            let onSQLite = withoutGenerationTime(try succeed(command + ["--database", source]))
+            let onPostgreSQL = withoutGenerationTime(try succeed(command + ["--database", target]))
+            XCTAssertEqual(onSQLite, onPostgreSQL, "hookyard \(command.joined(separator: " "))")
+        }
     }
 
     func testATargetThatIsNotPostgreSQLIsRefused() throws {
