@@ -9,7 +9,7 @@ import SQLite
 /// - The source is read through one read transaction on a `ReadingConnection` (a WAL snapshot): the copy is the
 ///   database as it was at that instant, even while a daemon writes; what is written after it is not copied.
 /// - The target is opened and migrated (`PostgreSQLStoreConnection.open`), its Hookyard tables are locked
-///   (`EXCLUSIVE`: nodes started on it wait), and it must be empty: no rows in any Hookyard table except the rows the
+///   (`EXCLUSIVE`: nodes started on it wait), and it must be empty: no rows in any table of its schema except the rows the
 ///   migrations insert themselves (`store_probe`, `schema_version`); otherwise `Failure` names the first non-empty
 ///   table and its row count, and nothing is written.
 /// - Tables are copied in foreign-key order with their ids verbatim (identities are `BY DEFAULT`), in multi-row
@@ -211,17 +211,21 @@ public enum StoreCopy {
         return columns
     }
 
-    /// Locks every Hookyard table of the target and checks that none has rows (except migrations' seed rows).
+    /// Locks every table of the target's schema and checks that none has rows (except migrations' seed rows):
+    /// Hookyard's tables in copy order first, then any other (a PostgreSQL-only table added later is checked too).
     /// - Throws: `Failure` naming the first non-empty table and its row count.
     private static func requireEmpty(_ connection: PostgreSQLConnection, target: DatabaseLocation) throws {
-        let present = Set(try connection.queryOnce("""
-            SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()
-            """).rows.map { try $0.string(0) })
-        let checked = (tables + Array(skippedTables).sorted() + postgreSQLOnlyTables)
-            .filter { present.contains($0) && !seededTables.contains($0) && $0 != "schema_version" }
+        let present = try connection.queryOnce("""
+            SELECT table_name::text FROM information_schema.tables
+            WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name
+            """).rows.map { try $0.string(0) }
+        let ordered = tables + Array(skippedTables).sorted() + postgreSQLOnlyTables
+        let checked = (ordered.filter(present.contains) + present.filter { !ordered.contains($0) })
+            .filter { !seededTables.contains($0) && $0 != "schema_version" && $0 != demoMarkerTable }
         // PostgreSQL-specific: `LOCK TABLE`: a node started on the target meanwhile waits until the copy commits, and
         // two copies into one database cannot both find it empty.
-        try connection.execute("LOCK TABLE \(checked.joined(separator: ", ")) IN EXCLUSIVE MODE")
+        guard !checked.isEmpty else { throw Failure("\(target) has no tables after migrating; report this as a bug") }
+        try connection.execute("LOCK TABLE \(checked.map(PostgreSQLConnection.quoteIdentifier).joined(separator: ", ")) IN EXCLUSIVE MODE")
         for count in try rowCounts(connection, tables: checked) where count.rows > 0 {
             throw Failure("""
                 \(target) is not empty: table \(count.table) has \(count.rows) rows; store copy fills an empty database \
@@ -239,7 +243,8 @@ public enum StoreCopy {
     /// Row counts of `tables` in one round trip, in the same order.
     private static func rowCounts(_ connection: PostgreSQLConnection, tables: [String]) throws -> [TableCount] {
         guard !tables.isEmpty else { return [] }
-        let row = try connection.queryOnce("SELECT " + tables.map { "(SELECT count(*) FROM \($0))" }.joined(separator: ", ")).first
+        let row = try connection.queryOnce(
+            "SELECT " + tables.map { "(SELECT count(*) FROM \(PostgreSQLConnection.quoteIdentifier($0)))" }.joined(separator: ", ")).first
         guard let row else { throw StoreError.corrupt("no row from the row counts of \(tables)") }
         return try tables.enumerated().map { TableCount(table: $1, rows: Int(try row.int($0))) }
     }

@@ -205,6 +205,28 @@ final class StoreCopyTests: XCTestCase {
         }
     }
 
+    func testATargetWithARowInAnyTableIsRefusedAndKeptAsItWas() throws {
+        let source = directory.appendingPathComponent("hookyard.db").path
+        _ = try succeed(["demo", "seed", "--contacts", "5", "--database", source])
+        let target = try PostgreSQLTestServer.start().makeStoreDatabase()
+        let connection = try PostgreSQLConnection(url: target)
+        defer { connection.close() }
+        try connection.execute("INSERT INTO cluster_rate_limits (name, next_slot_us) VALUES ('stripe', 1)")
+        let (status, output) = try hookyard(["store", "copy", "--database", source, "--to", target])
+        XCTAssertEqual(status, 1, output)
+        XCTAssertTrue(output.contains("is not empty: table cluster_rate_limits has 1 rows"), output)
+        XCTAssertEqual(try connection.query("SELECT count(*) FROM events").first?.int(0), 0)
+
+        try connection.execute("DELETE FROM cluster_rate_limits; CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('x')")
+        let (other, otherOutput) = try hookyard(["store", "copy", "--database", source, "--to", target])
+        XCTAssertEqual(other, 1, otherOutput)
+        XCTAssertTrue(otherOutput.contains("is not empty: table notes has 1 rows"), otherOutput)
+
+        try connection.execute("DROP TABLE notes")
+        _ = try succeed(["store", "copy", "--database", source, "--to", target])
+        XCTAssertGreaterThan(try XCTUnwrap(connection.query("SELECT count(*) FROM events").first).int(0), 0)
+    }
+
     func testATargetThatIsNotPostgreSQLIsRefused() throws {
         let source = directory.appendingPathComponent("hookyard.db").path
         _ = try succeed(["demo", "seed", "--contacts", "5", "--database", source])
