@@ -170,7 +170,7 @@ let package = Package(
                                    .product(name: "MCP", package: "swift-sdk")],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "hookyardTests", dependencies: ["Metrics", "HTTPServer", "StrictJSON", "HookyardFoundation", "SQLite", "hookyard", "HookyardConfiguration", "Intake", "Store", "Contacts", "TestSupport", "Reports", "DemoData",
-                                                         "Alerts", "Jobs", "Workflows", "Outbound", .product(name: "Logging", package: "swift-log")],
+                                                         "Alerts", "Jobs", "Workflows", "Outbound", "PostgreSQL", .product(name: "Logging", package: "swift-log")],
                     exclude: ["Fixtures"], swiftSettings: swiftSettings),
     ]
 )

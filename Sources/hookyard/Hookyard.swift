@@ -20,7 +20,8 @@ struct Hookyard: ParsableCommand {
         version: version,
         subcommands: [Serve.self, Stats.self, Events.self, Jobs.self, ContactsCommand.self, SegmentsCommand.self, Maintain.self, Backup.self,
                       CatalogCommand.self, CheckConfig.self, TriggerCommand.self, SendTestEvent.self, InstantlyCommand.self,
-                      AlertsCommand.self, ReportCommand.self, DemoCommand.self, MCPCommand.self, ExplainCommand.self, DryRunCommand.self],
+                      AlertsCommand.self, ReportCommand.self, DemoCommand.self, MCPCommand.self, ExplainCommand.self, DryRunCommand.self,
+                      StoreCommand.self],
         defaultSubcommand: nil
     )
 
