@@ -202,7 +202,10 @@ final class LeadToSaleTests: XCTestCase {
         XCTAssertEqual(instantly.leads.filter { $0.campaign == Self.payment }.count, 10)
         // Retries of a step reused its key: one key per lead for the payment link, however many attempts.
         let linkPosts = stripe.requests.filter { $0.method == "POST" && $0.target == "/v1/payment_links" }
-        XCTAssertGreaterThan(linkPosts.count, 10, "some link calls failed and were retried")
+        // Faults hit a random 30 % of the calls (which ones depends on the workers' order): some calls failed and
+        // were retried (P(none of ~40 Stripe calls hit) is about 0.7^40), not necessarily a link call.
+        XCTAssertGreaterThan(stripe.requests.filter { $0.fault != nil }.count, 0, "some calls failed and were retried")
+        XCTAssertGreaterThanOrEqual(linkPosts.count, 10)
         XCTAssertTrue(daemon.output.contains("Operation timed out") || daemon.output.contains("Timeout was reached"), "a slow answer timed out")
         XCTAssertEqual(Set(linkPosts.compactMap { $0.headers["Idempotency-Key"] }).count, 10)
         daemon.terminate()
