@@ -51,7 +51,8 @@ public final class HookyardStorage: @unchecked Sendable {
             alerts = SQLiteAlertStore(database: reading)
         }
 
-        /// The report builder, opened on first use (its connection is `query_only`).
+        /// The report builder, opened on first use (its two connections are `query_only`: the email activity is read on
+        /// the second in parallel).
         func reports() throws -> ReportBuilder {
             if let reportBuilder { return reportBuilder }
             let builder = try ReportBuilder(path: databasePath, deliverability: configuration.reportDeliverability())
