@@ -96,7 +96,7 @@ let package = Package(
         // The configuration file and environment read into the components' values: the YAML readers, secrets, and the
         // rule and segment language.
         .target(name: "HookyardConfiguration",
-                dependencies: ["Jobs", "StrictJSON", "HookyardFoundation", "HTTPServer", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Reports", "Yams"],
+                dependencies: ["Jobs", "StrictJSON", "HookyardFoundation", "HTTPServer", "SQLite", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Reports", "Yams"],
                 swiftSettings: swiftSettings),
         // The MCP server: Hookyard's tools, resources and prompts over the storage protocols, on the MCP Swift SDK.
         .target(name: "HookyardMCP",

@@ -1,3 +1,4 @@
+import Dispatch
 import HookyardFoundation
 import Store
 import SQLite
@@ -5,10 +6,17 @@ import SQLite
 /// Computes the `Report` for a `ReportQuery` from the rows its `ReportQueries` read (see docs/metrics.md for every
 /// formula): the queries join and attribute, the builder counts, sums and groups. It only reads.
 ///
-/// Not thread-safe: one builder (one set of queries, one connection) per thread or request; `close()` (or deinit)
-/// closes a connection it opened.
+/// With a second set of queries (`activityQueries`: a second connection, as the path and location initialisers open),
+/// `build` reads the email activity and the deliverability rows on a worker thread while the calling thread reads
+/// the payments, links, lifetime value, churn and control groups: two independent readers (SQLite WAL readers, or
+/// two PostgreSQL sessions), so the report takes about the longer of the two instead of their sum. The figures are
+/// the same either way.
+///
+/// Not thread-safe: one builder (its queries, one or two connections) per thread or request; `build` uses its
+/// connections only until it returns; `close()` (or deinit) closes the connections it opened.
 public final class ReportBuilder {
-    /// Rows for `Report.deliverability`, computed elsewhere (per sending account and campaign); `nil`: none.
+    /// Rows for `Report.deliverability`, computed elsewhere (per sending account and campaign); `nil`: none. `build`
+    /// calls it on a worker thread, concurrently with the builder's own queries.
     public typealias DeliverabilityProvider = @Sendable (ReportQuery) throws -> [DeliverabilityRow]
     /// One attributed payment row (`ReportPaymentRow`), under the name the builder's arithmetic uses.
     typealias AttributedPayment = ReportPaymentRow
@@ -16,12 +24,16 @@ public final class ReportBuilder {
     typealias LinkSent = ReportLinkRow
 
     private let queries: any ReportQueries
+    /// Read on a worker thread while `queries` reads on the caller's: the email activity; `nil`: `queries` reads it too.
+    private let activityQueries: (any ReportQueries)?
     private let deliverability: DeliverabilityProvider?
 
-    /// Opens the SQLite database at `path` for reading (`SQLiteReportQueries`).
+    /// Opens the SQLite database at `path` for reading on two connections (`SQLiteReportQueries`: the email activity
+    /// on the second, in parallel).
     /// - Throws: `StoreError.missingDatabase` when there is none, `StoreError.newerSchema`, or SQLite's error.
     public convenience init(path: String, deliverability: DeliverabilityProvider? = nil) throws {
-        self.init(queries: try SQLiteReportQueries(path: path), deliverability: deliverability)
+        let queries = try SQLiteReportQueries(path: path)
+        self.init(queries: queries, activityQueries: try SQLiteReportQueries(path: path), deliverability: deliverability)
     }
 
     /// Reads through an open SQLite connection the caller owns (and keeps open while the builder is used).
@@ -29,35 +41,90 @@ public final class ReportBuilder {
         self.init(queries: SQLiteReportQueries(database: database), deliverability: deliverability)
     }
 
-    /// Opens the queries for `location` (`ReportQueriesOpening`: SQLite's `query_only` reader or a read-only
-    /// PostgreSQL session); `close()` closes them.
+    /// Opens the queries for `location` twice (`ReportQueriesOpening`: SQLite's `query_only` readers or read-only
+    /// PostgreSQL sessions; the email activity on the second, in parallel); `close()` closes them.
     /// - Throws: `StoreError.missingDatabase` (SQLite: no file), `StoreError.newerSchema`, or the engine's error.
     public convenience init(_ location: DatabaseLocation, deliverability: DeliverabilityProvider? = nil) throws {
-        self.init(queries: try ReportQueriesOpening.open(location), deliverability: deliverability)
+        let queries = try ReportQueriesOpening.open(location)
+        self.init(queries: queries, activityQueries: try ReportQueriesOpening.open(location), deliverability: deliverability)
     }
 
-    /// Reads through `queries` (any engine's); `close()` closes them.
-    public init(queries: any ReportQueries, deliverability: DeliverabilityProvider? = nil) {
+    /// Reads through `queries` (any engine's), and the email activity through `activityQueries` when given (another
+    /// connection to the same database, read on a worker thread during `build`; `nil`: through `queries`, after the
+    /// rest); `close()` closes both.
+    public init(queries: any ReportQueries, activityQueries: (any ReportQueries)? = nil,
+                deliverability: DeliverabilityProvider? = nil) {
         self.queries = queries
+        self.activityQueries = activityQueries
         self.deliverability = deliverability
     }
 
     deinit { close() }
 
-    /// Closes the connection when the builder's queries opened it. Safe to call twice.
+    /// Closes the connections the builder's queries opened. Safe to call twice.
     public func close() {
         queries.close()
+        activityQueries?.close()
     }
 
     /// Computes the report. `now` is `generatedAt` (the dead-job count is always the current one).
     /// - Throws: SQLite's error, or the deliverability provider's.
     public func build(_ query: ReportQuery, now: Int64) throws -> Report {
-        let names = try queries.campaignNames()
-        let activity = try activityFigures(query)
-        // Rows whose amount cannot be counted (implausible, or overflowing their currency's total) are left out of
-        // every figure below and named in the report's notes.
-        let (payments, paymentNotes) = Self.countable(try attributedPayments(query))
-        let links = try linksSent(query)
+        // The email activity (the largest read) and the deliverability rows on a worker thread, on their own
+        // connections; everything else here, on `queries`. Without a second connection the activity comes after.
+        let activityReader = activityQueries
+        let ((activity, deliverabilityRows), rest) = try Self.concurrently({ [deliverability] in
+            let activity = try activityReader.map { try Self.activityFigures(query, from: $0) }
+            return (activity, try deliverability?(query) ?? [])
+        }, { () throws -> Sequential in
+            let names = try queries.campaignNames()
+            // Rows whose amount cannot be counted (implausible, or overflowing their currency's total) are left out of
+            // every figure below and named in the report's notes.
+            let (payments, paymentNotes) = Self.countable(try attributedPayments(query))
+            let links = try linksSent(query)
+            let interventions = try manualInterventions(query)
+            var notes = paymentNotes
+            let lifetimeValue = try lifetimeValue(query, names: names, notes: &notes)
+            return Sequential(names: names, payments: payments, links: links, interventions: interventions, notes: notes,
+                              lifetimeValue: lifetimeValue, synthetic: try isSynthetic(), deadJobs: try deadJobs(),
+                              churn: try churn(query, names: names), controlGroups: try controlGroups(query))
+        })
+        return try report(query, now: now, activity: activity ?? Self.activityFigures(query, from: queries),
+                          deliverability: deliverabilityRows, rest)
+    }
+
+    /// What `build` reads on `queries` (the calling thread).
+    private struct Sequential {
+        var names: [String: String]
+        var payments: [AttributedPayment]
+        var links: [LinkSent]
+        var interventions: (retried: Int, discarded: Int)
+        var notes: [String]
+        var lifetimeValue: [LifetimeValueRow]
+        var synthetic: Bool
+        var deadJobs: Int
+        var churn: [ChurnRow]
+        var controlGroups: [ControlGroupRow]
+    }
+
+    /// Runs `first` on a worker thread and `second` on the calling thread, and returns both results once both ended
+    /// (the first error, in argument order, is thrown after both ended, so neither outlives the call).
+    private static func concurrently<First, Second>(_ first: @escaping () throws -> First,
+                                                    _ second: () throws -> Second) throws -> (First, Second) {
+        let worker = WorkerHandoff(first)
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global(qos: .userInitiated).async {
+            worker.run()
+            done.signal()
+        }
+        let secondResult = Result { try second() }
+        done.wait()
+        return (try worker.result!.get(), try secondResult.get())
+    }
+
+    private func report(_ query: ReportQuery, now: Int64, activity: (total: ActivityFigures, byCampaign: [String: ActivityFigures]),
+                        deliverability: [DeliverabilityRow], _ rest: Sequential) throws -> Report {
+        let (names, payments, links, interventions) = (rest.names, rest.payments, rest.links, rest.interventions)
         let keyOf: (AttributedPayment) -> String = { payment in
             switch query.grouping {
             case .campaign: payment.campaign(query.model) ?? Self.direct
@@ -109,16 +176,13 @@ public final class ReportBuilder {
             FunnelStage(stage: .linkClicked, count: Set(links.filter(\.clicked).compactMap(\.contactID)).count),
             FunnelStage(stage: .paid, count: headline.customers),
         ]
-        let interventions = try manualInterventions(query)
-        var notes = paymentNotes
-        let lifetimeValue = try lifetimeValue(query, names: names, notes: &notes)
         return Report(
-            query: query, generatedAt: now, synthetic: try isSynthetic(), headline: ReportHeadline(
+            query: query, generatedAt: now, synthetic: rest.synthetic, headline: ReportHeadline(
                 figures: headline, manualInterventions: interventions.retried + interventions.discarded,
-                jobsRetried: interventions.retried, jobsDiscarded: interventions.discarded, deadJobsNow: try deadJobs()),
+                jobsRetried: interventions.retried, jobsDiscarded: interventions.discarded, deadJobsNow: rest.deadJobs),
             funnel: funnel, groups: groups, timeToPurchase: Self.histogram(payments.compactMap(\.timeToFirstPurchase)),
-            churn: try churn(query, names: names), lifetimeValue: lifetimeValue,
-            controlGroups: try controlGroups(query), deliverability: try deliverability?(query) ?? [], notes: notes)
+            churn: rest.churn, lifetimeValue: rest.lifetimeValue,
+            controlGroups: rest.controlGroups, deliverability: deliverability, notes: rest.notes)
     }
 
     /// The group of purchases attributed to no campaign.
@@ -141,7 +205,8 @@ public final class ReportBuilder {
 
     /// One pass over the period's activity rows (one per contact and campaign, in any order): summed per campaign
     /// and, over each contact's campaigns, for the headline.
-    private func activityFigures(_ query: ReportQuery) throws -> (total: ActivityFigures, byCampaign: [String: ActivityFigures]) {
+    private static func activityFigures(_ query: ReportQuery,
+                                        from queries: any ReportQueries) throws -> (total: ActivityFigures, byCampaign: [String: ActivityFigures]) {
         var total = ActivityFigures()
         var byCampaign: [String: ActivityFigures] = [:]
         /// Per contact, over all its campaigns: whether it was sent, opened, clicked and replied to.
@@ -413,6 +478,24 @@ public final class ReportBuilder {
             return DurationBucket(label: label, lowerMs: lower, upperMs: upper,
                                   count: durations.count { $0 >= lower && (upper == nil || $0 < upper!) })
         }
+    }
+}
+
+/// A closure run on a worker thread and its result, handed back to the thread that waits for it.
+///
+/// `@unchecked Sendable`: `work` and `result` are used by one thread at a time: the worker from `run()`'s start to its
+/// end, and the waiting thread only after the worker signalled the end (`ReportBuilder.concurrently`'s semaphore
+/// orders the two). `work` (not `Sendable`: it may capture a connection) is run once and released there.
+private final class WorkerHandoff<Value>: @unchecked Sendable {
+    private var work: (() throws -> Value)?
+    private(set) var result: Result<Value, any Error>?
+
+    init(_ work: @escaping () throws -> Value) { self.work = work }
+
+    func run() {
+        guard let work else { preconditionFailure("WorkerHandoff.run() called twice") }
+        self.work = nil
+        result = Result { try work() }
     }
 }
 

@@ -322,6 +322,14 @@ public final class SQLiteStatement {
         return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
     }
 
+    /// Lends the column's text to `body` as its UTF-8 bytes, read as `string(_:)` reads them (by byte count, a NUL
+    /// kept; `nil` for NULL) but without making a `String` of them: for a loop that only compares them.
+    /// - Important: the buffer is SQLite's, valid only inside `body`.
+    public func withTextBytes<Result>(_ column: Int32, _ body: (UnsafeBufferPointer<UInt8>?) throws -> Result) rethrows -> Result {
+        guard let text = sqlite3_column_text(statement, column) else { return try body(nil) }
+        return try body(UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(statement, column))))
+    }
+
     public func blob(_ column: Int32) -> [UInt8] {
         let count = Int(sqlite3_column_bytes(statement, column))
         guard count > 0, let pointer = sqlite3_column_blob(statement, column) else { return [] }

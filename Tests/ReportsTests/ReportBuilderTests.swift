@@ -3,6 +3,7 @@ import DemoData
 import Foundation
 @testable import Reports
 import Store
+import Synchronization
 import TestSupport
 import XCTest
 
@@ -151,7 +152,7 @@ final class ReportBuilderTests: XCTestCase {
     }
 
     /// Every query's rows, read on each engine, are the same (the PostgreSQL activity also in batches of 2 rows, so
-    /// the cursor is fetched many times); the contact-less activity comes first on both.
+    /// the cursor is fetched many times); the activity in no particular order, compared sorted (the contact-less first).
     func testEveryQueryReturnsTheSameRowsOnBothEngines() throws {
         struct Rows: Equatable {
             var activity: [ReportActivityRow] = []
@@ -176,6 +177,12 @@ final class ReportBuilderTests: XCTestCase {
                 try postgreSQL.forEachActivity(since: since, until: until) { batched.append($0) }
                 XCTAssertEqual(batched, rows.activity)
             }
+            // In no particular order (`ReportQueries.forEachActivity`; SQLite's come in the order of the time index):
+            // compared in SQL's `ORDER BY contact_id NULLS FIRST, campaign_id`.
+            let order = { (row: ReportActivityRow) in
+                (row.contactID == nil ? 0 : 1, row.contactID ?? 0, row.campaign == nil ? 0 : 1, row.campaign ?? "")
+            }
+            rows.activity.sort { order($0) < order($1) }
             for withRule in [false, true] {
                 rows.payments += try queries.attributedPayments(since: since, until: until, lookbackMilliseconds: lookback, withRule: withRule)
             }
@@ -387,6 +394,37 @@ final class ReportBuilderTests: XCTestCase {
             }
             defer { builder.close() }
             XCTAssertEqual(try builder.build(ReportQuery(since: Self.t, until: at(30)), now: at(31)).deliverability, [row])
+        }
+    }
+
+    /// With a second connection (`ReportBuilder(_ location:)`) the email activity and the deliverability rows are read
+    /// on a worker thread while the rest is read on the caller's: the report is the one a single connection gives, for
+    /// every model and grouping; an error on the worker's side is thrown by `build`, and the builder still works after.
+    func testTwoConnectionsGiveTheSameReportAsOne() throws {
+        struct ProviderFailure: Error {}
+        try withHistory {
+            let row = DeliverabilityRow(scope: .campaign, key: "camp-a", sent: 10, bounced: 1, unsubscribed: 0, replied: 2,
+                                        bounceRate: 0.1, unsubscribeRate: 0, replyRate: 0.2)
+            let single = try builder { _ in [row] }
+            defer { single.close() }
+            let failing = Mutex(false)
+            let parallel = try ReportBuilder(location) { _ in
+                if failing.withLock({ $0 }) { throw ProviderFailure() }
+                return [row]
+            }
+            defer { parallel.close() }
+            for model in AttributionModel.allCases {
+                for grouping in ReportGrouping.allCases {
+                    let query = ReportQuery(since: Self.t, until: at(30), model: model, grouping: grouping)
+                    XCTAssertEqual(try parallel.build(query, now: at(31)), try single.build(query, now: at(31)), "\(model) \(grouping)")
+                }
+            }
+            failing.withLock { $0 = true }
+            XCTAssertThrowsError(try parallel.build(ReportQuery(since: Self.t, until: at(30)), now: at(31))) {
+                XCTAssertTrue($0 is ProviderFailure, "\($0)")
+            }
+            failing.withLock { $0 = false }
+            XCTAssertEqual(try parallel.build(ReportQuery(since: Self.t, until: at(30)), now: at(31)).deliverability, [row])
         }
     }
 }

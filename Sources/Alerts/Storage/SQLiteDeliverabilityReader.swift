@@ -37,17 +37,33 @@ public final class SQLiteDeliverabilityReader: DeliverabilityRatesReading {
     /// - Parameters:
     ///   - windowMilliseconds: how far back from `now` activity counts (the deliverability window, 7 days by default).
     ///   - now: the window's end, Unix milliseconds.
-    /// - Complexity: one pass over the window's activity rows per scope (covering indexes).
+    /// - Complexity: per scope, the distinct keys found by one index seek each, then per key and kind one range of
+    ///   the scope's `(key, kind, occurred_at)` index counted: no sort of the window's rows (a `GROUP BY` over the
+    ///   time range sorted every row of the window by its key in a temporary B-tree: about 25 ms per scope for 7 days
+    ///   on a 1,000,000-row table, against a few here).
     public func rates(windowMilliseconds: Int64, now: Int64, minimumSent: Int = 0) throws -> [DeliverabilityRates] {
         var result: [DeliverabilityRates] = []
         for scope in DeliverabilityRates.Scope.allCases {
-            let column = scope.column
-            // SQLite-specific: booleans summed as integers (`sum(kind = 'sent')`; PostgreSQL: `count(*) FILTER`).
+            let (column, index) = (scope.column, scope.index)
+            let count = { (kind: String) in
+                "(SELECT count(*) FROM contact_activity INDEXED BY \(index) WHERE \(column) = keys.key AND kind = '\(kind)' "
+                    + "AND occurred_at > ?1 AND occurred_at <= ?2)"
+            }
+            // SQLite-specific: `INDEXED BY`, `AS MATERIALIZED` (each count computed once). The keys come from a
+            // recursive walk of the index (the next key after the last one), in `BINARY` order as `ORDER BY` gives;
+            // a key with none of the four kinds in the window is left out, as a `GROUP BY` over the window would.
             let statement = try database.prepare("""
-                SELECT \(column), sum(kind = 'sent'), sum(kind = 'bounced'), sum(kind = 'unsubscribed'), sum(kind = 'replied')
-                FROM contact_activity
-                WHERE \(column) IS NOT NULL AND kind IN \(Self.kinds) AND occurred_at > ?1 AND occurred_at <= ?2
-                GROUP BY \(column) HAVING sum(kind = 'sent') >= ?3 ORDER BY \(column)
+                WITH RECURSIVE keys (key) AS (
+                    SELECT min(\(column)) FROM contact_activity INDEXED BY \(index) WHERE \(column) IS NOT NULL
+                    UNION ALL
+                    SELECT (SELECT min(\(column)) FROM contact_activity INDEXED BY \(index) WHERE \(column) > keys.key)
+                    FROM keys WHERE keys.key IS NOT NULL),
+                counts AS MATERIALIZED (
+                    SELECT key, \(count("sent")) AS sent, \(count("bounced")) AS bounced,
+                           \(count("unsubscribed")) AS unsubscribed, \(count("replied")) AS replied
+                    FROM keys WHERE key IS NOT NULL)
+                SELECT key, sent, bounced, unsubscribed, replied FROM counts
+                WHERE sent + bounced + unsubscribed + replied > 0 AND sent >= ?3 ORDER BY key
                 """)
             try statement.bind(1, now - windowMilliseconds)
             try statement.bind(2, now)
@@ -89,4 +105,6 @@ public final class SQLiteDeliverabilityReader: DeliverabilityRatesReading {
 extension DeliverabilityRates.Scope {
     /// The `contact_activity` column the scope groups by.
     var column: String { self == .account ? "account" : "campaign_id" }
+    /// The index on (`column`, kind, occurred_at) (migration 9; the account's is partial: `account IS NOT NULL`).
+    var index: String { self == .account ? "contact_activity_by_account" : "contact_activity_by_campaign_time" }
 }

@@ -67,11 +67,11 @@ public final class HookyardStorage: @unchecked Sendable {
             }
         }
 
-        /// The report builder, opened on first use on a connection of its own that only reads (SQLite's
-        /// `query_only`; PostgreSQL's report queries read in read-only transactions).
+        /// The report builder, opened on first use (its two connections only read: the email activity is read on the second in
+        /// parallel).
         func reports() throws -> ReportBuilder {
             if let reportBuilder { return reportBuilder }
-            let builder = ReportBuilder(queries: try ReportQueriesOpening.open(location), deliverability: configuration.reportDeliverability())
+            let builder = try ReportBuilder(location, deliverability: configuration.reportDeliverability())
             reportBuilder = builder
             return builder
         }

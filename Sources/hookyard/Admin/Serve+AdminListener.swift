@@ -73,14 +73,14 @@ extension Serve {
                                 "hint": "\(listenHint(error, setting: "HOOKYARD_ADMIN_LISTEN (or admin_listen: in the configuration; off turns it off)"))"])
     }
 
-    /// `GET /report`: each request builds the report on a read-only connection of its own (opened per request, like
+    /// `GET /report`: each request builds the report on two read-only connections of its own (opened per request, like
     /// a scrape's: a `ReportBuilder` is not thread-safe), with the daemon's clock as "now".
     static func reportPage(_ settings: HookyardConfiguration, clock: @escaping MillisecondClock, logger: Logger) -> ReportPageRoute {
         let database = settings.databaseLocation
         let deliverability = settings.reportDeliverability()
         return ReportPageRoute(
             makeReport: { query in
-                let builder = ReportBuilder(queries: try StorageOpening.reportQueries(database), deliverability: deliverability)
+                let builder = try ReportBuilder(database, deliverability: deliverability)
                 defer { builder.close() }
                 return try builder.build(query, now: clock())
             },

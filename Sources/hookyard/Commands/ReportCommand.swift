@@ -40,7 +40,9 @@ struct ReportCommand: ParsableCommand {
             let settings = try options.load(rules: false)
             query = try ReportQuery.parse(since: since, until: until, model: model, by: by, lookback: lookback, now: now,
                                           defaultLookbackMilliseconds: settings.reportLookbackMilliseconds)
-            let builder = try openStore { try ReportBuilder(queries: StorageOpening.reportQueries(settings.databaseLocation), deliverability: settings.reportDeliverability()) }
+            let builder = try openStore {
+                try ReportBuilder(settings.databaseLocation, deliverability: settings.reportDeliverability())
+            }
             defer { builder.close() }
             let report = try builder.build(query, now: now)
             switch format {

@@ -28,10 +28,6 @@ enum StorageOpening {
         try AlertStorageOpening.open(location)
     }
 
-    static func reportQueries(_ location: DatabaseLocation) throws -> any ReportQueries {
-        try ReportQueriesOpening.open(location)
-    }
-
     /// Workflow records that cannot write (a dry run's preview): SQLite's `query_only` connection, a PostgreSQL
     /// session whose transactions are read-only (`default_transaction_read_only`).
     static func readOnlyWorkflowRecords(_ location: DatabaseLocation) throws -> any WorkflowRecords {
