@@ -84,8 +84,7 @@ extension PostgreSQLContactStore {
                 } else if column.isUnique {
                     try connection.queryOnce("\(target) = $2 WHERE \(key)", [hit.rowKey, "erased:\(column.table):\(hit.rowKey)"])
                 } else {
-                    var replacement = matcher.redacting(hit.text) ?? "erased"
-                    if matcher.isNamed(in: replacement) { replacement = "erased" }
+                    let replacement = ContactRows.redactedText(hit.text, matcher)
                     try connection.queryOnce("\(target) = $2 WHERE \(key)", [hit.rowKey, replacement])
                 }
             }

@@ -79,8 +79,7 @@ extension SQLiteContactStore {
                 } else if column.isUnique {
                     try run(sql, hit.rowID, "erased:\(column.table):\(hit.rowID)")
                 } else {
-                    var replacement = matcher.redacting(hit.text) ?? "erased"
-                    if matcher.isNamed(in: replacement) { replacement = "erased" }
+                    let replacement = ContactRows.redactedText(hit.text, matcher)
                     try run(sql, hit.rowID, replacement)
                 }
             }
