@@ -5,27 +5,12 @@ import Store
 /// and the export of everything held about a person. Reads run outside transactions (each statement sees one
 /// committed state of the database).
 extension SQLiteContactStore {
-    /// The contact with this email (normalised before the lookup), or `nil`.
-    public func contact(email: String) throws -> Contact? {
-        guard let email = Self.normalisedEmail(email), let id = try contactID(email: email) else { return nil }
-        return try contact(id: id)
-    }
-
     /// The contact with this id, every field filled in, or `nil`.
     public func contact(id: Int64) throws -> Contact? {
         guard var contact = try firstRow("SELECT \(ContactRows.contactColumns) FROM contacts c WHERE c.id = ?", id,
                                          row: Self.contactRow) else { return nil }
         try complete(&contact)
         return contact
-    }
-
-    /// Contacts that match `query` (all when `nil`) and the given payment status and engagement, most recently
-    /// updated first, at most `limit`. Each contact is read completely (a few indexed queries per contact).
-    /// - Throws: `ContactStorageError.segmentQuery` or `SQLiteError`.
-    public func contacts(matching query: SegmentQuery?, paymentStatus: PaymentStatus?, engagement: EngagementLevel?,
-                         limit: Int, now: Int64) throws -> [Contact] {
-        try contacts(matching: ContactFilter(segment: query, paymentStatus: paymentStatus, engagement: engagement),
-                     limit: limit, now: now)
     }
 
     /// Contacts that pass `filter`, most recently updated first, at most `limit`, after `filter.after`. Each contact is
