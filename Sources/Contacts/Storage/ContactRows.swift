@@ -98,6 +98,23 @@ enum ContactRows {
 
     // MARK: Erasure
 
+    /// Every place that still names `email`: each column of `columns()` (`place` gives its table and name) with the
+    /// number of rows `countRows` finds naming the address, columns with none left out; empty, without reading a
+    /// column, for an address that normalises to nothing.
+    static func occurrences<Column>(ofEmail email: String, in columns: () throws -> [Column],
+                                    place: (Column) -> (table: String, name: String),
+                                    countRows: (AddressMatcher, Column) throws -> Int) throws -> [AddressOccurrence] {
+        let matcher = AddressMatcher(email)
+        guard !matcher.address.isEmpty else { return [] }
+        var found: [AddressOccurrence] = []
+        for column in try columns() {
+            let count = try countRows(matcher, column)
+            let (table, name) = place(column)
+            if count > 0 { found.append(AddressOccurrence(table: table, column: name, rows: count)) }
+        }
+        return found
+    }
+
     /// What replaces a non-unique text value that names the address: the value with the spans spelling it replaced
     /// (see `AddressMatcher.redacting`), or `erased` when that still names it or nothing could be replaced.
     static func redactedText(_ text: String, _ matcher: AddressMatcher) -> String {
