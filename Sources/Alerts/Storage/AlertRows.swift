@@ -23,12 +23,16 @@ enum AlertRows {
         return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String]
     }
 
-    /// Whether raising the condition again changes nothing: it is raised, its last notification is younger than
-    /// `repeatAfterMilliseconds`, and the message and context are the same (the stores then write nothing).
-    static func isUnchangedRaise(_ current: AlertRecord?, message: String, context: [String: String], now: Int64,
-                                 repeatAfterMilliseconds: Int64) -> Bool {
-        guard let current, current.state == .raised, let notified = current.lastNotifiedAt else { return false }
-        return now - notified < repeatAfterMilliseconds && current.message == message && current.context == context
+    /// The answer to raising the condition again when that changes nothing (the stores then write nothing): it is
+    /// raised, its last notification is younger than `repeatAfterMilliseconds`, and the message and context are the
+    /// same. `nil` when the raise must be recorded.
+    static func unchangedRaise(_ current: AlertRecord?, message: String, context: [String: String], now: Int64,
+                               repeatAfterMilliseconds: Int64) -> AlertChange? {
+        guard let current, current.state == .raised, let notified = current.lastNotifiedAt,
+              now - notified < repeatAfterMilliseconds, current.message == message, current.context == context else {
+            return nil
+        }
+        return AlertChange(record: current, newlyRaised: false, notified: false, jobID: nil)
     }
 
     /// What raising the condition at `now` makes of the stored record `current` (`nil`: never stored, id 0): a new

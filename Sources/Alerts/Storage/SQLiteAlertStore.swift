@@ -100,10 +100,10 @@ public final class SQLiteAlertStore: AlertStorage {
     public func raise(kind: String, subject: String, message: String, context: [String: String], eventID: Int64?, now: Int64,
                       repeatAfterMilliseconds: Int64, notification: (AlertRecord) -> NewJob?) throws -> AlertChange {
         let contextText = try AlertRows.contextText(context)
-        if let current = try alert(kind: kind, subject: subject),
-           AlertRows.isUnchangedRaise(current, message: message, context: context, now: now,
-                                      repeatAfterMilliseconds: repeatAfterMilliseconds) {
-            return AlertChange(record: current, newlyRaised: false, notified: false, jobID: nil)
+        if let unchanged = AlertRows.unchangedRaise(try alert(kind: kind, subject: subject), message: message,
+                                                    context: context, now: now,
+                                                    repeatAfterMilliseconds: repeatAfterMilliseconds) {
+            return unchanged
         }
         return try database.transaction {
             let current = try alert(kind: kind, subject: subject)

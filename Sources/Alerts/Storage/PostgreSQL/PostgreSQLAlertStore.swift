@@ -101,20 +101,17 @@ public final class PostgreSQLAlertStore: AlertStorage {
         return counts
     }
 
-    /// Records that the condition holds, in one transaction. It is notified when it was not raised (a new episode),
-    /// or when its last notification is at least `repeatAfterMilliseconds` old; `notification` then gets the updated
-    /// record and returns the job to queue (or `nil`). Otherwise only the message, context and `lastRaisedAt` change,
-    /// and nothing is written when they are the same.
-    ///
-    /// Across nodes: the row is locked (or claimed, for a condition never stored) before it is read in the
-    /// transaction, so of two nodes raising the same condition at once one begins the episode and the other sees it.
+    /// As `SQLiteAlertStore.raise`: records that the condition holds, in one transaction, notifying a new episode or
+    /// a repeat that is due. Across nodes: the row is locked (or claimed, for a condition never stored) before it is
+    /// read in the transaction, so of two nodes raising the same condition at once one begins the episode and the
+    /// other sees it.
     public func raise(kind: String, subject: String, message: String, context: [String: String], eventID: Int64?, now: Int64,
                       repeatAfterMilliseconds: Int64, notification: (AlertRecord) -> NewJob?) throws -> AlertChange {
         let contextText = try AlertRows.contextText(context)
-        if let current = try alert(kind: kind, subject: subject),
-           AlertRows.isUnchangedRaise(current, message: message, context: context, now: now,
-                                      repeatAfterMilliseconds: repeatAfterMilliseconds) {
-            return AlertChange(record: current, newlyRaised: false, notified: false, jobID: nil)
+        if let unchanged = AlertRows.unchangedRaise(try alert(kind: kind, subject: subject), message: message,
+                                                    context: context, now: now,
+                                                    repeatAfterMilliseconds: repeatAfterMilliseconds) {
+            return unchanged
         }
         return try connection.transaction {
             var current = try lockedAlert(kind: kind, subject: subject)
