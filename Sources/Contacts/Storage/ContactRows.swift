@@ -41,6 +41,21 @@ enum ContactRows {
         observation.source == .instantly && observation.activity != nil ? observation.campaignID : nil
     }
 
+    // MARK: Segment membership
+
+    /// The segments whose membership changes: for each name's first query in `segments` (`values` holds their
+    /// evaluations, in the same order), its new membership when it differs from `recorded` (a segment not recorded
+    /// is not a member). In `segments`' order.
+    static func membershipChanges(_ segments: [SegmentQuery], values: [Bool],
+                                  recorded: [String: Bool]) -> [(segment: SegmentQuery, isMember: Bool)] {
+        var seen = Set<String>()
+        var changes: [(segment: SegmentQuery, isMember: Bool)] = []
+        for (segment, isMember) in zip(segments, values) where seen.insert(segment.name).inserted {
+            if isMember != (recorded[segment.name] ?? false) { changes.append((segment, isMember)) }
+        }
+        return changes
+    }
+
     // MARK: Subscription precedence
 
     /// Stripe subscription statuses by precedence when two events carry the same time.
