@@ -41,6 +41,15 @@ enum ContactRows {
         observation.source == .instantly && observation.activity != nil ? observation.campaignID : nil
     }
 
+    // MARK: Registrations
+
+    /// Refuses a registration without a product or a reference (`ContactStorageError.emptyRegistration` naming the
+    /// empty one, the product first), before anything is read or written.
+    static func checkRegistration(product: String, reference: String) throws {
+        guard !product.isEmpty else { throw ContactStorageError.emptyRegistration("product") }
+        guard !reference.isEmpty else { throw ContactStorageError.emptyRegistration("reference") }
+    }
+
     // MARK: Segment membership
 
     /// The segments whose membership changes: for each name's first query in `segments` (`values` holds their
