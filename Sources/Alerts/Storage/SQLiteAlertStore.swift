@@ -29,16 +29,10 @@ public final class SQLiteAlertStore: AlertStorage {
 
     public func close() { database.close() }
 
-    private static let columns = """
-        id, kind, subject, state, first_raised_at, last_raised_at, last_notified_at, times_notified, last_message, context,
-        cleared_at, event_id
-        """
-
     /// - Throws: `SQLiteDecodingError` for a state or a context Hookyard never writes.
     private func record(from row: SQLiteStatement) throws -> AlertRecord {
         // Written only by `raise` as a JSON object of strings: anything else is an impossible value.
-        guard let text = row.string(9),
-              let context = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String] else {
+        guard let context = AlertRows.context(fromText: row.string(9)) else {
             throw row.decodingError([String: String].self, column: 9)
         }
         return AlertRecord(id: row.int(0), kind: row.string(1) ?? "", subject: row.string(2) ?? "",
@@ -50,7 +44,7 @@ public final class SQLiteAlertStore: AlertStorage {
 
     /// The condition's row, or `nil` when it was never raised.
     public func alert(kind: String, subject: String) throws -> AlertRecord? {
-        let statement = try database.prepare("SELECT \(Self.columns) FROM alerts WHERE kind = ?1 AND subject = ?2")
+        let statement = try database.prepare("SELECT \(AlertRows.columns) FROM alerts WHERE kind = ?1 AND subject = ?2")
         try statement.bind(1, kind)
         try statement.bind(2, subject)
         guard try statement.step() else { return nil }
@@ -61,7 +55,7 @@ public final class SQLiteAlertStore: AlertStorage {
     /// cleared first).
     public func alerts(includeCleared: Bool) throws -> [AlertRecord] {
         let statement = try database.prepare("""
-            SELECT \(Self.columns) FROM alerts WHERE state = 'raised' OR ?1
+            SELECT \(AlertRows.columns) FROM alerts WHERE state = 'raised' OR ?1
             ORDER BY state = 'cleared', coalesce(cleared_at, first_raised_at) DESC, id DESC
             """)
         try statement.bind(1, includeCleared ? 1 : 0)
@@ -105,31 +99,19 @@ public final class SQLiteAlertStore: AlertStorage {
     /// - Parameter eventID: the stored event that caused the condition, if any (see the type's comment).
     public func raise(kind: String, subject: String, message: String, context: [String: String], eventID: Int64?, now: Int64,
                       repeatAfterMilliseconds: Int64, notification: (AlertRecord) -> NewJob?) throws -> AlertChange {
-        let contextText = String(decoding: try JSONSerialization.data(withJSONObject: context, options: [.sortedKeys]), as: UTF8.self)
-        if let current = try alert(kind: kind, subject: subject), current.state == .raised,
-           let notified = current.lastNotifiedAt, now - notified < repeatAfterMilliseconds,
-           current.message == message, current.context == context {
-            return AlertChange(record: current, newlyRaised: false, notified: false, jobID: nil)
+        let contextText = try AlertRows.contextText(context)
+        if let unchanged = AlertRows.unchangedRaise(try alert(kind: kind, subject: subject), message: message,
+                                                    context: context, now: now,
+                                                    repeatAfterMilliseconds: repeatAfterMilliseconds) {
+            return unchanged
         }
         return try database.transaction {
             let current = try alert(kind: kind, subject: subject)
-            let newlyRaised = current?.state != .raised
-            let due = newlyRaised || current?.lastNotifiedAt.map { now - $0 >= repeatAfterMilliseconds } ?? true
-            var record = current ?? AlertRecord(id: 0, kind: kind, subject: subject, state: .raised, firstRaisedAt: now, lastRaisedAt: now,
-                                                lastNotifiedAt: nil, timesNotified: 0, message: message, context: context,
-                                                clearedAt: nil, eventID: nil)
-            if newlyRaised {
-                record.firstRaisedAt = now
-                record.timesNotified = 0
-                record.clearedAt = nil
-            }
-            record.state = .raised
-            record.lastRaisedAt = now
-            record.message = message
-            record.context = context
+            let raising = AlertRows.raising(current, kind: kind, subject: subject, message: message, context: context,
+                                            now: now, repeatAfterMilliseconds: repeatAfterMilliseconds)
+            let (newlyRaised, due) = (raising.newlyRaised, raising.due)
+            var record = raising.record
             if due {
-                record.lastNotifiedAt = now
-                record.timesNotified += 1
                 record.eventID = try existingEvent(eventID) ?? existingEvent(record.eventID) ?? newestEvent()
             }
             // SQLite-specific: upsert `ON CONFLICT ... DO UPDATE ... excluded.`; `RETURNING` (PostgreSQL has it too).
@@ -167,9 +149,7 @@ public final class SQLiteAlertStore: AlertStorage {
         guard try alert(kind: kind, subject: subject)?.state == .raised else { return nil }
         return try database.transaction {
             guard var record = try alert(kind: kind, subject: subject), record.state == .raised else { return nil }
-            record.state = .cleared
-            record.clearedAt = now
-            record.message = message
+            record = AlertRows.clearing(record, message: message, now: now)
             record.eventID = try existingEvent(record.eventID) ?? newestEvent()
             let update = try database.prepare("""
                 UPDATE alerts SET state = 'cleared', cleared_at = ?2, last_message = ?3, event_id = ?4 WHERE id = ?1

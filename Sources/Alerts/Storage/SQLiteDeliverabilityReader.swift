@@ -30,8 +30,6 @@ public final class SQLiteDeliverabilityReader: DeliverabilityRatesReading {
         if ownsConnection { database.close() }
     }
 
-    private static let kinds = "('sent', 'bounced', 'unsubscribed', 'replied')"
-
     /// Every account and every campaign with at least `minimumSent` emails sent in the window, accounts first, each
     /// scope sorted by key.
     /// - Parameters:
@@ -82,7 +80,7 @@ public final class SQLiteDeliverabilityReader: DeliverabilityRatesReading {
     public func rates(scope: DeliverabilityRates.Scope, key: String, windowMilliseconds: Int64, now: Int64) throws -> DeliverabilityRates {
         let statement = try database.prepare("""
             SELECT kind, count(*) FROM contact_activity
-            WHERE \(scope.column) = ?1 AND kind IN \(Self.kinds) AND occurred_at > ?2 AND occurred_at <= ?3 GROUP BY kind
+            WHERE \(scope.column) = ?1 AND kind IN \(AlertRows.deliverabilityKinds) AND occurred_at > ?2 AND occurred_at <= ?3 GROUP BY kind
             """)
         try statement.bind(1, key)
         try statement.bind(2, now - windowMilliseconds)
@@ -90,13 +88,7 @@ public final class SQLiteDeliverabilityReader: DeliverabilityRatesReading {
         var rates = DeliverabilityRates(scope: scope, key: key, sent: 0, bounced: 0, unsubscribed: 0, replied: 0)
         while try statement.step() {
             let count = Int(statement.int(1))
-            switch statement.string(0) {
-            case "sent": rates.sent = count
-            case "bounced": rates.bounced = count
-            case "unsubscribed": rates.unsubscribed = count
-            case "replied": rates.replied = count
-            default: break
-            }
+            AlertRows.setCount(count, ofKind: statement.string(0), in: &rates)
         }
         return rates
     }

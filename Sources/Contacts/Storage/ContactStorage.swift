@@ -109,3 +109,21 @@ public protocol ContactStorage: AnyObject {
     /// Releases the storage's resources; later calls throw. Safe to call twice.
     func close()
 }
+
+/// The reads every engine answers the same way from its other reads (the stores do not repeat them).
+extension ContactStorage {
+    /// The contact with this email (normalised before the lookup), or `nil`: `contactID(email:)`, then
+    /// `contact(id:)`.
+    public func contact(email: String) throws -> Contact? {
+        guard let email = EmailAddress.normalizedOrNil(email), let id = try contactID(email: email) else { return nil }
+        return try contact(id: id)
+    }
+
+    /// Contacts that match `query` (all when `nil`) and the given payment status and engagement, most recently
+    /// updated first, at most `limit`: `contacts(matching:limit:now:)` with that `ContactFilter`.
+    public func contacts(matching query: SegmentQuery?, paymentStatus: PaymentStatus?, engagement: EngagementLevel?,
+                         limit: Int, now: Int64) throws -> [Contact] {
+        try contacts(matching: ContactFilter(segment: query, paymentStatus: paymentStatus, engagement: engagement),
+                     limit: limit, now: now)
+    }
+}

@@ -45,16 +45,10 @@ public final class PostgreSQLAlertStore: AlertStorage {
         if ownsConnection { connection.close() }
     }
 
-    private static let columns = """
-        id, kind, subject, state, first_raised_at, last_raised_at, last_notified_at, times_notified, last_message, context,
-        cleared_at, event_id
-        """
-
     /// - Throws: `PostgreSQLDecodingError` for a state or a context Hookyard never writes.
     private func record(from row: PostgreSQLRow) throws -> AlertRecord {
         // Written only by `raise` as a JSON object of strings: anything else is an impossible value.
-        guard let text = row.optionalString(9),
-              let context = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String] else {
+        guard let context = AlertRows.context(fromText: row.optionalString(9)) else {
             throw row.decodingError([String: String].self, 9)
         }
         return AlertRecord(id: try row.int(0), kind: try row.string(1), subject: try row.string(2),
@@ -65,13 +59,13 @@ public final class PostgreSQLAlertStore: AlertStorage {
     }
 
     public func alert(kind: String, subject: String) throws -> AlertRecord? {
-        try connection.query("SELECT \(Self.columns) FROM alerts WHERE kind = $1 AND subject = $2", [kind, subject])
+        try connection.query("SELECT \(AlertRows.columns) FROM alerts WHERE kind = $1 AND subject = $2", [kind, subject])
             .first.map(record(from:))
     }
 
     /// The condition's row, locked until the transaction ends (`FOR UPDATE`).
     private func lockedAlert(kind: String, subject: String) throws -> AlertRecord? {
-        try connection.query("SELECT \(Self.columns) FROM alerts WHERE kind = $1 AND subject = $2 FOR UPDATE", [kind, subject])
+        try connection.query("SELECT \(AlertRows.columns) FROM alerts WHERE kind = $1 AND subject = $2 FOR UPDATE", [kind, subject])
             .first.map(record(from:))
     }
 
@@ -79,7 +73,7 @@ public final class PostgreSQLAlertStore: AlertStorage {
     /// cleared first).
     public func alerts(includeCleared: Bool) throws -> [AlertRecord] {
         try connection.query("""
-            SELECT \(Self.columns) FROM alerts WHERE state = 'raised' OR $1
+            SELECT \(AlertRows.columns) FROM alerts WHERE state = 'raised' OR $1
             ORDER BY state = 'cleared', coalesce(cleared_at, first_raised_at) DESC, id DESC
             """, [includeCleared]).rows.map(record(from:))
     }
@@ -107,20 +101,17 @@ public final class PostgreSQLAlertStore: AlertStorage {
         return counts
     }
 
-    /// Records that the condition holds, in one transaction. It is notified when it was not raised (a new episode),
-    /// or when its last notification is at least `repeatAfterMilliseconds` old; `notification` then gets the updated
-    /// record and returns the job to queue (or `nil`). Otherwise only the message, context and `lastRaisedAt` change,
-    /// and nothing is written when they are the same.
-    ///
-    /// Across nodes: the row is locked (or claimed, for a condition never stored) before it is read in the
-    /// transaction, so of two nodes raising the same condition at once one begins the episode and the other sees it.
+    /// As `SQLiteAlertStore.raise`: records that the condition holds, in one transaction, notifying a new episode or
+    /// a repeat that is due. Across nodes: the row is locked (or claimed, for a condition never stored) before it is
+    /// read in the transaction, so of two nodes raising the same condition at once one begins the episode and the
+    /// other sees it.
     public func raise(kind: String, subject: String, message: String, context: [String: String], eventID: Int64?, now: Int64,
                       repeatAfterMilliseconds: Int64, notification: (AlertRecord) -> NewJob?) throws -> AlertChange {
-        let contextText = String(decoding: try JSONSerialization.data(withJSONObject: context, options: [.sortedKeys]), as: UTF8.self)
-        if let current = try alert(kind: kind, subject: subject), current.state == .raised,
-           let notified = current.lastNotifiedAt, now - notified < repeatAfterMilliseconds,
-           current.message == message, current.context == context {
-            return AlertChange(record: current, newlyRaised: false, notified: false, jobID: nil)
+        let contextText = try AlertRows.contextText(context)
+        if let unchanged = AlertRows.unchangedRaise(try alert(kind: kind, subject: subject), message: message,
+                                                    context: context, now: now,
+                                                    repeatAfterMilliseconds: repeatAfterMilliseconds) {
+            return unchanged
         }
         return try connection.transaction {
             var current = try lockedAlert(kind: kind, subject: subject)
@@ -134,23 +125,11 @@ public final class PostgreSQLAlertStore: AlertStorage {
                     """, [kind, subject, now, message, contextText])
                 if claimed.count == 0 { current = try lockedAlert(kind: kind, subject: subject) }
             }
-            let newlyRaised = current?.state != .raised
-            let due = newlyRaised || current?.lastNotifiedAt.map { now - $0 >= repeatAfterMilliseconds } ?? true
-            var record = current ?? AlertRecord(id: 0, kind: kind, subject: subject, state: .raised, firstRaisedAt: now, lastRaisedAt: now,
-                                                lastNotifiedAt: nil, timesNotified: 0, message: message, context: context,
-                                                clearedAt: nil, eventID: nil)
-            if newlyRaised {
-                record.firstRaisedAt = now
-                record.timesNotified = 0
-                record.clearedAt = nil
-            }
-            record.state = .raised
-            record.lastRaisedAt = now
-            record.message = message
-            record.context = context
+            let raising = AlertRows.raising(current, kind: kind, subject: subject, message: message, context: context,
+                                            now: now, repeatAfterMilliseconds: repeatAfterMilliseconds)
+            let (newlyRaised, due) = (raising.newlyRaised, raising.due)
+            var record = raising.record
             if due {
-                record.lastNotifiedAt = now
-                record.timesNotified += 1
                 record.eventID = try existingEvent(eventID) ?? existingEvent(record.eventID) ?? newestEvent()
             }
             // The row exists now (claimed above or locked), so this is an update of the locked row.
@@ -177,9 +156,7 @@ public final class PostgreSQLAlertStore: AlertStorage {
         guard try alert(kind: kind, subject: subject)?.state == .raised else { return nil }
         return try connection.transaction {
             guard var record = try lockedAlert(kind: kind, subject: subject), record.state == .raised else { return nil }
-            record.state = .cleared
-            record.clearedAt = now
-            record.message = message
+            record = AlertRows.clearing(record, message: message, now: now)
             record.eventID = try existingEvent(record.eventID) ?? newestEvent()
             try connection.query("UPDATE alerts SET state = 'cleared', cleared_at = $2, last_message = $3, event_id = $4 WHERE id = $1",
                                  [record.id, now, message, record.eventID])

@@ -32,8 +32,6 @@ public final class PostgreSQLDeliverabilityReader: DeliverabilityRatesReading {
         if ownsConnection { connection.close() }
     }
 
-    private static let kinds = "('sent', 'bounced', 'unsubscribed', 'replied')"
-
     /// Every account and every campaign with at least `minimumSent` emails sent in the window, accounts first, each
     /// scope sorted by key (byte order: the columns are `COLLATE "C"`).
     public func rates(windowMilliseconds: Int64, now: Int64, minimumSent: Int = 0) throws -> [DeliverabilityRates] {
@@ -45,7 +43,7 @@ public final class PostgreSQLDeliverabilityReader: DeliverabilityRatesReading {
                 SELECT \(column), count(*) FILTER (WHERE kind = 'sent'), count(*) FILTER (WHERE kind = 'bounced'),
                        count(*) FILTER (WHERE kind = 'unsubscribed'), count(*) FILTER (WHERE kind = 'replied')
                 FROM contact_activity
-                WHERE \(column) IS NOT NULL AND kind IN \(Self.kinds) AND occurred_at > $1 AND occurred_at <= $2
+                WHERE \(column) IS NOT NULL AND kind IN \(AlertRows.deliverabilityKinds) AND occurred_at > $1 AND occurred_at <= $2
                 GROUP BY \(column) HAVING count(*) FILTER (WHERE kind = 'sent') >= $3 ORDER BY \(column)
                 """, [now - windowMilliseconds, now, Int64(minimumSent)])
             for row in rows.rows {
@@ -61,18 +59,12 @@ public final class PostgreSQLDeliverabilityReader: DeliverabilityRatesReading {
     public func rates(scope: DeliverabilityRates.Scope, key: String, windowMilliseconds: Int64, now: Int64) throws -> DeliverabilityRates {
         let rows = try connection.query("""
             SELECT kind, count(*) FROM contact_activity
-            WHERE \(scope.column) = $1 AND kind IN \(Self.kinds) AND occurred_at > $2 AND occurred_at <= $3 GROUP BY kind
+            WHERE \(scope.column) = $1 AND kind IN \(AlertRows.deliverabilityKinds) AND occurred_at > $2 AND occurred_at <= $3 GROUP BY kind
             """, [key, now - windowMilliseconds, now])
         var rates = DeliverabilityRates(scope: scope, key: key, sent: 0, bounced: 0, unsubscribed: 0, replied: 0)
         for row in rows.rows {
             let count = Int(try row.int(1))
-            switch try row.string(0) {
-            case "sent": rates.sent = count
-            case "bounced": rates.bounced = count
-            case "unsubscribed": rates.unsubscribed = count
-            case "replied": rates.replied = count
-            default: break
-            }
+            AlertRows.setCount(count, ofKind: try row.string(0), in: &rates)
         }
         return rates
     }

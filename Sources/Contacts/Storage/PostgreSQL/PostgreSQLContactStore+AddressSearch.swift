@@ -58,14 +58,8 @@ extension PostgreSQLContactStore {
     /// Every place in the database that still names `email`: each table and text column with the number of rows
     /// whose value contains the address (see `AddressMatcher`). Empty when no copy is left. O(database size).
     public func occurrences(ofEmail email: String) throws -> [AddressOccurrence] {
-        let matcher = AddressMatcher(email)
-        guard !matcher.address.isEmpty else { return [] }
-        var found: [AddressOccurrence] = []
-        for column in try textColumns() {
-            let count = try rows(naming: matcher, in: column).count
-            if count > 0 { found.append(AddressOccurrence(table: column.table, column: column.name, rows: count)) }
-        }
-        return found
+        try ContactRows.occurrences(ofEmail: email, in: textColumns, place: { ($0.table, $0.name) },
+                                    countRows: { try rows(naming: $0, in: $1).count })
     }
 
     /// Replaces what names the address in every text column not handled before, as the SQLite store does: a unique
@@ -84,8 +78,7 @@ extension PostgreSQLContactStore {
                 } else if column.isUnique {
                     try connection.queryOnce("\(target) = $2 WHERE \(key)", [hit.rowKey, "erased:\(column.table):\(hit.rowKey)"])
                 } else {
-                    var replacement = matcher.redacting(hit.text) ?? "erased"
-                    if matcher.isNamed(in: replacement) { replacement = "erased" }
+                    let replacement = ContactRows.redactedText(hit.text, matcher)
                     try connection.queryOnce("\(target) = $2 WHERE \(key)", [hit.rowKey, replacement])
                 }
             }

@@ -5,34 +5,12 @@ import Store
 /// Reading contacts on PostgreSQL: one contact, lists and counts by segment, a contact's timeline, and the export of
 /// everything held about a person. Reads outside a transaction see one committed state per statement.
 extension PostgreSQLContactStore {
-    private static let contactColumns = """
-        c.id, c.email, c.first_seen_at, c.last_engagement_at, c.sent, c.opened, c.clicked, c.replied, c.bounced,
-        c.unsubscribed, c.meeting_booked, c.interest_status, c.payment_status, c.engagement, c.subscription_id,
-        c.subscription_status, c.subscription_price, c.subscription_product, c.subscription_tier,
-        c.subscription_period_end, c.tier, c.product_interest, c.do_not_contact, c.first_campaign, c.last_campaign,
-        c.updated_at
-        """
-
-    /// The contact with this email (normalised before the lookup), or `nil`.
-    public func contact(email: String) throws -> Contact? {
-        guard let email = Self.normalisedEmail(email), let id = try contactID(email: email) else { return nil }
-        return try contact(id: id)
-    }
-
     /// The contact with this id, every field filled in, or `nil`.
     public func contact(id: Int64) throws -> Contact? {
-        guard var contact = try firstRow("SELECT \(Self.contactColumns) FROM contacts c WHERE c.id = $1", id,
+        guard var contact = try firstRow("SELECT \(ContactRows.contactColumns) FROM contacts c WHERE c.id = $1", id,
                                          row: Self.contactRow) else { return nil }
         try complete(&contact)
         return contact
-    }
-
-    /// Contacts that match `query` (all when `nil`) and the given payment status and engagement, most recently
-    /// updated first, at most `limit`.
-    public func contacts(matching query: SegmentQuery?, paymentStatus: PaymentStatus?, engagement: EngagementLevel?,
-                         limit: Int, now: Int64) throws -> [Contact] {
-        try contacts(matching: ContactFilter(segment: query, paymentStatus: paymentStatus, engagement: engagement),
-                     limit: limit, now: now)
     }
 
     /// Contacts that pass `filter`, most recently updated first, at most `limit`, after `filter.after`.
@@ -78,7 +56,7 @@ extension PostgreSQLContactStore {
         let where_ = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         if let query = filter.segment { try checkCompiles([query]) }
         var contacts = try rows("""
-            SELECT \(Self.contactColumns) FROM contacts c \(where_) ORDER BY c.updated_at DESC, c.id DESC
+            SELECT \(ContactRows.contactColumns) FROM contacts c \(where_) ORDER BY c.updated_at DESC, c.id DESC
             LIMIT \(limitPlaceholder)
             """, arguments: arguments, once: filter.segment != nil, row: Self.contactRow)
         for index in contacts.indices { try complete(&contacts[index]) }
@@ -228,7 +206,7 @@ extension PostgreSQLContactStore {
 
     // MARK: Row mapping
 
-    /// Maps `contactColumns`; leads, customers, revenue and segments are filled by `complete`.
+    /// Maps `ContactRows.contactColumns`; leads, customers, revenue and segments are filled by `complete`.
     /// - Throws: `PostgreSQLDecodingError` for a value this build cannot read.
     private static func contactRow(_ row: PostgreSQLRow) throws -> Contact {
         var counts: [ContactActivity: Int] = [:]

@@ -11,8 +11,7 @@ extension PostgreSQLContactStore {
     /// product) makes a repeated registration store nothing; the contact's row is held for its segments.
     public func register(email: String, product: String, reference: String, seats: Int?, eventID: Int64,
                          segments: [SegmentQuery], now: Int64) throws -> RegistrationResult {
-        guard !product.isEmpty else { throw ContactStorageError.emptyRegistration("product") }
-        guard !reference.isEmpty else { throw ContactStorageError.emptyRegistration("reference") }
+        try ContactRows.checkRegistration(product: product, reference: reference)
         return try connection.transaction {
             try checkCompiles(segments)
             let normalised = ContactObservation.normalise(email: email)

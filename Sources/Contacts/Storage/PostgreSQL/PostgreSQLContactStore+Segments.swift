@@ -80,11 +80,9 @@ extension PostgreSQLContactStore {
         _ = try rows("SELECT segment, member FROM contact_segments WHERE contact_id = $1", contactID) { row in
             members[try row.string(0)] = try row.int(1) != 0
         }
-        var seen = Set<String>()
         var eventID: Int64?
         var transitions: [SegmentTransition] = []
-        for (segment, isMember) in zip(segments, values) where seen.insert(segment.name).inserted {
-            guard isMember != (members[segment.name] ?? false) else { continue }
+        for (segment, isMember) in ContactRows.membershipChanges(segments, values: values, recorded: members) {
             let entry: Int64?
             if isMember {
                 entry = try firstRow("""

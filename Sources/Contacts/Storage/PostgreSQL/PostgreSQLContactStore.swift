@@ -351,11 +351,6 @@ public final class PostgreSQLContactStore: ContactStorage {
         return transitions
     }
 
-    /// Activities that count as the person engaging (`last_engagement_at`); sends, bounces and unsubscribes do not.
-    private static let engagingActivities: Set<ContactActivity> = [.opened, .clicked, .replied, .meetingBooked]
-    /// Interest statuses that are not the person engaging (an auto-reply, or someone else answering).
-    private static let nonEngagingInterest: Set<String> = ["out_of_office", "wrong_person"]
-
     /// Records the observation's lead, activity, interest, lead fields, payment and subscription on the contact (not
     /// the derived columns). The caller holds the contact's row.
     private func applyEffects(of observation: ContactObservation, to contactID: Int64) throws {
@@ -382,14 +377,9 @@ public final class PostgreSQLContactStore: ContactStorage {
                 VALUES ($1, $2, $3, $4::text, $5, $6::text)
                 """, contactID, observation.eventID, activity.rawValue, observation.campaignID, at, observation.account)
         }
-        let engaging = observation.activity.map { Self.engagingActivities.contains($0) } == true
-            || observation.interestStatus.map { !Self.nonEngagingInterest.contains($0) } == true
-        let doNotContact: String? = switch observation.activity {
-        case .unsubscribed?: "unsubscribed"
-        case .bounced?: "bounced"
-        default: nil
-        }
-        let campaignTouch = observation.source == .instantly && observation.activity != nil ? observation.campaignID : nil
+        let engaging = ContactRows.isEngaging(observation)
+        let doNotContact = ContactRows.doNotContactReason(observation)
+        let campaignTouch = ContactRows.campaignTouch(observation)
         // PostgreSQL-specific: a boolean counts as 1 only once cast (`::int`); LEAST/GREATEST for min/max(a, b).
         try run("""
             UPDATE contacts SET
@@ -464,14 +454,6 @@ public final class PostgreSQLContactStore: ContactStorage {
                 payment.rule)
     }
 
-    /// Stripe subscription statuses by precedence when two events carry the same time.
-    private static let statusRank: [String: Int] = [
-        "incomplete": 0, "trialing": 1, "active": 2, "paused": 2, "past_due": 3, "unpaid": 4,
-        "incomplete_expired": 5, "canceled": 5,
-    ]
-    /// Statuses a subscription never leaves.
-    private static let terminalStatuses: Set<String> = ["canceled", "incomplete_expired"]
-
     /// Stores the subscription state unless the stored one is newer, as the SQLite store does. The caller holds the
     /// contact's row, so the read and the write see no one else's change in between.
     private func applySubscription(_ subscription: ObservedSubscription, occurredAt: Int64, contactID: Int64) throws {
@@ -479,31 +461,20 @@ public final class PostgreSQLContactStore: ContactStorage {
             SELECT subscription_id, subscription_status, subscription_price, subscription_product, subscription_tier,
                 subscription_period_end, subscription_at FROM contacts WHERE id = $1
             """, contactID) { row in
-            (id: row.optionalString(0), status: row.optionalString(1) ?? "", price: row.optionalString(2),
-             product: row.optionalString(3), tier: row.optionalString(4), periodEnd: try row.optionalInt(5),
-             at: try row.optionalInt(6))
+            ContactRows.StoredSubscription(
+                id: row.optionalString(0), status: row.optionalString(1) ?? "", price: row.optionalString(2),
+                product: row.optionalString(3), tier: row.optionalString(4), periodEnd: try row.optionalInt(5),
+                at: try row.optionalInt(6))
         }
-        guard let stored else { return }
-        let same = stored.id == subscription.id
-        if let storedAt = stored.at {
-            let storedEnded = Self.terminalStatuses.contains(stored.status)
-            let endsNow = Self.terminalStatuses.contains(subscription.status)
-            if same, storedEnded, subscription.status != stored.status { return }
-            if !same, endsNow, !storedEnded { return }
-            if occurredAt < storedAt { return }
-            if occurredAt == storedAt, Self.statusRank[subscription.status, default: 0] < Self.statusRank[stored.status, default: 0] {
-                return
-            }
+        guard let stored, let write = ContactRows.subscriptionWrite(subscription, occurredAt: occurredAt, over: stored) else {
+            return
         }
         try run("""
             UPDATE contacts SET subscription_id = $2, subscription_status = $3, subscription_price = $4::text,
                 subscription_product = $5::text, subscription_tier = $6::text, subscription_period_end = $7::bigint,
                 subscription_at = $8
             WHERE id = $1
-            """, contactID, subscription.id, subscription.status,
-            subscription.priceID ?? (same ? stored.price : nil), subscription.productID ?? (same ? stored.product : nil),
-            subscription.tier ?? (same ? stored.tier : nil),
-            subscription.currentPeriodEnd ?? (same ? stored.periodEnd : nil), occurredAt)
+            """, contactID, write.id, write.status, write.price, write.product, write.tier, write.periodEnd, occurredAt)
     }
 
     /// Recomputes payment status, tier, engagement and `updated_at`. - Returns: the contact's email.

@@ -53,14 +53,8 @@ extension SQLiteContactStore {
     /// number of rows whose value contains the address, in any letter case, NFC or NFD, JSON-escaped or
     /// percent-encoded (see `AddressMatcher`). Empty when no copy is left. Reads every text value: O(database size).
     public func occurrences(ofEmail email: String) throws -> [AddressOccurrence] {
-        let matcher = AddressMatcher(email)
-        guard !matcher.address.isEmpty else { return [] }
-        var found: [AddressOccurrence] = []
-        for column in try textColumns() {
-            let count = try rows(naming: matcher, in: column).count
-            if count > 0 { found.append(AddressOccurrence(table: column.table, column: column.name, rows: count)) }
-        }
-        return found
+        try ContactRows.occurrences(ofEmail: email, in: textColumns, place: { ($0.table, $0.name) },
+                                    countRows: { try rows(naming: $0, in: $1).count })
     }
 
     /// Replaces what names the address in every text column not handled before: a unique value or a blob whole
@@ -79,8 +73,7 @@ extension SQLiteContactStore {
                 } else if column.isUnique {
                     try run(sql, hit.rowID, "erased:\(column.table):\(hit.rowID)")
                 } else {
-                    var replacement = matcher.redacting(hit.text) ?? "erased"
-                    if matcher.isNamed(in: replacement) { replacement = "erased" }
+                    let replacement = ContactRows.redactedText(hit.text, matcher)
                     try run(sql, hit.rowID, replacement)
                 }
             }

@@ -5,35 +5,12 @@ import Store
 /// and the export of everything held about a person. Reads run outside transactions (each statement sees one
 /// committed state of the database).
 extension SQLiteContactStore {
-    private static let contactColumns = """
-        c.id, c.email, c.first_seen_at, c.last_engagement_at, c.sent, c.opened, c.clicked, c.replied, c.bounced,
-        c.unsubscribed, c.meeting_booked, c.interest_status, c.payment_status, c.engagement, c.subscription_id,
-        c.subscription_status, c.subscription_price, c.subscription_product, c.subscription_tier,
-        c.subscription_period_end, c.tier, c.product_interest, c.do_not_contact, c.first_campaign, c.last_campaign,
-        c.updated_at
-        """
-
-    /// The contact with this email (normalised before the lookup), or `nil`.
-    public func contact(email: String) throws -> Contact? {
-        guard let email = Self.normalisedEmail(email), let id = try contactID(email: email) else { return nil }
-        return try contact(id: id)
-    }
-
     /// The contact with this id, every field filled in, or `nil`.
     public func contact(id: Int64) throws -> Contact? {
-        guard var contact = try firstRow("SELECT \(Self.contactColumns) FROM contacts c WHERE c.id = ?", id,
+        guard var contact = try firstRow("SELECT \(ContactRows.contactColumns) FROM contacts c WHERE c.id = ?", id,
                                          row: Self.contactRow) else { return nil }
         try complete(&contact)
         return contact
-    }
-
-    /// Contacts that match `query` (all when `nil`) and the given payment status and engagement, most recently
-    /// updated first, at most `limit`. Each contact is read completely (a few indexed queries per contact).
-    /// - Throws: `ContactStorageError.segmentQuery` or `SQLiteError`.
-    public func contacts(matching query: SegmentQuery?, paymentStatus: PaymentStatus?, engagement: EngagementLevel?,
-                         limit: Int, now: Int64) throws -> [Contact] {
-        try contacts(matching: ContactFilter(segment: query, paymentStatus: paymentStatus, engagement: engagement),
-                     limit: limit, now: now)
     }
 
     /// Contacts that pass `filter`, most recently updated first, at most `limit`, after `filter.after`. Each contact is
@@ -70,7 +47,7 @@ extension SQLiteContactStore {
         arguments.append(limit)
         let where_ = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         var contacts = try segmentRows(filter.segment, """
-            SELECT \(Self.contactColumns) FROM contacts c \(where_) ORDER BY c.updated_at DESC, c.id DESC LIMIT ?
+            SELECT \(ContactRows.contactColumns) FROM contacts c \(where_) ORDER BY c.updated_at DESC, c.id DESC LIMIT ?
             """, arguments: arguments, row: Self.contactRow)
         for index in contacts.indices { try complete(&contacts[index]) }
         return contacts
@@ -229,7 +206,7 @@ extension SQLiteContactStore {
 
     // MARK: Row mapping
 
-    /// Maps `contactColumns`; leads, customers, revenue and segments are filled by `complete`.
+    /// Maps `ContactRows.contactColumns`; leads, customers, revenue and segments are filled by `complete`.
     /// - Throws: `ImpossibleStoredValue` for a column this build cannot read.
     private static func contactRow(_ row: SQLiteStatement) throws -> Contact {
         func optionalInt(_ column: Int32) -> Int64? { row.isNull(column) ? nil : row.int(column) }

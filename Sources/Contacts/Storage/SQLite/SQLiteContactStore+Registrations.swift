@@ -23,8 +23,7 @@ extension SQLiteContactStore {
     ///   (nothing is written).
     public func register(email: String, product: String, reference: String, seats: Int?, eventID: Int64,
                          segments: [SegmentQuery], now: Int64) throws -> RegistrationResult {
-        guard !product.isEmpty else { throw ContactStorageError.emptyRegistration("product") }
-        guard !reference.isEmpty else { throw ContactStorageError.emptyRegistration("reference") }
+        try ContactRows.checkRegistration(product: product, reference: reference)
         return try database.transaction {
             let contact = try findOrCreateContact(email: ContactObservation.normalise(email: email), firstSeenAt: now, now: now)
             let inserted = try firstRow("""

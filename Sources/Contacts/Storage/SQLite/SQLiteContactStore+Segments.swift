@@ -81,11 +81,9 @@ extension SQLiteContactStore {
         _ = try rows("SELECT segment, member FROM contact_segments WHERE contact_id = ?", contactID) { row in
             members[try row.requiredString(0, column: "contact_segments.segment")] = row.int(1) != 0
         }
-        var seen = Set<String>()
         var eventID: Int64?
         var transitions: [SegmentTransition] = []
-        for (segment, isMember) in zip(segments, values) where seen.insert(segment.name).inserted {
-            guard isMember != (members[segment.name] ?? false) else { continue }
+        for (segment, isMember) in ContactRows.membershipChanges(segments, values: values, recorded: members) {
             let entry: Int64?
             if isMember {
                 entry = try firstRow("""

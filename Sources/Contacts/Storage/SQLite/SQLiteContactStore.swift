@@ -355,11 +355,6 @@ public final class SQLiteContactStore: ContactStorage {
         return transitions
     }
 
-    /// Activities that count as the person engaging (`last_engagement_at`); sends, bounces and unsubscribes do not.
-    private static let engagingActivities: Set<ContactActivity> = [.opened, .clicked, .replied, .meetingBooked]
-    /// Interest statuses that are not the person engaging (an auto-reply, or someone else answering).
-    private static let nonEngagingInterest: Set<String> = ["out_of_office", "wrong_person"]
-
     /// Records the observation's lead, activity, interest, lead fields, payment and subscription on the contact (not
     /// the derived columns).
     private func applyEffects(of observation: ContactObservation, to contactID: Int64) throws {
@@ -384,14 +379,9 @@ public final class SQLiteContactStore: ContactStorage {
                 INSERT INTO contact_activity (contact_id, event_id, kind, campaign_id, occurred_at, account) VALUES (?, ?, ?, ?, ?, ?)
                 """, contactID, observation.eventID, activity.rawValue, observation.campaignID, at, observation.account)
         }
-        let engaging = observation.activity.map { Self.engagingActivities.contains($0) } == true
-            || observation.interestStatus.map { !Self.nonEngagingInterest.contains($0) } == true
-        let doNotContact: String? = switch observation.activity {
-        case .unsubscribed?: "unsubscribed"
-        case .bounced?: "bounced"
-        default: nil
-        }
-        let campaignTouch = observation.source == .instantly && observation.activity != nil ? observation.campaignID : nil
+        let engaging = ContactRows.isEngaging(observation)
+        let doNotContact = ContactRows.doNotContactReason(observation)
+        let campaignTouch = ContactRows.campaignTouch(observation)
         // Counters, first seen, engagement time, do-not-contact, first and last campaign, interest and product
         // interest in one statement; each "latest wins" column changes only for a time at or after the stored one.
         try run("""
@@ -470,14 +460,6 @@ public final class SQLiteContactStore: ContactStorage {
         return overflow ? .max : negative
     }
 
-    /// Stripe subscription statuses by precedence when two events carry the same time.
-    private static let statusRank: [String: Int] = [
-        "incomplete": 0, "trialing": 1, "active": 2, "paused": 2, "past_due": 3, "unpaid": 4,
-        "incomplete_expired": 5, "canceled": 5,
-    ]
-    /// Statuses a subscription never leaves.
-    private static let terminalStatuses: Set<String> = ["canceled", "incomplete_expired"]
-
     /// Stores the subscription state unless the stored one is newer: an older event, or one of the same time with a
     /// lower-ranked status, changes nothing; a subscription that ended never comes back to life; the end of a
     /// different subscription does not replace a live one (a customer who switched plans stays a customer). For the
@@ -487,29 +469,18 @@ public final class SQLiteContactStore: ContactStorage {
             SELECT subscription_id, subscription_status, subscription_price, subscription_product, subscription_tier,
                 subscription_period_end, subscription_at FROM contacts WHERE id = ?
             """, contactID) { row in
-            (id: row.string(0), status: row.string(1) ?? "", price: row.string(2), product: row.string(3),
-             tier: row.string(4), periodEnd: row.isNull(5) ? nil : row.int(5), at: row.isNull(6) ? nil : row.int(6))
+            ContactRows.StoredSubscription(
+                id: row.string(0), status: row.string(1) ?? "", price: row.string(2), product: row.string(3),
+                tier: row.string(4), periodEnd: row.isNull(5) ? nil : row.int(5), at: row.isNull(6) ? nil : row.int(6))
         }
-        guard let stored else { return }
-        let same = stored.id == subscription.id
-        if let storedAt = stored.at {
-            let storedEnded = Self.terminalStatuses.contains(stored.status)
-            let endsNow = Self.terminalStatuses.contains(subscription.status)
-            if same, storedEnded, subscription.status != stored.status { return }
-            if !same, endsNow, !storedEnded { return }
-            if occurredAt < storedAt { return }
-            if occurredAt == storedAt, Self.statusRank[subscription.status, default: 0] < Self.statusRank[stored.status, default: 0] {
-                return
-            }
+        guard let stored, let write = ContactRows.subscriptionWrite(subscription, occurredAt: occurredAt, over: stored) else {
+            return
         }
         try run("""
             UPDATE contacts SET subscription_id = ?2, subscription_status = ?3, subscription_price = ?4,
                 subscription_product = ?5, subscription_tier = ?6, subscription_period_end = ?7, subscription_at = ?8
             WHERE id = ?1
-            """, contactID, subscription.id, subscription.status,
-            subscription.priceID ?? (same ? stored.price : nil), subscription.productID ?? (same ? stored.product : nil),
-            subscription.tier ?? (same ? stored.tier : nil),
-            subscription.currentPeriodEnd ?? (same ? stored.periodEnd : nil), occurredAt)
+            """, contactID, write.id, write.status, write.price, write.product, write.tier, write.periodEnd, occurredAt)
     }
 
     /// Recomputes payment status, tier, engagement and `updated_at`. - Returns: the contact's email.
