@@ -46,5 +46,6 @@ if [[ " ${missing[*]} " == *" postgresql "* ]] && [ ! -e /etc/postgresql-common/
     echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
 fi
 apt-get update -qq
-apt-get install -y -qq "${missing[@]}" >/dev/null
+# confold: the createcluster.conf written above is kept (no conffile question, which would stop a non-interactive install).
+apt-get install -y -qq -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
 install_mcp
