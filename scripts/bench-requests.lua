@@ -1,10 +1,18 @@
 -- wrk script: replays unique, pre-signed Stripe deliveries from $BENCH_REQUESTS.
 -- Each wrk thread takes every Nth line so no two threads send the same event.
 -- Set BENCH_CLOSE=1 to ask for a new connection per request.
+-- Set BENCH_NODES to several host:port (space-separated) to spread the threads over several daemons, thread i to
+-- node i modulo their number (the URL given to wrk then only names the Host header); wrk's summary covers them all.
 local threads = {}
 local counter = 0
+local nodes = {}
+for node in string.gmatch(os.getenv("BENCH_NODES") or "", "%S+") do
+  local host, port = string.match(node, "^(.+):(%d+)$")
+  table.insert(nodes, wrk.lookup(host, port)[1])
+end
 
 function setup(thread)
+  if #nodes > 0 then thread.addr = nodes[counter % #nodes + 1] end
   thread:set("index", counter)
   thread:set("count", tonumber(os.getenv("BENCH_THREADS") or "2"))
   counter = counter + 1
@@ -39,8 +47,10 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  io.write(string.format("BENCH requests=%d rps=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f errors=%d\n",
+  -- errors: non-2xx answers (status 400 and up), connect, read, write errors and timeouts; non2xx: the first alone.
+  io.write(string.format("BENCH requests=%d rps=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f errors=%d non2xx=%d\n",
     summary.requests, summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout))
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout,
+    summary.errors.status))
 end
