@@ -34,9 +34,39 @@ function init(args)
   end
   position = 0
   non2xx = 0
+  -- wrk runs each thread's init in turn and starts each thread as soon as its own init is done, so without this the
+  -- first threads would send (and count) requests while the later ones still load their lines, before wrk's clock
+  -- starts: each thread marks itself loaded in BENCH_REQUESTS.ready (the first one emptying it), and its first
+  -- request waits until every thread is.
+  local ready = io.open(os.getenv("BENCH_REQUESTS") .. ".ready", index == 0 and "w" or "a")
+  ready:write("loaded\n")
+  ready:close()
+  -- wrk calls the first thread's request() once on its own main thread, right after that thread's init, to check
+  -- the request: that call must not wait.
+  started = false
+  verified = index ~= 0
+end
+
+-- Blocks this thread until every thread of this run has loaded its lines.
+local function await_all_loaded()
+  local path = os.getenv("BENCH_REQUESTS") .. ".ready"
+  while true do
+    local loaded = 0
+    for _ in io.lines(path) do loaded = loaded + 1 end
+    if loaded >= count then return end
+    os.execute("sleep 0.01")
+  end
 end
 
 function request()
+  if not started then
+    if verified then
+      await_all_loaded()
+      started = true
+    else
+      verified = true
+    end
+  end
   position = position + 1
   if position > #requests then position = 1 end
   return requests[position]

@@ -59,7 +59,7 @@ cleanup() {
     as_postgres "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast -w stop >/dev/null 2>&1 || true
     rm -rf "$pg_dir"
   fi
-  rm -f "$work/requests.txt"
+  rm -f "$work/requests.txt" "$work/requests.txt.ready"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -172,7 +172,7 @@ if stage keep-alive || stage new-connection || stage three-nodes; then
   if stage keep-alive; then run_mode keep-alive 0 1 "$threads"; fi
   if stage new-connection; then run_mode new-connection 1 1 "$threads"; fi
   if stage three-nodes; then run_mode three-nodes 0 3 3; fi
-  rm -f "$work/requests.txt"
+  rm -f "$work/requests.txt" "$work/requests.txt.ready"
   echo
 fi
 # Drain: jobs/s through the workers against a local fake Stripe with no limit, then the rate kept under a limit.
