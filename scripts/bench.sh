@@ -120,6 +120,13 @@ answered_200() {
     | awk '/^hookyard_webhooks_received_total\{/ && /status="200"/ { sum += $NF } END { printf "%d", sum }'
 }
 
+# PostgreSQL's counters for the whole cluster: transactions committed, WAL flushes (pg_stat_wal.wal_sync: each an
+# fsync of the WAL by a committing backend or the WAL writer), WAL bytes.
+postgresql_counters() {
+  "$pg_bin/psql" -qXAt -F ' ' "$postgresql_server_url" -c \
+    "SELECT (SELECT sum(xact_commit) FROM pg_stat_database), wal_sync, wal_bytes FROM pg_stat_wal"
+}
+
 # A field of `hookyard stats --json` on the current database.
 stats_field() {
   env "${database_env[@]}" "$bin/hookyard" stats --json | sed -E "s/.*\"$1\":([0-9]+).*/\\1/"
@@ -138,9 +145,17 @@ run_mode() {
   done
   local spread="" result
   if [ "$nodes" -gt 1 ]; then spread=$addresses; fi
+  local before=""
+  if [ "$engine" = postgresql ]; then before=$(postgresql_counters); fi
   result=$(BENCH_REQUESTS=$work/requests.txt BENCH_THREADS=$wrk_threads BENCH_CLOSE=$close BENCH_NODES=$spread \
     wrk -t"$wrk_threads" -c"$(( connections * nodes ))" -d"${seconds}s" --latency -s scripts/bench-requests.lua \
       "http://127.0.0.1:$port" | grep '^BENCH')
+  local server=""
+  if [ "$engine" = postgresql ]; then
+    server=$(awk -v before="$before" 'BEGIN { split(before, b, " ") }
+      { printf "server (wrk run): commits=%d wal_flushes=%d wal_mb=%.0f", $1 - b[1], $2 - b[2], ($3 - b[3]) / 1048576 }' \
+      <<<"$(postgresql_counters)")
+  fi
   local rss="" answered=0 per_node="" count_200
   for (( number = 0; number < nodes; number++ )); do
     rss+="$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/${node_pids[$number]}/status")/"
@@ -163,6 +178,7 @@ run_mode() {
   if [ "$stored" -ne "$answered" ] || [ $(( requests - non2xx )) -gt "$answered" ]; then check="MISMATCH"; failed=1; fi
   printf '%-16s answered_200=%s (per node %s) wrk_2xx=%s stored=%s: %s\n' "" "$answered" "${per_node%/}" \
     "$(( requests - non2xx ))" "$stored" "$check"
+  if [ -n "$server" ]; then printf '%-16s %s\n' "" "$server"; fi
 }
 
 [ "$engine" = postgresql ] && start_postgresql
