@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEV_ENV := .hookyard-dev.env
 
-.PHONY: all deps build release run banner test bench check-systemd report-screenshot clean fuzz
+.PHONY: all deps build release run banner test bench bench-postgresql check-systemd report-screenshot clean fuzz
 
 all: build
 
@@ -54,6 +54,11 @@ test:
 ## Measure ingest throughput and latency with wrk (see docs/benchmarks.md).
 bench: deps
 	@scripts/bench.sh
+
+## The intake (one node, then three nodes on one database) and the drain on PostgreSQL, on a throwaway cluster with
+## PostgreSQL's default durability that scripts/bench.sh starts and removes (see docs/benchmarks.md).
+bench-postgresql: deps
+	@BENCH_ENGINE=postgresql scripts/bench.sh
 
 ## Write docs/images/report.png: /report of a `hookyard demo seed` database, drawn by headless Chromium (installed
 ## with apt when missing). See docs/report-page.md.

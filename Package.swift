@@ -121,9 +121,10 @@ let package = Package(
         // Generates signed deliveries for `make bench` (scripts/bench.sh).
         .executableTarget(name: "BenchRequests", dependencies: ["Intake"], path: "Benchmarks/BenchRequests",
                           swiftSettings: swiftSettings),
-        // Drains a filled queue through the workers into the fake Stripe API, for `make bench`.
+        // Drains a filled queue through the workers into the fake Stripe API (SQLite, or --postgresql URL), for
+        // `make bench` and `make bench-postgresql`.
         .executableTarget(name: "BenchDrain",
-                          dependencies: ["Workflows", "Jobs", "Store", "Outbound", "TestSupport",
+                          dependencies: ["Workflows", "Jobs", "Store", "PostgreSQL", "Outbound", "TestSupport",
                                          .product(name: "Logging", package: "swift-log")],
                           path: "Benchmarks/BenchDrain", swiftSettings: swiftSettings),
         // Applies events to 100,000 seeded contacts through the workers (the contact job), for `make bench`.

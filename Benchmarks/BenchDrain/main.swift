@@ -5,16 +5,34 @@
 // keys. Each event starts a two-step flow: find or create the customer (GET, then POST), then create a payment link
 // (POST) — three jobs and three provider calls per event.
 //
-// Usage: bench-drain [events=2000] [workers=4] [limited-events=150] [limit-rps=50]
+// Each run drains a fresh database: a SQLite file in a temporary directory, or with `--postgresql URL` a new database
+// created on the PostgreSQL server of URL (a libpq URI of any database there, e.g. `postgres`, whose user may create
+// databases) and dropped afterwards.
+//
+// Usage: bench-drain [--postgresql URL] [events=2000] [workers=4] [limited-events=150] [limit-rps=50]
 import Foundation
 import Jobs
 import Logging
 import Outbound
+import PostgreSQL
 import Store
 import TestSupport
 import Workflows
 
-let arguments = BenchmarkSupport.arguments(defaults: [2000, 4, 150, 50])
+/// The server of `--postgresql URL`, and the positional arguments around it.
+let (postgreSQLURL, positional): (String?, [String]) = {
+    var positional = Array(CommandLine.arguments.dropFirst())
+    guard let flag = positional.firstIndex(of: "--postgresql") else { return (nil, positional) }
+    guard flag + 1 < positional.count else {
+        FileHandle.standardError.write(Data("usage: bench-drain [--postgresql URL] [events] [workers] [limited-events] [limit-rps]\n".utf8))
+        exit(2)
+    }
+    let url = positional[flag + 1]
+    positional.removeSubrange(flag...flag + 1)
+    return (url, positional)
+}()
+let defaults = [2000, 4, 150, 50]
+let arguments = defaults.indices.map { index in index < positional.count ? Int(positional[index]) ?? defaults[index] : defaults[index] }
 let (events, workers, limitedEvents, limit) = (arguments[0], arguments[1], arguments[2], arguments[3])
 BenchmarkSupport.silenceLogs()
 let logger = Logger(label: "bench-drain")
@@ -36,16 +54,37 @@ struct Result {
     var maxPerSecond: Int
 }
 
+/// A fresh, empty database for one run, and what removes it afterwards.
+func freshDatabase() throws -> (location: DatabaseLocation, remove: () -> Void) {
+    guard let serverURL = postgreSQLURL else {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-drain-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return (.sqlite(path: directory.appendingPathComponent("drain.db").path),
+                { try? FileManager.default.removeItem(at: directory) })
+    }
+    let name = "bench_drain_\(getpid())_\(UUID().uuidString.prefix(8).lowercased())"
+    // The same server, user and options, database `name`: the URI's path is the database.
+    guard var components = URLComponents(string: serverURL) else { throw TestClientError("not a libpq URI: \(serverURL)") }
+    components.path = "/" + name
+    guard let url = components.string else { throw TestClientError("cannot name database \(name) in \(serverURL)") }
+    let admin = try PostgreSQLConnection(url: serverURL, applicationName: "bench-drain")
+    defer { admin.close() }
+    try admin.execute("CREATE DATABASE \(name)")
+    return (.postgresql(url: url, password: nil), {
+        guard let admin = try? PostgreSQLConnection(url: serverURL, applicationName: "bench-drain") else { return }
+        defer { admin.close() }
+        _ = try? admin.execute("DROP DATABASE \(name) WITH (FORCE)")
+    })
+}
+
 func run(events count: Int, workers: Int, requestsPerSecond: Double) throws -> Result {
     let stripe = try FakeStripeAPI()
     stripe.addPrice(id: "price_bench", unitAmount: 4900)
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-drain-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let path = directory.appendingPathComponent("drain.db").path
+    let (location, remove) = try freshDatabase()
+    defer { remove() }
 
     // Fill the queue first, so the measurement is the drain alone.
-    let writer = try SQLiteEventWriter(path: path, logger: logger)
+    let writer = try EventSinkOpening.open(location, logger: logger)
     let group = DispatchGroup()
     for index in 0..<count {
         group.enter()
@@ -61,7 +100,7 @@ func run(events count: Int, workers: Int, requestsPerSecond: Double) throws -> R
     let providers = ProviderSet(stripe: transport, instantly: DryRunProviderTransport(provider: "Instantly"),
                                 stripeDryRun: false, instantlyDryRun: true)
     let engine = WorkflowEngine(rules: [rule], providers: providers, logger: logger)
-    let pool = WorkerPool(configuration: WorkerPool.Configuration(location: .sqlite(path: path), workers: workers, pollMilliseconds: 5),
+    let pool = WorkerPool(configuration: WorkerPool.Configuration(location: location, workers: workers, pollMilliseconds: 5),
                           handler: engine.jobKinds, logger: logger)
     let expected = count * 3
     let start = DispatchTime.now()
@@ -69,7 +108,7 @@ func run(events count: Int, workers: Int, requestsPerSecond: Double) throws -> R
     while pool.completedJobs < expected { usleep(2_000) }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     pool.stop()
-    // As in the daemon, the event writer (and its checkpoint thread) ran throughout the drain.
+    // As in the daemon, the event writer (and on SQLite its checkpoint thread) ran throughout the drain.
     writer.close()
     guard stripe.paymentLinks.count == count, stripe.customers.count == count else {
         throw TestClientError("expected \(count) customers and links, got \(stripe.customers.count) and \(stripe.paymentLinks.count)")
@@ -78,7 +117,7 @@ func run(events count: Int, workers: Int, requestsPerSecond: Double) throws -> R
                   maxPerSecond: stripe.maxRequestsInAnyWindow(milliseconds: 1000))
 }
 
-print("hookyard drain benchmark: \(ProcessInfo.processInfo.activeProcessorCount) cores; each event = 3 jobs, 3 Stripe calls (fake Stripe on loopback)")
+print("hookyard drain benchmark: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(postgreSQLURL == nil ? "SQLite" : "PostgreSQL"); each event = 3 jobs, 3 Stripe calls (fake Stripe on loopback)")
 let free = try run(events: events, workers: workers, requestsPerSecond: 1_000_000)
 print(String(format: "unlimited       events=%d workers=%d jobs=%d calls=%d seconds=%.2f jobs_per_s=%.0f calls_per_s=%.0f",
              events, workers, free.jobs, free.calls, free.seconds, Double(free.jobs) / free.seconds, Double(free.calls) / free.seconds))
