@@ -26,14 +26,12 @@ import Synchronization
 /// Thread-safe: the connection is used under a lock, the sleeps happen outside it.
 public final class ClusterRateLimiter: RequestRateLimiting {
     private struct State {
-        var connection: PostgreSQLConnection?
         var intervalMicroseconds: Int64
         var reportedFailure = false
     }
 
     private let name: String
-    private let url: String
-    private let password: String?
+    private let session: ClusterSession
     private let state: Mutex<State>
     private let local: RateLimiter
     private let logger: Logger
@@ -43,8 +41,11 @@ public final class ClusterRateLimiter: RequestRateLimiting {
     ///   - requestsPerSecond: the most requests in any one-second window across the cluster.
     public init(name: String, requestsPerSecond: Double, url: String, password: String?, logger: Logger) {
         self.name = name
-        self.url = url
-        self.password = password
+        // A slot need not survive a crash of the server (losing the last few moves it only lets a node send a little
+        // early once): without waiting for the WAL flush, a grant costs 0.04 ms of the server instead of 0.9 ms
+        // (pgbench on this machine, docs/scale-out.md).
+        session = ClusterSession(url: url, password: password, applicationName: "hookyard rate limits", connectTimeoutSeconds: 2,
+                                 setup: { try $0.execute("SET synchronous_commit = off") })
         self.logger = logger
         local = RateLimiter(requestsPerSecond: requestsPerSecond)
         state = Mutex(State(intervalMicroseconds: Self.interval(requestsPerSecond)))
@@ -113,35 +114,18 @@ public final class ClusterRateLimiter: RequestRateLimiting {
     }
 
     /// Closes the connection.
-    public func close() {
-        state.withLock { $0.connection?.close(); $0.connection = nil }
-    }
+    public func close() { session.close() }
 
+    /// Runs `body` on the session with the current interval; the first success after a failure says so in the log.
     private func withConnection<R>(_ body: (PostgreSQLConnection, Int64) throws -> R) throws -> R {
-        try state.withLock { state in
-            if state.connection == nil || state.connection?.isOpen == false {
-                state.connection?.close()
-                let connection = try PostgreSQLConnection(url: url, password: password, applicationName: "hookyard rate limits",
-                                                          connectTimeoutSeconds: 2)
-                // A slot need not survive a crash of the server (losing the last few moves it only lets a node send a
-                // little early once): without waiting for the WAL flush, a grant costs 0.04 ms of the server instead
-                // of 0.9 ms (pgbench on this machine, docs/benchmarks.md).
-                try connection.execute("SET synchronous_commit = off")
-                state.connection = connection
-            }
-            do {
-                let result = try body(state.connection!, state.intervalMicroseconds)
-                if state.reportedFailure {
-                    state.reportedFailure = false
-                    logger.notice("the cluster's rate limit is shared again", metadata: ["limit": "\(name)"])
-                }
-                return result
-            } catch let error as PostgreSQLError where error.isConnectionFailure {
-                state.connection?.close()
-                state.connection = nil
-                throw error
-            }
+        let interval = state.withLock { $0.intervalMicroseconds }
+        let result = try session.withConnection { try body($0, interval) }
+        let recovered = state.withLock { state in
+            defer { state.reportedFailure = false }
+            return state.reportedFailure
         }
+        if recovered { logger.notice("the cluster's rate limit is shared again", metadata: ["limit": "\(name)"]) }
+        return result
     }
 
     private func reportFailure(_ error: any Error) {

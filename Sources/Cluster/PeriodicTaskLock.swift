@@ -1,6 +1,5 @@
 import PostgreSQL
 import Store
-import Foundation
 
 /// Makes a periodic task (the contact maintenance pass, the Instantly webhook watch) run on one node of a cluster at
 /// a time. Thread-safe: tasks on different queues may ask at once.
@@ -30,16 +29,12 @@ public struct SingleNodeTaskLock: PeriodicTaskLock {
 /// node that loses its connection mid-task cannot know another node took over; the tasks guarded here are safe to
 /// overlap briefly (each writes with its own atomic transactions), and this only keeps them from running everywhere
 /// at once. Thread-safe: calls on the connection are serialized; bodies run outside the lock.
-public final class PostgreSQLTaskLock: PeriodicTaskLock, @unchecked Sendable {  // Safe: `connection` only under `lock`.
-    private let lock = NSLock()
-    private var connection: PostgreSQLConnection?
-    private let url: String
-    private let password: String?
+public final class PostgreSQLTaskLock: PeriodicTaskLock {
+    private let session: ClusterSession
 
     /// Connects lazily, on the first task asked for, and again after a lost connection.
     public init(url: String, password: String?) {
-        self.url = url
-        self.password = password
+        session = ClusterSession(url: url, password: password, applicationName: "hookyard tasks", connectTimeoutSeconds: 10)
     }
 
     /// The advisory lock key of `task`: 64-bit FNV-1a of `hookyard.task.` + the name, so every node derives the same.
@@ -54,32 +49,14 @@ public final class PostgreSQLTaskLock: PeriodicTaskLock, @unchecked Sendable {  
 
     public func runIfNoOtherNodeIs(_ task: String, _ body: () throws -> Void) throws -> Bool {
         let key = Self.key(task)
-        guard try withConnection({ try $0.tryAdvisoryLock(key) }) else { return false }
-        defer { _ = try? withConnection { try $0.advisoryUnlock(key) } }
+        guard try session.withConnection({ try $0.tryAdvisoryLock(key) }) else { return false }
+        defer { _ = try? session.withConnection { try $0.advisoryUnlock(key) } }
         try body()
         return true
     }
 
     /// Closes the connection, releasing every task it holds.
-    public func close() {
-        lock.withLock { connection?.close(); connection = nil }
-    }
-
-    private func withConnection<R>(_ body: (PostgreSQLConnection) throws -> R) throws -> R {
-        try lock.withLock {
-            if connection == nil || connection?.isOpen == false {
-                connection?.close()
-                connection = try PostgreSQLConnection(url: url, password: password, applicationName: "hookyard tasks")
-            }
-            do {
-                return try body(connection!)
-            } catch let error as PostgreSQLError where error.isConnectionFailure {
-                connection?.close()
-                connection = nil
-                throw error
-            }
-        }
-    }
+    public func close() { session.close() }
 }
 
 extension DatabaseLocation {
