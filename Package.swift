@@ -96,7 +96,7 @@ let package = Package(
         // The configuration file and environment read into the components' values: the YAML readers, secrets, and the
         // rule and segment language.
         .target(name: "HookyardConfiguration",
-                dependencies: ["Jobs", "StrictJSON", "HookyardFoundation", "HTTPServer", "SQLite", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Reports", "Yams"],
+                dependencies: ["Jobs", "StrictJSON", "HookyardFoundation", "HTTPServer", "SQLite", "PostgreSQL", "Store", "Intake", "Outbound", "Contacts", "Workflows", "Alerts", "Reports", "Yams"],
                 swiftSettings: swiftSettings),
         // The MCP server: Hookyard's tools, resources and prompts over the storage protocols, on the MCP Swift SDK.
         .target(name: "HookyardMCP",
@@ -161,7 +161,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowsTests", dependencies: ["StrictJSON", "HookyardFoundation", "SQLite", "PostgreSQL", "Workflows", "Jobs", "Contacts", "Store", "Outbound", "Alerts", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "ReportsTests", dependencies: ["HookyardFoundation", "SQLite", "PostgreSQL", "Reports", "DemoData", "Store", "Contacts", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "AlertsTests", dependencies: ["HTTPServer", "StrictJSON", "HookyardFoundation", "Alerts", "SQLite", "PostgreSQL", "Jobs", "Workflows", "Store", "Outbound", "Metrics", "TestSupport", .product(name: "Logging", package: "swift-log")],
+        .testTarget(name: "AlertsTests", dependencies: ["HTTPServer", "StrictJSON", "HookyardFoundation", "Alerts", "PostgreSQL", "Jobs", "Workflows", "Store", "Outbound", "Metrics", "TestSupport", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "HookyardConfigurationTests",
                     dependencies: ["Intake", "HookyardConfiguration", "HTTPServer", "Contacts", "Outbound", "Store", "Jobs", "Workflows", "Yams", "TestSupport"],
