@@ -30,25 +30,20 @@ struct ConfigurationOptions: ParsableArguments {
     ///   - recorded: whether the daemon's recorded file may be used; by default, for commands that skip the rules.
     func load(rules: Bool = true, recorded: Bool? = nil) throws -> HookyardConfiguration {
         let environment = ProcessInfoEnvironment.current
-        var record: (file: String, database: String)?
+        var record: (file: String, location: DatabaseLocation)?
         if config == nil, recorded ?? !rules {
-            // The database as the usual sources name it, to read the daemon's record from.
-            var location = (try? ConfigurationLoader.load(path: nil, environment: environment, readRules: false))?.databaseLocation
+            // The database as the usual sources name it (`--database` over them), to read the daemon's record from.
+            var usual = try? ConfigurationLoader.load(path: nil, environment: environment, readRules: false)
+            var location = usual?.databaseLocation
             if let database {
-                location = DatabaseLocation.isPostgreSQLURI(database)
-                    ? .postgresql(url: database, password: location.flatMap { if case .postgresql(_, let password) = $0 { password } else { nil } })
-                    : .sqlite(path: database)
+                if usual != nil { Self.use(database, in: &usual!) }
+                location = usual?.databaseLocation ?? Self.location(of: database)
             }
-            let databasePath: String? = switch location {
-            case .sqlite(let path)?: path
-            case .postgresql(let url, _)?: url
-            case nil: nil
-            }
-            if let databasePath, let location, let file = Self.recordedConfigurationFile(location) {
+            if let location, let file = Self.recordedConfigurationFile(location) {
                 if FileManager.default.isReadableFile(atPath: file) {
-                    record = (file, databasePath)
+                    record = (file, location)
                 } else {
-                    Self.note("the configuration the daemon of \(databasePath) recorded, \(file), cannot be read; "
+                    Self.note("the configuration the daemon of \(location) recorded, \(file), cannot be read; "
                               + "using the usual defaults (give --config to choose)")
                 }
             }
@@ -57,20 +52,20 @@ struct ConfigurationOptions: ParsableArguments {
             do {
                 var loaded = try ConfigurationLoader.load(path: record.file, environment: environment, readRules: rules)
                 // The record was found in this database; the file may name another (or rely on an environment).
-                Self.use(database ?? record.database, in: &loaded)
-                Self.note("using configuration \(record.file) (recorded by the daemon of \(record.database); --config overrides)")
+                Self.use(record.location, in: &loaded)
+                Self.note("using configuration \(record.file) (recorded by the daemon of \(record.location); --config overrides)")
                 return loaded
             } catch {
                 // A command that acts on the rules and segments (`maintain`) must not act on other ones.
                 if rules {
                     throw ValidationError("""
-                        invalid configuration (recorded by the daemon of \(record.database); give --config to use another):
+                        invalid configuration (recorded by the daemon of \(record.location); give --config to use another):
                         \(error.description)
                         """)
                 }
                 // The daemon keeps the configuration it loaded (a reload of an invalid file is refused), so the
                 // database is still worth reading: say what is wrong with the file, and go on without it.
-                Self.note("the configuration the daemon of \(record.database) recorded, \(record.file), is invalid; "
+                Self.note("the configuration the daemon of \(record.location) recorded, \(record.file), is invalid; "
                           + "using the usual defaults (give --config to choose):\n\(error.description)")
             }
         }
@@ -96,11 +91,22 @@ struct ConfigurationOptions: ParsableArguments {
 
     /// `--database`'s value: a PostgreSQL URI selects PostgreSQL, anything else is the SQLite file.
     private static func use(_ database: String, in configuration: inout HookyardConfiguration) {
-        if DatabaseLocation.isPostgreSQLURI(database) {
-            configuration.databaseURL = database
-        } else {
-            configuration.database = database
+        use(location(of: database), in: &configuration)
+    }
+
+    /// `--database`'s value as a location (a PostgreSQL password comes from the configuration, not from here).
+    private static func location(of database: String) -> DatabaseLocation {
+        DatabaseLocation.isPostgreSQLURI(database) ? .postgresql(url: database, password: nil) : .sqlite(path: database)
+    }
+
+    /// Points `configuration` at `location` (a PostgreSQL password stays the one the configuration resolved).
+    private static func use(_ location: DatabaseLocation, in configuration: inout HookyardConfiguration) {
+        switch location {
+        case .sqlite(let path):
+            configuration.database = path
             configuration.databaseURL = nil
+        case .postgresql(let url, _):
+            configuration.databaseURL = url
         }
     }
 
