@@ -7,8 +7,8 @@ import SQLite
 /// formula): the queries join and attribute, the builder counts, sums and groups. It only reads.
 ///
 /// With a second set of queries (`activityQueries`: a second connection, as the path and location initialisers open),
-/// `build` reads the email activity and the deliverability rows on a worker thread while the calling thread reads
-/// the payments, links, lifetime value, churn and control groups: two independent readers (SQLite WAL readers, or
+/// `build` reads the email activity, the payment links, the churn rows and the deliverability rows on a worker thread
+/// while the calling thread reads the payments, lifetime value and control groups: two independent readers (SQLite WAL readers, or
 /// two PostgreSQL sessions), so the report takes about the longer of the two instead of their sum. The figures are
 /// the same either way.
 ///
@@ -70,40 +70,49 @@ public final class ReportBuilder {
     /// Computes the report. `now` is `generatedAt` (the dead-job count is always the current one).
     /// - Throws: SQLite's error, or the deliverability provider's.
     public func build(_ query: ReportQuery, now: Int64) throws -> Report {
-        // The email activity (the largest read) and the deliverability rows on a worker thread, on their own
-        // connections; everything else here, on `queries`. Without a second connection the activity comes after.
-        let activityReader = activityQueries
-        let ((activity, deliverabilityRows), rest) = try Self.concurrently({ [deliverability] in
-            let activity = try activityReader.map { try Self.activityFigures(query, from: $0) }
-            return (activity, try deliverability?(query) ?? [])
+        // With a second connection, the email activity (the largest read), the payment links and the churn rows on a
+        // worker thread, with the deliverability rows (the provider's own connection); everything else here, on
+        // `queries` (the two halves cost about the same). Without a second connection those come after the rest.
+        let secondReader = activityQueries
+        let ((parallel, deliverabilityRows), rest) = try Self.concurrently({ [deliverability] () throws -> (Parallel?, [DeliverabilityRow]) in
+            let parallel = try secondReader.map { reader in
+                Parallel(activity: try Self.activityFigures(query, from: reader), links: try Self.linksSent(query, from: reader),
+                         churnRows: try Self.churnRows(query, from: reader))
+            }
+            return (parallel, try deliverability?(query) ?? [])
         }, { () throws -> Sequential in
             let names = try queries.campaignNames()
             // Rows whose amount cannot be counted (implausible, or overflowing their currency's total) are left out of
             // every figure below and named in the report's notes.
             let (payments, paymentNotes) = Self.countable(try attributedPayments(query))
-            let links = try linksSent(query)
             let interventions = try manualInterventions(query)
             var notes = paymentNotes
             let lifetimeValue = try lifetimeValue(query, names: names, notes: &notes)
-            return Sequential(names: names, payments: payments, links: links, interventions: interventions, notes: notes,
+            return Sequential(names: names, payments: payments, interventions: interventions, notes: notes,
                               lifetimeValue: lifetimeValue, synthetic: try isSynthetic(), deadJobs: try deadJobs(),
-                              churn: try churn(query, names: names), controlGroups: try controlGroups(query))
+                              controlGroups: try controlGroups(query))
         })
-        return try report(query, now: now, activity: activity ?? Self.activityFigures(query, from: queries),
-                          deliverability: deliverabilityRows, rest)
+        let read = try parallel ?? Parallel(activity: Self.activityFigures(query, from: queries), links: Self.linksSent(query, from: queries),
+                                            churnRows: Self.churnRows(query, from: queries))
+        return try report(query, now: now, read, deliverability: deliverabilityRows, rest)
+    }
+
+    /// What `build` reads on the second connection (on a worker thread), or after the rest on `queries` without one.
+    private struct Parallel {
+        var activity: (total: ActivityFigures, byCampaign: [String: ActivityFigures])
+        var links: [LinkSent]
+        var churnRows: [(sequence: String, base: Int, churned: Int)]
     }
 
     /// What `build` reads on `queries` (the calling thread).
     private struct Sequential {
         var names: [String: String]
         var payments: [AttributedPayment]
-        var links: [LinkSent]
         var interventions: (retried: Int, discarded: Int)
         var notes: [String]
         var lifetimeValue: [LifetimeValueRow]
         var synthetic: Bool
         var deadJobs: Int
-        var churn: [ChurnRow]
         var controlGroups: [ControlGroupRow]
     }
 
@@ -122,9 +131,10 @@ public final class ReportBuilder {
         return (try worker.result!.get(), try secondResult.get())
     }
 
-    private func report(_ query: ReportQuery, now: Int64, activity: (total: ActivityFigures, byCampaign: [String: ActivityFigures]),
-                        deliverability: [DeliverabilityRow], _ rest: Sequential) throws -> Report {
-        let (names, payments, links, interventions) = (rest.names, rest.payments, rest.links, rest.interventions)
+    private func report(_ query: ReportQuery, now: Int64, _ read: Parallel, deliverability: [DeliverabilityRow],
+                        _ rest: Sequential) throws -> Report {
+        let (names, payments, links, interventions) = (rest.names, rest.payments, read.links, rest.interventions)
+        let activity = read.activity
         let keyOf: (AttributedPayment) -> String = { payment in
             switch query.grouping {
             case .campaign: payment.campaign(query.model) ?? Self.direct
@@ -181,7 +191,7 @@ public final class ReportBuilder {
                 figures: headline, manualInterventions: interventions.retried + interventions.discarded,
                 jobsRetried: interventions.retried, jobsDiscarded: interventions.discarded, deadJobsNow: rest.deadJobs),
             funnel: funnel, groups: groups, timeToPurchase: Self.histogram(payments.compactMap(\.timeToFirstPurchase)),
-            churn: rest.churn, lifetimeValue: rest.lifetimeValue,
+            churn: Self.churn(read.churnRows, names: names), lifetimeValue: rest.lifetimeValue,
             controlGroups: rest.controlGroups, deliverability: deliverability, notes: rest.notes)
     }
 
@@ -345,7 +355,7 @@ public final class ReportBuilder {
     /// Clicked: the link's contact has a `clicked` activity in the link's campaign (any campaign for a link without
     /// one) at or after its creation and before `until`. Paid: a payment or invoice before `until` carries the
     /// link's id, or the contact paid at or after its creation within the lookback (and before `until`).
-    private func linksSent(_ query: ReportQuery) throws -> [LinkSent] {
+    private static func linksSent(_ query: ReportQuery, from queries: any ReportQueries) throws -> [LinkSent] {
         try queries.linksSent(since: query.since, until: query.until, lookbackMilliseconds: query.lookbackMilliseconds)
     }
 
@@ -394,14 +404,19 @@ public final class ReportBuilder {
     /// Subscribers (a paid invoice before `until`) by onboarding sequence (the campaign of their first `sent` at or
     /// after their first invoice and before `until`, else none): the base (not ended before `since`) and those whose
     /// subscription ended (canceled, incomplete_expired) in the period.
-    private func churn(_ query: ReportQuery, names: [String: String]) throws -> [ChurnRow] {
+    private static func churn(_ rows: [(sequence: String, base: Int, churned: Int)], names: [String: String]) -> [ChurnRow] {
         var result: [ChurnRow] = []
-        for (sequence, base, churned) in try queries.churnRows(since: query.since, until: query.until) {
+        for (sequence, base, churned) in rows {
             guard base > 0 else { continue }
             result.append(ChurnRow(sequence: sequence, name: names[sequence] ?? sequence, subscribers: base, churned: churned,
                                    rate: Double(churned) / Double(base)))
         }
         return result.sorted { ($1.subscribers, $0.sequence) < ($0.subscribers, $1.sequence) }
+    }
+
+    /// The churn query's rows (`ReportQueries.churnRows`), which `churn(_:names:)` turns into the report's.
+    private static func churnRows(_ query: ReportQuery, from queries: any ReportQueries) throws -> [(sequence: String, base: Int, churned: Int)] {
+        try queries.churnRows(since: query.since, until: query.until)
     }
 
     /// Per rule that held anyone back by its rollout in the period: the contacts it ran for (treated) and those it held

@@ -177,7 +177,7 @@ final class ReportBuilderTests: XCTestCase {
                 try postgreSQL.forEachActivity(since: since, until: until) { batched.append($0) }
                 XCTAssertEqual(batched, rows.activity)
             }
-            // In no particular order (`ReportQueries.forEachActivity`; SQLite's come in the order of the time index):
+            // In no particular order (`ReportQueries.forEachActivity`; SQLite's come per campaign):
             // compared in SQL's `ORDER BY contact_id NULLS FIRST, campaign_id`.
             let order = { (row: ReportActivityRow) in
                 (row.contactID == nil ? 0 : 1, row.contactID ?? 0, row.campaign == nil ? 0 : 1, row.campaign ?? "")

@@ -5,7 +5,7 @@ import SQLite
 import Store
 import XCTest
 
-/// `SQLiteReportQueries.forEachActivity` (a range of `contact_activity_by_time`, grouped in Swift) against the same
+/// `SQLiteReportQueries.forEachActivity` (ranges of `contact_activity_by_campaign_time`, tallied in Swift) against the same
 /// groups computed by SQL's `GROUP BY`, and `ReportBuilder`'s email figures against SQL's own counts.
 final class SQLiteReportQueriesTests: XCTestCase {
     var directory: URL!

@@ -3,8 +3,10 @@ import SQLite
 @testable import Store
 import XCTest
 
-/// Migration 14: `contact_activity_by_time` replaces `contact_activity_by_contact_campaign`, keeps the rows, and is the
-/// covering index the report's activity pass reads; the deliverability rates count per key in migration 9's indexes.
+/// Migrations 14 and 15 on `contact_activity`'s indexes: 14 replaces `contact_activity_by_contact_campaign` with the
+/// time index `contact_activity_by_time`; 15 widens `contact_activity_by_campaign_time` with the contact id (the ranges
+/// the report's email pass reads per campaign and kind are covering) and drops `contact_activity_by_campaign`, its
+/// prefix. The rows stay; the deliverability rates count per key in covering ranges too.
 final class ActivityTimeIndexMigrationTests: XCTestCase {
     var directory: URL!
 
@@ -15,7 +17,7 @@ final class ActivityTimeIndexMigrationTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(at: directory) }
 
-    func testADatabaseOfVersion13GetsTheTimeIndexInsteadOfTheContactCampaignOne() throws {
+    func testADatabaseOfVersion13GetsTheTimeIndexAndTheCoveringCampaignIndex() throws {
         let path = directory.appendingPathComponent("v13.db").path
         let database = try SQLiteDatabase(path: path)
         let timeIndex = try XCTUnwrap(Schema.migrations.firstIndex { $0.contains("CREATE INDEX contact_activity_by_time") })
@@ -34,14 +36,17 @@ final class ActivityTimeIndexMigrationTests: XCTestCase {
         let indexes = try migrated.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contact_activity' AND sql IS NOT NULL ORDER BY name")
         var names: [String] = []
         while try indexes.step() { names.append(indexes.string(0) ?? "") }
-        XCTAssertEqual(names, ["contact_activity_by_account", "contact_activity_by_campaign", "contact_activity_by_campaign_time",
-                               "contact_activity_by_contact", "contact_activity_by_time"])
+        XCTAssertEqual(names, ["contact_activity_by_account", "contact_activity_by_campaign_time", "contact_activity_by_contact",
+                               "contact_activity_by_time"])
 
-        // The report's activity pass reads one covering range of it, with no table lookup; the deliverability rates
-        // (`SQLiteDeliverabilityReader`) count one covering range per account or campaign and kind in the older indexes.
+        // The report's email pass (`SQLiteReportQueries.forEachActivity`) reads the contacts of one covering range per
+        // campaign and kind, with no table lookup; the deliverability rates (`SQLiteDeliverabilityReader`) count one
+        // covering range per account or campaign and kind; a period's rows in time order are one covering range.
         for (sql, index) in [
             ("SELECT contact_id, campaign_id, kind = 'sent' FROM contact_activity WHERE occurred_at >= 1 AND occurred_at < 2",
              "contact_activity_by_time"),
+            ("SELECT contact_id FROM contact_activity INDEXED BY contact_activity_by_campaign_time WHERE campaign_id = 'c' AND kind = 'sent' AND occurred_at >= 1 AND occurred_at < 2",
+             "contact_activity_by_campaign_time"),
             ("SELECT count(*) FROM contact_activity INDEXED BY contact_activity_by_account WHERE account = 'a' AND kind = 'sent' AND occurred_at > 1 AND occurred_at <= 2",
              "contact_activity_by_account"),
             ("SELECT count(*) FROM contact_activity INDEXED BY contact_activity_by_campaign_time WHERE campaign_id = 'c' AND kind = 'sent' AND occurred_at > 1 AND occurred_at <= 2",

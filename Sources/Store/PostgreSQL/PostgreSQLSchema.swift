@@ -348,6 +348,13 @@ public enum PostgreSQLSchema {
         CREATE INDEX contact_activity_by_time ON contact_activity (occurred_at, contact_id, campaign_id, kind, account);
         DROP INDEX contact_activity_by_contact_campaign;
         """,
+        // 4: SQLite's migration 15: the (campaign, kind, time) index carries the contact id (the SQLite report's email
+        // pass reads its ranges covering), and the (campaign, kind) index, its prefix, goes.
+        """
+        DROP INDEX contact_activity_by_campaign_time;
+        DROP INDEX contact_activity_by_campaign;
+        CREATE INDEX contact_activity_by_campaign_time ON contact_activity (campaign_id, kind, occurred_at, contact_id);
+        """,
     ]
 
     /// The version a fully migrated database has.

@@ -447,6 +447,15 @@ public enum Schema {
         CREATE INDEX contact_activity_by_time ON contact_activity (occurred_at, contact_id, campaign_id, kind, account);
         DROP INDEX contact_activity_by_contact_campaign;
         """,
+        // 15: the report's email pass reads, per campaign and kind, the contacts of one period range of the
+        // (campaign, kind, time) index, which now carries the contact id so that range is covering (no table lookup,
+        // and no campaign id compared or kind decoded per row: half the time of the time index's range). The
+        // (campaign, kind) index is that index's prefix, so it goes: an activity insert updates one index fewer.
+        """
+        DROP INDEX contact_activity_by_campaign_time;
+        DROP INDEX contact_activity_by_campaign;
+        CREATE INDEX contact_activity_by_campaign_time ON contact_activity (campaign_id, kind, occurred_at, contact_id);
+        """,
     ]
 
     /// Created by migration 12, and by `StoreBackup` in a copy of a database older than that.
