@@ -201,6 +201,26 @@ final class WorkerPoolTests: XCTestCase {
         }
     }
 
+    /// A claim round that hangs (held by the test hook, as a claim on an unreachable database would) makes
+    /// `isMakingProgress` false once the dispatcher has not gone round for `idleWithin`, though every worker is idle
+    /// and beating; when the claim returns, the pool reports progress again.
+    func testAHungClaimStopsReportingProgress() throws {
+        try makeEvents(1)
+        let release = DispatchSemaphore(value: 0)
+        let handler = ScriptedHandler { _ in .succeeded(output: nil, followUps: []) }
+        let workers = pool(handler, workers: 2)
+        workers.afterClaimForTesting.withLock { $0 = { _ in release.wait() } }
+        try workers.start()
+        defer {
+            release.signal()
+            workers.stop()
+        }
+        XCTAssertTrue(waitFor { !workers.isMakingProgress(idleWithin: 300, jobWithin: 60_000) })
+        XCTAssertEqual(workers.idleWorkerCount, 2, "the workers wait for the hung claim")
+        release.signal()
+        XCTAssertTrue(try waitFor { try count(.succeeded) == 1 && workers.isMakingProgress(idleWithin: 300, jobWithin: 60_000) })
+    }
+
     func testRetryableFailureRunsAgainThenSucceeds() throws {
         try makeEvents(1)
         let handler = ScriptedHandler.failingFirstAttempt(
