@@ -487,24 +487,27 @@ public final class WorkerPool: Sendable {
             var failing = false
             while !pool.stopping.load(ordering: .sequentiallyConsistent) {
                 pool.beat(WorkerPool.claimsBeatKey, job: false)
+                guard pool.idleWorkerCount > 0 else {
+                    pool.waitForClaimSignal(milliseconds: configuration.pollMilliseconds)
+                    continue
+                }
                 var waited = 0
                 while waited < configuration.maxYieldMilliseconds, configuration.intakeIsBusy(),
                       !pool.stopping.load(ordering: .relaxed) {
                     usleep(UInt32(configuration.yieldMilliseconds) * 1000)
                     waited += configuration.yieldMilliseconds
                 }
+                // Taken after the yield, so workers that went idle meanwhile share this claim.
                 let idle = pool.handoff.withLock { workers in
                     workers.indices.filter { if case .idle = workers[$0] { true } else { false } }
                 }
                 // Checked again after the yield: no claim once stop began.
-                guard !idle.isEmpty, !pool.stopping.load(ordering: .sequentiallyConsistent) else {
-                    pool.waitForClaimSignal(milliseconds: configuration.pollMilliseconds)
-                    continue
-                }
+                guard !idle.isEmpty, !pool.stopping.load(ordering: .sequentiallyConsistent) else { continue }
                 let jobs: [Job]
                 do {
                     jobs = try queue.claimDue(for: idle.map(pool.owner), leaseMilliseconds: configuration.leaseMilliseconds,
                                               now: pool.clock())
+                    if failing { pool.logger.notice("claiming jobs works again") }
                     failing = false
                 } catch {
                     if !failing {
