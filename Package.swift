@@ -157,7 +157,7 @@ let package = Package(
         .testTarget(name: "OutboundTests", dependencies: ["Outbound", "HTTPServer", "StrictJSON", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "ContactsTests", dependencies: ["HookyardFoundation", "SQLite", "Contacts", "Store", "PostgreSQL", "StrictJSON", "Workflows", "HookyardConfiguration", "TestSupport", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "JobsTests", dependencies: ["HookyardFoundation", "Jobs", "Store", "TestSupport", .product(name: "Logging", package: "swift-log")],
+        .testTarget(name: "JobsTests", dependencies: ["HookyardFoundation", "Jobs", "Store", "Metrics", "TestSupport", .product(name: "Logging", package: "swift-log")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowsTests", dependencies: ["StrictJSON", "HookyardFoundation", "SQLite", "PostgreSQL", "Workflows", "Jobs", "Contacts", "Store", "Outbound", "Alerts", "TestSupport", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
         .testTarget(name: "ReportsTests", dependencies: ["HookyardFoundation", "SQLite", "PostgreSQL", "Reports", "DemoData", "Store", "Contacts", "TestSupport"], swiftSettings: swiftSettings),

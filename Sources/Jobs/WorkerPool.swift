@@ -13,12 +13,16 @@ import SystemCalls
 /// A fixed set of worker threads draining the job queue. It knows jobs, not what they do: each job runs through the
 /// handler (usually a `JobKinds` registry), with the worker's own `WorkerContext`.
 ///
-/// Each worker claims a due job with a lease, renews the lease while the handler runs, and records the outcome
-/// with the retry policy. A job whose worker died (even with the whole daemon, `kill -9`) is claimed again when
-/// its lease expires. `stop(gracePeriod:)` lets running jobs finish for up to the grace period, then gives back
-/// the leases still held so another start picks them up at once.
+/// One claim dispatcher thread, with a queue connection of its own, claims due jobs for every idle worker in one round
+/// trip (`JobQueueStorage.claimDue(for:)`, each job leased to its worker's own owner name) and hands each job to its
+/// worker; the worker renews the lease while the handler runs and records the outcome with the retry policy. A worker
+/// that finishes, and `wake()`, start another claim round. A job whose worker died (even with the whole daemon,
+/// `kill -9`) is claimed again when its lease expires. `stop(gracePeriod:)` lets running jobs finish for up to the
+/// grace period, then gives back the leases still held so another start picks them up at once; a job handed to a
+/// worker that was already leaving is given back too, never stranded.
 ///
-/// With `metrics`, every finished attempt is counted in `hookyard_job_attempts_total{action,outcome}`.
+/// With `metrics`, every finished attempt is counted in `hookyard_job_attempts_total{action,outcome}`, every claim round
+/// trip that took jobs in `hookyard_job_claims_total` and the jobs it took in `hookyard_jobs_claimed_total`.
 ///
 /// Thread-safe: `start()` once, `stop(gracePeriod:)` once.
 public final class WorkerPool: Sendable {
@@ -27,15 +31,16 @@ public final class WorkerPool: Sendable {
         public var location: DatabaseLocation
         public var workers: Int
         public var leaseMilliseconds: Int64
-        /// How long an idle worker sleeps before looking for due jobs again (unless woken by `wake()`).
+        /// How long the claim dispatcher waits, when a round left workers idle, before looking for due jobs again
+        /// (unless woken by `wake()` or a worker finishing); also how often an idle worker checks in with the watchdog.
         public var pollMilliseconds: Int64
         public var retryPolicy: RetryPolicy
-        /// Asked before each job: `true` while webhooks arrive faster than the store commits them one by one.
-        /// Each worker then waits for the burst to pass, asking again every `yieldMilliseconds`, for at most
-        /// `maxYieldMilliseconds` before its next job, so the intake keeps the store's write lock and the CPU
-        /// (every job is at least one write: the contact update, the outcome). Workers never stop: under a
-        /// sustained flood each still runs a job per `maxYieldMilliseconds`. The queue is durable and drains at full
-        /// speed once the burst is over.
+        /// Asked before each claim round: `true` while webhooks arrive faster than the store commits them one by one.
+        /// The claim dispatcher then waits for the burst to pass, asking again every `yieldMilliseconds`, for at most
+        /// `maxYieldMilliseconds` before its next claim, so the intake keeps the store's write lock and the CPU
+        /// (every job is at least one write: the contact update, the outcome). Claims never stop: under a sustained
+        /// flood the idle workers still get their jobs once per `maxYieldMilliseconds`. The queue is durable and
+        /// drains at full speed once the burst is over.
         public var intakeIsBusy: @Sendable () -> Bool
         public var yieldMilliseconds: Int
         public var maxYieldMilliseconds: Int
@@ -64,12 +69,21 @@ public final class WorkerPool: Sendable {
     /// Kinds whose success, when it queues nothing, is logged at debug level (`JobKinds.quietKinds`).
     private let quietKinds: Set<String>
     private let stopping = Atomic<Bool>(false)
-    private let wakeUp = DispatchSemaphore(value: 0)
-    /// Workers waiting for work (so `wake()` signals only those, not busy ones).
-    private let idle = Atomic<Int>(0)
-    /// Per worker: when its loop last went round, and when the job it runs started (monotonic ms).
+    /// What each worker (by index) is doing, as the claim dispatcher sees it; only under this lock is a job handed
+    /// over or a worker closed, so a job can never be handed to a worker that has left without being given back.
+    private let handoff: Mutex<[WorkerState]>
+    /// Per worker: signalled when a job was handed to it (and at stop).
+    private let workerSignals: [DispatchSemaphore]
+    /// Signals to the claim dispatcher (a worker went idle, `wake()`, stop), coalesced: `claimSignalPending` is set by
+    /// the first signal and cleared by the dispatcher when it wakes, so a burst of signals is one extra claim round.
+    private let claimSignal = DispatchSemaphore(value: 0)
+    private let claimSignalPending = Atomic<Bool>(false)
+    /// Per worker (by owner) and for the claim dispatcher (`claimsBeatKey`): when its loop last went round, and when
+    /// the job it runs started (monotonic ms).
     private let beats = Mutex<[String: (beat: Int64, jobStarted: Int64?)]>([:])
+    /// Signalled by each worker and the claim dispatcher as its thread ends.
     private let finished = DispatchSemaphore(value: 0)
+    /// Threads started (workers and the claim dispatcher), for `stop` to wait for.
     private let running = Atomic<Int>(0)
     /// Jobs finished since start (a progress signal for a watchdog).
     private let completed = Atomic<Int>(0)
@@ -89,6 +103,8 @@ public final class WorkerPool: Sendable {
         self.logger = logger
         self.metrics = metrics
         self.clock = clock
+        handoff = Mutex(Array(repeating: .busy, count: configuration.workers))
+        workerSignals = (0..<configuration.workers).map { _ in DispatchSemaphore(value: 0) }
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, name.count)
         let host = String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -101,11 +117,28 @@ public final class WorkerPool: Sendable {
     /// The lease owner name of worker `index`: host, process id and index, unique per run.
     public func owner(_ index: Int) -> String { "\(ownerPrefix):w\(index)" }
 
-    /// Opens two queue connections per worker (claims and records, which the worker's resources share; lease
-    /// renewals, used from the renewal timer's queue), lets the handler open what it uses there (`JobHandler.prepare`), and
-    /// starts the threads.
+    /// Opens the claim dispatcher's queue connection and two per worker (outcomes, which the worker's resources share;
+    /// lease renewals, used from the renewal timer's queue), lets the handler open what it uses there
+    /// (`JobHandler.prepare`), and starts the threads.
     /// - Throws: the store's error if the database cannot be opened, or the handler's from `prepare`.
     public func start() throws {
+        let claims = try JobQueueOpening.openSharingItsConnection(configuration.location, durableCommits: false,
+                                                                  leavingCheckpointsToTheWriter: true).queue
+        do {
+            try startWorkers()
+        } catch {
+            claims.close()
+            throw error
+        }
+        let dispatcher = ClaimDispatcher(pool: self, queue: claims)
+        running.add(1, ordering: .relaxed)
+        let thread = Thread { dispatcher.run() }
+        thread.name = "hookyard.claims"
+        thread.start()
+        try startListeningForJobsFromOtherNodes()
+    }
+
+    private func startWorkers() throws {
         for index in 0..<configuration.workers {
             let (queue, connection) = try JobQueueOpening.openSharingItsConnection(configuration.location, durableCommits: false, leavingCheckpointsToTheWriter: true)
             let renewals: any JobQueueStorage
@@ -125,13 +158,12 @@ public final class WorkerPool: Sendable {
                 queue.close()
                 throw error
             }
-            let worker = Worker(pool: self, owner: owner(index), queue: queue, renewals: renewals, context: context)
+            let worker = Worker(pool: self, index: index, queue: queue, renewals: renewals, context: context)
             running.add(1, ordering: .relaxed)
             let thread = Thread { worker.run() }
             thread.name = "hookyard.worker\(index)"
             thread.start()
         }
-        try startListeningForJobsFromOtherNodes()
     }
 
     /// On PostgreSQL, wakes this node's idle workers when any node queues jobs (`NOTIFY hookyard_jobs`, sent in the
@@ -167,9 +199,10 @@ public final class WorkerPool: Sendable {
         init(_ notifications: PostgreSQLJobNotifications) { self.notifications = notifications }
     }
 
-    /// Whether every worker is making progress: each is either between jobs and went round its loop within
-    /// `idleWithin` milliseconds, or runs a job that started less than `jobWithin` ago. A worker stuck in a handler
-    /// (a hung call, a deadlock) makes this `false`; the systemd watchdog then stops being fed. Thread-safe.
+    /// Whether every worker and the claim dispatcher are making progress: each worker is either between jobs and went
+    /// round its loop within `idleWithin` milliseconds, or runs a job that started less than `jobWithin` ago; the
+    /// dispatcher went round its loop within `idleWithin`. A worker stuck in a handler (a hung call, a deadlock) or a
+    /// claim hung on a dead database makes this `false`; the systemd watchdog then stops being fed. Thread-safe.
     public func isMakingProgress(idleWithin: Int64 = 30_000, jobWithin: Int64) -> Bool {
         let now = Self.monotonicMilliseconds()
         return beats.withLock { beats in
@@ -189,21 +222,47 @@ public final class WorkerPool: Sendable {
 
     static func monotonicMilliseconds() -> Int64 { MonotonicClock.milliseconds() }
 
-    /// Wakes idle workers now (for instance after new jobs were committed).
-    public func wake() {
-        let waiting = stopping.load(ordering: .relaxed) ? configuration.workers : idle.load(ordering: .relaxed)
-        for _ in 0..<waiting { wakeUp.signal() }
+    /// Starts a claim round for the idle workers now (for instance after new jobs were committed). Cheap and
+    /// coalesced: a burst of calls while a round is pending adds one round, not one per call. Thread-safe.
+    public func wake() { signalClaims() }
+
+    /// How many workers wait for a job now (for tests and diagnostics; it changes as soon as it is read). Thread-safe.
+    public var idleWorkerCount: Int {
+        handoff.withLock { workers in workers.filter { if case .idle = $0 { true } else { false } }.count }
+    }
+
+    /// How many workers have left their loop (tests).
+    var closedWorkerCount: Int {
+        handoff.withLock { workers in workers.filter { if case .closed = $0 { true } else { false } }.count }
+    }
+
+    /// Tests only: called on the claim dispatcher's thread with the jobs of each claim that took any, before they are
+    /// handed over (so a test can hold a hand-off while it stops the pool). `nil` outside tests.
+    let afterClaimForTesting = Mutex<(@Sendable ([Job]) -> Void)?>(nil)
+
+    /// The key the claim dispatcher beats under in `beats` (owners are `host:pid:wN`, so it cannot collide).
+    fileprivate static let claimsBeatKey = "claims"
+
+    fileprivate func signalClaims() {
+        if !claimSignalPending.exchange(true, ordering: .sequentiallyConsistent) { claimSignal.signal() }
+    }
+
+    /// Waits for a claim signal (or `milliseconds`), then lets the next signal through again.
+    fileprivate func waitForClaimSignal(milliseconds: Int64) {
+        _ = claimSignal.wait(timeout: .now() + .milliseconds(Int(milliseconds)))
+        claimSignalPending.store(false, ordering: .sequentiallyConsistent)
     }
 
     /// Lets running jobs finish for up to `gracePeriod`, then releases the leases still held. Blocks until done.
     public func stop(gracePeriod: Duration = .seconds(10)) {
-        guard !stopping.exchange(true, ordering: .relaxed) else { return }
-        let workers = running.load(ordering: .relaxed)
-        wake()
+        guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        let threads = running.load(ordering: .relaxed)
+        claimSignal.signal()
+        for signal in workerSignals { signal.signal() }
         let deadline = DispatchTime.now() + .nanoseconds(Int(gracePeriod / .nanoseconds(1)))
         var stopped = 0
-        while stopped < workers, finished.wait(timeout: deadline) == .success { stopped += 1 }
-        guard stopped < workers else { return }
+        while stopped < threads, finished.wait(timeout: deadline) == .success { stopped += 1 }
+        guard stopped < threads else { return }
         // Some handlers are still running: give their jobs back so a restart takes them at once.
         do {
             let queue = try JobQueueOpening.open(configuration.location)
@@ -219,9 +278,59 @@ public final class WorkerPool: Sendable {
         }
     }
 
+    /// What one worker is doing, as the claim dispatcher sees it (`handoff`). Only the worker leaves `idle` for
+    /// `closed` and `delivered` for `busy`; only the dispatcher leaves `idle` for `delivered`.
+    fileprivate enum WorkerState {
+        /// Running a job, or between jobs on its way to `idle`.
+        case busy
+        /// Waiting for a job: the next claim round claims one for it.
+        case idle
+        /// A job was claimed for it and waits in its mailbox.
+        case delivered(Job)
+        /// Left its loop (stopping): takes nothing more; a job claimed for it meanwhile is given back.
+        case closed
+    }
+
+    /// What a worker found when it looked for a job.
+    private enum Pickup {
+        case job(Job)
+        /// Nothing yet; it just became idle (so the dispatcher should run a round for it).
+        case becameIdle
+        /// Nothing yet; it was idle already.
+        case stillIdle
+    }
+
+    /// Takes the job handed to worker `index`, or marks it idle.
+    private func pickUp(_ index: Int) -> Pickup {
+        handoff.withLock { workers in
+            switch workers[index] {
+            case .delivered(let job):
+                workers[index] = .busy
+                return .job(job)
+            case .busy:
+                workers[index] = .idle
+                return .becameIdle
+            case .idle:
+                return .stillIdle
+            case .closed:
+                preconditionFailure("worker \(index) looked for a job after it closed")
+            }
+        }
+    }
+
+    /// Marks worker `index` closed. - Returns: a job handed to it that it never took (its lease is still held).
+    private func close(_ index: Int) -> Job? {
+        handoff.withLock { workers in
+            defer { workers[index] = .closed }
+            if case .delivered(let job) = workers[index] { return job }
+            return nil
+        }
+    }
+
     /// One worker's loop. Its queue connections are used only by its own thread and its renewal queue.
     private final class Worker: @unchecked Sendable {  // Safe: `queue` and `context` are used only on the worker thread, `renewals` only on `renewalQueue`.
         let pool: WorkerPool
+        let index: Int
         let owner: String
         let queue: any JobQueueStorage
         let renewals: any JobQueueStorage
@@ -230,9 +339,10 @@ public final class WorkerPool: Sendable {
         /// The job running now, whose lease the renewal timer extends.
         let current = Mutex<Int64?>(nil)
 
-        init(pool: WorkerPool, owner: String, queue: any JobQueueStorage, renewals: any JobQueueStorage, context: WorkerContext) {
+        init(pool: WorkerPool, index: Int, queue: any JobQueueStorage, renewals: any JobQueueStorage, context: WorkerContext) {
             self.pool = pool
-            self.owner = owner
+            self.index = index
+            owner = pool.owner(index)
             self.queue = queue
             self.renewals = renewals
             self.context = context
@@ -274,30 +384,30 @@ public final class WorkerPool: Sendable {
                 queue.close()
                 pool.finished.signal()
             }
-            let configuration = pool.configuration
+            let signal = pool.workerSignals[index]
+            let poll = DispatchTimeInterval.milliseconds(Int(pool.configuration.pollMilliseconds))
             while !pool.stopping.load(ordering: .relaxed) {
                 pool.beat(owner, job: false)
-                var waited = 0
-                while waited < configuration.maxYieldMilliseconds, configuration.intakeIsBusy(),
-                      !pool.stopping.load(ordering: .relaxed) {
-                    usleep(UInt32(configuration.yieldMilliseconds) * 1000)
-                    waited += configuration.yieldMilliseconds
+                switch pool.pickUp(index) {
+                case .job(let job):
+                    execute(job)
+                case .becameIdle:
+                    pool.signalClaims()
+                    _ = signal.wait(timeout: .now() + poll)
+                case .stillIdle:
+                    _ = signal.wait(timeout: .now() + poll)
                 }
-                let job: Job?
+            }
+            // Closed under the hand-off lock: from now on the dispatcher gives back what it claims for this worker;
+            // a job it handed over just before is given back here.
+            if let stranded = pool.close(index) {
                 do {
-                    job = try queue.claimNext(owner: owner, leaseMilliseconds: configuration.leaseMilliseconds, now: pool.clock())
+                    try queue.releaseLeases(owner: owner, now: pool.clock())
+                    pool.logger.info("job handed over at shutdown; lease released", metadata: ["worker": "\(owner)", "job_id": .stringConvertible(stranded.id)])
                 } catch {
-                    pool.logger.error("claiming a job failed; retrying", metadata: ["worker": "\(owner)", "error": "\(error)"])
-                    _ = pool.wakeUp.wait(timeout: .now() + .milliseconds(1000))
-                    continue
+                    pool.logger.error("could not release a lease at shutdown; it expires by itself",
+                                      metadata: ["worker": "\(owner)", "job_id": .stringConvertible(stranded.id), "error": "\(error)"])
                 }
-                guard let job else {
-                    pool.idle.add(1, ordering: .relaxed)
-                    _ = pool.wakeUp.wait(timeout: .now() + .milliseconds(Int(configuration.pollMilliseconds)))
-                    pool.idle.subtract(1, ordering: .relaxed)
-                    continue
-                }
-                execute(job)
             }
         }
 
@@ -322,14 +432,14 @@ public final class WorkerPool: Sendable {
                     // An event that started no rule is routine (the request log line already shows it): debug.
                     let routine = recorded && followUps.isEmpty && pool.quietKinds.contains(job.kind)
                     logger.log(level: routine ? .debug : .info, "job finished", metadata: metadata)
-                    if !followUps.isEmpty { pool.wake() }
+                    if !followUps.isEmpty { pool.signalClaims() }
                 case .skipped(let reason, let followUps):
                     let recorded = try queue.skip(jobID: job.id, owner: owner, reason: reason, followUps: followUps, now: now)
                     metadata["outcome"] = recorded ? "skipped" : "lease_lost"
                     metadata["reason"] = "\(reason)"
                     pool.metrics?.jobAttempts.increment(labels: [HookyardMetrics.provider(ofJobKind: job.kind), job.kind, recorded ? "skipped" : "lease_lost"])
                     logger.info("job finished", metadata: metadata)
-                    if !followUps.isEmpty { pool.wake() }
+                    if !followUps.isEmpty { pool.signalClaims() }
                 case .failed(let failure):
                     let (error, status) = (failure.message, failure.status)
                     let delay = failure.retryable
@@ -352,6 +462,121 @@ public final class WorkerPool: Sendable {
                 logger.error("recording a job outcome failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             }
             pool.completed.add(1, ordering: .relaxed)
+        }
+    }
+
+    /// The claim dispatcher's loop: one claim per round for every idle worker, on a queue connection of its own.
+    private final class ClaimDispatcher: @unchecked Sendable {  // Safe: `queue` is used only on the dispatcher thread.
+        let pool: WorkerPool
+        let queue: any JobQueueStorage
+
+        init(pool: WorkerPool, queue: any JobQueueStorage) {
+            self.pool = pool
+            self.queue = queue
+        }
+
+        func run() {
+            // As the workers: webhooks come first (every claim is a write).
+            try? Posix.setCurrentThreadNice(10)
+            defer {
+                pool.forget(WorkerPool.claimsBeatKey)
+                queue.close()
+                pool.finished.signal()
+            }
+            let configuration = pool.configuration
+            var failing = false
+            while !pool.stopping.load(ordering: .sequentiallyConsistent) {
+                pool.beat(WorkerPool.claimsBeatKey, job: false)
+                guard pool.idleWorkerCount > 0 else {
+                    pool.waitForClaimSignal(milliseconds: configuration.pollMilliseconds)
+                    continue
+                }
+                var waited = 0
+                while waited < configuration.maxYieldMilliseconds, configuration.intakeIsBusy(),
+                      !pool.stopping.load(ordering: .relaxed) {
+                    usleep(UInt32(configuration.yieldMilliseconds) * 1000)
+                    waited += configuration.yieldMilliseconds
+                }
+                // Taken after the yield, so workers that went idle meanwhile share this claim.
+                let idle = pool.handoff.withLock { workers in
+                    workers.indices.filter { if case .idle = workers[$0] { true } else { false } }
+                }
+                // Checked again after the yield: no claim once stop began.
+                guard !idle.isEmpty, !pool.stopping.load(ordering: .sequentiallyConsistent) else { continue }
+                let jobs: [Job]
+                do {
+                    jobs = try queue.claimDue(for: idle.map(pool.owner), leaseMilliseconds: configuration.leaseMilliseconds,
+                                              now: pool.clock())
+                    if failing { pool.logger.notice("claiming jobs works again") }
+                    failing = false
+                } catch {
+                    if !failing {
+                        pool.logger.error("claiming jobs failed; retrying every second", metadata: ["error": "\(error)"])
+                    }
+                    failing = true
+                    pause(milliseconds: 1000)
+                    continue
+                }
+                if !jobs.isEmpty {
+                    pool.afterClaimForTesting.withLock { $0 }?(jobs)
+                    pool.metrics?.jobClaims.increment()
+                    pool.metrics?.jobsClaimed.increment(by: Double(jobs.count))
+                    hand(jobs, to: idle)
+                }
+                if jobs.count < idle.count { pool.waitForClaimSignal(milliseconds: configuration.pollMilliseconds) }
+            }
+        }
+
+        /// Hands `jobs[i]` to worker `idle[i]` (the worker it was leased to); gives back those claimed for a worker
+        /// that closed since the round began.
+        private func hand(_ jobs: [Job], to idle: [Int]) {
+            var deliveries: [(job: Job, index: Int)] = []
+            for (job, index) in zip(jobs, idle) {
+                guard job.leaseOwner == pool.owner(index) else {
+                    // Against `claimDue`'s contract: not handed to anyone, so its lease expires and it runs again.
+                    pool.logger.error("claimed job leased to another owner than asked; left to its lease",
+                                      metadata: ["job_id": .stringConvertible(job.id), "worker": "\(pool.owner(index))",
+                                                 "lease_owner": "\(job.leaseOwner ?? "none")"])
+                    continue
+                }
+                deliveries.append((job, index))
+            }
+            let closed: [(job: Job, index: Int)] = pool.handoff.withLock { workers in
+                var closed: [(job: Job, index: Int)] = []
+                for delivery in deliveries {
+                    switch workers[delivery.index] {
+                    case .idle: workers[delivery.index] = .delivered(delivery.job)
+                    case .closed: closed.append(delivery)
+                    case .busy, .delivered:
+                        preconditionFailure("worker \(delivery.index) left idle while a claim for it was under way")
+                    }
+                }
+                return closed
+            }
+            for delivery in deliveries where !closed.contains(where: { $0.index == delivery.index }) {
+                pool.workerSignals[delivery.index].signal()
+            }
+            for (job, index) in closed {
+                let owner = pool.owner(index)
+                do {
+                    try queue.releaseLeases(owner: owner, now: pool.clock())
+                    pool.logger.info("job claimed for a worker that had stopped; lease released",
+                                     metadata: ["worker": "\(owner)", "job_id": .stringConvertible(job.id)])
+                } catch {
+                    pool.logger.error("could not release a lease at shutdown; it expires by itself",
+                                      metadata: ["worker": "\(owner)", "job_id": .stringConvertible(job.id), "error": "\(error)"])
+                }
+            }
+        }
+
+        /// Waits `milliseconds` (after a failed claim), returning early only when the pool stops.
+        private func pause(milliseconds: Int64) {
+            let deadline = WorkerPool.monotonicMilliseconds() + milliseconds
+            while !pool.stopping.load(ordering: .sequentiallyConsistent) {
+                let left = deadline - WorkerPool.monotonicMilliseconds()
+                guard left > 0 else { return }
+                pool.waitForClaimSignal(milliseconds: left)
+            }
         }
     }
 }

@@ -17,6 +17,11 @@ public final class HookyardMetrics: Sendable {
     public let intakeDuration: Histogram
     /// `action` (job kind), `outcome` (`succeeded`, `skipped`, `retrying`, `dead`, `lease_lost`).
     public let jobAttempts: Counter
+    /// No labels: claim round trips that took at least one job (rounds that found nothing due are not counted, so
+    /// `jobsClaimed / jobClaims` is the mean number of jobs per claim).
+    public let jobClaims: Counter
+    /// No labels: jobs claimed (one per attempt started by a worker pool).
+    public let jobsClaimed: Counter
     /// `provider`, `status` (HTTP status or `error`).
     public let outboundRequests: Counter
     /// `provider`.
@@ -61,6 +66,10 @@ public final class HookyardMetrics: Sendable {
         jobAttempts = registry.counter("hookyard_job_attempts_total",
                                        help: "Job attempts finished, by provider, action (job kind) and outcome.",
                                        labelNames: ["provider", "action", "outcome"])
+        jobClaims = registry.counter("hookyard_job_claims_total",
+                                     help: "Claim round trips to the job queue that took at least one job (one per claim round for all idle workers of a node).")
+        jobsClaimed = registry.counter("hookyard_jobs_claimed_total",
+                                       help: "Jobs claimed by the workers; divided by hookyard_job_claims_total, the mean number of jobs per claim round trip.")
         outboundRequests = registry.counter("hookyard_outbound_requests_total",
                                             help: "Provider API requests, by provider and HTTP status (error: no answer).",
                                             labelNames: ["provider", "status"])

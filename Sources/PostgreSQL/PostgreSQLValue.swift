@@ -1,6 +1,7 @@
 /// One statement parameter (`$1`, `$2`, …). Integers, doubles and booleans go to the server in their text form with
 /// their type named (`int8`, `float8`, `bool`), so `$1 + 1` means what it says; text goes untyped, so the server gives
-/// it the type its place needs (`text`, `jsonb`); bytes go in binary as `bytea`, never escaped.
+/// it the type its place needs (`text`, `jsonb`); bytes go in binary as `bytea`, never escaped; a list of texts goes as
+/// a `text[]` in PostgreSQL's array literal form, every element quoted and escaped (`$1[2]`, `unnest($1)`).
 ///
 /// PostgreSQL refuses a NUL character inside text (SQLSTATE 22021); such a value fails its statement with that
 /// error rather than being cut short.
@@ -11,6 +12,8 @@ public enum PostgreSQLValue: Sendable, Equatable {
     case bool(Bool)
     case text(String)
     case bytes([UInt8])
+    /// A `text[]`; an empty list is an empty array.
+    case textArray([String])
 
     /// The type OID libpq passes with the parameter (0: let the server infer it from the statement).
     var typeOID: UInt32 {
@@ -20,6 +23,7 @@ public enum PostgreSQLValue: Sendable, Equatable {
         case .double: 701     // float8
         case .bool: 16        // bool
         case .bytes: 17       // bytea
+        case .textArray: 1009 // text[] (_text)
         }
     }
 
@@ -42,7 +46,24 @@ public enum PostgreSQLValue: Sendable, Equatable {
         case .bool(let value): return Array((value ? "t" : "f").utf8) + [0]
         case .text(let value): return Array(value.utf8) + [0]
         case .bytes(let value): return value
+        case .textArray(let elements): return Array(Self.arrayLiteral(elements).utf8) + [0]
         }
+    }
+
+    /// PostgreSQL's text form of an array, `{"a","b \"c\""}`: each element in double quotes, its backslashes and
+    /// double quotes escaped with a backslash, so no element is read as NULL, split at a comma or trimmed.
+    static func arrayLiteral(_ elements: [String]) -> String {
+        var literal = "{"
+        for (index, element) in elements.enumerated() {
+            if index > 0 { literal += "," }
+            literal += "\""
+            for character in element.unicodeScalars {
+                if character == "\\" || character == "\"" { literal += "\\" }
+                literal.unicodeScalars.append(character)
+            }
+            literal += "\""
+        }
+        return literal + "}"
     }
 }
 

@@ -3,7 +3,10 @@
 ///
 /// Contract every implementation keeps:
 /// - each call is atomic: after a crash every job is in a state a restart can act on (a job whose worker died stays
-///   `running` with an expired lease, and `claimNext` takes it again, recording the lost attempt as `lease_expired`);
+///   `running` with an expired lease, and a claim (`claimDue`) takes it again, recording the lost attempt as
+///   `lease_expired`);
+/// - a claim is one transaction (one statement on PostgreSQL) however many jobs it takes, and two claimers, on one
+///   node or several, never take the same job;
 /// - outcomes (`succeed`, `skip`, `fail`) are accepted only from the current lease owner and return `false` otherwise,
 ///   writing nothing;
 /// - follow-up jobs are created in the same transaction as the outcome that causes them, and a job whose idempotency
@@ -12,10 +15,14 @@
 ///
 /// Thread-safety is the implementation's: both are used by one thread at a time.
 public protocol JobQueueStorage: AnyObject {
-    /// Claims the most overdue due job (queued or retrying with `next_run_at <= now`, or running with an expired
-    /// lease), leasing it to `owner` until `now + leaseMilliseconds`, and starts a new attempt.
-    /// - Returns: the claimed job (state `running`, `attempts` counting this one), or `nil` if none is due.
-    func claimNext(owner: String, leaseMilliseconds: Int64, now: Int64) throws -> Job?
+    /// Claims up to `owners.count` due jobs (queued or retrying with `next_run_at <= now`, or running with an expired
+    /// lease), most overdue first, in one round trip: the i-th job claimed is leased to `owners[i]` until
+    /// `now + leaseMilliseconds` and starts a new attempt whose `worker` is that owner. An owner may appear several
+    /// times (it then takes several jobs). The worker pool's claim dispatcher passes the owners of its idle workers.
+    /// - Returns: the claimed jobs (state `running`, `attempts` counting this one, `leaseOwner` the owner each was
+    ///   claimed for), most overdue first, so `result[i].leaseOwner == owners[i]`; fewer than `owners.count` (or none)
+    ///   when fewer are due. Empty `owners`: nothing is read or written.
+    func claimDue(for owners: [String], leaseMilliseconds: Int64, now: Int64) throws -> [Job]
     /// Extends the lease of a job `owner` still holds. - Returns: `false` if the lease was lost.
     func renewLease(jobID: Int64, owner: String, leaseMilliseconds: Int64, now: Int64) throws -> Bool
     /// Marks the job succeeded with its output and creates `followUps` atomically with it.
@@ -59,6 +66,12 @@ public protocol JobQueueStorage: AnyObject {
 }
 
 extension JobQueueStorage {
+    /// Claims the most overdue due job for `owner` alone: `claimDue(for: [owner], …).first`.
+    /// - Returns: the claimed job (state `running`, `attempts` counting this one), or `nil` if none is due.
+    public func claimNext(owner: String, leaseMilliseconds: Int64, now: Int64) throws -> Job? {
+        try claimDue(for: [owner], leaseMilliseconds: leaseMilliseconds, now: now).first
+    }
+
     /// `succeed` without follow-up jobs.
     public func succeed(jobID: Int64, owner: String, output: String?, now: Int64) throws -> Bool {
         try succeed(jobID: jobID, owner: owner, output: output, followUps: [], now: now)

@@ -1,6 +1,7 @@
 import Foundation
 import HookyardFoundation
 import Logging
+import Metrics
 import Store
 import Synchronization
 import XCTest
@@ -101,20 +102,123 @@ final class WorkerPoolTests: XCTestCase {
         XCTAssertEqual(workers.completedJobs, 60)
     }
 
-    /// While the intake is busy, workers pause between jobs but keep draining: asked before every job, never starved.
+    /// While the intake is busy, claims pause but keep draining: asked before every claim round, never starved.
     func testBusyIntakeSlowsWorkersWithoutStoppingThem() throws {
         try makeEvents(20)
         let asked = Atomic<Int>(0)
+        let metrics = HookyardMetrics(version: "test")
         let handler = ScriptedHandler { _ in .succeeded(output: nil, followUps: []) }
         let workers = WorkerPool(configuration: .init(location: .sqlite(path: path), workers: 2, pollMilliseconds: 20, retryPolicy: fastRetries,
                                                       intakeIsBusy: { asked.add(1, ordering: .relaxed); return true },
                                                       yieldMilliseconds: 2, maxYieldMilliseconds: 10),
-                                 handler: handler, logger: TestLog.logger())
+                                 handler: handler, logger: TestLog.logger(), metrics: metrics)
         try workers.start()
         defer { workers.stop() }
         XCTAssertTrue(try waitFor { try count(.succeeded) == 20 })
-        // Each worker waited for the burst (asking every 2 ms, up to 10 ms) before each job, then ran it anyway.
-        XCTAssertGreaterThanOrEqual(asked.load(ordering: .relaxed), 20 * 5, "asked repeatedly before each job")
+        // The dispatcher waited for the burst (asking every 2 ms, up to 10 ms) before each claim, then claimed anyway:
+        // at least 10 claims (two idle workers at most per claim), each after 5 questions.
+        let claims = Int(metrics.jobClaims.value())
+        XCTAssertGreaterThanOrEqual(claims, 10)
+        XCTAssertGreaterThanOrEqual(asked.load(ordering: .relaxed), claims * 5, "asked repeatedly before each claim")
+    }
+
+    /// Stores one event (its `process_event` job is due) at `location`.
+    private func storeOneEvent(at location: DatabaseLocation) throws {
+        let writer = try EventSinkOpening.open(location, logger: TestLog.logger())
+        let stored = DispatchSemaphore(value: 0)
+        writer.append(IncomingEvent(source: .stripe, dedupKey: "evt_0", eventID: "evt_0", type: "t", receivedAt: 1000,
+                                    body: [], headersJSON: "{}")) { _ in stored.signal() }
+        stored.wait()
+        writer.close()
+    }
+
+    /// Four idle workers and four jobs queued at once: one claim round trip takes all four, one for each worker.
+    func testIdleWorkersGetOneClaimRoundForABurst() throws {
+        try forEachStorageEngine { location in
+            try storeOneEvent(at: location)
+            let metrics = HookyardMetrics(version: "test")
+            let handler = ScriptedHandler { _ in .succeeded(output: nil, followUps: []) }
+            let workers = WorkerPool(configuration: .init(location: location, workers: 4, pollMilliseconds: 20, retryPolicy: fastRetries),
+                                     handler: handler, logger: TestLog.logger(), metrics: metrics)
+            try workers.start()
+            defer { workers.stop() }
+            let queue = try JobQueueOpening.open(location)
+            defer { queue.close() }
+            // The event's own job runs first; then nothing is due and every worker waits.
+            XCTAssertTrue(try waitFor { try queue.jobCounts()["succeeded"] == 1 && workers.idleWorkerCount == 4 })
+            let (claims, claimed) = (metrics.jobClaims.value(), metrics.jobsClaimed.value())
+            XCTAssertEqual(claimed, 1)
+            let burst = (1...4).map { NewJob(kind: "burst", idempotencyKey: "burst:\($0)", input: nil, runAt: 0, eventID: 1) }
+            XCTAssertEqual(try queue.enqueue(burst, now: WallClock.nowMilliseconds()), 4)
+            workers.wake()
+            XCTAssertTrue(try waitFor { try queue.jobCounts()["succeeded"] == 5 })
+            XCTAssertEqual(metrics.jobClaims.value() - claims, 1, "one claim round trip for the four idle workers")
+            XCTAssertEqual(metrics.jobsClaimed.value() - claimed, 4)
+            let jobs = try queue.jobs(forEvent: 1).filter { $0.kind == "burst" }
+            XCTAssertEqual(jobs.count, 4)
+            var owners: [String] = []
+            for job in jobs {
+                XCTAssertEqual(handler.runCount(job.id), 1, "each job ran once")
+                let attempts = try XCTUnwrap(try queue.job(job.id)).attempts
+                XCTAssertEqual(attempts.map(\.outcome), ["succeeded"])
+                owners += attempts.map(\.worker)
+            }
+            XCTAssertEqual(Set(owners), Set((0..<4).map(workers.owner)), "one job per worker")
+        }
+    }
+
+    /// The pool stops while a claim for an idle worker is under way (held by the test hook until the worker has
+    /// left): the job claimed for it is given back, not stranded under a lease nobody renews, and never runs.
+    func testAJobClaimedForAWorkerThatLeftMeanwhileIsGivenBack() throws {
+        try forEachStorageEngine { location in
+            try storeOneEvent(at: location)
+            let handler = ScriptedHandler { _ in .succeeded(output: nil, followUps: []) }
+            let workers = WorkerPool(configuration: .init(location: location, workers: 1, pollMilliseconds: 20, retryPolicy: fastRetries),
+                                     handler: handler, logger: TestLog.logger())
+            let claimed = DispatchSemaphore(value: 0)
+            let heldClaims = Mutex<[[Int64]]>([])
+            workers.afterClaimForTesting.withLock {
+                $0 = { [weak workers] jobs in
+                    heldClaims.withLock { $0.append(jobs.map(\.id)) }
+                    claimed.signal()
+                    // Hold the hand-off until the worker has left (the test is stopping the pool meanwhile).
+                    _ = waitUntil { workers?.closedWorkerCount == 1 }
+                }
+            }
+            try workers.start()
+            XCTAssertEqual(claimed.wait(timeout: .now() + 10), .success)
+            workers.stop(gracePeriod: .seconds(10))
+            XCTAssertEqual(workers.closedWorkerCount, 1)
+            XCTAssertEqual(heldClaims.withLock { $0 }, [[1]])
+            XCTAssertEqual(handler.runCount(1), 0, "never handed over")
+            let queue = try JobQueueOpening.open(location)
+            defer { queue.close() }
+            let (job, attempts) = try XCTUnwrap(try queue.job(1))
+            XCTAssertEqual(job.state, .retrying, "given back, due at once for the next start")
+            XCTAssertNil(job.leaseOwner)
+            XCTAssertEqual(job.attempts, 0)
+            XCTAssertEqual(attempts.map(\.outcome), ["interrupted"])
+        }
+    }
+
+    /// A claim round that hangs (held by the test hook, as a claim on an unreachable database would) makes
+    /// `isMakingProgress` false once the dispatcher has not gone round for `idleWithin`, though every worker is idle
+    /// and beating; when the claim returns, the pool reports progress again.
+    func testAHungClaimStopsReportingProgress() throws {
+        try makeEvents(1)
+        let release = DispatchSemaphore(value: 0)
+        let handler = ScriptedHandler { _ in .succeeded(output: nil, followUps: []) }
+        let workers = pool(handler, workers: 2)
+        workers.afterClaimForTesting.withLock { $0 = { _ in release.wait() } }
+        try workers.start()
+        defer {
+            release.signal()
+            workers.stop()
+        }
+        XCTAssertTrue(waitFor { !workers.isMakingProgress(idleWithin: 300, jobWithin: 60_000) })
+        XCTAssertEqual(workers.idleWorkerCount, 2, "the workers wait for the hung claim")
+        release.signal()
+        XCTAssertTrue(try waitFor { try count(.succeeded) == 1 && workers.isMakingProgress(idleWithin: 300, jobWithin: 60_000) })
     }
 
     func testRetryableFailureRunsAgainThenSucceeds() throws {

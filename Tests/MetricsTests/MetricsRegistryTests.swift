@@ -116,9 +116,13 @@ final class MetricsRegistryTests: XCTestCase {
         let parsed = try ExpositionParser(metrics.registry.render())
         XCTAssertEqual(parsed.value("hookyard_build_info", ["version": "0.1.0"]), 1)
         XCTAssertEqual(parsed.families["hookyard_jobs"]?.type, "gauge")
-        // 10 families, then the alerts (raised, active), connection evictions and the three deliverability rates.
-        XCTAssertEqual(parsed.families.count, 16)
-        for family in ["hookyard_alerts_raised_total", "hookyard_alerts_active", "hookyard_http_connections_evicted_total",
+        // 12 families (the two claim counters among them), then the alerts (raised, active), connection evictions and
+        // the three deliverability rates.
+        XCTAssertEqual(parsed.families.count, 18)
+        XCTAssertEqual(parsed.families["hookyard_job_claims_total"]?.type, "counter")
+        XCTAssertEqual(parsed.families["hookyard_jobs_claimed_total"]?.type, "counter")
+        for family in ["hookyard_job_claims_total", "hookyard_jobs_claimed_total",
+                       "hookyard_alerts_raised_total", "hookyard_alerts_active", "hookyard_http_connections_evicted_total",
                        "hookyard_deliverability_bounce_rate",
                        "hookyard_deliverability_unsubscribe_rate", "hookyard_deliverability_reply_rate"] {
             XCTAssertEqual(parsed.families[family]?.samples.count, 0, family)

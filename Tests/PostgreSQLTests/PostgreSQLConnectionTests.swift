@@ -42,6 +42,19 @@ final class PostgreSQLConnectionTests: XCTestCase {
         }
     }
 
+    /// A `text[]` parameter reaches the server element for element, whatever the elements hold (quotes, backslashes,
+    /// commas, braces, spaces, the word NULL, nothing at all), and an empty list is an empty array.
+    func testATextArrayParameterArrivesElementForElement() throws {
+        let elements = ["plain", "with \"quotes\"", "back\\slash", "a,b", "{braces}", "  spaced  ", "NULL", "", "Zoë 👩🏽‍💻"]
+        let rows = try connection.query("SELECT element, position FROM unnest($1::text[]) WITH ORDINALITY AS e(element, position) ORDER BY position",
+                                        [PostgreSQLValue.textArray(elements)]).rows
+        XCTAssertEqual(try rows.map { try $0.string(0) }, elements)
+        XCTAssertFalse(rows.contains { $0.isNull(0) }, "the word NULL is text, not a NULL")
+        XCTAssertEqual(try connection.query("SELECT ($1::text[])[2], cardinality($1::text[])", [PostgreSQLValue.textArray(elements)]).first?.string(0),
+                       elements[1])
+        XCTAssertEqual(try connection.query("SELECT cardinality($1::text[])", [PostgreSQLValue.textArray([])]).first?.int(0), 0)
+    }
+
     func testAnIntegralNumericSumReadsAsAnIntegerAndTextDoesNot() throws {
         let row = try XCTUnwrap(connection.query("SELECT sum(x), 'seven', 2.5::numeric FROM (VALUES (9000000000000000000::bigint), (1)) v(x)").first)
         XCTAssertEqual(try row.int(0), 9_000_000_000_000_000_001)

@@ -101,6 +101,91 @@ final class JobQueueTests: XCTestCase {
         queue.close()
     }
 
+    /// Seeds the three events' jobs and two more due jobs (at 1003 and 1004): five due jobs, ids 1…5 in due order.
+    private func seedFiveDueJobs(_ location: DatabaseLocation) throws -> any JobQueueStorage {
+        try seed(location)
+        let queue = try openQueue(location)
+        XCTAssertEqual(try queue.enqueue([NewJob(kind: "step", idempotencyKey: "extra:1", input: nil, runAt: 1003, eventID: 1),
+                                          NewJob(kind: "step", idempotencyKey: "extra:2", input: nil, runAt: 1004, eventID: 2)],
+                                         now: 1004), 2)
+        return queue
+    }
+
+    /// One claim for three owners takes the three most overdue of five due jobs, the i-th leased to the i-th owner
+    /// with its attempt row naming that owner; a repeated owner takes several; nothing due gives nothing.
+    func testClaimDueLeasesTheIthJobToTheIthOwner() throws {
+        try forEachStorageEngine { location in
+            let queue = try seedFiveDueJobs(location)
+            let claimed = try queue.claimDue(for: ["a", "b", "c"], leaseMilliseconds: 30_000, now: 5000)
+            XCTAssertEqual(claimed.map(\.id), [1, 2, 3])
+            XCTAssertEqual(claimed.map(\.leaseOwner), ["a", "b", "c"])
+            XCTAssertEqual(Set(claimed.map(\.state)), [.running])
+            XCTAssertEqual(Set(claimed.map(\.attempts)), [1])
+            XCTAssertEqual(Set(claimed.map(\.leaseExpiresAt)), [35_000])
+            for job in claimed {
+                let stored = try XCTUnwrap(try queue.job(job.id))
+                XCTAssertEqual(stored.job.leaseOwner, job.leaseOwner)
+                XCTAssertEqual(stored.attempts.map(\.worker), [job.leaseOwner ?? ""])
+                XCTAssertEqual(stored.attempts.map(\.startedAt), [5000])
+            }
+            // The same owner three times: the two jobs left, both its own.
+            let rest = try queue.claimDue(for: ["d", "d", "d"], leaseMilliseconds: 30_000, now: 5000)
+            XCTAssertEqual(rest.map(\.id), [4, 5])
+            XCTAssertEqual(rest.map(\.leaseOwner), ["d", "d"])
+            XCTAssertEqual(try queue.job(5)?.attempts.map(\.worker), ["d"])
+            XCTAssertEqual(try queue.claimDue(for: ["e", "f"], leaseMilliseconds: 30_000, now: 5000), [])
+            XCTAssertEqual(try queue.claimDue(for: [], leaseMilliseconds: 30_000, now: 5000), [])
+            XCTAssertEqual(try queue.jobCounts()["running"], 5)
+        }
+    }
+
+    /// A job whose lease expired is due again with the others, in its place by due time; its lost attempt is recorded
+    /// as `lease_expired` and the new one names the owner it was claimed for.
+    func testClaimDueTakesAnExpiredLeaseAmongTheDueJobs() throws {
+        try forEachStorageEngine { location in
+            let queue = try seedFiveDueJobs(location)
+            let gone = try queue.claimDue(for: ["gone", "gone"], leaseMilliseconds: 1000, now: 5000)
+            XCTAssertEqual(gone.map(\.id), [1, 2])
+            XCTAssertTrue(try queue.renewLease(jobID: 2, owner: "gone", leaseMilliseconds: 10_000, now: 5000), "job 2's lease still holds at 7000")
+            let claimed = try queue.claimDue(for: ["x", "y", "z"], leaseMilliseconds: 30_000, now: 7000)
+            XCTAssertEqual(claimed.map(\.id), [1, 3, 4], "job 1 (due at 1000, lease expired at 6000) first; job 2 still leased")
+            XCTAssertEqual(claimed.map(\.leaseOwner), ["x", "y", "z"])
+            XCTAssertEqual(claimed.first?.attempts, 2)
+            let (job, attempts) = try XCTUnwrap(try queue.job(1))
+            XCTAssertEqual(job.leaseOwner, "x")
+            XCTAssertEqual(attempts.map(\.worker), ["gone", "x"])
+            XCTAssertEqual(attempts.map(\.outcome), ["lease_expired", nil])
+            XCTAssertEqual(try queue.job(2)?.job.leaseOwner, "gone")
+            XCTAssertFalse(try queue.succeed(jobID: 1, owner: "gone", output: "late", now: 7100), "the old owner cannot report")
+            XCTAssertTrue(try queue.succeed(jobID: 1, owner: "x", output: "ok", now: 7100))
+        }
+    }
+
+    /// Four claimers taking two jobs per claim at once never take the same job, on either engine.
+    func testConcurrentBatchClaimsNeverTakeTheSameJob() throws {
+        try forEachStorageEngine { location in
+            let queue = try seedFiveDueJobs(location)
+            defer { queue.close() }
+            let claimed = Mutex<[Int64]>([])
+            let errors = Mutex<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 4) { worker in
+                do {
+                    let queue = try JobQueueOpening.open(location)
+                    defer { queue.close() }
+                    let owners = ["w\(worker).0", "w\(worker).1"]
+                    while case let jobs = try queue.claimDue(for: owners, leaseMilliseconds: 60_000, now: 5000), !jobs.isEmpty {
+                        XCTAssertEqual(jobs.map(\.leaseOwner), Array(owners.prefix(jobs.count)))
+                        claimed.withLock { $0.append(contentsOf: jobs.map(\.id)) }
+                    }
+                } catch {
+                    errors.withLock { $0.append("\(error)") }
+                }
+            }
+            XCTAssertEqual(errors.withLock { $0 }, [])
+            XCTAssertEqual(claimed.withLock { $0.sorted() }, [1, 2, 3, 4, 5])
+        }
+    }
+
     func testConcurrentWorkersNeverClaimTheSameJob() throws {
         try forEachStorageEngine { location in
             try seed(location)

@@ -275,25 +275,26 @@ final class PostgreSQLStoreTests: XCTestCase {
         XCTAssertEqual(try attempts?.int(1), 200)
     }
 
-    /// `claimDue` takes several jobs per round trip, most overdue first, each with its attempt; concurrent
+    /// `claimDue(for:)` takes several jobs per round trip, most overdue first, each with its attempt; concurrent
     /// callers split the jobs between them.
     func testClaimDueTakesSeveralJobsWithTheirAttempts() throws {
         try seed(30)
         let queue = try PostgreSQLJobQueue(url: url, password: nil)
         defer { queue.close() }
-        let first = try queue.claimDue(upTo: 10, owner: "w1", leaseMilliseconds: 1000, now: 5000)
+        let first = try queue.claimDue(for: Array(repeating: "w1", count: 10), leaseMilliseconds: 1000, now: 5000)
         XCTAssertEqual(first.map(\.id), Array(1...10))
         XCTAssertEqual(Set(first.map(\.state)), [.running])
         XCTAssertEqual(Set(first.map(\.attempts)), [1])
         XCTAssertEqual(try queue.job(3)?.attempts.map(\.worker), ["w1"])
-        XCTAssertEqual(try queue.claimDue(upTo: 0, owner: "w1", leaseMilliseconds: 1000, now: 5000), [])
+        XCTAssertEqual(try queue.claimDue(for: [], leaseMilliseconds: 1000, now: 5000), [])
         // Concurrent batches split the rest; the expired leases of the first batch come back, recorded as lost.
         let claimed = Mutex<[Int64]>([])
         let url = url!
         DispatchQueue.concurrentPerform(iterations: 3) { worker in
             guard let queue = try? PostgreSQLJobQueue(url: url, password: nil) else { return }
             defer { queue.close() }
-            while let jobs = try? queue.claimDue(upTo: 4, owner: "n\(worker)", leaseMilliseconds: 60_000, now: 7000), !jobs.isEmpty {
+            let owners = (0..<4).map { "n\(worker).\($0)" }
+            while let jobs = try? queue.claimDue(for: owners, leaseMilliseconds: 60_000, now: 7000), !jobs.isEmpty {
                 claimed.withLock { $0.append(contentsOf: jobs.map(\.id)) }
             }
         }

@@ -7,7 +7,7 @@ import PostgreSQL
 /// Each call is one transaction (or one statement), so a crash leaves every job in a state a restart can act on: a
 /// job whose worker died keeps `running` with an expired lease, and a claim takes it again (recording the lost
 /// attempt as `lease_expired`). What protects each once-only step when several nodes share the queue:
-/// - claiming (`claimNext`, `claimDue`): one statement that locks the chosen rows `FOR UPDATE SKIP LOCKED`, so two
+/// - claiming (`claimDue`, and `claimNext` through it): one statement that locks the chosen rows `FOR UPDATE SKIP LOCKED`, so two
 ///   claimers never take the same job; a job another claimer changed meanwhile is re-checked against the due
 ///   condition by PostgreSQL before it is taken;
 /// - outcomes and lease renewals: conditional `UPDATE … WHERE lease_owner = $owner AND state = 'running'`, so a worker
@@ -53,23 +53,21 @@ public final class PostgreSQLJobQueue: JobQueueStorage {
 
     // MARK: Claiming and outcomes
 
-    /// Claims the most overdue due job, as `SQLiteJobQueue.claimNext`, in one round trip (`claimDue(upTo: 1, …)`).
-    public func claimNext(owner: String, leaseMilliseconds: Int64, now: Int64) throws -> Job? {
-        try claimDue(upTo: 1, owner: owner, leaseMilliseconds: leaseMilliseconds, now: now).first
-    }
-
-    /// Claims up to `limit` due jobs at once, most overdue first, each leased to `owner` until `now + leaseMilliseconds`
-    /// with a new attempt row (an expired lease's attempt recorded as `lease_expired`), in one statement: for a worker
-    /// pool taking several jobs per round trip. Jobs other claimers hold locked are skipped, not waited for.
+    /// Claims up to `owners.count` due jobs at once, most overdue first, the i-th leased to `owners[i]` until
+    /// `now + leaseMilliseconds` with a new attempt row whose `worker` is that owner (an expired lease's attempt
+    /// recorded as `lease_expired`), in one statement (see `JobQueueStorage.claimDue`): the worker pool's claim
+    /// dispatcher takes a job for each idle worker per round trip. Jobs other claimers hold locked are skipped, not
+    /// waited for.
     /// - Returns: the claimed jobs (state `running`), most overdue first; empty if none is due.
-    public func claimDue(upTo limit: Int, owner: String, leaseMilliseconds: Int64, now: Int64) throws -> [Job] {
-        guard limit > 0 else { return [] }
+    public func claimDue(for owners: [String], leaseMilliseconds: Int64, now: Int64) throws -> [Job] {
+        guard !owners.isEmpty else { return [] }
         // PostgreSQL-specific: data-modifying `WITH` and `FOR UPDATE SKIP LOCKED` (SQLite serialises writers instead).
-        // As SQLite's claim: the first `limit` due jobs of each state by index order (so a claim costs the same with a
+        // As SQLite's claim: the first `owners.count` due jobs of each state by index order (so a claim costs the same with a
         // million jobs waiting as with one; one query over all states sorted every due job: 77 ms with 200,000), then
-        // the most overdue of those by `next_run_at`, then id. The candidates not taken stay locked only until the
-        // statement ends. Its sub-statements share one snapshot, so the attempt number reads the attempts before
-        // this claim's.
+        // the most overdue of those by `next_run_at`, then id, numbered 1, 2, … in that order (`slot`): job `slot` is
+        // leased to the owners array's element `slot` (`$2`, a `text[]`, 1-based). The candidates not taken stay
+        // locked only until the statement ends. Its sub-statements share one snapshot, so the attempt number reads
+        // the attempts before this claim's.
         let result = try connection.query("""
             WITH queued AS (
                 SELECT id, state, next_run_at FROM jobs WHERE state = 'queued' AND next_run_at <= $1
@@ -81,26 +79,27 @@ public final class PostgreSQLJobQueue: JobQueueStorage {
                 SELECT id, state, next_run_at FROM jobs WHERE state = 'running' AND lease_expires_at <= $1
                 ORDER BY lease_expires_at, id LIMIT $4 FOR UPDATE SKIP LOCKED
             ), picked AS (
-                SELECT id, state FROM (SELECT * FROM queued UNION ALL SELECT * FROM retrying UNION ALL SELECT * FROM expired) candidates
+                SELECT id, state, row_number() OVER (ORDER BY next_run_at, id) AS slot
+                FROM (SELECT * FROM queued UNION ALL SELECT * FROM retrying UNION ALL SELECT * FROM expired) candidates
                 ORDER BY next_run_at, id LIMIT $4
             ), lost AS (
                 UPDATE job_attempts SET finished_at = $1, outcome = 'lease_expired',
                     error = 'worker stopped without finishing (lease expired)'
                 WHERE outcome IS NULL AND job_id IN (SELECT id FROM picked WHERE state = 'running')
             ), claimed AS (
-                UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $2, lease_expires_at = $3,
-                    updated_at = $1
+                UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ($2::text[])[picked.slot],
+                    lease_expires_at = $3, updated_at = $1
                 FROM picked WHERE jobs.id = picked.id
                 RETURNING jobs.id, jobs.event_id, jobs.kind, jobs.state, jobs.attempts, jobs.next_run_at, jobs.lease_owner,
                     jobs.lease_expires_at, jobs.last_error, jobs.idempotency_key, jobs.input, jobs.output, jobs.created_at,
-                    jobs.updated_at
+                    jobs.updated_at, picked.slot
             ), attempt AS (
                 INSERT INTO job_attempts (job_id, attempt, worker, started_at)
-                SELECT c.id, (SELECT coalesce(max(a.attempt), 0) + 1 FROM job_attempts a WHERE a.job_id = c.id), $2, $1
+                SELECT c.id, (SELECT coalesce(max(a.attempt), 0) + 1 FROM job_attempts a WHERE a.job_id = c.id), c.lease_owner, $1
                 FROM claimed c
             )
-            SELECT * FROM claimed ORDER BY next_run_at, id
-            """, [now, owner, now + leaseMilliseconds, Int64(limit)])
+            SELECT * FROM claimed ORDER BY slot
+            """, [now, PostgreSQLValue.textArray(owners), now + leaseMilliseconds, Int64(owners.count)])
         return try result.rows.map(Self.job(from:))
     }
 

@@ -5,7 +5,7 @@ import SQLite
 /// dead-letter operations. Its statements are compiled once per connection (`cachedStatement(sql:)`).
 ///
 /// Each call is one transaction, so a crash leaves every job in a state a restart can act on: a job whose
-/// worker died keeps `running` with an expired lease, and `claimNext` takes it again (recording the lost
+/// worker died keeps `running` with an expired lease, and a claim (`claimDue`) takes it again (recording the lost
 /// attempt as `lease_expired`). Outcomes are accepted only from the current lease owner, so a worker whose
 /// lease was taken over cannot overwrite the new attempt. A row whose state is none Hookyard writes is an error
 /// (`SQLiteDecodingError`), never read as another state.
@@ -49,66 +49,80 @@ public final class SQLiteJobQueue: JobQueueStorage {
             createdAt: statement.int(12), updatedAt: statement.int(13))
     }
 
-    /// Claims the most overdue job that is due (queued or retrying with `next_run_at <= now`) or whose lease
-    /// expired, leasing it to `owner` until `now + leaseMilliseconds`, and starts a new attempt.
-    /// - Complexity: O(log n) in the number of jobs (three index lookups).
-    /// - Returns: the claimed job (state `running`, `attempts` counting this one), or `nil` if none is due.
-    public func claimNext(owner: String, leaseMilliseconds: Int64, now: Int64) throws -> Job? {
-        try database.transaction {
-            // One indexed LIMIT 1 per state, so a claim costs the same with a million jobs waiting as with one.
-            let pick = try database.cachedStatement(sql: """
-                SELECT id, state FROM (
-                    SELECT * FROM (SELECT id, state, next_run_at AS due FROM jobs
-                                   WHERE state = 'queued' AND next_run_at <= ?1 ORDER BY next_run_at, id LIMIT 1)
-                    UNION ALL
-                    SELECT * FROM (SELECT id, state, next_run_at AS due FROM jobs
-                                   WHERE state = 'retrying' AND next_run_at <= ?1 ORDER BY next_run_at, id LIMIT 1)
-                    UNION ALL
-                    SELECT * FROM (SELECT id, state, next_run_at AS due FROM jobs
-                                   WHERE state = 'running' AND lease_expires_at <= ?1 ORDER BY lease_expires_at, id LIMIT 1)
-                ) ORDER BY due, id LIMIT 1
-                """)
-            defer { pick.reset() }
-            try pick.bind(1, now)
-            guard try pick.step() else { return nil }
-            let id = pick.int(0)
-            if pick.string(1) == "running" {
-                let lost = try database.cachedStatement(sql: """
-                    UPDATE job_attempts SET finished_at = ?2, outcome = 'lease_expired',
-                        error = 'worker stopped without finishing (lease expired)'
-                    WHERE job_id = ?1 AND outcome IS NULL
-                    """)
-                defer { lost.reset() }
-                try lost.bind(1, id)
-                try lost.bind(2, now)
-                try lost.run()
+    /// Claims up to `owners.count` due jobs, most overdue first, the i-th leased to `owners[i]` (see
+    /// `JobQueueStorage.claimDue`), in one transaction: the claim of one job below, repeated per owner on the
+    /// connection's cached statements until no job is due. The transaction holds the write lock, so no other claimer
+    /// can take the same job.
+    /// - Complexity: O(log n) per job claimed, in the number of jobs (three index lookups).
+    public func claimDue(for owners: [String], leaseMilliseconds: Int64, now: Int64) throws -> [Job] {
+        guard !owners.isEmpty else { return [] }
+        return try database.transaction {
+            var claimed: [Job] = []
+            for owner in owners {
+                guard let job = try claimOne(owner: owner, leaseMilliseconds: leaseMilliseconds, now: now) else { break }
+                claimed.append(job)
             }
-            // SQLite-specific: `RETURNING` (PostgreSQL has it too).
-            let claim = try database.cachedStatement(sql: """
-                UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?2, lease_expires_at = ?3,
-                    updated_at = ?4 WHERE id = ?1 RETURNING \(Self.columns)
-                """)
-            defer { claim.reset() }
-            try claim.bind(1, id)
-            try claim.bind(2, owner)
-            try claim.bind(3, now + leaseMilliseconds)
-            try claim.bind(4, now)
-            guard try claim.step() else { return nil }
-            let job = try job(from: claim)
-            claim.reset()
-            // Numbered across the job's whole history: after `jobs retry` resets the budget (`jobs.attempts`),
-            // the next attempt follows the last one logged instead of being numbered 1 again.
-            let attempt = try database.cachedStatement(sql: """
-                INSERT INTO job_attempts (job_id, attempt, worker, started_at)
-                VALUES (?1, (SELECT coalesce(max(attempt), 0) + 1 FROM job_attempts WHERE job_id = ?1), ?2, ?3)
-                """)
-            defer { attempt.reset() }
-            try attempt.bind(1, job.id)
-            try attempt.bind(2, owner)
-            try attempt.bind(3, now)
-            try attempt.run()
-            return job
+            return claimed
         }
+    }
+
+    /// Claims the most overdue job that is due (queued or retrying with `next_run_at <= now`) or whose lease
+    /// expired, leasing it to `owner` until `now + leaseMilliseconds`, and starts a new attempt; inside the caller's
+    /// transaction. - Returns: the claimed job, or `nil` if none is due.
+    private func claimOne(owner: String, leaseMilliseconds: Int64, now: Int64) throws -> Job? {
+        // One indexed LIMIT 1 per state, so a claim costs the same with a million jobs waiting as with one.
+        let pick = try database.cachedStatement(sql: """
+            SELECT id, state FROM (
+                SELECT * FROM (SELECT id, state, next_run_at AS due FROM jobs
+                               WHERE state = 'queued' AND next_run_at <= ?1 ORDER BY next_run_at, id LIMIT 1)
+                UNION ALL
+                SELECT * FROM (SELECT id, state, next_run_at AS due FROM jobs
+                               WHERE state = 'retrying' AND next_run_at <= ?1 ORDER BY next_run_at, id LIMIT 1)
+                UNION ALL
+                SELECT * FROM (SELECT id, state, next_run_at AS due FROM jobs
+                               WHERE state = 'running' AND lease_expires_at <= ?1 ORDER BY lease_expires_at, id LIMIT 1)
+            ) ORDER BY due, id LIMIT 1
+            """)
+        defer { pick.reset() }
+        try pick.bind(1, now)
+        guard try pick.step() else { return nil }
+        let id = pick.int(0)
+        if pick.string(1) == "running" {
+            let lost = try database.cachedStatement(sql: """
+                UPDATE job_attempts SET finished_at = ?2, outcome = 'lease_expired',
+                    error = 'worker stopped without finishing (lease expired)'
+                WHERE job_id = ?1 AND outcome IS NULL
+                """)
+            defer { lost.reset() }
+            try lost.bind(1, id)
+            try lost.bind(2, now)
+            try lost.run()
+        }
+        // SQLite-specific: `RETURNING` (PostgreSQL has it too).
+        let claim = try database.cachedStatement(sql: """
+            UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?2, lease_expires_at = ?3,
+                updated_at = ?4 WHERE id = ?1 RETURNING \(Self.columns)
+            """)
+        defer { claim.reset() }
+        try claim.bind(1, id)
+        try claim.bind(2, owner)
+        try claim.bind(3, now + leaseMilliseconds)
+        try claim.bind(4, now)
+        guard try claim.step() else { return nil }
+        let job = try job(from: claim)
+        claim.reset()
+        // Numbered across the job's whole history: after `jobs retry` resets the budget (`jobs.attempts`),
+        // the next attempt follows the last one logged instead of being numbered 1 again.
+        let attempt = try database.cachedStatement(sql: """
+            INSERT INTO job_attempts (job_id, attempt, worker, started_at)
+            VALUES (?1, (SELECT coalesce(max(attempt), 0) + 1 FROM job_attempts WHERE job_id = ?1), ?2, ?3)
+            """)
+        defer { attempt.reset() }
+        try attempt.bind(1, job.id)
+        try attempt.bind(2, owner)
+        try attempt.bind(3, now)
+        try attempt.run()
+        return job
     }
 
     /// Extends the lease of a job `owner` still holds. - Returns: `false` if the lease was lost.
