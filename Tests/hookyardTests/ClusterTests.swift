@@ -176,6 +176,9 @@ final class ClusterTests: XCTestCase {
             return try DaemonProcess(directory: directories[index], yaml: yaml, environment: nodeEnvironment, databaseURL: url)
         }
         defer { for node in nodes { node.terminate() } }
+        let (checked, settings) = try nodes[0].run(["check-config", "--config", directories[0].appendingPathComponent("hookyard.yaml").path])
+        XCTAssertEqual(checked, 0, settings)
+        XCTAssertTrue(settings.contains("  maintenance pass          every 1s"), settings)
 
         // Several checks, one at a time.
         XCTAssertTrue(waitUntil(timeout: .seconds(15)) { watchChecks(keys: keys).count { $0.answered != nil } >= 5 },
