@@ -16,7 +16,7 @@ import Synchronization
 /// Each pass is a series of small transactions, so intake and workers wait at most one batch for the write lock.
 /// A crash mid-pass loses nothing: a segment change the clock caused is recorded unqueued first, and the next pass
 /// starts its rules (their flow keys are unique, so a change is never started twice). Thread-safe: `start()` once,
-/// `stop()` once; `runOnce()` may be called directly (tests, CLI) while no timer runs.
+/// `stop()` once, `update` at any time; `runOnce()` may be called directly (tests, CLI) while no timer runs.
 public final class ContactMaintenance: Sendable {
     public struct Configuration: Sendable {
         /// The database the pass works on (either engine).
@@ -86,20 +86,21 @@ public final class ContactMaintenance: Sendable {
     /// Changes the retention window and the interval (configuration reload). A new interval restarts the timer: the
     /// next pass comes `firstPassMilliseconds` of the new settings from now. `nil` keeps the interval.
     public func update(retentionMilliseconds: Int64?, intervalMilliseconds: Int64? = nil) {
-        let (changed, settings) = configuration.withLock { configuration in
-            configuration.retentionMilliseconds = retentionMilliseconds
-            let before = configuration.intervalMilliseconds
-            if let intervalMilliseconds { configuration.intervalMilliseconds = max(1_000, intervalMilliseconds) }
-            return (configuration.intervalMilliseconds != before, configuration)
+        // Under the timer's lock, as in `start()`: a reload racing the start cannot leave the old interval running.
+        timer.withLock { handle in
+            let (changed, settings) = configuration.withLock { configuration in
+                configuration.retentionMilliseconds = retentionMilliseconds
+                let before = configuration.intervalMilliseconds
+                if let intervalMilliseconds { configuration.intervalMilliseconds = max(1_000, intervalMilliseconds) }
+                return (configuration.intervalMilliseconds != before, configuration)
+            }
+            if changed, let source = handle?.source { Self.schedule(source, settings) }
         }
-        if changed, let source = timer.withLock({ $0 })?.source { Self.schedule(source, settings) }
     }
 
     /// Runs the first pass `firstPassMilliseconds` after start, then every interval.
     public func start() {
-        let settings = configuration.withLock { $0 }
         let source = DispatchSource.makeTimerSource(queue: queue)
-        Self.schedule(source, settings)
         source.setEventHandler { [self] in
             do {
                 var ran: (report: Report, startedAt: Int64, elapsed: Duration)?
@@ -118,7 +119,7 @@ public final class ContactMaintenance: Sendable {
                     "flows_started": .stringConvertible(report.flowsStarted),
                     "campaign_pauses_queued": .stringConvertible(report.campaignPausesQueued),
                     "alerts_cleared": .stringConvertible(report.alertsCleared),
-                    // When this node took the pass and how long it held it: a cluster's passes never overlap.
+                    // When this node took the pass and how long it held it: in a cluster no two nodes' passes overlap.
                     "started_at": "\(ISO8601Timestamp.string(startedAt))",
                     "duration_ms": .stringConvertible(Int64((elapsed / .milliseconds(1)).rounded(.up)))]
                 // A pass that changed something is worth a line at info; an idle one only at debug.
@@ -127,9 +128,12 @@ public final class ContactMaintenance: Sendable {
                 logger.error("contact maintenance failed; next pass retries", metadata: ["error": "\(error)"])
             }
         }
-        source.resume()
         let handle = TimerHandle(source)
-        timer.withLock { $0 = handle }
+        timer.withLock { timer in
+            Self.schedule(source, configuration.withLock { $0 })
+            source.resume()
+            timer = handle
+        }
     }
 
     /// The first pass after `firstPassMilliseconds`, then one every interval; late by at most a tenth of the interval
