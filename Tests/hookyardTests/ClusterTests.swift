@@ -7,7 +7,8 @@ import XCTest
 /// Several nodes on one PostgreSQL database (issue 17): three real daemons share the database; deliveries are spread
 /// over them with each one also sent to a second node; one node is killed with `kill -9` mid-run and started again;
 /// the fake Stripe and Instantly APIs fail a fifth of their calls. Every acknowledged event is stored once, every
-/// flow's side effects happen exactly once, and the providers' `max_rps` holds for the sum of the nodes.
+/// flow's side effects happen exactly once, and the providers' `max_rps` holds for the sum of the nodes. And the
+/// periodic tasks run on one node at a time, moving to another node when theirs is killed.
 final class ClusterTests: XCTestCase {
     private static let outreach = "6f1d2c3b-0001-4a5b-8c7d-000000000001"
     private static let payment = "6f1d2c3b-0002-4a5b-8c7d-000000000002"
