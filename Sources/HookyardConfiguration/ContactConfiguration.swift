@@ -23,6 +23,12 @@ extension HookyardConfiguration {
         /// The Instantly lead fields (top-level payload keys such as `industry`, `companyName`) kept per contact, in
         /// configuration order; `lead.<name>` in segments may name only these.
         public var leadFields: [String] = []
+        /// `contacts.maintenance_interval`: time between the contact maintenance passes (re-scoring, segments by time,
+        /// payload pruning); the first comes a minute after start, or one interval when that is shorter.
+        public var maintenanceIntervalMilliseconds: Int64 = 600_000
+        /// The bounds of `maintenance_interval`: a second (tests, small installations) to a day (segments on
+        /// `days_since_engagement` must move at least daily).
+        public static let maintenanceIntervalBounds: ClosedRange<Int64> = 1_000...86_400_000
 
         /// The extractor these settings describe, without a catalog.
         public var eventReader: ContactEventReader { eventReader(catalog: Catalog()) }
@@ -98,6 +104,7 @@ extension ConfigurationLoader {
 ///   loop_guard_seconds: 300
 ///   max_rule_runs_per_day: 3
 ///   lead_fields: [industry, companyName]                         # Instantly lead fields kept per contact
+///   maintenance_interval: 10m                                    # time between maintenance passes, 1s...1d
 /// segments:
 ///   hot-prospects: {all: [{payment_status: prospect}, {engagement: high}]}
 /// ```
@@ -137,8 +144,16 @@ public struct ContactConfigurationReader: EnvironmentExpandingReader {
             case "loop_guard_seconds": int(value, path, min: 0) { settings.loopGuardSeconds = $0 }
             case "max_rule_runs_per_day": int(value, path, min: 1) { settings.maxRuleRunsPerDay = $0 }
             case "lead_fields": settings.leadFields = readLeadFields(value, key: path)
+            case "maintenance_interval":
+                guard let text = scalarText(value, path) else { continue }
+                let bounds = HookyardConfiguration.ContactSettings.maintenanceIntervalBounds
+                guard let milliseconds = StepSchedule.duration(text), bounds.contains(milliseconds) else {
+                    issue(value, path, "'\(text)' is not a duration from 1s to 1d such as 30s, 10m or 1h")
+                    continue
+                }
+                settings.maintenanceIntervalMilliseconds = milliseconds
             default:
-                issue(keyNode, path, "unknown key (contacts has engagement, tiers, product_interest, loop_guard_seconds, max_rule_runs_per_day, lead_fields)")
+                issue(keyNode, path, "unknown key (contacts has engagement, tiers, product_interest, loop_guard_seconds, max_rule_runs_per_day, lead_fields, maintenance_interval)")
             }
         }
         return settings

@@ -16,12 +16,12 @@ import Synchronization
 /// Each pass is a series of small transactions, so intake and workers wait at most one batch for the write lock.
 /// A crash mid-pass loses nothing: a segment change the clock caused is recorded unqueued first, and the next pass
 /// starts its rules (their flow keys are unique, so a change is never started twice). Thread-safe: `start()` once,
-/// `stop()` once; `runOnce()` may be called directly (tests, CLI) while no timer runs.
+/// `stop()` once, `update` at any time; `runOnce()` may be called directly (tests, CLI) while no timer runs.
 public final class ContactMaintenance: Sendable {
     public struct Configuration: Sendable {
         /// The database the pass works on (either engine).
         public var location: DatabaseLocation
-        /// Time between passes.
+        /// Time between passes (`contacts.maintenance_interval`), at least a second.
         public var intervalMilliseconds: Int64
         /// Raw bodies of events older than this are pruned; `nil`: kept forever.
         public var retentionMilliseconds: Int64?
@@ -35,6 +35,10 @@ public final class ContactMaintenance: Sendable {
             self.retentionMilliseconds = retentionMilliseconds
             self.batch = max(1, batch)
         }
+
+        /// Time from `start()` to the first pass: a minute, or the interval when that is shorter, so a node that was
+        /// just started does not compete with intake's first burst but a short interval is honoured from the start.
+        public var firstPassMilliseconds: Int64 { min(60_000, intervalMilliseconds) }
     }
 
     /// What one pass did.
@@ -79,37 +83,65 @@ public final class ContactMaintenance: Sendable {
         self.onJobsQueued = onJobsQueued
     }
 
-    /// Changes the retention window (configuration reload).
-    public func update(retentionMilliseconds: Int64?) {
-        configuration.withLock { $0.retentionMilliseconds = retentionMilliseconds }
+    /// Changes the retention window and the interval (configuration reload). A new interval restarts the timer: the
+    /// next pass comes `firstPassMilliseconds` of the new settings from now. `nil` keeps the interval.
+    public func update(retentionMilliseconds: Int64?, intervalMilliseconds: Int64? = nil) {
+        // Under the timer's lock, as in `start()`: a reload racing the start cannot leave the old interval running.
+        timer.withLock { handle in
+            let (changed, settings) = configuration.withLock { configuration in
+                configuration.retentionMilliseconds = retentionMilliseconds
+                let before = configuration.intervalMilliseconds
+                if let intervalMilliseconds { configuration.intervalMilliseconds = max(1_000, intervalMilliseconds) }
+                return (configuration.intervalMilliseconds != before, configuration)
+            }
+            if changed, let source = handle?.source { Self.schedule(source, settings) }
+        }
     }
 
-    /// Runs a pass a minute after start, then every interval.
+    /// Runs the first pass `firstPassMilliseconds` after start, then every interval.
     public func start() {
-        let interval = configuration.withLock { $0.intervalMilliseconds }
         let source = DispatchSource.makeTimerSource(queue: queue)
-        source.schedule(deadline: .now() + .seconds(60), repeating: .milliseconds(Int(interval)), leeway: .seconds(5))
         source.setEventHandler { [self] in
             do {
-                var ran: Report?
+                var ran: (report: Report, startedAt: Int64, elapsed: Duration)?
                 // On PostgreSQL one node of the cluster runs each pass; the others skip it (and try next interval).
-                try taskLock.runIfNoOtherNodeIs("contact-maintenance") { ran = try runOnce() }
-                guard let report = ran else { return }
-                if report != Report() {
-                    logger.info("contact maintenance", metadata: [
-                        "payloads_pruned": .stringConvertible(report.payloadsPruned),
-                        "segment_changes": .stringConvertible(report.transitions),
-                        "flows_started": .stringConvertible(report.flowsStarted),
-                        "campaign_pauses_queued": .stringConvertible(report.campaignPausesQueued),
-                        "alerts_cleared": .stringConvertible(report.alertsCleared)])
+                // The pass is timed inside the lock: the times logged are the times it held the task.
+                try taskLock.runIfNoOtherNodeIs("contact-maintenance") {
+                    let startedAt = clock()
+                    let started = ContinuousClock.now
+                    let report = try runOnce()
+                    ran = (report, startedAt, ContinuousClock.now - started)
                 }
+                guard let (report, startedAt, elapsed) = ran else { return }
+                let metadata: Logger.Metadata = [
+                    "payloads_pruned": .stringConvertible(report.payloadsPruned),
+                    "segment_changes": .stringConvertible(report.transitions),
+                    "flows_started": .stringConvertible(report.flowsStarted),
+                    "campaign_pauses_queued": .stringConvertible(report.campaignPausesQueued),
+                    "alerts_cleared": .stringConvertible(report.alertsCleared),
+                    // When this node took the pass and how long it held it: in a cluster no two nodes' passes overlap.
+                    "started_at": "\(ISO8601Timestamp.string(startedAt))",
+                    "duration_ms": .stringConvertible(Int64((elapsed / .milliseconds(1)).rounded(.up)))]
+                // A pass that changed something is worth a line at info; an idle one only at debug.
+                logger.log(level: report == Report() ? .debug : .info, "contact maintenance", metadata: metadata)
             } catch {
                 logger.error("contact maintenance failed; next pass retries", metadata: ["error": "\(error)"])
             }
         }
-        source.resume()
         let handle = TimerHandle(source)
-        timer.withLock { $0 = handle }
+        timer.withLock { timer in
+            Self.schedule(source, configuration.withLock { $0 })
+            source.resume()
+            timer = handle
+        }
+    }
+
+    /// The first pass after `firstPassMilliseconds`, then one every interval; late by at most a tenth of the interval
+    /// (5 s at most), which lets the system batch wake-ups.
+    private static func schedule(_ source: DispatchSourceTimer, _ settings: Configuration) {
+        let interval = settings.intervalMilliseconds
+        source.schedule(deadline: .now() + .milliseconds(Int(settings.firstPassMilliseconds)), repeating: .milliseconds(Int(interval)),
+                        leeway: .milliseconds(Int(min(5_000, interval / 10))))
     }
 
     /// Stops the timer and waits for a pass in progress to finish.

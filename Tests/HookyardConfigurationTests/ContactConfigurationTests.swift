@@ -41,6 +41,7 @@ final class ContactConfigurationTests: ConfigurationTestCase {
                   "*example.com/*": site
               loop_guard_seconds: 120
               max_rule_runs_per_day: 5
+              maintenance_interval: 90s
             retention:
               payload_days: 0
             segments:
@@ -72,6 +73,7 @@ final class ContactConfigurationTests: ConfigurationTestCase {
                                                LinkInterest(pattern: "*example.com/*", product: "site")])
         XCTAssertEqual(contacts.loopGuardSeconds, 120)
         XCTAssertEqual(contacts.maxRuleRunsPerDay, 5)
+        XCTAssertEqual(contacts.maintenanceIntervalMilliseconds, 90_000)
         XCTAssertEqual(contacts.eventReader.tiers["prod_def"], "starter")
         XCTAssertEqual(configuration.retentionPayloadDays, 0)
 
@@ -105,6 +107,7 @@ final class ContactConfigurationTests: ConfigurationTestCase {
         XCTAssertEqual(configuration.contacts.linkInterest, [])
         XCTAssertEqual(configuration.contacts.loopGuardSeconds, 300)
         XCTAssertEqual(configuration.contacts.maxRuleRunsPerDay, 3)
+        XCTAssertEqual(configuration.contacts.maintenanceIntervalMilliseconds, 600_000)
         XCTAssertEqual(configuration.retentionPayloadDays, 30)
         XCTAssertEqual(configuration.segments, [])
         XCTAssertEqual(configuration.segmentCompiler.queries, [])
@@ -123,6 +126,7 @@ final class ContactConfigurationTests: ConfigurationTestCase {
         XCTAssertEqual(example.contacts.engagement, defaults.contacts.engagement)
         XCTAssertEqual(example.contacts.loopGuardSeconds, defaults.contacts.loopGuardSeconds)
         XCTAssertEqual(example.contacts.maxRuleRunsPerDay, defaults.contacts.maxRuleRunsPerDay)
+        XCTAssertEqual(example.contacts.maintenanceIntervalMilliseconds, defaults.contacts.maintenanceIntervalMilliseconds)
         XCTAssertEqual(example.retentionPayloadDays, defaults.retentionPayloadDays)
         XCTAssertEqual(example.reportLookbackMilliseconds, defaults.reportLookbackMilliseconds)
         XCTAssertEqual(example.segments, [])
@@ -240,6 +244,8 @@ final class ContactConfigurationTests: ConfigurationTestCase {
               payload_days: -1
               events_days: 3
             """)
+        XCTAssertTrue(text.contains("hookyard.yaml:15: contacts.colour: unknown key (contacts has engagement, tiers, product_interest, "
+                                    + "loop_guard_seconds, max_rule_runs_per_day, lead_fields, maintenance_interval)"), text)
         XCTAssertTrue(text.contains("hookyard.yaml:3: contacts.engagement.window_days: must be at least 1"), text)
         XCTAssertTrue(text.contains("hookyard.yaml:4: contacts.engagement.weights.forwarded: unknown activity (sent, opened, clicked, replied, bounced, unsubscribed, meeting_booked)"), text)
         XCTAssertTrue(text.contains("hookyard.yaml:4: contacts.engagement.weights.clicked: must be at least 0"), text)
@@ -254,6 +260,20 @@ final class ContactConfigurationTests: ConfigurationTestCase {
         XCTAssertTrue(text.contains("hookyard.yaml:15: contacts.colour: unknown key"), text)
         XCTAssertTrue(text.contains("hookyard.yaml:17: retention.payload_days: must be at least 0"), text)
         XCTAssertTrue(text.contains("hookyard.yaml:18: retention.events_days: unknown key"), text)
+    }
+
+    /// `contacts.maintenance_interval`: a duration from a second to a day, also from `${VAR}`; anything else is refused
+    /// on its line.
+    func testMaintenanceInterval() throws {
+        XCTAssertEqual(try load("contacts:\n  maintenance_interval: 1s\n").contacts.maintenanceIntervalMilliseconds, 1_000)
+        XCTAssertEqual(try load("contacts:\n  maintenance_interval: 1d\n").contacts.maintenanceIntervalMilliseconds, 86_400_000)
+        XCTAssertEqual(try load("contacts:\n  maintenance_interval: ${MAINTAIN_EVERY:-15m}\n").contacts.maintenanceIntervalMilliseconds, 900_000)
+        for value in ["0s", "1d1s", "500", "soon", "[1m]"] {
+            let text = problems("contacts:\n  maintenance_interval: \(value)\n")
+            XCTAssertTrue(text.contains("hookyard.yaml:2: contacts.maintenance_interval: "), text)
+        }
+        XCTAssertTrue(problems("contacts:\n  maintenance_interval: 2d\n")
+            .contains("contacts.maintenance_interval: '2d' is not a duration from 1s to 1d such as 30s, 10m or 1h"))
     }
 
     /// A missing variable fails a full load; a read-only load leaves the segment (and those built on it) out.

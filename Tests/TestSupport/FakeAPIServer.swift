@@ -47,6 +47,9 @@ public final class FakeAPIServer: ConnectionResettingResponder, @unchecked Senda
         public var receivedAtMilliseconds: Double
         /// The fault that answered this request (queued, forced or random), `nil` when the route answered normally.
         public var fault: Fault?
+        /// When the answer (or the reset) was handed to the server to send, in the same monotonic milliseconds; `nil`
+        /// while it is still pending (`.delay`, `delayAnswers`).
+        public var answeredAtMilliseconds: Double?
 
         /// The target without its query string.
         public var path: String {
@@ -68,11 +71,18 @@ public final class FakeAPIServer: ConnectionResettingResponder, @unchecked Senda
         var faults: [Fault]
     }
 
+    private struct SlowAnswer {
+        var method: String
+        var path: String
+        var duration: Duration
+    }
+
     private struct State {
         var faults: [Fault] = []
         var forced: [ForcedStatus] = []
         var random: RandomFaults?
         var requests: [Recorded] = []
+        var slow: [SlowAnswer] = []
     }
 
     /// Guards every mutable field; held only for bookkeeping, never while the route runs.
@@ -129,6 +139,16 @@ public final class FakeAPIServer: ConnectionResettingResponder, @unchecked Senda
     /// Turns random faults off.
     public func stopFailingRandomly() { state.withLock { $0.random = nil } }
 
+    /// From now on, requests with this method and exactly this path (query ignored) that the route answers run the
+    /// route at once and get its answer `duration` later, without holding up other requests (a slow API call, timed
+    /// by `Recorded.answeredAtMilliseconds`). `.zero` answers them at once again.
+    public func delayAnswers(method: String, path: String, by duration: Duration) {
+        state.withLock { state in
+            state.slow.removeAll { $0.method == method && $0.path == path }
+            if duration > .zero { state.slow.append(SlowAnswer(method: method, path: path, duration: duration)) }
+        }
+    }
+
     /// Every request received so far, in arrival order.
     public var requests: [Recorded] { state.withLock { $0.requests } }
 
@@ -178,13 +198,19 @@ public final class FakeAPIServer: ConnectionResettingResponder, @unchecked Senda
     }
 
     public func respond(to request: HTTPRequest, answer: @escaping @Sendable (HTTPAnswer) -> Void) {
-        let fault: Fault? = state.withLock { state in
+        let (fault, index, slow): (Fault?, Int, Duration?) = state.withLock { state in
             let fault = Self.nextFault(for: request, in: &state)
             state.requests.append(Recorded(method: request.method, target: request.target, headers: request.headers,
                                            body: String(decoding: request.body, as: UTF8.self),
-                                           receivedAtMilliseconds: Double(DispatchTime.now().uptimeNanoseconds) / 1_000_000,
+                                           receivedAtMilliseconds: Self.nowMilliseconds(),
                                            fault: fault))
-            return fault
+            let slow = state.slow.first { $0.method == request.method && $0.path == request.path }?.duration
+            return (fault, state.requests.count - 1, slow)
+        }
+        // Records when the answer leaves, then hands it to the server (the request log only grows, so `index` holds).
+        let answer: @Sendable (HTTPAnswer) -> Void = { [self] result in
+            state.withLock { $0.requests[index].answeredAtMilliseconds = Self.nowMilliseconds() }
+            answer(result)
         }
         switch fault {
         case .status(let status, let headers, let body)?:
@@ -200,9 +226,17 @@ public final class FakeAPIServer: ConnectionResettingResponder, @unchecked Senda
             _ = route(request)
             answer(.resetConnection)
         case nil:
-            answer(.response(decorated(route(request), for: request)))
+            let response = decorated(route(request), for: request)
+            if let slow {
+                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(slow / .nanoseconds(1)))) { answer(.response(response)) }
+            } else {
+                answer(.response(response))
+            }
         }
     }
+
+    /// Monotonic milliseconds (`DispatchTime` uptime), as `Recorded` keeps times.
+    private static func nowMilliseconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1_000_000 }
 
     private func decorated(_ response: HTTPResponse, for request: HTTPRequest) -> HTTPResponse {
         guard let decorate else { return response }

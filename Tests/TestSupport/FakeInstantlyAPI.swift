@@ -115,6 +115,10 @@ public final class FakeInstantlyAPI: FakeProviderAPI {
         set { backend.state.withLock { $0.moveJobDuration = newValue } }
     }
 
+    /// Accepts `key` too, as a workspace with several API keys does: clients given different keys (several daemons)
+    /// can then be told apart in the request log by their `Authorization` header.
+    public func acceptAPIKey(_ key: String) { backend.state.withLock { _ = $0.otherAPIKeys.insert(key) } }
+
     /// Adds a lead directly, as if imported earlier, and returns its id.
     @discardableResult
     public func addLead(email: String, campaign: String?, firstName: String? = nil, lastName: String? = nil,
@@ -178,6 +182,8 @@ final class FakeInstantlyBackend: Sendable {
         var webhookSerial = 0
         var webhooks: [FakeInstantlyAPI.Webhook] = []
         var deliveries: [FakeInstantlyAPI.Delivery] = []
+        /// Keys accepted besides `apiKey` (`acceptAPIKey`).
+        var otherAPIKeys: Set<String> = []
 
         /// UUID-formatted (version 7 layout), increasing with creation order like Instantly's newer lead ids.
         mutating func nextLeadID() -> String {
@@ -220,7 +226,8 @@ final class FakeInstantlyBackend: Sendable {
         guard let authorization = request.headers["Authorization"] else {
             return Self.answer(401, Self.error(401, "Missing Authorization header"))
         }
-        guard authorization == "Bearer \(apiKey)" else { return Self.answer(401, Self.error(401, "Invalid API key")) }
+        guard authorization == "Bearer \(apiKey)" || state.withLock({ $0.otherAPIKeys.contains(String(authorization.dropFirst("Bearer ".count))) })
+        else { return Self.answer(401, Self.error(401, "Invalid API key")) }
         let path = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         guard path.count >= 3, path[0] == "api", path[1] == "v2" else { return notFound(request) }
         let route = Array(path.dropFirst(2))

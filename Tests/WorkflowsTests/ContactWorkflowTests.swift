@@ -240,6 +240,27 @@ final class ContactWorkflowTests: XCTestCase {
         XCTAssertEqual(started.first?.eventID, 1, "the job belongs to the contact's latest event")
     }
 
+    /// The first pass comes a minute after start, or one interval when that is shorter; a reload with a new interval
+    /// reschedules the timer at once. Each pass logs when it started and how long it took (idle: at debug).
+    func testMaintenanceTimerFollowsTheConfiguredInterval() throws {
+        XCTAssertEqual(ContactMaintenance.Configuration(location: .sqlite(path: path)).firstPassMilliseconds, 60_000)
+        XCTAssertEqual(ContactMaintenance.Configuration(location: .sqlite(path: path), intervalMilliseconds: 5_000).firstPassMilliseconds, 5_000)
+        XCTAssertEqual(ContactMaintenance.Configuration(location: .sqlite(path: path), intervalMilliseconds: 10).intervalMilliseconds, 1_000)
+
+        let log = LogRecorder()
+        let maintenance = ContactMaintenance(configuration: .init(location: .sqlite(path: path), intervalMilliseconds: 3_600_000),
+                                             engine: engine([]), logger: log.logger)
+        maintenance.start()
+        defer { maintenance.stop() }
+        // Started with an hour: no pass for a minute, unless the new interval reschedules it.
+        maintenance.update(retentionMilliseconds: nil, intervalMilliseconds: 1_000)
+        XCTAssertTrue(waitUntil(timeout: .seconds(10)) { !log.entries("contact maintenance").isEmpty })
+        let pass = try XCTUnwrap(log.entries("contact maintenance").first)
+        XCTAssertEqual(pass.level, .debug, "an idle pass")
+        XCTAssertNotNil(pass.fields["started_at"].flatMap(ISO8601Timestamp.milliseconds), "\(pass.fields)")
+        XCTAssertNotNil(pass.fields["duration_ms"].flatMap { Int($0) }, "\(pass.fields)")
+    }
+
     func testMaintenancePrunesOldPayloadsButKeepsTheContactAndUnfinishedWork() throws {
         let engine = engine([rule("nurture", on: "lead_interested")])
         instantly("email_opened", "ann@example.com")        // finished: pruned

@@ -1,4 +1,5 @@
 import Foundation
+import HookyardFoundation
 import Intake
 import TestSupport
 import XCTest
@@ -6,7 +7,8 @@ import XCTest
 /// Several nodes on one PostgreSQL database (issue 17): three real daemons share the database; deliveries are spread
 /// over them with each one also sent to a second node; one node is killed with `kill -9` mid-run and started again;
 /// the fake Stripe and Instantly APIs fail a fifth of their calls. Every acknowledged event is stored once, every
-/// flow's side effects happen exactly once, and the providers' `max_rps` holds for the sum of the nodes.
+/// flow's side effects happen exactly once, and the providers' `max_rps` holds for the sum of the nodes. And the
+/// periodic tasks run on one node at a time, moving to another node when theirs is killed.
 final class ClusterTests: XCTestCase {
     private static let outreach = "6f1d2c3b-0001-4a5b-8c7d-000000000001"
     private static let payment = "6f1d2c3b-0002-4a5b-8c7d-000000000002"
@@ -126,5 +128,105 @@ final class ClusterTests: XCTestCase {
         XCTAssertFalse(listed.isEmpty)
         for node in nodes { XCTAssertEqual(node.terminate(), 0) }
         for node in nodes { XCTAssertFalse(node.output.contains(stripe.apiKey), "the API key never reaches the logs") }
+    }
+
+    /// One webhook-list request as the fake Instantly saw it: which node sent it (by its API key) and when it was
+    /// received and answered (monotonic milliseconds).
+    private struct WatchCheck {
+        var node: Int?
+        var received: Double
+        var answered: Double?
+    }
+
+    private func watchChecks(keys: [String]) -> [WatchCheck] {
+        instantly.requests.filter { $0.method == "GET" && $0.path == "/api/v2/webhooks" }.map { request in
+            let node = keys.firstIndex { request.headers["Authorization"] == "Bearer \($0)" }
+            return WatchCheck(node: node, received: request.receivedAtMilliseconds, answered: request.answeredAtMilliseconds)
+        }
+    }
+
+    /// The first pair of checks that overlapped in time (one received before the other was answered), if any.
+    private func overlap(_ checks: [WatchCheck]) -> (WatchCheck, WatchCheck)? {
+        let sorted = checks.sorted { $0.received < $1.received }
+        for (earlier, later) in zip(sorted, sorted.dropFirst()) where later.received < earlier.answered ?? .infinity {
+            return (earlier, later)
+        }
+        return nil
+    }
+
+    /// Periodic tasks on three nodes of one database (issue 17): with both intervals at a second, the Instantly webhook
+    /// watch and the contact maintenance pass run again and again, never on two nodes at once; and when the node in
+    /// the middle of a watch is killed with `kill -9`, its task lock dies with its database session and another node
+    /// takes the watch over at its next interval. Each node has its own Instantly API key, so the fake Instantly
+    /// tells whose check a request is; each check's listing is answered after 300 ms, so checks that could overlap
+    /// would (without the lock, three nodes checking every second overlap within a few seconds).
+    func testPeriodicTasksRunOnOneNodeAtATime() throws {
+        let url = try PostgreSQLTestServer.start().makeDatabase()
+        // 2,000 contacts make a maintenance pass take 0.1 - 0.3 s, long enough for passes to collide without the lock.
+        let (seeded, seedOutput) = try DaemonProcess.run(["demo", "seed", "--database", url, "--contacts", "2000"])
+        XCTAssertEqual(seeded, 0, seedOutput)
+        let keys = (0..<3).map { "instantly-node\($0)-key" }
+        for key in keys { instantly.acceptAPIKey(key) }
+        instantly.addWebhook(targetURL: "https://hooks.example.com/webhooks/instantly", headers: ["X-Webhook-Secret": DaemonProcess.instantlySecret])
+        instantly.server.delayAnswers(method: "GET", path: "/api/v2/webhooks", by: .milliseconds(300))
+        // Debug: an idle maintenance pass logs only at debug.
+        let yaml = "log_level: debug\ninstantly:\n  webhook_watch_interval: 1s\ncontacts:\n  maintenance_interval: 1s\n"
+        let nodes = try (0..<3).map { index in
+            var nodeEnvironment = environment
+            nodeEnvironment["INSTANTLY_API_KEY"] = keys[index]
+            return try DaemonProcess(directory: directories[index], yaml: yaml, environment: nodeEnvironment, databaseURL: url)
+        }
+        defer { for node in nodes { node.terminate() } }
+        let (checked, settings) = try nodes[0].run(["check-config", "--config", directories[0].appendingPathComponent("hookyard.yaml").path])
+        XCTAssertEqual(checked, 0, settings)
+        XCTAssertTrue(settings.contains("  maintenance pass          every 1s"), settings)
+
+        // Several checks, one at a time.
+        XCTAssertTrue(waitUntil(timeout: .seconds(15)) { watchChecks(keys: keys).count { $0.answered != nil } >= 5 },
+                      "\(watchChecks(keys: keys).count) checks")
+        let checks = watchChecks(keys: keys).filter { $0.answered != nil }
+        XCTAssertGreaterThanOrEqual(checks.count, 5)
+        XCTAssertTrue(checks.allSatisfy { $0.node != nil }, "every check came from one of the nodes")
+        if let (earlier, later) = overlap(checks) {
+            XCTFail("node \(later.node ?? -1) checked at \(later.received) while node \(earlier.node ?? -1)'s check of "
+                    + "\(earlier.received) was answered only at \(earlier.answered ?? -1)")
+        }
+
+        // Kill the node in the middle of a check (its listing now takes 1.5 s): another node takes the watch over.
+        instantly.server.delayAnswers(method: "GET", path: "/api/v2/webhooks", by: .milliseconds(1_500))
+        let slowFrom = Double(DispatchTime.now().uptimeNanoseconds) / 1_000_000
+        var running: WatchCheck?
+        XCTAssertTrue(waitUntil(timeout: .seconds(10)) {
+            running = watchChecks(keys: keys).first { $0.received > slowFrom && $0.answered == nil }
+            return running != nil
+        })
+        let holder = try XCTUnwrap(running?.node)
+        nodes[holder].crash()
+        let crashedAt = Double(DispatchTime.now().uptimeNanoseconds) / 1_000_000
+        instantly.server.delayAnswers(method: "GET", path: "/api/v2/webhooks", by: .milliseconds(300))
+        XCTAssertTrue(waitUntil(timeout: .seconds(10)) {
+            watchChecks(keys: keys).contains { $0.received > crashedAt && $0.node != holder && $0.answered != nil }
+        }, "no node took the watch over after node \(holder) was killed mid-check")
+        let afterCrash = watchChecks(keys: keys).filter { $0.received > crashedAt && $0.answered != nil }
+        XCTAssertNil(overlap(afterCrash).map { "\($0)" }, "checks overlapped after the takeover")
+
+        // The maintenance passes, from every node's log (the killed node's too): several, none overlapping another.
+        // Times are whole milliseconds (start rounded down, duration up), so back-to-back passes may touch by 1 ms.
+        let survivors = nodes.indices.filter { $0 != holder }
+        for index in survivors { XCTAssertEqual(nodes[index].terminate(), 0) }
+        var passes: [(node: Int, start: Int64, end: Int64)] = []
+        for (index, node) in nodes.enumerated() {
+            for line in node.logLines() where line["msg"] as? String == "contact maintenance" {
+                let started = try XCTUnwrap((line["started_at"] as? String).flatMap(ISO8601Timestamp.milliseconds), "\(line)")
+                let duration = try XCTUnwrap((line["duration_ms"] as? NSNumber)?.int64Value, "\(line)")
+                passes.append((index, started, started + duration))
+            }
+        }
+        passes.sort { $0.start < $1.start }
+        XCTAssertGreaterThanOrEqual(passes.count, 4, "\(passes)")
+        for (earlier, later) in zip(passes, passes.dropFirst()) {
+            XCTAssertGreaterThanOrEqual(later.start, earlier.end - 1, "node \(later.node)'s pass overlapped node \(earlier.node)'s: \(passes)")
+        }
+        for node in nodes { XCTAssertFalse(node.output.contains("contact maintenance failed"), node.output) }
     }
 }

@@ -59,6 +59,7 @@ struct CheckConfig: ParsableCommand {
         print("  engagement                high >= \(ConfigurationLoader.format(engagement.high)), medium >= \(ConfigurationLoader.format(engagement.medium)) over \(engagement.windowDays) days; opens alone \(engagement.opensCanMakeHigh ? "can" : "never") make high")
         print("  loop guard                \(settings.contacts.loopGuardSeconds) s; at most \(settings.contacts.maxRuleRunsPerDay) runs of a rule per contact per day")
         print("  payload retention         \(settings.retentionPayloadDays == 0 ? "forever" : "\(settings.retentionPayloadDays) days")")
+        print("  maintenance pass          every \(StepSchedule.format(settings.contacts.maintenanceIntervalMilliseconds))")
         print("  alerts                    repeated every \(AlertText.duration(settings.alerts.repeatIntervalMilliseconds)) while they hold; \(alertWebhookVariable) \(settings.alertWebhookDescription)")
         let watch = settings.deliverability
         let thresholds = [watch.maxBounceRate.map { "bounces > \(DeliverabilityWatch.percent($0))" }, watch.maxUnsubscribeRate.map { "unsubscribes > \(DeliverabilityWatch.percent($0))" },

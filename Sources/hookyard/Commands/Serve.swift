@@ -100,7 +100,8 @@ struct Serve: ParsableCommand {
         // The workers read what the writer stores: they ask it whether intake is busy, and wake on its commits.
         writer.whenCommitted { pool.wake() }
         let maintenance = ContactMaintenance(
-            configuration: .init(location: settings.databaseLocation, retentionMilliseconds: settings.retentionMilliseconds),
+            configuration: .init(location: settings.databaseLocation, intervalMilliseconds: settings.contacts.maintenanceIntervalMilliseconds,
+                                 retentionMilliseconds: settings.retentionMilliseconds),
             engine: engine, logger: logger, clock: clock, onJobsQueued: { pool.wake() },
             deliverability: alerts.deliverability, deadJobs: alerts.deadJobs)
         let router = IntakeRouter(configuration: settings.intake, writer: writer, logger: logger, metrics: metrics)
@@ -189,7 +190,8 @@ struct Serve: ParsableCommand {
             }
             engine.update(rules: fresh.rules, contacts: fresh.contactPolicy, catalog: fresh.catalog, stripeAPIVersion: fresh.stripe.apiVersion)
             runner.update(httpTargets: Self.httpTargets(fresh, metrics: metrics))
-            maintenance.update(retentionMilliseconds: fresh.retentionMilliseconds)
+            maintenance.update(retentionMilliseconds: fresh.retentionMilliseconds,
+                               intervalMilliseconds: fresh.contacts.maintenanceIntervalMilliseconds)
             limiters.update(fresh)
             alerts.update(fresh)
             logger.notice("configuration reloaded", metadata: [
