@@ -219,36 +219,41 @@ public final class ReportBuilder {
                                         from queries: any ReportQueries) throws -> (total: ActivityFigures, byCampaign: [String: ActivityFigures]) {
         var total = ActivityFigures()
         var byCampaign: [String: ActivityFigures] = [:]
-        /// Per contact, over all its campaigns: whether it was sent, opened, clicked and replied to.
-        var contacts: [Int64: (sent: Bool, opened: Bool, clicked: Bool, replied: Bool)] = [:]
+        /// Per contact, over all its campaigns: whether it was sent (1), opened (2), clicked (4) and replied to (8).
+        var contacts: [Int64: UInt8] = [:]
+        /// The campaign of the last rows and its figures so far: rows of one campaign usually come together (SQLite's
+        /// do), so its figures are looked up and stored once per run of rows, not per row.
+        var current: (campaign: String, figures: ActivityFigures)?
         try queries.forEachActivity(since: query.since, until: query.until) { row in
             let sent = row.sent
             let (opened, clicked, replied) = (row.opened, row.clicked, row.replied)
             total.emailsSent += sent
             if let contact = row.contactID {
-                let flags = contacts[contact] ?? (false, false, false, false)
-                contacts[contact] = (flags.sent || sent > 0, flags.opened || opened, flags.clicked || clicked, flags.replied || replied)
+                contacts[contact, default: 0] |= (sent > 0 ? 1 : 0) | (opened ? 2 : 0) | (clicked ? 4 : 0) | (replied ? 8 : 0)
             }
             guard let campaign = row.campaign else { return }
-            var figures = byCampaign[campaign] ?? ActivityFigures()
-            figures.emailsSent += sent
+            if current?.campaign != campaign {
+                if let current { byCampaign[current.campaign] = current.figures }
+                current = (campaign, byCampaign[campaign] ?? ActivityFigures())
+            }
+            current!.figures.emailsSent += sent
             if row.contactID != nil {
-                figures.touched += 1
+                current!.figures.touched += 1
                 if sent > 0 {
-                    figures.contacted += 1
-                    if opened { figures.opened += 1 }
-                    if clicked { figures.clicked += 1 }
-                    if replied { figures.replied += 1 }
+                    current!.figures.contacted += 1
+                    if opened { current!.figures.opened += 1 }
+                    if clicked { current!.figures.clicked += 1 }
+                    if replied { current!.figures.replied += 1 }
                 }
             }
-            byCampaign[campaign] = figures
         }
+        if let current { byCampaign[current.campaign] = current.figures }
         total.touched = contacts.count
-        for flags in contacts.values where flags.sent {
+        for flags in contacts.values where flags & 1 != 0 {
             total.contacted += 1
-            if flags.opened { total.opened += 1 }
-            if flags.clicked { total.clicked += 1 }
-            if flags.replied { total.replied += 1 }
+            if flags & 2 != 0 { total.opened += 1 }
+            if flags & 4 != 0 { total.clicked += 1 }
+            if flags & 8 != 0 { total.replied += 1 }
         }
         return (total, byCampaign)
     }

@@ -47,6 +47,12 @@ final class ActivityTimeIndexMigrationTests: XCTestCase {
              "contact_activity_by_time"),
             ("SELECT contact_id FROM contact_activity INDEXED BY contact_activity_by_campaign_time WHERE campaign_id = 'c' AND kind = 'sent' AND occurred_at >= 1 AND occurred_at < 2",
              "contact_activity_by_campaign_time"),
+            // The report's per-contact lookups (migration 15): a payment's last touch, newest first, and a first purchase.
+            ("SELECT campaign_id FROM contact_activity WHERE contact_id = 1 AND occurred_at <= 9 AND occurred_at >= 1 AND campaign_id IS NOT NULL ORDER BY occurred_at DESC, id DESC LIMIT 1",
+             "contact_activity_by_contact"),
+            ("SELECT 1 FROM contact_payments WHERE contact_id = 1 AND kind <> 'refund' AND (occurred_at < 5 OR (occurred_at = 5 AND id < 3))",
+             "contact_payments_by_contact"),
+            ("SELECT rule FROM rule_runs WHERE contact_id = 1 AND at <= 9 AND at >= 1 ORDER BY at DESC LIMIT 1", "rule_runs_by_contact_time"),
             ("SELECT count(*) FROM contact_activity INDEXED BY contact_activity_by_account WHERE account = 'a' AND kind = 'sent' AND occurred_at > 1 AND occurred_at <= 2",
              "contact_activity_by_account"),
             ("SELECT count(*) FROM contact_activity INDEXED BY contact_activity_by_campaign_time WHERE campaign_id = 'c' AND kind = 'sent' AND occurred_at > 1 AND occurred_at <= 2",
@@ -56,6 +62,7 @@ final class ActivityTimeIndexMigrationTests: XCTestCase {
             var details: [String] = []
             while try plan.step() { details.append(plan.string(3) ?? "") }
             XCTAssertTrue(details.contains { $0.contains("COVERING INDEX \(index) (") }, "\(sql): \(details)")
+            XCTAssertFalse(details.contains { $0.contains("TEMP B-TREE") }, "\(sql) sorts: \(details)")
         }
     }
 }

@@ -349,11 +349,17 @@ public enum PostgreSQLSchema {
         DROP INDEX contact_activity_by_contact_campaign;
         """,
         // 4: SQLite's migration 15: the (campaign, kind, time) index carries the contact id (the SQLite report's email
-        // pass reads its ranges covering), and the (campaign, kind) index, its prefix, goes.
+        // pass reads its ranges covering), and the (campaign, kind) index, its prefix, goes; the per-contact indexes
+        // carry the columns the report's per-contact lookups test.
         """
         DROP INDEX contact_activity_by_campaign_time;
         DROP INDEX contact_activity_by_campaign;
         CREATE INDEX contact_activity_by_campaign_time ON contact_activity (campaign_id, kind, occurred_at, contact_id);
+        DROP INDEX contact_activity_by_contact;
+        CREATE INDEX contact_activity_by_contact ON contact_activity (contact_id, occurred_at, id, kind, campaign_id);
+        DROP INDEX contact_payments_by_contact;
+        CREATE INDEX contact_payments_by_contact ON contact_payments (contact_id, occurred_at, id, kind, currency);
+        CREATE INDEX rule_runs_by_contact_time ON rule_runs (contact_id, at, rule);
         """,
     ]
 

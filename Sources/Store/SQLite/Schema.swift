@@ -451,10 +451,19 @@ public enum Schema {
         // (campaign, kind, time) index, which now carries the contact id so that range is covering (no table lookup,
         // and no campaign id compared or kind decoded per row: half the time of the time index's range). The
         // (campaign, kind) index is that index's prefix, so it goes: an activity insert updates one index fewer.
+        // The report's per-contact lookups (a payment's last touch, a link's click, a subscriber's onboarding, a
+        // first purchase, a control group's conversion, a payment's rule) read covering ranges of the per-contact
+        // indexes, which carry the columns they test, and the row id right after the time so the newest-first order
+        // needs no sort: 8 - 10 % less CPU for those queries, measured on the report benchmark's database.
         """
         DROP INDEX contact_activity_by_campaign_time;
         DROP INDEX contact_activity_by_campaign;
         CREATE INDEX contact_activity_by_campaign_time ON contact_activity (campaign_id, kind, occurred_at, contact_id);
+        DROP INDEX contact_activity_by_contact;
+        CREATE INDEX contact_activity_by_contact ON contact_activity (contact_id, occurred_at, id, kind, campaign_id);
+        DROP INDEX contact_payments_by_contact;
+        CREATE INDEX contact_payments_by_contact ON contact_payments (contact_id, occurred_at, id, kind, currency);
+        CREATE INDEX rule_runs_by_contact_time ON rule_runs (contact_id, at, rule);
         """,
     ]
 
