@@ -49,9 +49,10 @@ public final class SQLiteReportQueries: ReportQueries {
     /// period range of the covering index `contact_activity_by_campaign_time (campaign_id, kind, occurred_at,
     /// contact_id)`, and counts them per contact in flat arrays indexed by contact id (ids are the `contacts` rowids).
     /// The campaigns and kinds come from seeks along the same index. Every range is read in one read transaction, so
-    /// the pass sees one snapshot. A row costs a step and one integer: no campaign id compared, no kind decoded, no
-    /// sort (the time index's one range cost twice as much, and a `GROUP BY` sorted every row in a temporary B-tree).
-    /// SQLite-specific: `INDEXED BY`, `BEGIN DEFERRED` on a `query_only` connection.
+    /// the pass sees one snapshot. A row costs one integer: no campaign id compared, no kind decoded, no
+    /// sort (the time index's one range cost twice as much, and a `GROUP BY` sorted every row in a temporary B-tree);
+    /// the ids are handed to the tally by a function SQLite calls from its own loop, not stepped out row by row.
+    /// SQLite-specific: `INDEXED BY`, `BEGIN DEFERRED` on a `query_only` connection, an application-defined function.
     /// - Complexity: O(rows in the period + seeks per campaign and kind); memory O(max contact id) once, reused per
     ///   campaign.
     public func forEachActivity(since: Int64, until: Int64, _ body: (ReportActivityRow) throws -> Void) throws {
@@ -73,12 +74,6 @@ public final class SQLiteReportQueries: ReportQueries {
         let nextKind = try database.prepare("SELECT min(kind) FROM \(index) WHERE campaign_id = ?1 AND kind > ?2")
         let firstKindWithoutCampaign = try database.prepare("SELECT min(kind) FROM \(index) WHERE campaign_id IS NULL")
         let nextKindWithoutCampaign = try database.prepare("SELECT min(kind) FROM \(index) WHERE campaign_id IS NULL AND kind > ?1")
-        let contacts = try database.prepare("""
-            SELECT contact_id FROM \(index) WHERE campaign_id = ?1 AND kind = ?2 AND occurred_at >= ?3 AND occurred_at < ?4
-            """)
-        let contactsWithoutCampaign = try database.prepare("""
-            SELECT contact_id FROM \(index) WHERE campaign_id IS NULL AND kind = ?1 AND occurred_at >= ?2 AND occurred_at < ?3
-            """)
         /// The value `statement` finds with `bindings` (a `min(...)` seek), or `nil` when there is none.
         func seek(_ statement: SQLiteStatement, _ bindings: [String?]) throws -> String? {
             defer { statement.reset() }
@@ -94,26 +89,39 @@ public final class SQLiteReportQueries: ReportQueries {
         }
         let maximumContact = try database.scalarInt("SELECT max(id) FROM contacts") ?? 0
         var tally = ActivityTally(denseContacts: Int(clamping: min(max(maximumContact + 1, 0), 1 << 24)))
-        for campaign in campaigns {
-            var kind = try campaign.map { try seek(firstKind, [$0]) } ?? seek(firstKindWithoutCampaign, [])
-            while let found = kind {
-                let statement = campaign == nil ? contactsWithoutCampaign : contacts
-                var position: Int32 = 1
-                if let campaign {
-                    try statement.bind(position, campaign)
-                    position += 1
+        var kindBeingRead = ActivityTally.Kind.other
+        // SQLite-specific: an application-defined function consumes each range's contact ids inside one statement,
+        // so a range costs one `step()` instead of one per row (about half the time of stepping the rows out).
+        try database.withFunction("hookyard_report_tally", argumentCount: 1, { arguments in
+            tally.add(kindBeingRead, contact: arguments.isNull(0) ? nil : arguments.int(0))
+        }) {
+            let contacts = try database.prepare("""
+                SELECT count(hookyard_report_tally(contact_id)) FROM \(index)
+                WHERE campaign_id = ?1 AND kind = ?2 AND occurred_at >= ?3 AND occurred_at < ?4
+                """)
+            let contactsWithoutCampaign = try database.prepare("""
+                SELECT count(hookyard_report_tally(contact_id)) FROM \(index)
+                WHERE campaign_id IS NULL AND kind = ?1 AND occurred_at >= ?2 AND occurred_at < ?3
+                """)
+            for campaign in campaigns {
+                var kind = try campaign.map { try seek(firstKind, [$0]) } ?? seek(firstKindWithoutCampaign, [])
+                while let found = kind {
+                    let statement = campaign == nil ? contactsWithoutCampaign : contacts
+                    var position: Int32 = 1
+                    if let campaign {
+                        try statement.bind(position, campaign)
+                        position += 1
+                    }
+                    try statement.bind(position, found)
+                    try statement.bind(position + 1, since)
+                    try statement.bind(position + 2, until)
+                    kindBeingRead = ActivityTally.Kind(found)
+                    while try statement.step() {}
+                    statement.reset()
+                    kind = try campaign.map { try seek(nextKind, [$0, found]) } ?? seek(nextKindWithoutCampaign, [found])
                 }
-                try statement.bind(position, found)
-                try statement.bind(position + 1, since)
-                try statement.bind(position + 2, until)
-                let activity = ActivityTally.Kind(found)
-                while try statement.step() {
-                    tally.add(activity, contact: statement.isNull(0) ? nil : statement.int(0))
-                }
-                statement.reset()
-                kind = try campaign.map { try seek(nextKind, [$0, found]) } ?? seek(nextKindWithoutCampaign, [found])
+                try tally.flush(campaign: campaign, body)
             }
-            try tally.flush(campaign: campaign, body)
         }
     }
 

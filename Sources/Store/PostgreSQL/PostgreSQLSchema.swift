@@ -360,6 +360,8 @@ public enum PostgreSQLSchema {
         DROP INDEX contact_payments_by_contact;
         CREATE INDEX contact_payments_by_contact ON contact_payments (contact_id, occurred_at, id, kind, currency);
         CREATE INDEX rule_runs_by_contact_time ON rule_runs (contact_id, at, rule);
+        DROP INDEX rule_runs_by_rule;
+        CREATE INDEX rule_runs_by_rule ON rule_runs (rule, at, contact_id);
         """,
     ]
 
