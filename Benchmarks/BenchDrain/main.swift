@@ -2,8 +2,8 @@
 //
 // Runs the real worker pool, workflow engine and libcurl transports (release build) against the fake Stripe API
 // from TestSupport: a real HTTP server on loopback that keeps customers and payment links and honours idempotency
-// keys. Each event starts a two-step flow: find or create the customer (GET, then POST), then create a payment link
-// (POST) — three jobs and three provider calls per event.
+// keys. Each event starts a two-step flow: find or create the customer, then create a payment link — three jobs per
+// event (the event's own, then one per step); the Stripe calls they make are counted per endpoint and printed.
 //
 // Each run drains a fresh database: a SQLite file in a temporary directory, or with `--postgresql URL` a new database
 // created on the PostgreSQL server of URL (a libpq URI of any database there, e.g. `postgres`, whose user may create
@@ -52,6 +52,8 @@ struct Result {
     var jobs: Int
     var calls: Int
     var maxPerSecond: Int
+    /// Calls per `METHOD /path` (the query left out), most first.
+    var endpoints: [(String, Int)] = []
 }
 
 /// A fresh, empty database for one run, and what removes it afterwards.
@@ -113,14 +115,17 @@ func run(events count: Int, workers: Int, requestsPerSecond: Double) throws -> R
     guard stripe.paymentLinks.count == count, stripe.customers.count == count else {
         throw TestClientError("expected \(count) customers and links, got \(stripe.customers.count) and \(stripe.paymentLinks.count)")
     }
+    let endpoints = Dictionary(grouping: stripe.requests) { "\($0.method) \($0.target.split(separator: "?")[0])" }.mapValues(\.count)
     return Result(seconds: seconds, jobs: expected, calls: stripe.requests.count,
-                  maxPerSecond: stripe.maxRequestsInAnyWindow(milliseconds: 1000))
+                  maxPerSecond: stripe.maxRequestsInAnyWindow(milliseconds: 1000),
+                  endpoints: endpoints.sorted { ($1.value, $0.key) < ($0.value, $1.key) })
 }
 
-print("hookyard drain benchmark: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(postgreSQLURL == nil ? "SQLite" : "PostgreSQL"); each event = 3 jobs, 3 Stripe calls (fake Stripe on loopback)")
+print("hookyard drain benchmark: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(postgreSQLURL == nil ? "SQLite" : "PostgreSQL"); each event = 3 jobs (fake Stripe on loopback)")
 let free = try run(events: events, workers: workers, requestsPerSecond: 1_000_000)
 print(String(format: "unlimited       events=%d workers=%d jobs=%d calls=%d seconds=%.2f jobs_per_s=%.0f calls_per_s=%.0f",
              events, workers, free.jobs, free.calls, free.seconds, Double(free.jobs) / free.seconds, Double(free.calls) / free.seconds))
+print("                Stripe calls per event: " + free.endpoints.map { "\($0.0) \(String(format: "%.1f", Double($0.1) / Double(events)))" }.joined(separator: ", "))
 let limited = try run(events: limitedEvents, workers: max(workers, 8), requestsPerSecond: Double(limit))
 print(String(format: "limit %d/s      events=%d workers=%d calls=%d seconds=%.2f average_calls_per_s=%.2f max_calls_in_any_1s=%d (limit %d)",
              limit, limitedEvents, max(workers, 8), limited.calls, limited.seconds, Double(limited.calls) / limited.seconds,
