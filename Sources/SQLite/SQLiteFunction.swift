@@ -33,7 +33,8 @@ private final class SQLiteFunctionBox {
 private let callSQLiteFunctionBox: @convention(c) (OpaquePointer?, Int32, UnsafeMutablePointer<OpaquePointer?>?) -> Void = {
     context, count, values in
     guard let context, let box = sqlite3_user_data(context) else { return }
-    Unmanaged<SQLiteFunctionBox>.fromOpaque(box).takeUnretainedValue().function(SQLiteFunctionArguments(count: count, values: values))
+    // The box lives as long as the function (SQLite releases it through `xDestroy`): no retain per call.
+    Unmanaged<SQLiteFunctionBox>.fromOpaque(box)._withUnsafeGuaranteedRef { $0.function(SQLiteFunctionArguments(count: count, values: values)) }
 }
 
 /// SQLite's `xDestroy`: releases the box when the function is deleted (or the connection closed).

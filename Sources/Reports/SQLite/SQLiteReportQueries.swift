@@ -88,12 +88,11 @@ public final class SQLiteReportQueries: ReportQueries {
             campaign = try seek(nextCampaign, [found])
         }
         let maximumContact = try database.scalarInt("SELECT max(id) FROM contacts") ?? 0
-        var tally = ActivityTally(denseContacts: Int(clamping: min(max(maximumContact + 1, 0), 1 << 24)))
-        var kindBeingRead = ActivityTally.Kind.other
+        let tally = ActivityTally(denseContacts: Int(clamping: min(max(maximumContact + 1, 0), 1 << 24)))
         // SQLite-specific: an application-defined function consumes each range's contact ids inside one statement,
         // so a range costs one `step()` instead of one per row (about half the time of stepping the rows out).
         try database.withFunction("hookyard_report_tally", argumentCount: 1, { arguments in
-            tally.add(kindBeingRead, contact: arguments.isNull(0) ? nil : arguments.int(0))
+            tally.add(contact: arguments.isNull(0) ? nil : arguments.int(0))
         }) {
             let contacts = try database.prepare("""
                 SELECT count(hookyard_report_tally(contact_id)) FROM \(index)
@@ -115,7 +114,7 @@ public final class SQLiteReportQueries: ReportQueries {
                     try statement.bind(position, found)
                     try statement.bind(position + 1, since)
                     try statement.bind(position + 2, until)
-                    kindBeingRead = ActivityTally.Kind(found)
+                    tally.kind = ActivityTally.Kind(found)
                     while try statement.step() {}
                     statement.reset()
                     kind = try campaign.map { try seek(nextKind, [$0, found]) } ?? seek(nextKindWithoutCampaign, [found])
@@ -125,11 +124,13 @@ public final class SQLiteReportQueries: ReportQueries {
         }
     }
 
-    /// One campaign's activity per contact while `forEachActivity` reads its ranges: sent counts and flags in arrays
-    /// indexed by contact id (ids outside them, and the contact-less rows, in a dictionary), and the contacts touched,
-    /// so `flush` reports and clears only those.
-    private struct ActivityTally {
-        enum Kind {
+    /// One campaign's activity per contact while `forEachActivity` reads its ranges: per contact id, a sent count and
+    /// flags in buffers allocated once per pass (ids outside them, and the contact-less rows, in a dictionary), and the
+    /// contacts touched, so `flush` reports and clears only those. `add` runs once per activity row, called by SQLite
+    /// through the pass's SQL function: plain buffers, so a row costs no reference counting or exclusivity check.
+    /// Not thread-safe: one pass, on one thread.
+    private final class ActivityTally {
+        enum Kind: UInt8 {
             case sent, opened, clicked, replied, other
 
             init(_ kind: String) {
@@ -143,29 +144,40 @@ public final class SQLiteReportQueries: ReportQueries {
             }
         }
 
+        /// Flags of `Group.flags`: touched (any activity), opened, clicked, replied.
+        private static let touchedFlag: UInt8 = 1, openedFlag: UInt8 = 2, clickedFlag: UInt8 = 4, repliedFlag: UInt8 = 8
+
         private struct Group {
             var sent = 0
-            var opened = false
-            var clicked = false
-            var replied = false
+            var flags: UInt8 = 0
         }
 
-        private var dense: [Group]
-        private var isTouched: [Bool]
-        private var touched: [Int] = []
+        /// The kind of the range being read: what `add` counts.
+        var kind = Kind.other
+        private let dense: UnsafeMutableBufferPointer<Group>
+        /// The contacts touched in the campaign so far, `touchedCount` of them, in `dense`.
+        private let touched: UnsafeMutableBufferPointer<Int32>
+        private var touchedCount = 0
         private var others: [Int64?: Group] = [:]
 
         init(denseContacts: Int) {
-            dense = Array(repeating: Group(), count: denseContacts)
-            isTouched = Array(repeating: false, count: denseContacts)
+            dense = .allocate(capacity: denseContacts)
+            dense.initialize(repeating: Group())
+            touched = .allocate(capacity: denseContacts)
+            touched.initialize(repeating: 0)
         }
 
-        mutating func add(_ kind: Kind, contact: Int64?) {
+        deinit {
+            dense.deallocate()
+            touched.deallocate()
+        }
+
+        func add(contact: Int64?) {
             if let contact, contact >= 0, contact < dense.count {
                 let slot = Int(contact)
-                if !isTouched[slot] {
-                    isTouched[slot] = true
-                    touched.append(slot)
+                if dense[slot].flags == 0 {
+                    touched[touchedCount] = Int32(slot)
+                    touchedCount += 1
                 }
                 Self.apply(kind, to: &dense[slot])
             } else {
@@ -174,29 +186,30 @@ public final class SQLiteReportQueries: ReportQueries {
         }
 
         private static func apply(_ kind: Kind, to group: inout Group) {
+            group.flags |= touchedFlag
             switch kind {
             case .sent: group.sent += 1
-            case .opened: group.opened = true
-            case .clicked: group.clicked = true
-            case .replied: group.replied = true
+            case .opened: group.flags |= openedFlag
+            case .clicked: group.flags |= clickedFlag
+            case .replied: group.flags |= repliedFlag
             case .other: break
             }
         }
 
+        private static func row(_ contact: Int64?, _ campaign: String?, _ group: Group) -> ReportActivityRow {
+            ReportActivityRow(contactID: contact, campaign: campaign, sent: group.sent, opened: group.flags & openedFlag != 0,
+                              clicked: group.flags & clickedFlag != 0, replied: group.flags & repliedFlag != 0)
+        }
+
         /// Passes one row per contact touched in `campaign` to `body`, and clears the tally for the next campaign.
-        mutating func flush(campaign: String?, _ body: (ReportActivityRow) throws -> Void) throws {
-            for slot in touched {
-                let group = dense[slot]
-                try body(ReportActivityRow(contactID: Int64(slot), campaign: campaign, sent: group.sent, opened: group.opened,
-                                           clicked: group.clicked, replied: group.replied))
+        func flush(campaign: String?, _ body: (ReportActivityRow) throws -> Void) throws {
+            for index in 0..<touchedCount {
+                let slot = Int(touched[index])
+                try body(Self.row(Int64(slot), campaign, dense[slot]))
                 dense[slot] = Group()
-                isTouched[slot] = false
             }
-            touched.removeAll(keepingCapacity: true)
-            for (contact, group) in others {
-                try body(ReportActivityRow(contactID: contact, campaign: campaign, sent: group.sent, opened: group.opened,
-                                           clicked: group.clicked, replied: group.replied))
-            }
+            touchedCount = 0
+            for (contact, group) in others { try body(Self.row(contact, campaign, group)) }
             others.removeAll(keepingCapacity: true)
         }
     }
