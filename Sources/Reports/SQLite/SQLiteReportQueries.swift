@@ -53,6 +53,7 @@ public final class SQLiteReportQueries: ReportQueries {
     /// sort (the time index's one range cost twice as much, and a `GROUP BY` sorted every row in a temporary B-tree);
     /// the ids are handed to the tally by a function SQLite calls from its own loop, not stepped out row by row.
     /// SQLite-specific: `INDEXED BY`, `BEGIN DEFERRED` on a `query_only` connection, an application-defined function.
+    /// Runs its own read transaction: call it outside any transaction of a shared connection (as PostgreSQL's).
     /// - Complexity: O(rows in the period + seeks per campaign and kind); memory O(max contact id) once, reused per
     ///   campaign.
     public func forEachActivity(since: Int64, until: Int64, _ body: (ReportActivityRow) throws -> Void) throws {
