@@ -173,6 +173,24 @@ public final class SQLiteDatabase {
         }
     }
 
+    /// Runs `body` in one read transaction: `BEGIN DEFERRED` and a first read, so the snapshot is taken at once and
+    /// every statement in `body` reads it, whatever other connections commit meanwhile (a WAL reader never waits for
+    /// the writer). Ends with `COMMIT`, or `ROLLBACK` if `body` throws. Takes no `WriteLock`: for reads only.
+    /// Debug builds check that no other thread uses the connection until it ends.
+    public func readTransaction<R>(_ body: () throws -> R) throws -> R {
+        exclusiveUse.enter()
+        defer { exclusiveUse.leave() }
+        try execute("BEGIN DEFERRED; SELECT count(*) FROM sqlite_schema;")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
     /// How `checkpoint(mode:)` treats concurrent writers (SQLite's `SQLITE_CHECKPOINT_*`).
     public enum CheckpointMode {
         /// Copy what can be copied without waiting for anyone.

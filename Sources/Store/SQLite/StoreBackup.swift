@@ -58,14 +58,7 @@ public final class StoreBackup {
         let copy = try SQLiteDatabase(path: destination)
         defer { copy.close() }
         // One read transaction on the source: every backup step reads the same snapshot.
-        try source.execute("BEGIN DEFERRED; SELECT count(*) FROM sqlite_schema;")
-        do {
-            try source.backup(to: copy)
-            try source.execute("COMMIT")
-        } catch {
-            try? source.execute("ROLLBACK")
-            throw error
-        }
+        try source.readTransaction { try source.backup(to: copy) }
         // The live file's header says WAL; a backup is better as one file that needs no -wal or -shm beside it.
         // `hookyard serve` switches a restored copy back to WAL when it opens it.
         // SQLite-specific: `PRAGMA` (connection or file settings; no PostgreSQL equivalent in SQL).
