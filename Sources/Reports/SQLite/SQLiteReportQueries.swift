@@ -52,29 +52,21 @@ public final class SQLiteReportQueries: ReportQueries {
     /// the pass sees one snapshot. A row costs one integer: no campaign id compared, no kind decoded, no
     /// sort (the time index's one range cost twice as much, and a `GROUP BY` sorted every row in a temporary B-tree);
     /// the ids are handed to the tally by a function SQLite calls from its own loop, not stepped out row by row.
-    /// SQLite-specific: `INDEXED BY`, `BEGIN DEFERRED` on a `query_only` connection, an application-defined function.
+    /// SQLite-specific: `INDEXED BY`, a read transaction on a `query_only` connection, an application-defined function.
     /// Runs its own read transaction: call it outside any transaction of a shared connection (as PostgreSQL's).
     /// - Complexity: O(rows in the period + seeks per campaign and kind); memory O(max contact id) once, reused per
     ///   campaign.
     public func forEachActivity(since: Int64, until: Int64, _ body: (ReportActivityRow) throws -> Void) throws {
-        try database.execute("BEGIN DEFERRED")
-        do {
-            try readActivity(since: since, until: until, body)
-            try database.execute("COMMIT")
-        } catch {
-            try? database.execute("ROLLBACK")
-            throw error
-        }
+        try database.readTransaction { try readActivity(since: since, until: until, body) }
     }
 
     private func readActivity(since: Int64, until: Int64, _ body: (ReportActivityRow) throws -> Void) throws {
         let index = "contact_activity INDEXED BY contact_activity_by_campaign_time"
         let firstCampaign = try database.prepare("SELECT min(campaign_id) FROM \(index) WHERE campaign_id IS NOT NULL")
         let nextCampaign = try database.prepare("SELECT min(campaign_id) FROM \(index) WHERE campaign_id > ?1")
-        let firstKind = try database.prepare("SELECT min(kind) FROM \(index) WHERE campaign_id = ?1")
-        let nextKind = try database.prepare("SELECT min(kind) FROM \(index) WHERE campaign_id = ?1 AND kind > ?2")
-        let firstKindWithoutCampaign = try database.prepare("SELECT min(kind) FROM \(index) WHERE campaign_id IS NULL")
-        let nextKindWithoutCampaign = try database.prepare("SELECT min(kind) FROM \(index) WHERE campaign_id IS NULL AND kind > ?1")
+        // `IS` matches the campaign-less rows for a NULL campaign too, and seeks the index as `=` does.
+        let firstKind = try database.prepare("SELECT min(kind) FROM \(index) WHERE campaign_id IS ?1")
+        let nextKind = try database.prepare("SELECT min(kind) FROM \(index) WHERE campaign_id IS ?1 AND kind > ?2")
         /// The value `statement` finds with `bindings` (a `min(...)` seek), or `nil` when there is none.
         func seek(_ statement: SQLiteStatement, _ bindings: [String?]) throws -> String? {
             defer { statement.reset() }
@@ -97,28 +89,19 @@ public final class SQLiteReportQueries: ReportQueries {
         }) {
             let contacts = try database.prepare("""
                 SELECT count(hookyard_report_tally(contact_id)) FROM \(index)
-                WHERE campaign_id = ?1 AND kind = ?2 AND occurred_at >= ?3 AND occurred_at < ?4
-                """)
-            let contactsWithoutCampaign = try database.prepare("""
-                SELECT count(hookyard_report_tally(contact_id)) FROM \(index)
-                WHERE campaign_id IS NULL AND kind = ?1 AND occurred_at >= ?2 AND occurred_at < ?3
+                WHERE campaign_id IS ?1 AND kind = ?2 AND occurred_at >= ?3 AND occurred_at < ?4
                 """)
             for campaign in campaigns {
-                var kind = try campaign.map { try seek(firstKind, [$0]) } ?? seek(firstKindWithoutCampaign, [])
+                var kind = try seek(firstKind, [campaign])
                 while let found = kind {
-                    let statement = campaign == nil ? contactsWithoutCampaign : contacts
-                    var position: Int32 = 1
-                    if let campaign {
-                        try statement.bind(position, campaign)
-                        position += 1
-                    }
-                    try statement.bind(position, found)
-                    try statement.bind(position + 1, since)
-                    try statement.bind(position + 2, until)
+                    try contacts.bind(1, campaign)
+                    try contacts.bind(2, found)
+                    try contacts.bind(3, since)
+                    try contacts.bind(4, until)
                     tally.kind = ActivityTally.Kind(found)
-                    while try statement.step() {}
-                    statement.reset()
-                    kind = try campaign.map { try seek(nextKind, [$0, found]) } ?? seek(nextKindWithoutCampaign, [found])
+                    while try contacts.step() {}
+                    contacts.reset()
+                    kind = try seek(nextKind, [campaign, found])
                 }
                 try tally.flush(campaign: campaign, body)
             }
