@@ -227,8 +227,11 @@ public final class WorkerPool: Sendable {
     public func wake() { signalClaims() }
 
     /// How many workers wait for a job now (for tests and diagnostics; it changes as soon as it is read). Thread-safe.
-    public var idleWorkerCount: Int {
-        handoff.withLock { workers in workers.filter { if case .idle = $0 { true } else { false } }.count }
+    public var idleWorkerCount: Int { idleWorkers().count }
+
+    /// The indices of the workers waiting for a job now.
+    fileprivate func idleWorkers() -> [Int] {
+        handoff.withLock { workers in workers.indices.filter { if case .idle = workers[$0] { true } else { false } } }
     }
 
     /// How many workers have left their loop (tests).
@@ -498,9 +501,7 @@ public final class WorkerPool: Sendable {
                     waited += configuration.yieldMilliseconds
                 }
                 // Taken after the yield, so workers that went idle meanwhile share this claim.
-                let idle = pool.handoff.withLock { workers in
-                    workers.indices.filter { if case .idle = workers[$0] { true } else { false } }
-                }
+                let idle = pool.idleWorkers()
                 // Checked again after the yield: no claim once stop began.
                 guard !idle.isEmpty, !pool.stopping.load(ordering: .sequentiallyConsistent) else { continue }
                 let jobs: [Job]
