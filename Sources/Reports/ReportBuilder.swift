@@ -75,11 +75,7 @@ public final class ReportBuilder {
         // `queries` (the two halves cost about the same). Without a second connection those come after the rest.
         let secondReader = activityQueries
         let ((parallel, deliverabilityRows), rest) = try Self.concurrently({ [deliverability] () throws -> (Parallel?, [DeliverabilityRow]) in
-            let parallel = try secondReader.map { reader in
-                Parallel(activity: try Self.activityFigures(query, from: reader), links: try Self.linksSent(query, from: reader),
-                         churnRows: try Self.churnRows(query, from: reader))
-            }
-            return (parallel, try deliverability?(query) ?? [])
+            (try secondReader.map { try Parallel(query, from: $0) }, try deliverability?(query) ?? [])
         }, { () throws -> Sequential in
             let names = try queries.campaignNames()
             // Rows whose amount cannot be counted (implausible, or overflowing their currency's total) are left out of
@@ -92,9 +88,7 @@ public final class ReportBuilder {
                               lifetimeValue: lifetimeValue, synthetic: try isSynthetic(), deadJobs: try deadJobs(),
                               controlGroups: try controlGroups(query))
         })
-        let read = try parallel ?? Parallel(activity: Self.activityFigures(query, from: queries), links: Self.linksSent(query, from: queries),
-                                            churnRows: Self.churnRows(query, from: queries))
-        return try report(query, now: now, read, deliverability: deliverabilityRows, rest)
+        return try report(query, now: now, parallel ?? Parallel(query, from: queries), deliverability: deliverabilityRows, rest)
     }
 
     /// What `build` reads on the second connection (on a worker thread), or after the rest on `queries` without one.
@@ -102,6 +96,12 @@ public final class ReportBuilder {
         var activity: (total: ActivityFigures, byCampaign: [String: ActivityFigures])
         var links: [LinkSent]
         var churnRows: [(sequence: String, base: Int, churned: Int)]
+
+        init(_ query: ReportQuery, from queries: any ReportQueries) throws {
+            activity = try ReportBuilder.activityFigures(query, from: queries)
+            links = try ReportBuilder.linksSent(query, from: queries)
+            churnRows = try ReportBuilder.churnRows(query, from: queries)
+        }
     }
 
     /// What `build` reads on `queries` (the calling thread).
@@ -211,6 +211,18 @@ public final class ReportBuilder {
         var replied = 0
         /// Distinct contacts with any activity of the campaign in the period (the conversion denominator).
         var touched = 0
+
+        /// Counts one contact's (or the contact-less) row of this campaign.
+        mutating func count(_ row: ReportActivityRow) {
+            emailsSent += row.sent
+            guard row.contactID != nil else { return }
+            touched += 1
+            guard row.sent > 0 else { return }
+            contacted += 1
+            if row.opened { opened += 1 }
+            if row.clicked { clicked += 1 }
+            if row.replied { replied += 1 }
+        }
     }
 
     /// One pass over the period's activity rows (one per contact and campaign, in any order): summed per campaign
@@ -225,27 +237,16 @@ public final class ReportBuilder {
         /// do), so its figures are looked up and stored once per run of rows, not per row.
         var current: (campaign: String, figures: ActivityFigures)?
         try queries.forEachActivity(since: query.since, until: query.until) { row in
-            let sent = row.sent
-            let (opened, clicked, replied) = (row.opened, row.clicked, row.replied)
-            total.emailsSent += sent
+            total.emailsSent += row.sent
             if let contact = row.contactID {
-                contacts[contact, default: 0] |= (sent > 0 ? 1 : 0) | (opened ? 2 : 0) | (clicked ? 4 : 0) | (replied ? 8 : 0)
+                contacts[contact, default: 0] |= (row.sent > 0 ? 1 : 0) | (row.opened ? 2 : 0) | (row.clicked ? 4 : 0) | (row.replied ? 8 : 0)
             }
             guard let campaign = row.campaign else { return }
             if current?.campaign != campaign {
                 if let current { byCampaign[current.campaign] = current.figures }
                 current = (campaign, byCampaign[campaign] ?? ActivityFigures())
             }
-            current!.figures.emailsSent += sent
-            if row.contactID != nil {
-                current!.figures.touched += 1
-                if sent > 0 {
-                    current!.figures.contacted += 1
-                    if opened { current!.figures.opened += 1 }
-                    if clicked { current!.figures.clicked += 1 }
-                    if replied { current!.figures.replied += 1 }
-                }
-            }
+            current?.figures.count(row)
         }
         if let current { byCampaign[current.campaign] = current.figures }
         total.touched = contacts.count
