@@ -50,7 +50,9 @@ public struct DeliverabilityPolicy: Sendable, Equatable {
 /// (after a send too when a reply-rate floor is set or an alert of theirs is raised, since sends can only lower the
 /// rates), and for everyone in the maintenance pass, which also clears what the passing window resolved.
 ///
-/// Thread-safe; `update(policy:)` applies to evaluations that start afterwards.
+/// Thread-safe; `update(policy:)` applies to evaluations that start afterwards. A node's evaluations (reading the rates
+/// and deciding) run one at a time, so they decide in the order they read; nodes sharing a PostgreSQL database do not
+/// coordinate theirs (a stale decision there is corrected by the next evaluation of that account or campaign).
 public final class DeliverabilityWatch: Sendable {
     /// The kind of the jobs that pause a campaign.
     public static let pauseJobKind = "deliverability.pause_campaign"
@@ -65,6 +67,11 @@ public final class DeliverabilityWatch: Sendable {
 
     public let alerts: AlertCenter
     private let policy: Mutex<DeliverabilityPolicy>
+    /// Held while rates are read and judged, so evaluations decide in the order they read: without it, a worker that
+    /// read the rates before another worker's bounce was committed could clear the alert that worker had just raised
+    /// on the newer rows (and the next evaluation raise it again, notifying twice). Each evaluation reads after its
+    /// own event was committed, so the last one to decide has read everything committed before it.
+    private let evaluation = Mutex<Void>(())
     private let logger: Logger
     private let clock: MillisecondClock
 
@@ -109,19 +116,21 @@ public final class DeliverabilityWatch: Sendable {
         let policy = currentPolicy
         let scopes = [(DeliverabilityRates.Scope.account, account), (.campaign, campaign)].compactMap { scope, key in key.map { (scope, $0) } }
         guard !scopes.isEmpty, Self.judgedTypes.contains(type) || type == "email_sent" else { return [] }
-        var pauses: [NewJob] = []
-        for (scope, key) in scopes {
-            do {
-                let rates = try reader.rates(scope: scope, key: key, windowMilliseconds: policy.windowMilliseconds,
-                                             now: max(clock(), occurredAt))
-                if type == "email_sent", !sendNeedsJudging(rates, policy: policy) { continue }
-                pauses += judge(rates, policy: policy, eventID: eventID).pauses
-            } catch {
-                logger.error("deliverability: cannot read rates; the maintenance pass checks again",
-                             metadata: ["scope": "\(scope.rawValue)", "key": "\(key)", "error": "\(error)"])
+        return evaluation.withLock { _ in
+            var pauses: [NewJob] = []
+            for (scope, key) in scopes {
+                do {
+                    let rates = try reader.rates(scope: scope, key: key, windowMilliseconds: policy.windowMilliseconds,
+                                                 now: max(clock(), occurredAt))
+                    if type == "email_sent", !sendNeedsJudging(rates, policy: policy) { continue }
+                    pauses += judge(rates, policy: policy, eventID: eventID).pauses
+                } catch {
+                    logger.error("deliverability: cannot read rates; the maintenance pass checks again",
+                                 metadata: ["scope": "\(scope.rawValue)", "key": "\(key)", "error": "\(error)"])
+                }
             }
+            return pauses
         }
-        return pauses
     }
 
     /// Whether a send changes what `judge` would decide for these rates. A send lowers the rates, but it can also
@@ -143,6 +152,10 @@ public final class DeliverabilityWatch: Sendable {
     /// Judges every account and campaign (the maintenance pass), and clears the raised alerts that no longer hold.
     /// - Returns: the campaign pauses to queue, each under the event its alert's notification belongs to.
     public func evaluateAll(reader: any DeliverabilityRatesReading) -> [NewJob] {
+        evaluation.withLock { _ in evaluateAllLocked(reader: reader) }
+    }
+
+    private func evaluateAllLocked(reader: any DeliverabilityRatesReading) -> [NewJob] {
         let policy = currentPolicy
         let rows: [DeliverabilityRates]
         let raised: [String]

@@ -207,4 +207,50 @@ final class DeliverabilityWatchTests: AlertTestCase {
         XCTAssertEqual(DeliverabilityWatch.percent(0.02), "2%")
         XCTAssertEqual(DeliverabilityWatch.percent(2.0 / 110), "1.82%")
     }
+
+    /// Rates a test gives, after an optional wait of its own inside the read (the worker's connection, as it was then).
+    private final class ScriptedRatesReader: DeliverabilityRatesReading, @unchecked Sendable {  // Safe: used by one thread.
+        let rates: DeliverabilityRates
+        let beforeAnswering: () -> Void
+        init(_ rates: DeliverabilityRates, beforeAnswering: @escaping () -> Void = {}) {
+            self.rates = rates
+            self.beforeAnswering = beforeAnswering
+        }
+        func rates(windowMilliseconds: Int64, now: Int64, minimumSent: Int) throws -> [DeliverabilityRates] { [rates] }
+        func rates(scope: DeliverabilityRates.Scope, key: String, windowMilliseconds: Int64, now: Int64) throws -> DeliverabilityRates {
+            beforeAnswering()
+            return rates
+        }
+        func close() {}
+    }
+
+    /// Two workers judge the same account: one read the rates before the other's bounce was committed (0 of 10), the
+    /// other after (1 of 10). The evaluations decide in the order they read, so the older rows can never clear the
+    /// alert raised on the newer ones: the stale reader here waits, inside its read, until the alert is raised (for at
+    /// most 2 s); without one evaluation at a time the other worker raises meanwhile and the stale one then clears it.
+    func testAStaleReadOfTheRatesNeverClearsAnAlertRaisedOnNewerRows() throws {
+        let watch = watch(DeliverabilityPolicy(minimumSent: 10))
+        let subject = "account:\(account):bounce_rate"
+        let entered = DispatchSemaphore(value: 0)
+        let stale = ScriptedRatesReader(DeliverabilityRates(scope: .account, key: account, sent: 10, bounced: 0, unsubscribed: 0, replied: 0)) {
+            entered.signal()
+            _ = waitUntil(timeout: .seconds(2), interval: .milliseconds(10)) {
+                (try? watch.alerts.raisedSubjects(.deliverability)) == [subject]
+            }
+        }
+        let fresh = ScriptedRatesReader(DeliverabilityRates(scope: .account, key: account, sent: 10, bounced: 1, unsubscribed: 0, replied: 0))
+        let staleDone = DispatchSemaphore(value: 0)
+        let (account, now) = (account, now)
+        Thread {
+            _ = watch.observe(type: "reply_received", account: account, campaign: nil, eventID: 1, occurredAt: now, reader: stale)
+            staleDone.signal()
+        }.start()
+        XCTAssertEqual(entered.wait(timeout: .now() + 10), .success)
+        _ = watch.observe(type: "email_bounced", account: account, campaign: nil, eventID: 2, occurredAt: now, reader: fresh)
+        XCTAssertEqual(staleDone.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(try watch.alerts.raisedSubjects(.deliverability), [subject], "the alert raised on the newer rows holds")
+        XCTAssertEqual(log.entries.filter { $0.message == "alert cleared" }, [], "nothing cleared it")
+        XCTAssertEqual(raised().count, 1, "notified once")
+    }
+
 }
