@@ -1,22 +1,25 @@
 import Dispatch
+import Synchronization
 import HookyardFoundation
 import Store
 import SQLite
 
 /// Computes the `Report` for a `ReportQuery` from the rows its `ReportQueries` read (see docs/metrics.md for every
-/// formula): the queries join and attribute, the builder counts, sums and groups. It only reads.
+/// formula): the queries read rows and look activity up by contact, `ReportPaymentHistory` attributes the payments
+/// and computes lifetime value, churn, links paid and control groups, the builder counts, sums and groups. It only
+/// reads.
 ///
 /// With a second set of queries (`activityQueries`: a second connection, as the path and location initialisers open),
-/// `build` reads the email activity, the payment links, the churn rows and the deliverability rows on a worker thread
-/// while the calling thread reads the payments, lifetime value and control groups: two independent readers (SQLite WAL readers, or
-/// two PostgreSQL sessions), so the report takes about the longer of the two instead of their sum. The figures are
-/// the same either way.
+/// `build` reads the email activity, the payment links and the rollout cohorts on a worker thread (and computes lifetime
+/// value there) while the calling thread reads the payment history, attributes it, and reads churn and deliverability:
+/// two independent readers (SQLite WAL readers, or two PostgreSQL sessions), so the report takes about the longer of
+/// the two instead of their sum. The figures are the same either way.
 ///
 /// Not thread-safe: one builder (its queries, one or two connections) per thread or request; `build` uses its
 /// connections only until it returns; `close()` (or deinit) closes the connections it opened.
 public final class ReportBuilder {
     /// Rows for `Report.deliverability`, computed elsewhere (per sending account and campaign); `nil`: none. `build`
-    /// calls it on a worker thread, concurrently with the builder's own queries.
+    /// calls it on the calling thread, concurrently with the worker thread's queries.
     public typealias DeliverabilityProvider = @Sendable (ReportQuery) throws -> [DeliverabilityRow]
     /// One attributed payment row (`ReportPaymentRow`), under the name the builder's arithmetic uses.
     typealias AttributedPayment = ReportPaymentRow
@@ -70,37 +73,44 @@ public final class ReportBuilder {
     /// Computes the report. `now` is `generatedAt` (the dead-job count is always the current one).
     /// - Throws: SQLite's error, or the deliverability provider's.
     public func build(_ query: ReportQuery, now: Int64) throws -> Report {
-        // With a second connection, the email activity (the largest read), the payment links and the churn rows on a
-        // worker thread, with the deliverability rows (the provider's own connection); everything else here, on
-        // `queries` (the two halves cost about the same). Without a second connection those come after the rest.
-        let secondReader = activityQueries
-        let ((parallel, deliverabilityRows), rest) = try Self.concurrently({ [deliverability] () throws -> (Parallel?, [DeliverabilityRow]) in
-            (try secondReader.map { try Parallel(query, from: $0) }, try deliverability?(query) ?? [])
+        // With a second connection, the email activity (the largest read), the payment links, lifetime value and control
+        // groups on a worker thread; the payment history, attribution and its figures per group, churn, and the
+        // deliverability rows (the provider's own connection) here, on `queries` (the two halves cost about the same).
+        // The worker needs the history too: it is read here and handed over. Without a second connection the worker's
+        // share comes after the rest, on `queries`.
+        let history = HistoryHandoff()
+        let second = activityQueries
+        let (parallel, rest) = try Self.concurrently({ () throws -> Parallel? in
+            try second.map { try Parallel(query, from: $0, history: history) }
         }, { () throws -> Sequential in
-            let names = try queries.campaignNames()
-            // Rows whose amount cannot be counted (implausible, or overflowing their currency's total) are left out of
-            // every figure below and named in the report's notes.
-            let (payments, paymentNotes) = Self.countable(try attributedPayments(query))
-            let interventions = try manualInterventions(query)
-            var notes = paymentNotes
-            let lifetimeValue = try lifetimeValue(query, names: names, notes: &notes)
-            return Sequential(names: names, payments: payments, interventions: interventions, notes: notes,
-                              lifetimeValue: lifetimeValue, synthetic: try isSynthetic(), deadJobs: try deadJobs(),
-                              controlGroups: try controlGroups(query))
+            do {
+                let names = try queries.campaignNames()
+                let read = ReportPaymentHistory(try queries.paymentHistory(until: query.until), until: query.until)
+                history.fulfil(.success(read))
+                return try sequential(query, names: names, history: read)
+            } catch {
+                history.fulfil(.failure(error))
+                throw error
+            }
         })
-        return try report(query, now: now, parallel ?? Parallel(query, from: queries), deliverability: deliverabilityRows, rest)
+        return try report(query, now: now, parallel ?? Parallel(query, from: queries, history: history), rest)
     }
 
     /// What `build` reads on the second connection (on a worker thread), or after the rest on `queries` without one.
     private struct Parallel {
         var activity: (total: ActivityFigures, byCampaign: [String: ActivityFigures])
         var links: [LinkSent]
-        var churnRows: [(sequence: String, base: Int, churned: Int)]
+        var lifetimeValueRows: [ReportLifetimeValueRow]
+        var controlGroups: [ControlGroupRow]
 
-        init(_ query: ReportQuery, from queries: any ReportQueries) throws {
+        init(_ query: ReportQuery, from queries: any ReportQueries, history: HistoryHandoff) throws {
             activity = try ReportBuilder.activityFigures(query, from: queries)
-            links = try ReportBuilder.linksSent(query, from: queries)
-            churnRows = try ReportBuilder.churnRows(query, from: queries)
+            let linkRecords = try queries.paymentLinks(since: query.since, until: query.until)
+            let rollout = try queries.rolloutEntries(since: query.since, until: query.until)
+            let history = try history.wait()
+            links = history.linksSent(linkRecords, lookbackMilliseconds: query.lookbackMilliseconds)
+            lifetimeValueRows = history.lifetimeValueRows()
+            controlGroups = ReportBuilder.controlGroups(history.controlGroupRows(rollout))
         }
     }
 
@@ -108,12 +118,30 @@ public final class ReportBuilder {
     private struct Sequential {
         var names: [String: String]
         var payments: [AttributedPayment]
+        /// The money figures of all `payments`, and of each group's (by `query.grouping`).
+        var paymentFigures: ReportFigures
+        var paymentFiguresByKey: [String: ReportFigures]
         var interventions: (retried: Int, discarded: Int)
         var notes: [String]
-        var lifetimeValue: [LifetimeValueRow]
+        var churnRows: [(sequence: String, base: Int, churned: Int)]
+        var deliverability: [DeliverabilityRow]
         var synthetic: Bool
         var deadJobs: Int
-        var controlGroups: [ControlGroupRow]
+    }
+
+    /// The calling thread's share of `build`, from the payment history it read.
+    private func sequential(_ query: ReportQuery, names: [String: String], history: ReportPaymentHistory) throws -> Sequential {
+        // Rows whose amount cannot be counted (implausible, or overflowing their currency's total) are left out of
+        // every figure below and named in the report's notes.
+        let (payments, paymentNotes) = Self.countable(try history.attributed(
+            since: query.since, lookbackMilliseconds: query.lookbackMilliseconds, withRule: query.grouping == .rule, lookups: queries))
+        let churnRows = try history.churnRows(since: query.since, lookups: queries)
+        let deliverabilityRows = try deliverability?(query) ?? []
+        let keyOf = Self.groupKey(query)
+        return Sequential(names: names, payments: payments, paymentFigures: Self.paymentFigures(payments),
+                          paymentFiguresByKey: Dictionary(grouping: payments, by: keyOf).mapValues(Self.paymentFigures),
+                          interventions: try queries.manualInterventions(since: query.since, until: query.until), notes: paymentNotes,
+                          churnRows: churnRows, deliverability: deliverabilityRows, synthetic: try queries.isSynthetic(), deadJobs: try queries.deadJobCount())
     }
 
     /// Runs `first` on a worker thread and `second` on the calling thread, and returns both results once both ended
@@ -131,18 +159,11 @@ public final class ReportBuilder {
         return (try worker.result!.get(), try secondResult.get())
     }
 
-    private func report(_ query: ReportQuery, now: Int64, _ read: Parallel, deliverability: [DeliverabilityRow],
-                        _ rest: Sequential) throws -> Report {
+    private func report(_ query: ReportQuery, now: Int64, _ read: Parallel, _ rest: Sequential) throws -> Report {
         let (names, payments, links, interventions) = (rest.names, rest.payments, read.links, rest.interventions)
+        var notes = rest.notes
+        let lifetimeValue = Self.lifetimeValue(read.lifetimeValueRows, names: names, notes: &notes)
         let activity = read.activity
-        let keyOf: (AttributedPayment) -> String = { payment in
-            switch query.grouping {
-            case .campaign: payment.campaign(query.model) ?? Self.direct
-            case .source: payment.viaLink ? "payment_link" : payment.campaign(query.model) == nil ? Self.direct : "outreach"
-            case .tier: payment.tier ?? Self.none
-            case .rule: payment.rule ?? Self.none
-            }
-        }
         let linkKey: ((LinkSent) -> String)? = switch query.grouping {
         case .campaign: { $0.campaign ?? Self.direct }
         case .rule: { $0.rule }
@@ -150,19 +171,18 @@ public final class ReportBuilder {
         case .tier: nil
         }
 
-        var headline = Self.paymentFigures(payments)
+        var headline = rest.paymentFigures
         headline.apply(activity.total)
         headline.apply(LinkFigures(links))
         headline.conversion = Self.rate(headline.newCustomers, activity.total.contacted)
         headline.revenuePerEmail = Self.perEmail(headline.revenue, emails: activity.total.emailsSent)
 
-        var keys = Set(payments.map(keyOf))
+        var keys = Set(rest.paymentFiguresByKey.keys)
         if let linkKey { keys.formUnion(links.map(linkKey)) }
         if query.grouping == .campaign { keys.formUnion(activity.byCampaign.keys) }
-        let paymentsByKey = Dictionary(grouping: payments, by: keyOf)
         let linksByKey = linkKey.map { Dictionary(grouping: links, by: $0) } ?? [:]
         var groups: [ReportGroup] = keys.map { key in
-            var figures = Self.paymentFigures(paymentsByKey[key] ?? [])
+            var figures = rest.paymentFiguresByKey[key] ?? Self.paymentFigures([])
             if linkKey != nil { figures.apply(LinkFigures(linksByKey[key] ?? [])) }
             if query.grouping == .campaign {
                 let campaign = activity.byCampaign[key] ?? ActivityFigures()
@@ -191,8 +211,20 @@ public final class ReportBuilder {
                 figures: headline, manualInterventions: interventions.retried + interventions.discarded,
                 jobsRetried: interventions.retried, jobsDiscarded: interventions.discarded, deadJobsNow: rest.deadJobs),
             funnel: funnel, groups: groups, timeToPurchase: Self.histogram(payments.compactMap(\.timeToFirstPurchase)),
-            churn: Self.churn(read.churnRows, names: names), lifetimeValue: rest.lifetimeValue,
-            controlGroups: rest.controlGroups, deliverability: deliverability, notes: rest.notes)
+            churn: Self.churn(rest.churnRows, names: names), lifetimeValue: lifetimeValue,
+            controlGroups: read.controlGroups, deliverability: rest.deliverability, notes: notes)
+    }
+
+    /// The group a payment belongs to in `query.grouping`.
+    private static func groupKey(_ query: ReportQuery) -> (AttributedPayment) -> String {
+        { payment in
+            switch query.grouping {
+            case .campaign: payment.campaign(query.model) ?? direct
+            case .source: payment.viaLink ? "payment_link" : payment.campaign(query.model) == nil ? direct : "outreach"
+            case .tier: payment.tier ?? none
+            case .rule: payment.rule ?? none
+            }
+        }
     }
 
     /// The group of purchases attributed to no campaign.
@@ -260,14 +292,6 @@ public final class ReportBuilder {
     }
 
     // MARK: Payments
-
-    /// The period's payment rows, each attributed: a refund to the contact's latest sale in its currency at or before
-    /// it; last touch = the link's campaign, else the latest touch within the lookback; first touch = the earliest
-    /// touch at or before, else the link's campaign; an erased contact's row keeps the campaigns stored with it.
-    private func attributedPayments(_ query: ReportQuery) throws -> [AttributedPayment] {
-        try queries.attributedPayments(since: query.since, until: query.until, lookbackMilliseconds: query.lookbackMilliseconds,
-                                       withRule: query.grouping == .rule)
-    }
 
     /// The most left-out rows the notes name one by one; the rest are counted in one more note.
     static let maximumNotes = 20
@@ -358,13 +382,6 @@ public final class ReportBuilder {
         }
     }
 
-    /// Clicked: the link's contact has a `clicked` activity in the link's campaign (any campaign for a link without
-    /// one) at or after its creation and before `until`. Paid: a payment or invoice before `until` carries the
-    /// link's id, or the contact paid at or after its creation within the lookback (and before `until`).
-    private static func linksSent(_ query: ReportQuery, from queries: any ReportQueries) throws -> [LinkSent] {
-        try queries.linksSent(since: query.since, until: query.until, lookbackMilliseconds: query.lookbackMilliseconds)
-    }
-
     // MARK: Lifetime value, churn, control groups
 
     /// Per acquisition source (the first-touch campaign of the customer's first payment or invoice before `until`,
@@ -372,12 +389,12 @@ public final class ReportBuilder {
     /// in each currency. Erased contacts' rows cannot be told apart by person and are left out. Amounts beyond
     /// `MoneySum.plausibleLimit` are left out of the revenue, and a source's revenue in a currency whose total does
     /// not fit 64 bits is left out whole; each adds a note.
-    private func lifetimeValue(_ query: ReportQuery, names: [String: String], notes: inout [String]) throws -> [LifetimeValueRow] {
+    static func lifetimeValue(_ rows: [ReportLifetimeValueRow], names: [String: String], notes: inout [String]) -> [LifetimeValueRow] {
         var customers: [String: Int] = [:]
         var revenue: [String: [String: Int64]] = [:]
         var payers: [String: [String: Int]] = [:]
         var implausible = 0
-        for row in try queries.lifetimeValueRows(until: query.until) {
+        for row in rows {
             let source = row.source
             if let currency = row.currency {
                 implausible += row.implausible
@@ -420,17 +437,12 @@ public final class ReportBuilder {
         return result.sorted { ($1.subscribers, $0.sequence) < ($0.subscribers, $1.sequence) }
     }
 
-    /// The churn query's rows (`ReportQueries.churnRows`), which `churn(_:names:)` turns into the report's.
-    private static func churnRows(_ query: ReportQuery, from queries: any ReportQueries) throws -> [(sequence: String, base: Int, churned: Int)] {
-        try queries.churnRows(since: query.since, until: query.until)
-    }
-
     /// Per rule that held anyone back by its rollout in the period: the contacts it ran for (treated) and those it held
     /// back (control) in the period, and of each, those with a payment or invoice after their first run or holdback
     /// and before `until`. Erased contacts are left out of both.
-    private func controlGroups(_ query: ReportQuery) throws -> [ControlGroupRow] {
+    static func controlGroups(_ rows: [(rule: String, control: Bool, size: Int, converted: Int)]) -> [ControlGroupRow] {
         var counts: [String: (treated: Int, treatedConverted: Int, control: Int, controlConverted: Int)] = [:]
-        for (rule, control, size, converted) in try queries.controlGroupRows(since: query.since, until: query.until) {
+        for (rule, control, size, converted) in rows {
             var entry = counts[rule] ?? (0, 0, 0, 0)
             if control { (entry.control, entry.controlConverted) = (size, converted) } else {
                 (entry.treated, entry.treatedConverted) = (size, converted)
@@ -447,16 +459,6 @@ public final class ReportBuilder {
                                    differencePoints: treatedRate.flatMap { treated in controlRate.map { (treated - $0) * 100 } })
         }
     }
-
-    // MARK: Small reads
-
-    private func manualInterventions(_ query: ReportQuery) throws -> (retried: Int, discarded: Int) {
-        try queries.manualInterventions(since: query.since, until: query.until)
-    }
-
-    private func deadJobs() throws -> Int { try queries.deadJobCount() }
-
-    private func isSynthetic() throws -> Bool { try queries.isSynthetic() }
 
     // MARK: Arithmetic
 
@@ -499,6 +501,29 @@ public final class ReportBuilder {
             return DurationBucket(label: label, lowerMs: lower, upperMs: upper,
                                   count: durations.count { $0 >= lower && (upper == nil || $0 < upper!) })
         }
+    }
+}
+
+/// The payment history `build` reads on the calling thread, handed to the worker thread, which needs it for the links
+/// and lifetime value. Thread-safe: the first `fulfil` sets it (a later one is ignored) and wakes every `wait`.
+private final class HistoryHandoff: Sendable {
+    private let value = Mutex<Result<ReportPaymentHistory, any Error>?>(nil)
+    private let ready = DispatchSemaphore(value: 0)
+
+    func fulfil(_ result: Result<ReportPaymentHistory, any Error>) {
+        let first = value.withLock { value in
+            guard value == nil else { return false }
+            value = result
+            return true
+        }
+        if first { ready.signal() }
+    }
+
+    /// Blocks until `fulfil`; the history, or the error reading it threw.
+    func wait() throws -> ReportPaymentHistory {
+        ready.wait()
+        ready.signal()
+        return try value.withLock { $0 }!.get()
     }
 }
 

@@ -152,10 +152,15 @@ final class ReportBuilderTests: XCTestCase {
     }
 
     /// Every query's rows, read on each engine, are the same (the PostgreSQL activity also in batches of 2 rows, so
-    /// the cursor is fetched many times); the activity in no particular order, compared sorted (the contact-less first).
+    /// the cursor is fetched many times), and so is everything computed from them; the activity in no particular
+    /// order, compared sorted (the contact-less first).
     func testEveryQueryReturnsTheSameRowsOnBothEngines() throws {
         struct Rows: Equatable {
             var activity: [ReportActivityRow] = []
+            var history: [ReportPaymentRecord] = []
+            var lookups: [[String?]] = []
+            var linkRecords: [ReportLinkRecord] = []
+            var rollout: [ReportRolloutEntry] = []
             var payments: [ReportPaymentRow] = []
             var links: [ReportLinkRow] = []
             var lifetime: [ReportLifetimeValueRow] = []
@@ -177,30 +182,46 @@ final class ReportBuilderTests: XCTestCase {
                 try postgreSQL.forEachActivity(since: since, until: until) { batched.append($0) }
                 XCTAssertEqual(batched, rows.activity)
             }
-            // In no particular order (`ReportQueries.forEachActivity`; SQLite's come per campaign):
-            // compared in SQL's `ORDER BY contact_id NULLS FIRST, campaign_id`.
-            let order = { (row: ReportActivityRow) in
-                (row.contactID == nil ? 0 : 1, row.contactID ?? 0, row.campaign == nil ? 0 : 1, row.campaign ?? "")
-            }
-            rows.activity.sort { order($0) < order($1) }
-            for withRule in [false, true] {
-                rows.payments += try queries.attributedPayments(since: since, until: until, lookbackMilliseconds: lookback, withRule: withRule)
-            }
-            rows.links = try queries.linksSent(since: since, until: until, lookbackMilliseconds: lookback)
-            rows.lifetime = try queries.lifetimeValueRows(until: until).sorted { "\($0)" < "\($1)" }
-            rows.churn = try queries.churnRows(since: since, until: until).map { "\($0)" }.sorted()
-            rows.control = try queries.controlGroupRows(since: since, until: until).map { "\($0)" }.sorted()
-            let interventions = try queries.manualInterventions(since: since, until: until)
-            rows.other = [interventions.retried, interventions.discarded, try queries.deadJobCount(), try queries.isSynthetic() ? 1 : 0]
-            rows.names = try queries.campaignNames()
             // `forEachActivity` promises one row per (contact, campaign) in no particular order: compare them sorted.
             rows.activity.sort { ($0.contactID ?? -1, $0.campaign ?? "") < ($1.contactID ?? -1, $1.campaign ?? "") }
             XCTAssertNil(rows.activity.first?.contactID, "eve's erased activity is there")
             XCTAssertGreaterThan(rows.activity.count, 10)
+            let records = try queries.paymentHistory(until: until)
+            rows.history = records.sorted { $0.id < $1.id }
+            XCTAssertEqual(rows.history.count, 14)
+            XCTAssertEqual(try queries.paymentHistory(until: at(5)).count, 7, "the rows before until only")
+            // Every contact over windows that catch none, some and all of its rows, in both directions.
+            let windows = (1...12).flatMap { contact in
+                [(-60, 60), (-30, 3), (2, 3), (3, 3), (50, 60)].map { ReportContactWindow(contact: Int64(contact), from: at($0.0), through: at($0.1)) }
+            }
+            rows.lookups = [try queries.lastTouches(windows), try queries.lastRuleRuns(windows), try queries.firstSends(windows)]
+            XCTAssertEqual(rows.lookups.map { $0.count { $0 != nil } }.map { $0 > 0 }, [true, true, true])
+            XCTAssertEqual(try queries.lastTouches([]), [])
+            rows.linkRecords = try queries.paymentLinks(since: since, until: until).sorted { $0.linkID < $1.linkID }
+            XCTAssertEqual(rows.linkRecords.map(\.linkID), ["plink_bob", "plink_cat", "plink_kim", "plink_old"])
+            rows.rollout = try queries.rolloutEntries(since: since, until: until)
+                .sorted { ($0.rule, $0.control ? 1 : 0, $0.contactID, $0.at) < ($1.rule, $1.control ? 1 : 0, $1.contactID, $1.at) }
+            XCTAssertEqual(rows.rollout.map(\.control), [false, false, false, true, true])
+            // What the report computes from them.
+            let history = ReportPaymentHistory(records, until: until)
+            for withRule in [false, true] {
+                rows.payments += try history.attributed(since: since, lookbackMilliseconds: lookback, withRule: withRule, lookups: queries)
+            }
+            rows.links = history.linksSent(try queries.paymentLinks(since: since, until: until), lookbackMilliseconds: lookback)
+            rows.lifetime = history.lifetimeValueRows().sorted { "\($0)" < "\($1)" }
+            rows.churn = try history.churnRows(since: since, lookups: queries).map { "\($0)" }.sorted()
+            rows.control = history.controlGroupRows(try queries.rolloutEntries(since: since, until: until)).map { "\($0)" }
+            let interventions = try queries.manualInterventions(since: since, until: until)
+            rows.other = [interventions.retried, interventions.discarded, try queries.deadJobCount(), try queries.isSynthetic() ? 1 : 0]
+            rows.names = try queries.campaignNames()
             results.append(rows)
         }
         XCTAssertEqual(results.count, 2)
         XCTAssertEqual(results[0].activity, results[1].activity)
+        XCTAssertEqual(results[0].history, results[1].history)
+        XCTAssertEqual(results[0].lookups, results[1].lookups)
+        XCTAssertEqual(results[0].linkRecords, results[1].linkRecords)
+        XCTAssertEqual(results[0].rollout, results[1].rollout)
         XCTAssertEqual(results[0].payments, results[1].payments)
         XCTAssertEqual(results[0].links, results[1].links)
         XCTAssertEqual(results[0].lifetime, results[1].lifetime)

@@ -1,13 +1,13 @@
 import Store
 import SQLite
 
-/// The report's queries on SQLite (`ReportQueries`): a handful of aggregates over the contacts' activity, payments,
-/// links and rule runs. It only reads: the connection `init(path:)` opens is `query_only`, and as a WAL reader it
+/// The report's queries on SQLite (`ReportQueries`): the email activity tallied per contact and campaign, the payment
+/// history, links and rollout cohorts, and per-contact lookups by index. It only reads: the connection `init(path:)` opens is `query_only`, and as a WAL reader it
 /// never blocks the daemon.
 ///
-/// SQLite-specific constructs (see docs/storage.md): `INDEXED BY`, `AS MATERIALIZED`, `count(*) FILTER (...)`,
-/// boolean expressions summed as integers, `min(a, b)` as a scalar, `sqlite_master`, `PRAGMA temp_store/cache_size/mmap_size`,
-/// and `MoneySum`'s split 64-bit sums.
+/// SQLite-specific constructs (see docs/storage.md): `INDEXED BY` and a unary `+` that choose the index, an
+/// application-defined function, lookups passed as one JSON array (`json_each`, `->>`), `sqlite_master`, and
+/// `PRAGMA temp_store/cache_size/mmap_size`.
 ///
 /// Not thread-safe: one instance (one SQLite connection) per thread or request.
 public final class SQLiteReportQueries: ReportQueries {
@@ -198,155 +198,113 @@ public final class SQLiteReportQueries: ReportQueries {
         }
     }
 
-    /// A refund is attributed to the contact's latest sale in its currency at or before it; last touch = the link's
-    /// campaign, else the latest touch within the lookback; first touch = the earliest touch at or before, else the
-    /// link's campaign; an erased contact's row keeps the campaigns stored with it.
-    public func attributedPayments(since: Int64, until: Int64, lookbackMilliseconds: Int64,
-                                   withRule: Bool) throws -> [ReportPaymentRow] {
-        let rule = withRule ? """
-            coalesce(a.link_rule, (SELECT l.rule FROM payment_links_sent l WHERE l.link_id = a.payment_link),
-                     (SELECT r.rule FROM rule_runs r WHERE r.contact_id = a.contact_id AND r.at <= a.at AND r.at >= a.at - ?3
-                      ORDER BY r.at DESC LIMIT 1))
-            """ : "NULL"
-        var result: [ReportPaymentRow] = []
+    /// One statement over the whole table: a report's `until` is usually now, so the rows before it are nearly all of
+    /// them, and a scan in rowid order reads them at half the cost of the time index's range (`+` keeps SQLite from
+    /// choosing it). Each row's link rule and link flag are looked up only where the row itself does not carry them,
+    /// and the contact by its primary key.
+    public func paymentHistory(until: Int64) throws -> [ReportPaymentRecord] {
+        var result: [ReportPaymentRecord] = []
         try rows("""
-            WITH p AS (
-                SELECT p.*, CASE WHEN p.kind = 'refund' AND p.contact_id IS NOT NULL THEN
-                    (SELECT q.id FROM contact_payments q WHERE q.contact_id = p.contact_id AND q.kind <> 'refund'
-                     AND q.currency = p.currency AND q.occurred_at <= p.occurred_at ORDER BY q.occurred_at DESC, q.id DESC LIMIT 1)
-                    END AS sale
-                FROM contact_payments p WHERE p.occurred_at >= ?1 AND p.occurred_at < ?2),
-            a AS (
-                SELECT p.id, p.contact_id, p.kind, p.amount, p.currency, p.occurred_at, p.first_campaign, p.last_campaign,
-                       coalesce(s.occurred_at, p.occurred_at) AS at, coalesce(s.id, p.id) AS sale_id,
-                       CASE WHEN s.id IS NULL THEN p.link_campaign ELSE s.link_campaign END AS link_campaign,
-                       CASE WHEN s.id IS NULL THEN p.payment_link ELSE s.payment_link END AS payment_link,
-                       CASE WHEN s.id IS NULL THEN p.link_rule ELSE s.link_rule END AS link_rule,
-                       CASE WHEN s.id IS NULL THEN p.tier ELSE s.tier END AS tier,
-                       CASE WHEN s.id IS NULL THEN p.reference ELSE s.reference END AS reference,
-                       p.reference AS own_reference
-                FROM p LEFT JOIN contact_payments s ON s.id = p.sale)
-            SELECT a.contact_id, a.kind, a.amount, a.currency, a.occurred_at, a.tier,
-                   CASE WHEN a.contact_id IS NULL THEN a.first_campaign
-                        ELSE coalesce(CASE WHEN c.first_campaign_at <= a.at THEN c.first_campaign END, a.link_campaign) END,
-                   CASE WHEN a.contact_id IS NULL THEN a.last_campaign
-                        ELSE coalesce(a.link_campaign,
-                             (SELECT t.campaign_id FROM contact_activity t WHERE t.contact_id = a.contact_id AND t.occurred_at <= a.at
-                              AND t.occurred_at >= a.at - ?3 AND t.campaign_id IS NOT NULL ORDER BY t.occurred_at DESC, t.id DESC LIMIT 1)) END,
-                   a.payment_link IS NOT NULL OR a.link_campaign IS NOT NULL
-                       OR EXISTS (SELECT 1 FROM purchases u WHERE u.reference = a.reference AND u.payment_link IS NOT NULL),
-                   a.kind <> 'refund' AND a.contact_id IS NOT NULL AND NOT EXISTS (
-                       SELECT 1 FROM contact_payments q WHERE q.contact_id = a.contact_id AND q.kind <> 'refund'
-                       AND (q.occurred_at < a.occurred_at OR (q.occurred_at = a.occurred_at AND q.id < a.id))),
-                   CASE WHEN c.first_campaign_at <= a.at THEN c.first_campaign_at END,
-                   \(rule), a.own_reference
-            FROM a LEFT JOIN contacts c ON c.id = a.contact_id
-            """, [since, until, lookbackMilliseconds]) { row in
-            let firstPurchase = row.int(9) != 0
-            let occurredAt = row.int(4)
-            // Both times are stored as received: a difference that does not fit is no duration.
-            let sinceTouch = row.isNull(10) ? nil : occurredAt.subtractingReportingOverflow(row.int(10))
-            result.append(ReportPaymentRow(
-                contactID: row.isNull(0) ? nil : row.int(0), reference: row.string(12) ?? "", kind: row.string(1) ?? "",
-                amount: row.int(2), currency: row.string(3) ?? "", occurredAt: occurredAt, firstTouch: row.string(6),
-                lastTouch: row.string(7), tier: row.string(5), rule: row.string(11), viaLink: row.int(8) != 0,
-                firstPurchase: firstPurchase,
-                timeToFirstPurchase: firstPurchase && sinceTouch?.overflow == false ? sinceTouch?.partialValue : nil))
+            SELECT p.id, p.contact_id, p.kind, p.amount, p.currency, p.occurred_at, p.reference, p.tier, p.link_campaign,
+                   p.payment_link, coalesce(p.link_rule, (SELECT l.rule FROM payment_links_sent l WHERE l.link_id = p.payment_link)),
+                   p.payment_link IS NOT NULL OR p.link_campaign IS NOT NULL
+                       OR EXISTS (SELECT 1 FROM purchases u WHERE u.reference = p.reference AND u.payment_link IS NOT NULL),
+                   CASE WHEN p.contact_id IS NULL THEN p.first_campaign END, CASE WHEN p.contact_id IS NULL THEN p.last_campaign END,
+                   c.id IS NOT NULL, c.first_campaign, c.first_campaign_at, c.subscription_status, c.subscription_at
+            FROM contact_payments p LEFT JOIN contacts c ON c.id = p.contact_id
+            WHERE +p.occurred_at < ?1
+            """, [until]) { row in
+            result.append(ReportPaymentRecord(
+                id: row.int(0), contactID: row.optionalInt(1), kind: try row.decode(ReportPaymentRecord.Kind.self, column: 2),
+                amount: row.int(3), currency: try row.requiredString(4), occurredAt: row.int(5), reference: try row.requiredString(6),
+                tier: row.string(7), linkCampaign: row.string(8), paymentLink: row.string(9), linkRule: row.string(10),
+                viaLink: row.int(11) != 0, storedFirstTouch: row.string(12), storedLastTouch: row.string(13),
+                contact: row.int(14) == 0 ? nil : ReportPayer(firstCampaign: row.string(15), firstCampaignAt: row.optionalInt(16),
+                                                             subscriptionStatus: row.string(17), subscriptionAt: row.optionalInt(18))))
         }
         return result
     }
 
-    /// Clicked: the link's contact has a `clicked` activity in the link's campaign (any campaign for a link without
-    /// one) at or after its creation and before `until`. Paid: a payment or invoice before `until` carries the
-    /// link's id, or the contact paid at or after its creation within the lookback (and before `until`).
-    /// SQLite-specific: `min(?2, ...)` as a two-argument scalar (PostgreSQL: `least`).
-    public func linksSent(since: Int64, until: Int64, lookbackMilliseconds: Int64) throws -> [ReportLinkRow] {
-        var links: [ReportLinkRow] = []
+    /// One seek of `contact_activity_by_contact (contact_id, occurred_at, id, kind, campaign_id)` per lookup, newest
+    /// first: covering, no sort.
+    public func lastTouches(_ lookups: [ReportContactWindow]) throws -> [String?] {
+        try lookup(lookups, """
+            SELECT t.campaign_id FROM contact_activity t WHERE t.contact_id = x.contact AND t.occurred_at >= x.since
+            AND t.occurred_at <= x.through AND t.campaign_id IS NOT NULL ORDER BY t.occurred_at DESC, t.id DESC LIMIT 1
+            """)
+    }
+
+    /// One seek of `rule_runs_by_contact_time (contact_id, at, rule)` per lookup, newest first.
+    public func lastRuleRuns(_ lookups: [ReportContactWindow]) throws -> [String?] {
+        try lookup(lookups, """
+            SELECT r.rule FROM rule_runs r WHERE r.contact_id = x.contact AND r.at >= x.since AND r.at <= x.through
+            ORDER BY r.at DESC LIMIT 1
+            """)
+    }
+
+    /// One seek of `contact_activity_by_contact` per lookup, oldest first.
+    public func firstSends(_ lookups: [ReportContactWindow]) throws -> [String?] {
+        try lookup(lookups, """
+            SELECT t.campaign_id FROM contact_activity t WHERE t.contact_id = x.contact AND t.occurred_at >= x.since
+            AND t.occurred_at <= x.through AND t.kind = 'sent' AND t.campaign_id IS NOT NULL ORDER BY t.occurred_at, t.id LIMIT 1
+            """)
+    }
+
+    /// Runs `subquery` once per lookup (`x.contact`, `x.since`, `x.through`) inside one statement: the lookups travel
+    /// as one JSON array of `[contact, from, through]` triples, and each answer comes back with its position. About
+    /// half the time of binding and stepping a statement per lookup. SQLite-specific: `json_each`, `->>` (3.38).
+    private func lookup(_ lookups: [ReportContactWindow], _ subquery: String) throws -> [String?] {
+        var json = "["
+        json.reserveCapacity(lookups.count * 36)
+        for (position, lookup) in lookups.enumerated() {
+            json += position == 0 ? "[" : ",["
+            json += "\(lookup.contact),\(lookup.from),\(lookup.through)]"
+        }
+        json += "]"
+        let statement = try database.prepare("""
+            WITH x AS (SELECT j.key AS position, j.value ->> 0 AS contact, j.value ->> 1 AS since, j.value ->> 2 AS through
+                       FROM json_each(?1) j)
+            SELECT x.position, (\(subquery)) FROM x
+            """)
+        try statement.bind(1, json)
+        var answers = [String?](repeating: nil, count: lookups.count)
+        while try statement.step() {
+            let position = statement.int(0)
+            guard position >= 0, position < answers.count else { throw statement.decodingError(Int.self, column: 0) }
+            answers[Int(position)] = statement.string(1)
+        }
+        return answers
+    }
+
+    public func paymentLinks(since: Int64, until: Int64) throws -> [ReportLinkRecord] {
+        var links: [ReportLinkRecord] = []
         try rows("""
-            SELECT l.contact_id, l.campaign_id, l.rule,
+            SELECT l.link_id, l.contact_id, l.campaign_id, l.rule, l.created_at,
                    EXISTS (SELECT 1 FROM contact_activity t WHERE t.contact_id = l.contact_id AND t.occurred_at >= l.created_at
-                           AND t.occurred_at < ?2 AND t.kind = 'clicked' AND (l.campaign_id IS NULL OR t.campaign_id = l.campaign_id)),
-                   EXISTS (SELECT 1 FROM contact_payments q WHERE q.payment_link = l.link_id AND q.kind <> 'refund' AND q.occurred_at < ?2)
-                   OR EXISTS (SELECT 1 FROM contact_payments q WHERE q.contact_id = l.contact_id AND q.kind <> 'refund'
-                              AND q.occurred_at >= l.created_at AND q.occurred_at < min(?2, l.created_at + ?3))
+                           AND t.occurred_at < ?2 AND t.kind = 'clicked' AND (l.campaign_id IS NULL OR t.campaign_id = l.campaign_id))
             FROM payment_links_sent l WHERE l.created_at >= ?1 AND l.created_at < ?2
-            """, [since, until, lookbackMilliseconds]) { row in
-            links.append(ReportLinkRow(contactID: row.isNull(0) ? nil : row.int(0), campaign: row.string(1), rule: row.string(2) ?? "",
-                                       clicked: row.int(3) != 0, paid: row.int(4) != 0))
+            """, [since, until]) { row in
+            links.append(ReportLinkRecord(linkID: try row.requiredString(0), contactID: row.optionalInt(1), campaign: row.string(2),
+                                          rule: try row.requiredString(3), createdAt: row.int(4), clicked: row.int(5) != 0))
         }
         return links
     }
 
-    /// The acquisition source is the first-touch campaign of the customer's first payment or invoice before `until`,
-    /// else its link campaign, else direct; erased contacts' rows are left out.
-    /// SQLite-specific: `AS MATERIALIZED`, `MoneySum`'s split sums (SQLite's `sum` fails on 64-bit overflow).
-    public func lifetimeValueRows(until: Int64) throws -> [ReportLifetimeValueRow] {
-        var result: [ReportLifetimeValueRow] = []
-        try rows("""
-            WITH firsts AS (
-                SELECT contact_id, min(occurred_at) AS t FROM contact_payments
-                WHERE kind <> 'refund' AND contact_id IS NOT NULL AND occurred_at < ?1 GROUP BY contact_id),
-            source AS MATERIALIZED (
-                SELECT f.contact_id, coalesce(CASE WHEN c.first_campaign_at <= f.t THEN c.first_campaign END,
-                    (SELECT q.link_campaign FROM contact_payments q WHERE q.contact_id = f.contact_id AND q.kind <> 'refund'
-                     AND q.occurred_at = f.t ORDER BY q.id LIMIT 1), 'direct') AS source
-                FROM firsts f JOIN contacts c ON c.id = f.contact_id)
-            SELECT s.source, NULL, count(*), 0, 0, 0 FROM source s GROUP BY s.source
-            UNION ALL
-            SELECT s.source, p.currency, count(DISTINCT p.contact_id),
-                   \(MoneySum.sqlParts(of: "CASE WHEN \(MoneySum.sqlPlausible("p.amount")) THEN p.amount ELSE 0 END")),
-                   sum(NOT \(MoneySum.sqlPlausible("p.amount")))
-            FROM source s JOIN contact_payments p ON p.contact_id = s.contact_id AND p.occurred_at < ?1 GROUP BY s.source, p.currency
-            """, [until]) { row in
-            result.append(ReportLifetimeValueRow(source: row.string(0) ?? ReportBuilder.direct, currency: row.string(1),
-                                                 count: Int(row.int(2)), revenue: MoneySum.combine(high: row.int(3), low: row.int(4)),
-                                                 implausible: Int(row.int(5))))
-        }
-        return result
-    }
-
-    /// Subscribers (a paid invoice before `until`) by onboarding sequence (the campaign of their first `sent` at or
-    /// after their first invoice and before `until`, else none). SQLite-specific: `count(*) FILTER`.
-    public func churnRows(since: Int64, until: Int64) throws -> [(sequence: String, base: Int, churned: Int)] {
-        var result: [(sequence: String, base: Int, churned: Int)] = []
-        try rows("""
-            WITH subscribers AS (
-                SELECT contact_id, min(occurred_at) AS first_invoice FROM contact_payments
-                WHERE kind = 'invoice' AND contact_id IS NOT NULL AND occurred_at < ?2 GROUP BY contact_id),
-            onboarded AS (
-                SELECT coalesce((SELECT t.campaign_id FROM contact_activity t WHERE t.contact_id = s.contact_id
-                                 AND t.occurred_at >= s.first_invoice AND t.occurred_at < ?2 AND t.kind = 'sent'
-                                 AND t.campaign_id IS NOT NULL ORDER BY t.occurred_at, t.id LIMIT 1), 'none') AS sequence,
-                       c.subscription_status IN ('canceled', 'incomplete_expired') AS ended, c.subscription_at AS ended_at
-                FROM subscribers s JOIN contacts c ON c.id = s.contact_id)
-            SELECT sequence, count(*) FILTER (WHERE NOT (ended AND ended_at < ?1)),
-                   count(*) FILTER (WHERE ended AND ended_at >= ?1 AND ended_at < ?2)
-            FROM onboarded GROUP BY sequence
-            """, [since, until]) { row in
-            result.append((row.string(0) ?? "none", Int(row.int(1)), Int(row.int(2))))
-        }
-        return result
-    }
-
-    /// Rules that held anyone back by rollout in the period: treated and control contacts, and those who paid after
-    /// their first run or holdback. SQLite-specific: `sum(EXISTS ...)` adds booleans as integers.
-    public func controlGroupRows(since: Int64, until: Int64) throws -> [(rule: String, control: Bool, size: Int, converted: Int)] {
-        var result: [(rule: String, control: Bool, size: Int, converted: Int)] = []
+    /// The runs by `rule_runs_by_rule (rule, at, contact_id)`, covering.
+    public func rolloutEntries(since: Int64, until: Int64) throws -> [ReportRolloutEntry] {
+        var entries: [ReportRolloutEntry] = []
         try rows("""
             WITH held AS (
-                SELECT rule, contact_id, min(at) AS at FROM rule_holdbacks
-                WHERE reason = 'rollout' AND contact_id IS NOT NULL AND at >= ?1 AND at < ?2 GROUP BY rule, contact_id),
-            ran AS (
-                SELECT rule, contact_id, min(at) AS at FROM rule_runs
-                WHERE at >= ?1 AND at < ?2 AND rule IN (SELECT rule FROM held) GROUP BY rule, contact_id),
-            groups AS (SELECT 0 AS control, * FROM ran UNION ALL SELECT 1, * FROM held)
-            SELECT rule, control, count(*), sum(EXISTS (SELECT 1 FROM contact_payments q WHERE q.contact_id = g.contact_id
-                                                        AND q.kind <> 'refund' AND q.occurred_at > g.at AND q.occurred_at < ?2))
-            FROM groups g GROUP BY rule, control
+                SELECT rule, contact_id, at FROM rule_holdbacks
+                WHERE reason = 'rollout' AND contact_id IS NOT NULL AND at >= ?1 AND at < ?2)
+            SELECT rule, 1, contact_id, at FROM held
+            UNION ALL
+            SELECT rule, 0, contact_id, at FROM rule_runs WHERE rule IN (SELECT rule FROM held) AND at >= ?1 AND at < ?2
             """, [since, until]) { row in
-            result.append((row.string(0) ?? "", row.int(1) == 1, Int(row.int(2)), Int(row.int(3))))
+            entries.append(ReportRolloutEntry(rule: try row.requiredString(0), control: row.int(1) == 1, contactID: row.int(2),
+                                              at: row.int(3)))
         }
-        return result
+        return entries
     }
 
     /// SQLite-specific: `sum(...) FILTER`.

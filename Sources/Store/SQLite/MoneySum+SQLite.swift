@@ -1,5 +1,5 @@
 /// Sums of money in SQLite's SQL. SQLite-specific: `sum()` that fails on 64-bit overflow (PostgreSQL's `sum(bigint)`
-/// returns `numeric` and needs none of this), and `abs()` that fails on the smallest 64-bit integer.
+/// returns `numeric` and needs none of this).
 extension MoneySum {
     /// SQLite's `sum()` raises "integer overflow" (an error, failing the whole statement) when a total leaves the
     /// 64-bit range. `sqlParts(of:)` sums the high and the low 32 bits apart instead, which cannot overflow below
@@ -13,11 +13,5 @@ extension MoneySum {
     /// The exact total of the two parts `sqlParts` selected, or `nil` when it cannot be represented in `Int64`.
     public static func combine(high: Int64, low: Int64) -> Int64? {
         Int64(exactly: Int128(high) * 4_294_967_296 + Int128(low))
-    }
-
-    /// An SQL condition true for an amount `plausibleLimit` allows (not `abs()`: SQLite's raises an error on the
-    /// smallest 64-bit integer).
-    public static func sqlPlausible(_ column: String) -> String {
-        "(\(column)) BETWEEN -\(plausibleLimit) AND \(plausibleLimit)"
     }
 }
