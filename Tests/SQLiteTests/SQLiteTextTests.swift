@@ -39,4 +39,27 @@ final class SQLiteTextTests: XCTestCase {
         try lookup.bind(1, "evt_1")
         XCTAssertFalse(try lookup.step(), "the text before the NUL is a different text")
     }
+
+    /// `string(_:reusing:)` reads what `string(_:)` reads (NUL, empty, NULL, non-ASCII), returns the kept `String` for a
+    /// repeated text, and keeps working once more distinct texts than its capacity have come by.
+    func testReusedTextsReadTheSameValues() throws {
+        let database = try SQLiteDatabase(path: path)
+        try database.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, text TEXT)")
+        let insert = try database.prepare("INSERT INTO t (text) VALUES (?)")
+        let values: [String?] = ["camp-a", "camp-b", "camp-a", nil, "", "a\u{0}b", "a\u{0}c", "zoë 日本", "camp-a", "",
+                                 "x1", "x2", "x3", "camp-b", "a\u{0}b"]
+        for value in values {
+            try insert.bind(1, value)
+            try insert.run()
+        }
+        let select = try database.prepare("SELECT text FROM t ORDER BY id")
+        var reuse = SQLiteTextReuse(capacity: 3)
+        var read: [String?] = []
+        while try select.step() {
+            let reused = select.string(0, reusing: &reuse)
+            XCTAssertEqual(reused, select.string(0))
+            read.append(reused)
+        }
+        XCTAssertEqual(read, values)
+    }
 }

@@ -204,6 +204,9 @@ public final class SQLiteReportQueries: ReportQueries {
     /// and the contact by its primary key.
     public func paymentHistory(until: Int64) throws -> [ReportPaymentRecord] {
         var result: [ReportPaymentRecord] = []
+        // Few distinct values: kinds, currencies, tiers, campaigns, rules, statuses (reused, not allocated per row).
+        var kinds = SQLiteTextReuse(), currencies = SQLiteTextReuse(), tiers = SQLiteTextReuse()
+        var campaigns = SQLiteTextReuse(capacity: 64), rules = SQLiteTextReuse(), statuses = SQLiteTextReuse()
         try rows("""
             SELECT p.id, p.contact_id, p.kind, p.amount, p.currency, p.occurred_at, p.reference, p.tier, p.link_campaign,
                    p.payment_link, coalesce(p.link_rule, (SELECT l.rule FROM payment_links_sent l WHERE l.link_id = p.payment_link)),
@@ -214,13 +217,18 @@ public final class SQLiteReportQueries: ReportQueries {
             FROM contact_payments p LEFT JOIN contacts c ON c.id = p.contact_id
             WHERE +p.occurred_at < ?1
             """, [until]) { row in
+            guard let kind = row.string(2, reusing: &kinds).flatMap(ReportPaymentRecord.Kind.init(rawValue:)) else {
+                throw row.decodingError(ReportPaymentRecord.Kind.self, column: 2)
+            }
+            guard let currency = row.string(4, reusing: &currencies) else { throw row.decodingError(String.self, column: 4) }
             result.append(ReportPaymentRecord(
-                id: row.int(0), contactID: row.optionalInt(1), kind: try row.decode(ReportPaymentRecord.Kind.self, column: 2),
-                amount: row.int(3), currency: try row.requiredString(4), occurredAt: row.int(5), reference: try row.requiredString(6),
-                tier: row.string(7), linkCampaign: row.string(8), paymentLink: row.string(9), linkRule: row.string(10),
+                id: row.int(0), contactID: row.optionalInt(1), kind: kind, amount: row.int(3), currency: currency,
+                occurredAt: row.int(5), reference: try row.requiredString(6), tier: row.string(7, reusing: &tiers),
+                linkCampaign: row.string(8, reusing: &campaigns), paymentLink: row.string(9), linkRule: row.string(10, reusing: &rules),
                 viaLink: row.int(11) != 0, storedFirstTouch: row.string(12), storedLastTouch: row.string(13),
-                contact: row.int(14) == 0 ? nil : ReportPayer(firstCampaign: row.string(15), firstCampaignAt: row.optionalInt(16),
-                                                             subscriptionStatus: row.string(17), subscriptionAt: row.optionalInt(18))))
+                contact: row.int(14) == 0 ? nil : ReportPayer(
+                    firstCampaign: row.string(15, reusing: &campaigns), firstCampaignAt: row.optionalInt(16),
+                    subscriptionStatus: row.string(17, reusing: &statuses), subscriptionAt: row.optionalInt(18))))
         }
         return result
     }
@@ -268,24 +276,28 @@ public final class SQLiteReportQueries: ReportQueries {
             """)
         try statement.bind(1, json)
         var answers = [String?](repeating: nil, count: lookups.count)
+        var values = SQLiteTextReuse(capacity: 64)
         while try statement.step() {
             let position = statement.int(0)
             guard position >= 0, position < answers.count else { throw statement.decodingError(Int.self, column: 0) }
-            answers[Int(position)] = statement.string(1)
+            answers[Int(position)] = statement.string(1, reusing: &values)
         }
         return answers
     }
 
     public func paymentLinks(since: Int64, until: Int64) throws -> [ReportLinkRecord] {
         var links: [ReportLinkRecord] = []
+        var campaigns = SQLiteTextReuse(capacity: 64), rules = SQLiteTextReuse()
         try rows("""
             SELECT l.link_id, l.contact_id, l.campaign_id, l.rule, l.created_at,
                    EXISTS (SELECT 1 FROM contact_activity t WHERE t.contact_id = l.contact_id AND t.occurred_at >= l.created_at
                            AND t.occurred_at < ?2 AND t.kind = 'clicked' AND (l.campaign_id IS NULL OR t.campaign_id = l.campaign_id))
             FROM payment_links_sent l WHERE l.created_at >= ?1 AND l.created_at < ?2
             """, [since, until]) { row in
-            links.append(ReportLinkRecord(linkID: try row.requiredString(0), contactID: row.optionalInt(1), campaign: row.string(2),
-                                          rule: try row.requiredString(3), createdAt: row.int(4), clicked: row.int(5) != 0))
+            guard let rule = row.string(3, reusing: &rules) else { throw row.decodingError(String.self, column: 3) }
+            links.append(ReportLinkRecord(linkID: try row.requiredString(0), contactID: row.optionalInt(1),
+                                          campaign: row.string(2, reusing: &campaigns), rule: rule, createdAt: row.int(4),
+                                          clicked: row.int(5) != 0))
         }
         return links
     }
@@ -293,6 +305,7 @@ public final class SQLiteReportQueries: ReportQueries {
     /// The runs by `rule_runs_by_rule (rule, at, contact_id)`, covering.
     public func rolloutEntries(since: Int64, until: Int64) throws -> [ReportRolloutEntry] {
         var entries: [ReportRolloutEntry] = []
+        var rules = SQLiteTextReuse()
         try rows("""
             WITH held AS (
                 SELECT rule, contact_id, at FROM rule_holdbacks
@@ -301,8 +314,8 @@ public final class SQLiteReportQueries: ReportQueries {
             UNION ALL
             SELECT rule, 0, contact_id, at FROM rule_runs WHERE rule IN (SELECT rule FROM held) AND at >= ?1 AND at < ?2
             """, [since, until]) { row in
-            entries.append(ReportRolloutEntry(rule: try row.requiredString(0), control: row.int(1) == 1, contactID: row.int(2),
-                                              at: row.int(3)))
+            guard let rule = row.string(0, reusing: &rules) else { throw row.decodingError(String.self, column: 0) }
+            entries.append(ReportRolloutEntry(rule: rule, control: row.int(1) == 1, contactID: row.int(2), at: row.int(3)))
         }
         return entries
     }
