@@ -9,12 +9,14 @@
 // target of issue 16.
 //
 // Usage: bench-mcp [contacts=100000] [runs=50]
+// With BENCH_MCP_DATABASE=FILE, a database `hookyard demo seed` made is used instead of a new one, and kept.
 import DemoData
 import Foundation
 import HookyardFoundation
 import HookyardConfiguration
 import HookyardMCP
 import MCP
+import SQLite
 import TestSupport
 
 let arguments = BenchmarkSupport.arguments(defaults: [100_000, 50])
@@ -22,13 +24,24 @@ let (contacts, runs) = (arguments[0], max(2, arguments[1]))
 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-mcp-\(UUID().uuidString)")
 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(at: directory) }
-let path = directory.appendingPathComponent("mcp.db").path
+let given = ProcessInfo.processInfo.environment["BENCH_MCP_DATABASE"].flatMap { $0.isEmpty ? nil : $0 }
+let path = given ?? directory.appendingPathComponent("mcp.db").path
 
 func milliseconds(since start: DispatchTime) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6 }
 
 let now = WallClock.nowMilliseconds()
 let seeding = DispatchTime.now()
-let summary = try DemoDataset(contacts: contacts, seed: 7, now: now).create(path: path, force: false)
+/// What the database holds: the seeded summary's counts, or those of the given database.
+let (eventCount, contactCount, paymentCount): (Int, Int, Int)
+if given == nil {
+    let summary = try DemoDataset(contacts: contacts, seed: 7, now: now).create(path: path, force: false)
+    (eventCount, contactCount, paymentCount) = (summary.events, summary.contacts, summary.payments)
+} else {
+    let database = try SQLiteDatabase(path: path)
+    func count(_ table: String) throws -> Int { Int(try database.scalarInt("SELECT count(*) FROM \(table)") ?? 0) }
+    (eventCount, contactCount, paymentCount) = (try count("events"), try count("contacts"), try count("contact_payments"))
+    database.close()
+}
 let file = directory.appendingPathComponent("hookyard.yaml")
 try """
     database: \(path)
@@ -62,8 +75,8 @@ let configuration = try ConfigurationLoader.load(path: file.path, environment: [
 let storage = HookyardStorage(configuration: configuration)
 let toolbox = HookyardToolbox(context: ToolContext(configuration: configuration, storage: storage, liveMode: { false }), allowWrites: false)
 print("""
-    MCP tools benchmark: \(summary.events) events, \(summary.contacts) contacts, \(summary.payments) payments; \
-    seeded in \(String(format: "%.1f", milliseconds(since: seeding) / 1000)) s (not timed); \(runs) calls per line, \
+    MCP tools benchmark: \(eventCount) events, \(contactCount) contacts, \(paymentCount) payments; \
+    \(given.map { "database \($0)" } ?? "seeded in \(String(format: "%.1f", milliseconds(since: seeding) / 1000)) s (not timed)"); \(runs) calls per line, \
     \(ProcessInfo.processInfo.activeProcessorCount) cores
     """)
 
@@ -89,7 +102,6 @@ while emails.count < 500 {
     cursor = found["nextCursor"] ?? .null
     if cursor == .null { break }
 }
-let eventCount = summary.events
 // Replies whose body is kept (the demo data empties some, as retention does; a dry run needs the body).
 let replies = try await call("list_events", ["type": "reply_received", "limit": 200])["events"]?.arrayValue?
     .filter { ($0.objectValue?["bytes"]?.intValue ?? 0) > 0 }.compactMap { $0.objectValue?["id"]?.intValue } ?? []
