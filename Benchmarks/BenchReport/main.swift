@@ -9,7 +9,8 @@
 //
 // Usage: bench-report [contacts=100000] [runs=5]
 // With BENCH_REPORT_DATABASE=FILE, a database `hookyard demo seed` made (or an earlier run kept) is reported on instead
-// of a new one, and kept.
+// of a new one, and kept; a PostgreSQL URI there reports on a PostgreSQL demo database (`hookyard demo seed --database
+// postgresql://…`; the password, if any, from HOOKYARD_DATABASE_PASSWORD).
 import DemoData
 import Foundation
 import HookyardFoundation
@@ -37,8 +38,12 @@ func cpuMilliseconds() -> Double {
 
 let now = WallClock.nowMilliseconds()
 let bytes = { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+let location: DatabaseLocation = DatabaseLocation.isPostgreSQLURI(path)
+    ? .postgresql(url: path, password: ProcessInfo.processInfo.environment["HOOKYARD_DATABASE_PASSWORD"])
+    : .sqlite(path: path)
 if let given {
-    print("report benchmark: \(given), database \(bytes() / 1_048_576) MB; \(runs) runs per line, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+    let size = location.engine == "sqlite" ? ", database \(bytes() / 1_048_576) MB" : ""
+    print("report benchmark: \(given)\(size); \(runs) runs per line, \(ProcessInfo.processInfo.activeProcessorCount) cores")
 } else {
     let seeding = DispatchTime.now()
     let summary = try DemoDataset(contacts: contacts, seed: 7, now: now).create(path: path, force: false)
@@ -49,7 +54,7 @@ if let given {
         """)
 }
 
-let builder = try ReportBuilder(path: path)
+let builder = try ReportBuilder(location)
 defer { builder.close() }
 var worst = 0.0
 for (label, days) in [("last 30 days", Int64(30)), ("all 90 days", Int64(90))] {
