@@ -95,8 +95,8 @@ struct ReportPaymentHistory: Sendable {
                 ruleLookups.append(window(contact, before: base.occurredAt))
             }
         }
-        let touches = touchLookups.isEmpty ? [] : try queries.lastTouches(touchLookups)
-        let rules = ruleLookups.isEmpty ? [] : try queries.lastRuleRuns(ruleLookups)
+        let touches = touchLookups.isEmpty ? [] : try queries.lookUp(.lastTouch, touchLookups)
+        let rules = ruleLookups.isEmpty ? [] : try queries.lookUp(.lastRuleRun, ruleLookups)
         guard touches.count == touchLookups.count, rules.count == ruleLookups.count else {
             throw StoreError.corrupt("the report's lookups answered \(touches.count) of \(touchLookups.count) touches and "
                                      + "\(rules.count) of \(ruleLookups.count) rule runs")
@@ -197,7 +197,7 @@ struct ReportPaymentHistory: Sendable {
             subscribers.append((payer, records[invoice].occurredAt))
             lookups.append(ReportContactWindow(contact: contact, from: records[invoice].occurredAt, through: until - 1))
         }
-        let sequences = lookups.isEmpty ? [] : try queries.firstSends(lookups)
+        let sequences = lookups.isEmpty ? [] : try queries.lookUp(.firstSend, lookups)
         guard sequences.count == lookups.count else {
             throw StoreError.corrupt("the report's lookups answered \(sequences.count) of \(lookups.count) onboarding sequences")
         }

@@ -18,14 +18,9 @@ public protocol ReportQueries: AnyObject {
     /// in no particular order. `ReportPaymentHistory` computes the attribution, lifetime value, churn, link and
     /// control-group figures from them.
     func paymentHistory(until: Int64) throws -> [ReportPaymentRecord]
-    /// Per lookup, in order: the campaign of the contact's latest activity with a campaign in the window (ties: the
-    /// latest stored), or `nil`.
-    func lastTouches(_ lookups: [ReportContactWindow]) throws -> [String?]
-    /// Per lookup, in order: the rule of the contact's latest rule run in the window, or `nil`.
-    func lastRuleRuns(_ lookups: [ReportContactWindow]) throws -> [String?]
-    /// Per lookup, in order: the campaign of the contact's first `sent` activity with a campaign in the window (ties:
-    /// the first stored), or `nil`.
-    func firstSends(_ lookups: [ReportContactWindow]) throws -> [String?]
+    /// Per window, in order: what `lookup` finds for its contact in it (`ReportLookup.subquery`, the same SQL on every
+    /// engine), or `nil`. A batch is answered in one statement.
+    func lookUp(_ lookup: ReportLookup, _ windows: [ReportContactWindow]) throws -> [String?]
     /// The payment links created in the period, each with whether its contact clicked in the link's campaign (any
     /// campaign for a link without one) at or after its creation and before `until`.
     func paymentLinks(since: Int64, until: Int64) throws -> [ReportLinkRecord]
@@ -94,6 +89,23 @@ public struct ReportPaymentRecord: Sendable, Equatable {
     }
 }
 
+extension ReportPaymentRecord {
+    /// The SELECT and FROM of `ReportQueries.paymentHistory`, in SQL both engines run as it is (each adds its WHERE with
+    /// its own parameter syntax): the payment `p`, its contact `c`, and the columns in the order both decode them
+    /// (id, contact, kind, amount, currency, time, reference, tier, link campaign, payment link, link rule, via link,
+    /// stored first and last touch, whether the contact exists, its first campaign and time, subscription status and
+    /// time). A row's link rule is looked up only where it does not carry one.
+    static let selectFromPaymentsAndContacts = """
+        SELECT p.id, p.contact_id, p.kind, p.amount, p.currency, p.occurred_at, p.reference, p.tier, p.link_campaign,
+               p.payment_link, coalesce(p.link_rule, (SELECT l.rule FROM payment_links_sent l WHERE l.link_id = p.payment_link)),
+               p.payment_link IS NOT NULL OR p.link_campaign IS NOT NULL
+                   OR EXISTS (SELECT 1 FROM purchases u WHERE u.reference = p.reference AND u.payment_link IS NOT NULL),
+               CASE WHEN p.contact_id IS NULL THEN p.first_campaign END, CASE WHEN p.contact_id IS NULL THEN p.last_campaign END,
+               c.id IS NOT NULL, c.first_campaign, c.first_campaign_at, c.subscription_status, c.subscription_at
+        FROM contact_payments p LEFT JOIN contacts c ON c.id = p.contact_id
+        """
+}
+
 /// What the report needs of a paying contact's row.
 public struct ReportPayer: Sendable, Equatable {
     /// The contact's first campaign and when it was first touched by one.
@@ -108,6 +120,38 @@ public struct ReportPayer: Sendable, Equatable {
         self.firstCampaignAt = firstCampaignAt
         self.subscriptionStatus = subscriptionStatus
         self.subscriptionAt = subscriptionAt
+    }
+}
+
+/// A per-contact lookup of the report, by index, in a window of time (`ReportContactWindow`).
+public enum ReportLookup: Sendable, CaseIterable {
+    /// The campaign of the contact's latest activity with a campaign (ties: the latest stored): a payment's last touch.
+    case lastTouch
+    /// The rule of the contact's latest rule run: a payment's rule when its link names none.
+    case lastRuleRun
+    /// The campaign of the contact's first `sent` activity with a campaign (ties: the first stored): a subscriber's
+    /// onboarding sequence.
+    case firstSend
+
+    /// A scalar subquery over one window `x` (`x.contact`, `x.since`, `x.through`, both ends included), in SQL both
+    /// engines run as it is. Each reads one covering range of a per-contact index, in the order it needs (no sort):
+    /// `contact_activity_by_contact (contact_id, occurred_at, id, kind, campaign_id)`, `rule_runs_by_contact_time
+    /// (contact_id, at, rule)`.
+    public var subquery: String {
+        switch self {
+        case .lastTouch: """
+            SELECT t.campaign_id FROM contact_activity t WHERE t.contact_id = x.contact AND t.occurred_at >= x.since
+            AND t.occurred_at <= x.through AND t.campaign_id IS NOT NULL ORDER BY t.occurred_at DESC, t.id DESC LIMIT 1
+            """
+        case .lastRuleRun: """
+            SELECT r.rule FROM rule_runs r WHERE r.contact_id = x.contact AND r.at >= x.since AND r.at <= x.through
+            ORDER BY r.at DESC LIMIT 1
+            """
+        case .firstSend: """
+            SELECT t.campaign_id FROM contact_activity t WHERE t.contact_id = x.contact AND t.occurred_at >= x.since
+            AND t.occurred_at <= x.through AND t.kind = 'sent' AND t.campaign_id IS NOT NULL ORDER BY t.occurred_at, t.id LIMIT 1
+            """
+        }
     }
 }
 

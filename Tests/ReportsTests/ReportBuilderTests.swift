@@ -194,9 +194,9 @@ final class ReportBuilderTests: XCTestCase {
             let windows = (1...12).flatMap { contact in
                 [(-60, 60), (-30, 3), (2, 3), (3, 3), (50, 60)].map { ReportContactWindow(contact: Int64(contact), from: at($0.0), through: at($0.1)) }
             }
-            rows.lookups = [try queries.lastTouches(windows), try queries.lastRuleRuns(windows), try queries.firstSends(windows)]
+            rows.lookups = try ReportLookup.allCases.map { try queries.lookUp($0, windows) }
             XCTAssertEqual(rows.lookups.map { $0.count { $0 != nil } }.map { $0 > 0 }, [true, true, true])
-            XCTAssertEqual(try queries.lastTouches([]), [])
+            XCTAssertEqual(try queries.lookUp(.lastTouch, []), [])
             rows.linkRecords = try queries.paymentLinks(since: since, until: until).sorted { $0.linkID < $1.linkID }
             XCTAssertEqual(rows.linkRecords.map(\.linkID), ["plink_bob", "plink_cat", "plink_kim", "plink_old"])
             rows.rollout = try queries.rolloutEntries(since: since, until: until)

@@ -18,21 +18,21 @@ final class ReportPaymentHistoryTests: XCTestCase {
         /// Answers one lookup fewer than asked (a broken engine).
         var dropOne = false
 
-        func lastTouches(_ lookups: [ReportContactWindow]) throws -> [String?] {
-            asked += lookups
-            let answers = lookups.map { lookup in
-                touches.filter { $0.0 == lookup.contact && $0.1 >= lookup.from && $0.1 <= lookup.through }.max { $0.1 < $1.1 }?.2
+        func lookUp(_ lookup: ReportLookup, _ windows: [ReportContactWindow]) throws -> [String?] {
+            let inWindow = { (window: ReportContactWindow, row: (Int64, Int64, String)) in
+                row.0 == window.contact && row.1 >= window.from && row.1 <= window.through
             }
-            return dropOne ? Array(answers.dropLast()) : answers
-        }
-
-        func firstSends(_ lookups: [ReportContactWindow]) throws -> [String?] {
-            lookups.map { lookup in
-                sends.filter { $0.0 == lookup.contact && $0.1 >= lookup.from && $0.1 <= lookup.through }.min { $0.1 < $1.1 }?.2
+            switch lookup {
+            case .lastTouch:
+                asked += windows
+                let answers = windows.map { window in touches.filter { inWindow(window, $0) }.max { $0.1 < $1.1 }?.2 }
+                return dropOne ? Array(answers.dropLast()) : answers
+            case .firstSend:
+                return windows.map { window in sends.filter { inWindow(window, $0) }.min { $0.1 < $1.1 }?.2 }
+            case .lastRuleRun:
+                return windows.map { _ in nil }
             }
         }
-
-        func lastRuleRuns(_ lookups: [ReportContactWindow]) throws -> [String?] { lookups.map { _ in nil } }
         func campaignNames() throws -> [String: String] { [:] }
         func forEachActivity(since: Int64, until: Int64, _ body: (ReportActivityRow) throws -> Void) throws {}
         func paymentHistory(until: Int64) throws -> [ReportPaymentRecord] { [] }

@@ -80,13 +80,7 @@ public final class PostgreSQLReportQueries: ReportQueries {
     /// The same rows as `SQLiteReportQueries.paymentHistory` (see there).
     public func paymentHistory(until: Int64) throws -> [ReportPaymentRecord] {
         try connection.query("""
-            SELECT p.id, p.contact_id, p.kind, p.amount, p.currency, p.occurred_at, p.reference, p.tier, p.link_campaign,
-                   p.payment_link, coalesce(p.link_rule, (SELECT l.rule FROM payment_links_sent l WHERE l.link_id = p.payment_link)),
-                   p.payment_link IS NOT NULL OR p.link_campaign IS NOT NULL
-                       OR EXISTS (SELECT 1 FROM purchases u WHERE u.reference = p.reference AND u.payment_link IS NOT NULL),
-                   CASE WHEN p.contact_id IS NULL THEN p.first_campaign END, CASE WHEN p.contact_id IS NULL THEN p.last_campaign END,
-                   c.id IS NOT NULL, c.first_campaign, c.first_campaign_at, c.subscription_status, c.subscription_at
-            FROM contact_payments p LEFT JOIN contacts c ON c.id = p.contact_id
+            \(ReportPaymentRecord.selectFromPaymentsAndContacts)
             WHERE p.occurred_at < $1
             """, [until]).rows.map { row in
             guard let kind = ReportPaymentRecord.Kind(rawValue: try row.string(2)) else {
@@ -102,35 +96,11 @@ public final class PostgreSQLReportQueries: ReportQueries {
         }
     }
 
-    /// The same lookups as `SQLiteReportQueries.lastTouches`, in one statement.
-    public func lastTouches(_ lookups: [ReportContactWindow]) throws -> [String?] {
-        try lookup(lookups, """
-            SELECT t.campaign_id FROM contact_activity t WHERE t.contact_id = x.contact AND t.occurred_at >= x.since
-            AND t.occurred_at <= x.through AND t.campaign_id IS NOT NULL ORDER BY t.occurred_at DESC, t.id DESC LIMIT 1
-            """)
-    }
-
-    /// The same lookups as `SQLiteReportQueries.lastRuleRuns`, in one statement.
-    public func lastRuleRuns(_ lookups: [ReportContactWindow]) throws -> [String?] {
-        try lookup(lookups, """
-            SELECT r.rule FROM rule_runs r WHERE r.contact_id = x.contact AND r.at >= x.since AND r.at <= x.through
-            ORDER BY r.at DESC LIMIT 1
-            """)
-    }
-
-    /// The same lookups as `SQLiteReportQueries.firstSends`, in one statement.
-    public func firstSends(_ lookups: [ReportContactWindow]) throws -> [String?] {
-        try lookup(lookups, """
-            SELECT t.campaign_id FROM contact_activity t WHERE t.contact_id = x.contact AND t.occurred_at >= x.since
-            AND t.occurred_at <= x.through AND t.kind = 'sent' AND t.campaign_id IS NOT NULL ORDER BY t.occurred_at, t.id LIMIT 1
-            """)
-    }
-
-    /// Runs `subquery` once per lookup (`x.contact`, `x.since`, `x.through`) in one round trip: the lookups travel as
-    /// three arrays, unnested in order. PostgreSQL-specific: `unnest … WITH ORDINALITY`, `text[]` cast to `bigint[]`.
-    private func lookup(_ lookups: [ReportContactWindow], _ subquery: String) throws -> [String?] {
+    /// Runs the lookup's subquery once per window in one round trip: the windows travel as three arrays, unnested in
+    /// order. PostgreSQL-specific: `unnest … WITH ORDINALITY`, `text[]` cast to `bigint[]`.
+    public func lookUp(_ lookup: ReportLookup, _ lookups: [ReportContactWindow]) throws -> [String?] {
         let rows = try connection.query("""
-            SELECT (\(subquery)) FROM unnest($1::text[]::bigint[], $2::text[]::bigint[], $3::text[]::bigint[])
+            SELECT (\(lookup.subquery)) FROM unnest($1::text[]::bigint[], $2::text[]::bigint[], $3::text[]::bigint[])
                 WITH ORDINALITY AS x(contact, since, through, n)
             ORDER BY x.n
             """, [PostgreSQLValue.textArray(lookups.map { String($0.contact) }), PostgreSQLValue.textArray(lookups.map { String($0.from) }),

@@ -208,13 +208,7 @@ public final class SQLiteReportQueries: ReportQueries {
         var kinds = SQLiteTextReuse(), currencies = SQLiteTextReuse(), tiers = SQLiteTextReuse()
         var campaigns = SQLiteTextReuse(capacity: 64), rules = SQLiteTextReuse(), statuses = SQLiteTextReuse()
         try rows("""
-            SELECT p.id, p.contact_id, p.kind, p.amount, p.currency, p.occurred_at, p.reference, p.tier, p.link_campaign,
-                   p.payment_link, coalesce(p.link_rule, (SELECT l.rule FROM payment_links_sent l WHERE l.link_id = p.payment_link)),
-                   p.payment_link IS NOT NULL OR p.link_campaign IS NOT NULL
-                       OR EXISTS (SELECT 1 FROM purchases u WHERE u.reference = p.reference AND u.payment_link IS NOT NULL),
-                   CASE WHEN p.contact_id IS NULL THEN p.first_campaign END, CASE WHEN p.contact_id IS NULL THEN p.last_campaign END,
-                   c.id IS NOT NULL, c.first_campaign, c.first_campaign_at, c.subscription_status, c.subscription_at
-            FROM contact_payments p LEFT JOIN contacts c ON c.id = p.contact_id
+            \(ReportPaymentRecord.selectFromPaymentsAndContacts)
             WHERE +p.occurred_at < ?1
             """, [until]) { row in
             guard let kind = row.string(2, reusing: &kinds).flatMap(ReportPaymentRecord.Kind.init(rawValue:)) else {
@@ -233,35 +227,10 @@ public final class SQLiteReportQueries: ReportQueries {
         return result
     }
 
-    /// One seek of `contact_activity_by_contact (contact_id, occurred_at, id, kind, campaign_id)` per lookup, newest
-    /// first: covering, no sort.
-    public func lastTouches(_ lookups: [ReportContactWindow]) throws -> [String?] {
-        try lookup(lookups, """
-            SELECT t.campaign_id FROM contact_activity t WHERE t.contact_id = x.contact AND t.occurred_at >= x.since
-            AND t.occurred_at <= x.through AND t.campaign_id IS NOT NULL ORDER BY t.occurred_at DESC, t.id DESC LIMIT 1
-            """)
-    }
-
-    /// One seek of `rule_runs_by_contact_time (contact_id, at, rule)` per lookup, newest first.
-    public func lastRuleRuns(_ lookups: [ReportContactWindow]) throws -> [String?] {
-        try lookup(lookups, """
-            SELECT r.rule FROM rule_runs r WHERE r.contact_id = x.contact AND r.at >= x.since AND r.at <= x.through
-            ORDER BY r.at DESC LIMIT 1
-            """)
-    }
-
-    /// One seek of `contact_activity_by_contact` per lookup, oldest first.
-    public func firstSends(_ lookups: [ReportContactWindow]) throws -> [String?] {
-        try lookup(lookups, """
-            SELECT t.campaign_id FROM contact_activity t WHERE t.contact_id = x.contact AND t.occurred_at >= x.since
-            AND t.occurred_at <= x.through AND t.kind = 'sent' AND t.campaign_id IS NOT NULL ORDER BY t.occurred_at, t.id LIMIT 1
-            """)
-    }
-
-    /// Runs `subquery` once per lookup (`x.contact`, `x.since`, `x.through`) inside one statement: the lookups travel
-    /// as one JSON array of `[contact, from, through]` triples, and each answer comes back with its position. About
-    /// half the time of binding and stepping a statement per lookup. SQLite-specific: `json_each`, `->>` (3.38).
-    private func lookup(_ lookups: [ReportContactWindow], _ subquery: String) throws -> [String?] {
+    /// Runs the lookup's subquery once per window inside one statement: the windows travel as one JSON array of
+    /// `[contact, from, through]` triples, and each answer comes back with its position. About half the time of
+    /// binding and stepping a statement per window. SQLite-specific: `json_each`, `->>` (3.38).
+    public func lookUp(_ lookup: ReportLookup, _ lookups: [ReportContactWindow]) throws -> [String?] {
         var json = "["
         json.reserveCapacity(lookups.count * 36)
         for (position, lookup) in lookups.enumerated() {
@@ -272,7 +241,7 @@ public final class SQLiteReportQueries: ReportQueries {
         let statement = try database.prepare("""
             WITH x AS (SELECT j.key AS position, j.value ->> 0 AS contact, j.value ->> 1 AS since, j.value ->> 2 AS through
                        FROM json_each(?1) j)
-            SELECT x.position, (\(subquery)) FROM x
+            SELECT x.position, (\(lookup.subquery)) FROM x
             """)
         try statement.bind(1, json)
         var answers = [String?](repeating: nil, count: lookups.count)
