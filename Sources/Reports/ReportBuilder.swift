@@ -326,7 +326,7 @@ public final class ReportBuilder {
             case .implausible: "its magnitude exceeds \(SVGChart.grouped(MoneySum.plausibleLimit)), more than Stripe can charge"
             case .overflow: "adding it would overflow the 64-bit \(payment.currency.uppercased()) total"
             }
-            notes.append("Left out of every figure: \(payment.kind) \(payment.reference.isEmpty ? "(no reference)" : payment.reference) "
+            notes.append("Left out of every figure: \(payment.kind.rawValue) \(payment.reference.isEmpty ? "(no reference)" : payment.reference) "
                          + "of \(payment.amount) \(payment.currency) smallest units at \(ISO8601Timestamp.string(payment.occurredAt)): \(why).")
         }
         return (payments.indices.filter { !left.contains($0) }.map { payments[$0] }, notes)

@@ -107,7 +107,7 @@ struct ReportPaymentHistory: Sendable {
             let row = records[index]
             let base = records[bases[position]]
             let at = base.occurredAt
-            var result = ReportPaymentRow(contactID: row.contactID, reference: row.reference, kind: row.kind.rawValue,
+            var result = ReportPaymentRow(contactID: row.contactID, reference: row.reference, kind: row.kind,
                                           amount: row.amount, currency: row.currency, occurredAt: row.occurredAt, tier: base.tier,
                                           rule: withRule ? base.linkRule ?? ruleSlots[position].flatMap { rules[$0] } : nil,
                                           viaLink: base.viaLink, firstPurchase: false)
@@ -249,4 +249,51 @@ struct ReportPaymentHistory: Sendable {
             return (side.rule, side.control, contacts.count, converted)
         }
     }
+}
+
+/// One payment, invoice or refund row of the period with what attribution needs.
+struct ReportPaymentRow: Sendable, Equatable {
+    var contactID: Int64?
+    /// The row's own reference (Checkout Session, invoice or charge id), for notes.
+    var reference: String = ""
+    var kind: ReportPaymentRecord.Kind
+    var amount: Int64
+    var currency: String
+    var occurredAt: Int64
+    /// Per the models (a refund: those of the sale it reduces).
+    var firstTouch: String?
+    var lastTouch: String?
+    var tier: String?
+    var rule: String?
+    /// Paid through a payment link (its id, its metadata campaign, or a recorded purchase with a link).
+    var viaLink: Bool
+    /// The contact's first-ever payment or invoice.
+    var firstPurchase: Bool
+    /// For a first purchase after a touch: purchase time − first touch time.
+    var timeToFirstPurchase: Int64?
+
+    func campaign(_ model: AttributionModel) -> String? { model == .first ? firstTouch : lastTouch }
+    var isOrder: Bool { kind != .refund }
+}
+
+/// A payment link created in the period, and whether it was (approximately) clicked and paid.
+struct ReportLinkRow: Sendable, Equatable {
+    var contactID: Int64?
+    var campaign: String?
+    var rule: String
+    var clicked: Bool
+    var paid: Bool
+}
+
+/// One row of lifetime value: a source's customers (`currency == nil`), or its payers and revenue in one
+/// currency.
+struct ReportLifetimeValueRow: Sendable, Equatable {
+    var source: String
+    var currency: String?
+    /// Customers (no currency) or paying customers in `currency`.
+    var count: Int
+    /// Net revenue of plausible amounts in `currency`; `nil` when the total does not fit 64 bits.
+    var revenue: Int64?
+    /// Rows left out of `revenue` for an implausible magnitude.
+    var implausible: Int
 }

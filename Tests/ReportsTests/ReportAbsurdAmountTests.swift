@@ -117,11 +117,11 @@ final class ReportAbsurdAmountTests: XCTestCase {
     func testWhenATotalWouldOverflowTheLargestRowsAreLeftOut() {
         // 9,300 plausible rows at the limit and one small one: the small one and 9,223 large ones are counted, 77 left out.
         var payments = (0..<9_300).map { index in
-            ReportBuilder.AttributedPayment(contactID: Int64(index), reference: "cs_\(index)", kind: "payment",
+            ReportBuilder.AttributedPayment(contactID: Int64(index), reference: "cs_\(index)", kind: .payment,
                                             amount: MoneySum.plausibleLimit, currency: "usd", occurredAt: Self.t, viaLink: false,
                                             firstPurchase: true)
         }
-        payments.insert(ReportBuilder.AttributedPayment(contactID: -1, reference: "cs_small", kind: "payment", amount: 5,
+        payments.insert(ReportBuilder.AttributedPayment(contactID: -1, reference: "cs_small", kind: .payment, amount: 5,
                                                         currency: "usd", occurredAt: Self.t, viaLink: false, firstPurchase: true), at: 0)
         let (kept, notes) = ReportBuilder.countable(payments)
         XCTAssertEqual(kept.count, 9_224)
