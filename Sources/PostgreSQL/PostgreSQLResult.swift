@@ -79,6 +79,10 @@ public struct PostgreSQLRow: @unchecked Sendable {
 
     /// An integer column (`int2`/`int4`/`int8`, or an integral `numeric` such as `sum(bigint)`), or `nil` for NULL.
     public func optionalInt(_ column: Int) throws(PostgreSQLDecodingError) -> Int64? {
+        // The usual case, a plain integer, read from the bytes in place (no `String` per value).
+        let direct: Int64?? = result.withValue(index, Int32(column)) { bytes in bytes.map { Self.parseInteger($0) } }
+        guard let direct else { return nil }
+        if let direct { return direct }
         guard let text = optionalString(column) else { return nil }
         if let value = Int64(text) { return value }
         // numeric sums arrive as "123" or "123.000…"; only an integral value that fits is an Int64.
@@ -104,12 +108,18 @@ public struct PostgreSQLRow: @unchecked Sendable {
 
     /// A `bool` column, or `nil` for NULL.
     public func optionalBool(_ column: Int) throws(PostgreSQLDecodingError) -> Bool? {
-        guard let text = optionalString(column) else { return nil }
-        switch text {
-        case "t": return true
-        case "f": return false
-        default: throw decodingError(Bool.self, column)
+        // `t` or `f`, read from the byte in place; anything else is no `bool`.
+        let value: Bool?? = result.withValue(index, Int32(column)) { bytes -> Bool?? in
+            guard let bytes else { return .some(nil) }
+            guard bytes.count == 1 else { return nil }
+            switch bytes[0] {
+            case UInt8(ascii: "t"): return .some(true)
+            case UInt8(ascii: "f"): return .some(false)
+            default: return nil
+            }
         }
+        guard let value else { throw decodingError(Bool.self, column) }
+        return value
     }
 
     /// A non-NULL `bool` column.
@@ -126,6 +136,60 @@ public struct PostgreSQLRow: @unchecked Sendable {
         }
         guard let decoded else { throw decodingError([UInt8].self, column) }
         return decoded
+    }
+
+    /// Passes the elements of a one-dimensional integer array column (`int8[]`, as `array_agg(bigint)` gives, in
+    /// PostgreSQL's text form `{1,NULL,-3}`) to `body` in order, `nil` for a NULL element; a NULL array has none. The
+    /// text is parsed in place, without a `String` per element: for arrays of many thousand ids.
+    /// - Throws: `PostgreSQLDecodingError` when the column is not such an array (another shape, a non-integer element,
+    ///   an element beyond 64 bits), before or after passing the elements that came before; `body`'s error.
+    public func forEachIntegerInArray(_ column: Int, _ body: (Int64?) throws -> Void) throws {
+        // Made only when thrown: the error quotes the column's whole text.
+        let malformed = { decodingError([Int64?].self, column) }
+        try result.withValue(index, Int32(column)) { bytes in
+            guard let bytes else { return }
+            guard bytes.count >= 2, bytes.first == UInt8(ascii: "{"), bytes.last == UInt8(ascii: "}") else { throw malformed() }
+            var position = 1
+            let end = bytes.count - 1
+            guard position < end else { return }  // {}
+            while true {
+                let start = position
+                while position < end && bytes[position] != UInt8(ascii: ",") { position += 1 }
+                let element = UnsafeBufferPointer(rebasing: bytes[start..<position])
+                if element.elementsEqual("NULL".utf8) {
+                    try body(nil)
+                } else {
+                    guard let value = Self.parseInteger(element) else { throw malformed() }
+                    try body(value)
+                }
+                if position == end { return }
+                position += 1  // the comma
+                guard position < end else { throw malformed() }  // a trailing comma
+            }
+        }
+    }
+
+    /// The decimal integer (an optional minus sign, then digits) the bytes spell, or `nil` (empty, another character,
+    /// beyond 64 bits).
+    static func parseInteger(_ bytes: UnsafeBufferPointer<UInt8>) -> Int64? {
+        var index = 0
+        let negative = bytes.first == UInt8(ascii: "-")
+        if negative { index = 1 }
+        guard index < bytes.count else { return nil }
+        var value: Int64 = 0
+        while index < bytes.count {
+            let digit = bytes[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            // Accumulate negatively, so that Int64.min parses too.
+            let (shifted, overflowMultiply) = value.multipliedReportingOverflow(by: 10)
+            let (next, overflowAdd) = shifted.subtractingReportingOverflow(Int64(digit))
+            guard !overflowMultiply, !overflowAdd else { return nil }
+            value = next
+            index += 1
+        }
+        if negative { return value }
+        let (positive, overflow) = Int64(0).subtractingReportingOverflow(value)
+        return overflow ? nil : positive
     }
 
     /// A non-NULL `bytea` column.

@@ -55,6 +55,26 @@ final class PostgreSQLConnectionTests: XCTestCase {
         XCTAssertEqual(try connection.query("SELECT cardinality($1::text[])", [PostgreSQLValue.textArray([])]).first?.int(0), 0)
     }
 
+    /// A `bigint[]` column's elements come back in order, NULL elements as `nil`, the 64-bit extremes intact; an empty
+    /// or NULL array has none; a text that is not an integer array (a word, a float, a nested array, a number beyond
+    /// 64 bits) is a decoding error, never a partial default.
+    func testAnIntegerArrayColumnIsReadElementByElement() throws {
+        func elements(_ sql: String) throws -> [Int64?] {
+            var read: [Int64?] = []
+            try XCTUnwrap(connection.query(sql).first).forEachIntegerInArray(0) { read.append($0) }
+            return read
+        }
+        XCTAssertEqual(try elements("SELECT ARRAY[1, NULL, -3, 9223372036854775807, -9223372036854775808]::bigint[]"),
+                       [1, nil, -3, .max, .min])
+        XCTAssertEqual(try elements("SELECT array_agg(x ORDER BY x) FROM generate_series(1, 2000) x"), (1...2000).map { Int64($0) })
+        XCTAssertEqual(try elements("SELECT '{}'::bigint[]"), [])
+        XCTAssertEqual(try elements("SELECT NULL::bigint[]"), [])
+        for sql in ["SELECT 'seven'", "SELECT ARRAY[1.5]::float8[]", "SELECT ARRAY[[1, 2], [3, 4]]::bigint[]",
+                    "SELECT '{9223372036854775808}'", "SELECT '{1,}'", "SELECT '{-}'", "SELECT ARRAY['a']::text[]"] {
+            XCTAssertThrowsError(try elements(sql), sql) { error in XCTAssertTrue(error is PostgreSQLDecodingError, "\(sql): \(error)") }
+        }
+    }
+
     func testAnIntegralNumericSumReadsAsAnIntegerAndTextDoesNot() throws {
         let row = try XCTUnwrap(connection.query("SELECT sum(x), 'seven', 2.5::numeric FROM (VALUES (9000000000000000000::bigint), (1)) v(x)").first)
         XCTAssertEqual(try row.int(0), 9_000_000_000_000_000_001)
