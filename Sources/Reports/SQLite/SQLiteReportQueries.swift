@@ -81,7 +81,7 @@ public final class SQLiteReportQueries: ReportQueries {
             campaign = try seek(nextCampaign, [found])
         }
         let maximumContact = try database.scalarInt("SELECT max(id) FROM contacts") ?? 0
-        let tally = ActivityTally(denseContacts: Int(clamping: min(max(maximumContact + 1, 0), 1 << 24)))
+        let tally = ActivityTally(maximumContact: maximumContact)
         // SQLite-specific: an application-defined function consumes each range's contact ids inside one statement,
         // so a range costs one `step()` instead of one per row (about half the time of stepping the rows out).
         try database.withFunction("hookyard_report_tally", argumentCount: 1, { arguments in
@@ -105,96 +105,6 @@ public final class SQLiteReportQueries: ReportQueries {
                 }
                 try tally.flush(campaign: campaign, body)
             }
-        }
-    }
-
-    /// One campaign's activity per contact while `forEachActivity` reads its ranges: per contact id, a sent count and
-    /// flags in buffers allocated once per pass (ids outside them, and the contact-less rows, in a dictionary), and the
-    /// contacts touched, so `flush` reports and clears only those. `add` runs once per activity row, called by SQLite
-    /// through the pass's SQL function: plain buffers, so a row costs no reference counting or exclusivity check.
-    /// Not thread-safe: one pass, on one thread.
-    private final class ActivityTally {
-        enum Kind: UInt8 {
-            case sent, opened, clicked, replied, other
-
-            init(_ kind: String) {
-                switch kind {
-                case "sent": self = .sent
-                case "opened": self = .opened
-                case "clicked": self = .clicked
-                case "replied": self = .replied
-                default: self = .other
-                }
-            }
-        }
-
-        /// Flags of `Group.flags`: touched (any activity), opened, clicked, replied.
-        private static let touchedFlag: UInt8 = 1, openedFlag: UInt8 = 2, clickedFlag: UInt8 = 4, repliedFlag: UInt8 = 8
-
-        private struct Group {
-            var sent = 0
-            var flags: UInt8 = 0
-        }
-
-        /// The kind of the range being read: what `add` counts.
-        var kind = Kind.other
-        private let dense: UnsafeMutableBufferPointer<Group>
-        /// The contacts touched in the campaign so far, `touchedCount` of them, in `dense`.
-        private let touched: UnsafeMutableBufferPointer<Int32>
-        private var touchedCount = 0
-        private var others: [Int64?: Group] = [:]
-
-        init(denseContacts: Int) {
-            dense = .allocate(capacity: denseContacts)
-            dense.initialize(repeating: Group())
-            touched = .allocate(capacity: denseContacts)
-            touched.initialize(repeating: 0)
-        }
-
-        deinit {
-            dense.deallocate()
-            touched.deallocate()
-        }
-
-        func add(contact: Int64?) {
-            if let contact, contact >= 0, contact < dense.count {
-                let slot = Int(contact)
-                if dense[slot].flags == 0 {
-                    touched[touchedCount] = Int32(slot)
-                    touchedCount += 1
-                }
-                Self.apply(kind, to: &dense[slot])
-            } else {
-                Self.apply(kind, to: &others[contact, default: Group()])
-            }
-        }
-
-        private static func apply(_ kind: Kind, to group: inout Group) {
-            group.flags |= touchedFlag
-            switch kind {
-            case .sent: group.sent += 1
-            case .opened: group.flags |= openedFlag
-            case .clicked: group.flags |= clickedFlag
-            case .replied: group.flags |= repliedFlag
-            case .other: break
-            }
-        }
-
-        private static func row(_ contact: Int64?, _ campaign: String?, _ group: Group) -> ReportActivityRow {
-            ReportActivityRow(contactID: contact, campaign: campaign, sent: group.sent, opened: group.flags & openedFlag != 0,
-                              clicked: group.flags & clickedFlag != 0, replied: group.flags & repliedFlag != 0)
-        }
-
-        /// Passes one row per contact touched in `campaign` to `body`, and clears the tally for the next campaign.
-        func flush(campaign: String?, _ body: (ReportActivityRow) throws -> Void) throws {
-            for index in 0..<touchedCount {
-                let slot = Int(touched[index])
-                try body(Self.row(Int64(slot), campaign, dense[slot]))
-                dense[slot] = Group()
-            }
-            touchedCount = 0
-            for (contact, group) in others { try body(Self.row(contact, campaign, group)) }
-            others.removeAll(keepingCapacity: true)
         }
     }
 
