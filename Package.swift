@@ -137,7 +137,7 @@ let package = Package(
                           path: "Benchmarks/BenchReport", swiftSettings: swiftSettings),
         // Times every read tool of the MCP server on the report benchmark's database, for `make bench`.
         .executableTarget(name: "BenchMCP",
-                          dependencies: ["HookyardFoundation", "HookyardMCP", "HookyardConfiguration", "DemoData", "SQLite", "TestSupport",
+                          dependencies: ["HookyardFoundation", "HookyardMCP", "HookyardConfiguration", "DemoData", "PostgreSQL", "SQLite", "Store", "TestSupport",
                                          .product(name: "MCP", package: "swift-sdk")],
                           path: "Benchmarks/BenchMCP", swiftSettings: swiftSettings),
 

@@ -9,14 +9,17 @@
 // target of issue 16.
 //
 // Usage: bench-mcp [contacts=100000] [runs=50]
-// With BENCH_MCP_DATABASE=FILE, a database `hookyard demo seed` made is used instead of a new one, and kept.
+// With BENCH_MCP_DATABASE=FILE, a database `hookyard demo seed` made is used instead of a new one, and kept; a
+// PostgreSQL URI there uses a PostgreSQL demo database (`hookyard demo seed --database postgresql://…`).
 import DemoData
 import Foundation
 import HookyardFoundation
 import HookyardConfiguration
 import HookyardMCP
 import MCP
+import PostgreSQL
 import SQLite
+import Store
 import TestSupport
 
 let arguments = BenchmarkSupport.arguments(defaults: [100_000, 50])
@@ -36,15 +39,22 @@ let (eventCount, contactCount, paymentCount): (Int, Int, Int)
 if given == nil {
     let summary = try DemoDataset(contacts: contacts, seed: 7, now: now).create(path: path, force: false)
     (eventCount, contactCount, paymentCount) = (summary.events, summary.contacts, summary.payments)
+} else if DatabaseLocation.isPostgreSQLURI(path) {
+    let connection = try PostgreSQLConnection(url: path)
+    func count(_ table: String) throws -> Int { Int(try connection.query("SELECT count(*) FROM \(table)").first?.int(0) ?? 0) }
+    (eventCount, contactCount, paymentCount) = (try count("events"), try count("contacts"), try count("contact_payments"))
+    connection.close()
 } else {
     let database = try SQLiteDatabase(path: path)
     func count(_ table: String) throws -> Int { Int(try database.scalarInt("SELECT count(*) FROM \(table)") ?? 0) }
     (eventCount, contactCount, paymentCount) = (try count("events"), try count("contacts"), try count("contact_payments"))
     database.close()
 }
+/// The configuration's `database:`, a file or (quoted, as it holds `?` and `&`) a PostgreSQL URI.
+let databaseSetting = DatabaseLocation.isPostgreSQLURI(path) ? "{url: \"\(path)\"}" : path
 let file = directory.appendingPathComponent("hookyard.yaml")
 try """
-    database: \(path)
+    database: \(databaseSetting)
     segments:
       customers: {payment_status: customer}
       engaged: {engagement: [medium, high]}
