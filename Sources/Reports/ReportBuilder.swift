@@ -140,8 +140,9 @@ public final class ReportBuilder {
         let keyOf = Self.groupKey(query)
         return Sequential(names: names, payments: payments, paymentFigures: Self.paymentFigures(payments),
                           paymentFiguresByKey: Dictionary(grouping: payments, by: keyOf).mapValues(Self.paymentFigures),
-                          interventions: try queries.manualInterventions(since: query.since, until: query.until), notes: paymentNotes,
-                          churnRows: churnRows, deliverability: deliverabilityRows, synthetic: try queries.isSynthetic(), deadJobs: try queries.deadJobCount())
+                          interventions: try queries.manualInterventions(since: query.since, until: query.until),
+                          notes: paymentNotes, churnRows: churnRows, deliverability: deliverabilityRows,
+                          synthetic: try queries.isSynthetic(), deadJobs: try queries.deadJobCount())
     }
 
     /// Runs `first` on a worker thread and `second` on the calling thread, and returns both results once both ended

@@ -22,7 +22,9 @@ struct ReportPaymentHistory: Sendable {
         self.records = records
         self.until = until
         var byContact = records.indices.filter { records[$0].contactID != nil }
-        byContact.sort { (records[$0].contactID!, records[$0].occurredAt, records[$0].id) < (records[$1].contactID!, records[$1].occurredAt, records[$1].id) }
+        byContact.sort {
+            (records[$0].contactID!, records[$0].occurredAt, records[$0].id) < (records[$1].contactID!, records[$1].occurredAt, records[$1].id)
+        }
         var ranges: [Int64: Range<Int>] = [:]
         var start = 0
         while start < byContact.count {
