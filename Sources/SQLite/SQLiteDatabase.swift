@@ -160,17 +160,7 @@ public final class SQLiteDatabase {
     public func transaction<R>(_ body: () throws -> R) throws -> R {
         exclusiveUse.enter()
         defer { exclusiveUse.leave() }
-        return try WriteLock.withLock {
-            try execute("BEGIN IMMEDIATE")
-            do {
-                let result = try body()
-                try execute("COMMIT")
-                return result
-            } catch {
-                try? execute("ROLLBACK")
-                throw error
-            }
-        }
+        return try WriteLock.withLock { try inTransaction(begin: "BEGIN IMMEDIATE", body) }
     }
 
     /// Runs `body` in one read transaction: `BEGIN DEFERRED` and a first read, so the snapshot is taken at once and
@@ -180,7 +170,12 @@ public final class SQLiteDatabase {
     public func readTransaction<R>(_ body: () throws -> R) throws -> R {
         exclusiveUse.enter()
         defer { exclusiveUse.leave() }
-        try execute("BEGIN DEFERRED; SELECT count(*) FROM sqlite_schema;")
+        return try inTransaction(begin: "BEGIN DEFERRED; SELECT count(*) FROM sqlite_schema;", body)
+    }
+
+    /// Runs `begin`, then `body`, then `COMMIT`; `ROLLBACK` instead if `body` throws (or `COMMIT` fails), and rethrows.
+    private func inTransaction<R>(begin: String, _ body: () throws -> R) throws -> R {
+        try execute(begin)
         do {
             let result = try body()
             try execute("COMMIT")
