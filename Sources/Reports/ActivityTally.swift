@@ -93,3 +93,35 @@ final class ActivityTally {
         others.removeAll(keepingCapacity: true)
     }
 }
+
+extension ActivityTally {
+    /// The campaigns of the pass, `nil` (the campaign-less rows) first, then each campaign id present in
+    /// `contact_activity_by_campaign_time`, found one `min()` seek at a time: `next(nil)` the first, `next(id)` the
+    /// one after `id`, `nil` when there is none.
+    static func campaigns(_ next: (_ after: String?) throws -> String?) throws -> [String?] {
+        var campaigns: [String?] = [nil]
+        var campaign = try next(nil)
+        while let found = campaign {
+            campaigns.append(found)
+            campaign = try next(found)
+        }
+        return campaigns
+    }
+
+    /// The pass both engines run: for each campaign, each activity kind present in it (`nextKind(campaign, nil)` the
+    /// first, `nextKind(campaign, kind)` the one after), `readRange(campaign, kind)` feeds the period's contact ids of
+    /// that range to `add` (with `kind` set); after a campaign's last range its rows go to `body` (`flush`).
+    func read(_ campaigns: [String?], nextKind: (_ campaign: String?, _ after: String?) throws -> String?,
+              readRange: (_ campaign: String?, _ kind: String) throws -> Void,
+              _ body: (ReportActivityRow) throws -> Void) throws {
+        for campaign in campaigns {
+            var found = try nextKind(campaign, nil)
+            while let next = found {
+                kind = Kind(next)
+                try readRange(campaign, next)
+                found = try nextKind(campaign, next)
+            }
+            try flush(campaign: campaign, body)
+        }
+    }
+}

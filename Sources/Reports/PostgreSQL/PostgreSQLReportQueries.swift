@@ -59,32 +59,30 @@ public final class PostgreSQLReportQueries: ReportQueries {
     public func forEachActivity(since: Int64, until: Int64, _ body: (ReportActivityRow) throws -> Void) throws {
         try connection.transaction {
             try connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            var campaigns: [String?] = [nil]
-            var campaign = try connection.query("SELECT min(campaign_id) FROM contact_activity").first?.optionalString(0)
-            while let found = campaign {
-                campaigns.append(found)
-                campaign = try connection.query("SELECT min(campaign_id) FROM contact_activity WHERE campaign_id > $1",
-                                                [found]).first?.optionalString(0)
+            let campaigns = try ActivityTally.campaigns { after in
+                let sql = "SELECT min(campaign_id) FROM contact_activity" + (after == nil ? "" : " WHERE campaign_id > $1")
+                return try connection.query(sql, after.map { [$0] } ?? []).first?.optionalString(0)
             }
             let tally = ActivityTally(maximumContact: try connection.query("SELECT max(id) FROM contacts").first?.optionalInt(0) ?? 0)
-            for campaign in campaigns {
-                // `IS NULL` and `=` are both index conditions; `IS NOT DISTINCT FROM` is not.
-                let match = campaign == nil ? "campaign_id IS NULL" : "campaign_id = $1"
-                let parameters: [any PostgreSQLEncodable] = campaign.map { [$0] } ?? []
-                let next = parameters.count + 1
-                var kind = try connection.query("SELECT min(kind) FROM contact_activity WHERE \(match)", parameters).first?.optionalString(0)
-                while let found = kind {
-                    tally.kind = ActivityTally.Kind(found)
-                    let ids = try connection.query("""
-                        SELECT array_agg(contact_id) FROM contact_activity
-                        WHERE \(match) AND kind = $\(next) AND occurred_at >= $\(next + 1) AND occurred_at < $\(next + 2)
-                        """, parameters + [found, since, until])
-                    try ids.first?.forEachIntegerInArray(0) { tally.add(contact: $0) }
-                    kind = try connection.query("SELECT min(kind) FROM contact_activity WHERE \(match) AND kind > $\(next)",
-                                                parameters + [found]).first?.optionalString(0)
-                }
-                try tally.flush(campaign: campaign, body)
+            /// The range's condition on the campaign, and its parameters: `IS NULL` and `=` are both index conditions
+            /// (`IS NOT DISTINCT FROM` is not).
+            func matching(_ campaign: String?) -> (sql: String, parameters: [any PostgreSQLEncodable]) {
+                campaign.map { ("campaign_id = $1", [$0]) } ?? ("campaign_id IS NULL", [])
             }
+            try tally.read(campaigns, nextKind: { campaign, after in
+                let (match, parameters) = matching(campaign)
+                let sql = "SELECT min(kind) FROM contact_activity WHERE \(match)"
+                    + (after == nil ? "" : " AND kind > $\(parameters.count + 1)")
+                return try connection.query(sql, parameters + (after.map { [$0] } ?? [])).first?.optionalString(0)
+            }, readRange: { campaign, kind in
+                let (match, parameters) = matching(campaign)
+                let next = parameters.count + 1
+                let ids = try connection.query("""
+                    SELECT array_agg(contact_id) FROM contact_activity
+                    WHERE \(match) AND kind = $\(next) AND occurred_at >= $\(next + 1) AND occurred_at < $\(next + 2)
+                    """, parameters + [kind, since, until])
+                try ids.first?.forEachIntegerInArray(0) { tally.add(contact: $0) }
+            }, body)
         }
     }
 
@@ -102,8 +100,9 @@ public final class PostgreSQLReportQueries: ReportQueries {
                 occurredAt: try row.int(5), reference: try row.string(6), tier: row.optionalString(7), linkCampaign: row.optionalString(8),
                 paymentLink: row.optionalString(9), linkRule: row.optionalString(10), viaLink: try row.bool(11),
                 storedFirstTouch: row.optionalString(12), storedLastTouch: row.optionalString(13),
-                contact: try row.bool(14) ? ReportPayer(firstCampaign: row.optionalString(15), firstCampaignAt: try row.optionalInt(16),
-                                                        subscriptionStatus: row.optionalString(17), subscriptionAt: try row.optionalInt(18)) : nil)
+                contact: try row.bool(14) ? ReportPayer(
+                    firstCampaign: row.optionalString(15), firstCampaignAt: try row.optionalInt(16),
+                    subscriptionStatus: row.optionalString(17), subscriptionAt: try row.optionalInt(18)) : nil)
         }
     }
 

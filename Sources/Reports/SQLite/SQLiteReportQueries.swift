@@ -74,11 +74,8 @@ public final class SQLiteReportQueries: ReportQueries {
             return try statement.step() ? statement.string(0) : nil
         }
 
-        var campaigns: [String?] = [nil]
-        var campaign = try seek(firstCampaign, [])
-        while let found = campaign {
-            campaigns.append(found)
-            campaign = try seek(nextCampaign, [found])
+        let campaigns = try ActivityTally.campaigns { after in
+            try after.map { try seek(nextCampaign, [$0]) } ?? seek(firstCampaign, [])
         }
         let maximumContact = try database.scalarInt("SELECT max(id) FROM contacts") ?? 0
         let tally = ActivityTally(maximumContact: maximumContact)
@@ -91,20 +88,16 @@ public final class SQLiteReportQueries: ReportQueries {
                 SELECT count(hookyard_report_tally(contact_id)) FROM \(index)
                 WHERE campaign_id IS ?1 AND kind = ?2 AND occurred_at >= ?3 AND occurred_at < ?4
                 """)
-            for campaign in campaigns {
-                var kind = try seek(firstKind, [campaign])
-                while let found = kind {
-                    try contacts.bind(1, campaign)
-                    try contacts.bind(2, found)
-                    try contacts.bind(3, since)
-                    try contacts.bind(4, until)
-                    tally.kind = ActivityTally.Kind(found)
-                    while try contacts.step() {}
-                    contacts.reset()
-                    kind = try seek(nextKind, [campaign, found])
-                }
-                try tally.flush(campaign: campaign, body)
-            }
+            try tally.read(campaigns, nextKind: { campaign, after in
+                try after.map { try seek(nextKind, [campaign, $0]) } ?? seek(firstKind, [campaign])
+            }, readRange: { campaign, kind in
+                try contacts.bind(1, campaign)
+                try contacts.bind(2, kind)
+                try contacts.bind(3, since)
+                try contacts.bind(4, until)
+                while try contacts.step() {}
+                contacts.reset()
+            }, body)
         }
     }
 
