@@ -321,6 +321,19 @@ public final class WorkerPool: Sendable {
         }
     }
 
+    /// Gives back `job`, leased to `owner`, a worker that has left its loop: releases the owner's leases through `queue`
+    /// so another start or node claims it at once, and logs `message`; if that fails, logs it and leaves the lease to
+    /// expire by itself.
+    fileprivate func giveBack(_ job: Job, owner: String, through queue: any JobQueueStorage, logging message: Logger.Message) {
+        do {
+            try queue.releaseLeases(owner: owner, now: clock())
+            logger.info(message, metadata: ["worker": "\(owner)", "job_id": .stringConvertible(job.id)])
+        } catch {
+            logger.error("could not release a lease at shutdown; it expires by itself",
+                         metadata: ["worker": "\(owner)", "job_id": .stringConvertible(job.id), "error": "\(error)"])
+        }
+    }
+
     /// Marks worker `index` closed. - Returns: a job handed to it that it never took (its lease is still held).
     private func close(_ index: Int) -> Job? {
         handoff.withLock { workers in
@@ -404,13 +417,7 @@ public final class WorkerPool: Sendable {
             // Closed under the hand-off lock: from now on the dispatcher gives back what it claims for this worker;
             // a job it handed over just before is given back here.
             if let stranded = pool.close(index) {
-                do {
-                    try queue.releaseLeases(owner: owner, now: pool.clock())
-                    pool.logger.info("job handed over at shutdown; lease released", metadata: ["worker": "\(owner)", "job_id": .stringConvertible(stranded.id)])
-                } catch {
-                    pool.logger.error("could not release a lease at shutdown; it expires by itself",
-                                      metadata: ["worker": "\(owner)", "job_id": .stringConvertible(stranded.id), "error": "\(error)"])
-                }
+                pool.giveBack(stranded, owner: owner, through: queue, logging: "job handed over at shutdown; lease released")
             }
         }
 
@@ -558,15 +565,8 @@ public final class WorkerPool: Sendable {
                 pool.workerSignals[delivery.index].signal()
             }
             for (job, index) in closed {
-                let owner = pool.owner(index)
-                do {
-                    try queue.releaseLeases(owner: owner, now: pool.clock())
-                    pool.logger.info("job claimed for a worker that had stopped; lease released",
-                                     metadata: ["worker": "\(owner)", "job_id": .stringConvertible(job.id)])
-                } catch {
-                    pool.logger.error("could not release a lease at shutdown; it expires by itself",
-                                      metadata: ["worker": "\(owner)", "job_id": .stringConvertible(job.id), "error": "\(error)"])
-                }
+                pool.giveBack(job, owner: pool.owner(index), through: queue,
+                              logging: "job claimed for a worker that had stopped; lease released")
             }
         }
 
